@@ -1,0 +1,42 @@
+//! Adapters from the ports to the real AWS SDK clients. Locally the SDK reaches moto through
+//! `AWS_ENDPOINT_URL`; the only emulator-specific switch is S3 path-style addressing.
+
+mod dynamo;
+mod s3;
+mod sqs;
+
+pub use dynamo::DynamoTaskStore;
+pub use s3::S3VideoStore;
+pub use sqs::SqsFinalizeQueue;
+
+use crate::config::Source;
+
+/// The shared SDK configuration (region, credentials, endpoint) loaded once per cold start.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+pub fn s3_client(sdk: &aws_config::SdkConfig, src: &impl Source) -> aws_sdk_s3::Client {
+    let path_style = src.optional("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true" || v == "1");
+    let conf = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Render an SDK error with its service code and message, not just "service error".
+pub(crate) fn sdk_error<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use std::error::Error as _;
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,29 @@
+use crate::ports::{FinalizeMessage, FinalizeQueue, QueueError};
+
+pub struct SqsFinalizeQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsFinalizeQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+impl FinalizeQueue for SqsFinalizeQueue {
+    async fn enqueue(&self, message: &FinalizeMessage) -> Result<(), QueueError> {
+        let body = serde_json::to_string(message).map_err(|e| QueueError(e.to_string()))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| QueueError(super::sdk_error(e)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! The HTTP error envelope every endpoint answers with, and JSON responses.
+
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// An error as the app sees it: an HTTP status and a stable machine code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    pub retryable: bool,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retryable: false,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn retryable(mut self, retry_after_secs: Option<u64>) -> Self {
+        self.retryable = true;
+        self.retry_after_secs = retry_after_secs;
+        self
+    }
+
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(400, "malformed_request", message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(401, "unauthenticated", message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, "not_found", format!("{what} not found"))
+    }
+
+    pub fn route_not_found(method: &str, path: &str) -> Self {
+        Self::new(404, "route_not_found", format!("no route for {method} {path}"))
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(413, "body_too_large", format!("request body must be at most {limit} bytes"))
+    }
+
+    pub fn provider_unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, "provider_unavailable", message).retryable(Some(30))
+    }
+
+    pub fn internal() -> Self {
+        Self::new(500, "internal_error", "an internal error occurred; it has been logged").retryable(None)
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: ErrorBody<'a>,
+    request_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    retryable: bool,
+}
+
+/// The JSON body of an error, for callers that are not HTTP handlers (tests, the devstack).
+pub fn error_json(err: &ApiError, request_id: &str) -> String {
+    let env = Envelope {
+        error: ErrorBody {
+            code: err.code,
+            message: &err.message,
+            field: err.field.as_deref(),
+            retryable: err.retryable,
+        },
+        request_id,
+    };
+    serde_json::to_string(&env).unwrap_or_else(|_| String::from("{}"))
+}
+
+pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(err.status)
+        .header("content-type", "application/json");
+    if let Some(secs) = err.retry_after_secs {
+        builder = builder.header("retry-after", secs.to_string());
+    }
+    builder
+        .body(Body::Text(error_json(err, request_id)))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::Text(text))
+            .unwrap_or_else(|_| Response::new(Body::Empty)),
+        Err(_) => error_response(&ApiError::internal(), ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_shape() {
+        let err = ApiError::new(422, "prompt_too_long", "prompt must be at most 2500 characters (got 2731)")
+            .with_field("prompt");
+        let v: serde_json::Value = serde_json::from_str(&error_json(&err, "req-1")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": {"code": "prompt_too_long",
+                "message": "prompt must be at most 2500 characters (got 2731)",
+                "field": "prompt", "retryable": false}, "request_id": "req-1"})
+        );
+    }
+
+    #[test]
+    fn retry_after_header() {
+        let resp = error_response(&ApiError::provider_unavailable("down"), "r");
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["retry-after"], "30");
+    }
+}

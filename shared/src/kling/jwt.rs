@@ -1,0 +1,95 @@
+//! Kling's AK/SK JWT (kling-api.md §1): HS256, `iss` = AccessKey, `exp` = now + 1800,
+//! `nbf` = now − 5, signed with the SecretKey. Tokens are cached and re-minted well before
+//! expiry.
+
+use std::sync::Mutex;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
+
+pub const TOKEN_TTL_SECS: u64 = 1800;
+const NBF_SKEW_SECS: u64 = 5;
+/// Re-mint when less than this much validity is left, so a token never expires in flight.
+const REMINT_MARGIN_SECS: u64 = 300;
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    exp: u64,
+    nbf: u64,
+}
+
+pub struct JwtMinter {
+    access_key: String,
+    key: EncodingKey,
+    cached: Mutex<Option<(String, u64)>>,
+}
+
+impl JwtMinter {
+    pub fn new(access_key: &str, secret_key: &str) -> Self {
+        Self {
+            access_key: access_key.to_string(),
+            key: EncodingKey::from_secret(secret_key.as_bytes()),
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// A valid token at `now` (Unix seconds), from the cache when it has enough life left.
+    pub fn token_at(&self, now: u64) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((token, exp)) = cached.as_ref()
+            && *exp > now + REMINT_MARGIN_SECS
+        {
+            return Ok(token.clone());
+        }
+        let exp = now + TOKEN_TTL_SECS;
+        let claims = Claims {
+            iss: &self.access_key,
+            exp,
+            nbf: now.saturating_sub(NBF_SKEW_SECS),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some("JWT".to_string());
+        let token = jsonwebtoken::encode(&header, &claims, &self.key)?;
+        *cached = Some((token.clone(), exp));
+        Ok(token)
+    }
+
+    /// Drop the cached token (after Kling answered 1003/1004).
+    pub fn invalidate(&self) {
+        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{DecodingKey, Validation};
+
+    #[derive(serde::Deserialize)]
+    struct Decoded {
+        iss: String,
+        exp: u64,
+        nbf: u64,
+    }
+
+    #[test]
+    fn claims_and_caching() {
+        let m = JwtMinter::new("AK", "SK-secret");
+        let t0 = 1_700_000_000;
+        let token = m.token_at(t0).unwrap();
+        let mut v = Validation::new(Algorithm::HS256);
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.set_required_spec_claims(&["exp", "nbf", "iss"]);
+        let d = jsonwebtoken::decode::<Decoded>(&token, &DecodingKey::from_secret(b"SK-secret"), &v).unwrap();
+        assert_eq!((d.claims.iss.as_str(), d.claims.exp, d.claims.nbf), ("AK", t0 + 1800, t0 - 5));
+        assert_eq!(d.header.typ.as_deref(), Some("JWT"));
+
+        assert_eq!(m.token_at(t0 + 1000).unwrap(), token, "reused while far from expiry");
+        assert_ne!(m.token_at(t0 + 1600).unwrap(), token, "re-minted near expiry");
+        let current = m.token_at(t0 + 1601).unwrap();
+        m.invalidate();
+        assert_ne!(m.token_at(t0 + 1602).unwrap(), current);
+    }
+}

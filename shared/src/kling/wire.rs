@@ -1,0 +1,147 @@
+//! Kling's JSON shapes (kling-api.md §2, §4). Durations go on the wire as strings.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Text2VideoRequest {
+    pub model_name: String,
+    pub prompt: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cfg_scale: Option<f32>,
+    pub mode: String,
+    pub aspect_ratio: String,
+    pub duration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_task_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderStatus {
+    Submitted,
+    Processing,
+    Succeed,
+    Failed,
+    #[serde(other)]
+    Unknown,
+}
+
+impl ProviderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderStatus::Submitted => "submitted",
+            ProviderStatus::Processing => "processing",
+            ProviderStatus::Succeed => "succeed",
+            ProviderStatus::Failed => "failed",
+            ProviderStatus::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct TaskInfo {
+    #[serde(default)]
+    pub external_task_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VideoResult {
+    pub id: String,
+    pub url: String,
+    #[serde(default)]
+    pub duration: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct TaskResult {
+    #[serde(default)]
+    pub videos: Vec<VideoResult>,
+}
+
+/// A task as Kling reports it (query response `data`, and the bare callback body).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct KlingTask {
+    pub task_id: String,
+    pub task_status: ProviderStatus,
+    #[serde(default)]
+    pub task_status_msg: Option<String>,
+    #[serde(default)]
+    pub task_info: Option<TaskInfo>,
+    #[serde(default)]
+    pub task_result: Option<TaskResult>,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub updated_at: Option<i64>,
+}
+
+impl KlingTask {
+    pub fn external_task_id(&self) -> Option<&str> {
+        self.task_info.as_ref()?.external_task_id.as_deref()
+    }
+
+    pub fn first_video(&self) -> Option<&VideoResult> {
+        self.task_result.as_ref()?.videos.first()
+    }
+}
+
+/// `{code, message, request_id, data}`; error bodies carry no `data`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Envelope<T> {
+    pub code: i64,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default = "Option::default")]
+    pub data: Option<T>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_query_shape() {
+        let raw = r#"{"code":0,"message":"SUCCEED","request_id":"r","data":{
+            "task_id":"833446756123456789","task_status":"succeed","task_status_msg":"",
+            "task_info":{"external_task_id":"ours-1"},
+            "task_result":{"videos":[{"id":"v1","url":"https://cdn/x/output.mp4","duration":"5.041"}]},
+            "created_at":1722769557708,"updated_at":1722769557708}}"#;
+        let env: Envelope<KlingTask> = serde_json::from_str(raw).unwrap();
+        let task = env.data.unwrap();
+        assert_eq!(task.task_status, ProviderStatus::Succeed);
+        assert_eq!(task.external_task_id(), Some("ours-1"));
+        assert_eq!(task.first_video().unwrap().duration.as_deref(), Some("5.041"));
+    }
+
+    #[test]
+    fn failure_inside_a_200_and_empty_intermediate_result() {
+        let raw = r#"{"task_id":"1","task_info":{},"task_result":{},"task_status":"failed","task_status_msg":"Image pixel is invalid"}"#;
+        let t: KlingTask = serde_json::from_str(raw).unwrap();
+        assert_eq!(t.task_status, ProviderStatus::Failed);
+        assert_eq!(t.task_status_msg.as_deref(), Some("Image pixel is invalid"));
+        assert!(t.first_video().is_none());
+    }
+
+    #[test]
+    fn duration_is_a_string_on_the_wire() {
+        let req = Text2VideoRequest {
+            model_name: "kling-v2-5-turbo".into(),
+            prompt: "p".into(),
+            negative_prompt: None,
+            cfg_scale: None,
+            mode: "std".into(),
+            aspect_ratio: "16:9".into(),
+            duration: "5".into(),
+            callback_url: None,
+            external_task_id: Some("t".into()),
+        };
+        let v = serde_json::to_value(&req).unwrap();
+        assert_eq!(v["duration"], "5");
+        assert!(v.get("negative_prompt").is_none());
+        assert!(v.get("model").is_none(), "never the deprecated `model` field");
+    }
+}

@@ -1,0 +1,18 @@
+//! Domain code shared by every kling-lambda function: the task schema and its state machine,
+//! validation, pricing, identity, the HTTP error envelope, the Kling client, and the ports
+//! (traits) with their AWS adapters.
+
+pub mod auth;
+pub mod aws;
+pub mod config;
+pub mod envelope;
+pub mod http_util;
+pub mod kling;
+pub mod ports;
+pub mod pricing;
+pub mod state;
+pub mod task;
+pub mod telemetry;
+pub mod time_util;
+pub mod validation;
+pub mod webhook_token;

@@ -1,0 +1,269 @@
+//! The task state machine: the one pure function that decides every transition.
+//!
+//! `CREATED → QUEUED → RUNNING → FINALIZING → SUCCEEDED`, and `FAILED` from any non-terminal
+//! state. Events may arrive late, twice or out of order (callbacks, polling, SQS redelivery),
+//! so an event that would move a task backwards or repeat a step is `Stay`, never an error;
+//! only an event that cannot be true yet (a stored video before the provider succeeded) is
+//! refused.
+
+use crate::task::TaskStatus;
+
+/// What happened to a task, from whichever source observed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskEvent {
+    /// Kling accepted the task (`submitted`).
+    ProviderQueued,
+    /// Kling is generating (`processing`).
+    ProviderRunning,
+    /// Kling finished (`succeed`); the video still has to be copied into S3.
+    ProviderSucceeded,
+    /// The video is stored in our bucket.
+    Stored,
+    /// The task failed (provider failure, rejection, timeout, unusable output).
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Move to this state.
+    Move(TaskStatus),
+    /// Already there or past it: nothing to change.
+    Stay,
+    /// The event contradicts the task's state.
+    Invalid,
+}
+
+/// Rank along the happy path; used to ignore events that would go backwards.
+fn rank(status: TaskStatus) -> u8 {
+    match status {
+        TaskStatus::Created => 0,
+        TaskStatus::Queued => 1,
+        TaskStatus::Running => 2,
+        TaskStatus::Finalizing => 3,
+        TaskStatus::Succeeded | TaskStatus::Failed => 4,
+    }
+}
+
+pub fn transition(from: TaskStatus, event: TaskEvent) -> Outcome {
+    if from.is_terminal() {
+        return Outcome::Stay;
+    }
+    let target = match event {
+        TaskEvent::ProviderQueued => TaskStatus::Queued,
+        TaskEvent::ProviderRunning => TaskStatus::Running,
+        TaskEvent::ProviderSucceeded => TaskStatus::Finalizing,
+        TaskEvent::Failed => return Outcome::Move(TaskStatus::Failed),
+        TaskEvent::Stored if from == TaskStatus::Finalizing => {
+            return Outcome::Move(TaskStatus::Succeeded);
+        }
+        TaskEvent::Stored => return Outcome::Invalid,
+    };
+    if rank(target) > rank(from) {
+        Outcome::Move(target)
+    } else {
+        Outcome::Stay
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Outcome::*;
+    use TaskEvent as E;
+    use TaskStatus as S;
+
+    /// Every state × event pair, written out so a change to the machine shows up here.
+    #[test]
+    fn every_state_and_event() {
+        let table = [
+            (S::Created, E::ProviderQueued, Move(S::Queued)),
+            (S::Created, E::ProviderRunning, Move(S::Running)),
+            (S::Created, E::ProviderSucceeded, Move(S::Finalizing)),
+            (S::Created, E::Stored, Invalid),
+            (S::Created, E::Failed, Move(S::Failed)),
+            (S::Queued, E::ProviderQueued, Stay),
+            (S::Queued, E::ProviderRunning, Move(S::Running)),
+            (S::Queued, E::ProviderSucceeded, Move(S::Finalizing)),
+            (S::Queued, E::Stored, Invalid),
+            (S::Queued, E::Failed, Move(S::Failed)),
+            (S::Running, E::ProviderQueued, Stay),
+            (S::Running, E::ProviderRunning, Stay),
+            (S::Running, E::ProviderSucceeded, Move(S::Finalizing)),
+            (S::Running, E::Stored, Invalid),
+            (S::Running, E::Failed, Move(S::Failed)),
+            (S::Finalizing, E::ProviderQueued, Stay),
+            (S::Finalizing, E::ProviderRunning, Stay),
+            (S::Finalizing, E::ProviderSucceeded, Stay),
+            (S::Finalizing, E::Stored, Move(S::Succeeded)),
+            (S::Finalizing, E::Failed, Move(S::Failed)),
+            (S::Succeeded, E::ProviderQueued, Stay),
+            (S::Succeeded, E::ProviderRunning, Stay),
+            (S::Succeeded, E::ProviderSucceeded, Stay),
+            (S::Succeeded, E::Stored, Stay),
+            (S::Succeeded, E::Failed, Stay),
+            (S::Failed, E::ProviderQueued, Stay),
+            (S::Failed, E::ProviderRunning, Stay),
+            (S::Failed, E::ProviderSucceeded, Stay),
+            (S::Failed, E::Stored, Stay),
+            (S::Failed, E::Failed, Stay),
+        ];
+        assert_eq!(table.len(), 6 * 5, "every pair is listed");
+        for (from, event, want) in table {
+            assert_eq!(transition(from, event), want, "{from:?} + {event:?}");
+        }
+    }
+
+    #[test]
+    fn never_moves_backwards() {
+        let events = [
+            E::ProviderQueued,
+            E::ProviderRunning,
+            E::ProviderSucceeded,
+            E::Stored,
+            E::Failed,
+        ];
+        for from in S::ALL {
+            for event in events {
+                if let Move(to) = transition(from, event) {
+                    assert!(rank(to) > rank(from), "{from:?} -> {to:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Facts that travel with an event; each is written only when it applies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskPatch {
+    /// Kling's id, recorded the first time any source learns it.
+    pub provider_task_id: Option<String>,
+    /// Why the task failed; kept only on a move to FAILED.
+    pub error: Option<crate::task::TaskError>,
+    /// The stored copy; kept only on a move to SUCCEEDED.
+    pub video: Option<crate::task::StoredVideo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("event {event:?} cannot apply to a task in state {status:?}")]
+pub struct InvalidTransition {
+    pub status: TaskStatus,
+    pub event: TaskEvent,
+}
+
+/// The task after `event`, or `None` when nothing about it changes.
+pub fn apply_event(
+    task: &crate::task::Task,
+    event: TaskEvent,
+    patch: &TaskPatch,
+    now: &str,
+) -> Result<Option<crate::task::Task>, InvalidTransition> {
+    let mut next = task.clone();
+    match transition(task.status, event) {
+        Outcome::Invalid => {
+            return Err(InvalidTransition {
+                status: task.status,
+                event,
+            });
+        }
+        Outcome::Stay => {}
+        Outcome::Move(to) => {
+            next.status = to;
+            if to != TaskStatus::Failed {
+                // The provider has the task from its first sign of life on.
+                next.submitted_at.get_or_insert_with(|| now.to_string());
+            }
+            if to.is_terminal() {
+                next.completed_at = Some(now.to_string());
+            }
+            if to == TaskStatus::Failed {
+                next.error = patch.error.clone();
+            }
+            if to == TaskStatus::Succeeded {
+                next.video = patch.video.clone();
+            }
+        }
+    }
+    if next.provider_task_id.is_none() {
+        next.provider_task_id = patch.provider_task_id.clone();
+    }
+    if next == *task {
+        return Ok(None);
+    }
+    next.updated_at = now.to_string();
+    Ok(Some(next))
+}
+
+#[cfg(test)]
+mod apply_tests {
+    use super::*;
+    use crate::task::*;
+
+    fn task(status: TaskStatus) -> Task {
+        Task {
+            id: "t".into(),
+            user_id: "u".into(),
+            status,
+            video_type: VideoType::TextToVideo,
+            prompt: Some("p".into()),
+            negative_prompt: None,
+            duration: 5,
+            aspect_ratio: Some(AspectRatio::Landscape),
+            quality: Quality::Standard,
+            model: "m".into(),
+            mode: "std".into(),
+            cost_units: CostUnits(500),
+            provider_task_id: None,
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+            submitted_at: None,
+            completed_at: None,
+            error: None,
+            video: None,
+        }
+    }
+
+    const NOW: &str = "2026-01-01T00:01:00.000Z";
+
+    #[test]
+    fn duplicate_event_changes_nothing() {
+        let t = task(TaskStatus::Running);
+        assert_eq!(apply_event(&t, TaskEvent::ProviderRunning, &TaskPatch::default(), NOW), Ok(None));
+    }
+
+    #[test]
+    fn late_event_still_records_the_provider_id() {
+        let t = task(TaskStatus::Running);
+        let patch = TaskPatch {
+            provider_task_id: Some("k1".into()),
+            ..Default::default()
+        };
+        let next = apply_event(&t, TaskEvent::ProviderQueued, &patch, NOW).unwrap().unwrap();
+        assert_eq!((next.status, next.provider_task_id.as_deref()), (TaskStatus::Running, Some("k1")));
+        let again = apply_event(&next, TaskEvent::ProviderQueued, &patch, NOW).unwrap();
+        assert_eq!(again, None, "an id already recorded is never overwritten");
+    }
+
+    #[test]
+    fn failure_keeps_its_reason_and_completes() {
+        let err = TaskError {
+            code: "provider_failed".into(),
+            message: "Image pixel is invalid".into(),
+            retryable: false,
+        };
+        let patch = TaskPatch {
+            error: Some(err.clone()),
+            ..Default::default()
+        };
+        let next = apply_event(&task(TaskStatus::Queued), TaskEvent::Failed, &patch, NOW).unwrap().unwrap();
+        assert_eq!(next.status, TaskStatus::Failed);
+        assert_eq!(next.error, Some(err));
+        assert_eq!(next.completed_at.as_deref(), Some(NOW));
+        assert_eq!(next.updated_at, NOW);
+    }
+
+    #[test]
+    fn stored_before_provider_success_is_refused() {
+        let res = apply_event(&task(TaskStatus::Running), TaskEvent::Stored, &TaskPatch::default(), NOW);
+        assert!(res.is_err());
+    }
+}

@@ -1,0 +1,230 @@
+//! The task schema: what a video generation request is, as stored and as shown to apps.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Created,
+    Queued,
+    Running,
+    Finalizing,
+    Succeeded,
+    Failed,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 6] = [
+        TaskStatus::Created,
+        TaskStatus::Queued,
+        TaskStatus::Running,
+        TaskStatus::Finalizing,
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+    ];
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskStatus::Succeeded | TaskStatus::Failed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Created => "CREATED",
+            TaskStatus::Queued => "QUEUED",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Finalizing => "FINALIZING",
+            TaskStatus::Succeeded => "SUCCEEDED",
+            TaskStatus::Failed => "FAILED",
+        }
+    }
+
+    /// The label an app shows for this state.
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskStatus::Created => "Preparing…",
+            TaskStatus::Queued => "Queued",
+            TaskStatus::Running => "Generating…",
+            TaskStatus::Finalizing => "Finalizing…",
+            TaskStatus::Succeeded => "Ready",
+            TaskStatus::Failed => "Failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoType {
+    TextToVideo,
+    ImageToVideo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AspectRatio {
+    #[serde(rename = "16:9")]
+    Landscape,
+    #[serde(rename = "9:16")]
+    Portrait,
+    #[serde(rename = "1:1")]
+    Square,
+}
+
+impl AspectRatio {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AspectRatio::Landscape => "16:9",
+            AspectRatio::Portrait => "9:16",
+            AspectRatio::Square => "1:1",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    Draft,
+    Standard,
+    Pro,
+}
+
+/// Cost in hundredths of a unit, so sums and refunds are exact; shown as a decimal number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct CostUnits(pub u64);
+
+impl CostUnits {
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+}
+
+impl Serialize for CostUnits {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.as_f64())
+    }
+}
+
+impl<'de> Deserialize<'de> for CostUnits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !v.is_finite() || v < 0.0 {
+            return Err(serde::de::Error::custom("cost units must be a non-negative number"));
+        }
+        Ok(CostUnits((v * 100.0).round() as u64))
+    }
+}
+
+/// Why a task failed, as shown to the app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskError {
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+}
+
+/// The copy of the video in our bucket, with facts read from the file itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredVideo {
+    pub key: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub content_type: String,
+    #[serde(default)]
+    pub duration_seconds: Option<f64>,
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
+}
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub user_id: String,
+    pub status: TaskStatus,
+    #[serde(rename = "type")]
+    pub video_type: VideoType,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub negative_prompt: Option<String>,
+    pub duration: u32,
+    #[serde(default)]
+    pub aspect_ratio: Option<AspectRatio>,
+    pub quality: Quality,
+    pub model: String,
+    pub mode: String,
+    pub cost_units: CostUnits,
+    #[serde(default)]
+    pub provider_task_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub submitted_at: Option<String>,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    #[serde(default)]
+    pub error: Option<TaskError>,
+    #[serde(default)]
+    pub video: Option<StoredVideo>,
+}
+
+/// Key of the stored video: one object per task, under its owner.
+pub fn video_key(user_id: &str, task_id: &str) -> String {
+    format!("videos/{user_id}/{task_id}.mp4")
+}
+
+/// Progress estimate (0–100) for an app's progress bar. Kling reports no percentage, so a
+/// running task advances with elapsed time against a typical generation time.
+pub fn progress(status: TaskStatus, running_for_secs: u64, typical_secs: u64) -> u8 {
+    match status {
+        TaskStatus::Created => 0,
+        TaskStatus::Queued => 5,
+        TaskStatus::Running => {
+            let typical = typical_secs.max(1);
+            let share = running_for_secs.min(typical) * 80 / typical;
+            (10 + share).min(90) as u8
+        }
+        TaskStatus::Finalizing => 95,
+        TaskStatus::Succeeded | TaskStatus::Failed => 100,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_table() {
+        let cases = [
+            (TaskStatus::Created, 0, 0),
+            (TaskStatus::Queued, 0, 5),
+            (TaskStatus::Running, 0, 10),
+            (TaskStatus::Running, 150, 50),
+            (TaskStatus::Running, 300, 90),
+            (TaskStatus::Running, 9_000, 90),
+            (TaskStatus::Finalizing, 0, 95),
+            (TaskStatus::Succeeded, 0, 100),
+            (TaskStatus::Failed, 0, 100),
+        ];
+        for (status, secs, want) in cases {
+            assert_eq!(progress(status, secs, 300), want, "{status:?} after {secs}s");
+        }
+    }
+
+    #[test]
+    fn cost_units_round_trip_exactly() {
+        let c: CostUnits = serde_json::from_str("20.8").unwrap();
+        assert_eq!(c, CostUnits(2080));
+        assert_eq!(serde_json::to_string(&c).unwrap(), "20.8");
+        assert!(serde_json::from_str::<CostUnits>("-1").is_err());
+    }
+
+    #[test]
+    fn labels_are_the_documented_ones() {
+        let labels: Vec<_> = TaskStatus::ALL.iter().map(|s| s.label()).collect();
+        assert_eq!(
+            labels,
+            ["Preparing…", "Queued", "Generating…", "Finalizing…", "Ready", "Failed"]
+        );
+    }
+}
