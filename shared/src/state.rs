@@ -6,6 +6,7 @@
 //! only an event that cannot be true yet (a stored video before the provider succeeded) is
 //! refused.
 
+use crate::kling::ProviderStatus;
 use crate::task::TaskStatus;
 
 /// What happened to a task, from whichever source observed it.
@@ -129,6 +130,17 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+/// What a Kling status means for our task (`unknown` means nothing).
+pub fn event_for(status: ProviderStatus) -> Option<TaskEvent> {
+    match status {
+        ProviderStatus::Submitted => Some(TaskEvent::ProviderQueued),
+        ProviderStatus::Processing => Some(TaskEvent::ProviderRunning),
+        ProviderStatus::Succeed => Some(TaskEvent::ProviderSucceeded),
+        ProviderStatus::Failed => Some(TaskEvent::Failed),
+        ProviderStatus::Unknown => None,
     }
 }
 

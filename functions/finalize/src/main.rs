@@ -1,1 +1,30 @@
-fn main() {}
+use std::time::Duration;
+
+use finalize::{App, DownloadPolicy, handle};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client, sdk_config};
+use shared::config::{BucketConfig, ProcessEnv, TableConfig};
+use shared::kling::{KlingClient, KlingConfig};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let env = ProcessEnv;
+    let sdk = sdk_config().await;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let app: &'static App<_, _, _> = Box::leak(Box::new(App {
+        store: DynamoTaskStore::from_sdk(&sdk, TableConfig::from_source(&env)?.table_name),
+        provider: KlingClient::new(&KlingConfig::from_source(&env)?)?,
+        videos: S3VideoStore::new(s3_client(&sdk, &env), BucketConfig::from_source(&env)?.bucket),
+        http,
+        policy: DownloadPolicy::from_source(&env)?,
+    }));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(handle(app, event.payload).await)
+    }))
+    .await
+}

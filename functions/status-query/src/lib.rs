@@ -1,0 +1,148 @@
+//! status-query: `GET /v1/videos/{id}` and `GET /v1/videos` for the caller's own tasks, with a
+//! presigned URL minted per request for finished videos.
+
+use std::time::Duration;
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use tracing::Instrument;
+
+use shared::auth::{AuthMode, Identity, identify};
+use shared::envelope::{ApiError, error_response, json_response};
+use shared::http_util::{self, header};
+use shared::ports::{StoreError, TaskStore, VideoStore};
+use shared::task::{Task, TaskStatus};
+use shared::time_util;
+use shared::view::{PresignedLink, TaskView, task_view};
+
+pub const DEFAULT_PAGE: u32 = 20;
+pub const MAX_PAGE: u32 = 100;
+
+pub struct App<S, V> {
+    pub store: S,
+    pub videos: V,
+    pub auth: AuthMode,
+    pub presign_ttl: Duration,
+}
+
+pub async fn handle<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: Request) -> Response<Body> {
+    let request_id = http_util::request_id(&req);
+    let span = tracing::info_span!("status-query", %request_id, task_id = tracing::field::Empty);
+    match route(app, &req).instrument(span).await {
+        Ok(resp) => resp,
+        Err(err) => error_response(&err, &request_id),
+    }
+}
+
+async fn route<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: &Request) -> Result<Response<Body>, ApiError> {
+    let method = req.method().as_str();
+    let segments = http_util::segments(req);
+    let known = matches!(
+        (method, segments.as_slice()),
+        ("GET", ["v1", "videos"]) | ("GET" | "DELETE", ["v1", "videos", _]) | ("GET", ["v1", "me"])
+    );
+    if !known {
+        return Err(ApiError::route_not_found(method, req.uri().path()));
+    }
+    let identity = identify(&app.auth, http_util::authorizer_claims(req), header(req, "authorization"))?;
+    match (method, segments.as_slice()) {
+        ("GET", ["v1", "videos"]) => list(app, req, &identity).await,
+        ("GET", ["v1", "videos", id]) => get_one(app, &identity, id).await,
+        _ => Err(ApiError::new(501, "not_implemented", "this endpoint is not available yet")),
+    }
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::InvalidCursor => ApiError::new(400, "invalid_cursor", "cursor is not valid for this listing").with_field("cursor"),
+        e => {
+            tracing::error!(error = %e, "store failure");
+            ApiError::internal()
+        }
+    }
+}
+
+async fn view_of<S, V: VideoStore>(app: &App<S, V>, task: &Task) -> Result<TaskView, ApiError> {
+    let now = time_util::now();
+    let link = match (&task.video, task.status) {
+        (Some(video), TaskStatus::Succeeded) => {
+            let url = app.videos.presign_get(&video.key, app.presign_ttl).await.map_err(|e| {
+                tracing::error!(error = %e, "presign failed");
+                ApiError::internal()
+            })?;
+            Some(PresignedLink {
+                url,
+                expires_at: time_util::rfc3339(now + app.presign_ttl),
+            })
+        }
+        _ => None,
+    };
+    Ok(task_view(task, link, now))
+}
+
+async fn get_one<S: TaskStore, V: VideoStore>(app: &App<S, V>, identity: &Identity, id: &str) -> Result<Response<Body>, ApiError> {
+    tracing::Span::current().record("task_id", id);
+    let task = app
+        .store
+        .get_task(id)
+        .await
+        .map_err(store_error)?
+        // Another user's task is indistinguishable from a missing one.
+        .filter(|t| t.user_id == identity.user_id)
+        .ok_or_else(|| ApiError::not_found("video"))?;
+    Ok(json_response(200, &view_of(app, &task).await?))
+}
+
+#[derive(Serialize)]
+struct Page {
+    items: Vec<TaskView>,
+    next_cursor: Option<String>,
+}
+
+/// `limit` from the query string: 1..=100, default 20.
+pub fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(DEFAULT_PAGE),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::new(422, "invalid_limit", format!("limit must be an integer from 1 to {MAX_PAGE}")).with_field("limit")
+            }),
+    }
+}
+
+async fn list<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: &Request, identity: &Identity) -> Result<Response<Body>, ApiError> {
+    let query = req.query_string_parameters();
+    let limit = parse_limit(query.first("limit"))?;
+    let page = app
+        .store
+        .list_tasks(&identity.user_id, limit, query.first("cursor"))
+        .await
+        .map_err(store_error)?;
+    let mut items = Vec::with_capacity(page.tasks.len());
+    for task in &page.tasks {
+        items.push(view_of(app, task).await?);
+    }
+    Ok(json_response(
+        200,
+        &Page {
+            items,
+            next_cursor: page.next_cursor,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_table() {
+        let cases = [(None, Ok(20)), (Some("1"), Ok(1)), (Some("100"), Ok(100)), (Some("0"), Err(())), (Some("101"), Err(())), (Some("x"), Err(()))];
+        for (raw, want) in cases {
+            assert_eq!(parse_limit(raw).map_err(|_| ()), want, "{raw:?}");
+        }
+    }
+}

@@ -1,1 +1,20 @@
-fn main() {}
+use lambda_http::{Error, service_fn};
+use shared::auth::AuthMode;
+use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client, sdk_config};
+use shared::config::{BucketConfig, ProcessEnv, TableConfig};
+use status_query::{App, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let env = ProcessEnv;
+    let sdk = sdk_config().await;
+    let bucket = BucketConfig::from_source(&env)?;
+    let app: &'static App<_, _> = Box::leak(Box::new(App {
+        store: DynamoTaskStore::from_sdk(&sdk, TableConfig::from_source(&env)?.table_name),
+        videos: S3VideoStore::new(s3_client(&sdk, &env), bucket.bucket),
+        auth: AuthMode::from_source(&env)?,
+        presign_ttl: bucket.presign_ttl,
+    }));
+    lambda_http::run(service_fn(move |req| async move { Ok::<_, Error>(handle(app, req).await) })).await
+}

@@ -6,6 +6,10 @@ pub struct SqsFinalizeQueue {
 }
 
 impl SqsFinalizeQueue {
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
+        Self::new(aws_sdk_sqs::Client::new(sdk), queue_url)
+    }
+
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
         Self {
             client,
