@@ -121,7 +121,8 @@ impl QueueConfig {
 /// The secret that signs per-task callback tokens and the public base URL of the webhook route.
 #[derive(Clone)]
 pub struct WebhookConfig {
-    pub base_url: String,
+    /// Empty means: the API's own domain, taken from each request.
+    pub base_url: Option<String>,
     pub secret: Vec<u8>,
 }
 
@@ -151,13 +152,15 @@ impl WebhookConfig {
     }
 
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        let base_url = src.required("WEBHOOK_BASE_URL")?;
-        url::Url::parse(&base_url).map_err(|e| ConfigError::Invalid {
-            name: "WEBHOOK_BASE_URL",
-            reason: e.to_string(),
-        })?;
+        let base_url = src.optional("WEBHOOK_BASE_URL");
+        if let Some(url) = &base_url {
+            url::Url::parse(url).map_err(|e| ConfigError::Invalid {
+                name: "WEBHOOK_BASE_URL",
+                reason: e.to_string(),
+            })?;
+        }
         Ok(Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
+            base_url: base_url.map(|u| u.trim_end_matches('/').to_string()),
             secret: Self::secret_from_source(src)?,
         })
     }

@@ -2,7 +2,8 @@
 //! one transaction), then submit to Kling with `external_task_id` = our id and a per-task
 //! callback URL.
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
@@ -107,7 +108,8 @@ async fn create<S: TaskStore, P: VideoProvider>(app: &App<S, P>, req: &Request) 
         CreateOutcome::KeyExists(existing) => return replay(app, &existing, &record).await,
     }
     tracing::info!(model = %task.model, mode = %task.mode, duration = task.duration, "task recorded");
-    let task = submit(app, task, &spec).await?;
+    let base = webhook_base(app, req)?;
+    let task = submit(app, task, &spec, &base).await?;
     Ok(json_response(202, &task_view(&task, None, time_util::now())))
 }
 
@@ -169,7 +171,27 @@ async fn replay<S: TaskStore, P: VideoProvider>(
     Ok(json_response(202, &task_view(&task, None, time_util::now())))
 }
 
-async fn submit<S: TaskStore, P: VideoProvider>(app: &App<S, P>, task: Task, spec: &VideoSpec) -> Result<Task, ApiError> {
+/// Where Kling calls back: the configured base, or the API domain this request came in on.
+fn webhook_base<S, P>(app: &App<S, P>, req: &Request) -> Result<String, ApiError> {
+    if let Some(base) = &app.webhook.base_url {
+        return Ok(base.clone());
+    }
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.as_ref().map(|d| format!("https://{d}")),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        tracing::error!("no WEBHOOK_BASE_URL and no domain name on the request");
+        ApiError::internal()
+    })
+}
+
+async fn submit<S: TaskStore, P: VideoProvider>(
+    app: &App<S, P>,
+    task: Task,
+    spec: &VideoSpec,
+    webhook_base: &str,
+) -> Result<Task, ApiError> {
     let request = Text2VideoRequest {
         model_name: task.model.clone(),
         prompt: spec.prompt.clone(),
@@ -178,7 +200,7 @@ async fn submit<S: TaskStore, P: VideoProvider>(app: &App<S, P>, task: Task, spe
         mode: task.mode.clone(),
         aspect_ratio: spec.aspect_ratio.as_str().to_string(),
         duration: spec.duration.to_string(),
-        callback_url: Some(callback_url(&app.webhook.base_url, &app.webhook.secret, &task.id)),
+        callback_url: Some(callback_url(webhook_base, &app.webhook.secret, &task.id)),
         external_task_id: Some(task.id.clone()),
     };
     match app.provider.submit_text2video(&request).await {

@@ -1,0 +1,26 @@
+//! devstack: the whole backend on one machine, with no AWS account and no Docker.
+
+pub mod bridge;
+pub mod demo;
+pub mod env;
+pub mod gateway;
+pub mod invoker;
+pub mod lambda_host;
+pub mod moto;
+pub mod resources;
+pub mod routes;
+pub mod schedule;
+pub mod stack;
+pub mod template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error("template: {0}")]
+    Template(String),
+    #[error("resources: {0}")]
+    Resources(String),
+    #[error("{0}")]
+    Process(String),
+    #[error("demo: {0}")]
+    Demo(String),
+}

@@ -1,0 +1,78 @@
+//! Each function's local environment: what the template gives it, with template references
+//! resolved to the local resources and deploy-time values (parameters, secrets) replaced by
+//! local dummies. A variable with no local value is an error, so the template and the local
+//! stack cannot drift apart silently.
+
+use std::collections::BTreeMap;
+
+use serde_yaml::Value;
+
+use crate::DevError;
+use crate::resources::LocalResources;
+use crate::template::FunctionDef;
+
+/// Obvious local dummies; never real credentials.
+pub const LOCAL_AUTH_SECRET: &str = "local-dev-auth-secret-not-for-production";
+pub const LOCAL_WEBHOOK_SECRET: &str = "local-dev-webhook-secret-not-for-production";
+pub const LOCAL_KLING_ACCESS_KEY: &str = "local-access-key";
+pub const LOCAL_KLING_SECRET_KEY: &str = "local-secret-key";
+
+pub struct LocalEndpoints {
+    pub moto: String,
+    pub kling: String,
+    pub api: String,
+}
+
+/// Values that replace deploy-time parameters and secrets, by variable name.
+pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("AUTH_MODE", "local".to_string()),
+        ("KLING_BASE_URL", endpoints.kling.clone()),
+        ("KLING_ACCESS_KEY", LOCAL_KLING_ACCESS_KEY.to_string()),
+        ("KLING_SECRET_KEY", LOCAL_KLING_SECRET_KEY.to_string()),
+        ("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET.to_string()),
+        ("WEBHOOK_BASE_URL", endpoints.api.clone()),
+        ("DOWNLOAD_ALLOWED_HOSTS", "127.0.0.1".to_string()),
+        ("RUST_LOG", "info".to_string()),
+    ])
+}
+
+/// Local-only settings the template never carries (emulator endpoints and dev switches).
+pub fn local_extras(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("AWS_ENDPOINT_URL", endpoints.moto.clone()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("S3_FORCE_PATH_STYLE", "true".to_string()),
+        ("LOCAL_AUTH_SECRET", LOCAL_AUTH_SECRET.to_string()),
+        ("DOWNLOAD_ALLOW_HTTP", "true".to_string()),
+    ])
+}
+
+pub fn function_env(
+    def: &FunctionDef,
+    resources: &LocalResources,
+    endpoints: &LocalEndpoints,
+) -> Result<Vec<(String, String)>, DevError> {
+    let overrides = local_overrides(endpoints);
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &def.env {
+        let resolved = match (overrides.get(name.as_str()), value) {
+            (Some(local), _) => local.clone(),
+            (None, Value::String(s)) => s.clone(),
+            (None, Value::Number(n)) => n.to_string(),
+            (None, other) => resources.resolve(other).ok_or_else(|| {
+                DevError::Template(format!(
+                    "{}: environment variable {name} has no local value; add it to devstack's local overrides",
+                    def.name
+                ))
+            })?,
+        };
+        env.insert(name.clone(), resolved);
+    }
+    for (k, v) in local_extras(endpoints) {
+        env.insert(k.to_string(), v);
+    }
+    Ok(env.into_iter().collect())
+}

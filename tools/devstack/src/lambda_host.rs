@@ -1,0 +1,255 @@
+//! A local Lambda host: each function binary runs as a child process against its own
+//! implementation of the Lambda Runtime API, exactly as on AWS (`/2018-06-01/runtime/...`).
+//! A process that exits is restarted, and the invocation it held fails, like a crashed
+//! execution environment.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::process::Command;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::DevError;
+
+/// What a function returned: its response, or the error document it reported.
+pub type InvokeResult = Result<Bytes, InvokeError>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InvokeError {
+    #[error("function error: {0}")]
+    Function(String),
+    #[error("no function named {0}")]
+    NoSuchFunction(String),
+    #[error("invocation timed out")]
+    Timeout,
+    #[error("the function process exited during the invocation")]
+    Crashed,
+}
+
+struct Invocation {
+    request_id: String,
+    payload: Bytes,
+    deadline_ms: u64,
+    reply: oneshot::Sender<InvokeResult>,
+}
+
+struct RuntimeState {
+    function_name: String,
+    queue: Mutex<mpsc::Receiver<Invocation>>,
+    pending: Mutex<HashMap<String, oneshot::Sender<InvokeResult>>>,
+}
+
+struct FunctionSlot {
+    sender: mpsc::Sender<Invocation>,
+    timeout: Duration,
+}
+
+pub struct LambdaHost {
+    functions: HashMap<String, FunctionSlot>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for LambdaHost {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+pub struct FunctionSpec {
+    pub name: String,
+    pub binary: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+impl LambdaHost {
+    pub async fn start(specs: Vec<FunctionSpec>, log_dir: &Path) -> Result<Self, DevError> {
+        let mut functions = HashMap::new();
+        let mut tasks = Vec::new();
+        for spec in specs {
+            if !spec.binary.exists() {
+                return Err(DevError::Process(format!(
+                    "{} is not built; run `cargo build --workspace --bins` first",
+                    spec.binary.display()
+                )));
+            }
+            let (tx, rx) = mpsc::channel(64);
+            let state = Arc::new(RuntimeState {
+                function_name: spec.name.clone(),
+                queue: Mutex::new(rx),
+                pending: Mutex::new(HashMap::new()),
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| DevError::Process(e.to_string()))?;
+            let addr = listener.local_addr().map_err(|e| DevError::Process(e.to_string()))?;
+            let app = runtime_api(state.clone());
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }));
+            tasks.push(tokio::spawn(supervise(spec.clone_for_supervisor(), addr.to_string(), state, log_dir.to_path_buf())));
+            functions.insert(
+                spec.name.clone(),
+                FunctionSlot {
+                    sender: tx,
+                    timeout: spec.timeout,
+                },
+            );
+        }
+        Ok(Self { functions, tasks })
+    }
+
+    pub async fn invoke(&self, function: &str, payload: Bytes) -> InvokeResult {
+        let slot = self
+            .functions
+            .get(function)
+            .ok_or_else(|| InvokeError::NoSuchFunction(function.to_string()))?;
+        let (reply, rx) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            payload,
+            deadline_ms: now_ms() + slot.timeout.as_millis() as u64,
+            reply,
+        };
+        slot.sender.send(invocation).await.map_err(|_| InvokeError::Crashed)?;
+        match tokio::time::timeout(slot.timeout + Duration::from_secs(1), rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(InvokeError::Crashed),
+            Err(_) => Err(InvokeError::Timeout),
+        }
+    }
+
+    pub fn function_names(&self) -> Vec<String> {
+        let mut names: Vec<_> = self.functions.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+impl FunctionSpec {
+    fn clone_for_supervisor(&self) -> FunctionSpec {
+        FunctionSpec {
+            name: self.name.clone(),
+            binary: self.binary.clone(),
+            env: self.env.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// Run the function process; when it exits, fail what it held and start a new one.
+async fn supervise(spec: FunctionSpec, runtime_addr: String, state: Arc<RuntimeState>, log_dir: PathBuf) {
+    loop {
+        let log_path = log_dir.join(format!("{}.log", spec.name));
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path);
+        let (out, err) = match log.and_then(|f| Ok((f.try_clone()?, f))) {
+            Ok((a, b)) => (Stdio::from(a), Stdio::from(b)),
+            Err(_) => (Stdio::null(), Stdio::null()),
+        };
+        let mut cmd = Command::new(&spec.binary);
+        cmd.env_clear()
+            .envs(["PATH", "HOME"].iter().filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))))
+            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", &runtime_addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(function = %spec.name, error = %e, "could not start function");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let status = child.wait().await;
+        tracing::warn!(function = %spec.name, ?status, "function process exited; restarting");
+        for (_, reply) in state.pending.lock().await.drain() {
+            let _ = reply.send(Err(InvokeError::Crashed));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn runtime_api(state: Arc<RuntimeState>) -> Router {
+    Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(state)
+}
+
+async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
+    let invocation = {
+        let mut queue = state.queue.lock().await;
+        queue.recv().await
+    };
+    let Some(inv) = invocation else {
+        return StatusCode::GONE.into_response();
+    };
+    state.pending.lock().await.insert(inv.request_id.clone(), inv.reply);
+    let mut headers = HeaderMap::new();
+    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{}", state.function_name);
+    for (k, v) in [
+        ("lambda-runtime-aws-request-id", inv.request_id.as_str()),
+        ("lambda-runtime-deadline-ms", &inv.deadline_ms.to_string()),
+        ("lambda-runtime-invoked-function-arn", &arn),
+        ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
+        ("content-type", "application/json"),
+    ] {
+        if let Ok(v) = v.parse() {
+            headers.insert(k, v);
+        }
+    }
+    (StatusCode::OK, headers, inv.payload).into_response()
+}
+
+async fn response(State(state): State<Arc<RuntimeState>>, UrlPath(id): UrlPath<String>, body: Bytes) -> StatusCode {
+    match state.pending.lock().await.remove(&id) {
+        Some(reply) => {
+            let _ = reply.send(Ok(body));
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+async fn error(State(state): State<Arc<RuntimeState>>, UrlPath(id): UrlPath<String>, body: Bytes) -> StatusCode {
+    match state.pending.lock().await.remove(&id) {
+        Some(reply) => {
+            let _ = reply.send(Err(InvokeError::Function(String::from_utf8_lossy(&body).into_owned())));
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+async fn init_error(State(state): State<Arc<RuntimeState>>, body: Bytes) -> StatusCode {
+    tracing::error!(function = %state.function_name, error = %String::from_utf8_lossy(&body), "function failed to start");
+    StatusCode::ACCEPTED
+}

@@ -1,0 +1,57 @@
+//! moto server as a child process on loopback.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use crate::DevError;
+
+pub struct Moto {
+    pub endpoint: String,
+    _child: Child,
+}
+
+pub async fn start(port: u16, log_dir: &Path) -> Result<Moto, DevError> {
+    let log = std::fs::File::create(log_dir.join("moto.log")).map_err(|e| DevError::Process(format!("moto log: {e}")))?;
+    let log_err = log.try_clone().map_err(|e| DevError::Process(e.to_string()))?;
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let child = Command::new(&python)
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| DevError::Process(format!("could not start moto server with {python} (pip install 'moto[server]'): {e}")))?;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_for_http(&format!("{endpoint}/moto-api/"), Duration::from_secs(30))
+        .await
+        .map_err(|_| DevError::Process(format!("moto server did not start; see {}", log_dir.join("moto.log").display())))?;
+    Ok(Moto {
+        endpoint,
+        _child: child,
+    })
+}
+
+/// Poll until a URL answers at all (any status).
+pub async fn wait_for_http(url: &str, timeout: Duration) -> Result<(), ()> {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if http.get(url).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(())
+}
+
+/// A free loopback port (for tests and `--*-port 0`).
+pub fn free_port() -> Result<u16, DevError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| DevError::Process(format!("no free port: {e}")))
+}

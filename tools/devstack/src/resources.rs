@@ -1,0 +1,182 @@
+//! Creates the table, buckets and queues that the template declares, in moto.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_yaml::Value;
+
+use crate::DevError;
+use crate::template::{Reference, Template, reference};
+
+/// What `!Ref` and `!GetAtt` mean locally, per logical id.
+#[derive(Debug, Default, Clone)]
+pub struct LocalResources {
+    /// `!Ref X`: table name, bucket name, queue URL.
+    pub refs: HashMap<String, String>,
+    /// `!GetAtt X.Arn`.
+    pub arns: HashMap<String, String>,
+}
+
+impl LocalResources {
+    pub fn resolve(&self, v: &Value) -> Option<String> {
+        match reference(v) {
+            Reference::Ref(id) => self.refs.get(&id).cloned(),
+            Reference::GetAtt(id, attr) if attr == "Arn" => self.arns.get(&id).cloned(),
+            Reference::GetAtt(id, attr) if attr == "QueueName" => self
+                .refs
+                .get(&id)
+                .and_then(|url| url.rsplit('/').next().map(str::to_string)),
+            _ => None,
+        }
+    }
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> DevError {
+    DevError::Resources(format!("{what}: {e}"))
+}
+
+fn strs(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        Some(Value::Sequence(s)) => s.iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> Result<&'a str, DevError> {
+    v.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| DevError::Template(format!("missing {name}")))
+}
+
+fn key_schema(v: Option<&Value>) -> Result<Vec<KeySchemaElement>, DevError> {
+    strs(v)
+        .into_iter()
+        .map(|k| {
+            let key_type = match field(k, "KeyType")? {
+                "HASH" => KeyType::Hash,
+                _ => KeyType::Range,
+            };
+            KeySchemaElement::builder()
+                .attribute_name(field(k, "AttributeName")?)
+                .key_type(key_type)
+                .build()
+                .map_err(|e| err("key schema", e))
+        })
+        .collect()
+}
+
+pub async fn create_all(
+    template: &Template,
+    sdk: &aws_config::SdkConfig,
+    queue_visibility_override: Option<u32>,
+) -> Result<LocalResources, DevError> {
+    let mut local = LocalResources::default();
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    for (id, props) in template.resources_of_type("AWS::DynamoDB::Table") {
+        create_table(&ddb, &id, props).await?;
+        local.refs.insert(id.clone(), id.clone());
+        local
+            .arns
+            .insert(id.clone(), format!("arn:aws:dynamodb:us-east-1:123456789012:table/{id}"));
+    }
+
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    for (id, _) in template.resources_of_type("AWS::S3::Bucket") {
+        let name = format!("local-{}", id.to_lowercase());
+        s3.create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .map_err(|e| err(&format!("bucket {name}"), aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        local.arns.insert(id.clone(), format!("arn:aws:s3:::{name}"));
+        local.refs.insert(id, name);
+    }
+
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut queues = template.resources_of_type("AWS::SQS::Queue");
+    // Dead-letter queues first, so a redrive policy can name them.
+    queues.sort_by_key(|(_, props)| props.get("RedrivePolicy").is_some());
+    for (id, props) in queues {
+        let mut create = sqs.create_queue().queue_name(&id);
+        let visibility = queue_visibility_override
+            .map(|v| v.to_string())
+            .or_else(|| props.get("VisibilityTimeout").and_then(|v| v.as_u64()).map(|v| v.to_string()));
+        if let Some(v) = visibility {
+            create = create.attributes(QueueAttributeName::VisibilityTimeout, v);
+        }
+        if let Some(redrive) = props.get("RedrivePolicy") {
+            let target = redrive
+                .get("deadLetterTargetArn")
+                .and_then(|v| local.resolve(v))
+                .ok_or_else(|| DevError::Template(format!("{id}: unresolvable deadLetterTargetArn")))?;
+            let max = redrive.get("maxReceiveCount").and_then(Value::as_u64).unwrap_or(5);
+            let policy = serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": max.to_string()});
+            create = create.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+        }
+        let out = create
+            .send()
+            .await
+            .map_err(|e| err(&format!("queue {id}"), aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        let url = out.queue_url.ok_or_else(|| err("queue", "no URL returned"))?;
+        local
+            .arns
+            .insert(id.clone(), format!("arn:aws:sqs:us-east-1:123456789012:{id}"));
+        local.refs.insert(id, url);
+    }
+    Ok(local)
+}
+
+async fn create_table(ddb: &aws_sdk_dynamodb::Client, id: &str, props: &Value) -> Result<(), DevError> {
+    let mut create = ddb
+        .create_table()
+        .table_name(id)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(props.get("KeySchema"))?));
+    for a in strs(props.get("AttributeDefinitions")) {
+        let ty = match field(a, "AttributeType")? {
+            "N" => ScalarAttributeType::N,
+            "B" => ScalarAttributeType::B,
+            _ => ScalarAttributeType::S,
+        };
+        create = create.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(field(a, "AttributeName")?)
+                .attribute_type(ty)
+                .build()
+                .map_err(|e| err("attribute", e))?,
+        );
+    }
+    for g in strs(props.get("GlobalSecondaryIndexes")) {
+        create = create.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(field(g, "IndexName")?)
+                .set_key_schema(Some(key_schema(g.get("KeySchema"))?))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(|e| err("index", e))?,
+        );
+    }
+    create
+        .send()
+        .await
+        .map_err(|e| err(&format!("table {id}"), aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    if let Some(ttl) = props.get("TimeToLiveSpecification") {
+        ddb.update_time_to_live()
+            .table_name(id)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(field(ttl, "AttributeName")?)
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| err("ttl", e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| err("ttl", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    }
+    Ok(())
+}

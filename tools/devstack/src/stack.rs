@@ -1,0 +1,268 @@
+//! The whole local stack: moto, the template's resources, kling-sim, the functions (built-in
+//! Lambda host or `cargo lambda watch`), the SQS bridges and the schedules.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::config::Credentials;
+
+use crate::env::{LOCAL_AUTH_SECRET, LocalEndpoints, function_env};
+use crate::gateway::{self, Gateway};
+use crate::invoker::Invoker;
+use crate::lambda_host::{FunctionSpec, LambdaHost};
+use crate::moto::{self, Moto, free_port, wait_for_http};
+use crate::resources::{self, LocalResources};
+use crate::routes::{self, RouteTable};
+use crate::template::{EventDef, Template};
+use crate::{DevError, bridge, schedule};
+
+#[derive(Debug, Clone)]
+pub enum Runtime {
+    /// Run the built binaries from this directory under the built-in Lambda host.
+    Builtin { bin_dir: PathBuf },
+    /// Run `cargo lambda watch`, which builds and serves the functions itself.
+    Watch,
+}
+
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The workspace root (holds Cargo.toml and infra/template.yaml).
+    pub root: PathBuf,
+    /// 0 picks a free port.
+    pub api_port: u16,
+    pub moto_port: u16,
+    pub sim_port: u16,
+    pub sim_step: Duration,
+    pub runtime: Runtime,
+    pub schedule_every: Duration,
+    /// Local visibility timeout for queues, so redeliveries happen within a session.
+    pub queue_visibility_secs: u32,
+    pub log_dir: PathBuf,
+}
+
+impl StackOptions {
+    pub fn for_tests(root: &Path, bin_dir: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            api_port: 0,
+            moto_port: 0,
+            sim_port: 0,
+            sim_step: Duration::from_millis(300),
+            runtime: Runtime::Builtin {
+                bin_dir: bin_dir.to_path_buf(),
+            },
+            schedule_every: Duration::from_secs(3600),
+            queue_visibility_secs: 2,
+            log_dir: std::env::temp_dir().join(format!("kling-lambda-devstack-{}", uuid::Uuid::new_v4())),
+        }
+    }
+}
+
+pub struct Stack {
+    pub api_url: String,
+    pub moto_endpoint: String,
+    pub sim: kling_sim::RunningSim,
+    pub resources: LocalResources,
+    pub sdk: aws_config::SdkConfig,
+    pub log_dir: PathBuf,
+    pub functions: Vec<String>,
+    _moto: Moto,
+    _host: Option<Arc<LambdaHost>>,
+    watch: Option<tokio::process::Child>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        // `cargo lambda watch` runs the functions as its own children: stop the whole group.
+        if let Some(pid) = self.watch.as_ref().and_then(|c| c.id()) {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
+}
+
+fn port_or_free(port: u16) -> Result<u16, DevError> {
+    if port == 0 { free_port() } else { Ok(port) }
+}
+
+pub async fn local_sdk_config(moto_endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "devstack"))
+        .load()
+        .await
+}
+
+impl Stack {
+    pub async fn start(opts: StackOptions) -> Result<Self, DevError> {
+        std::fs::create_dir_all(&opts.log_dir).map_err(|e| DevError::Process(format!("log dir: {e}")))?;
+        let template = Template::load(&opts.root.join("infra/template.yaml"))?;
+        let cargo_routes = routes::load(&opts.root.join("Cargo.toml"))?;
+
+        let moto = moto::start(port_or_free(opts.moto_port)?, &opts.log_dir).await?;
+        let sdk = local_sdk_config(&moto.endpoint).await;
+        let resources = resources::create_all(&template, &sdk, Some(opts.queue_visibility_secs)).await?;
+
+        let sim_listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.sim_port))
+            .await
+            .map_err(|e| DevError::Process(format!("kling-sim port {}: {e}", opts.sim_port)))?;
+        let sim = kling_sim::spawn(
+            sim_listener,
+            kling_sim::SimConfig {
+                step: opts.sim_step,
+                access_key: crate::env::LOCAL_KLING_ACCESS_KEY.into(),
+                secret_key: crate::env::LOCAL_KLING_SECRET_KEY.into(),
+                public_base_url: None,
+            },
+        )
+        .map_err(|e| DevError::Process(format!("kling-sim: {e}")))?;
+
+        let api_port = port_or_free(opts.api_port)?;
+        let api_url = format!("http://127.0.0.1:{api_port}");
+        let endpoints = LocalEndpoints {
+            moto: moto.endpoint.clone(),
+            kling: sim.base_url(),
+            api: api_url.clone(),
+        };
+        let defs = template.functions()?;
+        let mut tasks = Vec::new();
+        let mut host = None;
+        let mut watch = None;
+        match &opts.runtime {
+            Runtime::Builtin { bin_dir } => {
+                let mut specs = Vec::new();
+                for def in &defs {
+                    specs.push(FunctionSpec {
+                        name: def.name.clone(),
+                        binary: bin_dir.join(&def.name),
+                        env: function_env(def, &resources, &endpoints)?,
+                        timeout: Duration::from_secs(60),
+                    });
+                }
+                let lambda_host = Arc::new(LambdaHost::start(specs, &opts.log_dir).await?);
+                let gw = Arc::new(Gateway {
+                    host: lambda_host.clone(),
+                    routes: RouteTable::new(&cargo_routes)?,
+                });
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
+                    .await
+                    .map_err(|e| DevError::Process(format!("API port {api_port}: {e}")))?;
+                tasks.push(tokio::spawn(async move {
+                    let _ = axum::serve(listener, gateway::router(gw)).await;
+                }));
+                host = Some(lambda_host);
+            }
+            Runtime::Watch => {
+                watch = Some(start_watch(&opts, api_port, &defs, &resources, &endpoints).await?);
+            }
+        }
+
+        let invoker = Invoker::new(api_url.clone());
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        for def in &defs {
+            for event in &def.events {
+                match event {
+                    EventDef::Sqs { queue, batch_size } => {
+                        let config = bridge::BridgeConfig {
+                            queue_url: resources.refs.get(queue).cloned().unwrap_or_default(),
+                            queue_arn: resources.arns.get(queue).cloned().unwrap_or_default(),
+                            function: def.name.clone(),
+                            batch_size: *batch_size as i32,
+                        };
+                        tasks.push(tokio::spawn(bridge::run(sqs.clone(), config, invoker.clone())));
+                    }
+                    EventDef::Schedule { .. } => {
+                        tasks.push(tokio::spawn(schedule::run(
+                            def.name.clone(),
+                            opts.schedule_every,
+                            invoker.clone(),
+                        )));
+                    }
+                    EventDef::Http { .. } => {}
+                }
+            }
+        }
+
+        Ok(Self {
+            api_url,
+            moto_endpoint: moto.endpoint.clone(),
+            sim,
+            resources,
+            sdk,
+            log_dir: opts.log_dir.clone(),
+            functions: defs.iter().map(|d| d.name.clone()).collect(),
+            _moto: moto,
+            _host: host,
+            watch,
+            tasks,
+        })
+    }
+
+    /// A local bearer token for `user_id`.
+    pub fn token(&self, user_id: &str) -> Result<String, DevError> {
+        mint_token(user_id)
+    }
+
+    pub fn resource(&self, logical_id: &str) -> Option<&str> {
+        self.resources.refs.get(logical_id).map(String::as_str)
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(true).build())
+    }
+}
+
+pub fn mint_token(user_id: &str) -> Result<String, DevError> {
+    shared::auth::mint_local_token(LOCAL_AUTH_SECRET.as_bytes(), user_id, None, 24 * 3600)
+        .map_err(|e| DevError::Process(e.to_string()))
+}
+
+async fn start_watch(
+    opts: &StackOptions,
+    api_port: u16,
+    defs: &[crate::template::FunctionDef],
+    resources: &LocalResources,
+    endpoints: &LocalEndpoints,
+) -> Result<tokio::process::Child, DevError> {
+    // One process serves every function, so the variables are the union; they agree by name.
+    let mut env = std::collections::BTreeMap::new();
+    for def in defs {
+        for (k, v) in function_env(def, resources, endpoints)? {
+            env.insert(k, v);
+        }
+    }
+    let log = std::fs::File::create(opts.log_dir.join("cargo-lambda-watch.log"))
+        .map_err(|e| DevError::Process(format!("watch log: {e}")))?;
+    let log_err = log.try_clone().map_err(|e| DevError::Process(e.to_string()))?;
+    let mut cmd = tokio::process::Command::new("cargo");
+    cmd.current_dir(&opts.root)
+        .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &api_port.to_string()]);
+    for (k, v) in &env {
+        cmd.arg("--env-var").arg(format!("{k}={v}"));
+    }
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| DevError::Process(format!("could not start `cargo lambda watch` (pip install cargo-lambda): {e}")))?;
+    wait_for_http(&format!("http://127.0.0.1:{api_port}/"), Duration::from_secs(60))
+        .await
+        .map_err(|_| {
+            DevError::Process(format!(
+                "cargo lambda watch did not start; see {}",
+                opts.log_dir.join("cargo-lambda-watch.log").display()
+            ))
+        })?;
+    Ok(child)
+}
