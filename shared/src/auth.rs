@@ -87,38 +87,21 @@ pub fn identify(
     authorizer_claims: Option<&HashMap<String, String>>,
     authorization_header: Option<&str>,
 ) -> Result<Identity, ApiError> {
-    let (sub, plan_hint) = match mode {
-        AuthMode::Authorizer => {
-            let claims = authorizer_claims.ok_or_else(|| ApiError::unauthenticated("no verified identity on the request"))?;
-            let sub = claims
-                .get("sub")
-                .cloned()
-                .ok_or_else(|| ApiError::unauthenticated("the token has no sub claim"))?;
-            let plan = claims.get("custom:plan").cloned().or_else(|| {
-                claims.get("cognito:groups").and_then(|groups| {
-                    groups
-                        .trim_matches(|c| c == '[' || c == ']')
-                        .split([',', ' '])
-                        .find_map(|g| g.strip_prefix("plan:").map(str::to_string))
-                })
-            });
-            (sub, plan)
+    let (sub, plan_hint) = match (mode, authorizer_claims) {
+        // Claims that reached the function were put there by API Gateway (or, locally, by a
+        // sample event): trusted in both modes, since no client can set them.
+        (_, Some(claims)) => claims_identity(claims)?,
+        (AuthMode::Authorizer, None) => {
+            return Err(ApiError::unauthenticated(
+                "no verified identity on the request",
+            ));
         }
-        AuthMode::Local { secret } => {
-            let header = authorization_header.ok_or_else(|| ApiError::unauthenticated("missing Authorization header"))?;
-            let token = header
-                .strip_prefix("Bearer ")
-                .ok_or_else(|| ApiError::unauthenticated("Authorization must be 'Bearer <token>'"))?;
-            let mut validation = Validation::new(Algorithm::HS256);
-            validation.set_issuer(&[LOCAL_ISSUER]);
-            validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-            let data = jsonwebtoken::decode::<LocalClaims>(token, &DecodingKey::from_secret(secret), &validation)
-                .map_err(|e| ApiError::unauthenticated(format!("invalid bearer token: {e}")))?;
-            (data.claims.sub, data.claims.plan)
-        }
+        (AuthMode::Local { secret }, None) => local_identity(secret, authorization_header)?,
     };
     if !valid_user_id(&sub) {
-        return Err(ApiError::unauthenticated("the token's subject is not a valid user id"));
+        return Err(ApiError::unauthenticated(
+            "the token's subject is not a valid user id",
+        ));
     }
     Ok(Identity {
         user_id: sub,
@@ -126,12 +109,50 @@ pub fn identify(
     })
 }
 
+fn claims_identity(claims: &HashMap<String, String>) -> Result<(String, Option<String>), ApiError> {
+    let sub = claims
+        .get("sub")
+        .cloned()
+        .ok_or_else(|| ApiError::unauthenticated("the token has no sub claim"))?;
+    let plan = claims.get("custom:plan").cloned().or_else(|| {
+        claims.get("cognito:groups").and_then(|groups| {
+            groups
+                .trim_matches(|c| c == '[' || c == ']')
+                .split([',', ' '])
+                .find_map(|g| g.strip_prefix("plan:").map(str::to_string))
+        })
+    });
+    Ok((sub, plan))
+}
+
+fn local_identity(
+    secret: &[u8],
+    header: Option<&str>,
+) -> Result<(String, Option<String>), ApiError> {
+    let header = header.ok_or_else(|| ApiError::unauthenticated("missing Authorization header"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::unauthenticated("Authorization must be 'Bearer <token>'"))?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[LOCAL_ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    let data =
+        jsonwebtoken::decode::<LocalClaims>(token, &DecodingKey::from_secret(secret), &validation)
+            .map_err(|e| ApiError::unauthenticated(format!("invalid bearer token: {e}")))?;
+    Ok((data.claims.sub, data.claims.plan))
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("could not sign a local token: {0}")]
 pub struct MintError(#[from] jsonwebtoken::errors::Error);
 
 /// Mint a local development token (devstack, tests).
-pub fn mint_local_token(secret: &[u8], user_id: &str, plan: Option<&str>, ttl_secs: u64) -> Result<String, MintError> {
+pub fn mint_local_token(
+    secret: &[u8],
+    user_id: &str,
+    plan: Option<&str>,
+    ttl_secs: u64,
+) -> Result<String, MintError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -165,7 +186,10 @@ mod tests {
     fn authorizer_mode_reads_sub_and_plan() {
         let claims = HashMap::from([
             ("sub".to_string(), "user-1".to_string()),
-            ("cognito:groups".to_string(), "[plan:pro admins]".to_string()),
+            (
+                "cognito:groups".to_string(),
+                "[plan:pro admins]".to_string(),
+            ),
         ]);
         let id = identify(&AuthMode::Authorizer, Some(&claims), None).unwrap();
         assert_eq!(id.user_id, "user-1");
@@ -175,7 +199,12 @@ mod tests {
     #[test]
     fn authorizer_mode_ignores_bearer_tokens() {
         let token = mint_local_token(SECRET, "u", None, 60).unwrap();
-        let err = identify(&AuthMode::Authorizer, None, Some(&format!("Bearer {token}"))).unwrap_err();
+        let err = identify(
+            &AuthMode::Authorizer,
+            None,
+            Some(&format!("Bearer {token}")),
+        )
+        .unwrap_err();
         assert_eq!(err.status, 401);
     }
 
@@ -183,7 +212,10 @@ mod tests {
     fn local_tokens() {
         let good = mint_local_token(SECRET, "alice", Some("free"), 60).unwrap();
         let id = identify(&local(), None, Some(&format!("Bearer {good}"))).unwrap();
-        assert_eq!((id.user_id.as_str(), id.plan_hint.as_deref()), ("alice", Some("free")));
+        assert_eq!(
+            (id.user_id.as_str(), id.plan_hint.as_deref()),
+            ("alice", Some("free"))
+        );
 
         let forged = mint_local_token(b"another-secret-0123456789", "alice", None, 60).unwrap();
         let bad_path = mint_local_token(SECRET, "../etc", None, 60).unwrap();
@@ -196,14 +228,21 @@ mod tests {
         ];
         for header in rejected {
             let err = identify(&local(), None, header.as_deref()).unwrap_err();
-            assert_eq!((err.status, err.code), (401, "unauthenticated"), "{header:?}");
+            assert_eq!(
+                (err.status, err.code),
+                (401, "unauthenticated"),
+                "{header:?}"
+            );
         }
     }
 
     #[test]
     fn mode_from_config() {
         let default: HashMap<&str, &str> = HashMap::new();
-        assert!(matches!(AuthMode::from_source(&default), Ok(AuthMode::Authorizer)));
+        assert!(matches!(
+            AuthMode::from_source(&default),
+            Ok(AuthMode::Authorizer)
+        ));
         let no_secret = HashMap::from([("AUTH_MODE", "local")]);
         assert_eq!(
             AuthMode::from_source(&no_secret).unwrap_err(),

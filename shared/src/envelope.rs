@@ -51,11 +51,19 @@ impl ApiError {
     }
 
     pub fn route_not_found(method: &str, path: &str) -> Self {
-        Self::new(404, "route_not_found", format!("no route for {method} {path}"))
+        Self::new(
+            404,
+            "route_not_found",
+            format!("no route for {method} {path}"),
+        )
     }
 
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "body_too_large", format!("request body must be at most {limit} bytes"))
+        Self::new(
+            413,
+            "body_too_large",
+            format!("request body must be at most {limit} bytes"),
+        )
     }
 
     pub fn provider_unavailable(message: impl Into<String>) -> Self {
@@ -63,7 +71,12 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(500, "internal_error", "an internal error occurred; it has been logged").retryable(None)
+        Self::new(
+            500,
+            "internal_error",
+            "an internal error occurred; it has been logged",
+        )
+        .retryable(None)
     }
 }
 
@@ -125,8 +138,12 @@ mod tests {
 
     #[test]
     fn envelope_shape() {
-        let err = ApiError::new(422, "prompt_too_long", "prompt must be at most 2500 characters (got 2731)")
-            .with_field("prompt");
+        let err = ApiError::new(
+            422,
+            "prompt_too_long",
+            "prompt must be at most 2500 characters (got 2731)",
+        )
+        .with_field("prompt");
         let v: serde_json::Value = serde_json::from_str(&error_json(&err, "req-1")).unwrap();
         assert_eq!(
             v,

@@ -14,7 +14,11 @@ pub fn request_id(req: &Request) -> String {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,
     }
-    .unwrap_or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default())
+    .unwrap_or_else(|| {
+        req.lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default()
+    })
 }
 
 /// JWT claims placed by the API Gateway authorizer, if any.
@@ -35,7 +39,11 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// Path segments without empty ones: `/v1/videos/abc` → `["v1", "videos", "abc"]`.
 pub fn segments(req: &Request) -> Vec<&str> {
-    req.uri().path().split('/').filter(|s| !s.is_empty()).collect()
+    req.uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// The body as bytes, refusing anything over `limit`.
@@ -58,5 +66,6 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Api
     if bytes.is_empty() {
         return Err(ApiError::malformed("request body must be a JSON object"));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::malformed(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::malformed(format!("invalid JSON body: {e}")))
 }

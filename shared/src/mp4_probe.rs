@@ -43,7 +43,11 @@ mod tests {
         let bytes = include_bytes!("../../tools/kling-sim/assets/sample-720p-16x9-5s.mp4");
         let facts = probe(bytes).unwrap();
         assert_eq!((facts.width, facts.height), (Some(1280), Some(720)));
-        assert!((facts.duration_seconds - 5.0).abs() < 0.1, "{}", facts.duration_seconds);
+        assert!(
+            (facts.duration_seconds - 5.0).abs() < 0.1,
+            "{}",
+            facts.duration_seconds
+        );
     }
 
     #[test]

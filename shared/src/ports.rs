@@ -64,7 +64,10 @@ pub trait TaskStore: Send + Sync {
         idempotency: &IdempotencyRecord,
     ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
 
-    fn get_task(&self, task_id: &str) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
+    fn get_task(
+        &self,
+        task_id: &str,
+    ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
 
     /// Apply an event through the state machine with a conditional write.
     fn apply(
@@ -108,7 +111,10 @@ pub struct FinalizeMessage {
 }
 
 pub trait FinalizeQueue: Send + Sync {
-    fn enqueue(&self, message: &FinalizeMessage) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn enqueue(
+        &self,
+        message: &FinalizeMessage,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +136,11 @@ pub trait VideoStore: Send + Sync {
         metadata: &VideoMetadata,
     ) -> impl Future<Output = Result<(), BlobError>> + Send;
 
-    fn presign_get(&self, key: &str, ttl: Duration) -> impl Future<Output = Result<String, BlobError>> + Send;
+    fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<String, BlobError>> + Send;
 }
 
 pub trait VideoProvider: Send + Sync {
@@ -139,11 +149,17 @@ pub trait VideoProvider: Send + Sync {
         request: &Text2VideoRequest,
     ) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
 
-    fn query_text2video(&self, task: TaskRef<'_>) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
+    fn query_text2video(
+        &self,
+        task: TaskRef<'_>,
+    ) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
 }
 
 impl VideoProvider for KlingClient {
-    async fn submit_text2video(&self, request: &Text2VideoRequest) -> Result<KlingTask, KlingError> {
+    async fn submit_text2video(
+        &self,
+        request: &Text2VideoRequest,
+    ) -> Result<KlingTask, KlingError> {
         self.create_text2video(request).await
     }
 

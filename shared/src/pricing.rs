@@ -30,7 +30,12 @@ pub struct Breakdown {
     pub cost: CostUnits,
 }
 
-pub fn price(table: &PriceTable, duration_seconds: u32, pro: bool, camera_control: bool) -> Breakdown {
+pub fn price(
+    table: &PriceTable,
+    duration_seconds: u32,
+    pro: bool,
+    camera_control: bool,
+) -> Breakdown {
     let tier = if pro { table.pro_tier } else { table.std_tier };
     let feature = if camera_control {
         table.camera_control
@@ -63,7 +68,11 @@ mod tests {
             (10, true, true, 2080),
         ];
         for (d, pro, cam, want) in cases {
-            assert_eq!(price(&t, d, pro, cam).cost, CostUnits(want), "{d}s pro={pro} cam={cam}");
+            assert_eq!(
+                price(&t, d, pro, cam).cost,
+                CostUnits(want),
+                "{d}s pro={pro} cam={cam}"
+            );
         }
     }
 }

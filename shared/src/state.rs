@@ -239,7 +239,10 @@ mod apply_tests {
     #[test]
     fn duplicate_event_changes_nothing() {
         let t = task(TaskStatus::Running);
-        assert_eq!(apply_event(&t, TaskEvent::ProviderRunning, &TaskPatch::default(), NOW), Ok(None));
+        assert_eq!(
+            apply_event(&t, TaskEvent::ProviderRunning, &TaskPatch::default(), NOW),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -249,8 +252,13 @@ mod apply_tests {
             provider_task_id: Some("k1".into()),
             ..Default::default()
         };
-        let next = apply_event(&t, TaskEvent::ProviderQueued, &patch, NOW).unwrap().unwrap();
-        assert_eq!((next.status, next.provider_task_id.as_deref()), (TaskStatus::Running, Some("k1")));
+        let next = apply_event(&t, TaskEvent::ProviderQueued, &patch, NOW)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (next.status, next.provider_task_id.as_deref()),
+            (TaskStatus::Running, Some("k1"))
+        );
         let again = apply_event(&next, TaskEvent::ProviderQueued, &patch, NOW).unwrap();
         assert_eq!(again, None, "an id already recorded is never overwritten");
     }
@@ -266,7 +274,9 @@ mod apply_tests {
             error: Some(err.clone()),
             ..Default::default()
         };
-        let next = apply_event(&task(TaskStatus::Queued), TaskEvent::Failed, &patch, NOW).unwrap().unwrap();
+        let next = apply_event(&task(TaskStatus::Queued), TaskEvent::Failed, &patch, NOW)
+            .unwrap()
+            .unwrap();
         assert_eq!(next.status, TaskStatus::Failed);
         assert_eq!(next.error, Some(err));
         assert_eq!(next.completed_at.as_deref(), Some(NOW));
@@ -275,7 +285,12 @@ mod apply_tests {
 
     #[test]
     fn stored_before_provider_success_is_refused() {
-        let res = apply_event(&task(TaskStatus::Running), TaskEvent::Stored, &TaskPatch::default(), NOW);
+        let res = apply_event(
+            &task(TaskStatus::Running),
+            TaskEvent::Stored,
+            &TaskPatch::default(),
+            NOW,
+        );
         assert!(res.is_err());
     }
 }

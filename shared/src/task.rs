@@ -106,7 +106,9 @@ impl<'de> Deserialize<'de> for CostUnits {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
         if !v.is_finite() || v < 0.0 {
-            return Err(serde::de::Error::custom("cost units must be a non-negative number"));
+            return Err(serde::de::Error::custom(
+                "cost units must be a non-negative number",
+            ));
         }
         Ok(CostUnits((v * 100.0).round() as u64))
     }
@@ -207,7 +209,11 @@ mod tests {
             (TaskStatus::Failed, 0, 100),
         ];
         for (status, secs, want) in cases {
-            assert_eq!(progress(status, secs, 300), want, "{status:?} after {secs}s");
+            assert_eq!(
+                progress(status, secs, 300),
+                want,
+                "{status:?} after {secs}s"
+            );
         }
     }
 
@@ -224,7 +230,14 @@ mod tests {
         let labels: Vec<_> = TaskStatus::ALL.iter().map(|s| s.label()).collect();
         assert_eq!(
             labels,
-            ["Preparing…", "Queued", "Generating…", "Finalizing…", "Ready", "Failed"]
+            [
+                "Preparing…",
+                "Queued",
+                "Generating…",
+                "Finalizing…",
+                "Ready",
+                "Failed"
+            ]
         );
     }
 }

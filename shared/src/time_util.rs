@@ -9,7 +9,9 @@ pub fn now() -> OffsetDateTime {
 
 /// RFC 3339 with milliseconds, so that strings sort in time order.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.replace_nanosecond(t.millisecond() as u32 * 1_000_000).unwrap_or(t);
+    let t = t
+        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
+        .unwrap_or(t);
     let fmt = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
@@ -33,6 +35,9 @@ mod tests {
     fn formats_sortable_utc_with_millis() {
         let t = OffsetDateTime::from_unix_timestamp_nanos(1_722_769_557_708_123_456).unwrap();
         assert_eq!(rfc3339(t), "2024-08-04T11:05:57.708Z");
-        assert_eq!(parse_rfc3339(&rfc3339(t)).unwrap().unix_timestamp(), 1_722_769_557);
+        assert_eq!(
+            parse_rfc3339(&rfc3339(t)).unwrap().unix_timestamp(),
+            1_722_769_557
+        );
     }
 }

@@ -12,7 +12,8 @@ use crate::task::{AspectRatio, Quality, VideoType};
 pub const MAX_PROMPT_CHARS: usize = 2500;
 pub const ALLOWED_DURATIONS: [u32; 2] = [5, 10];
 /// Brand-safe default applied when the app sends no negative prompt.
-pub const DEFAULT_NEGATIVE_PROMPT: &str = "blurry, distorted, low quality, watermark, text, nudity, gore";
+pub const DEFAULT_NEGATIVE_PROMPT: &str =
+    "blurry, distorted, low quality, watermark, text, nudity, gore";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +53,11 @@ fn string_field<'a>(v: &'a Value, field: &str, code: &'static str) -> Result<&'a
         .ok_or_else(|| invalid(code, field, format!("{field} must be a string")))
 }
 
-fn prompt_text(v: Option<&Value>, field: &str, code: &'static str) -> Result<Option<String>, ApiError> {
+fn prompt_text(
+    v: Option<&Value>,
+    field: &str,
+    code: &'static str,
+) -> Result<Option<String>, ApiError> {
     let Some(v) = v.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
@@ -71,7 +76,13 @@ fn prompt_text(v: Option<&Value>, field: &str, code: &'static str) -> Result<Opt
 
 pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
     let video_type = match body.video_type.as_ref().map(|v| v.as_str()) {
-        None => return Err(invalid("type_required", "type", "type is required: text_to_video or image_to_video")),
+        None => {
+            return Err(invalid(
+                "type_required",
+                "type",
+                "type is required: text_to_video or image_to_video",
+            ));
+        }
         Some(Some("text_to_video")) => VideoType::TextToVideo,
         Some(Some("image_to_video")) => {
             return Err(invalid(
@@ -80,13 +91,29 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
                 "image_to_video is not available yet; use text_to_video",
             ));
         }
-        Some(_) => return Err(invalid("invalid_type", "type", "type must be text_to_video or image_to_video")),
+        Some(_) => {
+            return Err(invalid(
+                "invalid_type",
+                "type",
+                "type must be text_to_video or image_to_video",
+            ));
+        }
     };
 
-    let prompt = prompt_text(body.prompt.as_ref(), "prompt", "prompt_too_long")?
-        .ok_or_else(|| invalid("prompt_required", "prompt", "prompt is required for text_to_video"))?;
-    let negative_prompt = prompt_text(body.negative_prompt.as_ref(), "negative_prompt", "negative_prompt_too_long")?
-        .unwrap_or_else(|| DEFAULT_NEGATIVE_PROMPT.to_string());
+    let prompt =
+        prompt_text(body.prompt.as_ref(), "prompt", "prompt_too_long")?.ok_or_else(|| {
+            invalid(
+                "prompt_required",
+                "prompt",
+                "prompt is required for text_to_video",
+            )
+        })?;
+    let negative_prompt = prompt_text(
+        body.negative_prompt.as_ref(),
+        "negative_prompt",
+        "negative_prompt_too_long",
+    )?
+    .unwrap_or_else(|| DEFAULT_NEGATIVE_PROMPT.to_string());
 
     let duration = match &body.duration {
         None | Some(Value::Null) => 5,
@@ -94,7 +121,13 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
             .as_u64()
             .and_then(|d| u32::try_from(d).ok())
             .filter(|d| ALLOWED_DURATIONS.contains(d))
-            .ok_or_else(|| invalid("invalid_duration", "duration", "duration must be 5 or 10 (seconds, a number)"))?,
+            .ok_or_else(|| {
+                invalid(
+                    "invalid_duration",
+                    "duration",
+                    "duration must be 5 or 10 (seconds, a number)",
+                )
+            })?,
     };
 
     let aspect_ratio = match &body.aspect_ratio {
@@ -119,7 +152,13 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
             "draft" => Quality::Draft,
             "standard" => Quality::Standard,
             "pro" => Quality::Pro,
-            _ => return Err(invalid("invalid_quality", "quality", "quality must be draft, standard or pro")),
+            _ => {
+                return Err(invalid(
+                    "invalid_quality",
+                    "quality",
+                    "quality must be draft, standard or pro",
+                ));
+            }
         },
     };
 
@@ -160,7 +199,10 @@ mod tests {
 
     #[test]
     fn accepts_a_minimal_text_to_video() {
-        let spec = validate(&body(json!({"type": "text_to_video", "prompt": "a red fox in snow"}))).unwrap();
+        let spec = validate(&body(
+            json!({"type": "text_to_video", "prompt": "a red fox in snow"}),
+        ))
+        .unwrap();
         assert_eq!(spec.duration, 5);
         assert_eq!(spec.aspect_ratio, AspectRatio::Landscape);
         assert_eq!(spec.quality, Quality::Standard);
@@ -172,21 +214,65 @@ mod tests {
         let long = "x".repeat(2501);
         let cases = [
             (json!({"prompt": "p"}), "type_required", "type"),
-            (json!({"type": "movie", "prompt": "p"}), "invalid_type", "type"),
+            (
+                json!({"type": "movie", "prompt": "p"}),
+                "invalid_type",
+                "type",
+            ),
             (json!({"type": 3, "prompt": "p"}), "invalid_type", "type"),
-            (json!({"type": "text_to_video"}), "prompt_required", "prompt"),
-            (json!({"type": "text_to_video", "prompt": "   "}), "prompt_required", "prompt"),
-            (json!({"type": "text_to_video", "prompt": long}), "prompt_too_long", "prompt"),
-            (json!({"type": "text_to_video", "prompt": "p", "negative_prompt": long}), "negative_prompt_too_long", "negative_prompt"),
-            (json!({"type": "text_to_video", "prompt": "p", "duration": 7}), "invalid_duration", "duration"),
-            (json!({"type": "text_to_video", "prompt": "p", "duration": "5"}), "invalid_duration", "duration"),
-            (json!({"type": "text_to_video", "prompt": "p", "aspect_ratio": "4:3"}), "invalid_aspect_ratio", "aspect_ratio"),
-            (json!({"type": "text_to_video", "prompt": "p", "quality": "ultra"}), "invalid_quality", "quality"),
-            (json!({"type": "text_to_video", "prompt": "p", "model": "kling-v1"}), "field_not_supported", "model"),
+            (
+                json!({"type": "text_to_video"}),
+                "prompt_required",
+                "prompt",
+            ),
+            (
+                json!({"type": "text_to_video", "prompt": "   "}),
+                "prompt_required",
+                "prompt",
+            ),
+            (
+                json!({"type": "text_to_video", "prompt": long}),
+                "prompt_too_long",
+                "prompt",
+            ),
+            (
+                json!({"type": "text_to_video", "prompt": "p", "negative_prompt": long}),
+                "negative_prompt_too_long",
+                "negative_prompt",
+            ),
+            (
+                json!({"type": "text_to_video", "prompt": "p", "duration": 7}),
+                "invalid_duration",
+                "duration",
+            ),
+            (
+                json!({"type": "text_to_video", "prompt": "p", "duration": "5"}),
+                "invalid_duration",
+                "duration",
+            ),
+            (
+                json!({"type": "text_to_video", "prompt": "p", "aspect_ratio": "4:3"}),
+                "invalid_aspect_ratio",
+                "aspect_ratio",
+            ),
+            (
+                json!({"type": "text_to_video", "prompt": "p", "quality": "ultra"}),
+                "invalid_quality",
+                "quality",
+            ),
+            (
+                json!({"type": "text_to_video", "prompt": "p", "model": "kling-v1"}),
+                "field_not_supported",
+                "model",
+            ),
         ];
         for (input, code, field) in cases {
             let err = validate(&body(input.clone())).unwrap_err();
-            assert_eq!((err.status, err.code, err.field.as_deref()), (422, code, Some(field)), "{input}");
+            assert_eq!(
+                (err.status, err.code, err.field.as_deref()),
+                (422, code, Some(field)),
+                "{input}"
+            );
         }
     }
 
@@ -198,6 +284,11 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused_by_the_parser() {
-        assert!(serde_json::from_value::<CreateVideoBody>(json!({"type": "text_to_video", "promt": "x"})).is_err());
+        assert!(
+            serde_json::from_value::<CreateVideoBody>(
+                json!({"type": "text_to_video", "promt": "x"})
+            )
+            .is_err()
+        );
     }
 }

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::task::{AspectRatio, CostUnits, Quality, Task, TaskError, TaskStatus, VideoType, progress};
+use crate::task::{
+    AspectRatio, CostUnits, Quality, Task, TaskError, TaskStatus, VideoType, progress,
+};
 use crate::time_util;
 
 /// Typical generation time, for the progress estimate.

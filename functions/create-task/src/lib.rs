@@ -32,7 +32,10 @@ pub struct App<S, P> {
     pub prices: PriceTable,
 }
 
-pub async fn handle<S: TaskStore, P: VideoProvider>(app: &App<S, P>, req: Request) -> Response<Body> {
+pub async fn handle<S: TaskStore, P: VideoProvider>(
+    app: &App<S, P>,
+    req: Request,
+) -> Response<Body> {
     let request_id = http_util::request_id(&req);
     let span = tracing::info_span!("create-task", %request_id, task_id = tracing::field::Empty);
     match route(app, &req).instrument(span).await {
@@ -41,7 +44,10 @@ pub async fn handle<S: TaskStore, P: VideoProvider>(app: &App<S, P>, req: Reques
     }
 }
 
-async fn route<S: TaskStore, P: VideoProvider>(app: &App<S, P>, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn route<S: TaskStore, P: VideoProvider>(
+    app: &App<S, P>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
     match (method, http_util::segments(req).as_slice()) {
         ("POST", ["v1", "videos"]) => create(app, req).await,
@@ -55,8 +61,13 @@ async fn route<S: TaskStore, P: VideoProvider>(app: &App<S, P>, req: &Request) -
 }
 
 fn idempotency_key(req: &Request) -> Result<String, ApiError> {
-    let key = header(req, "idempotency-key")
-        .ok_or_else(|| ApiError::new(400, "idempotency_key_required", "the Idempotency-Key header is required"))?;
+    let key = header(req, "idempotency-key").ok_or_else(|| {
+        ApiError::new(
+            400,
+            "idempotency_key_required",
+            "the Idempotency-Key header is required",
+        )
+    })?;
     let valid = !key.is_empty()
         && key.len() <= MAX_IDEMPOTENCY_KEY_LEN
         && key.chars().all(|c| c.is_ascii_graphic());
@@ -64,7 +75,9 @@ fn idempotency_key(req: &Request) -> Result<String, ApiError> {
         return Err(ApiError::new(
             400,
             "invalid_idempotency_key",
-            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
+            format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+            ),
         ));
     }
     Ok(key.to_string())
@@ -80,7 +93,10 @@ fn store_error(e: StoreError) -> ApiError {
     ApiError::internal()
 }
 
-async fn create<S: TaskStore, P: VideoProvider>(app: &App<S, P>, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn create<S: TaskStore, P: VideoProvider>(
+    app: &App<S, P>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let identity = identify(
         &app.auth,
         http_util::authorizer_claims(req),
@@ -88,8 +104,8 @@ async fn create<S: TaskStore, P: VideoProvider>(app: &App<S, P>, req: &Request) 
     )?;
     let key = idempotency_key(req)?;
     let raw: serde_json::Value = http_util::json_body(req)?;
-    let body: CreateVideoBody =
-        serde_json::from_value(raw.clone()).map_err(|e| ApiError::malformed(format!("invalid request body: {e}")))?;
+    let body: CreateVideoBody = serde_json::from_value(raw.clone())
+        .map_err(|e| ApiError::malformed(format!("invalid request body: {e}")))?;
     let spec = validate(&body)?;
 
     let now = time_util::rfc3339(time_util::now());
@@ -103,14 +119,22 @@ async fn create<S: TaskStore, P: VideoProvider>(app: &App<S, P>, req: &Request) 
         created_at: now,
     };
 
-    match app.store.create_task(&task, &record).await.map_err(store_error)? {
+    match app
+        .store
+        .create_task(&task, &record)
+        .await
+        .map_err(store_error)?
+    {
         CreateOutcome::Created => {}
         CreateOutcome::KeyExists(existing) => return replay(app, &existing, &record).await,
     }
     tracing::info!(model = %task.model, mode = %task.mode, duration = task.duration, "task recorded");
     let base = webhook_base(app, req)?;
     let task = submit(app, task, &spec, &base).await?;
-    Ok(json_response(202, &task_view(&task, None, time_util::now())))
+    Ok(json_response(
+        202,
+        &task_view(&task, None, time_util::now()),
+    ))
 }
 
 fn new_task<S, P>(app: &App<S, P>, user_id: &str, spec: &VideoSpec, now: &str) -> Task {
@@ -168,7 +192,10 @@ async fn replay<S: TaskStore, P: VideoProvider>(
         .retryable(Some(2)));
     }
     tracing::info!(task_id = %task.id, "idempotent replay");
-    Ok(json_response(202, &task_view(&task, None, time_util::now())))
+    Ok(json_response(
+        202,
+        &task_view(&task, None, time_util::now()),
+    ))
 }
 
 /// Where Kling calls back: the configured base, or the API domain this request came in on.
@@ -177,7 +204,9 @@ fn webhook_base<S, P>(app: &App<S, P>, req: &Request) -> Result<String, ApiError
         return Ok(base.clone());
     }
     match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.as_ref().map(|d| format!("https://{d}")),
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.domain_name.as_ref().map(|d| format!("https://{d}"))
+        }
         _ => None,
     }
     .ok_or_else(|| {
@@ -211,7 +240,11 @@ async fn submit<S: TaskStore, P: VideoProvider>(
                 ..Default::default()
             };
             tracing::info!(provider_task_id = %submitted.task_id, "submitted to Kling");
-            let applied = app.store.apply(&task.id, event, patch).await.map_err(store_error)?;
+            let applied = app
+                .store
+                .apply(&task.id, event, patch)
+                .await
+                .map_err(store_error)?;
             Ok(applied.task)
         }
         Err(err) => {
@@ -242,7 +275,13 @@ pub fn provider_error(err: &KlingError) -> ApiError {
             "content_policy_violation",
             "the video provider refused this content",
         ),
-        _ if err.is_retryable() => ApiError::provider_unavailable("the video provider is busy or unavailable; try again later"),
-        _ => ApiError::new(502, "provider_error", "the video provider rejected the request"),
+        _ if err.is_retryable() => ApiError::provider_unavailable(
+            "the video provider is busy or unavailable; try again later",
+        ),
+        _ => ApiError::new(
+            502,
+            "provider_error",
+            "the video provider rejected the request",
+        ),
     }
 }

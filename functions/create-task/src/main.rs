@@ -20,5 +20,8 @@ async fn main() -> Result<(), Error> {
         kling,
         prices: PriceTable::default(),
     }));
-    lambda_http::run(service_fn(move |req| async move { Ok::<_, Error>(handle(app, req).await) })).await
+    lambda_http::run(service_fn(move |req| async move {
+        Ok::<_, Error>(handle(app, req).await)
+    }))
+    .await
 }

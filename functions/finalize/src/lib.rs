@@ -51,10 +51,13 @@ impl DownloadPolicy {
             other => return Err(format!("scheme {other} is not allowed")),
         }
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let allowed = self.allowed_hosts.iter().any(|h| match h.strip_prefix('.') {
-            Some(domain) => host == domain || host.ends_with(h.as_str()),
-            None => host == *h,
-        });
+        let allowed = self
+            .allowed_hosts
+            .iter()
+            .any(|h| match h.strip_prefix('.') {
+                Some(domain) => host == domain || host.ends_with(h.as_str()),
+                None => host == *h,
+            });
         if !allowed {
             return Err(format!("host {host} is not on the download allowlist"));
         }
@@ -112,12 +115,20 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
         return Ok(());
     };
     tracing::Span::current().record("task_id", message.task_id.as_str());
-    let Some(task) = app.store.get_task(&message.task_id).await.map_err(|e| Retry(e.to_string()))? else {
+    let Some(task) = app
+        .store
+        .get_task(&message.task_id)
+        .await
+        .map_err(|e| Retry(e.to_string()))?
+    else {
         tracing::error!("finalize message for an unknown task dropped");
         return Ok(());
     };
     if task.status.is_terminal() {
-        tracing::info!(status = task.status.as_str(), "already terminal; acknowledged");
+        tracing::info!(
+            status = task.status.as_str(),
+            "already terminal; acknowledged"
+        );
         return Ok(());
     }
 
@@ -148,7 +159,10 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
                     .await
                     .map_err(|e| Retry(e.to_string()))?;
             }
-            return Err(Retry(format!("Kling reports {}; not finished yet", other.as_str())));
+            return Err(Retry(format!(
+                "Kling reports {}; not finished yet",
+                other.as_str()
+            )));
         }
     }
     app.store
@@ -179,7 +193,12 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
     Ok(())
 }
 
-async fn fail<S: TaskStore, P, V>(app: &App<S, P, V>, task: &Task, code: &str, reason: &str) -> Result<(), FinalizeError> {
+async fn fail<S: TaskStore, P, V>(
+    app: &App<S, P, V>,
+    task: &Task,
+    code: &str,
+    reason: &str,
+) -> Result<(), FinalizeError> {
     tracing::warn!(code, reason, "task failed");
     let patch = TaskPatch {
         error: Some(TaskError {
@@ -242,7 +261,9 @@ async fn copy_video<S, P, V: VideoStore>(
 }
 
 fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
-    let prompt_hash = hex::encode(Sha256::digest(task.prompt.as_deref().unwrap_or_default().as_bytes()));
+    let prompt_hash = hex::encode(Sha256::digest(
+        task.prompt.as_deref().unwrap_or_default().as_bytes(),
+    ));
     let mut pairs = vec![
         ("ai-generated".to_string(), "true".to_string()),
         ("task-id".to_string(), task.id.clone()),
@@ -252,8 +273,14 @@ fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
         ("model".to_string(), task.model.clone()),
         ("mode".to_string(), task.mode.clone()),
         ("created-at".to_string(), task.created_at.clone()),
-        ("cost-units".to_string(), format!("{:.2}", task.cost_units.as_f64())),
-        ("stored-at".to_string(), time_util::rfc3339(time_util::now())),
+        (
+            "cost-units".to_string(),
+            format!("{:.2}", task.cost_units.as_f64()),
+        ),
+        (
+            "stored-at".to_string(),
+            time_util::rfc3339(time_util::now()),
+        ),
     ];
     if let Some(d) = video.duration_seconds {
         pairs.push(("duration-seconds".into(), format!("{d:.3}")));
@@ -264,7 +291,11 @@ fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
     VideoMetadata { pairs }
 }
 
-async fn download(http: &reqwest::Client, url: url::Url, max_bytes: u64) -> Result<Result<Bytes, String>, FinalizeError> {
+async fn download(
+    http: &reqwest::Client,
+    url: url::Url,
+    max_bytes: u64,
+) -> Result<Result<Bytes, String>, FinalizeError> {
     let mut resp = http
         .get(url)
         .send()

@@ -19,7 +19,10 @@ async fn main() -> Result<(), Error> {
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, TableConfig::from_source(&env)?.table_name),
         provider: KlingClient::new(&KlingConfig::from_source(&env)?)?,
-        videos: S3VideoStore::new(s3_client(&sdk, &env), BucketConfig::from_source(&env)?.bucket),
+        videos: S3VideoStore::new(
+            s3_client(&sdk, &env),
+            BucketConfig::from_source(&env)?.bucket,
+        ),
         http,
         policy: DownloadPolicy::from_source(&env)?,
     }));

@@ -34,7 +34,10 @@ pub async fn handle<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: Request) 
     }
 }
 
-async fn route<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn route<S: TaskStore, V: VideoStore>(
+    app: &App<S, V>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
     let segments = http_util::segments(req);
     let known = matches!(
@@ -44,17 +47,30 @@ async fn route<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: &Request) -> R
     if !known {
         return Err(ApiError::route_not_found(method, req.uri().path()));
     }
-    let identity = identify(&app.auth, http_util::authorizer_claims(req), header(req, "authorization"))?;
+    let identity = identify(
+        &app.auth,
+        http_util::authorizer_claims(req),
+        header(req, "authorization"),
+    )?;
     match (method, segments.as_slice()) {
         ("GET", ["v1", "videos"]) => list(app, req, &identity).await,
         ("GET", ["v1", "videos", id]) => get_one(app, &identity, id).await,
-        _ => Err(ApiError::new(501, "not_implemented", "this endpoint is not available yet")),
+        _ => Err(ApiError::new(
+            501,
+            "not_implemented",
+            "this endpoint is not available yet",
+        )),
     }
 }
 
 fn store_error(e: StoreError) -> ApiError {
     match e {
-        StoreError::InvalidCursor => ApiError::new(400, "invalid_cursor", "cursor is not valid for this listing").with_field("cursor"),
+        StoreError::InvalidCursor => ApiError::new(
+            400,
+            "invalid_cursor",
+            "cursor is not valid for this listing",
+        )
+        .with_field("cursor"),
         e => {
             tracing::error!(error = %e, "store failure");
             ApiError::internal()
@@ -66,10 +82,14 @@ async fn view_of<S, V: VideoStore>(app: &App<S, V>, task: &Task) -> Result<TaskV
     let now = time_util::now();
     let link = match (&task.video, task.status) {
         (Some(video), TaskStatus::Succeeded) => {
-            let url = app.videos.presign_get(&video.key, app.presign_ttl).await.map_err(|e| {
-                tracing::error!(error = %e, "presign failed");
-                ApiError::internal()
-            })?;
+            let url = app
+                .videos
+                .presign_get(&video.key, app.presign_ttl)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "presign failed");
+                    ApiError::internal()
+                })?;
             Some(PresignedLink {
                 url,
                 expires_at: time_util::rfc3339(now + app.presign_ttl),
@@ -80,7 +100,11 @@ async fn view_of<S, V: VideoStore>(app: &App<S, V>, task: &Task) -> Result<TaskV
     Ok(task_view(task, link, now))
 }
 
-async fn get_one<S: TaskStore, V: VideoStore>(app: &App<S, V>, identity: &Identity, id: &str) -> Result<Response<Body>, ApiError> {
+async fn get_one<S: TaskStore, V: VideoStore>(
+    app: &App<S, V>,
+    identity: &Identity,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
     tracing::Span::current().record("task_id", id);
     let task = app
         .store
@@ -108,12 +132,21 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
             .ok_or_else(|| {
-                ApiError::new(422, "invalid_limit", format!("limit must be an integer from 1 to {MAX_PAGE}")).with_field("limit")
+                ApiError::new(
+                    422,
+                    "invalid_limit",
+                    format!("limit must be an integer from 1 to {MAX_PAGE}"),
+                )
+                .with_field("limit")
             }),
     }
 }
 
-async fn list<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: &Request, identity: &Identity) -> Result<Response<Body>, ApiError> {
+async fn list<S: TaskStore, V: VideoStore>(
+    app: &App<S, V>,
+    req: &Request,
+    identity: &Identity,
+) -> Result<Response<Body>, ApiError> {
     let query = req.query_string_parameters();
     let limit = parse_limit(query.first("limit"))?;
     let page = app
@@ -140,7 +173,14 @@ mod tests {
 
     #[test]
     fn limit_table() {
-        let cases = [(None, Ok(20)), (Some("1"), Ok(1)), (Some("100"), Ok(100)), (Some("0"), Err(())), (Some("101"), Err(())), (Some("x"), Err(()))];
+        let cases = [
+            (None, Ok(20)),
+            (Some("1"), Ok(1)),
+            (Some("100"), Ok(100)),
+            (Some("0"), Err(())),
+            (Some("101"), Err(())),
+            (Some("x"), Err(())),
+        ];
         for (raw, want) in cases {
             assert_eq!(parse_limit(raw).map_err(|_| ()), want, "{raw:?}");
         }

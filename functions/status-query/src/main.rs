@@ -16,5 +16,8 @@ async fn main() -> Result<(), Error> {
         auth: AuthMode::from_source(&env)?,
         presign_ttl: bucket.presign_ttl,
     }));
-    lambda_http::run(service_fn(move |req| async move { Ok::<_, Error>(handle(app, req).await) })).await
+    lambda_http::run(service_fn(move |req| async move {
+        Ok::<_, Error>(handle(app, req).await)
+    }))
+    .await
 }

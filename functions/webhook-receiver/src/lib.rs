@@ -23,16 +23,23 @@ pub struct App<S, Q> {
     pub secret: Vec<u8>,
 }
 
-pub async fn handle<S: TaskStore, Q: FinalizeQueue>(app: &App<S, Q>, req: Request) -> Response<Body> {
+pub async fn handle<S: TaskStore, Q: FinalizeQueue>(
+    app: &App<S, Q>,
+    req: Request,
+) -> Response<Body> {
     let request_id = http_util::request_id(&req);
-    let span = tracing::info_span!("webhook-receiver", %request_id, task_id = tracing::field::Empty);
+    let span =
+        tracing::info_span!("webhook-receiver", %request_id, task_id = tracing::field::Empty);
     match route(app, &req).instrument(span).await {
         Ok(resp) => resp,
         Err(err) => error_response(&err, &request_id),
     }
 }
 
-async fn route<S: TaskStore, Q: FinalizeQueue>(app: &App<S, Q>, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn route<S: TaskStore, Q: FinalizeQueue>(
+    app: &App<S, Q>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
     match (method, http_util::segments(req).as_slice()) {
         ("POST", ["webhooks", "kling", task_id, token]) => callback(app, req, task_id, token).await,
@@ -43,13 +50,14 @@ async fn route<S: TaskStore, Q: FinalizeQueue>(app: &App<S, Q>, req: &Request) -
 /// The task object from a callback body: the bare object Kling documents, or the
 /// `{code, message, data}` envelope some copies of the docs show.
 pub fn parse_callback(bytes: &[u8]) -> Result<KlingTask, ApiError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::malformed(format!("callback body is not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::malformed(format!("callback body is not JSON: {e}")))?;
     let task = match value.get("data") {
         Some(data) if data.get("task_id").is_some() => data.clone(),
         _ => value,
     };
-    serde_json::from_value(task).map_err(|e| ApiError::malformed(format!("callback body is not a Kling task: {e}")))
+    serde_json::from_value(task)
+        .map_err(|e| ApiError::malformed(format!("callback body is not a Kling task: {e}")))
 }
 
 fn store_error(e: StoreError) -> ApiError {
@@ -65,7 +73,11 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
 ) -> Result<Response<Body>, ApiError> {
     if !webhook_token::verify(&app.secret, task_id, token) {
         tracing::warn!("callback with an invalid token refused");
-        return Err(ApiError::new(401, "invalid_webhook_token", "the callback token is not valid"));
+        return Err(ApiError::new(
+            401,
+            "invalid_webhook_token",
+            "the callback token is not valid",
+        ));
     }
     tracing::Span::current().record("task_id", task_id);
     let body = parse_callback(http_util::body_bytes(req, http_util::MAX_BODY_BYTES)?)?;
@@ -77,7 +89,10 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
         .ok_or_else(|| ApiError::not_found("task"))?;
 
     let names_us = body.external_task_id().is_none_or(|ext| ext == task.id);
-    let same_provider_task = task.provider_task_id.as_deref().is_none_or(|id| id == body.task_id);
+    let same_provider_task = task
+        .provider_task_id
+        .as_deref()
+        .is_none_or(|id| id == body.task_id);
     if !names_us || !same_provider_task {
         tracing::warn!(provider_task_id = %body.task_id, "callback names another task; refused");
         return Err(ApiError::new(
@@ -88,10 +103,18 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
     }
 
     let Some(event) = event_for(body.task_status) else {
-        return Ok(json_response(200, &json!({"ok": true, "ignored": "unknown status"})));
+        return Ok(json_response(
+            200,
+            &json!({"ok": true, "ignored": "unknown status"}),
+        ));
     };
     let status = body.task_status.as_str();
-    if !app.store.claim_webhook(&body.task_id, status).await.map_err(store_error)? {
+    if !app
+        .store
+        .claim_webhook(&body.task_id, status)
+        .await
+        .map_err(store_error)?
+    {
         tracing::info!(provider_task_id = %body.task_id, status, "duplicate callback");
         return Ok(json_response(200, &json!({"ok": true, "duplicate": true})));
     }
@@ -117,7 +140,11 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
             return Err(store_error(e));
         }
     };
-    tracing::info!(status = applied.task.status.as_str(), moved = applied.moved, "callback applied");
+    tracing::info!(
+        status = applied.task.status.as_str(),
+        moved = applied.moved,
+        "callback applied"
+    );
 
     if event == TaskEvent::ProviderSucceeded && applied.task.status == TaskStatus::Finalizing {
         let message = FinalizeMessage {
@@ -126,7 +153,9 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
         if let Err(e) = app.queue.enqueue(&message).await {
             tracing::error!(error = %e, "could not queue finalize");
             let _ = app.store.release_webhook(&body.task_id, status).await;
-            return Err(ApiError::new(503, "queue_unavailable", "try again later").retryable(Some(5)));
+            return Err(
+                ApiError::new(503, "queue_unavailable", "try again later").retryable(Some(5))
+            );
         }
         tracing::info!("finalize queued");
     }
@@ -139,10 +168,15 @@ mod tests {
 
     #[test]
     fn parses_bare_and_wrapped_bodies() {
-        let bare = br#"{"task_id":"9","task_status":"processing","task_info":{"external_task_id":"t"}}"#;
-        let wrapped = br#"{"code":0,"message":"SUCCEED","data":{"task_id":"9","task_status":"processing"}}"#;
+        let bare =
+            br#"{"task_id":"9","task_status":"processing","task_info":{"external_task_id":"t"}}"#;
+        let wrapped =
+            br#"{"code":0,"message":"SUCCEED","data":{"task_id":"9","task_status":"processing"}}"#;
         assert_eq!(parse_callback(bare).unwrap().task_id, "9");
-        assert_eq!(parse_callback(wrapped).unwrap().task_status, ProviderStatus::Processing);
+        assert_eq!(
+            parse_callback(wrapped).unwrap().task_status,
+            ProviderStatus::Processing
+        );
         for bad in [&b"nope"[..], b"{}", b"[]", br#"{"task_id":9}"#] {
             assert_eq!(parse_callback(bad).unwrap_err().status, 400);
         }

@@ -13,5 +13,8 @@ async fn main() -> Result<(), Error> {
         queue: SqsFinalizeQueue::from_sdk(&sdk, QueueConfig::from_source(&env)?.finalize_queue_url),
         secret: WebhookConfig::secret_from_source(&env)?,
     }));
-    lambda_http::run(service_fn(move |req| async move { Ok::<_, Error>(handle(app, req).await) })).await
+    lambda_http::run(service_fn(move |req| async move {
+        Ok::<_, Error>(handle(app, req).await)
+    }))
+    .await
 }

@@ -112,7 +112,11 @@ impl DynamoTaskStore {
         out.item.map(from_item).transpose()
     }
 
-    async fn get_idempotency(&self, user_id: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn get_idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -123,7 +127,11 @@ impl DynamoTaskStore {
             .send()
             .await
             .map_err(backend)?;
-        Ok(out.item.map(from_item::<IdempotencyItem>).transpose()?.map(|i| i.record))
+        Ok(out
+            .item
+            .map(from_item::<IdempotencyItem>)
+            .transpose()?
+            .map(|i| i.record))
     }
 }
 
@@ -132,7 +140,11 @@ fn webhook_pk(provider_task_id: &str, status: &str) -> String {
 }
 
 impl TaskStore for DynamoTaskStore {
-    async fn create_task(&self, task: &Task, idempotency: &IdempotencyRecord) -> Result<CreateOutcome, StoreError> {
+    async fn create_task(
+        &self,
+        task: &Task,
+        idempotency: &IdempotencyRecord,
+    ) -> Result<CreateOutcome, StoreError> {
         let now = time_util::unix_seconds(time_util::now());
         let task_item = to_item(&TaskItem::new(task.clone(), 1))?;
         let idem_item = to_item(&IdempotencyItem {
@@ -167,7 +179,10 @@ impl TaskStore for DynamoTaskStore {
                     return Err(backend(e));
                 }
                 // A canceled transaction whose key exists is a replay; anything else is a fault.
-                match self.get_idempotency(&idempotency.user_id, &idempotency.key).await? {
+                match self
+                    .get_idempotency(&idempotency.user_id, &idempotency.key)
+                    .await?
+                {
                     Some(existing) => Ok(CreateOutcome::KeyExists(existing)),
                     None => Err(backend(e)),
                 }
@@ -179,7 +194,12 @@ impl TaskStore for DynamoTaskStore {
         Ok(self.get_task_item(task_id).await?.map(|i| i.task))
     }
 
-    async fn apply(&self, task_id: &str, event: TaskEvent, patch: TaskPatch) -> Result<Applied, StoreError> {
+    async fn apply(
+        &self,
+        task_id: &str,
+        event: TaskEvent,
+        patch: TaskPatch,
+    ) -> Result<Applied, StoreError> {
         for _ in 0..MAX_APPLY_ATTEMPTS {
             let current = self
                 .get_task_item(task_id)
@@ -206,8 +226,7 @@ impl TaskStore for DynamoTaskStore {
             match result {
                 Ok(_) => return Ok(Applied { task: next, moved }),
                 Err(e)
-                    if e
-                        .as_service_error()
+                    if e.as_service_error()
                         .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
                 {
                     continue;
@@ -218,7 +237,12 @@ impl TaskStore for DynamoTaskStore {
         Err(StoreError::Contention(task_id.to_string()))
     }
 
-    async fn list_tasks(&self, user_id: &str, limit: u32, cursor: Option<&str>) -> Result<TaskPage, StoreError> {
+    async fn list_tasks(
+        &self,
+        user_id: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<TaskPage, StoreError> {
         let start_key = cursor.map(|c| decode_cursor(c, user_id)).transpose()?;
         let out = self
             .client
@@ -243,7 +267,11 @@ impl TaskStore for DynamoTaskStore {
         Ok(TaskPage { tasks, next_cursor })
     }
 
-    async fn claim_webhook(&self, provider_task_id: &str, status: &str) -> Result<bool, StoreError> {
+    async fn claim_webhook(
+        &self,
+        provider_task_id: &str,
+        status: &str,
+    ) -> Result<bool, StoreError> {
         let expires = time_util::unix_seconds(time_util::now()) + WEBHOOK_DEDUP_TTL_SECS;
         let result = self
             .client
@@ -258,8 +286,7 @@ impl TaskStore for DynamoTaskStore {
         match result {
             Ok(_) => Ok(true),
             Err(e)
-                if e
-                    .as_service_error()
+                if e.as_service_error()
                     .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
             {
                 Ok(false)
@@ -268,7 +295,11 @@ impl TaskStore for DynamoTaskStore {
         }
     }
 
-    async fn release_webhook(&self, provider_task_id: &str, status: &str) -> Result<(), StoreError> {
+    async fn release_webhook(
+        &self,
+        provider_task_id: &str,
+        status: &str,
+    ) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -291,8 +322,11 @@ fn encode_cursor(key: &Item) -> String {
 }
 
 fn decode_cursor(cursor: &str, user_id: &str) -> Result<Item, StoreError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
-    let plain: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let plain: HashMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
     let expected = ["gsi1pk", "gsi1sk", "pk", "sk"];
     if plain.len() != expected.len()
         || !expected.iter().all(|k| plain.contains_key(*k))
@@ -300,7 +334,10 @@ fn decode_cursor(cursor: &str, user_id: &str) -> Result<Item, StoreError> {
     {
         return Err(StoreError::InvalidCursor);
     }
-    Ok(plain.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+    Ok(plain
+        .into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
 }
 
 #[cfg(test)]
@@ -320,8 +357,17 @@ mod tests {
         .collect();
         let c = encode_cursor(&key);
         assert_eq!(decode_cursor(&c, "alice").unwrap(), key);
-        assert!(matches!(decode_cursor(&c, "mallory"), Err(StoreError::InvalidCursor)));
-        assert!(matches!(decode_cursor("%%%", "alice"), Err(StoreError::InvalidCursor)));
-        assert!(matches!(decode_cursor("e30", "alice"), Err(StoreError::InvalidCursor)));
+        assert!(matches!(
+            decode_cursor(&c, "mallory"),
+            Err(StoreError::InvalidCursor)
+        ));
+        assert!(matches!(
+            decode_cursor("%%%", "alice"),
+            Err(StoreError::InvalidCursor)
+        ));
+        assert!(matches!(
+            decode_cursor("e30", "alice"),
+            Err(StoreError::InvalidCursor)
+        ));
     }
 }

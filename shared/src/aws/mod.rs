@@ -17,7 +17,9 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 pub fn s3_client(sdk: &aws_config::SdkConfig, src: &impl Source) -> aws_sdk_s3::Client {
-    let path_style = src.optional("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true" || v == "1");
+    let path_style = src
+        .optional("S3_FORCE_PATH_STYLE")
+        .is_some_and(|v| v == "true" || v == "1");
     let conf = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(path_style)
         .build();

@@ -40,7 +40,9 @@ impl VideoStore for S3VideoStore {
         for (k, v) in &metadata.pairs {
             put = put.metadata(k, v);
         }
-        put.send().await.map_err(|e| BlobError(super::sdk_error(e)))?;
+        put.send()
+            .await
+            .map_err(|e| BlobError(super::sdk_error(e)))?;
         Ok(())
     }
 

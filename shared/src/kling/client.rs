@@ -41,7 +41,8 @@ impl KlingClient {
             .timeout(cfg.request_timeout)
             .build()
             .map_err(|e| KlingError::Transport(e.to_string()))?;
-        let base_url = url::Url::parse(&cfg.base_url).map_err(|e| KlingError::Transport(e.to_string()))?;
+        let base_url =
+            url::Url::parse(&cfg.base_url).map_err(|e| KlingError::Transport(e.to_string()))?;
         Ok(Self {
             http,
             base_url,
@@ -49,14 +50,25 @@ impl KlingClient {
         })
     }
 
-    pub async fn create_text2video(&self, req: &Text2VideoRequest) -> Result<KlingTask, KlingError> {
-        self.call(reqwest::Method::POST, &["v1", "videos", "text2video"], Some(req))
-            .await
+    pub async fn create_text2video(
+        &self,
+        req: &Text2VideoRequest,
+    ) -> Result<KlingTask, KlingError> {
+        self.call(
+            reqwest::Method::POST,
+            &["v1", "videos", "text2video"],
+            Some(req),
+        )
+        .await
     }
 
     pub async fn query_text2video(&self, task: TaskRef<'_>) -> Result<KlingTask, KlingError> {
-        self.call::<(), _>(reqwest::Method::GET, &["v1", "videos", "text2video", task.id()], None)
-            .await
+        self.call::<(), _>(
+            reqwest::Method::GET,
+            &["v1", "videos", "text2video", task.id()],
+            None,
+        )
+        .await
     }
 
     fn url(&self, segments: &[&str]) -> Result<url::Url, KlingError> {
@@ -122,7 +134,9 @@ fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, KlingErro
         Ok(env) => env,
         // A proxy's HTML error page: transient when the server side failed.
         Err(_) if status >= 500 => {
-            return Err(KlingError::Transport(format!("HTTP {status} without a Kling body")));
+            return Err(KlingError::Transport(format!(
+                "HTTP {status} without a Kling body"
+            )));
         }
         Err(e) => return Err(KlingError::Decode(format!("HTTP {status}: {e}"))),
     };
@@ -147,16 +161,29 @@ mod tests {
         let ok = br#"{"code":0,"message":"SUCCEED","request_id":"r","data":{"task_id":"1","task_status":"submitted"}}"#;
         assert_eq!(decode::<KlingTask>(200, ok).unwrap().task_id, "1");
 
-        let limited = br#"{"code":1303,"message":"parallel task over resource pack limit","request_id":"r"}"#;
+        let limited =
+            br#"{"code":1303,"message":"parallel task over resource pack limit","request_id":"r"}"#;
         let err = decode::<KlingTask>(429, limited).unwrap_err();
         assert_eq!(err.code(), Some(1303));
         assert!(err.is_retryable());
 
         let arrears = br#"{"code":1101,"message":"account in arrears","request_id":"r"}"#;
-        assert!(!decode::<KlingTask>(429, arrears).unwrap_err().is_retryable());
+        assert!(
+            !decode::<KlingTask>(429, arrears)
+                .unwrap_err()
+                .is_retryable()
+        );
 
-        assert!(decode::<KlingTask>(502, b"<html>bad gateway</html>").unwrap_err().is_retryable());
-        assert!(!decode::<KlingTask>(200, b"not json").unwrap_err().is_retryable());
+        assert!(
+            decode::<KlingTask>(502, b"<html>bad gateway</html>")
+                .unwrap_err()
+                .is_retryable()
+        );
+        assert!(
+            !decode::<KlingTask>(200, b"not json")
+                .unwrap_err()
+                .is_retryable()
+        );
         assert!(matches!(
             decode::<KlingTask>(200, br#"{"code":0,"message":"SUCCEED"}"#),
             Err(KlingError::Decode(_))

@@ -59,7 +59,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api-singapore.klingai.com";
 impl KlingConfig {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
         let preset = |name: &'static str, default: &str| -> Result<Preset, ConfigError> {
-            Preset::parse(name, &src.optional(name).unwrap_or_else(|| default.to_string()))
+            Preset::parse(
+                name,
+                &src.optional(name).unwrap_or_else(|| default.to_string()),
+            )
         };
         let base_url = src
             .optional("KLING_BASE_URL")
@@ -113,7 +116,10 @@ mod tests {
         ]);
         assert!(matches!(
             KlingConfig::from_source(&bad),
-            Err(ConfigError::Invalid { name: "KLING_PRESET_DRAFT", .. })
+            Err(ConfigError::Invalid {
+                name: "KLING_PRESET_DRAFT",
+                ..
+            })
         ));
         let missing = HashMap::from([("KLING_ACCESS_KEY", "ak")]);
         assert_eq!(

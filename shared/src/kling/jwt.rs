@@ -82,12 +82,25 @@ mod tests {
         v.validate_exp = false;
         v.validate_nbf = false;
         v.set_required_spec_claims(&["exp", "nbf", "iss"]);
-        let d = jsonwebtoken::decode::<Decoded>(&token, &DecodingKey::from_secret(b"SK-secret"), &v).unwrap();
-        assert_eq!((d.claims.iss.as_str(), d.claims.exp, d.claims.nbf), ("AK", t0 + 1800, t0 - 5));
+        let d =
+            jsonwebtoken::decode::<Decoded>(&token, &DecodingKey::from_secret(b"SK-secret"), &v)
+                .unwrap();
+        assert_eq!(
+            (d.claims.iss.as_str(), d.claims.exp, d.claims.nbf),
+            ("AK", t0 + 1800, t0 - 5)
+        );
         assert_eq!(d.header.typ.as_deref(), Some("JWT"));
 
-        assert_eq!(m.token_at(t0 + 1000).unwrap(), token, "reused while far from expiry");
-        assert_ne!(m.token_at(t0 + 1600).unwrap(), token, "re-minted near expiry");
+        assert_eq!(
+            m.token_at(t0 + 1000).unwrap(),
+            token,
+            "reused while far from expiry"
+        );
+        assert_ne!(
+            m.token_at(t0 + 1600).unwrap(),
+            token,
+            "re-minted near expiry"
+        );
         let current = m.token_at(t0 + 1601).unwrap();
         m.invalidate();
         assert_ne!(m.token_at(t0 + 1602).unwrap(), current);

@@ -114,7 +114,10 @@ mod tests {
         let task = env.data.unwrap();
         assert_eq!(task.task_status, ProviderStatus::Succeed);
         assert_eq!(task.external_task_id(), Some("ours-1"));
-        assert_eq!(task.first_video().unwrap().duration.as_deref(), Some("5.041"));
+        assert_eq!(
+            task.first_video().unwrap().duration.as_deref(),
+            Some("5.041")
+        );
     }
 
     #[test]
@@ -142,6 +145,9 @@ mod tests {
         let v = serde_json::to_value(&req).unwrap();
         assert_eq!(v["duration"], "5");
         assert!(v.get("negative_prompt").is_none());
-        assert!(v.get("model").is_none(), "never the deprecated `model` field");
+        assert!(
+            v.get("model").is_none(),
+            "never the deprecated `model` field"
+        );
     }
 }

@@ -54,7 +54,11 @@ pub fn failed_ids(response: &[u8]) -> HashSet<String> {
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
         .iter()
-        .filter_map(|f| f.get("itemIdentifier").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|f| {
+            f.get("itemIdentifier")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .collect()
 }
 

@@ -59,19 +59,27 @@ pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevErr
             .map_err(|e| DevError::Demo(format!("status answer is not JSON: {e}")))?;
         let status = task["status"].as_str().unwrap_or_default().to_string();
         if status != last_status {
-            println!("  {status:<10} {}", task["label"].as_str().unwrap_or_default());
+            println!(
+                "  {status:<10} {}",
+                task["label"].as_str().unwrap_or_default()
+            );
             last_status = status.clone();
         }
         if status == "SUCCEEDED" || status == "FAILED" {
             break task;
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(DevError::Demo(format!("task {id} still {status} after {timeout:?}")));
+            return Err(DevError::Demo(format!(
+                "task {id} still {status} after {timeout:?}"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
 
-    let bucket = stack.resource("VideoBucket").unwrap_or_default().to_string();
+    let bucket = stack
+        .resource("VideoBucket")
+        .unwrap_or_default()
+        .to_string();
     let key = (task["status"] == "SUCCEEDED").then(|| shared::task::video_key(DEMO_USER, &id));
     let stored_bytes = match &key {
         Some(key) => {
@@ -82,7 +90,12 @@ pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevErr
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| DevError::Demo(format!("stored object missing: {}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+                .map_err(|e| {
+                    DevError::Demo(format!(
+                        "stored object missing: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(e)
+                    ))
+                })?;
             let bytes = object
                 .body
                 .collect()

@@ -139,7 +139,9 @@ pub fn http_response(doc: &[u8]) -> Response {
         .and_then(|s| StatusCode::from_u16(s as u16).ok())
         .unwrap_or(StatusCode::OK);
     let body = match v.get("body").and_then(Value::as_str) {
-        Some(b) if v.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => B64.decode(b).unwrap_or_default(),
+        Some(b) if v.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => {
+            B64.decode(b).unwrap_or_default()
+        }
         Some(b) => b.as_bytes().to_vec(),
         None => Vec::new(),
     };
@@ -153,7 +155,12 @@ pub fn http_response(doc: &[u8]) -> Response {
     }
     if let Some(Value::Object(h)) = v.get("multiValueHeaders") {
         for (k, vals) in h {
-            for val in vals.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for val in vals
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 builder = builder.header(k, val);
             }
         }
@@ -163,13 +170,34 @@ pub fn http_response(doc: &[u8]) -> Response {
         .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }
 
-async fn api(State(gw): State<Arc<Gateway>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn api(
+    State(gw): State<Arc<Gateway>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(route) = gw.routes.find(method.as_str(), uri.path()) else {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": "Not Found"})),
+        )
+            .into_response();
     };
-    let event = http_event(&method, &uri, &headers, &body, Some(&route.path), &route.params);
+    let event = http_event(
+        &method,
+        &uri,
+        &headers,
+        &body,
+        Some(&route.path),
+        &route.params,
+    );
     let function = route.function;
-    match gw.host.invoke(&function, Bytes::from(event.to_string())).await {
+    match gw
+        .host
+        .invoke(&function, Bytes::from(event.to_string()))
+        .await
+    {
         Ok(doc) => http_response(&doc),
         Err(e) => {
             tracing::error!(%function, error = %e, "invocation failed");

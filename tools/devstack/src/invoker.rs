@@ -25,8 +25,15 @@ impl Invoker {
         }
     }
 
-    pub async fn invoke(&self, function: &str, payload: &serde_json::Value) -> Result<Bytes, InvokeFailure> {
-        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.endpoint);
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<Bytes, InvokeFailure> {
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.endpoint
+        );
         let resp = self
             .http
             .post(url)
@@ -36,9 +43,14 @@ impl Invoker {
             .map_err(|e| InvokeFailure::Transport(e.to_string()))?;
         let function_error = resp.headers().contains_key("x-amz-function-error");
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| InvokeFailure::Transport(e.to_string()))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| InvokeFailure::Transport(e.to_string()))?;
         if function_error || !status.is_success() {
-            return Err(InvokeFailure::Function(String::from_utf8_lossy(&body).into_owned()));
+            return Err(InvokeFailure::Function(
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
         }
         Ok(body)
     }

@@ -100,12 +100,19 @@ impl LambdaHost {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .map_err(|e| DevError::Process(e.to_string()))?;
-            let addr = listener.local_addr().map_err(|e| DevError::Process(e.to_string()))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| DevError::Process(e.to_string()))?;
             let app = runtime_api(state.clone());
             tasks.push(tokio::spawn(async move {
                 let _ = axum::serve(listener, app).await;
             }));
-            tasks.push(tokio::spawn(supervise(spec.clone_for_supervisor(), addr.to_string(), state, log_dir.to_path_buf())));
+            tasks.push(tokio::spawn(supervise(
+                spec.clone_for_supervisor(),
+                addr.to_string(),
+                state,
+                log_dir.to_path_buf(),
+            )));
             functions.insert(
                 spec.name.clone(),
                 FunctionSlot {
@@ -129,7 +136,10 @@ impl LambdaHost {
             deadline_ms: now_ms() + slot.timeout.as_millis() as u64,
             reply,
         };
-        slot.sender.send(invocation).await.map_err(|_| InvokeError::Crashed)?;
+        slot.sender
+            .send(invocation)
+            .await
+            .map_err(|_| InvokeError::Crashed)?;
         match tokio::time::timeout(slot.timeout + Duration::from_secs(1), rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(InvokeError::Crashed),
@@ -156,23 +166,38 @@ impl FunctionSpec {
 }
 
 /// Run the function process; when it exits, fail what it held and start a new one.
-async fn supervise(spec: FunctionSpec, runtime_addr: String, state: Arc<RuntimeState>, log_dir: PathBuf) {
+async fn supervise(
+    spec: FunctionSpec,
+    runtime_addr: String,
+    state: Arc<RuntimeState>,
+    log_dir: PathBuf,
+) {
     loop {
         let log_path = log_dir.join(format!("{}.log", spec.name));
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path);
         let (out, err) = match log.and_then(|f| Ok((f.try_clone()?, f))) {
             Ok((a, b)) => (Stdio::from(a), Stdio::from(b)),
             Err(_) => (Stdio::null(), Stdio::null()),
         };
         let mut cmd = Command::new(&spec.binary);
         cmd.env_clear()
-            .envs(["PATH", "HOME"].iter().filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))))
+            .envs(
+                ["PATH", "HOME"]
+                    .iter()
+                    .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
+            )
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", &runtime_addr)
             .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name))
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", spec.name),
+            )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
             .stdin(Stdio::null())
             .stdout(out)
@@ -198,7 +223,10 @@ async fn supervise(spec: FunctionSpec, runtime_addr: String, state: Arc<RuntimeS
 fn runtime_api(state: Arc<RuntimeState>) -> Router {
     Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(state)
@@ -212,14 +240,24 @@ async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
     let Some(inv) = invocation else {
         return StatusCode::GONE.into_response();
     };
-    state.pending.lock().await.insert(inv.request_id.clone(), inv.reply);
+    state
+        .pending
+        .lock()
+        .await
+        .insert(inv.request_id.clone(), inv.reply);
     let mut headers = HeaderMap::new();
-    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{}", state.function_name);
+    let arn = format!(
+        "arn:aws:lambda:us-east-1:123456789012:function:{}",
+        state.function_name
+    );
     for (k, v) in [
         ("lambda-runtime-aws-request-id", inv.request_id.as_str()),
         ("lambda-runtime-deadline-ms", &inv.deadline_ms.to_string()),
         ("lambda-runtime-invoked-function-arn", &arn),
-        ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000;Sampled=0",
+        ),
         ("content-type", "application/json"),
     ] {
         if let Ok(v) = v.parse() {
@@ -229,7 +267,11 @@ async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
     (StatusCode::OK, headers, inv.payload).into_response()
 }
 
-async fn response(State(state): State<Arc<RuntimeState>>, UrlPath(id): UrlPath<String>, body: Bytes) -> StatusCode {
+async fn response(
+    State(state): State<Arc<RuntimeState>>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
     match state.pending.lock().await.remove(&id) {
         Some(reply) => {
             let _ = reply.send(Ok(body));
@@ -239,10 +281,16 @@ async fn response(State(state): State<Arc<RuntimeState>>, UrlPath(id): UrlPath<S
     }
 }
 
-async fn error(State(state): State<Arc<RuntimeState>>, UrlPath(id): UrlPath<String>, body: Bytes) -> StatusCode {
+async fn error(
+    State(state): State<Arc<RuntimeState>>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
     match state.pending.lock().await.remove(&id) {
         Some(reply) => {
-            let _ = reply.send(Err(InvokeError::Function(String::from_utf8_lossy(&body).into_owned())));
+            let _ = reply.send(Err(InvokeError::Function(
+                String::from_utf8_lossy(&body).into_owned(),
+            )));
             StatusCode::ACCEPTED
         }
         None => StatusCode::NOT_FOUND,

@@ -72,7 +72,10 @@ fn options(args: &StackArgs) -> StackOptions {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_target(false).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
     match run(Cli::parse()).await {
         Ok(code) => code,
         Err(e) => {
@@ -97,22 +100,38 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             println!("  logs       {}", stack.log_dir.display());
             println!("  token      {}", stack.token("dev-user")?);
             println!();
-            println!("try: curl -s -X POST {}/v1/videos -H \"authorization: Bearer $TOKEN\" \\", stack.api_url);
-            println!("       -H 'idempotency-key: demo-1' -d '{{\"type\":\"text_to_video\",\"prompt\":\"a red fox in snow\"}}'");
+            println!(
+                "try: curl -s -X POST {}/v1/videos -H \"authorization: Bearer $TOKEN\" \\",
+                stack.api_url
+            );
+            println!(
+                "       -H 'idempotency-key: demo-1' -d '{{\"type\":\"text_to_video\",\"prompt\":\"a red fox in snow\"}}'"
+            );
             println!("Ctrl-C stops everything.");
             let _ = tokio::signal::ctrl_c().await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => {
             let stack = Stack::start(options(&args)).await?;
-            println!("local stack up at {} (logs in {})", stack.api_url, stack.log_dir.display());
+            println!(
+                "local stack up at {} (logs in {})",
+                stack.api_url,
+                stack.log_dir.display()
+            );
             let outcome = devstack::demo::run(&stack, Duration::from_secs(300)).await?;
-            println!("{}", serde_json::to_string_pretty(&outcome.task).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&outcome.task).unwrap_or_default()
+            );
             let (Some(key), Some(bytes)) = (&outcome.key, &outcome.stored_bytes) else {
                 eprintln!("the task did not succeed");
                 return Ok(ExitCode::FAILURE);
             };
-            println!("stored video: s3://{}/{key} ({} bytes)", outcome.bucket, bytes.len());
+            println!(
+                "stored video: s3://{}/{key} ({} bytes)",
+                outcome.bucket,
+                bytes.len()
+            );
             if bytes.as_slice() != kling_sim::SAMPLE_MP4 {
                 eprintln!("the stored bytes differ from what kling-sim served");
                 return Ok(ExitCode::FAILURE);

@@ -14,21 +14,40 @@ pub struct Moto {
 }
 
 pub async fn start(port: u16, log_dir: &Path) -> Result<Moto, DevError> {
-    let log = std::fs::File::create(log_dir.join("moto.log")).map_err(|e| DevError::Process(format!("moto log: {e}")))?;
-    let log_err = log.try_clone().map_err(|e| DevError::Process(e.to_string()))?;
+    let log = std::fs::File::create(log_dir.join("moto.log"))
+        .map_err(|e| DevError::Process(format!("moto log: {e}")))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| DevError::Process(e.to_string()))?;
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
     let child = Command::new(&python)
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| DevError::Process(format!("could not start moto server with {python} (pip install 'moto[server]'): {e}")))?;
+        .map_err(|e| {
+            DevError::Process(format!(
+                "could not start moto server with {python} (pip install 'moto[server]'): {e}"
+            ))
+        })?;
     let endpoint = format!("http://127.0.0.1:{port}");
     wait_for_http(&format!("{endpoint}/moto-api/"), Duration::from_secs(30))
         .await
-        .map_err(|_| DevError::Process(format!("moto server did not start; see {}", log_dir.join("moto.log").display())))?;
+        .map_err(|_| {
+            DevError::Process(format!(
+                "moto server did not start; see {}",
+                log_dir.join("moto.log").display()
+            ))
+        })?;
     Ok(Moto {
         endpoint,
         _child: child,

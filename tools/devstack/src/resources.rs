@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
@@ -79,20 +79,28 @@ pub async fn create_all(
     for (id, props) in template.resources_of_type("AWS::DynamoDB::Table") {
         create_table(&ddb, &id, props).await?;
         local.refs.insert(id.clone(), id.clone());
-        local
-            .arns
-            .insert(id.clone(), format!("arn:aws:dynamodb:us-east-1:123456789012:table/{id}"));
+        local.arns.insert(
+            id.clone(),
+            format!("arn:aws:dynamodb:us-east-1:123456789012:table/{id}"),
+        );
     }
 
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
     for (id, _) in template.resources_of_type("AWS::S3::Bucket") {
         let name = format!("local-{}", id.to_lowercase());
-        s3.create_bucket()
-            .bucket(&name)
-            .send()
-            .await
-            .map_err(|e| err(&format!("bucket {name}"), aws_sdk_s3::error::DisplayErrorContext(e)))?;
-        local.arns.insert(id.clone(), format!("arn:aws:s3:::{name}"));
+        s3.create_bucket().bucket(&name).send().await.map_err(|e| {
+            err(
+                &format!("bucket {name}"),
+                aws_sdk_s3::error::DisplayErrorContext(e),
+            )
+        })?;
+        local
+            .arns
+            .insert(id.clone(), format!("arn:aws:s3:::{name}"));
         local.refs.insert(id, name);
     }
 
@@ -104,7 +112,12 @@ pub async fn create_all(
         let mut create = sqs.create_queue().queue_name(&id);
         let visibility = queue_visibility_override
             .map(|v| v.to_string())
-            .or_else(|| props.get("VisibilityTimeout").and_then(|v| v.as_u64()).map(|v| v.to_string()));
+            .or_else(|| {
+                props
+                    .get("VisibilityTimeout")
+                    .and_then(|v| v.as_u64())
+                    .map(|v| v.to_string())
+            });
         if let Some(v) = visibility {
             create = create.attributes(QueueAttributeName::VisibilityTimeout, v);
         }
@@ -112,25 +125,39 @@ pub async fn create_all(
             let target = redrive
                 .get("deadLetterTargetArn")
                 .and_then(|v| local.resolve(v))
-                .ok_or_else(|| DevError::Template(format!("{id}: unresolvable deadLetterTargetArn")))?;
-            let max = redrive.get("maxReceiveCount").and_then(Value::as_u64).unwrap_or(5);
+                .ok_or_else(|| {
+                    DevError::Template(format!("{id}: unresolvable deadLetterTargetArn"))
+                })?;
+            let max = redrive
+                .get("maxReceiveCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(5);
             let policy = serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": max.to_string()});
             create = create.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
         }
-        let out = create
-            .send()
-            .await
-            .map_err(|e| err(&format!("queue {id}"), aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-        let url = out.queue_url.ok_or_else(|| err("queue", "no URL returned"))?;
-        local
-            .arns
-            .insert(id.clone(), format!("arn:aws:sqs:us-east-1:123456789012:{id}"));
+        let out = create.send().await.map_err(|e| {
+            err(
+                &format!("queue {id}"),
+                aws_sdk_sqs::error::DisplayErrorContext(e),
+            )
+        })?;
+        let url = out
+            .queue_url
+            .ok_or_else(|| err("queue", "no URL returned"))?;
+        local.arns.insert(
+            id.clone(),
+            format!("arn:aws:sqs:us-east-1:123456789012:{id}"),
+        );
         local.refs.insert(id, url);
     }
     Ok(local)
 }
 
-async fn create_table(ddb: &aws_sdk_dynamodb::Client, id: &str, props: &Value) -> Result<(), DevError> {
+async fn create_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    id: &str,
+    props: &Value,
+) -> Result<(), DevError> {
     let mut create = ddb
         .create_table()
         .table_name(id)
@@ -155,15 +182,21 @@ async fn create_table(ddb: &aws_sdk_dynamodb::Client, id: &str, props: &Value) -
             GlobalSecondaryIndex::builder()
                 .index_name(field(g, "IndexName")?)
                 .set_key_schema(Some(key_schema(g.get("KeySchema"))?))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .map_err(|e| err("index", e))?,
         );
     }
-    create
-        .send()
-        .await
-        .map_err(|e| err(&format!("table {id}"), aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    create.send().await.map_err(|e| {
+        err(
+            &format!("table {id}"),
+            aws_sdk_dynamodb::error::DisplayErrorContext(e),
+        )
+    })?;
     if let Some(ttl) = props.get("TimeToLiveSpecification") {
         ddb.update_time_to_live()
             .table_name(id)

@@ -10,7 +10,8 @@ use crate::DevError;
 pub type Route = (String, String, String);
 
 pub fn load(cargo_toml: &Path) -> Result<Vec<Route>, DevError> {
-    let text = std::fs::read_to_string(cargo_toml).map_err(|e| DevError::Template(format!("{}: {e}", cargo_toml.display())))?;
+    let text = std::fs::read_to_string(cargo_toml)
+        .map_err(|e| DevError::Template(format!("{}: {e}", cargo_toml.display())))?;
     parse(&text)
 }
 
@@ -23,22 +24,36 @@ pub fn parse(text: &str) -> Result<Vec<Route>, DevError> {
         .and_then(|l| l.get("watch"))
         .and_then(|w| w.get("router"))
         .and_then(|r| r.as_table())
-        .ok_or_else(|| DevError::Template("Cargo.toml has no [workspace.metadata.lambda.watch.router]".into()))?;
+        .ok_or_else(|| {
+            DevError::Template("Cargo.toml has no [workspace.metadata.lambda.watch.router]".into())
+        })?;
     let mut routes = Vec::new();
     for (path, target) in router {
         match target {
-            toml::Value::String(function) => routes.push(("*".to_string(), path.clone(), function.clone())),
+            toml::Value::String(function) => {
+                routes.push(("*".to_string(), path.clone(), function.clone()))
+            }
             toml::Value::Array(items) => {
                 for item in items {
                     let method = item.get("method").and_then(|m| m.as_str());
                     let function = item.get("function").and_then(|f| f.as_str());
                     match (method, function) {
-                        (Some(m), Some(f)) => routes.push((m.to_uppercase(), path.clone(), f.to_string())),
-                        _ => return Err(DevError::Template(format!("route {path}: each entry needs method and function"))),
+                        (Some(m), Some(f)) => {
+                            routes.push((m.to_uppercase(), path.clone(), f.to_string()))
+                        }
+                        _ => {
+                            return Err(DevError::Template(format!(
+                                "route {path}: each entry needs method and function"
+                            )));
+                        }
                     }
                 }
             }
-            _ => return Err(DevError::Template(format!("route {path}: expected a function name or a list"))),
+            _ => {
+                return Err(DevError::Template(format!(
+                    "route {path}: expected a function name or a list"
+                )));
+            }
         }
     }
     routes.sort();
@@ -92,7 +107,11 @@ impl RouteTable {
         Some(RouteMatch {
             function: function.clone(),
             path: matched.value.path.clone(),
-            params: matched.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            params: matched
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         })
     }
 }

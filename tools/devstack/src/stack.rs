@@ -55,7 +55,8 @@ impl StackOptions {
             },
             schedule_every: Duration::from_secs(3600),
             queue_visibility_secs: 2,
-            log_dir: std::env::temp_dir().join(format!("kling-lambda-devstack-{}", uuid::Uuid::new_v4())),
+            log_dir: std::env::temp_dir()
+                .join(format!("kling-lambda-devstack-{}", uuid::Uuid::new_v4())),
         }
     }
 }
@@ -103,13 +104,15 @@ pub async fn local_sdk_config(moto_endpoint: &str) -> aws_config::SdkConfig {
 
 impl Stack {
     pub async fn start(opts: StackOptions) -> Result<Self, DevError> {
-        std::fs::create_dir_all(&opts.log_dir).map_err(|e| DevError::Process(format!("log dir: {e}")))?;
+        std::fs::create_dir_all(&opts.log_dir)
+            .map_err(|e| DevError::Process(format!("log dir: {e}")))?;
         let template = Template::load(&opts.root.join("infra/template.yaml"))?;
         let cargo_routes = routes::load(&opts.root.join("Cargo.toml"))?;
 
         let moto = moto::start(port_or_free(opts.moto_port)?, &opts.log_dir).await?;
         let sdk = local_sdk_config(&moto.endpoint).await;
-        let resources = resources::create_all(&template, &sdk, Some(opts.queue_visibility_secs)).await?;
+        let resources =
+            resources::create_all(&template, &sdk, Some(opts.queue_visibility_secs)).await?;
 
         let sim_listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.sim_port))
             .await
@@ -177,7 +180,11 @@ impl Stack {
                             function: def.name.clone(),
                             batch_size: *batch_size as i32,
                         };
-                        tasks.push(tokio::spawn(bridge::run(sqs.clone(), config, invoker.clone())));
+                        tasks.push(tokio::spawn(bridge::run(
+                            sqs.clone(),
+                            config,
+                            invoker.clone(),
+                        )));
                     }
                     EventDef::Schedule { .. } => {
                         tasks.push(tokio::spawn(schedule::run(
@@ -216,7 +223,11 @@ impl Stack {
     }
 
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(true).build())
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk)
+                .force_path_style(true)
+                .build(),
+        )
     }
 }
 
@@ -241,10 +252,18 @@ async fn start_watch(
     }
     let log = std::fs::File::create(opts.log_dir.join("cargo-lambda-watch.log"))
         .map_err(|e| DevError::Process(format!("watch log: {e}")))?;
-    let log_err = log.try_clone().map_err(|e| DevError::Process(e.to_string()))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| DevError::Process(e.to_string()))?;
     let mut cmd = tokio::process::Command::new("cargo");
-    cmd.current_dir(&opts.root)
-        .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &api_port.to_string()]);
+    cmd.current_dir(&opts.root).args([
+        "lambda",
+        "watch",
+        "--invoke-address",
+        "127.0.0.1",
+        "--invoke-port",
+        &api_port.to_string(),
+    ]);
     for (k, v) in &env {
         cmd.arg("--env-var").arg(format!("{k}={v}"));
     }
@@ -255,14 +274,21 @@ async fn start_watch(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| DevError::Process(format!("could not start `cargo lambda watch` (pip install cargo-lambda): {e}")))?;
-    wait_for_http(&format!("http://127.0.0.1:{api_port}/"), Duration::from_secs(60))
-        .await
-        .map_err(|_| {
+        .map_err(|e| {
             DevError::Process(format!(
-                "cargo lambda watch did not start; see {}",
-                opts.log_dir.join("cargo-lambda-watch.log").display()
+                "could not start `cargo lambda watch` (pip install cargo-lambda): {e}"
             ))
         })?;
+    wait_for_http(
+        &format!("http://127.0.0.1:{api_port}/"),
+        Duration::from_secs(60),
+    )
+    .await
+    .map_err(|_| {
+        DevError::Process(format!(
+            "cargo lambda watch did not start; see {}",
+            opts.log_dir.join("cargo-lambda-watch.log").display()
+        ))
+    })?;
     Ok(child)
 }

@@ -72,12 +72,14 @@ fn str_of(v: Option<&Value>) -> Option<String> {
 
 impl Template {
     pub fn load(path: &Path) -> Result<Self, DevError> {
-        let text = std::fs::read_to_string(path).map_err(|e| DevError::Template(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| DevError::Template(format!("{}: {e}", path.display())))?;
         Self::parse(&text)
     }
 
     pub fn parse(text: &str) -> Result<Self, DevError> {
-        let root: Value = serde_yaml::from_str(text).map_err(|e| DevError::Template(e.to_string()))?;
+        let root: Value =
+            serde_yaml::from_str(text).map_err(|e| DevError::Template(e.to_string()))?;
         Ok(Self { root })
     }
 
@@ -141,9 +143,15 @@ impl Template {
                         Some("SQS") => {
                             let queue = match p.and_then(|p| p.get("Queue")).map(reference) {
                                 Some(Reference::GetAtt(res, _)) | Some(Reference::Ref(res)) => res,
-                                _ => return Err(DevError::Template(format!("{logical_id}: SQS event without a queue reference"))),
+                                _ => {
+                                    return Err(DevError::Template(format!(
+                                        "{logical_id}: SQS event without a queue reference"
+                                    )));
+                                }
                             };
-                            let batch_size = field("BatchSize").and_then(|b| b.parse().ok()).unwrap_or(10);
+                            let batch_size = field("BatchSize")
+                                .and_then(|b| b.parse().ok())
+                                .unwrap_or(10);
                             events.push(EventDef::Sqs { queue, batch_size });
                         }
                         Some("Schedule") => events.push(EventDef::Schedule {

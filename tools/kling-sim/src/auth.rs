@@ -26,7 +26,11 @@ pub fn check(header: Option<&str>, access_key: &str, secret_key: &str) -> Result
     validation.validate_nbf = true;
     validation.set_issuer(&[access_key]);
     validation.set_required_spec_claims(&["iss", "exp", "nbf"]);
-    match jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret_key.as_bytes()), &validation) {
+    match jsonwebtoken::decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(secret_key.as_bytes()),
+        &validation,
+    ) {
         Ok(_) => Ok(()),
         Err(e) => match e.kind() {
             ErrorKind::ImmatureSignature => Err((1003, "Token not yet valid")),

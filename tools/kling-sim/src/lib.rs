@@ -71,5 +71,9 @@ pub fn spawn(listener: tokio::net::TcpListener, config: SimConfig) -> std::io::R
             tracing::error!(error = %e, "kling-sim stopped");
         }
     });
-    Ok(RunningSim { addr, state, handle })
+    Ok(RunningSim {
+        addr,
+        state,
+        handle,
+    })
 }

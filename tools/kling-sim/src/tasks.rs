@@ -30,7 +30,9 @@ impl SimTask {
             info.insert("external_task_id".into(), json!(ext));
         }
         let result = match &self.video_url {
-            Some(url) => json!({"videos": [{"id": format!("v{}", self.task_id), "url": url, "duration": self.duration}]}),
+            Some(url) => {
+                json!({"videos": [{"id": format!("v{}", self.task_id), "url": url, "duration": self.duration}]})
+            }
             None => json!({}),
         };
         json!({
@@ -169,7 +171,10 @@ impl SimState {
         task.status = status;
         task.updated_at = now_ms();
         if status == "succeed" {
-            task.video_url = Some(format!("{}/videos/{}/output.mp4", self.base_url, task.task_id));
+            task.video_url = Some(format!(
+                "{}/videos/{}/output.mp4",
+                self.base_url, task.task_id
+            ));
         }
         Some(task.clone())
     }

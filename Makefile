@@ -1,0 +1,48 @@
+# kling-lambda — two commands do all set-up: `make demo` and `make test`.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+CARGO ?= cargo
+PIP_INSTALL := $(PYTHON) -m pip install --quiet --disable-pip-version-check
+# Console scripts installed by pip (cfn-lint, cargo-lambda) land here.
+PY_SCRIPTS := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
+
+API_PORT ?= 9000
+MOTO_PORT ?= 4566
+KLING_SIM_PORT ?= 9100
+export API_PORT MOTO_PORT KLING_SIM_PORT
+
+.PHONY: test demo dev lint build tools-moto tools-lint tools-lambda
+
+## Install what is missing, from the package registries.
+tools-moto:
+	@$(PYTHON) -c 'import moto.server, flask, flask_cors' 2>/dev/null || $(PIP_INSTALL) 'moto[server]'
+tools-lint:
+	@command -v cfn-lint >/dev/null 2>&1 || $(PIP_INSTALL) cfn-lint
+tools-lambda:
+	@command -v cargo-lambda >/dev/null 2>&1 || $(PIP_INSTALL) cargo-lambda
+
+build:
+	$(CARGO) build --workspace --bins
+
+## Format, lint, every test (unit and end to end against moto and kling-sim), template lint.
+test: tools-moto tools-lint
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace
+	cfn-lint infra/template.yaml
+
+## Start the local stack, run one text-to-video task through the API, print the result, stop.
+demo: tools-moto tools-lambda build
+	./target/debug/devstack demo
+
+## Keep the local stack running (API on 127.0.0.1:$(API_PORT)); prints a token.
+dev: tools-moto tools-lambda build
+	./target/debug/devstack up
+
+lint: tools-lint
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cfn-lint infra/template.yaml

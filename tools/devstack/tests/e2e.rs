@@ -1,0 +1,318 @@
+//! End to end: the real function binaries under the Lambda Runtime API, against moto server
+//! and kling-sim over HTTP, driven through the local API Gateway and the SQS bridge.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use devstack::stack::{Stack, StackOptions};
+use serde_json::{Value, json};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `target/debug`, where `cargo build --workspace --bins` put the function binaries.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+async fn start() -> Stack {
+    Stack::start(StackOptions::for_tests(&workspace_root(), &bin_dir()))
+        .await
+        .expect("local stack starts (needs `cargo build --workspace --bins` and moto server)")
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    async fn create(&self, token: Option<&str>, key: &str, body: &Value) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/v1/videos", self.base))
+            .header("idempotency-key", key)
+            .json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    async fn get(&self, token: &str, id: &str) -> (u16, Value) {
+        self.send(
+            self.http
+                .get(format!("{}/v1/videos/{id}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    async fn wait_terminal(&self, token: &str, id: &str) -> Value {
+        for _ in 0..300 {
+            let (status, task) = self.get(token, id).await;
+            assert_eq!(status, 200, "{task}");
+            if matches!(task["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("task {id} did not finish");
+    }
+
+    async fn callback(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+}
+
+fn assert_envelope(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(body["error"]["retryable"].is_boolean(), "{body}");
+    assert!(body["request_id"].is_string(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
+    let stack = start().await;
+    let api = Api {
+        http: reqwest::Client::new(),
+        base: stack.api_url.clone(),
+    };
+    let alice = stack.token("alice").unwrap();
+    let bob = stack.token("bob").unwrap();
+    let body = json!({"type": "text_to_video", "prompt": "a red fox running through fresh snow", "duration": 5});
+
+    // No identity: 401 in the envelope, nothing created.
+    let (status, err) = api.create(None, "k-anon", &body).await;
+    assert_eq!(status, 401);
+    assert_envelope(&err, "unauthenticated");
+    assert_eq!(stack.sim.state.task_count(), 0);
+
+    let (status, created) = api.create(Some(&alice), "k-1", &body).await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["ai_generated"], true);
+
+    let done = api.wait_terminal(&alice, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["label"], "Ready");
+    assert_eq!(done["progress"], 100);
+    let video = &done["video"];
+    assert_eq!(video["bytes"], kling_sim::SAMPLE_MP4.len());
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
+
+    // The presigned URL downloads exactly what kling-sim served.
+    let url = video["url"].as_str().unwrap();
+    let downloaded = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(downloaded.as_ref(), kling_sim::SAMPLE_MP4);
+    let object = stack
+        .s3()
+        .get_object()
+        .bucket(stack.resource("VideoBucket").unwrap())
+        .key(format!("videos/alice/{id}.mp4"))
+        .send()
+        .await
+        .unwrap();
+    let metadata = object.metadata().cloned().unwrap_or_default();
+    assert_eq!(
+        metadata.get("ai-generated").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        object.body.collect().await.unwrap().into_bytes().as_ref(),
+        kling_sim::SAMPLE_MP4
+    );
+
+    // Another user's task is a 404, exactly like a missing one.
+    let (status, err) = api.get(&bob, &id).await;
+    assert_eq!(status, 404);
+    assert_envelope(&err, "not_found");
+
+    // Idempotency: the same key and body replays the task; Kling saw one task for it.
+    let (status, replay) = api.create(Some(&alice), "k-1", &body).await;
+    assert_eq!((status, replay["id"].as_str()), (202, Some(id.as_str())));
+    assert_eq!(stack.sim.state.count_for_external(&id), 1);
+    let (status, err) = api
+        .create(
+            Some(&alice),
+            "k-1",
+            &json!({"type": "text_to_video", "prompt": "something else"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_envelope(&err, "idempotency_key_reused");
+
+    // Forged callbacks against a task still in flight change nothing.
+    let (status, second) = api.create(Some(&alice), "k-2", &body).await;
+    assert_eq!(status, 202, "{second}");
+    let second_id = second["id"].as_str().unwrap().to_string();
+    let forged_failure = json!({"task_id": "1", "task_status": "failed", "task_status_msg": "forged",
+        "task_info": {"external_task_id": second_id}});
+    let (status, err) = api
+        .callback(
+            &format!("/webhooks/kling/{second_id}/{}", "0".repeat(64)),
+            &forged_failure,
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_envelope(&err, "invalid_webhook_token");
+    // A valid token of another task does not open this one.
+    let other_token =
+        shared::webhook_token::token_for(devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(), &id);
+    let (status, _) = api
+        .callback(
+            &format!("/webhooks/kling/{second_id}/{other_token}"),
+            &forged_failure,
+        )
+        .await;
+    assert_eq!(status, 401);
+    // The right token with a body about another task is refused.
+    let token = shared::webhook_token::token_for(
+        devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
+        &second_id,
+    );
+    let mismatched =
+        json!({"task_id": "999", "task_status": "failed", "task_info": {"external_task_id": id}});
+    let (status, err) = api
+        .callback(&format!("/webhooks/kling/{second_id}/{token}"), &mismatched)
+        .await;
+    assert_eq!(status, 422);
+    assert_envelope(&err, "callback_task_mismatch");
+    let finished = api.wait_terminal(&alice, &second_id).await;
+    assert_eq!(
+        finished["status"], "SUCCEEDED",
+        "forged failures were ignored: {finished}"
+    );
+    assert_eq!(finished["error"], Value::Null);
+
+    // Listing: the caller's tasks only, newest first.
+    let (status, page) = api
+        .send(
+            api.http
+                .get(format!("{}/v1/videos?limit=10", api.base))
+                .bearer_auth(&alice),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let ids: Vec<_> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!(second_id), json!(id)]);
+    let (_, bobs) = api
+        .send(
+            api.http
+                .get(format!("{}/v1/videos", api.base))
+                .bearer_auth(&bob),
+        )
+        .await;
+    assert_eq!(bobs["items"], json!([]));
+}
+
+enum Expect {
+    Http(u16),
+    Json(Value),
+}
+
+/// Every sample in events/ runs through its function, so the samples cannot rot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_sample_event_runs_on_its_handler() {
+    let samples: Vec<(&str, &str, Expect)> = vec![
+        ("create-task", "create-video.json", Expect::Http(202)),
+        (
+            "create-task",
+            "create-video-invalid.json",
+            Expect::Http(422),
+        ),
+        (
+            "create-task",
+            "create-video-unauthenticated.json",
+            Expect::Http(401),
+        ),
+        ("status-query", "get-video.json", Expect::Http(404)),
+        ("status-query", "list-videos.json", Expect::Http(200)),
+        ("webhook-receiver", "kling-callback.json", Expect::Http(404)),
+        (
+            "webhook-receiver",
+            "kling-callback-forged.json",
+            Expect::Http(401),
+        ),
+        (
+            "finalize",
+            "sqs-batch.json",
+            Expect::Json(json!({"batchItemFailures": []})),
+        ),
+        (
+            "reconcile",
+            "scheduled.json",
+            Expect::Json(json!({"checked": 0, "scheduled_at": "2026-11-25T02:00:00+00:00"})),
+        ),
+    ];
+    let root = workspace_root().join("events");
+    let mut on_disk = Vec::new();
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let name = file.unwrap().file_name().into_string().unwrap();
+            on_disk.push(format!(
+                "{}/{name}",
+                dir.file_name().unwrap().to_str().unwrap()
+            ));
+        }
+    }
+    on_disk.sort();
+    let mut listed: Vec<String> = samples.iter().map(|(f, n, _)| format!("{f}/{n}")).collect();
+    listed.sort();
+    assert_eq!(
+        on_disk, listed,
+        "every sample event has an expectation here"
+    );
+
+    let stack = start().await;
+    let invoker = devstack::invoker::Invoker::new(stack.api_url.clone());
+    for (function, name, expect) in samples {
+        let event: Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join(function).join(name)).unwrap())
+                .unwrap();
+        let out = invoker
+            .invoke(function, &event)
+            .await
+            .unwrap_or_else(|e| panic!("{function}/{name}: {e}"));
+        let out: Value = serde_json::from_slice(&out).unwrap();
+        match expect {
+            Expect::Http(code) => {
+                assert_eq!(out["statusCode"], code, "{function}/{name}: {out}");
+                let body: Value =
+                    serde_json::from_str(out["body"].as_str().unwrap_or("null")).unwrap();
+                if code >= 400 {
+                    assert_envelope(&body, body["error"]["code"].as_str().unwrap_or("?"));
+                }
+            }
+            Expect::Json(want) => assert_eq!(out, want, "{function}/{name}"),
+        }
+    }
+}
