@@ -69,3 +69,11 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Api
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::malformed(format!("invalid JSON body: {e}")))
 }
+
+/// The time this invocation has left, less a margin to answer in, as a Kling call deadline.
+pub fn lambda_deadline(req: &Request) -> crate::kling::Deadline {
+    match req.lambda_context_ref() {
+        Some(ctx) if ctx.deadline > 0 => crate::kling::deadline_from_epoch_ms(ctx.deadline),
+        _ => crate::kling::Deadline::none(),
+    }
+}

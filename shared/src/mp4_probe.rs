@@ -40,11 +40,11 @@ mod tests {
 
     #[test]
     fn reads_duration_and_resolution_from_a_real_file() {
-        let bytes = include_bytes!("../../tools/kling-sim/assets/sample-720p-16x9-5s.mp4");
+        let bytes = include_bytes!("../../tools/kling-sim/assets/gop-720p-16x9.mp4");
         let facts = probe(bytes).unwrap();
         assert_eq!((facts.width, facts.height), (Some(1280), Some(720)));
         assert!(
-            (facts.duration_seconds - 5.0).abs() < 0.1,
+            (facts.duration_seconds - 1.0).abs() < 0.1,
             "{}",
             facts.duration_seconds
         );

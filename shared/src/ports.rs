@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::kling::{KlingClient, KlingError, KlingTask, TaskRef, Text2VideoRequest};
+use crate::kling::{
+    Deadline, KlingClient, KlingError, KlingTask, TaskRef, Text2VideoRequest, VideoKind,
+};
 use crate::state::{TaskEvent, TaskPatch};
 use crate::task::Task;
 
@@ -147,11 +149,14 @@ pub trait VideoProvider: Send + Sync {
     fn submit_text2video(
         &self,
         request: &Text2VideoRequest,
+        deadline: Deadline,
     ) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
 
-    fn query_text2video(
+    fn query_task(
         &self,
+        kind: VideoKind,
         task: TaskRef<'_>,
+        deadline: Deadline,
     ) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
 }
 
@@ -159,11 +164,17 @@ impl VideoProvider for KlingClient {
     async fn submit_text2video(
         &self,
         request: &Text2VideoRequest,
+        deadline: Deadline,
     ) -> Result<KlingTask, KlingError> {
-        self.create_text2video(request).await
+        self.create_text2video(request, deadline).await
     }
 
-    async fn query_text2video(&self, task: TaskRef<'_>) -> Result<KlingTask, KlingError> {
-        KlingClient::query_text2video(self, task).await
+    async fn query_task(
+        &self,
+        kind: VideoKind,
+        task: TaskRef<'_>,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        self.query(kind, task, deadline).await
     }
 }

@@ -11,7 +11,7 @@ use shared::auth::{AuthMode, identify};
 use shared::config::WebhookConfig;
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
-use shared::kling::{KlingConfig, KlingError, Text2VideoRequest};
+use shared::kling::{Deadline, KlingConfig, KlingError, Text2VideoRequest};
 use shared::ports::{CreateOutcome, IdempotencyRecord, StoreError, TaskStore, VideoProvider};
 use shared::pricing::{PriceTable, price};
 use shared::state::{TaskEvent, TaskPatch, event_for};
@@ -130,7 +130,7 @@ async fn create<S: TaskStore, P: VideoProvider>(
     }
     tracing::info!(model = %task.model, mode = %task.mode, duration = task.duration, "task recorded");
     let base = webhook_base(app, req)?;
-    let task = submit(app, task, &spec, &base).await?;
+    let task = submit(app, task, &spec, &base, http_util::lambda_deadline(req)).await?;
     Ok(json_response(
         202,
         &task_view(&task, None, time_util::now()),
@@ -220,6 +220,7 @@ async fn submit<S: TaskStore, P: VideoProvider>(
     task: Task,
     spec: &VideoSpec,
     webhook_base: &str,
+    deadline: Deadline,
 ) -> Result<Task, ApiError> {
     let request = Text2VideoRequest {
         model_name: task.model.clone(),
@@ -227,12 +228,13 @@ async fn submit<S: TaskStore, P: VideoProvider>(
         negative_prompt: Some(spec.negative_prompt.clone()),
         cfg_scale: None,
         mode: task.mode.clone(),
+        camera_control: None,
         aspect_ratio: spec.aspect_ratio.as_str().to_string(),
         duration: spec.duration.to_string(),
         callback_url: Some(callback_url(webhook_base, &app.webhook.secret, &task.id)),
         external_task_id: Some(task.id.clone()),
     };
-    match app.provider.submit_text2video(&request).await {
+    match app.provider.submit_text2video(&request, deadline).await {
         Ok(submitted) => {
             let event = event_for(submitted.task_status).unwrap_or(TaskEvent::ProviderQueued);
             let patch = TaskPatch {

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use shared::config::{ConfigError, Source};
-use shared::kling::{KlingTask, ProviderStatus, TaskRef};
+use shared::kling::{Deadline, KlingTask, ProviderStatus, TaskRef, VideoKind};
 use shared::mp4_probe;
 use shared::ports::{FinalizeMessage, TaskStore, VideoMetadata, VideoProvider, VideoStore};
 use shared::state::{TaskEvent, TaskPatch, event_for};
@@ -64,6 +64,9 @@ impl DownloadPolicy {
         Ok(url)
     }
 }
+
+/// Time allowed for the authoritative re-read of the task, retries included.
+const QUERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct App<S, P, V> {
     pub store: S,
@@ -138,7 +141,11 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
     };
     let remote = app
         .provider
-        .query_text2video(reference)
+        .query_task(
+            VideoKind::Text2Video,
+            reference,
+            Deadline::after(QUERY_BUDGET),
+        )
         .await
         .map_err(|e| Retry(format!("Kling query failed: {e}")))?;
     let patch = TaskPatch {

@@ -1,10 +1,20 @@
+//! The Kling HTTP client: auth (AK/SK JWT or a gateway's static key), capability checks before
+//! any request, retries of transient failures only (exponential backoff with full jitter, at
+//! most `max_retries`, never past the caller's deadline), and recovery of a timed-out create by
+//! looking the task up by `external_task_id` instead of submitting it twice.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::config::KlingConfig;
-use super::error::KlingError;
+use super::capability;
+use super::config::{KlingAuth, KlingConfig, RetryPolicy};
+use super::error::{ErrorKind, KlingError};
 use super::jwt::JwtMinter;
-use super::wire::{Envelope, KlingTask, Text2VideoRequest};
+use super::wire::{Envelope, Image2VideoRequest, KlingTask, Text2VideoRequest};
 
 /// Which id a query uses; Kling's query path accepts either.
 #[derive(Debug, Clone, Copy)]
@@ -21,62 +31,276 @@ impl TaskRef<'_> {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoKind {
+    Text2Video,
+    Image2Video,
+}
+
+impl VideoKind {
+    fn segment(self) -> &'static str {
+        match self {
+            VideoKind::Text2Video => "text2video",
+            VideoKind::Image2Video => "image2video",
+        }
+    }
+}
+
+/// The latest moment a call may still be in flight (the Lambda's remaining time).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Deadline(Option<Instant>);
+
+impl Deadline {
+    pub fn none() -> Self {
+        Deadline(None)
+    }
+
+    pub fn at(instant: Instant) -> Self {
+        Deadline(Some(instant))
+    }
+
+    pub fn after(d: Duration) -> Self {
+        Deadline(Some(Instant::now() + d))
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.0.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Whether waiting `delay` still leaves time for another attempt.
+    fn allows(&self, delay: Duration, attempt_budget: Duration) -> bool {
+        self.remaining().is_none_or(|r| r > delay + attempt_budget)
+    }
+}
+
+/// A deadline from a Unix-epoch millisecond timestamp (a Lambda context's `deadline`), keeping
+/// a second in hand to record the outcome.
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Deadline {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+        .saturating_sub(Duration::from_secs(1));
+    Deadline::after(left)
+}
+
+/// Unix seconds, injectable so tests can move time.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+    })
+}
+
+enum Auth {
+    Jwt(JwtMinter),
+    ApiKey(String),
+}
+
 pub struct KlingClient {
     http: reqwest::Client,
     base_url: url::Url,
-    minter: JwtMinter,
+    auth: Auth,
+    retry: RetryPolicy,
+    request_timeout: Duration,
+    clock: Clock,
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
+/// Shortest time worth starting another attempt with.
+const MIN_ATTEMPT: Duration = Duration::from_millis(200);
 
 impl KlingClient {
     pub fn new(cfg: &KlingConfig) -> Result<Self, KlingError> {
+        Self::with_clock(cfg, system_clock())
+    }
+
+    pub fn with_clock(cfg: &KlingConfig, clock: Clock) -> Result<Self, KlingError> {
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.request_timeout)
             .build()
             .map_err(|e| KlingError::Transport(e.to_string()))?;
         let base_url =
             url::Url::parse(&cfg.base_url).map_err(|e| KlingError::Transport(e.to_string()))?;
+        let auth = match &cfg.auth {
+            KlingAuth::Jwt {
+                access_key,
+                secret_key,
+            } => Auth::Jwt(JwtMinter::new(access_key, secret_key)),
+            KlingAuth::ApiKey(key) => Auth::ApiKey(key.clone()),
+        };
         Ok(Self {
             http,
             base_url,
-            minter: JwtMinter::new(&cfg.access_key, &cfg.secret_key),
+            auth,
+            retry: cfg.retry,
+            request_timeout: cfg.request_timeout,
+            clock,
         })
     }
 
     pub async fn create_text2video(
         &self,
         req: &Text2VideoRequest,
+        deadline: Deadline,
     ) -> Result<KlingTask, KlingError> {
-        self.call(
-            reqwest::Method::POST,
-            &["v1", "videos", "text2video"],
-            Some(req),
+        capability::check_text2video(req)?;
+        self.create(
+            VideoKind::Text2Video,
+            req,
+            req.external_task_id.as_deref(),
+            deadline,
         )
         .await
     }
 
-    pub async fn query_text2video(&self, task: TaskRef<'_>) -> Result<KlingTask, KlingError> {
-        self.call::<(), _>(
-            reqwest::Method::GET,
-            &["v1", "videos", "text2video", task.id()],
-            None,
+    pub async fn create_image2video(
+        &self,
+        req: &Image2VideoRequest,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        capability::check_image2video(req)?;
+        self.create(
+            VideoKind::Image2Video,
+            req,
+            req.external_task_id.as_deref(),
+            deadline,
         )
         .await
     }
 
-    fn url(&self, segments: &[&str]) -> Result<url::Url, KlingError> {
+    pub async fn query(
+        &self,
+        kind: VideoKind,
+        task: TaskRef<'_>,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        let segments = ["v1", "videos", kind.segment(), task.id()];
+        self.with_retries(deadline, || {
+            self.call::<(), _>(reqwest::Method::GET, &segments, &[], None, deadline)
+        })
+        .await
+    }
+
+    /// One page of tasks (`pageNum` 1..=1000, `pageSize` 1..=500), newest first.
+    pub async fn list(
+        &self,
+        kind: VideoKind,
+        page_num: u32,
+        page_size: u32,
+        deadline: Deadline,
+    ) -> Result<Vec<KlingTask>, KlingError> {
+        if !(1..=1000).contains(&page_num) || !(1..=500).contains(&page_size) {
+            return Err(KlingError::InvalidInput(
+                "pageNum must be in 1..=1000 and pageSize in 1..=500".into(),
+            ));
+        }
+        let segments = ["v1", "videos", kind.segment()];
+        let query = [
+            ("pageNum", page_num.to_string()),
+            ("pageSize", page_size.to_string()),
+        ];
+        self.with_retries(deadline, || {
+            self.call::<(), _>(reqwest::Method::GET, &segments, &query, None, deadline)
+        })
+        .await
+    }
+
+    async fn create<B: Serialize>(
+        &self,
+        kind: VideoKind,
+        body: &B,
+        external_task_id: Option<&str>,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        let segments = ["v1", "videos", kind.segment()];
+        let mut attempt = 0;
+        // Set after a create whose outcome is unknown (timeout, broken connection): Kling may
+        // have made the task, so look before submitting again.
+        let mut outcome_unknown = false;
+        loop {
+            let result = match (outcome_unknown, external_task_id) {
+                (true, Some(ext)) => match self.query(kind, TaskRef::External(ext), deadline).await
+                {
+                    Ok(task) => return Ok(task),
+                    Err(e) if e.kind() == Some(ErrorKind::ResourceNotFound) => {
+                        self.call(reqwest::Method::POST, &segments, &[], Some(body), deadline)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                },
+                _ => {
+                    self.call(reqwest::Method::POST, &segments, &[], Some(body), deadline)
+                        .await
+                }
+            };
+            let err = match result {
+                Ok(task) => return Ok(task),
+                Err(e) if !e.is_retryable() => return Err(e),
+                Err(e) => e,
+            };
+            if matches!(err, KlingError::Timeout | KlingError::Transport(_)) {
+                outcome_unknown = true;
+            }
+            attempt += 1;
+            if !self.wait_before_retry(attempt, &err, deadline).await {
+                return Err(err);
+            }
+        }
+    }
+
+    async fn with_retries<T, F, Fut>(&self, deadline: Deadline, mut op: F) -> Result<T, KlingError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, KlingError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            let err = match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if !e.is_retryable() => return Err(e),
+                Err(e) => e,
+            };
+            attempt += 1;
+            if !self.wait_before_retry(attempt, &err, deadline).await {
+                return Err(err);
+            }
+        }
+    }
+
+    /// Sleep before retry number `attempt`; false when retries or time have run out.
+    async fn wait_before_retry(&self, attempt: u32, err: &KlingError, deadline: Deadline) -> bool {
+        if attempt > self.retry.max_retries {
+            return false;
+        }
+        let delay = backoff(
+            &self.retry,
+            attempt,
+            err.kind(),
+            rand::rng().random::<f64>(),
+        );
+        if !deadline.allows(delay, MIN_ATTEMPT) {
+            return false;
+        }
+        tracing::info!(attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying Kling call");
+        tokio::time::sleep(delay).await;
+        true
+    }
+
+    fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Result<url::Url, KlingError> {
         let mut url = self.base_url.clone();
         url.path_segments_mut()
             .map_err(|_| KlingError::Transport("KLING_BASE_URL cannot take a path".into()))?
             .pop_if_empty()
             .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
         Ok(url)
     }
 
@@ -85,12 +309,20 @@ impl KlingClient {
         &self,
         method: reqwest::Method,
         segments: &[&str],
+        query: &[(&str, String)],
         body: Option<&B>,
+        deadline: Deadline,
     ) -> Result<T, KlingError> {
-        match self.call_once(method.clone(), segments, body).await {
+        match self
+            .call_once(method.clone(), segments, query, body, deadline)
+            .await
+        {
             Err(e) if e.is_token_timing() => {
-                self.minter.invalidate();
-                self.call_once(method, segments, body).await
+                if let Auth::Jwt(minter) = &self.auth {
+                    minter.invalidate();
+                }
+                self.call_once(method, segments, query, body, deadline)
+                    .await
             }
             other => other,
         }
@@ -100,15 +332,26 @@ impl KlingClient {
         &self,
         method: reqwest::Method,
         segments: &[&str],
+        query: &[(&str, String)],
         body: Option<&B>,
+        deadline: Deadline,
     ) -> Result<T, KlingError> {
-        let token = self
-            .minter
-            .token_at(unix_now())
-            .map_err(|e| KlingError::Signing(e.to_string()))?;
+        let token = match &self.auth {
+            Auth::Jwt(minter) => minter
+                .token_at((self.clock)())
+                .map_err(|e| KlingError::Signing(e.to_string()))?,
+            Auth::ApiKey(key) => key.clone(),
+        };
+        let timeout = deadline
+            .remaining()
+            .map_or(self.request_timeout, |r| r.min(self.request_timeout));
+        if timeout.is_zero() {
+            return Err(KlingError::Timeout);
+        }
         let mut req = self
             .http
-            .request(method, self.url(segments)?)
+            .request(method, self.url(segments, query)?)
+            .timeout(timeout)
             .bearer_auth(token)
             .header("content-type", "application/json");
         if let Some(body) = body {
@@ -118,6 +361,26 @@ impl KlingClient {
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(transport_error)?;
         decode(status, &bytes)
+    }
+}
+
+/// Full-jitter exponential backoff: uniform in [0, min(cap, base × 2^(attempt−1))], and at
+/// least the concurrency floor after a 1303 (Kling asks for ≥ 1 s there).
+pub fn backoff(
+    policy: &RetryPolicy,
+    attempt: u32,
+    kind: Option<ErrorKind>,
+    unit_random: f64,
+) -> Duration {
+    let exp = policy
+        .base
+        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+        .min(policy.cap);
+    let delay = exp.mul_f64(unit_random.clamp(0.0, 1.0));
+    if kind == Some(ErrorKind::ConcurrencyLimited) {
+        delay.max(policy.concurrency_floor)
+    } else {
+        delay
     }
 }
 
@@ -141,11 +404,7 @@ fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, KlingErro
         Err(e) => return Err(KlingError::Decode(format!("HTTP {status}: {e}"))),
     };
     if envelope.code != 0 || !(200..300).contains(&status) {
-        return Err(KlingError::Api {
-            http_status: status,
-            code: envelope.code,
-            message: envelope.message,
-        });
+        return Err(KlingError::api(status, envelope.code, envelope.message));
     }
     envelope
         .data
@@ -164,7 +423,7 @@ mod tests {
         let limited =
             br#"{"code":1303,"message":"parallel task over resource pack limit","request_id":"r"}"#;
         let err = decode::<KlingTask>(429, limited).unwrap_err();
-        assert_eq!(err.code(), Some(1303));
+        assert_eq!(err.kind(), Some(ErrorKind::ConcurrencyLimited));
         assert!(err.is_retryable());
 
         let arrears = br#"{"code":1101,"message":"account in arrears","request_id":"r"}"#;
@@ -188,5 +447,44 @@ mod tests {
             decode::<KlingTask>(200, br#"{"code":0,"message":"SUCCEED"}"#),
             Err(KlingError::Decode(_))
         ));
+    }
+
+    #[test]
+    fn backoff_is_bounded_jittered_and_floored_for_concurrency() {
+        let p = RetryPolicy {
+            max_retries: 3,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(4),
+            concurrency_floor: Duration::from_secs(1),
+        };
+        let cases = [
+            (1, None, 1.0, 500),
+            (2, None, 1.0, 1000),
+            (3, None, 1.0, 2000),
+            (6, None, 1.0, 4000),
+            (3, None, 0.5, 1000),
+            (1, None, 0.0, 0),
+            (1, Some(ErrorKind::ConcurrencyLimited), 0.0, 1000),
+            (3, Some(ErrorKind::ConcurrencyLimited), 1.0, 2000),
+        ];
+        for (attempt, kind, r, want_ms) in cases {
+            assert_eq!(
+                backoff(&p, attempt, kind, r),
+                Duration::from_millis(want_ms),
+                "{attempt} {kind:?} {r}"
+            );
+        }
+    }
+
+    #[test]
+    fn deadline_stops_retries() {
+        assert!(Deadline::none().allows(Duration::from_secs(100), MIN_ATTEMPT));
+        assert!(
+            !Deadline::after(Duration::from_millis(100))
+                .allows(Duration::from_millis(50), MIN_ATTEMPT)
+        );
+        assert!(
+            Deadline::after(Duration::from_secs(10)).allows(Duration::from_secs(1), MIN_ATTEMPT)
+        );
     }
 }

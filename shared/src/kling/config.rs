@@ -29,13 +29,43 @@ impl Preset {
     }
 }
 
+/// How requests authenticate: Kling's AK/SK JWT, or a Kling-compatible gateway's static key.
+#[derive(Clone)]
+pub enum KlingAuth {
+    Jwt {
+        access_key: String,
+        secret_key: String,
+    },
+    ApiKey(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base: Duration,
+    pub cap: Duration,
+    /// Kling asks for at least a second before retrying a 1303.
+    pub concurrency_floor: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(8),
+            concurrency_floor: Duration::from_secs(1),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct KlingConfig {
     pub base_url: String,
-    pub access_key: String,
-    pub secret_key: String,
+    pub auth: KlingAuth,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    pub retry: RetryPolicy,
     pub draft: Preset,
     pub standard: Preset,
     pub pro: Preset,
@@ -45,8 +75,8 @@ impl std::fmt::Debug for KlingConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KlingConfig")
             .field("base_url", &self.base_url)
-            .field("access_key", &"<redacted>")
-            .field("secret_key", &"<redacted>")
+            .field("auth", &"<redacted>")
+            .field("retry", &self.retry)
             .field("draft", &self.draft)
             .field("standard", &self.standard)
             .field("pro", &self.pro)
@@ -71,12 +101,33 @@ impl KlingConfig {
             name: "KLING_BASE_URL",
             reason: e.to_string(),
         })?;
+        let auth = match src.optional("KLING_AUTH").as_deref().unwrap_or("jwt") {
+            "jwt" => KlingAuth::Jwt {
+                access_key: src.required("KLING_ACCESS_KEY")?,
+                secret_key: src.required("KLING_SECRET_KEY")?,
+            },
+            "api_key" => KlingAuth::ApiKey(src.required("KLING_API_KEY")?),
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "KLING_AUTH",
+                    reason: format!("'{other}' is not one of jwt, api_key"),
+                });
+            }
+        };
+        let defaults = RetryPolicy::default();
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_string(),
-            access_key: src.required("KLING_ACCESS_KEY")?,
-            secret_key: src.required("KLING_SECRET_KEY")?,
+            auth,
             connect_timeout: Duration::from_millis(src.parsed("KLING_CONNECT_TIMEOUT_MS", 3_000)?),
             request_timeout: Duration::from_millis(src.parsed("KLING_REQUEST_TIMEOUT_MS", 20_000)?),
+            retry: RetryPolicy {
+                max_retries: src.parsed("KLING_MAX_RETRIES", defaults.max_retries)?,
+                base: Duration::from_millis(src.parsed("KLING_RETRY_BASE_MS", 500)?),
+                cap: Duration::from_millis(src.parsed("KLING_RETRY_CAP_MS", 8_000)?),
+                concurrency_floor: Duration::from_millis(
+                    src.parsed("KLING_CONCURRENCY_BACKOFF_MS", 1_000)?,
+                ),
+            },
             draft: preset("KLING_PRESET_DRAFT", "kling-v1-6:std")?,
             standard: preset("KLING_PRESET_STANDARD", "kling-v2-5-turbo:std")?,
             pro: preset("KLING_PRESET_PRO", "kling-v2-5-turbo:pro")?,
@@ -98,7 +149,7 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
-    fn presets_from_config() {
+    fn presets_and_auth_from_config() {
         let env = HashMap::from([
             ("KLING_ACCESS_KEY", "ak"),
             ("KLING_SECRET_KEY", "sk"),
@@ -108,6 +159,15 @@ mod tests {
         assert_eq!(cfg.preset(Quality::Pro).model, "kling-v3");
         assert_eq!(cfg.preset(Quality::Standard).mode, "std");
         assert_eq!(cfg.base_url, DEFAULT_BASE_URL);
+        assert!(matches!(cfg.auth, KlingAuth::Jwt { .. }));
+
+        let gateway = HashMap::from([
+            ("KLING_AUTH", "api_key"),
+            ("KLING_API_KEY", "gw-key"),
+            ("KLING_BASE_URL", "https://gateway.example.com/kling"),
+        ]);
+        let cfg = KlingConfig::from_source(&gateway).unwrap();
+        assert!(matches!(cfg.auth, KlingAuth::ApiKey(ref k) if k == "gw-key"));
 
         let bad = HashMap::from([
             ("KLING_ACCESS_KEY", "ak"),

@@ -1,11 +1,82 @@
-/// A failed call to Kling. Whether to retry is decided by `code`, never by the HTTP status:
-/// 429 carries both retryable (1302, 1303) and final (1100–1102, 1304) codes.
+//! Kling's business codes (kling-api.md §6) as types. Whether to retry is decided by the code,
+//! never by the HTTP status: 429 carries both retryable (1302, 1303) and final (1100–1102,
+//! 1304) codes.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    AuthenticationFailed,
+    AuthorizationEmpty,
+    AuthorizationInvalid,
+    TokenNotYetValid,
+    TokenExpired,
+    AccountAbnormal,
+    AccountInArrears,
+    ResourcePackExhausted,
+    Forbidden,
+    InvalidRequest,
+    InvalidParameters,
+    InvalidMethod,
+    ResourceNotFound,
+    PlatformPolicy,
+    ContentPolicy,
+    RateLimited,
+    ConcurrencyLimited,
+    IpWhitelist,
+    ServerError,
+    Unavailable,
+    InternalTimeout,
+    Unknown,
+}
+
+impl ErrorKind {
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            1000 => ErrorKind::AuthenticationFailed,
+            1001 => ErrorKind::AuthorizationEmpty,
+            1002 => ErrorKind::AuthorizationInvalid,
+            1003 => ErrorKind::TokenNotYetValid,
+            1004 => ErrorKind::TokenExpired,
+            1100 => ErrorKind::AccountAbnormal,
+            1101 => ErrorKind::AccountInArrears,
+            1102 => ErrorKind::ResourcePackExhausted,
+            1103 => ErrorKind::Forbidden,
+            1200 => ErrorKind::InvalidRequest,
+            1201 => ErrorKind::InvalidParameters,
+            1202 => ErrorKind::InvalidMethod,
+            1203 => ErrorKind::ResourceNotFound,
+            1300 => ErrorKind::PlatformPolicy,
+            1301 => ErrorKind::ContentPolicy,
+            1302 => ErrorKind::RateLimited,
+            1303 => ErrorKind::ConcurrencyLimited,
+            1304 => ErrorKind::IpWhitelist,
+            5000 => ErrorKind::ServerError,
+            5001 => ErrorKind::Unavailable,
+            5002 => ErrorKind::InternalTimeout,
+            _ => ErrorKind::Unknown,
+        }
+    }
+
+    /// Transient: trying again later can succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::RateLimited
+                | ErrorKind::ConcurrencyLimited
+                | ErrorKind::ServerError
+                | ErrorKind::Unavailable
+                | ErrorKind::InternalTimeout
+        )
+    }
+}
+
+/// A failed call to Kling.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KlingError {
     #[error("Kling answered HTTP {http_status} with code {code}: {message}")]
     Api {
         http_status: u16,
         code: i64,
+        kind: ErrorKind,
         message: String,
     },
     #[error("Kling did not answer in time")]
@@ -16,9 +87,24 @@ pub enum KlingError {
     Decode(String),
     #[error("could not sign the Kling token: {0}")]
     Signing(String),
+    /// Refused before any request: Kling does not support this combination.
+    #[error("not supported by Kling: {0}")]
+    Unsupported(String),
+    /// Refused before any request: a value Kling would reject.
+    #[error("invalid request for Kling: {0}")]
+    InvalidInput(String),
 }
 
 impl KlingError {
+    pub fn api(http_status: u16, code: i64, message: impl Into<String>) -> Self {
+        KlingError::Api {
+            http_status,
+            code,
+            kind: ErrorKind::from_code(code),
+            message: message.into(),
+        }
+    }
+
     pub fn code(&self) -> Option<i64> {
         match self {
             KlingError::Api { code, .. } => Some(*code),
@@ -26,32 +112,34 @@ impl KlingError {
         }
     }
 
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            KlingError::Api { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
     /// Transient: rate limit, concurrency, server errors, timeouts and transport failures.
     pub fn is_retryable(&self) -> bool {
         match self {
-            KlingError::Api { code, .. } => matches!(code, 1302 | 1303 | 5000..=5002),
+            KlingError::Api { kind, .. } => kind.is_retryable(),
             KlingError::Timeout | KlingError::Transport(_) => true,
-            KlingError::Decode(_) | KlingError::Signing(_) => false,
+            _ => false,
         }
     }
 
     /// 1003 (not yet valid) and 1004 (expired): re-mint the token and try once more.
     pub fn is_token_timing(&self) -> bool {
-        matches!(self.code(), Some(1003 | 1004))
+        matches!(
+            self.kind(),
+            Some(ErrorKind::TokenNotYetValid | ErrorKind::TokenExpired)
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn api(http_status: u16, code: i64) -> KlingError {
-        KlingError::Api {
-            http_status,
-            code,
-            message: String::new(),
-        }
-    }
 
     #[test]
     fn retry_classification_follows_the_code() {
@@ -77,11 +165,17 @@ mod tests {
             (500, 5000, true),
             (503, 5001, true),
             (504, 5002, true),
+            (400, 9999, false),
         ];
         for (status, code, retryable) in table {
-            assert_eq!(api(status, code).is_retryable(), retryable, "code {code}");
+            assert_eq!(
+                KlingError::api(status, code, "").is_retryable(),
+                retryable,
+                "code {code}"
+            );
         }
         assert!(KlingError::Timeout.is_retryable());
-        assert!(api(401, 1004).is_token_timing());
+        assert!(KlingError::api(401, 1004, "").is_token_timing());
+        assert!(!KlingError::Unsupported("x".into()).is_retryable());
     }
 }

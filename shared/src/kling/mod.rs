@@ -1,13 +1,20 @@
 //! The Kling client for the legacy `/v1/` video API (`../shared/kling-api.md`).
 
+pub mod capability;
 mod client;
 mod config;
 mod error;
 mod jwt;
 mod wire;
 
-pub use client::{KlingClient, TaskRef};
-pub use config::{KlingConfig, Preset};
-pub use error::KlingError;
+pub use client::{
+    Clock, Deadline, KlingClient, TaskRef, VideoKind, backoff, deadline_from_epoch_ms, system_clock,
+};
+pub use config::{KlingAuth, KlingConfig, Preset, RetryPolicy};
+pub use error::{ErrorKind, KlingError};
 pub use jwt::{JwtMinter, TOKEN_TTL_SECS};
-pub use wire::{KlingTask, ProviderStatus, TaskInfo, TaskResult, Text2VideoRequest, VideoResult};
+pub use wire::{
+    CameraConfig, CameraControl, CameraType, DynamicMask, Image2VideoRequest, ImageInput,
+    KlingTask, ProviderStatus, TaskInfo, TaskOutcome, TaskResult, Text2VideoRequest,
+    TrajectoryPoint, VideoResult,
+};

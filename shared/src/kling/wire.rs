@@ -11,7 +11,111 @@ pub struct Text2VideoRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f32>,
     pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera_control: Option<CameraControl>,
     pub aspect_ratio: String,
+    pub duration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_task_id: Option<String>,
+}
+
+/// An image input: a public URL, or raw base64 with no `data:` prefix (kling-api.md §2.3).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ImageInput {
+    Url(String),
+    Base64(String),
+}
+
+impl ImageInput {
+    pub fn as_str(&self) -> &str {
+        match self {
+            ImageInput::Url(s) | ImageInput::Base64(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraType {
+    Simple,
+    DownBack,
+    ForwardUp,
+    RightTurnForward,
+    LeftTurnForward,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CameraConfig {
+    #[serde(default)]
+    pub horizontal: f32,
+    #[serde(default)]
+    pub vertical: f32,
+    #[serde(default)]
+    pub pan: f32,
+    #[serde(default)]
+    pub tilt: f32,
+    #[serde(default)]
+    pub roll: f32,
+    #[serde(default)]
+    pub zoom: f32,
+}
+
+impl CameraConfig {
+    pub fn values(&self) -> [f32; 6] {
+        [
+            self.horizontal,
+            self.vertical,
+            self.pan,
+            self.tilt,
+            self.roll,
+            self.zoom,
+        ]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CameraControl {
+    #[serde(rename = "type")]
+    pub camera_type: CameraType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<CameraConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrajectoryPoint {
+    pub x: i32,
+    pub y: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DynamicMask {
+    pub mask: ImageInput,
+    pub trajectories: Vec<TrajectoryPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Image2VideoRequest {
+    pub model_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_tail: Option<ImageInput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cfg_scale: Option<f32>,
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub static_mask: Option<ImageInput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamic_masks: Option<Vec<DynamicMask>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera_control: Option<CameraControl>,
     pub duration: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
@@ -79,7 +183,31 @@ pub struct KlingTask {
     pub updated_at: Option<i64>,
 }
 
+/// What a task's state means, including a failure hidden in a 200 answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOutcome<'a> {
+    Pending(ProviderStatus),
+    Succeeded(&'a VideoResult),
+    Failed(String),
+}
+
 impl KlingTask {
+    pub fn outcome(&self) -> TaskOutcome<'_> {
+        match (self.task_status, self.first_video()) {
+            (ProviderStatus::Succeed, Some(video)) => TaskOutcome::Succeeded(video),
+            (ProviderStatus::Succeed, None) => {
+                TaskOutcome::Failed("Kling reported success without a video".into())
+            }
+            (ProviderStatus::Failed, _) => TaskOutcome::Failed(
+                self.task_status_msg
+                    .clone()
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| "Kling reported the task as failed".into()),
+            ),
+            (status, _) => TaskOutcome::Pending(status),
+        }
+    }
+
     pub fn external_task_id(&self) -> Option<&str> {
         self.task_info.as_ref()?.external_task_id.as_deref()
     }
@@ -126,6 +254,10 @@ mod tests {
         let t: KlingTask = serde_json::from_str(raw).unwrap();
         assert_eq!(t.task_status, ProviderStatus::Failed);
         assert_eq!(t.task_status_msg.as_deref(), Some("Image pixel is invalid"));
+        assert_eq!(
+            t.outcome(),
+            TaskOutcome::Failed("Image pixel is invalid".into())
+        );
         assert!(t.first_video().is_none());
     }
 
@@ -137,6 +269,7 @@ mod tests {
             negative_prompt: None,
             cfg_scale: None,
             mode: "std".into(),
+            camera_control: None,
             aspect_ratio: "16:9".into(),
             duration: "5".into(),
             callback_url: None,

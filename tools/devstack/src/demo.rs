@@ -12,6 +12,8 @@ pub struct DemoOutcome {
     pub bucket: String,
     pub key: Option<String>,
     pub stored_bytes: Option<Vec<u8>>,
+    /// What kling-sim serves at this task's result URL.
+    pub served_bytes: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 pub const DEMO_USER: &str = "demo-user";
@@ -105,10 +107,16 @@ pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevErr
         }
         None => None,
     };
+    let served_bytes = stack
+        .sim
+        .state
+        .find("text2video", &id)
+        .and_then(|t| stack.sim.state.video_bytes(&t).ok());
     Ok(DemoOutcome {
         task,
         bucket,
         key,
         stored_bytes,
+        served_bytes,
     })
 }

@@ -28,9 +28,9 @@ struct StackArgs {
     moto_port: u16,
     #[arg(long, env = "KLING_SIM_PORT", default_value_t = 9100)]
     sim_port: u16,
-    /// Milliseconds kling-sim spends in each of submitted and processing.
-    #[arg(long, env = "KLING_SIM_STEP_MS", default_value_t = 1500)]
-    sim_step_ms: u64,
+    /// kling-sim speed factor over real timings (10 s queued, 60 s generating at 1).
+    #[arg(long, env = "KLING_SIM_SPEED", default_value_t = 20.0)]
+    sim_speed: f64,
     #[arg(long, value_enum, env = "DEVSTACK_RUNTIME", default_value = "watch")]
     runtime: RuntimeKind,
     /// Seconds between scheduled reconcile runs.
@@ -63,7 +63,7 @@ fn options(args: &StackArgs) -> StackOptions {
         api_port: args.api_port,
         moto_port: args.moto_port,
         sim_port: args.sim_port,
-        sim_step: Duration::from_millis(args.sim_step_ms),
+        sim_speed: args.sim_speed,
         schedule_every: Duration::from_secs(args.schedule_every),
         queue_visibility_secs: 10,
         log_dir: args.log_dir.clone(),
@@ -132,7 +132,8 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
                 outcome.bucket,
                 bytes.len()
             );
-            if bytes.as_slice() != kling_sim::SAMPLE_MP4 {
+            let served = outcome.served_bytes.as_deref().map(Vec::as_slice);
+            if Some(bytes.as_slice()) != served {
                 eprintln!("the stored bytes differ from what kling-sim served");
                 return Ok(ExitCode::FAILURE);
             }

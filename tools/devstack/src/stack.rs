@@ -34,7 +34,8 @@ pub struct StackOptions {
     pub api_port: u16,
     pub moto_port: u16,
     pub sim_port: u16,
-    pub sim_step: Duration,
+    /// kling-sim speed factor over real timings.
+    pub sim_speed: f64,
     pub runtime: Runtime,
     pub schedule_every: Duration,
     /// Local visibility timeout for queues, so redeliveries happen within a session.
@@ -49,7 +50,7 @@ impl StackOptions {
             api_port: 0,
             moto_port: 0,
             sim_port: 0,
-            sim_step: Duration::from_millis(300),
+            sim_speed: 200.0,
             runtime: Runtime::Builtin {
                 bin_dir: bin_dir.to_path_buf(),
             },
@@ -120,11 +121,11 @@ impl Stack {
         let sim = kling_sim::spawn(
             sim_listener,
             kling_sim::SimConfig {
-                step: opts.sim_step,
                 access_key: crate::env::LOCAL_KLING_ACCESS_KEY.into(),
                 secret_key: crate::env::LOCAL_KLING_SECRET_KEY.into(),
-                public_base_url: None,
-            },
+                ..Default::default()
+            }
+            .with_speed(opts.sim_speed),
         )
         .map_err(|e| DevError::Process(format!("kling-sim: {e}")))?;
 

@@ -117,7 +117,13 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
     assert_eq!(done["label"], "Ready");
     assert_eq!(done["progress"], 100);
     let video = &done["video"];
-    assert_eq!(video["bytes"], kling_sim::SAMPLE_MP4.len());
+    let sim_task = stack
+        .sim
+        .state
+        .find("text2video", &id)
+        .expect("kling-sim knows the task");
+    let served = stack.sim.state.video_bytes(&sim_task).unwrap();
+    assert_eq!(video["bytes"], served.len());
     assert_eq!(
         (video["width"].as_u64(), video["height"].as_u64()),
         (Some(1280), Some(720))
@@ -126,7 +132,7 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
     // The presigned URL downloads exactly what kling-sim served.
     let url = video["url"].as_str().unwrap();
     let downloaded = reqwest::get(url).await.unwrap().bytes().await.unwrap();
-    assert_eq!(downloaded.as_ref(), kling_sim::SAMPLE_MP4);
+    assert_eq!(downloaded.as_ref(), served.as_slice());
     let object = stack
         .s3()
         .get_object()
@@ -142,7 +148,7 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
     );
     assert_eq!(
         object.body.collect().await.unwrap().into_bytes().as_ref(),
-        kling_sim::SAMPLE_MP4
+        served.as_slice()
     );
 
     // Another user's task is a 404, exactly like a missing one.

@@ -4,27 +4,32 @@
 //! Kling client, so each side checks the other.
 
 pub mod auth;
-pub mod callbacks;
+pub mod capability;
+pub mod faults;
 pub mod routes;
 pub mod tasks;
+pub mod video;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use faults::{CallKind, Faults, NextError};
 pub use tasks::SimState;
-
-/// The sample video served for every finished task.
-pub static SAMPLE_MP4: &[u8] = include_bytes!("../assets/sample-720p-16x9-5s.mp4");
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     pub access_key: String,
     pub secret_key: String,
+    /// A static key accepted as `Bearer <key>` (a Kling-compatible gateway).
+    pub api_key: Option<String>,
     /// Base URL put into result video URLs; defaults to the bound address.
     pub public_base_url: Option<String>,
-    /// Time a task spends in each of `submitted` and `processing`.
-    pub step: Duration,
+    /// Time a task spends `submitted`.
+    pub queue_time: Duration,
+    /// Time a task spends `processing`.
+    pub run_time: Duration,
+    pub faults: Faults,
 }
 
 impl Default for SimConfig {
@@ -32,9 +37,26 @@ impl Default for SimConfig {
         Self {
             access_key: "local-access-key".into(),
             secret_key: "local-secret-key".into(),
+            api_key: None,
             public_base_url: None,
-            step: Duration::from_millis(500),
+            queue_time: Duration::from_millis(200),
+            run_time: Duration::from_millis(300),
+            faults: Faults::default(),
         }
+    }
+}
+
+impl SimConfig {
+    /// Timings of a real task (about 10 s queued, 60 s generating) divided by `speed`.
+    pub fn with_speed(mut self, speed: f64) -> Self {
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        self.queue_time = Duration::from_secs_f64(10.0 / speed);
+        self.run_time = Duration::from_secs_f64(60.0 / speed);
+        self
     }
 }
 

@@ -1,8 +1,6 @@
-use std::time::Duration;
-
 use clap::Parser;
 
-/// kling-sim: an emulator of Kling's legacy /v1 video API.
+/// kling-sim: an emulator of Kling's legacy /v1 video API, with fault injection.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -15,12 +13,17 @@ struct Args {
     /// SecretKey that signs the JWT.
     #[arg(long, env = "KLING_SIM_SECRET_KEY", default_value = "local-secret-key")]
     secret_key: String,
-    /// Milliseconds a task spends in each of `submitted` and `processing`.
-    #[arg(long, env = "KLING_SIM_STEP_MS", default_value_t = 1500)]
-    step_ms: u64,
+    /// Also accept this static key as `Bearer <key>` (gateway mode).
+    #[arg(long, env = "KLING_SIM_API_KEY")]
+    api_key: Option<String>,
+    /// Speed factor over real timings (about 10 s queued and 60 s generating at 1).
+    #[arg(long, env = "KLING_SIM_SPEED", default_value_t = 20.0)]
+    speed: f64,
     /// Base URL for result video links (defaults to the listen address).
     #[arg(long, env = "KLING_SIM_PUBLIC_URL")]
     public_url: Option<String>,
+    #[command(flatten)]
+    faults: kling_sim::Faults,
 }
 
 #[tokio::main]
@@ -28,15 +31,16 @@ async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt().with_target(false).init();
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
-    let sim = kling_sim::spawn(
-        listener,
-        kling_sim::SimConfig {
-            access_key: args.access_key,
-            secret_key: args.secret_key,
-            public_base_url: args.public_url,
-            step: Duration::from_millis(args.step_ms),
-        },
-    )?;
+    let config = kling_sim::SimConfig {
+        access_key: args.access_key,
+        secret_key: args.secret_key,
+        api_key: args.api_key,
+        public_base_url: args.public_url,
+        faults: args.faults,
+        ..Default::default()
+    }
+    .with_speed(args.speed);
+    let sim = kling_sim::spawn(listener, config)?;
     println!("kling-sim listening on {}", sim.base_url());
     tokio::signal::ctrl_c().await?;
     Ok(())

@@ -1,55 +1,31 @@
-//! HTTP routes: `/v1/videos/text2video` create, query and list; result videos; a stats view.
+//! HTTP routes: create, query (by task_id or external_task_id) and list for text2video and
+//! image2video; result videos; the control and stats endpoints.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::tasks::{CreateError, SimState};
-
-const KNOWN_MODELS: [&str; 9] = [
-    "kling-v1",
-    "kling-v1-5",
-    "kling-v1-6",
-    "kling-v2-master",
-    "kling-v2-1",
-    "kling-v2-1-master",
-    "kling-v2-5-turbo",
-    "kling-v2-6",
-    "kling-v3",
-];
-/// Models with no text-to-video (capability map).
-const IMAGE_ONLY_MODELS: [&str; 2] = ["kling-v1-5", "kling-v2-1"];
+use crate::auth::{self, Credentials};
+use crate::capability::{known_model, supports, takes_cfg_scale};
+use crate::faults::{CallKind, Faults, http_status_for, message_for};
+use crate::tasks::{CreateError, NewTask, SimState, now_ms};
+use crate::video::{Aspect, Resolution};
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route(
-            "/v1/videos/text2video",
-            get(list_text2video).post(create_text2video),
-        )
-        .route("/v1/videos/text2video/{id}", get(query_text2video))
+        .route("/v1/videos/{kind}", get(list).post(create))
+        .route("/v1/videos/{kind}/{id}", get(query))
         .route("/videos/{task_id}/output.mp4", get(video))
         .route("/_sim/stats", get(stats))
+        .route("/_sim/faults", get(get_faults).put(put_faults))
         .with_state(state)
-}
-
-fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-fn ok(data: Value) -> Response {
-    (
-        StatusCode::OK,
-        axum::Json(
-            json!({"code": 0, "message": "SUCCEED", "request_id": request_id(), "data": data}),
-        ),
-    )
-        .into_response()
 }
 
 /// A Kling error answer: HTTP status, business code, message.
@@ -62,7 +38,7 @@ pub struct Fail {
 impl IntoResponse for Fail {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
-        let body = json!({"code": self.code, "message": self.message, "request_id": request_id()});
+        let body = json!({"code": self.code, "message": self.message, "request_id": uuid::Uuid::new_v4().to_string()});
         (status, axum::Json(body)).into_response()
     }
 }
@@ -75,16 +51,46 @@ fn fail(status: u16, code: i64, message: impl Into<String>) -> Fail {
     }
 }
 
-fn authorize(state: &SimState, headers: &HeaderMap) -> Result<(), Fail> {
+fn invalid(message: impl Into<String>) -> Fail {
+    fail(400, 1201, message)
+}
+
+fn injected(code: i64) -> Fail {
+    fail(http_status_for(code), code, message_for(code))
+}
+
+fn ok(data: Value) -> Response {
+    let body = json!({"code": 0, "message": "SUCCEED", "request_id": uuid::Uuid::new_v4().to_string(), "data": data});
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn kind_of(segment: &str) -> Result<&'static str, Fail> {
+    match segment {
+        "text2video" => Ok("text2video"),
+        "image2video" => Ok("image2video"),
+        _ => Err(fail(404, 1203, "requested resource does not exist")),
+    }
+}
+
+/// Authentication, then injected latency and errors: what every API call goes through.
+async fn admit(state: &SimState, headers: &HeaderMap, call: CallKind) -> Result<(), Fail> {
+    let creds = Credentials {
+        access_key: &state.config.access_key,
+        secret_key: &state.config.secret_key,
+        api_key: state.config.api_key.as_deref(),
+    };
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    crate::auth::check(header, &state.config.access_key, &state.config.secret_key)
-        .map_err(|(code, msg)| fail(401, code, msg))
-}
-
-fn invalid(message: impl Into<String>) -> Fail {
-    fail(400, 1201, message)
+    let (inject, latency) = state.on_call(call);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    auth::check(header, &creds, state.now_secs()).map_err(|(code, msg)| fail(401, code, msg))?;
+    match inject {
+        Some(code) => Err(injected(code)),
+        None => Ok(()),
+    }
 }
 
 fn opt_str<'a>(body: &'a Value, field: &str) -> Result<Option<&'a str>, Fail> {
@@ -95,130 +101,296 @@ fn opt_str<'a>(body: &'a Value, field: &str) -> Result<Option<&'a str>, Fail> {
     }
 }
 
-fn check_len(body: &Value, field: &str, max: usize) -> Result<Option<String>, Fail> {
+fn text(body: &Value, field: &str) -> Result<Option<String>, Fail> {
     match opt_str(body, field)? {
-        Some(s) if s.chars().count() > max => {
-            Err(invalid(format!("{field} must be at most {max} characters")))
+        Some(s) if s.chars().count() > 2500 => {
+            Err(invalid(format!("{field} must be at most 2500 characters")))
         }
         other => Ok(other.map(str::to_string)),
     }
 }
 
-async fn create_text2video(
-    State(state): State<Arc<SimState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r.into_response();
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return fail(400, 1200, "request body is not valid JSON").into_response();
-    };
-    if !body.is_object() {
-        return fail(400, 1200, "request body must be a JSON object").into_response();
-    }
-    if let Err(r) = validate_text2video(&body) {
-        return r.into_response();
-    }
-    let duration = opt_str(&body, "duration")
-        .ok()
-        .flatten()
-        .unwrap_or("5")
-        .to_string();
-    let external = opt_str(&body, "external_task_id")
-        .ok()
-        .flatten()
-        .map(str::to_string);
-    let callback = opt_str(&body, "callback_url")
-        .ok()
-        .flatten()
-        .map(str::to_string);
-    match state.create("text2video", external, duration, callback) {
-        Ok(task) => {
-            let mut data = task.to_json();
-            if let Some(obj) = data.as_object_mut() {
-                obj.remove("task_result");
-                obj.remove("task_status_msg");
-            }
-            ok(data)
-        }
-        Err(CreateError::DuplicateExternalId) => {
-            invalid("external_task_id must be unique per account").into_response()
-        }
+fn image(body: &Value, field: &str) -> Result<Option<String>, Fail> {
+    match opt_str(body, field)? {
+        Some(s) if s.starts_with("data:") => Err(invalid(format!(
+            "{field}: base64 must not include a data: prefix"
+        ))),
+        Some("") => Err(invalid(format!("{field} is empty"))),
+        other => Ok(other.map(str::to_string)),
     }
 }
 
-fn validate_text2video(body: &Value) -> Result<(), Fail> {
-    let model = opt_str(body, "model_name")?.unwrap_or("kling-v1");
-    if !KNOWN_MODELS.contains(&model) {
+/// The fields both kinds share, checked against the capability map.
+struct Common {
+    model: String,
+    mode: String,
+    duration: u32,
+}
+
+fn common(body: &Value) -> Result<Common, Fail> {
+    let model = opt_str(body, "model_name")?
+        .unwrap_or("kling-v1")
+        .to_string();
+    if !known_model(&model) {
         return Err(fail(
             404,
             1203,
             format!("model_name {model} does not exist"),
         ));
     }
-    if IMAGE_ONLY_MODELS.contains(&model) {
-        return Err(invalid(format!(
-            "model_name {model} does not support text2video"
-        )));
-    }
-    match check_len(body, "prompt", 2500)? {
-        Some(p) if !p.trim().is_empty() => {}
-        _ => return Err(invalid("prompt is required")),
-    }
-    check_len(body, "negative_prompt", 2500)?;
-    if let Some(mode) = opt_str(body, "mode")?
-        && !matches!(mode, "std" | "pro")
-    {
+    let mode = opt_str(body, "mode")?.unwrap_or("std").to_string();
+    if !matches!(mode.as_str(), "std" | "pro") {
         return Err(invalid("mode must be std or pro"));
     }
-    if let Some(ar) = opt_str(body, "aspect_ratio")?
-        && !matches!(ar, "16:9" | "9:16" | "1:1")
-    {
-        return Err(invalid("aspect_ratio must be 16:9, 9:16 or 1:1"));
-    }
-    let allowed: &[&str] = if model == "kling-v3" {
-        &[
-            "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15",
-        ]
-    } else {
-        &["5", "10"]
+    let duration = match opt_str(body, "duration")? {
+        None => 5,
+        Some(d) => d
+            .parse::<u32>()
+            .map_err(|_| invalid("duration must be a string such as \"5\""))?,
     };
-    if let Some(d) = opt_str(body, "duration")?
-        && !allowed.contains(&d)
-    {
-        return Err(invalid(format!(
-            "duration must be one of {}",
-            allowed.join(", ")
-        )));
-    }
     match body.get("cfg_scale") {
         None | Some(Value::Null) => {}
         Some(v) => match v.as_f64() {
-            Some(x) if (0.0..=1.0).contains(&x) => {}
+            Some(x) if (0.0..=1.0).contains(&x) => {
+                if !takes_cfg_scale(&model) {
+                    return Err(invalid(format!("cfg_scale is not supported by {model}")));
+                }
+            }
             _ => return Err(invalid("cfg_scale must be a number in [0, 1]")),
         },
     }
+    text(body, "negative_prompt")?;
     if let Some(url) = opt_str(body, "callback_url")?
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
         return Err(invalid("callback_url must be an http(s) URL"));
     }
     opt_str(body, "external_task_id")?;
-    Ok(())
+    Ok(Common {
+        model,
+        mode,
+        duration,
+    })
 }
 
-async fn query_text2video(
+fn require(model: &str, feature: &str, label: &str, c: &Common) -> Result<(), Fail> {
+    if supports(model, feature, &c.mode, c.duration) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{label} is not supported by {model} {} {}s",
+            c.mode, c.duration
+        )))
+    }
+}
+
+fn camera(body: &Value) -> Result<Option<&str>, Fail> {
+    let Some(cam) = body.get("camera_control").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let ty = cam.get("type").and_then(Value::as_str).unwrap_or("");
+    let config = cam.get("config").filter(|v| !v.is_null());
+    match (ty, config) {
+        ("simple", Some(cfg)) => {
+            let keys = ["horizontal", "vertical", "pan", "tilt", "roll", "zoom"];
+            let values: Vec<f64> = keys
+                .iter()
+                .map(|k| cfg.get(*k).and_then(Value::as_f64).unwrap_or(0.0))
+                .collect();
+            if values.iter().any(|v| !(-10.0..=10.0).contains(v))
+                || values.iter().filter(|v| **v != 0.0).count() != 1
+            {
+                return Err(invalid(
+                    "camera_control.config needs exactly one non-zero value in [-10, 10]",
+                ));
+            }
+        }
+        ("simple", None) => {
+            return Err(invalid("camera_control.config is required for type simple"));
+        }
+        ("down_back" | "forward_up" | "right_turn_forward" | "left_turn_forward", None) => {}
+        ("down_back" | "forward_up" | "right_turn_forward" | "left_turn_forward", Some(_)) => {
+            return Err(invalid(
+                "camera_control.config must be empty unless type is simple",
+            ));
+        }
+        _ => return Err(invalid("camera_control.type is not valid")),
+    }
+    Ok(Some(if ty == "simple" { "simple" } else { "preset" }))
+}
+
+fn resolution(model: &str, mode: &str) -> Resolution {
+    match (model, mode) {
+        ("kling-v1" | "kling-v2-master", _) | (_, "std") => Resolution::P720,
+        _ => Resolution::P1080,
+    }
+}
+
+fn validate_text2video(body: &Value) -> Result<NewTask, Fail> {
+    let c = common(body)?;
+    let prompt = text(body, "prompt")?
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| invalid("prompt is required"))?;
+    let aspect = match opt_str(body, "aspect_ratio")? {
+        None => Aspect::Landscape,
+        Some(a) => {
+            Aspect::parse(a).ok_or_else(|| invalid("aspect_ratio must be 16:9, 9:16 or 1:1"))?
+        }
+    };
+    require(&c.model, "t2v", "text2video", &c)?;
+    if camera(body)?.is_some() {
+        require(&c.model, "t2v-camera", "camera_control", &c)?;
+    }
+    Ok(NewTask {
+        kind: "text2video",
+        external_task_id: opt_str(body, "external_task_id")?.map(str::to_string),
+        prompt,
+        resolution: resolution(&c.model, &c.mode),
+        model: c.model,
+        duration: c.duration,
+        aspect,
+        callback_url: opt_str(body, "callback_url")?.map(str::to_string),
+    })
+}
+
+fn validate_image2video(body: &Value) -> Result<NewTask, Fail> {
+    let c = common(body)?;
+    if body.get("aspect_ratio").is_some_and(|v| !v.is_null()) {
+        // Not a field of image2video: Kling ignores unknown fields.
+        tracing::debug!("aspect_ratio ignored for image2video");
+    }
+    let prompt = text(body, "prompt")?.unwrap_or_default();
+    let start = image(body, "image")?;
+    let tail = image(body, "image_tail")?;
+    let static_mask = image(body, "static_mask")?;
+    let masks = match body.get("dynamic_masks") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(m)) => m.clone(),
+        Some(_) => return Err(invalid("dynamic_masks must be an array")),
+    };
+    if start.is_none() && tail.is_none() {
+        return Err(invalid("image or image_tail is required"));
+    }
+    let start_end = start.is_some() && tail.is_some();
+    let brush = static_mask.is_some() || !masks.is_empty();
+    let cam = camera(body)?;
+    if [start_end, brush, cam.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count()
+        > 1
+    {
+        return Err(invalid(
+            "image+image_tail, dynamic_masks/static_mask and camera_control cannot be used together",
+        ));
+    }
+    require(&c.model, "i2v", "image2video", &c)?;
+    if start_end {
+        require(&c.model, "start-end", "image_tail with image", &c)?;
+    }
+    if start.is_none() {
+        require(&c.model, "end-only", "image_tail without image", &c)?;
+    }
+    if brush {
+        require(&c.model, "brush", "motion brush", &c)?;
+        if masks.len() > 6 {
+            return Err(invalid("dynamic_masks allows at most 6 groups"));
+        }
+        for m in &masks {
+            image(m, "mask")?.ok_or_else(|| invalid("dynamic_masks[].mask is required"))?;
+            let points = m
+                .get("trajectories")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            if !(2..=77).contains(&points) {
+                return Err(invalid("dynamic_masks[].trajectories needs 2 to 77 points"));
+            }
+        }
+    }
+    if let Some(kind) = cam
+        && (kind != "simple" || !supports(&c.model, "i2v-camera", &c.mode, c.duration))
+    {
+        return Err(invalid(format!(
+            "camera_control is not supported by {} {} {}s",
+            c.model, c.mode, c.duration
+        )));
+    }
+    Ok(NewTask {
+        kind: "image2video",
+        external_task_id: opt_str(body, "external_task_id")?.map(str::to_string),
+        prompt,
+        resolution: resolution(&c.model, &c.mode),
+        model: c.model,
+        duration: c.duration,
+        aspect: Aspect::Landscape,
+        callback_url: opt_str(body, "callback_url")?.map(str::to_string),
+    })
+}
+
+async fn create(
+    State(state): State<Arc<SimState>>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match create_inner(&state, &kind, &headers, &body).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn create_inner(
+    state: &Arc<SimState>,
+    kind: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, Response> {
+    let kind = kind_of(kind).map_err(IntoResponse::into_response)?;
+    admit(state, headers, CallKind::Create)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|_| fail(400, 1200, "request body is not valid JSON").into_response())?;
+    if !body.is_object() {
+        return Err(fail(400, 1200, "request body must be a JSON object").into_response());
+    }
+    let new = match kind {
+        "text2video" => validate_text2video(&body),
+        _ => validate_image2video(&body),
+    }
+    .map_err(IntoResponse::into_response)?;
+    let task = match state.create(new) {
+        Ok(task) => task,
+        Err(CreateError::DuplicateExternalId) => {
+            return Err(invalid("external_task_id must be unique per account").into_response());
+        }
+        Err(CreateError::ConcurrencyLimit) => return Err(injected(1303).into_response()),
+    };
+    if let Some(hang) = state.take_create_hang() {
+        // The task exists; the answer arrives too late for the caller.
+        tokio::time::sleep(hang).await;
+    }
+    let mut data = task.to_json(&state.base_url);
+    if let Some(obj) = data.as_object_mut() {
+        obj.remove("task_result");
+        obj.remove("task_status_msg");
+    }
+    Ok(ok(data))
+}
+
+async fn query(
     State(state): State<Arc<SimState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path((kind, id)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r.into_response();
+    let kind = match kind_of(&kind) {
+        Ok(k) => k,
+        Err(f) => return f.into_response(),
+    };
+    if let Err(f) = admit(&state, &headers, CallKind::Query).await {
+        return f.into_response();
     }
-    match state.find("text2video", &id) {
-        Some(task) => ok(task.to_json()),
+    match state.find(kind, &id) {
+        Some(task) => ok(task.to_json(&state.base_url)),
         None => fail(404, 1203, "requested resource does not exist").into_response(),
     }
 }
@@ -242,42 +414,107 @@ fn bounded(raw: Option<&str>, default: usize, max: usize, name: &str) -> Result<
     }
 }
 
-async fn list_text2video(
+async fn list(
     State(state): State<Arc<SimState>>,
+    Path(kind): Path<String>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r.into_response();
+    let result = async {
+        let kind = kind_of(&kind)?;
+        admit(&state, &headers, CallKind::List).await?;
+        let page_num = bounded(q.page_num.as_deref(), 1, 1000, "pageNum")?;
+        let page_size = bounded(q.page_size.as_deref(), 30, 500, "pageSize")?;
+        let data: Vec<Value> = state
+            .page(kind, page_num, page_size)
+            .iter()
+            .map(|t| t.to_json(&state.base_url))
+            .collect();
+        Ok::<_, Fail>(ok(Value::Array(data)))
     }
-    let page_num = match bounded(q.page_num.as_deref(), 1, 1000, "pageNum") {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
-    let page_size = match bounded(q.page_size.as_deref(), 30, 500, "pageSize") {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
-    let data: Vec<Value> = state
-        .page("text2video", page_num, page_size)
-        .iter()
-        .map(|t| t.to_json())
-        .collect();
-    ok(Value::Array(data))
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn video(State(state): State<Arc<SimState>>, Path(task_id): Path<String>) -> Response {
-    match state.find("text2video", &task_id) {
-        Some(task) if task.status == "succeed" => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "video/mp4")],
-            crate::SAMPLE_MP4,
-        )
-            .into_response(),
-        _ => (StatusCode::NOT_FOUND, "no such video").into_response(),
+#[derive(serde::Deserialize)]
+struct VideoQuery {
+    exp: Option<i64>,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+async fn video(
+    State(state): State<Arc<SimState>>,
+    Path(task_id): Path<String>,
+    Query(q): Query<VideoQuery>,
+) -> Response {
+    state.count_download();
+    let Some(task) = state.get(&task_id).filter(|t| t.status == "succeed") else {
+        return (StatusCode::NOT_FOUND, "no such video").into_response();
+    };
+    let expires = task.video_expires_at.or(q.exp);
+    if expires.is_some_and(|e| now_ms() >= e) {
+        return (StatusCode::FORBIDDEN, "this link has expired").into_response();
     }
+    let bytes = match state.video_bytes(&task) {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let total = bytes.len();
+    let truncate_at = task.faults.truncate_download.then_some(total / 2);
+    let rate = state
+        .faults()
+        .download_bytes_per_sec
+        .or(task.faults.slow_download.then_some(256 * 1024));
+    if truncate_at.is_none() && rate.is_none() {
+        return (
+            [(header::CONTENT_TYPE, "video/mp4")],
+            bytes.as_ref().clone(),
+        )
+            .into_response();
+    }
+    // Stream in chunks; a truncated body ends with an error, so the connection is cut short
+    // of the announced Content-Length, as a dropped CDN transfer would be.
+    let stream = futures_util::stream::unfold(0usize, move |offset| {
+        let bytes = bytes.clone();
+        async move {
+            if offset >= total {
+                return None;
+            }
+            if truncate_at.is_some_and(|cut| offset >= cut) {
+                return Some((Err(std::io::Error::other("transfer interrupted")), total));
+            }
+            let end = (offset + CHUNK)
+                .min(total)
+                .min(truncate_at.unwrap_or(total).max(offset + 1));
+            if let Some(rate) = rate.filter(|r| *r > 0) {
+                tokio::time::sleep(Duration::from_secs_f64((end - offset) as f64 / rate as f64))
+                    .await;
+            }
+            Some((Ok(Bytes::copy_from_slice(&bytes[offset..end])), end))
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "video/mp4")
+        .header(header::CONTENT_LENGTH, total)
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 async fn stats(State(state): State<Arc<SimState>>) -> Response {
-    axum::Json(json!({"tasks": state.task_count()})).into_response()
+    axum::Json(json!({"tasks": state.task_count(), "counters": state.counters()})).into_response()
+}
+
+async fn get_faults(State(state): State<Arc<SimState>>) -> Response {
+    axum::Json(state.faults()).into_response()
+}
+
+async fn put_faults(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(faults) => {
+            state.set_faults(faults);
+            axum::Json(state.faults()).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
 }

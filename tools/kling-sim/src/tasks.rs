@@ -1,12 +1,18 @@
-//! Task records and their lifecycle on a clock: submitted → processing → succeed.
+//! Task records, their lifecycle on a clock (submitted → processing → succeed | failed), the
+//! callbacks they send, the videos they serve, and the counters tests read.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::SimConfig;
-use crate::callbacks;
+use crate::faults::{CallKind, Faults, TaskFaults, task_faults};
+use crate::video::{self, Aspect, Resolution};
 
 #[derive(Debug, Clone)]
 pub struct SimTask {
@@ -15,25 +21,40 @@ pub struct SimTask {
     pub external_task_id: Option<String>,
     pub status: &'static str,
     pub status_msg: String,
-    pub duration: String,
+    pub model: String,
+    pub duration: u32,
+    pub aspect: Aspect,
+    pub resolution: Resolution,
     pub callback_url: Option<String>,
-    pub video_url: Option<String>,
+    pub faults: TaskFaults,
+    pub video_expires_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 impl SimTask {
+    pub fn video_id(&self) -> String {
+        format!("v{}", self.task_id)
+    }
+
     /// The task object exactly as Kling shows it (query `data`, callback body).
-    pub fn to_json(&self) -> Value {
+    pub fn to_json(&self, base_url: &str) -> Value {
         let mut info = serde_json::Map::new();
         if let Some(ext) = &self.external_task_id {
             info.insert("external_task_id".into(), json!(ext));
         }
-        let result = match &self.video_url {
-            Some(url) => {
-                json!({"videos": [{"id": format!("v{}", self.task_id), "url": url, "duration": self.duration}]})
-            }
-            None => json!({}),
+        let result = if self.status == "succeed" {
+            let exp = self
+                .video_expires_at
+                .map(|e| format!("?exp={e}"))
+                .unwrap_or_default();
+            json!({"videos": [{
+                "id": self.video_id(),
+                "url": format!("{base_url}/videos/{}/output.mp4{exp}", self.task_id),
+                "duration": self.duration.to_string(),
+            }]})
+        } else {
+            json!({})
         };
         json!({
             "task_id": self.task_id,
@@ -47,12 +68,37 @@ impl SimTask {
     }
 }
 
-#[derive(Default)]
+/// What a create needs to know about the request.
+pub struct NewTask {
+    pub kind: &'static str,
+    pub external_task_id: Option<String>,
+    pub prompt: String,
+    pub model: String,
+    pub duration: u32,
+    pub aspect: Aspect,
+    pub resolution: Resolution,
+    pub callback_url: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Counters {
+    pub create: u64,
+    pub query: u64,
+    pub list: u64,
+    pub download: u64,
+    pub callbacks_sent: u64,
+    pub callbacks_dropped: u64,
+}
+
 struct Inner {
     tasks: HashMap<String, SimTask>,
     by_external: HashMap<String, String>,
     order: Vec<String>,
     next_id: u64,
+    counters: Counters,
+    faults: Faults,
+    rng: StdRng,
+    videos: HashMap<(Aspect, Resolution, u32), Arc<Vec<u8>>>,
 }
 
 pub struct SimState {
@@ -72,54 +118,157 @@ pub fn now_ms() -> i64 {
 #[derive(Debug, PartialEq)]
 pub enum CreateError {
     DuplicateExternalId,
+    ConcurrencyLimit,
 }
+
+/// An injected error: business code.
+pub type Injected = i64;
 
 impl SimState {
     pub fn new(config: SimConfig, base_url: String) -> Self {
+        let faults = config.faults.clone();
         Self {
-            config,
             base_url,
             http: reqwest::Client::new(),
             inner: Mutex::new(Inner {
+                tasks: HashMap::new(),
+                by_external: HashMap::new(),
+                order: Vec::new(),
                 next_id: 860_000_000_000_000_000,
-                ..Default::default()
+                counters: Counters::default(),
+                rng: StdRng::seed_from_u64(faults.seed),
+                faults,
+                videos: HashMap::new(),
             }),
+            config,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn create(
-        self: &Arc<Self>,
-        kind: &'static str,
-        external_task_id: Option<String>,
-        duration: String,
-        callback_url: Option<String>,
-    ) -> Result<SimTask, CreateError> {
+    /// Replace the run's faults (and reseed).
+    pub fn set_faults(&self, faults: Faults) {
+        let mut inner = self.lock();
+        inner.rng = StdRng::seed_from_u64(faults.seed);
+        inner.faults = faults;
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.lock().faults.clone()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.lock().counters.clone()
+    }
+
+    /// The simulator's clock in Unix seconds (the machine's, moved by `clock_offset_secs`).
+    pub fn now_secs(&self) -> i64 {
+        now_ms() / 1000 + self.lock().faults.clock_offset_secs
+    }
+
+    /// Count a call and decide whether it fails by injection; also returns the added latency.
+    pub fn on_call(&self, kind: CallKind) -> (Option<Injected>, Duration) {
+        let mut inner = self.lock();
+        match kind {
+            CallKind::Create => inner.counters.create += 1,
+            CallKind::Query => inner.counters.query += 1,
+            CallKind::List => inner.counters.list += 1,
+            CallKind::Any => {}
+        }
+        let latency = Duration::from_millis(inner.faults.latency_ms);
+        if let Some(pos) = inner
+            .faults
+            .next_errors
+            .iter()
+            .position(|e| e.times > 0 && (e.on == CallKind::Any || e.on == kind))
+        {
+            let entry = &mut inner.faults.next_errors[pos];
+            entry.times -= 1;
+            let code = entry.code;
+            if entry.times == 0 {
+                inner.faults.next_errors.remove(pos);
+            }
+            return (Some(code), latency);
+        }
+        let rate = inner.faults.error_rate;
+        if rate > 0.0 && inner.rng.random_bool(rate.clamp(0.0, 1.0)) {
+            let codes = if inner.faults.error_codes.is_empty() {
+                vec![5000]
+            } else {
+                inner.faults.error_codes.clone()
+            };
+            let code = codes[inner.rng.random_range(0..codes.len())];
+            return (Some(code), latency);
+        }
+        (None, latency)
+    }
+
+    /// How long this create must hang after making its task (a client-side timeout).
+    pub fn take_create_hang(&self) -> Option<Duration> {
+        let mut inner = self.lock();
+        if inner.faults.hang_next_creates > 0 {
+            inner.faults.hang_next_creates -= 1;
+            return Some(Duration::from_millis(inner.faults.hang_ms));
+        }
+        None
+    }
+
+    pub fn create(self: &Arc<Self>, new: NewTask) -> Result<SimTask, CreateError> {
         let task = {
             let mut inner = self.lock();
-            if let Some(ext) = &external_task_id
+            if let Some(ext) = &new.external_task_id
                 && inner.by_external.contains_key(ext)
             {
                 return Err(CreateError::DuplicateExternalId);
+            }
+            if let Some(limit) = inner.faults.concurrency_limit {
+                let active = inner
+                    .tasks
+                    .values()
+                    .filter(|t| matches!(t.status, "submitted" | "processing"))
+                    .count();
+                if active >= limit {
+                    return Err(CreateError::ConcurrencyLimit);
+                }
+            }
+            let mut faults = task_faults(&new.prompt);
+            let fail_rate = inner.faults.fail_rate;
+            if faults.fail.is_none()
+                && fail_rate > 0.0
+                && inner.rng.random_bool(fail_rate.clamp(0.0, 1.0))
+            {
+                let msg = inner.faults.fail_message.clone();
+                faults.fail = Some(if msg.is_empty() {
+                    "Something went wrong".into()
+                } else {
+                    msg
+                });
+            }
+            let truncate = inner.faults.truncate_download_rate;
+            if truncate > 0.0 && inner.rng.random_bool(truncate.clamp(0.0, 1.0)) {
+                faults.truncate_download = true;
             }
             inner.next_id += 1;
             let now = now_ms();
             let task = SimTask {
                 task_id: inner.next_id.to_string(),
-                kind,
-                external_task_id: external_task_id.clone(),
+                kind: new.kind,
+                external_task_id: new.external_task_id.clone(),
                 status: "submitted",
                 status_msg: String::new(),
-                duration,
-                callback_url,
-                video_url: None,
+                model: new.model,
+                duration: new.duration,
+                aspect: new.aspect,
+                resolution: new.resolution,
+                callback_url: new.callback_url,
+                faults,
+                video_expires_at: None,
                 created_at: now,
                 updated_at: now,
             };
-            if let Some(ext) = external_task_id {
+            if let Some(ext) = new.external_task_id {
                 inner.by_external.insert(ext, task.task_id.clone());
             }
             inner.order.push(task.task_id.clone());
@@ -137,6 +286,10 @@ impl SimState {
         let inner = self.lock();
         let task_id = inner.by_external.get(id).map(String::as_str).unwrap_or(id);
         inner.tasks.get(task_id).filter(|t| t.kind == kind).cloned()
+    }
+
+    pub fn get(&self, task_id: &str) -> Option<SimTask> {
+        self.lock().tasks.get(task_id).cloned()
     }
 
     pub fn page(&self, kind: &str, page_num: usize, page_size: usize) -> Vec<SimTask> {
@@ -165,40 +318,121 @@ impl SimState {
             .count()
     }
 
-    fn set_status(&self, id: &str, status: &'static str) -> Option<SimTask> {
+    /// The bytes served for a task's video (rendered once per shape and length).
+    pub fn video_bytes(&self, task: &SimTask) -> Result<Arc<Vec<u8>>, video::VideoError> {
+        let key = (task.aspect, task.resolution, task.duration);
+        if let Some(bytes) = self.lock().videos.get(&key) {
+            return Ok(bytes.clone());
+        }
+        let bytes = Arc::new(video::render(task.aspect, task.resolution, task.duration)?);
+        self.lock().videos.insert(key, bytes.clone());
+        Ok(bytes)
+    }
+
+    /// SHA-256 of what a finished task's URL serves.
+    pub fn served_sha256(&self, task_id: &str) -> Option<String> {
+        let task = self.get(task_id)?;
+        let bytes = self.video_bytes(&task).ok()?;
+        Some(hex::encode(Sha256::digest(bytes.as_slice())))
+    }
+
+    pub fn count_download(&self) {
+        self.lock().counters.download += 1;
+    }
+
+    fn set_status(&self, id: &str, status: &'static str, msg: &str) -> Option<SimTask> {
         let mut inner = self.lock();
+        let ttl = inner.faults.url_ttl_ms;
         let task = inner.tasks.get_mut(id)?;
         task.status = status;
+        task.status_msg = msg.to_string();
         task.updated_at = now_ms();
         if status == "succeed" {
-            task.video_url = Some(format!(
-                "{}/videos/{}/output.mp4",
-                self.base_url, task.task_id
-            ));
+            task.video_expires_at = match (task.faults.expire_url, ttl) {
+                (true, _) => Some(task.updated_at),
+                (false, Some(ttl)) => Some(task.updated_at + ttl as i64),
+                (false, None) => None,
+            };
         }
         Some(task.clone())
     }
 
-    async fn notify(&self, task: &SimTask) {
-        if let Some(url) = &task.callback_url {
-            callbacks::deliver(&self.http, url, &task.to_json()).await;
+    /// Decide what happens to one callback: (send it, send it twice, hold it back).
+    fn callback_plan(&self, task: &SimTask) -> (bool, bool, bool, Duration) {
+        let mut inner = self.lock();
+        let f = inner.faults.clone();
+        let mut roll = |rate: f64| rate > 0.0 && inner.rng.random_bool(rate.clamp(0.0, 1.0));
+        let drop = task.faults.drop_callbacks || roll(f.callback_drop_rate);
+        let duplicate = task.faults.duplicate_callbacks || roll(f.callback_duplicate_rate);
+        let reorder = task.faults.reorder_callbacks || roll(f.callback_reorder_rate);
+        if drop {
+            inner.counters.callbacks_dropped += 1;
         }
+        (
+            !drop,
+            duplicate,
+            reorder,
+            Duration::from_millis(f.callback_delay_ms),
+        )
+    }
+
+    fn send_callback(self: &Arc<Self>, url: String, body: Value, copies: u32, delay: Duration) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            for _ in 0..copies {
+                state.lock().counters.callbacks_sent += 1;
+                match state.http.post(&url).json(&body).send().await {
+                    Ok(resp) => {
+                        tracing::debug!(%url, status = resp.status().as_u16(), "callback delivered")
+                    }
+                    Err(e) => tracing::warn!(%url, error = %e, "callback failed"),
+                }
+            }
+        });
     }
 
     async fn run_lifecycle(self: Arc<Self>, id: String) {
-        if let Some(task) = self.find_any(&id) {
-            self.notify(&task).await;
-        }
-        for status in ["processing", "succeed"] {
-            tokio::time::sleep(self.config.step).await;
-            match self.set_status(&id, status) {
-                Some(task) => self.notify(&task).await,
-                None => return,
+        let Some(first) = self.get(&id) else { return };
+        let (queue, run) = (self.config.queue_time, self.config.run_time);
+        let terminal = match &first.faults.fail {
+            Some(msg) => ("failed", msg.clone()),
+            None => ("succeed", String::new()),
+        };
+        let mut held: Option<Value> = None;
+        let steps: [(Duration, &'static str, String); 3] = [
+            (Duration::ZERO, "submitted", String::new()),
+            (queue, "processing", String::new()),
+            (run, terminal.0, terminal.1),
+        ];
+        for (wait, status, msg) in steps {
+            tokio::time::sleep(wait).await;
+            let task = if status == "submitted" {
+                first.clone()
+            } else {
+                match self.set_status(&id, status, &msg) {
+                    Some(t) => t,
+                    None => return,
+                }
+            };
+            let Some(url) = task.callback_url.clone() else {
+                continue;
+            };
+            let (send, duplicate, reorder, delay) = self.callback_plan(&task);
+            let body = task.to_json(&self.base_url);
+            if !send {
+                continue;
+            }
+            let copies = if duplicate { 2 } else { 1 };
+            if reorder && status != terminal.0 && held.is_none() {
+                held = Some(body);
+                continue;
+            }
+            self.send_callback(url.clone(), body, copies, delay);
+            if let Some(late) = held.take() {
+                // Sent after the newer status, so it arrives out of order.
+                self.send_callback(url, late, 1, delay + Duration::from_millis(20));
             }
         }
-    }
-
-    fn find_any(&self, id: &str) -> Option<SimTask> {
-        self.lock().tasks.get(id).cloned()
     }
 }
