@@ -986,3 +986,62 @@ async fn raw_json_envelopes_field_names_and_types() {
         assert!(v.get("data").is_none(), "{v}");
     }
 }
+
+#[tokio::test]
+async fn callbacks_carry_standard_webhooks_signatures_when_a_secret_is_set() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use hmac::{Hmac, Mac};
+
+    let key = b"conformance-webhook-signing-key!";
+    let secret = format!("whsec_{}", STANDARD.encode(key));
+    let sim = sim_with(Faults::default(), |c| c.webhook_secret = Some(secret)).await;
+    let seen: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let store = seen.clone();
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push((headers, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let client = client(&sim);
+    let mut req = t2v("kling-v2-5-turbo", "std", "5");
+    req.callback_url = Some(url);
+    let task = client
+        .create_text2video(&req, Deadline::none())
+        .await
+        .unwrap();
+    wait_done(&client, VideoKind::Text2Video, &task.task_id).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    for (headers, body) in seen.iter() {
+        let h = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap()
+                .to_string()
+        };
+        let (id, ts, sig) = (
+            h("webhook-id"),
+            h("webhook-timestamp"),
+            h("webhook-signature"),
+        );
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).unwrap();
+        mac.update(format!("{id}.{ts}.{body}").as_bytes());
+        let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+        assert_eq!(sig, expected);
+        let age = (system_clock())() as i64 - ts.parse::<i64>().unwrap();
+        assert!(age.abs() <= 5, "timestamp is current");
+    }
+}

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod capability;
 pub mod faults;
 pub mod routes;
+pub mod signing;
 pub mod tasks;
 pub mod video;
 
@@ -30,6 +31,8 @@ pub struct SimConfig {
     /// Time a task spends `processing`.
     pub run_time: Duration,
     pub faults: Faults,
+    /// `whsec_...`: sign callbacks with Standard Webhooks headers.
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -42,6 +45,7 @@ impl Default for SimConfig {
             queue_time: Duration::from_millis(200),
             run_time: Duration::from_millis(300),
             faults: Faults::default(),
+            webhook_secret: None,
         }
     }
 }

@@ -22,6 +22,9 @@ struct Args {
     /// Base URL for result video links (defaults to the listen address).
     #[arg(long, env = "KLING_SIM_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Sign callbacks with Standard Webhooks headers using this `whsec_...` secret.
+    #[arg(long, env = "KLING_SIM_WEBHOOK_SECRET")]
+    webhook_secret: Option<String>,
     #[command(flatten)]
     faults: kling_sim::Faults,
 }
@@ -37,6 +40,7 @@ async fn main() -> std::io::Result<()> {
         api_key: args.api_key,
         public_base_url: args.public_url,
         faults: args.faults,
+        webhook_secret: args.webhook_secret,
         ..Default::default()
     }
     .with_speed(args.speed);

@@ -380,9 +380,29 @@ impl SimState {
         let state = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            let raw = body.to_string();
+            // One id per event: a duplicate delivery is the same message, as on a retry.
+            let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
             for _ in 0..copies {
                 state.lock().counters.callbacks_sent += 1;
-                match state.http.post(&url).json(&body).send().await {
+                let mut req = state
+                    .http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(raw.clone());
+                if let Some(secret) = &state.config.webhook_secret {
+                    let ts = state.now_secs();
+                    match crate::signing::signature(secret, &id, ts, raw.as_bytes()) {
+                        Ok(sig) => {
+                            req = req
+                                .header("webhook-id", &id)
+                                .header("webhook-timestamp", ts.to_string())
+                                .header("webhook-signature", sig);
+                        }
+                        Err(e) => tracing::error!(error = %e, "callback not signed"),
+                    }
+                }
+                match req.send().await {
                     Ok(resp) => {
                         tracing::debug!(%url, status = resp.status().as_u16(), "callback delivered")
                     }
