@@ -38,11 +38,66 @@ pub struct IdempotencyRecord {
     pub created_at: String,
 }
 
+/// What creating a task charges, and the plan limits the charge must respect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charge {
+    pub plan: String,
+    pub max_concurrent: u32,
+    pub daily_budget: crate::task::CostUnits,
+    /// The UTC day the cost counts against.
+    pub day: String,
+    pub now_secs: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeRefusal {
+    Concurrency,
+    Budget,
+    Suspended,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
     Created,
     /// The key was used before; here is what it recorded.
     KeyExists(IdempotencyRecord),
+    /// The plan's limits refused the debit; nothing was written.
+    Refused(ChargeRefusal),
+}
+
+/// The account as stored: plan, slots in use, today's spend, moderation state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountView {
+    pub plan: Option<String>,
+    pub in_flight: u32,
+    pub used_today: crate::task::CostUnits,
+    pub suspended_until: Option<i64>,
+    pub violations: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerKind {
+    Debit,
+    Refund,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LedgerEntry {
+    pub task_id: String,
+    pub kind: LedgerKind,
+    pub units: crate::task::CostUnits,
+    /// The UTC day the entry counts against.
+    pub day: String,
+    pub at: String,
+}
+
+/// Moderation policy for repeated violations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViolationPolicy {
+    pub threshold: u32,
+    pub window_secs: i64,
+    pub suspension_secs: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,19 +114,41 @@ pub struct TaskPage {
 }
 
 pub trait TaskStore: Send + Sync {
-    /// Record a new task together with its idempotency record, atomically.
+    /// Record a new task, its idempotency record, the account's debit and in-flight slot and a
+    /// ledger entry in one transaction, or nothing when the plan's limits refuse it.
     fn create_task(
         &self,
         task: &Task,
         idempotency: &IdempotencyRecord,
+        charge: &Charge,
     ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+
+    fn account(
+        &self,
+        user_id: &str,
+        day: &str,
+    ) -> impl Future<Output = Result<AccountView, StoreError>> + Send;
+
+    /// Count a moderation violation; returns when the account is now suspended until.
+    fn record_violation(
+        &self,
+        user_id: &str,
+        now_secs: i64,
+        policy: ViolationPolicy,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    fn ledger(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
 
     fn get_task(
         &self,
         task_id: &str,
     ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
 
-    /// Apply an event through the state machine with a conditional write.
+    /// Apply an event through the state machine with a conditional write. Reaching a terminal
+    /// state frees the account's slot in the same transaction; FAILED also refunds the cost.
     fn apply(
         &self,
         task_id: &str,

@@ -19,6 +19,19 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.format(&Rfc3339).unwrap_or_default())
 }
 
+/// RFC 3339 for a Unix timestamp in seconds.
+pub fn rfc3339_secs(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .map(rfc3339)
+        .unwrap_or_default()
+}
+
+/// The UTC day (`YYYY-MM-DD`) of an RFC 3339 timestamp or of now: daily budgets roll over there.
+pub fn utc_day(t: OffsetDateTime) -> String {
+    let d = t.date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }

@@ -1,4 +1,4 @@
-//! Validation of the mobile-facing create body (`POST /v1/videos`).
+//! Validation of the mobile-facing create body (`POST /v1/videos`, also `/estimate`).
 //!
 //! Fields are read leniently (any JSON type) so that a wrong value gets a 422 that names the
 //! field and what is allowed, while unknown fields and malformed JSON stay a 400.
@@ -7,10 +7,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::envelope::ApiError;
+use crate::kling::{CameraConfig, CameraControl, CameraType};
 use crate::task::{AspectRatio, Quality, VideoType};
 
 pub const MAX_PROMPT_CHARS: usize = 2500;
 pub const ALLOWED_DURATIONS: [u32; 2] = [5, 10];
+pub const MAX_UPLOAD_ID_LEN: usize = 64;
+pub const MAX_IMAGE_URL_LEN: usize = 2048;
 /// Brand-safe default applied when the app sends no negative prompt.
 pub const DEFAULT_NEGATIVE_PROMPT: &str =
     "blurry, distorted, low quality, watermark, text, nudity, gore";
@@ -33,39 +36,54 @@ pub struct CreateVideoBody {
     pub rights_confirmed: Option<Value>,
 }
 
+/// Where an input image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageRef {
+    /// An object the app uploaded through `POST /v1/uploads`.
+    Upload(String),
+    /// A public https URL.
+    Url(String),
+}
+
 /// A create request that passed validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VideoSpec {
     pub video_type: VideoType,
-    pub prompt: String,
+    pub prompt: Option<String>,
     pub negative_prompt: String,
     pub duration: u32,
-    pub aspect_ratio: AspectRatio,
+    /// Text-to-video only; image-to-video follows the image.
+    pub aspect_ratio: Option<AspectRatio>,
     pub quality: Quality,
+    pub model_override: Option<String>,
+    pub cfg_scale: Option<f32>,
+    pub image: Option<ImageRef>,
+    pub image_tail: Option<ImageRef>,
+    pub camera_control: Option<CameraControl>,
 }
 
 fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(422, code, message).with_field(field)
 }
 
-fn string_field<'a>(v: &'a Value, field: &str, code: &'static str) -> Result<&'a str, ApiError> {
-    v.as_str()
-        .ok_or_else(|| invalid(code, field, format!("{field} must be a string")))
+fn present(v: &Option<Value>) -> Option<&Value> {
+    v.as_ref().filter(|v| !v.is_null())
 }
 
-fn prompt_text(
-    v: Option<&Value>,
+fn text(
+    v: &Option<Value>,
     field: &str,
-    code: &'static str,
+    invalid_code: &'static str,
+    long_code: &'static str,
 ) -> Result<Option<String>, ApiError> {
-    let Some(v) = v.filter(|v| !v.is_null()) else {
-        return Ok(None);
-    };
-    let text = string_field(v, field, "invalid_type")?;
+    let Some(v) = present(v) else { return Ok(None) };
+    let text = v
+        .as_str()
+        .ok_or_else(|| invalid(invalid_code, field, format!("{field} must be a string")))?;
     let chars = text.chars().count();
     if chars > MAX_PROMPT_CHARS {
         return Err(invalid(
-            code,
+            long_code,
             field,
             format!("{field} must be at most {MAX_PROMPT_CHARS} characters (got {chars})"),
         ));
@@ -74,8 +92,101 @@ fn prompt_text(
     Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
 }
 
+fn image_ref(v: &Option<Value>, field: &str) -> Result<Option<ImageRef>, ApiError> {
+    let Some(v) = present(v) else { return Ok(None) };
+    let shape = || {
+        invalid(
+            "invalid_image",
+            field,
+            format!("{field} must be {{\"upload_id\": \"...\"}} or {{\"url\": \"https://...\"}}"),
+        )
+    };
+    let obj = v.as_object().filter(|o| o.len() == 1).ok_or_else(shape)?;
+    if let Some(id) = obj.get("upload_id") {
+        let id = id.as_str().ok_or_else(shape)?;
+        let ok = !id.is_empty()
+            && id.len() <= MAX_UPLOAD_ID_LEN
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !ok {
+            return Err(invalid(
+                "invalid_upload_id",
+                field,
+                format!("{field}.upload_id is not an upload id"),
+            ));
+        }
+        return Ok(Some(ImageRef::Upload(id.to_string())));
+    }
+    if let Some(url) = obj.get("url") {
+        let url = url.as_str().ok_or_else(shape)?;
+        if url.len() > MAX_IMAGE_URL_LEN || url::Url::parse(url).is_err() {
+            return Err(invalid(
+                "invalid_image_url",
+                field,
+                format!("{field}.url is not a valid URL"),
+            ));
+        }
+        return Ok(Some(ImageRef::Url(url.to_string())));
+    }
+    Err(shape())
+}
+
+fn camera(v: &Option<Value>) -> Result<Option<CameraControl>, ApiError> {
+    let Some(v) = present(v) else { return Ok(None) };
+    let bad = |msg: &str| invalid("invalid_camera_control", "camera_control", msg.to_string());
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad("camera_control must be an object with type and config"))?;
+    if obj.keys().any(|k| k != "type" && k != "config") {
+        return Err(bad("camera_control takes only type and config"));
+    }
+    let camera_type = match obj.get("type").and_then(Value::as_str) {
+        Some("simple") => CameraType::Simple,
+        Some("down_back") => CameraType::DownBack,
+        Some("forward_up") => CameraType::ForwardUp,
+        Some("right_turn_forward") => CameraType::RightTurnForward,
+        Some("left_turn_forward") => CameraType::LeftTurnForward,
+        _ => {
+            return Err(bad(
+                "camera_control.type must be simple, down_back, forward_up, right_turn_forward or left_turn_forward",
+            ));
+        }
+    };
+    let config = match obj.get("config").filter(|c| !c.is_null()) {
+        None => None,
+        Some(c) => {
+            let cfg: CameraConfig = serde_json::from_value(c.clone())
+                .map_err(|_| bad("camera_control.config takes numbers horizontal, vertical, pan, tilt, roll, zoom"))?;
+            let values = cfg.values();
+            if values.iter().any(|v| !(-10.0..=10.0).contains(v)) {
+                return Err(bad("camera_control.config values must be within [-10, 10]"));
+            }
+            Some(cfg)
+        }
+    };
+    match (camera_type, &config) {
+        (CameraType::Simple, None) => {
+            return Err(bad("camera_control.config is required for type simple"));
+        }
+        (CameraType::Simple, Some(c)) if c.values().iter().filter(|v| **v != 0.0).count() != 1 => {
+            return Err(bad(
+                "camera_control.config must have exactly one non-zero value",
+            ));
+        }
+        (t, Some(c)) if t != CameraType::Simple && c.values().iter().any(|v| *v != 0.0) => {
+            return Err(bad(
+                "camera_control.config must be empty unless type is simple",
+            ));
+        }
+        _ => {}
+    }
+    Ok(Some(CameraControl {
+        camera_type,
+        config,
+    }))
+}
+
 pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
-    let video_type = match body.video_type.as_ref().map(|v| v.as_str()) {
+    let video_type = match present(&body.video_type).map(|v| v.as_str()) {
         None => {
             return Err(invalid(
                 "type_required",
@@ -84,13 +195,7 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
             ));
         }
         Some(Some("text_to_video")) => VideoType::TextToVideo,
-        Some(Some("image_to_video")) => {
-            return Err(invalid(
-                "type_not_supported",
-                "type",
-                "image_to_video is not available yet; use text_to_video",
-            ));
-        }
+        Some(Some("image_to_video")) => VideoType::ImageToVideo,
         Some(_) => {
             return Err(invalid(
                 "invalid_type",
@@ -99,24 +204,26 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
             ));
         }
     };
+    let t2v = video_type == VideoType::TextToVideo;
 
-    let prompt =
-        prompt_text(body.prompt.as_ref(), "prompt", "prompt_too_long")?.ok_or_else(|| {
-            invalid(
-                "prompt_required",
-                "prompt",
-                "prompt is required for text_to_video",
-            )
-        })?;
-    let negative_prompt = prompt_text(
-        body.negative_prompt.as_ref(),
+    let prompt = text(&body.prompt, "prompt", "invalid_prompt", "prompt_too_long")?;
+    if t2v && prompt.is_none() {
+        return Err(invalid(
+            "prompt_required",
+            "prompt",
+            "prompt is required for text_to_video",
+        ));
+    }
+    let negative_prompt = text(
+        &body.negative_prompt,
         "negative_prompt",
+        "invalid_negative_prompt",
         "negative_prompt_too_long",
     )?
     .unwrap_or_else(|| DEFAULT_NEGATIVE_PROMPT.to_string());
 
-    let duration = match &body.duration {
-        None | Some(Value::Null) => 5,
+    let duration = match present(&body.duration) {
+        None => 5,
         Some(v) => v
             .as_u64()
             .and_then(|d| u32::try_from(d).ok())
@@ -130,12 +237,20 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
             })?,
     };
 
-    let aspect_ratio = match &body.aspect_ratio {
-        None | Some(Value::Null) => AspectRatio::Landscape,
-        Some(v) => match string_field(v, "aspect_ratio", "invalid_aspect_ratio")? {
-            "16:9" => AspectRatio::Landscape,
-            "9:16" => AspectRatio::Portrait,
-            "1:1" => AspectRatio::Square,
+    let aspect_ratio = match (present(&body.aspect_ratio), t2v) {
+        (None, true) => Some(AspectRatio::Landscape),
+        (None, false) => None,
+        (Some(_), false) => {
+            return Err(invalid(
+                "aspect_ratio_not_supported",
+                "aspect_ratio",
+                "aspect_ratio applies to text_to_video only; image_to_video follows the image",
+            ));
+        }
+        (Some(v), true) => Some(match v.as_str() {
+            Some("16:9") => AspectRatio::Landscape,
+            Some("9:16") => AspectRatio::Portrait,
+            Some("1:1") => AspectRatio::Square,
             _ => {
                 return Err(invalid(
                     "invalid_aspect_ratio",
@@ -143,39 +258,95 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
                     "aspect_ratio must be 16:9, 9:16 or 1:1",
                 ));
             }
-        },
+        }),
     };
 
-    let quality = match &body.quality {
-        None | Some(Value::Null) => Quality::Standard,
-        Some(v) => match string_field(v, "quality", "invalid_quality")? {
-            "draft" => Quality::Draft,
-            "standard" => Quality::Standard,
-            "pro" => Quality::Pro,
-            _ => {
-                return Err(invalid(
-                    "invalid_quality",
-                    "quality",
-                    "quality must be draft, standard or pro",
-                ));
-            }
-        },
-    };
-
-    for (field, value) in [
-        ("model", &body.model),
-        ("cfg_scale", &body.cfg_scale),
-        ("image", &body.image),
-        ("image_tail", &body.image_tail),
-        ("camera_control", &body.camera_control),
-    ] {
-        if value.as_ref().is_some_and(|v| !v.is_null()) {
+    let quality = match present(&body.quality).map(|v| v.as_str()) {
+        None => Quality::Standard,
+        Some(Some("draft")) => Quality::Draft,
+        Some(Some("standard")) => Quality::Standard,
+        Some(Some("pro")) => Quality::Pro,
+        Some(_) => {
             return Err(invalid(
-                "field_not_supported",
-                field,
-                format!("{field} is not accepted for this request yet"),
+                "invalid_quality",
+                "quality",
+                "quality must be draft, standard or pro",
             ));
         }
+    };
+
+    let model_override = match present(&body.model) {
+        None => None,
+        Some(v) => {
+            let m = v.as_str().filter(|m| !m.is_empty()).ok_or_else(|| {
+                invalid(
+                    "invalid_model",
+                    "model",
+                    "model must be a model name such as kling-v2-6",
+                )
+            })?;
+            if crate::kling::capability::model(m).is_none() {
+                return Err(invalid(
+                    "unknown_model",
+                    "model",
+                    format!("model {m} is not a Kling video model"),
+                ));
+            }
+            Some(m.to_string())
+        }
+    };
+
+    let cfg_scale = match present(&body.cfg_scale) {
+        None => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|x| (0.0..=1.0).contains(x))
+                .ok_or_else(|| {
+                    invalid(
+                        "invalid_cfg_scale",
+                        "cfg_scale",
+                        "cfg_scale must be a number from 0 to 1",
+                    )
+                })? as f32,
+        ),
+    };
+
+    let image = image_ref(&body.image, "image")?;
+    let image_tail = image_ref(&body.image_tail, "image_tail")?;
+    if t2v {
+        for (field, value) in [("image", &image), ("image_tail", &image_tail)] {
+            if value.is_some() {
+                return Err(invalid(
+                    "image_not_supported",
+                    field,
+                    format!("{field} applies to image_to_video only"),
+                ));
+            }
+        }
+    } else if image.is_none() && image_tail.is_none() {
+        return Err(invalid(
+            "image_required",
+            "image",
+            "image_to_video needs image (start frame) or image_tail (end frame)",
+        ));
+    }
+
+    let rights_confirmed = match present(&body.rights_confirmed) {
+        None => false,
+        Some(v) => v.as_bool().ok_or_else(|| {
+            invalid(
+                "invalid_rights_confirmed",
+                "rights_confirmed",
+                "rights_confirmed must be true or false",
+            )
+        })?,
+    };
+    if (image.is_some() || image_tail.is_some()) && !rights_confirmed {
+        return Err(invalid(
+            "consent_required",
+            "rights_confirmed",
+            "confirm you have the rights to the images with rights_confirmed: true",
+        ));
     }
 
     Ok(VideoSpec {
@@ -185,6 +356,11 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         duration,
         aspect_ratio,
         quality,
+        model_override,
+        cfg_scale,
+        image,
+        image_tail,
+        camera_control: camera(&body.camera_control)?,
     })
 }
 
@@ -198,20 +374,45 @@ mod tests {
     }
 
     #[test]
-    fn accepts_a_minimal_text_to_video() {
+    fn accepts_minimal_requests() {
         let spec = validate(&body(
             json!({"type": "text_to_video", "prompt": "a red fox in snow"}),
         ))
         .unwrap();
         assert_eq!(spec.duration, 5);
-        assert_eq!(spec.aspect_ratio, AspectRatio::Landscape);
+        assert_eq!(spec.aspect_ratio, Some(AspectRatio::Landscape));
         assert_eq!(spec.quality, Quality::Standard);
         assert_eq!(spec.negative_prompt, DEFAULT_NEGATIVE_PROMPT);
+        let spec = validate(&body(json!({"type": "image_to_video", "image": {"upload_id": "0f3c-9a"},
+            "image_tail": {"url": "https://example.com/end.png"}, "rights_confirmed": true, "duration": 10,
+            "camera_control": {"type": "down_back"}, "model": "kling-v1-5", "cfg_scale": 0.4})))
+        .unwrap();
+        assert_eq!(spec.image, Some(ImageRef::Upload("0f3c-9a".into())));
+        assert_eq!(
+            spec.image_tail,
+            Some(ImageRef::Url("https://example.com/end.png".into()))
+        );
+        assert_eq!(spec.aspect_ratio, None);
+        assert_eq!(spec.prompt, None);
     }
 
     #[test]
     fn each_rule_has_its_code() {
         let long = "x".repeat(2501);
+        let t = |extra: Value| {
+            let mut b = json!({"type": "text_to_video", "prompt": "p"});
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+        let i = |extra: Value| {
+            let mut b = json!({"type": "image_to_video", "image": {"upload_id": "u1"}, "rights_confirmed": true});
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
         let cases = [
             (json!({"prompt": "p"}), "type_required", "type"),
             (
@@ -225,45 +426,119 @@ mod tests {
                 "prompt_required",
                 "prompt",
             ),
+            (t(json!({"prompt": "   "})), "prompt_required", "prompt"),
+            (t(json!({"prompt": 7})), "invalid_prompt", "prompt"),
+            (t(json!({"prompt": long})), "prompt_too_long", "prompt"),
             (
-                json!({"type": "text_to_video", "prompt": "   "}),
-                "prompt_required",
-                "prompt",
-            ),
-            (
-                json!({"type": "text_to_video", "prompt": long}),
-                "prompt_too_long",
-                "prompt",
-            ),
-            (
-                json!({"type": "text_to_video", "prompt": "p", "negative_prompt": long}),
+                t(json!({"negative_prompt": long})),
                 "negative_prompt_too_long",
                 "negative_prompt",
             ),
             (
-                json!({"type": "text_to_video", "prompt": "p", "duration": 7}),
-                "invalid_duration",
-                "duration",
+                t(json!({"negative_prompt": []})),
+                "invalid_negative_prompt",
+                "negative_prompt",
             ),
+            (t(json!({"duration": 7})), "invalid_duration", "duration"),
+            (t(json!({"duration": "5"})), "invalid_duration", "duration"),
+            (t(json!({"duration": 5.5})), "invalid_duration", "duration"),
             (
-                json!({"type": "text_to_video", "prompt": "p", "duration": "5"}),
-                "invalid_duration",
-                "duration",
-            ),
-            (
-                json!({"type": "text_to_video", "prompt": "p", "aspect_ratio": "4:3"}),
+                t(json!({"aspect_ratio": "4:3"})),
                 "invalid_aspect_ratio",
                 "aspect_ratio",
             ),
             (
-                json!({"type": "text_to_video", "prompt": "p", "quality": "ultra"}),
-                "invalid_quality",
-                "quality",
+                i(json!({"aspect_ratio": "16:9"})),
+                "aspect_ratio_not_supported",
+                "aspect_ratio",
+            ),
+            (t(json!({"quality": "ultra"})), "invalid_quality", "quality"),
+            (t(json!({"model": ""})), "invalid_model", "model"),
+            (t(json!({"model": "kling-v9"})), "unknown_model", "model"),
+            (
+                t(json!({"cfg_scale": 1.5})),
+                "invalid_cfg_scale",
+                "cfg_scale",
             ),
             (
-                json!({"type": "text_to_video", "prompt": "p", "model": "kling-v1"}),
-                "field_not_supported",
-                "model",
+                t(json!({"cfg_scale": "high"})),
+                "invalid_cfg_scale",
+                "cfg_scale",
+            ),
+            (
+                t(json!({"image": {"upload_id": "u1"}, "rights_confirmed": true})),
+                "image_not_supported",
+                "image",
+            ),
+            (
+                json!({"type": "image_to_video", "rights_confirmed": true}),
+                "image_required",
+                "image",
+            ),
+            (
+                i(json!({"image": "https://example.com/a.png"})),
+                "invalid_image",
+                "image",
+            ),
+            (
+                i(json!({"image": {"upload_id": "u1", "url": "https://x"}})),
+                "invalid_image",
+                "image",
+            ),
+            (
+                i(json!({"image": {"upload_id": "../../etc"}})),
+                "invalid_upload_id",
+                "image",
+            ),
+            (
+                i(json!({"image_tail": {"url": "not a url"}})),
+                "invalid_image_url",
+                "image_tail",
+            ),
+            (
+                i(json!({"rights_confirmed": false})),
+                "consent_required",
+                "rights_confirmed",
+            ),
+            (
+                i(json!({"rights_confirmed": null})),
+                "consent_required",
+                "rights_confirmed",
+            ),
+            (
+                i(json!({"rights_confirmed": "yes"})),
+                "invalid_rights_confirmed",
+                "rights_confirmed",
+            ),
+            (
+                t(json!({"camera_control": {"type": "orbit"}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "simple"}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "simple", "config": {"zoom": 11}}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "simple", "config": {"zoom": 1, "pan": 2}}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "down_back", "config": {"zoom": 1}}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "simple", "config": {"zoom": 1}, "speed": 2}})),
+                "invalid_camera_control",
+                "camera_control",
             ),
         ];
         for (input, code, field) in cases {
@@ -273,6 +548,7 @@ mod tests {
                 (422, code, Some(field)),
                 "{input}"
             );
+            assert!(!err.message.is_empty());
         }
     }
 

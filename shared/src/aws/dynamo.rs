@@ -2,19 +2,24 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{Applied, CreateOutcome, IdempotencyRecord, StoreError, TaskPage, TaskStore};
+use crate::ports::{
+    AccountView, Applied, Charge, ChargeRefusal, CreateOutcome, IdempotencyRecord, LedgerEntry,
+    LedgerKind, StoreError, TaskPage, TaskStore, ViolationPolicy,
+};
 use crate::state::{TaskEvent, TaskPatch, apply_event};
-use crate::task::Task;
+use crate::task::{CostUnits, Task, TaskStatus};
 use crate::time_util;
 
 pub const GSI1: &str = "gsi1";
 const IDEMPOTENCY_TTL_SECS: i64 = 48 * 3600;
 const WEBHOOK_DEDUP_TTL_SECS: i64 = 7 * 24 * 3600;
+/// Daily usage items outlive their day long enough for reporting.
+const USAGE_TTL_SECS: i64 = 90 * 24 * 3600;
 /// Optimistic-concurrency attempts before giving up on a hot task.
 const MAX_APPLY_ATTEMPTS: usize = 8;
 
@@ -86,6 +91,61 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Cost units as a DynamoDB number (exact decimal, two places).
+fn units(c: CostUnits) -> AttributeValue {
+    n(format!("{}.{:02}", c.0 / 100, c.0 % 100))
+}
+
+fn negative_units(c: CostUnits) -> AttributeValue {
+    n(format!("-{}.{:02}", c.0 / 100, c.0 % 100))
+}
+
+fn read_units(item: &Item, name: &str) -> CostUnits {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| CostUnits((v * 100.0).round().max(0.0) as u64))
+        .unwrap_or_default()
+}
+
+fn read_i64(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn usage_sk(day: &str) -> String {
+    format!("USAGE#{day}")
+}
+
+fn ledger_item(user_id: &str, entry: &LedgerEntry) -> Result<Item, StoreError> {
+    let kind = match entry.kind {
+        LedgerKind::Debit => "debit",
+        LedgerKind::Refund => "refund",
+    };
+    let mut item = to_item(entry)?;
+    item.insert("pk".into(), s(user_pk(user_id)));
+    item.insert(
+        "sk".into(),
+        s(format!("LEDGER#{}#{}#{kind}", entry.at, entry.task_id)),
+    );
+    Ok(item)
+}
+
+fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_string))
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
 impl DynamoTaskStore {
     pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::new(aws_sdk_dynamodb::Client::new(sdk), table)
@@ -135,6 +195,77 @@ impl DynamoTaskStore {
     }
 }
 
+impl DynamoTaskStore {
+    /// The terminal write: the task, the freed slot and, for a failure, the refund, together.
+    /// `Err(None)` means the task changed under us.
+    async fn finish(
+        &self,
+        before: &Task,
+        after: &Task,
+        item: Item,
+        version: u64,
+    ) -> Result<(), Option<StoreError>> {
+        let build_err =
+            |e: aws_sdk_dynamodb::error::BuildError| Some(StoreError::Backend(e.to_string()));
+        let task_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(version))
+            .build()
+            .map_err(build_err)?;
+        let release = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(&before.user_id)))
+            .key("sk", s("ACCOUNT"))
+            .update_expression("ADD in_flight :minus_one")
+            .expression_attribute_values(":minus_one", n(-1))
+            .build()
+            .map_err(build_err)?;
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(task_put).build())
+            .transact_items(TransactWriteItem::builder().update(release).build());
+        if after.status == TaskStatus::Failed && before.cost_units.0 > 0 {
+            let day = time_util::parse_rfc3339(&before.created_at)
+                .map(time_util::utc_day)
+                .unwrap_or_else(|| time_util::utc_day(time_util::now()));
+            let refund_usage = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(user_pk(&before.user_id)))
+                .key("sk", s(usage_sk(&day)))
+                .update_expression("ADD units :refund")
+                .expression_attribute_values(":refund", negative_units(before.cost_units))
+                .build()
+                .map_err(build_err)?;
+            let refund = LedgerEntry {
+                task_id: before.id.clone(),
+                kind: LedgerKind::Refund,
+                units: before.cost_units,
+                day,
+                at: after.updated_at.clone(),
+            };
+            let ledger = ledger_item(&before.user_id, &refund).map_err(Some)?;
+            tx = tx
+                .transact_items(TransactWriteItem::builder().update(refund_usage).build())
+                .transact_items(
+                    put(&self.table, ledger, Some("attribute_not_exists(pk)")).map_err(Some)?,
+                );
+        }
+        match tx.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
+            {
+                Err(None)
+            }
+            Err(e) => Err(Some(backend(e))),
+        }
+    }
+}
+
 fn webhook_pk(provider_task_id: &str, status: &str) -> String {
     format!("WEBHOOK#{provider_task_id}#{status}")
 }
@@ -144,8 +275,13 @@ impl TaskStore for DynamoTaskStore {
         &self,
         task: &Task,
         idempotency: &IdempotencyRecord,
+        charge: &Charge,
     ) -> Result<CreateOutcome, StoreError> {
-        let now = time_util::unix_seconds(time_util::now());
+        let now = charge.now_secs;
+        if task.cost_units > charge.daily_budget {
+            return Ok(CreateOutcome::Refused(ChargeRefusal::Budget));
+        }
+        let remaining = CostUnits(charge.daily_budget.0 - task.cost_units.0);
         let task_item = to_item(&TaskItem::new(task.clone(), 1))?;
         let idem_item = to_item(&IdempotencyItem {
             pk: user_pk(&idempotency.user_id),
@@ -153,39 +289,205 @@ impl TaskStore for DynamoTaskStore {
             expires_at: now + IDEMPOTENCY_TTL_SECS,
             record: idempotency.clone(),
         })?;
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            Ok(TransactWriteItem::builder().put(put).build())
+        let account = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(&task.user_id)))
+            .key("sk", s("ACCOUNT"))
+            .update_expression("SET #plan = if_not_exists(#plan, :plan) ADD in_flight :one")
+            .condition_expression(
+                "(attribute_not_exists(in_flight) OR in_flight < :max) \
+                 AND (attribute_not_exists(suspended_until) OR suspended_until <= :now)",
+            )
+            .expression_attribute_names("#plan", "plan")
+            .expression_attribute_values(":plan", s(&charge.plan))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(charge.max_concurrent))
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let usage = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(&task.user_id)))
+            .key("sk", s(usage_sk(&charge.day)))
+            .update_expression("ADD units :cost SET expires_at = if_not_exists(expires_at, :ttl)")
+            .condition_expression("attribute_not_exists(units) OR units <= :remaining")
+            .expression_attribute_values(":cost", units(task.cost_units))
+            .expression_attribute_values(":remaining", units(remaining))
+            .expression_attribute_values(":ttl", n(now + USAGE_TTL_SECS))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let debit = LedgerEntry {
+            task_id: task.id.clone(),
+            kind: LedgerKind::Debit,
+            units: task.cost_units,
+            day: charge.day.clone(),
+            at: task.created_at.clone(),
         };
         let result = self
             .client
             .transact_write_items()
-            .transact_items(put(task_item)?)
-            .transact_items(put(idem_item)?)
+            .transact_items(put(
+                &self.table,
+                task_item,
+                Some("attribute_not_exists(pk)"),
+            )?)
+            .transact_items(put(
+                &self.table,
+                idem_item,
+                Some("attribute_not_exists(pk)"),
+            )?)
+            .transact_items(TransactWriteItem::builder().update(account).build())
+            .transact_items(TransactWriteItem::builder().update(usage).build())
+            .transact_items(put(
+                &self.table,
+                ledger_item(&task.user_id, &debit)?,
+                Some("attribute_not_exists(pk)"),
+            )?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(CreateOutcome::Created),
-            Err(e) => {
-                let canceled = e
-                    .as_service_error()
-                    .is_some_and(|se| se.is_transaction_canceled_exception());
-                if !canceled {
-                    return Err(backend(e));
-                }
-                // A canceled transaction whose key exists is a replay; anything else is a fault.
-                match self
-                    .get_idempotency(&idempotency.user_id, &idempotency.key)
-                    .await?
-                {
-                    Some(existing) => Ok(CreateOutcome::KeyExists(existing)),
-                    None => Err(backend(e)),
-                }
+        let err = match result {
+            Ok(_) => return Ok(CreateOutcome::Created),
+            Err(e) => e,
+        };
+        let canceled = err
+            .as_service_error()
+            .is_some_and(|se| se.is_transaction_canceled_exception());
+        if !canceled {
+            return Err(backend(err));
+        }
+        // Which condition failed, from the state now: a used key is a replay whatever else
+        // failed with it; then suspension, concurrency, budget.
+        if let Some(existing) = self
+            .get_idempotency(&idempotency.user_id, &idempotency.key)
+            .await?
+        {
+            return Ok(CreateOutcome::KeyExists(existing));
+        }
+        let view = self.account(&task.user_id, &charge.day).await?;
+        if view.suspended_until.is_some_and(|u| u > now) {
+            return Ok(CreateOutcome::Refused(ChargeRefusal::Suspended));
+        }
+        if view.in_flight >= charge.max_concurrent {
+            return Ok(CreateOutcome::Refused(ChargeRefusal::Concurrency));
+        }
+        if view.used_today.0 + task.cost_units.0 > charge.daily_budget.0 {
+            return Ok(CreateOutcome::Refused(ChargeRefusal::Budget));
+        }
+        // The slot or budget freed up in the meantime: report the contention as a busy answer.
+        Ok(CreateOutcome::Refused(ChargeRefusal::Concurrency))
+    }
+
+    async fn account(&self, user_id: &str, day: &str) -> Result<AccountView, StoreError> {
+        let get = |sk: String| {
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(user_pk(user_id)))
+                .key("sk", s(sk))
+                .consistent_read(true)
+                .send()
+        };
+        let account = get("ACCOUNT".into())
+            .await
+            .map_err(backend)?
+            .item
+            .unwrap_or_default();
+        let usage = get(usage_sk(day))
+            .await
+            .map_err(backend)?
+            .item
+            .unwrap_or_default();
+        let violations = account
+            .get("violations")
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_n().ok()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(AccountView {
+            plan: account.get("plan").and_then(|v| v.as_s().ok()).cloned(),
+            in_flight: read_i64(&account, "in_flight").unwrap_or(0).max(0) as u32,
+            used_today: read_units(&usage, "units"),
+            suspended_until: read_i64(&account, "suspended_until"),
+            violations,
+        })
+    }
+
+    async fn record_violation(
+        &self,
+        user_id: &str,
+        now_secs: i64,
+        policy: ViolationPolicy,
+    ) -> Result<Option<i64>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(user_id)))
+            .key("sk", s("ACCOUNT"))
+            .update_expression(
+                "SET violations = list_append(if_not_exists(violations, :empty), :v)",
+            )
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":v", AttributeValue::L(vec![n(now_secs)]))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(backend)?;
+        let recent = out
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("violations"))
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_n().ok()?.parse::<i64>().ok())
+                    .filter(|t| *t > now_secs - policy.window_secs)
+                    .count()
+            })
+            .unwrap_or(0);
+        if (recent as u32) < policy.threshold {
+            return Ok(None);
+        }
+        let until = now_secs + policy.suspension_secs;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(user_id)))
+            .key("sk", s("ACCOUNT"))
+            .update_expression("SET suspended_until = :until, violations = :empty")
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(Some(until))
+    }
+
+    async fn ledger(&self, user_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :ledger)")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":ledger", s("LEDGER#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in out.items.unwrap_or_default() {
+                entries.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(entries);
             }
         }
     }
@@ -214,24 +516,34 @@ impl TaskStore for DynamoTaskStore {
             };
             let moved = next.status != current.task.status;
             let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", AttributeValue::N(current.version.to_string()))
-                .send()
-                .await;
+            let result = if moved && next.status.is_terminal() {
+                self.finish(&current.task, &next, item, current.version)
+                    .await
+            } else {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(current.version))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        if e.as_service_error()
+                            .is_some_and(|se| se.is_conditional_check_failed_exception())
+                        {
+                            None
+                        } else {
+                            Some(backend(e))
+                        }
+                    })
+            };
             match result {
-                Ok(_) => return Ok(Applied { task: next, moved }),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(backend(e)),
+                Ok(()) => return Ok(Applied { task: next, moved }),
+                // Someone else wrote first: read again and decide again.
+                Err(None) => continue,
+                Err(Some(e)) => return Err(e),
             }
         }
         Err(StoreError::Contention(task_id.to_string()))

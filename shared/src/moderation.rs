@@ -1,0 +1,307 @@
+//! Pre-generation moderation: a rule engine over normalised text, with its rules in a policy
+//! file (`infra/moderation.json`, embedded at build time, or `MODERATION_POLICY_JSON`).
+//!
+//! Text and terms go through the same normalisation — Unicode compatibility forms (full-width
+//! letters), diacritics, case, leetspeak, letters split by separators (`s.e.x`, `s e x`) and
+//! repeated letters — and terms match whole words only, so `Scunthorpe` and `grape` stay clean.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+use crate::config::{ConfigError, Source};
+
+pub const DEFAULT_POLICY_JSON: &str = include_str!("../../infra/moderation.json");
+pub const PUBLIC_FIGURE: &str = "public_figure";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[allow(dead_code)]
+    version: u32,
+    #[serde(default)]
+    #[allow(dead_code)]
+    notes: String,
+    #[serde(default)]
+    allowed_phrases: Vec<String>,
+    categories: Vec<CategoryFile>,
+    public_figures: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryFile {
+    name: String,
+    #[serde(default)]
+    any_of: Vec<String>,
+    #[serde(default)]
+    all_of: Vec<Vec<String>>,
+}
+
+/// A prompt the policy refuses: the category and the (normalised) term that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub category: String,
+    pub term: String,
+}
+
+/// One category: every group must match (`any_of` is a single group).
+struct Rule {
+    category: String,
+    groups: Vec<usize>,
+}
+
+pub struct Policy {
+    /// Innocent phrases that contain a term ("naked mole rat"), blanked out before matching.
+    allowed: Option<AhoCorasick>,
+    matcher: AhoCorasick,
+    /// For each pattern: its group and display term.
+    patterns: Vec<(usize, String)>,
+    rules: Vec<Rule>,
+}
+
+fn leet(c: char) -> char {
+    match c {
+        '0' => 'o',
+        '1' | '!' | '|' => 'i',
+        '3' => 'e',
+        '4' | '@' => 'a',
+        '5' | '$' => 's',
+        '7' | '+' => 't',
+        '8' => 'b',
+        _ => c,
+    }
+}
+
+/// The normalised words of a text.
+pub fn words(text: &str) -> Vec<String> {
+    let folded: String = text
+        .nfkc()
+        .collect::<String>()
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(leet)
+        .collect();
+    let raw: Vec<String> = folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            // Runs of one letter count once: "seeeex" and "sex" are the same word.
+            let mut out = String::with_capacity(w.len());
+            for c in w.chars() {
+                if !out.ends_with(c) {
+                    out.push(c);
+                }
+            }
+            out
+        })
+        .collect();
+    // Letters split by separators ("s.e.x", "s e x") are one word again.
+    let mut merged: Vec<String> = Vec::with_capacity(raw.len());
+    let mut run = String::new();
+    let mut run_len = 0;
+    let flush = |merged: &mut Vec<String>, run: &mut String, run_len: &mut usize| {
+        if *run_len > 0 {
+            if *run_len == 1 {
+                merged.push(std::mem::take(run));
+            } else {
+                // "a s.e.x scene": a leading "a" or "i" is usually the article or pronoun.
+                if *run_len >= 3 && (run.starts_with('a') || run.starts_with('i')) {
+                    merged.push(run.remove(0).to_string());
+                }
+                let mut collapsed = String::new();
+                for c in run.chars() {
+                    if !collapsed.ends_with(c) {
+                        collapsed.push(c);
+                    }
+                }
+                merged.push(collapsed);
+                run.clear();
+            }
+            *run_len = 0;
+        }
+    };
+    for w in raw {
+        if w.chars().count() == 1 {
+            run.push_str(&w);
+            run_len += 1;
+        } else {
+            flush(&mut merged, &mut run, &mut run_len);
+            merged.push(w);
+        }
+    }
+    flush(&mut merged, &mut run, &mut run_len);
+    merged
+}
+
+/// A term as a search pattern over ` word word ` text: whole words, or a prefix with `*`.
+fn pattern(term: &str) -> Option<(String, String)> {
+    let (body, prefix) = match term.strip_suffix('*') {
+        Some(b) => (b, true),
+        None => (term, false),
+    };
+    let normal = words(body).join(" ");
+    // One letter would match every stray initial ("x-ray"): such terms are refused.
+    if normal.chars().count() < 2 {
+        return None;
+    }
+    let pat = if prefix {
+        format!(" {normal}")
+    } else {
+        format!(" {normal} ")
+    };
+    Some((pat, normal))
+}
+
+impl Policy {
+    pub fn parse(json: &str) -> Result<Self, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: "MODERATION_POLICY_JSON",
+            reason,
+        };
+        let file: PolicyFile = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+        let mut patterns: Vec<(usize, String)> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut rules = Vec::new();
+        let mut group_count = 0;
+        let mut add_group =
+            |terms: &[String], patterns: &mut Vec<(usize, String)>, texts: &mut Vec<String>| {
+                let g = group_count;
+                group_count += 1;
+                for t in terms {
+                    if let Some((pat, display)) = pattern(t) {
+                        texts.push(pat);
+                        patterns.push((g, display));
+                    }
+                }
+                g
+            };
+        if let Some(bad) = file
+            .categories
+            .iter()
+            .flat_map(|c| c.any_of.iter().chain(c.all_of.iter().flatten()))
+            .chain(&file.public_figures)
+            .find(|t| pattern(t).is_none())
+        {
+            return Err(invalid(format!(
+                "term '{bad}' is too short once normalised"
+            )));
+        }
+        for c in &file.categories {
+            let mut groups = Vec::new();
+            if !c.any_of.is_empty() {
+                groups.push(add_group(&c.any_of, &mut patterns, &mut texts));
+            }
+            for g in &c.all_of {
+                groups.push(add_group(g, &mut patterns, &mut texts));
+            }
+            if groups.is_empty() {
+                return Err(invalid(format!("category {} has no terms", c.name)));
+            }
+            rules.push(Rule {
+                category: c.name.clone(),
+                groups,
+            });
+        }
+        let g = add_group(&file.public_figures, &mut patterns, &mut texts);
+        rules.push(Rule {
+            category: PUBLIC_FIGURE.into(),
+            groups: vec![g],
+        });
+        let allowed_texts: Vec<String> = file
+            .allowed_phrases
+            .iter()
+            .filter_map(|p| pattern(p).map(|(pat, _)| pat))
+            .collect();
+        let allowed = if allowed_texts.is_empty() {
+            None
+        } else {
+            Some(AhoCorasick::new(&allowed_texts).map_err(|e| invalid(e.to_string()))?)
+        };
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&texts)
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(Self {
+            allowed,
+            matcher,
+            patterns,
+            rules,
+        })
+    }
+
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        Self::parse(
+            &src.optional("MODERATION_POLICY_JSON")
+                .unwrap_or_else(|| DEFAULT_POLICY_JSON.to_string()),
+        )
+    }
+
+    /// The first rule (in policy order) the text breaks, if any.
+    pub fn check(&self, text: &str) -> Option<Block> {
+        let mut haystack = format!(" {} ", words(text).join(" "));
+        if let Some(allowed) = &self.allowed {
+            // Keep the surrounding spaces so neighbouring words stay separate.
+            let ranges: Vec<_> = allowed
+                .find_overlapping_iter(&haystack)
+                .map(|m| m.range())
+                .collect();
+            let mut bytes = haystack.into_bytes();
+            for r in ranges {
+                for b in &mut bytes[r] {
+                    *b = b' ';
+                }
+            }
+            haystack = String::from_utf8(bytes).unwrap_or_default();
+        }
+        let mut hits: Vec<Option<String>> = vec![None; self.patterns.len()];
+        for m in self.matcher.find_overlapping_iter(&haystack) {
+            let (group, term) = &self.patterns[m.pattern().as_usize()];
+            hits[*group] = Some(term.clone());
+        }
+        self.rules.iter().find_map(|rule| {
+            let terms: Option<Vec<&String>> =
+                rule.groups.iter().map(|g| hits[*g].as_ref()).collect();
+            terms.map(|t| Block {
+                category: rule.category.clone(),
+                term: t.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" + "),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_table() {
+        let cases = [
+            ("S.E.X", "sex"),
+            ("s e x", "sex"),
+            ("s3x", "sex"),
+            ("ｓｅｘ", "sex"),
+            ("séx", "sex"),
+            ("seeeexxx", "sex"),
+            ("p0rn", "porn"),
+            ("n@ked", "naked"),
+            ("a cat", "a cat"),
+            ("Scunthorpe", "scunthorpe"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(words(input).join(" "), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_policy_parses() {
+        let p = Policy::parse(DEFAULT_POLICY_JSON).unwrap();
+        assert_eq!(p.check("a grape harvest at dawn"), None);
+        assert_eq!(
+            p.check("nude beach").map(|b| b.category).as_deref(),
+            Some("sexual")
+        );
+    }
+}

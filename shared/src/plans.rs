@@ -1,0 +1,346 @@
+//! Plans and prices from configuration (`infra/plans.json`, embedded at build time, or the
+//! `PLANS_JSON` environment variable), read once per cold start, and the pure rule that says
+//! whether a plan allows a request now.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, Source};
+use crate::pricing::PriceTable;
+use crate::task::{CostUnits, Quality};
+
+pub const DEFAULT_PLANS_JSON: &str = include_str!("../../infra/plans.json");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub qualities: Vec<Quality>,
+    pub model_overrides: Vec<String>,
+    pub max_duration_seconds: u32,
+    pub max_concurrent_tasks: u32,
+    pub daily_cost_units: f64,
+    pub suspend_after_violations: u32,
+    pub violation_window_hours: u32,
+    pub suspension_hours: u32,
+}
+
+impl Plan {
+    pub fn daily_budget(&self) -> CostUnits {
+        CostUnits((self.daily_cost_units * 100.0).round().max(0.0) as u64)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pricing {
+    tier_multipliers: BTreeMap<String, f64>,
+    feature_multipliers: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlansFile {
+    default_plan: String,
+    pricing: Pricing,
+    plans: BTreeMap<String, Plan>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plans {
+    pub default_plan: String,
+    pub plans: BTreeMap<String, Plan>,
+    pub prices: PriceTable,
+}
+
+fn hundredths(map: &BTreeMap<String, f64>, key: &str) -> Result<u64, ConfigError> {
+    let v = map.get(key).ok_or_else(|| ConfigError::Invalid {
+        name: "PLANS_JSON",
+        reason: format!("pricing has no multiplier '{key}'"),
+    })?;
+    if !v.is_finite() || *v <= 0.0 {
+        return Err(ConfigError::Invalid {
+            name: "PLANS_JSON",
+            reason: format!("multiplier '{key}' must be positive"),
+        });
+    }
+    Ok((v * 100.0).round() as u64)
+}
+
+impl Plans {
+    pub fn parse(json: &str) -> Result<Self, ConfigError> {
+        let file: PlansFile = serde_json::from_str(json).map_err(|e| ConfigError::Invalid {
+            name: "PLANS_JSON",
+            reason: e.to_string(),
+        })?;
+        if !file.plans.contains_key(&file.default_plan) {
+            return Err(ConfigError::Invalid {
+                name: "PLANS_JSON",
+                reason: format!("default_plan '{}' is not a plan", file.default_plan),
+            });
+        }
+        let prices = PriceTable {
+            std_tier: hundredths(&file.pricing.tier_multipliers, "std")?,
+            pro_tier: hundredths(&file.pricing.tier_multipliers, "pro")?,
+            no_feature: hundredths(&file.pricing.feature_multipliers, "none")?,
+            camera_control: hundredths(&file.pricing.feature_multipliers, "camera_control")?,
+        };
+        Ok(Self {
+            default_plan: file.default_plan,
+            plans: file.plans,
+            prices,
+        })
+    }
+
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        Self::parse(
+            &src.optional("PLANS_JSON")
+                .unwrap_or_else(|| DEFAULT_PLANS_JSON.to_string()),
+        )
+    }
+
+    /// The account's plan; else the one the token names; else the default.
+    pub fn resolve<'a>(
+        &'a self,
+        account_plan: Option<&str>,
+        token_hint: Option<&str>,
+    ) -> (&'a str, &'a Plan) {
+        for name in [account_plan, token_hint, Some(self.default_plan.as_str())]
+            .into_iter()
+            .flatten()
+        {
+            if let Some((key, plan)) = self.plans.get_key_value(name) {
+                return (key.as_str(), plan);
+            }
+        }
+        let (key, plan) = self
+            .plans
+            .iter()
+            .next()
+            .unwrap_or_else(|| unreachable!("parse guarantees the default plan exists"));
+        (key.as_str(), plan)
+    }
+}
+
+/// What the plan needs to know about a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestFacts<'a> {
+    pub quality: Quality,
+    pub model_override: Option<&'a str>,
+    pub duration_seconds: u32,
+    pub cost: CostUnits,
+}
+
+/// The account as it stands now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    pub in_flight: u32,
+    pub used_today: CostUnits,
+    pub suspended_until: Option<i64>,
+}
+
+/// Why a plan refuses a request: a stable code, the HTTP status, and a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refusal {
+    pub code: &'static str,
+    #[serde(skip)]
+    pub status: u16,
+    pub message: String,
+}
+
+fn refusal(code: &'static str, status: u16, message: String) -> Refusal {
+    Refusal {
+        code,
+        status,
+        message,
+    }
+}
+
+/// Every reason the plan refuses this request now; empty means allowed. Permanent reasons come
+/// before the ones that pass with time (suspension, concurrency, budget).
+pub fn refusals(
+    plan_name: &str,
+    plan: &Plan,
+    req: &RequestFacts<'_>,
+    usage: &Usage,
+    now: i64,
+) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    if !plan.qualities.contains(&req.quality) {
+        out.push(refusal(
+            "quality_not_in_plan",
+            403,
+            format!(
+                "the {plan_name} plan does not include {:?} quality",
+                req.quality
+            )
+            .to_lowercase(),
+        ));
+    }
+    if let Some(model) = req.model_override
+        && !plan.model_overrides.iter().any(|m| m == model)
+    {
+        out.push(refusal(
+            "model_not_in_plan",
+            403,
+            format!("the {plan_name} plan does not allow choosing model {model}"),
+        ));
+    }
+    if req.duration_seconds > plan.max_duration_seconds {
+        out.push(refusal(
+            "duration_not_in_plan",
+            403,
+            format!(
+                "the {plan_name} plan allows videos up to {} seconds",
+                plan.max_duration_seconds
+            ),
+        ));
+    }
+    if let Some(until) = usage.suspended_until.filter(|u| *u > now) {
+        out.push(refusal(
+            "account_suspended",
+            403,
+            format!(
+                "the account is suspended until {}",
+                crate::time_util::rfc3339_secs(until)
+            ),
+        ));
+    }
+    if usage.in_flight >= plan.max_concurrent_tasks {
+        out.push(refusal(
+            "concurrency_limit",
+            429,
+            format!(
+                "the {plan_name} plan allows {} video(s) in progress at a time",
+                plan.max_concurrent_tasks
+            ),
+        ));
+    }
+    if usage.used_today.0 + req.cost.0 > plan.daily_budget().0 {
+        out.push(refusal(
+            "daily_budget_exceeded",
+            429,
+            format!(
+                "this video costs {:.2} units and {:.2} of today's {:.2} remain",
+                req.cost.as_f64(),
+                plan.daily_budget().0.saturating_sub(usage.used_today.0) as f64 / 100.0,
+                plan.daily_budget().as_f64()
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plans() -> Plans {
+        Plans::parse(DEFAULT_PLANS_JSON).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_file_parses() {
+        let p = plans();
+        assert_eq!(p.prices, PriceTable::default());
+        assert_eq!(p.resolve(None, None).0, "free");
+        assert_eq!(p.resolve(None, Some("pro")).0, "pro");
+        assert_eq!(
+            p.resolve(Some("free"), Some("pro")).0,
+            "free",
+            "the account record wins"
+        );
+        assert_eq!(p.resolve(Some("gold"), None).0, "free");
+        assert!(Plans::parse(r#"{"default_plan":"x","pricing":{"tier_multipliers":{},"feature_multipliers":{}},"plans":{}}"#).is_err());
+    }
+
+    #[test]
+    fn refusal_table() {
+        let p = plans();
+        let free = &p.plans["free"];
+        let std5 = RequestFacts {
+            quality: Quality::Standard,
+            model_override: None,
+            duration_seconds: 5,
+            cost: CostUnits(500),
+        };
+        let codes = |req: &RequestFacts<'_>, usage: &Usage| -> Vec<&'static str> {
+            refusals("free", free, req, usage, 1_000)
+                .iter()
+                .map(|r| r.code)
+                .collect()
+        };
+        let idle = Usage::default();
+        let cases: Vec<(RequestFacts<'_>, Usage, Vec<&str>)> = vec![
+            (std5.clone(), idle.clone(), vec![]),
+            (
+                RequestFacts {
+                    quality: Quality::Pro,
+                    ..std5.clone()
+                },
+                idle.clone(),
+                vec!["quality_not_in_plan"],
+            ),
+            (
+                RequestFacts {
+                    model_override: Some("kling-v3"),
+                    ..std5.clone()
+                },
+                idle.clone(),
+                vec!["model_not_in_plan"],
+            ),
+            (
+                RequestFacts {
+                    duration_seconds: 10,
+                    cost: CostUnits(1000),
+                    ..std5.clone()
+                },
+                idle.clone(),
+                vec!["duration_not_in_plan"],
+            ),
+            (
+                std5.clone(),
+                Usage {
+                    in_flight: 1,
+                    ..idle.clone()
+                },
+                vec!["concurrency_limit"],
+            ),
+            (
+                std5.clone(),
+                Usage {
+                    used_today: CostUnits(1600),
+                    ..idle.clone()
+                },
+                vec!["daily_budget_exceeded"],
+            ),
+            (
+                std5.clone(),
+                Usage {
+                    used_today: CostUnits(1500),
+                    ..idle.clone()
+                },
+                vec![],
+            ),
+            (
+                std5.clone(),
+                Usage {
+                    suspended_until: Some(2_000),
+                    ..idle.clone()
+                },
+                vec!["account_suspended"],
+            ),
+            (
+                std5.clone(),
+                Usage {
+                    suspended_until: Some(999),
+                    ..idle.clone()
+                },
+                vec![],
+            ),
+        ];
+        for (req, usage, want) in cases {
+            assert_eq!(codes(&req, &usage), want, "{req:?} {usage:?}");
+        }
+    }
+}
