@@ -13,6 +13,8 @@ pub struct ApiError {
     pub field: Option<String>,
     pub retryable: bool,
     pub retry_after_secs: Option<u64>,
+    /// Extra facts for the app (a moderation category, when a suspension ends).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -24,7 +26,13 @@ impl ApiError {
             field: None,
             retryable: false,
             retry_after_secs: None,
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -93,6 +101,8 @@ struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
     retryable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a serde_json::Value>,
 }
 
 /// The JSON body of an error, for callers that are not HTTP handlers (tests, the devstack).
@@ -103,6 +113,7 @@ pub fn error_json(err: &ApiError, request_id: &str) -> String {
             message: &err.message,
             field: err.field.as_deref(),
             retryable: err.retryable,
+            details: err.details.as_ref(),
         },
         request_id,
     };

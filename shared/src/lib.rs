@@ -7,6 +7,7 @@ pub mod aws;
 pub mod config;
 pub mod envelope;
 pub mod http_util;
+pub mod images;
 pub mod kling;
 pub mod moderation;
 pub mod mp4_probe;

@@ -7,7 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::kling::{
-    Deadline, KlingClient, KlingError, KlingTask, TaskRef, Text2VideoRequest, VideoKind,
+    Deadline, Image2VideoRequest, KlingClient, KlingError, KlingTask, TaskRef, Text2VideoRequest,
+    VideoKind,
 };
 use crate::state::{TaskEvent, TaskPatch};
 use crate::task::Task;
@@ -147,6 +148,12 @@ pub trait TaskStore: Send + Sync {
         task_id: &str,
     ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
 
+    fn idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
+
     /// Apply an event through the state machine with a conditional write. Reaching a terminal
     /// state frees the account's slot in the same transaction; FAILED also refunds the cost.
     fn apply(
@@ -222,10 +229,41 @@ pub trait VideoStore: Send + Sync {
     ) -> impl Future<Output = Result<String, BlobError>> + Send;
 }
 
+/// App uploads of input images, in the same private bucket under `uploads/{user}/`.
+pub trait UploadStore: Send + Sync {
+    /// A presigned PUT bound to this content type and length.
+    fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<String, BlobError>> + Send;
+
+    /// The object's bytes, `None` when it does not exist; at most `max_bytes + 1` are read.
+    fn fetch(
+        &self,
+        key: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Option<Bytes>, BlobError>> + Send;
+
+    fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<String, BlobError>> + Send;
+}
+
 pub trait VideoProvider: Send + Sync {
     fn submit_text2video(
         &self,
         request: &Text2VideoRequest,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
+
+    fn submit_image2video(
+        &self,
+        request: &Image2VideoRequest,
         deadline: Deadline,
     ) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
 
@@ -244,6 +282,14 @@ impl VideoProvider for KlingClient {
         deadline: Deadline,
     ) -> Result<KlingTask, KlingError> {
         self.create_text2video(request, deadline).await
+    }
+
+    async fn submit_image2video(
+        &self,
+        request: &Image2VideoRequest,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        self.create_image2video(request, deadline).await
     }
 
     async fn query_task(

@@ -1,39 +1,58 @@
-//! create-task: `POST /v1/videos` — validate, price, record (with the idempotency record in
-//! one transaction), then submit to Kling with `external_task_id` = our id and a per-task
-//! callback URL.
+//! create-task: the gate in front of a paid provider.
+//!
+//! `POST /v1/videos`: validate, moderate, check the plan, resolve images, check Kling's
+//! capability map, price, then record the task with the account's debit, in-flight slot,
+//! idempotency record and ledger entry in one transaction, and submit to Kling with
+//! `external_task_id` = our id and a per-task callback URL. `POST /v1/videos/estimate` prices a
+//! body without creating anything. `POST /v1/uploads` hands out presigned PUTs for images.
+
+mod requests;
+mod uploads;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use shared::auth::{AuthMode, identify};
+use shared::auth::{AuthMode, Identity, identify};
 use shared::config::WebhookConfig;
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
-use shared::kling::{Deadline, KlingConfig, KlingError, Text2VideoRequest};
-use shared::ports::{CreateOutcome, IdempotencyRecord, StoreError, TaskStore, VideoProvider};
-use shared::pricing::{PriceTable, price};
+use shared::kling::{Deadline, KlingConfig, KlingError};
+use shared::moderation::Policy;
+use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
+use shared::ports::{
+    AccountView, Charge, ChargeRefusal, CreateOutcome, IdempotencyRecord, StoreError, TaskStore,
+    UploadStore, VideoProvider, ViolationPolicy,
+};
+use shared::pricing::{Breakdown, price};
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::task::{Task, TaskError, TaskStatus};
 use shared::time_util;
-use shared::validation::{CreateVideoBody, VideoSpec, validate};
+use shared::validation::{CreateVideoBody, DEFAULT_NEGATIVE_PROMPT, VideoSpec, validate};
 use shared::view::task_view;
 use shared::webhook_token::callback_url;
 
+pub use requests::{KlingRequest, ResolvedImages};
+pub use uploads::UploadPolicy;
+
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
-pub struct App<S, P> {
+pub struct App<S, P, U> {
     pub store: S,
     pub provider: P,
+    pub uploads: U,
     pub auth: AuthMode,
     pub webhook: WebhookConfig,
     pub kling: KlingConfig,
-    pub prices: PriceTable,
+    pub plans: Plans,
+    pub moderation: Policy,
+    pub upload_policy: UploadPolicy,
 }
 
-pub async fn handle<S: TaskStore, P: VideoProvider>(
-    app: &App<S, P>,
+pub async fn handle<S: TaskStore, P: VideoProvider, U: UploadStore>(
+    app: &App<S, P, U>,
     req: Request,
 ) -> Response<Body> {
     let request_id = http_util::request_id(&req);
@@ -44,19 +63,30 @@ pub async fn handle<S: TaskStore, P: VideoProvider>(
     }
 }
 
-async fn route<S: TaskStore, P: VideoProvider>(
-    app: &App<S, P>,
+async fn route<S: TaskStore, P: VideoProvider, U: UploadStore>(
+    app: &App<S, P, U>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
-    match (method, http_util::segments(req).as_slice()) {
-        ("POST", ["v1", "videos"]) => create(app, req).await,
-        ("POST", ["v1", "videos", "estimate"]) | ("POST", ["v1", "uploads"]) => Err(ApiError::new(
-            501,
-            "not_implemented",
-            "this endpoint is not available yet",
-        )),
-        _ => Err(ApiError::route_not_found(method, req.uri().path())),
+    let segments = http_util::segments(req);
+    let known = matches!(
+        (method, segments.as_slice()),
+        ("POST", ["v1", "videos"])
+            | ("POST", ["v1", "videos", "estimate"])
+            | ("POST", ["v1", "uploads"])
+    );
+    if !known {
+        return Err(ApiError::route_not_found(method, req.uri().path()));
+    }
+    let identity = identify(
+        &app.auth,
+        http_util::authorizer_claims(req),
+        header(req, "authorization"),
+    )?;
+    match segments.as_slice() {
+        ["v1", "videos"] => create(app, req, &identity).await,
+        ["v1", "videos", "estimate"] => estimate(app, req, &identity).await,
+        _ => uploads::create_upload(app, req, &identity).await,
     }
 }
 
@@ -88,88 +118,330 @@ fn request_hash(body: &serde_json::Value) -> String {
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
 }
 
-fn store_error(e: StoreError) -> ApiError {
+pub(crate) fn store_error(e: StoreError) -> ApiError {
     tracing::error!(error = %e, "store failure");
     ApiError::internal()
 }
 
-async fn create<S: TaskStore, P: VideoProvider>(
-    app: &App<S, P>,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    let identity = identify(
-        &app.auth,
-        http_util::authorizer_claims(req),
-        header(req, "authorization"),
-    )?;
-    let key = idempotency_key(req)?;
+fn parse(req: &Request) -> Result<(serde_json::Value, VideoSpec), ApiError> {
     let raw: serde_json::Value = http_util::json_body(req)?;
     let body: CreateVideoBody = serde_json::from_value(raw.clone())
         .map_err(|e| ApiError::malformed(format!("invalid request body: {e}")))?;
-    let spec = validate(&body)?;
+    Ok((raw, validate(&body)?))
+}
 
-    let now = time_util::rfc3339(time_util::now());
-    let task = new_task(app, &identity.user_id, &spec, &now);
-    tracing::Span::current().record("task_id", task.id.as_str());
+/// Seconds until the next UTC midnight, when daily budgets reset.
+fn secs_to_midnight(now: time::OffsetDateTime) -> u64 {
+    let secs =
+        i64::from(now.hour()) * 3600 + i64::from(now.minute()) * 60 + i64::from(now.second());
+    (86_400 - secs).max(1) as u64
+}
+
+/// Everything the plan and the provider decide about a valid request, before any money moves.
+struct Priced<'a> {
+    plan_name: &'a str,
+    plan: &'a Plan,
+    model: String,
+    mode: String,
+    breakdown: Breakdown,
+}
+
+fn priced<'a, S, P, U>(
+    app: &'a App<S, P, U>,
+    identity: &Identity,
+    account: &AccountView,
+    spec: &VideoSpec,
+) -> Priced<'a> {
+    let (plan_name, plan) = app
+        .plans
+        .resolve(account.plan.as_deref(), identity.plan_hint.as_deref());
+    let preset = app.kling.preset(spec.quality);
+    let model = spec
+        .model_override
+        .clone()
+        .unwrap_or_else(|| preset.model.clone());
+    let mode = preset.mode.clone();
+    let breakdown = price(
+        &app.plans.prices,
+        spec.duration,
+        mode == "pro",
+        spec.camera_control.is_some(),
+    );
+    Priced {
+        plan_name,
+        plan,
+        model,
+        mode,
+        breakdown,
+    }
+}
+
+fn facts<'a>(spec: &'a VideoSpec, p: &Priced<'_>) -> RequestFacts<'a> {
+    RequestFacts {
+        quality: spec.quality,
+        model_override: spec.model_override.as_deref(),
+        duration_seconds: spec.duration,
+        cost: p.breakdown.cost,
+    }
+}
+
+fn usage(account: &AccountView) -> Usage {
+    Usage {
+        in_flight: account.in_flight,
+        used_today: account.used_today,
+        suspended_until: account.suspended_until,
+    }
+}
+
+/// Prompts through the content policy; a block counts against the account.
+async fn moderate<S: TaskStore, P, U>(
+    app: &App<S, P, U>,
+    identity: &Identity,
+    plan: &Plan,
+    spec: &VideoSpec,
+) -> Result<(), ApiError> {
+    // The default negative prompt is ours; only what the app wrote is checked.
+    let negative = Some(spec.negative_prompt.as_str()).filter(|n| *n != DEFAULT_NEGATIVE_PROMPT);
+    let texts = [
+        ("prompt", spec.prompt.as_deref()),
+        ("negative_prompt", negative),
+    ];
+    for (field, text) in texts {
+        let Some(block) = text.and_then(|t| app.moderation.check(t)) else {
+            continue;
+        };
+        let policy = ViolationPolicy {
+            threshold: plan.suspend_after_violations,
+            window_secs: i64::from(plan.violation_window_hours) * 3600,
+            suspension_secs: i64::from(plan.suspension_hours) * 3600,
+        };
+        let now = time_util::unix_seconds(time_util::now());
+        let suspended = app
+            .store
+            .record_violation(&identity.user_id, now, policy)
+            .await
+            .map_err(store_error)?;
+        tracing::warn!(category = %block.category, field, ?suspended, "content policy violation");
+        let mut details = json!({"category": block.category});
+        if let Some(until) = suspended {
+            details["suspended_until"] = json!(time_util::rfc3339_secs(until));
+        }
+        return Err(ApiError::new(
+            422,
+            "content_policy_violation",
+            format!(
+                "the {field} breaks the content policy ({})",
+                block.category.replace('_', " ")
+            ),
+        )
+        .with_field(field)
+        .with_details(details));
+    }
+    Ok(())
+}
+
+async fn create<S: TaskStore, P: VideoProvider, U: UploadStore>(
+    app: &App<S, P, U>,
+    req: &Request,
+    identity: &Identity,
+) -> Result<Response<Body>, ApiError> {
+    let key = idempotency_key(req)?;
+    let (raw, spec) = parse(req)?;
+    let hash = request_hash(&raw);
+    if let Some(existing) = app
+        .store
+        .idempotency(&identity.user_id, &key)
+        .await
+        .map_err(store_error)?
+    {
+        return replay(app, &existing, &hash).await;
+    }
+
+    let now = time_util::now();
+    let day = time_util::utc_day(now);
+    let account = app
+        .store
+        .account(&identity.user_id, &day)
+        .await
+        .map_err(store_error)?;
+    let p = priced(app, identity, &account, &spec);
+    let now_secs = time_util::unix_seconds(now);
+    // Permanent refusals first; suspension before moderation, so a suspended user is told so.
+    let refused = refusals(
+        p.plan_name,
+        p.plan,
+        &facts(&spec, &p),
+        &usage(&account),
+        now_secs,
+    );
+    if let Some(r) = refused.iter().find(|r| r.status == 403) {
+        return Err(ApiError::new(403, r.code, r.message.clone()));
+    }
+    moderate(app, identity, p.plan, &spec).await?;
+
+    let task_id = uuid::Uuid::now_v7().to_string();
+    tracing::Span::current().record("task_id", task_id.as_str());
+    let images = requests::resolve_images(app, &identity.user_id, &spec).await?;
+    let base = webhook_base(app, req)?;
+    let kling_request = KlingRequest::build(
+        &spec,
+        &p.model,
+        &p.mode,
+        &images,
+        callback_url(&base, &app.webhook.secret, &task_id),
+        &task_id,
+    );
+    kling_request.check().map_err(|e| capability_error(&e))?;
+
+    let created_at = time_util::rfc3339(now);
+    let task = Task {
+        id: task_id,
+        user_id: identity.user_id.clone(),
+        status: TaskStatus::Created,
+        video_type: spec.video_type,
+        prompt: spec.prompt.clone(),
+        negative_prompt: Some(spec.negative_prompt.clone()),
+        duration: spec.duration,
+        aspect_ratio: spec.aspect_ratio,
+        quality: spec.quality,
+        model: p.model.clone(),
+        mode: p.mode.clone(),
+        cost_units: p.breakdown.cost,
+        provider_task_id: None,
+        created_at: created_at.clone(),
+        updated_at: created_at.clone(),
+        submitted_at: None,
+        completed_at: None,
+        error: None,
+        video: None,
+    };
     let record = IdempotencyRecord {
         user_id: identity.user_id.clone(),
         key,
-        request_hash: request_hash(&raw),
+        request_hash: hash.clone(),
         task_id: task.id.clone(),
-        created_at: now,
+        created_at,
     };
-
+    let charge = Charge {
+        plan: p.plan_name.to_string(),
+        max_concurrent: p.plan.max_concurrent_tasks,
+        daily_budget: p.plan.daily_budget(),
+        day,
+        now_secs,
+    };
     match app
         .store
-        .create_task(&task, &record)
+        .create_task(&task, &record, &charge)
         .await
         .map_err(store_error)?
     {
         CreateOutcome::Created => {}
-        CreateOutcome::KeyExists(existing) => return replay(app, &existing, &record).await,
+        CreateOutcome::KeyExists(existing) => return replay(app, &existing, &hash).await,
+        CreateOutcome::Refused(why) => return Err(charge_refused(why, p.plan, now)),
     }
-    tracing::info!(model = %task.model, mode = %task.mode, duration = task.duration, "task recorded");
-    let base = webhook_base(app, req)?;
-    let task = submit(app, task, &spec, &base, http_util::lambda_deadline(req)).await?;
+    tracing::info!(model = %task.model, mode = %task.mode, duration = task.duration, cost = task.cost_units.as_f64(), "task recorded and charged");
+    let task = submit(app, task, &kling_request, http_util::lambda_deadline(req)).await?;
     Ok(json_response(
         202,
         &task_view(&task, None, time_util::now()),
     ))
 }
 
-fn new_task<S, P>(app: &App<S, P>, user_id: &str, spec: &VideoSpec, now: &str) -> Task {
-    let preset = app.kling.preset(spec.quality);
-    let cost = price(&app.prices, spec.duration, preset.mode == "pro", false).cost;
-    Task {
-        id: uuid::Uuid::now_v7().to_string(),
-        user_id: user_id.to_string(),
-        status: TaskStatus::Created,
-        video_type: spec.video_type,
-        prompt: Some(spec.prompt.clone()),
-        negative_prompt: Some(spec.negative_prompt.clone()),
-        duration: spec.duration,
-        aspect_ratio: Some(spec.aspect_ratio),
-        quality: spec.quality,
-        model: preset.model.clone(),
-        mode: preset.mode.clone(),
-        cost_units: cost,
-        provider_task_id: None,
-        created_at: now.to_string(),
-        updated_at: now.to_string(),
-        submitted_at: None,
-        completed_at: None,
-        error: None,
-        video: None,
+fn charge_refused(why: ChargeRefusal, plan: &Plan, now: time::OffsetDateTime) -> ApiError {
+    match why {
+        ChargeRefusal::Concurrency => ApiError::new(
+            429,
+            "concurrency_limit",
+            format!(
+                "your plan allows {} video(s) in progress at a time; try again when one finishes",
+                plan.max_concurrent_tasks
+            ),
+        )
+        .retryable(Some(30)),
+        ChargeRefusal::Budget => ApiError::new(
+            429,
+            "daily_budget_exceeded",
+            format!(
+                "today's budget of {:.2} units is used up",
+                plan.daily_budget().as_f64()
+            ),
+        )
+        .retryable(Some(secs_to_midnight(now))),
+        ChargeRefusal::Suspended => {
+            ApiError::new(403, "account_suspended", "the account is suspended")
+        }
     }
 }
 
-/// Same key again: the same body replays the first answer; another body is refused.
-async fn replay<S: TaskStore, P: VideoProvider>(
-    app: &App<S, P>,
-    existing: &IdempotencyRecord,
-    attempt: &IdempotencyRecord,
+fn capability_error(e: &KlingError) -> ApiError {
+    match e {
+        KlingError::Unsupported(msg) => ApiError::new(422, "unsupported_combination", msg.clone()),
+        other => ApiError::new(422, "invalid_request", other.to_string()),
+    }
+}
+
+async fn estimate<S: TaskStore, P: VideoProvider, U>(
+    app: &App<S, P, U>,
+    req: &Request,
+    identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
-    if existing.request_hash != attempt.request_hash {
+    let (_, spec) = parse(req)?;
+    let now = time_util::now();
+    let account = app
+        .store
+        .account(&identity.user_id, &time_util::utc_day(now))
+        .await
+        .map_err(store_error)?;
+    let p = priced(app, identity, &account, &spec);
+    let mut reasons: Vec<serde_json::Value> = refusals(
+        p.plan_name,
+        p.plan,
+        &facts(&spec, &p),
+        &usage(&account),
+        time_util::unix_seconds(now),
+    )
+    .into_iter()
+    .map(|r| json!({"code": r.code, "message": r.message}))
+    .collect();
+    let shape = KlingRequest::build(
+        &spec,
+        &p.model,
+        &p.mode,
+        &ResolvedImages::placeholders(&spec),
+        String::new(),
+        "",
+    );
+    if let Err(e) = shape.check() {
+        let err = capability_error(&e);
+        reasons.push(json!({"code": err.code, "message": err.message}));
+    }
+    let b = p.breakdown;
+    Ok(json_response(
+        200,
+        &json!({
+            "cost_units": b.cost,
+            "breakdown": {
+                "duration_seconds": b.duration_seconds,
+                "tier_multiplier": b.tier_multiplier as f64 / 100.0,
+                "feature_multiplier": b.feature_multiplier as f64 / 100.0,
+            },
+            "plan": p.plan_name,
+            "model": p.model,
+            "mode": p.mode,
+            "allowed": reasons.is_empty(),
+            "reasons": reasons,
+        }),
+    ))
+}
+
+/// Same key again: the same body replays the first answer; another body is refused; a first
+/// request still on its way is a 409.
+async fn replay<S: TaskStore, P, U>(
+    app: &App<S, P, U>,
+    existing: &IdempotencyRecord,
+    hash: &str,
+) -> Result<Response<Body>, ApiError> {
+    if existing.request_hash != hash {
         return Err(ApiError::new(
             422,
             "idempotency_key_reused",
@@ -199,7 +471,7 @@ async fn replay<S: TaskStore, P: VideoProvider>(
 }
 
 /// Where Kling calls back: the configured base, or the API domain this request came in on.
-fn webhook_base<S, P>(app: &App<S, P>, req: &Request) -> Result<String, ApiError> {
+fn webhook_base<S, P, U>(app: &App<S, P, U>, req: &Request) -> Result<String, ApiError> {
     if let Some(base) = &app.webhook.base_url {
         return Ok(base.clone());
     }
@@ -215,26 +487,13 @@ fn webhook_base<S, P>(app: &App<S, P>, req: &Request) -> Result<String, ApiError
     })
 }
 
-async fn submit<S: TaskStore, P: VideoProvider>(
-    app: &App<S, P>,
+async fn submit<S: TaskStore, P: VideoProvider, U>(
+    app: &App<S, P, U>,
     task: Task,
-    spec: &VideoSpec,
-    webhook_base: &str,
+    request: &KlingRequest,
     deadline: Deadline,
 ) -> Result<Task, ApiError> {
-    let request = Text2VideoRequest {
-        model_name: task.model.clone(),
-        prompt: spec.prompt.clone(),
-        negative_prompt: Some(spec.negative_prompt.clone()),
-        cfg_scale: None,
-        mode: task.mode.clone(),
-        camera_control: None,
-        aspect_ratio: spec.aspect_ratio.as_str().to_string(),
-        duration: spec.duration.to_string(),
-        callback_url: Some(callback_url(webhook_base, &app.webhook.secret, &task.id)),
-        external_task_id: Some(task.id.clone()),
-    };
-    match app.provider.submit_text2video(&request, deadline).await {
+    match request.submit(&app.provider, deadline).await {
         Ok(submitted) => {
             let event = event_for(submitted.task_status).unwrap_or(TaskEvent::ProviderQueued);
             let patch = TaskPatch {
@@ -250,7 +509,7 @@ async fn submit<S: TaskStore, P: VideoProvider>(
             Ok(applied.task)
         }
         Err(err) => {
-            tracing::warn!(error = %err, "Kling refused the task");
+            tracing::warn!(error = %err, "Kling refused the task; failing and refunding it");
             let api = provider_error(&err);
             let patch = TaskPatch {
                 error: Some(TaskError {
@@ -276,7 +535,8 @@ pub fn provider_error(err: &KlingError) -> ApiError {
             422,
             "content_policy_violation",
             "the video provider refused this content",
-        ),
+        )
+        .with_details(json!({"category": "provider"})),
         _ if err.is_retryable() => ApiError::provider_unavailable(
             "the video provider is busy or unavailable; try again later",
         ),

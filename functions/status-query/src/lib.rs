@@ -10,7 +10,8 @@ use tracing::Instrument;
 use shared::auth::{AuthMode, Identity, identify};
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
-use shared::ports::{StoreError, TaskStore, VideoStore};
+use shared::plans::Plans;
+use shared::ports::{LedgerKind, StoreError, TaskStore, VideoStore};
 use shared::task::{Task, TaskStatus};
 use shared::time_util;
 use shared::view::{PresignedLink, TaskView, task_view};
@@ -23,6 +24,7 @@ pub struct App<S, V> {
     pub videos: V,
     pub auth: AuthMode,
     pub presign_ttl: Duration,
+    pub plans: Plans,
 }
 
 pub async fn handle<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: Request) -> Response<Body> {
@@ -55,6 +57,7 @@ async fn route<S: TaskStore, V: VideoStore>(
     match (method, segments.as_slice()) {
         ("GET", ["v1", "videos"]) => list(app, req, &identity).await,
         ("GET", ["v1", "videos", id]) => get_one(app, &identity, id).await,
+        ("GET", ["v1", "me"]) => me(app, &identity).await,
         _ => Err(ApiError::new(
             501,
             "not_implemented",
@@ -115,6 +118,60 @@ async fn get_one<S: TaskStore, V: VideoStore>(
         .filter(|t| t.user_id == identity.user_id)
         .ok_or_else(|| ApiError::not_found("video"))?;
     Ok(json_response(200, &view_of(app, &task).await?))
+}
+
+/// `GET /v1/me`: plan, limits and today's usage, with the ledger's own sum beside it.
+async fn me<S: TaskStore, V>(
+    app: &App<S, V>,
+    identity: &Identity,
+) -> Result<Response<Body>, ApiError> {
+    let now = time_util::now();
+    let day = time_util::utc_day(now);
+    let account = app
+        .store
+        .account(&identity.user_id, &day)
+        .await
+        .map_err(store_error)?;
+    let (plan_name, plan) = app
+        .plans
+        .resolve(account.plan.as_deref(), identity.plan_hint.as_deref());
+    let ledger = app
+        .store
+        .ledger(&identity.user_id)
+        .await
+        .map_err(store_error)?;
+    let (mut debits, mut refunds) = (0u64, 0u64);
+    for entry in ledger.iter().filter(|e| e.day == day) {
+        match entry.kind {
+            LedgerKind::Debit => debits += entry.units.0,
+            LedgerKind::Refund => refunds += entry.units.0,
+        }
+    }
+    let budget = plan.daily_budget();
+    let suspended_until = account
+        .suspended_until
+        .filter(|u| *u > time_util::unix_seconds(now))
+        .map(time_util::rfc3339_secs);
+    Ok(json_response(
+        200,
+        &serde_json::json!({
+            "user_id": identity.user_id,
+            "plan": plan_name,
+            "limits": plan,
+            "usage": {
+                "day": day,
+                "cost_units": account.used_today,
+                "remaining_cost_units": shared::task::CostUnits(budget.0.saturating_sub(account.used_today.0)),
+                "in_flight": account.in_flight,
+            },
+            "ledger_today": {
+                "debits": shared::task::CostUnits(debits),
+                "refunds": shared::task::CostUnits(refunds),
+                "net": shared::task::CostUnits(debits.saturating_sub(refunds)),
+            },
+            "suspended_until": suspended_until,
+        }),
+    ))
 }
 
 #[derive(Serialize)]

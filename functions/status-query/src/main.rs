@@ -2,6 +2,7 @@ use lambda_http::{Error, service_fn};
 use shared::auth::AuthMode;
 use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client, sdk_config};
 use shared::config::{BucketConfig, ProcessEnv, TableConfig};
+use shared::plans::Plans;
 use status_query::{App, handle};
 
 #[tokio::main]
@@ -15,6 +16,7 @@ async fn main() -> Result<(), Error> {
         videos: S3VideoStore::new(s3_client(&sdk, &env), bucket.bucket),
         auth: AuthMode::from_source(&env)?,
         presign_ttl: bucket.presign_ttl,
+        plans: Plans::from_source(&env)?,
     }));
     lambda_http::run(service_fn(move |req| async move {
         Ok::<_, Error>(handle(app, req).await)

@@ -496,6 +496,14 @@ impl TaskStore for DynamoTaskStore {
         Ok(self.get_task_item(task_id).await?.map(|i| i.task))
     }
 
+    async fn idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.get_idempotency(user_id, key).await
+    }
+
     async fn apply(
         &self,
         task_id: &str,

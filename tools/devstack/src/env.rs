@@ -47,6 +47,7 @@ pub fn local_extras(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, String
         ("S3_FORCE_PATH_STYLE", "true".to_string()),
         ("LOCAL_AUTH_SECRET", LOCAL_AUTH_SECRET.to_string()),
         ("DOWNLOAD_ALLOW_HTTP", "true".to_string()),
+        ("IMAGE_URL_ALLOW_LOOPBACK", "true".to_string()),
     ])
 }
 
