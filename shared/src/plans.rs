@@ -21,8 +21,8 @@ pub struct Plan {
     pub max_concurrent_tasks: u32,
     pub daily_cost_units: f64,
     pub suspend_after_violations: u32,
-    pub violation_window_hours: u32,
-    pub suspension_hours: u32,
+    pub violation_window_seconds: u32,
+    pub suspension_seconds: u32,
 }
 
 impl Plan {

@@ -212,8 +212,8 @@ async fn moderate<S: TaskStore, P, U>(
         };
         let policy = ViolationPolicy {
             threshold: plan.suspend_after_violations,
-            window_secs: i64::from(plan.violation_window_hours) * 3600,
-            suspension_secs: i64::from(plan.suspension_hours) * 3600,
+            window_secs: i64::from(plan.violation_window_seconds),
+            suspension_secs: i64::from(plan.suspension_seconds),
         };
         let now = time_util::unix_seconds(time_util::now());
         let suspended = app

@@ -42,9 +42,11 @@ struct Invocation {
     reply: oneshot::Sender<InvokeResult>,
 }
 
+/// One execution environment's view of the Runtime API: the function's shared invocation
+/// queue, and the invocations this environment holds (failed if it dies).
 struct RuntimeState {
     function_name: String,
-    queue: Mutex<mpsc::Receiver<Invocation>>,
+    queue: Arc<Mutex<mpsc::Receiver<Invocation>>>,
     pending: Mutex<HashMap<String, oneshot::Sender<InvokeResult>>>,
 }
 
@@ -71,6 +73,8 @@ pub struct FunctionSpec {
     pub binary: PathBuf,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
+    /// Execution environments running side by side (Lambda concurrency).
+    pub instances: usize,
 }
 
 fn now_ms() -> u64 {
@@ -92,27 +96,30 @@ impl LambdaHost {
                 )));
             }
             let (tx, rx) = mpsc::channel(64);
-            let state = Arc::new(RuntimeState {
-                function_name: spec.name.clone(),
-                queue: Mutex::new(rx),
-                pending: Mutex::new(HashMap::new()),
-            });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| DevError::Process(e.to_string()))?;
-            let addr = listener
-                .local_addr()
-                .map_err(|e| DevError::Process(e.to_string()))?;
-            let app = runtime_api(state.clone());
-            tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            }));
-            tasks.push(tokio::spawn(supervise(
-                spec.clone_for_supervisor(),
-                addr.to_string(),
-                state,
-                log_dir.to_path_buf(),
-            )));
+            let queue = Arc::new(Mutex::new(rx));
+            for _ in 0..spec.instances.max(1) {
+                let state = Arc::new(RuntimeState {
+                    function_name: spec.name.clone(),
+                    queue: queue.clone(),
+                    pending: Mutex::new(HashMap::new()),
+                });
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| DevError::Process(e.to_string()))?;
+                let addr = listener
+                    .local_addr()
+                    .map_err(|e| DevError::Process(e.to_string()))?;
+                let app = runtime_api(state.clone());
+                tasks.push(tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                }));
+                tasks.push(tokio::spawn(supervise(
+                    spec.clone_for_supervisor(),
+                    addr.to_string(),
+                    state,
+                    log_dir.to_path_buf(),
+                )));
+            }
             functions.insert(
                 spec.name.clone(),
                 FunctionSlot {
@@ -161,6 +168,7 @@ impl FunctionSpec {
             binary: self.binary.clone(),
             env: self.env.clone(),
             timeout: self.timeout,
+            instances: self.instances,
         }
     }
 }

@@ -67,6 +67,8 @@ fn options(args: &StackArgs) -> StackOptions {
         schedule_every: Duration::from_secs(args.schedule_every),
         queue_visibility_secs: 10,
         log_dir: args.log_dir.clone(),
+        instances: 2,
+        extra_env: Vec::new(),
     }
 }
 

@@ -8,6 +8,9 @@ use tokio::process::{Child, Command};
 
 use crate::DevError;
 
+/// Starts moto server with its DynamoDB backend serialised (see the script for why).
+const MOTO_LAUNCHER: &str = include_str!("moto_server.py");
+
 pub struct Moto {
     pub endpoint: String,
     _child: Child,
@@ -22,8 +25,8 @@ pub async fn start(port: u16, log_dir: &Path) -> Result<Moto, DevError> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
     let child = Command::new(&python)
         .args([
-            "-m",
-            "moto.server",
+            "-c",
+            MOTO_LAUNCHER,
             "-H",
             "127.0.0.1",
             "-p",

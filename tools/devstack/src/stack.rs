@@ -41,6 +41,10 @@ pub struct StackOptions {
     /// Local visibility timeout for queues, so redeliveries happen within a session.
     pub queue_visibility_secs: u32,
     pub log_dir: PathBuf,
+    /// Execution environments per function.
+    pub instances: usize,
+    /// Extra environment for every function (e.g. `PLANS_JSON` in tests).
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl StackOptions {
@@ -58,6 +62,8 @@ impl StackOptions {
             queue_visibility_secs: 2,
             log_dir: std::env::temp_dir()
                 .join(format!("kling-lambda-devstack-{}", uuid::Uuid::new_v4())),
+            instances: 1,
+            extra_env: Vec::new(),
         }
     }
 }
@@ -144,11 +150,14 @@ impl Stack {
             Runtime::Builtin { bin_dir } => {
                 let mut specs = Vec::new();
                 for def in &defs {
+                    let mut env = function_env(def, &resources, &endpoints)?;
+                    env.extend(opts.extra_env.iter().cloned());
                     specs.push(FunctionSpec {
                         name: def.name.clone(),
                         binary: bin_dir.join(&def.name),
-                        env: function_env(def, &resources, &endpoints)?,
+                        env,
                         timeout: Duration::from_secs(60),
+                        instances: opts.instances,
                     });
                 }
                 let lambda_host = Arc::new(LambdaHost::start(specs, &opts.log_dir).await?);
@@ -212,6 +221,12 @@ impl Stack {
             watch,
             tasks,
         })
+    }
+
+    /// A local bearer token that names a plan (like a Cognito group would).
+    pub fn token_with_plan(&self, user_id: &str, plan: &str) -> Result<String, DevError> {
+        shared::auth::mint_local_token(LOCAL_AUTH_SECRET.as_bytes(), user_id, Some(plan), 24 * 3600)
+            .map_err(|e| DevError::Process(e.to_string()))
     }
 
     /// A local bearer token for `user_id`.

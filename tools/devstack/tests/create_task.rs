@@ -1,0 +1,672 @@
+//! create-task against moto server and kling-sim over HTTP, through the local API Gateway and
+//! the real function binaries: money, idempotency, moderation, uploads.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use devstack::stack::{Stack, StackOptions};
+use kling_sim::{CallKind, Faults, NextError};
+use serde_json::{Value, json};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// Plans for these tests: the shipped ones, plus a `race` plan with two slots.
+fn plans_json(suspend_after: u32, suspension_seconds: u32) -> String {
+    let mut plans: Value = serde_json::from_str(shared::plans::DEFAULT_PLANS_JSON).unwrap();
+    plans["plans"]["free"]["suspend_after_violations"] = json!(suspend_after);
+    plans["plans"]["free"]["suspension_seconds"] = json!(suspension_seconds);
+    plans["plans"]["race"] = json!({
+        "qualities": ["draft", "standard", "pro"], "model_overrides": [],
+        "max_duration_seconds": 10, "max_concurrent_tasks": 2, "daily_cost_units": 1000,
+        "suspend_after_violations": 3, "violation_window_seconds": 3600, "suspension_seconds": 60
+    });
+    plans.to_string()
+}
+
+async fn start(instances: usize, sim_speed: f64) -> Stack {
+    let mut opts = StackOptions::for_tests(&workspace_root(), &bin_dir());
+    opts.instances = instances;
+    opts.sim_speed = sim_speed;
+    opts.extra_env = vec![
+        ("PLANS_JSON".into(), plans_json(2, 3)),
+        ("KLING_RETRY_BASE_MS".into(), "10".into()),
+        ("KLING_RETRY_CAP_MS".into(), "40".into()),
+        ("KLING_CONCURRENCY_BACKOFF_MS".into(), "10".into()),
+    ];
+    Stack::start(opts).await.expect("local stack starts")
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(stack: &Stack) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: stack.api_url.clone(),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body);
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        self.send(req).await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+        .2
+    }
+}
+
+fn t2v(prompt: &str) -> Value {
+    json!({"type": "text_to_video", "prompt": prompt, "duration": 5})
+}
+
+/// Debits and refunds of one user's ledger, in hundredths.
+async fn ledger(stack: &Stack, user: &str) -> Vec<shared::ports::LedgerEntry> {
+    use shared::ports::TaskStore;
+    let store =
+        shared::aws::DynamoTaskStore::from_sdk(&stack.sdk, stack.resource("TasksTable").unwrap());
+    store.ledger(user).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_creates_take_exactly_the_plans_two_slots() {
+    // Tasks stay queued in kling-sim for the whole burst.
+    let stack = start(6, 1.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("racer", "race").unwrap();
+    let mut handles = Vec::new();
+    for n in 0..50 {
+        let http = api.http.clone();
+        let url = format!("{}/v1/videos", api.base);
+        let token = token.clone();
+        handles.push(tokio::spawn(async move {
+            let resp = http
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", format!("race-{n}"))
+                .json(&t2v("a paper boat on a rainy street"))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let retry_after = resp.headers().get("retry-after").is_some();
+            let body: Value = resp.json().await.unwrap();
+            (status, retry_after, body)
+        }));
+    }
+    let mut accepted = 0;
+    let mut limited = 0;
+    for h in handles {
+        let (status, retry_after, body) = h.await.unwrap();
+        match status {
+            202 => accepted += 1,
+            429 => {
+                assert!(retry_after, "429 carries Retry-After");
+                assert_eq!(body["error"]["code"], "concurrency_limit", "{body}");
+                limited += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((accepted, limited), (2, 48));
+    assert_eq!(
+        stack.sim.state.task_count(),
+        2,
+        "only accepted tasks reached Kling"
+    );
+
+    let me = api.get("/v1/me", &token).await;
+    assert_eq!(me["plan"], "race");
+    assert_eq!(me["usage"]["in_flight"], 2);
+    assert_eq!(me["usage"]["cost_units"], 10.0);
+    assert_eq!(me["ledger_today"]["net"], me["usage"]["cost_units"], "{me}");
+    let entries = ledger(&stack, "racer").await;
+    assert_eq!(entries.len(), 2);
+    assert!(me["usage"]["remaining_cost_units"].as_f64().unwrap() >= 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idempotency_keys_replay_refuse_and_expire() {
+    let stack = start(3, 200.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token("idem").unwrap();
+    let body = t2v("a lighthouse in a storm");
+
+    let (status, _, err) = api.post("/v1/videos", &token, None, &body).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("idempotency_key_required"))
+    );
+    let (status, _, err) = api
+        .post("/v1/videos", &token, Some(&"k".repeat(256)), &body)
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("invalid_idempotency_key"))
+    );
+
+    let (status, _, first) = api.post("/v1/videos", &token, Some("key-1"), &body).await;
+    assert_eq!(status, 202, "{first}");
+    let id = first["id"].as_str().unwrap().to_string();
+    // Same key, same body (another key order): the first answer, no second task or debit.
+    let reordered =
+        json!({"duration": 5, "prompt": "a lighthouse in a storm", "type": "text_to_video"});
+    let (status, _, again) = api
+        .post("/v1/videos", &token, Some("key-1"), &reordered)
+        .await;
+    assert_eq!((status, again["id"].as_str()), (202, Some(id.as_str())));
+    assert_eq!(stack.sim.state.count_for_external(&id), 1);
+    assert_eq!(stack.sim.state.counters().create, 1);
+    assert_eq!(ledger(&stack, "idem").await.len(), 1, "one debit");
+
+    let (status, _, err) = api
+        .post("/v1/videos", &token, Some("key-1"), &t2v("another prompt"))
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+
+    // The record expires after 48 hours (TTL attribute).
+    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(stack.resource("TasksTable").unwrap())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("USER#idem".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("IDEMPOTENCY#key-1".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        (expires - (now + 48 * 3600)).abs() < 120,
+        "expires_at {expires}"
+    );
+
+    // Same key while the first request is still with Kling: 409.
+    let user2 = stack.token("idem2").unwrap();
+    stack.sim.state.set_faults(Faults {
+        latency_ms: 1500,
+        ..Default::default()
+    });
+    let slow = {
+        let http = api.http.clone();
+        let url = format!("{}/v1/videos", api.base);
+        let user2 = user2.clone();
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(user2)
+                .header("idempotency-key", "slow-key")
+                .json(&t2v("a slow request"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (status, headers, err) = api
+        .post(
+            "/v1/videos",
+            &user2,
+            Some("slow-key"),
+            &t2v("a slow request"),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("idempotency_key_in_flight")),
+        "{err}"
+    );
+    assert!(headers.get("retry-after").is_some());
+    assert_eq!(slow.await.unwrap(), 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn final_provider_rejections_fail_and_refund_exactly_once() {
+    let stack = start(2, 200.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token("refused").unwrap();
+
+    let cases = [
+        (1301, 422, "content_policy_violation", false),
+        (5000, 503, "provider_unavailable", true),
+    ];
+    for (code, status, api_code, retryable) in cases {
+        stack.sim.state.set_faults(Faults {
+            next_errors: vec![NextError {
+                code,
+                times: 10,
+                on: CallKind::Create,
+            }],
+            ..Default::default()
+        });
+        let (got, _, err) = api
+            .post(
+                "/v1/videos",
+                &token,
+                Some(&format!("refused-{code}")),
+                &t2v("a quiet harbour"),
+            )
+            .await;
+        assert_eq!(
+            (got, err["error"]["code"].as_str()),
+            (status, Some(api_code)),
+            "{err}"
+        );
+        assert_eq!(err["error"]["retryable"], retryable);
+    }
+    let page = api.get("/v1/videos", &token).await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    for t in items {
+        assert_eq!(t["status"], "FAILED");
+        assert!(t["error"]["code"].is_string());
+    }
+    let entries = ledger(&stack, "refused").await;
+    for t in items {
+        let id = t["id"].as_str().unwrap();
+        let kinds: Vec<_> = entries
+            .iter()
+            .filter(|e| e.task_id == id)
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            kinds.len(),
+            2,
+            "one debit and one refund for {id}: {kinds:?}"
+        );
+        assert!(kinds.contains(&shared::ports::LedgerKind::Debit));
+        assert!(kinds.contains(&shared::ports::LedgerKind::Refund));
+    }
+    let me = api.get("/v1/me", &token).await;
+    assert_eq!(me["usage"]["cost_units"], 0.0);
+    assert_eq!(me["usage"]["in_flight"], 0);
+    assert_eq!(me["ledger_today"]["net"], 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moderation_blocks_counts_violations_and_suspends_for_a_while() {
+    let stack = start(2, 200.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token("moderated").unwrap();
+
+    let (status, _, err) = api
+        .post(
+            "/v1/videos",
+            &token,
+            Some("m-1"),
+            &t2v("a s.3.x scene in a car"),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(err["error"]["code"], "content_policy_violation");
+    assert_eq!(err["error"]["details"]["category"], "sexual");
+    assert!(err["error"]["details"].get("suspended_until").is_none());
+
+    let mut neg = t2v("a calm lake");
+    neg["negative_prompt"] = json!("d1smembered bodies");
+    let (status, _, err) = api.post("/v1/videos", &token, Some("m-2"), &neg).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("negative_prompt"))
+    );
+    assert_eq!(err["error"]["details"]["category"], "graphic_violence");
+    assert!(
+        err["error"]["details"]["suspended_until"].is_string(),
+        "second violation suspends"
+    );
+    assert_eq!(stack.sim.state.task_count(), 0, "nothing submitted");
+    assert!(
+        ledger(&stack, "moderated").await.is_empty(),
+        "nothing charged"
+    );
+
+    let (status, _, err) = api
+        .post("/v1/videos", &token, Some("m-3"), &t2v("a calm lake"))
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("account_suspended")),
+        "{err}"
+    );
+    let me = api.get("/v1/me", &token).await;
+    assert!(me["suspended_until"].is_string());
+
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let (status, _, ok) = api
+        .post("/v1/videos", &token, Some("m-4"), &t2v("a calm lake"))
+        .await;
+    assert_eq!(status, 202, "the suspension ended: {ok}");
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Ask for an upload URL and PUT the bytes there, as an app would.
+async fn upload(api: &Api, token: &str, content_type: &str, bytes: &[u8]) -> String {
+    let (status, _, grant) = api
+        .post(
+            "/v1/uploads",
+            token,
+            None,
+            &json!({"content_type": content_type, "bytes": bytes.len()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{grant}");
+    let put = api
+        .http
+        .put(grant["url"].as_str().unwrap())
+        .header("content-type", content_type)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "PUT {}", put.status());
+    grant["upload_id"].as_str().unwrap().to_string()
+}
+
+fn i2v(image: Value) -> Value {
+    json!({"type": "image_to_video", "image": image, "prompt": "the picture comes alive", "rights_confirmed": true})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_round_trip_and_bad_images_are_refused() {
+    let stack = start(2, 200.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("uploader", "race").unwrap();
+
+    for (n, (name, ct)) in [
+        ("photo-640x480.png", "image/png"),
+        ("photo-800x600.jpg", "image/jpeg"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = upload(&api, &token, ct, &fixture(name)).await;
+        let (status, _, task) = api
+            .post(
+                "/v1/videos",
+                &token,
+                Some(&format!("img-{n}")),
+                &i2v(json!({"upload_id": id})),
+            )
+            .await;
+        assert_eq!(status, 202, "{name}: {task}");
+        let tid = task["id"].as_str().unwrap();
+        assert!(
+            stack.sim.state.find("image2video", tid).is_some(),
+            "{name} reached kling-sim"
+        );
+    }
+
+    let refused = [
+        ("tiny-200x200.png", "image/png", "image_too_small"),
+        ("wide-1000x300.jpg", "image/jpeg", "image_aspect_ratio"),
+        ("still-400x400.gif", "image/png", "unsupported_image_type"),
+    ];
+    for (n, (name, ct, code)) in refused.into_iter().enumerate() {
+        let id = upload(&api, &token, ct, &fixture(name)).await;
+        let (status, _, err) = api
+            .post(
+                "/v1/videos",
+                &token,
+                Some(&format!("bad-{n}")),
+                &i2v(json!({"upload_id": id})),
+            )
+            .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{name}: {err}"
+        );
+    }
+
+    // Declared type and size are checked when the upload is requested.
+    let (status, _, err) = api
+        .post(
+            "/v1/uploads",
+            &token,
+            None,
+            &json!({"content_type": "image/gif", "bytes": 100}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("unsupported_image_type"))
+    );
+    let (status, _, err) = api
+        .post(
+            "/v1/uploads",
+            &token,
+            None,
+            &json!({"content_type": "image/png", "bytes": 11 * 1024 * 1024}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("image_too_large"))
+    );
+    // An object over 10 MB that got there anyway is refused by its size.
+    let mut big = fixture("photo-640x480.png");
+    big.resize(10 * 1024 * 1024 + 10, 0);
+    stack
+        .s3()
+        .put_object()
+        .bucket(stack.resource("VideoBucket").unwrap())
+        .key("uploads/uploader/big-one")
+        .body(big.into())
+        .send()
+        .await
+        .unwrap();
+    let (status, _, err) = api
+        .post(
+            "/v1/videos",
+            &token,
+            Some("big"),
+            &i2v(json!({"upload_id": "big-one"})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("image_too_large"))
+    );
+
+    let other = [
+        (
+            i2v(json!({"upload_id": "never-uploaded"})),
+            "upload_not_found",
+        ),
+        (
+            i2v(json!({"url": "https://169.254.169.254/latest/meta-data.png"})),
+            "image_url_not_public",
+        ),
+        (
+            i2v(json!({"url": "https://10.0.0.1/a.png"})),
+            "image_url_not_public",
+        ),
+        (
+            i2v(json!({"url": "http://8.8.8.8/a.png"})),
+            "image_url_not_https",
+        ),
+        (
+            json!({"type": "image_to_video", "image": {"url": "https://8.8.8.8/a.png"}}),
+            "consent_required",
+        ),
+    ];
+    for (n, (body, code)) in other.into_iter().enumerate() {
+        let (status, _, err) = api
+            .post("/v1/videos", &token, Some(&format!("other-{n}")), &body)
+            .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{body}: {err}"
+        );
+    }
+    assert_eq!(
+        stack.sim.state.task_count(),
+        2,
+        "refused images never reached Kling"
+    );
+    assert_eq!(
+        ledger(&stack, "uploader").await.len(),
+        2,
+        "and were never charged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn estimates_price_without_creating_and_bodies_are_bounded() {
+    let stack = start(1, 200.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token("estimator").unwrap();
+
+    let (status, _, est) = api
+        .post(
+            "/v1/videos/estimate",
+            &token,
+            None,
+            &json!({"type": "text_to_video", "prompt": "p", "duration": 10, "quality": "pro"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{est}");
+    assert_eq!(est["cost_units"], 16.0);
+    assert_eq!(
+        est["breakdown"],
+        json!({"duration_seconds": 10, "tier_multiplier": 1.6, "feature_multiplier": 1.0})
+    );
+    assert_eq!(est["allowed"], false);
+    let codes: Vec<_> = est["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].clone())
+        .collect();
+    assert_eq!(
+        codes,
+        vec![json!("quality_not_in_plan"), json!("duration_not_in_plan")]
+    );
+
+    let (_, _, ok) = api
+        .post(
+            "/v1/videos/estimate",
+            &token,
+            None,
+            &json!({"type": "text_to_video", "prompt": "p", "model": "kling-v1", "camera_control": {"type": "simple", "config": {"zoom": 5}}}),
+        )
+        .await;
+    assert_eq!(ok["cost_units"], 6.5);
+    assert_eq!(ok["reasons"][0]["code"], "model_not_in_plan");
+    assert_eq!(stack.sim.state.task_count(), 0);
+    assert!(ledger(&stack, "estimator").await.is_empty());
+
+    // Unsupported combinations are refused before any money moves.
+    let pro = stack.token_with_plan("estimator-pro", "pro").unwrap();
+    let (status, _, err) = api
+        .post(
+            "/v1/videos",
+            &pro,
+            Some("combo"),
+            &json!({"type": "text_to_video", "prompt": "p", "model": "kling-v2-6", "cfg_scale": 0.5}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("unsupported_combination")),
+        "{err}"
+    );
+    assert!(ledger(&stack, "estimator-pro").await.is_empty());
+
+    let big = "x".repeat(1024 * 1024 + 1);
+    let resp = api
+        .http
+        .post(format!("{}/v1/videos", api.base))
+        .bearer_auth(&token)
+        .header("idempotency-key", "big")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let (status, _, err) = api
+        .send(
+            api.http
+                .post(format!("{}/v1/videos", api.base))
+                .bearer_auth(&token)
+                .header("idempotency-key", "bad-json")
+                .body("{not json"),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("malformed_request"))
+    );
+    let (status, _, err) = api
+        .post(
+            "/v1/videos",
+            &token,
+            Some("unknown"),
+            &json!({"type": "text_to_video", "prompt": "p", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("malformed_request"))
+    );
+}
