@@ -208,19 +208,67 @@ pub trait FinalizeQueue: Send + Sync {
 pub struct BlobError(pub String);
 
 /// Object metadata written with a stored video.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VideoMetadata {
     pub pairs: Vec<(String, String)>,
 }
 
+impl VideoMetadata {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An open multipart upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultipartUpload {
+    pub key: String,
+    pub upload_id: String,
+    pub parts: Vec<(i32, String)>,
+}
+
+/// The private video bucket. Videos are streamed into a staging key with a multipart upload,
+/// then copied to their final key with their metadata, so a final key exists only complete.
 pub trait VideoStore: Send + Sync {
-    fn put_video(
+    fn begin(
         &self,
         key: &str,
+        content_type: &str,
+    ) -> impl Future<Output = Result<MultipartUpload, BlobError>> + Send;
+
+    fn upload_part(
+        &self,
+        upload: &mut MultipartUpload,
         body: Bytes,
+    ) -> impl Future<Output = Result<(), BlobError>> + Send;
+
+    fn complete(
+        &self,
+        upload: &MultipartUpload,
+    ) -> impl Future<Output = Result<(), BlobError>> + Send;
+
+    fn abort(&self, upload: &MultipartUpload)
+    -> impl Future<Output = Result<(), BlobError>> + Send;
+
+    /// Copy `from` to `to` with this metadata (server side), then delete `from`.
+    fn publish(
+        &self,
+        from: &str,
+        to: &str,
         content_type: &str,
         metadata: &VideoMetadata,
     ) -> impl Future<Output = Result<(), BlobError>> + Send;
+
+    /// The object's metadata, `None` when it does not exist.
+    fn head(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<VideoMetadata>, BlobError>> + Send;
+
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), BlobError>> + Send;
 
     fn presign_get(
         &self,

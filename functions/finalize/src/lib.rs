@@ -1,69 +1,28 @@
 //! finalize: SQS batch handler that copies a finished video into S3.
 //!
-//! Per message: re-read the task from Kling (the authoritative status and URL; the callback was
-//! only a hint), download from an allowlisted host, check the bytes are a real MP4, store them at
-//! `videos/{user}/{task}.mp4` with metadata, then FINALIZING → SUCCEEDED. Redelivery is harmless:
-//! a task already SUCCEEDED is acknowledged. Transient failures become batch item failures.
+//! Per message: re-read the task from Kling (the authoritative status and URL; the callback
+//! was only a hint), stream the video through the download guard into a staging object, check
+//! it is a real MP4, publish it at `videos/{user}/{task}.mp4` with its metadata, then
+//! FINALIZING → SUCCEEDED. Redelivery is harmless: a finished task is acknowledged, and a video
+//! published before a crash is recorded from its metadata without a second download.
+//! Transient failures become batch item failures; permanent ones fail the task and refund it.
+
+pub mod boxes;
+pub mod copy;
+pub mod guard;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use shared::config::{ConfigError, Source};
-use shared::kling::{Deadline, KlingTask, ProviderStatus, TaskRef, VideoKind};
-use shared::mp4_probe;
+use shared::kling::{Deadline, ProviderStatus, TaskRef, VideoKind};
 use shared::ports::{FinalizeMessage, TaskStore, VideoMetadata, VideoProvider, VideoStore};
 use shared::state::{TaskEvent, TaskPatch, event_for};
-use shared::task::{StoredVideo, Task, TaskError, video_key};
+use shared::task::{StoredVideo, Task, TaskError, VideoType, video_key};
 use shared::time_util;
 
-#[derive(Debug, Clone)]
-pub struct DownloadPolicy {
-    /// Hosts videos may come from: exact names, or `.suffix` for a domain and its subdomains.
-    pub allowed_hosts: Vec<String>,
-    /// Plain http is for the local stack only.
-    pub allow_http: bool,
-    pub max_bytes: u64,
-}
-
-impl DownloadPolicy {
-    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        let allowed_hosts: Vec<String> = src
-            .required("DOWNLOAD_ALLOWED_HOSTS")?
-            .split(',')
-            .map(|h| h.trim().to_ascii_lowercase())
-            .filter(|h| !h.is_empty())
-            .collect();
-        Ok(Self {
-            allowed_hosts,
-            allow_http: src.parsed("DOWNLOAD_ALLOW_HTTP", false)?,
-            max_bytes: src.parsed("MAX_VIDEO_BYTES", 200 * 1024 * 1024)?,
-        })
-    }
-
-    /// Whether a result URL may be fetched at all.
-    pub fn permits(&self, raw: &str) -> Result<url::Url, String> {
-        let url = url::Url::parse(raw).map_err(|e| format!("invalid video URL: {e}"))?;
-        match url.scheme() {
-            "https" => {}
-            "http" if self.allow_http => {}
-            other => return Err(format!("scheme {other} is not allowed")),
-        }
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let allowed = self
-            .allowed_hosts
-            .iter()
-            .any(|h| match h.strip_prefix('.') {
-                Some(domain) => host == domain || host.ends_with(h.as_str()),
-                None => host == *h,
-            });
-        if !allowed {
-            return Err(format!("host {host} is not on the download allowlist"));
-        }
-        Ok(url)
-    }
-}
+pub use copy::{CopyError, stream_into};
+pub use guard::DownloadPolicy;
 
 /// Time allowed for the authoritative re-read of the task, retries included.
 const QUERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
@@ -76,15 +35,10 @@ pub struct App<S, P, V> {
     pub policy: DownloadPolicy,
 }
 
-/// Why a message was not finished.
+/// Why a message was not finished: SQS redelivers it, then the DLQ takes it.
 #[derive(Debug, thiserror::Error)]
-pub enum FinalizeError {
-    /// Try again later (SQS redelivers, then the DLQ).
-    #[error("transient: {0}")]
-    Retry(String),
-}
-
-use FinalizeError::Retry;
+#[error("transient: {0}")]
+pub struct Retry(pub String);
 
 pub async fn handle<S: TaskStore, P: VideoProvider, V: VideoStore>(
     app: &App<S, P, V>,
@@ -104,10 +58,14 @@ pub async fn handle<S: TaskStore, P: VideoProvider, V: VideoStore>(
     response
 }
 
+fn retry(e: impl std::fmt::Display) -> Retry {
+    Retry(e.to_string())
+}
+
 async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
     app: &App<S, P, V>,
     record: &SqsMessage,
-) -> Result<(), FinalizeError> {
+) -> Result<(), Retry> {
     let Some(message) = record
         .body
         .as_deref()
@@ -118,15 +76,18 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
         return Ok(());
     };
     tracing::Span::current().record("task_id", message.task_id.as_str());
-    let Some(task) = app
-        .store
-        .get_task(&message.task_id)
-        .await
-        .map_err(|e| Retry(e.to_string()))?
-    else {
+    let Some(task) = app.store.get_task(&message.task_id).await.map_err(retry)? else {
         tracing::error!("finalize message for an unknown task dropped");
         return Ok(());
     };
+    finalize_task(app, &task).await
+}
+
+/// Bring one task to SUCCEEDED (or FAILED); shared with the polling and reconcile paths.
+pub async fn finalize_task<S: TaskStore, P: VideoProvider, V: VideoStore>(
+    app: &App<S, P, V>,
+    task: &Task,
+) -> Result<(), Retry> {
     if task.status.is_terminal() {
         tracing::info!(
             status = task.status.as_str(),
@@ -134,18 +95,25 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
         );
         return Ok(());
     }
+    let key = video_key(&task.user_id, &task.id);
+    if let Some(meta) = app.videos.head(&key).await.map_err(retry)?
+        && let Some(video) = stored_from_metadata(&key, &meta)
+    {
+        tracing::info!(%key, "video already published; recording it without a second upload");
+        return record_stored(app, task, video).await;
+    }
 
+    let kind = match task.video_type {
+        VideoType::TextToVideo => VideoKind::Text2Video,
+        VideoType::ImageToVideo => VideoKind::Image2Video,
+    };
     let reference = match &task.provider_task_id {
         Some(id) => TaskRef::Provider(id),
         None => TaskRef::External(&task.id),
     };
     let remote = app
         .provider
-        .query_task(
-            VideoKind::Text2Video,
-            reference,
-            Deadline::after(QUERY_BUDGET),
-        )
+        .query_task(kind, reference, Deadline::after(QUERY_BUDGET))
         .await
         .map_err(|e| Retry(format!("Kling query failed: {e}")))?;
     let patch = TaskPatch {
@@ -156,15 +124,14 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
         ProviderStatus::Succeed => {}
         ProviderStatus::Failed => {
             let reason = remote.task_status_msg.clone().unwrap_or_default();
-            fail(app, &task, "provider_failed", &reason).await?;
-            return Ok(());
+            return fail(app, task, "provider_failed", &reason).await;
         }
         other => {
             if let Some(event) = event_for(other) {
                 app.store
                     .apply(&task.id, event, patch)
                     .await
-                    .map_err(|e| Retry(e.to_string()))?;
+                    .map_err(retry)?;
             }
             return Err(Retry(format!(
                 "Kling reports {}; not finished yet",
@@ -175,15 +142,61 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
     app.store
         .apply(&task.id, TaskEvent::ProviderSucceeded, patch)
         .await
-        .map_err(|e| Retry(e.to_string()))?;
+        .map_err(retry)?;
 
-    let video = match copy_video(app, &task, &remote).await? {
-        Ok(video) => video,
-        Err(reason) => {
-            fail(app, &task, "video_unusable", &reason).await?;
-            return Ok(());
-        }
+    let Some(result) = remote.first_video() else {
+        return fail(
+            app,
+            task,
+            "video_unusable",
+            "Kling reported success without a video",
+        )
+        .await;
     };
+    let url = match app.policy.permits(&result.url) {
+        Ok(url) => url,
+        Err(reason) => return fail(app, task, "video_unusable", &reason).await,
+    };
+    let staging = format!("staging/{}.mp4", task.id);
+    let copied =
+        match stream_into(&app.http, url, app.policy.max_bytes, &app.videos, &staging).await {
+            Ok(c) => c,
+            Err(CopyError::Transient(e)) => return Err(Retry(e)),
+            Err(CopyError::Permanent(reason)) => {
+                return fail(app, task, "video_unusable", &reason).await;
+            }
+        };
+    let video = StoredVideo {
+        key: key.clone(),
+        bytes: copied.bytes,
+        sha256: copied.sha256,
+        content_type: "video/mp4".into(),
+        duration_seconds: Some(copied.facts.duration_seconds),
+        width: copied.facts.width,
+        height: copied.facts.height,
+    };
+    app.videos
+        .publish(
+            &staging,
+            &key,
+            &video.content_type,
+            &object_metadata(task, &video),
+        )
+        .await
+        .map_err(retry)?;
+    tracing::info!(%key, bytes = video.bytes, sha256 = %video.sha256, "video stored");
+    record_stored(app, task, video).await
+}
+
+async fn record_stored<S: TaskStore, P, V>(
+    app: &App<S, P, V>,
+    task: &Task,
+    video: StoredVideo,
+) -> Result<(), Retry> {
+    app.store
+        .apply(&task.id, TaskEvent::ProviderSucceeded, TaskPatch::default())
+        .await
+        .map_err(retry)?;
     let applied = app
         .store
         .apply(
@@ -195,7 +208,7 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
             },
         )
         .await
-        .map_err(|e| Retry(e.to_string()))?;
+        .map_err(retry)?;
     tracing::info!(status = applied.task.status.as_str(), "finalized");
     Ok(())
 }
@@ -205,8 +218,8 @@ async fn fail<S: TaskStore, P, V>(
     task: &Task,
     code: &str,
     reason: &str,
-) -> Result<(), FinalizeError> {
-    tracing::warn!(code, reason, "task failed");
+) -> Result<(), Retry> {
+    tracing::warn!(code, reason, "task failed; refunding");
     let patch = TaskPatch {
         error: Some(TaskError {
             code: code.to_string(),
@@ -222,52 +235,11 @@ async fn fail<S: TaskStore, P, V>(
     app.store
         .apply(&task.id, TaskEvent::Failed, patch)
         .await
-        .map_err(|e| Retry(e.to_string()))?;
+        .map_err(retry)?;
     Ok(())
 }
 
-/// Download and store. The outer error is transient; the inner one makes the task fail.
-async fn copy_video<S, P, V: VideoStore>(
-    app: &App<S, P, V>,
-    task: &Task,
-    remote: &KlingTask,
-) -> Result<Result<StoredVideo, String>, FinalizeError> {
-    let Some(result) = remote.first_video() else {
-        return Ok(Err("Kling reported success without a video".into()));
-    };
-    let url = match app.policy.permits(&result.url) {
-        Ok(url) => url,
-        Err(reason) => return Ok(Err(reason)),
-    };
-    let bytes = match download(&app.http, url, app.policy.max_bytes).await? {
-        Ok(bytes) => bytes,
-        Err(reason) => return Ok(Err(reason)),
-    };
-    let facts = match mp4_probe::probe(&bytes) {
-        Ok(facts) => facts,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let key = video_key(&task.user_id, &task.id);
-    let video = StoredVideo {
-        key: key.clone(),
-        bytes: bytes.len() as u64,
-        sha256: sha256.clone(),
-        content_type: "video/mp4".into(),
-        duration_seconds: Some(facts.duration_seconds),
-        width: facts.width,
-        height: facts.height,
-    };
-    let metadata = object_metadata(task, &video);
-    app.videos
-        .put_video(&key, bytes, &video.content_type, &metadata)
-        .await
-        .map_err(|e| Retry(e.to_string()))?;
-    tracing::info!(%key, bytes = video.bytes, %sha256, "video stored");
-    Ok(Ok(video))
-}
-
-fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
+pub fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
     let prompt_hash = hex::encode(Sha256::digest(
         task.prompt.as_deref().unwrap_or_default().as_bytes(),
     ));
@@ -293,69 +265,22 @@ fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
         pairs.push(("duration-seconds".into(), format!("{d:.3}")));
     }
     if let (Some(w), Some(h)) = (video.width, video.height) {
+        pairs.push(("width".into(), w.to_string()));
+        pairs.push(("height".into(), h.to_string()));
         pairs.push(("resolution".into(), format!("{w}x{h}")));
     }
     VideoMetadata { pairs }
 }
 
-async fn download(
-    http: &reqwest::Client,
-    url: url::Url,
-    max_bytes: u64,
-) -> Result<Result<Bytes, String>, FinalizeError> {
-    let mut resp = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| Retry(format!("download failed: {e}")))?;
-    let status = resp.status();
-    if status.is_server_error() {
-        return Err(Retry(format!("download answered HTTP {status}")));
-    }
-    if !status.is_success() {
-        return Ok(Err(format!("download answered HTTP {status}")));
-    }
-    if resp.content_length().is_some_and(|n| n > max_bytes) {
-        return Ok(Err(format!("video is larger than {max_bytes} bytes")));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Retry(format!("download interrupted: {e}")))?
-    {
-        if (body.len() + chunk.len()) as u64 > max_bytes {
-            return Ok(Err(format!("video is larger than {max_bytes} bytes")));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Ok(Bytes::from(body)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn download_policy_table() {
-        let policy = DownloadPolicy {
-            allowed_hosts: vec![".kwimgs.com".into(), "cdn.example.com".into()],
-            allow_http: false,
-            max_bytes: 1,
-        };
-        let cases = [
-            ("https://p1.a.kwimgs.com/x/output.mp4", true),
-            ("https://kwimgs.com/x.mp4", true),
-            ("https://cdn.example.com/v.mp4", true),
-            ("http://cdn.example.com/v.mp4", false),
-            ("https://evilkwimgs.com/x.mp4", false),
-            ("https://cdn.example.com.evil.net/v.mp4", false),
-            ("https://127.0.0.1/v.mp4", false),
-            ("file:///etc/passwd", false),
-            ("not a url", false),
-        ];
-        for (url, ok) in cases {
-            assert_eq!(policy.permits(url).is_ok(), ok, "{url}");
-        }
-    }
+/// A published object carries everything the task record needs.
+pub fn stored_from_metadata(key: &str, meta: &VideoMetadata) -> Option<StoredVideo> {
+    Some(StoredVideo {
+        key: key.to_string(),
+        bytes: meta.get("bytes")?.parse().ok()?,
+        sha256: meta.get("sha256")?.to_string(),
+        content_type: "video/mp4".into(),
+        duration_seconds: meta.get("duration-seconds").and_then(|d| d.parse().ok()),
+        width: meta.get("width").and_then(|w| w.parse().ok()),
+        height: meta.get("height").and_then(|h| h.parse().ok()),
+    })
 }

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use finalize::{App, DownloadPolicy, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client, sdk_config};
@@ -11,11 +9,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let env = ProcessEnv;
     let sdk = sdk_config().await;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .read_timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+    let policy = DownloadPolicy::from_source(&env)?;
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, TableConfig::from_source(&env)?.table_name),
         provider: KlingClient::new(&KlingConfig::from_source(&env)?)?,
@@ -23,8 +17,8 @@ async fn main() -> Result<(), Error> {
             s3_client(&sdk, &env),
             BucketConfig::from_source(&env)?.bucket,
         ),
-        http,
-        policy: DownloadPolicy::from_source(&env)?,
+        http: policy.client()?,
+        policy,
     }));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(handle(app, event.payload).await)

@@ -2,10 +2,12 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, MetadataDirective, ServerSideEncryption,
+};
 use bytes::Bytes;
 
-use crate::ports::{BlobError, UploadStore, VideoMetadata, VideoStore};
+use crate::ports::{BlobError, MultipartUpload, UploadStore, VideoMetadata, VideoStore};
 
 pub struct S3VideoStore {
     client: aws_sdk_s3::Client,
@@ -22,25 +24,129 @@ impl S3VideoStore {
 }
 
 impl VideoStore for S3VideoStore {
-    async fn put_video(
-        &self,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-        metadata: &VideoMetadata,
-    ) -> Result<(), BlobError> {
-        let mut put = self
+    async fn begin(&self, key: &str, content_type: &str) -> Result<MultipartUpload, BlobError> {
+        let out = self
             .client
-            .put_object()
+            .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
             .server_side_encryption(ServerSideEncryption::Aes256)
-            .body(ByteStream::from(body));
+            .send()
+            .await
+            .map_err(|e| BlobError(super::sdk_error(e)))?;
+        Ok(MultipartUpload {
+            key: key.to_string(),
+            upload_id: out
+                .upload_id
+                .ok_or_else(|| BlobError("no upload id".into()))?,
+            parts: Vec::new(),
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        upload: &mut MultipartUpload,
+        body: Bytes,
+    ) -> Result<(), BlobError> {
+        let number = upload.parts.len() as i32 + 1;
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| BlobError(super::sdk_error(e)))?;
+        upload.parts.push((number, out.e_tag.unwrap_or_default()));
+        Ok(())
+    }
+
+    async fn complete(&self, upload: &MultipartUpload) -> Result<(), BlobError> {
+        let parts = upload
+            .parts
+            .iter()
+            .map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(etag).build())
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| BlobError(super::sdk_error(e)))?;
+        Ok(())
+    }
+
+    async fn abort(&self, upload: &MultipartUpload) -> Result<(), BlobError> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .send()
+            .await
+            .map_err(|e| BlobError(super::sdk_error(e)))?;
+        Ok(())
+    }
+
+    async fn publish(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        metadata: &VideoMetadata,
+    ) -> Result<(), BlobError> {
+        let mut copy = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{}", self.bucket, from))
+            .key(to)
+            .content_type(content_type)
+            .metadata_directive(MetadataDirective::Replace)
+            .server_side_encryption(ServerSideEncryption::Aes256);
         for (k, v) in &metadata.pairs {
-            put = put.metadata(k, v);
+            copy = copy.metadata(k, v);
         }
-        put.send()
+        copy.send()
+            .await
+            .map_err(|e| BlobError(super::sdk_error(e)))?;
+        self.delete(from).await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<VideoMetadata>, BlobError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(VideoMetadata {
+                pairs: out.metadata.unwrap_or_default().into_iter().collect(),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),
+            Err(e) => Err(BlobError(super::sdk_error(e))),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
             .await
             .map_err(|e| BlobError(super::sdk_error(e)))?;
         Ok(())

@@ -1,0 +1,140 @@
+//! Streams a video from the provider into S3: multipart upload in 8 MiB parts (aborted on any
+//! error), SHA-256 and the MP4 header taken on the way, so memory stays bounded whatever the
+//! size of the file.
+
+use bytes::BytesMut;
+use sha2::{Digest, Sha256};
+
+use shared::mp4_probe::{self, Mp4Facts};
+use shared::ports::{MultipartUpload, VideoStore};
+
+use crate::boxes::BoxCollector;
+
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CopyError {
+    /// Worth another try later (network, 5xx, a cut-off transfer, S3 trouble).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Will never work (expired link, not an MP4, too large, a refused redirect).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+use CopyError::{Permanent, Transient};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Copied {
+    pub bytes: u64,
+    pub sha256: String,
+    pub facts: Mp4Facts,
+}
+
+pub async fn stream_into<V: VideoStore>(
+    http: &reqwest::Client,
+    url: url::Url,
+    max_bytes: u64,
+    videos: &V,
+    staging_key: &str,
+) -> Result<Copied, CopyError> {
+    let resp = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| Transient(format!("download failed: {e}")))?;
+    let status = resp.status();
+    if status.is_redirection() {
+        return Err(Permanent("the download redirected to another host".into()));
+    }
+    if status.is_server_error() || status.as_u16() == 429 {
+        return Err(Transient(format!("download answered HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Err(Permanent(format!(
+            "download answered HTTP {status} (link expired or gone)"
+        )));
+    }
+    if resp.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(Permanent(format!(
+            "the video is larger than {max_bytes} bytes"
+        )));
+    }
+    let mut upload = videos
+        .begin(staging_key, "video/mp4")
+        .await
+        .map_err(|e| Transient(e.to_string()))?;
+    match pump(resp, &mut upload, max_bytes, videos).await {
+        Ok(copied) => {
+            videos
+                .complete(&upload)
+                .await
+                .map_err(|e| Transient(e.to_string()))?;
+            Ok(copied)
+        }
+        Err(e) => {
+            if let Err(abort) = videos.abort(&upload).await {
+                tracing::warn!(error = %abort, "could not abort the multipart upload; the lifecycle rule will");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn pump<V: VideoStore>(
+    mut resp: reqwest::Response,
+    upload: &mut MultipartUpload,
+    max_bytes: u64,
+    videos: &V,
+) -> Result<Copied, CopyError> {
+    let announced = resp.content_length();
+    let mut hasher = Sha256::new();
+    let mut boxes = BoxCollector::default();
+    let mut part = BytesMut::with_capacity(PART_SIZE);
+    let mut total: u64 = 0;
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Transient(format!("download interrupted: {e}")))?
+    {
+        total += chunk.len() as u64;
+        if total > max_bytes {
+            return Err(Permanent(format!(
+                "the video is larger than {max_bytes} bytes"
+            )));
+        }
+        hasher.update(&chunk);
+        boxes.push(&chunk);
+        if let Some(e) = &boxes.error {
+            return Err(Permanent(e.clone()));
+        }
+        if boxes.first_box.is_some_and(|b| &b != b"ftyp") {
+            return Err(Permanent(
+                "not an MP4 file (it does not start with an ftyp box)".into(),
+            ));
+        }
+        part.extend_from_slice(&chunk);
+        if part.len() >= PART_SIZE {
+            videos
+                .upload_part(upload, part.split().freeze())
+                .await
+                .map_err(|e| Transient(e.to_string()))?;
+        }
+    }
+    if announced.is_some_and(|n| n != total) {
+        return Err(Transient(format!("the download stopped at {total} bytes")));
+    }
+    if !part.is_empty() || upload.parts.is_empty() {
+        videos
+            .upload_part(upload, part.split().freeze())
+            .await
+            .map_err(|e| Transient(e.to_string()))?;
+    }
+    let header = boxes.finish().map_err(Permanent)?;
+    let facts = mp4_probe::probe(&header).map_err(|e| Permanent(e.to_string()))?;
+    Ok(Copied {
+        bytes: total,
+        sha256: hex::encode(hasher.finalize()),
+        facts,
+    })
+}
