@@ -15,6 +15,7 @@ pub mod plans;
 pub mod ports;
 pub mod pricing;
 pub mod state;
+pub mod sync;
 pub mod task;
 pub mod telemetry;
 pub mod time_util;

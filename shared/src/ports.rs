@@ -171,6 +171,29 @@ pub trait TaskStore: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<TaskPage, StoreError>> + Send;
 
+    /// Unfinished tasks not seen (changed or checked) since `cutoff`, stalest first.
+    fn stale_tasks(
+        &self,
+        cutoff: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Task>, StoreError>> + Send;
+
+    /// Claim the right to ask the provider about a task: true for exactly one caller per
+    /// `cutoff` window (the task was neither changed nor checked since `cutoff`).
+    fn claim_check(
+        &self,
+        task_id: &str,
+        cutoff: &str,
+        now: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Record that the app deleted the stored video (idempotent); the task as it is now.
+    fn mark_deleted(
+        &self,
+        task_id: &str,
+        now: &str,
+    ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
+
     /// True the first time this (provider task, status) callback is seen.
     fn claim_webhook(
         &self,

@@ -231,6 +231,8 @@ mod apply_tests {
             completed_at: None,
             error: None,
             video: None,
+            checked_at: None,
+            deleted_at: None,
         }
     }
 

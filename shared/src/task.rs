@@ -168,6 +168,22 @@ pub struct Task {
     pub error: Option<TaskError>,
     #[serde(default)]
     pub video: Option<StoredVideo>,
+    /// When the provider was last asked about this task (polling, reconcile).
+    #[serde(default)]
+    pub checked_at: Option<String>,
+    /// When the app deleted the stored video.
+    #[serde(default)]
+    pub deleted_at: Option<String>,
+}
+
+impl Task {
+    /// The later of the last change and the last provider check: how fresh our view is.
+    pub fn last_seen(&self) -> &str {
+        match &self.checked_at {
+            Some(c) if c.as_str() > self.updated_at.as_str() => c,
+            _ => &self.updated_at,
+        }
+    }
 }
 
 /// Key of the stored video: one object per task, under its owner.

@@ -314,6 +314,8 @@ async fn create<S: TaskStore, P: VideoProvider, U: UploadStore>(
         completed_at: None,
         error: None,
         video: None,
+        checked_at: None,
+        deleted_at: None,
     };
     let record = IdempotencyRecord {
         user_id: identity.user_id.clone(),

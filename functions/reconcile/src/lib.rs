@@ -1,20 +1,90 @@
-//! reconcile: the scheduled sweep that will drive stuck tasks to a terminal state. For now it
-//! records that it ran, so the schedule and its wiring are exercised end to end.
+//! reconcile: the scheduled sweep that drives stuck tasks to a terminal state.
+//!
+//! It reads unfinished tasks not seen for a while through a sparse index (never a table scan),
+//! asks Kling about each, applies what it learns, queues finalize where Kling succeeded but
+//! nothing is stored, and fails (and refunds) tasks past the hard timeout.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
+use tracing::Instrument;
 
-#[derive(Debug, Serialize, PartialEq)]
+use shared::kling::Deadline;
+use shared::ports::{FinalizeQueue, TaskStore, VideoProvider};
+use shared::sync::{SyncOutcome, SyncPolicy, sync_task};
+use shared::time_util;
+
+/// Tasks looked at per run; the next run takes the rest.
+pub const BATCH: u32 = 100;
+
+pub struct App<S, P, Q> {
+    pub store: S,
+    pub provider: P,
+    pub queue: Q,
+    pub policy: SyncPolicy,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq)]
 pub struct SweepReport {
     pub checked: u32,
+    pub moved: u32,
+    pub finalize_queued: u32,
+    pub failed: u32,
+    pub errors: u32,
     pub scheduled_at: Option<String>,
 }
 
-pub async fn handle(event: EventBridgeEvent) -> SweepReport {
-    let scheduled_at = event.time.map(|t| t.to_rfc3339());
-    tracing::info!(source = %event.source, ?scheduled_at, "reconcile sweep ran; nothing to reconcile yet");
-    SweepReport {
-        checked: 0,
-        scheduled_at,
+pub async fn handle<S: TaskStore, P: VideoProvider, Q: FinalizeQueue>(
+    app: &App<S, P, Q>,
+    event: EventBridgeEvent,
+) -> SweepReport {
+    let mut report = SweepReport {
+        scheduled_at: event.time.map(|t| t.to_rfc3339()),
+        ..Default::default()
+    };
+    let now = time_util::now();
+    let cutoff = time_util::rfc3339(now - app.policy.stale_after);
+    let tasks = match app.store.stale_tasks(&cutoff, BATCH).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "could not list stale tasks");
+            report.errors += 1;
+            return report;
+        }
+    };
+    for task in tasks {
+        let span = tracing::info_span!("reconcile", task_id = %task.id);
+        let outcome = sync_task(
+            &app.store,
+            &app.provider,
+            &app.queue,
+            &task,
+            app.policy,
+            now,
+            Deadline::after(std::time::Duration::from_secs(10)),
+        )
+        .instrument(span)
+        .await;
+        report.checked += 1;
+        match outcome {
+            Ok(SyncOutcome::Moved(_)) => report.moved += 1,
+            Ok(SyncOutcome::FinalizeQueued) => report.finalize_queued += 1,
+            Ok(SyncOutcome::Failed(reason)) => {
+                tracing::warn!(task_id = %task.id, %reason, "task failed by reconcile");
+                report.failed += 1;
+            }
+            Ok(SyncOutcome::Skipped | SyncOutcome::Unchanged) => {}
+            Err(e) => {
+                tracing::warn!(task_id = %task.id, error = %e, "could not reconcile; next run will");
+                report.errors += 1;
+            }
+        }
     }
+    tracing::info!(
+        checked = report.checked,
+        moved = report.moved,
+        finalize_queued = report.finalize_queued,
+        failed = report.failed,
+        "reconcile sweep done"
+    );
+    report
 }

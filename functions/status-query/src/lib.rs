@@ -10,8 +10,10 @@ use tracing::Instrument;
 use shared::auth::{AuthMode, Identity, identify};
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
+use shared::kling::Deadline;
 use shared::plans::Plans;
-use shared::ports::{LedgerKind, StoreError, TaskStore, VideoStore};
+use shared::ports::{FinalizeQueue, LedgerKind, StoreError, TaskStore, VideoProvider, VideoStore};
+use shared::sync::{SyncPolicy, sync_task};
 use shared::task::{Task, TaskStatus};
 use shared::time_util;
 use shared::view::{PresignedLink, TaskView, task_view};
@@ -19,15 +21,22 @@ use shared::view::{PresignedLink, TaskView, task_view};
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
 
-pub struct App<S, V> {
+pub struct App<S, V, P, Q> {
     pub store: S,
     pub videos: V,
+    pub provider: P,
+    pub queue: Q,
     pub auth: AuthMode,
     pub presign_ttl: Duration,
     pub plans: Plans,
+    /// When an app looks at an unfinished task this stale, ask Kling (lost callbacks).
+    pub poll: SyncPolicy,
 }
 
-pub async fn handle<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: Request) -> Response<Body> {
+pub async fn handle<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+    app: &App<S, V, P, Q>,
+    req: Request,
+) -> Response<Body> {
     let request_id = http_util::request_id(&req);
     let span = tracing::info_span!("status-query", %request_id, task_id = tracing::field::Empty);
     match route(app, &req).instrument(span).await {
@@ -36,8 +45,8 @@ pub async fn handle<S: TaskStore, V: VideoStore>(app: &App<S, V>, req: Request) 
     }
 }
 
-async fn route<S: TaskStore, V: VideoStore>(
-    app: &App<S, V>,
+async fn route<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+    app: &App<S, V, P, Q>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
@@ -58,6 +67,7 @@ async fn route<S: TaskStore, V: VideoStore>(
         ("GET", ["v1", "videos"]) => list(app, req, &identity).await,
         ("GET", ["v1", "videos", id]) => get_one(app, &identity, id).await,
         ("GET", ["v1", "me"]) => me(app, &identity).await,
+        ("DELETE", ["v1", "videos", id]) => delete(app, &identity, id).await,
         _ => Err(ApiError::new(
             501,
             "not_implemented",
@@ -81,7 +91,10 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-async fn view_of<S, V: VideoStore>(app: &App<S, V>, task: &Task) -> Result<TaskView, ApiError> {
+async fn view_of<S, V: VideoStore, P, Q>(
+    app: &App<S, V, P, Q>,
+    task: &Task,
+) -> Result<TaskView, ApiError> {
     let now = time_util::now();
     let link = match (&task.video, task.status) {
         (Some(video), TaskStatus::Succeeded) => {
@@ -103,8 +116,8 @@ async fn view_of<S, V: VideoStore>(app: &App<S, V>, task: &Task) -> Result<TaskV
     Ok(task_view(task, link, now))
 }
 
-async fn get_one<S: TaskStore, V: VideoStore>(
-    app: &App<S, V>,
+async fn get_one<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+    app: &App<S, V, P, Q>,
     identity: &Identity,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -117,12 +130,87 @@ async fn get_one<S: TaskStore, V: VideoStore>(
         // Another user's task is indistinguishable from a missing one.
         .filter(|t| t.user_id == identity.user_id)
         .ok_or_else(|| ApiError::not_found("video"))?;
+    let task = poll_if_stale(app, task).await;
     Ok(json_response(200, &view_of(app, &task).await?))
 }
 
+/// The fallback for lost callbacks: a stale unfinished task is checked with Kling (at most once
+/// per window per task, whoever asks); a failure to check only means the view stays as it was.
+async fn poll_if_stale<S: TaskStore, V, P: VideoProvider, Q: FinalizeQueue>(
+    app: &App<S, V, P, Q>,
+    task: Task,
+) -> Task {
+    let outcome = sync_task(
+        &app.store,
+        &app.provider,
+        &app.queue,
+        &task,
+        app.poll,
+        time_util::now(),
+        Deadline::after(Duration::from_secs(5)),
+    )
+    .await;
+    match outcome {
+        Ok(shared::sync::SyncOutcome::Skipped | shared::sync::SyncOutcome::Unchanged) => task,
+        Ok(outcome) => {
+            tracing::info!(?outcome, "status poll moved the task");
+            app.store
+                .get_task(&task.id)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(task)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "status poll failed");
+            task
+        }
+    }
+}
+
+/// `DELETE /v1/videos/{id}`: remove the stored video and mark the task deleted; repeating it
+/// changes nothing. A task still in progress cannot be deleted yet.
+async fn delete<S: TaskStore, V: VideoStore, P, Q>(
+    app: &App<S, V, P, Q>,
+    identity: &Identity,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    tracing::Span::current().record("task_id", id);
+    let task = app
+        .store
+        .get_task(id)
+        .await
+        .map_err(store_error)?
+        .filter(|t| t.user_id == identity.user_id)
+        .ok_or_else(|| ApiError::not_found("video"))?;
+    if !task.status.is_terminal() {
+        return Err(ApiError::new(
+            409,
+            "task_in_progress",
+            "the video is still being made; delete it once it is ready or failed",
+        )
+        .retryable(Some(30)));
+    }
+    if let Some(video) = &task.video {
+        app.videos.delete(&video.key).await.map_err(|e| {
+            tracing::error!(error = %e, "deleting the video failed");
+            ApiError::internal()
+        })?;
+    }
+    app.store
+        .mark_deleted(&task.id, &time_util::rfc3339(time_util::now()))
+        .await
+        .map_err(store_error)?;
+    tracing::info!("video deleted");
+    Ok(Response::builder()
+        .status(204)
+        .body(Body::Empty)
+        .unwrap_or_else(|_| Response::new(Body::Empty)))
+}
+
 /// `GET /v1/me`: plan, limits and today's usage, with the ledger's own sum beside it.
-async fn me<S: TaskStore, V>(
-    app: &App<S, V>,
+async fn me<S: TaskStore, V, P, Q>(
+    app: &App<S, V, P, Q>,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
     let now = time_util::now();
@@ -199,8 +287,8 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
     }
 }
 
-async fn list<S: TaskStore, V: VideoStore>(
-    app: &App<S, V>,
+async fn list<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+    app: &App<S, V, P, Q>,
     req: &Request,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {

@@ -16,6 +16,8 @@ use crate::task::{CostUnits, Task, TaskStatus};
 use crate::time_util;
 
 pub const GSI1: &str = "gsi1";
+pub const GSI2: &str = "gsi2";
+const ACTIVE: &str = "ACTIVE";
 const IDEMPOTENCY_TTL_SECS: i64 = 48 * 3600;
 const WEBHOOK_DEDUP_TTL_SECS: i64 = 7 * 24 * 3600;
 /// Daily usage items outlive their day long enough for reporting.
@@ -39,6 +41,11 @@ struct TaskItem {
     sk: String,
     gsi1pk: String,
     gsi1sk: String,
+    /// Sparse index of unfinished tasks by freshness, for reconcile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
     version: u64,
     #[serde(flatten)]
     task: Task,
@@ -51,6 +58,9 @@ impl TaskItem {
             sk: "TASK".into(),
             gsi1pk: user_pk(&task.user_id),
             gsi1sk: format!("{}#{}", task.created_at, task.id),
+            gsi2pk: (!task.status.is_terminal()).then(|| ACTIVE.to_string()),
+            gsi2sk: (!task.status.is_terminal())
+                .then(|| format!("{}#{}", task.last_seen(), task.id)),
             version,
             task,
         }
@@ -585,6 +595,97 @@ impl TaskStore for DynamoTaskStore {
             .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = out.last_evaluated_key.map(|k| encode_cursor(&k));
         Ok(TaskPage { tasks, next_cursor })
+    }
+
+    async fn stale_tasks(&self, cutoff: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI2)
+            .key_condition_expression("gsi2pk = :active AND gsi2sk < :cutoff")
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":cutoff", s(cutoff))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<TaskItem>(item).map(|i| i.task))
+            .collect()
+    }
+
+    async fn claim_check(
+        &self,
+        task_id: &str,
+        cutoff: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(task_pk(task_id)))
+            .key("sk", s("TASK"))
+            .update_expression("SET checked_at = :now, gsi2sk = :sk")
+            .condition_expression(
+                "attribute_exists(gsi2pk) AND updated_at < :cutoff \
+                 AND (attribute_not_exists(checked_at) OR attribute_type(checked_at, :null) OR checked_at < :cutoff)",
+            )
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":sk", s(format!("{now}#{task_id}")))
+            .expression_attribute_values(":cutoff", s(cutoff))
+            .expression_attribute_values(":null", s("NULL"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn mark_deleted(&self, task_id: &str, now: &str) -> Result<Option<Task>, StoreError> {
+        for _ in 0..MAX_APPLY_ATTEMPTS {
+            let Some(current) = self.get_task_item(task_id).await? else {
+                return Ok(None);
+            };
+            if current.task.deleted_at.is_some() {
+                return Ok(Some(current.task));
+            }
+            let mut next = current.task.clone();
+            next.deleted_at = Some(now.to_string());
+            next.video = None;
+            next.updated_at = now.to_string();
+            let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(current.version))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Some(next)),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        Err(StoreError::Contention(task_id.to_string()))
     }
 
     async fn claim_webhook(

@@ -275,7 +275,10 @@ async fn every_sample_event_runs_on_its_handler() {
         (
             "reconcile",
             "scheduled.json",
-            Expect::Json(json!({"checked": 0, "scheduled_at": "2026-11-25T02:00:00+00:00"})),
+            Expect::Json(
+                json!({"checked": 0, "moved": 0, "finalize_queued": 0, "failed": 0, "errors": 0,
+                "scheduled_at": "2026-11-25T02:00:00+00:00"}),
+            ),
         ),
     ];
     let root = workspace_root().join("events");
