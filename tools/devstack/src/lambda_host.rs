@@ -48,6 +48,8 @@ struct RuntimeState {
     function_name: String,
     queue: Arc<Mutex<mpsc::Receiver<Invocation>>>,
     pending: Mutex<HashMap<String, oneshot::Sender<InvokeResult>>>,
+    /// The running process, so a test can crash it.
+    pid: std::sync::Mutex<Option<u32>>,
 }
 
 struct FunctionSlot {
@@ -57,6 +59,7 @@ struct FunctionSlot {
 
 pub struct LambdaHost {
     functions: HashMap<String, FunctionSlot>,
+    environments: HashMap<String, Vec<Arc<RuntimeState>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -87,6 +90,7 @@ fn now_ms() -> u64 {
 impl LambdaHost {
     pub async fn start(specs: Vec<FunctionSpec>, log_dir: &Path) -> Result<Self, DevError> {
         let mut functions = HashMap::new();
+        let mut environments: HashMap<String, Vec<Arc<RuntimeState>>> = HashMap::new();
         let mut tasks = Vec::new();
         for spec in specs {
             if !spec.binary.exists() {
@@ -102,7 +106,12 @@ impl LambdaHost {
                     function_name: spec.name.clone(),
                     queue: queue.clone(),
                     pending: Mutex::new(HashMap::new()),
+                    pid: std::sync::Mutex::new(None),
                 });
+                environments
+                    .entry(spec.name.clone())
+                    .or_default()
+                    .push(state.clone());
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .map_err(|e| DevError::Process(e.to_string()))?;
@@ -128,7 +137,11 @@ impl LambdaHost {
                 },
             );
         }
-        Ok(Self { functions, tasks })
+        Ok(Self {
+            functions,
+            environments,
+            tasks,
+        })
     }
 
     pub async fn invoke(&self, function: &str, payload: Bytes) -> InvokeResult {
@@ -152,6 +165,22 @@ impl LambdaHost {
             Ok(Err(_)) => Err(InvokeError::Crashed),
             Err(_) => Err(InvokeError::Timeout),
         }
+    }
+
+    /// Kill every process of a function, as a crash would (they are restarted).
+    pub fn kill(&self, function: &str) -> usize {
+        let mut killed = 0;
+        for env in self.environments.get(function).into_iter().flatten() {
+            let pid = *env.pid.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(pid) = pid {
+                let ok = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()
+                    .is_ok_and(|s| s.success());
+                killed += usize::from(ok);
+            }
+        }
+        killed
     }
 
     pub fn function_names(&self) -> Vec<String> {
@@ -219,6 +248,7 @@ async fn supervise(
                 continue;
             }
         };
+        *state.pid.lock().unwrap_or_else(|p| p.into_inner()) = child.id();
         let status = child.wait().await;
         tracing::warn!(function = %spec.name, ?status, "function process exited; restarting");
         for (_, reply) in state.pending.lock().await.drain() {

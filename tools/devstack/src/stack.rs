@@ -77,7 +77,7 @@ pub struct Stack {
     pub log_dir: PathBuf,
     pub functions: Vec<String>,
     _moto: Moto,
-    _host: Option<Arc<LambdaHost>>,
+    host: Option<Arc<LambdaHost>>,
     watch: Option<tokio::process::Child>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -217,7 +217,7 @@ impl Stack {
             log_dir: opts.log_dir.clone(),
             functions: defs.iter().map(|d| d.name.clone()).collect(),
             _moto: moto,
-            _host: host,
+            host,
             watch,
             tasks,
         })
@@ -227,6 +227,11 @@ impl Stack {
     pub fn token_with_plan(&self, user_id: &str, plan: &str) -> Result<String, DevError> {
         shared::auth::mint_local_token(LOCAL_AUTH_SECRET.as_bytes(), user_id, Some(plan), 24 * 3600)
             .map_err(|e| DevError::Process(e.to_string()))
+    }
+
+    /// Crash every instance of a function (built-in runtime only); returns how many died.
+    pub fn crash(&self, function: &str) -> usize {
+        self.host.as_ref().map_or(0, |h| h.kill(function))
     }
 
     /// A local bearer token for `user_id`.

@@ -71,7 +71,7 @@ pub struct Faults {
     /// Delay before each callback, in milliseconds.
     #[arg(long, env = "KLING_SIM_CALLBACK_DELAY_MS", default_value_t = 0)]
     pub callback_delay_ms: u64,
-    /// Chance (0..1) that a video download stops halfway.
+    /// Chance (0..1) that any one video download stops halfway.
     #[arg(long, env = "KLING_SIM_TRUNCATE_DOWNLOAD_RATE", default_value_t = 0.0)]
     pub truncate_download_rate: f64,
     /// Throttle video downloads to this many bytes per second.
@@ -103,7 +103,8 @@ pub struct TaskFaults {
 }
 
 /// Markers: `[sim:fail=<message>]`, `[sim:drop-callbacks]`, `[sim:duplicate-callbacks]`,
-/// `[sim:reorder-callbacks]`, `[sim:truncate-download]`, `[sim:expire-url]`, `[sim:slow-download]`.
+/// `[sim:reorder-callbacks]`, `[sim:truncate-download]` (the first download only),
+/// `[sim:expire-url]`, `[sim:slow-download]`.
 pub fn task_faults(prompt: &str) -> TaskFaults {
     let mut faults = TaskFaults::default();
     let mut rest = prompt;

@@ -448,10 +448,10 @@ async fn video(
     Path(task_id): Path<String>,
     Query(q): Query<VideoQuery>,
 ) -> Response {
-    state.count_download();
     let Some(task) = state.get(&task_id).filter(|t| t.status == "succeed") else {
         return (StatusCode::NOT_FOUND, "no such video").into_response();
     };
+    let truncated = state.start_download(&task);
     let expires = task.video_expires_at.or(q.exp);
     if expires.is_some_and(|e| now_ms() >= e) {
         return (StatusCode::FORBIDDEN, "this link has expired").into_response();
@@ -461,7 +461,7 @@ async fn video(
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
     let total = bytes.len();
-    let truncate_at = task.faults.truncate_download.then_some(total / 2);
+    let truncate_at = truncated.then_some(total / 2);
     let rate = state
         .faults()
         .download_bytes_per_sec

@@ -99,6 +99,7 @@ struct Inner {
     faults: Faults,
     rng: StdRng,
     videos: HashMap<(Aspect, Resolution, u32), Arc<Vec<u8>>>,
+    downloads: HashMap<String, u32>,
 }
 
 pub struct SimState {
@@ -139,6 +140,7 @@ impl SimState {
                 rng: StdRng::seed_from_u64(faults.seed),
                 faults,
                 videos: HashMap::new(),
+                downloads: HashMap::new(),
             }),
             config,
         }
@@ -246,10 +248,7 @@ impl SimState {
                     msg
                 });
             }
-            let truncate = inner.faults.truncate_download_rate;
-            if truncate > 0.0 && inner.rng.random_bool(truncate.clamp(0.0, 1.0)) {
-                faults.truncate_download = true;
-            }
+
             inner.next_id += 1;
             let now = now_ms();
             let task = SimTask {
@@ -336,8 +335,20 @@ impl SimState {
         Some(hex::encode(Sha256::digest(bytes.as_slice())))
     }
 
-    pub fn count_download(&self) {
-        self.lock().counters.download += 1;
+    /// Count a download of a task's video and decide whether this one is cut short: the
+    /// first download of a `[sim:truncate-download]` task, or a share of all downloads.
+    pub fn start_download(&self, task: &SimTask) -> bool {
+        let mut inner = self.lock();
+        inner.counters.download += 1;
+        let first = *inner
+            .downloads
+            .entry(task.task_id.clone())
+            .and_modify(|n| *n += 1)
+            .or_insert(1)
+            == 1;
+        let rate = inner.faults.truncate_download_rate;
+        (task.faults.truncate_download && first)
+            || (rate > 0.0 && inner.rng.random_bool(rate.clamp(0.0, 1.0)))
     }
 
     fn set_status(&self, id: &str, status: &'static str, msg: &str) -> Option<SimTask> {
