@@ -21,6 +21,45 @@ pub struct App<S, Q> {
     pub store: S,
     pub queue: Q,
     pub secret: Vec<u8>,
+    /// Standard Webhooks secrets (Kling's 2026 signing); empty when not enabled. Several
+    /// are accepted at once, for rotation.
+    pub signers: Vec<standardwebhooks::Webhook>,
+}
+
+/// `WEBHOOK_SIGNING_SECRETS`: comma-separated `whsec_...` secrets, optional.
+pub fn signers_from_source(
+    src: &impl shared::config::Source,
+) -> Result<Vec<standardwebhooks::Webhook>, shared::config::ConfigError> {
+    src.optional("WEBHOOK_SIGNING_SECRETS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|secret| {
+            standardwebhooks::Webhook::new(secret).map_err(|e| {
+                shared::config::ConfigError::Invalid {
+                    name: "WEBHOOK_SIGNING_SECRETS",
+                    reason: e.to_string(),
+                }
+            })
+        })
+        .collect()
+}
+
+/// When signing is on, the body must carry a valid, current signature from one of the secrets.
+pub fn verify_signature(
+    signers: &[standardwebhooks::Webhook],
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    if signers.is_empty() || signers.iter().any(|s| s.verify(body, headers).is_ok()) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        401,
+        "invalid_webhook_signature",
+        "the callback signature is missing, stale or wrong",
+    ))
 }
 
 pub async fn handle<S: TaskStore, Q: FinalizeQueue>(
@@ -80,7 +119,10 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
         ));
     }
     tracing::Span::current().record("task_id", task_id);
-    let body = parse_callback(http_util::body_bytes(req, http_util::MAX_BODY_BYTES)?)?;
+    let raw = http_util::body_bytes(req, http_util::MAX_BODY_BYTES)?;
+    verify_signature(&app.signers, req.headers(), raw)
+        .inspect_err(|_| tracing::warn!("callback with a bad signature refused"))?;
+    let body = parse_callback(raw)?;
     let task = app
         .store
         .get_task(task_id)
@@ -165,6 +207,55 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signatures_when_signing_is_on() {
+        let secret = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI=";
+        let old = standardwebhooks::Webhook::new("whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0LTEyMzQ1Ng==")
+            .unwrap();
+        let current = standardwebhooks::Webhook::new(secret).unwrap();
+        let body = br#"{"task_id":"1","task_status":"succeed"}"#;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let headers = |id: &str, ts: i64, sig: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert("webhook-id", id.parse().unwrap());
+            h.insert("webhook-timestamp", ts.to_string().parse().unwrap());
+            h.insert("webhook-signature", sig.parse().unwrap());
+            h
+        };
+        let good = kling_sim::signing::signature(secret, "msg_1", now, body).unwrap();
+        let both = [old, current];
+        assert!(
+            verify_signature(&both, &headers("msg_1", now, &good), body).is_ok(),
+            "rotation: any secret"
+        );
+        let several = format!("v1,AAAA {good}");
+        assert!(
+            verify_signature(&both, &headers("msg_1", now, &several), body).is_ok(),
+            "any signature"
+        );
+        let stale = kling_sim::signing::signature(secret, "msg_1", now - 400, body).unwrap();
+        let refused = [
+            headers("msg_1", now, "v1,AAAA"),
+            headers("msg_2", now, &good),
+            headers("msg_1", now - 400, &stale),
+            http::HeaderMap::new(),
+        ];
+        for h in refused {
+            assert_eq!(
+                verify_signature(&both, &h, body).unwrap_err().code,
+                "invalid_webhook_signature"
+            );
+        }
+        assert!(
+            verify_signature(&both, &headers("msg_1", now, &good), b"{}").is_err(),
+            "body changed"
+        );
+        assert!(
+            verify_signature(&[], &http::HeaderMap::new(), body).is_ok(),
+            "signing off"
+        );
+    }
 
     #[test]
     fn parses_bare_and_wrapped_bodies() {

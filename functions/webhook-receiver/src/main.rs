@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
         store: DynamoTaskStore::from_sdk(&sdk, TableConfig::from_source(&env)?.table_name),
         queue: SqsFinalizeQueue::from_sdk(&sdk, QueueConfig::from_source(&env)?.finalize_queue_url),
         secret: WebhookConfig::secret_from_source(&env)?,
+        signers: webhook_receiver::signers_from_source(&env)?,
     }));
     lambda_http::run(service_fn(move |req| async move {
         Ok::<_, Error>(handle(app, req).await)

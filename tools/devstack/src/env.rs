@@ -32,6 +32,7 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         ("KLING_SECRET_KEY", LOCAL_KLING_SECRET_KEY.to_string()),
         ("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET.to_string()),
         ("WEBHOOK_BASE_URL", endpoints.api.clone()),
+        ("WEBHOOK_SIGNING_SECRETS", String::new()),
         ("DOWNLOAD_ALLOWED_HOSTS", "127.0.0.1".to_string()),
         ("RUST_LOG", "info".to_string()),
     ])

@@ -69,6 +69,7 @@ fn options(args: &StackArgs) -> StackOptions {
         log_dir: args.log_dir.clone(),
         instances: 2,
         extra_env: Vec::new(),
+        sim_webhook_secret: None,
     }
 }
 

@@ -45,6 +45,8 @@ pub struct StackOptions {
     pub instances: usize,
     /// Extra environment for every function (e.g. `PLANS_JSON` in tests).
     pub extra_env: Vec<(String, String)>,
+    /// kling-sim signs callbacks with this `whsec_` secret.
+    pub sim_webhook_secret: Option<String>,
 }
 
 impl StackOptions {
@@ -64,6 +66,7 @@ impl StackOptions {
                 .join(format!("kling-lambda-devstack-{}", uuid::Uuid::new_v4())),
             instances: 1,
             extra_env: Vec::new(),
+            sim_webhook_secret: None,
         }
     }
 }
@@ -129,6 +132,7 @@ impl Stack {
             kling_sim::SimConfig {
                 access_key: crate::env::LOCAL_KLING_ACCESS_KEY.into(),
                 secret_key: crate::env::LOCAL_KLING_SECRET_KEY.into(),
+                webhook_secret: opts.sim_webhook_secret.clone(),
                 ..Default::default()
             }
             .with_speed(opts.sim_speed),

@@ -423,3 +423,38 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
         "the faults were real: {succeeded}/{failed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_signing_on_only_signed_callbacks_count() {
+    let secret = "whsec_bG9jYWwtc2lnbmluZy1zZWNyZXQtZm9yLXRlc3Rz";
+    let stack = start(|o| {
+        o.sim_webhook_secret = Some(secret.into());
+        o.extra_env
+            .push(("WEBHOOK_SIGNING_SECRETS".into(), secret.into()));
+    })
+    .await;
+    let token = stack.token("signed").unwrap();
+    let id = create(&stack, &token, "signed-1", "a windmill at dawn").await;
+    let task = wait_terminal(&stack, &id, Duration::from_secs(30)).await;
+    assert_eq!(
+        task.status,
+        TaskStatus::Succeeded,
+        "signed callbacks were accepted"
+    );
+
+    // The right URL token without a signature is not enough.
+    let url = shared::webhook_token::callback_url(
+        &stack.api_url,
+        devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
+        &id,
+    );
+    let resp = reqwest::Client::new()
+        .post(url)
+        .json(&json!({"task_id": task.provider_task_id, "task_status": "failed", "task_info": {"external_task_id": id}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_webhook_signature");
+}
