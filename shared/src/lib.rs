@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod http_util;
 pub mod images;
 pub mod kling;
+pub mod metrics;
 pub mod moderation;
 pub mod mp4_probe;
 pub mod plans;

@@ -132,6 +132,10 @@ pub async fn sync_task<S: TaskStore, P: VideoProvider, Q: FinalizeQueue>(
             .unwrap_or_else(|| "the video provider could not generate this video".into());
         patch.error = failed("provider_failed", msg.clone(), false).error;
         store.apply(&task.id, TaskEvent::Failed, patch).await?;
+        crate::metrics::emit(
+            &[("Reason", "provider_failed")],
+            &[("TasksFailed", 1.0, crate::metrics::Unit::Count)],
+        );
         return Ok(SyncOutcome::Failed(msg));
     }
     let Some(event) = event_for(remote.task_status) else {

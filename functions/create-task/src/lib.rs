@@ -20,6 +20,7 @@ use shared::config::WebhookConfig;
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
 use shared::kling::{Deadline, KlingConfig, KlingError};
+use shared::metrics::{self, Unit};
 use shared::moderation::Policy;
 use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
 use shared::ports::{
@@ -342,6 +343,13 @@ async fn create<S: TaskStore, P: VideoProvider, U: UploadStore>(
         CreateOutcome::Refused(why) => return Err(charge_refused(why, p.plan, now)),
     }
     tracing::info!(model = %task.model, mode = %task.mode, duration = task.duration, cost = task.cost_units.as_f64(), "task recorded and charged");
+    metrics::emit(
+        &[("Function", "create-task"), ("Plan", p.plan_name)],
+        &[
+            ("CostUnits", task.cost_units.as_f64(), Unit::None),
+            ("TasksCreated", 1.0, Unit::Count),
+        ],
+    );
     let task = submit(app, task, &kling_request, http_util::lambda_deadline(req)).await?;
     Ok(json_response(
         202,
@@ -512,6 +520,16 @@ async fn submit<S: TaskStore, P: VideoProvider, U>(
         }
         Err(err) => {
             tracing::warn!(error = %err, "Kling refused the task; failing and refunding it");
+            let code = err
+                .code()
+                .map_or_else(|| "transport".to_string(), |c| c.to_string());
+            metrics::emit(
+                &[("Function", "create-task"), ("Code", &code)],
+                &[
+                    ("ProviderErrors", 1.0, Unit::Count),
+                    ("TasksFailed", 1.0, Unit::Count),
+                ],
+            );
             let api = provider_error(&err);
             let patch = TaskPatch {
                 error: Some(TaskError {

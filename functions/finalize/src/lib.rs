@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use shared::kling::{Deadline, ProviderStatus, TaskRef, VideoKind};
+use shared::metrics::{self, Unit};
 use shared::ports::{FinalizeMessage, TaskStore, VideoMetadata, VideoProvider, VideoStore};
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::task::{StoredVideo, Task, TaskError, VideoType, video_key};
@@ -210,6 +211,21 @@ async fn record_stored<S: TaskStore, P, V>(
         .await
         .map_err(retry)?;
     tracing::info!(status = applied.task.status.as_str(), "finalized");
+    if applied.moved {
+        let latency = applied
+            .task
+            .submitted_at
+            .as_deref()
+            .and_then(time_util::parse_rfc3339)
+            .map_or(0.0, |s| (time_util::now() - s).as_seconds_f64());
+        metrics::emit(
+            &[("Function", "finalize")],
+            &[
+                ("TaskLatency", latency, Unit::Seconds),
+                ("TasksSucceeded", 1.0, Unit::Count),
+            ],
+        );
+    }
     Ok(())
 }
 
@@ -232,10 +248,17 @@ async fn fail<S: TaskStore, P, V>(
         }),
         ..Default::default()
     };
-    app.store
+    let applied = app
+        .store
         .apply(&task.id, TaskEvent::Failed, patch)
         .await
         .map_err(retry)?;
+    if applied.moved {
+        metrics::emit(
+            &[("Function", "finalize"), ("Reason", code)],
+            &[("TasksFailed", 1.0, Unit::Count)],
+        );
+    }
     Ok(())
 }
 

@@ -187,6 +187,15 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
         moved = applied.moved,
         "callback applied"
     );
+    if applied.moved && applied.task.status == TaskStatus::Failed {
+        shared::metrics::emit(
+            &[
+                ("Function", "webhook-receiver"),
+                ("Reason", "provider_failed"),
+            ],
+            &[("TasksFailed", 1.0, shared::metrics::Unit::Count)],
+        );
+    }
 
     if event == TaskEvent::ProviderSucceeded && applied.task.status == TaskStatus::Finalizing {
         let message = FinalizeMessage {
