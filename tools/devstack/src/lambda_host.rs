@@ -183,6 +183,16 @@ impl LambdaHost {
         killed
     }
 
+    /// The process ids of a function's running environments.
+    pub fn pids(&self, function: &str) -> Vec<u32> {
+        self.environments
+            .get(function)
+            .into_iter()
+            .flatten()
+            .filter_map(|env| *env.pid.lock().unwrap_or_else(|p| p.into_inner()))
+            .collect()
+    }
+
     pub fn function_names(&self) -> Vec<String> {
         let mut names: Vec<_> = self.functions.keys().cloned().collect();
         names.sort();

@@ -233,6 +233,11 @@ impl Stack {
             .map_err(|e| DevError::Process(e.to_string()))
     }
 
+    /// The process ids of a function (built-in runtime only).
+    pub fn pids(&self, function: &str) -> Vec<u32> {
+        self.host.as_ref().map_or_else(Vec::new, |h| h.pids(function))
+    }
+
     /// Crash every instance of a function (built-in runtime only); returns how many died.
     pub fn crash(&self, function: &str) -> usize {
         self.host.as_ref().map_or(0, |h| h.kill(function))

@@ -100,6 +100,8 @@ pub struct TaskFaults {
     pub truncate_download: bool,
     pub expire_url: bool,
     pub slow_download: bool,
+    /// Serve a video padded to this many MiB (`[sim:size-mib=1024]`), for memory benchmarks.
+    pub size_mib: Option<u64>,
 }
 
 /// Markers: `[sim:fail=<message>]`, `[sim:drop-callbacks]`, `[sim:duplicate-callbacks]`,
@@ -114,6 +116,7 @@ pub fn task_faults(prompt: &str) -> TaskFaults {
         let marker = &after[..end];
         match marker.split_once('=') {
             Some(("fail", msg)) => faults.fail = Some(msg.to_string()),
+            Some(("size-mib", n)) => faults.size_mib = n.parse().ok(),
             _ => match marker {
                 "fail" => faults.fail = Some("Something went wrong".into()),
                 "drop-callbacks" => faults.drop_callbacks = true,

@@ -460,6 +460,9 @@ async fn video(
         Ok(b) => b,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
+    if let Some(mib) = task.faults.size_mib {
+        return large_video(&bytes, mib * 1024 * 1024);
+    }
     let total = bytes.len();
     let truncate_at = truncated.then_some(total / 2);
     let rate = state
@@ -498,6 +501,31 @@ async fn video(
         .header(header::CONTENT_TYPE, "video/mp4")
         .header(header::CONTENT_LENGTH, total)
         .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A video of `total` bytes, streamed without holding it: the real header, then padding.
+fn large_video(sample: &[u8], total: u64) -> Response {
+    let (head, padding) = crate::video::padded_header(sample, total);
+    let length = head.len() as u64 + padding;
+    let zeros = Bytes::from(vec![0u8; CHUNK]);
+    let body = futures_util::stream::unfold((Some(Bytes::from(head)), padding), move |(head, left)| {
+        let zeros = zeros.clone();
+        async move {
+            if let Some(h) = head {
+                return Some((Ok::<_, std::io::Error>(h), (None, left)));
+            }
+            if left == 0 {
+                return None;
+            }
+            let n = left.min(CHUNK as u64);
+            Some((Ok(zeros.slice(..n as usize)), (None, left - n)))
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "video/mp4")
+        .header(header::CONTENT_LENGTH, length)
+        .body(Body::from_stream(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 

@@ -111,6 +111,36 @@ pub fn render(aspect: Aspect, resolution: Resolution, seconds: u32) -> Result<Ve
     Ok(writer.into_writer().into_inner())
 }
 
+/// The `ftyp` and `moov` boxes of an MP4 (everything but the media data).
+pub fn header_boxes(mp4: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= mp4.len() {
+        let size = u32::from_be_bytes([mp4[at], mp4[at + 1], mp4[at + 2], mp4[at + 3]]) as usize;
+        let kind = &mp4[at + 4..at + 8];
+        if size < 8 || at + size > mp4.len() {
+            break;
+        }
+        if kind == b"ftyp" || kind == b"moov" {
+            out.extend_from_slice(&mp4[at..at + size]);
+        }
+        at += size;
+    }
+    out
+}
+
+/// A large MP4: the real header followed by one `mdat` box of `total` bytes in all, with a
+/// 64-bit size. Players would find no frames in the padding; finalize only needs the header.
+pub fn padded_header(mp4: &[u8], total: u64) -> (Vec<u8>, u64) {
+    let mut head = header_boxes(mp4);
+    let mdat_size = total.saturating_sub(head.len() as u64).max(16);
+    head.extend_from_slice(&[0, 0, 0, 1]);
+    head.extend_from_slice(b"mdat");
+    head.extend_from_slice(&mdat_size.to_be_bytes());
+    let padding = mdat_size - 16;
+    (head, padding)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
