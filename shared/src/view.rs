@@ -37,6 +37,8 @@ pub struct TaskView {
     pub created_at: String,
     pub updated_at: String,
     pub completed_at: Option<String>,
+    /// When the app deleted the stored video.
+    pub deleted_at: Option<String>,
     pub error: Option<TaskError>,
     pub ai_generated: bool,
     pub video: Option<VideoView>,
@@ -81,6 +83,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         created_at: task.created_at.clone(),
         updated_at: task.updated_at.clone(),
         completed_at: task.completed_at.clone(),
+        deleted_at: task.deleted_at.clone(),
         error: task.error.clone(),
         ai_generated: true,
         video,

@@ -235,7 +235,9 @@ impl Stack {
 
     /// The process ids of a function (built-in runtime only).
     pub fn pids(&self, function: &str) -> Vec<u32> {
-        self.host.as_ref().map_or_else(Vec::new, |h| h.pids(function))
+        self.host
+            .as_ref()
+            .map_or_else(Vec::new, |h| h.pids(function))
     }
 
     /// Crash every instance of a function (built-in runtime only); returns how many died.

@@ -458,3 +458,60 @@ async fn with_signing_on_only_signed_callbacks_count() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_webhook_signature");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_a_video_removes_the_object_once_and_only_for_its_owner() {
+    let stack = start(|o| o.instances = 2).await;
+    let token = stack.token_with_plan("deleter", "chaos").unwrap();
+    let other = stack.token("someone-else").unwrap();
+    let http = reqwest::Client::new();
+    let url = |id: &str| format!("{}/v1/videos/{id}", stack.api_url);
+
+    let slow = create(&stack, &token, "del-0", "a glacier [sim:drop-callbacks]").await;
+    let resp = http
+        .delete(url(&slow))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409, "a task in progress cannot be deleted");
+
+    let id = create(&stack, &token, "del-1", "a meadow").await;
+    assert_eq!(
+        wait_terminal(&stack, &id, Duration::from_secs(30))
+            .await
+            .status,
+        TaskStatus::Succeeded
+    );
+    assert_eq!(objects_under(&stack, "videos/deleter/").await.len(), 1);
+    let resp = http
+        .delete(url(&id))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404, "another user's video");
+    assert_eq!(objects_under(&stack, "videos/deleter/").await.len(), 1);
+
+    for _ in 0..2 {
+        let resp = http
+            .delete(url(&id))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+    }
+    assert!(objects_under(&stack, "videos/deleter/").await.is_empty());
+    let task: Value = http
+        .get(url(&id))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(task["video"], Value::Null);
+    assert!(task["deleted_at"].is_string());
+}

@@ -509,19 +509,20 @@ fn large_video(sample: &[u8], total: u64) -> Response {
     let (head, padding) = crate::video::padded_header(sample, total);
     let length = head.len() as u64 + padding;
     let zeros = Bytes::from(vec![0u8; CHUNK]);
-    let body = futures_util::stream::unfold((Some(Bytes::from(head)), padding), move |(head, left)| {
-        let zeros = zeros.clone();
-        async move {
-            if let Some(h) = head {
-                return Some((Ok::<_, std::io::Error>(h), (None, left)));
+    let body =
+        futures_util::stream::unfold((Some(Bytes::from(head)), padding), move |(head, left)| {
+            let zeros = zeros.clone();
+            async move {
+                if let Some(h) = head {
+                    return Some((Ok::<_, std::io::Error>(h), (None, left)));
+                }
+                if left == 0 {
+                    return None;
+                }
+                let n = left.min(CHUNK as u64);
+                Some((Ok(zeros.slice(..n as usize)), (None, left - n)))
             }
-            if left == 0 {
-                return None;
-            }
-            let n = left.min(CHUNK as u64);
-            Some((Ok(zeros.slice(..n as usize)), (None, left - n)))
-        }
-    });
+        });
     Response::builder()
         .header(header::CONTENT_TYPE, "video/mp4")
         .header(header::CONTENT_LENGTH, length)

@@ -21,8 +21,12 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mib: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1024);
-    let bin_dir = PathBuf::from(std::env::var("BENCH_BIN_DIR").unwrap_or_else(|_| "target/release".into()));
+    let mib: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1024);
+    let bin_dir =
+        PathBuf::from(std::env::var("BENCH_BIN_DIR").unwrap_or_else(|_| "target/release".into()));
     let mut opts = StackOptions::for_tests(&std::env::current_dir()?, &bin_dir);
     opts.log_dir = PathBuf::from(".devstack/bench");
     let stack = Stack::start(opts).await?;
@@ -40,7 +44,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let body: serde_json::Value = resp.json().await?;
     let id = body["id"].as_str().ok_or("create failed")?.to_string();
 
-    let store = shared::aws::DynamoTaskStore::from_sdk(&stack.sdk, stack.resource("TasksTable").unwrap_or_default());
+    let store = shared::aws::DynamoTaskStore::from_sdk(
+        &stack.sdk,
+        stack.resource("TasksTable").unwrap_or_default(),
+    );
     let started = Instant::now();
     let task = loop {
         let task = store.get_task(&id).await?.ok_or("task vanished")?;
@@ -55,12 +62,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = started.elapsed();
     let after: Vec<_> = finalize.iter().filter_map(|p| peak_rss_kib(*p)).collect();
     let video = task.video.as_ref();
-    println!("finalize benchmark: {mib} MiB video, status {:?}", task.status);
+    println!(
+        "finalize benchmark: {mib} MiB video, status {:?}",
+        task.status
+    );
     println!("  stored bytes        {}", video.map_or(0, |v| v.bytes));
-    println!("  duration (from moov) {:?} s, {}x{}", video.and_then(|v| v.duration_seconds), video.and_then(|v| v.width).unwrap_or(0), video.and_then(|v| v.height).unwrap_or(0));
-    println!("  wall time           {:.1} s ({:.1} MiB/s, including kling-sim and moto)", elapsed.as_secs_f64(), mib as f64 / elapsed.as_secs_f64());
-    println!("  finalize peak RSS   before {:?} KiB, after {:?} KiB", before, after);
+    println!(
+        "  duration (from moov) {:?} s, {}x{}",
+        video.and_then(|v| v.duration_seconds),
+        video.and_then(|v| v.width).unwrap_or(0),
+        video.and_then(|v| v.height).unwrap_or(0)
+    );
+    println!(
+        "  wall time           {:.1} s ({:.1} MiB/s, including kling-sim and moto)",
+        elapsed.as_secs_f64(),
+        mib as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  finalize peak RSS   before {:?} KiB, after {:?} KiB",
+        before, after
+    );
     let peak = after.iter().copied().max().unwrap_or(0);
-    println!("  peak RSS {:.1} MiB — target under 64 MiB: {}", peak as f64 / 1024.0, if peak < 64 * 1024 { "met" } else { "NOT met" });
+    println!(
+        "  peak RSS {:.1} MiB — target under 64 MiB: {}",
+        peak as f64 / 1024.0,
+        if peak < 64 * 1024 { "met" } else { "NOT met" }
+    );
     Ok(())
 }
