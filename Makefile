@@ -13,7 +13,7 @@ MOTO_PORT ?= 4566
 KLING_SIM_PORT ?= 9100
 export API_PORT MOTO_PORT KLING_SIM_PORT
 
-.PHONY: test demo dev lint build tools-moto tools-lint tools-lambda
+.PHONY: test demo dev lint build bench tools-moto tools-lint tools-lambda
 
 ## Install what is missing, from the package registries.
 tools-moto:
@@ -46,3 +46,7 @@ lint: tools-lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cfn-lint infra/template.yaml
+
+## Stream a 1 GiB video through the real finalize binary and print its peak memory.
+bench: tools-moto build
+	BENCH_BIN_DIR=target/debug ./target/debug/bench-finalize $(or $(MIB),1024)
