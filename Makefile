@@ -13,13 +13,14 @@ MOTO_PORT ?= 4566
 KLING_SIM_PORT ?= 9100
 export API_PORT MOTO_PORT KLING_SIM_PORT
 
-.PHONY: test demo dev lint build bench tools-moto tools-lint tools-lambda
+.PHONY: test demo dev lint build bench template-checks tools-moto tools-lint tools-lambda
 
 ## Install what is missing, from the package registries.
 tools-moto:
 	@$(PYTHON) -c 'import moto.server, flask, flask_cors' 2>/dev/null || $(PIP_INSTALL) 'moto[server]'
 tools-lint:
 	@command -v cfn-lint >/dev/null 2>&1 || $(PIP_INSTALL) cfn-lint
+	@$(PYTHON) -c 'import cfn_lint_serverless' 2>/dev/null || $(PIP_INSTALL) cfn-lint-serverless || true
 tools-lambda:
 	@command -v cargo-lambda >/dev/null 2>&1 || $(PIP_INSTALL) cargo-lambda
 
@@ -32,7 +33,15 @@ test: tools-moto tools-lint
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
-	cfn-lint infra/template.yaml
+	$(MAKE) --no-print-directory template-checks
+
+## cfn-lint (with the serverless rules when that package is available) and least privilege.
+template-checks: tools-lint
+	@if $(PYTHON) -c 'import cfn_lint_serverless' 2>/dev/null; then \
+		cfn-lint --append-rules cfn_lint_serverless.rules -- infra/template.yaml; \
+	else cfn-lint infra/template.yaml; fi
+	AWS_DEFAULT_REGION=us-east-1 $(PYTHON) infra/checks/least_privilege.py infra/template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(PYTHON) infra/checks/least_privilege_selftest.py
 
 ## Start the local stack, run one text-to-video task through the API, print the result, stop.
 demo: tools-moto tools-lambda build
@@ -45,7 +54,7 @@ dev: tools-moto tools-lambda build
 lint: tools-lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	cfn-lint infra/template.yaml
+	$(MAKE) --no-print-directory template-checks
 
 ## Stream a 1 GiB video through the real finalize binary and print its peak memory.
 bench: tools-moto build

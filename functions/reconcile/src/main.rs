@@ -8,8 +8,8 @@ use shared::sync::SyncPolicy;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let env = ProcessEnv;
     let sdk = sdk_config().await;
+    let env = shared::aws::with_secrets(&sdk, ProcessEnv).await?;
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, TableConfig::from_source(&env)?.table_name),
         provider: KlingClient::new(&KlingConfig::from_source(&env)?)?,

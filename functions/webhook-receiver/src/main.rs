@@ -6,8 +6,8 @@ use webhook_receiver::{App, handle};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let env = ProcessEnv;
     let sdk = sdk_config().await;
+    let env = shared::aws::with_secrets(&sdk, ProcessEnv).await?;
     let app: &'static App<_, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, TableConfig::from_source(&env)?.table_name),
         queue: SqsFinalizeQueue::from_sdk(&sdk, QueueConfig::from_source(&env)?.finalize_queue_url),

@@ -3,10 +3,12 @@
 
 mod dynamo;
 mod s3;
+mod secrets;
 mod sqs;
 
 pub use dynamo::DynamoTaskStore;
 pub use s3::S3VideoStore;
+pub use secrets::{WithSecrets, with_secrets};
 pub use sqs::SqsFinalizeQueue;
 
 use crate::config::Source;

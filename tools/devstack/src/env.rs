@@ -28,9 +28,9 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
     BTreeMap::from([
         ("AUTH_MODE", "local".to_string()),
         ("KLING_BASE_URL", endpoints.kling.clone()),
-        ("KLING_ACCESS_KEY", LOCAL_KLING_ACCESS_KEY.to_string()),
-        ("KLING_SECRET_KEY", LOCAL_KLING_SECRET_KEY.to_string()),
-        ("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET.to_string()),
+        // Secrets come from the environment locally, not from Secrets Manager.
+        ("KLING_SECRET_ID", String::new()),
+        ("WEBHOOK_SECRET_ID", String::new()),
         ("WEBHOOK_BASE_URL", endpoints.api.clone()),
         ("WEBHOOK_SIGNING_SECRETS", String::new()),
         ("DOWNLOAD_ALLOWED_HOSTS", "127.0.0.1".to_string()),
@@ -49,6 +49,9 @@ pub fn local_extras(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, String
         ("LOCAL_AUTH_SECRET", LOCAL_AUTH_SECRET.to_string()),
         ("DOWNLOAD_ALLOW_HTTP", "true".to_string()),
         ("IMAGE_URL_ALLOW_LOOPBACK", "true".to_string()),
+        ("KLING_ACCESS_KEY", LOCAL_KLING_ACCESS_KEY.to_string()),
+        ("KLING_SECRET_KEY", LOCAL_KLING_SECRET_KEY.to_string()),
+        ("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET.to_string()),
     ])
 }
 

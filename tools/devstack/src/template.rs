@@ -119,8 +119,10 @@ impl Template {
         for (logical_id, props) in self.resources_of_type("AWS::Serverless::Function") {
             let code_uri = str_of(props.get("CodeUri"))
                 .ok_or_else(|| DevError::Template(format!("{logical_id} has no CodeUri")))?;
+            // `../target/lambda/<name>/` or `../target/lambda/<name>/bootstrap.zip`.
             let name = code_uri
                 .trim_end_matches('/')
+                .trim_end_matches("/bootstrap.zip")
                 .rsplit('/')
                 .next()
                 .unwrap_or_default()

@@ -1,0 +1,79 @@
+//! Secrets read once per cold start. In AWS the functions get secret ids, not values:
+//! `KLING_SECRET_ID` names a secret holding `{"access_key", "secret_key"}`, `WEBHOOK_SECRET_ID`
+//! one holding the callback-token key. Locally (no ids) the values come from the environment.
+
+use std::collections::HashMap;
+
+use crate::config::{ConfigError, Source};
+
+/// The process environment with secret values layered on top.
+pub struct WithSecrets<S> {
+    base: S,
+    secrets: HashMap<String, String>,
+}
+
+impl<S: Source> Source for WithSecrets<S> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.secrets
+            .get(name)
+            .cloned()
+            .or_else(|| self.base.get(name))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct KlingKeys {
+    access_key: String,
+    secret_key: String,
+}
+
+fn failed(name: &'static str, reason: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.to_string(),
+    }
+}
+
+async fn secret_string(
+    client: &aws_sdk_secretsmanager::Client,
+    id: &str,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    client
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| failed(name, aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
+        .secret_string
+        .ok_or_else(|| failed(name, "the secret has no string value"))
+}
+
+/// Fetch the secrets the environment names (only those), once.
+pub async fn with_secrets<S: Source>(
+    sdk: &aws_config::SdkConfig,
+    base: S,
+) -> Result<WithSecrets<S>, ConfigError> {
+    let mut secrets = HashMap::new();
+    let kling = base.optional("KLING_SECRET_ID");
+    let webhook = base.optional("WEBHOOK_SECRET_ID");
+    if kling.is_some() || webhook.is_some() {
+        let client = aws_sdk_secretsmanager::Client::new(sdk);
+        if let Some(id) = kling {
+            let raw = secret_string(&client, &id, "KLING_SECRET_ID").await?;
+            let keys: KlingKeys = serde_json::from_str(&raw).map_err(|_| {
+                failed(
+                    "KLING_SECRET_ID",
+                    "expected {\"access_key\": ..., \"secret_key\": ...}",
+                )
+            })?;
+            secrets.insert("KLING_ACCESS_KEY".to_string(), keys.access_key);
+            secrets.insert("KLING_SECRET_KEY".to_string(), keys.secret_key);
+        }
+        if let Some(id) = webhook {
+            let value = secret_string(&client, &id, "WEBHOOK_SECRET_ID").await?;
+            secrets.insert("WEBHOOK_SECRET".to_string(), value);
+        }
+    }
+    Ok(WithSecrets { base, secrets })
+}
