@@ -40,6 +40,37 @@ pub use uploads::UploadPolicy;
 
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
+/// Everything create-task reads from its environment at cold start.
+pub struct Settings {
+    pub table: shared::config::TableConfig,
+    pub bucket: shared::config::BucketConfig,
+    pub kling: KlingConfig,
+    pub auth: AuthMode,
+    pub webhook: WebhookConfig,
+    pub plans: Plans,
+    pub moderation: Policy,
+    pub upload_policy: UploadPolicy,
+    pub s3_path_style: bool,
+}
+
+impl Settings {
+    pub fn from_source(
+        src: &impl shared::config::Source,
+    ) -> Result<Self, shared::config::ConfigError> {
+        Ok(Self {
+            table: shared::config::TableConfig::from_source(src)?,
+            bucket: shared::config::BucketConfig::from_source(src)?,
+            kling: KlingConfig::from_source(src)?,
+            auth: AuthMode::from_source(src)?,
+            webhook: WebhookConfig::from_source(src)?,
+            plans: Plans::from_source(src)?,
+            moderation: Policy::from_source(src)?,
+            upload_policy: UploadPolicy::from_source(src)?,
+            s3_path_style: shared::aws::path_style(src),
+        })
+    }
+}
+
 pub struct App<S, P, U> {
     pub store: S,
     pub provider: P,

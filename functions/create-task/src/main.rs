@@ -1,31 +1,24 @@
-use create_task::{App, UploadPolicy, handle};
+use create_task::{App, Settings, handle};
 use lambda_http::{Error, service_fn};
-use shared::auth::AuthMode;
-use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client, sdk_config};
-use shared::config::{BucketConfig, ProcessEnv, TableConfig, WebhookConfig};
-use shared::kling::{KlingClient, KlingConfig};
-use shared::moderation::Policy;
-use shared::plans::Plans;
+use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client_for, sdk_config};
+use shared::config::ProcessEnv;
+use shared::kling::KlingClient;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = sdk_config().await;
-    let env = shared::aws::with_secrets(&sdk, ProcessEnv).await?;
-    let kling = KlingConfig::from_source(&env)?;
+    let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
-        store: DynamoTaskStore::from_sdk(&sdk, TableConfig::from_source(&env)?.table_name),
-        provider: KlingClient::new(&kling)?,
-        uploads: S3VideoStore::new(
-            s3_client(&sdk, &env),
-            BucketConfig::from_source(&env)?.bucket,
-        ),
-        auth: AuthMode::from_source(&env)?,
-        webhook: WebhookConfig::from_source(&env)?,
-        kling,
-        plans: Plans::from_source(&env)?,
-        moderation: Policy::from_source(&env)?,
-        upload_policy: UploadPolicy::from_source(&env)?,
+        store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
+        provider: KlingClient::new(&s.kling)?,
+        uploads: S3VideoStore::new(s3_client_for(&sdk, s.s3_path_style), s.bucket.bucket),
+        auth: s.auth,
+        webhook: s.webhook,
+        kling: s.kling,
+        plans: s.plans,
+        moderation: s.moderation,
+        upload_policy: s.upload_policy,
     }));
     lambda_http::run(service_fn(move |req| async move {
         Ok::<_, Error>(handle(app, req).await)

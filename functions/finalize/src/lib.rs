@@ -28,6 +28,29 @@ pub use guard::DownloadPolicy;
 /// Time allowed for the authoritative re-read of the task, retries included.
 const QUERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// Everything finalize reads from its environment at cold start.
+pub struct Settings {
+    pub table: shared::config::TableConfig,
+    pub bucket: shared::config::BucketConfig,
+    pub kling: shared::kling::KlingConfig,
+    pub policy: DownloadPolicy,
+    pub s3_path_style: bool,
+}
+
+impl Settings {
+    pub fn from_source(
+        src: &impl shared::config::Source,
+    ) -> Result<Self, shared::config::ConfigError> {
+        Ok(Self {
+            table: shared::config::TableConfig::from_source(src)?,
+            bucket: shared::config::BucketConfig::from_source(src)?,
+            kling: shared::kling::KlingConfig::from_source(src)?,
+            policy: DownloadPolicy::from_source(src)?,
+            s3_path_style: shared::aws::path_style(src),
+        })
+    }
+}
+
 pub struct App<S, P, V> {
     pub store: S,
     pub provider: P,

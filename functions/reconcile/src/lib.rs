@@ -16,6 +16,27 @@ use shared::time_util;
 /// Tasks looked at per run; the next run takes the rest.
 pub const BATCH: u32 = 100;
 
+/// Everything reconcile reads from its environment at cold start.
+pub struct Settings {
+    pub table: shared::config::TableConfig,
+    pub kling: shared::kling::KlingConfig,
+    pub queue: shared::config::QueueConfig,
+    pub policy: SyncPolicy,
+}
+
+impl Settings {
+    pub fn from_source(
+        src: &impl shared::config::Source,
+    ) -> Result<Self, shared::config::ConfigError> {
+        Ok(Self {
+            table: shared::config::TableConfig::from_source(src)?,
+            kling: shared::kling::KlingConfig::from_source(src)?,
+            queue: shared::config::QueueConfig::from_source(src)?,
+            policy: SyncPolicy::from_source(src, "RECONCILE_STALE_SECONDS", 600)?,
+        })
+    }
+}
+
 pub struct App<S, P, Q> {
     pub store: S,
     pub provider: P,

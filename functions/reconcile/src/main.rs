@@ -1,20 +1,19 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use reconcile::{App, handle};
+use reconcile::{App, Settings, handle};
 use shared::aws::{DynamoTaskStore, SqsFinalizeQueue, sdk_config};
-use shared::config::{ProcessEnv, QueueConfig, TableConfig};
-use shared::kling::{KlingClient, KlingConfig};
-use shared::sync::SyncPolicy;
+use shared::config::ProcessEnv;
+use shared::kling::KlingClient;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = sdk_config().await;
-    let env = shared::aws::with_secrets(&sdk, ProcessEnv).await?;
+    let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
-        store: DynamoTaskStore::from_sdk(&sdk, TableConfig::from_source(&env)?.table_name),
-        provider: KlingClient::new(&KlingConfig::from_source(&env)?)?,
-        queue: SqsFinalizeQueue::from_sdk(&sdk, QueueConfig::from_source(&env)?.finalize_queue_url),
-        policy: SyncPolicy::from_source(&env, "RECONCILE_STALE_SECONDS", 600)?,
+        store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
+        provider: KlingClient::new(&s.kling)?,
+        queue: SqsFinalizeQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
+        policy: s.policy,
     }));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(handle(app, event.payload).await)

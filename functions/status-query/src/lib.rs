@@ -21,6 +21,35 @@ use shared::view::{PresignedLink, TaskView, task_view};
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
 
+/// Everything status-query reads from its environment at cold start.
+pub struct Settings {
+    pub table: shared::config::TableConfig,
+    pub bucket: shared::config::BucketConfig,
+    pub kling: shared::kling::KlingConfig,
+    pub queue: shared::config::QueueConfig,
+    pub auth: AuthMode,
+    pub plans: Plans,
+    pub poll: SyncPolicy,
+    pub s3_path_style: bool,
+}
+
+impl Settings {
+    pub fn from_source(
+        src: &impl shared::config::Source,
+    ) -> Result<Self, shared::config::ConfigError> {
+        Ok(Self {
+            table: shared::config::TableConfig::from_source(src)?,
+            bucket: shared::config::BucketConfig::from_source(src)?,
+            kling: shared::kling::KlingConfig::from_source(src)?,
+            queue: shared::config::QueueConfig::from_source(src)?,
+            auth: AuthMode::from_source(src)?,
+            plans: Plans::from_source(src)?,
+            poll: SyncPolicy::from_source(src, "POLL_STALE_SECONDS", 30)?,
+            s3_path_style: shared::aws::path_style(src),
+        })
+    }
+}
+
 pub struct App<S, V, P, Q> {
     pub store: S,
     pub videos: V,

@@ -26,6 +26,27 @@ pub struct App<S, Q> {
     pub signers: Vec<standardwebhooks::Webhook>,
 }
 
+/// Everything webhook-receiver reads from its environment at cold start.
+pub struct Settings {
+    pub table: shared::config::TableConfig,
+    pub queue: shared::config::QueueConfig,
+    pub secret: Vec<u8>,
+    pub signers: Vec<standardwebhooks::Webhook>,
+}
+
+impl Settings {
+    pub fn from_source(
+        src: &impl shared::config::Source,
+    ) -> Result<Self, shared::config::ConfigError> {
+        Ok(Self {
+            table: shared::config::TableConfig::from_source(src)?,
+            queue: shared::config::QueueConfig::from_source(src)?,
+            secret: shared::config::WebhookConfig::secret_from_source(src)?,
+            signers: signers_from_source(src)?,
+        })
+    }
+}
+
 /// `WEBHOOK_SIGNING_SECRETS`: comma-separated `whsec_...` secrets, optional.
 pub fn signers_from_source(
     src: &impl shared::config::Source,

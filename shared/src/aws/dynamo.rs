@@ -15,6 +15,11 @@ use crate::state::{TaskEvent, TaskPatch, apply_event};
 use crate::task::{CostUnits, Task, TaskStatus};
 use crate::time_util;
 
+/// The table's key design, as the code uses it (checked against the template by the drift test).
+pub const PRIMARY_KEY: (&str, &str) = ("pk", "sk");
+pub const INDEXES: [(&str, &str, &str); 2] =
+    [(GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk")];
+pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub const GSI1: &str = "gsi1";
 pub const GSI2: &str = "gsi2";
 const ACTIVE: &str = "ACTIVE";

@@ -6,9 +6,9 @@ mod s3;
 mod secrets;
 mod sqs;
 
-pub use dynamo::DynamoTaskStore;
+pub use dynamo::{DynamoTaskStore, INDEXES, PRIMARY_KEY, TTL_ATTRIBUTE};
 pub use s3::S3VideoStore;
-pub use secrets::{WithSecrets, with_secrets};
+pub use secrets::{FROM_SECRETS, WithSecrets, with_secrets};
 pub use sqs::SqsFinalizeQueue;
 
 use crate::config::Source;
@@ -18,10 +18,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-pub fn s3_client(sdk: &aws_config::SdkConfig, src: &impl Source) -> aws_sdk_s3::Client {
-    let path_style = src
-        .optional("S3_FORCE_PATH_STYLE")
-        .is_some_and(|v| v == "true" || v == "1");
+/// `S3_FORCE_PATH_STYLE`: the one emulator switch (moto serves path-style addresses).
+pub fn path_style(src: &impl Source) -> bool {
+    src.optional("S3_FORCE_PATH_STYLE")
+        .is_some_and(|v| v == "true" || v == "1")
+}
+
+pub fn s3_client_for(sdk: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(path_style)
         .build();

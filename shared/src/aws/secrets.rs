@@ -6,6 +6,12 @@ use std::collections::HashMap;
 
 use crate::config::{ConfigError, Source};
 
+/// Which variables a secret id stands for (what `with_secrets` fills in).
+pub const FROM_SECRETS: [(&str, &[&str]); 2] = [
+    ("KLING_SECRET_ID", &["KLING_ACCESS_KEY", "KLING_SECRET_KEY"]),
+    ("WEBHOOK_SECRET_ID", &["WEBHOOK_SECRET"]),
+];
+
 /// The process environment with secret values layered on top.
 pub struct WithSecrets<S> {
     base: S,

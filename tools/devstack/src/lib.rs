@@ -2,6 +2,7 @@
 
 pub mod bridge;
 pub mod demo;
+pub mod drift;
 pub mod env;
 pub mod gateway;
 pub mod invoker;

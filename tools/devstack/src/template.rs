@@ -174,6 +174,50 @@ impl Template {
         Ok(out)
     }
 
+    /// A function's `Timeout` (its own, else the Globals one), in seconds.
+    pub fn function_timeout(&self, name: &str) -> Option<u64> {
+        let own = self
+            .function_props(name)?
+            .get("Timeout")
+            .and_then(Value::as_u64);
+        own.or_else(|| {
+            self.root
+                .get("Globals")
+                .and_then(|g| g.get("Function"))
+                .and_then(|f| f.get("Timeout"))
+                .and_then(Value::as_u64)
+        })
+    }
+
+    /// Whether the function's SQS event reports partial batch failures.
+    pub fn reports_batch_item_failures(&self, name: &str) -> bool {
+        let Some(Value::Mapping(events)) = self.function_props(name).and_then(|p| p.get("Events"))
+        else {
+            return false;
+        };
+        events.values().any(|e| {
+            e.get("Type").and_then(Value::as_str) == Some("SQS")
+                && e.get("Properties")
+                    .and_then(|p| p.get("FunctionResponseTypes"))
+                    .and_then(Value::as_sequence)
+                    .is_some_and(|t| {
+                        t.iter()
+                            .any(|v| v.as_str() == Some("ReportBatchItemFailures"))
+                    })
+        })
+    }
+
+    fn function_props(&self, name: &str) -> Option<&Value> {
+        let suffix = format!("/{name}/");
+        self.resources_of_type("AWS::Serverless::Function")
+            .into_iter()
+            .find(|(_, p)| {
+                str_of(p.get("CodeUri"))
+                    .is_some_and(|c| c.contains(&suffix) || c.ends_with(&format!("/{name}")))
+            })
+            .map(|(_, p)| p)
+    }
+
     /// Every HTTP route: (method, path, function name).
     pub fn http_routes(&self) -> Result<Vec<(String, String, String)>, DevError> {
         let mut routes = Vec::new();

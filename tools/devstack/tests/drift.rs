@@ -1,0 +1,166 @@
+//! The template cannot drift from the code: the check passes on the real files, and each kind
+//! of removal is caught.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use devstack::drift::{Expectations, check, required_env};
+use devstack::template::Template;
+use shared::config::ConfigError;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn expectations() -> Expectations {
+    type Loader = fn(&HashMap<String, String>) -> Result<(), ConfigError>;
+    let loaders: [(&str, Loader); 5] = [
+        ("create-task", |e| {
+            create_task::Settings::from_source(e).map(|_| ())
+        }),
+        ("webhook-receiver", |e| {
+            webhook_receiver::Settings::from_source(e).map(|_| ())
+        }),
+        ("finalize", |e| {
+            finalize::Settings::from_source(e).map(|_| ())
+        }),
+        ("status-query", |e| {
+            status_query::Settings::from_source(e).map(|_| ())
+        }),
+        ("reconcile", |e| {
+            reconcile::Settings::from_source(e).map(|_| ())
+        }),
+    ];
+    let required_env: BTreeMap<String, BTreeSet<String>> = loaders
+        .iter()
+        .map(|(name, load)| (name.to_string(), required_env(load)))
+        .collect();
+    let functions = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    Expectations {
+        functions,
+        required_env,
+        cargo_routes: devstack::routes::load(&root().join("Cargo.toml")).unwrap(),
+    }
+}
+
+fn template_text() -> String {
+    std::fs::read_to_string(root().join("infra/template.yaml")).unwrap()
+}
+
+#[test]
+fn the_template_matches_the_code() {
+    let exp = expectations();
+    // The loaders really are asked: create-task cannot start without these.
+    let create = &exp.required_env["create-task"];
+    for name in [
+        "TABLE_NAME",
+        "VIDEO_BUCKET",
+        "KLING_ACCESS_KEY",
+        "WEBHOOK_SECRET",
+    ] {
+        assert!(create.contains(name), "{create:?}");
+    }
+    let problems = check(&Template::parse(&template_text()).unwrap(), &exp);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn every_kind_of_removal_is_caught() {
+    let exp = expectations();
+    let text = template_text();
+    let mutations = [
+        (
+            "          DOWNLOAD_ALLOWED_HOSTS: !Ref DownloadAllowedHosts\n",
+            "",
+            "finalize: the code needs DOWNLOAD_ALLOWED_HOSTS",
+        ),
+        (
+            "          FINALIZE_QUEUE_URL: !Ref FinalizeQueue\n      Policies:\n        - Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem\n                - dynamodb:PutItem\n                - dynamodb:UpdateItem\n                - dynamodb:DeleteItem\n",
+            "      Policies:\n        - Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem\n                - dynamodb:PutItem\n                - dynamodb:UpdateItem\n                - dynamodb:DeleteItem\n",
+            "webhook-receiver: the code needs FINALIZE_QUEUE_URL",
+        ),
+        (
+            "          KLING_SECRET_ID: !Ref KlingSecretName\n          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
+            "          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
+            "finalize: the code needs KLING_ACCESS_KEY",
+        ),
+        (
+            "            Path: /v1/me\n            Method: GET\n",
+            "            Path: /v1/me\n            Method: POST\n",
+            "route GET /v1/me -> status-query is in Cargo.toml",
+        ),
+        (
+            "        - IndexName: gsi2\n",
+            "        - IndexName: gsi3\n",
+            "index gsi2",
+        ),
+        (
+            "        AttributeName: expires_at\n",
+            "        AttributeName: ttl\n",
+            "TTL on expires_at",
+        ),
+        (
+            "      VisibilityTimeout: 720\n",
+            "      VisibilityTimeout: 60\n",
+            "visibility 60s",
+        ),
+        (
+            "              - ReportBatchItemFailures\n",
+            "",
+            "batch item failures",
+        ),
+        (
+            "          Type: Schedule\n",
+            "          Type: CloudWatchLogs\n",
+            "reconcile has no schedule",
+        ),
+        (
+            "      CodeUri: ../target/lambda/reconcile/bootstrap.zip\n",
+            "      CodeUri: ../target/lambda/sweeper/bootstrap.zip\n",
+            "function reconcile is not in the template",
+        ),
+    ];
+    for (old, new, expected) in mutations {
+        assert!(
+            text.contains(old),
+            "the mutation no longer applies: {old:?}"
+        );
+        let mutated = text.replacen(old, new, 1);
+        let problems = match Template::parse(&mutated) {
+            Ok(t) => check(&t, &exp),
+            Err(e) => vec![e.to_string()],
+        };
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "removing {old:?} was not caught as {expected:?}: {problems:#?}"
+        );
+        println!(
+            "caught: {}",
+            problems.iter().find(|p| p.contains(expected)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn the_watch_router_mirrors_the_template() {
+    let exp = expectations();
+    let mut cargo_routes = exp.cargo_routes.clone();
+    cargo_routes.retain(|r| r.1 != "/v1/uploads");
+    let problems = check(
+        &Template::parse(&template_text()).unwrap(),
+        &Expectations {
+            cargo_routes,
+            ..exp
+        },
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p
+                .contains("POST /v1/uploads -> create-task is in the template but not Cargo.toml")),
+        "{problems:#?}"
+    );
+}

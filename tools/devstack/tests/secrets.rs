@@ -1,0 +1,73 @@
+//! Secrets are read from Secrets Manager (moto here) once at cold start, when ids are given.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use devstack::stack::{Stack, StackOptions};
+use shared::config::Source;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_ids_become_values() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let exe = std::env::current_exe().unwrap();
+    let bin: PathBuf = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let stack = Stack::start(StackOptions::for_tests(&root, &bin))
+        .await
+        .unwrap();
+    let sm = aws_sdk_secretsmanager::Client::new(&stack.sdk);
+    sm.create_secret()
+        .name("kling-lambda/kling")
+        .secret_string(r#"{"access_key": "AK-from-secrets", "secret_key": "SK-from-secrets"}"#)
+        .send()
+        .await
+        .unwrap();
+    let webhook = sm
+        .create_secret()
+        .name("webhook")
+        .secret_string("webhook-key-from-secrets-manager")
+        .send()
+        .await
+        .unwrap();
+
+    let env: HashMap<String, String> = HashMap::from([
+        ("KLING_SECRET_ID".into(), "kling-lambda/kling".into()),
+        ("WEBHOOK_SECRET_ID".into(), webhook.arn.unwrap()),
+        ("TABLE_NAME".into(), "t".into()),
+    ]);
+    let merged = shared::aws::with_secrets(&stack.sdk, env).await.unwrap();
+    assert_eq!(
+        merged.get("KLING_ACCESS_KEY").as_deref(),
+        Some("AK-from-secrets")
+    );
+    assert_eq!(
+        merged.get("KLING_SECRET_KEY").as_deref(),
+        Some("SK-from-secrets")
+    );
+    assert_eq!(
+        merged.get("WEBHOOK_SECRET").as_deref(),
+        Some("webhook-key-from-secrets-manager")
+    );
+    assert_eq!(
+        merged.get("TABLE_NAME").as_deref(),
+        Some("t"),
+        "the rest of the environment stays"
+    );
+
+    let missing: HashMap<String, String> =
+        HashMap::from([("KLING_SECRET_ID".into(), "no-such-secret".into())]);
+    assert!(
+        shared::aws::with_secrets(&stack.sdk, missing)
+            .await
+            .is_err()
+    );
+    let malformed = sm
+        .create_secret()
+        .name("bad")
+        .secret_string("not json")
+        .send()
+        .await
+        .unwrap();
+    let bad: HashMap<String, String> =
+        HashMap::from([("KLING_SECRET_ID".into(), malformed.arn.unwrap())]);
+    assert!(shared::aws::with_secrets(&stack.sdk, bad).await.is_err());
+}
