@@ -74,7 +74,9 @@ impl Deadline {
 }
 
 /// A deadline from a Unix-epoch millisecond timestamp (a Lambda context's `deadline`), keeping
-/// a second in hand to record the outcome.
+/// a second in hand to record the outcome. A deadline already (nearly) past when a handler
+/// starts is not a real one (some local emulators send such values): calls then run on their
+/// own timeouts.
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Deadline {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -82,6 +84,14 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Deadline {
         .unwrap_or_default();
     let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms))
         .saturating_sub(Duration::from_secs(1));
+    if left < MIN_ATTEMPT {
+        tracing::warn!(
+            deadline_ms,
+            now_ms,
+            "the invocation deadline is already past; ignoring it"
+        );
+        return Deadline::none();
+    }
     Deadline::after(left)
 }
 
@@ -474,6 +484,24 @@ mod tests {
                 "{attempt} {kind:?} {r}"
             );
         }
+    }
+
+    #[test]
+    fn a_past_invocation_deadline_is_ignored() {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert!(
+            deadline_from_epoch_ms(now_ms.saturating_sub(5_000))
+                .remaining()
+                .is_none()
+        );
+        let real = deadline_from_epoch_ms(now_ms + 29_000).remaining().unwrap();
+        assert!(
+            real > Duration::from_secs(26) && real <= Duration::from_secs(28),
+            "{real:?}"
+        );
     }
 
     #[test]

@@ -296,7 +296,8 @@ async fn start_watch(
         "--invoke-port",
         &api_port.to_string(),
     ]);
-    for (k, v) in &env {
+    // An empty value means "unset" to the functions; cargo lambda refuses `NAME=`.
+    for (k, v) in env.iter().filter(|(_, v)| !v.is_empty()) {
         cmd.arg("--env-var").arg(format!("{k}={v}"));
     }
     let child = cmd
