@@ -13,7 +13,7 @@ MOTO_PORT ?= 4566
 KLING_SIM_PORT ?= 9100
 export API_PORT MOTO_PORT KLING_SIM_PORT
 
-.PHONY: test demo dev lint build bench template-checks tools-moto tools-lint tools-lambda
+.PHONY: test demo dev lint build bench template-checks package deploy tools-moto tools-lint tools-lambda
 
 ## Install what is missing, from the package registries.
 tools-moto:
@@ -59,3 +59,14 @@ lint: tools-lint
 ## Stream a 1 GiB video through the real finalize binary and print its peak memory.
 bench: tools-moto build
 	BENCH_BIN_DIR=target/debug ./target/debug/bench-finalize $(or $(MIB),1024)
+
+FUNCTIONS := create-task webhook-receiver finalize status-query reconcile
+
+## Release arm64 zips for Lambda (provided.al2023), with their sizes.
+package: tools-lambda
+	cargo lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do printf '%-18s %s bytes\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap.zip); done
+
+## Deploy the packaged zips with AWS SAM (needs AWS credentials and the SAM CLI).
+deploy: package
+	cd infra && sam deploy
