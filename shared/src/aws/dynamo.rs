@@ -212,16 +212,15 @@ impl DynamoTaskStore {
 
 impl DynamoTaskStore {
     /// The terminal write: the task, the freed slot and, for a failure, the refund, together.
-    /// `Err(None)` means the task changed under us.
+    /// `false` means the task changed under us.
     async fn finish(
         &self,
         before: &Task,
         after: &Task,
         item: Item,
         version: u64,
-    ) -> Result<(), Option<StoreError>> {
-        let build_err =
-            |e: aws_sdk_dynamodb::error::BuildError| Some(StoreError::Backend(e.to_string()));
+    ) -> Result<bool, StoreError> {
+        let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
         let task_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -261,22 +260,43 @@ impl DynamoTaskStore {
                 day,
                 at: after.updated_at.clone(),
             };
-            let ledger = ledger_item(&before.user_id, &refund).map_err(Some)?;
+            let ledger = ledger_item(&before.user_id, &refund)?;
             tx = tx
                 .transact_items(TransactWriteItem::builder().update(refund_usage).build())
-                .transact_items(
-                    put(&self.table, ledger, Some("attribute_not_exists(pk)")).map_err(Some)?,
-                );
+                .transact_items(put(&self.table, ledger, Some("attribute_not_exists(pk)"))?);
         }
         match tx.send().await {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|se| se.is_transaction_canceled_exception()) =>
             {
-                Err(None)
+                Ok(false)
             }
-            Err(e) => Err(Some(backend(e))),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// Put a task item only if nobody wrote it since `version`; `false` when someone had.
+    async fn put_versioned(&self, item: Item, version: u64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(backend(e)),
         }
     }
 }
@@ -539,35 +559,16 @@ impl TaskStore for DynamoTaskStore {
             };
             let moved = next.status != current.task.status;
             let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
-            let result = if moved && next.status.is_terminal() {
+            let written = if moved && next.status.is_terminal() {
                 self.finish(&current.task, &next, item, current.version)
-                    .await
+                    .await?
             } else {
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("version = :v")
-                    .expression_attribute_values(":v", n(current.version))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        if e.as_service_error()
-                            .is_some_and(|se| se.is_conditional_check_failed_exception())
-                        {
-                            None
-                        } else {
-                            Some(backend(e))
-                        }
-                    })
+                self.put_versioned(item, current.version).await?
             };
-            match result {
-                Ok(()) => return Ok(Applied { task: next, moved }),
-                // Someone else wrote first: read again and decide again.
-                Err(None) => continue,
-                Err(Some(e)) => return Err(e),
+            if written {
+                return Ok(Applied { task: next, moved });
             }
+            // Someone else wrote first: read again and decide again.
         }
         Err(StoreError::Contention(task_id.to_string()))
     }
@@ -670,24 +671,8 @@ impl TaskStore for DynamoTaskStore {
             next.video = None;
             next.updated_at = now.to_string();
             let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(current.version))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(Some(next)),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(backend(e)),
+            if self.put_versioned(item, current.version).await? {
+                return Ok(Some(next));
             }
         }
         Err(StoreError::Contention(task_id.to_string()))

@@ -2,27 +2,17 @@
 //! twice, out of order, late or never; SQS redelivery; a finalize that crashes; downloads that
 //! break or expire. Nothing lost, nothing forged, nothing double-counted.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::{bin_dir, workspace_root};
 use devstack::stack::{Stack, StackOptions};
 use kling_sim::Faults;
 use serde_json::{Value, json};
 use shared::ports::{LedgerKind, TaskStore};
 use shared::task::{Task, TaskStatus};
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
-}
 
 const CHAOS_PLAN: &str = r#"{"qualities": ["draft", "standard", "pro"], "model_overrides": [],
     "max_duration_seconds": 10, "max_concurrent_tasks": 500, "daily_cost_units": 100000,

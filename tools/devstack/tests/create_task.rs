@@ -1,24 +1,15 @@
 //! create-task against moto server and kling-sim over HTTP, through the local API Gateway and
 //! the real function binaries: money, idempotency, moderation, uploads.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
+use common::{bin_dir, workspace_root};
 use devstack::stack::{Stack, StackOptions};
 use kling_sim::{CallKind, Faults, NextError};
 use serde_json::{Value, json};
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
-}
 
 /// Plans for these tests: the shipped ones, plus a `race` plan with two slots.
 fn plans_json(suspend_after: u32, suspension_seconds: u32) -> String {

@@ -1,24 +1,13 @@
 //! End to end: the real function binaries under the Lambda Runtime API, against moto server
 //! and kling-sim over HTTP, driven through the local API Gateway and the SQS bridge.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::Duration;
 
+use common::{bin_dir, workspace_root};
 use devstack::stack::{Stack, StackOptions};
 use serde_json::{Value, json};
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `target/debug`, where `cargo build --workspace --bins` put the function binaries.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
-}
 
 async fn start() -> Stack {
     Stack::start(StackOptions::for_tests(&workspace_root(), &bin_dir()))

@@ -1,17 +1,16 @@
 //! Secrets are read from Secrets Manager (moto here) once at cold start, when ids are given.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::collections::HashMap;
+
+use common::{bin_dir, workspace_root};
 use devstack::stack::{Stack, StackOptions};
 use shared::config::Source;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_ids_become_values() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let exe = std::env::current_exe().unwrap();
-    let bin: PathBuf = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let stack = Stack::start(StackOptions::for_tests(&root, &bin))
+    let stack = Stack::start(StackOptions::for_tests(&workspace_root(), &bin_dir()))
         .await
         .unwrap();
     let sm = aws_sdk_secretsmanager::Client::new(&stack.sdk);
