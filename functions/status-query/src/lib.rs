@@ -97,11 +97,7 @@ async fn route<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
         ("GET", ["v1", "videos", id]) => get_one(app, &identity, id).await,
         ("GET", ["v1", "me"]) => me(app, &identity).await,
         ("DELETE", ["v1", "videos", id]) => delete(app, &identity, id).await,
-        _ => Err(ApiError::new(
-            501,
-            "not_implemented",
-            "this endpoint is not available yet",
-        )),
+        _ => Err(ApiError::route_not_found(method, req.uri().path())),
     }
 }
 
