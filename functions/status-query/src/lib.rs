@@ -146,17 +146,24 @@ async fn get_one<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue
     identity: &Identity,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
+    let task = owned_task(app, identity, id).await?;
+    let task = poll_if_stale(app, task).await;
+    Ok(json_response(200, &view_of(app, &task).await?))
+}
+
+/// The caller's task; another user's task is indistinguishable from a missing one.
+async fn owned_task<S: TaskStore, V, P, Q>(
+    app: &App<S, V, P, Q>,
+    identity: &Identity,
+    id: &str,
+) -> Result<Task, ApiError> {
     tracing::Span::current().record("task_id", id);
-    let task = app
-        .store
+    app.store
         .get_task(id)
         .await
         .map_err(store_error)?
-        // Another user's task is indistinguishable from a missing one.
         .filter(|t| t.user_id == identity.user_id)
-        .ok_or_else(|| ApiError::not_found("video"))?;
-    let task = poll_if_stale(app, task).await;
-    Ok(json_response(200, &view_of(app, &task).await?))
+        .ok_or_else(|| ApiError::not_found("video"))
 }
 
 /// The fallback for lost callbacks: a stale unfinished task is checked with Kling (at most once
@@ -200,14 +207,7 @@ async fn delete<S: TaskStore, V: VideoStore, P, Q>(
     identity: &Identity,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    tracing::Span::current().record("task_id", id);
-    let task = app
-        .store
-        .get_task(id)
-        .await
-        .map_err(store_error)?
-        .filter(|t| t.user_id == identity.user_id)
-        .ok_or_else(|| ApiError::not_found("video"))?;
+    let task = owned_task(app, identity, id).await?;
     if !task.status.is_terminal() {
         return Err(ApiError::new(
             409,

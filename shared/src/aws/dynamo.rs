@@ -102,6 +102,22 @@ where
     StoreError::Backend(super::sdk_error(e))
 }
 
+/// Whether a conditional write happened: `false` when its condition did not hold.
+fn written<O, E, R>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    condition_failed: impl Fn(&E) -> bool,
+) -> Result<bool, StoreError>
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(&condition_failed) => Ok(false),
+        Err(e) => Err(backend(e)),
+    }
+}
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -288,16 +304,7 @@ impl DynamoTaskStore {
             .expression_attribute_values(":v", n(version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(backend(e)),
-        }
+        written(result, |se| se.is_conditional_check_failed_exception())
     }
 }
 
@@ -646,16 +653,7 @@ impl TaskStore for DynamoTaskStore {
             .expression_attribute_values(":null", s("NULL"))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(backend(e)),
-        }
+        written(result, |se| se.is_conditional_check_failed_exception())
     }
 
     async fn mark_deleted(&self, task_id: &str, now: &str) -> Result<Option<Task>, StoreError> {
@@ -694,16 +692,7 @@ impl TaskStore for DynamoTaskStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(backend(e)),
-        }
+        written(result, |se| se.is_conditional_check_failed_exception())
     }
 
     async fn release_webhook(
