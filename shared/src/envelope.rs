@@ -3,6 +3,70 @@
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+/// Every stable error code, the contract with apps: `api/openapi.yaml` lists the same set (a
+/// test compares them, and the README's table), and a code missing here fails debug builds.
+pub const CODES: &[&str] = &[
+    "malformed_request",
+    "idempotency_key_required",
+    "invalid_idempotency_key",
+    "invalid_cursor",
+    "unauthenticated",
+    "invalid_webhook_token",
+    "invalid_webhook_signature",
+    "account_suspended",
+    "quality_not_in_plan",
+    "model_not_in_plan",
+    "duration_not_in_plan",
+    "not_found",
+    "route_not_found",
+    "idempotency_key_in_flight",
+    "task_in_progress",
+    "body_too_large",
+    "type_required",
+    "invalid_type",
+    "prompt_required",
+    "invalid_prompt",
+    "prompt_too_long",
+    "invalid_negative_prompt",
+    "negative_prompt_too_long",
+    "invalid_duration",
+    "invalid_aspect_ratio",
+    "aspect_ratio_not_supported",
+    "invalid_quality",
+    "invalid_model",
+    "unknown_model",
+    "invalid_cfg_scale",
+    "invalid_camera_control",
+    "image_required",
+    "image_not_supported",
+    "invalid_image",
+    "invalid_upload_id",
+    "invalid_image_url",
+    "consent_required",
+    "invalid_rights_confirmed",
+    "upload_not_found",
+    "unsupported_image_type",
+    "unreadable_image",
+    "image_too_large",
+    "image_too_small",
+    "image_aspect_ratio",
+    "image_url_not_https",
+    "image_url_not_public",
+    "image_url_unresolvable",
+    "unsupported_combination",
+    "invalid_request",
+    "content_policy_violation",
+    "idempotency_key_reused",
+    "callback_task_mismatch",
+    "invalid_limit",
+    "concurrency_limit",
+    "daily_budget_exceeded",
+    "internal_error",
+    "provider_error",
+    "provider_unavailable",
+    "queue_unavailable",
+];
+
 /// An error as the app sees it: an HTTP status and a stable machine code.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{status} {code}: {message}")]
@@ -14,11 +78,14 @@ pub struct ApiError {
     pub retryable: bool,
     pub retry_after_secs: Option<u64>,
     /// Extra facts for the app (a moderation category, when a suspension ends).
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
+    /// Extra response headers (rate-limit state on a 429).
+    pub headers: Box<[(&'static str, String)]>,
 }
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(CODES.contains(&code), "error code {code} is not in CODES");
         Self {
             status,
             code,
@@ -27,11 +94,22 @@ impl ApiError {
             retryable: false,
             retry_after_secs: None,
             details: None,
+            headers: Box::new([]),
         }
     }
 
+    pub fn with_headers(
+        mut self,
+        headers: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Self {
+        let mut all = self.headers.into_vec();
+        all.extend(headers);
+        self.headers = all.into_boxed_slice();
+        self
+    }
+
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -113,7 +191,7 @@ pub fn error_json(err: &ApiError, request_id: &str) -> String {
             message: &err.message,
             field: err.field.as_deref(),
             retryable: err.retryable,
-            details: err.details.as_ref(),
+            details: err.details.as_deref(),
         },
         request_id,
     };
@@ -126,6 +204,9 @@ pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
         .header("content-type", "application/json");
     if let Some(secs) = err.retry_after_secs {
         builder = builder.header("retry-after", secs.to_string());
+    }
+    for (name, value) in &err.headers {
+        builder = builder.header(*name, value);
     }
     builder
         .body(Body::Text(error_json(err, request_id)))

@@ -37,6 +37,18 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Adds headers to a built response; a value that is not a valid header is skipped.
+pub fn add_headers(
+    resp: &mut lambda_http::Response<lambda_http::Body>,
+    headers: impl IntoIterator<Item = (&'static str, String)>,
+) {
+    for (name, value) in headers {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+}
+
 /// Path segments without empty ones: `/v1/videos/abc` → `["v1", "videos", "abc"]`.
 pub fn segments(req: &Request) -> Vec<&str> {
     req.uri()
@@ -75,5 +87,47 @@ pub fn lambda_deadline(req: &Request) -> crate::kling::Deadline {
     match req.lambda_context_ref() {
         Some(ctx) if ctx.deadline > 0 => crate::kling::deadline_from_epoch_ms(ctx.deadline),
         _ => crate::kling::Deadline::none(),
+    }
+}
+
+/// A strong entity tag for a response body.
+pub fn etag(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("\"{}\"", &hex::encode(Sha256::digest(body))[..32])
+}
+
+/// Whether `If-None-Match` names this tag (weak comparison, as RFC 9110 asks for GET).
+pub fn if_none_match_hits(if_none_match: Option<&str>, etag: &str) -> bool {
+    let Some(list) = if_none_match else {
+        return false;
+    };
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let ours = opaque(etag);
+    list.split(',')
+        .any(|t| t.trim() == "*" || opaque(t) == ours)
+}
+
+#[cfg(test)]
+mod etag_tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_table() {
+        let tag = etag(b"{}");
+        let weak = format!("W/{tag}");
+        let listed = format!("\"other\", {tag}");
+        let cases: [(Option<&str>, bool); 7] = [
+            (None, false),
+            (Some(""), false),
+            (Some("\"other\""), false),
+            (Some(tag.as_str()), true),
+            (Some(weak.as_str()), true),
+            (Some(listed.as_str()), true),
+            (Some("*"), true),
+        ];
+        for (header, want) in cases {
+            assert_eq!(if_none_match_hits(header, &tag), want, "{header:?}");
+        }
+        assert_ne!(etag(b"{}"), etag(b"{ }"));
     }
 }

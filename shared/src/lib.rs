@@ -15,6 +15,7 @@ pub mod mp4_probe;
 pub mod plans;
 pub mod ports;
 pub mod pricing;
+pub mod ratelimit;
 pub mod state;
 pub mod sync;
 pub mod task;

@@ -293,9 +293,11 @@ pub trait VideoStore: Send + Sync {
 
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), BlobError>> + Send;
 
+    /// A GET link signed as of `signed_at` (a window start, so repeated asks get one URL).
     fn presign_get(
         &self,
         key: &str,
+        signed_at: std::time::SystemTime,
         ttl: Duration,
     ) -> impl Future<Output = Result<String, BlobError>> + Send;
 }

@@ -89,3 +89,74 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         video,
     }
 }
+
+/// When a presigned link is signed and when it expires. Links are signed at the start of a
+/// window of a third of their lifetime, so the URL (and so the ETag of a view that carries it)
+/// stays the same within a window: an app told `304 Not Modified` keeps a URL that is still
+/// valid for at least two thirds of the lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkWindow {
+    pub signed_at: time::OffsetDateTime,
+    pub expires_at: time::OffsetDateTime,
+}
+
+pub fn link_window(now: time::OffsetDateTime, ttl: std::time::Duration) -> LinkWindow {
+    let window = (ttl.as_secs() / 3).max(1) as i64;
+    let start = now.unix_timestamp().div_euclid(window) * window;
+    let signed_at = time::OffsetDateTime::from_unix_timestamp(start).unwrap_or(now);
+    LinkWindow {
+        signed_at,
+        expires_at: signed_at + ttl,
+    }
+}
+
+/// How soon an app polling an unfinished task should ask again (`Retry-After`, seconds).
+pub fn poll_hint_secs(status: TaskStatus) -> Option<u64> {
+    match status {
+        TaskStatus::Created => Some(2),
+        TaskStatus::Queued => Some(5),
+        TaskStatus::Running => Some(10),
+        TaskStatus::Finalizing => Some(3),
+        TaskStatus::Succeeded | TaskStatus::Failed => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(secs: i64) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap()
+    }
+
+    #[test]
+    fn link_window_table() {
+        let ttl = Duration::from_secs(900);
+        // (now, signed_at): windows of 300 s.
+        let cases = [(0, 0), (299, 0), (300, 300), (1_000_001, 999_900)];
+        for (now, signed) in cases {
+            let w = link_window(at(now), ttl);
+            assert_eq!(w.signed_at, at(signed), "now {now}");
+            assert_eq!(w.expires_at, at(signed + 900), "now {now}");
+            // Whatever the moment, the link outlives the window by two thirds of its lifetime.
+            assert!(w.expires_at - at(now) >= time::Duration::seconds(600));
+        }
+    }
+
+    #[test]
+    fn poll_hints() {
+        use TaskStatus::*;
+        let cases = [
+            (Created, Some(2)),
+            (Queued, Some(5)),
+            (Running, Some(10)),
+            (Finalizing, Some(3)),
+            (Succeeded, None),
+            (Failed, None),
+        ];
+        for (status, want) in cases {
+            assert_eq!(poll_hint_secs(status), want, "{status:?}");
+        }
+    }
+}

@@ -28,6 +28,7 @@ use shared::ports::{
     UploadStore, VideoProvider, ViolationPolicy,
 };
 use shared::pricing::{Breakdown, price};
+use shared::ratelimit;
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::task::{Task, TaskError, TaskStatus};
 use shared::time_util;
@@ -371,7 +372,10 @@ async fn create<S: TaskStore, P: VideoProvider, U: UploadStore>(
     {
         CreateOutcome::Created => {}
         CreateOutcome::KeyExists(existing) => return replay(app, &existing, &hash).await,
-        CreateOutcome::Refused(why) => return Err(charge_refused(why, p.plan, now)),
+        CreateOutcome::Refused(why) => {
+            let limits = rate_headers(p.plan, &account, None, now);
+            return Err(charge_refused(why, p.plan, now).with_headers(limits));
+        }
     }
     tracing::info!(model = %task.model, mode = %task.mode, duration = task.duration, cost = task.cost_units.as_f64(), "task recorded and charged");
     metrics::emit(
@@ -382,10 +386,25 @@ async fn create<S: TaskStore, P: VideoProvider, U: UploadStore>(
         ],
     );
     let task = submit(app, task, &kling_request, http_util::lambda_deadline(req)).await?;
-    Ok(json_response(
-        202,
-        &task_view(&task, None, time_util::now()),
-    ))
+    let mut resp = json_response(202, &task_view(&task, None, time_util::now()));
+    let limits = rate_headers(p.plan, &account, Some(task.cost_units), now);
+    http_util::add_headers(&mut resp, limits);
+    Ok(resp)
+}
+
+/// The plan's limits and what is left of them, counting this task when it was charged.
+fn rate_headers(
+    plan: &Plan,
+    account: &AccountView,
+    charged: Option<shared::task::CostUnits>,
+    now: time::OffsetDateTime,
+) -> [(&'static str, String); 2] {
+    let used = ratelimit::Used {
+        in_flight: account.in_flight + u32::from(charged.is_some()),
+        cost_today: shared::task::CostUnits(account.used_today.0 + charged.map_or(0, |c| c.0)),
+        secs_to_midnight: secs_to_midnight(now),
+    };
+    ratelimit::headers(plan, used)
 }
 
 fn charge_refused(why: ChargeRefusal, plan: &Plan, now: time::OffsetDateTime) -> ApiError {

@@ -16,7 +16,7 @@ use shared::ports::{FinalizeQueue, LedgerKind, StoreError, TaskStore, VideoProvi
 use shared::sync::{SyncPolicy, sync_task};
 use shared::task::{Task, TaskStatus};
 use shared::time_util;
-use shared::view::{PresignedLink, TaskView, task_view};
+use shared::view::{PresignedLink, TaskView, link_window, task_view};
 
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
@@ -94,7 +94,7 @@ async fn route<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     )?;
     match (method, segments.as_slice()) {
         ("GET", ["v1", "videos"]) => list(app, req, &identity).await,
-        ("GET", ["v1", "videos", id]) => get_one(app, &identity, id).await,
+        ("GET", ["v1", "videos", id]) => get_one(app, req, &identity, id).await,
         ("GET", ["v1", "me"]) => me(app, &identity).await,
         ("DELETE", ["v1", "videos", id]) => delete(app, &identity, id).await,
         _ => Err(ApiError::route_not_found(method, req.uri().path())),
@@ -123,9 +123,10 @@ async fn view_of<S, V: VideoStore, P, Q>(
     let now = time_util::now();
     let link = match (&task.video, task.status) {
         (Some(video), TaskStatus::Succeeded) => {
+            let window = link_window(now, app.presign_ttl);
             let url = app
                 .videos
-                .presign_get(&video.key, app.presign_ttl)
+                .presign_get(&video.key, window.signed_at.into(), app.presign_ttl)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "presign failed");
@@ -133,7 +134,7 @@ async fn view_of<S, V: VideoStore, P, Q>(
                 })?;
             Some(PresignedLink {
                 url,
-                expires_at: time_util::rfc3339(now + app.presign_ttl),
+                expires_at: time_util::rfc3339(window.expires_at),
             })
         }
         _ => None,
@@ -143,12 +144,40 @@ async fn view_of<S, V: VideoStore, P, Q>(
 
 async fn get_one<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, V, P, Q>,
+    req: &Request,
     identity: &Identity,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let task = owned_task(app, identity, id).await?;
     let task = poll_if_stale(app, task).await;
-    Ok(json_response(200, &view_of(app, &task).await?))
+    let view = view_of(app, &task).await?;
+    let hint = shared::view::poll_hint_secs(task.status);
+    Ok(conditional(req, &view, hint))
+}
+
+/// A `200` with an `ETag`, or a bodiless `304` when the app already holds this representation;
+/// `Retry-After` tells a polling app when to look again.
+fn conditional<T: Serialize>(req: &Request, body: &T, retry_after: Option<u64>) -> Response<Body> {
+    let Ok(text) = serde_json::to_string(body) else {
+        return error_response(&ApiError::internal(), &http_util::request_id(req));
+    };
+    let tag = http_util::etag(text.as_bytes());
+    let fresh = http_util::if_none_match_hits(header(req, "if-none-match"), &tag);
+    let mut builder = Response::builder()
+        .header("etag", &tag)
+        .header("cache-control", "private, no-cache");
+    if let Some(secs) = retry_after {
+        builder = builder.header("retry-after", secs.to_string());
+    }
+    let built = if fresh {
+        builder.status(304).body(Body::Empty)
+    } else {
+        builder
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::Text(text))
+    };
+    built.unwrap_or_else(|_| Response::new(Body::Empty))
 }
 
 /// The caller's task; another user's task is indistinguishable from a missing one.
@@ -328,13 +357,11 @@ async fn list<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     for task in &page.tasks {
         items.push(view_of(app, task).await?);
     }
-    Ok(json_response(
-        200,
-        &Page {
-            items,
-            next_cursor: page.next_cursor,
-        },
-    ))
+    let page = Page {
+        items,
+        next_cursor: page.next_cursor,
+    };
+    Ok(conditional(req, &page, None))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
@@ -152,8 +152,17 @@ impl VideoStore for S3VideoStore {
         Ok(())
     }
 
-    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
-        let config = PresigningConfig::expires_in(ttl).map_err(|e| BlobError(e.to_string()))?;
+    async fn presign_get(
+        &self,
+        key: &str,
+        signed_at: SystemTime,
+        ttl: Duration,
+    ) -> Result<String, BlobError> {
+        let config = PresigningConfig::builder()
+            .start_time(signed_at)
+            .expires_in(ttl)
+            .build()
+            .map_err(|e| BlobError(e.to_string()))?;
         let req = self
             .client
             .get_object()
@@ -219,6 +228,6 @@ impl UploadStore for S3VideoStore {
     }
 
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
-        VideoStore::presign_get(self, key, ttl).await
+        VideoStore::presign_get(self, key, SystemTime::now(), ttl).await
     }
 }

@@ -1,6 +1,7 @@
 //! devstack: the whole backend on one machine, with no AWS account and no Docker.
 
 pub mod bridge;
+pub mod contract;
 pub mod demo;
 pub mod drift;
 pub mod env;

@@ -22,7 +22,7 @@ pub async fn start(port: u16, log_dir: &Path) -> Result<Moto, DevError> {
     let log_err = log
         .try_clone()
         .map_err(|e| DevError::Process(e.to_string()))?;
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let python = python();
     let child = Command::new(&python)
         .args([
             "-c",
@@ -39,7 +39,7 @@ pub async fn start(port: u16, log_dir: &Path) -> Result<Moto, DevError> {
         .spawn()
         .map_err(|e| {
             DevError::Process(format!(
-                "could not start moto server with {python} (pip install 'moto[server]'): {e}"
+                "could not start moto server with {python} (`make tools` installs it into .venv): {e}"
             ))
         })?;
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -55,6 +55,18 @@ pub async fn start(port: u16, log_dir: &Path) -> Result<Moto, DevError> {
         endpoint,
         _child: child,
     })
+}
+
+/// `PYTHON` (the Makefile points it at .venv), else the workspace's .venv, else `python3`.
+fn python() -> String {
+    if let Ok(p) = std::env::var("PYTHON") {
+        return p;
+    }
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    if Path::new(venv).exists() {
+        return venv.to_string();
+    }
+    "python3".to_string()
 }
 
 /// Poll until a URL answers at all (any status).

@@ -309,7 +309,7 @@ async fn start_watch(
         .spawn()
         .map_err(|e| {
             DevError::Process(format!(
-                "could not start `cargo lambda watch` (pip install cargo-lambda): {e}"
+                "could not start `cargo lambda watch` (`make tools` installs cargo-lambda into .venv): {e}"
             ))
         })?;
     wait_for_http(

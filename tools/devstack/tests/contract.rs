@@ -1,0 +1,105 @@
+//! `api/openapi.yaml` cannot drift from the code: the check passes on the real files, and each
+//! kind of disagreement is caught.
+
+use std::path::{Path, PathBuf};
+
+use devstack::contract::check;
+use devstack::template::Template;
+use shared::envelope::CODES;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Files {
+    spec: String,
+    template: String,
+    readme: String,
+}
+
+fn files() -> Files {
+    let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
+    Files {
+        spec: read("api/openapi.yaml"),
+        template: read("infra/template.yaml"),
+        readme: read("README.md"),
+    }
+}
+
+fn problems(f: &Files, codes: &[&str]) -> Vec<String> {
+    let template = Template::parse(&f.template).unwrap();
+    check(&f.spec, &template, codes, &f.readme).unwrap()
+}
+
+#[test]
+fn the_spec_matches_the_code() {
+    let problems = problems(&files(), CODES);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn each_kind_of_drift_is_caught() {
+    let base = files();
+    let mut cases: Vec<(Files, Vec<&str>, &str)> = Vec::new();
+
+    // An operation the code serves that the spec forgot.
+    let spec = base.spec.replace(
+        "    delete:\n      operationId: deleteVideo",
+        "    x-gone:\n      operationId: deleteVideo",
+    );
+    cases.push((
+        Files { spec, ..files() },
+        CODES.to_vec(),
+        "operation DELETE /v1/videos/{id} is in the template but not in the spec",
+    ));
+
+    // A route the template dropped.
+    let template = base.template.replace("Path: /v1/me", "Path: /v1/myself");
+    cases.push((
+        Files {
+            template,
+            ..files()
+        },
+        CODES.to_vec(),
+        "operation GET /v1/me is in the spec but not in the template",
+    ));
+
+    // A new code in the code only.
+    let mut codes = CODES.to_vec();
+    codes.push("brand_new_code");
+    cases.push((
+        files(),
+        codes,
+        "error code brand_new_code is in shared::envelope::CODES but not in the spec",
+    ));
+
+    // A code the spec still lists after the code dropped it.
+    let codes: Vec<&str> = CODES
+        .iter()
+        .copied()
+        .filter(|c| *c != "invalid_limit")
+        .collect();
+    cases.push((
+        files(),
+        codes,
+        "error code invalid_limit is in the spec but not in shared::envelope::CODES",
+    ));
+
+    // The README's table forgets a code.
+    let readme = base.readme.replace("`invalid_cursor`", "cursor");
+    cases.push((Files { readme, ..files() }, CODES.to_vec(), "error code invalid_cursor is in shared::envelope::CODES but not in the README's error table"));
+
+    // Not OpenAPI 3.1.
+    let spec = base.spec.replacen("openapi: 3.1.0", "openapi: 3.0.3", 1);
+    cases.push((
+        Files { spec, ..files() },
+        CODES.to_vec(),
+        "the spec is OpenAPI \"3.0.3\", not 3.1",
+    ));
+
+    for (f, codes, want) in cases {
+        let got = problems(&f, &codes);
+        println!("caught: {got:?}");
+        assert!(got.iter().any(|p| p == want), "want {want:?}, got {got:#?}");
+    }
+}
