@@ -12,6 +12,7 @@ pub mod moto;
 pub mod resources;
 pub mod routes;
 pub mod schedule;
+pub mod settings;
 pub mod stack;
 pub mod template;
 

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use devstack::settings;
 use devstack::stack::{Runtime, Stack, StackOptions, mint_token};
 
 /// The local kling-lambda stack: moto, kling-sim, the functions, the SQS bridge and schedules.
@@ -38,6 +39,10 @@ struct StackArgs {
     schedule_every: u64,
     #[arg(long, default_value = ".devstack")]
     log_dir: PathBuf,
+    /// Function settings (NAME=value lines) layered over the template's; the caller's
+    /// environment wins over this file. Default: ./devstack.env when it exists.
+    #[arg(long, env = "DEVSTACK_SETTINGS")]
+    settings: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -48,11 +53,39 @@ enum Command {
     Demo(StackArgs),
     /// Print a local bearer token for a user.
     Token { user: String },
+    /// Start the stack, run a command with API_URL, API_TOKEN and API_TOKEN_PRO in its
+    /// environment, stop the stack, and exit with the command's status.
+    Exec {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
-fn options(args: &StackArgs) -> StackOptions {
+/// The local settings file and the caller's environment, over the template's settings.
+fn local_settings(args: &StackArgs) -> Result<Vec<(String, String)>, devstack::DevError> {
+    let path = args.settings.clone().or_else(|| {
+        let default = PathBuf::from(settings::DEFAULT_FILE);
+        default.exists().then_some(default)
+    });
+    let text = match &path {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+            devstack::DevError::Process(format!("settings file {}: {e}", p.display()))
+        })?),
+        None => None,
+    };
+    let file = path.as_deref().zip(text.as_deref());
+    let overrides = settings::collect(std::env::vars(), file)?;
+    for line in settings::describe(&overrides) {
+        println!("setting {line}");
+    }
+    Ok(overrides.into_iter().map(|o| (o.name, o.value)).collect())
+}
+
+fn options(args: &StackArgs) -> Result<StackOptions, devstack::DevError> {
     let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    StackOptions {
+    Ok(StackOptions {
         runtime: match args.runtime {
             RuntimeKind::Watch => Runtime::Watch,
             RuntimeKind::Builtin => Runtime::Builtin {
@@ -68,9 +101,9 @@ fn options(args: &StackArgs) -> StackOptions {
         queue_visibility_secs: 10,
         log_dir: args.log_dir.clone(),
         instances: 2,
-        extra_env: Vec::new(),
+        extra_env: local_settings(args)?,
         sim_webhook_secret: None,
-    }
+    })
 }
 
 #[tokio::main]
@@ -95,7 +128,7 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Up(args) => {
-            let stack = Stack::start(options(&args)).await?;
+            let stack = Stack::start(options(&args)?).await?;
             println!("kling-lambda local stack is up");
             println!("  API        {}", stack.api_url);
             println!("  kling-sim  {}", stack.sim.base_url());
@@ -115,7 +148,7 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => {
-            let stack = Stack::start(options(&args)).await?;
+            let stack = Stack::start(options(&args)?).await?;
             println!(
                 "local stack up at {} (logs in {})",
                 stack.api_url,
@@ -141,7 +174,43 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
                 return Ok(ExitCode::FAILURE);
             }
             println!("the stored object is byte-identical to the video kling-sim served");
+            let file = stack.log_dir.join("demo.mp4");
+            std::fs::write(&file, bytes)
+                .map_err(|e| devstack::DevError::Demo(format!("{}: {e}", file.display())))?;
+            println!(
+                "saved the video to {} — play it with any video player",
+                file.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Exec { stack, command } => exec(stack, command).await,
     }
+}
+
+async fn exec(args: StackArgs, command: Vec<String>) -> Result<ExitCode, devstack::DevError> {
+    let stack = Stack::start(options(&args)?).await?;
+    println!(
+        "local stack up at {} (logs in {})",
+        stack.api_url,
+        stack.log_dir.display()
+    );
+    let (program, rest) = command
+        .split_first()
+        .ok_or_else(|| devstack::DevError::Process("no command given".into()))?;
+    let status = tokio::process::Command::new(program)
+        .args(rest)
+        .env("API_URL", &stack.api_url)
+        .env("API_TOKEN", stack.token("exec-user")?)
+        .env(
+            "API_TOKEN_PRO",
+            stack.token_with_plan("exec-pro-user", "pro")?,
+        )
+        .status()
+        .await
+        .map_err(|e| devstack::DevError::Process(format!("{program}: {e}")))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
 }

@@ -282,6 +282,7 @@ async fn start_watch(
             env.insert(k, v);
         }
     }
+    env.extend(opts.extra_env.iter().cloned());
     let log = std::fs::File::create(opts.log_dir.join("cargo-lambda-watch.log"))
         .map_err(|e| DevError::Process(format!("watch log: {e}")))?;
     let log_err = log

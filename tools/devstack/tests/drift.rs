@@ -164,3 +164,64 @@ fn the_watch_router_mirrors_the_template() {
         "{problems:#?}"
     );
 }
+
+/// A settings source that remembers every name it was asked for.
+struct Recorder {
+    values: HashMap<String, String>,
+    asked: std::cell::RefCell<BTreeSet<String>>,
+}
+
+impl shared::config::Source for Recorder {
+    fn get(&self, name: &str) -> Option<String> {
+        self.asked.borrow_mut().insert(name.to_string());
+        self.values.get(name).cloned()
+    }
+}
+
+/// Every variable a function reads is either the developer's to set locally
+/// (`devstack::settings::USER_SETTINGS`) or wired by the stack; a new setting must be listed.
+#[test]
+fn every_setting_the_functions_read_is_classified() {
+    let exp = expectations();
+    let mut asked = BTreeSet::new();
+    for auth in ["jwt", "api_key"] {
+        let mut values: HashMap<String, String> = exp
+            .required_env
+            .values()
+            .flatten()
+            .map(|n| (n.clone(), "placeholder-value-0123456789".to_string()))
+            .collect();
+        values.insert("KLING_AUTH".into(), auth.into());
+        values.insert("AUTH_MODE".into(), "local".into());
+        for (name, value) in [
+            ("LOCAL_AUTH_SECRET", "local-secret-of-16-or-more"),
+            ("KLING_API_KEY", "key"),
+        ] {
+            values.insert(name.into(), value.into());
+        }
+        let r = Recorder {
+            values,
+            asked: Default::default(),
+        };
+        // Every loader must get past its checks, or it stops reading settings.
+        create_task::Settings::from_source(&r).unwrap();
+        webhook_receiver::Settings::from_source(&r).unwrap();
+        finalize::Settings::from_source(&r).unwrap();
+        status_query::Settings::from_source(&r).unwrap();
+        reconcile::Settings::from_source(&r).unwrap();
+        asked.extend(r.asked.into_inner());
+    }
+    use devstack::settings::{STACK_OWNED, USER_SETTINGS};
+    let unlisted: Vec<&String> = asked
+        .iter()
+        .filter(|n| !USER_SETTINGS.contains(&n.as_str()) && !STACK_OWNED.contains(&n.as_str()))
+        .collect();
+    assert!(unlisted.is_empty(), "settings not classified: {unlisted:?}");
+    // RUST_LOG is read by the log filter, not a settings loader.
+    let stale: Vec<&&str> = USER_SETTINGS
+        .iter()
+        .filter(|n| **n != "RUST_LOG" && !asked.contains(**n))
+        .collect();
+    assert!(stale.is_empty(), "listed but never read: {stale:?}");
+    println!("{} settings read, all classified", asked.len());
+}
