@@ -57,9 +57,9 @@ ST_EXAMPLES ?= 100
 api-checks: tools
 	openapi-spec-validator api/openapi.yaml
 	$(CARGO) build --workspace --bins
-	./target/debug/devstack exec --runtime builtin --api-port 0 --moto-port 0 --sim-port 0 \
+	./target/debug/devstack exec --runtime builtin --api-port 0 --moto-port 0 --sim-port 0 --docs-port 0 \
 		--log-dir .devstack/schemathesis --settings api/schemathesis.env -- \
-		bash -c 'st --no-color run api/openapi.yaml --url "$$API_URL" -H "Authorization: Bearer $$API_TOKEN_PRO" \
+		bash -c 'st --no-color run "$$SPEC_URL" --url "$$API_URL" -H "Authorization: Bearer $$API_TOKEN_PRO" \
 			--checks $(ST_CHECKS) --max-examples $(ST_EXAMPLES) --seed 1 --workers 2'
 
 ## Start the local stack, run one text-to-video task through the API, print the result, stop.

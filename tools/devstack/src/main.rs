@@ -29,6 +29,9 @@ struct StackArgs {
     moto_port: u16,
     #[arg(long, env = "KLING_SIM_PORT", default_value_t = 9100)]
     sim_port: u16,
+    /// Where the OpenAPI spec is served (`/openapi.yaml`).
+    #[arg(long, env = "DOCS_PORT", default_value_t = 9001)]
+    docs_port: u16,
     /// kling-sim speed factor over real timings (10 s queued, 60 s generating at 1).
     #[arg(long, env = "KLING_SIM_SPEED", default_value_t = 20.0)]
     sim_speed: f64,
@@ -53,7 +56,7 @@ enum Command {
     Demo(StackArgs),
     /// Print a local bearer token for a user.
     Token { user: String },
-    /// Start the stack, run a command with API_URL, API_TOKEN and API_TOKEN_PRO in its
+    /// Start the stack, run a command with API_URL, SPEC_URL, API_TOKEN and API_TOKEN_PRO in its
     /// environment, stop the stack, and exit with the command's status.
     Exec {
         #[command(flatten)]
@@ -96,6 +99,7 @@ fn options(args: &StackArgs) -> Result<StackOptions, devstack::DevError> {
         api_port: args.api_port,
         moto_port: args.moto_port,
         sim_port: args.sim_port,
+        docs_port: args.docs_port,
         sim_speed: args.sim_speed,
         schedule_every: Duration::from_secs(args.schedule_every),
         queue_visibility_secs: 10,
@@ -131,6 +135,7 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             let stack = Stack::start(options(&args)?).await?;
             println!("kling-lambda local stack is up");
             println!("  API        {}", stack.api_url);
+            println!("  OpenAPI    {}", stack.spec_url);
             println!("  kling-sim  {}", stack.sim.base_url());
             println!("  moto       {}", stack.moto_endpoint);
             println!("  logs       {}", stack.log_dir.display());
@@ -200,6 +205,7 @@ async fn exec(args: StackArgs, command: Vec<String>) -> Result<ExitCode, devstac
     let status = tokio::process::Command::new(program)
         .args(rest)
         .env("API_URL", &stack.api_url)
+        .env("SPEC_URL", &stack.spec_url)
         .env("API_TOKEN", stack.token("exec-user")?)
         .env(
             "API_TOKEN_PRO",

@@ -34,6 +34,8 @@ pub struct StackOptions {
     pub api_port: u16,
     pub moto_port: u16,
     pub sim_port: u16,
+    /// Serves the app's contract, `api/openapi.yaml`, at `/openapi.yaml`.
+    pub docs_port: u16,
     /// kling-sim speed factor over real timings.
     pub sim_speed: f64,
     pub runtime: Runtime,
@@ -56,6 +58,7 @@ impl StackOptions {
             api_port: 0,
             moto_port: 0,
             sim_port: 0,
+            docs_port: 0,
             sim_speed: 200.0,
             runtime: Runtime::Builtin {
                 bin_dir: bin_dir.to_path_buf(),
@@ -73,6 +76,8 @@ impl StackOptions {
 
 pub struct Stack {
     pub api_url: String,
+    /// The OpenAPI document, with `servers` pointing at this stack.
+    pub spec_url: String,
     pub moto_endpoint: String,
     pub sim: kling_sim::RunningSim,
     pub resources: LocalResources,
@@ -182,6 +187,7 @@ impl Stack {
             }
         }
 
+        let spec_url = serve_spec(&opts, &api_url, &mut tasks).await?;
         let invoker = Invoker::new(api_url.clone());
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         for def in &defs {
@@ -214,6 +220,7 @@ impl Stack {
 
         Ok(Self {
             api_url,
+            spec_url,
             moto_endpoint: moto.endpoint.clone(),
             sim,
             resources,
@@ -261,6 +268,32 @@ impl Stack {
                 .build(),
         )
     }
+}
+
+/// `GET /openapi.yaml` on the docs port: the committed spec, its `servers` set to this stack.
+async fn serve_spec(
+    opts: &StackOptions,
+    api_url: &str,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<String, DevError> {
+    let path = opts.root.join("api/openapi.yaml");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| DevError::Process(format!("{}: {e}", path.display())))?;
+    let text = text.replacen("http://127.0.0.1:9000", api_url, 1);
+    let port = port_or_free(opts.docs_port)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| DevError::Process(format!("docs port {port}: {e}")))?;
+    let app = axum::Router::new().route(
+        "/openapi.yaml",
+        axum::routing::get(move || async move {
+            ([("content-type", "application/yaml")], text.clone())
+        }),
+    );
+    tasks.push(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    }));
+    Ok(format!("http://127.0.0.1:{port}/openapi.yaml"))
 }
 
 pub fn mint_token(user_id: &str) -> Result<String, DevError> {
