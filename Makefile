@@ -4,6 +4,8 @@ SHELL := /bin/bash
 # The Python that creates the project's virtual environment; every tool then runs from .venv.
 BASE_PYTHON ?= python3
 CARGO ?= cargo
+# Where cargo puts binaries (respects a CARGO_TARGET_DIR the caller set).
+BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 VENV := $(CURDIR)/.venv
 VENV_READY := $(VENV)/.installed
 export PYTHON := $(VENV)/bin/python
@@ -57,18 +59,18 @@ ST_EXAMPLES ?= 100
 api-checks: tools
 	openapi-spec-validator api/openapi.yaml
 	$(CARGO) build --workspace --bins
-	./target/debug/devstack exec --runtime builtin --api-port 0 --moto-port 0 --sim-port 0 --docs-port 0 \
+	$(BIN)/devstack exec --runtime builtin --api-port 0 --moto-port 0 --sim-port 0 --docs-port 0 \
 		--log-dir .devstack/schemathesis --settings api/schemathesis.env -- \
 		bash -c 'st --no-color run "$$SPEC_URL" --url "$$API_URL" -H "Authorization: Bearer $$API_TOKEN_PRO" \
 			--checks $(ST_CHECKS) --max-examples $(ST_EXAMPLES) --seed 1 --workers 2'
 
 ## Start the local stack, run one text-to-video task through the API, print the result, stop.
 demo: tools build
-	./target/debug/devstack demo
+	$(BIN)/devstack demo
 
 ## Keep the local stack running (API on 127.0.0.1:$(API_PORT)); prints a token.
 dev: tools build
-	./target/debug/devstack up
+	$(BIN)/devstack up
 
 lint: tools
 	$(CARGO) fmt --all -- --check
@@ -77,7 +79,7 @@ lint: tools
 
 ## Stream a 1 GiB video through the real finalize binary and print its peak memory.
 bench: tools build
-	BENCH_BIN_DIR=target/debug ./target/debug/bench-finalize $(or $(MIB),1024)
+	BENCH_BIN_DIR=$(BIN) $(BIN)/bench-finalize $(or $(MIB),1024)
 
 FUNCTIONS := create-task webhook-receiver finalize status-query reconcile
 

@@ -91,8 +91,12 @@ fn options(args: &StackArgs) -> Result<StackOptions, devstack::DevError> {
     Ok(StackOptions {
         runtime: match args.runtime {
             RuntimeKind::Watch => Runtime::Watch,
+            // The functions are built next to devstack itself.
             RuntimeKind::Builtin => Runtime::Builtin {
-                bin_dir: root.join("target/debug"),
+                bin_dir: std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| exe.parent().map(PathBuf::from))
+                    .unwrap_or_else(|| root.join("target/debug")),
             },
         },
         root,
