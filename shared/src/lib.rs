@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod envelope;
 pub mod http_util;
 pub mod images;
@@ -15,6 +16,7 @@ pub mod mp4_probe;
 pub mod plans;
 pub mod ports;
 pub mod pricing;
+pub mod provider;
 pub mod ratelimit;
 pub mod state;
 pub mod sync;

@@ -1,15 +1,11 @@
 //! Ports: what the handlers need from the outside world. The AWS adapters are in `aws`; the
-//! Kling client implements `VideoProvider`.
+//! provider port is in `provider`, with one adapter per provider surface.
 
 use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::kling::{
-    Deadline, Image2VideoRequest, KlingClient, KlingError, KlingTask, TaskRef, Text2VideoRequest,
-    VideoKind,
-};
 use crate::state::{TaskEvent, TaskPatch};
 use crate::task::Task;
 
@@ -108,6 +104,23 @@ pub struct Applied {
     pub moved: bool,
 }
 
+/// One callback's identity for deduplication, namespaced by provider.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WebhookClaim {
+    pub provider: String,
+    pub reference: crate::provider::ProviderRef,
+    pub status: &'static str,
+}
+
+impl WebhookClaim {
+    pub fn key(&self) -> String {
+        format!(
+            "WEBHOOK#{}#{}#{}",
+            self.provider, self.reference, self.status
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskPage {
     pub tasks: Vec<Task>,
@@ -194,18 +207,16 @@ pub trait TaskStore: Send + Sync {
         now: &str,
     ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
 
-    /// True the first time this (provider task, status) callback is seen.
+    /// True the first time this (provider, provider's job, status) callback is seen.
     fn claim_webhook(
         &self,
-        provider_task_id: &str,
-        status: &str,
+        claim: &WebhookClaim,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Forget a claim whose follow-up work failed, so a redelivery can do it.
     fn release_webhook(
         &self,
-        provider_task_id: &str,
-        status: &str,
+        claim: &WebhookClaim,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -325,52 +336,4 @@ pub trait UploadStore: Send + Sync {
         key: &str,
         ttl: Duration,
     ) -> impl Future<Output = Result<String, BlobError>> + Send;
-}
-
-pub trait VideoProvider: Send + Sync {
-    fn submit_text2video(
-        &self,
-        request: &Text2VideoRequest,
-        deadline: Deadline,
-    ) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
-
-    fn submit_image2video(
-        &self,
-        request: &Image2VideoRequest,
-        deadline: Deadline,
-    ) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
-
-    fn query_task(
-        &self,
-        kind: VideoKind,
-        task: TaskRef<'_>,
-        deadline: Deadline,
-    ) -> impl Future<Output = Result<KlingTask, KlingError>> + Send;
-}
-
-impl VideoProvider for KlingClient {
-    async fn submit_text2video(
-        &self,
-        request: &Text2VideoRequest,
-        deadline: Deadline,
-    ) -> Result<KlingTask, KlingError> {
-        self.create_text2video(request, deadline).await
-    }
-
-    async fn submit_image2video(
-        &self,
-        request: &Image2VideoRequest,
-        deadline: Deadline,
-    ) -> Result<KlingTask, KlingError> {
-        self.create_image2video(request, deadline).await
-    }
-
-    async fn query_task(
-        &self,
-        kind: VideoKind,
-        task: TaskRef<'_>,
-        deadline: Deadline,
-    ) -> Result<KlingTask, KlingError> {
-        self.query(kind, task, deadline).await
-    }
 }

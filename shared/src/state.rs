@@ -6,7 +6,7 @@
 //! only an event that cannot be true yet (a stored video before the provider succeeded) is
 //! refused.
 
-use crate::kling::ProviderStatus;
+use crate::provider::JobStatus;
 use crate::task::TaskStatus;
 
 /// What happened to a task, from whichever source observed it.
@@ -133,22 +133,22 @@ mod tests {
     }
 }
 
-/// What a Kling status means for our task (`unknown` means nothing).
-pub fn event_for(status: ProviderStatus) -> Option<TaskEvent> {
+/// What a provider's job status means for our task (`unknown` means nothing).
+pub fn event_for(status: JobStatus) -> Option<TaskEvent> {
     match status {
-        ProviderStatus::Submitted => Some(TaskEvent::ProviderQueued),
-        ProviderStatus::Processing => Some(TaskEvent::ProviderRunning),
-        ProviderStatus::Succeed => Some(TaskEvent::ProviderSucceeded),
-        ProviderStatus::Failed => Some(TaskEvent::Failed),
-        ProviderStatus::Unknown => None,
+        JobStatus::Queued => Some(TaskEvent::ProviderQueued),
+        JobStatus::Running => Some(TaskEvent::ProviderRunning),
+        JobStatus::Succeeded => Some(TaskEvent::ProviderSucceeded),
+        JobStatus::Failed => Some(TaskEvent::Failed),
+        JobStatus::Unknown => None,
     }
 }
 
 /// Facts that travel with an event; each is written only when it applies.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskPatch {
-    /// Kling's id, recorded the first time any source learns it.
-    pub provider_task_id: Option<String>,
+    /// The provider's reference, recorded the first time any source learns it.
+    pub provider_ref: Option<crate::provider::ProviderRef>,
     /// Why the task failed; kept only on a move to FAILED.
     pub error: Option<crate::task::TaskError>,
     /// The stored copy; kept only on a move to SUCCEEDED.
@@ -195,8 +195,8 @@ pub fn apply_event(
             }
         }
     }
-    if next.provider_task_id.is_none() {
-        next.provider_task_id = patch.provider_task_id.clone();
+    if next.provider_ref.is_none() {
+        next.provider_ref = patch.provider_ref.clone();
     }
     if next == *task {
         return Ok(None);
@@ -222,9 +222,10 @@ mod apply_tests {
             aspect_ratio: Some(AspectRatio::Landscape),
             quality: Quality::Standard,
             model: "m".into(),
-            mode: "std".into(),
+            mode: Mode::Std,
             cost_units: CostUnits(500),
-            provider_task_id: None,
+            provider: "kling".into(),
+            provider_ref: None,
             created_at: "2026-01-01T00:00:00.000Z".into(),
             updated_at: "2026-01-01T00:00:00.000Z".into(),
             submitted_at: None,
@@ -251,14 +252,14 @@ mod apply_tests {
     fn late_event_still_records_the_provider_id() {
         let t = task(TaskStatus::Running);
         let patch = TaskPatch {
-            provider_task_id: Some("k1".into()),
+            provider_ref: Some(crate::provider::ProviderRef("k1".into())),
             ..Default::default()
         };
         let next = apply_event(&t, TaskEvent::ProviderQueued, &patch, NOW)
             .unwrap()
             .unwrap();
         assert_eq!(
-            (next.status, next.provider_task_id.as_deref()),
+            (next.status, next.provider_ref.as_ref().map(|r| r.as_str())),
             (TaskStatus::Running, Some("k1"))
         );
         let again = apply_event(&next, TaskEvent::ProviderQueued, &patch, NOW).unwrap();

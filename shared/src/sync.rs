@@ -1,4 +1,4 @@
-//! Polling makes lost callbacks harmless: bring our view of a task up to date from Kling.
+//! Polling makes lost callbacks harmless: bring our view of a task up to date from the provider.
 //! Used by status-query (when an app looks at a stale task) and by reconcile (on a schedule),
 //! at most once per staleness window per task.
 
@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::kling::{Deadline, ErrorKind, ProviderStatus, TaskRef, VideoKind};
-use crate::ports::{FinalizeMessage, FinalizeQueue, StoreError, TaskStore, VideoProvider};
+use crate::ports::{FinalizeMessage, FinalizeQueue, StoreError, TaskStore};
+use crate::provider::{Deadline, JobLookup, JobStatus, ProviderError, VideoProvider};
 use crate::state::{TaskEvent, TaskPatch, event_for};
-use crate::task::{Task, TaskError, TaskStatus, VideoType};
+use crate::task::{Task, TaskError, TaskStatus};
 use crate::time_util;
 
 #[derive(Debug, Clone, Copy)]
@@ -36,8 +36,8 @@ pub enum SyncOutcome {
 pub enum SyncError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("Kling query failed: {0}")]
-    Provider(String),
+    #[error("provider lookup failed: {0}")]
+    Provider(#[source] ProviderError),
     #[error("could not queue finalize: {0}")]
     Queue(String),
 }
@@ -91,20 +91,9 @@ pub async fn sync_task<S: TaskStore, P: VideoProvider, Q: FinalizeQueue>(
             .await?;
         return Ok(SyncOutcome::Failed(msg));
     }
-    let kind = match task.video_type {
-        VideoType::TextToVideo => VideoKind::Text2Video,
-        VideoType::ImageToVideo => VideoKind::Image2Video,
-    };
-    let reference = match &task.provider_task_id {
-        Some(id) => TaskRef::Provider(id),
-        None => TaskRef::External(&task.id),
-    };
-    let remote = match provider.query_task(kind, reference, deadline).await {
+    let remote = match provider.lookup(lookup_of(task), deadline).await {
         Ok(remote) => remote,
-        Err(e)
-            if e.kind() == Some(ErrorKind::ResourceNotFound)
-                && task.status == TaskStatus::Created =>
-        {
+        Err(ProviderError::NotFound) if task.status == TaskStatus::Created => {
             if age < policy.submit_grace {
                 return Ok(SyncOutcome::Unchanged);
             }
@@ -118,17 +107,16 @@ pub async fn sync_task<S: TaskStore, P: VideoProvider, Q: FinalizeQueue>(
                 .await?;
             return Ok(SyncOutcome::Failed(msg));
         }
-        Err(e) => return Err(SyncError::Provider(e.to_string())),
+        Err(e) => return Err(SyncError::Provider(e)),
     };
     let mut patch = TaskPatch {
-        provider_task_id: Some(remote.task_id.clone()),
+        provider_ref: Some(remote.reference.clone()),
         ..Default::default()
     };
-    if remote.task_status == ProviderStatus::Failed {
+    if remote.status == JobStatus::Failed {
         let msg = remote
-            .task_status_msg
+            .failure
             .clone()
-            .filter(|m| !m.is_empty())
             .unwrap_or_else(|| "the video provider could not generate this video".into());
         patch.error = failed("provider_failed", msg.clone(), false).error;
         store.apply(&task.id, TaskEvent::Failed, patch).await?;
@@ -138,7 +126,7 @@ pub async fn sync_task<S: TaskStore, P: VideoProvider, Q: FinalizeQueue>(
         );
         return Ok(SyncOutcome::Failed(msg));
     }
-    let Some(event) = event_for(remote.task_status) else {
+    let Some(event) = event_for(remote.status) else {
         return Ok(SyncOutcome::Unchanged);
     };
     let applied = store.apply(&task.id, event, patch).await?;
@@ -158,6 +146,15 @@ pub async fn sync_task<S: TaskStore, P: VideoProvider, Q: FinalizeQueue>(
     } else {
         SyncOutcome::Unchanged
     })
+}
+
+/// How to find a task's job: by the provider's reference once we have it, else by our id.
+pub fn lookup_of(task: &Task) -> JobLookup<'_> {
+    JobLookup {
+        kind: task.video_type,
+        reference: task.provider_ref.as_ref(),
+        task_id: &task.id,
+    }
 }
 
 impl SyncPolicy {

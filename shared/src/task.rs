@@ -86,6 +86,36 @@ pub enum Quality {
     Pro,
 }
 
+/// The provider's price tier a task runs at (Kling's `std`/`pro`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Std,
+    Pro,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Std => "std",
+            Mode::Pro => "pro",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which provider holds tasks written before tasks named theirs.
+pub const LEGACY_PROVIDER: &str = "kling";
+
+fn legacy_provider() -> String {
+    LEGACY_PROVIDER.to_string()
+}
+
 /// Cost in hundredths of a unit, so sums and refunds are exact; shown as a decimal number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct CostUnits(pub u64);
@@ -154,10 +184,15 @@ pub struct Task {
     pub aspect_ratio: Option<AspectRatio>,
     pub quality: Quality,
     pub model: String,
-    pub mode: String,
+    pub mode: Mode,
     pub cost_units: CostUnits,
-    #[serde(default)]
-    pub provider_task_id: Option<String>,
+    /// The provider the task was (or will be) submitted to, chosen once.
+    #[serde(default = "legacy_provider")]
+    pub provider: String,
+    /// The provider's reference, taken from its answers; earlier items call it
+    /// `provider_task_id`.
+    #[serde(default, alias = "provider_task_id")]
+    pub provider_ref: Option<crate::provider::ProviderRef>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default)]

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::envelope::ApiError;
-use crate::kling::{CameraConfig, CameraControl, CameraType};
+use crate::provider::{CameraAxes, CameraKind, CameraMotion};
 use crate::task::{AspectRatio, Quality, VideoType};
 
 pub const MAX_PROMPT_CHARS: usize = 2500;
@@ -59,7 +59,7 @@ pub struct VideoSpec {
     pub cfg_scale: Option<f32>,
     pub image: Option<ImageRef>,
     pub image_tail: Option<ImageRef>,
-    pub camera_control: Option<CameraControl>,
+    pub camera_control: Option<CameraMotion>,
 }
 
 fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
@@ -130,7 +130,7 @@ fn image_ref(v: &Option<Value>, field: &str) -> Result<Option<ImageRef>, ApiErro
     Err(shape())
 }
 
-fn camera(v: &Option<Value>) -> Result<Option<CameraControl>, ApiError> {
+fn camera(v: &Option<Value>) -> Result<Option<CameraMotion>, ApiError> {
     let Some(v) = present(v) else { return Ok(None) };
     let bad = |msg: &str| invalid("invalid_camera_control", "camera_control", msg.to_string());
     let obj = v
@@ -140,11 +140,11 @@ fn camera(v: &Option<Value>) -> Result<Option<CameraControl>, ApiError> {
         return Err(bad("camera_control takes only type and config"));
     }
     let camera_type = match obj.get("type").and_then(Value::as_str) {
-        Some("simple") => CameraType::Simple,
-        Some("down_back") => CameraType::DownBack,
-        Some("forward_up") => CameraType::ForwardUp,
-        Some("right_turn_forward") => CameraType::RightTurnForward,
-        Some("left_turn_forward") => CameraType::LeftTurnForward,
+        Some("simple") => CameraKind::Simple,
+        Some("down_back") => CameraKind::DownBack,
+        Some("forward_up") => CameraKind::ForwardUp,
+        Some("right_turn_forward") => CameraKind::RightTurnForward,
+        Some("left_turn_forward") => CameraKind::LeftTurnForward,
         _ => {
             return Err(bad(
                 "camera_control.type must be simple, down_back, forward_up, right_turn_forward or left_turn_forward",
@@ -154,7 +154,7 @@ fn camera(v: &Option<Value>) -> Result<Option<CameraControl>, ApiError> {
     let config = match obj.get("config").filter(|c| !c.is_null()) {
         None => None,
         Some(c) => {
-            let cfg: CameraConfig = serde_json::from_value(c.clone())
+            let cfg: CameraAxes = serde_json::from_value(c.clone())
                 .map_err(|_| bad("camera_control.config takes numbers horizontal, vertical, pan, tilt, roll, zoom"))?;
             let values = cfg.values();
             if values.iter().any(|v| !(-10.0..=10.0).contains(v)) {
@@ -164,24 +164,24 @@ fn camera(v: &Option<Value>) -> Result<Option<CameraControl>, ApiError> {
         }
     };
     match (camera_type, &config) {
-        (CameraType::Simple, None) => {
+        (CameraKind::Simple, None) => {
             return Err(bad("camera_control.config is required for type simple"));
         }
-        (CameraType::Simple, Some(c)) if c.values().iter().filter(|v| **v != 0.0).count() != 1 => {
+        (CameraKind::Simple, Some(c)) if c.values().iter().filter(|v| **v != 0.0).count() != 1 => {
             return Err(bad(
                 "camera_control.config must have exactly one non-zero value",
             ));
         }
-        (t, Some(c)) if t != CameraType::Simple && c.values().iter().any(|v| *v != 0.0) => {
+        (t, Some(c)) if t != CameraKind::Simple && c.values().iter().any(|v| *v != 0.0) => {
             return Err(bad(
                 "camera_control.config must be empty unless type is simple",
             ));
         }
         _ => {}
     }
-    Ok(Some(CameraControl {
-        camera_type,
-        config,
+    Ok(Some(CameraMotion {
+        kind: camera_type,
+        axes: config,
     }))
 }
 

@@ -1,9 +1,9 @@
 //! create-task: the gate in front of a paid provider.
 //!
-//! `POST /v1/videos`: validate, moderate, check the plan, resolve images, check Kling's
+//! `POST /v1/videos`: validate, moderate, check the plan, resolve images, check the provider's
 //! capability map, price, then record the task with the account's debit, in-flight slot,
-//! idempotency record and ledger entry in one transaction, and submit to Kling with
-//! `external_task_id` = our id and a per-task callback URL. `POST /v1/videos/estimate` prices a
+//! idempotency record and ledger entry in one transaction, and submit to the provider with
+//! our id as its external id and a per-task callback URL. `POST /v1/videos/estimate` prices a
 //! body without creating anything. `POST /v1/uploads` hands out presigned PUTs for images.
 
 mod requests;
@@ -19,24 +19,24 @@ use shared::auth::{AuthMode, Identity, identify};
 use shared::config::WebhookConfig;
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
-use shared::kling::{Deadline, KlingConfig, KlingError};
 use shared::metrics::{self, Unit};
 use shared::moderation::Policy;
 use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
 use shared::ports::{
     AccountView, Charge, ChargeRefusal, CreateOutcome, IdempotencyRecord, StoreError, TaskStore,
-    UploadStore, VideoProvider, ViolationPolicy,
+    UploadStore, ViolationPolicy,
 };
 use shared::pricing::{Breakdown, price};
+use shared::provider::{Deadline, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
 use shared::ratelimit;
 use shared::state::{TaskEvent, TaskPatch, event_for};
-use shared::task::{Task, TaskError, TaskStatus};
+use shared::task::{Mode, Task, TaskError, TaskStatus};
 use shared::time_util;
 use shared::validation::{CreateVideoBody, DEFAULT_NEGATIVE_PROMPT, VideoSpec, validate};
 use shared::view::task_view;
 use shared::webhook_token::callback_url;
 
-pub use requests::{KlingRequest, ResolvedImages};
+pub use requests::{ResolvedImages, generation_request};
 pub use uploads::UploadPolicy;
 
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
@@ -45,7 +45,7 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub struct Settings {
     pub table: shared::config::TableConfig,
     pub bucket: shared::config::BucketConfig,
-    pub kling: KlingConfig,
+    pub kling: shared::kling::KlingConfig,
     pub auth: AuthMode,
     pub webhook: WebhookConfig,
     pub plans: Plans,
@@ -61,7 +61,7 @@ impl Settings {
         Ok(Self {
             table: shared::config::TableConfig::from_source(src)?,
             bucket: shared::config::BucketConfig::from_source(src)?,
-            kling: KlingConfig::from_source(src)?,
+            kling: shared::kling::KlingConfig::from_source(src)?,
             auth: AuthMode::from_source(src)?,
             webhook: WebhookConfig::from_source(src)?,
             plans: Plans::from_source(src)?,
@@ -78,7 +78,6 @@ pub struct App<S, P, U> {
     pub uploads: U,
     pub auth: AuthMode,
     pub webhook: WebhookConfig,
-    pub kling: KlingConfig,
     pub plans: Plans,
     pub moderation: Policy,
     pub upload_policy: UploadPolicy,
@@ -174,12 +173,11 @@ fn secs_to_midnight(now: time::OffsetDateTime) -> u64 {
 struct Priced<'a> {
     plan_name: &'a str,
     plan: &'a Plan,
-    model: String,
-    mode: String,
+    model: ModelChoice,
     breakdown: Breakdown,
 }
 
-fn priced<'a, S, P, U>(
+fn priced<'a, S, P: VideoProvider, U>(
     app: &'a App<S, P, U>,
     identity: &Identity,
     account: &AccountView,
@@ -188,23 +186,19 @@ fn priced<'a, S, P, U>(
     let (plan_name, plan) = app
         .plans
         .resolve(account.plan.as_deref(), identity.plan_hint.as_deref());
-    let preset = app.kling.preset(spec.quality);
-    let model = spec
-        .model_override
-        .clone()
-        .unwrap_or_else(|| preset.model.clone());
-    let mode = preset.mode.clone();
+    let model = app
+        .provider
+        .choose_model(spec.quality, spec.model_override.as_deref());
     let breakdown = price(
         &app.plans.prices,
         spec.duration,
-        mode == "pro",
+        model.mode == Mode::Pro,
         spec.camera_control.is_some(),
     );
     Priced {
         plan_name,
         plan,
         model,
-        mode,
         breakdown,
     }
 }
@@ -316,15 +310,11 @@ async fn create<S: TaskStore, P: VideoProvider, U: UploadStore>(
     tracing::Span::current().record("task_id", task_id.as_str());
     let images = requests::resolve_images(app, &identity.user_id, &spec).await?;
     let base = webhook_base(app, req)?;
-    let kling_request = KlingRequest::build(
-        &spec,
-        &p.model,
-        &p.mode,
-        &images,
-        callback_url(&base, &app.webhook.secret, &task_id),
-        &task_id,
-    );
-    kling_request.check().map_err(|e| capability_error(&e))?;
+    let callback = callback_url(&base, &app.webhook.secret, app.provider.name(), &task_id);
+    let generation = generation_request(&spec, &p.model, &images, Some(callback), &task_id);
+    app.provider
+        .check(&generation)
+        .map_err(|e| capability_error(&e))?;
 
     let created_at = time_util::rfc3339(now);
     let task = Task {
@@ -337,10 +327,11 @@ async fn create<S: TaskStore, P: VideoProvider, U: UploadStore>(
         duration: spec.duration,
         aspect_ratio: spec.aspect_ratio,
         quality: spec.quality,
-        model: p.model.clone(),
-        mode: p.mode.clone(),
+        model: p.model.model.clone(),
+        mode: p.model.mode,
         cost_units: p.breakdown.cost,
-        provider_task_id: None,
+        provider: app.provider.name().to_string(),
+        provider_ref: None,
         created_at: created_at.clone(),
         updated_at: created_at.clone(),
         submitted_at: None,
@@ -385,7 +376,7 @@ async fn create<S: TaskStore, P: VideoProvider, U: UploadStore>(
             ("TasksCreated", 1.0, Unit::Count),
         ],
     );
-    let task = submit(app, task, &kling_request, http_util::lambda_deadline(req)).await?;
+    let task = submit(app, task, &generation, http_util::lambda_deadline(req)).await?;
     let mut resp = json_response(202, &task_view(&task, None, time_util::now()));
     let limits = rate_headers(p.plan, &account, Some(task.cost_units), now);
     http_util::add_headers(&mut resp, limits);
@@ -433,9 +424,11 @@ fn charge_refused(why: ChargeRefusal, plan: &Plan, now: time::OffsetDateTime) ->
     }
 }
 
-fn capability_error(e: &KlingError) -> ApiError {
+fn capability_error(e: &ProviderError) -> ApiError {
     match e {
-        KlingError::Unsupported(msg) => ApiError::new(422, "unsupported_combination", msg.clone()),
+        ProviderError::Unsupported { reason } => {
+            ApiError::new(422, "unsupported_combination", reason.clone())
+        }
         other => ApiError::new(422, "invalid_request", other.to_string()),
     }
 }
@@ -463,15 +456,14 @@ async fn estimate<S: TaskStore, P: VideoProvider, U>(
     .into_iter()
     .map(|r| json!({"code": r.code, "message": r.message}))
     .collect();
-    let shape = KlingRequest::build(
+    let shape = generation_request(
         &spec,
         &p.model,
-        &p.mode,
         &ResolvedImages::placeholders(&spec),
-        String::new(),
+        None,
         "",
     );
-    if let Err(e) = shape.check() {
+    if let Err(e) = app.provider.check(&shape) {
         let err = capability_error(&e);
         reasons.push(json!({"code": err.code, "message": err.message}));
     }
@@ -486,8 +478,8 @@ async fn estimate<S: TaskStore, P: VideoProvider, U>(
                 "feature_multiplier": b.feature_multiplier as f64 / 100.0,
             },
             "plan": p.plan_name,
-            "model": p.model,
-            "mode": p.mode,
+            "model": p.model.model,
+            "mode": p.model.mode,
             "allowed": reasons.is_empty(),
             "reasons": reasons,
         }),
@@ -530,7 +522,7 @@ async fn replay<S: TaskStore, P, U>(
     ))
 }
 
-/// Where Kling calls back: the configured base, or the API domain this request came in on.
+/// Where the provider calls back: the configured base, or the API domain this request came in on.
 fn webhook_base<S, P, U>(app: &App<S, P, U>, req: &Request) -> Result<String, ApiError> {
     if let Some(base) = &app.webhook.base_url {
         return Ok(base.clone());
@@ -550,17 +542,17 @@ fn webhook_base<S, P, U>(app: &App<S, P, U>, req: &Request) -> Result<String, Ap
 async fn submit<S: TaskStore, P: VideoProvider, U>(
     app: &App<S, P, U>,
     task: Task,
-    request: &KlingRequest,
+    request: &GenerationRequest,
     deadline: Deadline,
 ) -> Result<Task, ApiError> {
-    match request.submit(&app.provider, deadline).await {
+    match app.provider.submit(request, deadline).await {
         Ok(submitted) => {
-            let event = event_for(submitted.task_status).unwrap_or(TaskEvent::ProviderQueued);
+            let event = event_for(submitted.status).unwrap_or(TaskEvent::ProviderQueued);
             let patch = TaskPatch {
-                provider_task_id: Some(submitted.task_id.clone()),
+                provider_ref: Some(submitted.reference.clone()),
                 ..Default::default()
             };
-            tracing::info!(provider_task_id = %submitted.task_id, "submitted to Kling");
+            tracing::info!(provider_ref = %submitted.reference, "submitted to the provider");
             let applied = app
                 .store
                 .apply(&task.id, event, patch)
@@ -569,12 +561,9 @@ async fn submit<S: TaskStore, P: VideoProvider, U>(
             Ok(applied.task)
         }
         Err(err) => {
-            tracing::warn!(error = %err, "Kling refused the task; failing and refunding it");
-            let code = err
-                .code()
-                .map_or_else(|| "transport".to_string(), |c| c.to_string());
+            tracing::warn!(error = %err, "the provider refused the task; failing and refunding it");
             metrics::emit(
-                &[("Function", "create-task"), ("Code", &code)],
+                &[("Function", "create-task"), ("Code", err.label())],
                 &[
                     ("ProviderErrors", 1.0, Unit::Count),
                     ("TasksFailed", 1.0, Unit::Count),
@@ -598,16 +587,16 @@ async fn submit<S: TaskStore, P: VideoProvider, U>(
     }
 }
 
-/// How a Kling refusal reaches the app.
-pub fn provider_error(err: &KlingError) -> ApiError {
-    match err.code() {
-        Some(1300 | 1301) => ApiError::new(
+/// How a provider refusal reaches the app.
+pub fn provider_error(err: &ProviderError) -> ApiError {
+    match err {
+        ProviderError::ContentRefused { .. } => ApiError::new(
             422,
             "content_policy_violation",
             "the video provider refused this content",
         )
         .with_details(json!({"category": "provider"})),
-        _ if err.is_retryable() => ApiError::provider_unavailable(
+        _ if err.is_transient() => ApiError::provider_unavailable(
             "the video provider is busy or unavailable; try again later",
         ),
         _ => ApiError::new(

@@ -1,21 +1,18 @@
-//! From a validated request to the exact Kling request: images resolved to URLs Kling can
-//! fetch, model and mode from the preset or the allowed override.
+//! From a validated request to the provider's generation request: images resolved to URLs the
+//! provider can fetch, model and mode from the preset or the allowed override.
 
 use std::time::Duration;
 
 use shared::envelope::ApiError;
 use shared::images;
-use shared::kling::{
-    Deadline, Image2VideoRequest, ImageInput, KlingError, KlingTask, Text2VideoRequest, capability,
-};
-use shared::ports::{TaskStore, UploadStore, VideoProvider};
-use shared::task::VideoType;
+use shared::ports::{TaskStore, UploadStore};
+use shared::provider::{GenerationRequest, ModelChoice};
 use shared::validation::{ImageRef, VideoSpec};
 
 use crate::App;
 use crate::uploads::upload_key;
 
-/// How long Kling has to fetch an uploaded image.
+/// How long the provider has to fetch an uploaded image.
 const IMAGE_URL_TTL: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -38,79 +35,36 @@ impl ResolvedImages {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum KlingRequest {
-    Text(Text2VideoRequest),
-    Image(Image2VideoRequest),
-}
-
-impl KlingRequest {
-    pub fn build(
-        spec: &VideoSpec,
-        model: &str,
-        mode: &str,
-        images: &ResolvedImages,
-        callback_url: String,
-        task_id: &str,
-    ) -> Self {
-        let callback_url = (!callback_url.is_empty()).then_some(callback_url);
-        let external_task_id = (!task_id.is_empty()).then(|| task_id.to_string());
-        match spec.video_type {
-            VideoType::TextToVideo => KlingRequest::Text(Text2VideoRequest {
-                model_name: model.to_string(),
-                prompt: spec.prompt.clone().unwrap_or_default(),
-                negative_prompt: Some(spec.negative_prompt.clone()),
-                cfg_scale: spec.cfg_scale,
-                mode: mode.to_string(),
-                camera_control: spec.camera_control.clone(),
-                aspect_ratio: spec
-                    .aspect_ratio
-                    .map(|a| a.as_str())
-                    .unwrap_or("16:9")
-                    .to_string(),
-                duration: spec.duration.to_string(),
-                callback_url,
-                external_task_id,
-            }),
-            VideoType::ImageToVideo => KlingRequest::Image(Image2VideoRequest {
-                model_name: model.to_string(),
-                image: images.image.clone().map(ImageInput::Url),
-                image_tail: images.image_tail.clone().map(ImageInput::Url),
-                prompt: spec.prompt.clone(),
-                negative_prompt: Some(spec.negative_prompt.clone()),
-                cfg_scale: spec.cfg_scale,
-                mode: mode.to_string(),
-                static_mask: None,
-                dynamic_masks: None,
-                camera_control: spec.camera_control.clone(),
-                duration: spec.duration.to_string(),
-                callback_url,
-                external_task_id,
-            }),
-        }
-    }
-
-    /// Kling's capability map, before any money moves.
-    pub fn check(&self) -> Result<(), KlingError> {
-        match self {
-            KlingRequest::Text(r) => capability::check_text2video(r),
-            KlingRequest::Image(r) => capability::check_image2video(r),
-        }
-    }
-
-    pub async fn submit<P: VideoProvider>(
-        &self,
-        provider: &P,
-        deadline: Deadline,
-    ) -> Result<KlingTask, KlingError> {
-        match self {
-            KlingRequest::Text(r) => provider.submit_text2video(r, deadline).await,
-            KlingRequest::Image(r) => provider.submit_image2video(r, deadline).await,
-        }
+/// The provider-neutral request for a validated spec, its model and its resolved images.
+pub fn generation_request(
+    spec: &VideoSpec,
+    model: &ModelChoice,
+    images: &ResolvedImages,
+    callback_url: Option<String>,
+    task_id: &str,
+) -> GenerationRequest {
+    GenerationRequest {
+        task_id: task_id.to_string(),
+        kind: spec.video_type,
+        prompt: spec.prompt.clone(),
+        negative_prompt: Some(spec.negative_prompt.clone()),
+        duration_seconds: spec.duration,
+        aspect_ratio: spec.aspect_ratio,
+        quality: spec.quality,
+        model: model.clone(),
+        cfg_scale: spec.cfg_scale,
+        image: images.image.clone(),
+        image_tail: images.image_tail.clone(),
+        camera: spec.camera_control,
+        audio: false,
+        shots: Vec::new(),
+        seed: None,
+        elements: Vec::new(),
+        callback_url,
     }
 }
 
-/// Uploaded images are checked by their bytes and handed to Kling as short-lived presigned
+/// Uploaded images are checked by their bytes and handed to the provider as short-lived presigned
 /// URLs; URL images must be https and public.
 pub async fn resolve_images<S: TaskStore, P, U: UploadStore>(
     app: &App<S, P, U>,

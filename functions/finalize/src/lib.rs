@@ -1,7 +1,7 @@
 //! finalize: SQS batch handler that copies a finished video into S3.
 //!
-//! Per message: re-read the task from Kling (the authoritative status and URL; the callback
-//! was only a hint), stream the video through the download guard into a staging object, check
+//! Per message: re-read the job from the provider (the authoritative status and URL; the
+//! callback was only a hint), stream the video through the download guard into a staging object, check
 //! it is a real MP4, publish it at `videos/{user}/{task}.mp4` with its metadata, then
 //! FINALIZING → SUCCEEDED. Redelivery is harmless: a finished task is acknowledged, and a video
 //! published before a crash is recorded from its metadata without a second download.
@@ -15,11 +15,12 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use shared::kling::{Deadline, ProviderStatus, TaskRef, VideoKind};
 use shared::metrics::{self, Unit};
-use shared::ports::{FinalizeMessage, TaskStore, VideoMetadata, VideoProvider, VideoStore};
+use shared::ports::{FinalizeMessage, TaskStore, VideoMetadata, VideoStore};
+use shared::provider::{Deadline, JobStatus, VideoProvider};
 use shared::state::{TaskEvent, TaskPatch, event_for};
-use shared::task::{StoredVideo, Task, TaskError, VideoType, video_key};
+use shared::sync::lookup_of;
+use shared::task::{StoredVideo, Task, TaskError, video_key};
 use shared::time_util;
 
 pub use copy::{CopyError, stream_into};
@@ -127,27 +128,19 @@ pub async fn finalize_task<S: TaskStore, P: VideoProvider, V: VideoStore>(
         return record_stored(app, task, video).await;
     }
 
-    let kind = match task.video_type {
-        VideoType::TextToVideo => VideoKind::Text2Video,
-        VideoType::ImageToVideo => VideoKind::Image2Video,
-    };
-    let reference = match &task.provider_task_id {
-        Some(id) => TaskRef::Provider(id),
-        None => TaskRef::External(&task.id),
-    };
     let remote = app
         .provider
-        .query_task(kind, reference, Deadline::after(QUERY_BUDGET))
+        .lookup(lookup_of(task), Deadline::after(QUERY_BUDGET))
         .await
-        .map_err(|e| Retry(format!("Kling query failed: {e}")))?;
+        .map_err(|e| Retry(format!("provider lookup failed: {e}")))?;
     let patch = TaskPatch {
-        provider_task_id: Some(remote.task_id.clone()),
+        provider_ref: Some(remote.reference.clone()),
         ..Default::default()
     };
-    match remote.task_status {
-        ProviderStatus::Succeed => {}
-        ProviderStatus::Failed => {
-            let reason = remote.task_status_msg.clone().unwrap_or_default();
+    match remote.status {
+        JobStatus::Succeeded => {}
+        JobStatus::Failed => {
+            let reason = remote.failure.clone().unwrap_or_default();
             return fail(app, task, "provider_failed", &reason).await;
         }
         other => {
@@ -158,7 +151,7 @@ pub async fn finalize_task<S: TaskStore, P: VideoProvider, V: VideoStore>(
                     .map_err(retry)?;
             }
             return Err(Retry(format!(
-                "Kling reports {}; not finished yet",
+                "the provider reports {}; not finished yet",
                 other.as_str()
             )));
         }
@@ -168,16 +161,16 @@ pub async fn finalize_task<S: TaskStore, P: VideoProvider, V: VideoStore>(
         .await
         .map_err(retry)?;
 
-    let Some(result) = remote.first_video() else {
+    let Some(result_url) = remote.video_url.as_deref() else {
         return fail(
             app,
             task,
             "video_unusable",
-            "Kling reported success without a video",
+            "the provider reported success without a video",
         )
         .await;
     };
-    let url = match app.policy.permits(&result.url) {
+    let url = match app.policy.permits(result_url) {
         Ok(url) => url,
         Err(reason) => return fail(app, task, "video_unusable", &reason).await,
     };
@@ -296,7 +289,7 @@ pub fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
         ("sha256".to_string(), video.sha256.clone()),
         ("prompt-sha256".to_string(), prompt_hash),
         ("model".to_string(), task.model.clone()),
-        ("mode".to_string(), task.mode.clone()),
+        ("mode".to_string(), task.mode.to_string()),
         ("created-at".to_string(), task.created_at.clone()),
         (
             "cost-units".to_string(),

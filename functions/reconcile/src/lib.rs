@@ -8,8 +8,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use tracing::Instrument;
 
-use shared::kling::Deadline;
-use shared::ports::{FinalizeQueue, TaskStore, VideoProvider};
+use shared::ports::{FinalizeQueue, TaskStore};
+use shared::provider::{Deadline, VideoProvider};
 use shared::sync::{SyncOutcome, SyncPolicy, sync_task};
 use shared::time_util;
 

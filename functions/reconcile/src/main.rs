@@ -2,7 +2,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use reconcile::{App, Settings, handle};
 use shared::aws::{DynamoTaskStore, SqsFinalizeQueue, sdk_config};
 use shared::config::ProcessEnv;
-use shared::kling::KlingClient;
+use shared::kling::KlingProvider;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
-        provider: KlingClient::new(&s.kling)?,
+        provider: KlingProvider::new(&s.kling)?,
         queue: SqsFinalizeQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
         policy: s.policy,
     }));

@@ -10,9 +10,9 @@ use tracing::Instrument;
 use shared::auth::{AuthMode, Identity, identify};
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
-use shared::kling::Deadline;
 use shared::plans::Plans;
-use shared::ports::{FinalizeQueue, LedgerKind, StoreError, TaskStore, VideoProvider, VideoStore};
+use shared::ports::{FinalizeQueue, LedgerKind, StoreError, TaskStore, VideoStore};
+use shared::provider::{Deadline, VideoProvider};
 use shared::sync::{SyncPolicy, sync_task};
 use shared::task::{Task, TaskStatus};
 use shared::time_util;
@@ -58,7 +58,7 @@ pub struct App<S, V, P, Q> {
     pub auth: AuthMode,
     pub presign_ttl: Duration,
     pub plans: Plans,
-    /// When an app looks at an unfinished task this stale, ask Kling (lost callbacks).
+    /// When an app looks at an unfinished task this stale, ask the provider (lost callbacks).
     pub poll: SyncPolicy,
 }
 
@@ -195,7 +195,7 @@ async fn owned_task<S: TaskStore, V, P, Q>(
         .ok_or_else(|| ApiError::not_found("video"))
 }
 
-/// The fallback for lost callbacks: a stale unfinished task is checked with Kling (at most once
+/// The fallback for lost callbacks: a stale unfinished task is checked with the provider (at most once
 /// per window per task, whoever asks); a failure to check only means the view stays as it was.
 async fn poll_if_stale<S: TaskStore, V, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, V, P, Q>,

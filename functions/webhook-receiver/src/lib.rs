@@ -1,25 +1,28 @@
-//! webhook-receiver: `POST /webhooks/kling/{task_id}/{token}`.
+//! webhook-receiver: `POST /webhooks/{provider}/{task_id}/{token}`.
 //!
-//! Kling's callbacks are unsigned hints. The path token proves the URL came from us; the body
-//! must name the same task; each (provider task, status) is handled once; the transition goes
-//! through the state machine; a success only queues finalize, which re-reads Kling itself.
-//! Nothing slow happens here: no download and no provider call.
+//! Callbacks are hints (Kling's legacy ones are unsigned). The path token proves the URL came
+//! from us for this provider and task; the body, read by the provider's callback reader, must
+//! name the same task; each (provider, provider's job, status) is handled once; the transition
+//! goes through the state machine; a success only queues finalize, which asks the provider
+//! itself. Nothing slow happens here: no download and no provider call.
 
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 use tracing::Instrument;
 
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util;
-use shared::kling::{KlingTask, ProviderStatus};
-use shared::ports::{FinalizeMessage, FinalizeQueue, StoreError, TaskStore};
+use shared::ports::{FinalizeMessage, FinalizeQueue, StoreError, TaskStore, WebhookClaim};
+use shared::provider::{CallbackError, CallbackHint, CallbackReader, JobStatus};
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::task::{TaskError, TaskStatus};
 use shared::webhook_token;
 
-pub struct App<S, Q> {
+pub struct App<S, Q, C> {
     pub store: S,
     pub queue: Q,
+    /// Reads each provider's callback bodies.
+    pub callbacks: C,
     pub secret: Vec<u8>,
     /// Standard Webhooks secrets (Kling's 2026 signing); empty when not enabled. Several
     /// are accepted at once, for rotation.
@@ -83,8 +86,8 @@ pub fn verify_signature(
     ))
 }
 
-pub async fn handle<S: TaskStore, Q: FinalizeQueue>(
-    app: &App<S, Q>,
+pub async fn handle<S: TaskStore, Q: FinalizeQueue, C: CallbackReader>(
+    app: &App<S, Q, C>,
     req: Request,
 ) -> Response<Body> {
     let request_id = http_util::request_id(&req);
@@ -96,28 +99,31 @@ pub async fn handle<S: TaskStore, Q: FinalizeQueue>(
     }
 }
 
-async fn route<S: TaskStore, Q: FinalizeQueue>(
-    app: &App<S, Q>,
+async fn route<S: TaskStore, Q: FinalizeQueue, C: CallbackReader>(
+    app: &App<S, Q, C>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
     match (method, http_util::segments(req).as_slice()) {
-        ("POST", ["webhooks", "kling", task_id, token]) => callback(app, req, task_id, token).await,
+        ("POST", ["webhooks", provider, task_id, token]) => {
+            callback(app, req, provider, task_id, token).await
+        }
         _ => Err(ApiError::route_not_found(method, req.uri().path())),
     }
 }
 
-/// The task object from a callback body: the bare object Kling documents, or the
-/// `{code, message, data}` envelope some copies of the docs show.
-pub fn parse_callback(bytes: &[u8]) -> Result<KlingTask, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::malformed(format!("callback body is not JSON: {e}")))?;
-    let task = match value.get("data") {
-        Some(data) if data.get("task_id").is_some() => data.clone(),
-        _ => value,
-    };
-    serde_json::from_value(task)
-        .map_err(|e| ApiError::malformed(format!("callback body is not a Kling task: {e}")))
+/// A callback body as its provider's reader understands it.
+pub fn parse_callback(
+    reader: &impl CallbackReader,
+    provider: &str,
+    bytes: &[u8],
+) -> Result<CallbackHint, ApiError> {
+    reader.read(provider, bytes).map_err(|e| match e {
+        CallbackError::UnknownProvider(p) => {
+            ApiError::route_not_found("POST", &format!("/webhooks/{p}"))
+        }
+        CallbackError::Malformed(m) => ApiError::malformed(m),
+    })
 }
 
 fn store_error(e: StoreError) -> ApiError {
@@ -125,13 +131,14 @@ fn store_error(e: StoreError) -> ApiError {
     ApiError::internal()
 }
 
-async fn callback<S: TaskStore, Q: FinalizeQueue>(
-    app: &App<S, Q>,
+async fn callback<S: TaskStore, Q: FinalizeQueue, C: CallbackReader>(
+    app: &App<S, Q, C>,
     req: &Request,
+    provider: &str,
     task_id: &str,
     token: &str,
 ) -> Result<Response<Body>, ApiError> {
-    if !webhook_token::verify(&app.secret, task_id, token) {
+    if !webhook_token::verify(&app.secret, provider, task_id, token) {
         tracing::warn!("callback with an invalid token refused");
         return Err(ApiError::new(
             401,
@@ -143,7 +150,7 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
     let raw = http_util::body_bytes(req, http_util::MAX_BODY_BYTES)?;
     verify_signature(&app.signers, req.headers(), raw)
         .inspect_err(|_| tracing::warn!("callback with a bad signature refused"))?;
-    let body = parse_callback(raw)?;
+    let body = parse_callback(&app.callbacks, provider, raw)?;
     let task = app
         .store
         .get_task(task_id)
@@ -151,13 +158,14 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
         .map_err(store_error)?
         .ok_or_else(|| ApiError::not_found("task"))?;
 
-    let names_us = body.external_task_id().is_none_or(|ext| ext == task.id);
-    let same_provider_task = task
-        .provider_task_id
-        .as_deref()
-        .is_none_or(|id| id == body.task_id);
-    if !names_us || !same_provider_task {
-        tracing::warn!(provider_task_id = %body.task_id, "callback names another task; refused");
+    let names_us = body.task_id.as_deref().is_none_or(|ext| ext == task.id);
+    let same_provider = task.provider == provider;
+    let same_job = task
+        .provider_ref
+        .as_ref()
+        .is_none_or(|r| *r == body.reference);
+    if !names_us || !same_provider || !same_job {
+        tracing::warn!(provider_ref = %body.reference, "callback names another task; refused");
         return Err(ApiError::new(
             422,
             "callback_task_mismatch",
@@ -165,31 +173,29 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
         ));
     }
 
-    let Some(event) = event_for(body.task_status) else {
+    let Some(event) = event_for(body.status) else {
         return Ok(json_response(
             200,
             &json!({"ok": true, "ignored": "unknown status"}),
         ));
     };
-    let status = body.task_status.as_str();
-    if !app
-        .store
-        .claim_webhook(&body.task_id, status)
-        .await
-        .map_err(store_error)?
-    {
-        tracing::info!(provider_task_id = %body.task_id, status, "duplicate callback");
+    let claim = WebhookClaim {
+        provider: task.provider.clone(),
+        reference: body.reference.clone(),
+        status: body.status.as_str(),
+    };
+    if !app.store.claim_webhook(&claim).await.map_err(store_error)? {
+        tracing::info!(provider_ref = %body.reference, status = claim.status, "duplicate callback");
         return Ok(json_response(200, &json!({"ok": true, "duplicate": true})));
     }
 
     let patch = TaskPatch {
-        provider_task_id: Some(body.task_id.clone()),
-        error: (body.task_status == ProviderStatus::Failed).then(|| TaskError {
+        provider_ref: Some(body.reference.clone()),
+        error: (body.status == JobStatus::Failed).then(|| TaskError {
             code: "provider_failed".into(),
             message: body
-                .task_status_msg
+                .failure
                 .clone()
-                .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| "the video provider could not generate this video".into()),
             retryable: false,
         }),
@@ -199,7 +205,7 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
         Ok(applied) => applied,
         Err(e) => {
             // Let a redelivery try again.
-            let _ = app.store.release_webhook(&body.task_id, status).await;
+            let _ = app.store.release_webhook(&claim).await;
             return Err(store_error(e));
         }
     };
@@ -224,7 +230,7 @@ async fn callback<S: TaskStore, Q: FinalizeQueue>(
         };
         if let Err(e) = app.queue.enqueue(&message).await {
             tracing::error!(error = %e, "could not queue finalize");
-            let _ = app.store.release_webhook(&body.task_id, status).await;
+            let _ = app.store.release_webhook(&claim).await;
             return Err(
                 ApiError::new(503, "queue_unavailable", "try again later").retryable(Some(5))
             );
@@ -285,21 +291,5 @@ mod tests {
             verify_signature(&[], &http::HeaderMap::new(), body).is_ok(),
             "signing off"
         );
-    }
-
-    #[test]
-    fn parses_bare_and_wrapped_bodies() {
-        let bare =
-            br#"{"task_id":"9","task_status":"processing","task_info":{"external_task_id":"t"}}"#;
-        let wrapped =
-            br#"{"code":0,"message":"SUCCEED","data":{"task_id":"9","task_status":"processing"}}"#;
-        assert_eq!(parse_callback(bare).unwrap().task_id, "9");
-        assert_eq!(
-            parse_callback(wrapped).unwrap().task_status,
-            ProviderStatus::Processing
-        );
-        for bad in [&b"nope"[..], b"{}", b"[]", br#"{"task_id":9}"#] {
-            assert_eq!(parse_callback(bad).unwrap_err().status, 400);
-        }
     }
 }

@@ -1,6 +1,7 @@
 use lambda_http::{Error, service_fn};
 use shared::aws::{DynamoTaskStore, SqsFinalizeQueue, sdk_config};
 use shared::config::ProcessEnv;
+use shared::kling::KlingCallbacks;
 use webhook_receiver::{App, Settings, handle};
 
 #[tokio::main]
@@ -8,9 +9,10 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = sdk_config().await;
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
-    let app: &'static App<_, _> = Box::leak(Box::new(App {
+    let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
         queue: SqsFinalizeQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
+        callbacks: KlingCallbacks,
         secret: s.secret,
         signers: s.signers,
     }));

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::{
     AccountView, Applied, Charge, ChargeRefusal, CreateOutcome, IdempotencyRecord, LedgerEntry,
-    LedgerKind, StoreError, TaskPage, TaskStore, ViolationPolicy,
+    LedgerKind, StoreError, TaskPage, TaskStore, ViolationPolicy, WebhookClaim,
 };
 use crate::state::{TaskEvent, TaskPatch, apply_event};
 use crate::task::{CostUnits, Task, TaskStatus};
@@ -306,10 +306,6 @@ impl DynamoTaskStore {
             .await;
         written(result, |se| se.is_conditional_check_failed_exception())
     }
-}
-
-fn webhook_pk(provider_task_id: &str, status: &str) -> String {
-    format!("WEBHOOK#{provider_task_id}#{status}")
 }
 
 impl TaskStore for DynamoTaskStore {
@@ -676,17 +672,13 @@ impl TaskStore for DynamoTaskStore {
         Err(StoreError::Contention(task_id.to_string()))
     }
 
-    async fn claim_webhook(
-        &self,
-        provider_task_id: &str,
-        status: &str,
-    ) -> Result<bool, StoreError> {
+    async fn claim_webhook(&self, claim: &WebhookClaim) -> Result<bool, StoreError> {
         let expires = time_util::unix_seconds(time_util::now()) + WEBHOOK_DEDUP_TTL_SECS;
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(webhook_pk(provider_task_id, status)))
+            .item("pk", s(claim.key()))
             .item("sk", s("DEDUP"))
             .item("expires_at", AttributeValue::N(expires.to_string()))
             .condition_expression("attribute_not_exists(pk)")
@@ -695,15 +687,11 @@ impl TaskStore for DynamoTaskStore {
         written(result, |se| se.is_conditional_check_failed_exception())
     }
 
-    async fn release_webhook(
-        &self,
-        provider_task_id: &str,
-        status: &str,
-    ) -> Result<(), StoreError> {
+    async fn release_webhook(&self, claim: &WebhookClaim) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(webhook_pk(provider_task_id, status)))
+            .key("pk", s(claim.key()))
             .key("sk", s("DEDUP"))
             .send()
             .await

@@ -4,7 +4,7 @@
 //! looking the task up by `external_task_id` instead of submitting it twice.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
 use serde::Serialize;
@@ -15,6 +15,8 @@ use super::config::{KlingAuth, KlingConfig, RetryPolicy};
 use super::error::{ErrorKind, KlingError};
 use super::jwt::JwtMinter;
 use super::wire::{Envelope, Image2VideoRequest, KlingTask, Text2VideoRequest};
+use crate::deadline::MIN_ATTEMPT;
+pub use crate::deadline::{Deadline, deadline_from_epoch_ms};
 
 /// Which id a query uses; Kling's query path accepts either.
 #[derive(Debug, Clone, Copy)]
@@ -46,55 +48,6 @@ impl VideoKind {
     }
 }
 
-/// The latest moment a call may still be in flight (the Lambda's remaining time).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Deadline(Option<Instant>);
-
-impl Deadline {
-    pub fn none() -> Self {
-        Deadline(None)
-    }
-
-    pub fn at(instant: Instant) -> Self {
-        Deadline(Some(instant))
-    }
-
-    pub fn after(d: Duration) -> Self {
-        Deadline(Some(Instant::now() + d))
-    }
-
-    fn remaining(&self) -> Option<Duration> {
-        self.0.map(|d| d.saturating_duration_since(Instant::now()))
-    }
-
-    /// Whether waiting `delay` still leaves time for another attempt.
-    fn allows(&self, delay: Duration, attempt_budget: Duration) -> bool {
-        self.remaining().is_none_or(|r| r > delay + attempt_budget)
-    }
-}
-
-/// A deadline from a Unix-epoch millisecond timestamp (a Lambda context's `deadline`), keeping
-/// a second in hand to record the outcome. A deadline already (nearly) past when a handler
-/// starts is not a real one (some local emulators send such values): calls then run on their
-/// own timeouts.
-pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Deadline {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-        .saturating_sub(Duration::from_secs(1));
-    if left < MIN_ATTEMPT {
-        tracing::warn!(
-            deadline_ms,
-            now_ms,
-            "the invocation deadline is already past; ignoring it"
-        );
-        return Deadline::none();
-    }
-    Deadline::after(left)
-}
-
 /// Unix seconds, injectable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -120,9 +73,6 @@ pub struct KlingClient {
     request_timeout: Duration,
     clock: Clock,
 }
-
-/// Shortest time worth starting another attempt with.
-const MIN_ATTEMPT: Duration = Duration::from_millis(200);
 
 impl KlingClient {
     pub fn new(cfg: &KlingConfig) -> Result<Self, KlingError> {

@@ -1,5 +1,6 @@
 //! The Kling client for the legacy `/v1/` video API (`../shared/kling-api.md`).
 
+pub mod adapter;
 pub mod capability;
 mod client;
 mod config;
@@ -7,6 +8,7 @@ mod error;
 mod jwt;
 mod wire;
 
+pub use adapter::{KlingCallbacks, KlingProvider};
 pub use client::{
     Clock, Deadline, KlingClient, TaskRef, VideoKind, backoff, deadline_from_epoch_ms, system_clock,
 };

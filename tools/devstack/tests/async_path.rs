@@ -113,7 +113,7 @@ async fn the_same_callback_five_times_yields_one_transition_one_message_one_obje
     .await;
     let body = wait_sim_succeeded(&stack, &id).await;
     let secret = devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes();
-    let url = shared::webhook_token::callback_url(&stack.api_url, secret, &id);
+    let url = shared::webhook_token::callback_url(&stack.api_url, secret, "kling", &id);
     let sends = (0..5).map(|_| {
         let url = url.clone();
         let body = body.clone();
@@ -239,7 +239,7 @@ async fn broken_downloads_retry_and_expired_links_fail_with_a_refund() {
     let served = stack
         .sim
         .state
-        .served_sha256(cut.provider_task_id.as_deref().unwrap())
+        .served_sha256(cut.provider_ref.as_ref().unwrap().as_str())
         .unwrap();
     assert_eq!(cut.video.unwrap().sha256, served);
     let gone = wait_terminal(&stack, &gone, Duration::from_secs(60)).await;
@@ -360,7 +360,7 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
                     "{id} has one object"
                 );
                 let video = task.video.as_ref().unwrap();
-                let provider_id = task.provider_task_id.as_deref().unwrap();
+                let provider_id = task.provider_ref.as_ref().unwrap().as_str();
                 assert_eq!(
                     Some(video.sha256.clone()),
                     stack.sim.state.served_sha256(provider_id),
@@ -436,11 +436,12 @@ async fn with_signing_on_only_signed_callbacks_count() {
     let url = shared::webhook_token::callback_url(
         &stack.api_url,
         devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
+        "kling",
         &id,
     );
     let resp = reqwest::Client::new()
         .post(url)
-        .json(&json!({"task_id": task.provider_task_id, "task_status": "failed", "task_info": {"external_task_id": id}}))
+        .json(&json!({"task_id": task.provider_ref, "task_status": "failed", "task_info": {"external_task_id": id}}))
         .send()
         .await
         .unwrap();

@@ -1,0 +1,324 @@
+//! Kling's legacy `/v1` API behind the provider port: domain requests to wire requests, wire
+//! tasks and errors to provider jobs and errors that say what to do.
+
+use std::time::Duration;
+
+use super::capability;
+use super::client::{KlingClient, TaskRef, VideoKind};
+use super::config::{KlingConfig, Preset};
+use super::error::{ErrorKind, KlingError};
+use super::wire::{
+    CameraConfig, CameraControl, CameraType, Image2VideoRequest, ImageInput, KlingTask,
+    ProviderStatus, Text2VideoRequest,
+};
+use crate::deadline::Deadline;
+use crate::provider::{
+    CallbackError, CallbackHint, CallbackReader, CameraKind, CameraMotion, GenerationRequest,
+    JobLookup, JobStatus, ModelChoice, ProviderError, ProviderJob, ProviderRef, VideoProvider,
+};
+use crate::task::{Mode, Quality, VideoType};
+
+pub const NAME: &str = "kling";
+
+/// Kling through its `/v1` API, with the configured quality presets.
+pub struct KlingProvider {
+    client: KlingClient,
+    presets: [Preset; 3],
+}
+
+impl KlingProvider {
+    pub fn new(cfg: &KlingConfig) -> Result<Self, KlingError> {
+        Ok(Self::with_client(KlingClient::new(cfg)?, cfg))
+    }
+
+    pub fn with_client(client: KlingClient, cfg: &KlingConfig) -> Self {
+        let presets =
+            [Quality::Draft, Quality::Standard, Quality::Pro].map(|q| cfg.preset(q).clone());
+        Self { client, presets }
+    }
+
+    pub fn client(&self) -> &KlingClient {
+        &self.client
+    }
+}
+
+fn preset_mode(preset: &Preset) -> Mode {
+    if preset.mode == "pro" {
+        Mode::Pro
+    } else {
+        Mode::Std
+    }
+}
+
+fn camera(c: &CameraMotion) -> CameraControl {
+    let camera_type = match c.kind {
+        CameraKind::Simple => CameraType::Simple,
+        CameraKind::DownBack => CameraType::DownBack,
+        CameraKind::ForwardUp => CameraType::ForwardUp,
+        CameraKind::RightTurnForward => CameraType::RightTurnForward,
+        CameraKind::LeftTurnForward => CameraType::LeftTurnForward,
+    };
+    let config = c.axes.map(|a| CameraConfig {
+        horizontal: a.horizontal,
+        vertical: a.vertical,
+        pan: a.pan,
+        tilt: a.tilt,
+        roll: a.roll,
+        zoom: a.zoom,
+    });
+    CameraControl {
+        camera_type,
+        config,
+    }
+}
+
+/// The exact Kling request for a generation request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireRequest {
+    Text(Text2VideoRequest),
+    Image(Image2VideoRequest),
+}
+
+pub fn wire_request(r: &GenerationRequest) -> WireRequest {
+    let external_task_id = (!r.task_id.is_empty()).then(|| r.task_id.clone());
+    let mode = r.model.mode.as_str().to_string();
+    match r.kind {
+        VideoType::TextToVideo => WireRequest::Text(Text2VideoRequest {
+            model_name: r.model.model.clone(),
+            prompt: r.prompt.clone().unwrap_or_default(),
+            negative_prompt: r.negative_prompt.clone(),
+            cfg_scale: r.cfg_scale,
+            mode,
+            camera_control: r.camera.as_ref().map(camera),
+            aspect_ratio: r.aspect_ratio.map_or("16:9", |a| a.as_str()).to_string(),
+            duration: r.duration_seconds.to_string(),
+            callback_url: r.callback_url.clone(),
+            external_task_id,
+        }),
+        VideoType::ImageToVideo => WireRequest::Image(Image2VideoRequest {
+            model_name: r.model.model.clone(),
+            image: r.image.clone().map(ImageInput::Url),
+            image_tail: r.image_tail.clone().map(ImageInput::Url),
+            prompt: r.prompt.clone(),
+            negative_prompt: r.negative_prompt.clone(),
+            cfg_scale: r.cfg_scale,
+            mode,
+            static_mask: None,
+            dynamic_masks: None,
+            camera_control: r.camera.as_ref().map(camera),
+            duration: r.duration_seconds.to_string(),
+            callback_url: r.callback_url.clone(),
+            external_task_id,
+        }),
+    }
+}
+
+pub fn job_status(status: ProviderStatus) -> JobStatus {
+    match status {
+        ProviderStatus::Submitted => JobStatus::Queued,
+        ProviderStatus::Processing => JobStatus::Running,
+        ProviderStatus::Succeed => JobStatus::Succeeded,
+        ProviderStatus::Failed => JobStatus::Failed,
+        ProviderStatus::Unknown => JobStatus::Unknown,
+    }
+}
+
+pub fn job(task: &KlingTask) -> ProviderJob {
+    let video = task.first_video();
+    ProviderJob {
+        reference: ProviderRef(task.task_id.clone()),
+        status: job_status(task.task_status),
+        video_url: video.map(|v| v.url.clone()),
+        video_duration_seconds: video
+            .and_then(|v| v.duration.as_deref())
+            .and_then(|d| d.parse().ok()),
+        billed_units: None,
+        failure: task.task_status_msg.clone().filter(|m| !m.is_empty()),
+    }
+}
+
+/// What a Kling failure means for the caller (kling-api.md §6 and §0-A.3).
+pub fn provider_error(e: &KlingError) -> ProviderError {
+    let reason = e.to_string();
+    match e {
+        KlingError::Api { kind, .. } => match kind {
+            ErrorKind::PlatformPolicy | ErrorKind::ContentPolicy => {
+                ProviderError::ContentRefused { reason }
+            }
+            ErrorKind::RateLimited | ErrorKind::ConcurrencyLimited => ProviderError::Busy {
+                reason,
+                retry_after: Duration::from_secs(1),
+            },
+            ErrorKind::Unavailable => ProviderError::Busy {
+                reason,
+                retry_after: Duration::from_secs(30),
+            },
+            // May arrive after Kling stored the task.
+            ErrorKind::ServerError | ErrorKind::InternalTimeout => {
+                ProviderError::OutcomeUnknown { reason }
+            }
+            ErrorKind::ResourceNotFound => ProviderError::NotFound,
+            ErrorKind::AuthenticationFailed
+            | ErrorKind::AuthorizationEmpty
+            | ErrorKind::AuthorizationInvalid
+            | ErrorKind::TokenNotYetValid
+            | ErrorKind::TokenExpired => ProviderError::Auth { reason },
+            _ => ProviderError::NotCreated { reason },
+        },
+        KlingError::Timeout | KlingError::Transport(_) | KlingError::Decode(_) => {
+            ProviderError::OutcomeUnknown { reason }
+        }
+        KlingError::Signing(_) => ProviderError::Auth { reason },
+        KlingError::Unsupported(r) => ProviderError::Unsupported { reason: r.clone() },
+        KlingError::InvalidInput(_) => ProviderError::NotCreated { reason },
+    }
+}
+
+fn kind(v: VideoType) -> VideoKind {
+    match v {
+        VideoType::TextToVideo => VideoKind::Text2Video,
+        VideoType::ImageToVideo => VideoKind::Image2Video,
+    }
+}
+
+impl VideoProvider for KlingProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn choose_model(&self, quality: Quality, model_override: Option<&str>) -> ModelChoice {
+        let preset = match quality {
+            Quality::Draft => &self.presets[0],
+            Quality::Standard => &self.presets[1],
+            Quality::Pro => &self.presets[2],
+        };
+        ModelChoice {
+            model: model_override.unwrap_or(&preset.model).to_string(),
+            mode: preset_mode(preset),
+        }
+    }
+
+    fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {
+        match wire_request(request) {
+            WireRequest::Text(r) => capability::check_text2video(&r),
+            WireRequest::Image(r) => capability::check_image2video(&r),
+        }
+        .map_err(|e| provider_error(&e))
+    }
+
+    async fn submit(
+        &self,
+        request: &GenerationRequest,
+        deadline: Deadline,
+    ) -> Result<ProviderJob, ProviderError> {
+        let answer = match wire_request(request) {
+            WireRequest::Text(r) => self.client.create_text2video(&r, deadline).await,
+            WireRequest::Image(r) => self.client.create_image2video(&r, deadline).await,
+        };
+        answer.map(|t| job(&t)).map_err(|e| provider_error(&e))
+    }
+
+    async fn lookup(
+        &self,
+        lookup: JobLookup<'_>,
+        deadline: Deadline,
+    ) -> Result<ProviderJob, ProviderError> {
+        let reference = match lookup.reference {
+            Some(r) => TaskRef::Provider(r.as_str()),
+            None => TaskRef::External(lookup.task_id),
+        };
+        self.client
+            .query(kind(lookup.kind), reference, deadline)
+            .await
+            .map(|t| job(&t))
+            .map_err(|e| provider_error(&e))
+    }
+}
+
+/// Kling's callback bodies: the bare task object it documents, or the `{code, message, data}`
+/// envelope some copies of the docs show.
+pub struct KlingCallbacks;
+
+pub fn parse_callback(bytes: &[u8]) -> Result<CallbackHint, CallbackError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| CallbackError::Malformed(format!("callback body is not JSON: {e}")))?;
+    let body = match value.get("data") {
+        Some(data) if data.get("task_id").is_some() => data.clone(),
+        _ => value,
+    };
+    let task: KlingTask = serde_json::from_value(body)
+        .map_err(|e| CallbackError::Malformed(format!("callback body is not a Kling task: {e}")))?;
+    Ok(CallbackHint {
+        reference: ProviderRef(task.task_id.clone()),
+        task_id: task.external_task_id().map(str::to_string),
+        status: job_status(task.task_status),
+        failure: task.task_status_msg.clone().filter(|m| !m.is_empty()),
+    })
+}
+
+impl CallbackReader for KlingCallbacks {
+    fn read(&self, provider: &str, body: &[u8]) -> Result<CallbackHint, CallbackError> {
+        if provider != NAME {
+            return Err(CallbackError::UnknownProvider(provider.to_string()));
+        }
+        parse_callback(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_what_to_do() {
+        let table: [(KlingError, &str); 12] = [
+            (KlingError::api(400, 1301, ""), "content_refused"),
+            (KlingError::api(429, 1303, ""), "busy"),
+            (KlingError::api(429, 1302, ""), "busy"),
+            (KlingError::api(503, 5001, ""), "busy"),
+            (KlingError::api(500, 5000, ""), "outcome_unknown"),
+            (KlingError::api(504, 5002, ""), "outcome_unknown"),
+            (KlingError::Timeout, "outcome_unknown"),
+            (KlingError::api(404, 1203, ""), "not_found"),
+            (KlingError::api(401, 1002, ""), "auth"),
+            (KlingError::api(429, 1102, ""), "not_created"),
+            (KlingError::api(400, 1201, ""), "not_created"),
+            (KlingError::Unsupported("x".into()), "unsupported"),
+        ];
+        for (e, want) in table {
+            assert_eq!(provider_error(&e).label(), want, "{e}");
+        }
+    }
+
+    #[test]
+    fn parses_bare_and_wrapped_callbacks() {
+        let bare =
+            br#"{"task_id":"9","task_status":"processing","task_info":{"external_task_id":"t"}}"#;
+        let wrapped =
+            br#"{"code":0,"message":"SUCCEED","data":{"task_id":"9","task_status":"failed","task_status_msg":"no"}}"#;
+        let hint = parse_callback(bare).unwrap();
+        assert_eq!(
+            (
+                hint.reference.as_str(),
+                hint.task_id.as_deref(),
+                hint.status
+            ),
+            ("9", Some("t"), JobStatus::Running)
+        );
+        let hint = parse_callback(wrapped).unwrap();
+        assert_eq!(
+            (hint.status, hint.failure.as_deref()),
+            (JobStatus::Failed, Some("no"))
+        );
+        for bad in [&b"nope"[..], b"{}", b"[]", br#"{"task_id":9}"#] {
+            assert!(matches!(
+                parse_callback(bad),
+                Err(CallbackError::Malformed(_))
+            ));
+        }
+        assert_eq!(
+            KlingCallbacks.read("fal", bare),
+            Err(CallbackError::UnknownProvider("fal".into()))
+        );
+    }
+}

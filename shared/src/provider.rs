@@ -1,0 +1,254 @@
+//! The provider port in our own terms. Handlers speak of a generation request, a provider job
+//! and an error that says what to do next; each provider surface (Kling's `/v1` API today) is
+//! one adapter that maps these to its wire types.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::deadline::{Deadline, deadline_from_epoch_ms};
+use crate::task::{AspectRatio, Mode, Quality, VideoType};
+
+/// The provider's own reference for a job (Kling: its task id). Opaque to everyone else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProviderRef(pub String);
+
+impl ProviderRef {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ProviderRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A camera move, in the shape the API accepts (`camera_control`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CameraKind {
+    Simple,
+    DownBack,
+    ForwardUp,
+    RightTurnForward,
+    LeftTurnForward,
+}
+
+/// Axis amounts for a `Simple` move, each in [-10, 10].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+pub struct CameraAxes {
+    #[serde(default)]
+    pub horizontal: f32,
+    #[serde(default)]
+    pub vertical: f32,
+    #[serde(default)]
+    pub pan: f32,
+    #[serde(default)]
+    pub tilt: f32,
+    #[serde(default)]
+    pub roll: f32,
+    #[serde(default)]
+    pub zoom: f32,
+}
+
+impl CameraAxes {
+    pub fn values(&self) -> [f32; 6] {
+        [
+            self.horizontal,
+            self.vertical,
+            self.pan,
+            self.tilt,
+            self.roll,
+            self.zoom,
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CameraMotion {
+    pub kind: CameraKind,
+    pub axes: Option<CameraAxes>,
+}
+
+/// One shot of a multi-shot video.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shot {
+    pub prompt: String,
+    pub duration_seconds: u32,
+}
+
+/// The model a quality tier (or an allowed override) resolves to, and its price tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChoice {
+    pub model: String,
+    pub mode: Mode,
+}
+
+/// What the app asked for, after validation, preset resolution and image resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationRequest {
+    /// Our task id; providers keep it as their external id, so a lost answer can be looked up.
+    pub task_id: String,
+    pub kind: VideoType,
+    pub prompt: Option<String>,
+    pub negative_prompt: Option<String>,
+    pub duration_seconds: u32,
+    pub aspect_ratio: Option<AspectRatio>,
+    pub quality: Quality,
+    pub model: ModelChoice,
+    pub cfg_scale: Option<f32>,
+    /// URLs the provider can fetch.
+    pub image: Option<String>,
+    pub image_tail: Option<String>,
+    pub camera: Option<CameraMotion>,
+    pub audio: bool,
+    pub shots: Vec<Shot>,
+    pub seed: Option<u64>,
+    /// Reference elements (characters, objects) by the provider's element id.
+    pub elements: Vec<String>,
+    pub callback_url: Option<String>,
+}
+
+/// A job's state, normalised over providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    /// A status this adapter does not know; never acted on.
+    Unknown,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// A job as the provider reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderJob {
+    pub reference: ProviderRef,
+    pub status: JobStatus,
+    pub video_url: Option<String>,
+    pub video_duration_seconds: Option<f64>,
+    /// Units the provider billed, as it reports them.
+    pub billed_units: Option<String>,
+    /// Why it failed, as the provider said it.
+    pub failure: Option<String>,
+}
+
+/// What a failed provider call means for the caller.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// Nothing was created and trying again will not help.
+    #[error("refused by the provider: {reason}")]
+    NotCreated { reason: String },
+    /// Nothing was created; try again after the delay (busy, rate-limited).
+    #[error("the provider is busy: {reason}")]
+    Busy {
+        reason: String,
+        retry_after: std::time::Duration,
+    },
+    /// The provider refused the content.
+    #[error("the provider refused the content: {reason}")]
+    ContentRefused { reason: String },
+    /// The job may exist (a timeout, a lost answer): look it up; never refund on this.
+    #[error("outcome unknown: {reason}")]
+    OutcomeUnknown { reason: String },
+    /// The provider does not know this job.
+    #[error("the provider does not know this job")]
+    NotFound,
+    /// Our credentials or configuration are wrong.
+    #[error("provider authentication or configuration: {reason}")]
+    Auth { reason: String },
+    /// Refused before any request: the provider does not support this combination.
+    #[error("not supported by the provider: {reason}")]
+    Unsupported { reason: String },
+}
+
+impl ProviderError {
+    /// Worth trying again later (the provider may accept, or the job may turn up).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Busy { .. } | ProviderError::OutcomeUnknown { .. }
+        )
+    }
+
+    /// A short stable label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ProviderError::NotCreated { .. } => "not_created",
+            ProviderError::Busy { .. } => "busy",
+            ProviderError::ContentRefused { .. } => "content_refused",
+            ProviderError::OutcomeUnknown { .. } => "outcome_unknown",
+            ProviderError::NotFound => "not_found",
+            ProviderError::Auth { .. } => "auth",
+            ProviderError::Unsupported { .. } => "unsupported",
+        }
+    }
+}
+
+/// Which job to look up: the provider's reference once we have it, else our task id.
+#[derive(Debug, Clone, Copy)]
+pub struct JobLookup<'a> {
+    pub kind: VideoType,
+    pub reference: Option<&'a ProviderRef>,
+    pub task_id: &'a str,
+}
+
+pub trait VideoProvider: Send + Sync {
+    /// The name in callback URLs and on tasks (e.g. `kling`).
+    fn name(&self) -> &'static str;
+
+    /// The model and price tier for a quality (or an override the plan allowed).
+    fn choose_model(&self, quality: Quality, model_override: Option<&str>) -> ModelChoice;
+
+    /// The provider's capability map, before any money moves (no I/O).
+    fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError>;
+
+    fn submit(
+        &self,
+        request: &GenerationRequest,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<ProviderJob, ProviderError>> + Send;
+
+    fn lookup(
+        &self,
+        job: JobLookup<'_>,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<ProviderJob, ProviderError>> + Send;
+}
+
+/// What a callback claims. A hint only: it never decides money on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackHint {
+    pub reference: ProviderRef,
+    /// Our task id, when the provider echoes it.
+    pub task_id: Option<String>,
+    pub status: JobStatus,
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallbackError {
+    #[error("no provider named {0}")]
+    UnknownProvider(String),
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// Reads a provider's callback bodies (pure: no I/O).
+pub trait CallbackReader: Send + Sync {
+    fn read(&self, provider: &str, body: &[u8]) -> Result<CallbackHint, CallbackError>;
+}
