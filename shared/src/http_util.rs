@@ -83,10 +83,10 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Api
 }
 
 /// The time this invocation has left, less a margin to answer in, as a Kling call deadline.
-pub fn lambda_deadline(req: &Request) -> crate::kling::Deadline {
+pub fn lambda_deadline(req: &Request) -> crate::deadline::Deadline {
     match req.lambda_context_ref() {
-        Some(ctx) if ctx.deadline > 0 => crate::kling::deadline_from_epoch_ms(ctx.deadline),
-        _ => crate::kling::Deadline::none(),
+        Some(ctx) if ctx.deadline > 0 => crate::deadline::deadline_from_epoch_ms(ctx.deadline),
+        _ => crate::deadline::Deadline::none(),
     }
 }
 

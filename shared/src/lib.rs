@@ -17,6 +17,7 @@ pub mod plans;
 pub mod ports;
 pub mod pricing;
 pub mod provider;
+pub mod providers;
 pub mod ratelimit;
 pub mod state;
 pub mod sync;

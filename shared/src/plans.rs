@@ -231,6 +231,50 @@ pub fn refusals(
     out
 }
 
+/// Which limit refused a charge the store could not write: a suspension first, then the
+/// concurrent tasks, then the budget. When none holds any more (a slot or budget freed up in
+/// the meantime) the contention is reported as busy.
+pub fn charge_refusal(
+    usage: &Usage,
+    max_concurrent: u32,
+    daily_budget: CostUnits,
+    cost: CostUnits,
+    now: i64,
+) -> crate::ports::ChargeRefusal {
+    use crate::ports::ChargeRefusal;
+    if usage.suspended_until.is_some_and(|u| u > now) {
+        ChargeRefusal::Suspended
+    } else if usage.in_flight >= max_concurrent {
+        ChargeRefusal::Concurrency
+    } else if usage.used_today.0 + cost.0 > daily_budget.0 {
+        ChargeRefusal::Budget
+    } else {
+        ChargeRefusal::Concurrency
+    }
+}
+
+/// Until when an account is suspended after this violation: `violations` are the times of the
+/// recorded ones (this one included); only those inside the window count.
+pub fn suspension(
+    violations: &[i64],
+    now: i64,
+    policy: crate::ports::ViolationPolicy,
+) -> Option<i64> {
+    let recent = violations
+        .iter()
+        .filter(|t| **t > now - policy.window_secs)
+        .count();
+    (recent as u64 >= u64::from(policy.threshold)).then_some(now + policy.suspension_secs)
+}
+
+/// The UTC day a refund counts against: the day the task was charged (its creation), so a
+/// refund after midnight gives back the budget of the day that paid.
+pub fn refund_day(created_at: &str, now: time::OffsetDateTime) -> String {
+    crate::time_util::parse_rfc3339(created_at)
+        .map(crate::time_util::utc_day)
+        .unwrap_or_else(|| crate::time_util::utc_day(now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +385,59 @@ mod tests {
         ];
         for (req, usage, want) in cases {
             assert_eq!(codes(&req, &usage), want, "{req:?} {usage:?}");
+        }
+    }
+
+    #[test]
+    fn charge_refusal_table() {
+        use crate::ports::ChargeRefusal::*;
+        let usage = |in_flight, used, suspended_until| Usage {
+            in_flight,
+            used_today: CostUnits(used),
+            suspended_until,
+        };
+        let cases = [
+            (usage(0, 0, Some(200)), Suspended),
+            (usage(2, 0, Some(50)), Concurrency),
+            (usage(2, 0, None), Concurrency),
+            (usage(0, 1600, None), Budget),
+            (usage(1, 1500, None), Concurrency),
+        ];
+        for (u, want) in cases {
+            let got = charge_refusal(&u, 2, CostUnits(2000), CostUnits(500), 100);
+            assert_eq!(got, want, "{u:?}");
+        }
+    }
+
+    #[test]
+    fn suspension_table() {
+        let policy = crate::ports::ViolationPolicy {
+            threshold: 3,
+            window_secs: 100,
+            suspension_secs: 60,
+        };
+        let cases: [(&[i64], Option<i64>); 5] = [
+            (&[1000], None),
+            (&[990, 1000], None),
+            (&[980, 990, 1000], Some(1060)),
+            (&[900, 990, 1000], None),
+            (&[100, 200, 980, 990, 995, 1000], Some(1060)),
+        ];
+        for (violations, want) in cases {
+            assert_eq!(suspension(violations, 1000, policy), want, "{violations:?}");
+        }
+    }
+
+    #[test]
+    fn refund_day_table() {
+        let now = time::macros::datetime!(2026-03-02 00:10 UTC);
+        let cases = [
+            ("2026-03-01T23:59:59.000Z", "2026-03-01"),
+            ("2026-03-02T00:00:01.000Z", "2026-03-02"),
+            ("not a time", "2026-03-02"),
+        ];
+        for (created, want) in cases {
+            assert_eq!(refund_day(created, now), want, "{created}");
         }
     }
 }

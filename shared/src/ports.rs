@@ -127,7 +127,8 @@ pub struct TaskPage {
     pub next_cursor: Option<String>,
 }
 
-pub trait TaskStore: Send + Sync {
+/// Accounts and their money: the charge that records a task, usage, violations and the ledger.
+pub trait Accounts: Send + Sync {
     /// Record a new task, its idempotency record, the account's debit and in-flight slot and a
     /// ledger entry in one transaction, or nothing when the plan's limits refuse it.
     fn create_task(
@@ -155,17 +156,14 @@ pub trait TaskStore: Send + Sync {
         &self,
         user_id: &str,
     ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+}
 
+/// Task records, moved only through the state machine.
+pub trait Tasks: Send + Sync {
     fn get_task(
         &self,
         task_id: &str,
     ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
-
-    fn idempotency(
-        &self,
-        user_id: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
 
     /// Apply an event through the state machine with a conditional write. Reaching a terminal
     /// state frees the account's slot in the same transaction; FAILED also refunds the cost.
@@ -184,6 +182,25 @@ pub trait TaskStore: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<TaskPage, StoreError>> + Send;
 
+    /// Record that the app deleted the stored video (idempotent); the task as it is now.
+    fn mark_deleted(
+        &self,
+        task_id: &str,
+        now: &str,
+    ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
+}
+
+/// What an `Idempotency-Key` recorded.
+pub trait Idempotency: Send + Sync {
+    fn idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
+}
+
+/// The sparse index of unfinished tasks, for polling and reconcile.
+pub trait ReconcileIndex: Send + Sync {
     /// Unfinished tasks not seen (changed or checked) since `cutoff`, stalest first.
     fn stale_tasks(
         &self,
@@ -199,14 +216,10 @@ pub trait TaskStore: Send + Sync {
         cutoff: &str,
         now: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
 
-    /// Record that the app deleted the stored video (idempotent); the task as it is now.
-    fn mark_deleted(
-        &self,
-        task_id: &str,
-        now: &str,
-    ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
-
+/// Callback deduplication.
+pub trait WebhookDedup: Send + Sync {
     /// True the first time this (provider, provider's job, status) callback is seen.
     fn claim_webhook(
         &self,
@@ -219,6 +232,11 @@ pub trait TaskStore: Send + Sync {
         claim: &WebhookClaim,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// Everything the DynamoDB table provides, for wiring and tests that use it all.
+pub trait TaskStore: Tasks + Accounts + Idempotency + ReconcileIndex + WebhookDedup {}
+
+impl<T: Tasks + Accounts + Idempotency + ReconcileIndex + WebhookDedup> TaskStore for T {}
 
 #[derive(Debug, thiserror::Error)]
 #[error("queue error: {0}")]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::ports::{FinalizeMessage, FinalizeQueue, StoreError, TaskStore};
+use crate::ports::{FinalizeMessage, FinalizeQueue, ReconcileIndex, StoreError, Tasks};
 use crate::provider::{Deadline, JobLookup, JobStatus, ProviderError, VideoProvider};
 use crate::state::{TaskEvent, TaskPatch, event_for};
 use crate::task::{Task, TaskError, TaskStatus};
@@ -53,7 +53,7 @@ fn failed(code: &str, message: String, retryable: bool) -> TaskPatch {
     }
 }
 
-pub async fn sync_task<S: TaskStore, P: VideoProvider, Q: FinalizeQueue>(
+pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQueue>(
     store: &S,
     provider: &P,
     queue: &Q,

@@ -23,8 +23,8 @@ use shared::metrics::{self, Unit};
 use shared::moderation::Policy;
 use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
 use shared::ports::{
-    AccountView, Charge, ChargeRefusal, CreateOutcome, IdempotencyRecord, StoreError, TaskStore,
-    UploadStore, ViolationPolicy,
+    AccountView, Accounts, Charge, ChargeRefusal, CreateOutcome, Idempotency, IdempotencyRecord,
+    StoreError, Tasks, UploadStore, ViolationPolicy,
 };
 use shared::pricing::{Breakdown, price};
 use shared::provider::{Deadline, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
@@ -39,13 +39,17 @@ use shared::webhook_token::callback_url;
 pub use requests::{ResolvedImages, generation_request};
 pub use uploads::UploadPolicy;
 
+/// What create-task needs of the table: tasks, accounts and their money, idempotency records.
+pub trait Store: Tasks + Accounts + Idempotency {}
+impl<T: Tasks + Accounts + Idempotency> Store for T {}
+
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Everything create-task reads from its environment at cold start.
 pub struct Settings {
     pub table: shared::config::TableConfig,
     pub bucket: shared::config::BucketConfig,
-    pub kling: shared::kling::KlingConfig,
+    pub providers: shared::providers::ProviderSettings,
     pub auth: AuthMode,
     pub webhook: WebhookConfig,
     pub plans: Plans,
@@ -61,7 +65,7 @@ impl Settings {
         Ok(Self {
             table: shared::config::TableConfig::from_source(src)?,
             bucket: shared::config::BucketConfig::from_source(src)?,
-            kling: shared::kling::KlingConfig::from_source(src)?,
+            providers: shared::providers::ProviderSettings::from_source(src)?,
             auth: AuthMode::from_source(src)?,
             webhook: WebhookConfig::from_source(src)?,
             plans: Plans::from_source(src)?,
@@ -83,7 +87,7 @@ pub struct App<S, P, U> {
     pub upload_policy: UploadPolicy,
 }
 
-pub async fn handle<S: TaskStore, P: VideoProvider, U: UploadStore>(
+pub async fn handle<S: Store, P: VideoProvider, U: UploadStore>(
     app: &App<S, P, U>,
     req: Request,
 ) -> Response<Body> {
@@ -95,7 +99,7 @@ pub async fn handle<S: TaskStore, P: VideoProvider, U: UploadStore>(
     }
 }
 
-async fn route<S: TaskStore, P: VideoProvider, U: UploadStore>(
+async fn route<S: Store, P: VideoProvider, U: UploadStore>(
     app: &App<S, P, U>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -221,7 +225,7 @@ fn usage(account: &AccountView) -> Usage {
 }
 
 /// Prompts through the content policy; a block counts against the account.
-async fn moderate<S: TaskStore, P, U>(
+async fn moderate<S: Store, P, U>(
     app: &App<S, P, U>,
     identity: &Identity,
     plan: &Plan,
@@ -267,7 +271,7 @@ async fn moderate<S: TaskStore, P, U>(
     Ok(())
 }
 
-async fn create<S: TaskStore, P: VideoProvider, U: UploadStore>(
+async fn create<S: Store, P: VideoProvider, U: UploadStore>(
     app: &App<S, P, U>,
     req: &Request,
     identity: &Identity,
@@ -433,7 +437,7 @@ fn capability_error(e: &ProviderError) -> ApiError {
     }
 }
 
-async fn estimate<S: TaskStore, P: VideoProvider, U>(
+async fn estimate<S: Store, P: VideoProvider, U>(
     app: &App<S, P, U>,
     req: &Request,
     identity: &Identity,
@@ -488,7 +492,7 @@ async fn estimate<S: TaskStore, P: VideoProvider, U>(
 
 /// Same key again: the same body replays the first answer; another body is refused; a first
 /// request still on its way is a 409.
-async fn replay<S: TaskStore, P, U>(
+async fn replay<S: Store, P, U>(
     app: &App<S, P, U>,
     existing: &IdempotencyRecord,
     hash: &str,
@@ -539,7 +543,7 @@ fn webhook_base<S, P, U>(app: &App<S, P, U>, req: &Request) -> Result<String, Ap
     })
 }
 
-async fn submit<S: TaskStore, P: VideoProvider, U>(
+async fn submit<S: Store, P: VideoProvider, U>(
     app: &App<S, P, U>,
     task: Task,
     request: &GenerationRequest,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use shared::envelope::ApiError;
 use shared::images;
-use shared::ports::{TaskStore, UploadStore};
+use shared::ports::UploadStore;
 use shared::provider::{GenerationRequest, ModelChoice};
 use shared::validation::{ImageRef, VideoSpec};
 
@@ -66,7 +66,7 @@ pub fn generation_request(
 
 /// Uploaded images are checked by their bytes and handed to the provider as short-lived presigned
 /// URLs; URL images must be https and public.
-pub async fn resolve_images<S: TaskStore, P, U: UploadStore>(
+pub async fn resolve_images<S, P, U: UploadStore>(
     app: &App<S, P, U>,
     user_id: &str,
     spec: &VideoSpec,

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use shared::metrics::{self, Unit};
-use shared::ports::{FinalizeMessage, TaskStore, VideoMetadata, VideoStore};
+use shared::ports::{FinalizeMessage, Tasks, VideoMetadata, VideoStore};
 use shared::provider::{Deadline, JobStatus, VideoProvider};
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::sync::lookup_of;
@@ -26,6 +26,10 @@ use shared::time_util;
 pub use copy::{CopyError, stream_into};
 pub use guard::DownloadPolicy;
 
+/// What finalize needs of the table: task records.
+pub trait Store: Tasks {}
+impl<T: Tasks> Store for T {}
+
 /// Time allowed for the authoritative re-read of the task, retries included.
 const QUERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -33,7 +37,7 @@ const QUERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 pub struct Settings {
     pub table: shared::config::TableConfig,
     pub bucket: shared::config::BucketConfig,
-    pub kling: shared::kling::KlingConfig,
+    pub providers: shared::providers::ProviderSettings,
     pub policy: DownloadPolicy,
     pub s3_path_style: bool,
 }
@@ -45,7 +49,7 @@ impl Settings {
         Ok(Self {
             table: shared::config::TableConfig::from_source(src)?,
             bucket: shared::config::BucketConfig::from_source(src)?,
-            kling: shared::kling::KlingConfig::from_source(src)?,
+            providers: shared::providers::ProviderSettings::from_source(src)?,
             policy: DownloadPolicy::from_source(src)?,
             s3_path_style: shared::aws::path_style(src),
         })
@@ -65,7 +69,7 @@ pub struct App<S, P, V> {
 #[error("transient: {0}")]
 pub struct Retry(pub String);
 
-pub async fn handle<S: TaskStore, P: VideoProvider, V: VideoStore>(
+pub async fn handle<S: Store, P: VideoProvider, V: VideoStore>(
     app: &App<S, P, V>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
@@ -87,7 +91,7 @@ fn retry(e: impl std::fmt::Display) -> Retry {
     Retry(e.to_string())
 }
 
-async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
+async fn process<S: Store, P: VideoProvider, V: VideoStore>(
     app: &App<S, P, V>,
     record: &SqsMessage,
 ) -> Result<(), Retry> {
@@ -109,7 +113,7 @@ async fn process<S: TaskStore, P: VideoProvider, V: VideoStore>(
 }
 
 /// Bring one task to SUCCEEDED (or FAILED); shared with the polling and reconcile paths.
-pub async fn finalize_task<S: TaskStore, P: VideoProvider, V: VideoStore>(
+pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
     app: &App<S, P, V>,
     task: &Task,
 ) -> Result<(), Retry> {
@@ -205,7 +209,7 @@ pub async fn finalize_task<S: TaskStore, P: VideoProvider, V: VideoStore>(
     record_stored(app, task, video).await
 }
 
-async fn record_stored<S: TaskStore, P, V>(
+async fn record_stored<S: Store, P, V>(
     app: &App<S, P, V>,
     task: &Task,
     video: StoredVideo,
@@ -245,7 +249,7 @@ async fn record_stored<S: TaskStore, P, V>(
     Ok(())
 }
 
-async fn fail<S: TaskStore, P, V>(
+async fn fail<S: Store, P, V>(
     app: &App<S, P, V>,
     task: &Task,
     code: &str,

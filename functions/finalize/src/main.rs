@@ -2,7 +2,6 @@ use finalize::{App, Settings, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client_for, sdk_config};
 use shared::config::ProcessEnv;
-use shared::kling::KlingProvider;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
-        provider: KlingProvider::new(&s.kling)?,
+        provider: s.providers.provider()?,
         videos: S3VideoStore::new(s3_client_for(&sdk, s.s3_path_style), s.bucket.bucket),
         http: s.policy.client()?,
         policy: s.policy,

@@ -8,10 +8,14 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use tracing::Instrument;
 
-use shared::ports::{FinalizeQueue, TaskStore};
+use shared::ports::{FinalizeQueue, ReconcileIndex, Tasks};
 use shared::provider::{Deadline, VideoProvider};
 use shared::sync::{SyncOutcome, SyncPolicy, sync_task};
 use shared::time_util;
+
+/// What reconcile needs of the table: task records and the index of unfinished ones.
+pub trait Store: Tasks + ReconcileIndex {}
+impl<T: Tasks + ReconcileIndex> Store for T {}
 
 /// Tasks looked at per run; the next run takes the rest.
 pub const BATCH: u32 = 100;
@@ -19,7 +23,7 @@ pub const BATCH: u32 = 100;
 /// Everything reconcile reads from its environment at cold start.
 pub struct Settings {
     pub table: shared::config::TableConfig,
-    pub kling: shared::kling::KlingConfig,
+    pub providers: shared::providers::ProviderSettings,
     pub queue: shared::config::QueueConfig,
     pub policy: SyncPolicy,
 }
@@ -30,7 +34,7 @@ impl Settings {
     ) -> Result<Self, shared::config::ConfigError> {
         Ok(Self {
             table: shared::config::TableConfig::from_source(src)?,
-            kling: shared::kling::KlingConfig::from_source(src)?,
+            providers: shared::providers::ProviderSettings::from_source(src)?,
             queue: shared::config::QueueConfig::from_source(src)?,
             policy: SyncPolicy::from_source(src, "RECONCILE_STALE_SECONDS", 600)?,
         })
@@ -54,7 +58,7 @@ pub struct SweepReport {
     pub scheduled_at: Option<String>,
 }
 
-pub async fn handle<S: TaskStore, P: VideoProvider, Q: FinalizeQueue>(
+pub async fn handle<S: Store, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, P, Q>,
     event: EventBridgeEvent,
 ) -> SweepReport {

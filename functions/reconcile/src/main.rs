@@ -2,7 +2,6 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use reconcile::{App, Settings, handle};
 use shared::aws::{DynamoTaskStore, SqsFinalizeQueue, sdk_config};
 use shared::config::ProcessEnv;
-use shared::kling::KlingProvider;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
-        provider: KlingProvider::new(&s.kling)?,
+        provider: s.providers.provider()?,
         queue: SqsFinalizeQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
         policy: s.policy,
     }));

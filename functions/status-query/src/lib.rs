@@ -11,12 +11,18 @@ use shared::auth::{AuthMode, Identity, identify};
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
 use shared::plans::Plans;
-use shared::ports::{FinalizeQueue, LedgerKind, StoreError, TaskStore, VideoStore};
+use shared::ports::{
+    Accounts, FinalizeQueue, LedgerKind, ReconcileIndex, StoreError, Tasks, VideoStore,
+};
 use shared::provider::{Deadline, VideoProvider};
 use shared::sync::{SyncPolicy, sync_task};
 use shared::task::{Task, TaskStatus};
 use shared::time_util;
 use shared::view::{PresignedLink, TaskView, link_window, task_view};
+
+/// What status-query needs of the table: task records, accounts, and the polling claim.
+pub trait Store: Tasks + Accounts + ReconcileIndex {}
+impl<T: Tasks + Accounts + ReconcileIndex> Store for T {}
 
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
@@ -25,7 +31,7 @@ pub const MAX_PAGE: u32 = 100;
 pub struct Settings {
     pub table: shared::config::TableConfig,
     pub bucket: shared::config::BucketConfig,
-    pub kling: shared::kling::KlingConfig,
+    pub providers: shared::providers::ProviderSettings,
     pub queue: shared::config::QueueConfig,
     pub auth: AuthMode,
     pub plans: Plans,
@@ -40,7 +46,7 @@ impl Settings {
         Ok(Self {
             table: shared::config::TableConfig::from_source(src)?,
             bucket: shared::config::BucketConfig::from_source(src)?,
-            kling: shared::kling::KlingConfig::from_source(src)?,
+            providers: shared::providers::ProviderSettings::from_source(src)?,
             queue: shared::config::QueueConfig::from_source(src)?,
             auth: AuthMode::from_source(src)?,
             plans: Plans::from_source(src)?,
@@ -62,7 +68,7 @@ pub struct App<S, V, P, Q> {
     pub poll: SyncPolicy,
 }
 
-pub async fn handle<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+pub async fn handle<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, V, P, Q>,
     req: Request,
 ) -> Response<Body> {
@@ -74,7 +80,7 @@ pub async fn handle<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQu
     }
 }
 
-async fn route<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, V, P, Q>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -142,7 +148,7 @@ async fn view_of<S, V: VideoStore, P, Q>(
     Ok(task_view(task, link, now))
 }
 
-async fn get_one<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+async fn get_one<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, V, P, Q>,
     req: &Request,
     identity: &Identity,
@@ -181,7 +187,7 @@ fn conditional<T: Serialize>(req: &Request, body: &T, retry_after: Option<u64>) 
 }
 
 /// The caller's task; another user's task is indistinguishable from a missing one.
-async fn owned_task<S: TaskStore, V, P, Q>(
+async fn owned_task<S: Store, V, P, Q>(
     app: &App<S, V, P, Q>,
     identity: &Identity,
     id: &str,
@@ -197,7 +203,7 @@ async fn owned_task<S: TaskStore, V, P, Q>(
 
 /// The fallback for lost callbacks: a stale unfinished task is checked with the provider (at most once
 /// per window per task, whoever asks); a failure to check only means the view stays as it was.
-async fn poll_if_stale<S: TaskStore, V, P: VideoProvider, Q: FinalizeQueue>(
+async fn poll_if_stale<S: Store, V, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, V, P, Q>,
     task: Task,
 ) -> Task {
@@ -231,7 +237,7 @@ async fn poll_if_stale<S: TaskStore, V, P: VideoProvider, Q: FinalizeQueue>(
 
 /// `DELETE /v1/videos/{id}`: remove the stored video and mark the task deleted; repeating it
 /// changes nothing. A task still in progress cannot be deleted yet.
-async fn delete<S: TaskStore, V: VideoStore, P, Q>(
+async fn delete<S: Store, V: VideoStore, P, Q>(
     app: &App<S, V, P, Q>,
     identity: &Identity,
     id: &str,
@@ -263,7 +269,7 @@ async fn delete<S: TaskStore, V: VideoStore, P, Q>(
 }
 
 /// `GET /v1/me`: plan, limits and today's usage, with the ledger's own sum beside it.
-async fn me<S: TaskStore, V, P, Q>(
+async fn me<S: Store, V, P, Q>(
     app: &App<S, V, P, Q>,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
@@ -341,7 +347,7 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
     }
 }
 
-async fn list<S: TaskStore, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+async fn list<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, V, P, Q>,
     req: &Request,
     identity: &Identity,

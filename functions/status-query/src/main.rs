@@ -1,7 +1,6 @@
 use lambda_http::{Error, service_fn};
 use shared::aws::{DynamoTaskStore, S3VideoStore, SqsFinalizeQueue, s3_client_for, sdk_config};
 use shared::config::ProcessEnv;
-use shared::kling::KlingProvider;
 use status_query::{App, Settings, handle};
 
 #[tokio::main]
@@ -12,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let app: &'static App<_, _, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
         videos: S3VideoStore::new(s3_client_for(&sdk, s.s3_path_style), s.bucket.bucket),
-        provider: KlingProvider::new(&s.kling)?,
+        provider: s.providers.provider()?,
         queue: SqsFinalizeQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
         poll: s.poll,
         auth: s.auth,

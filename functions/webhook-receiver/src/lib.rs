@@ -12,11 +12,17 @@ use tracing::Instrument;
 
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util;
-use shared::ports::{FinalizeMessage, FinalizeQueue, StoreError, TaskStore, WebhookClaim};
+use shared::ports::{
+    FinalizeMessage, FinalizeQueue, StoreError, Tasks, WebhookClaim, WebhookDedup,
+};
 use shared::provider::{CallbackError, CallbackHint, CallbackReader, JobStatus};
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::task::{TaskError, TaskStatus};
 use shared::webhook_token;
+
+/// What webhook-receiver needs of the table: task records and callback deduplication.
+pub trait Store: Tasks + WebhookDedup {}
+impl<T: Tasks + WebhookDedup> Store for T {}
 
 pub struct App<S, Q, C> {
     pub store: S,
@@ -86,7 +92,7 @@ pub fn verify_signature(
     ))
 }
 
-pub async fn handle<S: TaskStore, Q: FinalizeQueue, C: CallbackReader>(
+pub async fn handle<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     app: &App<S, Q, C>,
     req: Request,
 ) -> Response<Body> {
@@ -99,7 +105,7 @@ pub async fn handle<S: TaskStore, Q: FinalizeQueue, C: CallbackReader>(
     }
 }
 
-async fn route<S: TaskStore, Q: FinalizeQueue, C: CallbackReader>(
+async fn route<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     app: &App<S, Q, C>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -131,7 +137,7 @@ fn store_error(e: StoreError) -> ApiError {
     ApiError::internal()
 }
 
-async fn callback<S: TaskStore, Q: FinalizeQueue, C: CallbackReader>(
+async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     app: &App<S, Q, C>,
     req: &Request,
     provider: &str,

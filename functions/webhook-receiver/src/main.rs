@@ -1,7 +1,6 @@
 use lambda_http::{Error, service_fn};
 use shared::aws::{DynamoTaskStore, SqsFinalizeQueue, sdk_config};
 use shared::config::ProcessEnv;
-use shared::kling::KlingCallbacks;
 use webhook_receiver::{App, Settings, handle};
 
 #[tokio::main]
@@ -12,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
         queue: SqsFinalizeQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
-        callbacks: KlingCallbacks,
+        callbacks: shared::providers::callbacks(),
         secret: s.secret,
         signers: s.signers,
     }));

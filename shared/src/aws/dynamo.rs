@@ -8,8 +8,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{
-    AccountView, Applied, Charge, ChargeRefusal, CreateOutcome, IdempotencyRecord, LedgerEntry,
-    LedgerKind, StoreError, TaskPage, TaskStore, ViolationPolicy, WebhookClaim,
+    AccountView, Accounts, Applied, Charge, ChargeRefusal, CreateOutcome, Idempotency,
+    IdempotencyRecord, LedgerEntry, LedgerKind, ReconcileIndex, StoreError, TaskPage, Tasks,
+    ViolationPolicy, WebhookClaim, WebhookDedup,
 };
 use crate::state::{TaskEvent, TaskPatch, apply_event};
 use crate::task::{CostUnits, Task, TaskStatus};
@@ -258,9 +259,7 @@ impl DynamoTaskStore {
             .transact_items(TransactWriteItem::builder().put(task_put).build())
             .transact_items(TransactWriteItem::builder().update(release).build());
         if after.status == TaskStatus::Failed && before.cost_units.0 > 0 {
-            let day = time_util::parse_rfc3339(&before.created_at)
-                .map(time_util::utc_day)
-                .unwrap_or_else(|| time_util::utc_day(time_util::now()));
+            let day = crate::plans::refund_day(&before.created_at, time_util::now());
             let refund_usage = Update::builder()
                 .table_name(&self.table)
                 .key("pk", s(user_pk(&before.user_id)))
@@ -308,7 +307,7 @@ impl DynamoTaskStore {
     }
 }
 
-impl TaskStore for DynamoTaskStore {
+impl Accounts for DynamoTaskStore {
     async fn create_task(
         &self,
         task: &Task,
@@ -402,17 +401,18 @@ impl TaskStore for DynamoTaskStore {
             return Ok(CreateOutcome::KeyExists(existing));
         }
         let view = self.account(&task.user_id, &charge.day).await?;
-        if view.suspended_until.is_some_and(|u| u > now) {
-            return Ok(CreateOutcome::Refused(ChargeRefusal::Suspended));
-        }
-        if view.in_flight >= charge.max_concurrent {
-            return Ok(CreateOutcome::Refused(ChargeRefusal::Concurrency));
-        }
-        if view.used_today.0 + task.cost_units.0 > charge.daily_budget.0 {
-            return Ok(CreateOutcome::Refused(ChargeRefusal::Budget));
-        }
-        // The slot or budget freed up in the meantime: report the contention as a busy answer.
-        Ok(CreateOutcome::Refused(ChargeRefusal::Concurrency))
+        let usage = crate::plans::Usage {
+            in_flight: view.in_flight,
+            used_today: view.used_today,
+            suspended_until: view.suspended_until,
+        };
+        Ok(CreateOutcome::Refused(crate::plans::charge_refusal(
+            &usage,
+            charge.max_concurrent,
+            charge.daily_budget,
+            task.cost_units,
+            now,
+        )))
     }
 
     async fn account(&self, user_id: &str, day: &str) -> Result<AccountView, StoreError> {
@@ -474,7 +474,7 @@ impl TaskStore for DynamoTaskStore {
             .send()
             .await
             .map_err(backend)?;
-        let recent = out
+        let violations: Vec<i64> = out
             .attributes
             .as_ref()
             .and_then(|a| a.get("violations"))
@@ -482,14 +482,12 @@ impl TaskStore for DynamoTaskStore {
             .map(|l| {
                 l.iter()
                     .filter_map(|v| v.as_n().ok()?.parse::<i64>().ok())
-                    .filter(|t| *t > now_secs - policy.window_secs)
-                    .count()
+                    .collect()
             })
-            .unwrap_or(0);
-        if (recent as u32) < policy.threshold {
+            .unwrap_or_default();
+        let Some(until) = crate::plans::suspension(&violations, now_secs, policy) else {
             return Ok(None);
-        }
-        let until = now_secs + policy.suspension_secs;
+        };
         self.client
             .update_item()
             .table_name(&self.table)
@@ -529,17 +527,11 @@ impl TaskStore for DynamoTaskStore {
             }
         }
     }
+}
 
+impl Tasks for DynamoTaskStore {
     async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError> {
         Ok(self.get_task_item(task_id).await?.map(|i| i.task))
-    }
-
-    async fn idempotency(
-        &self,
-        user_id: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.get_idempotency(user_id, key).await
     }
 
     async fn apply(
@@ -606,6 +598,38 @@ impl TaskStore for DynamoTaskStore {
         Ok(TaskPage { tasks, next_cursor })
     }
 
+    async fn mark_deleted(&self, task_id: &str, now: &str) -> Result<Option<Task>, StoreError> {
+        for _ in 0..MAX_APPLY_ATTEMPTS {
+            let Some(current) = self.get_task_item(task_id).await? else {
+                return Ok(None);
+            };
+            if current.task.deleted_at.is_some() {
+                return Ok(Some(current.task));
+            }
+            let mut next = current.task.clone();
+            next.deleted_at = Some(now.to_string());
+            next.video = None;
+            next.updated_at = now.to_string();
+            let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
+            if self.put_versioned(item, current.version).await? {
+                return Ok(Some(next));
+            }
+        }
+        Err(StoreError::Contention(task_id.to_string()))
+    }
+}
+
+impl Idempotency for DynamoTaskStore {
+    async fn idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.get_idempotency(user_id, key).await
+    }
+}
+
+impl ReconcileIndex for DynamoTaskStore {
     async fn stale_tasks(&self, cutoff: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
         let out = self
             .client
@@ -651,27 +675,9 @@ impl TaskStore for DynamoTaskStore {
             .await;
         written(result, |se| se.is_conditional_check_failed_exception())
     }
+}
 
-    async fn mark_deleted(&self, task_id: &str, now: &str) -> Result<Option<Task>, StoreError> {
-        for _ in 0..MAX_APPLY_ATTEMPTS {
-            let Some(current) = self.get_task_item(task_id).await? else {
-                return Ok(None);
-            };
-            if current.task.deleted_at.is_some() {
-                return Ok(Some(current.task));
-            }
-            let mut next = current.task.clone();
-            next.deleted_at = Some(now.to_string());
-            next.video = None;
-            next.updated_at = now.to_string();
-            let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
-            if self.put_versioned(item, current.version).await? {
-                return Ok(Some(next));
-            }
-        }
-        Err(StoreError::Contention(task_id.to_string()))
-    }
-
+impl WebhookDedup for DynamoTaskStore {
     async fn claim_webhook(&self, claim: &WebhookClaim) -> Result<bool, StoreError> {
         let expires = time_util::unix_seconds(time_util::now()) + WEBHOOK_DEDUP_TTL_SECS;
         let result = self

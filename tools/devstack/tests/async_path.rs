@@ -11,7 +11,7 @@ use common::{bin_dir, workspace_root};
 use devstack::stack::{Stack, StackOptions};
 use kling_sim::Faults;
 use serde_json::{Value, json};
-use shared::ports::{LedgerKind, TaskStore};
+use shared::ports::{Accounts, LedgerKind, Tasks};
 use shared::task::{Task, TaskStatus};
 
 const CHAOS_PLAN: &str = r#"{"qualities": ["draft", "standard", "pro"], "model_overrides": [],

@@ -93,7 +93,7 @@ fn t2v(prompt: &str) -> Value {
 
 /// Debits and refunds of one user's ledger, in hundredths.
 async fn ledger(stack: &Stack, user: &str) -> Vec<shared::ports::LedgerEntry> {
-    use shared::ports::TaskStore;
+    use shared::ports::Accounts;
     let store =
         shared::aws::DynamoTaskStore::from_sdk(&stack.sdk, stack.resource("TasksTable").unwrap());
     store.ledger(user).await.unwrap()

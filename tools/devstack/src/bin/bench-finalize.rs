@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use devstack::stack::{Stack, StackOptions};
-use shared::ports::TaskStore;
+use shared::ports::Tasks;
 
 /// Peak resident set size (VmHWM) of a process, in KiB.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
