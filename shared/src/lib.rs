@@ -23,6 +23,8 @@ pub mod state;
 pub mod sync;
 pub mod task;
 pub mod telemetry;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod time_util;
 pub mod validation;
 pub mod view;

@@ -1,0 +1,490 @@
+//! create-task in process: the handler with in-memory ports and the test-only provider.
+//! Nothing runs beside the test.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use create_task::{App, UploadPolicy, handle};
+use serde_json::{Value, json};
+use shared::auth::AuthMode;
+use shared::config::WebhookConfig;
+use shared::moderation::Policy;
+use shared::plans::Plans;
+use shared::ports::Accounts;
+use shared::provider::ProviderError;
+use shared::testing::{
+    FakeProvider, HttpEvent, MemoryBlobs, MemoryStore, request_from, response_parts,
+};
+
+type TestApp = App<MemoryStore, FakeProvider, MemoryBlobs>;
+
+fn app() -> TestApp {
+    let none: HashMap<&str, &str> = HashMap::new();
+    App {
+        store: MemoryStore::default(),
+        provider: FakeProvider::default(),
+        uploads: MemoryBlobs::default(),
+        auth: AuthMode::Authorizer,
+        webhook: WebhookConfig {
+            base_url: Some("https://api.example.com".into()),
+            secret: b"test-webhook-secret-0123456789".to_vec(),
+        },
+        plans: Plans::from_source(&none).unwrap(),
+        moderation: Policy::from_source(&none).unwrap(),
+        upload_policy: UploadPolicy {
+            put_ttl: Duration::from_secs(600),
+            allow_loopback_urls: false,
+        },
+    }
+}
+
+fn t2v() -> Value {
+    json!({"type": "text_to_video", "prompt": "a red fox running through fresh snow", "duration": 5})
+}
+
+fn create(body: Value) -> HttpEvent {
+    HttpEvent::new("POST", "/v1/videos")
+        .header("idempotency-key", &uuid::Uuid::new_v4().to_string())
+        .json(body)
+}
+
+async fn send(app: &TestApp, event: HttpEvent) -> (u16, http::HeaderMap, Value) {
+    response_parts(handle(app, event.request()).await)
+}
+
+fn assert_error(got: &(u16, http::HeaderMap, Value), status: u16, code: &str) {
+    assert_eq!(
+        (got.0, got.2["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{}",
+        got.2
+    );
+    assert!(got.2["request_id"].is_string(), "{}", got.2);
+    assert!(
+        got.2["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+}
+
+/// A PNG header of this size (enough for the header check).
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    b.extend(width.to_be_bytes());
+    b.extend(height.to_be_bytes());
+    b.extend([8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    b.resize(2048, 0);
+    b
+}
+
+#[tokio::test]
+async fn a_create_records_charges_submits_and_answers_202() {
+    let app = app();
+    let (status, headers, task) = send(&app, create(t2v())).await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(task["status"], "QUEUED");
+    assert!(headers.contains_key("ratelimit"));
+    let id = task["id"].as_str().unwrap();
+    let job = app.provider.job(id).expect("submitted to the provider");
+    assert_eq!(job.reference.as_str(), "job-1");
+    let sent = &app.provider.submitted.lock().unwrap()[0];
+    let callback = sent.callback_url.as_deref().unwrap();
+    assert!(callback.starts_with(&format!("https://api.example.com/webhooks/fake/{id}/")));
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0));
+}
+
+#[tokio::test]
+async fn the_sample_event_creates_a_task() {
+    let app = app();
+    let raw = include_str!("../../../events/create-task/create-video.json");
+    let (status, _, task) = response_parts(handle(&app, request_from(raw)).await);
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(task["aspect_ratio"], "9:16");
+}
+
+#[tokio::test]
+async fn the_unauthenticated_sample_is_refused() {
+    let app = app();
+    let raw = include_str!("../../../events/create-task/create-video-unauthenticated.json");
+    let got = response_parts(handle(&app, request_from(raw)).await);
+    assert_error(&got, 401, "unauthenticated");
+    assert_eq!(app.provider.submit_count(), 0);
+}
+
+#[tokio::test]
+async fn the_invalid_sample_is_refused() {
+    let app = app();
+    let raw = include_str!("../../../events/create-task/create-video-invalid.json");
+    let got = response_parts(handle(&app, request_from(raw)).await);
+    assert_eq!(got.0, 422, "{}", got.2);
+}
+
+#[tokio::test]
+async fn the_same_key_replays_and_another_body_is_refused() {
+    let app = app();
+    let first = HttpEvent {
+        headers: vec![("idempotency-key".into(), "k-1".into())],
+        ..create(t2v())
+    };
+    let (_, _, a) = send(&app, first).await;
+    let again = create(t2v());
+    let again = HttpEvent {
+        headers: vec![("idempotency-key".into(), "k-1".into())],
+        ..again
+    };
+    let (status, _, b) = send(&app, again).await;
+    assert_eq!((status, &a["id"]), (202, &b["id"]));
+    assert_eq!(app.provider.submit_count(), 1, "submitted once");
+    let other = HttpEvent {
+        headers: vec![("idempotency-key".into(), "k-1".into())],
+        ..create(json!({"type": "text_to_video", "prompt": "another prompt"}))
+    };
+    assert_error(&send(&app, other).await, 422, "idempotency_key_reused");
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0), "charged once");
+}
+
+#[tokio::test]
+async fn a_key_whose_first_request_is_in_flight_is_409() {
+    use sha2::Digest;
+    let app = app();
+    let body = t2v();
+    let hash = hex::encode(sha2::Sha256::digest(body.to_string().as_bytes()));
+    let task: shared::task::Task = serde_json::from_value(json!({
+        "id": "t-1", "user_id": "alice", "status": "CREATED", "type": "text_to_video",
+        "duration": 5, "quality": "standard", "model": "m", "mode": "std", "cost_units": 5.0,
+        "created_at": "2026-11-26T00:00:00.000Z", "updated_at": "2026-11-26T00:00:00.000Z"
+    }))
+    .unwrap();
+    let record = shared::ports::IdempotencyRecord {
+        user_id: "alice".into(),
+        key: "k-busy".into(),
+        request_hash: hash,
+        task_id: "t-1".into(),
+        created_at: task.created_at.clone(),
+    };
+    let charge = shared::ports::Charge {
+        plan: "free".into(),
+        max_concurrent: 1,
+        daily_budget: shared::task::CostUnits(2000),
+        day: "2026-11-26".into(),
+        now_secs: 0,
+    };
+    app.store
+        .create_task(&task, &record, &charge)
+        .await
+        .unwrap();
+    let event = HttpEvent {
+        headers: vec![("idempotency-key".into(), "k-busy".into())],
+        ..create(body)
+    };
+    let got = send(&app, event).await;
+    assert_error(&got, 409, "idempotency_key_in_flight");
+    assert!(got.1.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn the_plans_concurrency_and_budget_answer_429_with_rate_limits() {
+    let app = app();
+    assert_eq!(send(&app, create(t2v())).await.0, 202);
+    let got = send(&app, create(t2v())).await;
+    assert_error(&got, 429, "concurrency_limit");
+    assert!(got.1.contains_key("ratelimit-policy") && got.1.contains_key("retry-after"));
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0));
+}
+
+#[tokio::test]
+async fn the_daily_budget_answers_429_until_midnight() {
+    let app = app();
+    let mut last = (0, http::HeaderMap::new(), Value::Null);
+    for i in 0..5 {
+        // Free: 20 units a day, 5 per video, one at a time: finish each before the next.
+        last = send(&app, create(t2v()).user(Some("carol"))).await;
+        if last.0 != 202 {
+            assert!(i >= 4, "refused too early: {}", last.2);
+            break;
+        }
+        let id = last.2["id"].as_str().unwrap().to_string();
+        use shared::ports::Tasks;
+        for event in [
+            shared::state::TaskEvent::ProviderSucceeded,
+            shared::state::TaskEvent::Stored,
+        ] {
+            let patch = shared::state::TaskPatch {
+                video: Some(shared::task::StoredVideo {
+                    key: "k".into(),
+                    bytes: 1,
+                    sha256: "x".into(),
+                    content_type: "video/mp4".into(),
+                    duration_seconds: None,
+                    width: None,
+                    height: None,
+                }),
+                ..Default::default()
+            };
+            app.store.apply(&id, event, patch).await.unwrap();
+        }
+    }
+    assert_error(&last, 429, "daily_budget_exceeded");
+    let wait: u64 = last.1["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=86_400).contains(&wait));
+}
+
+#[tokio::test]
+async fn plan_refusals_are_403() {
+    let app = app();
+    let cases = [
+        (
+            json!({"type": "text_to_video", "prompt": "p", "quality": "pro"}),
+            "quality_not_in_plan",
+        ),
+        (
+            json!({"type": "text_to_video", "prompt": "p", "model": "kling-v3"}),
+            "model_not_in_plan",
+        ),
+        (
+            json!({"type": "text_to_video", "prompt": "p", "duration": 10}),
+            "duration_not_in_plan",
+        ),
+    ];
+    for (body, code) in cases {
+        assert_error(&send(&app, create(body)).await, 403, code);
+    }
+    assert_eq!(app.provider.submit_count(), 0);
+}
+
+#[tokio::test]
+async fn repeated_violations_suspend_the_account() {
+    let app = app();
+    let bad = json!({"type": "text_to_video", "prompt": "a graphic beheading scene"});
+    for _ in 0..3 {
+        assert_error(
+            &send(&app, create(bad.clone())).await,
+            422,
+            "content_policy_violation",
+        );
+    }
+    assert_error(&send(&app, create(t2v())).await, 403, "account_suspended");
+}
+
+#[tokio::test]
+async fn provider_refusals_fail_and_refund() {
+    let cases = [
+        (
+            ProviderError::NotCreated {
+                reason: "no".into(),
+            },
+            502,
+            "provider_error",
+        ),
+        (
+            ProviderError::Busy {
+                reason: "full".into(),
+                retry_after: Duration::from_secs(1),
+            },
+            503,
+            "provider_unavailable",
+        ),
+        (
+            ProviderError::ContentRefused {
+                reason: "no".into(),
+            },
+            422,
+            "content_policy_violation",
+        ),
+    ];
+    for (err, status, code) in cases {
+        let app = app();
+        app.provider.fail_next_submit(err);
+        assert_error(&send(&app, create(t2v())).await, status, code);
+        assert_eq!(
+            app.store.ledger_sum("alice"),
+            (500, 500),
+            "{code}: refunded once"
+        );
+        let account = app.store.account("alice", "2026-01-01").await.unwrap();
+        assert_eq!(account.in_flight, 0, "{code}: slot freed");
+    }
+}
+
+#[tokio::test]
+async fn capability_refusals_cost_nothing() {
+    let app = app();
+    let camera = json!({"type": "text_to_video", "prompt": "p", "duration": 10, "quality": "pro",
+        "camera_control": {"type": "simple", "config": {"zoom": 5}}});
+    assert_error(
+        &send(&app, create(camera).plan("pro")).await,
+        422,
+        "unsupported_combination",
+    );
+    let invalid = json!({"type": "text_to_video", "prompt": "p [fake:invalid]"});
+    assert_error(&send(&app, create(invalid)).await, 422, "invalid_request");
+    assert_eq!(app.store.ledger_sum("alice"), (0, 0));
+}
+
+#[tokio::test]
+async fn a_store_failure_is_an_internal_error_in_the_envelope() {
+    let app = app();
+    app.store.fail_writes.store(true, Ordering::SeqCst);
+    assert_error(&send(&app, create(t2v())).await, 500, "internal_error");
+}
+
+#[tokio::test]
+async fn estimates_price_without_charging() {
+    let app = app();
+    let event = HttpEvent::new("POST", "/v1/videos/estimate")
+        .json(json!({"type": "text_to_video", "prompt": "p", "duration": 10, "quality": "pro"}));
+    let (status, _, body) = send(&app, event.plan("pro")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["cost_units"].as_f64(), body["allowed"].as_bool()),
+        (Some(16.0), Some(true))
+    );
+    assert_eq!(app.provider.submit_count(), 0);
+    let event = HttpEvent::new("POST", "/v1/videos/estimate")
+        .json(json!({"type": "text_to_video", "prompt": "p", "quality": "pro"}));
+    let (_, _, body) = send(&app, event).await;
+    assert_eq!(body["reasons"][0]["code"], "quality_not_in_plan");
+}
+
+#[tokio::test]
+async fn uploads_hand_out_a_bound_put() {
+    let app = app();
+    let event = HttpEvent::new("POST", "/v1/uploads")
+        .json(json!({"content_type": "image/png", "bytes": 1000}));
+    let (status, _, body) = send(&app, event).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        body["url"]
+            .as_str()
+            .unwrap()
+            .contains("type=image/png&length=1000")
+    );
+    let bad = HttpEvent::new("POST", "/v1/uploads")
+        .json(json!({"content_type": "image/gif", "bytes": 1}));
+    assert_error(&send(&app, bad).await, 422, "unsupported_image_type");
+    let big = HttpEvent::new("POST", "/v1/uploads")
+        .json(json!({"content_type": "image/png", "bytes": 20_000_000}));
+    assert_error(&send(&app, big).await, 422, "image_too_large");
+}
+
+/// Uploaded bytes are checked before anything is charged.
+#[tokio::test]
+async fn uploaded_images_are_checked() {
+    let app = app();
+    let i2v = |id: &str| json!({"type": "image_to_video", "image": {"upload_id": id}, "rights_confirmed": true});
+    app.uploads.put("uploads/alice/good", png(640, 480));
+    app.uploads.put("uploads/alice/tiny", png(200, 200));
+    app.uploads.put("uploads/alice/thin", png(3000, 400));
+    app.uploads.put(
+        "uploads/alice/junk",
+        b"GIF89a not an image we take".to_vec(),
+    );
+    app.uploads
+        .put("uploads/alice/broken", b"\x89PNG\r\n\x1a\n".to_vec());
+    let cases = [
+        ("missing", "upload_not_found"),
+        ("tiny", "image_too_small"),
+        ("thin", "image_aspect_ratio"),
+        ("junk", "unsupported_image_type"),
+        ("broken", "unreadable_image"),
+    ];
+    for (id, code) in cases {
+        assert_error(&send(&app, create(i2v(id))).await, 422, code);
+    }
+    let (status, _, task) = send(&app, create(i2v("good"))).await;
+    assert_eq!(status, 202, "{task}");
+    let sent = &app.provider.submitted.lock().unwrap()[0];
+    assert!(
+        sent.image
+            .as_deref()
+            .unwrap()
+            .starts_with("memory://uploads/alice/good")
+    );
+}
+
+#[tokio::test]
+async fn image_urls_must_be_https_and_public() {
+    let app = app();
+    let i2v = |url: &str| json!({"type": "image_to_video", "image": {"url": url}, "rights_confirmed": true});
+    let cases = [
+        ("http://8.8.8.8/a.png", "image_url_not_https"),
+        ("https://10.0.0.7/a.png", "image_url_not_public"),
+        ("https://127.0.0.1/a.png", "image_url_not_public"),
+        (
+            "https://no-such-host.invalid/a.png",
+            "image_url_unresolvable",
+        ),
+    ];
+    for (url, code) in cases {
+        assert_error(&send(&app, create(i2v(url))).await, 422, code);
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_big_bodies() {
+    let app = app();
+    assert_error(
+        &send(&app, HttpEvent::new("PUT", "/v1/videos")).await,
+        404,
+        "route_not_found",
+    );
+    let big = create(t2v()).raw_body("x".repeat(2 * 1024 * 1024));
+    assert_error(&send(&app, big).await, 413, "body_too_large");
+}
+
+#[tokio::test]
+async fn the_idempotency_header_is_required_and_checked() {
+    let app = app();
+    let none = HttpEvent::new("POST", "/v1/videos").json(t2v());
+    assert_error(&send(&app, none).await, 400, "idempotency_key_required");
+    let bad = HttpEvent::new("POST", "/v1/videos")
+        .header("idempotency-key", &"k".repeat(300))
+        .json(t2v());
+    assert_error(&send(&app, bad).await, 400, "invalid_idempotency_key");
+}
+
+/// One test per way a body is malformed or invalid: the status and the stable code.
+macro_rules! refused {
+    ($($name:ident: $body:expr => $status:expr, $code:expr;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let app = app();
+            let event = HttpEvent::new("POST", "/v1/videos")
+                .header("idempotency-key", stringify!($name))
+                .raw_body($body);
+            assert_error(&send(&app, event).await, $status, $code);
+            assert_eq!(app.provider.submit_count(), 0);
+            assert_eq!(app.store.ledger_sum("alice"), (0, 0));
+        }
+    )*};
+}
+
+refused! {
+    not_json: "{nope" => 400, "malformed_request";
+    unknown_field: r#"{"type":"text_to_video","prompt":"p","colour":"red"}"# => 400, "malformed_request";
+    empty_body: "" => 400, "malformed_request";
+    type_missing: r#"{"prompt":"p"}"# => 422, "type_required";
+    type_wrong: r#"{"type":"gif","prompt":"p"}"# => 422, "invalid_type";
+    prompt_missing: r#"{"type":"text_to_video"}"# => 422, "prompt_required";
+    prompt_not_text: r#"{"type":"text_to_video","prompt":7}"# => 422, "invalid_prompt";
+    prompt_long: &format!(r#"{{"type":"text_to_video","prompt":"{}"}}"#, "a".repeat(2501)) => 422, "prompt_too_long";
+    negative_not_text: r#"{"type":"text_to_video","prompt":"p","negative_prompt":[]}"# => 422, "invalid_negative_prompt";
+    negative_long: &format!(r#"{{"type":"text_to_video","prompt":"p","negative_prompt":"{}"}}"#, "a".repeat(2501)) => 422, "negative_prompt_too_long";
+    duration_odd: r#"{"type":"text_to_video","prompt":"p","duration":7}"# => 422, "invalid_duration";
+    aspect_odd: r#"{"type":"text_to_video","prompt":"p","aspect_ratio":"4:3"}"# => 422, "invalid_aspect_ratio";
+    aspect_on_image: r#"{"type":"image_to_video","aspect_ratio":"1:1","image":{"upload_id":"a"},"rights_confirmed":true}"# => 422, "aspect_ratio_not_supported";
+    quality_odd: r#"{"type":"text_to_video","prompt":"p","quality":"ultra"}"# => 422, "invalid_quality";
+    model_empty: r#"{"type":"text_to_video","prompt":"p","model":""}"# => 422, "invalid_model";
+    model_unknown: r#"{"type":"text_to_video","prompt":"p","model":"kling-v9"}"# => 422, "unknown_model";
+    cfg_out_of_range: r#"{"type":"text_to_video","prompt":"p","cfg_scale":2}"# => 422, "invalid_cfg_scale";
+    camera_odd: r#"{"type":"text_to_video","prompt":"p","camera_control":{"type":"spin"}}"# => 422, "invalid_camera_control";
+    image_missing: r#"{"type":"image_to_video","prompt":"p"}"# => 422, "image_required";
+    image_on_text: r#"{"type":"text_to_video","prompt":"p","image":{"upload_id":"a"}}"# => 422, "image_not_supported";
+    image_shape: r#"{"type":"image_to_video","image":"a.png"}"# => 422, "invalid_image";
+    upload_id_odd: r#"{"type":"image_to_video","image":{"upload_id":"../x"}}"# => 422, "invalid_upload_id";
+    image_url_odd: r#"{"type":"image_to_video","image":{"url":"not a url"}}"# => 422, "invalid_image_url";
+    consent_missing: r#"{"type":"image_to_video","image":{"upload_id":"a"}}"# => 422, "consent_required";
+    consent_odd: r#"{"type":"image_to_video","image":{"upload_id":"a"},"rights_confirmed":"yes"}"# => 422, "invalid_rights_confirmed";
+    moderated: r#"{"type":"text_to_video","prompt":"a graphic beheading scene"}"# => 422, "content_policy_violation";
+}

@@ -1,0 +1,817 @@
+//! In-memory implementations of every port, for in-process handler tests (feature `test-util`).
+//! They keep the same rules as the AWS adapters (one atomic charge, state-machine moves, a
+//! terminal move frees the slot and a failure refunds), so a handler test exercises the real
+//! logic with nothing running.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use crate::plans::{Usage, charge_refusal, refund_day, suspension};
+use crate::ports::{
+    AccountView, Accounts, Applied, BlobError, Charge, CreateOutcome, FinalizeMessage,
+    FinalizeQueue, Idempotency, IdempotencyRecord, LedgerEntry, LedgerKind, MultipartUpload,
+    QueueError, ReconcileIndex, StoreError, TaskPage, Tasks, UploadStore, VideoMetadata,
+    VideoStore, ViolationPolicy, WebhookClaim, WebhookDedup,
+};
+use crate::provider::{
+    CallbackError, CallbackHint, CallbackReader, Deadline, GenerationRequest, JobLookup, JobStatus,
+    ModelChoice, ProviderError, ProviderJob, ProviderRef, VideoProvider,
+};
+use crate::state::{TaskEvent, TaskPatch, apply_event};
+use crate::task::{CostUnits, Mode, Quality, Task, TaskStatus};
+use crate::time_util;
+
+#[derive(Default)]
+struct Account {
+    plan: Option<String>,
+    in_flight: u32,
+    suspended_until: Option<i64>,
+    violations: Vec<i64>,
+}
+
+#[derive(Default)]
+struct Tables {
+    tasks: BTreeMap<String, Task>,
+    accounts: HashMap<String, Account>,
+    usage: HashMap<(String, String), u64>,
+    idempotency: HashMap<(String, String), IdempotencyRecord>,
+    ledger: Vec<(String, LedgerEntry)>,
+    webhooks: HashSet<String>,
+}
+
+/// The table, in memory. `fail_writes` makes every write answer a backend error.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+    pub fail_writes: std::sync::atomic::AtomicBool,
+}
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Backend("memory store lock poisoned".into())
+}
+
+impl MemoryStore {
+    fn write(&self) -> Result<std::sync::MutexGuard<'_, Tables>, StoreError> {
+        if self.fail_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected write failure".into()));
+        }
+        self.tables.lock().map_err(poisoned)
+    }
+
+    fn read(&self) -> Result<std::sync::MutexGuard<'_, Tables>, StoreError> {
+        self.tables.lock().map_err(poisoned)
+    }
+
+    /// Put a task as it is (test set-up).
+    pub fn insert_task(&self, task: Task) {
+        if let Ok(mut t) = self.tables.lock() {
+            t.tasks.insert(task.id.clone(), task);
+        }
+    }
+
+    /// Set an account's stored plan (as an operator would).
+    pub fn set_plan(&self, user_id: &str, plan: &str) {
+        if let Ok(mut t) = self.tables.lock() {
+            t.accounts.entry(user_id.into()).or_default().plan = Some(plan.into());
+        }
+    }
+
+    pub fn ledger_sum(&self, user_id: &str) -> (u64, u64) {
+        let Ok(t) = self.tables.lock() else {
+            return (0, 0);
+        };
+        t.ledger
+            .iter()
+            .filter(|(u, _)| u == user_id)
+            .fold((0, 0), |(d, r), (_, e)| match e.kind {
+                LedgerKind::Debit => (d + e.units.0, r),
+                LedgerKind::Refund => (d, r + e.units.0),
+            })
+    }
+}
+
+fn view(t: &Tables, user_id: &str, day: &str) -> AccountView {
+    let a = t.accounts.get(user_id);
+    AccountView {
+        plan: a.and_then(|a| a.plan.clone()),
+        in_flight: a.map_or(0, |a| a.in_flight),
+        used_today: CostUnits(*t.usage.get(&(user_id.into(), day.into())).unwrap_or(&0)),
+        suspended_until: a.and_then(|a| a.suspended_until),
+        violations: a.map(|a| a.violations.clone()).unwrap_or_default(),
+    }
+}
+
+impl Accounts for MemoryStore {
+    async fn create_task(
+        &self,
+        task: &Task,
+        idem: &IdempotencyRecord,
+        charge: &Charge,
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut t = self.write()?;
+        let key = (idem.user_id.clone(), idem.key.clone());
+        if let Some(existing) = t.idempotency.get(&key) {
+            return Ok(CreateOutcome::KeyExists(existing.clone()));
+        }
+        let v = view(&t, &task.user_id, &charge.day);
+        let usage = Usage {
+            in_flight: v.in_flight,
+            used_today: v.used_today,
+            suspended_until: v.suspended_until,
+        };
+        let fits = usage.suspended_until.is_none_or(|u| u <= charge.now_secs)
+            && usage.in_flight < charge.max_concurrent
+            && usage.used_today.0 + task.cost_units.0 <= charge.daily_budget.0;
+        if !fits {
+            let why = charge_refusal(
+                &usage,
+                charge.max_concurrent,
+                charge.daily_budget,
+                task.cost_units,
+                charge.now_secs,
+            );
+            return Ok(CreateOutcome::Refused(why));
+        }
+        let account = t.accounts.entry(task.user_id.clone()).or_default();
+        account.plan.get_or_insert_with(|| charge.plan.clone());
+        account.in_flight += 1;
+        *t.usage
+            .entry((task.user_id.clone(), charge.day.clone()))
+            .or_default() += task.cost_units.0;
+        t.idempotency.insert(key, idem.clone());
+        t.tasks.insert(task.id.clone(), task.clone());
+        let debit = LedgerEntry {
+            task_id: task.id.clone(),
+            kind: LedgerKind::Debit,
+            units: task.cost_units,
+            day: charge.day.clone(),
+            at: task.created_at.clone(),
+        };
+        t.ledger.push((task.user_id.clone(), debit));
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn account(&self, user_id: &str, day: &str) -> Result<AccountView, StoreError> {
+        Ok(view(&*self.read()?, user_id, day))
+    }
+
+    async fn record_violation(
+        &self,
+        user_id: &str,
+        now_secs: i64,
+        policy: ViolationPolicy,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut t = self.write()?;
+        let account = t.accounts.entry(user_id.into()).or_default();
+        account.violations.push(now_secs);
+        let until = suspension(&account.violations, now_secs, policy);
+        if let Some(until) = until {
+            account.suspended_until = Some(until);
+            account.violations.clear();
+        }
+        Ok(until)
+    }
+
+    async fn ledger(&self, user_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        let t = self.read()?;
+        Ok(t.ledger
+            .iter()
+            .filter(|(u, _)| u == user_id)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+}
+
+fn finish(t: &mut Tables, before: &Task, after: &Task) {
+    if let Some(a) = t.accounts.get_mut(&before.user_id) {
+        a.in_flight = a.in_flight.saturating_sub(1);
+    }
+    if after.status != TaskStatus::Failed || before.cost_units.0 == 0 {
+        return;
+    }
+    let day = refund_day(&before.created_at, time_util::now());
+    if let Some(used) = t.usage.get_mut(&(before.user_id.clone(), day.clone())) {
+        *used = used.saturating_sub(before.cost_units.0);
+    }
+    let refund = LedgerEntry {
+        task_id: before.id.clone(),
+        kind: LedgerKind::Refund,
+        units: before.cost_units,
+        day,
+        at: after.updated_at.clone(),
+    };
+    t.ledger.push((before.user_id.clone(), refund));
+}
+
+impl Tasks for MemoryStore {
+    async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError> {
+        Ok(self.read()?.tasks.get(task_id).cloned())
+    }
+
+    async fn apply(
+        &self,
+        task_id: &str,
+        event: TaskEvent,
+        patch: TaskPatch,
+    ) -> Result<Applied, StoreError> {
+        let mut t = self.write()?;
+        let current = t
+            .tasks
+            .get(task_id)
+            .cloned()
+            .ok_or_else(|| StoreError::NoSuchTask(task_id.into()))?;
+        let now = time_util::rfc3339(time_util::now());
+        let Some(next) = apply_event(&current, event, &patch, &now)? else {
+            return Ok(Applied {
+                task: current,
+                moved: false,
+            });
+        };
+        let moved = next.status != current.status;
+        if moved && next.status.is_terminal() {
+            finish(&mut t, &current, &next);
+        }
+        t.tasks.insert(task_id.into(), next.clone());
+        Ok(Applied { task: next, moved })
+    }
+
+    async fn list_tasks(
+        &self,
+        user_id: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<TaskPage, StoreError> {
+        let after = match cursor {
+            None => None,
+            Some(c) => Some(
+                c.strip_prefix(&format!("{user_id}|"))
+                    .ok_or(StoreError::InvalidCursor)?
+                    .to_string(),
+            ),
+        };
+        let t = self.read()?;
+        let mut mine: Vec<&Task> = t.tasks.values().filter(|x| x.user_id == user_id).collect();
+        mine.sort_by(|a, b| (&b.created_at, &b.id).cmp(&(&a.created_at, &a.id)));
+        let sort_key = |x: &Task| format!("{}#{}", x.created_at, x.id);
+        let start = after.map_or(0, |a| {
+            mine.iter()
+                .position(|x| sort_key(x) < a)
+                .unwrap_or(mine.len())
+        });
+        let tasks: Vec<Task> = mine
+            .iter()
+            .skip(start)
+            .take(limit as usize)
+            .map(|x| (*x).clone())
+            .collect();
+        let more = start + tasks.len() < mine.len();
+        let next_cursor = tasks
+            .last()
+            .filter(|_| more)
+            .map(|x| format!("{user_id}|{}", sort_key(x)));
+        Ok(TaskPage { tasks, next_cursor })
+    }
+
+    async fn mark_deleted(&self, task_id: &str, now: &str) -> Result<Option<Task>, StoreError> {
+        let mut t = self.write()?;
+        let Some(task) = t.tasks.get_mut(task_id) else {
+            return Ok(None);
+        };
+        if task.deleted_at.is_none() {
+            task.deleted_at = Some(now.into());
+            task.video = None;
+            task.updated_at = now.into();
+        }
+        Ok(Some(task.clone()))
+    }
+}
+
+impl Idempotency for MemoryStore {
+    async fn idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let t = self.read()?;
+        Ok(t.idempotency.get(&(user_id.into(), key.into())).cloned())
+    }
+}
+
+impl ReconcileIndex for MemoryStore {
+    async fn stale_tasks(&self, cutoff: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
+        let t = self.read()?;
+        let mut stale: Vec<Task> = t
+            .tasks
+            .values()
+            .filter(|x| !x.status.is_terminal() && x.last_seen() < cutoff)
+            .cloned()
+            .collect();
+        stale.sort_by(|a, b| a.last_seen().cmp(b.last_seen()));
+        stale.truncate(limit as usize);
+        Ok(stale)
+    }
+
+    async fn claim_check(
+        &self,
+        task_id: &str,
+        cutoff: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.write()?;
+        let Some(task) = t.tasks.get_mut(task_id) else {
+            return Ok(false);
+        };
+        let unseen = !task.status.is_terminal() && task.last_seen() < cutoff;
+        if unseen {
+            task.checked_at = Some(now.into());
+        }
+        Ok(unseen)
+    }
+}
+
+impl WebhookDedup for MemoryStore {
+    async fn claim_webhook(&self, claim: &WebhookClaim) -> Result<bool, StoreError> {
+        Ok(self.write()?.webhooks.insert(claim.key()))
+    }
+
+    async fn release_webhook(&self, claim: &WebhookClaim) -> Result<(), StoreError> {
+        self.write()?.webhooks.remove(&claim.key());
+        Ok(())
+    }
+}
+
+/// The finalize queue, in memory.
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub messages: Mutex<Vec<FinalizeMessage>>,
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryQueue {
+    pub fn drain(&self) -> Vec<FinalizeMessage> {
+        self.messages
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default()
+    }
+}
+
+impl FinalizeQueue for MemoryQueue {
+    async fn enqueue(&self, message: &FinalizeMessage) -> Result<(), QueueError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(QueueError("injected queue failure".into()));
+        }
+        let mut m = self
+            .messages
+            .lock()
+            .map_err(|_| QueueError("poisoned".into()))?;
+        m.push(message.clone());
+        Ok(())
+    }
+}
+
+/// The bucket, in memory: objects with metadata, multipart uploads, and presigned links of
+/// the form `memory://{key}?signed={unix}&ttl={secs}`.
+#[derive(Default)]
+pub struct MemoryBlobs {
+    objects: Mutex<HashMap<String, (Bytes, VideoMetadata)>>,
+    parts: Mutex<HashMap<String, Vec<Bytes>>>,
+}
+
+fn blob_err<T>(_: T) -> BlobError {
+    BlobError("memory bucket lock poisoned".into())
+}
+
+impl MemoryBlobs {
+    pub fn put(&self, key: &str, body: impl Into<Bytes>) {
+        if let Ok(mut o) = self.objects.lock() {
+            o.insert(key.into(), (body.into(), VideoMetadata::default()));
+        }
+    }
+
+    pub fn object(&self, key: &str) -> Option<(Bytes, VideoMetadata)> {
+        self.objects.lock().ok()?.get(key).cloned()
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .objects
+            .lock()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
+}
+
+fn link(key: &str, signed_at: SystemTime, ttl: Duration) -> String {
+    let at = signed_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("memory://{key}?signed={at}&ttl={}", ttl.as_secs())
+}
+
+impl VideoStore for MemoryBlobs {
+    async fn begin(&self, key: &str, _content_type: &str) -> Result<MultipartUpload, BlobError> {
+        let upload_id = uuid::Uuid::new_v4().to_string();
+        self.parts
+            .lock()
+            .map_err(blob_err)?
+            .insert(upload_id.clone(), Vec::new());
+        Ok(MultipartUpload {
+            key: key.into(),
+            upload_id,
+            parts: Vec::new(),
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        upload: &mut MultipartUpload,
+        body: Bytes,
+    ) -> Result<(), BlobError> {
+        let mut parts = self.parts.lock().map_err(blob_err)?;
+        let list = parts
+            .get_mut(&upload.upload_id)
+            .ok_or_else(|| BlobError("no such upload".into()))?;
+        list.push(body);
+        let n = list.len() as i32;
+        upload.parts.push((n, format!("etag-{n}")));
+        Ok(())
+    }
+
+    async fn complete(&self, upload: &MultipartUpload) -> Result<(), BlobError> {
+        let parts = self
+            .parts
+            .lock()
+            .map_err(blob_err)?
+            .remove(&upload.upload_id)
+            .ok_or_else(|| BlobError("no such upload".into()))?;
+        self.put(&upload.key, parts.concat());
+        Ok(())
+    }
+
+    async fn abort(&self, upload: &MultipartUpload) -> Result<(), BlobError> {
+        self.parts
+            .lock()
+            .map_err(blob_err)?
+            .remove(&upload.upload_id);
+        Ok(())
+    }
+
+    async fn publish(
+        &self,
+        from: &str,
+        to: &str,
+        _content_type: &str,
+        metadata: &VideoMetadata,
+    ) -> Result<(), BlobError> {
+        let mut objects = self.objects.lock().map_err(blob_err)?;
+        let (body, _) = objects
+            .remove(from)
+            .ok_or_else(|| BlobError(format!("no object {from}")))?;
+        objects.insert(to.into(), (body, metadata.clone()));
+        Ok(())
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<VideoMetadata>, BlobError> {
+        Ok(self.object(key).map(|(_, m)| m))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.objects.lock().map_err(blob_err)?.remove(key);
+        Ok(())
+    }
+
+    async fn presign_get(
+        &self,
+        key: &str,
+        signed_at: SystemTime,
+        ttl: Duration,
+    ) -> Result<String, BlobError> {
+        Ok(link(key, signed_at, ttl))
+    }
+}
+
+impl UploadStore for MemoryBlobs {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> Result<String, BlobError> {
+        Ok(format!(
+            "memory://{key}?put&type={content_type}&length={content_length}&ttl={}",
+            ttl.as_secs()
+        ))
+    }
+
+    async fn fetch(&self, key: &str, max_bytes: u64) -> Result<Option<Bytes>, BlobError> {
+        Ok(self
+            .object(key)
+            .map(|(b, _)| b.slice(..b.len().min(max_bytes as usize + 1))))
+    }
+
+    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        Ok(link(key, SystemTime::now(), ttl))
+    }
+}
+
+/// A provider that exists only in tests, with its own callback shape: adding it touched no
+/// handler. Jobs are scripted with `set`; errors are queued with `fail_next_submit` and
+/// `fail_next_lookup`.
+#[derive(Default)]
+pub struct FakeProvider {
+    jobs: Mutex<HashMap<String, ProviderJob>>,
+    submit_errors: Mutex<Vec<ProviderError>>,
+    lookup_errors: Mutex<Vec<ProviderError>>,
+    pub submitted: Mutex<Vec<GenerationRequest>>,
+}
+
+pub const FAKE: &str = "fake";
+
+impl FakeProvider {
+    /// Move the job of our task `task_id` to `status` (with a video URL or a failure).
+    pub fn set(
+        &self,
+        task_id: &str,
+        status: JobStatus,
+        video_url: Option<&str>,
+        failure: Option<&str>,
+    ) {
+        if let Ok(mut jobs) = self.jobs.lock()
+            && let Some(job) = jobs.get_mut(task_id)
+        {
+            job.status = status;
+            job.video_url = video_url.map(str::to_string);
+            job.failure = failure.map(str::to_string);
+        }
+    }
+
+    pub fn job(&self, task_id: &str) -> Option<ProviderJob> {
+        self.jobs.lock().ok()?.get(task_id).cloned()
+    }
+
+    pub fn fail_next_submit(&self, e: ProviderError) {
+        if let Ok(mut q) = self.submit_errors.lock() {
+            q.push(e);
+        }
+    }
+
+    pub fn fail_next_lookup(&self, e: ProviderError) {
+        if let Ok(mut q) = self.lookup_errors.lock() {
+            q.push(e);
+        }
+    }
+
+    pub fn submit_count(&self) -> usize {
+        self.submitted.lock().map_or(0, |s| s.len())
+    }
+}
+
+fn pop(q: &Mutex<Vec<ProviderError>>) -> Option<ProviderError> {
+    q.lock()
+        .ok()
+        .and_then(|mut q| (!q.is_empty()).then(|| q.remove(0)))
+}
+
+impl VideoProvider for FakeProvider {
+    fn name(&self) -> &'static str {
+        FAKE
+    }
+
+    fn choose_model(&self, quality: Quality, model_override: Option<&str>) -> ModelChoice {
+        ModelChoice {
+            model: model_override.unwrap_or("fake-model-1").to_string(),
+            mode: if quality == Quality::Pro {
+                Mode::Pro
+            } else {
+                Mode::Std
+            },
+        }
+    }
+
+    /// Camera moves are refused on 10-second videos (the fake's capability rule), and a
+    /// prompt with `[fake:invalid]` is a value it would reject.
+    fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {
+        if request.camera.is_some() && request.duration_seconds == 10 {
+            return Err(ProviderError::Unsupported {
+                reason: "camera moves are for 5-second videos only".into(),
+            });
+        }
+        if request
+            .prompt
+            .as_deref()
+            .is_some_and(|p| p.contains("[fake:invalid]"))
+        {
+            return Err(ProviderError::NotCreated {
+                reason: "the fake rejects this prompt".into(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn submit(
+        &self,
+        request: &GenerationRequest,
+        _deadline: Deadline,
+    ) -> Result<ProviderJob, ProviderError> {
+        if let Some(e) = pop(&self.submit_errors) {
+            return Err(e);
+        }
+        let mut jobs = self.jobs.lock().map_err(|_| ProviderError::NotFound)?;
+        let job = ProviderJob {
+            reference: ProviderRef(format!("job-{}", jobs.len() + 1)),
+            status: JobStatus::Queued,
+            video_url: None,
+            video_duration_seconds: None,
+            billed_units: None,
+            failure: None,
+        };
+        jobs.insert(request.task_id.clone(), job.clone());
+        if let Ok(mut s) = self.submitted.lock() {
+            s.push(request.clone());
+        }
+        Ok(job)
+    }
+
+    async fn lookup(
+        &self,
+        lookup: JobLookup<'_>,
+        _deadline: Deadline,
+    ) -> Result<ProviderJob, ProviderError> {
+        if let Some(e) = pop(&self.lookup_errors) {
+            return Err(e);
+        }
+        let jobs = self.jobs.lock().map_err(|_| ProviderError::NotFound)?;
+        let by_ref = lookup
+            .reference
+            .and_then(|r| jobs.values().find(|j| j.reference == *r));
+        by_ref
+            .or_else(|| jobs.get(lookup.task_id))
+            .cloned()
+            .ok_or(ProviderError::NotFound)
+    }
+}
+
+/// The fake provider's callbacks: `{"job": "job-1", "state": "working|done|broken", "ours": "<task>"}`.
+pub struct FakeCallbacks;
+
+impl CallbackReader for FakeCallbacks {
+    fn read(&self, provider: &str, body: &[u8]) -> Result<CallbackHint, CallbackError> {
+        if provider != FAKE {
+            return Err(CallbackError::UnknownProvider(provider.into()));
+        }
+        let v: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
+        let field = |name: &str| v.get(name).and_then(|x| x.as_str());
+        let job = field("job").ok_or_else(|| CallbackError::Malformed("no job".into()))?;
+        let status = match field("state") {
+            Some("working") => JobStatus::Running,
+            Some("done") => JobStatus::Succeeded,
+            Some("broken") => JobStatus::Failed,
+            _ => JobStatus::Unknown,
+        };
+        Ok(CallbackHint {
+            reference: ProviderRef(job.into()),
+            task_id: field("ours").map(str::to_string),
+            status,
+            failure: (status == JobStatus::Failed).then(|| "the fake broke".to_string()),
+        })
+    }
+}
+
+/// An API Gateway (payload 2.0) request as the functions receive it, for `user` (authorizer
+/// claims; `None` sends no identity) with an optional plan group.
+pub struct HttpEvent {
+    pub method: &'static str,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub user: Option<String>,
+    pub plan: Option<String>,
+}
+
+impl HttpEvent {
+    pub fn new(method: &'static str, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            user: Some("alice".into()),
+            plan: None,
+        }
+    }
+
+    pub fn user(mut self, user: Option<&str>) -> Self {
+        self.user = user.map(str::to_string);
+        self
+    }
+
+    pub fn plan(mut self, plan: &str) -> Self {
+        self.plan = Some(plan.into());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body.to_string());
+        self
+    }
+
+    pub fn raw_body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    pub fn event(&self) -> serde_json::Value {
+        use serde_json::json;
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), json!(v)))
+            .chain([("host".to_string(), json!("api.example.com"))])
+            .collect();
+        let raw_query = self
+            .query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut context = json!({
+            "accountId": "123456789012", "apiId": "test", "domainName": "api.example.com",
+            "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.10", "userAgent": "test"},
+            "requestId": "test-request", "routeKey": "$default", "stage": "$default",
+            "time": "25/Nov/2026:02:00:00 +0000", "timeEpoch": 1795658400000i64,
+        });
+        if let Some(user) = &self.user {
+            let mut claims = json!({"sub": user});
+            if let Some(plan) = &self.plan {
+                claims["cognito:groups"] = json!(format!("[plan:{plan}]"));
+            }
+            context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+        }
+        let mut event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": self.path,
+            "rawQueryString": raw_query, "headers": headers, "requestContext": context,
+            "isBase64Encoded": false,
+        });
+        if !self.query.is_empty() {
+            let q: serde_json::Map<String, serde_json::Value> = self
+                .query
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            event["queryStringParameters"] = serde_json::Value::Object(q);
+        }
+        if let Some(body) = &self.body {
+            event["body"] = json!(body);
+        }
+        event
+    }
+
+    pub fn request(&self) -> lambda_http::Request {
+        request_from(&self.event().to_string())
+    }
+}
+
+/// A request from a payload 2.0 event document (a sample in `events/`).
+pub fn request_from(event: &str) -> lambda_http::Request {
+    match lambda_http::request::from_str(event) {
+        Ok(req) => req,
+        Err(e) => panic!("not an API Gateway event: {e}"),
+    }
+}
+
+/// Status, headers and JSON body of a handler's response.
+pub fn response_parts(
+    resp: lambda_http::Response<lambda_http::Body>,
+) -> (u16, http::HeaderMap, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = match resp.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),
+        lambda_http::Body::Binary(b) => {
+            serde_json::from_slice(b).unwrap_or(serde_json::Value::Null)
+        }
+        _ => serde_json::Value::Null,
+    };
+    (status, headers, body)
+}
