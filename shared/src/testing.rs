@@ -815,3 +815,81 @@ pub fn response_parts(
     };
     (status, headers, body)
 }
+
+/// A five-second standard text-to-video task in `CREATED`, as create-task records it.
+pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
+    let now = time_util::rfc3339(time_util::now());
+    Task {
+        id: id.into(),
+        user_id: user_id.into(),
+        status: TaskStatus::Created,
+        video_type: crate::task::VideoType::TextToVideo,
+        prompt: Some("a red fox in snow".into()),
+        negative_prompt: None,
+        duration: 5,
+        aspect_ratio: Some(crate::task::AspectRatio::Landscape),
+        quality: Quality::Standard,
+        model: "fake-model-1".into(),
+        mode: Mode::Std,
+        cost_units: CostUnits(500),
+        provider: provider.into(),
+        provider_ref: None,
+        created_at: now.clone(),
+        updated_at: now,
+        submitted_at: None,
+        completed_at: None,
+        error: None,
+        video: None,
+        checked_at: None,
+        deleted_at: None,
+    }
+}
+
+/// Record a task as create-task would (charged, slot taken), optionally already submitted.
+pub async fn seed_task(store: &MemoryStore, task: &Task, submitted_as: Option<&str>) {
+    let record = IdempotencyRecord {
+        user_id: task.user_id.clone(),
+        key: format!("seed-{}", task.id),
+        request_hash: String::new(),
+        task_id: task.id.clone(),
+        created_at: task.created_at.clone(),
+    };
+    let charge = Charge {
+        plan: "pro".into(),
+        max_concurrent: 1000,
+        daily_budget: CostUnits(u64::MAX / 2),
+        day: time_util::utc_day(time_util::now()),
+        now_secs: time_util::unix_seconds(time_util::now()),
+    };
+    let created = store.create_task(task, &record, &charge).await;
+    assert!(matches!(created, Ok(CreateOutcome::Created)), "{created:?}");
+    if let Some(reference) = submitted_as {
+        let patch = TaskPatch {
+            provider_ref: Some(ProviderRef(reference.into())),
+            ..Default::default()
+        };
+        let applied = store
+            .apply(&task.id, TaskEvent::ProviderQueued, patch)
+            .await;
+        assert!(applied.is_ok(), "{applied:?}");
+    }
+}
+
+impl FakeProvider {
+    /// Register a job the provider holds for our task (as if submitted earlier).
+    pub fn hold(&self, task_id: &str, reference: &str, status: JobStatus) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.insert(
+                task_id.into(),
+                ProviderJob {
+                    reference: ProviderRef(reference.into()),
+                    status,
+                    video_url: None,
+                    video_duration_seconds: None,
+                    billed_units: None,
+                    failure: None,
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! finalize in process: in-memory table and bucket, the test-only provider, and a real MP4
+//! served over HTTP on loopback by the test itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_lambda_events::sqs::SqsEvent;
+use finalize::{App, DownloadPolicy, handle};
+use serde_json::json;
+use shared::ports::{Accounts, Tasks, VideoMetadata, VideoStore};
+use shared::provider::{JobStatus, ProviderError};
+use shared::state::{TaskEvent, TaskPatch};
+use shared::task::TaskStatus;
+use shared::testing::{FakeProvider, MemoryBlobs, MemoryStore, seed_task, task_fixture};
+
+const MP4: &[u8] = include_bytes!("../../../tools/kling-sim/assets/gop-720p-16x9.mp4");
+
+type TestApp = App<MemoryStore, FakeProvider, MemoryBlobs>;
+
+/// Serves `/video.mp4` (the real file), `/junk.mp4` (not an MP4); counts downloads.
+async fn origin() -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new()
+        .route(
+            "/video.mp4",
+            axum::routing::get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { MP4 }
+            }),
+        )
+        .route(
+            "/junk.mp4",
+            axum::routing::get(|| async { "<html>nope</html>" }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://127.0.0.1:{}", addr.port()), hits)
+}
+
+fn app() -> TestApp {
+    let policy = DownloadPolicy {
+        allowed_hosts: vec!["127.0.0.1".into()],
+        allow_http: true,
+        allow_private: true,
+        max_bytes: 64 * 1024 * 1024,
+    };
+    App {
+        store: MemoryStore::default(),
+        provider: FakeProvider::default(),
+        videos: MemoryBlobs::default(),
+        http: policy.client().unwrap(),
+        policy,
+    }
+}
+
+/// A task the provider reports done with this video URL, and our record at FINALIZING.
+async fn done_task(app: &TestApp, url: Option<&str>) {
+    seed_task(
+        &app.store,
+        &task_fixture("t-1", "alice", "fake"),
+        Some("job-1"),
+    )
+    .await;
+    app.store
+        .apply("t-1", TaskEvent::ProviderSucceeded, TaskPatch::default())
+        .await
+        .unwrap();
+    app.provider.hold("t-1", "job-1", JobStatus::Queued);
+    app.provider.set("t-1", JobStatus::Succeeded, url, None);
+}
+
+fn batch(bodies: &[&str]) -> SqsEvent {
+    let records: Vec<_> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| json!({"messageId": format!("m-{i}"), "body": b}))
+        .collect();
+    serde_json::from_value(json!({"Records": records})).unwrap()
+}
+
+const T1: &str = r#"{"task_id": "t-1"}"#;
+
+async fn run(app: &TestApp, bodies: &[&str]) -> Vec<String> {
+    handle(app, batch(bodies))
+        .await
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+async fn task(app: &TestApp) -> shared::task::Task {
+    app.store.get_task("t-1").await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_finished_video_is_stored_with_its_facts_and_the_task_succeeds() {
+    let (base, hits) = origin().await;
+    let app = app();
+    done_task(&app, Some(&format!("{base}/video.mp4"))).await;
+    assert!(run(&app, &[T1]).await.is_empty());
+    let t = task(&app).await;
+    assert_eq!(t.status, TaskStatus::Succeeded);
+    let video = t.video.unwrap();
+    assert_eq!(video.key, "videos/alice/t-1.mp4");
+    assert_eq!(
+        (video.bytes, video.width, video.height),
+        (MP4.len() as u64, Some(1280), Some(720))
+    );
+    let (stored, meta) = app.videos.object("videos/alice/t-1.mp4").unwrap();
+    assert_eq!(stored.as_ref(), MP4);
+    assert_eq!(meta.get("ai-generated"), Some("true"));
+    assert_eq!(
+        app.videos.keys(),
+        ["videos/alice/t-1.mp4"],
+        "no staging object left"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    let account = app.store.account("alice", "any").await.unwrap();
+    assert_eq!(account.in_flight, 0, "slot freed");
+}
+
+#[tokio::test]
+async fn a_redelivered_message_downloads_nothing_again() {
+    let (base, hits) = origin().await;
+    let app = app();
+    done_task(&app, Some(&format!("{base}/video.mp4"))).await;
+    run(&app, &[T1]).await;
+    assert!(run(&app, &[T1, T1]).await.is_empty());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_video_published_before_a_crash_is_recorded_without_a_download() {
+    let (base, hits) = origin().await;
+    let app = app();
+    done_task(&app, Some(&format!("{base}/video.mp4"))).await;
+    // The crash came after publishing and before the task was written.
+    app.videos.put("staging/t-1.mp4", MP4.to_vec());
+    let meta = VideoMetadata {
+        pairs: vec![
+            ("bytes".into(), MP4.len().to_string()),
+            ("sha256".into(), "abc".into()),
+        ],
+    };
+    app.videos
+        .publish(
+            "staging/t-1.mp4",
+            "videos/alice/t-1.mp4",
+            "video/mp4",
+            &meta,
+        )
+        .await
+        .unwrap();
+    assert!(run(&app, &[T1]).await.is_empty());
+    assert_eq!(task(&app).await.status, TaskStatus::Succeeded);
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_job_still_running_is_retried_later() {
+    let app = app();
+    done_task(&app, None).await;
+    app.provider.set("t-1", JobStatus::Running, None, None);
+    assert_eq!(run(&app, &[T1]).await, ["m-0"]);
+    assert_eq!(task(&app).await.status, TaskStatus::Finalizing);
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_from_the_provider_is_retried() {
+    let app = app();
+    done_task(&app, None).await;
+    app.provider
+        .fail_next_lookup(ProviderError::OutcomeUnknown {
+            reason: "timeout".into(),
+        });
+    assert_eq!(run(&app, &[T1]).await, ["m-0"]);
+    assert_eq!(task(&app).await.status, TaskStatus::Finalizing);
+}
+
+#[tokio::test]
+async fn a_provider_failure_fails_and_refunds() {
+    let app = app();
+    done_task(&app, None).await;
+    app.provider
+        .set("t-1", JobStatus::Failed, None, Some("the fake broke"));
+    assert!(run(&app, &[T1]).await.is_empty());
+    let t = task(&app).await;
+    assert_eq!(
+        (t.status, t.error.unwrap().code.as_str()),
+        (TaskStatus::Failed, "provider_failed")
+    );
+    assert_eq!(app.store.ledger_sum("alice"), (500, 500));
+}
+
+#[tokio::test]
+async fn unusable_videos_fail_the_task() {
+    let (base, _) = origin().await;
+    let cases = [
+        (Some(format!("{base}/junk.mp4")), "not an MP4"),
+        (
+            Some("http://203.0.113.9/video.mp4".to_string()),
+            "host not allowed",
+        ),
+        (Some("ftp://127.0.0.1/video.mp4".to_string()), "scheme"),
+        (None, "no video"),
+    ];
+    for (url, why) in cases {
+        let app = app();
+        done_task(&app, url.as_deref()).await;
+        assert!(run(&app, &[T1]).await.is_empty(), "{why}");
+        let t = task(&app).await;
+        assert_eq!(t.status, TaskStatus::Failed, "{why}");
+        assert_eq!(t.error.unwrap().code, "video_unusable", "{why}");
+        assert_eq!(app.store.ledger_sum("alice"), (500, 500), "{why}");
+        assert!(app.videos.keys().is_empty(), "{why}");
+    }
+}
+
+#[tokio::test]
+async fn unreadable_and_unknown_messages_are_dropped_not_retried() {
+    let app = app();
+    assert!(
+        run(&app, &["not json", r#"{"task_id": "t-404"}"#])
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_store_failure_is_retried() {
+    let (base, _) = origin().await;
+    let app = app();
+    done_task(&app, Some(&format!("{base}/video.mp4"))).await;
+    app.store.fail_writes.store(true, Ordering::SeqCst);
+    assert_eq!(run(&app, &[T1]).await, ["m-0"]);
+    app.store.fail_writes.store(false, Ordering::SeqCst);
+    assert!(run(&app, &[T1]).await.is_empty());
+    assert_eq!(task(&app).await.status, TaskStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_terminal_task_is_acknowledged() {
+    let app = app();
+    done_task(&app, None).await;
+    app.store
+        .apply("t-1", TaskEvent::Failed, TaskPatch::default())
+        .await
+        .unwrap();
+    assert!(run(&app, &[T1]).await.is_empty());
+    assert!(app.videos.keys().is_empty());
+}
+
+#[tokio::test]
+async fn the_sample_batch() {
+    let app = app();
+    let event: SqsEvent =
+        serde_json::from_str(include_str!("../../../events/finalize/sqs-batch.json")).unwrap();
+    assert!(handle(&app, event).await.batch_item_failures.is_empty());
+}
+
+#[tokio::test]
+async fn a_deleted_staging_object_is_never_published_twice() {
+    let (base, _) = origin().await;
+    let app = app();
+    done_task(&app, Some(&format!("{base}/video.mp4"))).await;
+    run(&app, &[T1]).await;
+    app.videos.delete("videos/alice/t-1.mp4").await.unwrap();
+    // The task is terminal now: a late message changes nothing and stores nothing.
+    assert!(run(&app, &[T1]).await.is_empty());
+    assert!(app.videos.keys().is_empty());
+}
