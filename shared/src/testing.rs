@@ -4,7 +4,7 @@
 //! logic with nothing running.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -42,11 +42,12 @@ struct Tables {
     webhooks: HashSet<String>,
 }
 
-/// The table, in memory. `fail_writes` makes every write answer a backend error.
-#[derive(Default)]
+/// The table, in memory; clones share it. `fail_writes` makes every write answer a backend
+/// error.
+#[derive(Default, Clone)]
 pub struct MemoryStore {
-    tables: Mutex<Tables>,
-    pub fail_writes: std::sync::atomic::AtomicBool,
+    tables: Arc<Mutex<Tables>>,
+    pub fail_writes: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn poisoned<T>(_: T) -> StoreError {
@@ -343,11 +344,11 @@ impl WebhookDedup for MemoryStore {
     }
 }
 
-/// The finalize queue, in memory.
-#[derive(Default)]
+/// The finalize queue, in memory; clones share it.
+#[derive(Default, Clone)]
 pub struct MemoryQueue {
-    pub messages: Mutex<Vec<FinalizeMessage>>,
-    pub fail: std::sync::atomic::AtomicBool,
+    pub messages: Arc<Mutex<Vec<FinalizeMessage>>>,
+    pub fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MemoryQueue {
@@ -373,12 +374,12 @@ impl FinalizeQueue for MemoryQueue {
     }
 }
 
-/// The bucket, in memory: objects with metadata, multipart uploads, and presigned links of
+/// The bucket, in memory (clones share it): objects with metadata, multipart uploads, and presigned links of
 /// the form `memory://{key}?signed={unix}&ttl={secs}`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct MemoryBlobs {
-    objects: Mutex<HashMap<String, (Bytes, VideoMetadata)>>,
-    parts: Mutex<HashMap<String, Vec<Bytes>>>,
+    objects: Arc<Mutex<HashMap<String, (Bytes, VideoMetadata)>>>,
+    parts: Arc<Mutex<HashMap<String, Vec<Bytes>>>>,
 }
 
 fn blob_err<T>(_: T) -> BlobError {
@@ -524,12 +525,12 @@ impl UploadStore for MemoryBlobs {
 /// A provider that exists only in tests, with its own callback shape: adding it touched no
 /// handler. Jobs are scripted with `set`; errors are queued with `fail_next_submit` and
 /// `fail_next_lookup`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct FakeProvider {
-    jobs: Mutex<HashMap<String, ProviderJob>>,
-    submit_errors: Mutex<Vec<ProviderError>>,
-    lookup_errors: Mutex<Vec<ProviderError>>,
-    pub submitted: Mutex<Vec<GenerationRequest>>,
+    jobs: Arc<Mutex<HashMap<String, ProviderJob>>>,
+    submit_errors: Arc<Mutex<Vec<ProviderError>>>,
+    lookup_errors: Arc<Mutex<Vec<ProviderError>>>,
+    pub submitted: Arc<Mutex<Vec<GenerationRequest>>>,
 }
 
 pub const FAKE: &str = "fake";

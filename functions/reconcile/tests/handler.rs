@@ -1,0 +1,145 @@
+//! reconcile in process: stale tasks against the test-only provider, with in-memory ports.
+
+use std::time::Duration;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use reconcile::{App, SweepReport, handle};
+use shared::ports::Tasks;
+use shared::provider::{JobStatus, ProviderError, ProviderRef};
+use shared::sync::SyncPolicy;
+use shared::task::TaskStatus;
+use shared::testing::{FakeProvider, MemoryQueue, MemoryStore, seed_task, task_fixture};
+use shared::time_util::{now, rfc3339};
+
+type TestApp = App<MemoryStore, FakeProvider, MemoryQueue>;
+
+fn app() -> TestApp {
+    App {
+        store: MemoryStore::default(),
+        provider: FakeProvider::default(),
+        queue: MemoryQueue::default(),
+        policy: SyncPolicy {
+            stale_after: Duration::from_secs(60),
+            hard_timeout: Duration::from_secs(3600),
+            submit_grace: Duration::from_secs(120),
+        },
+    }
+}
+
+fn event() -> EventBridgeEvent {
+    serde_json::from_str(include_str!("../../../events/reconcile/scheduled.json")).unwrap()
+}
+
+/// A charged task last seen `quiet` ago, created `age` ago, in `status` (submitted as job-1
+/// unless CREATED).
+async fn stale(app: &TestApp, status: TaskStatus, quiet: i64, age: i64) {
+    let mut task = task_fixture("t-1", "alice", "fake");
+    seed_task(&app.store, &task, None).await;
+    task.status = status;
+    if status != TaskStatus::Created {
+        task.provider_ref = Some(ProviderRef("job-1".into()));
+    }
+    task.updated_at = rfc3339(now() - time::Duration::seconds(quiet));
+    task.created_at = rfc3339(now() - time::Duration::seconds(age));
+    app.store.insert_task(task);
+}
+
+async fn status(app: &TestApp) -> TaskStatus {
+    app.store.get_task("t-1").await.unwrap().unwrap().status
+}
+
+#[tokio::test]
+async fn the_sample_schedule_with_nothing_to_do() {
+    let report = handle(&app(), event()).await;
+    assert_eq!(
+        report,
+        SweepReport {
+            scheduled_at: Some("2026-11-25T02:00:00+00:00".into()),
+            ..Default::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_lost_success_callback_queues_finalize() {
+    let app = app();
+    stale(&app, TaskStatus::Running, 600, 900).await;
+    app.provider.hold("t-1", "job-1", JobStatus::Succeeded);
+    let report = handle(&app, event()).await;
+    assert_eq!((report.checked, report.finalize_queued), (1, 1));
+    assert_eq!(status(&app).await, TaskStatus::Finalizing);
+    assert_eq!(app.queue.drain()[0].task_id, "t-1");
+}
+
+#[tokio::test]
+async fn progress_the_callbacks_missed_is_applied() {
+    let app = app();
+    stale(&app, TaskStatus::Queued, 600, 900).await;
+    app.provider.hold("t-1", "job-1", JobStatus::Running);
+    assert_eq!(handle(&app, event()).await.moved, 1);
+    assert_eq!(status(&app).await, TaskStatus::Running);
+}
+
+#[tokio::test]
+async fn a_provider_failure_fails_and_refunds() {
+    let app = app();
+    stale(&app, TaskStatus::Running, 600, 900).await;
+    app.provider.hold("t-1", "job-1", JobStatus::Failed);
+    assert_eq!(handle(&app, event()).await.failed, 1);
+    assert_eq!(status(&app).await, TaskStatus::Failed);
+    assert_eq!(app.store.ledger_sum("alice"), (500, 500));
+}
+
+#[tokio::test]
+async fn a_task_past_the_hard_timeout_fails_and_refunds_once() {
+    let app = app();
+    stale(&app, TaskStatus::Running, 600, 7200).await;
+    assert_eq!(handle(&app, event()).await.failed, 1);
+    let task = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(task.error.unwrap().code, "timeout");
+    handle(&app, event()).await;
+    assert_eq!(app.store.ledger_sum("alice"), (500, 500));
+}
+
+#[tokio::test]
+async fn a_submission_the_provider_never_saw_waits_out_its_grace() {
+    let app = app();
+    stale(&app, TaskStatus::Created, 90, 90).await;
+    assert_eq!(handle(&app, event()).await.failed, 0);
+    assert_eq!(status(&app).await, TaskStatus::Created);
+
+    let app = self::app();
+    stale(&app, TaskStatus::Created, 600, 600).await;
+    assert_eq!(handle(&app, event()).await.failed, 1);
+    let task = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(task.error.unwrap().code, "submission_lost");
+}
+
+#[tokio::test]
+async fn a_provider_error_leaves_the_task_for_the_next_run() {
+    let app = app();
+    stale(&app, TaskStatus::Running, 600, 900).await;
+    app.provider
+        .fail_next_lookup(ProviderError::OutcomeUnknown {
+            reason: "timeout".into(),
+        });
+    assert_eq!(handle(&app, event()).await.errors, 1);
+    assert_eq!(status(&app).await, TaskStatus::Running);
+}
+
+#[tokio::test]
+async fn fresh_tasks_are_left_alone_and_a_task_is_checked_once_per_window() {
+    let app = app();
+    stale(&app, TaskStatus::Running, 10, 900).await;
+    assert_eq!(handle(&app, event()).await.checked, 0);
+
+    let app = self::app();
+    stale(&app, TaskStatus::Running, 600, 900).await;
+    app.provider.hold("t-1", "job-1", JobStatus::Running);
+    assert_eq!(handle(&app, event()).await.checked, 1);
+    assert_eq!(
+        handle(&app, event()).await.checked,
+        0,
+        "checked moments ago"
+    );
+}

@@ -1,0 +1,285 @@
+//! status-query in process: in-memory ports and the test-only provider.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use shared::auth::AuthMode;
+use shared::plans::Plans;
+use shared::ports::Tasks;
+use shared::provider::JobStatus;
+use shared::state::{TaskEvent, TaskPatch};
+use shared::sync::SyncPolicy;
+use shared::task::{StoredVideo, TaskStatus};
+use shared::testing::{
+    FakeProvider, HttpEvent, MemoryBlobs, MemoryQueue, MemoryStore, request_from, response_parts,
+    seed_task, task_fixture,
+};
+use status_query::{App, handle};
+
+type TestApp = App<MemoryStore, MemoryBlobs, FakeProvider, MemoryQueue>;
+
+fn app() -> TestApp {
+    let none: HashMap<&str, &str> = HashMap::new();
+    App {
+        store: MemoryStore::default(),
+        videos: MemoryBlobs::default(),
+        provider: FakeProvider::default(),
+        queue: MemoryQueue::default(),
+        auth: AuthMode::Authorizer,
+        presign_ttl: Duration::from_secs(900),
+        plans: Plans::from_source(&none).unwrap(),
+        poll: SyncPolicy {
+            stale_after: Duration::from_secs(30),
+            hard_timeout: Duration::from_secs(3 * 3600),
+            submit_grace: Duration::from_secs(120),
+        },
+    }
+}
+
+async fn send(app: &TestApp, event: HttpEvent) -> (u16, http::HeaderMap, Value) {
+    response_parts(handle(app, event.request()).await)
+}
+
+fn code(got: &(u16, http::HeaderMap, Value)) -> (u16, &str) {
+    (got.0, got.2["error"]["code"].as_str().unwrap_or("-"))
+}
+
+fn get(id: &str) -> HttpEvent {
+    HttpEvent::new("GET", format!("/v1/videos/{id}"))
+}
+
+/// A task that finished and whose video is in the bucket.
+async fn finished(app: &TestApp, id: &str) {
+    seed_task(
+        &app.store,
+        &task_fixture(id, "alice", "fake"),
+        Some("job-1"),
+    )
+    .await;
+    app.store
+        .apply(id, TaskEvent::ProviderSucceeded, TaskPatch::default())
+        .await
+        .unwrap();
+    let key = format!("videos/alice/{id}.mp4");
+    app.videos.put(&key, vec![0u8; 10]);
+    let video = StoredVideo {
+        key,
+        bytes: 10,
+        sha256: "x".into(),
+        content_type: "video/mp4".into(),
+        duration_seconds: Some(5.0),
+        width: Some(1280),
+        height: Some(720),
+    };
+    let patch = TaskPatch {
+        video: Some(video),
+        ..Default::default()
+    };
+    app.store.apply(id, TaskEvent::Stored, patch).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unfinished_task_has_an_etag_and_a_polling_hint() {
+    let app = app();
+    seed_task(
+        &app.store,
+        &task_fixture("t-1", "alice", "fake"),
+        Some("job-1"),
+    )
+    .await;
+    let (status, headers, task) = send(&app, get("t-1")).await;
+    assert_eq!((status, task["status"].as_str()), (200, Some("QUEUED")));
+    assert_eq!(headers["retry-after"], "5");
+    let tag = headers["etag"].to_str().unwrap().to_string();
+    let again = send(&app, get("t-1").header("if-none-match", &tag)).await;
+    assert_eq!((again.0, again.2), (304, Value::Null));
+    assert_eq!(again.1["etag"].to_str().unwrap(), tag);
+}
+
+#[tokio::test]
+async fn a_finished_task_carries_a_link_that_holds_for_the_window() {
+    let app = app();
+    finished(&app, "t-1").await;
+    let (status, headers, task) = send(&app, get("t-1")).await;
+    assert_eq!(status, 200);
+    assert!(!headers.contains_key("retry-after"));
+    let url = task["video"]["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("memory://videos/alice/t-1.mp4?signed="),
+        "{url}"
+    );
+    let (_, _, again) = send(&app, get("t-1")).await;
+    assert_eq!(
+        again["video"]["url"], task["video"]["url"],
+        "same link within a window"
+    );
+    assert_eq!(task["video"]["width"], 1280);
+}
+
+#[tokio::test]
+async fn a_transition_changes_the_etag() {
+    let app = app();
+    seed_task(
+        &app.store,
+        &task_fixture("t-1", "alice", "fake"),
+        Some("job-1"),
+    )
+    .await;
+    let (_, headers, _) = send(&app, get("t-1")).await;
+    let tag = headers["etag"].to_str().unwrap().to_string();
+    app.store
+        .apply("t-1", TaskEvent::ProviderRunning, TaskPatch::default())
+        .await
+        .unwrap();
+    let (status, headers, task) = send(&app, get("t-1").header("if-none-match", &tag)).await;
+    assert_eq!((status, task["status"].as_str()), (200, Some("RUNNING")));
+    assert_ne!(headers["etag"].to_str().unwrap(), tag);
+}
+
+#[tokio::test]
+async fn another_users_task_is_not_found() {
+    let app = app();
+    seed_task(
+        &app.store,
+        &task_fixture("t-1", "alice", "fake"),
+        Some("job-1"),
+    )
+    .await;
+    assert_eq!(
+        code(&send(&app, get("t-1").user(Some("mallory"))).await),
+        (404, "not_found")
+    );
+    assert_eq!(code(&send(&app, get("t-404")).await), (404, "not_found"));
+}
+
+#[tokio::test]
+async fn no_identity_is_401() {
+    let app = app();
+    assert_eq!(
+        code(&send(&app, get("t-1").user(None)).await),
+        (401, "unauthenticated")
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404() {
+    let app = app();
+    let got = send(&app, HttpEvent::new("POST", "/v1/me")).await;
+    assert_eq!(code(&got), (404, "route_not_found"));
+}
+
+#[tokio::test]
+async fn a_stale_task_is_checked_with_the_provider() {
+    let app = app();
+    let mut task = task_fixture("t-1", "alice", "fake");
+    seed_task(&app.store, &task, None).await;
+    let old = "2026-01-01T00:00:00.000Z".to_string();
+    task.status = TaskStatus::Queued;
+    task.provider_ref = Some(shared::provider::ProviderRef("job-1".into()));
+    task.updated_at = old.clone();
+    task.created_at = shared::time_util::rfc3339(shared::time_util::now());
+    app.store.insert_task(task);
+    app.provider.hold("t-1", "job-1", JobStatus::Succeeded);
+    let (_, _, view) = send(&app, get("t-1")).await;
+    assert_eq!(view["status"], "FINALIZING", "{view}");
+    assert_eq!(
+        app.queue.drain().len(),
+        1,
+        "finalize queued for the lost callback"
+    );
+}
+
+#[tokio::test]
+async fn lists_are_newest_first_with_cursors() {
+    let app = app();
+    for i in 0..5 {
+        let mut t = task_fixture(&format!("t-{i}"), "alice", "fake");
+        t.created_at = format!("2026-11-26T00:00:0{i}.000Z");
+        seed_task(&app.store, &t, None).await;
+    }
+    seed_task(&app.store, &task_fixture("t-bob", "bob", "fake"), None).await;
+    let page = |cursor: Option<&str>| {
+        let e = HttpEvent::new("GET", "/v1/videos").query("limit", "2");
+        match cursor {
+            Some(c) => e.query("cursor", c),
+            None => e,
+        }
+    };
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (status, headers, body) = send(&app, page(cursor.as_deref())).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(headers.contains_key("etag"));
+        for item in body["items"].as_array().unwrap() {
+            seen.push(item["id"].as_str().unwrap().to_string());
+        }
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["t-4", "t-3", "t-2", "t-1", "t-0"]);
+}
+
+#[tokio::test]
+async fn bad_limits_and_foreign_cursors_are_refused() {
+    let app = app();
+    let limit = HttpEvent::new("GET", "/v1/videos").query("limit", "0");
+    assert_eq!(code(&send(&app, limit).await), (422, "invalid_limit"));
+    let cursor = HttpEvent::new("GET", "/v1/videos").query("cursor", "bob|x");
+    assert_eq!(code(&send(&app, cursor).await), (400, "invalid_cursor"));
+}
+
+#[tokio::test]
+async fn delete_removes_the_video_once_and_refuses_work_in_progress() {
+    let app = app();
+    finished(&app, "t-1").await;
+    seed_task(
+        &app.store,
+        &task_fixture("t-2", "alice", "fake"),
+        Some("job-2"),
+    )
+    .await;
+    let del = |id: &str| HttpEvent::new("DELETE", format!("/v1/videos/{id}"));
+    assert_eq!(send(&app, del("t-1")).await.0, 204);
+    assert!(app.videos.keys().is_empty());
+    assert_eq!(send(&app, del("t-1")).await.0, 204, "idempotent");
+    let (_, _, view) = send(&app, get("t-1")).await;
+    assert!(
+        view["deleted_at"].is_string() && view["video"].is_null(),
+        "{view}"
+    );
+    assert_eq!(
+        code(&send(&app, del("t-2")).await),
+        (409, "task_in_progress")
+    );
+    assert_eq!(code(&send(&app, del("t-404")).await), (404, "not_found"));
+}
+
+#[tokio::test]
+async fn me_shows_the_plan_usage_and_the_ledger() {
+    let app = app();
+    seed_task(&app.store, &task_fixture("t-1", "alice", "fake"), None).await;
+    let (status, _, me) = send(&app, HttpEvent::new("GET", "/v1/me").plan("pro")).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["plan"], "pro");
+    assert_eq!(me["usage"]["in_flight"], 1);
+    assert_eq!(me["usage"]["cost_units"].as_f64(), Some(5.0));
+    assert_eq!(me["ledger_today"]["debits"].as_f64(), Some(5.0));
+}
+
+#[tokio::test]
+async fn the_sample_events() {
+    let app = app();
+    let get = include_str!("../../../events/status-query/get-video.json");
+    let got = response_parts(handle(&app, request_from(get)).await);
+    assert_eq!(code(&got), (404, "not_found"));
+    let list = include_str!("../../../events/status-query/list-videos.json");
+    let (status, _, body) = response_parts(handle(&app, request_from(list)).await);
+    assert_eq!(
+        (status, body["items"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+}
