@@ -185,27 +185,25 @@ fn camera(v: &Option<Value>) -> Result<Option<CameraMotion>, ApiError> {
     }))
 }
 
-pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
-    let video_type = match present(&body.video_type).map(|v| v.as_str()) {
-        None => {
-            return Err(invalid(
-                "type_required",
-                "type",
-                "type is required: text_to_video or image_to_video",
-            ));
-        }
-        Some(Some("text_to_video")) => VideoType::TextToVideo,
-        Some(Some("image_to_video")) => VideoType::ImageToVideo,
-        Some(_) => {
-            return Err(invalid(
-                "invalid_type",
-                "type",
-                "type must be text_to_video or image_to_video",
-            ));
-        }
-    };
-    let t2v = video_type == VideoType::TextToVideo;
+fn video_type(body: &CreateVideoBody) -> Result<VideoType, ApiError> {
+    match present(&body.video_type).map(|v| v.as_str()) {
+        None => Err(invalid(
+            "type_required",
+            "type",
+            "type is required: text_to_video or image_to_video",
+        )),
+        Some(Some("text_to_video")) => Ok(VideoType::TextToVideo),
+        Some(Some("image_to_video")) => Ok(VideoType::ImageToVideo),
+        Some(_) => Err(invalid(
+            "invalid_type",
+            "type",
+            "type must be text_to_video or image_to_video",
+        )),
+    }
+}
 
+/// The prompt (required for text) and the negative prompt (our default when absent).
+fn prompts(body: &CreateVideoBody, t2v: bool) -> Result<(Option<String>, String), ApiError> {
     let prompt = text(&body.prompt, "prompt", "invalid_prompt", "prompt_too_long")?;
     if t2v && prompt.is_none() {
         return Err(invalid(
@@ -221,96 +219,105 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         "negative_prompt_too_long",
     )?
     .unwrap_or_else(|| DEFAULT_NEGATIVE_PROMPT.to_string());
+    Ok((prompt, negative_prompt))
+}
 
-    let duration = match present(&body.duration) {
-        None => 5,
-        Some(v) => v
-            .as_u64()
-            .and_then(|d| u32::try_from(d).ok())
-            .filter(|d| ALLOWED_DURATIONS.contains(d))
-            .ok_or_else(|| {
-                invalid(
-                    "invalid_duration",
-                    "duration",
-                    "duration must be 5 or 10 (seconds, a number)",
-                )
-            })?,
+fn duration(body: &CreateVideoBody) -> Result<u32, ApiError> {
+    let Some(v) = present(&body.duration) else {
+        return Ok(5);
     };
+    v.as_u64()
+        .and_then(|d| u32::try_from(d).ok())
+        .filter(|d| ALLOWED_DURATIONS.contains(d))
+        .ok_or_else(|| {
+            invalid(
+                "invalid_duration",
+                "duration",
+                "duration must be 5 or 10 (seconds, a number)",
+            )
+        })
+}
 
-    let aspect_ratio = match (present(&body.aspect_ratio), t2v) {
-        (None, true) => Some(AspectRatio::Landscape),
-        (None, false) => None,
-        (Some(_), false) => {
-            return Err(invalid(
-                "aspect_ratio_not_supported",
+fn aspect_ratio(body: &CreateVideoBody, t2v: bool) -> Result<Option<AspectRatio>, ApiError> {
+    match (present(&body.aspect_ratio), t2v) {
+        (None, true) => Ok(Some(AspectRatio::Landscape)),
+        (None, false) => Ok(None),
+        (Some(_), false) => Err(invalid(
+            "aspect_ratio_not_supported",
+            "aspect_ratio",
+            "aspect_ratio applies to text_to_video only; image_to_video follows the image",
+        )),
+        (Some(v), true) => match v.as_str() {
+            Some("16:9") => Ok(Some(AspectRatio::Landscape)),
+            Some("9:16") => Ok(Some(AspectRatio::Portrait)),
+            Some("1:1") => Ok(Some(AspectRatio::Square)),
+            _ => Err(invalid(
+                "invalid_aspect_ratio",
                 "aspect_ratio",
-                "aspect_ratio applies to text_to_video only; image_to_video follows the image",
-            ));
-        }
-        (Some(v), true) => Some(match v.as_str() {
-            Some("16:9") => AspectRatio::Landscape,
-            Some("9:16") => AspectRatio::Portrait,
-            Some("1:1") => AspectRatio::Square,
-            _ => {
-                return Err(invalid(
-                    "invalid_aspect_ratio",
-                    "aspect_ratio",
-                    "aspect_ratio must be 16:9, 9:16 or 1:1",
-                ));
-            }
-        }),
-    };
+                "aspect_ratio must be 16:9, 9:16 or 1:1",
+            )),
+        },
+    }
+}
 
-    let quality = match present(&body.quality).map(|v| v.as_str()) {
-        None => Quality::Standard,
-        Some(Some("draft")) => Quality::Draft,
-        Some(Some("standard")) => Quality::Standard,
-        Some(Some("pro")) => Quality::Pro,
-        Some(_) => {
-            return Err(invalid(
-                "invalid_quality",
-                "quality",
-                "quality must be draft, standard or pro",
-            ));
-        }
-    };
+fn quality(body: &CreateVideoBody) -> Result<Quality, ApiError> {
+    match present(&body.quality).map(|v| v.as_str()) {
+        None => Ok(Quality::Standard),
+        Some(Some("draft")) => Ok(Quality::Draft),
+        Some(Some("standard")) => Ok(Quality::Standard),
+        Some(Some("pro")) => Ok(Quality::Pro),
+        Some(_) => Err(invalid(
+            "invalid_quality",
+            "quality",
+            "quality must be draft, standard or pro",
+        )),
+    }
+}
 
-    let model_override = match present(&body.model) {
-        None => None,
-        Some(v) => {
-            let m = v.as_str().filter(|m| !m.is_empty()).ok_or_else(|| {
-                invalid(
-                    "invalid_model",
-                    "model",
-                    "model must be a model name such as kling-v2-6",
-                )
-            })?;
-            if crate::kling::capability::model(m).is_none() {
-                return Err(invalid(
-                    "unknown_model",
-                    "model",
-                    format!("model {m} is not a Kling video model"),
-                ));
-            }
-            Some(m.to_string())
-        }
+fn model_override(body: &CreateVideoBody) -> Result<Option<String>, ApiError> {
+    let Some(v) = present(&body.model) else {
+        return Ok(None);
     };
+    let m = v.as_str().filter(|m| !m.is_empty()).ok_or_else(|| {
+        invalid(
+            "invalid_model",
+            "model",
+            "model must be a model name such as kling-v2-6",
+        )
+    })?;
+    if crate::kling::capability::model(m).is_none() {
+        return Err(invalid(
+            "unknown_model",
+            "model",
+            format!("model {m} is not a Kling video model"),
+        ));
+    }
+    Ok(Some(m.to_string()))
+}
 
-    let cfg_scale = match present(&body.cfg_scale) {
-        None => None,
-        Some(v) => Some(
-            v.as_f64()
-                .filter(|x| (0.0..=1.0).contains(x))
-                .ok_or_else(|| {
-                    invalid(
-                        "invalid_cfg_scale",
-                        "cfg_scale",
-                        "cfg_scale must be a number from 0 to 1",
-                    )
-                })? as f32,
-        ),
+fn cfg_scale(body: &CreateVideoBody) -> Result<Option<f32>, ApiError> {
+    let Some(v) = present(&body.cfg_scale) else {
+        return Ok(None);
     };
+    let x = v
+        .as_f64()
+        .filter(|x| (0.0..=1.0).contains(x))
+        .ok_or_else(|| {
+            invalid(
+                "invalid_cfg_scale",
+                "cfg_scale",
+                "cfg_scale must be a number from 0 to 1",
+            )
+        })?;
+    Ok(Some(x as f32))
+}
 
+/// Start and end frames: only for image-to-video, which needs at least one, with the
+/// caller's confirmation that they hold the rights to them.
+fn images(
+    body: &CreateVideoBody,
+    t2v: bool,
+) -> Result<(Option<ImageRef>, Option<ImageRef>), ApiError> {
     let image = image_ref(&body.image, "image")?;
     let image_tail = image_ref(&body.image_tail, "image_tail")?;
     if t2v {
@@ -330,7 +337,6 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
             "image_to_video needs image (start frame) or image_tail (end frame)",
         ));
     }
-
     let rights_confirmed = match present(&body.rights_confirmed) {
         None => false,
         Some(v) => v.as_bool().ok_or_else(|| {
@@ -348,7 +354,20 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
             "confirm you have the rights to the images with rights_confirmed: true",
         ));
     }
+    Ok((image, image_tail))
+}
 
+/// The one rule for a create body: each field in turn, the first problem wins.
+pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
+    let video_type = video_type(body)?;
+    let t2v = video_type == VideoType::TextToVideo;
+    let (prompt, negative_prompt) = prompts(body, t2v)?;
+    let duration = duration(body)?;
+    let aspect_ratio = aspect_ratio(body, t2v)?;
+    let quality = quality(body)?;
+    let model_override = model_override(body)?;
+    let cfg_scale = cfg_scale(body)?;
+    let (image, image_tail) = images(body, t2v)?;
     Ok(VideoSpec {
         video_type,
         prompt,

@@ -271,6 +271,7 @@ async fn moderate<S: Store, P, U>(
     Ok(())
 }
 
+/// `POST /v1/videos`: named steps, each of which may answer instead.
 async fn create<S: Store, P: VideoProvider, U: UploadStore>(
     app: &App<S, P, U>,
     req: &Request,
@@ -287,42 +288,90 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore>(
     {
         return replay(app, &existing, &hash).await;
     }
-
     let now = time_util::now();
-    let day = time_util::utc_day(now);
     let account = app
         .store
-        .account(&identity.user_id, &day)
+        .account(&identity.user_id, &time_util::utc_day(now))
         .await
         .map_err(store_error)?;
     let p = priced(app, identity, &account, &spec);
+    admit(app, identity, &p, &spec, &account, now).await?;
+    let task_id = uuid::Uuid::now_v7().to_string();
+    tracing::Span::current().record("task_id", task_id.as_str());
+    let generation = prepare(app, req, identity, &spec, &p, &task_id).await?;
+    let task = new_task(app, identity, &spec, &p, task_id, now);
+    let record = IdempotencyRecord {
+        user_id: identity.user_id.clone(),
+        key,
+        request_hash: hash.clone(),
+        task_id: task.id.clone(),
+        created_at: task.created_at.clone(),
+    };
+    if let Some(replayed) = charge(app, &task, &record, &p, &account, now).await? {
+        return Ok(replayed);
+    }
+    let task = submit(app, task, &generation, http_util::lambda_deadline(req)).await?;
+    let mut resp = json_response(202, &task_view(&task, None, time_util::now()));
+    let limits = rate_headers(p.plan, &account, Some(task.cost_units), now);
+    http_util::add_headers(&mut resp, limits);
+    Ok(resp)
+}
+
+/// What the plan refuses for good comes first (suspension before moderation, so a suspended
+/// user is told so); then the content policy.
+async fn admit<S: Store, P, U>(
+    app: &App<S, P, U>,
+    identity: &Identity,
+    p: &Priced<'_>,
+    spec: &VideoSpec,
+    account: &AccountView,
+    now: time::OffsetDateTime,
+) -> Result<(), ApiError> {
     let now_secs = time_util::unix_seconds(now);
-    // Permanent refusals first; suspension before moderation, so a suspended user is told so.
     let refused = refusals(
         p.plan_name,
         p.plan,
-        &facts(&spec, &p),
-        &usage(&account),
+        &facts(spec, p),
+        &usage(account),
         now_secs,
     );
     if let Some(r) = refused.iter().find(|r| r.status == 403) {
         return Err(ApiError::new(403, r.code, r.message.clone()));
     }
-    moderate(app, identity, p.plan, &spec).await?;
+    moderate(app, identity, p.plan, spec).await
+}
 
-    let task_id = uuid::Uuid::now_v7().to_string();
-    tracing::Span::current().record("task_id", task_id.as_str());
-    let images = requests::resolve_images(app, &identity.user_id, &spec).await?;
+/// Images resolved, the callback URL minted, and the provider's capability map asked: the
+/// request the provider will get, before any money moves.
+async fn prepare<S: Store, P: VideoProvider, U: UploadStore>(
+    app: &App<S, P, U>,
+    req: &Request,
+    identity: &Identity,
+    spec: &VideoSpec,
+    p: &Priced<'_>,
+    task_id: &str,
+) -> Result<GenerationRequest, ApiError> {
+    let images = requests::resolve_images(app, &identity.user_id, spec).await?;
     let base = webhook_base(app, req)?;
-    let callback = callback_url(&base, &app.webhook.secret, app.provider.name(), &task_id);
-    let generation = generation_request(&spec, &p.model, &images, Some(callback), &task_id);
+    let callback = callback_url(&base, &app.webhook.secret, app.provider.name(), task_id);
+    let generation = generation_request(spec, &p.model, &images, Some(callback), task_id);
     app.provider
         .check(&generation)
         .map_err(|e| capability_error(&e))?;
+    Ok(generation)
+}
 
+fn new_task<S, P: VideoProvider, U>(
+    app: &App<S, P, U>,
+    identity: &Identity,
+    spec: &VideoSpec,
+    p: &Priced<'_>,
+    id: String,
+    now: time::OffsetDateTime,
+) -> Task {
     let created_at = time_util::rfc3339(now);
-    let task = Task {
-        id: task_id,
+    Task {
+        id,
         user_id: identity.user_id.clone(),
         status: TaskStatus::Created,
         video_type: spec.video_type,
@@ -337,38 +386,41 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore>(
         provider: app.provider.name().to_string(),
         provider_ref: None,
         created_at: created_at.clone(),
-        updated_at: created_at.clone(),
+        updated_at: created_at,
         submitted_at: None,
         completed_at: None,
         error: None,
         video: None,
         checked_at: None,
         deleted_at: None,
-    };
-    let record = IdempotencyRecord {
-        user_id: identity.user_id.clone(),
-        key,
-        request_hash: hash.clone(),
-        task_id: task.id.clone(),
-        created_at,
-    };
+    }
+}
+
+/// Record and charge in one transaction. `Some` is the answer when the key turned out to be
+/// used already (a concurrent first request won).
+async fn charge<S: Store, P, U>(
+    app: &App<S, P, U>,
+    task: &Task,
+    record: &IdempotencyRecord,
+    p: &Priced<'_>,
+    account: &AccountView,
+    now: time::OffsetDateTime,
+) -> Result<Option<Response<Body>>, ApiError> {
     let charge = Charge {
         plan: p.plan_name.to_string(),
         max_concurrent: p.plan.max_concurrent_tasks,
         daily_budget: p.plan.daily_budget(),
-        day,
-        now_secs,
+        day: time_util::utc_day(now),
+        now_secs: time_util::unix_seconds(now),
     };
-    match app
-        .store
-        .create_task(&task, &record, &charge)
-        .await
-        .map_err(store_error)?
-    {
+    let outcome = app.store.create_task(task, record, &charge).await;
+    match outcome.map_err(store_error)? {
         CreateOutcome::Created => {}
-        CreateOutcome::KeyExists(existing) => return replay(app, &existing, &hash).await,
+        CreateOutcome::KeyExists(existing) => {
+            return replay(app, &existing, &record.request_hash).await.map(Some);
+        }
         CreateOutcome::Refused(why) => {
-            let limits = rate_headers(p.plan, &account, None, now);
+            let limits = rate_headers(p.plan, account, None, now);
             return Err(charge_refused(why, p.plan, now).with_headers(limits));
         }
     }
@@ -380,11 +432,7 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore>(
             ("TasksCreated", 1.0, Unit::Count),
         ],
     );
-    let task = submit(app, task, &generation, http_util::lambda_deadline(req)).await?;
-    let mut resp = json_response(202, &task_view(&task, None, time_util::now()));
-    let limits = rate_headers(p.plan, &account, Some(task.cost_units), now);
-    http_util::add_headers(&mut resp, limits);
-    Ok(resp)
+    Ok(None)
 }
 
 /// The plan's limits and what is left of them, counting this task when it was charged.
