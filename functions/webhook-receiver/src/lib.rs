@@ -137,6 +137,8 @@ fn store_error(e: StoreError) -> ApiError {
     ApiError::internal()
 }
 
+/// One callback: authenticate it, bind it to its task, handle each (job, status) once, apply
+/// it through the state machine, and queue finalize on success.
 async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     app: &App<S, Q, C>,
     req: &Request,
@@ -144,6 +146,40 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     task_id: &str,
     token: &str,
 ) -> Result<Response<Body>, ApiError> {
+    let hint = authenticate(app, req, provider, task_id, token)?;
+    let task = bound_task(app, provider, task_id, &hint).await?;
+    let Some(event) = event_for(hint.status) else {
+        return Ok(json_response(
+            200,
+            &json!({"ok": true, "ignored": "unknown status"}),
+        ));
+    };
+    let claim = WebhookClaim {
+        provider: task.provider.clone(),
+        reference: hint.reference.clone(),
+        status: hint.status.as_str(),
+    };
+    if !app.store.claim_webhook(&claim).await.map_err(store_error)? {
+        tracing::info!(provider_ref = %hint.reference, status = claim.status, "duplicate callback");
+        return Ok(json_response(200, &json!({"ok": true, "duplicate": true})));
+    }
+    // Whatever fails from here on releases the claim, so a redelivery can do the work.
+    let done = apply_hint(app, task_id, event, &hint).await;
+    if done.is_err() {
+        let _ = app.store.release_webhook(&claim).await;
+    }
+    done.map(|()| json_response(200, &json!({"ok": true})))
+}
+
+/// The URL token (this provider, this task), the signature when signing is on, and the body
+/// as the provider's reader understands it.
+fn authenticate<S, Q, C: CallbackReader>(
+    app: &App<S, Q, C>,
+    req: &Request,
+    provider: &str,
+    task_id: &str,
+    token: &str,
+) -> Result<CallbackHint, ApiError> {
     if !webhook_token::verify(&app.secret, provider, task_id, token) {
         tracing::warn!("callback with an invalid token refused");
         return Err(ApiError::new(
@@ -156,50 +192,51 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     let raw = http_util::body_bytes(req, http_util::MAX_BODY_BYTES)?;
     verify_signature(&app.signers, req.headers(), raw)
         .inspect_err(|_| tracing::warn!("callback with a bad signature refused"))?;
-    let body = parse_callback(&app.callbacks, provider, raw)?;
+    parse_callback(&app.callbacks, provider, raw)
+}
+
+/// The task the URL names, provided the body describes it: our id (when echoed), the same
+/// provider, and the job we know (when we know one).
+async fn bound_task<S: Store, Q, C>(
+    app: &App<S, Q, C>,
+    provider: &str,
+    task_id: &str,
+    hint: &CallbackHint,
+) -> Result<shared::task::Task, ApiError> {
     let task = app
         .store
         .get_task(task_id)
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::not_found("task"))?;
-
-    let names_us = body.task_id.as_deref().is_none_or(|ext| ext == task.id);
+    let names_us = hint.task_id.as_deref().is_none_or(|ext| ext == task.id);
     let same_provider = task.provider == provider;
     let same_job = task
         .provider_ref
         .as_ref()
-        .is_none_or(|r| *r == body.reference);
+        .is_none_or(|r| *r == hint.reference);
     if !names_us || !same_provider || !same_job {
-        tracing::warn!(provider_ref = %body.reference, "callback names another task; refused");
+        tracing::warn!(provider_ref = %hint.reference, "callback names another task; refused");
         return Err(ApiError::new(
             422,
             "callback_task_mismatch",
             "the callback body does not describe this task",
         ));
     }
+    Ok(task)
+}
 
-    let Some(event) = event_for(body.status) else {
-        return Ok(json_response(
-            200,
-            &json!({"ok": true, "ignored": "unknown status"}),
-        ));
-    };
-    let claim = WebhookClaim {
-        provider: task.provider.clone(),
-        reference: body.reference.clone(),
-        status: body.status.as_str(),
-    };
-    if !app.store.claim_webhook(&claim).await.map_err(store_error)? {
-        tracing::info!(provider_ref = %body.reference, status = claim.status, "duplicate callback");
-        return Ok(json_response(200, &json!({"ok": true, "duplicate": true})));
-    }
-
+async fn apply_hint<S: Store, Q: FinalizeQueue, C>(
+    app: &App<S, Q, C>,
+    task_id: &str,
+    event: TaskEvent,
+    hint: &CallbackHint,
+) -> Result<(), ApiError> {
     let patch = TaskPatch {
-        provider_ref: Some(body.reference.clone()),
-        error: (body.status == JobStatus::Failed).then(|| TaskError {
+        provider_ref: Some(hint.reference.clone()),
+        error: (hint.status == JobStatus::Failed).then(|| TaskError {
             code: "provider_failed".into(),
-            message: body
+            message: hint
                 .failure
                 .clone()
                 .unwrap_or_else(|| "the video provider could not generate this video".into()),
@@ -207,14 +244,11 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
         }),
         video: None,
     };
-    let applied = match app.store.apply(task_id, event, patch).await {
-        Ok(applied) => applied,
-        Err(e) => {
-            // Let a redelivery try again.
-            let _ = app.store.release_webhook(&claim).await;
-            return Err(store_error(e));
-        }
-    };
+    let applied = app
+        .store
+        .apply(task_id, event, patch)
+        .await
+        .map_err(store_error)?;
     tracing::info!(
         status = applied.task.status.as_str(),
         moved = applied.moved,
@@ -229,21 +263,18 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
             &[("TasksFailed", 1.0, shared::metrics::Unit::Count)],
         );
     }
-
-    if event == TaskEvent::ProviderSucceeded && applied.task.status == TaskStatus::Finalizing {
-        let message = FinalizeMessage {
-            task_id: task_id.to_string(),
-        };
-        if let Err(e) = app.queue.enqueue(&message).await {
-            tracing::error!(error = %e, "could not queue finalize");
-            let _ = app.store.release_webhook(&claim).await;
-            return Err(
-                ApiError::new(503, "queue_unavailable", "try again later").retryable(Some(5))
-            );
-        }
-        tracing::info!("finalize queued");
+    if event != TaskEvent::ProviderSucceeded || applied.task.status != TaskStatus::Finalizing {
+        return Ok(());
     }
-    Ok(json_response(200, &json!({"ok": true})))
+    let message = FinalizeMessage {
+        task_id: task_id.to_string(),
+    };
+    app.queue.enqueue(&message).await.map_err(|e| {
+        tracing::error!(error = %e, "could not queue finalize");
+        ApiError::new(503, "queue_unavailable", "try again later").retryable(Some(5))
+    })?;
+    tracing::info!("finalize queued");
+    Ok(())
 }
 
 #[cfg(test)]
