@@ -131,50 +131,11 @@ pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
         tracing::info!(%key, "video already published; recording it without a second upload");
         return record_stored(app, task, video).await;
     }
-
-    let remote = app
-        .provider
-        .lookup(lookup_of(task), Deadline::after(QUERY_BUDGET))
-        .await
-        .map_err(|e| Retry(format!("provider lookup failed: {e}")))?;
-    let patch = TaskPatch {
-        provider_ref: Some(remote.reference.clone()),
-        ..Default::default()
+    let result_url = match confirm(app, task).await? {
+        Confirmed::Video(url) => url,
+        Confirmed::Failed(code, reason) => return fail(app, task, code, &reason).await,
     };
-    match remote.status {
-        JobStatus::Succeeded => {}
-        JobStatus::Failed => {
-            let reason = remote.failure.clone().unwrap_or_default();
-            return fail(app, task, "provider_failed", &reason).await;
-        }
-        other => {
-            if let Some(event) = event_for(other) {
-                app.store
-                    .apply(&task.id, event, patch)
-                    .await
-                    .map_err(retry)?;
-            }
-            return Err(Retry(format!(
-                "the provider reports {}; not finished yet",
-                other.as_str()
-            )));
-        }
-    }
-    app.store
-        .apply(&task.id, TaskEvent::ProviderSucceeded, patch)
-        .await
-        .map_err(retry)?;
-
-    let Some(result_url) = remote.video_url.as_deref() else {
-        return fail(
-            app,
-            task,
-            "video_unusable",
-            "the provider reported success without a video",
-        )
-        .await;
-    };
-    let url = match app.policy.permits(result_url) {
+    let url = match app.policy.permits(&result_url) {
         Ok(url) => url,
         Err(reason) => return fail(app, task, "video_unusable", &reason).await,
     };
@@ -196,17 +157,66 @@ pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
         width: copied.facts.width,
         height: copied.facts.height,
     };
+    let metadata = object_metadata(task, &video);
     app.videos
-        .publish(
-            &staging,
-            &key,
-            &video.content_type,
-            &object_metadata(task, &video),
-        )
+        .publish(&staging, &key, &video.content_type, &metadata)
         .await
         .map_err(retry)?;
     tracing::info!(%key, bytes = video.bytes, sha256 = %video.sha256, "video stored");
     record_stored(app, task, video).await
+}
+
+/// What the provider says about a job we were told is done.
+enum Confirmed {
+    Video(String),
+    Failed(&'static str, String),
+}
+
+/// Ask the provider itself (the callback was a hint): done with a video, failed, or not
+/// finished yet (recorded, and the message retried).
+async fn confirm<S: Store, P: VideoProvider, V>(
+    app: &App<S, P, V>,
+    task: &Task,
+) -> Result<Confirmed, Retry> {
+    let remote = app
+        .provider
+        .lookup(lookup_of(task), Deadline::after(QUERY_BUDGET))
+        .await
+        .map_err(|e| Retry(format!("provider lookup failed: {e}")))?;
+    let patch = TaskPatch {
+        provider_ref: Some(remote.reference.clone()),
+        ..Default::default()
+    };
+    match remote.status {
+        JobStatus::Succeeded => {}
+        JobStatus::Failed => {
+            let reason = remote.failure.clone().unwrap_or_default();
+            return Ok(Confirmed::Failed("provider_failed", reason));
+        }
+        other => {
+            if let Some(event) = event_for(other) {
+                app.store
+                    .apply(&task.id, event, patch)
+                    .await
+                    .map_err(retry)?;
+            }
+            return Err(Retry(format!(
+                "the provider reports {}; not finished yet",
+                other.as_str()
+            )));
+        }
+    }
+    app.store
+        .apply(&task.id, TaskEvent::ProviderSucceeded, patch)
+        .await
+        .map_err(retry)?;
+    Ok(match remote.video_url {
+        Some(url) => Confirmed::Video(url),
+        None => Confirmed::Failed(
+            "video_unusable",
+            "the provider reported success without a video".into(),
+        ),
+    })
 }
 
 async fn record_stored<S: Store, P, V>(

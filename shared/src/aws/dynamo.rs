@@ -292,6 +292,68 @@ impl DynamoTaskStore {
         }
     }
 
+    /// The create transaction: the task and the key's record (both new), the account's slot
+    /// (under the plan's concurrency, not suspended), today's usage (within the budget) and
+    /// the ledger's debit.
+    fn charge_items(
+        &self,
+        task: &Task,
+        idempotency: &IdempotencyRecord,
+        charge: &Charge,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let now = charge.now_secs;
+        let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
+        let remaining = CostUnits(charge.daily_budget.0.saturating_sub(task.cost_units.0));
+        let idem_item = to_item(&IdempotencyItem {
+            pk: user_pk(&idempotency.user_id),
+            sk: format!("IDEMPOTENCY#{}", idempotency.key),
+            expires_at: now + IDEMPOTENCY_TTL_SECS,
+            record: idempotency.clone(),
+        })?;
+        let account = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(&task.user_id)))
+            .key("sk", s("ACCOUNT"))
+            .update_expression("SET #plan = if_not_exists(#plan, :plan) ADD in_flight :one")
+            .condition_expression(
+                "(attribute_not_exists(in_flight) OR in_flight < :max) \
+                 AND (attribute_not_exists(suspended_until) OR suspended_until <= :now)",
+            )
+            .expression_attribute_names("#plan", "plan")
+            .expression_attribute_values(":plan", s(&charge.plan))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(charge.max_concurrent))
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .map_err(build_err)?;
+        let usage = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(&task.user_id)))
+            .key("sk", s(usage_sk(&charge.day)))
+            .update_expression("ADD units :cost SET expires_at = if_not_exists(expires_at, :ttl)")
+            .condition_expression("attribute_not_exists(units) OR units <= :remaining")
+            .expression_attribute_values(":cost", units(task.cost_units))
+            .expression_attribute_values(":remaining", units(remaining))
+            .expression_attribute_values(":ttl", n(now + USAGE_TTL_SECS))
+            .build()
+            .map_err(build_err)?;
+        let debit = LedgerEntry {
+            task_id: task.id.clone(),
+            kind: LedgerKind::Debit,
+            units: task.cost_units,
+            day: charge.day.clone(),
+            at: task.created_at.clone(),
+        };
+        let new = Some("attribute_not_exists(pk)");
+        Ok(vec![
+            put(&self.table, to_item(&TaskItem::new(task.clone(), 1))?, new)?,
+            put(&self.table, idem_item, new)?,
+            TransactWriteItem::builder().update(account).build(),
+            TransactWriteItem::builder().update(usage).build(),
+            put(&self.table, ledger_item(&task.user_id, &debit)?, new)?,
+        ])
+    }
+
     /// Put a task item only if nobody wrote it since `version`; `false` when someone had.
     async fn put_versioned(&self, item: Item, version: u64) -> Result<bool, StoreError> {
         let result = self
@@ -314,72 +376,14 @@ impl Accounts for DynamoTaskStore {
         idempotency: &IdempotencyRecord,
         charge: &Charge,
     ) -> Result<CreateOutcome, StoreError> {
-        let now = charge.now_secs;
         if task.cost_units > charge.daily_budget {
             return Ok(CreateOutcome::Refused(ChargeRefusal::Budget));
         }
-        let remaining = CostUnits(charge.daily_budget.0 - task.cost_units.0);
-        let task_item = to_item(&TaskItem::new(task.clone(), 1))?;
-        let idem_item = to_item(&IdempotencyItem {
-            pk: user_pk(&idempotency.user_id),
-            sk: format!("IDEMPOTENCY#{}", idempotency.key),
-            expires_at: now + IDEMPOTENCY_TTL_SECS,
-            record: idempotency.clone(),
-        })?;
-        let account = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(user_pk(&task.user_id)))
-            .key("sk", s("ACCOUNT"))
-            .update_expression("SET #plan = if_not_exists(#plan, :plan) ADD in_flight :one")
-            .condition_expression(
-                "(attribute_not_exists(in_flight) OR in_flight < :max) \
-                 AND (attribute_not_exists(suspended_until) OR suspended_until <= :now)",
-            )
-            .expression_attribute_names("#plan", "plan")
-            .expression_attribute_values(":plan", s(&charge.plan))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(charge.max_concurrent))
-            .expression_attribute_values(":now", n(now))
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let usage = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(user_pk(&task.user_id)))
-            .key("sk", s(usage_sk(&charge.day)))
-            .update_expression("ADD units :cost SET expires_at = if_not_exists(expires_at, :ttl)")
-            .condition_expression("attribute_not_exists(units) OR units <= :remaining")
-            .expression_attribute_values(":cost", units(task.cost_units))
-            .expression_attribute_values(":remaining", units(remaining))
-            .expression_attribute_values(":ttl", n(now + USAGE_TTL_SECS))
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let debit = LedgerEntry {
-            task_id: task.id.clone(),
-            kind: LedgerKind::Debit,
-            units: task.cost_units,
-            day: charge.day.clone(),
-            at: task.created_at.clone(),
-        };
+        let items = self.charge_items(task, idempotency, charge)?;
         let result = self
             .client
             .transact_write_items()
-            .transact_items(put(
-                &self.table,
-                task_item,
-                Some("attribute_not_exists(pk)"),
-            )?)
-            .transact_items(put(
-                &self.table,
-                idem_item,
-                Some("attribute_not_exists(pk)"),
-            )?)
-            .transact_items(TransactWriteItem::builder().update(account).build())
-            .transact_items(TransactWriteItem::builder().update(usage).build())
-            .transact_items(put(
-                &self.table,
-                ledger_item(&task.user_id, &debit)?,
-                Some("attribute_not_exists(pk)"),
-            )?)
+            .set_transact_items(Some(items))
             .send()
             .await;
         let err = match result {
@@ -393,7 +397,7 @@ impl Accounts for DynamoTaskStore {
             return Err(backend(err));
         }
         // Which condition failed, from the state now: a used key is a replay whatever else
-        // failed with it; then suspension, concurrency, budget.
+        // failed with it; then the plan's limits.
         if let Some(existing) = self
             .get_idempotency(&idempotency.user_id, &idempotency.key)
             .await?
@@ -411,7 +415,7 @@ impl Accounts for DynamoTaskStore {
             charge.max_concurrent,
             charge.daily_budget,
             task.cost_units,
-            now,
+            charge.now_secs,
         )))
     }
 
