@@ -7,7 +7,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::ports::{FinalizeMessage, FinalizeQueue, ReconcileIndex, StoreError, Tasks};
-use crate::provider::{Deadline, JobLookup, JobStatus, ProviderError, VideoProvider};
+use crate::provider::{Deadline, JobLookup, JobStatus, ProviderError, ProviderJob, VideoProvider};
 use crate::state::{TaskEvent, TaskPatch, event_for};
 use crate::task::{Task, TaskError, TaskStatus};
 use crate::time_util;
@@ -39,7 +39,7 @@ pub enum SyncError {
     #[error("provider lookup failed: {0}")]
     Provider(#[source] ProviderError),
     #[error("could not queue finalize: {0}")]
-    Queue(String),
+    Queue(#[source] crate::ports::QueueError),
 }
 
 fn failed(code: &str, message: String, retryable: bool) -> TaskPatch {
@@ -53,6 +53,9 @@ fn failed(code: &str, message: String, retryable: bool) -> TaskPatch {
     }
 }
 
+/// Bring one task up to date with its provider, at most once per staleness window, whoever
+/// asks: fail it past the hard timeout, or when the provider never got it; otherwise apply
+/// what the provider reports.
 pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQueue>(
     store: &S,
     provider: &P,
@@ -62,53 +65,74 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
     now: OffsetDateTime,
     deadline: Deadline,
 ) -> Result<SyncOutcome, SyncError> {
-    if task.status.is_terminal() {
-        return Ok(SyncOutcome::Skipped);
-    }
-    let cutoff = time_util::rfc3339(now - policy.stale_after);
-    if task.last_seen() >= cutoff.as_str() {
-        return Ok(SyncOutcome::Skipped);
-    }
-    if !store
-        .claim_check(&task.id, &cutoff, &time_util::rfc3339(now))
-        .await?
-    {
+    if !claim(store, task, policy, now).await? {
         return Ok(SyncOutcome::Skipped);
     }
     let age = time_util::parse_rfc3339(&task.created_at)
         .map_or(Duration::ZERO, |c| (now - c).unsigned_abs());
     if age > policy.hard_timeout {
-        let msg = format!(
-            "the video was not ready within {} minutes",
-            policy.hard_timeout.as_secs() / 60
-        );
-        store
-            .apply(
-                &task.id,
-                TaskEvent::Failed,
-                failed("timeout", msg.clone(), true),
-            )
-            .await?;
-        return Ok(SyncOutcome::Failed(msg));
+        let minutes = policy.hard_timeout.as_secs() / 60;
+        let msg = format!("the video was not ready within {minutes} minutes");
+        return fail(store, task, "timeout", msg, true).await;
     }
-    let remote = match provider.lookup(lookup_of(task), deadline).await {
-        Ok(remote) => remote,
+    match provider.lookup(lookup_of(task), deadline).await {
+        Ok(remote) => apply_job(store, queue, task, remote).await,
         Err(ProviderError::NotFound) if task.status == TaskStatus::Created => {
             if age < policy.submit_grace {
                 return Ok(SyncOutcome::Unchanged);
             }
             let msg = "the video request never reached the provider".to_string();
-            store
-                .apply(
-                    &task.id,
-                    TaskEvent::Failed,
-                    failed("submission_lost", msg.clone(), true),
-                )
-                .await?;
-            return Ok(SyncOutcome::Failed(msg));
+            fail(store, task, "submission_lost", msg, true).await
         }
-        Err(e) => return Err(SyncError::Provider(e)),
-    };
+        Err(e) => Err(SyncError::Provider(e)),
+    }
+}
+
+/// Whether this caller may ask about the task now: unfinished, unseen since the window
+/// started, and nobody else claimed it first.
+async fn claim<S: ReconcileIndex>(
+    store: &S,
+    task: &Task,
+    policy: SyncPolicy,
+    now: OffsetDateTime,
+) -> Result<bool, SyncError> {
+    if task.status.is_terminal() {
+        return Ok(false);
+    }
+    let cutoff = time_util::rfc3339(now - policy.stale_after);
+    if task.last_seen() >= cutoff.as_str() {
+        return Ok(false);
+    }
+    Ok(store
+        .claim_check(&task.id, &cutoff, &time_util::rfc3339(now))
+        .await?)
+}
+
+async fn fail<S: Tasks>(
+    store: &S,
+    task: &Task,
+    code: &str,
+    msg: String,
+    retryable: bool,
+) -> Result<SyncOutcome, SyncError> {
+    store
+        .apply(
+            &task.id,
+            TaskEvent::Failed,
+            failed(code, msg.clone(), retryable),
+        )
+        .await?;
+    Ok(SyncOutcome::Failed(msg))
+}
+
+/// What the provider reports, applied; a finished job with nothing stored yet (a lost
+/// callback or a lost message) queues finalize, which is idempotent.
+async fn apply_job<S: Tasks, Q: FinalizeQueue>(
+    store: &S,
+    queue: &Q,
+    task: &Task,
+    remote: ProviderJob,
+) -> Result<SyncOutcome, SyncError> {
     let mut patch = TaskPatch {
         provider_ref: Some(remote.reference.clone()),
         ..Default::default()
@@ -116,7 +140,6 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
     if remote.status == JobStatus::Failed {
         let msg = remote
             .failure
-            .clone()
             .unwrap_or_else(|| "the video provider could not generate this video".into());
         patch.error = failed("provider_failed", msg.clone(), false).error;
         store.apply(&task.id, TaskEvent::Failed, patch).await?;
@@ -131,14 +154,10 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
     };
     let applied = store.apply(&task.id, event, patch).await?;
     if applied.task.status == TaskStatus::Finalizing {
-        // Provider done, nothing stored yet (a lost callback or a lost message): finalize is
-        // idempotent, so asking again is safe.
-        queue
-            .enqueue(&FinalizeMessage {
-                task_id: task.id.clone(),
-            })
-            .await
-            .map_err(|e| SyncError::Queue(e.to_string()))?;
+        let message = FinalizeMessage {
+            task_id: task.id.clone(),
+        };
+        queue.enqueue(&message).await.map_err(SyncError::Queue)?;
         return Ok(SyncOutcome::FinalizeQueued);
     }
     Ok(if applied.moved {
