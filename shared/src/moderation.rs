@@ -155,29 +155,52 @@ fn pattern(term: &str) -> Option<(String, String)> {
     Some((pat, normal))
 }
 
+fn invalid_policy(reason: String) -> ConfigError {
+    ConfigError::Invalid {
+        name: "MODERATION_POLICY_JSON",
+        reason,
+    }
+}
+
+/// The matcher's patterns, numbered into groups (a rule needs a hit in each of its groups).
+#[derive(Default)]
+struct Terms {
+    patterns: Vec<(usize, String)>,
+    texts: Vec<String>,
+    groups: usize,
+}
+
+impl Terms {
+    fn add_group(&mut self, terms: &[String]) -> usize {
+        let g = self.groups;
+        self.groups += 1;
+        for t in terms {
+            if let Some((pat, display)) = pattern(t) {
+                self.texts.push(pat);
+                self.patterns.push((g, display));
+            }
+        }
+        g
+    }
+}
+
+fn allowed_matcher(phrases: &[String]) -> Result<Option<AhoCorasick>, ConfigError> {
+    let texts: Vec<String> = phrases
+        .iter()
+        .filter_map(|p| pattern(p).map(|(pat, _)| pat))
+        .collect();
+    if texts.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasick::new(&texts)
+        .map(Some)
+        .map_err(|e| invalid_policy(e.to_string()))
+}
+
 impl Policy {
     pub fn parse(json: &str) -> Result<Self, ConfigError> {
-        let invalid = |reason: String| ConfigError::Invalid {
-            name: "MODERATION_POLICY_JSON",
-            reason,
-        };
-        let file: PolicyFile = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
-        let mut patterns: Vec<(usize, String)> = Vec::new();
-        let mut texts: Vec<String> = Vec::new();
-        let mut rules = Vec::new();
-        let mut group_count = 0;
-        let mut add_group =
-            |terms: &[String], patterns: &mut Vec<(usize, String)>, texts: &mut Vec<String>| {
-                let g = group_count;
-                group_count += 1;
-                for t in terms {
-                    if let Some((pat, display)) = pattern(t) {
-                        texts.push(pat);
-                        patterns.push((g, display));
-                    }
-                }
-                g
-            };
+        let file: PolicyFile =
+            serde_json::from_str(json).map_err(|e| invalid_policy(e.to_string()))?;
         if let Some(bad) = file
             .categories
             .iter()
@@ -185,49 +208,40 @@ impl Policy {
             .chain(&file.public_figures)
             .find(|t| pattern(t).is_none())
         {
-            return Err(invalid(format!(
+            return Err(invalid_policy(format!(
                 "term '{bad}' is too short once normalised"
             )));
         }
+        let mut terms = Terms::default();
+        let mut rules = Vec::new();
         for c in &file.categories {
             let mut groups = Vec::new();
             if !c.any_of.is_empty() {
-                groups.push(add_group(&c.any_of, &mut patterns, &mut texts));
+                groups.push(terms.add_group(&c.any_of));
             }
             for g in &c.all_of {
-                groups.push(add_group(g, &mut patterns, &mut texts));
+                groups.push(terms.add_group(g));
             }
             if groups.is_empty() {
-                return Err(invalid(format!("category {} has no terms", c.name)));
+                return Err(invalid_policy(format!("category {} has no terms", c.name)));
             }
             rules.push(Rule {
                 category: c.name.clone(),
                 groups,
             });
         }
-        let g = add_group(&file.public_figures, &mut patterns, &mut texts);
         rules.push(Rule {
             category: PUBLIC_FIGURE.into(),
-            groups: vec![g],
+            groups: vec![terms.add_group(&file.public_figures)],
         });
-        let allowed_texts: Vec<String> = file
-            .allowed_phrases
-            .iter()
-            .filter_map(|p| pattern(p).map(|(pat, _)| pat))
-            .collect();
-        let allowed = if allowed_texts.is_empty() {
-            None
-        } else {
-            Some(AhoCorasick::new(&allowed_texts).map_err(|e| invalid(e.to_string()))?)
-        };
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .build(&texts)
-            .map_err(|e| invalid(e.to_string()))?;
+            .build(&terms.texts)
+            .map_err(|e| invalid_policy(e.to_string()))?;
         Ok(Self {
-            allowed,
+            allowed: allowed_matcher(&file.allowed_phrases)?,
             matcher,
-            patterns,
+            patterns: terms.patterns,
             rules,
         })
     }

@@ -165,17 +165,20 @@ pub fn refusals(
     usage: &Usage,
     now: i64,
 ) -> Vec<Refusal> {
+    let mut out = permanent_refusals(plan_name, plan, req);
+    out.extend(passing_refusals(plan_name, plan, req, usage, now));
+    out
+}
+
+/// What the plan never allows: a quality, a model override, a duration.
+fn permanent_refusals(plan_name: &str, plan: &Plan, req: &RequestFacts<'_>) -> Vec<Refusal> {
     let mut out = Vec::new();
     if !plan.qualities.contains(&req.quality) {
-        out.push(refusal(
-            "quality_not_in_plan",
-            403,
-            format!(
-                "the {plan_name} plan does not include {:?} quality",
-                req.quality
-            )
-            .to_lowercase(),
-        ));
+        let message = format!(
+            "the {plan_name} plan does not include {:?} quality",
+            req.quality
+        );
+        out.push(refusal("quality_not_in_plan", 403, message.to_lowercase()));
     }
     if let Some(model) = req.model_override
         && !plan.model_overrides.iter().any(|m| m == model)
@@ -187,44 +190,51 @@ pub fn refusals(
         ));
     }
     if req.duration_seconds > plan.max_duration_seconds {
+        let max = plan.max_duration_seconds;
         out.push(refusal(
             "duration_not_in_plan",
             403,
-            format!(
-                "the {plan_name} plan allows videos up to {} seconds",
-                plan.max_duration_seconds
-            ),
+            format!("the {plan_name} plan allows videos up to {max} seconds"),
         ));
     }
+    out
+}
+
+/// What passes with time: a suspension, the tasks in progress, today's budget.
+fn passing_refusals(
+    plan_name: &str,
+    plan: &Plan,
+    req: &RequestFacts<'_>,
+    usage: &Usage,
+    now: i64,
+) -> Vec<Refusal> {
+    let mut out = Vec::new();
     if let Some(until) = usage.suspended_until.filter(|u| *u > now) {
+        let until = crate::time_util::rfc3339_secs(until);
         out.push(refusal(
             "account_suspended",
             403,
-            format!(
-                "the account is suspended until {}",
-                crate::time_util::rfc3339_secs(until)
-            ),
+            format!("the account is suspended until {until}"),
         ));
     }
     if usage.in_flight >= plan.max_concurrent_tasks {
+        let max = plan.max_concurrent_tasks;
         out.push(refusal(
             "concurrency_limit",
             429,
-            format!(
-                "the {plan_name} plan allows {} video(s) in progress at a time",
-                plan.max_concurrent_tasks
-            ),
+            format!("the {plan_name} plan allows {max} video(s) in progress at a time"),
         ));
     }
-    if usage.used_today.0 + req.cost.0 > plan.daily_budget().0 {
+    let budget = plan.daily_budget();
+    if usage.used_today.0 + req.cost.0 > budget.0 {
+        let left = budget.0.saturating_sub(usage.used_today.0) as f64 / 100.0;
         out.push(refusal(
             "daily_budget_exceeded",
             429,
             format!(
-                "this video costs {:.2} units and {:.2} of today's {:.2} remain",
+                "this video costs {:.2} units and {left:.2} of today's {:.2} remain",
                 req.cost.as_f64(),
-                plan.daily_budget().0.saturating_sub(usage.used_today.0) as f64 / 100.0,
-                plan.daily_budget().as_f64()
+                budget.as_f64()
             ),
         ));
     }
