@@ -127,8 +127,8 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// An image URL Kling may fetch: https, and every address its host resolves to is public.
-/// `allow_loopback` is for the local stack only.
+/// An image URL the provider may fetch: https, and every address its host resolves to is
+/// public. `allow_loopback` is for the local stack only.
 pub async fn check_image_url(
     raw: &str,
     field: &str,
@@ -141,39 +141,7 @@ pub async fn check_image_url(
             format!("{field}.url is not a valid URL"),
         )
     })?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| {
-            refuse(
-                "invalid_image_url",
-                field,
-                format!("{field}.url has no host"),
-            )
-        })?
-        .trim_matches(|c| c == '[' || c == ']')
-        .to_string();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|_| {
-                refuse(
-                    "image_url_unresolvable",
-                    field,
-                    format!("{field}.url host does not resolve"),
-                )
-            })?
-            .map(|a| a.ip())
-            .collect(),
-    };
-    if addrs.is_empty() {
-        return Err(refuse(
-            "image_url_unresolvable",
-            field,
-            format!("{field}.url host does not resolve"),
-        ));
-    }
+    let addrs = resolve(&url, field).await?;
     let local = allow_loopback && addrs.iter().all(IpAddr::is_loopback);
     if url.scheme() != "https" && !local {
         return Err(refuse(
@@ -190,6 +158,40 @@ pub async fn check_image_url(
         ));
     }
     Ok(url)
+}
+
+/// Every address the URL's host stands for (an address written in the URL is its own).
+async fn resolve(url: &url::Url, field: &str) -> Result<Vec<IpAddr>, ApiError> {
+    let unresolvable = || {
+        refuse(
+            "image_url_unresolvable",
+            field,
+            format!("{field}.url host does not resolve"),
+        )
+    };
+    let host = url
+        .host_str()
+        .ok_or_else(|| {
+            refuse(
+                "invalid_image_url",
+                field,
+                format!("{field}.url has no host"),
+            )
+        })?
+        .trim_matches(|c| c == '[' || c == ']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<IpAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| unresolvable())?
+        .map(|a| a.ip())
+        .collect();
+    if addrs.is_empty() {
+        return Err(unresolvable());
+    }
+    Ok(addrs)
 }
 
 #[cfg(test)]

@@ -253,33 +253,17 @@ impl DynamoTaskStore {
             .expression_attribute_values(":minus_one", n(-1))
             .build()
             .map_err(build_err)?;
-        let mut tx = self
+        let mut items = vec![
+            TransactWriteItem::builder().put(task_put).build(),
+            TransactWriteItem::builder().update(release).build(),
+        ];
+        if after.status == TaskStatus::Failed && before.cost_units.0 > 0 {
+            items.extend(self.refund_items(before, after)?);
+        }
+        let tx = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(task_put).build())
-            .transact_items(TransactWriteItem::builder().update(release).build());
-        if after.status == TaskStatus::Failed && before.cost_units.0 > 0 {
-            let day = crate::plans::refund_day(&before.created_at, time_util::now());
-            let refund_usage = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(user_pk(&before.user_id)))
-                .key("sk", s(usage_sk(&day)))
-                .update_expression("ADD units :refund")
-                .expression_attribute_values(":refund", negative_units(before.cost_units))
-                .build()
-                .map_err(build_err)?;
-            let refund = LedgerEntry {
-                task_id: before.id.clone(),
-                kind: LedgerKind::Refund,
-                units: before.cost_units,
-                day,
-                at: after.updated_at.clone(),
-            };
-            let ledger = ledger_item(&before.user_id, &refund)?;
-            tx = tx
-                .transact_items(TransactWriteItem::builder().update(refund_usage).build())
-                .transact_items(put(&self.table, ledger, Some("attribute_not_exists(pk)"))?);
-        }
+            .set_transact_items(Some(items));
         match tx.send().await {
             Ok(_) => Ok(true),
             Err(e)
@@ -290,6 +274,35 @@ impl DynamoTaskStore {
             }
             Err(e) => Err(backend(e)),
         }
+    }
+
+    /// A failed task's refund: today's usage of the day that paid, and the ledger's entry.
+    fn refund_items(
+        &self,
+        before: &Task,
+        after: &Task,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let day = crate::plans::refund_day(&before.created_at, time_util::now());
+        let refund_usage = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(&before.user_id)))
+            .key("sk", s(usage_sk(&day)))
+            .update_expression("ADD units :refund")
+            .expression_attribute_values(":refund", negative_units(before.cost_units))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let refund = LedgerEntry {
+            task_id: before.id.clone(),
+            kind: LedgerKind::Refund,
+            units: before.cost_units,
+            day,
+            at: after.updated_at.clone(),
+        };
+        let ledger = ledger_item(&before.user_id, &refund)?;
+        Ok(vec![
+            TransactWriteItem::builder().update(refund_usage).build(),
+            put(&self.table, ledger, Some("attribute_not_exists(pk)"))?,
+        ])
     }
 
     /// The create transaction: the task and the key's record (both new), the account's slot

@@ -2,7 +2,7 @@
 //! Kling does not support before any request is sent (and before any money is spent).
 
 use super::error::KlingError;
-use super::wire::{CameraType, Image2VideoRequest, ImageInput, Text2VideoRequest};
+use super::wire::{CameraControl, CameraType, Image2VideoRequest, ImageInput, Text2VideoRequest};
 
 /// (mode, durations in seconds) pairs; mode `*` for models that take no mode parameter.
 type Modes = &'static [(&'static str, &'static [u32])];
@@ -292,13 +292,11 @@ pub fn check_image2video(req: &Image2VideoRequest) -> Result<(), KlingError> {
             check_image(field, image)?;
         }
     }
-
     let start_end = req.image.is_some() && req.image_tail.is_some();
     let brush =
         req.static_mask.is_some() || req.dynamic_masks.as_ref().is_some_and(|m| !m.is_empty());
-    let camera = req.camera_control.is_some();
-    let features = [start_end, brush, camera].iter().filter(|f| **f).count();
-    if features > 1 {
+    let features = [start_end, brush, req.camera_control.is_some()];
+    if features.iter().filter(|f| **f).count() > 1 {
         return Err(KlingError::Unsupported(
             "start+end frame, motion brush and camera control cannot be combined".into(),
         ));
@@ -318,36 +316,55 @@ pub fn check_image2video(req: &Image2VideoRequest) -> Result<(), KlingError> {
         return Err(unsupported("end frame only", caps.model, mode, duration));
     }
     if brush {
-        if !supports(caps.motion_brush, mode, duration) {
-            return Err(unsupported("motion brush", caps.model, mode, duration));
-        }
-        let masks = req.dynamic_masks.as_deref().unwrap_or_default();
-        if masks.len() > MAX_DYNAMIC_MASKS {
-            return Err(KlingError::InvalidInput(format!(
-                "at most {MAX_DYNAMIC_MASKS} dynamic_masks"
-            )));
-        }
-        for m in masks {
-            check_image("dynamic_masks.mask", &m.mask)?;
-            if !TRAJECTORY_POINTS.contains(&m.trajectories.len()) {
-                return Err(KlingError::InvalidInput(
-                    "each dynamic mask needs 2 to 77 trajectory points".into(),
-                ));
-            }
-        }
+        check_motion_brush(caps, req, mode, duration)?;
     }
-    if let Some(cam) = &req.camera_control {
-        check_camera(cam)?;
-        if cam.camera_type != CameraType::Simple
-            || !supports(caps.image_camera_control, mode, duration)
-        {
-            return Err(unsupported(
-                "image-to-video camera control",
-                caps.model,
-                mode,
-                duration,
+    match &req.camera_control {
+        Some(cam) => check_image_camera(caps, cam, mode, duration),
+        None => Ok(()),
+    }
+}
+
+fn check_motion_brush(
+    caps: &ModelCaps,
+    req: &Image2VideoRequest,
+    mode: &str,
+    duration: u32,
+) -> Result<(), KlingError> {
+    if !supports(caps.motion_brush, mode, duration) {
+        return Err(unsupported("motion brush", caps.model, mode, duration));
+    }
+    let masks = req.dynamic_masks.as_deref().unwrap_or_default();
+    if masks.len() > MAX_DYNAMIC_MASKS {
+        return Err(KlingError::InvalidInput(format!(
+            "at most {MAX_DYNAMIC_MASKS} dynamic_masks"
+        )));
+    }
+    for m in masks {
+        check_image("dynamic_masks.mask", &m.mask)?;
+        if !TRAJECTORY_POINTS.contains(&m.trajectories.len()) {
+            return Err(KlingError::InvalidInput(
+                "each dynamic mask needs 2 to 77 trajectory points".into(),
             ));
         }
+    }
+    Ok(())
+}
+
+fn check_image_camera(
+    caps: &ModelCaps,
+    cam: &CameraControl,
+    mode: &str,
+    duration: u32,
+) -> Result<(), KlingError> {
+    check_camera(cam)?;
+    if cam.camera_type != CameraType::Simple || !supports(caps.image_camera_control, mode, duration)
+    {
+        return Err(unsupported(
+            "image-to-video camera control",
+            caps.model,
+            mode,
+            duration,
+        ));
     }
     Ok(())
 }
