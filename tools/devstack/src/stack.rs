@@ -104,6 +104,13 @@ impl Drop for Stack {
     }
 }
 
+/// A loopback listener on `port` (0: one the system picks).
+async fn bind(port: u16, what: &str) -> Result<tokio::net::TcpListener, DevError> {
+    tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| DevError::Process(format!("{what} port {port}: {e}")))
+}
+
 fn port_or_free(port: u16) -> Result<u16, DevError> {
     if port == 0 { free_port() } else { Ok(port) }
 }
@@ -144,7 +151,19 @@ impl Stack {
         )
         .map_err(|e| DevError::Process(format!("kling-sim: {e}")))?;
 
-        let api_port = port_or_free(opts.api_port)?;
+        // The built-in gateway keeps the listener it binds (no port race with other stacks);
+        // `cargo lambda watch` binds the port itself.
+        let mut api_listener = match opts.runtime {
+            Runtime::Builtin { .. } => Some(bind(opts.api_port, "API").await?),
+            Runtime::Watch => None,
+        };
+        let api_port = match &api_listener {
+            Some(l) => l
+                .local_addr()
+                .map_err(|e| DevError::Process(e.to_string()))?
+                .port(),
+            None => port_or_free(opts.api_port)?,
+        };
         let api_url = format!("http://127.0.0.1:{api_port}");
         let endpoints = LocalEndpoints {
             moto: moto.endpoint.clone(),
@@ -174,9 +193,10 @@ impl Stack {
                     host: lambda_host.clone(),
                     routes: RouteTable::new(&cargo_routes)?,
                 });
-                let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
-                    .await
-                    .map_err(|e| DevError::Process(format!("API port {api_port}: {e}")))?;
+                let listener = match api_listener.take() {
+                    Some(l) => l,
+                    None => bind(api_port, "API").await?,
+                };
                 tasks.push(tokio::spawn(async move {
                     let _ = axum::serve(listener, gateway::router(gw)).await;
                 }));
@@ -280,10 +300,11 @@ async fn serve_spec(
     let text = std::fs::read_to_string(&path)
         .map_err(|e| DevError::Process(format!("{}: {e}", path.display())))?;
     let text = text.replacen("http://127.0.0.1:9000", api_url, 1);
-    let port = port_or_free(opts.docs_port)?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| DevError::Process(format!("docs port {port}: {e}")))?;
+    let listener = bind(opts.docs_port, "docs").await?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| DevError::Process(e.to_string()))?
+        .port();
     let app = axum::Router::new().route(
         "/openapi.yaml",
         axum::routing::get(move || async move {

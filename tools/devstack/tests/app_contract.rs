@@ -7,68 +7,38 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{bin_dir, workspace_root};
-use devstack::stack::{Stack, StackOptions};
+use common::{Api, bin_dir, workspace_root};
+use devstack::stack::Stack;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 async fn start(sim_speed: f64) -> Stack {
-    let mut opts = StackOptions::for_tests(&workspace_root(), &bin_dir());
-    opts.sim_speed = sim_speed;
-    Stack::start(opts).await.expect("local stack starts")
-}
-
-async fn get(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    etag: Option<&str>,
-) -> (u16, HeaderMap, Value) {
-    let mut req = http.get(url).bearer_auth(token);
-    if let Some(tag) = etag {
-        req = req.header("if-none-match", tag);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, headers, body)
+    common::start(|opts| opts.sim_speed = sim_speed).await
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn create(stack: &Stack, token: &str, key: &str) -> (u16, HeaderMap, Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/videos", stack.api_url))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(&json!({"type": "text_to_video", "prompt": "a lighthouse at dawn", "duration": 5}))
-        .send()
-        .await
-        .expect("create");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    (status, headers, resp.json().await.unwrap_or(Value::Null))
+async fn create(stack: &Stack, token: &str, key: &str) -> common::Reply {
+    let body = json!({"type": "text_to_video", "prompt": "a lighthouse at dawn", "duration": 5});
+    Api::new(stack).create(token, key, &body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conditional_gets_keep_the_link_valid_and_change_with_the_task() {
     let stack = start(20.0).await;
-    let http = reqwest::Client::new();
+    let api = Api::new(&stack);
+    let http = &api.http;
     let token = stack.token("carol").unwrap();
     let (status, _, created) = create(&stack, &token, "etag-1").await;
     assert_eq!(status, 202, "{created}");
-    let url = format!(
-        "{}/v1/videos/{}",
-        stack.api_url,
-        created["id"].as_str().unwrap()
-    );
+    let path = format!("/v1/videos/{}", created["id"].as_str().unwrap());
+    let url = format!("{}{path}", stack.api_url);
 
     // An unfinished task: an ETag and a polling hint.
-    let (status, h, first) = get(&http, &url, &token, None).await;
+    let (status, h, first) = api.get(&path, &token, None).await;
     assert_eq!(status, 200);
     assert_ne!(first["status"], "SUCCEEDED", "{first}");
     let early_tag = header(&h, "etag").expect("ETag").to_string();
@@ -80,7 +50,7 @@ async fn conditional_gets_keep_the_link_valid_and_change_with_the_task() {
 
     // Wait for the end, asking with the old tag: transitions answer 200 with a new tag.
     let (h, done) = loop {
-        let (status, h, body) = get(&http, &url, &token, Some(&early_tag)).await;
+        let (status, h, body) = api.get(&path, &token, Some(&early_tag)).await;
         if status == 200 && body["status"] == "SUCCEEDED" {
             break (h, body);
         }
@@ -97,7 +67,7 @@ async fn conditional_gets_keep_the_link_valid_and_change_with_the_task() {
     let link = done["video"]["url"].as_str().unwrap().to_string();
 
     // Unchanged: 304 without a body, and the link from the 200 still downloads.
-    let (status, h, body) = get(&http, &url, &token, Some(&done_tag)).await;
+    let (status, h, body) = api.get(&path, &token, Some(&done_tag)).await;
     assert_eq!((status, body), (304, Value::Null));
     assert_eq!(header(&h, "etag"), Some(done_tag.as_str()));
     let video = reqwest::get(&link).await.unwrap();
@@ -107,24 +77,26 @@ async fn conditional_gets_keep_the_link_valid_and_change_with_the_task() {
         done["video"]["bytes"].as_u64().unwrap()
     );
     // Weak and listed forms match too.
-    let (status, _, _) = get(&http, &url, &token, Some(&format!("\"x\", W/{done_tag}"))).await;
+    let (status, _, _) = api
+        .get(&path, &token, Some(&format!("\"x\", W/{done_tag}")))
+        .await;
     assert_eq!(status, 304);
 
     // The list has its own tag.
-    let list = format!("{}/v1/videos", stack.api_url);
-    let (status, h, page) = get(&http, &list, &token, None).await;
+    let list = "/v1/videos";
+    let (status, h, page) = api.get(list, &token, None).await;
     assert_eq!(status, 200, "{page}");
     let list_tag = header(&h, "etag").unwrap().to_string();
-    assert_eq!(get(&http, &list, &token, Some(&list_tag)).await.0, 304);
+    assert_eq!(api.get(list, &token, Some(&list_tag)).await.0, 304);
 
     // Deleting the video is a change: the old tag gets a 200 without a video.
     let deleted = http.delete(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(deleted.status().as_u16(), 204);
-    let (status, h, body) = get(&http, &url, &token, Some(&done_tag)).await;
+    let (status, h, body) = api.get(&path, &token, Some(&done_tag)).await;
     assert_eq!(status, 200);
     assert_ne!(header(&h, "etag"), Some(done_tag.as_str()));
     assert_eq!(body["video"], Value::Null, "{body}");
-    assert_eq!(get(&http, &list, &token, Some(&list_tag)).await.0, 200);
+    assert_eq!(api.get(list, &token, Some(&list_tag)).await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -7,69 +7,35 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{bin_dir, workspace_root};
+use common::{fast_retries, plans_with, store, wait_terminal_in_table as wait_terminal};
 use devstack::stack::{Stack, StackOptions};
 use kling_sim::Faults;
 use serde_json::{Value, json};
 use shared::ports::{Accounts, LedgerKind, Tasks};
 use shared::task::{Task, TaskStatus};
 
-const CHAOS_PLAN: &str = r#"{"qualities": ["draft", "standard", "pro"], "model_overrides": [],
-    "max_duration_seconds": 10, "max_concurrent_tasks": 500, "daily_cost_units": 100000,
-    "suspend_after_violations": 3, "violation_window_seconds": 3600, "suspension_seconds": 60}"#;
-
 fn plans_json() -> String {
-    let mut plans: Value = serde_json::from_str(shared::plans::DEFAULT_PLANS_JSON).unwrap();
-    plans["plans"]["chaos"] = serde_json::from_str(CHAOS_PLAN).unwrap();
-    plans.to_string()
+    let chaos = json!({"qualities": ["draft", "standard", "pro"], "model_overrides": [],
+        "max_duration_seconds": 10, "max_concurrent_tasks": 500, "daily_cost_units": 100000,
+        "suspend_after_violations": 3, "violation_window_seconds": 3600, "suspension_seconds": 60});
+    plans_with(&[("chaos", chaos)])
 }
 
 async fn start(tweak: impl FnOnce(&mut StackOptions)) -> Stack {
-    let mut opts = StackOptions::for_tests(&workspace_root(), &bin_dir());
-    opts.extra_env = vec![
-        ("PLANS_JSON".into(), plans_json()),
-        ("KLING_RETRY_BASE_MS".into(), "10".into()),
-        ("KLING_RETRY_CAP_MS".into(), "40".into()),
-    ];
-    tweak(&mut opts);
-    Stack::start(opts).await.expect("local stack starts")
-}
-
-fn store(stack: &Stack) -> shared::aws::DynamoTaskStore {
-    shared::aws::DynamoTaskStore::from_sdk(&stack.sdk, stack.resource("TasksTable").unwrap())
+    common::start(|opts| {
+        opts.extra_env = fast_retries();
+        opts.extra_env.push(("PLANS_JSON".into(), plans_json()));
+        tweak(opts);
+    })
+    .await
 }
 
 async fn create(stack: &Stack, token: &str, key: &str, prompt: &str) -> String {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/videos", stack.api_url))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(&json!({"type": "text_to_video", "prompt": prompt, "duration": 5}))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap();
+    let (status, _, body) = common::Api::new(stack)
+        .create(token, key, &common::t2v(prompt))
+        .await;
     assert_eq!(status, 202, "{body}");
     body["id"].as_str().unwrap().to_string()
-}
-
-/// Wait on the table directly (not through the API, which would poll Kling).
-async fn wait_terminal(stack: &Stack, id: &str, limit: Duration) -> Task {
-    let store = store(stack);
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let task = store.get_task(id).await.unwrap().unwrap();
-        if task.status.is_terminal() {
-            return task;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "task {id} stuck in {:?}",
-            task.status
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn objects_under(stack: &Stack, prefix: &str) -> Vec<String> {

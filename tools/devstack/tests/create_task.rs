@@ -6,97 +6,40 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{bin_dir, workspace_root};
-use devstack::stack::{Stack, StackOptions};
+use common::{Api, fast_retries, plans_with, store, t2v};
+use devstack::stack::Stack;
 use kling_sim::{CallKind, Faults, NextError};
 use serde_json::{Value, json};
 
-/// Plans for these tests: the shipped ones, plus a `race` plan with two slots.
+/// Plans for these tests: the shipped ones (with this suspension rule), plus a `race` plan
+/// with two slots.
 fn plans_json(suspend_after: u32, suspension_seconds: u32) -> String {
-    let mut plans: Value = serde_json::from_str(shared::plans::DEFAULT_PLANS_JSON).unwrap();
-    plans["plans"]["free"]["suspend_after_violations"] = json!(suspend_after);
-    plans["plans"]["free"]["suspension_seconds"] = json!(suspension_seconds);
-    plans["plans"]["race"] = json!({
+    let mut free: Value = serde_json::from_str(shared::plans::DEFAULT_PLANS_JSON).unwrap();
+    let mut free = free["plans"]["free"].take();
+    free["suspend_after_violations"] = json!(suspend_after);
+    free["suspension_seconds"] = json!(suspension_seconds);
+    let race = json!({
         "qualities": ["draft", "standard", "pro"], "model_overrides": [],
         "max_duration_seconds": 10, "max_concurrent_tasks": 2, "daily_cost_units": 1000,
         "suspend_after_violations": 3, "violation_window_seconds": 3600, "suspension_seconds": 60
     });
-    plans.to_string()
+    plans_with(&[("free", free), ("race", race)])
 }
 
 async fn start(instances: usize, sim_speed: f64) -> Stack {
-    let mut opts = StackOptions::for_tests(&workspace_root(), &bin_dir());
-    opts.instances = instances;
-    opts.sim_speed = sim_speed;
-    opts.extra_env = vec![
-        ("PLANS_JSON".into(), plans_json(2, 3)),
-        ("KLING_RETRY_BASE_MS".into(), "10".into()),
-        ("KLING_RETRY_CAP_MS".into(), "40".into()),
-        ("KLING_CONCURRENCY_BACKOFF_MS".into(), "10".into()),
-    ];
-    Stack::start(opts).await.expect("local stack starts")
-}
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    fn new(stack: &Stack) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: stack.api_url.clone(),
-        }
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.json().await.unwrap_or(Value::Null);
-        (status, headers, body)
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        token: &str,
-        key: Option<&str>,
-        body: &Value,
-    ) -> (u16, reqwest::header::HeaderMap, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body);
-        if let Some(k) = key {
-            req = req.header("idempotency-key", k);
-        }
-        self.send(req).await
-    }
-
-    async fn get(&self, path: &str, token: &str) -> Value {
-        self.send(
-            self.http
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(token),
-        )
-        .await
-        .2
-    }
-}
-
-fn t2v(prompt: &str) -> Value {
-    json!({"type": "text_to_video", "prompt": prompt, "duration": 5})
+    common::start(|opts| {
+        opts.instances = instances;
+        opts.sim_speed = sim_speed;
+        opts.extra_env = fast_retries();
+        opts.extra_env.push(("PLANS_JSON".into(), plans_json(2, 3)));
+    })
+    .await
 }
 
 /// Debits and refunds of one user's ledger, in hundredths.
 async fn ledger(stack: &Stack, user: &str) -> Vec<shared::ports::LedgerEntry> {
     use shared::ports::Accounts;
-    let store =
-        shared::aws::DynamoTaskStore::from_sdk(&stack.sdk, stack.resource("TasksTable").unwrap());
-    store.ledger(user).await.unwrap()
+    store(stack).ledger(user).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -146,7 +89,7 @@ async fn fifty_concurrent_creates_take_exactly_the_plans_two_slots() {
         "only accepted tasks reached Kling"
     );
 
-    let me = api.get("/v1/me", &token).await;
+    let me = api.get("/v1/me", &token, None).await.2;
     assert_eq!(me["plan"], "race");
     assert_eq!(me["usage"]["in_flight"], 2);
     assert_eq!(me["usage"]["cost_units"], 10.0);
@@ -163,27 +106,29 @@ async fn idempotency_keys_replay_refuse_and_expire() {
     let token = stack.token("idem").unwrap();
     let body = t2v("a lighthouse in a storm");
 
-    let (status, _, err) = api.post("/v1/videos", &token, None, &body).await;
+    let (status, _, err) = api.post("/v1/videos", Some(&token), None, &body).await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
         (400, Some("idempotency_key_required"))
     );
     let (status, _, err) = api
-        .post("/v1/videos", &token, Some(&"k".repeat(256)), &body)
+        .post("/v1/videos", Some(&token), Some(&"k".repeat(256)), &body)
         .await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
         (400, Some("invalid_idempotency_key"))
     );
 
-    let (status, _, first) = api.post("/v1/videos", &token, Some("key-1"), &body).await;
+    let (status, _, first) = api
+        .post("/v1/videos", Some(&token), Some("key-1"), &body)
+        .await;
     assert_eq!(status, 202, "{first}");
     let id = first["id"].as_str().unwrap().to_string();
     // Same key, same body (another key order): the first answer, no second task or debit.
     let reordered =
         json!({"duration": 5, "prompt": "a lighthouse in a storm", "type": "text_to_video"});
     let (status, _, again) = api
-        .post("/v1/videos", &token, Some("key-1"), &reordered)
+        .post("/v1/videos", Some(&token), Some("key-1"), &reordered)
         .await;
     assert_eq!((status, again["id"].as_str()), (202, Some(id.as_str())));
     assert_eq!(stack.sim.state.count_for_external(&id), 1);
@@ -191,7 +136,12 @@ async fn idempotency_keys_replay_refuse_and_expire() {
     assert_eq!(ledger(&stack, "idem").await.len(), 1, "one debit");
 
     let (status, _, err) = api
-        .post("/v1/videos", &token, Some("key-1"), &t2v("another prompt"))
+        .post(
+            "/v1/videos",
+            Some(&token),
+            Some("key-1"),
+            &t2v("another prompt"),
+        )
         .await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
@@ -248,7 +198,7 @@ async fn idempotency_keys_replay_refuse_and_expire() {
     let (status, headers, err) = api
         .post(
             "/v1/videos",
-            &user2,
+            Some(&user2),
             Some("slow-key"),
             &t2v("a slow request"),
         )
@@ -284,7 +234,7 @@ async fn final_provider_rejections_fail_and_refund_exactly_once() {
         let (got, _, err) = api
             .post(
                 "/v1/videos",
-                &token,
+                Some(&token),
                 Some(&format!("refused-{code}")),
                 &t2v("a quiet harbour"),
             )
@@ -296,7 +246,7 @@ async fn final_provider_rejections_fail_and_refund_exactly_once() {
         );
         assert_eq!(err["error"]["retryable"], retryable);
     }
-    let page = api.get("/v1/videos", &token).await;
+    let page = api.get("/v1/videos", &token, None).await.2;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     for t in items {
@@ -319,7 +269,7 @@ async fn final_provider_rejections_fail_and_refund_exactly_once() {
         assert!(kinds.contains(&shared::ports::LedgerKind::Debit));
         assert!(kinds.contains(&shared::ports::LedgerKind::Refund));
     }
-    let me = api.get("/v1/me", &token).await;
+    let me = api.get("/v1/me", &token, None).await.2;
     assert_eq!(me["usage"]["cost_units"], 0.0);
     assert_eq!(me["usage"]["in_flight"], 0);
     assert_eq!(me["ledger_today"]["net"], 0.0);
@@ -334,7 +284,7 @@ async fn moderation_blocks_counts_violations_and_suspends_for_a_while() {
     let (status, _, err) = api
         .post(
             "/v1/videos",
-            &token,
+            Some(&token),
             Some("m-1"),
             &t2v("a s.3.x scene in a car"),
         )
@@ -346,7 +296,9 @@ async fn moderation_blocks_counts_violations_and_suspends_for_a_while() {
 
     let mut neg = t2v("a calm lake");
     neg["negative_prompt"] = json!("d1smembered bodies");
-    let (status, _, err) = api.post("/v1/videos", &token, Some("m-2"), &neg).await;
+    let (status, _, err) = api
+        .post("/v1/videos", Some(&token), Some("m-2"), &neg)
+        .await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
         (422, Some("negative_prompt"))
@@ -363,19 +315,19 @@ async fn moderation_blocks_counts_violations_and_suspends_for_a_while() {
     );
 
     let (status, _, err) = api
-        .post("/v1/videos", &token, Some("m-3"), &t2v("a calm lake"))
+        .post("/v1/videos", Some(&token), Some("m-3"), &t2v("a calm lake"))
         .await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
         (403, Some("account_suspended")),
         "{err}"
     );
-    let me = api.get("/v1/me", &token).await;
+    let me = api.get("/v1/me", &token, None).await.2;
     assert!(me["suspended_until"].is_string());
 
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     let (status, _, ok) = api
-        .post("/v1/videos", &token, Some("m-4"), &t2v("a calm lake"))
+        .post("/v1/videos", Some(&token), Some("m-4"), &t2v("a calm lake"))
         .await;
     assert_eq!(status, 202, "the suspension ended: {ok}");
 }
@@ -394,7 +346,7 @@ async fn upload(api: &Api, token: &str, content_type: &str, bytes: &[u8]) -> Str
     let (status, _, grant) = api
         .post(
             "/v1/uploads",
-            token,
+            Some(token),
             None,
             &json!({"content_type": content_type, "bytes": bytes.len()}),
         )
@@ -433,7 +385,7 @@ async fn uploads_round_trip_and_bad_images_are_refused() {
         let (status, _, task) = api
             .post(
                 "/v1/videos",
-                &token,
+                Some(&token),
                 Some(&format!("img-{n}")),
                 &i2v(json!({"upload_id": id})),
             )
@@ -456,7 +408,7 @@ async fn uploads_round_trip_and_bad_images_are_refused() {
         let (status, _, err) = api
             .post(
                 "/v1/videos",
-                &token,
+                Some(&token),
                 Some(&format!("bad-{n}")),
                 &i2v(json!({"upload_id": id})),
             )
@@ -472,7 +424,7 @@ async fn uploads_round_trip_and_bad_images_are_refused() {
     let (status, _, err) = api
         .post(
             "/v1/uploads",
-            &token,
+            Some(&token),
             None,
             &json!({"content_type": "image/gif", "bytes": 100}),
         )
@@ -484,7 +436,7 @@ async fn uploads_round_trip_and_bad_images_are_refused() {
     let (status, _, err) = api
         .post(
             "/v1/uploads",
-            &token,
+            Some(&token),
             None,
             &json!({"content_type": "image/png", "bytes": 11 * 1024 * 1024}),
         )
@@ -508,7 +460,7 @@ async fn uploads_round_trip_and_bad_images_are_refused() {
     let (status, _, err) = api
         .post(
             "/v1/videos",
-            &token,
+            Some(&token),
             Some("big"),
             &i2v(json!({"upload_id": "big-one"})),
         )
@@ -542,7 +494,12 @@ async fn uploads_round_trip_and_bad_images_are_refused() {
     ];
     for (n, (body, code)) in other.into_iter().enumerate() {
         let (status, _, err) = api
-            .post("/v1/videos", &token, Some(&format!("other-{n}")), &body)
+            .post(
+                "/v1/videos",
+                Some(&token),
+                Some(&format!("other-{n}")),
+                &body,
+            )
             .await;
         assert_eq!(
             (status, err["error"]["code"].as_str()),
@@ -571,7 +528,7 @@ async fn estimates_price_without_creating_and_bodies_are_bounded() {
     let (status, _, est) = api
         .post(
             "/v1/videos/estimate",
-            &token,
+            Some(&token),
             None,
             &json!({"type": "text_to_video", "prompt": "p", "duration": 10, "quality": "pro"}),
         )
@@ -597,7 +554,7 @@ async fn estimates_price_without_creating_and_bodies_are_bounded() {
     let (_, _, ok) = api
         .post(
             "/v1/videos/estimate",
-            &token,
+            Some(&token),
             None,
             &json!({"type": "text_to_video", "prompt": "p", "model": "kling-v1", "camera_control": {"type": "simple", "config": {"zoom": 5}}}),
         )
@@ -612,7 +569,7 @@ async fn estimates_price_without_creating_and_bodies_are_bounded() {
     let (status, _, err) = api
         .post(
             "/v1/videos",
-            &pro,
+            Some(&pro),
             Some("combo"),
             &json!({"type": "text_to_video", "prompt": "p", "model": "kling-v2-6", "cfg_scale": 0.5}),
         )
@@ -651,7 +608,7 @@ async fn estimates_price_without_creating_and_bodies_are_bounded() {
     let (status, _, err) = api
         .post(
             "/v1/videos",
-            &token,
+            Some(&token),
             Some("unknown"),
             &json!({"type": "text_to_video", "prompt": "p", "colour": "red"}),
         )

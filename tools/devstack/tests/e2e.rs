@@ -3,100 +3,24 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{bin_dir, workspace_root};
-use devstack::stack::{Stack, StackOptions};
+use common::{Api, assert_envelope, start, workspace_root};
 use serde_json::{Value, json};
-
-async fn start() -> Stack {
-    Stack::start(StackOptions::for_tests(&workspace_root(), &bin_dir()))
-        .await
-        .expect("local stack starts (needs `cargo build --workspace --bins` and moto server)")
-}
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let body = resp.json().await.unwrap_or(Value::Null);
-        (status, body)
-    }
-
-    async fn create(&self, token: Option<&str>, key: &str, body: &Value) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}/v1/videos", self.base))
-            .header("idempotency-key", key)
-            .json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        self.send(req).await
-    }
-
-    async fn get(&self, token: &str, id: &str) -> (u16, Value) {
-        self.send(
-            self.http
-                .get(format!("{}/v1/videos/{id}", self.base))
-                .bearer_auth(token),
-        )
-        .await
-    }
-
-    async fn wait_terminal(&self, token: &str, id: &str) -> Value {
-        for _ in 0..300 {
-            let (status, task) = self.get(token, id).await;
-            assert_eq!(status, 200, "{task}");
-            if matches!(task["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
-                return task;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("task {id} did not finish");
-    }
-
-    async fn callback(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
-            .await
-    }
-}
-
-fn assert_envelope(body: &Value, code: &str) {
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert!(body["error"]["retryable"].is_boolean(), "{body}");
-    assert!(body["request_id"].is_string(), "{body}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
-    let stack = start().await;
-    let api = Api {
-        http: reqwest::Client::new(),
-        base: stack.api_url.clone(),
-    };
+    let stack = start(|_| {}).await;
+    let api = Api::new(&stack);
     let alice = stack.token("alice").unwrap();
     let bob = stack.token("bob").unwrap();
     let body = json!({"type": "text_to_video", "prompt": "a red fox running through fresh snow", "duration": 5});
 
     // No identity: 401 in the envelope, nothing created.
-    let (status, err) = api.create(None, "k-anon", &body).await;
+    let (status, _, err) = api.post("/v1/videos", None, Some("k-anon"), &body).await;
     assert_eq!(status, 401);
     assert_envelope(&err, "unauthenticated");
     assert_eq!(stack.sim.state.task_count(), 0);
 
-    let (status, created) = api.create(Some(&alice), "k-1", &body).await;
+    let (status, _, created) = api.create(&alice, "k-1", &body).await;
     assert_eq!(status, 202, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["ai_generated"], true);
@@ -141,26 +65,21 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
     );
 
     // Another user's task is a 404, exactly like a missing one.
-    let (status, err) = api.get(&bob, &id).await;
+    let (status, err) = api.video(&bob, &id).await;
     assert_eq!(status, 404);
     assert_envelope(&err, "not_found");
 
     // Idempotency: the same key and body replays the task; Kling saw one task for it.
-    let (status, replay) = api.create(Some(&alice), "k-1", &body).await;
+    let (status, _, replay) = api.create(&alice, "k-1", &body).await;
     assert_eq!((status, replay["id"].as_str()), (202, Some(id.as_str())));
     assert_eq!(stack.sim.state.count_for_external(&id), 1);
-    let (status, err) = api
-        .create(
-            Some(&alice),
-            "k-1",
-            &json!({"type": "text_to_video", "prompt": "something else"}),
-        )
-        .await;
+    let other = json!({"type": "text_to_video", "prompt": "something else"});
+    let (status, _, err) = api.create(&alice, "k-1", &other).await;
     assert_eq!(status, 422);
     assert_envelope(&err, "idempotency_key_reused");
 
     // Forged callbacks against a task still in flight change nothing.
-    let (status, second) = api.create(Some(&alice), "k-2", &body).await;
+    let (status, _, second) = api.create(&alice, "k-2", &body).await;
     assert_eq!(status, 202, "{second}");
     let second_id = second["id"].as_str().unwrap().to_string();
     let forged_failure = json!({"task_id": "1", "task_status": "failed", "task_status_msg": "forged",
@@ -207,13 +126,7 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
     assert_eq!(finished["error"], Value::Null);
 
     // Listing: the caller's tasks only, newest first.
-    let (status, page) = api
-        .send(
-            api.http
-                .get(format!("{}/v1/videos?limit=10", api.base))
-                .bearer_auth(&alice),
-        )
-        .await;
+    let (status, _, page) = api.get("/v1/videos?limit=10", &alice, None).await;
     assert_eq!(status, 200);
     let ids: Vec<_> = page["items"]
         .as_array()
@@ -222,13 +135,7 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
         .map(|t| t["id"].clone())
         .collect();
     assert_eq!(ids, vec![json!(second_id), json!(id)]);
-    let (_, bobs) = api
-        .send(
-            api.http
-                .get(format!("{}/v1/videos", api.base))
-                .bearer_auth(&bob),
-        )
-        .await;
+    let (_, _, bobs) = api.get("/v1/videos", &bob, None).await;
     assert_eq!(bobs["items"], json!([]));
 }
 
@@ -294,7 +201,7 @@ async fn every_sample_event_runs_on_its_handler() {
         "every sample event has an expectation here"
     );
 
-    let stack = start().await;
+    let stack = start(|_| {}).await;
     let invoker = devstack::invoker::Invoker::new(stack.api_url.clone());
     for (function, name, expect) in samples {
         let event: Value =

@@ -1,6 +1,15 @@
-//! Where the tests find the workspace and the function binaries.
+//! The end-to-end harness every test file shares: start the stack, typed API calls, waits on
+//! the API or on the table, and the envelope check. (Each test file uses a part of it.)
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use devstack::stack::{Stack, StackOptions};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use shared::ports::Tasks;
+use shared::task::Task;
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -13,4 +22,153 @@ pub fn bin_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("target dir")
         .to_path_buf()
+}
+
+/// The local stack for a test, after `tweak` adjusts the test defaults.
+pub async fn start(tweak: impl FnOnce(&mut StackOptions)) -> Stack {
+    let mut opts = StackOptions::for_tests(&workspace_root(), &bin_dir());
+    tweak(&mut opts);
+    Stack::start(opts)
+        .await
+        .expect("local stack starts (needs `cargo build --workspace --bins` and moto server)")
+}
+
+/// The shipped plans with these added or replaced.
+pub fn plans_with(extra: &[(&str, Value)]) -> String {
+    let mut plans: Value = serde_json::from_str(shared::plans::DEFAULT_PLANS_JSON).unwrap();
+    for (name, plan) in extra {
+        plans["plans"][name] = plan.clone();
+    }
+    plans.to_string()
+}
+
+/// Fast Kling retries, so fault tests do not wait on production backoff.
+pub fn fast_retries() -> Vec<(String, String)> {
+    vec![
+        ("KLING_RETRY_BASE_MS".into(), "10".into()),
+        ("KLING_RETRY_CAP_MS".into(), "40".into()),
+        ("KLING_CONCURRENCY_BACKOFF_MS".into(), "10".into()),
+    ]
+}
+
+pub fn store(stack: &Stack) -> shared::aws::DynamoTaskStore {
+    shared::aws::DynamoTaskStore::from_sdk(&stack.sdk, stack.resource("TasksTable").unwrap())
+}
+
+pub fn t2v(prompt: &str) -> Value {
+    json!({"type": "text_to_video", "prompt": prompt, "duration": 5})
+}
+
+/// The mobile API as an app calls it.
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub type Reply = (u16, HeaderMap, Value);
+
+impl Api {
+    pub fn new(stack: &Stack) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: stack.api_url.clone(),
+        }
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    /// A POST with an optional identity and `Idempotency-Key`.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: &Value,
+    ) -> Reply {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        self.send(req).await
+    }
+
+    pub async fn create(&self, token: &str, key: &str, body: &Value) -> Reply {
+        self.post("/v1/videos", Some(token), Some(key), body).await
+    }
+
+    /// A GET, conditional when `etag` is given.
+    pub async fn get(&self, path: &str, token: &str, etag: Option<&str>) -> Reply {
+        let mut req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(tag) = etag {
+            req = req.header("if-none-match", tag);
+        }
+        self.send(req).await
+    }
+
+    pub async fn video(&self, token: &str, id: &str) -> (u16, Value) {
+        let (status, _, body) = self.get(&format!("/v1/videos/{id}"), token, None).await;
+        (status, body)
+    }
+
+    /// Poll `GET /v1/videos/{id}` until SUCCEEDED or FAILED.
+    pub async fn wait_terminal(&self, token: &str, id: &str) -> Value {
+        for _ in 0..300 {
+            let (status, task) = self.video(token, id).await;
+            assert_eq!(status, 200, "{task}");
+            if matches!(task["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("task {id} did not finish");
+    }
+
+    /// An unauthenticated POST, as a provider's callback arrives.
+    pub async fn callback(&self, path: &str, body: &Value) -> (u16, Value) {
+        let (status, _, body) = self.post(path, None, None, body).await;
+        (status, body)
+    }
+}
+
+/// Wait on the table directly (not through the API, which would poll the provider).
+pub async fn wait_terminal_in_table(stack: &Stack, id: &str, limit: Duration) -> Task {
+    let store = store(stack);
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let task = store.get_task(id).await.unwrap().unwrap();
+        if task.status.is_terminal() {
+            return task;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "task {id} stuck in {:?}",
+            task.status
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The error envelope with this code.
+pub fn assert_envelope(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(body["error"]["retryable"].is_boolean(), "{body}");
+    assert!(body["request_id"].is_string(), "{body}");
 }
