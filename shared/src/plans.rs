@@ -279,10 +279,8 @@ pub fn suspension(
 
 /// The UTC day a refund counts against: the day the task was charged (its creation), so a
 /// refund after midnight gives back the budget of the day that paid.
-pub fn refund_day(created_at: &str, now: time::OffsetDateTime) -> String {
-    crate::time_util::parse_rfc3339(created_at)
-        .map(crate::time_util::utc_day)
-        .unwrap_or_else(|| crate::time_util::utc_day(now))
+pub fn refund_day(created_at: crate::time_util::Timestamp) -> String {
+    crate::time_util::utc_day(created_at.datetime())
 }
 
 #[cfg(test)]
@@ -440,14 +438,15 @@ mod tests {
 
     #[test]
     fn refund_day_table() {
-        let now = time::macros::datetime!(2026-03-02 00:10 UTC);
+        // The day that paid, whenever the refund happens; offsets count in UTC.
         let cases = [
             ("2026-03-01T23:59:59.000Z", "2026-03-01"),
             ("2026-03-02T00:00:01.000Z", "2026-03-02"),
-            ("not a time", "2026-03-02"),
+            ("2026-03-02T00:30:00+01:00", "2026-03-01"),
         ];
         for (created, want) in cases {
-            assert_eq!(refund_day(created, now), want, "{created}");
+            let created_at = crate::time_util::Timestamp::parse(created).unwrap();
+            assert_eq!(refund_day(created_at), want, "{created}");
         }
     }
 }

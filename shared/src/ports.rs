@@ -186,7 +186,7 @@ pub trait Tasks: Send + Sync {
     fn mark_deleted(
         &self,
         task_id: &str,
-        now: &str,
+        now: crate::time_util::Timestamp,
     ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
 }
 
@@ -204,7 +204,7 @@ pub trait ReconcileIndex: Send + Sync {
     /// Unfinished tasks not seen (changed or checked) since `cutoff`, stalest first.
     fn stale_tasks(
         &self,
-        cutoff: &str,
+        cutoff: crate::time_util::Timestamp,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Task>, StoreError>> + Send;
 
@@ -213,8 +213,8 @@ pub trait ReconcileIndex: Send + Sync {
     fn claim_check(
         &self,
         task_id: &str,
-        cutoff: &str,
-        now: &str,
+        cutoff: crate::time_util::Timestamp,
+        now: crate::time_util::Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 

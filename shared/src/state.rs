@@ -167,7 +167,7 @@ pub fn apply_event(
     task: &crate::task::Task,
     event: TaskEvent,
     patch: &TaskPatch,
-    now: &str,
+    now: crate::time_util::Timestamp,
 ) -> Result<Option<crate::task::Task>, InvalidTransition> {
     let mut next = task.clone();
     match transition(task.status, event) {
@@ -182,10 +182,10 @@ pub fn apply_event(
             next.status = to;
             if to != TaskStatus::Failed {
                 // The provider has the task from its first sign of life on.
-                next.submitted_at.get_or_insert_with(|| now.to_string());
+                next.submitted_at.get_or_insert(now);
             }
             if to.is_terminal() {
-                next.completed_at = Some(now.to_string());
+                next.completed_at = Some(now);
             }
             if to == TaskStatus::Failed {
                 next.error = patch.error.clone();
@@ -201,7 +201,7 @@ pub fn apply_event(
     if next == *task {
         return Ok(None);
     }
-    next.updated_at = now.to_string();
+    next.updated_at = now;
     Ok(Some(next))
 }
 
@@ -226,8 +226,8 @@ mod apply_tests {
             cost_units: CostUnits(500),
             provider: "kling".into(),
             provider_ref: None,
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-            updated_at: "2026-01-01T00:00:00.000Z".into(),
+            created_at: ts("2026-01-01T00:00:00.000Z"),
+            updated_at: ts("2026-01-01T00:00:00.000Z"),
             submitted_at: None,
             completed_at: None,
             error: None,
@@ -237,13 +237,21 @@ mod apply_tests {
         }
     }
 
-    const NOW: &str = "2026-01-01T00:01:00.000Z";
+    fn ts(s: &str) -> crate::time_util::Timestamp {
+        crate::time_util::Timestamp::parse(s).unwrap()
+    }
+
+    const NOW_TEXT: &str = "2026-01-01T00:01:00.000Z";
+    #[allow(non_snake_case)]
+    fn NOW() -> crate::time_util::Timestamp {
+        ts(NOW_TEXT)
+    }
 
     #[test]
     fn duplicate_event_changes_nothing() {
         let t = task(TaskStatus::Running);
         assert_eq!(
-            apply_event(&t, TaskEvent::ProviderRunning, &TaskPatch::default(), NOW),
+            apply_event(&t, TaskEvent::ProviderRunning, &TaskPatch::default(), NOW()),
             Ok(None)
         );
     }
@@ -255,14 +263,14 @@ mod apply_tests {
             provider_ref: Some(crate::provider::ProviderRef("k1".into())),
             ..Default::default()
         };
-        let next = apply_event(&t, TaskEvent::ProviderQueued, &patch, NOW)
+        let next = apply_event(&t, TaskEvent::ProviderQueued, &patch, NOW())
             .unwrap()
             .unwrap();
         assert_eq!(
             (next.status, next.provider_ref.as_ref().map(|r| r.as_str())),
             (TaskStatus::Running, Some("k1"))
         );
-        let again = apply_event(&next, TaskEvent::ProviderQueued, &patch, NOW).unwrap();
+        let again = apply_event(&next, TaskEvent::ProviderQueued, &patch, NOW()).unwrap();
         assert_eq!(again, None, "an id already recorded is never overwritten");
     }
 
@@ -277,13 +285,13 @@ mod apply_tests {
             error: Some(err.clone()),
             ..Default::default()
         };
-        let next = apply_event(&task(TaskStatus::Queued), TaskEvent::Failed, &patch, NOW)
+        let next = apply_event(&task(TaskStatus::Queued), TaskEvent::Failed, &patch, NOW())
             .unwrap()
             .unwrap();
         assert_eq!(next.status, TaskStatus::Failed);
         assert_eq!(next.error, Some(err));
-        assert_eq!(next.completed_at.as_deref(), Some(NOW));
-        assert_eq!(next.updated_at, NOW);
+        assert_eq!(next.completed_at, Some(NOW()));
+        assert_eq!(next.updated_at, NOW());
     }
 
     #[test]
@@ -292,7 +300,7 @@ mod apply_tests {
             &task(TaskStatus::Running),
             TaskEvent::Stored,
             &TaskPatch::default(),
-            NOW,
+            NOW(),
         );
         assert!(res.is_err());
     }

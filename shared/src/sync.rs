@@ -10,7 +10,7 @@ use crate::ports::{FinalizeMessage, FinalizeQueue, ReconcileIndex, StoreError, T
 use crate::provider::{Deadline, JobLookup, JobStatus, ProviderError, ProviderJob, VideoProvider};
 use crate::state::{TaskEvent, TaskPatch, event_for};
 use crate::task::{Task, TaskError, TaskStatus};
-use crate::time_util;
+use crate::time_util::Timestamp;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SyncPolicy {
@@ -68,8 +68,7 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
     if !claim(store, task, policy, now).await? {
         return Ok(SyncOutcome::Skipped);
     }
-    let age = time_util::parse_rfc3339(&task.created_at)
-        .map_or(Duration::ZERO, |c| (now - c).unsigned_abs());
+    let age = (Timestamp::from(now) - task.created_at).unsigned_abs();
     if age > policy.hard_timeout {
         let minutes = policy.hard_timeout.as_secs() / 60;
         let msg = format!("the video was not ready within {minutes} minutes");
@@ -99,13 +98,12 @@ async fn claim<S: ReconcileIndex>(
     if task.status.is_terminal() {
         return Ok(false);
     }
-    let cutoff = time_util::rfc3339(now - policy.stale_after);
-    if task.last_seen() >= cutoff.as_str() {
+    let now = Timestamp::from(now);
+    let cutoff = now - policy.stale_after;
+    if task.last_seen() >= cutoff {
         return Ok(false);
     }
-    Ok(store
-        .claim_check(&task.id, &cutoff, &time_util::rfc3339(now))
-        .await?)
+    Ok(store.claim_check(&task.id, cutoff, now).await?)
 }
 
 async fn fail<S: Tasks>(

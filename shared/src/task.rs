@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::time_util::Timestamp;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskStatus {
@@ -193,31 +195,29 @@ pub struct Task {
     /// `provider_task_id`.
     #[serde(default, alias = "provider_task_id")]
     pub provider_ref: Option<crate::provider::ProviderRef>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     #[serde(default)]
-    pub submitted_at: Option<String>,
+    pub submitted_at: Option<Timestamp>,
     #[serde(default)]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<Timestamp>,
     #[serde(default)]
     pub error: Option<TaskError>,
     #[serde(default)]
     pub video: Option<StoredVideo>,
     /// When the provider was last asked about this task (polling, reconcile).
     #[serde(default)]
-    pub checked_at: Option<String>,
+    pub checked_at: Option<Timestamp>,
     /// When the app deleted the stored video.
     #[serde(default)]
-    pub deleted_at: Option<String>,
+    pub deleted_at: Option<Timestamp>,
 }
 
 impl Task {
     /// The later of the last change and the last provider check: how fresh our view is.
-    pub fn last_seen(&self) -> &str {
-        match &self.checked_at {
-            Some(c) if c.as_str() > self.updated_at.as_str() => c,
-            _ => &self.updated_at,
-        }
+    pub fn last_seen(&self) -> Timestamp {
+        self.checked_at
+            .map_or(self.updated_at, |c| c.max(self.updated_at))
     }
 }
 

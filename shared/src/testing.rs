@@ -22,7 +22,7 @@ use crate::provider::{
 };
 use crate::state::{TaskEvent, TaskPatch, apply_event};
 use crate::task::{CostUnits, Mode, Quality, Task, TaskStatus};
-use crate::time_util;
+use crate::time_util::{self, Timestamp};
 
 #[derive(Default)]
 struct Account {
@@ -149,7 +149,7 @@ impl Accounts for MemoryStore {
             kind: LedgerKind::Debit,
             units: task.cost_units,
             day: charge.day.clone(),
-            at: task.created_at.clone(),
+            at: task.created_at.to_string(),
         };
         t.ledger.push((task.user_id.clone(), debit));
         Ok(CreateOutcome::Created)
@@ -193,7 +193,7 @@ fn finish(t: &mut Tables, before: &Task, after: &Task) {
     if after.status != TaskStatus::Failed || before.cost_units.0 == 0 {
         return;
     }
-    let day = refund_day(&before.created_at, time_util::now());
+    let day = refund_day(before.created_at);
     if let Some(used) = t.usage.get_mut(&(before.user_id.clone(), day.clone())) {
         *used = used.saturating_sub(before.cost_units.0);
     }
@@ -202,7 +202,7 @@ fn finish(t: &mut Tables, before: &Task, after: &Task) {
         kind: LedgerKind::Refund,
         units: before.cost_units,
         day,
-        at: after.updated_at.clone(),
+        at: after.updated_at.to_string(),
     };
     t.ledger.push((before.user_id.clone(), refund));
 }
@@ -224,8 +224,7 @@ impl Tasks for MemoryStore {
             .get(task_id)
             .cloned()
             .ok_or_else(|| StoreError::NoSuchTask(task_id.into()))?;
-        let now = time_util::rfc3339(time_util::now());
-        let Some(next) = apply_event(&current, event, &patch, &now)? else {
+        let Some(next) = apply_event(&current, event, &patch, Timestamp::now())? else {
             return Ok(Applied {
                 task: current,
                 moved: false,
@@ -276,15 +275,19 @@ impl Tasks for MemoryStore {
         Ok(TaskPage { tasks, next_cursor })
     }
 
-    async fn mark_deleted(&self, task_id: &str, now: &str) -> Result<Option<Task>, StoreError> {
+    async fn mark_deleted(
+        &self,
+        task_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Task>, StoreError> {
         let mut t = self.write()?;
         let Some(task) = t.tasks.get_mut(task_id) else {
             return Ok(None);
         };
         if task.deleted_at.is_none() {
-            task.deleted_at = Some(now.into());
+            task.deleted_at = Some(now);
             task.video = None;
-            task.updated_at = now.into();
+            task.updated_at = now;
         }
         Ok(Some(task.clone()))
     }
@@ -302,7 +305,7 @@ impl Idempotency for MemoryStore {
 }
 
 impl ReconcileIndex for MemoryStore {
-    async fn stale_tasks(&self, cutoff: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
+    async fn stale_tasks(&self, cutoff: Timestamp, limit: u32) -> Result<Vec<Task>, StoreError> {
         let t = self.read()?;
         let mut stale: Vec<Task> = t
             .tasks
@@ -310,7 +313,7 @@ impl ReconcileIndex for MemoryStore {
             .filter(|x| !x.status.is_terminal() && x.last_seen() < cutoff)
             .cloned()
             .collect();
-        stale.sort_by(|a, b| a.last_seen().cmp(b.last_seen()));
+        stale.sort_by_key(Task::last_seen);
         stale.truncate(limit as usize);
         Ok(stale)
     }
@@ -318,8 +321,8 @@ impl ReconcileIndex for MemoryStore {
     async fn claim_check(
         &self,
         task_id: &str,
-        cutoff: &str,
-        now: &str,
+        cutoff: Timestamp,
+        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut t = self.write()?;
         let Some(task) = t.tasks.get_mut(task_id) else {
@@ -327,7 +330,7 @@ impl ReconcileIndex for MemoryStore {
         };
         let unseen = !task.status.is_terminal() && task.last_seen() < cutoff;
         if unseen {
-            task.checked_at = Some(now.into());
+            task.checked_at = Some(now);
         }
         Ok(unseen)
     }
@@ -819,7 +822,7 @@ pub fn response_parts(
 
 /// A five-second standard text-to-video task in `CREATED`, as create-task records it.
 pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
-    let now = time_util::rfc3339(time_util::now());
+    let now = Timestamp::now();
     Task {
         id: id.into(),
         user_id: user_id.into(),
@@ -835,7 +838,7 @@ pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
         cost_units: CostUnits(500),
         provider: provider.into(),
         provider_ref: None,
-        created_at: now.clone(),
+        created_at: now,
         updated_at: now,
         submitted_at: None,
         completed_at: None,
@@ -853,7 +856,7 @@ pub async fn seed_task(store: &MemoryStore, task: &Task, submitted_as: Option<&s
         key: format!("seed-{}", task.id),
         request_hash: String::new(),
         task_id: task.id.clone(),
-        created_at: task.created_at.clone(),
+        created_at: task.created_at.to_string(),
     };
     let charge = Charge {
         plan: "pro".into(),

@@ -40,9 +40,95 @@ pub fn unix_seconds(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
 
+/// A moment in a task's life, ordered by time (never by its text), stored and shown as RFC
+/// 3339 UTC with milliseconds (which also sorts as text, for the table's index keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(OffsetDateTime);
+
+impl Timestamp {
+    /// Now, at millisecond precision (what is stored, so a round trip compares equal).
+    pub fn now() -> Self {
+        Self::from(now())
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        parse_rfc3339(s).map(Self::from)
+    }
+
+    pub fn datetime(self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+impl From<OffsetDateTime> for Timestamp {
+    fn from(t: OffsetDateTime) -> Self {
+        let utc = t.to_offset(time::UtcOffset::UTC);
+        Self(
+            utc.replace_nanosecond(utc.millisecond() as u32 * 1_000_000)
+                .unwrap_or(utc),
+        )
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&rfc3339(self.0))
+    }
+}
+
+impl std::ops::Sub<time::Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: time::Duration) -> Timestamp {
+        Timestamp(self.0 - d)
+    }
+}
+
+impl std::ops::Sub<std::time::Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: std::time::Duration) -> Timestamp {
+        Timestamp(self.0 - d)
+    }
+}
+
+impl std::ops::Sub for Timestamp {
+    type Output = time::Duration;
+    fn sub(self, other: Timestamp) -> time::Duration {
+        self.0 - other.0
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_order_by_time_and_round_trip_as_text() {
+        let a = Timestamp::parse("2026-11-26T09:59:59.999Z").unwrap();
+        let b = Timestamp::parse("2026-11-26T10:00:00+01:00").unwrap();
+        let c = Timestamp::parse("2026-11-26T09:00:00.5Z").unwrap();
+        // As text, b would sort after a; in time it is an hour before.
+        assert!(b < a && b < c);
+        assert_eq!(c.to_string(), "2026-11-26T09:00:00.500Z");
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, "\"2026-11-26T09:59:59.999Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), a);
+        assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+        assert_eq!(a - c, time::Duration::milliseconds(3_599_499));
+    }
 
     #[test]
     fn formats_sortable_utc_with_millis() {

@@ -5,7 +5,6 @@ use serde::Serialize;
 use crate::task::{
     AspectRatio, CostUnits, Quality, Task, TaskError, TaskStatus, VideoType, progress,
 };
-use crate::time_util;
 
 /// Typical generation time, for the progress estimate.
 pub const TYPICAL_GENERATION_SECS: u64 = 300;
@@ -53,9 +52,7 @@ pub struct PresignedLink {
 pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDateTime) -> TaskView {
     let running_for = task
         .submitted_at
-        .as_deref()
-        .and_then(time_util::parse_rfc3339)
-        .map(|t| (now - t).whole_seconds().max(0) as u64)
+        .map(|t| (now - t.datetime()).whole_seconds().max(0) as u64)
         .unwrap_or(0);
     let video = match (&task.video, link) {
         (Some(v), Some(link)) if task.status == TaskStatus::Succeeded => Some(VideoView {
@@ -80,10 +77,10 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         aspect_ratio: task.aspect_ratio,
         quality: task.quality,
         cost_units: task.cost_units,
-        created_at: task.created_at.clone(),
-        updated_at: task.updated_at.clone(),
-        completed_at: task.completed_at.clone(),
-        deleted_at: task.deleted_at.clone(),
+        created_at: task.created_at.to_string(),
+        updated_at: task.updated_at.to_string(),
+        completed_at: task.completed_at.map(|t| t.to_string()),
+        deleted_at: task.deleted_at.map(|t| t.to_string()),
         error: task.error.clone(),
         ai_generated: true,
         video,

@@ -305,7 +305,7 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore>(
         key,
         request_hash: hash.clone(),
         task_id: task.id.clone(),
-        created_at: task.created_at.clone(),
+        created_at: task.created_at.to_string(),
     };
     if let Some(replayed) = charge(app, &task, &record, &p, &account, now).await? {
         return Ok(replayed);
@@ -369,7 +369,7 @@ fn new_task<S, P: VideoProvider, U>(
     id: String,
     now: time::OffsetDateTime,
 ) -> Task {
-    let created_at = time_util::rfc3339(now);
+    let created_at = shared::time_util::Timestamp::from(now);
     Task {
         id,
         user_id: identity.user_id.clone(),
@@ -385,7 +385,7 @@ fn new_task<S, P: VideoProvider, U>(
         cost_units: p.breakdown.cost,
         provider: app.provider.name().to_string(),
         provider_ref: None,
-        created_at: created_at.clone(),
+        created_at,
         updated_at: created_at,
         submitted_at: None,
         completed_at: None,

@@ -161,7 +161,7 @@ async fn a_key_whose_first_request_is_in_flight_is_409() {
         key: "k-busy".into(),
         request_hash: hash,
         task_id: "t-1".into(),
-        created_at: task.created_at.clone(),
+        created_at: task.created_at.to_string(),
     };
     let charge = shared::ports::Charge {
         plan: "free".into(),

@@ -21,7 +21,7 @@ use shared::provider::{Deadline, JobStatus, VideoProvider};
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::sync::lookup_of;
 use shared::task::{StoredVideo, Task, TaskError, video_key};
-use shared::time_util;
+use shared::time_util::{self, Timestamp};
 
 pub use copy::{CopyError, stream_into};
 pub use guard::DownloadPolicy;
@@ -245,9 +245,7 @@ async fn record_stored<S: Store, P, V>(
         let latency = applied
             .task
             .submitted_at
-            .as_deref()
-            .and_then(time_util::parse_rfc3339)
-            .map_or(0.0, |s| (time_util::now() - s).as_seconds_f64());
+            .map_or(0.0, |s| (Timestamp::now() - s).as_seconds_f64());
         metrics::emit(
             &[("Function", "finalize")],
             &[
@@ -304,7 +302,7 @@ pub fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
         ("prompt-sha256".to_string(), prompt_hash),
         ("model".to_string(), task.model.clone()),
         ("mode".to_string(), task.mode.to_string()),
-        ("created-at".to_string(), task.created_at.clone()),
+        ("created-at".to_string(), task.created_at.to_string()),
         (
             "cost-units".to_string(),
             format!("{:.2}", task.cost_units.as_f64()),

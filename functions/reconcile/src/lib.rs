@@ -67,8 +67,8 @@ pub async fn handle<S: Store, P: VideoProvider, Q: FinalizeQueue>(
         ..Default::default()
     };
     let now = time_util::now();
-    let cutoff = time_util::rfc3339(now - app.policy.stale_after);
-    let tasks = match app.store.stale_tasks(&cutoff, BATCH).await {
+    let cutoff = time_util::Timestamp::from(now) - app.policy.stale_after;
+    let tasks = match app.store.stale_tasks(cutoff, BATCH).await {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "could not list stale tasks");

@@ -9,7 +9,7 @@ use shared::provider::{JobStatus, ProviderError, ProviderRef};
 use shared::sync::SyncPolicy;
 use shared::task::TaskStatus;
 use shared::testing::{FakeProvider, MemoryQueue, MemoryStore, seed_task, task_fixture};
-use shared::time_util::{now, rfc3339};
+use shared::time_util::Timestamp;
 
 type TestApp = App<MemoryStore, FakeProvider, MemoryQueue>;
 
@@ -39,8 +39,8 @@ async fn stale(app: &TestApp, status: TaskStatus, quiet: i64, age: i64) {
     if status != TaskStatus::Created {
         task.provider_ref = Some(ProviderRef("job-1".into()));
     }
-    task.updated_at = rfc3339(now() - time::Duration::seconds(quiet));
-    task.created_at = rfc3339(now() - time::Duration::seconds(age));
+    task.updated_at = Timestamp::now() - time::Duration::seconds(quiet);
+    task.created_at = Timestamp::now() - time::Duration::seconds(age);
     app.store.insert_task(task);
 }
 

@@ -258,7 +258,7 @@ async fn delete<S: Store, V: VideoStore, P, Q>(
         })?;
     }
     app.store
-        .mark_deleted(&task.id, &time_util::rfc3339(time_util::now()))
+        .mark_deleted(&task.id, shared::time_util::Timestamp::now())
         .await
         .map_err(store_error)?;
     tracing::info!("video deleted");

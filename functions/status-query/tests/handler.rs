@@ -15,6 +15,7 @@ use shared::testing::{
     FakeProvider, HttpEvent, MemoryBlobs, MemoryQueue, MemoryStore, request_from, response_parts,
     seed_task, task_fixture,
 };
+use shared::time_util::Timestamp;
 use status_query::{App, handle};
 
 type TestApp = App<MemoryStore, MemoryBlobs, FakeProvider, MemoryQueue>;
@@ -174,11 +175,11 @@ async fn a_stale_task_is_checked_with_the_provider() {
     let app = app();
     let mut task = task_fixture("t-1", "alice", "fake");
     seed_task(&app.store, &task, None).await;
-    let old = "2026-01-01T00:00:00.000Z".to_string();
+    let old = Timestamp::parse("2026-01-01T00:00:00.000Z").unwrap();
     task.status = TaskStatus::Queued;
     task.provider_ref = Some(shared::provider::ProviderRef("job-1".into()));
-    task.updated_at = old.clone();
-    task.created_at = shared::time_util::rfc3339(shared::time_util::now());
+    task.updated_at = old;
+    task.created_at = Timestamp::now();
     app.store.insert_task(task);
     app.provider.hold("t-1", "job-1", JobStatus::Succeeded);
     let (_, _, view) = send(&app, get("t-1")).await;
@@ -195,7 +196,7 @@ async fn lists_are_newest_first_with_cursors() {
     let app = app();
     for i in 0..5 {
         let mut t = task_fixture(&format!("t-{i}"), "alice", "fake");
-        t.created_at = format!("2026-11-26T00:00:0{i}.000Z");
+        t.created_at = Timestamp::parse(&format!("2026-11-26T00:00:0{i}.000Z")).unwrap();
         seed_task(&app.store, &t, None).await;
     }
     seed_task(&app.store, &task_fixture("t-bob", "bob", "fake"), None).await;

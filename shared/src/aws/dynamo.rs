@@ -14,7 +14,7 @@ use crate::ports::{
 };
 use crate::state::{TaskEvent, TaskPatch, apply_event};
 use crate::task::{CostUnits, Task, TaskStatus};
-use crate::time_util;
+use crate::time_util::{self, Timestamp};
 
 /// The table's key design, as the code uses it (checked against the template by the drift test).
 pub const PRIMARY_KEY: (&str, &str) = ("pk", "sk");
@@ -282,7 +282,7 @@ impl DynamoTaskStore {
         before: &Task,
         after: &Task,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let day = crate::plans::refund_day(&before.created_at, time_util::now());
+        let day = crate::plans::refund_day(before.created_at);
         let refund_usage = Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_pk(&before.user_id)))
@@ -296,7 +296,7 @@ impl DynamoTaskStore {
             kind: LedgerKind::Refund,
             units: before.cost_units,
             day,
-            at: after.updated_at.clone(),
+            at: after.updated_at.to_string(),
         };
         let ledger = ledger_item(&before.user_id, &refund)?;
         Ok(vec![
@@ -355,7 +355,7 @@ impl DynamoTaskStore {
             kind: LedgerKind::Debit,
             units: task.cost_units,
             day: charge.day.clone(),
-            at: task.created_at.clone(),
+            at: task.created_at.to_string(),
         };
         let new = Some("attribute_not_exists(pk)");
         Ok(vec![
@@ -562,8 +562,7 @@ impl Tasks for DynamoTaskStore {
                 .get_task_item(task_id)
                 .await?
                 .ok_or_else(|| StoreError::NoSuchTask(task_id.to_string()))?;
-            let now = time_util::rfc3339(time_util::now());
-            let Some(next) = apply_event(&current.task, event, &patch, &now)? else {
+            let Some(next) = apply_event(&current.task, event, &patch, Timestamp::now())? else {
                 return Ok(Applied {
                     task: current.task,
                     moved: false,
@@ -615,7 +614,11 @@ impl Tasks for DynamoTaskStore {
         Ok(TaskPage { tasks, next_cursor })
     }
 
-    async fn mark_deleted(&self, task_id: &str, now: &str) -> Result<Option<Task>, StoreError> {
+    async fn mark_deleted(
+        &self,
+        task_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Task>, StoreError> {
         for _ in 0..MAX_APPLY_ATTEMPTS {
             let Some(current) = self.get_task_item(task_id).await? else {
                 return Ok(None);
@@ -624,9 +627,9 @@ impl Tasks for DynamoTaskStore {
                 return Ok(Some(current.task));
             }
             let mut next = current.task.clone();
-            next.deleted_at = Some(now.to_string());
+            next.deleted_at = Some(now);
             next.video = None;
-            next.updated_at = now.to_string();
+            next.updated_at = now;
             let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
             if self.put_versioned(item, current.version).await? {
                 return Ok(Some(next));
@@ -647,7 +650,7 @@ impl Idempotency for DynamoTaskStore {
 }
 
 impl ReconcileIndex for DynamoTaskStore {
-    async fn stale_tasks(&self, cutoff: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
+    async fn stale_tasks(&self, cutoff: Timestamp, limit: u32) -> Result<Vec<Task>, StoreError> {
         let out = self
             .client
             .query()
@@ -655,7 +658,7 @@ impl ReconcileIndex for DynamoTaskStore {
             .index_name(GSI2)
             .key_condition_expression("gsi2pk = :active AND gsi2sk < :cutoff")
             .expression_attribute_values(":active", s(ACTIVE))
-            .expression_attribute_values(":cutoff", s(cutoff))
+            .expression_attribute_values(":cutoff", s(cutoff.to_string()))
             .limit(limit as i32)
             .send()
             .await
@@ -670,8 +673,8 @@ impl ReconcileIndex for DynamoTaskStore {
     async fn claim_check(
         &self,
         task_id: &str,
-        cutoff: &str,
-        now: &str,
+        cutoff: Timestamp,
+        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let result = self
             .client
@@ -684,9 +687,9 @@ impl ReconcileIndex for DynamoTaskStore {
                 "attribute_exists(gsi2pk) AND updated_at < :cutoff \
                  AND (attribute_not_exists(checked_at) OR attribute_type(checked_at, :null) OR checked_at < :cutoff)",
             )
-            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":sk", s(format!("{now}#{task_id}")))
-            .expression_attribute_values(":cutoff", s(cutoff))
+            .expression_attribute_values(":cutoff", s(cutoff.to_string()))
             .expression_attribute_values(":null", s("NULL"))
             .send()
             .await;
