@@ -57,7 +57,7 @@ impl AuthMode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    pub user_id: String,
+    pub user_id: crate::task::UserId,
     /// Plan named by the token (`custom:plan` claim or a `plan:*` group), if any.
     pub plan_hint: Option<String>,
 }
@@ -104,7 +104,7 @@ pub fn identify(
         ));
     }
     Ok(Identity {
-        user_id: sub,
+        user_id: sub.into(),
         plan_hint,
     })
 }

@@ -28,10 +28,10 @@ pub enum StoreError {
 /// The record that makes a create idempotent per user and `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IdempotencyRecord {
-    pub user_id: String,
+    pub user_id: crate::task::UserId,
     pub key: String,
     pub request_hash: String,
-    pub task_id: String,
+    pub task_id: crate::task::TaskId,
     pub created_at: String,
 }
 
@@ -81,7 +81,7 @@ pub enum LedgerKind {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerEntry {
-    pub task_id: String,
+    pub task_id: crate::task::TaskId,
     pub kind: LedgerKind,
     pub units: crate::task::CostUnits,
     /// The UTC day the entry counts against.
@@ -245,7 +245,7 @@ pub struct QueueError(pub String);
 /// The body of a finalize queue message.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FinalizeMessage {
-    pub task_id: String,
+    pub task_id: crate::task::TaskId,
 }
 
 pub trait FinalizeQueue: Send + Sync {

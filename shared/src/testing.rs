@@ -21,7 +21,7 @@ use crate::provider::{
     ModelChoice, ProviderError, ProviderJob, ProviderRef, VideoProvider,
 };
 use crate::state::{TaskEvent, TaskPatch, apply_event};
-use crate::task::{CostUnits, Mode, Quality, Task, TaskStatus};
+use crate::task::{CostUnits, Mode, Quality, Task, TaskId, TaskStatus, UserId};
 use crate::time_util::{self, Timestamp};
 
 #[derive(Default)]
@@ -34,11 +34,11 @@ struct Account {
 
 #[derive(Default)]
 struct Tables {
-    tasks: BTreeMap<String, Task>,
-    accounts: HashMap<String, Account>,
-    usage: HashMap<(String, String), u64>,
-    idempotency: HashMap<(String, String), IdempotencyRecord>,
-    ledger: Vec<(String, LedgerEntry)>,
+    tasks: BTreeMap<TaskId, Task>,
+    accounts: HashMap<UserId, Account>,
+    usage: HashMap<(UserId, String), u64>,
+    idempotency: HashMap<(UserId, String), IdempotencyRecord>,
+    ledger: Vec<(UserId, LedgerEntry)>,
     webhooks: HashSet<String>,
 }
 

@@ -67,7 +67,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         _ => None,
     };
     TaskView {
-        id: task.id.clone(),
+        id: task.id.to_string(),
         status: task.status,
         label: task.status.label(),
         progress: progress(task.status, running_for, TYPICAL_GENERATION_SECS),

@@ -371,7 +371,7 @@ fn new_task<S, P: VideoProvider, U>(
 ) -> Task {
     let created_at = shared::time_util::Timestamp::from(now);
     Task {
-        id,
+        id: id.into(),
         user_id: identity.user_id.clone(),
         status: TaskStatus::Created,
         video_type: spec.video_type,

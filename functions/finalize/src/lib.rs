@@ -296,7 +296,7 @@ pub fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
     ));
     let mut pairs = vec![
         ("ai-generated".to_string(), "true".to_string()),
-        ("task-id".to_string(), task.id.clone()),
+        ("task-id".to_string(), task.id.to_string()),
         ("bytes".to_string(), video.bytes.to_string()),
         ("sha256".to_string(), video.sha256.clone()),
         ("prompt-sha256".to_string(), prompt_hash),

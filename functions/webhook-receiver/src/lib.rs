@@ -209,7 +209,7 @@ async fn bound_task<S: Store, Q, C>(
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::not_found("task"))?;
-    let names_us = hint.task_id.as_deref().is_none_or(|ext| ext == task.id);
+    let names_us = hint.task_id.as_deref().is_none_or(|ext| task.id == ext);
     let same_provider = task.provider == provider;
     let same_job = task
         .provider_ref
@@ -267,7 +267,7 @@ async fn apply_hint<S: Store, Q: FinalizeQueue, C>(
         return Ok(());
     }
     let message = FinalizeMessage {
-        task_id: task_id.to_string(),
+        task_id: task_id.into(),
     };
     app.queue.enqueue(&message).await.map_err(|e| {
         tracing::error!(error = %e, "could not queue finalize");

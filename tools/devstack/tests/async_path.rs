@@ -289,12 +289,12 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
             finished.len()
         );
         for t in &page.tasks {
-            if finished.contains_key(&t.id) {
+            if finished.contains_key(t.id.as_str()) {
                 continue;
             }
             let now = store.get_task(&t.id).await.unwrap().unwrap();
             if now.status.is_terminal() {
-                finished.insert(t.id.clone(), now);
+                finished.insert(t.id.to_string(), now);
             }
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
