@@ -9,10 +9,13 @@ use bytes::Bytes;
 use crate::state::{TaskEvent, TaskPatch};
 use crate::task::Task;
 
+/// The underlying failure an adapter reports, kept as the error's source.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage backend error: {0}")]
-    Backend(String),
+    Backend(#[source] Cause),
     #[error(transparent)]
     InvalidTransition(#[from] crate::state::InvalidTransition),
     #[error("task {0} does not exist")]
@@ -240,7 +243,7 @@ impl<T: Tasks + Accounts + Idempotency + ReconcileIndex + WebhookDedup> TaskStor
 
 #[derive(Debug, thiserror::Error)]
 #[error("queue error: {0}")]
-pub struct QueueError(pub String);
+pub struct QueueError(#[source] pub Cause);
 
 /// The body of a finalize queue message.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -257,7 +260,7 @@ pub trait FinalizeQueue: Send + Sync {
 
 #[derive(Debug, thiserror::Error)]
 #[error("object storage error: {0}")]
-pub struct BlobError(pub String);
+pub struct BlobError(#[source] pub Cause);
 
 /// Object metadata written with a stored video.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -476,7 +476,7 @@ impl VideoStore for MemoryBlobs {
         let mut objects = self.objects.lock().map_err(blob_err)?;
         let (body, _) = objects
             .remove(from)
-            .ok_or_else(|| BlobError(format!("no object {from}")))?;
+            .ok_or_else(|| BlobError(format!("no object {from}").into()))?;
         objects.insert(to.into(), (body, metadata.clone()));
         Ok(())
     }

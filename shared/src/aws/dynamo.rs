@@ -97,8 +97,8 @@ fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> 
 
 fn backend<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     StoreError::Backend(super::sdk_error(e))
 }
@@ -109,8 +109,8 @@ fn written<O, E, R>(
     condition_failed: impl Fn(&E) -> bool,
 ) -> Result<bool, StoreError>
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(true),
@@ -174,7 +174,7 @@ fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWrite
         .set_item(Some(item))
         .set_condition_expression(condition.map(str::to_string))
         .build()
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
@@ -237,7 +237,7 @@ impl DynamoTaskStore {
         item: Item,
         version: u64,
     ) -> Result<bool, StoreError> {
-        let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
+        let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(Box::new(e));
         let task_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -290,7 +290,7 @@ impl DynamoTaskStore {
             .update_expression("ADD units :refund")
             .expression_attribute_values(":refund", negative_units(before.cost_units))
             .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let refund = LedgerEntry {
             task_id: before.id.clone(),
             kind: LedgerKind::Refund,
@@ -315,7 +315,7 @@ impl DynamoTaskStore {
         charge: &Charge,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let now = charge.now_secs;
-        let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
+        let build_err = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(Box::new(e));
         let remaining = CostUnits(charge.daily_budget.0.saturating_sub(task.cost_units.0));
         let idem_item = to_item(&IdempotencyItem {
             pk: user_pk(&idempotency.user_id),

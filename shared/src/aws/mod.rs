@@ -31,19 +31,31 @@ pub fn s3_client_for(sdk: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// Render an SDK error with its service code and message, not just "service error".
-pub(crate) fn sdk_error<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> String
+/// An SDK failure: shown with its service code and message (not just "service error"), and
+/// kept whole as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{text}")]
+pub struct SdkFailure {
+    text: String,
+    #[source]
+    source: crate::ports::Cause,
+}
+
+pub(crate) fn sdk_error<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> crate::ports::Cause
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     use std::error::Error as _;
-    let mut out = err.to_string();
+    let mut text = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        text.push_str(": ");
+        text.push_str(&s.to_string());
         source = s.source();
     }
-    out
+    Box::new(SdkFailure {
+        text,
+        source: Box::new(err),
+    })
 }

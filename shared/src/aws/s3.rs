@@ -162,7 +162,7 @@ impl VideoStore for S3VideoStore {
             .start_time(signed_at)
             .expires_in(ttl)
             .build()
-            .map_err(|e| BlobError(e.to_string()))?;
+            .map_err(|e| BlobError(Box::new(e)))?;
         let req = self
             .client
             .get_object()
@@ -183,7 +183,7 @@ impl UploadStore for S3VideoStore {
         content_length: u64,
         ttl: Duration,
     ) -> Result<String, BlobError> {
-        let config = PresigningConfig::expires_in(ttl).map_err(|e| BlobError(e.to_string()))?;
+        let config = PresigningConfig::expires_in(ttl).map_err(|e| BlobError(Box::new(e)))?;
         let req = self
             .client
             .put_object()
@@ -214,11 +214,7 @@ impl UploadStore for S3VideoStore {
         };
         let mut body = out.body;
         let mut buf = Vec::new();
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| BlobError(e.to_string()))?
-        {
+        while let Some(chunk) = body.try_next().await.map_err(|e| BlobError(Box::new(e)))? {
             buf.extend_from_slice(&chunk);
             if buf.len() as u64 > max_bytes {
                 break;

@@ -20,7 +20,7 @@ impl SqsFinalizeQueue {
 
 impl FinalizeQueue for SqsFinalizeQueue {
     async fn enqueue(&self, message: &FinalizeMessage) -> Result<(), QueueError> {
-        let body = serde_json::to_string(message).map_err(|e| QueueError(e.to_string()))?;
+        let body = serde_json::to_string(message).map_err(|e| QueueError(Box::new(e)))?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
