@@ -103,3 +103,21 @@ fn each_kind_of_drift_is_caught() {
         assert!(got.iter().any(|p| p == want), "want {want:?}, got {got:#?}");
     }
 }
+
+/// Every stable code is answered by at least one in-process handler test (which asserts the
+/// status and the code), so none is dead and none is untested.
+#[test]
+fn every_error_code_is_produced_by_an_in_process_test() {
+    let mut tests = String::new();
+    for function in std::fs::read_dir(root().join("functions")).unwrap() {
+        let dir = function.unwrap().path().join("tests");
+        for file in std::fs::read_dir(&dir).into_iter().flatten() {
+            tests.push_str(&std::fs::read_to_string(file.unwrap().path()).unwrap());
+        }
+    }
+    let untested: Vec<&&str> = CODES
+        .iter()
+        .filter(|c| !tests.contains(&format!("\"{c}\"")))
+        .collect();
+    assert!(untested.is_empty(), "codes no handler test produces: {untested:?}");
+}
