@@ -119,5 +119,8 @@ fn every_error_code_is_produced_by_an_in_process_test() {
         .iter()
         .filter(|c| !tests.contains(&format!("\"{c}\"")))
         .collect();
-    assert!(untested.is_empty(), "codes no handler test produces: {untested:?}");
+    assert!(
+        untested.is_empty(),
+        "codes no handler test produces: {untested:?}"
+    );
 }
