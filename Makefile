@@ -53,7 +53,9 @@ template-checks: tools
 ## Excluded checks, on purpose: positive_data_acceptance (moderation, plans and Kling's
 ## capability map refuse more than a schema can say), unsupported_method and
 ## allow_header_conformance (API Gateway answers an unrouted method with 404, not 405),
-## use_after_free (DELETE removes the stored video; the task record stays readable).
+## use_after_free (DELETE removes the stored video; the task record stays readable). The
+## coverage phase is left out: in schemathesis 4.32 it fails now and then inside its own
+## generator (a Hypothesis lambda description hitting a CPython 3.11 AST error), whatever the API.
 ST_CHECKS := not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,ignored_auth,ensure_resource_availability
 ST_EXAMPLES ?= 100
 api-checks: tools
@@ -62,7 +64,8 @@ api-checks: tools
 	$(BIN)/devstack exec --runtime builtin --api-port 0 --moto-port 0 --sim-port 0 --docs-port 0 \
 		--log-dir .devstack/schemathesis --settings api/schemathesis.env -- \
 		bash -c 'st --no-color run "$$SPEC_URL" --url "$$API_URL" -H "Authorization: Bearer $$API_TOKEN_PRO" \
-			--checks $(ST_CHECKS) --max-examples $(ST_EXAMPLES) --seed 1 --workers 2'
+			--checks $(ST_CHECKS) --phases examples,fuzzing,stateful \
+			--max-examples $(ST_EXAMPLES) --seed 1 --workers 2'
 
 ## Start the local stack, run one text-to-video task through the API, print the result, stop.
 demo: tools build
