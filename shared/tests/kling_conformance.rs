@@ -275,6 +275,59 @@ async fn a_timed_out_create_is_recovered_without_a_second_task() {
     assert!(sim.state.counters().query >= 1, "looked it up instead");
 }
 
+/// 5000 after Kling stored the task: the client looks it up instead of POSTing again (which a
+/// stored external id would refuse), so the caller gets the task and Kling holds one.
+#[tokio::test]
+async fn a_create_failing_after_storing_is_recovered_without_a_second_task() {
+    let sim = sim_with(
+        Faults {
+            fail_after_storing_next_creates: 1,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .await;
+    let client = client(&sim);
+    let mut req = t2v("kling-v2-5-turbo", "std", "5");
+    req.external_task_id = Some("ours-5000-1".into());
+    let task = client
+        .create_text2video(&req, Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(task.external_task_id(), Some("ours-5000-1"));
+    assert_eq!(sim.state.count_for_external("ours-5000-1"), 1);
+    assert_eq!(sim.state.counters().create, 1, "never submitted twice");
+}
+
+/// A lost create that Kling never stored is submitted again once the lookup says "not found".
+#[tokio::test]
+async fn a_lost_create_kling_never_stored_is_submitted_again() {
+    let sim = sim_with(
+        Faults {
+            next_errors: vec![kling_sim::NextError {
+                code: 5000,
+                times: 1,
+                on: kling_sim::CallKind::Create,
+            }],
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .await;
+    let mut req = t2v("kling-v2-5-turbo", "std", "5");
+    req.external_task_id = Some("ours-5000-2".into());
+    let task = client(&sim)
+        .create_text2video(&req, Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(task.external_task_id(), Some("ours-5000-2"));
+    assert_eq!(sim.state.count_for_external("ours-5000-2"), 1);
+    assert!(
+        sim.state.counters().query >= 1,
+        "looked it up before submitting again"
+    );
+}
+
 #[tokio::test]
 async fn concurrency_limit_answers_1303_until_a_slot_frees() {
     let sim = sim_with(
@@ -610,7 +663,9 @@ async fn query_by_either_id_list_pages_and_gateway_keys() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), Some(ErrorKind::ResourceNotFound));
+    // The live answer for an unknown id is 400/1201 "Task not found…" (kling-api.md §0-A.2).
+    assert_eq!(err.kind(), Some(ErrorKind::InvalidParameters));
+    assert!(err.is_task_not_found(), "{err}");
 
     let mut gw = config(&sim);
     gw.auth = KlingAuth::ApiKey("gateway-key".into());
@@ -937,8 +992,8 @@ async fn raw_json_envelopes_field_names_and_types() {
         (
             http.get(format!("{base}/v1/videos/text2video/nope"))
                 .bearer_auth(&token),
-            404,
-            1203,
+            400,
+            1201,
         ),
         (
             http.get(format!("{base}/v1/videos/text2video?pageSize=501"))

@@ -612,6 +612,17 @@ async fn submit<S: Store, P: VideoProvider, U>(
                 .map_err(store_error)?;
             Ok(applied.task)
         }
+        Err(err @ ProviderError::OutcomeUnknown { .. }) => {
+            // The provider may hold the task: never a failure. It stays CREATED (charged, its
+            // slot held) until polling or reconcile looks it up by our id: found, it goes on;
+            // absent past the submit grace, it fails and is refunded then.
+            tracing::warn!(error = %err, "submit outcome unknown; the task waits for a lookup");
+            metrics::emit(
+                &[("Function", "create-task"), ("Code", err.label())],
+                &[("ProviderErrors", 1.0, Unit::Count)],
+            );
+            Ok(task)
+        }
         Err(err) => {
             tracing::warn!(error = %err, "the provider refused the task; failing and refunding it");
             metrics::emit(

@@ -307,6 +307,37 @@ async fn provider_refusals_fail_and_refund() {
     }
 }
 
+/// A submit whose outcome is unknown (the provider may hold the task) is never a failure: the
+/// task waits, charged, for a lookup; no refund, and the key answers "in flight" meanwhile.
+#[tokio::test]
+async fn an_unknown_submit_outcome_is_not_a_failure() {
+    let app = app();
+    app.provider
+        .fail_next_submit(ProviderError::OutcomeUnknown {
+            reason: "timeout".into(),
+        });
+    let event = HttpEvent {
+        headers: vec![("idempotency-key".into(), "lost".into())],
+        ..create(t2v())
+    };
+    let (status, _, task) = send(&app, event).await;
+    assert_eq!(
+        (status, task["status"].as_str()),
+        (202, Some("CREATED")),
+        "{task}"
+    );
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        (500, 0),
+        "charged, not refunded"
+    );
+    let again = HttpEvent {
+        headers: vec![("idempotency-key".into(), "lost".into())],
+        ..create(t2v())
+    };
+    assert_error(&send(&app, again).await, 409, "idempotency_key_in_flight");
+}
+
 #[tokio::test]
 async fn capability_refusals_cost_nothing() {
     let app = app();

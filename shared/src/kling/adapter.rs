@@ -140,6 +140,9 @@ pub fn job(task: &KlingTask) -> ProviderJob {
 /// What a Kling failure means for the caller (kling-api.md §6 and §0-A.3).
 pub fn provider_error(e: &KlingError) -> ProviderError {
     let reason = e.to_string();
+    if e.is_task_not_found() {
+        return ProviderError::NotFound;
+    }
     match e {
         KlingError::Api { kind, .. } => match kind {
             ErrorKind::PlatformPolicy | ErrorKind::ContentPolicy => {

@@ -187,7 +187,7 @@ impl KlingClient {
                 (true, Some(ext)) => match self.query(kind, TaskRef::External(ext), deadline).await
                 {
                     Ok(task) => return Ok(task),
-                    Err(e) if e.kind() == Some(ErrorKind::ResourceNotFound) => {
+                    Err(e) if e.is_task_not_found() => {
                         self.call(reqwest::Method::POST, &segments, &[], Some(body), deadline)
                             .await
                     }
@@ -200,12 +200,12 @@ impl KlingClient {
             };
             let err = match result {
                 Ok(task) => return Ok(task),
-                Err(e) if !e.is_retryable() => return Err(e),
+                Err(e) if !e.is_retryable() && !e.may_have_created() => return Err(e),
                 Err(e) => e,
             };
-            if matches!(err, KlingError::Timeout | KlingError::Transport(_)) {
-                outcome_unknown = true;
-            }
+            // Kling may hold the task now: look it up before any second POST, which a stored
+            // external id would refuse (and which could pay twice without one).
+            outcome_unknown |= err.may_have_created();
             attempt += 1;
             if !self.wait_before_retry(attempt, &err, deadline).await {
                 return Err(err);

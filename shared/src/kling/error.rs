@@ -128,6 +128,32 @@ impl KlingError {
         }
     }
 
+    /// A lookup of a task Kling does not have: 1203, or what the live API answers, 400/1201
+    /// "Task not found by id/external id" (kling-api.md §0-A.2).
+    pub fn is_task_not_found(&self) -> bool {
+        match self {
+            KlingError::Api { kind, message, .. } => {
+                *kind == ErrorKind::ResourceNotFound
+                    || (*kind == ErrorKind::InvalidParameters
+                        && message.to_ascii_lowercase().contains("not found"))
+            }
+            _ => false,
+        }
+    }
+
+    /// A create answered this way may have made the task (kling-api.md §0-A.3): 5000, 5002,
+    /// a 5xx without Kling's body, an unreadable answer, a timeout or a lost connection. 4xx
+    /// answers and the other business codes made nothing.
+    pub fn may_have_created(&self) -> bool {
+        match self {
+            KlingError::Api { kind, .. } => {
+                matches!(kind, ErrorKind::ServerError | ErrorKind::InternalTimeout)
+            }
+            KlingError::Timeout | KlingError::Transport(_) | KlingError::Decode(_) => true,
+            _ => false,
+        }
+    }
+
     /// 1003 (not yet valid) and 1004 (expired): re-mint the token and try once more.
     pub fn is_token_timing(&self) -> bool {
         matches!(
@@ -175,6 +201,40 @@ mod tests {
             );
         }
         assert!(KlingError::Timeout.is_retryable());
+        let not_found = [
+            (
+                KlingError::api(404, 1203, "requested resource does not exist"),
+                true,
+            ),
+            (
+                KlingError::api(400, 1201, "Task not found by id/external id: t-1"),
+                true,
+            ),
+            (
+                KlingError::api(400, 1201, "duration must be 5 or 10"),
+                false,
+            ),
+            (KlingError::Timeout, false),
+        ];
+        for (e, want) in not_found {
+            assert_eq!(e.is_task_not_found(), want, "{e}");
+        }
+        let unknown = [
+            (KlingError::api(500, 5000, ""), true),
+            (KlingError::api(504, 5002, ""), true),
+            (KlingError::Timeout, true),
+            (
+                KlingError::Transport("HTTP 502 without a Kling body".into()),
+                true,
+            ),
+            (KlingError::Decode("HTTP 200: eof".into()), true),
+            (KlingError::api(503, 5001, ""), false),
+            (KlingError::api(429, 1303, ""), false),
+            (KlingError::api(400, 1201, ""), false),
+        ];
+        for (e, want) in unknown {
+            assert_eq!(e.may_have_created(), want, "{e}");
+        }
         assert!(KlingError::api(401, 1004, "").is_token_timing());
         assert!(!KlingError::Unsupported("x".into()).is_retryable());
     }

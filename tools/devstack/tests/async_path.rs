@@ -472,3 +472,46 @@ async fn deleting_a_video_removes_the_object_once_and_only_for_its_owner() {
     assert_eq!(task["video"], Value::Null);
     assert!(task["deleted_at"].is_string());
 }
+
+/// Kling stored the task but its answer was lost (a hang past our timeout; a 5000 after
+/// storing): the create is looked up by our id, never submitted twice, and the video arrives
+/// with no refund.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_create_answer_costs_neither_a_video_nor_a_second_charge() {
+    let stack = start(|opts| {
+        opts.extra_env
+            .push(("KLING_REQUEST_TIMEOUT_MS".into(), "700".into()));
+    })
+    .await;
+    let token = stack.token_with_plan("lost", "chaos").unwrap();
+    let faults = [
+        Faults {
+            hang_next_creates: 1,
+            hang_ms: 3_000,
+            ..Default::default()
+        },
+        Faults {
+            fail_after_storing_next_creates: 1,
+            ..Default::default()
+        },
+    ];
+    for (n, fault) in faults.into_iter().enumerate() {
+        stack.sim.state.set_faults(fault);
+        let id = create(&stack, &token, &format!("lost-{n}"), "a heron on a pier").await;
+        let task = wait_terminal(&stack, &id, Duration::from_secs(60)).await;
+        assert_eq!(task.status, TaskStatus::Succeeded, "case {n}: {task:?}");
+        assert_eq!(
+            stack.sim.state.count_for_external(&id),
+            1,
+            "case {n}: one Kling task"
+        );
+    }
+    let refunds = store(&stack)
+        .ledger("lost")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == LedgerKind::Refund)
+        .count();
+    assert_eq!(refunds, 0);
+}

@@ -51,6 +51,13 @@ pub struct Faults {
     pub hang_next_creates: u32,
     #[arg(long, env = "KLING_SIM_HANG_MS", default_value_t = 30_000)]
     pub hang_ms: u64,
+    /// The next N creates make their task, then answer 500/5000 (an error after storing).
+    #[arg(
+        long,
+        env = "KLING_SIM_FAIL_AFTER_STORING_NEXT_CREATES",
+        default_value_t = 0
+    )]
+    pub fail_after_storing_next_creates: u32,
     /// Account concurrency: creates beyond this many unfinished tasks get 429/1303.
     #[arg(long, env = "KLING_SIM_CONCURRENCY_LIMIT")]
     pub concurrency_limit: Option<usize>,

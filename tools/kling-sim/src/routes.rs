@@ -369,6 +369,10 @@ async fn create_inner(
         // The task exists; the answer arrives too late for the caller.
         tokio::time::sleep(hang).await;
     }
+    if state.take_fail_after_storing() {
+        // The task exists; the caller is told the server failed (kling-api.md §0-A.3).
+        return Err(injected(5000).into_response());
+    }
     let mut data = task.to_json(&state.base_url);
     if let Some(obj) = data.as_object_mut() {
         obj.remove("task_result");
@@ -391,7 +395,8 @@ async fn query(
     }
     match state.find(kind, &id) {
         Some(task) => ok(task.to_json(&state.base_url)),
-        None => fail(404, 1203, "requested resource does not exist").into_response(),
+        // What the live API answers for an unknown id (kling-api.md §0-A.2), not 404/1203.
+        None => fail(400, 1201, format!("Task not found by id/external id: {id}")).into_response(),
     }
 }
 

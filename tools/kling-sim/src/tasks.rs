@@ -217,6 +217,16 @@ impl SimState {
         None
     }
 
+    /// Whether this create, its task made, answers 5000 anyway (a failure after storing).
+    pub fn take_fail_after_storing(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.faults.fail_after_storing_next_creates > 0 {
+            inner.faults.fail_after_storing_next_creates -= 1;
+            return true;
+        }
+        false
+    }
+
     pub fn create(self: &Arc<Self>, new: NewTask) -> Result<SimTask, CreateError> {
         let task = {
             let mut inner = self.lock();
