@@ -218,9 +218,11 @@ async fn final_provider_rejections_fail_and_refund_exactly_once() {
     let api = Api::new(&stack);
     let token = stack.token("refused").unwrap();
 
+    // 5001 (maintenance) made nothing: busy, refunded. (5000 may have stored the task, so it
+    // is an unknown outcome, never a failure: see async_path's lost-answer test.)
     let cases = [
         (1301, 422, "content_policy_violation", false),
-        (5000, 503, "provider_unavailable", true),
+        (5001, 503, "provider_unavailable", true),
     ];
     for (code, status, api_code, retryable) in cases {
         stack.sim.state.set_faults(Faults {
