@@ -92,6 +92,30 @@ pub struct LedgerEntry {
     pub at: String,
 }
 
+impl LedgerEntry {
+    /// The charge for a task, against the day it was created on.
+    pub fn debit(task: &Task, day: &str) -> Self {
+        Self {
+            task_id: task.id.clone(),
+            kind: LedgerKind::Debit,
+            units: task.cost_units,
+            day: day.to_string(),
+            at: task.created_at.to_string(),
+        }
+    }
+
+    /// A failed task's refund, against the day that paid.
+    pub fn refund(before: &Task, after: &Task) -> Self {
+        Self {
+            task_id: before.id.clone(),
+            kind: LedgerKind::Refund,
+            units: before.cost_units,
+            day: crate::plans::refund_day(before.created_at),
+            at: after.updated_at.to_string(),
+        }
+    }
+}
+
 /// Moderation policy for repeated violations.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ViolationPolicy {

@@ -205,6 +205,21 @@ pub fn apply_event(
     Ok(Some(next))
 }
 
+/// The task once the app deleted its stored video; `None` when it already had (idempotent).
+pub fn mark_deleted(
+    task: &crate::task::Task,
+    now: crate::time_util::Timestamp,
+) -> Option<crate::task::Task> {
+    if task.deleted_at.is_some() {
+        return None;
+    }
+    let mut next = task.clone();
+    next.deleted_at = Some(now);
+    next.video = None;
+    next.updated_at = now;
+    Some(next)
+}
+
 #[cfg(test)]
 mod apply_tests {
     use super::*;
@@ -303,5 +318,24 @@ mod apply_tests {
             NOW(),
         );
         assert!(res.is_err());
+    }
+
+    #[test]
+    fn deleting_clears_the_video_once() {
+        let mut t = task(TaskStatus::Succeeded);
+        t.video = Some(crate::task::StoredVideo {
+            key: "k".into(),
+            bytes: 1,
+            sha256: "x".into(),
+            content_type: "video/mp4".into(),
+            duration_seconds: None,
+            width: None,
+            height: None,
+        });
+        let next = mark_deleted(&t, NOW()).unwrap();
+        assert_eq!((next.deleted_at, next.updated_at), (Some(NOW()), NOW()));
+        assert_eq!(next.video, None);
+        assert_eq!(next.status, TaskStatus::Succeeded);
+        assert_eq!(mark_deleted(&next, ts("2026-01-02T00:00:00.000Z")), None);
     }
 }

@@ -144,13 +144,7 @@ impl Accounts for MemoryStore {
             .or_default() += task.cost_units.0;
         t.idempotency.insert(key, idem.clone());
         t.tasks.insert(task.id.clone(), task.clone());
-        let debit = LedgerEntry {
-            task_id: task.id.clone(),
-            kind: LedgerKind::Debit,
-            units: task.cost_units,
-            day: charge.day.clone(),
-            at: task.created_at.to_string(),
-        };
+        let debit = LedgerEntry::debit(task, &charge.day);
         t.ledger.push((task.user_id.clone(), debit));
         Ok(CreateOutcome::Created)
     }
@@ -197,13 +191,7 @@ fn finish(t: &mut Tables, before: &Task, after: &Task) {
     if let Some(used) = t.usage.get_mut(&(before.user_id.clone(), day.clone())) {
         *used = used.saturating_sub(before.cost_units.0);
     }
-    let refund = LedgerEntry {
-        task_id: before.id.clone(),
-        kind: LedgerKind::Refund,
-        units: before.cost_units,
-        day,
-        at: after.updated_at.to_string(),
-    };
+    let refund = LedgerEntry::refund(before, after);
     t.ledger.push((before.user_id.clone(), refund));
 }
 
@@ -284,10 +272,8 @@ impl Tasks for MemoryStore {
         let Some(task) = t.tasks.get_mut(task_id) else {
             return Ok(None);
         };
-        if task.deleted_at.is_none() {
-            task.deleted_at = Some(now);
-            task.video = None;
-            task.updated_at = now;
+        if let Some(next) = crate::state::mark_deleted(task, now) {
+            *task = next;
         }
         Ok(Some(task.clone()))
     }

@@ -291,13 +291,7 @@ impl DynamoTaskStore {
             .expression_attribute_values(":refund", negative_units(before.cost_units))
             .build()
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let refund = LedgerEntry {
-            task_id: before.id.clone(),
-            kind: LedgerKind::Refund,
-            units: before.cost_units,
-            day,
-            at: after.updated_at.to_string(),
-        };
+        let refund = LedgerEntry::refund(before, after);
         let ledger = ledger_item(&before.user_id, &refund)?;
         Ok(vec![
             TransactWriteItem::builder().update(refund_usage).build(),
@@ -350,13 +344,7 @@ impl DynamoTaskStore {
             .expression_attribute_values(":ttl", n(now + USAGE_TTL_SECS))
             .build()
             .map_err(build_err)?;
-        let debit = LedgerEntry {
-            task_id: task.id.clone(),
-            kind: LedgerKind::Debit,
-            units: task.cost_units,
-            day: charge.day.clone(),
-            at: task.created_at.to_string(),
-        };
+        let debit = LedgerEntry::debit(task, &charge.day);
         let new = Some("attribute_not_exists(pk)");
         Ok(vec![
             put(&self.table, to_item(&TaskItem::new(task.clone(), 1))?, new)?,
@@ -623,13 +611,9 @@ impl Tasks for DynamoTaskStore {
             let Some(current) = self.get_task_item(task_id).await? else {
                 return Ok(None);
             };
-            if current.task.deleted_at.is_some() {
+            let Some(next) = crate::state::mark_deleted(&current.task, now) else {
                 return Ok(Some(current.task));
-            }
-            let mut next = current.task.clone();
-            next.deleted_at = Some(now);
-            next.video = None;
-            next.updated_at = now;
+            };
             let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
             if self.put_versioned(item, current.version).await? {
                 return Ok(Some(next));
