@@ -273,6 +273,33 @@ pub struct QueueError(#[source] pub Cause);
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FinalizeMessage {
     pub task_id: crate::task::TaskId,
+    /// Why finalize should look: the provider is said to be done (the default), or a callback
+    /// reported a failure that the provider must confirm before anything is refunded.
+    #[serde(default, skip_serializing_if = "FinalizeReason::is_done")]
+    pub reason: FinalizeReason,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalizeReason {
+    #[default]
+    Done,
+    FailureReported,
+}
+
+impl FinalizeReason {
+    pub fn is_done(&self) -> bool {
+        *self == FinalizeReason::Done
+    }
+}
+
+impl FinalizeMessage {
+    pub fn done(task_id: &crate::task::TaskId) -> Self {
+        Self {
+            task_id: task_id.clone(),
+            reason: FinalizeReason::Done,
+        }
+    }
 }
 
 pub trait FinalizeQueue: Send + Sync {

@@ -152,9 +152,7 @@ async fn apply_job<S: Tasks, Q: FinalizeQueue>(
     };
     let applied = store.apply(&task.id, event, patch).await?;
     if applied.task.status == TaskStatus::Finalizing {
-        let message = FinalizeMessage {
-            task_id: task.id.clone(),
-        };
+        let message = FinalizeMessage::done(&task.id);
         queue.enqueue(&message).await.map_err(SyncError::Queue)?;
         return Ok(SyncOutcome::FinalizeQueued);
     }

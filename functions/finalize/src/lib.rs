@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use shared::metrics::{self, Unit};
-use shared::ports::{FinalizeMessage, Tasks, VideoMetadata, VideoStore};
+use shared::ports::{FinalizeMessage, FinalizeReason, Tasks, VideoMetadata, VideoStore};
 use shared::provider::{Deadline, JobStatus, VideoProvider};
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::sync::lookup_of;
@@ -109,13 +109,15 @@ async fn process<S: Store, P: VideoProvider, V: VideoStore>(
         tracing::error!("finalize message for an unknown task dropped");
         return Ok(());
     };
-    finalize_task(app, &task).await
+    finalize_task(app, &task, message.reason).await
 }
 
-/// Bring one task to SUCCEEDED (or FAILED); shared with the polling and reconcile paths.
+/// Bring one task to SUCCEEDED (or FAILED), on the provider's word. A reported failure the
+/// provider does not confirm (still running) is acknowledged: callbacks and polling go on.
 pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
     app: &App<S, P, V>,
     task: &Task,
+    reason: FinalizeReason,
 ) -> Result<(), Retry> {
     if task.status.is_terminal() {
         tracing::info!(
@@ -133,9 +135,32 @@ pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
     }
     let result_url = match confirm(app, task).await? {
         Confirmed::Video(url) => url,
-        Confirmed::Failed(code, reason) => return fail(app, task, code, &reason).await,
+        Confirmed::Failed(code, why) => return fail(app, task, code, &why).await,
+        Confirmed::Pending(status) if reason == FinalizeReason::FailureReported => {
+            tracing::warn!(
+                status = status.as_str(),
+                "a reported failure the provider denies"
+            );
+            return Ok(());
+        }
+        Confirmed::Pending(status) => {
+            return Err(Retry(format!(
+                "the provider reports {}; not finished yet",
+                status.as_str()
+            )));
+        }
     };
-    let url = match app.policy.permits(&result_url) {
+    store_video(app, task, &key, &result_url).await
+}
+
+/// Download through the guard into a staging object, check it, publish it with its facts.
+async fn store_video<S: Store, P, V: VideoStore>(
+    app: &App<S, P, V>,
+    task: &Task,
+    key: &str,
+    result_url: &str,
+) -> Result<(), Retry> {
+    let url = match app.policy.permits(result_url) {
         Ok(url) => url,
         Err(reason) => return fail(app, task, "video_unusable", &reason).await,
     };
@@ -149,7 +174,7 @@ pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
             }
         };
     let video = StoredVideo {
-        key: key.clone(),
+        key: key.to_string(),
         bytes: copied.bytes,
         sha256: copied.sha256,
         content_type: "video/mp4".into(),
@@ -159,21 +184,23 @@ pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
     };
     let metadata = object_metadata(task, &video);
     app.videos
-        .publish(&staging, &key, &video.content_type, &metadata)
+        .publish(&staging, key, &video.content_type, &metadata)
         .await
         .map_err(retry)?;
     tracing::info!(%key, bytes = video.bytes, sha256 = %video.sha256, "video stored");
     record_stored(app, task, video).await
 }
 
-/// What the provider says about a job we were told is done.
+/// What the provider says about a job a callback reported finished.
 enum Confirmed {
     Video(String),
     Failed(&'static str, String),
+    /// Not finished (what it reports is recorded).
+    Pending(JobStatus),
 }
 
 /// Ask the provider itself (the callback was a hint): done with a video, failed, or not
-/// finished yet (recorded, and the message retried).
+/// finished yet.
 async fn confirm<S: Store, P: VideoProvider, V>(
     app: &App<S, P, V>,
     task: &Task,
@@ -200,10 +227,7 @@ async fn confirm<S: Store, P: VideoProvider, V>(
                     .await
                     .map_err(retry)?;
             }
-            return Err(Retry(format!(
-                "the provider reports {}; not finished yet",
-                other.as_str()
-            )));
+            return Ok(Confirmed::Pending(other));
         }
     }
     app.store

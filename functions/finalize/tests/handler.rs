@@ -272,3 +272,42 @@ async fn a_deleted_staging_object_is_never_published_twice() {
     assert!(run(&app, &[T1]).await.is_empty());
     assert!(app.videos.keys().is_empty());
 }
+
+const REPORTED: &str = r#"{"task_id": "t-1", "reason": "failure_reported"}"#;
+
+/// A failure a callback reported, confirmed by the provider: failed and refunded once.
+#[tokio::test]
+async fn a_reported_failure_the_provider_confirms_fails_and_refunds() {
+    let app = app();
+    seed_task(
+        &app.store,
+        &task_fixture("t-1", "alice", "fake"),
+        Some("job-1"),
+    )
+    .await;
+    app.provider.hold("t-1", "job-1", JobStatus::Failed);
+    assert!(run(&app, &[REPORTED, REPORTED]).await.is_empty());
+    let t = task(&app).await;
+    assert_eq!(
+        (t.status, t.error.unwrap().code.as_str()),
+        (TaskStatus::Failed, "provider_failed")
+    );
+    assert_eq!(app.store.ledger_sum("alice"), (500, 500));
+}
+
+/// A failure the provider denies (a forged or mistaken callback): nothing fails, nothing is
+/// refunded, and the message is not retried (callbacks and polling carry on).
+#[tokio::test]
+async fn a_reported_failure_the_provider_denies_changes_nothing() {
+    let app = app();
+    seed_task(
+        &app.store,
+        &task_fixture("t-1", "alice", "fake"),
+        Some("job-1"),
+    )
+    .await;
+    app.provider.hold("t-1", "job-1", JobStatus::Running);
+    assert!(run(&app, &[REPORTED]).await.is_empty());
+    assert_eq!(task(&app).await.status, TaskStatus::Running);
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0));
+}

@@ -13,11 +13,11 @@ use tracing::Instrument;
 use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util;
 use shared::ports::{
-    FinalizeMessage, FinalizeQueue, StoreError, Tasks, WebhookClaim, WebhookDedup,
+    FinalizeMessage, FinalizeQueue, FinalizeReason, StoreError, Tasks, WebhookClaim, WebhookDedup,
 };
-use shared::provider::{CallbackError, CallbackHint, CallbackReader, JobStatus};
+use shared::provider::{CallbackError, CallbackHint, CallbackReader};
 use shared::state::{TaskEvent, TaskPatch, event_for};
-use shared::task::{TaskError, TaskStatus};
+use shared::task::TaskStatus;
 use shared::webhook_token;
 
 /// What webhook-receiver needs of the table: task records and callback deduplication.
@@ -226,54 +226,44 @@ async fn bound_task<S: Store, Q, C>(
     Ok(task)
 }
 
+/// A hint moves the task only where no money moves and nothing ends: queued, running, done
+/// (finalize then asks the provider before storing). A reported failure is never applied on
+/// the hint: finalize asks the provider first. The provider's reference is never taken from a
+/// callback body, only from our own authenticated answers.
 async fn apply_hint<S: Store, Q: FinalizeQueue, C>(
     app: &App<S, Q, C>,
     task_id: &str,
     event: TaskEvent,
     hint: &CallbackHint,
 ) -> Result<(), ApiError> {
-    let patch = TaskPatch {
-        provider_ref: Some(hint.reference.clone()),
-        error: (hint.status == JobStatus::Failed).then(|| TaskError {
-            code: "provider_failed".into(),
-            message: hint
-                .failure
-                .clone()
-                .unwrap_or_else(|| "the video provider could not generate this video".into()),
-            retryable: false,
-        }),
-        video: None,
-    };
-    let applied = app
-        .store
-        .apply(task_id, event, patch)
-        .await
-        .map_err(store_error)?;
-    tracing::info!(
-        status = applied.task.status.as_str(),
-        moved = applied.moved,
-        "callback applied"
-    );
-    if applied.moved && applied.task.status == TaskStatus::Failed {
-        shared::metrics::emit(
-            &[
-                ("Function", "webhook-receiver"),
-                ("Reason", "provider_failed"),
-            ],
-            &[("TasksFailed", 1.0, shared::metrics::Unit::Count)],
+    let reason = if event == TaskEvent::Failed {
+        tracing::info!(failure = ?hint.failure, "failure reported; the provider will confirm it");
+        FinalizeReason::FailureReported
+    } else {
+        let applied = app
+            .store
+            .apply(task_id, event, TaskPatch::default())
+            .await
+            .map_err(store_error)?;
+        tracing::info!(
+            status = applied.task.status.as_str(),
+            moved = applied.moved,
+            "callback applied"
         );
-    }
-    if event != TaskEvent::ProviderSucceeded || applied.task.status != TaskStatus::Finalizing {
-        return Ok(());
-    }
+        if event != TaskEvent::ProviderSucceeded || applied.task.status != TaskStatus::Finalizing {
+            return Ok(());
+        }
+        FinalizeReason::Done
+    };
     let message = FinalizeMessage {
         task_id: task_id.into(),
+        reason,
     };
     app.queue.enqueue(&message).await.map_err(|e| {
         tracing::error!(error = %e, "could not queue finalize");
         ApiError::new(503, "queue_unavailable", "try again later").retryable(Some(5))
     })?;
-    tracing::info!("finalize queued");
+    tracing::info!(?reason, "finalize queued");
     Ok(())
 }
 

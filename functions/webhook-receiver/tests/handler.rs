@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
-use shared::ports::{Accounts, Tasks};
+use shared::ports::{FinalizeReason, Tasks};
 use shared::provider::{CallbackError, CallbackHint, CallbackReader};
 use shared::task::TaskStatus;
 use shared::testing::{
@@ -109,17 +109,29 @@ async fn a_late_running_callback_never_moves_a_task_backwards() {
     assert_eq!(status(&app).await, TaskStatus::Finalizing);
 }
 
+/// A reported failure is a hint: nothing fails and nothing is refunded until the provider
+/// confirms it (finalize asks); a duplicate is queued once.
 #[tokio::test]
-async fn a_failure_fails_and_refunds_once() {
+async fn a_reported_failure_is_sent_for_confirmation_not_applied() {
     let app = seeded("fake").await;
     send(&app, callback("fake", "t-1", fake("broken"))).await;
     send(&app, callback("fake", "t-1", fake("broken"))).await;
+    assert_eq!(status(&app).await, TaskStatus::Queued);
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0));
+    let queued = app.queue.drain();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].reason, FinalizeReason::FailureReported);
+}
+
+/// The provider's reference is only taken from our own answers, never from a callback body.
+#[tokio::test]
+async fn a_callback_never_binds_a_task_to_a_job() {
+    let app = app();
+    seed_task(&app.store, &task_fixture("t-1", "alice", "fake"), None).await;
+    let body = json!({"job": "someone-elses-job", "state": "working", "ours": "t-1"});
+    assert_eq!(send(&app, callback("fake", "t-1", body)).await.0, 200);
     let task = app.store.get_task("t-1").await.unwrap().unwrap();
-    assert_eq!(task.status, TaskStatus::Failed);
-    assert_eq!(task.error.unwrap().code, "provider_failed");
-    assert_eq!(app.store.ledger_sum("alice"), (500, 500));
-    let account = app.store.account("alice", "any").await.unwrap();
-    assert_eq!(account.in_flight, 0);
+    assert_eq!(task.provider_ref, None);
 }
 
 #[tokio::test]

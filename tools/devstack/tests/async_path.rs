@@ -515,3 +515,38 @@ async fn a_lost_create_answer_costs_neither_a_video_nor_a_second_charge() {
         .count();
     assert_eq!(refunds, 0);
 }
+
+/// A leaked callback URL cannot fail a task: a forged "failed" callback with the right token
+/// only asks finalize to confirm with Kling, which says the task is still generating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forged_failure_with_a_valid_token_neither_fails_nor_refunds() {
+    let stack = start(|opts| opts.sim_speed = 20.0).await;
+    let token = stack.token_with_plan("forged", "chaos").unwrap();
+    let id = create(&stack, &token, "forged-1", "a lantern festival").await;
+    let url = shared::webhook_token::callback_url(
+        &stack.api_url,
+        devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
+        "kling",
+        &id,
+    );
+    let sim_task = stack.sim.state.find("text2video", &id).expect("submitted");
+    let forged = json!({"task_id": sim_task.task_id, "task_status": "failed",
+        "task_status_msg": "forged", "task_info": {"external_task_id": id}});
+    let resp = reqwest::Client::new()
+        .post(url)
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let task = wait_terminal(&stack, &id, Duration::from_secs(60)).await;
+    assert_eq!(task.status, TaskStatus::Succeeded, "{task:?}");
+    let refunds = store(&stack)
+        .ledger("forged")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == LedgerKind::Refund)
+        .count();
+    assert_eq!(refunds, 0);
+}
