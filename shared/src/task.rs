@@ -158,6 +158,15 @@ id_type!(
     /// Our id of a task (a UUIDv7); providers keep it as their external id.
     TaskId
 );
+
+impl TaskId {
+    /// Whether a string from outside (a path, a callback URL) can be one of our ids at all:
+    /// anything else is "not found" without asking the store, whose keys refuse empty or
+    /// over-long parts.
+    pub fn well_formed(s: &str) -> bool {
+        (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    }
+}
 id_type!(
     /// The caller, as the identity provider names them (`sub`).
     UserId

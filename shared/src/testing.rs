@@ -197,6 +197,12 @@ fn finish(t: &mut Tables, before: &Task, after: &Task) {
 
 impl Tasks for MemoryStore {
     async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError> {
+        // DynamoDB refuses empty key parts and partition keys over 2048 bytes.
+        if task_id.is_empty() || task_id.len() + "TASK#".len() > 2048 {
+            return Err(StoreError::Backend(
+                "ValidationException: key too long".into(),
+            ));
+        }
         Ok(self.read()?.tasks.get(task_id).cloned())
     }
 

@@ -192,6 +192,9 @@ async fn owned_task<S: Store, V, P, Q>(
     identity: &Identity,
     id: &str,
 ) -> Result<Task, ApiError> {
+    if !shared::task::TaskId::well_formed(id) {
+        return Err(ApiError::not_found("video"));
+    }
     tracing::Span::current().record("task_id", id);
     app.store
         .get_task(id)

@@ -154,6 +154,21 @@ async fn another_users_task_is_not_found() {
     assert_eq!(code(&send(&app, get("t-404")).await), (404, "not_found"));
 }
 
+/// Ids no task can have (too long, odd characters) are not found without reaching the store.
+#[tokio::test]
+async fn impossible_ids_are_not_found() {
+    let app = app();
+    for id in ["x".repeat(3000), "x".repeat(65), "a.b".to_string()] {
+        assert_eq!(
+            code(&send(&app, get(&id)).await),
+            (404, "not_found"),
+            "{id}"
+        );
+        let del = HttpEvent::new("DELETE", format!("/v1/videos/{id}"));
+        assert_eq!(code(&send(&app, del).await), (404, "not_found"), "{id}");
+    }
+}
+
 #[tokio::test]
 async fn no_identity_is_401() {
     let app = app();

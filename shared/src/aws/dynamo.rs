@@ -719,7 +719,14 @@ fn encode_cursor(key: &Item) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).unwrap_or_default())
 }
 
+/// A cursor this store issued to this user: anything else (forged, another user's, with
+/// parts a key cannot have) is refused before it reaches DynamoDB.
+const MAX_CURSOR_LEN: usize = 2048;
+
 fn decode_cursor(cursor: &str, user_id: &str) -> Result<Item, StoreError> {
+    if cursor.len() > MAX_CURSOR_LEN {
+        return Err(StoreError::InvalidCursor);
+    }
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| StoreError::InvalidCursor)?;
@@ -729,6 +736,12 @@ fn decode_cursor(cursor: &str, user_id: &str) -> Result<Item, StoreError> {
     if plain.len() != expected.len()
         || !expected.iter().all(|k| plain.contains_key(*k))
         || plain.get("gsi1pk") != Some(&user_pk(user_id))
+        || plain.get("sk").map(String::as_str) != Some("TASK")
+        || !plain
+            .get("pk")
+            .and_then(|pk| pk.strip_prefix("TASK#"))
+            .is_some_and(crate::task::TaskId::well_formed)
+        || plain.values().any(|v| v.is_empty() || v.len() > 1024)
     {
         return Err(StoreError::InvalidCursor);
     }
@@ -767,5 +780,34 @@ mod tests {
             decode_cursor("e30", "alice"),
             Err(StoreError::InvalidCursor)
         ));
+    }
+
+    /// Forged cursors whose key parts DynamoDB would refuse (a 500 on AWS) are refused here.
+    #[test]
+    fn forged_cursors_with_impossible_keys() {
+        let forge = |pk: &str, sk: &str, gsi1sk: &str| {
+            let plain = serde_json::json!({"pk": pk, "sk": sk, "gsi1pk": "USER#alice",
+                "gsi1sk": gsi1sk});
+            URL_SAFE_NO_PAD.encode(plain.to_string())
+        };
+        let long = "x".repeat(2000);
+        let cases = [
+            forge("", "TASK", "2026#t1"),
+            forge("TASK#", "TASK", "2026#t1"),
+            forge("USER#bob", "TASK", "2026#t1"),
+            forge("TASK#t1", "", "2026#t1"),
+            forge("TASK#t1", "ACCOUNT", "2026#t1"),
+            forge("TASK#t1", "TASK", ""),
+            forge("TASK#t1", "TASK", &long),
+            forge(&format!("TASK#{long}"), "TASK", "2026#t1"),
+            "A".repeat(5000),
+        ];
+        for c in cases {
+            assert!(
+                matches!(decode_cursor(&c, "alice"), Err(StoreError::InvalidCursor)),
+                "{c}"
+            );
+        }
+        assert!(decode_cursor(&forge("TASK#t1", "TASK", "2026#t1"), "alice").is_ok());
     }
 }
