@@ -32,7 +32,7 @@ use shared::ratelimit;
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::task::{Mode, Task, TaskError, TaskStatus};
 use shared::time_util;
-use shared::validation::{CreateVideoBody, DEFAULT_NEGATIVE_PROMPT, VideoSpec, validate};
+use shared::validation::{CreateVideoBody, VideoSpec, validate};
 use shared::view::task_view;
 use shared::webhook_token::callback_url;
 
@@ -231,44 +231,39 @@ async fn moderate<S: Store, P, U>(
     plan: &Plan,
     spec: &VideoSpec,
 ) -> Result<(), ApiError> {
-    // The default negative prompt is ours; only what the app wrote is checked.
-    let negative = Some(spec.negative_prompt.as_str()).filter(|n| *n != DEFAULT_NEGATIVE_PROMPT);
-    let texts = [
-        ("prompt", spec.prompt.as_deref()),
-        ("negative_prompt", negative),
-    ];
-    for (field, text) in texts {
-        let Some(block) = text.and_then(|t| app.moderation.check(t)) else {
-            continue;
-        };
-        let policy = ViolationPolicy {
-            threshold: plan.suspend_after_violations,
-            window_secs: i64::from(plan.violation_window_seconds),
-            suspension_secs: i64::from(plan.suspension_seconds),
-        };
-        let now = time_util::unix_seconds(time_util::now());
-        let suspended = app
-            .store
-            .record_violation(&identity.user_id, now, policy)
-            .await
-            .map_err(store_error)?;
-        tracing::warn!(category = %block.category, field, ?suspended, "content policy violation");
-        let mut details = json!({"category": block.category});
-        if let Some(until) = suspended {
-            details["suspended_until"] = json!(time_util::rfc3339_secs(until));
-        }
-        return Err(ApiError::new(
-            422,
-            "content_policy_violation",
-            format!(
-                "the {field} breaks the content policy ({})",
-                block.category.replace('_', " ")
-            ),
-        )
-        .with_field(field)
-        .with_details(details));
+    // Only the prompt says what the video shows. The negative prompt lists what to keep out
+    // ("blurry, nudity, gore"): naming a thing there is asking for safety, so it is neither
+    // refused nor counted. It goes to the provider as its own field, never into the prompt,
+    // and the prompt is judged on its own, so nothing in it can exempt a word of the prompt.
+    let Some(block) = spec.prompt.as_deref().and_then(|t| app.moderation.check(t)) else {
+        return Ok(());
+    };
+    let policy = ViolationPolicy {
+        threshold: plan.suspend_after_violations,
+        window_secs: i64::from(plan.violation_window_seconds),
+        suspension_secs: i64::from(plan.suspension_seconds),
+    };
+    let now = time_util::unix_seconds(time_util::now());
+    let suspended = app
+        .store
+        .record_violation(&identity.user_id, now, policy)
+        .await
+        .map_err(store_error)?;
+    tracing::warn!(category = %block.category, ?suspended, "content policy violation");
+    let mut details = json!({"category": block.category});
+    if let Some(until) = suspended {
+        details["suspended_until"] = json!(time_util::rfc3339_secs(until));
     }
-    Ok(())
+    Err(ApiError::new(
+        422,
+        "content_policy_violation",
+        format!(
+            "the prompt breaks the content policy ({})",
+            block.category.replace('_', " ")
+        ),
+    )
+    .with_field("prompt")
+    .with_details(details))
 }
 
 /// `POST /v1/videos`: named steps, each of which may answer instead.

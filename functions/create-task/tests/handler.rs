@@ -519,3 +519,33 @@ refused! {
     consent_odd: r#"{"type":"image_to_video","image":{"upload_id":"a"},"rights_confirmed":"yes"}"# => 422, "invalid_rights_confirmed";
     moderated: r#"{"type":"text_to_video","prompt":"a graphic beheading scene"}"# => 422, "content_policy_violation";
 }
+
+/// A negative prompt lists what to keep out: naming "nudity, gore" there is asking for
+/// safety, neither refused nor counted; and it cannot exempt a word of the prompt.
+#[tokio::test]
+async fn negative_prompts_are_not_violations_and_smuggle_nothing() {
+    let app = app();
+    for _ in 0..4 {
+        let body = json!({"type": "text_to_video", "prompt": "a calm lake at dawn",
+            "negative_prompt": "blurry, nudity, gore, a graphic beheading scene"});
+        let (status, _, task) = send(&app, create(body)).await;
+        assert_eq!(status, 202, "{task}");
+        let id = task["id"].as_str().unwrap();
+        app.provider
+            .set(id, shared::provider::JobStatus::Failed, None, None);
+        use shared::ports::Tasks;
+        let patch = shared::state::TaskPatch::default();
+        app.store
+            .apply(id, shared::state::TaskEvent::Failed, patch)
+            .await
+            .unwrap();
+    }
+    let account = app.store.account("alice", "any").await.unwrap();
+    assert!(account.violations.is_empty() && account.suspended_until.is_none());
+    // An allowed phrase in the negative prompt exempts nothing in the prompt.
+    let smuggled = json!({"type": "text_to_video", "prompt": "a graphic beheading scene",
+        "negative_prompt": "naked mole rat"});
+    let got = send(&app, create(smuggled)).await;
+    assert_error(&got, 422, "content_policy_violation");
+    assert_eq!(got.2["error"]["field"], "prompt");
+}

@@ -296,24 +296,45 @@ async fn moderation_blocks_counts_violations_and_suspends_for_a_while() {
     assert_eq!(err["error"]["details"]["category"], "sexual");
     assert!(err["error"]["details"].get("suspended_until").is_none());
 
+    // Asking to avoid something is not a violation: the negative prompt is the provider's
+    // list of what to keep out, never part of the prompt. (That task is then finished so
+    // the free plan's single slot is free again.)
     let mut neg = t2v("a calm lake");
-    neg["negative_prompt"] = json!("d1smembered bodies");
+    neg["negative_prompt"] = json!("d1smembered bodies, nudity, gore");
+    let (status, _, task) = api
+        .post("/v1/videos", Some(&token), Some("m-neg"), &neg)
+        .await;
+    assert_eq!(status, 202, "{task}");
+    let task_id = task["id"].as_str().unwrap();
+    let finished = api.wait_terminal(&token, task_id).await;
+    assert_eq!(finished["status"], "SUCCEEDED");
+
     let (status, _, err) = api
-        .post("/v1/videos", Some(&token), Some("m-2"), &neg)
+        .post(
+            "/v1/videos",
+            Some(&token),
+            Some("m-2"),
+            &t2v("d1smembered bodies by a calm lake"),
+        )
         .await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
-        (422, Some("negative_prompt"))
+        (422, Some("prompt"))
     );
     assert_eq!(err["error"]["details"]["category"], "graphic_violence");
     assert!(
         err["error"]["details"]["suspended_until"].is_string(),
         "second violation suspends"
     );
-    assert_eq!(stack.sim.state.task_count(), 0, "nothing submitted");
-    assert!(
-        ledger(&stack, "moderated").await.is_empty(),
-        "nothing charged"
+    assert_eq!(
+        stack.sim.state.task_count(),
+        1,
+        "only the benign task was submitted"
+    );
+    assert_eq!(
+        ledger(&stack, "moderated").await.len(),
+        1,
+        "only the benign task was charged"
     );
 
     let (status, _, err) = api
