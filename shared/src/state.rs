@@ -1,7 +1,7 @@
 //! The task state machine: the one pure function that decides every transition.
 //!
-//! `CREATED → QUEUED → RUNNING → FINALIZING → SUCCEEDED`, and `FAILED` from any non-terminal
-//! state. Events may arrive late, twice or out of order (callbacks, polling, SQS redelivery),
+//! `CREATED → QUEUED → RUNNING → FINALIZING → SUCCEEDED`, `FAILED` from any non-terminal
+//! state, and `CANCELED` from `CREATED` only (while no provider holds the task). Events may arrive late, twice or out of order (callbacks, polling, SQS redelivery),
 //! so an event that would move a task backwards or repeat a step is `Stay`, never an error;
 //! only an event that cannot be true yet (a stored video before the provider succeeded) is
 //! refused.
@@ -22,6 +22,8 @@ pub enum TaskEvent {
     Stored,
     /// The task failed (provider failure, rejection, timeout, unusable output).
     Failed,
+    /// Its owner canceled it; only possible before any provider holds it.
+    Canceled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +43,7 @@ fn rank(status: TaskStatus) -> u8 {
         TaskStatus::Queued => 1,
         TaskStatus::Running => 2,
         TaskStatus::Finalizing => 3,
-        TaskStatus::Succeeded | TaskStatus::Failed => 4,
+        TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Canceled => 4,
     }
 }
 
@@ -54,6 +56,10 @@ pub fn transition(from: TaskStatus, event: TaskEvent) -> Outcome {
         TaskEvent::ProviderRunning => TaskStatus::Running,
         TaskEvent::ProviderSucceeded => TaskStatus::Finalizing,
         TaskEvent::Failed => return Outcome::Move(TaskStatus::Failed),
+        TaskEvent::Canceled if from == TaskStatus::Created => {
+            return Outcome::Move(TaskStatus::Canceled);
+        }
+        TaskEvent::Canceled => return Outcome::Invalid,
         TaskEvent::Stored if from == TaskStatus::Finalizing => {
             return Outcome::Move(TaskStatus::Succeeded);
         }
@@ -82,33 +88,45 @@ mod tests {
             (S::Created, E::ProviderSucceeded, Move(S::Finalizing)),
             (S::Created, E::Stored, Invalid),
             (S::Created, E::Failed, Move(S::Failed)),
+            (S::Created, E::Canceled, Move(S::Canceled)),
             (S::Queued, E::ProviderQueued, Stay),
             (S::Queued, E::ProviderRunning, Move(S::Running)),
             (S::Queued, E::ProviderSucceeded, Move(S::Finalizing)),
             (S::Queued, E::Stored, Invalid),
             (S::Queued, E::Failed, Move(S::Failed)),
+            (S::Queued, E::Canceled, Invalid),
             (S::Running, E::ProviderQueued, Stay),
             (S::Running, E::ProviderRunning, Stay),
             (S::Running, E::ProviderSucceeded, Move(S::Finalizing)),
             (S::Running, E::Stored, Invalid),
             (S::Running, E::Failed, Move(S::Failed)),
+            (S::Running, E::Canceled, Invalid),
             (S::Finalizing, E::ProviderQueued, Stay),
             (S::Finalizing, E::ProviderRunning, Stay),
             (S::Finalizing, E::ProviderSucceeded, Stay),
             (S::Finalizing, E::Stored, Move(S::Succeeded)),
             (S::Finalizing, E::Failed, Move(S::Failed)),
+            (S::Finalizing, E::Canceled, Invalid),
             (S::Succeeded, E::ProviderQueued, Stay),
             (S::Succeeded, E::ProviderRunning, Stay),
             (S::Succeeded, E::ProviderSucceeded, Stay),
             (S::Succeeded, E::Stored, Stay),
             (S::Succeeded, E::Failed, Stay),
+            (S::Succeeded, E::Canceled, Stay),
             (S::Failed, E::ProviderQueued, Stay),
             (S::Failed, E::ProviderRunning, Stay),
             (S::Failed, E::ProviderSucceeded, Stay),
             (S::Failed, E::Stored, Stay),
             (S::Failed, E::Failed, Stay),
+            (S::Failed, E::Canceled, Stay),
+            (S::Canceled, E::ProviderQueued, Stay),
+            (S::Canceled, E::ProviderRunning, Stay),
+            (S::Canceled, E::ProviderSucceeded, Stay),
+            (S::Canceled, E::Stored, Stay),
+            (S::Canceled, E::Failed, Stay),
+            (S::Canceled, E::Canceled, Stay),
         ];
-        assert_eq!(table.len(), 6 * 5, "every pair is listed");
+        assert_eq!(table.len(), 7 * 6, "every pair is listed");
         for (from, event, want) in table {
             assert_eq!(transition(from, event), want, "{from:?} + {event:?}");
         }
@@ -122,6 +140,7 @@ mod tests {
             E::ProviderSucceeded,
             E::Stored,
             E::Failed,
+            E::Canceled,
         ];
         for from in S::ALL {
             for event in events {
@@ -187,7 +206,7 @@ pub fn apply_event(
             if to.is_terminal() {
                 next.completed_at = Some(now);
             }
-            if to == TaskStatus::Failed {
+            if to.refunds() {
                 next.error = patch.error.clone();
             }
             if to == TaskStatus::Succeeded {

@@ -13,20 +13,31 @@ pub enum TaskStatus {
     Finalizing,
     Succeeded,
     Failed,
+    /// Canceled by its owner before any provider held it (refunded in full).
+    Canceled,
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 6] = [
+    pub const ALL: [TaskStatus; 7] = [
         TaskStatus::Created,
         TaskStatus::Queued,
         TaskStatus::Running,
         TaskStatus::Finalizing,
         TaskStatus::Succeeded,
         TaskStatus::Failed,
+        TaskStatus::Canceled,
     ];
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, TaskStatus::Succeeded | TaskStatus::Failed)
+        matches!(
+            self,
+            TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Canceled
+        )
+    }
+
+    /// Whether reaching this state gives the task's cost back.
+    pub fn refunds(self) -> bool {
+        matches!(self, TaskStatus::Failed | TaskStatus::Canceled)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -37,18 +48,20 @@ impl TaskStatus {
             TaskStatus::Finalizing => "FINALIZING",
             TaskStatus::Succeeded => "SUCCEEDED",
             TaskStatus::Failed => "FAILED",
+            TaskStatus::Canceled => "CANCELED",
         }
     }
 
     /// The label an app shows for this state.
     pub fn label(self) -> &'static str {
         match self {
-            TaskStatus::Created => "Preparing…",
+            TaskStatus::Created => "Waiting",
             TaskStatus::Queued => "Queued",
             TaskStatus::Running => "Generating…",
             TaskStatus::Finalizing => "Finalizing…",
             TaskStatus::Succeeded => "Ready",
             TaskStatus::Failed => "Failed",
+            TaskStatus::Canceled => "Canceled",
         }
     }
 }
@@ -322,7 +335,7 @@ pub fn progress(status: TaskStatus, running_for_secs: u64, typical_secs: u64) ->
             (10 + share).min(90) as u8
         }
         TaskStatus::Finalizing => 95,
-        TaskStatus::Succeeded | TaskStatus::Failed => 100,
+        TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Canceled => 100,
     }
 }
 
@@ -342,6 +355,7 @@ mod tests {
             (TaskStatus::Finalizing, 0, 95),
             (TaskStatus::Succeeded, 0, 100),
             (TaskStatus::Failed, 0, 100),
+            (TaskStatus::Canceled, 0, 100),
         ];
         for (status, secs, want) in cases {
             assert_eq!(
@@ -366,12 +380,13 @@ mod tests {
         assert_eq!(
             labels,
             [
-                "Preparing…",
+                "Waiting",
                 "Queued",
                 "Generating…",
                 "Finalizing…",
                 "Ready",
-                "Failed"
+                "Failed",
+                "Canceled"
             ]
         );
     }

@@ -184,7 +184,7 @@ fn finish(t: &mut Tables, before: &Task, after: &Task) {
     if let Some(a) = t.accounts.get_mut(&before.user_id) {
         a.in_flight = a.in_flight.saturating_sub(1);
     }
-    if after.status != TaskStatus::Failed || before.cost_units.0 == 0 {
+    if !after.status.refunds() || before.cost_units.0 == 0 {
         return;
     }
     let day = refund_day(before.created_at);

@@ -114,7 +114,7 @@ pub fn poll_hint_secs(status: TaskStatus) -> Option<u64> {
         TaskStatus::Queued => Some(5),
         TaskStatus::Running => Some(10),
         TaskStatus::Finalizing => Some(3),
-        TaskStatus::Succeeded | TaskStatus::Failed => None,
+        TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Canceled => None,
     }
 }
 
@@ -151,6 +151,7 @@ mod tests {
             (Finalizing, Some(3)),
             (Succeeded, None),
             (Failed, None),
+            (Canceled, None),
         ];
         for (status, want) in cases {
             assert_eq!(poll_hint_secs(status), want, "{status:?}");

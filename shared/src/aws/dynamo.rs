@@ -13,7 +13,7 @@ use crate::ports::{
     ViolationPolicy, WebhookClaim, WebhookDedup,
 };
 use crate::state::{TaskEvent, TaskPatch, apply_event};
-use crate::task::{CostUnits, Task, TaskStatus};
+use crate::task::{CostUnits, Task};
 use crate::time_util::{self, Timestamp};
 
 /// The table's key design, as the code uses it (checked against the template by the drift test).
@@ -257,7 +257,7 @@ impl DynamoTaskStore {
             TransactWriteItem::builder().put(task_put).build(),
             TransactWriteItem::builder().update(release).build(),
         ];
-        if after.status == TaskStatus::Failed && before.cost_units.0 > 0 {
+        if after.status.refunds() && before.cost_units.0 > 0 {
             items.extend(self.refund_items(before, after)?);
         }
         let tx = self
