@@ -15,6 +15,12 @@ pub const DEFAULT_PLANS_JSON: &str = include_str!("../../infra/plans.json");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
+    /// Queue lane: lower goes first when the provider is saturated.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// How long a task may wait for the provider's capacity before it fails (refunded).
+    #[serde(default = "default_max_queue_seconds")]
+    pub max_queue_seconds: u32,
     pub qualities: Vec<Quality>,
     pub model_overrides: Vec<String>,
     pub max_duration_seconds: u32,
@@ -23,6 +29,14 @@ pub struct Plan {
     pub suspend_after_violations: u32,
     pub violation_window_seconds: u32,
     pub suspension_seconds: u32,
+}
+
+fn default_priority() -> u8 {
+    1
+}
+
+fn default_max_queue_seconds() -> u32 {
+    1800
 }
 
 impl Plan {

@@ -209,6 +209,22 @@ pub trait Tasks: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<TaskPage, StoreError>> + Send;
 
+    /// Claim the right to submit a waiting task (see `state::claim_submit`): true for
+    /// exactly one caller.
+    fn claim_submit(
+        &self,
+        task_id: &str,
+        seen_attempt: Option<crate::time_util::Timestamp>,
+        now: crate::time_util::Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Put a waiting task back in line until `retry_at` (see `state::defer`).
+    fn defer(
+        &self,
+        task_id: &str,
+        retry_at: crate::time_util::Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Record that the app deleted the stored video (idempotent); the task as it is now.
     fn mark_deleted(
         &self,
@@ -224,6 +240,51 @@ pub trait Idempotency: Send + Sync {
         user_id: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
+}
+
+/// The provider account's capacity: at most `cap` tasks hold a slot at once. A slot is taken
+/// before submitting and freed by the task's terminal write (or a submit that made nothing).
+pub trait Capacity: Send + Sync {
+    /// True when `task_id` holds a slot now (already held counts).
+    fn take_slot(
+        &self,
+        provider: &str,
+        task_id: &str,
+        cap: u32,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn release_slot(
+        &self,
+        provider: &str,
+        task_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn slot_holders(
+        &self,
+        provider: &str,
+    ) -> impl Future<Output = Result<Vec<crate::task::TaskId>, StoreError>> + Send;
+}
+
+/// Tasks waiting for a provider's capacity, in submission order: priority lane, then age.
+pub trait WaitingLine: Send + Sync {
+    fn waiting(
+        &self,
+        provider: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Task>, StoreError>> + Send;
+
+    /// How many waiting tasks of the same provider are ahead of this one.
+    fn waiting_ahead(&self, task: &Task) -> impl Future<Output = Result<u32, StoreError>> + Send;
+}
+
+/// Wakes the dispatcher (an SQS message), now or after a delay.
+pub trait DispatchNudge: Send + Sync {
+    fn nudge(&self, delay: Duration) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// Where a waiting task sorts: priority lane, then creation time, then id.
+pub fn waiting_key(task: &Task) -> String {
+    format!("{}#{}#{}", task.priority, task.created_at, task.id)
 }
 
 /// The sparse index of unfinished tasks, for polling and reconcile.

@@ -27,7 +27,8 @@ impl std::fmt::Display for ProviderRef {
 }
 
 /// A camera move, in the shape the API accepts (`camera_control`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CameraKind {
     Simple,
     DownBack,
@@ -37,7 +38,7 @@ pub enum CameraKind {
 }
 
 /// Axis amounts for a `Simple` move, each in [-10, 10].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct CameraAxes {
     #[serde(default)]
     pub horizontal: f32,
@@ -66,28 +67,29 @@ impl CameraAxes {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CameraMotion {
     pub kind: CameraKind,
     pub axes: Option<CameraAxes>,
 }
 
 /// One shot of a multi-shot video.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shot {
     pub prompt: String,
     pub duration_seconds: u32,
 }
 
 /// The model a quality tier (or an allowed override) resolves to, and its price tier.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelChoice {
     pub model: String,
     pub mode: Mode,
 }
 
 /// What the app asked for, after validation, preset resolution and image resolution.
-#[derive(Debug, Clone, PartialEq)]
+/// Kept on the task while it waits, so the dispatcher submits exactly what was priced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationRequest {
     /// Our task id; providers keep it as their external id, so a lost answer can be looked up.
     pub task_id: String,

@@ -38,6 +38,8 @@ mod tests {
 
     fn plan(concurrent: u32, daily: f64) -> Plan {
         Plan {
+            priority: 1,
+            max_queue_seconds: 1800,
             qualities: vec![],
             model_overrides: vec![],
             max_duration_seconds: 10,

@@ -224,6 +224,38 @@ pub fn apply_event(
     Ok(Some(next))
 }
 
+/// The task once a dispatcher claims the right to submit it: still waiting, and its last
+/// submit attempt is the one the claimer saw (`None`: never sent). Exactly one claimer wins.
+pub fn claim_submit(
+    task: &crate::task::Task,
+    seen_attempt: Option<crate::time_util::Timestamp>,
+    now: crate::time_util::Timestamp,
+) -> Option<crate::task::Task> {
+    if task.status != TaskStatus::Created || task.submit_attempted_at != seen_attempt {
+        return None;
+    }
+    let mut next = task.clone();
+    next.submit_attempted_at = Some(now);
+    next.retry_at = None;
+    next.updated_at = now;
+    Some(next)
+}
+
+/// The task put back in line: nothing was created, so no submit is pending; not before
+/// `retry_at` (the provider was busy).
+pub fn defer(
+    task: &crate::task::Task,
+    retry_at: crate::time_util::Timestamp,
+) -> Option<crate::task::Task> {
+    if task.status != TaskStatus::Created {
+        return None;
+    }
+    let mut next = task.clone();
+    next.submit_attempted_at = None;
+    next.retry_at = Some(retry_at);
+    Some(next)
+}
+
 /// The task once the app deleted its stored video; `None` when it already had (idempotent).
 pub fn mark_deleted(
     task: &crate::task::Task,
@@ -268,6 +300,11 @@ mod apply_tests {
             video: None,
             checked_at: None,
             deleted_at: None,
+            priority: 1,
+            queue_deadline: None,
+            request: None,
+            submit_attempted_at: None,
+            retry_at: None,
         }
     }
 

@@ -308,6 +308,26 @@ pub struct Task {
     /// When the app deleted the stored video.
     #[serde(default)]
     pub deleted_at: Option<Timestamp>,
+    /// Queue lane (the plan's): lower is submitted first.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// Past this, a task still waiting for capacity fails with `queue_timeout` (refunded).
+    #[serde(default)]
+    pub queue_deadline: Option<Timestamp>,
+    /// What the dispatcher submits, kept while the task waits.
+    #[serde(default)]
+    pub request: Option<crate::provider::GenerationRequest>,
+    /// When a submit was last sent whose answer was lost: the provider may hold the task, so it
+    /// is looked up by our id before any second submit.
+    #[serde(default)]
+    pub submit_attempted_at: Option<Timestamp>,
+    /// Not submitted before this (the provider was busy).
+    #[serde(default)]
+    pub retry_at: Option<Timestamp>,
+}
+
+fn default_priority() -> u8 {
+    1
 }
 
 impl Task {

@@ -40,6 +40,7 @@ struct Tables {
     idempotency: HashMap<(UserId, String), IdempotencyRecord>,
     ledger: Vec<(UserId, LedgerEntry)>,
     webhooks: HashSet<String>,
+    slots: HashMap<String, std::collections::BTreeSet<TaskId>>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend
@@ -181,6 +182,9 @@ impl Accounts for MemoryStore {
 }
 
 fn finish(t: &mut Tables, before: &Task, after: &Task) {
+    if let Some(holders) = t.slots.get_mut(&before.provider) {
+        holders.remove(before.id.as_str());
+    }
     if let Some(a) = t.accounts.get_mut(&before.user_id) {
         a.in_flight = a.in_flight.saturating_sub(1);
     }
@@ -269,6 +273,30 @@ impl Tasks for MemoryStore {
         Ok(TaskPage { tasks, next_cursor })
     }
 
+    async fn claim_submit(
+        &self,
+        task_id: &str,
+        seen_attempt: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.write()?;
+        let Some(task) = t.tasks.get_mut(task_id) else {
+            return Ok(false);
+        };
+        let claimed = crate::state::claim_submit(task, seen_attempt, now);
+        Ok(claimed.map(|next| *task = next).is_some())
+    }
+
+    async fn defer(&self, task_id: &str, retry_at: Timestamp) -> Result<(), StoreError> {
+        let mut t = self.write()?;
+        if let Some(task) = t.tasks.get_mut(task_id)
+            && let Some(next) = crate::state::defer(task, retry_at)
+        {
+            *task = next;
+        }
+        Ok(())
+    }
+
     async fn mark_deleted(
         &self,
         task_id: &str,
@@ -282,6 +310,60 @@ impl Tasks for MemoryStore {
             *task = next;
         }
         Ok(Some(task.clone()))
+    }
+}
+
+impl crate::ports::Capacity for MemoryStore {
+    async fn take_slot(&self, provider: &str, task_id: &str, cap: u32) -> Result<bool, StoreError> {
+        let mut t = self.write()?;
+        let holders = t.slots.entry(provider.into()).or_default();
+        if holders.contains(task_id) {
+            return Ok(true);
+        }
+        if holders.len() as u32 >= cap {
+            return Ok(false);
+        }
+        Ok(holders.insert(task_id.into()))
+    }
+
+    async fn release_slot(&self, provider: &str, task_id: &str) -> Result<(), StoreError> {
+        if let Some(holders) = self.write()?.slots.get_mut(provider) {
+            holders.remove(task_id);
+        }
+        Ok(())
+    }
+
+    async fn slot_holders(&self, provider: &str) -> Result<Vec<TaskId>, StoreError> {
+        let t = self.read()?;
+        Ok(t.slots
+            .get(provider)
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
+impl crate::ports::WaitingLine for MemoryStore {
+    async fn waiting(&self, provider: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
+        let t = self.read()?;
+        let mut waiting: Vec<Task> = t
+            .tasks
+            .values()
+            .filter(|x| x.status == TaskStatus::Created && x.provider == provider)
+            .cloned()
+            .collect();
+        waiting.sort_by_key(crate::ports::waiting_key);
+        waiting.truncate(limit as usize);
+        Ok(waiting)
+    }
+
+    async fn waiting_ahead(&self, task: &Task) -> Result<u32, StoreError> {
+        let key = crate::ports::waiting_key(task);
+        let t = self.read()?;
+        Ok(t.tasks
+            .values()
+            .filter(|x| x.status == TaskStatus::Created && x.provider == task.provider)
+            .filter(|x| crate::ports::waiting_key(x) < key)
+            .count() as u32)
     }
 }
 
@@ -343,6 +425,8 @@ impl WebhookDedup for MemoryStore {
 #[derive(Default, Clone)]
 pub struct MemoryQueue {
     pub messages: Arc<Mutex<Vec<FinalizeMessage>>>,
+    /// Dispatcher wake-ups, with their delays.
+    pub nudges: Arc<Mutex<Vec<Duration>>>,
     pub fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -352,6 +436,18 @@ impl MemoryQueue {
             .lock()
             .map(|mut m| std::mem::take(&mut *m))
             .unwrap_or_default()
+    }
+}
+
+impl crate::ports::DispatchNudge for MemoryQueue {
+    async fn nudge(&self, delay: Duration) -> Result<(), QueueError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(QueueError("injected queue failure".into()));
+        }
+        if let Ok(mut n) = self.nudges.lock() {
+            n.push(delay);
+        }
+        Ok(())
     }
 }
 
@@ -838,6 +934,11 @@ pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
         video: None,
         checked_at: None,
         deleted_at: None,
+        priority: 1,
+        queue_deadline: None,
+        request: None,
+        submit_attempted_at: None,
+        retry_at: None,
     }
 }
 

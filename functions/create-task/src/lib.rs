@@ -388,6 +388,11 @@ fn new_task<S, P: VideoProvider, U>(
         video: None,
         checked_at: None,
         deleted_at: None,
+        priority: 1,
+        queue_deadline: None,
+        request: None,
+        submit_attempted_at: None,
+        retry_at: None,
     }
 }
 

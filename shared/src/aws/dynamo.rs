@@ -8,21 +8,26 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{
-    AccountView, Accounts, Applied, Charge, ChargeRefusal, CreateOutcome, Idempotency,
+    AccountView, Accounts, Applied, Capacity, Charge, ChargeRefusal, CreateOutcome, Idempotency,
     IdempotencyRecord, LedgerEntry, LedgerKind, ReconcileIndex, StoreError, TaskPage, Tasks,
-    ViolationPolicy, WebhookClaim, WebhookDedup,
+    ViolationPolicy, WaitingLine, WebhookClaim, WebhookDedup,
 };
 use crate::state::{TaskEvent, TaskPatch, apply_event};
-use crate::task::{CostUnits, Task};
+use crate::task::{CostUnits, Task, TaskId};
 use crate::time_util::{self, Timestamp};
 
 /// The table's key design, as the code uses it (checked against the template by the drift test).
 pub const PRIMARY_KEY: (&str, &str) = ("pk", "sk");
-pub const INDEXES: [(&str, &str, &str); 2] =
-    [(GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk")];
+pub const INDEXES: [(&str, &str, &str); 3] = [
+    (GSI1, "gsi1pk", "gsi1sk"),
+    (GSI2, "gsi2pk", "gsi2sk"),
+    (GSI3, "gsi3pk", "gsi3sk"),
+];
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub const GSI1: &str = "gsi1";
 pub const GSI2: &str = "gsi2";
+/// Sparse index of tasks waiting for their provider's capacity, in submission order.
+pub const GSI3: &str = "gsi3";
 const ACTIVE: &str = "ACTIVE";
 const IDEMPOTENCY_TTL_SECS: i64 = 48 * 3600;
 const WEBHOOK_DEDUP_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -52,6 +57,10 @@ struct TaskItem {
     gsi2pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi2sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi3pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi3sk: Option<String>,
     version: u64,
     #[serde(flatten)]
     task: Task,
@@ -59,6 +68,7 @@ struct TaskItem {
 
 impl TaskItem {
     fn new(task: Task, version: u64) -> Self {
+        let waiting = task.status == crate::task::TaskStatus::Created;
         Self {
             pk: task_pk(&task.id),
             sk: "TASK".into(),
@@ -67,6 +77,8 @@ impl TaskItem {
             gsi2pk: (!task.status.is_terminal()).then(|| ACTIVE.to_string()),
             gsi2sk: (!task.status.is_terminal())
                 .then(|| format!("{}#{}", task.last_seen(), task.id)),
+            gsi3pk: waiting.then(|| format!("WAITING#{}", task.provider)),
+            gsi3sk: waiting.then(|| crate::ports::waiting_key(&task)),
             version,
             task,
         }
@@ -253,9 +265,20 @@ impl DynamoTaskStore {
             .expression_attribute_values(":minus_one", n(-1))
             .build()
             .map_err(build_err)?;
+        // The provider account's slot is freed with the terminal write (a no-op when the task
+        // never held one).
+        let free_slot = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(capacity_pk(&before.provider)))
+            .key("sk", s("SLOTS"))
+            .update_expression("DELETE holders :me")
+            .expression_attribute_values(":me", AttributeValue::Ss(vec![before.id.to_string()]))
+            .build()
+            .map_err(build_err)?;
         let mut items = vec![
             TransactWriteItem::builder().put(task_put).build(),
             TransactWriteItem::builder().update(release).build(),
+            TransactWriteItem::builder().update(free_slot).build(),
         ];
         if after.status.refunds() && before.cost_units.0 > 0 {
             items.extend(self.refund_items(before, after)?);
@@ -353,6 +376,28 @@ impl DynamoTaskStore {
             TransactWriteItem::builder().update(usage).build(),
             put(&self.table, ledger_item(&task.user_id, &debit)?, new)?,
         ])
+    }
+
+    /// Read, change with a pure rule, and write back only if nobody wrote in between; `None`
+    /// when the rule changes nothing (or the task does not exist).
+    async fn update_task(
+        &self,
+        task_id: &str,
+        rule: impl Fn(&Task) -> Option<Task> + Send,
+    ) -> Result<Option<Task>, StoreError> {
+        for _ in 0..MAX_APPLY_ATTEMPTS {
+            let Some(current) = self.get_task_item(task_id).await? else {
+                return Ok(None);
+            };
+            let Some(next) = rule(&current.task) else {
+                return Ok(None);
+            };
+            let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
+            if self.put_versioned(item, current.version).await? {
+                return Ok(Some(next));
+            }
+        }
+        Err(StoreError::Contention(task_id.to_string()))
     }
 
     /// Put a task item only if nobody wrote it since `version`; `false` when someone had.
@@ -607,19 +652,137 @@ impl Tasks for DynamoTaskStore {
         task_id: &str,
         now: Timestamp,
     ) -> Result<Option<Task>, StoreError> {
-        for _ in 0..MAX_APPLY_ATTEMPTS {
-            let Some(current) = self.get_task_item(task_id).await? else {
-                return Ok(None);
-            };
-            let Some(next) = crate::state::mark_deleted(&current.task, now) else {
-                return Ok(Some(current.task));
-            };
-            let item = to_item(&TaskItem::new(next.clone(), current.version + 1))?;
-            if self.put_versioned(item, current.version).await? {
-                return Ok(Some(next));
+        let changed = self
+            .update_task(task_id, |t| crate::state::mark_deleted(t, now))
+            .await?;
+        match changed {
+            Some(next) => Ok(Some(next)),
+            None => self.get_task(task_id).await,
+        }
+    }
+
+    async fn claim_submit(
+        &self,
+        task_id: &str,
+        seen_attempt: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let claimed = self
+            .update_task(task_id, |t| {
+                crate::state::claim_submit(t, seen_attempt, now)
+            })
+            .await?;
+        Ok(claimed.is_some())
+    }
+
+    async fn defer(&self, task_id: &str, retry_at: Timestamp) -> Result<(), StoreError> {
+        self.update_task(task_id, |t| crate::state::defer(t, retry_at))
+            .await?;
+        Ok(())
+    }
+}
+
+fn capacity_pk(provider: &str) -> String {
+    format!("CAPACITY#{provider}")
+}
+
+impl Capacity for DynamoTaskStore {
+    async fn take_slot(&self, provider: &str, task_id: &str, cap: u32) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(capacity_pk(provider)))
+            .key("sk", s("SLOTS"))
+            .update_expression("ADD holders :me")
+            .condition_expression(
+                "attribute_not_exists(holders) OR size(holders) < :cap OR contains(holders, :id)",
+            )
+            .expression_attribute_values(":me", AttributeValue::Ss(vec![task_id.to_string()]))
+            .expression_attribute_values(":id", s(task_id))
+            .expression_attribute_values(":cap", n(cap))
+            .send()
+            .await;
+        written(result, |se| se.is_conditional_check_failed_exception())
+    }
+
+    async fn release_slot(&self, provider: &str, task_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(capacity_pk(provider)))
+            .key("sk", s("SLOTS"))
+            .update_expression("DELETE holders :me")
+            .expression_attribute_values(":me", AttributeValue::Ss(vec![task_id.to_string()]))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn slot_holders(&self, provider: &str) -> Result<Vec<TaskId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(capacity_pk(provider)))
+            .key("sk", s("SLOTS"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("holders").and_then(|h| h.as_ss().ok()).cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .map(TaskId::from)
+            .collect())
+    }
+}
+
+impl WaitingLine for DynamoTaskStore {
+    async fn waiting(&self, provider: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI3)
+            .key_condition_expression("gsi3pk = :p")
+            .expression_attribute_values(":p", s(format!("WAITING#{provider}")))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<TaskItem>(item).map(|i| i.task))
+            .collect()
+    }
+
+    async fn waiting_ahead(&self, task: &Task) -> Result<u32, StoreError> {
+        let (mut count, mut start) = (0u32, None);
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI3)
+                .key_condition_expression("gsi3pk = :p AND gsi3sk < :k")
+                .expression_attribute_values(":p", s(format!("WAITING#{}", task.provider)))
+                .expression_attribute_values(":k", s(crate::ports::waiting_key(task)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            count += out.count.max(0) as u32;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
             }
         }
-        Err(StoreError::Contention(task_id.to_string()))
     }
 }
 

@@ -1,5 +1,7 @@
 use crate::ports::{FinalizeMessage, FinalizeQueue, QueueError};
 
+/// A queue we send to: the finalize queue, or the dispatch queue (nudges).
+
 pub struct SqsFinalizeQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
@@ -25,6 +27,21 @@ impl FinalizeQueue for SqsFinalizeQueue {
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .send()
+            .await
+            .map_err(|e| QueueError(super::sdk_error(e)))?;
+        Ok(())
+    }
+}
+
+impl crate::ports::DispatchNudge for SqsFinalizeQueue {
+    /// Any message wakes the dispatcher; the body only says why.
+    async fn nudge(&self, delay: std::time::Duration) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(r#"{"nudge":true}"#)
+            .delay_seconds(delay.as_secs().min(900) as i32)
             .send()
             .await
             .map_err(|e| QueueError(super::sdk_error(e)))?;
