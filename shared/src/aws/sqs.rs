@@ -1,7 +1,6 @@
 use crate::ports::{FinalizeMessage, FinalizeQueue, QueueError};
 
 /// A queue we send to: the finalize queue, or the dispatch queue (nudges).
-
 pub struct SqsFinalizeQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
