@@ -121,6 +121,20 @@ impl QueueConfig {
     }
 }
 
+/// Where the dispatcher is woken.
+#[derive(Debug, Clone)]
+pub struct DispatchQueueConfig {
+    pub dispatch_queue_url: String,
+}
+
+impl DispatchQueueConfig {
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dispatch_queue_url: src.required("DISPATCH_QUEUE_URL")?,
+        })
+    }
+}
+
 /// The secret that signs per-task callback tokens and the public base URL of the webhook route.
 #[derive(Clone)]
 pub struct WebhookConfig {

@@ -188,6 +188,13 @@ pub fn apply_event(
     patch: &TaskPatch,
     now: crate::time_util::Timestamp,
 ) -> Result<Option<crate::task::Task>, InvalidTransition> {
+    // Once a submit went out, the provider may hold the task: it can no longer be canceled.
+    if event == TaskEvent::Canceled && task.submit_attempted_at.is_some() {
+        return Err(InvalidTransition {
+            status: task.status,
+            event,
+        });
+    }
     let mut next = task.clone();
     match transition(task.status, event) {
         Outcome::Invalid => {

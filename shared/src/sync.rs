@@ -18,8 +18,6 @@ pub struct SyncPolicy {
     pub stale_after: Duration,
     /// A task unfinished this long after creation fails (and is refunded).
     pub hard_timeout: Duration,
-    /// A task Kling does not know this long after creation was never submitted.
-    pub submit_grace: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,8 +52,8 @@ fn failed(code: &str, message: String, retryable: bool) -> TaskPatch {
 }
 
 /// Bring one task up to date with its provider, at most once per staleness window, whoever
-/// asks: fail it past the hard timeout, or when the provider never got it; otherwise apply
-/// what the provider reports.
+/// asks: fail it past the hard timeout; otherwise apply what the provider reports. A task
+/// waiting in line belongs to the dispatcher (which also resubmits one the provider never got).
 pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQueue>(
     store: &S,
     provider: &P,
@@ -65,7 +63,8 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
     now: OffsetDateTime,
     deadline: Deadline,
 ) -> Result<SyncOutcome, SyncError> {
-    if !claim(store, task, policy, now).await? {
+    let waiting = task.status == TaskStatus::Created && task.submit_attempted_at.is_none();
+    if waiting || !claim(store, task, policy, now).await? {
         return Ok(SyncOutcome::Skipped);
     }
     let age = (Timestamp::from(now) - task.created_at).unsigned_abs();
@@ -77,11 +76,7 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
     match provider.lookup(lookup_of(task), deadline).await {
         Ok(remote) => apply_job(store, queue, task, remote).await,
         Err(ProviderError::NotFound) if task.status == TaskStatus::Created => {
-            if age < policy.submit_grace {
-                return Ok(SyncOutcome::Unchanged);
-            }
-            let msg = "the video request never reached the provider".to_string();
-            fail(store, task, "submission_lost", msg, true).await
+            Ok(SyncOutcome::Unchanged)
         }
         Err(e) => Err(SyncError::Provider(e)),
     }
@@ -182,7 +177,6 @@ impl SyncPolicy {
         Ok(Self {
             stale_after: Duration::from_secs(src.parsed(stale_var, default_stale_secs)?),
             hard_timeout: Duration::from_secs(src.parsed("TASK_HARD_TIMEOUT_SECONDS", 3 * 3600)?),
-            submit_grace: Duration::from_secs(src.parsed("SUBMIT_GRACE_SECONDS", 120)?),
         })
     }
 }

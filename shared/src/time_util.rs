@@ -83,6 +83,20 @@ impl std::ops::Sub<time::Duration> for Timestamp {
     }
 }
 
+impl std::ops::Add<std::time::Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: std::time::Duration) -> Timestamp {
+        Timestamp(self.0 + d)
+    }
+}
+
+impl std::ops::Add<time::Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: time::Duration) -> Timestamp {
+        Timestamp(self.0 + d)
+    }
+}
+
 impl std::ops::Sub<std::time::Duration> for Timestamp {
     type Output = Timestamp;
     fn sub(self, d: std::time::Duration) -> Timestamp {

@@ -41,6 +41,27 @@ pub struct TaskView {
     pub error: Option<TaskError>,
     pub ai_generated: bool,
     pub video: Option<VideoView>,
+    /// While the task waits for the provider's capacity.
+    pub queue: Option<QueueView>,
+}
+
+/// Where a waiting task stands in line.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct QueueView {
+    /// 1 for the next task to be submitted.
+    pub position: u32,
+    pub estimated_start_at: String,
+}
+
+/// The line position, and when the task should start: each slot of the provider's capacity
+/// finishes about one typical generation at a time.
+pub fn queue_view(ahead: u32, capacity: u32, now: time::OffsetDateTime) -> QueueView {
+    let rounds = u64::from(ahead / capacity.max(1));
+    let wait = std::time::Duration::from_secs(rounds * TYPICAL_GENERATION_SECS);
+    QueueView {
+        position: ahead + 1,
+        estimated_start_at: crate::time_util::rfc3339(now + wait),
+    }
 }
 
 /// A short-lived link to the stored video.
@@ -84,6 +105,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         error: task.error.clone(),
         ai_generated: true,
         video,
+        queue: None,
     }
 }
 

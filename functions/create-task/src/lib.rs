@@ -1,9 +1,10 @@
 //! create-task: the gate in front of a paid provider.
 //!
 //! `POST /v1/videos`: validate, moderate, check the plan, resolve images, check the provider's
-//! capability map, price, then record the task with the account's debit, in-flight slot,
-//! idempotency record and ledger entry in one transaction, and submit to the provider with
-//! our id as its external id and a per-task callback URL. `POST /v1/videos/estimate` prices a
+//! capability map, price, then record the task — waiting, with the exact request the
+//! dispatcher will submit — together with the account's debit, in-flight slot, idempotency
+//! record and ledger entry in one transaction, wake the dispatcher and answer at once. The
+//! provider's own capacity never refuses anyone: tasks wait in line for it. `POST /v1/videos/estimate` prices a
 //! body without creating anything. `POST /v1/uploads` hands out presigned PUTs for images.
 
 mod requests;
@@ -23,14 +24,13 @@ use shared::metrics::{self, Unit};
 use shared::moderation::Policy;
 use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
 use shared::ports::{
-    AccountView, Accounts, Charge, ChargeRefusal, CreateOutcome, Idempotency, IdempotencyRecord,
-    StoreError, Tasks, UploadStore, ViolationPolicy,
+    AccountView, Accounts, Charge, ChargeRefusal, CreateOutcome, DispatchNudge, Idempotency,
+    IdempotencyRecord, StoreError, Tasks, UploadStore, ViolationPolicy,
 };
 use shared::pricing::{Breakdown, price};
-use shared::provider::{Deadline, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
+use shared::provider::{GenerationRequest, ModelChoice, ProviderError, VideoProvider};
 use shared::ratelimit;
-use shared::state::{TaskEvent, TaskPatch, event_for};
-use shared::task::{Mode, Task, TaskError, TaskStatus};
+use shared::task::{Mode, Task, TaskStatus};
 use shared::time_util;
 use shared::validation::{CreateVideoBody, VideoSpec, validate};
 use shared::view::task_view;
@@ -55,6 +55,7 @@ pub struct Settings {
     pub plans: Plans,
     pub moderation: Policy,
     pub upload_policy: UploadPolicy,
+    pub dispatch: shared::config::DispatchQueueConfig,
     pub s3_path_style: bool,
 }
 
@@ -71,15 +72,18 @@ impl Settings {
             plans: Plans::from_source(src)?,
             moderation: Policy::from_source(src)?,
             upload_policy: UploadPolicy::from_source(src)?,
+            dispatch: shared::config::DispatchQueueConfig::from_source(src)?,
             s3_path_style: shared::aws::path_style(src),
         })
     }
 }
 
-pub struct App<S, P, U> {
+pub struct App<S, P, U, D> {
     pub store: S,
     pub provider: P,
     pub uploads: U,
+    /// Wakes the dispatcher when a task starts waiting.
+    pub dispatch: D,
     pub auth: AuthMode,
     pub webhook: WebhookConfig,
     pub plans: Plans,
@@ -87,8 +91,8 @@ pub struct App<S, P, U> {
     pub upload_policy: UploadPolicy,
 }
 
-pub async fn handle<S: Store, P: VideoProvider, U: UploadStore>(
-    app: &App<S, P, U>,
+pub async fn handle<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
+    app: &App<S, P, U, D>,
     req: Request,
 ) -> Response<Body> {
     let request_id = http_util::request_id(&req);
@@ -99,8 +103,8 @@ pub async fn handle<S: Store, P: VideoProvider, U: UploadStore>(
     }
 }
 
-async fn route<S: Store, P: VideoProvider, U: UploadStore>(
-    app: &App<S, P, U>,
+async fn route<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
+    app: &App<S, P, U, D>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
@@ -181,8 +185,8 @@ struct Priced<'a> {
     breakdown: Breakdown,
 }
 
-fn priced<'a, S, P: VideoProvider, U>(
-    app: &'a App<S, P, U>,
+fn priced<'a, S, P: VideoProvider, U, D>(
+    app: &'a App<S, P, U, D>,
     identity: &Identity,
     account: &AccountView,
     spec: &VideoSpec,
@@ -225,8 +229,8 @@ fn usage(account: &AccountView) -> Usage {
 }
 
 /// Prompts through the content policy; a block counts against the account.
-async fn moderate<S: Store, P, U>(
-    app: &App<S, P, U>,
+async fn moderate<S: Store, P, U, D>(
+    app: &App<S, P, U, D>,
     identity: &Identity,
     plan: &Plan,
     spec: &VideoSpec,
@@ -267,8 +271,8 @@ async fn moderate<S: Store, P, U>(
 }
 
 /// `POST /v1/videos`: named steps, each of which may answer instead.
-async fn create<S: Store, P: VideoProvider, U: UploadStore>(
-    app: &App<S, P, U>,
+async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
+    app: &App<S, P, U, D>,
     req: &Request,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
@@ -294,7 +298,7 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore>(
     let task_id = uuid::Uuid::now_v7().to_string();
     tracing::Span::current().record("task_id", task_id.as_str());
     let generation = prepare(app, req, identity, &spec, &p, &task_id).await?;
-    let task = new_task(app, identity, &spec, &p, task_id, now);
+    let task = new_task(app, identity, &spec, &p, generation, now);
     let record = IdempotencyRecord {
         user_id: identity.user_id.clone(),
         key,
@@ -305,7 +309,10 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore>(
     if let Some(replayed) = charge(app, &task, &record, &p, &account, now).await? {
         return Ok(replayed);
     }
-    let task = submit(app, task, &generation, http_util::lambda_deadline(req)).await?;
+    // A lost nudge only delays the task until the dispatcher's schedule runs.
+    if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
+        tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
+    }
     let mut resp = json_response(202, &task_view(&task, None, time_util::now()));
     let limits = rate_headers(p.plan, &account, Some(task.cost_units), now);
     http_util::add_headers(&mut resp, limits);
@@ -314,8 +321,8 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore>(
 
 /// What the plan refuses for good comes first (suspension before moderation, so a suspended
 /// user is told so); then the content policy.
-async fn admit<S: Store, P, U>(
-    app: &App<S, P, U>,
+async fn admit<S: Store, P, U, D>(
+    app: &App<S, P, U, D>,
     identity: &Identity,
     p: &Priced<'_>,
     spec: &VideoSpec,
@@ -338,8 +345,8 @@ async fn admit<S: Store, P, U>(
 
 /// Images resolved, the callback URL minted, and the provider's capability map asked: the
 /// request the provider will get, before any money moves.
-async fn prepare<S: Store, P: VideoProvider, U: UploadStore>(
-    app: &App<S, P, U>,
+async fn prepare<S: Store, P: VideoProvider, U: UploadStore, D>(
+    app: &App<S, P, U, D>,
     req: &Request,
     identity: &Identity,
     spec: &VideoSpec,
@@ -356,17 +363,18 @@ async fn prepare<S: Store, P: VideoProvider, U: UploadStore>(
     Ok(generation)
 }
 
-fn new_task<S, P: VideoProvider, U>(
-    app: &App<S, P, U>,
+fn new_task<S, P: VideoProvider, U, D>(
+    app: &App<S, P, U, D>,
     identity: &Identity,
     spec: &VideoSpec,
     p: &Priced<'_>,
-    id: String,
+    request: GenerationRequest,
     now: time::OffsetDateTime,
 ) -> Task {
     let created_at = shared::time_util::Timestamp::from(now);
+    let max_wait = time::Duration::seconds(i64::from(p.plan.max_queue_seconds));
     Task {
-        id: id.into(),
+        id: request.task_id.as_str().into(),
         user_id: identity.user_id.clone(),
         status: TaskStatus::Created,
         video_type: spec.video_type,
@@ -388,9 +396,9 @@ fn new_task<S, P: VideoProvider, U>(
         video: None,
         checked_at: None,
         deleted_at: None,
-        priority: 1,
-        queue_deadline: None,
-        request: None,
+        priority: p.plan.priority,
+        queue_deadline: Some(shared::time_util::Timestamp::from(now + max_wait)),
+        request: Some(request),
         submit_attempted_at: None,
         retry_at: None,
     }
@@ -398,8 +406,8 @@ fn new_task<S, P: VideoProvider, U>(
 
 /// Record and charge in one transaction. `Some` is the answer when the key turned out to be
 /// used already (a concurrent first request won).
-async fn charge<S: Store, P, U>(
-    app: &App<S, P, U>,
+async fn charge<S: Store, P, U, D>(
+    app: &App<S, P, U, D>,
     task: &Task,
     record: &IdempotencyRecord,
     p: &Priced<'_>,
@@ -485,8 +493,8 @@ fn capability_error(e: &ProviderError) -> ApiError {
     }
 }
 
-async fn estimate<S: Store, P: VideoProvider, U>(
-    app: &App<S, P, U>,
+async fn estimate<S: Store, P: VideoProvider, U, D>(
+    app: &App<S, P, U, D>,
     req: &Request,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
@@ -538,10 +546,10 @@ async fn estimate<S: Store, P: VideoProvider, U>(
     ))
 }
 
-/// Same key again: the same body replays the first answer; another body is refused; a first
-/// request still on its way is a 409.
-async fn replay<S: Store, P, U>(
-    app: &App<S, P, U>,
+/// Same key again: the same body answers with the key's task as it is now; another body is
+/// refused.
+async fn replay<S: Store, P, U, D>(
+    app: &App<S, P, U, D>,
     existing: &IdempotencyRecord,
     hash: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -559,14 +567,8 @@ async fn replay<S: Store, P, U>(
         .await
         .map_err(store_error)?
         .ok_or_else(ApiError::internal)?;
-    if task.status == TaskStatus::Created {
-        return Err(ApiError::new(
-            409,
-            "idempotency_key_in_flight",
-            "a request with this Idempotency-Key is still being processed",
-        )
-        .retryable(Some(2)));
-    }
+    // The record is written in the task's own transaction: once it exists, the first request
+    // is done and its task (waiting or further along) is the answer.
     tracing::info!(task_id = %task.id, "idempotent replay");
     Ok(json_response(
         202,
@@ -575,7 +577,7 @@ async fn replay<S: Store, P, U>(
 }
 
 /// Where the provider calls back: the configured base, or the API domain this request came in on.
-fn webhook_base<S, P, U>(app: &App<S, P, U>, req: &Request) -> Result<String, ApiError> {
+fn webhook_base<S, P, U, D>(app: &App<S, P, U, D>, req: &Request) -> Result<String, ApiError> {
     if let Some(base) = &app.webhook.base_url {
         return Ok(base.clone());
     }
@@ -589,83 +591,4 @@ fn webhook_base<S, P, U>(app: &App<S, P, U>, req: &Request) -> Result<String, Ap
         tracing::error!("no WEBHOOK_BASE_URL and no domain name on the request");
         ApiError::internal()
     })
-}
-
-async fn submit<S: Store, P: VideoProvider, U>(
-    app: &App<S, P, U>,
-    task: Task,
-    request: &GenerationRequest,
-    deadline: Deadline,
-) -> Result<Task, ApiError> {
-    match app.provider.submit(request, deadline).await {
-        Ok(submitted) => {
-            let event = event_for(submitted.status).unwrap_or(TaskEvent::ProviderQueued);
-            let patch = TaskPatch {
-                provider_ref: Some(submitted.reference.clone()),
-                ..Default::default()
-            };
-            tracing::info!(provider_ref = %submitted.reference, "submitted to the provider");
-            let applied = app
-                .store
-                .apply(&task.id, event, patch)
-                .await
-                .map_err(store_error)?;
-            Ok(applied.task)
-        }
-        Err(err @ ProviderError::OutcomeUnknown { .. }) => {
-            // The provider may hold the task: never a failure. It stays CREATED (charged, its
-            // slot held) until polling or reconcile looks it up by our id: found, it goes on;
-            // absent past the submit grace, it fails and is refunded then.
-            tracing::warn!(error = %err, "submit outcome unknown; the task waits for a lookup");
-            metrics::emit(
-                &[("Function", "create-task"), ("Code", err.label())],
-                &[("ProviderErrors", 1.0, Unit::Count)],
-            );
-            Ok(task)
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "the provider refused the task; failing and refunding it");
-            metrics::emit(
-                &[("Function", "create-task"), ("Code", err.label())],
-                &[
-                    ("ProviderErrors", 1.0, Unit::Count),
-                    ("TasksFailed", 1.0, Unit::Count),
-                ],
-            );
-            let api = provider_error(&err);
-            let patch = TaskPatch {
-                error: Some(TaskError {
-                    code: api.code.to_string(),
-                    message: api.message.clone(),
-                    retryable: api.retryable,
-                }),
-                ..Default::default()
-            };
-            app.store
-                .apply(&task.id, TaskEvent::Failed, patch)
-                .await
-                .map_err(store_error)?;
-            Err(api)
-        }
-    }
-}
-
-/// How a provider refusal reaches the app.
-pub fn provider_error(err: &ProviderError) -> ApiError {
-    match err {
-        ProviderError::ContentRefused { .. } => ApiError::new(
-            422,
-            "content_policy_violation",
-            "the video provider refused this content",
-        )
-        .with_details(json!({"category": "provider"})),
-        _ if err.is_transient() => ApiError::provider_unavailable(
-            "the video provider is busy or unavailable; try again later",
-        ),
-        _ => ApiError::new(
-            502,
-            "provider_error",
-            "the video provider rejected the request",
-        ),
-    }
 }

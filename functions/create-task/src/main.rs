@@ -1,6 +1,6 @@
 use create_task::{App, Settings, handle};
 use lambda_http::{Error, service_fn};
-use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client_for, sdk_config};
+use shared::aws::{DynamoTaskStore, S3VideoStore, SqsQueue, s3_client_for, sdk_config};
 use shared::config::ProcessEnv;
 
 #[tokio::main]
@@ -8,10 +8,11 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = sdk_config().await;
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
-    let app: &'static App<_, _, _> = Box::leak(Box::new(App {
+    let app: &'static App<_, _, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
         provider: s.providers.provider()?,
         uploads: S3VideoStore::new(s3_client_for(&sdk, s.s3_path_style), s.bucket.bucket),
+        dispatch: SqsQueue::from_sdk(&sdk, s.dispatch.dispatch_queue_url),
         auth: s.auth,
         webhook: s.webhook,
         plans: s.plans,

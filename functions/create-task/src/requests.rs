@@ -66,8 +66,8 @@ pub fn generation_request(
 
 /// Uploaded images are checked by their bytes and handed to the provider as short-lived presigned
 /// URLs; URL images must be https and public.
-pub async fn resolve_images<S, P, U: UploadStore>(
-    app: &App<S, P, U>,
+pub async fn resolve_images<S, P, U: UploadStore, D>(
+    app: &App<S, P, U, D>,
     user_id: &str,
     spec: &VideoSpec,
 ) -> Result<ResolvedImages, ApiError> {

@@ -44,8 +44,8 @@ struct UploadBody {
     bytes: Option<serde_json::Value>,
 }
 
-pub async fn create_upload<S, P, U: UploadStore>(
-    app: &App<S, P, U>,
+pub async fn create_upload<S, P, U: UploadStore, D>(
+    app: &App<S, P, U, D>,
     req: &Request,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {

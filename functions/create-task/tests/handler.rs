@@ -11,13 +11,12 @@ use shared::auth::AuthMode;
 use shared::config::WebhookConfig;
 use shared::moderation::Policy;
 use shared::plans::Plans;
-use shared::ports::Accounts;
-use shared::provider::ProviderError;
+use shared::ports::{Accounts, Tasks};
 use shared::testing::{
-    FakeProvider, HttpEvent, MemoryBlobs, MemoryStore, request_from, response_parts,
+    FakeProvider, HttpEvent, MemoryBlobs, MemoryQueue, MemoryStore, request_from, response_parts,
 };
 
-type TestApp = App<MemoryStore, FakeProvider, MemoryBlobs>;
+type TestApp = App<MemoryStore, FakeProvider, MemoryBlobs, MemoryQueue>;
 
 fn app() -> TestApp {
     let none: HashMap<&str, &str> = HashMap::new();
@@ -25,6 +24,7 @@ fn app() -> TestApp {
         store: MemoryStore::default(),
         provider: FakeProvider::default(),
         uploads: MemoryBlobs::default(),
+        dispatch: MemoryQueue::default(),
         auth: AuthMode::Authorizer,
         webhook: WebhookConfig {
             base_url: Some("https://api.example.com".into()),
@@ -79,22 +79,6 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn a_create_records_charges_submits_and_answers_202() {
-    let app = app();
-    let (status, headers, task) = send(&app, create(t2v())).await;
-    assert_eq!(status, 202, "{task}");
-    assert_eq!(task["status"], "QUEUED");
-    assert!(headers.contains_key("ratelimit"));
-    let id = task["id"].as_str().unwrap();
-    let job = app.provider.job(id).expect("submitted to the provider");
-    assert_eq!(job.reference.as_str(), "job-1");
-    let sent = &app.provider.submitted.lock().unwrap()[0];
-    let callback = sent.callback_url.as_deref().unwrap();
-    assert!(callback.starts_with(&format!("https://api.example.com/webhooks/fake/{id}/")));
-    assert_eq!(app.store.ledger_sum("alice"), (500, 0));
-}
-
-#[tokio::test]
 async fn the_sample_event_creates_a_task() {
     let app = app();
     let raw = include_str!("../../../events/create-task/create-video.json");
@@ -118,69 +102,6 @@ async fn the_invalid_sample_is_refused() {
     let raw = include_str!("../../../events/create-task/create-video-invalid.json");
     let got = response_parts(handle(&app, request_from(raw)).await);
     assert_eq!(got.0, 422, "{}", got.2);
-}
-
-#[tokio::test]
-async fn the_same_key_replays_and_another_body_is_refused() {
-    let app = app();
-    let first = HttpEvent {
-        headers: vec![("idempotency-key".into(), "k-1".into())],
-        ..create(t2v())
-    };
-    let (_, _, a) = send(&app, first).await;
-    let again = create(t2v());
-    let again = HttpEvent {
-        headers: vec![("idempotency-key".into(), "k-1".into())],
-        ..again
-    };
-    let (status, _, b) = send(&app, again).await;
-    assert_eq!((status, &a["id"]), (202, &b["id"]));
-    assert_eq!(app.provider.submit_count(), 1, "submitted once");
-    let other = HttpEvent {
-        headers: vec![("idempotency-key".into(), "k-1".into())],
-        ..create(json!({"type": "text_to_video", "prompt": "another prompt"}))
-    };
-    assert_error(&send(&app, other).await, 422, "idempotency_key_reused");
-    assert_eq!(app.store.ledger_sum("alice"), (500, 0), "charged once");
-}
-
-#[tokio::test]
-async fn a_key_whose_first_request_is_in_flight_is_409() {
-    use sha2::Digest;
-    let app = app();
-    let body = t2v();
-    let hash = hex::encode(sha2::Sha256::digest(body.to_string().as_bytes()));
-    let task: shared::task::Task = serde_json::from_value(json!({
-        "id": "t-1", "user_id": "alice", "status": "CREATED", "type": "text_to_video",
-        "duration": 5, "quality": "standard", "model": "m", "mode": "std", "cost_units": 5.0,
-        "created_at": "2026-11-26T00:00:00.000Z", "updated_at": "2026-11-26T00:00:00.000Z"
-    }))
-    .unwrap();
-    let record = shared::ports::IdempotencyRecord {
-        user_id: "alice".into(),
-        key: "k-busy".into(),
-        request_hash: hash,
-        task_id: "t-1".into(),
-        created_at: task.created_at.to_string(),
-    };
-    let charge = shared::ports::Charge {
-        plan: "free".into(),
-        max_concurrent: 1,
-        daily_budget: shared::task::CostUnits(2000),
-        day: "2026-11-26".into(),
-        now_secs: 0,
-    };
-    app.store
-        .create_task(&task, &record, &charge)
-        .await
-        .unwrap();
-    let event = HttpEvent {
-        headers: vec![("idempotency-key".into(), "k-busy".into())],
-        ..create(body)
-    };
-    let got = send(&app, event).await;
-    assert_error(&got, 409, "idempotency_key_in_flight");
-    assert!(got.1.contains_key("retry-after"));
 }
 
 #[tokio::test]
@@ -265,77 +186,6 @@ async fn repeated_violations_suspend_the_account() {
         );
     }
     assert_error(&send(&app, create(t2v())).await, 403, "account_suspended");
-}
-
-#[tokio::test]
-async fn provider_refusals_fail_and_refund() {
-    let cases = [
-        (
-            ProviderError::NotCreated {
-                reason: "no".into(),
-            },
-            502,
-            "provider_error",
-        ),
-        (
-            ProviderError::Busy {
-                reason: "full".into(),
-                retry_after: Duration::from_secs(1),
-            },
-            503,
-            "provider_unavailable",
-        ),
-        (
-            ProviderError::ContentRefused {
-                reason: "no".into(),
-            },
-            422,
-            "content_policy_violation",
-        ),
-    ];
-    for (err, status, code) in cases {
-        let app = app();
-        app.provider.fail_next_submit(err);
-        assert_error(&send(&app, create(t2v())).await, status, code);
-        assert_eq!(
-            app.store.ledger_sum("alice"),
-            (500, 500),
-            "{code}: refunded once"
-        );
-        let account = app.store.account("alice", "2026-01-01").await.unwrap();
-        assert_eq!(account.in_flight, 0, "{code}: slot freed");
-    }
-}
-
-/// A submit whose outcome is unknown (the provider may hold the task) is never a failure: the
-/// task waits, charged, for a lookup; no refund, and the key answers "in flight" meanwhile.
-#[tokio::test]
-async fn an_unknown_submit_outcome_is_not_a_failure() {
-    let app = app();
-    app.provider
-        .fail_next_submit(ProviderError::OutcomeUnknown {
-            reason: "timeout".into(),
-        });
-    let event = HttpEvent {
-        headers: vec![("idempotency-key".into(), "lost".into())],
-        ..create(t2v())
-    };
-    let (status, _, task) = send(&app, event).await;
-    assert_eq!(
-        (status, task["status"].as_str()),
-        (202, Some("CREATED")),
-        "{task}"
-    );
-    assert_eq!(
-        app.store.ledger_sum("alice"),
-        (500, 0),
-        "charged, not refunded"
-    );
-    let again = HttpEvent {
-        headers: vec![("idempotency-key".into(), "lost".into())],
-        ..create(t2v())
-    };
-    assert_error(&send(&app, again).await, 409, "idempotency_key_in_flight");
 }
 
 #[tokio::test]
@@ -425,13 +275,10 @@ async fn uploaded_images_are_checked() {
     }
     let (status, _, task) = send(&app, create(i2v("good"))).await;
     assert_eq!(status, 202, "{task}");
-    let sent = &app.provider.submitted.lock().unwrap()[0];
-    assert!(
-        sent.image
-            .as_deref()
-            .unwrap()
-            .starts_with("memory://uploads/alice/good")
-    );
+    let id = task["id"].as_str().unwrap();
+    let stored = app.store.get_task(id).await.unwrap().unwrap();
+    let image = stored.request.unwrap().image.unwrap();
+    assert!(image.starts_with("memory://uploads/alice/good"), "{image}");
 }
 
 #[tokio::test]
@@ -548,4 +395,67 @@ async fn negative_prompts_are_not_violations_and_smuggle_nothing() {
     let got = send(&app, create(smuggled)).await;
     assert_error(&got, 422, "content_policy_violation");
     assert_eq!(got.2["error"]["field"], "prompt");
+}
+
+/// A create records the task, charged, waiting in line with the exact request the dispatcher
+/// will submit, wakes the dispatcher and answers at once: the provider is not called here.
+#[tokio::test]
+async fn a_create_records_charges_queues_and_answers_202_at_once() {
+    let app = app();
+    let (status, headers, task) = send(&app, create(t2v()).plan("pro")).await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(
+        (task["status"].as_str(), task["label"].as_str()),
+        (Some("CREATED"), Some("Waiting"))
+    );
+    assert!(headers.contains_key("ratelimit"));
+    assert_eq!(
+        app.provider.submit_count(),
+        0,
+        "the provider is never called by create"
+    );
+    assert_eq!(
+        app.dispatch.nudges.lock().unwrap().len(),
+        1,
+        "the dispatcher was woken"
+    );
+    let id = task["id"].as_str().unwrap();
+    let stored = app.store.get_task(id).await.unwrap().unwrap();
+    assert_eq!((stored.priority, stored.provider.as_str()), (0, "fake"));
+    assert!(stored.queue_deadline.is_some());
+    let request = stored.request.unwrap();
+    assert_eq!(request.task_id, id);
+    let callback = request.callback_url.unwrap();
+    assert!(callback.starts_with(&format!("https://api.example.com/webhooks/fake/{id}/")));
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0));
+}
+
+/// A lost nudge loses nothing: the task is recorded and the dispatcher's schedule finds it.
+#[tokio::test]
+async fn a_lost_nudge_still_records_the_task() {
+    let app = app();
+    app.dispatch.fail.store(true, Ordering::SeqCst);
+    let (status, _, task) = send(&app, create(t2v())).await;
+    assert_eq!((status, task["status"].as_str()), (202, Some("CREATED")));
+}
+
+/// The same key and body answer with the key's task, whatever it is doing; another body is
+/// refused; nothing is charged twice.
+#[tokio::test]
+async fn the_same_key_replays_and_another_body_is_refused() {
+    let app = app();
+    let keyed = |body| HttpEvent {
+        headers: vec![("idempotency-key".into(), "k-1".into())],
+        ..create(body)
+    };
+    let (_, _, a) = send(&app, keyed(t2v())).await;
+    let (status, _, b) = send(&app, keyed(t2v())).await;
+    assert_eq!((status, &a["id"]), (202, &b["id"]));
+    let other = json!({"type": "text_to_video", "prompt": "another prompt"});
+    assert_error(
+        &send(&app, keyed(other)).await,
+        422,
+        "idempotency_key_reused",
+    );
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0), "charged once");
 }

@@ -1,6 +1,6 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use reconcile::{App, Settings, handle};
-use shared::aws::{DynamoTaskStore, SqsFinalizeQueue, sdk_config};
+use shared::aws::{DynamoTaskStore, SqsQueue, sdk_config};
 use shared::config::ProcessEnv;
 
 #[tokio::main]
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
         provider: s.providers.provider()?,
-        queue: SqsFinalizeQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
+        queue: SqsQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
         policy: s.policy,
     }));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {

@@ -21,7 +21,6 @@ fn app() -> TestApp {
         policy: SyncPolicy {
             stale_after: Duration::from_secs(60),
             hard_timeout: Duration::from_secs(3600),
-            submit_grace: Duration::from_secs(120),
         },
     }
 }
@@ -101,18 +100,41 @@ async fn a_task_past_the_hard_timeout_fails_and_refunds_once() {
     assert_eq!(app.store.ledger_sum("alice"), (500, 500));
 }
 
+/// A task waiting in line belongs to the dispatcher: reconcile leaves it alone, however long
+/// it waits (its plan's queue deadline fails it). One whose submit answer was lost is looked
+/// up: found, it moves on; unknown to the provider, the dispatcher submits it again.
 #[tokio::test]
-async fn a_submission_the_provider_never_saw_waits_out_its_grace() {
+async fn waiting_tasks_are_the_dispatchers() {
     let app = app();
-    stale(&app, TaskStatus::Created, 90, 90).await;
-    assert_eq!(handle(&app, event()).await.failed, 0);
+    stale(&app, TaskStatus::Created, 600, 600).await;
+    let report = handle(&app, event()).await;
+    assert_eq!((report.failed, report.moved), (0, 0));
     assert_eq!(status(&app).await, TaskStatus::Created);
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0));
 
     let app = self::app();
-    stale(&app, TaskStatus::Created, 600, 600).await;
-    assert_eq!(handle(&app, event()).await.failed, 1);
+    let mut task = task_fixture("t-1", "alice", "fake");
+    seed_task(&app.store, &task, None).await;
+    task.submit_attempted_at = Some(Timestamp::now() - time::Duration::seconds(600));
+    task.updated_at = Timestamp::now() - time::Duration::seconds(600);
+    app.store.insert_task(task);
+    let report = handle(&app, event()).await;
+    assert_eq!(
+        (report.checked, report.failed),
+        (1, 0),
+        "unknown to the provider: left for dispatch"
+    );
+    assert_eq!(status(&app).await, TaskStatus::Created);
+    app.provider.hold("t-1", "job-7", JobStatus::Running);
+    let mut task = app.store.get_task("t-1").await.unwrap().unwrap();
+    task.checked_at = None;
+    app.store.insert_task(task);
+    assert_eq!(handle(&app, event()).await.moved, 1);
     let task = app.store.get_task("t-1").await.unwrap().unwrap();
-    assert_eq!(task.error.unwrap().code, "submission_lost");
+    assert_eq!(
+        (task.status, task.provider_ref.unwrap().as_str()),
+        (TaskStatus::Running, "job-7")
+    );
 }
 
 #[tokio::test]

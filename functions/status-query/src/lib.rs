@@ -12,17 +12,18 @@ use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
 use shared::plans::Plans;
 use shared::ports::{
-    Accounts, FinalizeQueue, LedgerKind, ReconcileIndex, StoreError, Tasks, VideoStore,
+    Accounts, FinalizeQueue, LedgerKind, ReconcileIndex, StoreError, Tasks, VideoStore, WaitingLine,
 };
 use shared::provider::{Deadline, VideoProvider};
+use shared::state::{TaskEvent, TaskPatch};
 use shared::sync::{SyncPolicy, sync_task};
 use shared::task::{Task, TaskStatus};
 use shared::time_util;
-use shared::view::{PresignedLink, TaskView, link_window, task_view};
+use shared::view::{PresignedLink, TaskView, link_window, queue_view, task_view};
 
 /// What status-query needs of the table: task records, accounts, and the polling claim.
-pub trait Store: Tasks + Accounts + ReconcileIndex {}
-impl<T: Tasks + Accounts + ReconcileIndex> Store for T {}
+pub trait Store: Tasks + Accounts + ReconcileIndex + WaitingLine {}
+impl<T: Tasks + Accounts + ReconcileIndex + WaitingLine> Store for T {}
 
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
@@ -36,6 +37,7 @@ pub struct Settings {
     pub auth: AuthMode,
     pub plans: Plans,
     pub poll: SyncPolicy,
+    pub capacity: u32,
     pub s3_path_style: bool,
 }
 
@@ -51,6 +53,7 @@ impl Settings {
             auth: AuthMode::from_source(src)?,
             plans: Plans::from_source(src)?,
             poll: SyncPolicy::from_source(src, "POLL_STALE_SECONDS", 30)?,
+            capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
             s3_path_style: shared::aws::path_style(src),
         })
     }
@@ -63,6 +66,8 @@ pub struct App<S, V, P, Q> {
     pub queue: Q,
     pub auth: AuthMode,
     pub presign_ttl: Duration,
+    /// The provider account's concurrency, for queue estimates.
+    pub capacity: u32,
     pub plans: Plans,
     /// When an app looks at an unfinished task this stale, ask the provider (lost callbacks).
     pub poll: SyncPolicy,
@@ -88,7 +93,10 @@ async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     let segments = http_util::segments(req);
     let known = matches!(
         (method, segments.as_slice()),
-        ("GET", ["v1", "videos"]) | ("GET" | "DELETE", ["v1", "videos", _]) | ("GET", ["v1", "me"])
+        ("GET", ["v1", "videos"])
+            | ("GET" | "DELETE", ["v1", "videos", _])
+            | ("POST", ["v1", "videos", _, "cancel"])
+            | ("GET", ["v1", "me"])
     );
     if !known {
         return Err(ApiError::route_not_found(method, req.uri().path()));
@@ -103,6 +111,7 @@ async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
         ("GET", ["v1", "videos", id]) => get_one(app, req, &identity, id).await,
         ("GET", ["v1", "me"]) => me(app, &identity).await,
         ("DELETE", ["v1", "videos", id]) => delete(app, &identity, id).await,
+        ("POST", ["v1", "videos", id, "cancel"]) => cancel(app, &identity, id).await,
         _ => Err(ApiError::route_not_found(method, req.uri().path())),
     }
 }
@@ -156,9 +165,46 @@ async fn get_one<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
 ) -> Result<Response<Body>, ApiError> {
     let task = owned_task(app, identity, id).await?;
     let task = poll_if_stale(app, task).await;
-    let view = view_of(app, &task).await?;
+    let mut view = view_of(app, &task).await?;
+    if task.status == TaskStatus::Created && task.submit_attempted_at.is_none() {
+        let ahead = app.store.waiting_ahead(&task).await.map_err(store_error)?;
+        view.queue = Some(queue_view(ahead, app.capacity, time_util::now()));
+    }
     let hint = shared::view::poll_hint_secs(task.status);
     Ok(conditional(req, &view, hint))
+}
+
+/// `POST /v1/videos/{id}/cancel`: a task no provider holds yet is canceled and refunded in
+/// full (in one transaction); asking again answers the same. Once a submit went out, the
+/// provider may hold it (Kling has no cancel): 409.
+async fn cancel<S: Store, V: VideoStore, P, Q>(
+    app: &App<S, V, P, Q>,
+    identity: &Identity,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let task = owned_task(app, identity, id).await?;
+    let refused = || {
+        ApiError::new(
+            409,
+            "cannot_cancel",
+            "the video provider already has this task; it can no longer be canceled",
+        )
+    };
+    let task = match task.status {
+        TaskStatus::Canceled => task,
+        TaskStatus::Created => match app
+            .store
+            .apply(&task.id, TaskEvent::Canceled, TaskPatch::default())
+            .await
+        {
+            Ok(applied) if applied.task.status == TaskStatus::Canceled => applied.task,
+            Ok(_) | Err(StoreError::InvalidTransition(_)) => return Err(refused()),
+            Err(e) => return Err(store_error(e)),
+        },
+        _ => return Err(refused()),
+    };
+    tracing::info!("task canceled");
+    Ok(json_response(200, &view_of(app, &task).await?))
 }
 
 /// A `200` with an `ETag`, or a bodiless `304` when the app already holds this representation;

@@ -1,5 +1,5 @@
 use lambda_http::{Error, service_fn};
-use shared::aws::{DynamoTaskStore, S3VideoStore, SqsFinalizeQueue, s3_client_for, sdk_config};
+use shared::aws::{DynamoTaskStore, S3VideoStore, SqsQueue, s3_client_for, sdk_config};
 use shared::config::ProcessEnv;
 use status_query::{App, Settings, handle};
 
@@ -12,10 +12,11 @@ async fn main() -> Result<(), Error> {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
         videos: S3VideoStore::new(s3_client_for(&sdk, s.s3_path_style), s.bucket.bucket),
         provider: s.providers.provider()?,
-        queue: SqsFinalizeQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
+        queue: SqsQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
         poll: s.poll,
         auth: s.auth,
         presign_ttl: s.bucket.presign_ttl,
+        capacity: s.capacity,
         plans: s.plans,
     }));
     lambda_http::run(service_fn(move |req| async move {

@@ -29,11 +29,11 @@ fn app() -> TestApp {
         queue: MemoryQueue::default(),
         auth: AuthMode::Authorizer,
         presign_ttl: Duration::from_secs(900),
+        capacity: 2,
         plans: Plans::from_source(&none).unwrap(),
         poll: SyncPolicy {
             stale_after: Duration::from_secs(30),
             hard_timeout: Duration::from_secs(3 * 3600),
-            submit_grace: Duration::from_secs(120),
         },
     }
 }

@@ -1,5 +1,5 @@
 use lambda_http::{Error, service_fn};
-use shared::aws::{DynamoTaskStore, SqsFinalizeQueue, sdk_config};
+use shared::aws::{DynamoTaskStore, SqsQueue, sdk_config};
 use shared::config::ProcessEnv;
 use webhook_receiver::{App, Settings, handle};
 
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
-        queue: SqsFinalizeQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
+        queue: SqsQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
         callbacks: shared::providers::callbacks(),
         secret: s.secret,
         signers: s.signers,

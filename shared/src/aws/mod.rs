@@ -9,7 +9,7 @@ mod sqs;
 pub use dynamo::{DynamoTaskStore, INDEXES, PRIMARY_KEY, TTL_ATTRIBUTE};
 pub use s3::S3VideoStore;
 pub use secrets::{FROM_SECRETS, WithSecrets, with_secrets};
-pub use sqs::SqsFinalizeQueue;
+pub use sqs::SqsQueue;
 
 use crate::config::Source;
 

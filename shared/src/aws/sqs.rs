@@ -1,12 +1,12 @@
 use crate::ports::{FinalizeMessage, FinalizeQueue, QueueError};
 
 /// A queue we send to: the finalize queue, or the dispatch queue (nudges).
-pub struct SqsFinalizeQueue {
+pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
 }
 
-impl SqsFinalizeQueue {
+impl SqsQueue {
     pub fn from_sdk(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
         Self::new(aws_sdk_sqs::Client::new(sdk), queue_url)
     }
@@ -19,7 +19,7 @@ impl SqsFinalizeQueue {
     }
 }
 
-impl FinalizeQueue for SqsFinalizeQueue {
+impl FinalizeQueue for SqsQueue {
     async fn enqueue(&self, message: &FinalizeMessage) -> Result<(), QueueError> {
         let body = serde_json::to_string(message).map_err(|e| QueueError(Box::new(e)))?;
         self.client
@@ -33,7 +33,7 @@ impl FinalizeQueue for SqsFinalizeQueue {
     }
 }
 
-impl crate::ports::DispatchNudge for SqsFinalizeQueue {
+impl crate::ports::DispatchNudge for SqsQueue {
     /// Any message wakes the dispatcher; the body only says why.
     async fn nudge(&self, delay: std::time::Duration) -> Result<(), QueueError> {
         self.client

@@ -34,6 +34,7 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         ("WEBHOOK_BASE_URL", endpoints.api.clone()),
         ("WEBHOOK_SIGNING_SECRETS", String::new()),
         ("DOWNLOAD_ALLOWED_HOSTS", "127.0.0.1".to_string()),
+        ("PROVIDER_MAX_CONCURRENCY", "5".to_string()),
         ("RUST_LOG", "info".to_string()),
     ])
 }

@@ -185,7 +185,9 @@ impl Stack {
                         binary: bin_dir.join(&def.name),
                         env,
                         timeout: Duration::from_secs(60),
-                        instances: opts.instances,
+                        instances: def
+                            .reserved
+                            .map_or(opts.instances, |r| r.min(opts.instances)),
                     });
                 }
                 let lambda_host = Arc::new(LambdaHost::start(specs, &opts.log_dir).await?);

@@ -20,6 +20,8 @@ pub struct FunctionDef {
     pub name: String,
     pub env: Vec<(String, Value)>,
     pub events: Vec<EventDef>,
+    /// `ReservedConcurrentExecutions`: at most this many run at once.
+    pub reserved: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,11 +165,16 @@ impl Template {
                     }
                 }
             }
+            let reserved = props
+                .get("ReservedConcurrentExecutions")
+                .and_then(Value::as_u64)
+                .map(|r| r as usize);
             out.push(FunctionDef {
                 logical_id,
                 name,
                 env,
                 events,
+                reserved,
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));

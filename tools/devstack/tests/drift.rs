@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 
 fn expectations() -> Expectations {
     type Loader = fn(&HashMap<String, String>) -> Result<(), ConfigError>;
-    let loaders: [(&str, Loader); 5] = [
+    let loaders: [(&str, Loader); 6] = [
         ("create-task", |e| {
             create_task::Settings::from_source(e).map(|_| ())
         }),
@@ -29,6 +29,9 @@ fn expectations() -> Expectations {
         }),
         ("reconcile", |e| {
             reconcile::Settings::from_source(e).map(|_| ())
+        }),
+        ("dispatch", |e| {
+            dispatch::Settings::from_source(e).map(|_| ())
         }),
     ];
     let required_env: BTreeMap<String, BTreeSet<String>> = loaders
@@ -209,6 +212,7 @@ fn every_setting_the_functions_read_is_classified() {
         finalize::Settings::from_source(&r).unwrap();
         status_query::Settings::from_source(&r).unwrap();
         reconcile::Settings::from_source(&r).unwrap();
+        dispatch::Settings::from_source(&r).unwrap();
         asked.extend(r.asked.into_inner());
     }
     use devstack::settings::{STACK_OWNED, USER_SETTINGS};

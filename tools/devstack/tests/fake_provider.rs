@@ -79,11 +79,11 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
         queue: queue.clone(),
         auth: AuthMode::Authorizer,
         presign_ttl: Duration::from_secs(900),
+        capacity: 3,
         plans: Plans::from_source(&none).unwrap(),
         poll: SyncPolicy {
             stale_after: Duration::from_secs(30),
             hard_timeout: Duration::from_secs(3600),
-            submit_grace: Duration::from_secs(120),
         },
     };
 

@@ -1,0 +1,335 @@
+//! dispatch: submits waiting tasks to the provider within its account's capacity.
+//!
+//! One run (woken by a nudge or the schedule; one at a time): repair slots whose holder is
+//! gone, then take the waiting line in order (priority lane, then age) and for each task take
+//! a capacity slot and submit it — or look it up first when an earlier submit's answer was
+//! lost. Busy puts the task back at its place and ends the run; a full account ends the run;
+//! a task past its plan's wait fails with `queue_timeout` (refunded). While tasks still wait,
+//! the dispatcher wakes itself again shortly.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tracing::Instrument;
+
+use shared::ports::{Capacity, DispatchNudge, StoreError, Tasks, WaitingLine};
+use shared::provider::{Deadline, ProviderError, ProviderJob, VideoProvider};
+use shared::state::{TaskEvent, TaskPatch, event_for};
+use shared::sync::lookup_of;
+use shared::task::{Task, TaskError};
+use shared::time_util::Timestamp;
+
+/// What dispatch needs of the table: tasks, the provider's slots, the waiting line.
+pub trait Store: Tasks + Capacity + WaitingLine {}
+impl<T: Tasks + Capacity + WaitingLine> Store for T {}
+
+/// Waiting tasks looked at per run.
+pub const BATCH: u32 = 25;
+/// How soon a run wakes the next while tasks still wait.
+pub const AGAIN_AFTER: Duration = Duration::from_secs(1);
+/// Time allowed for one provider call, retries included.
+const CALL_BUDGET: Duration = Duration::from_secs(20);
+
+/// Everything dispatch reads from its environment at cold start.
+pub struct Settings {
+    pub table: shared::config::TableConfig,
+    pub providers: shared::providers::ProviderSettings,
+    pub queue: shared::config::DispatchQueueConfig,
+    /// Tasks the provider account may hold at once (its resource pack's concurrency).
+    pub capacity: u32,
+}
+
+impl Settings {
+    pub fn from_source(
+        src: &impl shared::config::Source,
+    ) -> Result<Self, shared::config::ConfigError> {
+        Ok(Self {
+            table: shared::config::TableConfig::from_source(src)?,
+            providers: shared::providers::ProviderSettings::from_source(src)?,
+            queue: shared::config::DispatchQueueConfig::from_source(src)?,
+            capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
+        })
+    }
+}
+
+pub struct App<S, P, D> {
+    pub store: S,
+    pub provider: P,
+    pub nudge: D,
+    pub capacity: u32,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub submitted: u32,
+    /// Lost submit answers found at the provider.
+    pub recovered: u32,
+    /// Submits whose outcome is still unknown (looked up next run).
+    pub unknown: u32,
+    pub failed: u32,
+    pub timed_out: u32,
+    /// Slots freed because their holder had finished or never got submitted.
+    pub slots_repaired: u32,
+    /// Tasks still waiting when the run ended.
+    pub waiting: u32,
+    pub errors: u32,
+}
+
+/// What happened to one waiting task.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Submitted,
+    Recovered,
+    Unknown,
+    Failed,
+    TimedOut,
+    /// Not this task's turn any more (it moved on, or another run has it).
+    Skipped,
+    /// The account is full or busy: the line stops here, in order.
+    Stop,
+}
+
+pub async fn handle<S: Store, P: VideoProvider, D: DispatchNudge>(
+    app: &App<S, P, D>,
+) -> DispatchReport {
+    let span = tracing::info_span!("dispatch", provider = app.provider.name());
+    run(app).instrument(span).await
+}
+
+async fn run<S: Store, P: VideoProvider, D: DispatchNudge>(app: &App<S, P, D>) -> DispatchReport {
+    let mut report = DispatchReport::default();
+    match repair_slots(app).await {
+        Ok(n) => report.slots_repaired = n,
+        Err(e) => {
+            tracing::error!(error = %e, "could not repair slots");
+            report.errors += 1;
+        }
+    }
+    let line = match app.store.waiting(app.provider.name(), BATCH).await {
+        Ok(line) => line,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the waiting line");
+            report.errors += 1;
+            return report;
+        }
+    };
+    report.waiting = line.len() as u32;
+    if let Some(oldest) = line.iter().map(|t| t.created_at).min() {
+        let waited = (Timestamp::now() - oldest).as_seconds_f64().max(0.0);
+        shared::metrics::emit(
+            &[("Function", "dispatch")],
+            &[(
+                "OldestWaitingSeconds",
+                waited,
+                shared::metrics::Unit::Seconds,
+            )],
+        );
+    }
+    for task in &line {
+        let step = step(app, task, Timestamp::now())
+            .instrument(tracing::info_span!("task", task_id = %task.id))
+            .await;
+        if tally(&mut report, step) {
+            break;
+        }
+    }
+    wake_again_if_waiting(app, &mut report).await;
+    report
+}
+
+/// Count one step; true when the line stops here.
+fn tally(report: &mut DispatchReport, step: Result<Step, StoreError>) -> bool {
+    let counter = match step {
+        Ok(Step::Submitted) => &mut report.submitted,
+        Ok(Step::Recovered) => &mut report.recovered,
+        Ok(Step::Unknown) => &mut report.unknown,
+        Ok(Step::Failed) => &mut report.failed,
+        Ok(Step::TimedOut) => &mut report.timed_out,
+        Ok(Step::Skipped) => return false,
+        Ok(Step::Stop) => return true,
+        Err(e) => {
+            tracing::error!(error = %e, "store failure; the next run carries on");
+            report.errors += 1;
+            return true;
+        }
+    };
+    *counter += 1;
+    report.waiting = report.waiting.saturating_sub(1);
+    false
+}
+
+async fn wake_again_if_waiting<S, P, D: DispatchNudge>(
+    app: &App<S, P, D>,
+    report: &mut DispatchReport,
+) {
+    if report.waiting == 0 {
+        return;
+    }
+    if let Err(e) = app.nudge.nudge(AGAIN_AFTER).await {
+        tracing::warn!(error = %e, "could not wake the next run; the schedule will");
+        report.errors += 1;
+    }
+}
+
+/// Slots whose holder has finished (its terminal write was lost) or never got as far as a
+/// submit (a crash between taking the slot and claiming the submit) go back to the pool.
+async fn repair_slots<S: Store, P: VideoProvider, D>(
+    app: &App<S, P, D>,
+) -> Result<u32, StoreError> {
+    let provider = app.provider.name();
+    let mut repaired = 0;
+    for id in app.store.slot_holders(provider).await? {
+        let task = app.store.get_task(&id).await?;
+        let holds = task.is_some_and(|t| {
+            !t.status.is_terminal()
+                && (t.status != shared::task::TaskStatus::Created
+                    || t.submit_attempted_at.is_some())
+        });
+        if !holds {
+            app.store.release_slot(provider, &id).await?;
+            repaired += 1;
+        }
+    }
+    Ok(repaired)
+}
+
+async fn step<S: Store, P: VideoProvider, D>(
+    app: &App<S, P, D>,
+    task: &Task,
+    now: Timestamp,
+) -> Result<Step, StoreError> {
+    if task.submit_attempted_at.is_none() && task.queue_deadline.is_some_and(|d| now > d) {
+        let why = "the video provider had no capacity in time; the cost was refunded";
+        fail(app, task, "queue_timeout", why, true).await?;
+        return Ok(Step::TimedOut);
+    }
+    if task.retry_at.is_some_and(|r| r > now) {
+        return Ok(Step::Stop);
+    }
+    if !app
+        .store
+        .take_slot(app.provider.name(), &task.id, app.capacity)
+        .await?
+    {
+        return Ok(Step::Stop);
+    }
+    match task.submit_attempted_at {
+        Some(seen) => recover(app, task, seen, now).await,
+        None => submit(app, task, None, now).await,
+    }
+}
+
+/// An earlier submit's answer was lost: the provider may hold the task. Found, it is
+/// recorded; definitely absent, it is submitted again; unknown, the next run asks again.
+async fn recover<S: Store, P: VideoProvider, D>(
+    app: &App<S, P, D>,
+    task: &Task,
+    seen: Timestamp,
+    now: Timestamp,
+) -> Result<Step, StoreError> {
+    match app
+        .provider
+        .lookup(lookup_of(task), Deadline::after(CALL_BUDGET))
+        .await
+    {
+        Ok(job) => record(app, task, job).await.map(|()| Step::Recovered),
+        Err(ProviderError::NotFound) => submit(app, task, Some(seen), now).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "lookup failed; the next run asks again");
+            Ok(Step::Unknown)
+        }
+    }
+}
+
+async fn submit<S: Store, P: VideoProvider, D>(
+    app: &App<S, P, D>,
+    task: &Task,
+    seen: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Step, StoreError> {
+    if !app.store.claim_submit(&task.id, seen, now).await? {
+        return Ok(Step::Skipped);
+    }
+    let Some(request) = &task.request else {
+        fail(
+            app,
+            task,
+            "internal_error",
+            "the task has no request to submit",
+            false,
+        )
+        .await?;
+        return Ok(Step::Failed);
+    };
+    match app
+        .provider
+        .submit(request, Deadline::after(CALL_BUDGET))
+        .await
+    {
+        Ok(job) => record(app, task, job).await.map(|()| Step::Submitted),
+        Err(ProviderError::Busy { retry_after, .. }) => {
+            // Nothing was created: the slot goes back and the task keeps its place.
+            app.store
+                .release_slot(app.provider.name(), &task.id)
+                .await?;
+            app.store.defer(&task.id, now + retry_after).await?;
+            Ok(Step::Stop)
+        }
+        Err(e @ ProviderError::OutcomeUnknown { .. }) => {
+            tracing::warn!(error = %e, "submit outcome unknown; looked up next run");
+            Ok(Step::Unknown)
+        }
+        Err(e) => {
+            let code = match e {
+                ProviderError::ContentRefused { .. } => "content_policy_violation",
+                _ => "provider_error",
+            };
+            fail(app, task, code, &e.to_string(), false).await?;
+            Ok(Step::Failed)
+        }
+    }
+}
+
+/// The provider's answer, recorded: its reference (ours, authenticated) and its status.
+async fn record<S: Store, P, D>(
+    app: &App<S, P, D>,
+    task: &Task,
+    job: ProviderJob,
+) -> Result<(), StoreError> {
+    let event = event_for(job.status).unwrap_or(TaskEvent::ProviderQueued);
+    let patch = TaskPatch {
+        provider_ref: Some(job.reference.clone()),
+        ..Default::default()
+    };
+    app.store.apply(&task.id, event, patch).await?;
+    tracing::info!(provider_ref = %job.reference, "submitted to the provider");
+    Ok(())
+}
+
+async fn fail<S: Store, P, D>(
+    app: &App<S, P, D>,
+    task: &Task,
+    code: &str,
+    message: &str,
+    retryable: bool,
+) -> Result<(), StoreError> {
+    tracing::warn!(
+        code,
+        message,
+        "task failed before the provider took it; refunding"
+    );
+    let patch = TaskPatch {
+        error: Some(TaskError {
+            code: code.to_string(),
+            message: message.to_string(),
+            retryable,
+        }),
+        ..Default::default()
+    };
+    app.store.apply(&task.id, TaskEvent::Failed, patch).await?;
+    shared::metrics::emit(
+        &[("Function", "dispatch"), ("Reason", code)],
+        &[("TasksFailed", 1.0, shared::metrics::Unit::Count)],
+    );
+    Ok(())
+}

@@ -1,0 +1,23 @@
+use dispatch::{App, Settings, handle};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::aws::{DynamoTaskStore, SqsQueue, sdk_config};
+use shared::config::ProcessEnv;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let sdk = sdk_config().await;
+    let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
+    let app: &'static App<_, _, _> = Box::leak(Box::new(App {
+        store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
+        provider: s.providers.provider()?,
+        nudge: SqsQueue::from_sdk(&sdk, s.queue.dispatch_queue_url),
+        capacity: s.capacity,
+    }));
+    lambda_runtime::run(service_fn(
+        move |_event: LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, Error>(handle(app).await)
+        },
+    ))
+    .await
+}

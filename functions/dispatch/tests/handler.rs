@@ -1,0 +1,275 @@
+//! dispatch in process: the waiting line, the provider's capacity, busy and lost answers,
+//! against in-memory ports and the test-only provider.
+
+use std::time::Duration;
+
+use dispatch::{App, handle};
+use shared::ports::{Capacity, Tasks};
+use shared::provider::{GenerationRequest, JobStatus, ModelChoice, ProviderError};
+use shared::state::{TaskEvent, TaskPatch};
+use shared::task::{Mode, Quality, Task, TaskStatus, VideoType};
+use shared::testing::{FakeProvider, MemoryQueue, MemoryStore, seed_task, task_fixture};
+use shared::time_util::Timestamp;
+
+type TestApp = App<MemoryStore, FakeProvider, MemoryQueue>;
+
+fn app(capacity: u32) -> TestApp {
+    App {
+        store: MemoryStore::default(),
+        provider: FakeProvider::default(),
+        nudge: MemoryQueue::default(),
+        capacity,
+    }
+}
+
+fn request(id: &str) -> GenerationRequest {
+    GenerationRequest {
+        task_id: id.into(),
+        kind: VideoType::TextToVideo,
+        prompt: Some("a red fox".into()),
+        negative_prompt: None,
+        duration_seconds: 5,
+        aspect_ratio: None,
+        quality: Quality::Standard,
+        model: ModelChoice {
+            model: "fake-model-1".into(),
+            mode: Mode::Std,
+        },
+        cfg_scale: None,
+        image: None,
+        image_tail: None,
+        camera: None,
+        audio: false,
+        shots: Vec::new(),
+        seed: None,
+        elements: Vec::new(),
+        callback_url: Some(format!("https://api.example.com/webhooks/fake/{id}/t")),
+    }
+}
+
+/// A charged task waiting in line: `age_secs` old, in lane `priority`.
+async fn waiting(app: &TestApp, id: &str, user: &str, priority: u8, age_secs: i64) -> Task {
+    let mut task = task_fixture(id, user, "fake");
+    task.priority = priority;
+    task.created_at = Timestamp::now() - time::Duration::seconds(age_secs);
+    task.queue_deadline = Some(Timestamp::now() + time::Duration::seconds(600));
+    task.request = Some(request(id));
+    seed_task(&app.store, &task, None).await;
+    task
+}
+
+async fn status(app: &TestApp, id: &str) -> TaskStatus {
+    app.store.get_task(id).await.unwrap().unwrap().status
+}
+
+fn submitted(app: &TestApp) -> Vec<String> {
+    app.provider
+        .submitted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.task_id.clone())
+        .collect()
+}
+
+async fn finish(app: &TestApp, id: &str) {
+    app.store
+        .apply(id, TaskEvent::Failed, TaskPatch::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_line_is_submitted_in_order_up_to_the_capacity() {
+    let app = app(2);
+    for (i, id) in ["t-1", "t-2", "t-3"].iter().enumerate() {
+        waiting(&app, id, "alice", 1, 30 - i as i64).await;
+    }
+    let report = handle(&app).await;
+    assert_eq!((report.submitted, report.waiting), (2, 1));
+    assert_eq!(submitted(&app), ["t-1", "t-2"]);
+    assert_eq!(status(&app, "t-1").await, TaskStatus::Queued);
+    let t1 = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(t1.provider_ref.unwrap().as_str(), "job-1");
+    assert_eq!(status(&app, "t-3").await, TaskStatus::Created);
+    assert_eq!(app.store.slot_holders("fake").await.unwrap().len(), 2);
+    assert_eq!(
+        app.nudge.nudges.lock().unwrap().len(),
+        1,
+        "wakes itself while tasks wait"
+    );
+
+    // A terminal write frees the slot; the next run takes the next task.
+    finish(&app, "t-1").await;
+    assert_eq!(handle(&app).await.submitted, 1);
+    assert_eq!(submitted(&app), ["t-1", "t-2", "t-3"]);
+    assert_eq!(
+        handle(&app).await.submitted,
+        0,
+        "each task is submitted once"
+    );
+}
+
+#[tokio::test]
+async fn a_later_task_of_a_higher_lane_goes_first() {
+    let app = app(1);
+    waiting(&app, "free-old", "alice", 1, 60).await;
+    waiting(&app, "free-new", "alice", 1, 30).await;
+    waiting(&app, "pro-late", "bob", 0, 5).await;
+    handle(&app).await;
+    assert_eq!(submitted(&app), ["pro-late"]);
+}
+
+#[tokio::test]
+async fn busy_puts_the_task_back_in_its_place() {
+    let app = app(2);
+    waiting(&app, "t-1", "alice", 1, 30).await;
+    waiting(&app, "t-2", "alice", 1, 20).await;
+    app.provider.fail_next_submit(ProviderError::Busy {
+        reason: "1303".into(),
+        retry_after: Duration::from_secs(60),
+    });
+    let report = handle(&app).await;
+    assert_eq!((report.submitted, report.failed), (0, 0));
+    let t1 = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(t1.status, TaskStatus::Created);
+    assert!(t1.retry_at.is_some() && t1.submit_attempted_at.is_none());
+    assert!(
+        app.store.slot_holders("fake").await.unwrap().is_empty(),
+        "slot given back"
+    );
+    // Before its time nothing behind it jumps the line either.
+    assert_eq!(handle(&app).await.submitted, 0);
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        (1000, 0),
+        "busy is never a failure"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_looked_up_before_any_second_submit() {
+    let app = app(2);
+    waiting(&app, "t-1", "alice", 1, 30).await;
+    app.provider
+        .fail_next_submit(ProviderError::OutcomeUnknown {
+            reason: "timeout".into(),
+        });
+    // The fake made nothing; the answer is lost all the same.
+    assert_eq!(handle(&app).await.unknown, 1);
+    let t1 = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert!(t1.status == TaskStatus::Created && t1.submit_attempted_at.is_some());
+    assert_eq!(
+        app.store.slot_holders("fake").await.unwrap().len(),
+        1,
+        "slot kept"
+    );
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        (500, 0),
+        "never refunded on this"
+    );
+    // Next run: the provider does not know it, so it is submitted again, once.
+    assert_eq!(handle(&app).await.submitted, 1);
+    assert_eq!(submitted(&app), ["t-1"]);
+    assert_eq!(status(&app, "t-1").await, TaskStatus::Queued);
+}
+
+#[tokio::test]
+async fn a_lost_answer_the_provider_stored_is_recorded_not_resubmitted() {
+    let app = app(2);
+    waiting(&app, "t-1", "alice", 1, 30).await;
+    let seen = Timestamp::now() - time::Duration::seconds(5);
+    app.store.claim_submit("t-1", None, seen).await.unwrap();
+    app.store.take_slot("fake", "t-1", 2).await.unwrap();
+    app.provider.hold("t-1", "job-9", JobStatus::Running);
+    assert_eq!(handle(&app).await.recovered, 1);
+    assert!(submitted(&app).is_empty());
+    let t1 = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(
+        (t1.status, t1.provider_ref.unwrap().as_str()),
+        (TaskStatus::Running, "job-9")
+    );
+}
+
+#[tokio::test]
+async fn final_refusals_fail_and_refund_and_free_the_slot() {
+    let cases = [
+        (
+            ProviderError::ContentRefused {
+                reason: "no".into(),
+            },
+            "content_policy_violation",
+        ),
+        (
+            ProviderError::NotCreated {
+                reason: "1201".into(),
+            },
+            "provider_error",
+        ),
+    ];
+    for (err, code) in cases {
+        let app = app(1);
+        waiting(&app, "t-1", "alice", 1, 30).await;
+        app.provider.fail_next_submit(err);
+        assert_eq!(handle(&app).await.failed, 1);
+        let t1 = app.store.get_task("t-1").await.unwrap().unwrap();
+        assert_eq!(
+            (t1.status, t1.error.unwrap().code.as_str()),
+            (TaskStatus::Failed, code)
+        );
+        assert_eq!(app.store.ledger_sum("alice"), (500, 500), "{code}");
+        assert!(
+            app.store.slot_holders("fake").await.unwrap().is_empty(),
+            "{code}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_task_past_its_wait_fails_with_a_refund_once() {
+    let app = app(1);
+    let mut task = waiting(&app, "t-1", "alice", 1, 3600).await;
+    task.queue_deadline = Some(Timestamp::now() - time::Duration::seconds(1));
+    app.store.insert_task(task);
+    assert_eq!(handle(&app).await.timed_out, 1);
+    handle(&app).await;
+    let t1 = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(
+        (t1.status, t1.error.unwrap().code.as_str()),
+        (TaskStatus::Failed, "queue_timeout")
+    );
+    assert_eq!(app.store.ledger_sum("alice"), (500, 500));
+    assert!(submitted(&app).is_empty());
+}
+
+#[tokio::test]
+async fn slots_whose_holder_is_gone_are_repaired() {
+    let app = app(2);
+    waiting(&app, "done", "alice", 1, 60).await;
+    finish(&app, "done").await;
+    waiting(&app, "crashed", "alice", 1, 50).await;
+    // Slots left behind: a terminal holder (its release was lost) and a holder a crashed run
+    // never claimed a submit for.
+    app.store.take_slot("fake", "done", 2).await.unwrap();
+    app.store.take_slot("fake", "crashed", 2).await.unwrap();
+    waiting(&app, "next", "alice", 1, 40).await;
+    let report = handle(&app).await;
+    assert_eq!(report.slots_repaired, 2);
+    assert_eq!(report.submitted, 2);
+    assert_eq!(submitted(&app), ["crashed", "next"]);
+}
+
+#[tokio::test]
+async fn concurrent_runs_never_exceed_the_capacity_or_submit_twice() {
+    let app = app(3);
+    for i in 0..10 {
+        waiting(&app, &format!("t-{i:02}"), "alice", 1, 100 - i).await;
+    }
+    let (a, b, c) = tokio::join!(handle(&app), handle(&app), handle(&app));
+    assert_eq!(a.submitted + b.submitted + c.submitted, 3);
+    assert_eq!(app.store.slot_holders("fake").await.unwrap().len(), 3);
+    let mut sent = submitted(&app);
+    sent.dedup();
+    assert_eq!(sent.len(), 3, "no task submitted twice");
+}
