@@ -62,8 +62,6 @@ pub const CODES: &[&str] = &[
     "concurrency_limit",
     "daily_budget_exceeded",
     "internal_error",
-    "provider_error",
-    "provider_unavailable",
     "queue_unavailable",
 ];
 
@@ -150,10 +148,6 @@ impl ApiError {
             "body_too_large",
             format!("request body must be at most {limit} bytes"),
         )
-    }
-
-    pub fn provider_unavailable(message: impl Into<String>) -> Self {
-        Self::new(503, "provider_unavailable", message).retryable(Some(30))
     }
 
     pub fn internal() -> Self {
@@ -247,8 +241,9 @@ mod tests {
 
     #[test]
     fn retry_after_header() {
-        let resp = error_response(&ApiError::provider_unavailable("down"), "r");
-        assert_eq!(resp.status(), 503);
+        let err = ApiError::new(409, "task_in_progress", "wait").retryable(Some(30));
+        let resp = error_response(&err, "r");
+        assert_eq!(resp.status(), 409);
         assert_eq!(resp.headers()["retry-after"], "30");
     }
 }

@@ -299,3 +299,83 @@ async fn the_sample_events() {
         (200, Some(0))
     );
 }
+
+fn cancel(id: &str) -> HttpEvent {
+    HttpEvent::new("POST", format!("/v1/videos/{id}/cancel"))
+}
+
+/// A task still waiting is canceled and refunded in full, once; asking again answers the same.
+#[tokio::test]
+async fn cancel_while_waiting_refunds_once() {
+    let app = app();
+    seed_task(&app.store, &task_fixture("t-1", "alice", "fake"), None).await;
+    let (status, _, task) = send(&app, cancel("t-1")).await;
+    assert_eq!(
+        (status, task["status"].as_str()),
+        (200, Some("CANCELED")),
+        "{task}"
+    );
+    assert_eq!(task["label"], "Canceled");
+    let (status, _, again) = send(&app, cancel("t-1")).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("CANCELED")));
+    assert_eq!(app.store.ledger_sum("alice"), (500, 500));
+    use shared::ports::Accounts;
+    assert_eq!(
+        app.store.account("alice", "any").await.unwrap().in_flight,
+        0
+    );
+}
+
+/// Once a submit went out the provider may hold the task: 409, and nothing changes.
+#[tokio::test]
+async fn cancel_after_submission_is_409() {
+    let app = app();
+    seed_task(
+        &app.store,
+        &task_fixture("t-1", "alice", "fake"),
+        Some("job-1"),
+    )
+    .await;
+    assert_eq!(
+        code(&send(&app, cancel("t-1")).await),
+        (409, "cannot_cancel")
+    );
+    seed_task(&app.store, &task_fixture("t-2", "alice", "fake"), None).await;
+    app.store
+        .claim_submit("t-2", None, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        code(&send(&app, cancel("t-2")).await),
+        (409, "cannot_cancel")
+    );
+    assert_eq!(app.store.ledger_sum("alice"), (1000, 0));
+    assert_eq!(
+        code(&send(&app, cancel("t-1").user(Some("mallory"))).await),
+        (404, "not_found")
+    );
+}
+
+/// A waiting task shows its place in line; a submitted one shows none.
+#[tokio::test]
+async fn waiting_tasks_show_their_place_in_line() {
+    let app = app();
+    for (i, id) in ["t-1", "t-2", "t-3"].iter().enumerate() {
+        let mut t = task_fixture(id, "alice", "fake");
+        t.created_at = Timestamp::parse(&format!("2026-11-26T00:00:0{i}.000Z")).unwrap();
+        seed_task(&app.store, &t, None).await;
+    }
+    let (_, _, third) = send(&app, get("t-3")).await;
+    assert_eq!(third["queue"]["position"], 3, "{third}");
+    assert!(third["queue"]["estimated_start_at"].is_string());
+    let (_, _, first) = send(&app, get("t-1")).await;
+    assert_eq!(first["queue"]["position"], 1);
+    seed_task(
+        &app.store,
+        &task_fixture("t-4", "alice", "fake"),
+        Some("job-4"),
+    )
+    .await;
+    let (_, _, submitted) = send(&app, get("t-4")).await;
+    assert_eq!(submitted["queue"], Value::Null);
+}

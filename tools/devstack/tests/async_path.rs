@@ -529,7 +529,15 @@ async fn a_forged_failure_with_a_valid_token_neither_fails_nor_refunds() {
         "kling",
         &id,
     );
-    let sim_task = stack.sim.state.find("text2video", &id).expect("submitted");
+    let mut sim_task = None;
+    for _ in 0..100 {
+        sim_task = stack.sim.state.find("text2video", &id);
+        if sim_task.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sim_task = sim_task.expect("dispatched to kling-sim");
     let forged = json!({"task_id": sim_task.task_id, "task_status": "failed",
         "task_status_msg": "forged", "task_info": {"external_task_id": id}});
     let resp = reqwest::Client::new()

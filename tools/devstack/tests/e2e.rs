@@ -173,6 +173,22 @@ async fn every_sample_event_runs_on_its_handler() {
             Expect::Json(json!({"batchItemFailures": []})),
         ),
         (
+            "dispatch",
+            "scheduled.json",
+            Expect::Json(
+                json!({"submitted": 0, "recovered": 0, "unknown": 0, "failed": 0,
+                "timed_out": 0, "slots_repaired": 0, "waiting": 0, "errors": 0}),
+            ),
+        ),
+        (
+            "dispatch",
+            "nudge.json",
+            Expect::Json(
+                json!({"submitted": 0, "recovered": 0, "unknown": 0, "failed": 0,
+                "timed_out": 0, "slots_repaired": 0, "waiting": 0, "errors": 0}),
+            ),
+        ),
+        (
             "reconcile",
             "scheduled.json",
             Expect::Json(

@@ -1,5 +1,6 @@
 //! A provider that exists only in this test (its own job ids, statuses and callback shape)
-//! drives a video through every function in process: create → callback → finalize → status.
+//! drives a video through every function in process: create → dispatch → callback → finalize
+//! → status.
 //! Adding it touched no handler: the functions only know the provider port.
 
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
         store: store.clone(),
         provider: provider.clone(),
         uploads: blobs.clone(),
+        dispatch: queue.clone(),
         auth: AuthMode::Authorizer,
         webhook: WebhookConfig {
             base_url: Some("https://api.example.com".into()),
@@ -51,6 +53,12 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
             put_ttl: Duration::from_secs(600),
             allow_loopback_urls: false,
         },
+    };
+    let dispatcher = dispatch::App {
+        store: store.clone(),
+        provider: provider.clone(),
+        nudge: queue.clone(),
+        capacity: 3,
     };
     let receiver = webhook_receiver::App {
         store: store.clone(),
@@ -94,6 +102,8 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
     let (code, _, task) = response_parts(create_task::handle(&create, event.request()).await);
     assert_eq!(code, 202, "{task}");
     let id = task["id"].as_str().unwrap().to_string();
+    assert_eq!(task["status"], "CREATED", "waiting for the dispatcher");
+    assert_eq!(dispatch::handle(&dispatcher).await.submitted, 1);
     let callback_url = provider.submitted.lock().unwrap()[0]
         .callback_url
         .clone()
