@@ -125,13 +125,17 @@ async fn run<S: Store, P: VideoProvider, D: DispatchNudge>(app: &App<S, P, D>) -
             )],
         );
     }
+    // Once the line stops (full or busy), the rest are only checked for their deadline.
+    let mut stopped = false;
     for task in &line {
-        let step = step(app, task, Timestamp::now())
-            .instrument(tracing::info_span!("task", task_id = %task.id))
-            .await;
-        if tally(&mut report, step) {
-            break;
-        }
+        let now = Timestamp::now();
+        let span = tracing::info_span!("task", task_id = %task.id);
+        let step = if stopped {
+            timeout_only(app, task, now).instrument(span).await
+        } else {
+            step(app, task, now).instrument(span).await
+        };
+        stopped |= tally(&mut report, step);
     }
     wake_again_if_waiting(app, &mut report).await;
     report
@@ -139,12 +143,13 @@ async fn run<S: Store, P: VideoProvider, D: DispatchNudge>(app: &App<S, P, D>) -
 
 /// Count one step; true when the line stops here.
 fn tally(report: &mut DispatchReport, step: Result<Step, StoreError>) -> bool {
-    let counter = match step {
-        Ok(Step::Submitted) => &mut report.submitted,
-        Ok(Step::Recovered) => &mut report.recovered,
-        Ok(Step::Unknown) => &mut report.unknown,
-        Ok(Step::Failed) => &mut report.failed,
-        Ok(Step::TimedOut) => &mut report.timed_out,
+    let (counter, left_the_line) = match step {
+        Ok(Step::Submitted) => (&mut report.submitted, true),
+        Ok(Step::Recovered) => (&mut report.recovered, true),
+        Ok(Step::Failed) => (&mut report.failed, true),
+        Ok(Step::TimedOut) => (&mut report.timed_out, true),
+        // Still waiting: its submit is looked up by the next run.
+        Ok(Step::Unknown) => (&mut report.unknown, false),
         Ok(Step::Skipped) => return false,
         Ok(Step::Stop) => return true,
         Err(e) => {
@@ -154,7 +159,9 @@ fn tally(report: &mut DispatchReport, step: Result<Step, StoreError>) -> bool {
         }
     };
     *counter += 1;
-    report.waiting = report.waiting.saturating_sub(1);
+    if left_the_line {
+        report.waiting = report.waiting.saturating_sub(1);
+    }
     false
 }
 
@@ -193,7 +200,8 @@ async fn repair_slots<S: Store, P: VideoProvider, D>(
     Ok(repaired)
 }
 
-async fn step<S: Store, P: VideoProvider, D>(
+/// A task past its plan's wait (and with no submit out) fails with `queue_timeout`, refunded.
+async fn timeout_only<S: Store, P, D>(
     app: &App<S, P, D>,
     task: &Task,
     now: Timestamp,
@@ -201,6 +209,17 @@ async fn step<S: Store, P: VideoProvider, D>(
     if task.submit_attempted_at.is_none() && task.queue_deadline.is_some_and(|d| now > d) {
         let why = "the video provider had no capacity in time; the cost was refunded";
         fail(app, task, "queue_timeout", why, true).await?;
+        return Ok(Step::TimedOut);
+    }
+    Ok(Step::Skipped)
+}
+
+async fn step<S: Store, P: VideoProvider, D>(
+    app: &App<S, P, D>,
+    task: &Task,
+    now: Timestamp,
+) -> Result<Step, StoreError> {
+    if timeout_only(app, task, now).await? == Step::TimedOut {
         return Ok(Step::TimedOut);
     }
     if task.retry_at.is_some_and(|r| r > now) {

@@ -88,6 +88,10 @@ pub struct Counters {
     pub download: u64,
     pub callbacks_sent: u64,
     pub callbacks_dropped: u64,
+    /// Creates refused with 1303 (the account's concurrency was full).
+    pub refused_1303: u64,
+    /// The most unfinished tasks the account ever held at once (high-water mark).
+    pub max_unfinished: u64,
 }
 
 struct Inner {
@@ -235,16 +239,21 @@ impl SimState {
             {
                 return Err(CreateError::DuplicateExternalId);
             }
-            if let Some(limit) = inner.faults.concurrency_limit {
-                let active = inner
-                    .tasks
-                    .values()
-                    .filter(|t| matches!(t.status, "submitted" | "processing"))
-                    .count();
-                if active >= limit {
-                    return Err(CreateError::ConcurrencyLimit);
-                }
+            let active = inner
+                .tasks
+                .values()
+                .filter(|t| matches!(t.status, "submitted" | "processing"))
+                .count();
+            if inner
+                .faults
+                .concurrency_limit
+                .is_some_and(|limit| active >= limit)
+            {
+                inner.counters.refused_1303 += 1;
+                return Err(CreateError::ConcurrencyLimit);
             }
+            let max = &mut inner.counters.max_unfinished;
+            *max = (*max).max(active as u64 + 1);
             let mut faults = task_faults(&new.prompt);
             let fail_rate = inner.faults.fail_rate;
             if faults.fail.is_none()
