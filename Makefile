@@ -84,7 +84,7 @@ lint: tools
 bench: tools build
 	BENCH_BIN_DIR=$(BIN) $(BIN)/bench-finalize $(or $(MIB),1024)
 
-FUNCTIONS := create-task webhook-receiver finalize status-query reconcile
+FUNCTIONS := create-task dispatch webhook-receiver finalize status-query reconcile
 
 ## Release arm64 zips for Lambda (provided.al2023), with their sizes.
 package: tools
