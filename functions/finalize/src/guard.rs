@@ -75,11 +75,10 @@ impl DownloadPolicy {
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let same_host = attempt
-                    .previous()
-                    .first()
-                    .is_some_and(|first| first.host_str() == attempt.url().host_str());
-                if same_host && attempt.previous().len() < 5 {
+                let allowed = attempt.previous().first().is_some_and(|first| {
+                    redirect_allowed(first, attempt.url(), attempt.previous().len())
+                });
+                if allowed {
                     attempt.follow()
                 } else {
                     attempt.stop()
@@ -90,6 +89,14 @@ impl DownloadPolicy {
         }
         builder.build()
     }
+}
+
+/// A redirect is followed only to the same host, never from https down to http, and at
+/// most five times.
+pub fn redirect_allowed(first: &url::Url, next: &url::Url, hops: usize) -> bool {
+    let same_host = first.host_str() == next.host_str();
+    let downgrade = first.scheme() == "https" && next.scheme() != "https";
+    same_host && !downgrade && hops < 5
 }
 
 /// A resolver that only ever returns public addresses.
@@ -165,5 +172,24 @@ mod tests {
             err.is_connect() || err.to_string().contains("public"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn redirect_table() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let cases = [
+            ("https://cdn.example/a", "https://cdn.example/b", 1, true),
+            ("https://cdn.example/a", "http://cdn.example/b", 1, false),
+            ("https://cdn.example/a", "https://other.example/b", 1, false),
+            ("http://127.0.0.1:9/a", "http://127.0.0.1:9/b", 1, true),
+            ("https://cdn.example/a", "https://cdn.example/b", 5, false),
+        ];
+        for (first, next, hops, want) in cases {
+            assert_eq!(
+                redirect_allowed(&u(first), &u(next), hops),
+                want,
+                "{first} -> {next}"
+            );
+        }
     }
 }
