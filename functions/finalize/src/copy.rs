@@ -17,12 +17,15 @@ pub enum CopyError {
     /// Worth another try later (network, 5xx, a cut-off transfer, S3 trouble).
     #[error("transient: {0}")]
     Transient(String),
-    /// Will never work (expired link, not an MP4, too large, a refused redirect).
+    /// Will never work (not an MP4, too large, a refused redirect).
     #[error("permanent: {0}")]
     Permanent(String),
+    /// 403/404/410: an expired link, or a CDN still propagating; worth a few more tries.
+    #[error("gone: {0}")]
+    Gone(String),
 }
 
-use CopyError::{Permanent, Transient};
+use CopyError::{Gone, Permanent, Transient};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Copied {
@@ -50,10 +53,13 @@ pub async fn stream_into<V: VideoStore>(
     if status.is_server_error() || status.as_u16() == 429 {
         return Err(Transient(format!("download answered HTTP {status}")));
     }
-    if !status.is_success() {
-        return Err(Permanent(format!(
-            "download answered HTTP {status} (link expired or gone)"
+    if matches!(status.as_u16(), 403 | 404 | 410) {
+        return Err(Gone(format!(
+            "download answered HTTP {status} (link expired, or not there yet)"
         )));
+    }
+    if !status.is_success() {
+        return Err(Permanent(format!("download answered HTTP {status}")));
     }
     if resp.content_length().is_some_and(|n| n > max_bytes) {
         return Err(Permanent(format!(

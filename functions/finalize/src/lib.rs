@@ -109,8 +109,17 @@ async fn process<S: Store, P: VideoProvider, V: VideoStore>(
         tracing::error!("finalize message for an unknown task dropped");
         return Ok(());
     };
-    finalize_task(app, &task, message.reason).await
+    let attempt = record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    finalize_task(app, &task, message.reason, attempt).await
 }
+
+/// Deliveries a link answering 403/404/410 gets before the video counts as gone: a CDN may
+/// still be propagating a new file.
+pub const GONE_ATTEMPTS: u32 = 3;
 
 /// Bring one task to SUCCEEDED (or FAILED), on the provider's word. A reported failure the
 /// provider does not confirm (still running) is acknowledged: callbacks and polling go on.
@@ -118,6 +127,7 @@ pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
     app: &App<S, P, V>,
     task: &Task,
     reason: FinalizeReason,
+    attempt: u32,
 ) -> Result<(), Retry> {
     if task.status.is_terminal() {
         tracing::info!(
@@ -150,7 +160,7 @@ pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
             )));
         }
     };
-    store_video(app, task, &key, &result_url).await
+    store_video(app, task, &key, &result_url, attempt).await
 }
 
 /// Download through the guard into a staging object, check it, publish it with its facts.
@@ -159,6 +169,7 @@ async fn store_video<S: Store, P, V: VideoStore>(
     task: &Task,
     key: &str,
     result_url: &str,
+    attempt: u32,
 ) -> Result<(), Retry> {
     let url = match app.policy.permits(result_url) {
         Ok(url) => url,
@@ -169,7 +180,8 @@ async fn store_video<S: Store, P, V: VideoStore>(
         match stream_into(&app.http, url, app.policy.max_bytes, &app.videos, &staging).await {
             Ok(c) => c,
             Err(CopyError::Transient(e)) => return Err(Retry(e)),
-            Err(CopyError::Permanent(reason)) => {
+            Err(CopyError::Gone(e)) if attempt < GONE_ATTEMPTS => return Err(Retry(e)),
+            Err(CopyError::Permanent(reason) | CopyError::Gone(reason)) => {
                 return fail(app, task, "video_unusable", &reason).await;
             }
         };

@@ -311,3 +311,33 @@ async fn a_reported_failure_the_provider_denies_changes_nothing() {
     assert_eq!(task(&app).await.status, TaskStatus::Running);
     assert_eq!(app.store.ledger_sum("alice"), (500, 0));
 }
+
+/// A link answering 404 (a CDN still propagating, or an expired link) is retried by
+/// redelivery before anything fails; only after a few deliveries is the video gone.
+#[tokio::test]
+async fn a_missing_video_is_retried_before_it_counts_as_gone() {
+    let (base, _) = origin().await;
+    let app = app();
+    done_task(&app, Some(&format!("{base}/missing.mp4"))).await;
+    let delivery = |count: u32| {
+        let record = json!({"messageId": "m-0", "body": T1,
+            "attributes": {"ApproximateReceiveCount": count.to_string()}});
+        serde_json::from_value::<SqsEvent>(json!({"Records": [record]})).unwrap()
+    };
+    for count in 1..finalize::GONE_ATTEMPTS {
+        let failures = handle(&app, delivery(count)).await.batch_item_failures;
+        assert_eq!(failures.len(), 1, "delivery {count} is retried");
+        assert_eq!(task(&app).await.status, TaskStatus::Finalizing);
+        assert_eq!(app.store.ledger_sum("alice"), (500, 0));
+    }
+    let failures = handle(&app, delivery(finalize::GONE_ATTEMPTS))
+        .await
+        .batch_item_failures;
+    assert!(failures.is_empty());
+    let t = task(&app).await;
+    assert_eq!(
+        (t.status, t.error.unwrap().code.as_str()),
+        (TaskStatus::Failed, "video_unusable")
+    );
+    assert_eq!(app.store.ledger_sum("alice"), (500, 500));
+}
