@@ -286,6 +286,8 @@ impl DynamoTaskStore {
         let tx = self
             .client
             .transact_write_items()
+            // A retry after a lost reply is then the same transaction, not a refused second one.
+            .client_request_token(uuid::Uuid::new_v4().to_string())
             .set_transact_items(Some(items));
         match tx.send().await {
             Ok(_) => Ok(true),
@@ -429,6 +431,7 @@ impl Accounts for DynamoTaskStore {
         let result = self
             .client
             .transact_write_items()
+            .client_request_token(task.id.to_string())
             .set_transact_items(Some(items))
             .send()
             .await;
@@ -847,6 +850,8 @@ impl ReconcileIndex for DynamoTaskStore {
 impl WebhookDedup for DynamoTaskStore {
     async fn claim_webhook(&self, claim: &WebhookClaim) -> Result<bool, StoreError> {
         let expires = time_util::unix_seconds(time_util::now()) + WEBHOOK_DEDUP_TTL_SECS;
+        // The SDK resends this very request when a reply is lost: a claim that is ours is won.
+        let mine = uuid::Uuid::new_v4().to_string();
         let result = self
             .client
             .put_item()
@@ -854,7 +859,10 @@ impl WebhookDedup for DynamoTaskStore {
             .item("pk", s(claim.key()))
             .item("sk", s("DEDUP"))
             .item("expires_at", AttributeValue::N(expires.to_string()))
-            .condition_expression("attribute_not_exists(pk)")
+            .item("claim", s(mine.clone()))
+            .condition_expression("attribute_not_exists(pk) OR #claim = :claim")
+            .expression_attribute_names("#claim", "claim")
+            .expression_attribute_values(":claim", s(mine))
             .send()
             .await;
         written(result, |se| se.is_conditional_check_failed_exception())

@@ -8,6 +8,7 @@ pub mod env;
 pub mod gateway;
 pub mod invoker;
 pub mod lambda_host;
+pub mod lossy;
 pub mod moto;
 pub mod resources;
 pub mod routes;
