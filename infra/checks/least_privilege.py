@@ -42,6 +42,50 @@ def managed_name(arn):
     return str(arn).replace("${AWS::Partition}", "aws")
 
 
+def sub_text(value):
+    """The text of a resource: plain, or the template string of a !Sub."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        value = value["Fn::Sub"]
+        value = value[0] if isinstance(value, list) else value
+    return str(value)
+
+
+def public_roles(template):
+    """Roles of functions reachable without authentication (an HttpApi event with no authorizer)."""
+    roles = set()
+    for name, res in template.get("Resources", {}).items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in res.get("Properties", {}).get("Events", {}).values():
+            auth = event.get("Properties", {}).get("Auth", {})
+            if event.get("Type") == "HttpApi" and auth.get("Authorizer") == "NONE":
+                roles.add(f"{name}Role")
+    return roles
+
+
+def statement_problems(name, st, public):
+    """Findings for one Allow statement of role (or policy) `name`."""
+    problems = []
+    actions = as_list(st.get("Action", []))
+    resources = as_list(st.get("Resource", []))
+    for action in actions:
+        if action == "*" or str(action).endswith(":*"):
+            problems.append(f"{name}: wildcard action {action}")
+    for resource in resources:
+        if resource == "*" and not all(a in ALLOWED_WILDCARD_RESOURCES for a in actions):
+            problems.append(f"{name}: resource * for {actions}")
+        # Secrets Manager appends "-" and six characters; "-*" also matches longer names.
+        arn = sub_text(resource)
+        if ":secretsmanager:" in arn and arn.endswith("-*"):
+            problems.append(f"{name}: secret ARN {resource} ends in -* (use -??????)")
+    table_actions = [a for a in actions if str(a).startswith("dynamodb:")]
+    leading = st.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+    narrowed = leading and "*" not in as_list(leading)
+    if public and table_actions and not narrowed:
+        problems.append(f"{name}: public entry point has {table_actions} without a dynamodb:LeadingKeys restriction")
+    return problems
+
+
 def findings(path):
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     template, errors = decode(path)
@@ -50,6 +94,7 @@ def findings(path):
     for res in template.get("Resources", {}).values():
         if res.get("Type") == "AWS::Serverless::Function":
             res["Properties"]["CodeUri"] = "s3://bucket/key.zip"
+    public = public_roles(template)
     out = transform(template, {}, _NoManagedPolicies())
     problems = []
     roles = 0
@@ -68,13 +113,7 @@ def findings(path):
             for st in as_list(doc.get("Statement", [])):
                 if st.get("Effect") != "Allow":
                     continue
-                actions = as_list(st.get("Action", []))
-                for action in actions:
-                    if action == "*" or str(action).endswith(":*"):
-                        problems.append(f"{name}: wildcard action {action}")
-                for resource in as_list(st.get("Resource", [])):
-                    if resource == "*" and not all(a in ALLOWED_WILDCARD_RESOURCES for a in actions):
-                        problems.append(f"{name}: resource * for {actions}")
+                problems.extend(statement_problems(name, st, name in public))
     if roles == 0:
         problems.append("no IAM roles found: the check saw nothing")
     return problems

@@ -1,5 +1,7 @@
-"""The least-privilege check must catch what it claims to: a wildcard action and a wildcard
-resource put into a copy of the template are both reported, and the real template is clean."""
+"""The least-privilege check must catch what it claims to: a wildcard action, a wildcard
+resource, a secret ARN ending in -*, and the public webhook entry point's table access without
+a LeadingKeys restriction, each put into a copy of the template, are reported; the real
+template is clean."""
 
 import os
 import sys
@@ -26,6 +28,10 @@ def main():
         ("                - dynamodb:DeleteItem\n", "                - dynamodb:*\n", "wildcard action dynamodb:*"),
         ("              Action: sqs:SendMessage\n              Resource: !GetAtt FinalizeQueue.Arn\n",
          "              Action: sqs:SendMessage\n              Resource: \"*\"\n", "resource *"),
+        ("${KlingSecretName}-??????", "${KlingSecretName}-*", "ends in -*"),
+        ("                    - WEBHOOK#*\n", "                    - \"*\"\n", "LeadingKeys restriction"),
+        ("              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys:\n                    - TASK#*\n",
+         "", "LeadingKeys restriction"),
     ]
     for old, new, expected in cases:
         path = mutated(old, new)
