@@ -93,6 +93,13 @@ pub fn check(template: &Template, exp: &Expectations) -> Vec<String> {
         }
         Err(e) => problems.push(e.to_string()),
     }
+    match template.default_route() {
+        Ok(Some(_)) => {}
+        Ok(None) => problems.push(
+            "the API has no $default route: unknown routes would get the gateway's bare 404".into(),
+        ),
+        Err(e) => problems.push(e.to_string()),
+    }
 
     for def in &defs {
         let mut provided: BTreeSet<String> = def.env.iter().map(|(k, _)| k.clone()).collect();

@@ -24,6 +24,8 @@ const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 pub struct Gateway {
     pub host: Arc<LambdaHost>,
     pub routes: RouteTable,
+    /// The function behind `$default`: what no route matches goes there, as on API Gateway.
+    pub default_route: Option<String>,
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
@@ -177,22 +179,29 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(route) = gw.routes.find(method.as_str(), uri.path()) else {
-        return (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"message": "Not Found"})),
-        )
-            .into_response();
+    let (event, function) = match gw.routes.find(method.as_str(), uri.path()) {
+        Some(route) => (
+            http_event(
+                &method,
+                &uri,
+                &headers,
+                &body,
+                Some(&route.path),
+                &route.params,
+            ),
+            route.function,
+        ),
+        None => match &gw.default_route {
+            Some(f) => (
+                http_event(&method, &uri, &headers, &body, None, &HashMap::new()),
+                f.clone(),
+            ),
+            None => {
+                let bare = axum::Json(json!({"message": "Not Found"}));
+                return (StatusCode::NOT_FOUND, bare).into_response();
+            }
+        },
     };
-    let event = http_event(
-        &method,
-        &uri,
-        &headers,
-        &body,
-        Some(&route.path),
-        &route.params,
-    );
-    let function = route.function;
     match gw
         .host
         .invoke(&function, Bytes::from(event.to_string()))

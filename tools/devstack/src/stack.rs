@@ -194,6 +194,7 @@ impl Stack {
                 let gw = Arc::new(Gateway {
                     host: lambda_host.clone(),
                     routes: RouteTable::new(&cargo_routes)?,
+                    default_route: template.default_route()?,
                 });
                 let listener = match api_listener.take() {
                     Some(l) => l,

@@ -8,6 +8,9 @@ use serde_yaml::value::TaggedValue;
 
 use crate::DevError;
 
+/// API Gateway's catch-all route key.
+pub const DEFAULT_ROUTE: &str = "$default";
+
 pub struct Template {
     root: Value,
 }
@@ -225,18 +228,31 @@ impl Template {
             .map(|(_, p)| p)
     }
 
-    /// Every HTTP route: (method, path, function name).
+    /// Every HTTP route but the catch-all: (method, path, function name).
     pub fn http_routes(&self) -> Result<Vec<(String, String, String)>, DevError> {
         let mut routes = Vec::new();
         for f in self.functions()? {
             for e in &f.events {
-                if let EventDef::Http { method, path } = e {
+                if let EventDef::Http { method, path } = e
+                    && path != DEFAULT_ROUTE
+                {
                     routes.push((method.clone(), path.clone(), f.name.clone()));
                 }
             }
         }
         routes.sort();
         Ok(routes)
+    }
+
+    /// The function behind the API's `$default` route, which answers what no route matches.
+    pub fn default_route(&self) -> Result<Option<String>, DevError> {
+        let functions = self.functions()?;
+        let owner = functions.iter().find(|f| {
+            f.events
+                .iter()
+                .any(|e| matches!(e, EventDef::Http { path, .. } if path == DEFAULT_ROUTE))
+        });
+        Ok(owner.map(|f| f.name.clone()))
     }
 }
 

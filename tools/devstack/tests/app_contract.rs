@@ -217,3 +217,26 @@ async fn a_setting_from_the_environment_reaches_the_functions() {
     stop(&child);
     assert_eq!(status, 202, "{body}");
 }
+
+/// What no route matches (an unknown path, a known path with the wrong method, with or
+/// without a token) reaches the template's `$default` route and gets `route_not_found` in the
+/// error envelope, never the gateway's bare `{"message":"Not Found"}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unknown_routes_answer_route_not_found_in_the_envelope() {
+    let stack = start(1.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token("wanderer").unwrap();
+    let url = |p: &str| format!("{}{p}", api.base);
+    let requests = [
+        api.http.get(url("/v1/nowhere")).bearer_auth(&token),
+        api.http.get(url("/")),
+        api.http.delete(url("/v1/videos")).bearer_auth(&token),
+        api.http.put(url("/v1/me")),
+        api.http.get(url("/webhooks/kling/t/x")),
+    ];
+    for req in requests {
+        let (status, _, body) = api.send(req).await;
+        assert_eq!(status, 404, "{body}");
+        common::assert_envelope(&body, "route_not_found");
+    }
+}

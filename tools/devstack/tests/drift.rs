@@ -116,6 +116,11 @@ fn every_kind_of_removal_is_caught() {
             "batch item failures",
         ),
         (
+            "            Path: $default\n",
+            "            Path: /fallback\n",
+            "no $default route",
+        ),
+        (
             "          Type: Schedule\n",
             "          Type: CloudWatchLogs\n",
             "reconcile has no schedule",
