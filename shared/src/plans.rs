@@ -113,7 +113,10 @@ impl Plans {
         )
     }
 
-    /// The account's plan; else the one the token names; else the default.
+    /// One source of truth, read on every request: the plan an operator set on the account
+    /// (`plan_override`), else the one the token names (`custom:plan` or a `plan:*` group, so
+    /// a Cognito group change takes effect with the next token), else the default. Nothing
+    /// pins the plan a user had at their first create.
     pub fn resolve<'a>(
         &'a self,
         account_plan: Option<&str>,

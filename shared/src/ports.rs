@@ -41,7 +41,6 @@ pub struct IdempotencyRecord {
 /// What creating a task charges, and the plan limits the charge must respect.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Charge {
-    pub plan: String,
     pub max_concurrent: u32,
     pub daily_budget: crate::task::CostUnits,
     /// The UTC day the cost counts against.

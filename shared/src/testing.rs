@@ -138,7 +138,6 @@ impl Accounts for MemoryStore {
             return Ok(CreateOutcome::Refused(why));
         }
         let account = t.accounts.entry(task.user_id.clone()).or_default();
-        account.plan.get_or_insert_with(|| charge.plan.clone());
         account.in_flight += 1;
         *t.usage
             .entry((task.user_id.clone(), charge.day.clone()))
@@ -952,7 +951,6 @@ pub async fn seed_task(store: &MemoryStore, task: &Task, submitted_as: Option<&s
         created_at: task.created_at.to_string(),
     };
     let charge = Charge {
-        plan: "pro".into(),
         max_concurrent: 1000,
         daily_budget: CostUnits(u64::MAX / 2),
         day: time_util::utc_day(time_util::now()),

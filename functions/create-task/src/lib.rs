@@ -415,7 +415,6 @@ async fn charge<S: Store, P, U, D>(
     now: time::OffsetDateTime,
 ) -> Result<Option<Response<Body>>, ApiError> {
     let charge = Charge {
-        plan: p.plan_name.to_string(),
         max_concurrent: p.plan.max_concurrent_tasks,
         daily_budget: p.plan.daily_budget(),
         day: time_util::utc_day(now),

@@ -459,3 +459,34 @@ async fn the_same_key_replays_and_another_body_is_refused() {
     );
     assert_eq!(app.store.ledger_sum("alice"), (500, 0), "charged once");
 }
+
+/// The plan is read on every request: an upgrade (a new token naming `pro`) takes effect at
+/// once, so does a downgrade; an operator's plan on the account wins over the token.
+#[tokio::test]
+async fn plan_changes_take_effect_and_the_operators_plan_wins() {
+    let app = app();
+    let pro_quality = || {
+        create(json!({"type": "text_to_video", "prompt": "a red fox in snow", "quality": "pro"}))
+    };
+    let steps = [
+        (None, "free", 403),
+        (None, "pro", 202),
+        (None, "free", 403),
+        (Some("pro"), "free", 202),
+        (Some("free"), "pro", 403),
+    ];
+    for (i, (operator, token, want)) in steps.into_iter().enumerate() {
+        if let Some(plan) = operator {
+            app.store.set_plan("alice", plan);
+        }
+        let got = send(&app, pro_quality().plan(token)).await;
+        assert_eq!(got.0, want, "step {i}: {}", got.2);
+        if got.0 == 202 {
+            // Free the free plan's one slot for the next step.
+            let id = got.2["id"].as_str().unwrap();
+            let failed = shared::state::TaskEvent::Failed;
+            let patch = shared::state::TaskPatch::default();
+            app.store.apply(id, failed, patch).await.unwrap();
+        }
+    }
+}

@@ -31,6 +31,9 @@ pub const GSI3: &str = "gsi3";
 const ACTIVE: &str = "ACTIVE";
 const IDEMPOTENCY_TTL_SECS: i64 = 48 * 3600;
 const WEBHOOK_DEDUP_TTL_SECS: i64 = 7 * 24 * 3600;
+/// The account attribute an operator sets to pin a plan (README, "Plans"); nothing here writes
+/// it. (`plan`, which early versions wrote at the first create, is ignored.)
+pub const OPERATOR_PLAN_ATTRIBUTE: &str = "plan_override";
 /// Daily usage items outlive their day long enough for reporting.
 const USAGE_TTL_SECS: i64 = 90 * 24 * 3600;
 /// Optimistic-concurrency attempts before giving up on a hot task.
@@ -346,13 +349,12 @@ impl DynamoTaskStore {
             .table_name(&self.table)
             .key("pk", s(user_pk(&task.user_id)))
             .key("sk", s("ACCOUNT"))
-            .update_expression("SET #plan = if_not_exists(#plan, :plan) ADD in_flight :one")
+            // The plan is not pinned here: the token's plan (or an operator's) is read live.
+            .update_expression("ADD in_flight :one")
             .condition_expression(
                 "(attribute_not_exists(in_flight) OR in_flight < :max) \
                  AND (attribute_not_exists(suspended_until) OR suspended_until <= :now)",
             )
-            .expression_attribute_names("#plan", "plan")
-            .expression_attribute_values(":plan", s(&charge.plan))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(charge.max_concurrent))
             .expression_attribute_values(":now", n(now))
@@ -498,7 +500,10 @@ impl Accounts for DynamoTaskStore {
             })
             .unwrap_or_default();
         Ok(AccountView {
-            plan: account.get("plan").and_then(|v| v.as_s().ok()).cloned(),
+            plan: account
+                .get(OPERATOR_PLAN_ATTRIBUTE)
+                .and_then(|v| v.as_s().ok())
+                .cloned(),
             in_flight: read_i64(&account, "in_flight").unwrap_or(0).max(0) as u32,
             used_today: read_units(&usage, "units"),
             suspended_until: read_i64(&account, "suspended_until"),

@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use common::{Api, fast_retries, plans_with, store, t2v};
 use devstack::stack::Stack;
 use kling_sim::{CallKind, Faults, NextError};
@@ -603,4 +604,47 @@ async fn estimates_price_without_creating_and_bodies_are_bounded() {
         (status, err["error"]["code"].as_str()),
         (400, Some("malformed_request"))
     );
+}
+
+/// Against moto: the plan follows the token (an upgrade and a downgrade take effect with the
+/// next token, whatever the first create recorded), and an operator's `plan_override` on the
+/// account wins over the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plan_upgrades_downgrades_and_the_operators_plan() {
+    let stack = start(1, 50.0).await;
+    let api = Api::new(&stack);
+    let pro = json!({"type": "text_to_video", "prompt": "a kite over dunes", "quality": "pro"});
+    let free_token = stack.token_with_plan("switcher", "free").unwrap();
+    let race_token = stack.token_with_plan("switcher", "race").unwrap();
+    let mut key = 0;
+    let mut try_pro = async |token: &str| {
+        key += 1;
+        api.create(token, &format!("plan-{key}"), &pro).await
+    };
+    assert_eq!(try_pro(&free_token).await.0, 403);
+    assert_eq!(try_pro(&race_token).await.0, 202, "upgrade");
+    let (status, _, body) = try_pro(&free_token).await;
+    assert_eq!(status, 403, "downgrade: {body}");
+    common::assert_envelope(&body, "quality_not_in_plan");
+    let me = api.get("/v1/me", &free_token, None).await.2;
+    assert_eq!(me["plan"], "free", "{me}");
+
+    aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .update_item()
+        .table_name(stack.resource("TasksTable").unwrap())
+        .key("pk", AttributeValue::S("USER#switcher".into()))
+        .key("sk", AttributeValue::S("ACCOUNT".into()))
+        .update_expression("SET #p = :p")
+        .expression_attribute_names("#p", shared::aws::OPERATOR_PLAN_ATTRIBUTE)
+        .expression_attribute_values(":p", AttributeValue::S("race".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        try_pro(&free_token).await.0,
+        202,
+        "the operator's plan wins"
+    );
+    let me = api.get("/v1/me", &free_token, None).await.2;
+    assert_eq!(me["plan"], "race", "{me}");
 }

@@ -58,7 +58,6 @@ async fn a_create_whose_reply_was_lost_charges_once_and_names_its_task() {
         created_at: now.unix_timestamp().to_string(),
     };
     let charge = Charge {
-        plan: "free".into(),
         max_concurrent: 1,
         daily_budget: CostUnits(100_000),
         day: time_util::utc_day(now),
