@@ -170,10 +170,12 @@ pub trait Accounts: Send + Sync {
         day: &str,
     ) -> impl Future<Output = Result<AccountView, StoreError>> + Send;
 
-    /// Count a moderation violation; returns when the account is now suspended until.
+    /// Count a moderation violation once per `request` (the same request retried, or resent
+    /// after a lost reply, counts once); returns when the account is now suspended until.
     fn record_violation(
         &self,
         user_id: &str,
+        request: &str,
         now_secs: i64,
         policy: ViolationPolicy,
     ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;

@@ -30,6 +30,7 @@ struct Account {
     in_flight: u32,
     suspended_until: Option<i64>,
     violations: Vec<i64>,
+    violation_requests: std::collections::HashSet<String>,
 }
 
 #[derive(Default)]
@@ -156,16 +157,21 @@ impl Accounts for MemoryStore {
     async fn record_violation(
         &self,
         user_id: &str,
+        request: &str,
         now_secs: i64,
         policy: ViolationPolicy,
     ) -> Result<Option<i64>, StoreError> {
         let mut t = self.write()?;
         let account = t.accounts.entry(user_id.into()).or_default();
+        if !account.violation_requests.insert(request.to_string()) {
+            return Ok(account.suspended_until.filter(|u| *u > now_secs));
+        }
         account.violations.push(now_secs);
         let until = suspension(&account.violations, now_secs, policy);
         if let Some(until) = until {
             account.suspended_until = Some(until);
             account.violations.clear();
+            account.violation_requests.clear();
         }
         Ok(until)
     }

@@ -234,6 +234,7 @@ async fn moderate<S: Store, P, U, D>(
     identity: &Identity,
     plan: &Plan,
     spec: &VideoSpec,
+    request: &str,
 ) -> Result<(), ApiError> {
     // Only the prompt says what the video shows. The negative prompt lists what to keep out
     // ("blurry, nudity, gore"): naming a thing there is asking for safety, so it is neither
@@ -250,7 +251,7 @@ async fn moderate<S: Store, P, U, D>(
     let now = time_util::unix_seconds(time_util::now());
     let suspended = app
         .store
-        .record_violation(&identity.user_id, now, policy)
+        .record_violation(&identity.user_id, request, now, policy)
         .await
         .map_err(store_error)?;
     tracing::warn!(category = %block.category, ?suspended, "content policy violation");
@@ -294,7 +295,9 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
         .await
         .map_err(store_error)?;
     let p = priced(app, identity, &account, &spec);
-    admit(app, identity, &p, &spec, &account, now).await?;
+    // The same key with the same body is one request, however often it is sent.
+    let request = request_hash(&json!([key, hash]));
+    admit(app, identity, &p, &spec, &account, now, &request).await?;
     let task_id = uuid::Uuid::now_v7().to_string();
     tracing::Span::current().record("task_id", task_id.as_str());
     let generation = prepare(app, req, identity, &spec, &p, &task_id).await?;
@@ -328,6 +331,7 @@ async fn admit<S: Store, P, U, D>(
     spec: &VideoSpec,
     account: &AccountView,
     now: time::OffsetDateTime,
+    request: &str,
 ) -> Result<(), ApiError> {
     let now_secs = time_util::unix_seconds(now);
     let refused = refusals(
@@ -340,7 +344,7 @@ async fn admit<S: Store, P, U, D>(
     if let Some(r) = refused.iter().find(|r| r.status == 403) {
         return Err(ApiError::new(403, r.code, r.message.clone()));
     }
-    moderate(app, identity, p.plan, spec).await
+    moderate(app, identity, p.plan, spec, request).await
 }
 
 /// Images resolved, the callback URL minted, and the provider's capability map asked: the

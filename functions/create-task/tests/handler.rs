@@ -188,6 +188,33 @@ async fn repeated_violations_suspend_the_account() {
     assert_error(&send(&app, create(t2v())).await, 403, "account_suspended");
 }
 
+/// A refused request retried with the same key and body counts once; the same key with
+/// another body is another request.
+#[tokio::test]
+async fn a_refused_request_retried_counts_once() {
+    let app = app();
+    let bad = json!({"type": "text_to_video", "prompt": "a graphic beheading scene"});
+    let again = || {
+        HttpEvent::new("POST", "/v1/videos")
+            .header("idempotency-key", "retry-me")
+            .json(bad.clone())
+    };
+    for _ in 0..5 {
+        assert_error(&send(&app, again()).await, 422, "content_policy_violation");
+    }
+    let day = shared::time_util::utc_day(shared::time_util::now());
+    let account = app.store.account("alice", &day).await.unwrap();
+    assert_eq!(account.violations.len(), 1);
+    let other = json!({"type": "text_to_video", "prompt": "a graphic beheading scene, at night"});
+    let event = HttpEvent::new("POST", "/v1/videos")
+        .header("idempotency-key", "retry-me")
+        .json(other);
+    assert_error(&send(&app, event).await, 422, "content_policy_violation");
+    let account = app.store.account("alice", &day).await.unwrap();
+    assert_eq!(account.violations.len(), 2);
+    assert_eq!(account.suspended_until, None);
+}
+
 #[tokio::test]
 async fn capability_refusals_cost_nothing() {
     let app = app();

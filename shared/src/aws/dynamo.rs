@@ -514,24 +514,43 @@ impl Accounts for DynamoTaskStore {
     async fn record_violation(
         &self,
         user_id: &str,
+        request: &str,
         now_secs: i64,
         policy: ViolationPolicy,
     ) -> Result<Option<i64>, StoreError> {
-        let out = self
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(user_pk(user_id)))
             .key("sk", s("ACCOUNT"))
             .update_expression(
-                "SET violations = list_append(if_not_exists(violations, :empty), :v)",
+                "SET violations = list_append(if_not_exists(violations, :empty), :v) \
+                 ADD violation_requests :request",
+            )
+            // Counted once per request: a retry, or the SDK resending after a lost reply.
+            .condition_expression(
+                "attribute_not_exists(violation_requests) OR NOT contains(violation_requests, :r)",
             )
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":v", AttributeValue::L(vec![n(now_secs)]))
+            .expression_attribute_values(":request", AttributeValue::Ss(vec![request.into()]))
+            .expression_attribute_values(":r", s(request))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
-            .await
-            .map_err(backend)?;
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                let today = time_util::utc_day(time_util::now());
+                let suspended = self.account(user_id, &today).await?.suspended_until;
+                return Ok(suspended.filter(|u| *u > now_secs));
+            }
+            Err(e) => return Err(backend(e)),
+        };
         let violations: Vec<i64> = out
             .attributes
             .as_ref()
@@ -551,7 +570,9 @@ impl Accounts for DynamoTaskStore {
             .table_name(&self.table)
             .key("pk", s(user_pk(user_id)))
             .key("sk", s("ACCOUNT"))
-            .update_expression("SET suspended_until = :until, violations = :empty")
+            .update_expression(
+                "SET suspended_until = :until, violations = :empty REMOVE violation_requests",
+            )
             .expression_attribute_values(":until", n(until))
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
             .send()

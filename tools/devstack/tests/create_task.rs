@@ -258,6 +258,20 @@ async fn moderation_blocks_counts_violations_and_suspends_for_a_while() {
     assert_eq!(err["error"]["code"], "content_policy_violation");
     assert_eq!(err["error"]["details"]["category"], "sexual");
     assert!(err["error"]["details"].get("suspended_until").is_none());
+    // The same request retried (same key, same body) is refused again but counted once:
+    // two counted violations would suspend here.
+    for _ in 0..2 {
+        let (status, _, err) = api
+            .post(
+                "/v1/videos",
+                Some(&token),
+                Some("m-1"),
+                &t2v("a s.3.x scene in a car"),
+            )
+            .await;
+        assert_eq!(status, 422, "{err}");
+        assert!(err["error"]["details"].get("suspended_until").is_none());
+    }
 
     // Asking to avoid something is not a violation: the negative prompt is the provider's
     // list of what to keep out, never part of the prompt. (That task is then finished so
