@@ -68,10 +68,18 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
         return Ok(SyncOutcome::Skipped);
     }
     let age = (Timestamp::from(now) - task.created_at).unsigned_abs();
-    if age > policy.hard_timeout {
-        let minutes = policy.hard_timeout.as_secs() / 60;
-        let msg = format!("the video was not ready within {minutes} minutes");
-        return fail(store, task, "timeout", msg, true).await;
+    if age > policy.hard_timeout && task.status != TaskStatus::Finalizing {
+        let remote = provider.lookup(lookup_of(task), deadline).await.ok();
+        let said = remote.as_ref().map(|r| r.status);
+        match (overdue(task.status, said), remote) {
+            (Overdue::Store, Some(remote)) => return apply_job(store, queue, task, remote).await,
+            (Overdue::LeaveToFinalize, _) => {}
+            _ => {
+                let minutes = policy.hard_timeout.as_secs() / 60;
+                let msg = format!("the video was not ready within {minutes} minutes");
+                return fail(store, task, "timeout", msg, true).await;
+            }
+        }
     }
     match provider.lookup(lookup_of(task), deadline).await {
         Ok(remote) => apply_job(store, queue, task, remote).await,
@@ -79,6 +87,27 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
             Ok(SyncOutcome::Unchanged)
         }
         Err(e) => Err(SyncError::Provider(e)),
+    }
+}
+
+/// What the hard timeout does to an overdue task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overdue {
+    /// Fail and refund it.
+    Fail,
+    /// The provider delivered it: store it (finalize), never refund a delivered video.
+    Store,
+    /// Finalize owns it: it stores the video, or fails the task when the URL is truly gone.
+    LeaveToFinalize,
+}
+
+/// The hard timeout's rule, given the task's state and what the provider said about it
+/// (`None`: no answer).
+pub fn overdue(status: TaskStatus, provider_says: Option<JobStatus>) -> Overdue {
+    match (status, provider_says) {
+        (TaskStatus::Finalizing, _) => Overdue::LeaveToFinalize,
+        (_, Some(JobStatus::Succeeded)) => Overdue::Store,
+        _ => Overdue::Fail,
     }
 }
 
@@ -178,5 +207,33 @@ impl SyncPolicy {
             stale_after: Duration::from_secs(src.parsed(stale_var, default_stale_secs)?),
             hard_timeout: Duration::from_secs(src.parsed("TASK_HARD_TIMEOUT_SECONDS", 3 * 3600)?),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hard_timeout_never_refunds_a_delivered_video() {
+        use JobStatus as J;
+        use Overdue::*;
+        use TaskStatus as T;
+        let cases = [
+            (T::Created, None, Fail),
+            (T::Queued, Some(J::Queued), Fail),
+            (T::Running, Some(J::Running), Fail),
+            (T::Running, Some(J::Failed), Fail),
+            (T::Running, Some(J::Unknown), Fail),
+            (T::Running, None, Fail),
+            (T::Queued, Some(J::Succeeded), Store),
+            (T::Running, Some(J::Succeeded), Store),
+            (T::Finalizing, None, LeaveToFinalize),
+            (T::Finalizing, Some(J::Succeeded), LeaveToFinalize),
+            (T::Finalizing, Some(J::Failed), LeaveToFinalize),
+        ];
+        for (status, said, want) in cases {
+            assert_eq!(overdue(status, said), want, "{status:?} {said:?}");
+        }
     }
 }

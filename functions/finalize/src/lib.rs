@@ -194,6 +194,10 @@ async fn store_video<S: Store, P, V: VideoStore>(
         width: copied.facts.width,
         height: copied.facts.height,
     };
+    if ended_meanwhile(app, task).await? {
+        let _ = app.videos.delete(&staging).await;
+        return Ok(());
+    }
     let metadata = object_metadata(task, &video);
     app.videos
         .publish(&staging, key, &video.content_type, &metadata)
@@ -201,6 +205,17 @@ async fn store_video<S: Store, P, V: VideoStore>(
         .map_err(retry)?;
     tracing::info!(%key, bytes = video.bytes, sha256 = %video.sha256, "video stored");
     record_stored(app, task, video).await
+}
+
+/// A task that ended while its video was being copied (failed, canceled, stored by another
+/// delivery) gets nothing published: a video must never appear for a task that says otherwise.
+async fn ended_meanwhile<S: Store, P, V>(app: &App<S, P, V>, task: &Task) -> Result<bool, Retry> {
+    let now = app.store.get_task(&task.id).await.map_err(retry)?;
+    let ended = now.as_ref().is_none_or(|t| t.status.is_terminal());
+    if ended {
+        tracing::warn!("the task ended during the copy; nothing published");
+    }
+    Ok(ended)
 }
 
 /// What the provider says about a job a callback reported finished.

@@ -341,3 +341,41 @@ async fn a_missing_video_is_retried_before_it_counts_as_gone() {
     );
     assert_eq!(app.store.ledger_sum("alice"), (500, 500));
 }
+
+/// A task that fails while its video is being copied (another delivery gave up on it, say)
+/// gets nothing published, and the copy is discarded: no video ever sits beside a FAILED task.
+#[tokio::test]
+async fn a_task_that_ends_during_the_copy_gets_nothing_published() {
+    let app = app();
+    let store = app.store.clone();
+    let serve = axum::Router::new().route(
+        "/video.mp4",
+        axum::routing::get(move || {
+            let store = store.clone();
+            async move {
+                let failed = TaskPatch {
+                    error: Some(shared::task::TaskError {
+                        code: "video_unusable".into(),
+                        message: "gone".into(),
+                        retryable: false,
+                    }),
+                    ..Default::default()
+                };
+                store.apply("t-1", TaskEvent::Failed, failed).await.unwrap();
+                MP4
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, serve).await });
+    done_task(&app, Some(&format!("http://{addr}/video.mp4"))).await;
+    assert!(run(&app, &[T1]).await.is_empty());
+    assert_eq!(task(&app).await.status, TaskStatus::Failed);
+    assert_eq!(
+        app.videos.keys(),
+        Vec::<String>::new(),
+        "nothing published or left"
+    );
+    assert_eq!(app.store.ledger_sum("alice"), (500, 500), "refunded once");
+}

@@ -100,6 +100,26 @@ async fn a_task_past_the_hard_timeout_fails_and_refunds_once() {
     assert_eq!(app.store.ledger_sum("alice"), (500, 500));
 }
 
+/// Past the hard timeout, a video the provider delivered is stored, never refunded: a task
+/// finalize is copying is left to finalize (queued again), and one whose success callback was
+/// lost is finalized instead of failed.
+#[tokio::test]
+async fn the_hard_timeout_never_refunds_a_delivered_video() {
+    for state in [TaskStatus::Finalizing, TaskStatus::Running] {
+        let app = app();
+        stale(&app, state, 600, 7200).await;
+        app.provider.hold("t-1", "job-1", JobStatus::Succeeded);
+        let report = handle(&app, event()).await;
+        assert_eq!((report.failed, report.finalize_queued), (0, 1), "{state:?}");
+        assert_eq!(status(&app).await, TaskStatus::Finalizing);
+        assert_eq!(
+            app.store.ledger_sum("alice"),
+            (500, 0),
+            "{state:?}: no refund"
+        );
+    }
+}
+
 /// A task waiting in line belongs to the dispatcher: reconcile leaves it alone, however long
 /// it waits (its plan's queue deadline fails it). One whose submit answer was lost is looked
 /// up: found, it moves on; unknown to the provider, the dispatcher submits it again.

@@ -17,7 +17,7 @@ use shared::ports::{
 use shared::provider::{Deadline, VideoProvider};
 use shared::state::{TaskEvent, TaskPatch};
 use shared::sync::{SyncPolicy, sync_task};
-use shared::task::{Task, TaskStatus};
+use shared::task::{Task, TaskStatus, video_key};
 use shared::time_util;
 use shared::view::{PresignedLink, TaskView, link_window, queue_view, task_view};
 
@@ -300,12 +300,16 @@ async fn delete<S: Store, V: VideoStore, P, Q>(
         )
         .retryable(Some(30)));
     }
-    if let Some(video) = &task.video {
-        app.videos.delete(&video.key).await.map_err(|e| {
-            tracing::error!(error = %e, "deleting the video failed");
-            ApiError::internal()
-        })?;
-    }
+    // Whatever object exists goes, recorded or not (a finalize that lost a race with a
+    // failure may have left one behind).
+    let key = task
+        .video
+        .as_ref()
+        .map_or_else(|| video_key(&task.user_id, &task.id), |v| v.key.clone());
+    app.videos.delete(&key).await.map_err(|e| {
+        tracing::error!(error = %e, "deleting the video failed");
+        ApiError::internal()
+    })?;
     app.store
         .mark_deleted(&task.id, shared::time_util::Timestamp::now())
         .await

@@ -239,6 +239,27 @@ async fn lists_are_newest_first_with_cursors() {
     assert_eq!(seen, ["t-4", "t-3", "t-2", "t-1", "t-0"]);
 }
 
+/// DELETE removes whatever object sits at the task's key, even one the task never recorded
+/// (left by a finalize that lost a race with a failure).
+#[tokio::test]
+async fn delete_removes_an_unrecorded_object_too() {
+    let app = app();
+    seed_task(
+        &app.store,
+        &task_fixture("t-3", "alice", "fake"),
+        Some("job-3"),
+    )
+    .await;
+    app.store
+        .apply("t-3", TaskEvent::Failed, TaskPatch::default())
+        .await
+        .unwrap();
+    app.videos.put("videos/alice/t-3.mp4", vec![0u8; 10]);
+    let del = HttpEvent::new("DELETE", "/v1/videos/t-3");
+    assert_eq!(send(&app, del).await.0, 204);
+    assert!(app.videos.keys().is_empty());
+}
+
 #[tokio::test]
 async fn bad_limits_and_foreign_cursors_are_refused() {
     let app = app();

@@ -518,50 +518,11 @@ impl Accounts for DynamoTaskStore {
         now_secs: i64,
         policy: ViolationPolicy,
     ) -> Result<Option<i64>, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(user_pk(user_id)))
-            .key("sk", s("ACCOUNT"))
-            .update_expression(
-                "SET violations = list_append(if_not_exists(violations, :empty), :v) \
-                 ADD violation_requests :request",
-            )
-            // Counted once per request: a retry, or the SDK resending after a lost reply.
-            .condition_expression(
-                "attribute_not_exists(violation_requests) OR NOT contains(violation_requests, :r)",
-            )
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":v", AttributeValue::L(vec![n(now_secs)]))
-            .expression_attribute_values(":request", AttributeValue::Ss(vec![request.into()]))
-            .expression_attribute_values(":r", s(request))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                let today = time_util::utc_day(time_util::now());
-                let suspended = self.account(user_id, &today).await?.suspended_until;
-                return Ok(suspended.filter(|u| *u > now_secs));
-            }
-            Err(e) => return Err(backend(e)),
+        let Some(violations) = self.count_violation(user_id, request, now_secs).await? else {
+            let today = time_util::utc_day(time_util::now());
+            let suspended = self.account(user_id, &today).await?.suspended_until;
+            return Ok(suspended.filter(|u| *u > now_secs));
         };
-        let violations: Vec<i64> = out
-            .attributes
-            .as_ref()
-            .and_then(|a| a.get("violations"))
-            .and_then(|v| v.as_l().ok())
-            .map(|l| {
-                l.iter()
-                    .filter_map(|v| v.as_n().ok()?.parse::<i64>().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
         let Some(until) = crate::plans::suspension(&violations, now_secs, policy) else {
             return Ok(None);
         };
@@ -870,6 +831,60 @@ impl ReconcileIndex for DynamoTaskStore {
             .send()
             .await;
         written(result, |se| se.is_conditional_check_failed_exception())
+    }
+}
+
+impl DynamoTaskStore {
+    /// Append a violation unless this request was counted before (a retry, or the SDK
+    /// resending after a lost reply): the account's violations now, or `None` if counted.
+    async fn count_violation(
+        &self,
+        user_id: &str,
+        request: &str,
+        now_secs: i64,
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(user_id)))
+            .key("sk", s("ACCOUNT"))
+            .update_expression(
+                "SET violations = list_append(if_not_exists(violations, :empty), :v) \
+                 ADD violation_requests :request",
+            )
+            .condition_expression(
+                "attribute_not_exists(violation_requests) OR NOT contains(violation_requests, :r)",
+            )
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":v", AttributeValue::L(vec![n(now_secs)]))
+            .expression_attribute_values(":request", AttributeValue::Ss(vec![request.into()]))
+            .expression_attribute_values(":r", s(request))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(backend(e)),
+        };
+        let violations = out
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("violations"))
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_n().ok()?.parse::<i64>().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some(violations))
     }
 }
 
