@@ -73,7 +73,7 @@ async fn a_redirect_to_another_host_is_refused() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, CopyError::Permanent(ref m) if m.contains("404")),
+        matches!(err, CopyError::Gone(ref m) if m.contains("404")),
         "{err:?}"
     );
 }
