@@ -1,14 +1,18 @@
 //! Pre-generation moderation: a rule engine over normalised text, with its rules in a policy
 //! file (`infra/moderation.json`, embedded at build time, or `MODERATION_POLICY_JSON`).
 //!
-//! Text and terms go through the same normalisation — Unicode compatibility forms (full-width
-//! letters), diacritics, case, leetspeak, letters split by separators (`s.e.x`, `s e x`) and
+//! Text and terms go through the same normalisation — invisible characters dropped, Unicode
+//! compatibility forms (full-width letters), look-alike letters from other scripts (UTS #39
+//! skeletons), diacritics, case, leetspeak, letters split by separators (`s.e.x`, `s e x`) and
 //! repeated letters — and terms match whole words only, so `Scunthorpe` and `grape` stay clean.
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use icu_properties::CodePointSetData;
+use icu_properties::props::DefaultIgnorableCodePoint;
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+use unicode_security::skeleton;
 
 use crate::config::{ConfigError, Source};
 
@@ -74,11 +78,32 @@ fn leet(c: char) -> char {
     }
 }
 
+/// Characters that render as nothing (zero-width spaces and joiners, soft hyphens, word
+/// joiners, byte order marks, variation selectors): dropped first, so none can split a word.
+fn visible(c: &char) -> bool {
+    !CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(*c)
+}
+
+/// Letters of other scripts become the ASCII letters they look like (UTS #39 skeletons, so
+/// a Cyrillic "а" is an "a"). ASCII is kept as written: its own look-alikes ("rn" for "m")
+/// would merge innocent words.
+fn unconfused(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut one = [0u8; 4];
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.extend(skeleton(c.encode_utf8(&mut one)));
+        }
+    }
+    out
+}
+
 /// The normalised words of a text.
 pub fn words(text: &str) -> Vec<String> {
-    let folded: String = text
-        .nfkc()
-        .collect::<String>()
+    let visible: String = text.chars().filter(visible).nfkc().collect();
+    let folded: String = unconfused(&visible)
         .nfkd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
@@ -303,6 +328,12 @@ mod tests {
             ("n@ked", "naked"),
             ("a cat", "a cat"),
             ("Scunthorpe", "scunthorpe"),
+            ("s\u{200B}ex", "sex"),
+            ("n\u{00AD}ude", "nude"),
+            ("p\u{2060}o\u{FEFF}rn", "porn"),
+            ("\u{0455}\u{0435}\u{0445}", "sex"),
+            ("g\u{03BF}re", "gore"),
+            ("pom-pom", "pom pom"),
         ];
         for (input, want) in cases {
             assert_eq!(words(input).join(" "), want, "{input}");
