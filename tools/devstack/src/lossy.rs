@@ -14,23 +14,37 @@ use crate::DevError;
 
 #[derive(Clone)]
 struct Proxy {
-    upstream: String,
+    upstream: Arc<Mutex<String>>,
     http: reqwest::Client,
-    /// Operation (the `X-Amz-Target` suffix, e.g. `PutItem`) → replies still to lose.
-    losses: Arc<Mutex<HashMap<String, usize>>>,
+    losses: Arc<Mutex<Losses>>,
 }
+
+/// Which replies to lose: the next few of an operation, and every n-th write.
+#[derive(Default)]
+struct Losses {
+    /// Operation (the `X-Amz-Target` suffix, e.g. `PutItem`) → replies still to lose.
+    next: HashMap<String, usize>,
+    every: Option<usize>,
+    writes_seen: usize,
+    lost: usize,
+}
+
+const WRITES: [&str; 4] = ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"];
 
 /// A running proxy; `endpoint` goes where moto's would.
 pub struct LossyProxy {
     pub endpoint: String,
-    losses: Arc<Mutex<HashMap<String, usize>>>,
+    upstream: Arc<Mutex<String>>,
+    losses: Arc<Mutex<Losses>>,
 }
 
 impl LossyProxy {
+    /// A proxy to `upstream` (empty: set it with `connect` once it is known).
     pub async fn start(upstream: &str) -> Result<Self, DevError> {
-        let losses = Arc::new(Mutex::new(HashMap::new()));
+        let losses = Arc::new(Mutex::new(Losses::default()));
+        let upstream = Arc::new(Mutex::new(upstream.trim_end_matches('/').to_string()));
         let proxy = Proxy {
-            upstream: upstream.trim_end_matches('/').to_string(),
+            upstream: upstream.clone(),
             http: reqwest::Client::new(),
             losses: losses.clone(),
         };
@@ -44,14 +58,28 @@ impl LossyProxy {
         tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Self {
             endpoint: format!("http://{addr}"),
+            upstream,
             losses,
         })
+    }
+
+    pub fn connect(&self, upstream: &str) {
+        if let Ok(mut u) = self.upstream.lock() {
+            *u = upstream.trim_end_matches('/').to_string();
+        }
     }
 
     /// Lose the replies of the next `n` calls of `operation` (after they were applied).
     pub fn lose_next(&self, operation: &str, n: usize) {
         if let Ok(mut l) = self.losses.lock() {
-            l.insert(operation.to_string(), n);
+            l.next.insert(operation.to_string(), n);
+        }
+    }
+
+    /// Lose the reply of every `n`-th write (put, update, delete, transaction).
+    pub fn lose_every_nth_write(&self, n: usize) {
+        if let Ok(mut l) = self.losses.lock() {
+            l.every = Some(n.max(1));
         }
     }
 
@@ -59,8 +87,13 @@ impl LossyProxy {
     pub fn pending(&self, operation: &str) -> usize {
         self.losses
             .lock()
-            .map(|l| l.get(operation).copied().unwrap_or(0))
+            .map(|l| l.next.get(operation).copied().unwrap_or(0))
             .unwrap_or(0)
+    }
+
+    /// Replies lost so far.
+    pub fn lost(&self) -> usize {
+        self.losses.lock().map(|l| l.lost).unwrap_or(0)
     }
 }
 
@@ -72,7 +105,8 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut req = p.http.request(method, format!("{}{path}", p.upstream));
+    let upstream = p.upstream.lock().map(|u| u.clone()).unwrap_or_default();
+    let mut req = p.http.request(method, format!("{upstream}{path}"));
     for (name, value) in &headers {
         if name != "host" && name != "content-length" {
             req = req.header(name, value);
@@ -107,14 +141,22 @@ fn take_loss(p: &Proxy, headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    let Ok(mut losses) = p.losses.lock() else {
+    let Ok(mut l) = p.losses.lock() else {
         return false;
     };
-    match losses.get_mut(op) {
+    let scripted = match l.next.get_mut(op) {
         Some(n) if *n > 0 => {
             *n -= 1;
             true
         }
         _ => false,
+    };
+    let periodic = WRITES.contains(&op) && {
+        l.writes_seen += 1;
+        l.every.is_some_and(|n| l.writes_seen % n == 0)
+    };
+    if scripted || periodic {
+        l.lost += 1;
     }
+    scripted || periodic
 }

@@ -214,9 +214,12 @@ async fn broken_downloads_retry_and_expired_links_fail_with_a_refund() {
     assert!(objects_under(&stack, "videos/downloads/").await.len() == 1);
 }
 
-/// 100 tasks with every fault on, and finalize crashing once mid-run.
+/// 100 tasks with every fault on, finalize crashing once mid-run, forged "failed" callbacks
+/// with valid tokens, and one DynamoDB write reply in ten lost after the write (the functions
+/// reach DynamoDB through a proxy that applies the write, then answers 500).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chaos_every_task_ends_once_with_its_money_right() {
+    let lossy = devstack::lossy::LossyProxy::start("").await.unwrap();
     let stack = start(|o| {
         o.instances = 4;
         o.sim_speed = 300.0;
@@ -224,8 +227,12 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
         o.extra_env
             .push(("RECONCILE_STALE_SECONDS".into(), "3".into()));
         o.extra_env.push(("POLL_STALE_SECONDS".into(), "3".into()));
+        o.extra_env
+            .push(("AWS_ENDPOINT_URL_DYNAMODB".into(), lossy.endpoint.clone()));
     })
     .await;
+    lossy.connect(&stack.moto_endpoint);
+    lossy.lose_every_nth_write(10);
     stack.sim.state.set_faults(Faults {
         seed: 7,
         error_rate: 0.1,
@@ -242,6 +249,7 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
     });
     let token = stack.token_with_plan("chaos", "chaos").unwrap();
     let mut ids = Vec::new();
+    let mut forged = 0;
     let http = reqwest::Client::new();
     for batch in 0..10 {
         let mut sends = Vec::new();
@@ -275,7 +283,11 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
             let killed = stack.crash("finalize");
             assert!(killed > 0, "finalize crashed");
         }
+        // A leaked callback URL: forged failures for tasks of the batch before (in flight).
+        let before = ids.len().saturating_sub(20)..ids.len().saturating_sub(10);
+        forged += forge_failures(&stack, ids[before].iter().step_by(2)).await;
     }
+    assert!(forged > 0, "forged failures were sent");
     let store = store(&stack);
     let page = store.list_tasks("chaos", 100, None).await.unwrap();
     assert_eq!(page.tasks.len(), 100, "every request left a task");
@@ -369,6 +381,11 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
         "the ledger balances"
     );
     assert_eq!(me["usage"]["in_flight"], 0);
+    let lost = lossy.lost();
+    eprintln!(
+        "chaos: {succeeded} succeeded, {failed} failed, {forged} forged failures, {lost} DynamoDB replies lost"
+    );
+    assert!(lost > 0, "write replies were lost");
     println!(
         "chaos: {succeeded} succeeded, {failed} failed, {} downloads, {} callbacks",
         stack.sim.state.counters().download,
@@ -514,6 +531,29 @@ async fn a_lost_create_answer_costs_neither_a_video_nor_a_second_charge() {
         .filter(|e| e.kind == LedgerKind::Refund)
         .count();
     assert_eq!(refunds, 0);
+}
+
+/// Post a forged "failed" callback with a valid token for each task Kling has; how many.
+async fn forge_failures<'a>(stack: &Stack, ids: impl Iterator<Item = &'a String>) -> usize {
+    let http = reqwest::Client::new();
+    let mut sent = 0;
+    for id in ids {
+        let Some(sim_task) = stack.sim.state.find("text2video", id) else {
+            continue;
+        };
+        let url = shared::webhook_token::callback_url(
+            &stack.api_url,
+            devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
+            "kling",
+            id,
+        );
+        let forged = json!({"task_id": sim_task.task_id, "task_status": "failed",
+            "task_status_msg": "forged", "task_info": {"external_task_id": id}});
+        if http.post(url).json(&forged).send().await.is_ok() {
+            sent += 1;
+        }
+    }
+    sent
 }
 
 /// A leaked callback URL cannot fail a task: a forged "failed" callback with the right token
