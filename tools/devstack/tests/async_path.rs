@@ -180,13 +180,7 @@ async fn dropped_callbacks_are_caught_by_reconcile_when_nobody_polls() {
     let failed = wait_terminal(&stack, &bad, Duration::from_secs(60)).await;
     assert_eq!(failed.status, TaskStatus::Failed);
     assert_eq!(failed.error.unwrap().message, "Image pixel is invalid");
-    let refunds = store(&stack)
-        .ledger("sweeper")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == LedgerKind::Refund)
-        .count();
+    let refunds = refund_count(&stack, "sweeper").await;
     assert_eq!(refunds, 1);
 }
 
@@ -523,14 +517,16 @@ async fn a_lost_create_answer_costs_neither_a_video_nor_a_second_charge() {
             "case {n}: one Kling task"
         );
     }
-    let refunds = store(&stack)
-        .ledger("lost")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == LedgerKind::Refund)
-        .count();
+    let refunds = refund_count(&stack, "lost").await;
     assert_eq!(refunds, 0);
+}
+
+async fn refund_count(stack: &Stack, user: &str) -> usize {
+    let entries = store(stack).ledger(user).await.unwrap();
+    entries
+        .iter()
+        .filter(|e| e.kind == LedgerKind::Refund)
+        .count()
 }
 
 /// Post a forged "failed" callback with a valid token for each task Kling has; how many.
@@ -589,12 +585,6 @@ async fn a_forged_failure_with_a_valid_token_neither_fails_nor_refunds() {
     assert_eq!(resp.status(), 200);
     let task = wait_terminal(&stack, &id, Duration::from_secs(60)).await;
     assert_eq!(task.status, TaskStatus::Succeeded, "{task:?}");
-    let refunds = store(&stack)
-        .ledger("forged")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == LedgerKind::Refund)
-        .count();
+    let refunds = refund_count(&stack, "forged").await;
     assert_eq!(refunds, 0);
 }
