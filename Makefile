@@ -16,7 +16,7 @@ MOTO_PORT ?= 4566
 KLING_SIM_PORT ?= 9100
 export API_PORT MOTO_PORT KLING_SIM_PORT
 
-.PHONY: test demo dev lint build bench template-checks api-checks package deploy tools
+.PHONY: test demo dev lint build bench template-checks api-checks package deploy tools fuzz
 
 ## The project's own virtual environment, from pinned versions (moto, cfn-lint, SAM translator,
 ## cargo-lambda, schemathesis, the OpenAPI validator). Nothing relies on a tool already installed.
@@ -81,6 +81,18 @@ lint: tools
 	$(MAKE) --no-print-directory template-checks
 
 ## Stream a 1 GiB video through the real finalize binary and print its peak memory.
+## cargo-fuzz over every parser of untrusted input (nightly toolchain; not part of make test):
+## `make fuzz FUZZ_SECONDS=60` is the one-minute smoke of each target.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := callback_kling create_body cursor mp4_boxes image_header
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	$(BASE_PYTHON) fuzz/seed.py
+	for t in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run --sanitizer none $$t fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
 bench: tools build
 	BENCH_BIN_DIR=$(BIN) $(BIN)/bench-finalize $(or $(MIB),1024)
 

@@ -935,7 +935,7 @@ fn encode_cursor(key: &Item) -> String {
 /// parts a key cannot have) is refused before it reaches DynamoDB.
 const MAX_CURSOR_LEN: usize = 2048;
 
-fn decode_cursor(cursor: &str, user_id: &str) -> Result<Item, StoreError> {
+pub fn decode_cursor(cursor: &str, user_id: &str) -> Result<Item, StoreError> {
     if cursor.len() > MAX_CURSOR_LEN {
         return Err(StoreError::InvalidCursor);
     }

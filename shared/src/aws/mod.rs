@@ -6,7 +6,9 @@ mod s3;
 mod secrets;
 mod sqs;
 
-pub use dynamo::{DynamoTaskStore, INDEXES, OPERATOR_PLAN_ATTRIBUTE, PRIMARY_KEY, TTL_ATTRIBUTE};
+pub use dynamo::{
+    DynamoTaskStore, INDEXES, OPERATOR_PLAN_ATTRIBUTE, PRIMARY_KEY, TTL_ATTRIBUTE, decode_cursor,
+};
 pub use s3::S3VideoStore;
 pub use secrets::{FROM_SECRETS, WithSecrets, with_secrets};
 pub use sqs::SqsQueue;
