@@ -90,7 +90,7 @@ fuzz:
 	$(BASE_PYTHON) fuzz/seed.py
 	for t in $(FUZZ_TARGETS); do \
 		$(CARGO) +nightly fuzz run --sanitizer none $$t fuzz/corpus/$$t -- \
-			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -print_final_stats=1 || exit 1; \
 	done
 
 bench: tools build
