@@ -42,8 +42,8 @@ pub fn probe(bytes: &[u8]) -> Result<Mp4Facts, Mp4Error> {
 }
 
 /// Boxes whose payload is only boxes; their children are checked too.
-const CONTAINERS: [&[u8; 4]; 8] = [
-    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"mvex",
+const CONTAINERS: [&[u8; 4]; 9] = [
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"mvex", b"udta",
 ];
 
 /// Every box fits its parent and is at least its own header (size 0, "to the end", only at
@@ -72,11 +72,19 @@ fn well_framed(bytes: &[u8], depth: u8) -> Result<(), String> {
             ));
         }
         let size = size as usize;
-        if CONTAINERS.contains(&&kind) {
+        let payload = &rest[header as usize..size];
+        // `meta` is a full box (version and flags first), or, in QuickTime files, a container.
+        let children = match &kind {
+            b"meta" if payload.starts_with(&[0; 4]) => Some(&payload[4..]),
+            b"meta" => Some(payload),
+            k if CONTAINERS.contains(&k) => Some(payload),
+            _ => None,
+        };
+        if let Some(children) = children {
             if depth >= 16 {
                 return Err("boxes nested too deeply".into());
             }
-            well_framed(&rest[header as usize..size], depth + 1)?;
+            well_framed(children, depth + 1)?;
         }
         pos += size;
     }

@@ -281,7 +281,13 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
         let before = ids.len().saturating_sub(20)..ids.len().saturating_sub(10);
         forged += forge_failures(&stack, ids[before].iter().step_by(2)).await;
     }
-    assert!(forged > 0, "forged failures were sent");
+    // On a busy machine the batches may all be created before any reaches Kling: forge then.
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    while forged == 0 {
+        assert!(tokio::time::Instant::now() < until, "no task reached Kling");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        forged += forge_failures(&stack, ids.iter().step_by(5)).await;
+    }
     let store = store(&stack);
     let page = store.list_tasks("chaos", 100, None).await.unwrap();
     assert_eq!(page.tasks.len(), 100, "every request left a task");
