@@ -68,20 +68,16 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
         return Ok(SyncOutcome::Skipped);
     }
     let age = (Timestamp::from(now) - task.created_at).unsigned_abs();
-    if age > policy.hard_timeout && task.status != TaskStatus::Finalizing {
-        let remote = provider.lookup(lookup_of(task), deadline).await.ok();
-        let said = remote.as_ref().map(|r| r.status);
-        match (overdue(task.status, said), remote) {
-            (Overdue::Store, Some(remote)) => return apply_job(store, queue, task, remote).await,
-            (Overdue::LeaveToFinalize, _) => {}
-            _ => {
-                let minutes = policy.hard_timeout.as_secs() / 60;
-                let msg = format!("the video was not ready within {minutes} minutes");
-                return fail(store, task, "timeout", msg, true).await;
-            }
+    let remote = provider.lookup(lookup_of(task), deadline).await;
+    if age > policy.hard_timeout {
+        let said = remote.as_ref().ok().map(|r| r.status);
+        if overdue(task.status, said) == Overdue::Fail {
+            let minutes = policy.hard_timeout.as_secs() / 60;
+            let msg = format!("the video was not ready within {minutes} minutes");
+            return fail(store, task, "timeout", msg, true).await;
         }
     }
-    match provider.lookup(lookup_of(task), deadline).await {
+    match remote {
         Ok(remote) => apply_job(store, queue, task, remote).await,
         Err(ProviderError::NotFound) if task.status == TaskStatus::Created => {
             Ok(SyncOutcome::Unchanged)
