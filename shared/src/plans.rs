@@ -24,6 +24,9 @@ pub struct Plan {
     pub qualities: Vec<Quality>,
     pub model_overrides: Vec<String>,
     pub max_duration_seconds: u32,
+    /// Whether videos with native sound are part of the plan.
+    #[serde(default)]
+    pub audio: bool,
     pub max_concurrent_tasks: u32,
     pub daily_cost_units: f64,
     pub suspend_after_violations: u32,
@@ -98,6 +101,10 @@ impl Plans {
             pro_tier: hundredths(&file.pricing.tier_multipliers, "pro")?,
             no_feature: hundredths(&file.pricing.feature_multipliers, "none")?,
             camera_control: hundredths(&file.pricing.feature_multipliers, "camera_control")?,
+            audio: match file.pricing.feature_multipliers.contains_key("audio") {
+                true => hundredths(&file.pricing.feature_multipliers, "audio")?,
+                false => 100,
+            },
         };
         Ok(Self {
             default_plan: file.default_plan,
@@ -145,6 +152,7 @@ pub struct RequestFacts<'a> {
     pub quality: Quality,
     pub model_override: Option<&'a str>,
     pub duration_seconds: u32,
+    pub audio: bool,
     pub cost: CostUnits,
 }
 
@@ -213,6 +221,10 @@ fn permanent_refusals(plan_name: &str, plan: &Plan, req: &RequestFacts<'_>) -> V
             403,
             format!("the {plan_name} plan allows videos up to {max} seconds"),
         ));
+    }
+    if req.audio && !plan.audio {
+        let message = format!("the {plan_name} plan does not include videos with sound");
+        out.push(refusal("audio_not_in_plan", 403, message));
     }
     out
 }
@@ -331,6 +343,7 @@ mod tests {
             quality: Quality::Standard,
             model_override: None,
             duration_seconds: 5,
+            audio: false,
             cost: CostUnits(500),
         };
         let codes = |req: &RequestFacts<'_>, usage: &Usage| -> Vec<&'static str> {
@@ -366,6 +379,14 @@ mod tests {
                 },
                 idle.clone(),
                 vec!["duration_not_in_plan"],
+            ),
+            (
+                RequestFacts {
+                    audio: true,
+                    ..std5.clone()
+                },
+                idle.clone(),
+                vec!["audio_not_in_plan"],
             ),
             (
                 std5.clone(),

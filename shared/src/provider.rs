@@ -145,8 +145,25 @@ pub struct ProviderJob {
     pub video_duration_seconds: Option<f64>,
     /// Units the provider billed, as it reports them.
     pub billed_units: Option<String>,
+    /// The provider's id for the request that answered (for its support).
+    pub request_id: Option<String>,
     /// Why it failed, as the provider said it.
     pub failure: Option<String>,
+}
+
+/// What a capability refusal is about, so the API can name it with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// The model itself (unknown, retired, or not on this surface).
+    Model,
+    /// The combination of kind, mode and frames.
+    Combination,
+    Duration,
+    Audio,
+    MultiShot,
+    Elements,
+    CameraControl,
+    CfgScale,
 }
 
 /// What a failed provider call means for the caller.
@@ -175,7 +192,7 @@ pub enum ProviderError {
     Auth { reason: String },
     /// Refused before any request: the provider does not support this combination.
     #[error("not supported by the provider: {reason}")]
-    Unsupported { reason: String },
+    Unsupported { feature: Feature, reason: String },
 }
 
 impl ProviderError {
@@ -218,6 +235,11 @@ pub trait VideoProvider: Send + Sync {
 
     /// The provider's capability map, before any money moves (no I/O).
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError>;
+
+    /// What the provider should bill for this request, in its own units (its price list).
+    fn expected_units(&self, _request: &GenerationRequest) -> Option<f64> {
+        None
+    }
 
     fn submit(
         &self,

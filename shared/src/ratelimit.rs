@@ -43,6 +43,7 @@ mod tests {
             qualities: vec![],
             model_overrides: vec![],
             max_duration_seconds: 10,
+            audio: false,
             max_concurrent_tasks: concurrent,
             daily_cost_units: daily,
             suspend_after_violations: 3,

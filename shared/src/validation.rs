@@ -7,11 +7,16 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::envelope::ApiError;
-use crate::provider::{CameraAxes, CameraKind, CameraMotion};
+use crate::provider::{CameraAxes, CameraKind, CameraMotion, Shot};
 use crate::task::{AspectRatio, Quality, VideoType};
 
 pub const MAX_PROMPT_CHARS: usize = 2500;
-pub const ALLOWED_DURATIONS: [u32; 2] = [5, 10];
+/// The durations any current model makes; each model allows its own subset (the capability map).
+pub const DURATIONS: std::ops::RangeInclusive<u32> = 3..=15;
+pub const MAX_SHOTS: usize = 6;
+pub const MAX_SHOT_PROMPT_CHARS: usize = 512;
+pub const MAX_ELEMENTS: usize = 3;
+const MAX_ELEMENT_ID_LEN: usize = 64;
 pub const MAX_UPLOAD_ID_LEN: usize = 64;
 pub const MAX_IMAGE_URL_LEN: usize = 2048;
 /// Brand-safe default applied when the app sends no negative prompt.
@@ -34,6 +39,10 @@ pub struct CreateVideoBody {
     pub image_tail: Option<Value>,
     pub camera_control: Option<Value>,
     pub rights_confirmed: Option<Value>,
+    pub audio: Option<Value>,
+    pub shots: Option<Value>,
+    pub seed: Option<Value>,
+    pub element_ids: Option<Value>,
 }
 
 /// Where an input image comes from.
@@ -60,6 +69,24 @@ pub struct VideoSpec {
     pub image: Option<ImageRef>,
     pub image_tail: Option<ImageRef>,
     pub camera_control: Option<CameraMotion>,
+    /// Native sound, where the model has it.
+    pub audio: bool,
+    /// Multi-shot: each shot's prompt and length, summing to `duration`.
+    pub shots: Vec<Shot>,
+    /// Kept and echoed for reproducibility.
+    pub seed: Option<u64>,
+    /// Character references by the provider's element id.
+    pub element_ids: Vec<String>,
+}
+
+impl VideoSpec {
+    /// Every text the provider will see, for moderation.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.prompt
+            .as_deref()
+            .into_iter()
+            .chain(self.shots.iter().map(|s| s.prompt.as_str()))
+    }
 }
 
 fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
@@ -203,13 +230,17 @@ fn video_type(body: &CreateVideoBody) -> Result<VideoType, ApiError> {
 }
 
 /// The prompt (required for text) and the negative prompt (our default when absent).
-fn prompts(body: &CreateVideoBody, t2v: bool) -> Result<(Option<String>, String), ApiError> {
+fn prompts(
+    body: &CreateVideoBody,
+    t2v: bool,
+    shots: bool,
+) -> Result<(Option<String>, String), ApiError> {
     let prompt = text(&body.prompt, "prompt", "invalid_prompt", "prompt_too_long")?;
-    if t2v && prompt.is_none() {
+    if t2v && prompt.is_none() && !shots {
         return Err(invalid(
             "prompt_required",
             "prompt",
-            "prompt is required for text_to_video",
+            "prompt (or shots) is required for text_to_video",
         ));
     }
     let negative_prompt = text(
@@ -222,20 +253,128 @@ fn prompts(body: &CreateVideoBody, t2v: bool) -> Result<(Option<String>, String)
     Ok((prompt, negative_prompt))
 }
 
-fn duration(body: &CreateVideoBody) -> Result<u32, ApiError> {
+/// The length: as asked (3–15 s; the model narrows it), else the shots' total, else 5 s.
+fn duration(body: &CreateVideoBody, shots: &[Shot]) -> Result<u32, ApiError> {
     let Some(v) = present(&body.duration) else {
-        return Ok(5);
+        let total: u32 = shots.iter().map(|s| s.duration_seconds).sum();
+        return Ok(if shots.is_empty() { 5 } else { total });
     };
-    v.as_u64()
+    let d = v
+        .as_u64()
         .and_then(|d| u32::try_from(d).ok())
-        .filter(|d| ALLOWED_DURATIONS.contains(d))
+        .filter(|d| DURATIONS.contains(d))
         .ok_or_else(|| {
             invalid(
                 "invalid_duration",
                 "duration",
-                "duration must be 5 or 10 (seconds, a number)",
+                "duration must be a whole number of seconds from 3 to 15 (each model allows its own)",
+            )
+        })?;
+    let total: u32 = shots.iter().map(|s| s.duration_seconds).sum();
+    if !shots.is_empty() && total != d {
+        return Err(invalid(
+            "shots_duration_mismatch",
+            "shots",
+            format!("the shots last {total} s but duration is {d} s; they must be equal"),
+        ));
+    }
+    Ok(d)
+}
+
+/// `shots: [{prompt, duration}]`, 1 to 6 of them, each at least a second.
+fn shots(body: &CreateVideoBody) -> Result<Vec<Shot>, ApiError> {
+    let Some(v) = present(&body.shots) else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        invalid(
+            "invalid_shots",
+            "shots",
+            format!(
+                "shots must be a list of {{\"prompt\": text of at most {MAX_SHOT_PROMPT_CHARS} characters, \"duration\": seconds ≥ 1}}"
+            ),
+        )
+    };
+    let list = v.as_array().filter(|l| !l.is_empty()).ok_or_else(bad)?;
+    if list.len() > MAX_SHOTS {
+        let msg = format!("at most {MAX_SHOTS} shots (got {})", list.len());
+        return Err(invalid("too_many_shots", "shots", msg));
+    }
+    list.iter()
+        .map(|shot| {
+            let obj = shot.as_object().filter(|o| o.len() == 2).ok_or_else(bad)?;
+            let prompt = obj.get("prompt").and_then(Value::as_str).map(str::trim);
+            let prompt = prompt
+                .filter(|p| !p.is_empty() && p.chars().count() <= MAX_SHOT_PROMPT_CHARS)
+                .ok_or_else(bad)?;
+            let duration = obj.get("duration").and_then(Value::as_u64);
+            let duration = duration
+                .and_then(|d| u32::try_from(d).ok())
+                .filter(|d| (1..=*DURATIONS.end()).contains(d))
+                .ok_or_else(bad)?;
+            Ok(Shot {
+                prompt: prompt.to_string(),
+                duration_seconds: duration,
+            })
+        })
+        .collect()
+}
+
+fn audio(body: &CreateVideoBody) -> Result<bool, ApiError> {
+    match present(&body.audio) {
+        None => Ok(false),
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| invalid("invalid_audio", "audio", "audio must be true or false")),
+    }
+}
+
+fn seed(body: &CreateVideoBody) -> Result<Option<u64>, ApiError> {
+    let Some(v) = present(&body.seed) else {
+        return Ok(None);
+    };
+    v.as_u64()
+        .filter(|s| *s <= u64::from(u32::MAX))
+        .map(Some)
+        .ok_or_else(|| {
+            invalid(
+                "invalid_seed",
+                "seed",
+                "seed must be a whole number from 0 to 4294967295",
             )
         })
+}
+
+fn element_ids(body: &CreateVideoBody) -> Result<Vec<String>, ApiError> {
+    let Some(v) = present(&body.element_ids) else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        invalid(
+            "invalid_element_ids",
+            "element_ids",
+            "element_ids must be a list of the provider's element ids",
+        )
+    };
+    let list = v.as_array().ok_or_else(bad)?;
+    if list.len() > MAX_ELEMENTS {
+        let msg = format!("at most {MAX_ELEMENTS} elements (got {})", list.len());
+        return Err(invalid("too_many_elements", "element_ids", msg));
+    }
+    list.iter()
+        .map(|id| {
+            id.as_str()
+                .filter(|id| {
+                    !id.is_empty()
+                        && id.len() <= MAX_ELEMENT_ID_LEN
+                        && id
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                })
+                .map(str::to_string)
+                .ok_or_else(bad)
+        })
+        .collect()
 }
 
 fn aspect_ratio(body: &CreateVideoBody, t2v: bool) -> Result<Option<AspectRatio>, ApiError> {
@@ -289,7 +428,7 @@ fn model_override(body: &CreateVideoBody) -> Result<Option<String>, ApiError> {
         return Err(invalid(
             "unknown_model",
             "model",
-            format!("model {m} is not a Kling video model"),
+            format!("model {m} is not one of Kling's current video models"),
         ));
     }
     Ok(Some(m.to_string()))
@@ -361,8 +500,9 @@ fn images(
 pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
     let video_type = video_type(body)?;
     let t2v = video_type == VideoType::TextToVideo;
-    let (prompt, negative_prompt) = prompts(body, t2v)?;
-    let duration = duration(body)?;
+    let shots = shots(body)?;
+    let (prompt, negative_prompt) = prompts(body, t2v, !shots.is_empty())?;
+    let duration = duration(body, &shots)?;
     let aspect_ratio = aspect_ratio(body, t2v)?;
     let quality = quality(body)?;
     let model_override = model_override(body)?;
@@ -380,6 +520,10 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         image,
         image_tail,
         camera_control: camera(&body.camera_control)?,
+        audio: audio(body)?,
+        shots,
+        seed: seed(body)?,
+        element_ids: element_ids(body)?,
     })
 }
 
@@ -404,7 +548,7 @@ mod tests {
         assert_eq!(spec.negative_prompt, DEFAULT_NEGATIVE_PROMPT);
         let spec = validate(&body(json!({"type": "image_to_video", "image": {"upload_id": "0f3c-9a"},
             "image_tail": {"url": "https://example.com/end.png"}, "rights_confirmed": true, "duration": 10,
-            "camera_control": {"type": "down_back"}, "model": "kling-v1-5", "cfg_scale": 0.4})))
+            "camera_control": {"type": "down_back"}, "model": "kling-v3", "cfg_scale": 0.4})))
         .unwrap();
         assert_eq!(spec.image, Some(ImageRef::Upload("0f3c-9a".into())));
         assert_eq!(
@@ -458,7 +602,54 @@ mod tests {
                 "invalid_negative_prompt",
                 "negative_prompt",
             ),
-            (t(json!({"duration": 7})), "invalid_duration", "duration"),
+            (t(json!({"duration": 2})), "invalid_duration", "duration"),
+            (t(json!({"duration": 16})), "invalid_duration", "duration"),
+            (t(json!({"audio": "yes"})), "invalid_audio", "audio"),
+            (t(json!({"seed": -1})), "invalid_seed", "seed"),
+            (t(json!({"seed": 4294967296u64})), "invalid_seed", "seed"),
+            (
+                t(json!({"element_ids": "e1"})),
+                "invalid_element_ids",
+                "element_ids",
+            ),
+            (
+                t(json!({"element_ids": ["../x"]})),
+                "invalid_element_ids",
+                "element_ids",
+            ),
+            (
+                t(json!({"element_ids": ["a", "b", "c", "d"]})),
+                "too_many_elements",
+                "element_ids",
+            ),
+            (t(json!({"shots": []})), "invalid_shots", "shots"),
+            (
+                t(json!({"shots": [{"prompt": "a"}]})),
+                "invalid_shots",
+                "shots",
+            ),
+            (
+                t(json!({"shots": [{"prompt": "a", "duration": 0}]})),
+                "invalid_shots",
+                "shots",
+            ),
+            (
+                t(json!({"shots": [{"prompt": "x".repeat(513), "duration": 2}]})),
+                "invalid_shots",
+                "shots",
+            ),
+            (
+                t(json!({"shots": vec![json!({"prompt": "a", "duration": 1}); 7], "duration": 7})),
+                "too_many_shots",
+                "shots",
+            ),
+            (
+                t(
+                    json!({"shots": [{"prompt": "a", "duration": 2}, {"prompt": "b", "duration": 2}], "duration": 5}),
+                ),
+                "shots_duration_mismatch",
+                "shots",
+            ),
             (t(json!({"duration": "5"})), "invalid_duration", "duration"),
             (t(json!({"duration": 5.5})), "invalid_duration", "duration"),
             (
@@ -569,6 +760,26 @@ mod tests {
             );
             assert!(!err.message.is_empty());
         }
+    }
+
+    #[test]
+    fn shots_set_the_duration_and_may_stand_in_for_the_prompt() {
+        let spec = validate(&body(
+            json!({"type": "text_to_video", "audio": true, "seed": 42,
+            "element_ids": ["el-1"], "shots": [{"prompt": "a door opens", "duration": 4},
+            {"prompt": "a cat walks in", "duration": 8}]}),
+        ))
+        .unwrap();
+        assert_eq!((spec.duration, spec.audio, spec.seed), (12, true, Some(42)));
+        assert_eq!(spec.element_ids, ["el-1"]);
+        assert_eq!(
+            spec.texts().collect::<Vec<_>>(),
+            ["a door opens", "a cat walks in"]
+        );
+        let plain = validate(&body(
+            json!({"type": "text_to_video", "prompt": "p", "duration": 12}),
+        ));
+        assert_eq!(plain.map(|s| s.duration), Ok(12));
     }
 
     #[test]

@@ -32,6 +32,13 @@ pub struct TaskView {
     pub duration: u32,
     pub aspect_ratio: Option<AspectRatio>,
     pub quality: Quality,
+    /// Native sound was asked for.
+    pub audio: bool,
+    /// Multi-shot: each shot's prompt and length.
+    pub shots: Option<Vec<ShotView>>,
+    /// As the app sent it, for reproducing the request.
+    pub seed: Option<u64>,
+    pub element_ids: Vec<String>,
     pub cost_units: CostUnits,
     pub created_at: String,
     pub updated_at: String,
@@ -43,6 +50,12 @@ pub struct TaskView {
     pub video: Option<VideoView>,
     /// While the task waits for the provider's capacity.
     pub queue: Option<QueueView>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ShotView {
+    pub prompt: String,
+    pub duration: u32,
 }
 
 /// Where a waiting task stands in line.
@@ -97,6 +110,26 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         duration: task.duration,
         aspect_ratio: task.aspect_ratio,
         quality: task.quality,
+        audio: task.request.as_ref().is_some_and(|r| r.audio),
+        shots: task
+            .request
+            .as_ref()
+            .filter(|r| !r.shots.is_empty())
+            .map(|r| {
+                r.shots
+                    .iter()
+                    .map(|s| ShotView {
+                        prompt: s.prompt.clone(),
+                        duration: s.duration_seconds,
+                    })
+                    .collect()
+            }),
+        seed: task.request.as_ref().and_then(|r| r.seed),
+        element_ids: task
+            .request
+            .as_ref()
+            .map(|r| r.elements.clone())
+            .unwrap_or_default(),
         cost_units: task.cost_units,
         created_at: task.created_at.to_string(),
         updated_at: task.updated_at.to_string(),

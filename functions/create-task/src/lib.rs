@@ -27,8 +27,8 @@ use shared::ports::{
     AccountView, Accounts, Charge, ChargeRefusal, CreateOutcome, DispatchNudge, Idempotency,
     IdempotencyRecord, StoreError, Tasks, UploadStore, ViolationPolicy,
 };
-use shared::pricing::{Breakdown, price};
-use shared::provider::{GenerationRequest, ModelChoice, ProviderError, VideoProvider};
+use shared::pricing::{self, Breakdown, price};
+use shared::provider::{Feature, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
 use shared::ratelimit;
 use shared::task::{Mode, Task, TaskStatus};
 use shared::time_util;
@@ -199,9 +199,12 @@ fn priced<'a, S, P: VideoProvider, U, D>(
         .choose_model(spec.quality, spec.model_override.as_deref());
     let breakdown = price(
         &app.plans.prices,
-        spec.duration,
-        model.mode == Mode::Pro,
-        spec.camera_control.is_some(),
+        pricing::Priced {
+            duration_seconds: spec.duration,
+            pro: model.mode == Mode::Pro,
+            camera_control: spec.camera_control.is_some(),
+            audio: spec.audio,
+        },
     );
     Priced {
         plan_name,
@@ -216,6 +219,7 @@ fn facts<'a>(spec: &'a VideoSpec, p: &Priced<'_>) -> RequestFacts<'a> {
         quality: spec.quality,
         model_override: spec.model_override.as_deref(),
         duration_seconds: spec.duration,
+        audio: spec.audio,
         cost: p.breakdown.cost,
     }
 }
@@ -240,7 +244,22 @@ async fn moderate<S: Store, P, U, D>(
     // ("blurry, nudity, gore"): naming a thing there is asking for safety, so it is neither
     // refused nor counted. It goes to the provider as its own field, never into the prompt,
     // and the prompt is judged on its own, so nothing in it can exempt a word of the prompt.
-    let Some(block) = spec.prompt.as_deref().and_then(|t| app.moderation.check(t)) else {
+    // Each shot's prompt is a prompt too.
+    let Some((field, block)) = spec
+        .texts()
+        .enumerate()
+        .find_map(|(i, t)| app.moderation.check(t).map(|b| (i, b)))
+        .map(|(i, b)| {
+            (
+                if i == 0 && spec.prompt.is_some() {
+                    "prompt"
+                } else {
+                    "shots"
+                },
+                b,
+            )
+        })
+    else {
         return Ok(());
     };
     let policy = ViolationPolicy {
@@ -267,7 +286,7 @@ async fn moderate<S: Store, P, U, D>(
             block.category.replace('_', " ")
         ),
     )
-    .with_field("prompt")
+    .with_field(field)
     .with_details(details))
 }
 
@@ -487,13 +506,22 @@ fn charge_refused(why: ChargeRefusal, plan: &Plan, now: time::OffsetDateTime) ->
     }
 }
 
+/// A capability refusal, named by what the provider does not offer.
 fn capability_error(e: &ProviderError) -> ApiError {
-    match e {
-        ProviderError::Unsupported { reason } => {
-            ApiError::new(422, "unsupported_combination", reason.clone())
-        }
-        other => ApiError::new(422, "invalid_request", other.to_string()),
-    }
+    let ProviderError::Unsupported { feature, reason } = e else {
+        return ApiError::new(422, "invalid_request", e.to_string());
+    };
+    let (code, field) = match feature {
+        Feature::Model => ("model_not_available", "model"),
+        Feature::Combination => ("unsupported_combination", "type"),
+        Feature::Duration => ("duration_not_supported", "duration"),
+        Feature::Audio => ("audio_not_supported", "audio"),
+        Feature::MultiShot => ("multi_shot_not_supported", "shots"),
+        Feature::Elements => ("elements_not_supported", "element_ids"),
+        Feature::CameraControl => ("camera_control_not_supported", "camera_control"),
+        Feature::CfgScale => ("cfg_scale_not_supported", "cfg_scale"),
+    };
+    ApiError::new(422, code, reason.clone()).with_field(field)
 }
 
 async fn estimate<S: Store, P: VideoProvider, U, D>(

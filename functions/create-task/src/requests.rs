@@ -56,10 +56,10 @@ pub fn generation_request(
         image: images.image.clone(),
         image_tail: images.image_tail.clone(),
         camera: spec.camera_control,
-        audio: false,
-        shots: Vec::new(),
-        seed: None,
-        elements: Vec::new(),
+        audio: spec.audio,
+        shots: spec.shots.clone(),
+        seed: spec.seed,
+        elements: spec.element_ids.clone(),
         callback_url,
     }
 }

@@ -8,8 +8,8 @@ use super::client::{KlingClient, TaskRef, VideoKind};
 use super::config::{KlingConfig, Preset};
 use super::error::{ErrorKind, KlingError};
 use super::wire::{
-    CameraConfig, CameraControl, CameraType, Image2VideoRequest, ImageInput, KlingTask,
-    ProviderStatus, Text2VideoRequest,
+    CameraConfig, CameraControl, CameraType, ElementRef, Image2VideoRequest, ImageInput, KlingTask,
+    ProviderStatus, ShotPrompt, Text2VideoRequest,
 };
 use crate::deadline::Deadline;
 use crate::provider::{
@@ -79,9 +79,46 @@ pub enum WireRequest {
     Image(Image2VideoRequest),
 }
 
+/// The fields both kinds share for sound, shots and elements (kling-api.md §0-A.5).
+struct Extras {
+    sound: Option<String>,
+    multi_shot: Option<bool>,
+    shot_type: Option<String>,
+    multi_prompt: Option<Vec<ShotPrompt>>,
+    element_list: Option<Vec<ElementRef>>,
+}
+
+fn extras(r: &GenerationRequest) -> Extras {
+    let shots = !r.shots.is_empty();
+    Extras {
+        sound: r.audio.then(|| "on".to_string()),
+        multi_shot: shots.then_some(true),
+        shot_type: shots.then(|| "customize".to_string()),
+        multi_prompt: shots.then(|| {
+            (1..)
+                .zip(&r.shots)
+                .map(|(index, s)| ShotPrompt {
+                    index,
+                    prompt: s.prompt.clone(),
+                    duration: s.duration_seconds.to_string(),
+                })
+                .collect()
+        }),
+        element_list: (!r.elements.is_empty()).then(|| {
+            r.elements
+                .iter()
+                .map(|id| ElementRef {
+                    element_id: id.clone(),
+                })
+                .collect()
+        }),
+    }
+}
+
 pub fn wire_request(r: &GenerationRequest) -> WireRequest {
     let external_task_id = (!r.task_id.is_empty()).then(|| r.task_id.clone());
     let mode = r.model.mode.as_str().to_string();
+    let x = extras(r);
     match r.kind {
         VideoType::TextToVideo => WireRequest::Text(Text2VideoRequest {
             model_name: r.model.model.clone(),
@@ -92,6 +129,11 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
             camera_control: r.camera.as_ref().map(camera),
             aspect_ratio: r.aspect_ratio.map_or("16:9", |a| a.as_str()).to_string(),
             duration: r.duration_seconds.to_string(),
+            sound: x.sound,
+            multi_shot: x.multi_shot,
+            shot_type: x.shot_type,
+            multi_prompt: x.multi_prompt,
+            element_list: x.element_list,
             callback_url: r.callback_url.clone(),
             external_task_id,
         }),
@@ -107,6 +149,11 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
             dynamic_masks: None,
             camera_control: r.camera.as_ref().map(camera),
             duration: r.duration_seconds.to_string(),
+            sound: x.sound,
+            multi_shot: x.multi_shot,
+            shot_type: x.shot_type,
+            multi_prompt: x.multi_prompt,
+            element_list: x.element_list,
             callback_url: r.callback_url.clone(),
             external_task_id,
         }),
@@ -132,7 +179,8 @@ pub fn job(task: &KlingTask) -> ProviderJob {
         video_duration_seconds: video
             .and_then(|v| v.duration.as_deref())
             .and_then(|d| d.parse().ok()),
-        billed_units: None,
+        billed_units: task.final_unit_deduction.clone(),
+        request_id: task.request_id.clone(),
         failure: task.task_status_msg.clone().filter(|m| !m.is_empty()),
     }
 }
@@ -172,7 +220,10 @@ pub fn provider_error(e: &KlingError) -> ProviderError {
             ProviderError::OutcomeUnknown { reason }
         }
         KlingError::Signing(_) => ProviderError::Auth { reason },
-        KlingError::Unsupported(r) => ProviderError::Unsupported { reason: r.clone() },
+        KlingError::Unsupported(feature, r) => ProviderError::Unsupported {
+            feature: *feature,
+            reason: r.clone(),
+        },
         KlingError::InvalidInput(_) => ProviderError::NotCreated { reason },
     }
 }
@@ -206,7 +257,14 @@ impl VideoProvider for KlingProvider {
             WireRequest::Text(r) => capability::check_text2video(&r),
             WireRequest::Image(r) => capability::check_image2video(&r),
         }
+        .map(|_| ())
         .map_err(|e| provider_error(&e))
+    }
+
+    fn expected_units(&self, r: &GenerationRequest) -> Option<f64> {
+        let caps = capability::model(&r.model.model)?;
+        let mode = r.model.mode.as_str();
+        Some(caps.expected_unit_hundredths(mode, r.duration_seconds, r.audio) as f64 / 100.0)
     }
 
     async fn submit(
@@ -286,7 +344,10 @@ mod tests {
             (KlingError::api(401, 1002, ""), "auth"),
             (KlingError::api(429, 1102, ""), "not_created"),
             (KlingError::api(400, 1201, ""), "not_created"),
-            (KlingError::Unsupported("x".into()), "unsupported"),
+            (
+                KlingError::Unsupported(crate::provider::Feature::Audio, "x".into()),
+                "unsupported",
+            ),
         ];
         for (e, want) in table {
             assert_eq!(provider_error(&e).label(), want, "{e}");

@@ -1,147 +1,268 @@
-//! Kling's capability map (kling-api.md §3) as data, and the checks that refuse a combination
-//! Kling does not support before any request is sent (and before any money is spent).
+//! Kling's video models as Kling publishes them in late 2026 (kling-api.md §0-A; the capability
+//! map of 2026-05-19 and the unit price list), as data, and the one rule that refuses a
+//! combination before any request is sent (and before any money is spent). Retired models
+//! (1.x, v2-master, v2-1) are absent: asking for one is asking for an unknown model.
 
 use super::error::KlingError;
-use super::wire::{CameraControl, CameraType, Image2VideoRequest, ImageInput, Text2VideoRequest};
+use super::wire::{CameraType, Image2VideoRequest, ImageInput, Text2VideoRequest};
+use crate::provider::Feature;
 
-/// (mode, durations in seconds) pairs; mode `*` for models that take no mode parameter.
-type Modes = &'static [(&'static str, &'static [u32])];
+/// Which of Kling's two API surfaces a request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// `/v1/videos/...`, `model_name` in the body, AK/SK JWT.
+    Legacy,
+    /// The 2026 standard: `POST /{product}/{model}`, `GET /tasks`, API key.
+    Standard,
+}
 
 const FIVE_TEN: &[u32] = &[5, 10];
-const FIVE: &[u32] = &[5];
 const THREE_TO_FIFTEEN: &[u32] = &[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-const NONE: Modes = &[];
+const BOTH: &[&str] = &["std", "pro"];
+const PRO: &[&str] = &["pro"];
+const NO_MODE: &[&str] = &[];
 
+pub const MAX_SHOTS: usize = 6;
+pub const MAX_SHOT_PROMPT_CHARS: usize = 512;
+pub const MAX_ELEMENTS: usize = 3;
+const MAX_PROMPT_CHARS: usize = 2500;
+
+/// One model, with the names each surface knows it by. `std` is 720p and `pro` 1080p.
+#[derive(Debug)]
 pub struct ModelCaps {
-    pub model: &'static str,
-    pub text_to_video: Modes,
-    pub text_camera_control: Modes,
-    pub image_to_video: Modes,
-    pub start_end_frame: Modes,
-    pub end_frame_only: Modes,
-    pub motion_brush: Modes,
-    /// Image-to-video camera control (type `simple` only).
-    pub image_camera_control: Modes,
-    /// "kling-v2.x models do not support" cfg_scale.
-    pub cfg_scale: bool,
+    pub legacy_name: Option<&'static str>,
+    pub standard_name: Option<&'static str>,
+    pub durations: &'static [u32],
+    pub text_to_video: bool,
+    pub image_to_video: bool,
+    /// Modes in which a first and a last frame can be given together.
+    pub start_end_frame: &'static [&'static str],
+    /// Modes with native sound.
+    pub audio: &'static [&'static str],
+    /// 2.6 makes first/last-frame videos silent only.
+    pub audio_with_end_frame: bool,
+    pub multi_shot: bool,
+    /// Character reference by element id.
+    pub elements: bool,
+    /// Units Kling bills per second, in hundredths: (std silent, pro silent, std sound, pro sound).
+    pub unit_hundredths_per_second: [u64; 4],
 }
 
 pub const MODELS: &[ModelCaps] = &[
     ModelCaps {
-        model: "kling-v1",
-        text_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        text_camera_control: &[("std", FIVE)],
-        image_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        start_end_frame: &[("std", FIVE), ("pro", FIVE)],
-        end_frame_only: NONE,
-        motion_brush: &[("std", FIVE), ("pro", FIVE)],
-        image_camera_control: NONE,
-        cfg_scale: true,
+        legacy_name: Some("kling-v2-5-turbo"),
+        standard_name: Some("kling-2.5-turbo"),
+        durations: FIVE_TEN,
+        text_to_video: true,
+        image_to_video: true,
+        start_end_frame: PRO,
+        audio: NO_MODE,
+        audio_with_end_frame: false,
+        multi_shot: false,
+        elements: false,
+        unit_hundredths_per_second: [30, 50, 0, 0],
     },
     ModelCaps {
-        model: "kling-v1-5",
-        text_to_video: NONE,
-        text_camera_control: NONE,
-        image_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        start_end_frame: &[("pro", FIVE_TEN)],
-        end_frame_only: &[("pro", FIVE_TEN)],
-        motion_brush: &[("pro", FIVE)],
-        image_camera_control: &[("pro", FIVE)],
-        cfg_scale: true,
+        legacy_name: Some("kling-v2-6"),
+        standard_name: Some("kling-2.6"),
+        durations: FIVE_TEN,
+        text_to_video: true,
+        image_to_video: true,
+        start_end_frame: PRO,
+        audio: PRO,
+        audio_with_end_frame: false,
+        multi_shot: false,
+        elements: false,
+        unit_hundredths_per_second: [30, 50, 0, 100],
     },
     ModelCaps {
-        model: "kling-v1-6",
-        text_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        text_camera_control: NONE,
-        image_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        start_end_frame: &[("pro", FIVE_TEN)],
-        end_frame_only: &[("pro", FIVE_TEN)],
-        motion_brush: NONE,
-        image_camera_control: NONE,
-        cfg_scale: true,
+        legacy_name: Some("kling-v3"),
+        standard_name: Some("kling-3.0"),
+        durations: THREE_TO_FIFTEEN,
+        text_to_video: true,
+        image_to_video: true,
+        start_end_frame: BOTH,
+        audio: BOTH,
+        audio_with_end_frame: true,
+        multi_shot: true,
+        elements: true,
+        unit_hundredths_per_second: [60, 80, 90, 120],
     },
+    // API-key only: the standard surface is the only way to it.
     ModelCaps {
-        model: "kling-v2-master",
-        text_to_video: &[("*", FIVE_TEN)],
-        text_camera_control: NONE,
-        image_to_video: &[("*", FIVE_TEN)],
-        start_end_frame: NONE,
-        end_frame_only: NONE,
-        motion_brush: NONE,
-        image_camera_control: NONE,
-        cfg_scale: false,
-    },
-    ModelCaps {
-        model: "kling-v2-1",
-        text_to_video: NONE,
-        text_camera_control: NONE,
-        image_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        start_end_frame: &[("pro", FIVE_TEN)],
-        end_frame_only: NONE,
-        motion_brush: NONE,
-        image_camera_control: NONE,
-        cfg_scale: false,
-    },
-    ModelCaps {
-        model: "kling-v2-1-master",
-        text_to_video: &[("*", FIVE_TEN)],
-        text_camera_control: NONE,
-        image_to_video: &[("*", FIVE_TEN)],
-        start_end_frame: NONE,
-        end_frame_only: NONE,
-        motion_brush: NONE,
-        image_camera_control: NONE,
-        cfg_scale: false,
-    },
-    ModelCaps {
-        model: "kling-v2-5-turbo",
-        text_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        text_camera_control: NONE,
-        image_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        start_end_frame: &[("pro", FIVE_TEN)],
-        end_frame_only: NONE,
-        motion_brush: NONE,
-        image_camera_control: NONE,
-        cfg_scale: false,
-    },
-    ModelCaps {
-        model: "kling-v2-6",
-        text_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        text_camera_control: NONE,
-        image_to_video: &[("std", FIVE_TEN), ("pro", FIVE_TEN)],
-        start_end_frame: &[("pro", FIVE_TEN)],
-        end_frame_only: NONE,
-        motion_brush: NONE,
-        image_camera_control: NONE,
-        cfg_scale: false,
-    },
-    ModelCaps {
-        model: "kling-v3",
-        text_to_video: &[("std", THREE_TO_FIFTEEN), ("pro", THREE_TO_FIFTEEN)],
-        text_camera_control: NONE,
-        image_to_video: &[("std", THREE_TO_FIFTEEN), ("pro", THREE_TO_FIFTEEN)],
-        start_end_frame: &[("std", THREE_TO_FIFTEEN), ("pro", THREE_TO_FIFTEEN)],
-        end_frame_only: NONE,
-        motion_brush: NONE,
-        image_camera_control: NONE,
-        cfg_scale: false,
+        legacy_name: None,
+        standard_name: Some("kling-3.0-turbo"),
+        durations: THREE_TO_FIFTEEN,
+        text_to_video: true,
+        image_to_video: true,
+        start_end_frame: NO_MODE,
+        audio: BOTH,
+        audio_with_end_frame: false,
+        multi_shot: true,
+        elements: false,
+        unit_hundredths_per_second: [80, 100, 80, 100],
     },
 ];
 
+/// A model by either of its names.
 pub fn model(name: &str) -> Option<&'static ModelCaps> {
-    MODELS.iter().find(|m| m.model == name)
-}
-
-fn supports(modes: Modes, mode: &str, duration: u32) -> bool {
-    modes
+    MODELS
         .iter()
-        .any(|(m, durations)| (*m == "*" || *m == mode) && durations.contains(&duration))
+        .find(|m| m.legacy_name == Some(name) || m.standard_name == Some(name))
 }
 
-fn unsupported(feature: &str, model: &str, mode: &str, duration: u32) -> KlingError {
-    KlingError::Unsupported(format!(
-        "{feature} is not available on {model} {mode} {duration}s"
-    ))
+impl ModelCaps {
+    pub fn name_on(&self, surface: Surface) -> Option<&'static str> {
+        match surface {
+            Surface::Legacy => self.legacy_name,
+            Surface::Standard => self.standard_name,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        self.legacy_name.or(self.standard_name).unwrap_or("model")
+    }
+
+    /// What Kling should bill for a video, in hundredths of a unit.
+    pub fn expected_unit_hundredths(&self, mode: &str, duration: u32, audio: bool) -> u64 {
+        let i = usize::from(mode == "pro") + 2 * usize::from(audio);
+        self.unit_hundredths_per_second[i] * u64::from(duration)
+    }
+}
+
+/// What a request asks of a model, whatever the surface's wire shape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Wanted<'a> {
+    pub model: &'a str,
+    pub text_to_video: bool,
+    pub mode: &'a str,
+    pub duration: u32,
+    pub start_frame: bool,
+    pub end_frame: bool,
+    pub audio: bool,
+    /// Each shot's duration, in order (empty: a single shot).
+    pub shots: Vec<u32>,
+    pub elements: usize,
+    pub camera_control: bool,
+    pub cfg_scale: bool,
+    pub motion_brush: bool,
+}
+
+fn refuse(feature: Feature, reason: String) -> KlingError {
+    KlingError::Unsupported(feature, reason)
+}
+
+/// The one rule: whether `surface` can make what `w` asks, naming what it cannot.
+pub fn check(w: &Wanted<'_>, surface: Surface) -> Result<&'static ModelCaps, KlingError> {
+    let caps = model(w.model)
+        .ok_or_else(|| refuse(Feature::Model, format!("unknown model {}", w.model)))?;
+    let name = caps.label();
+    if caps.name_on(surface).is_none() {
+        let msg = format!("{name} is not offered on Kling's {surface:?} API");
+        return Err(refuse(Feature::Model, msg));
+    }
+    if !matches!(w.mode, "std" | "pro") {
+        let msg = format!("mode '{}' must be std or pro", w.mode);
+        return Err(KlingError::InvalidInput(msg));
+    }
+    check_frames(caps, w)?;
+    if !caps.durations.contains(&w.duration) {
+        let msg = format!(
+            "{name} makes videos of {:?} seconds, not {}",
+            caps.durations, w.duration
+        );
+        return Err(refuse(Feature::Duration, msg));
+    }
+    check_extras(caps, w)?;
+    check_shots(caps, w)?;
+    let retired = [
+        (w.camera_control, Feature::CameraControl, "camera control"),
+        (w.cfg_scale, Feature::CfgScale, "cfg_scale"),
+        (w.motion_brush, Feature::Combination, "motion brush"),
+    ];
+    match retired.iter().find(|(asked, ..)| *asked) {
+        Some((_, feature, what)) => {
+            Err(refuse(*feature, format!("{what} is not offered by {name}")))
+        }
+        None => Ok(caps),
+    }
+}
+
+fn check_frames(caps: &ModelCaps, w: &Wanted<'_>) -> Result<(), KlingError> {
+    let name = caps.label();
+    let offered = if w.text_to_video {
+        caps.text_to_video
+    } else {
+        caps.image_to_video
+    };
+    let kind = if w.text_to_video {
+        "text-to-video"
+    } else {
+        "image-to-video"
+    };
+    if !offered {
+        return Err(refuse(
+            Feature::Combination,
+            format!("{name} has no {kind}"),
+        ));
+    }
+    if w.end_frame && !w.start_frame {
+        return Err(refuse(
+            Feature::Combination,
+            format!("{name} needs a start frame with an end frame"),
+        ));
+    }
+    if w.end_frame && !caps.start_end_frame.contains(&w.mode) {
+        let msg = format!("start+end frame is not available on {name} {}", w.mode);
+        return Err(refuse(Feature::Combination, msg));
+    }
+    Ok(())
+}
+
+fn check_extras(caps: &ModelCaps, w: &Wanted<'_>) -> Result<(), KlingError> {
+    let name = caps.label();
+    if w.audio && !caps.audio.contains(&w.mode) {
+        let msg = format!("{name} {} makes silent videos only", w.mode);
+        return Err(refuse(Feature::Audio, msg));
+    }
+    if w.audio && w.end_frame && !caps.audio_with_end_frame {
+        let msg = format!("{name} makes start+end frame videos silent only");
+        return Err(refuse(Feature::Audio, msg));
+    }
+    if w.elements > 0 && !caps.elements {
+        return Err(refuse(
+            Feature::Elements,
+            format!("{name} takes no elements"),
+        ));
+    }
+    if w.elements > MAX_ELEMENTS {
+        let msg = format!("at most {MAX_ELEMENTS} elements");
+        return Err(refuse(Feature::Elements, msg));
+    }
+    Ok(())
+}
+
+fn check_shots(caps: &ModelCaps, w: &Wanted<'_>) -> Result<(), KlingError> {
+    if w.shots.is_empty() {
+        return Ok(());
+    }
+    let name = caps.label();
+    if !caps.multi_shot {
+        return Err(refuse(
+            Feature::MultiShot,
+            format!("{name} makes single-shot videos only"),
+        ));
+    }
+    let sum: u32 = w.shots.iter().sum();
+    if w.shots.len() > MAX_SHOTS || w.shots.contains(&0) || sum != w.duration {
+        let msg = format!(
+            "1 to {MAX_SHOTS} shots of at least 1 s each, summing to the duration ({} s); got {} summing to {sum} s",
+            w.duration,
+            w.shots.len()
+        );
+        return Err(refuse(Feature::MultiShot, msg));
+    }
+    Ok(())
 }
 
 fn parse_duration(raw: &str) -> Result<u32, KlingError> {
@@ -150,62 +271,34 @@ fn parse_duration(raw: &str) -> Result<u32, KlingError> {
     })
 }
 
-const MAX_PROMPT_CHARS: usize = 2500;
-
-fn check_text(field: &str, text: Option<&str>) -> Result<(), KlingError> {
+fn check_text(field: &str, text: Option<&str>, max: usize) -> Result<(), KlingError> {
     match text.map(|t| t.chars().count()) {
-        Some(n) if n > MAX_PROMPT_CHARS => Err(KlingError::InvalidInput(format!(
-            "{field} must be at most {MAX_PROMPT_CHARS} characters (got {n})"
+        Some(n) if n > max => Err(KlingError::InvalidInput(format!(
+            "{field} must be at most {max} characters (got {n})"
         ))),
         _ => Ok(()),
     }
 }
 
-fn check_common(model: &ModelCaps, mode: &str, cfg_scale: Option<f32>) -> Result<(), KlingError> {
-    if !matches!(mode, "std" | "pro") {
-        return Err(KlingError::InvalidInput(format!(
-            "mode '{mode}' must be std or pro"
-        )));
-    }
-    if let Some(cfg) = cfg_scale {
-        if !model.cfg_scale {
-            return Err(KlingError::Unsupported(format!(
-                "cfg_scale is not supported by {}",
-                model.model
-            )));
-        }
-        if !(0.0..=1.0).contains(&cfg) {
-            return Err(KlingError::InvalidInput(format!(
-                "cfg_scale {cfg} is outside [0, 1]"
-            )));
-        }
-    }
-    Ok(())
-}
-
 fn check_camera(camera: &super::wire::CameraControl) -> Result<(), KlingError> {
-    match (camera.camera_type, &camera.config) {
-        (CameraType::Simple, None) => Err(KlingError::InvalidInput(
-            "camera_control of type simple needs a config".into(),
-        )),
-        (CameraType::Simple, Some(config)) => {
-            let values = config.values();
-            if values.iter().any(|v| !(-10.0..=10.0).contains(v)) {
-                return Err(KlingError::InvalidInput(
-                    "camera_control values must be within [-10, 10]".into(),
-                ));
-            }
-            if values.iter().filter(|v| **v != 0.0).count() != 1 {
-                return Err(KlingError::InvalidInput(
-                    "camera_control config must have exactly one non-zero value".into(),
-                ));
-            }
+    let values = camera.config.map(|c| c.values()).unwrap_or_default();
+    let nonzero = values.iter().filter(|v| **v != 0.0).count();
+    if values.iter().any(|v| !(-10.0..=10.0).contains(v)) {
+        return Err(KlingError::InvalidInput(
+            "camera_control values must be within [-10, 10]".into(),
+        ));
+    }
+    match (camera.camera_type, nonzero) {
+        (CameraType::Simple, 1) | (CameraType::DownBack, 0) => Ok(()),
+        (CameraType::ForwardUp | CameraType::RightTurnForward | CameraType::LeftTurnForward, 0) => {
             Ok(())
         }
-        (_, Some(c)) if c.values().iter().any(|v| *v != 0.0) => Err(KlingError::InvalidInput(
+        (CameraType::Simple, _) => Err(KlingError::InvalidInput(
+            "camera_control config must have exactly one non-zero value".into(),
+        )),
+        _ => Err(KlingError::InvalidInput(
             "camera_control config must be empty unless the type is simple".into(),
         )),
-        _ => Ok(()),
     }
 }
 
@@ -226,145 +319,234 @@ fn check_image(field: &str, image: &ImageInput) -> Result<(), KlingError> {
     }
 }
 
-pub fn check_text2video(req: &Text2VideoRequest) -> Result<(), KlingError> {
-    let caps = model(&req.model_name)
-        .ok_or_else(|| KlingError::Unsupported(format!("unknown model {}", req.model_name)))?;
-    let duration = parse_duration(&req.duration)?;
-    check_common(caps, &req.mode, req.cfg_scale)?;
-    if req.prompt.trim().is_empty() {
+fn shots_of(multi_prompt: Option<&[super::wire::ShotPrompt]>) -> Result<Vec<u32>, KlingError> {
+    let mut out = Vec::new();
+    for shot in multi_prompt.unwrap_or_default() {
+        check_text(
+            "multi_prompt.prompt",
+            Some(&shot.prompt),
+            MAX_SHOT_PROMPT_CHARS,
+        )?;
+        out.push(parse_duration(&shot.duration)?);
+    }
+    Ok(out)
+}
+
+pub fn check_text2video(req: &Text2VideoRequest) -> Result<&'static ModelCaps, KlingError> {
+    if req.prompt.trim().is_empty() && req.multi_prompt.is_none() {
         return Err(KlingError::InvalidInput(
             "prompt is required for text-to-video".into(),
         ));
     }
-    check_text("prompt", Some(&req.prompt))?;
-    check_text("negative_prompt", req.negative_prompt.as_deref())?;
+    check_text("prompt", Some(&req.prompt), MAX_PROMPT_CHARS)?;
+    check_text(
+        "negative_prompt",
+        req.negative_prompt.as_deref(),
+        MAX_PROMPT_CHARS,
+    )?;
     if !matches!(req.aspect_ratio.as_str(), "16:9" | "9:16" | "1:1") {
         return Err(KlingError::InvalidInput(format!(
             "aspect_ratio '{}' must be 16:9, 9:16 or 1:1",
             req.aspect_ratio
         )));
     }
-    if caps.text_to_video.is_empty() {
-        return Err(KlingError::Unsupported(format!(
-            "{} has no text-to-video",
-            caps.model
-        )));
-    }
-    if !supports(caps.text_to_video, &req.mode, duration) {
-        return Err(unsupported(
-            "text-to-video",
-            caps.model,
-            &req.mode,
-            duration,
-        ));
-    }
     if let Some(camera) = &req.camera_control {
         check_camera(camera)?;
-        if !supports(caps.text_camera_control, &req.mode, duration) {
-            return Err(unsupported(
-                "text-to-video camera control",
-                caps.model,
-                &req.mode,
-                duration,
-            ));
-        }
     }
-    Ok(())
+    let wanted = Wanted {
+        model: &req.model_name,
+        text_to_video: true,
+        mode: &req.mode,
+        duration: parse_duration(&req.duration)?,
+        audio: req.sound.as_deref() == Some("on"),
+        shots: shots_of(req.multi_prompt.as_deref())?,
+        elements: req.element_list.as_ref().map_or(0, Vec::len),
+        camera_control: req.camera_control.is_some(),
+        cfg_scale: req.cfg_scale.is_some(),
+        ..Default::default()
+    };
+    check(&wanted, Surface::Legacy)
 }
 
-pub const MAX_DYNAMIC_MASKS: usize = 6;
-pub const TRAJECTORY_POINTS: std::ops::RangeInclusive<usize> = 2..=77;
-
-pub fn check_image2video(req: &Image2VideoRequest) -> Result<(), KlingError> {
-    let caps = model(&req.model_name)
-        .ok_or_else(|| KlingError::Unsupported(format!("unknown model {}", req.model_name)))?;
-    let duration = parse_duration(&req.duration)?;
-    let mode = req.mode.as_str();
-    check_common(caps, mode, req.cfg_scale)?;
-    check_text("prompt", req.prompt.as_deref())?;
-    check_text("negative_prompt", req.negative_prompt.as_deref())?;
-    for (field, image) in [
-        ("image", &req.image),
-        ("image_tail", &req.image_tail),
-        ("static_mask", &req.static_mask),
-    ] {
+pub fn check_image2video(req: &Image2VideoRequest) -> Result<&'static ModelCaps, KlingError> {
+    check_text("prompt", req.prompt.as_deref(), MAX_PROMPT_CHARS)?;
+    check_text(
+        "negative_prompt",
+        req.negative_prompt.as_deref(),
+        MAX_PROMPT_CHARS,
+    )?;
+    for (field, image) in [("image", &req.image), ("image_tail", &req.image_tail)] {
         if let Some(image) = image {
             check_image(field, image)?;
         }
-    }
-    let start_end = req.image.is_some() && req.image_tail.is_some();
-    let brush =
-        req.static_mask.is_some() || req.dynamic_masks.as_ref().is_some_and(|m| !m.is_empty());
-    let features = [start_end, brush, req.camera_control.is_some()];
-    if features.iter().filter(|f| **f).count() > 1 {
-        return Err(KlingError::Unsupported(
-            "start+end frame, motion brush and camera control cannot be combined".into(),
-        ));
     }
     if req.image.is_none() && req.image_tail.is_none() {
         return Err(KlingError::InvalidInput(
             "image-to-video needs image or image_tail".into(),
         ));
     }
-    if !supports(caps.image_to_video, mode, duration) {
-        return Err(unsupported("image-to-video", caps.model, mode, duration));
+    if let Some(camera) = &req.camera_control {
+        check_camera(camera)?;
     }
-    if start_end && !supports(caps.start_end_frame, mode, duration) {
-        return Err(unsupported("start+end frame", caps.model, mode, duration));
-    }
-    if req.image.is_none() && !supports(caps.end_frame_only, mode, duration) {
-        return Err(unsupported("end frame only", caps.model, mode, duration));
-    }
-    if brush {
-        check_motion_brush(caps, req, mode, duration)?;
-    }
-    match &req.camera_control {
-        Some(cam) => check_image_camera(caps, cam, mode, duration),
-        None => Ok(()),
-    }
+    let wanted = Wanted {
+        model: &req.model_name,
+        text_to_video: false,
+        mode: &req.mode,
+        duration: parse_duration(&req.duration)?,
+        start_frame: req.image.is_some(),
+        end_frame: req.image_tail.is_some(),
+        audio: req.sound.as_deref() == Some("on"),
+        shots: shots_of(req.multi_prompt.as_deref())?,
+        elements: req.element_list.as_ref().map_or(0, Vec::len),
+        camera_control: req.camera_control.is_some(),
+        cfg_scale: req.cfg_scale.is_some(),
+        motion_brush: req.static_mask.is_some() || req.dynamic_masks.is_some(),
+    };
+    check(&wanted, Surface::Legacy)
 }
 
-fn check_motion_brush(
-    caps: &ModelCaps,
-    req: &Image2VideoRequest,
-    mode: &str,
-    duration: u32,
-) -> Result<(), KlingError> {
-    if !supports(caps.motion_brush, mode, duration) {
-        return Err(unsupported("motion brush", caps.model, mode, duration));
-    }
-    let masks = req.dynamic_masks.as_deref().unwrap_or_default();
-    if masks.len() > MAX_DYNAMIC_MASKS {
-        return Err(KlingError::InvalidInput(format!(
-            "at most {MAX_DYNAMIC_MASKS} dynamic_masks"
-        )));
-    }
-    for m in masks {
-        check_image("dynamic_masks.mask", &m.mask)?;
-        if !TRAJECTORY_POINTS.contains(&m.trajectories.len()) {
-            return Err(KlingError::InvalidInput(
-                "each dynamic mask needs 2 to 77 trajectory points".into(),
-            ));
-        }
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn check_image_camera(
-    caps: &ModelCaps,
-    cam: &CameraControl,
-    mode: &str,
-    duration: u32,
-) -> Result<(), KlingError> {
-    check_camera(cam)?;
-    if cam.camera_type != CameraType::Simple || !supports(caps.image_camera_control, mode, duration)
-    {
-        return Err(unsupported(
-            "image-to-video camera control",
-            caps.model,
+    fn w(model: &'static str, mode: &'static str, duration: u32) -> Wanted<'static> {
+        Wanted {
+            model,
+            text_to_video: true,
             mode,
             duration,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_map_refuses_what_kling_does_not_offer_and_names_it() {
+        let audio = |mut x: Wanted<'static>| {
+            x.audio = true;
+            x
+        };
+        let shots = |mut x: Wanted<'static>, s: &[u32]| {
+            x.shots = s.to_vec();
+            x
+        };
+        let frames = |mut x: Wanted<'static>| {
+            x.text_to_video = false;
+            x.start_frame = true;
+            x.end_frame = true;
+            x
+        };
+        let elements = |mut x: Wanted<'static>, n| {
+            x.elements = n;
+            x
+        };
+        use Feature::*;
+        let cases: Vec<(Wanted<'static>, Surface, Option<Feature>)> = vec![
+            (w("kling-v2-5-turbo", "std", 5), Surface::Legacy, None),
+            (w("kling-v1-6", "std", 5), Surface::Legacy, Some(Model)),
+            (w("kling-v2-1", "pro", 5), Surface::Legacy, Some(Model)),
+            (w("kling-3.0-turbo", "std", 5), Surface::Legacy, Some(Model)),
+            (w("kling-3.0-turbo", "std", 7), Surface::Standard, None),
+            (w("kling-3.0", "pro", 15), Surface::Standard, None),
+            (w("kling-v2-6", "std", 12), Surface::Legacy, Some(Duration)),
+            (w("kling-v3", "std", 12), Surface::Legacy, None),
+            (w("kling-v3", "std", 16), Surface::Legacy, Some(Duration)),
+            (
+                audio(w("kling-v2-5-turbo", "pro", 5)),
+                Surface::Legacy,
+                Some(Audio),
+            ),
+            (
+                audio(w("kling-v2-6", "std", 5)),
+                Surface::Legacy,
+                Some(Audio),
+            ),
+            (audio(w("kling-v2-6", "pro", 5)), Surface::Legacy, None),
+            (
+                audio(frames(w("kling-v2-6", "pro", 5))),
+                Surface::Legacy,
+                Some(Audio),
+            ),
+            (
+                audio(frames(w("kling-v3", "std", 8))),
+                Surface::Legacy,
+                None,
+            ),
+            (
+                frames(w("kling-v2-5-turbo", "std", 5)),
+                Surface::Legacy,
+                Some(Combination),
+            ),
+            (
+                frames(w("kling-3.0-turbo", "pro", 5)),
+                Surface::Standard,
+                Some(Combination),
+            ),
+            (
+                shots(w("kling-v3", "pro", 10), &[4, 6]),
+                Surface::Legacy,
+                None,
+            ),
+            (
+                shots(w("kling-v3", "pro", 10), &[4, 5]),
+                Surface::Legacy,
+                Some(MultiShot),
+            ),
+            (
+                shots(w("kling-v3", "pro", 7), &[1; 7]),
+                Surface::Legacy,
+                Some(MultiShot),
+            ),
+            (
+                shots(w("kling-v3", "pro", 5), &[5, 0]),
+                Surface::Legacy,
+                Some(MultiShot),
+            ),
+            (
+                shots(w("kling-v2-6", "pro", 10), &[5, 5]),
+                Surface::Legacy,
+                Some(MultiShot),
+            ),
+            (elements(w("kling-v3", "std", 5), 3), Surface::Legacy, None),
+            (
+                elements(w("kling-v3", "std", 5), 4),
+                Surface::Legacy,
+                Some(Elements),
+            ),
+            (
+                elements(w("kling-3.0-turbo", "std", 5), 1),
+                Surface::Standard,
+                Some(Elements),
+            ),
+        ];
+        for (wanted, surface, want) in cases {
+            let got = match check(&wanted, surface) {
+                Ok(_) => None,
+                Err(KlingError::Unsupported(f, _)) => Some(f),
+                Err(e) => panic!("{wanted:?}: {e}"),
+            };
+            assert_eq!(got, want, "{wanted:?} on {surface:?}");
+        }
+        let mut camera = w("kling-v3", "std", 5);
+        camera.camera_control = true;
+        assert!(matches!(
+            check(&camera, Surface::Legacy),
+            Err(KlingError::Unsupported(CameraControl, _))
+        ));
+        assert!(matches!(
+            check(&w("kling-v3", "ultra", 5), Surface::Legacy),
+            Err(KlingError::InvalidInput(_))
         ));
     }
-    Ok(())
+
+    #[test]
+    fn expected_units_follow_the_price_list() {
+        let v3 = model("kling-v3").map(|m| m.expected_unit_hundredths("pro", 10, true));
+        assert_eq!(v3, Some(1200));
+        let turbo = model("kling-v2-5-turbo").map(|m| m.expected_unit_hundredths("std", 5, false));
+        assert_eq!(turbo, Some(150));
+        assert_eq!(
+            model("kling-3.0").map(|m| m.legacy_name),
+            Some(Some("kling-v3"))
+        );
+    }
 }

@@ -178,39 +178,60 @@ impl KlingClient {
         deadline: Deadline,
     ) -> Result<KlingTask, KlingError> {
         let segments = ["v1", "videos", kind.segment()];
+        let lookup =
+            external_task_id.map(|ext| move || self.query(kind, TaskRef::External(ext), deadline));
+        self.create_at(&segments, body, lookup, deadline).await
+    }
+
+    /// POST a create, retrying what is transient. After an answer that may have created the
+    /// task (a timeout, 5000, a lost connection) the task is looked up by our id before any
+    /// second POST, which a stored external id would refuse (and which could pay twice
+    /// without one).
+    pub(crate) async fn create_at<B, T, L, LF>(
+        &self,
+        segments: &[&str],
+        body: &B,
+        lookup: Option<L>,
+        deadline: Deadline,
+    ) -> Result<T, KlingError>
+    where
+        B: Serialize,
+        T: DeserializeOwned + WithRequestId,
+        L: Fn() -> LF,
+        LF: Future<Output = Result<T, KlingError>>,
+    {
         let mut attempt = 0;
-        // Set after a create whose outcome is unknown (timeout, broken connection): Kling may
-        // have made the task, so look before submitting again.
         let mut outcome_unknown = false;
         loop {
-            let result = match (outcome_unknown, external_task_id) {
-                (true, Some(ext)) => match self.query(kind, TaskRef::External(ext), deadline).await
-                {
-                    Ok(task) => return Ok(task),
-                    Err(e) if e.is_task_not_found() => {
-                        self.call(reqwest::Method::POST, &segments, &[], Some(body), deadline)
-                            .await
-                    }
+            let result = match (outcome_unknown, &lookup) {
+                (true, Some(lookup)) => match lookup().await {
+                    Ok(found) => return Ok(found),
+                    Err(e) if e.is_task_not_found() => self.post(segments, body, deadline).await,
                     Err(e) => Err(e),
                 },
-                _ => {
-                    self.call(reqwest::Method::POST, &segments, &[], Some(body), deadline)
-                        .await
-                }
+                _ => self.post(segments, body, deadline).await,
             };
             let err = match result {
-                Ok(task) => return Ok(task),
+                Ok(created) => return Ok(created),
                 Err(e) if !e.is_retryable() && !e.may_have_created() => return Err(e),
                 Err(e) => e,
             };
-            // Kling may hold the task now: look it up before any second POST, which a stored
-            // external id would refuse (and which could pay twice without one).
             outcome_unknown |= err.may_have_created();
             attempt += 1;
             if !self.wait_before_retry(attempt, &err, deadline).await {
                 return Err(err);
             }
         }
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned + WithRequestId>(
+        &self,
+        segments: &[&str],
+        body: &B,
+        deadline: Deadline,
+    ) -> Result<T, KlingError> {
+        self.call(reqwest::Method::POST, segments, &[], Some(body), deadline)
+            .await
     }
 
     async fn with_retries<T, F, Fut>(&self, deadline: Deadline, mut op: F) -> Result<T, KlingError>
@@ -265,7 +286,7 @@ impl KlingClient {
     }
 
     /// One call, re-minting the token once when Kling says it is not yet or no longer valid.
-    async fn call<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn call<B: Serialize, T: DeserializeOwned + WithRequestId>(
         &self,
         method: reqwest::Method,
         segments: &[&str],
@@ -279,7 +300,11 @@ impl KlingClient {
         {
             Err(e) if e.is_token_timing() => {
                 if let Auth::Jwt(minter) = &self.auth {
-                    minter.invalidate();
+                    if e.kind() == Some(ErrorKind::TokenNotYetValid) {
+                        minter.clock_skewed();
+                    } else {
+                        minter.invalidate();
+                    }
                 }
                 self.call_once(method, segments, query, body, deadline)
                     .await
@@ -288,7 +313,7 @@ impl KlingClient {
         }
     }
 
-    async fn call_once<B: Serialize, T: DeserializeOwned>(
+    async fn call_once<B: Serialize, T: DeserializeOwned + WithRequestId>(
         &self,
         method: reqwest::Method,
         segments: &[&str],
@@ -324,6 +349,19 @@ impl KlingClient {
     }
 }
 
+/// An answer that can keep Kling's `request_id` (for support tickets).
+pub trait WithRequestId {
+    fn set_request_id(&mut self, _id: Option<String>) {}
+}
+
+impl WithRequestId for KlingTask {
+    fn set_request_id(&mut self, id: Option<String>) {
+        self.request_id = id;
+    }
+}
+
+impl<T> WithRequestId for Vec<T> {}
+
 /// Full-jitter exponential backoff: uniform in [0, min(cap, base × 2^(attempt−1))], and at
 /// least the concurrency floor after a 1303 (Kling asks for ≥ 1 s there).
 pub fn backoff(
@@ -352,7 +390,7 @@ fn transport_error(e: reqwest::Error) -> KlingError {
     }
 }
 
-fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, KlingError> {
+fn decode<T: DeserializeOwned + WithRequestId>(status: u16, bytes: &[u8]) -> Result<T, KlingError> {
     let envelope: Envelope<T> = match serde_json::from_slice(bytes) {
         Ok(env) => env,
         // A proxy's HTML error page: transient when the server side failed.
@@ -364,11 +402,14 @@ fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, KlingErro
         Err(e) => return Err(KlingError::Decode(format!("HTTP {status}: {e}"))),
     };
     if envelope.code != 0 || !(200..300).contains(&status) {
-        return Err(KlingError::api(status, envelope.code, envelope.message));
+        return Err(KlingError::api(status, envelope.code, envelope.message)
+            .with_request_id(envelope.request_id));
     }
-    envelope
+    let mut data = envelope
         .data
-        .ok_or_else(|| KlingError::Decode("success without data".into()))
+        .ok_or_else(|| KlingError::Decode("success without data".into()))?;
+    data.set_request_id(envelope.request_id);
+    Ok(data)
 }
 
 #[cfg(test)]

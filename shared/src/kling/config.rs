@@ -22,6 +22,13 @@ impl Preset {
                 reason: format!("'{raw}' must be MODEL:MODE with MODE std or pro"),
             });
         }
+        // A retired model would fail every task of the tier only once Kling is asked.
+        if super::capability::model(model).is_none() {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: format!("'{model}' is not one of Kling's current video models"),
+            });
+        }
         Ok(Self {
             model: model.to_string(),
             mode: mode.to_string(),
@@ -128,9 +135,9 @@ impl KlingConfig {
                     src.parsed("KLING_CONCURRENCY_BACKOFF_MS", 1_000)?,
                 ),
             },
-            draft: preset("KLING_PRESET_DRAFT", "kling-v1-6:std")?,
-            standard: preset("KLING_PRESET_STANDARD", "kling-v2-5-turbo:std")?,
-            pro: preset("KLING_PRESET_PRO", "kling-v2-5-turbo:pro")?,
+            draft: preset("KLING_PRESET_DRAFT", "kling-v2-5-turbo:std")?,
+            standard: preset("KLING_PRESET_STANDARD", "kling-v3:std")?,
+            pro: preset("KLING_PRESET_PRO", "kling-v3:pro")?,
         })
     }
 
@@ -172,7 +179,7 @@ mod tests {
         let bad = HashMap::from([
             ("KLING_ACCESS_KEY", "ak"),
             ("KLING_SECRET_KEY", "sk"),
-            ("KLING_PRESET_DRAFT", "kling-v1:standard"),
+            ("KLING_PRESET_DRAFT", "kling-v2-6:standard"),
         ]);
         assert!(matches!(
             KlingConfig::from_source(&bad),
@@ -181,6 +188,32 @@ mod tests {
                 ..
             })
         ));
+        let retired = HashMap::from([
+            ("KLING_ACCESS_KEY", "ak"),
+            ("KLING_SECRET_KEY", "sk"),
+            ("KLING_PRESET_DRAFT", "kling-v1-6:std"),
+        ]);
+        assert!(matches!(
+            KlingConfig::from_source(&retired),
+            Err(ConfigError::Invalid {
+                name: "KLING_PRESET_DRAFT",
+                ..
+            })
+        ));
+        let defaults = KlingConfig::from_source(&HashMap::from([
+            ("KLING_ACCESS_KEY", "ak"),
+            ("KLING_SECRET_KEY", "sk"),
+        ]))
+        .unwrap();
+        for q in [Quality::Draft, Quality::Standard, Quality::Pro] {
+            let m = &defaults.preset(q).model;
+            let live = super::super::capability::model(m).and_then(|c| c.legacy_name);
+            assert_eq!(
+                live,
+                Some(m.as_str()),
+                "default {q:?} preset names a live /v1 model"
+            );
+        }
         let missing = HashMap::from([("KLING_ACCESS_KEY", "ak")]);
         assert_eq!(
             KlingConfig::from_source(&missing).unwrap_err(),

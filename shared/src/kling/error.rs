@@ -72,12 +72,14 @@ impl ErrorKind {
 /// A failed call to Kling.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KlingError {
-    #[error("Kling answered HTTP {http_status} with code {code}: {message}")]
+    #[error("Kling answered HTTP {http_status} with code {code}: {message} (request {})", request_id.as_deref().unwrap_or("-"))]
     Api {
         http_status: u16,
         code: i64,
         kind: ErrorKind,
         message: String,
+        /// Kling's id for the request, for its support.
+        request_id: Option<String>,
     },
     #[error("Kling did not answer in time")]
     Timeout,
@@ -88,8 +90,8 @@ pub enum KlingError {
     #[error("could not sign the Kling token: {0}")]
     Signing(String),
     /// Refused before any request: Kling does not support this combination.
-    #[error("not supported by Kling: {0}")]
-    Unsupported(String),
+    #[error("not supported by Kling: {1}")]
+    Unsupported(crate::provider::Feature, String),
     /// Refused before any request: a value Kling would reject.
     #[error("invalid request for Kling: {0}")]
     InvalidInput(String),
@@ -102,6 +104,21 @@ impl KlingError {
             code,
             kind: ErrorKind::from_code(code),
             message: message.into(),
+            request_id: None,
+        }
+    }
+
+    pub fn with_request_id(mut self, id: Option<String>) -> Self {
+        if let KlingError::Api { request_id, .. } = &mut self {
+            *request_id = id;
+        }
+        self
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            KlingError::Api { request_id, .. } => request_id.as_deref(),
+            _ => None,
         }
     }
 
@@ -154,7 +171,8 @@ impl KlingError {
         }
     }
 
-    /// 1003 (not yet valid) and 1004 (expired): re-mint the token and try once more.
+    /// 1003 (not yet valid) and 1004 (expired): re-mint the token and try once more (after a
+    /// 1003 with `nbf` further back: the two clocks disagree).
     pub fn is_token_timing(&self) -> bool {
         matches!(
             self.kind(),
@@ -236,6 +254,8 @@ mod tests {
             assert_eq!(e.may_have_created(), want, "{e}");
         }
         assert!(KlingError::api(401, 1004, "").is_token_timing());
-        assert!(!KlingError::Unsupported("x".into()).is_retryable());
+        assert!(
+            !KlingError::Unsupported(crate::provider::Feature::Model, "x".into()).is_retryable()
+        );
     }
 }

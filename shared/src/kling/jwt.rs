@@ -1,14 +1,18 @@
 //! Kling's AK/SK JWT (kling-api.md §1): HS256, `iss` = AccessKey, `exp` = now + 1800,
 //! `nbf` = now − 5, signed with the SecretKey. Tokens are cached and re-minted well before
-//! expiry.
+//! expiry. A 1003 (not yet valid) means Kling's clock is behind ours: from then on `nbf` goes
+//! back 300 s, since a token minted on the same clock would be refused again (§0-A.4).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
 pub const TOKEN_TTL_SECS: u64 = 1800;
 const NBF_SKEW_SECS: u64 = 5;
+/// `nbf` once Kling said a token was not yet valid.
+pub const NBF_SKEW_AFTER_1003_SECS: u64 = 300;
 /// Re-mint when less than this much validity is left, so a token never expires in flight.
 const REMINT_MARGIN_SECS: u64 = 300;
 
@@ -23,6 +27,7 @@ pub struct JwtMinter {
     access_key: String,
     key: EncodingKey,
     cached: Mutex<Option<(String, u64)>>,
+    nbf_skew: AtomicU64,
 }
 
 impl JwtMinter {
@@ -31,6 +36,7 @@ impl JwtMinter {
             access_key: access_key.to_string(),
             key: EncodingKey::from_secret(secret_key.as_bytes()),
             cached: Mutex::new(None),
+            nbf_skew: AtomicU64::new(NBF_SKEW_SECS),
         }
     }
 
@@ -46,7 +52,7 @@ impl JwtMinter {
         let claims = Claims {
             iss: &self.access_key,
             exp,
-            nbf: now.saturating_sub(NBF_SKEW_SECS),
+            nbf: now.saturating_sub(self.nbf_skew.load(Ordering::Relaxed)),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some("JWT".to_string());
@@ -55,9 +61,16 @@ impl JwtMinter {
         Ok(token)
     }
 
-    /// Drop the cached token (after Kling answered 1003/1004).
+    /// Drop the cached token (after Kling answered 1004).
     pub fn invalidate(&self) {
         *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Kling's clock is behind ours (it answered 1003): mint with `nbf` further back.
+    pub fn clock_skewed(&self) {
+        self.nbf_skew
+            .store(NBF_SKEW_AFTER_1003_SECS, Ordering::Relaxed);
+        self.invalidate();
     }
 }
 
@@ -104,5 +117,16 @@ mod tests {
         let current = m.token_at(t0 + 1601).unwrap();
         m.invalidate();
         assert_ne!(m.token_at(t0 + 1602).unwrap(), current);
+
+        m.clock_skewed();
+        let skewed = m.token_at(t0 + 1603).unwrap();
+        let d =
+            jsonwebtoken::decode::<Decoded>(&skewed, &DecodingKey::from_secret(b"SK-secret"), &v)
+                .unwrap();
+        assert_eq!(
+            d.claims.nbf,
+            t0 + 1603 - 300,
+            "nbf further back after a 1003"
+        );
     }
 }

@@ -16,7 +16,7 @@ pub use config::{KlingAuth, KlingConfig, Preset, RetryPolicy};
 pub use error::{ErrorKind, KlingError};
 pub use jwt::{JwtMinter, TOKEN_TTL_SECS};
 pub use wire::{
-    CameraConfig, CameraControl, CameraType, DynamicMask, Image2VideoRequest, ImageInput,
-    KlingTask, ProviderStatus, TaskInfo, TaskOutcome, TaskResult, Text2VideoRequest,
-    TrajectoryPoint, VideoResult,
+    CameraConfig, CameraControl, CameraType, DynamicMask, ElementRef, Image2VideoRequest,
+    ImageInput, KlingTask, ProviderStatus, ShotPrompt, TaskInfo, TaskOutcome, TaskResult,
+    Text2VideoRequest, TrajectoryPoint, VideoResult,
 };

@@ -15,10 +15,36 @@ pub struct Text2VideoRequest {
     pub camera_control: Option<CameraControl>,
     pub aspect_ratio: String,
     pub duration: String,
+    /// `on` for native sound (v2.6 pro, v3); absent means Kling's default, silent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sound: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_shot: Option<bool>,
+    /// `customize` when the shots are ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shot_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_prompt: Option<Vec<ShotPrompt>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_list: Option<Vec<ElementRef>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_task_id: Option<String>,
+}
+
+/// One shot of a multi-shot video (`multi_prompt[]`); `index` counts from 1.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShotPrompt {
+    pub index: u32,
+    pub prompt: String,
+    pub duration: String,
+}
+
+/// A character or object reference (`element_list[]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ElementRef {
+    pub element_id: String,
 }
 
 /// An image input: a public URL, or raw base64 with no `data:` prefix (kling-api.md §2.3).
@@ -117,6 +143,18 @@ pub struct Image2VideoRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub camera_control: Option<CameraControl>,
     pub duration: String,
+    /// `on` for native sound (v2.6 pro, v3); absent means Kling's default, silent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sound: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_shot: Option<bool>,
+    /// `customize` when the shots are ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shot_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_prompt: Option<Vec<ShotPrompt>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_list: Option<Vec<ElementRef>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,6 +219,12 @@ pub struct KlingTask {
     pub created_at: Option<i64>,
     #[serde(default)]
     pub updated_at: Option<i64>,
+    /// Units Kling billed (a decimal string; "0" for a failed task).
+    #[serde(default)]
+    pub final_unit_deduction: Option<String>,
+    /// The envelope's `request_id` of the answer this came in (not part of the task).
+    #[serde(skip)]
+    pub request_id: Option<String>,
 }
 
 /// What a task's state means, including a failure hidden in a 200 answer.
@@ -223,6 +267,9 @@ pub(crate) struct Envelope<T> {
     pub code: i64,
     #[serde(default)]
     pub message: String,
+    /// Kling's id for this request, to quote to its support.
+    #[serde(default)]
+    pub request_id: Option<String>,
     #[serde(default = "Option::default")]
     pub data: Option<T>,
 }
@@ -272,6 +319,11 @@ mod tests {
             camera_control: None,
             aspect_ratio: "16:9".into(),
             duration: "5".into(),
+            sound: None,
+            multi_shot: None,
+            shot_type: None,
+            multi_prompt: None,
+            element_list: None,
             callback_url: None,
             external_task_id: Some("t".into()),
         };

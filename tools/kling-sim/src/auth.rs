@@ -56,6 +56,17 @@ pub fn check(header: Option<&str>, creds: &Credentials<'_>, now: i64) -> Result<
     Ok(())
 }
 
+/// The 2026 standard API: `Bearer <API key>` only (kling-api.md §0-B).
+pub fn check_api_key(header: Option<&str>, api_key: Option<&str>) -> Result<(), AuthFailure> {
+    let Some(header) = header.filter(|h| !h.is_empty()) else {
+        return Err((1001, "Authorization is empty"));
+    };
+    match (header.strip_prefix("Bearer "), api_key) {
+        (Some(token), Some(key)) if token == key => Ok(()),
+        _ => Err((1002, "Authorization is invalid")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,37 +6,6 @@ use std::sync::OnceLock;
 
 const TABLE: &str = "
 # model             feature         mode  durations
-kling-v1            t2v             std   5,10
-kling-v1            t2v             pro   5,10
-kling-v1            t2v-camera      std   5
-kling-v1            i2v             std   5,10
-kling-v1            i2v             pro   5,10
-kling-v1            start-end       std   5
-kling-v1            start-end       pro   5
-kling-v1            brush           std   5
-kling-v1            brush           pro   5
-kling-v1            cfg             *     *
-kling-v1-5          i2v             std   5,10
-kling-v1-5          i2v             pro   5,10
-kling-v1-5          start-end       pro   5,10
-kling-v1-5          end-only        pro   5,10
-kling-v1-5          brush           pro   5
-kling-v1-5          i2v-camera      pro   5
-kling-v1-5          cfg             *     *
-kling-v1-6          t2v             std   5,10
-kling-v1-6          t2v             pro   5,10
-kling-v1-6          i2v             std   5,10
-kling-v1-6          i2v             pro   5,10
-kling-v1-6          start-end       pro   5,10
-kling-v1-6          end-only        pro   5,10
-kling-v1-6          cfg             *     *
-kling-v2-master     t2v             *     5,10
-kling-v2-master     i2v             *     5,10
-kling-v2-1          i2v             std   5,10
-kling-v2-1          i2v             pro   5,10
-kling-v2-1          start-end       pro   5,10
-kling-v2-1-master   t2v             *     5,10
-kling-v2-1-master   i2v             *     5,10
 kling-v2-5-turbo    t2v             std   5,10
 kling-v2-5-turbo    t2v             pro   5,10
 kling-v2-5-turbo    i2v             std   5,10
@@ -47,13 +16,79 @@ kling-v2-6          t2v             pro   5,10
 kling-v2-6          i2v             std   5,10
 kling-v2-6          i2v             pro   5,10
 kling-v2-6          start-end       pro   5,10
+kling-v2-6          sound           pro   5,10
 kling-v3            t2v             std   3-15
 kling-v3            t2v             pro   3-15
 kling-v3            i2v             std   3-15
 kling-v3            i2v             pro   3-15
 kling-v3            start-end       std   3-15
 kling-v3            start-end       pro   3-15
+kling-v3            sound           std   3-15
+kling-v3            sound           pro   3-15
+kling-v3            multi-shot      *     3-15
+kling-v3            elements        *     3-15
+# the 2026 standard API names its models in the path
+kling-2.5-turbo     t2v             std   5,10
+kling-2.5-turbo     t2v             pro   5,10
+kling-2.5-turbo     i2v             std   5,10
+kling-2.5-turbo     i2v             pro   5,10
+kling-2.5-turbo     start-end       pro   5,10
+kling-2.6           t2v             std   5,10
+kling-2.6           t2v             pro   5,10
+kling-2.6           i2v             std   5,10
+kling-2.6           i2v             pro   5,10
+kling-2.6           start-end       pro   5,10
+kling-2.6           sound           pro   5,10
+kling-3.0           t2v             std   3-15
+kling-3.0           t2v             pro   3-15
+kling-3.0           i2v             std   3-15
+kling-3.0           i2v             pro   3-15
+kling-3.0           start-end       std   3-15
+kling-3.0           start-end       pro   3-15
+kling-3.0           sound           std   3-15
+kling-3.0           sound           pro   3-15
+kling-3.0           multi-shot      *     3-15
+kling-3.0           elements        *     3-15
+kling-3.0-turbo     t2v             std   3-15
+kling-3.0-turbo     t2v             pro   3-15
+kling-3.0-turbo     i2v             std   3-15
+kling-3.0-turbo     i2v             pro   3-15
+kling-3.0-turbo     sound           std   3-15
+kling-3.0-turbo     sound           pro   3-15
+kling-3.0-turbo     multi-shot      *     3-15
 ";
+
+/// Models Kling discontinued: the live API refuses them by name (kling-api.md §0-A.1).
+pub const RETIRED: &[&str] = &[
+    "kling-v1",
+    "kling-v1-5",
+    "kling-v1-6",
+    "kling-v2-master",
+    "kling-v2-1",
+    "kling-v2-1-master",
+];
+
+/// Units billed per second, in hundredths: (std silent, pro silent, std sound, pro sound), from
+/// Kling's price list (720p is std, 1080p pro).
+const UNITS: &[(&str, [u64; 4])] = &[
+    ("kling-v2-5-turbo", [30, 50, 30, 50]),
+    ("kling-2.5-turbo", [30, 50, 30, 50]),
+    ("kling-v2-6", [30, 50, 100, 100]),
+    ("kling-2.6", [30, 50, 100, 100]),
+    ("kling-v3", [60, 80, 90, 120]),
+    ("kling-3.0", [60, 80, 90, 120]),
+    ("kling-3.0-turbo", [80, 100, 80, 100]),
+];
+
+/// What a finished video costs, as Kling writes it (`"1.5"`, `"6"`).
+pub fn units(model: &str, mode: &str, sound: bool, duration: u32) -> String {
+    let per_second = UNITS.iter().find(|(m, _)| *m == model).map_or(0, |(_, u)| {
+        u[usize::from(mode == "pro") + 2 * usize::from(sound)]
+    });
+    let hundredths = per_second * u64::from(duration);
+    let text = format!("{}.{:02}", hundredths / 100, hundredths % 100);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
 
 type Entry = (String, String, String, u32);
 
@@ -103,6 +138,14 @@ pub fn supports(model: &str, feature: &str, mode: &str, duration: u32) -> bool {
     })
 }
 
+/// Whether `model` offers `feature` in `mode` at any duration (the standard API does not
+/// range-check durations).
+pub fn offers(model: &str, feature: &str, mode: &str) -> bool {
+    entries()
+        .iter()
+        .any(|(m, f, md, _)| m == model && f == feature && (md == "*" || md == mode || mode == "*"))
+}
+
 pub fn takes_cfg_scale(model: &str) -> bool {
     supports(model, "cfg", "*", 0)
 }
@@ -113,14 +156,15 @@ mod tests {
 
     #[test]
     fn reads_the_table() {
-        assert!(known_model("kling-v2-1"));
+        assert!(known_model("kling-v3"));
+        assert!(!known_model("kling-v1-6"), "retired");
         assert!(!known_model("kling-v9"));
-        assert!(!supports("kling-v2-1", "t2v", "std", 5));
-        assert!(supports("kling-v1", "t2v-camera", "std", 5));
-        assert!(!supports("kling-v1", "t2v-camera", "std", 10));
-        assert!(supports("kling-v2-master", "t2v", "pro", 10));
+        assert!(!supports("kling-v2-6", "t2v", "std", 12));
         assert!(supports("kling-v3", "t2v", "pro", 13));
-        assert!(takes_cfg_scale("kling-v1-6"));
+        assert!(supports("kling-v3", "multi-shot", "std", 9));
+        assert!(!supports("kling-v2-6", "sound", "std", 5));
         assert!(!takes_cfg_scale("kling-v2-5-turbo"));
+        assert_eq!(units("kling-v2-5-turbo", "std", false, 5), "1.5");
+        assert_eq!(units("kling-v3", "pro", true, 10), "12");
     }
 }

@@ -1,4 +1,6 @@
-//! kling-sim: an emulator of Kling's legacy `/v1/` video API for local development and tests.
+//! kling-sim: an emulator of Kling's video API for local development and tests: the legacy
+//! `/v1/` surface and the 2026 standard one (`POST /{product}/{model}`, `/tasks`), with the same
+//! tasks, faults and videos behind both.
 //!
 //! It is written against the published contract only and shares no types with the backend's
 //! Kling client, so each side checks the other.
@@ -8,6 +10,7 @@ pub mod capability;
 pub mod faults;
 pub mod routes;
 pub mod signing;
+pub mod standard;
 pub mod tasks;
 pub mod video;
 
@@ -16,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use faults::{CallKind, Faults, NextError};
-pub use tasks::SimState;
+pub use tasks::{SimState, Surface};
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {

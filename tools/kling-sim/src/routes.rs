@@ -9,18 +9,28 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::auth::{self, Credentials};
-use crate::capability::{known_model, supports, takes_cfg_scale};
+use crate::capability::{RETIRED, known_model, supports, takes_cfg_scale};
 use crate::faults::{CallKind, Faults, http_status_for, message_for};
-use crate::tasks::{CreateError, NewTask, SimState, now_ms};
+use crate::tasks::{CreateError, NewTask, SimState, Surface, now_ms};
 use crate::video::{Aspect, Resolution};
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/v1/videos/{kind}", get(list).post(create))
+        .route("/text-to-video/{model}", post(crate::standard::create_text))
+        .route(
+            "/image-to-video/{model}",
+            post(crate::standard::create_image),
+        )
+        .route(
+            "/tasks",
+            get(crate::standard::query).post(crate::standard::list),
+        )
+        .route("/_sim/tasks", get(records))
         .route("/v1/videos/{kind}/{id}", get(query))
         .route("/videos/{task_id}/output.mp4", get(video))
         .route("/_sim/stats", get(stats))
@@ -29,7 +39,7 @@ pub fn router(state: Arc<SimState>) -> Router {
 }
 
 /// A Kling error answer: HTTP status, business code, message.
-pub struct Fail {
+pub(crate) struct Fail {
     status: u16,
     code: i64,
     message: String,
@@ -43,7 +53,7 @@ impl IntoResponse for Fail {
     }
 }
 
-fn fail(status: u16, code: i64, message: impl Into<String>) -> Fail {
+pub(crate) fn fail(status: u16, code: i64, message: impl Into<String>) -> Fail {
     Fail {
         status,
         code,
@@ -51,15 +61,15 @@ fn fail(status: u16, code: i64, message: impl Into<String>) -> Fail {
     }
 }
 
-fn invalid(message: impl Into<String>) -> Fail {
+pub(crate) fn invalid(message: impl Into<String>) -> Fail {
     fail(400, 1201, message)
 }
 
-fn injected(code: i64) -> Fail {
+pub(crate) fn injected(code: i64) -> Fail {
     fail(http_status_for(code), code, message_for(code))
 }
 
-fn ok(data: Value) -> Response {
+pub(crate) fn ok(data: Value) -> Response {
     let body = json!({"code": 0, "message": "SUCCEED", "request_id": uuid::Uuid::new_v4().to_string(), "data": data});
     (StatusCode::OK, axum::Json(body)).into_response()
 }
@@ -72,8 +82,18 @@ fn kind_of(segment: &str) -> Result<&'static str, Fail> {
     }
 }
 
-/// Authentication, then injected latency and errors: what every API call goes through.
+/// Authentication, then injected latency and errors: what every legacy API call goes through.
 async fn admit(state: &SimState, headers: &HeaderMap, call: CallKind) -> Result<(), Fail> {
+    admit_on(state, headers, call, Surface::Legacy).await
+}
+
+/// The same for either surface: the standard API takes only the API key (no JWT).
+pub(crate) async fn admit_on(
+    state: &SimState,
+    headers: &HeaderMap,
+    call: CallKind,
+    surface: Surface,
+) -> Result<(), Fail> {
     let creds = Credentials {
         access_key: &state.config.access_key,
         secret_key: &state.config.secret_key,
@@ -86,14 +106,18 @@ async fn admit(state: &SimState, headers: &HeaderMap, call: CallKind) -> Result<
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    auth::check(header, &creds, state.now_secs()).map_err(|(code, msg)| fail(401, code, msg))?;
+    match surface {
+        Surface::Legacy => auth::check(header, &creds, state.now_secs()),
+        Surface::Standard => auth::check_api_key(header, creds.api_key),
+    }
+    .map_err(|(code, msg)| fail(401, code, msg))?;
     match inject {
         Some(code) => Err(injected(code)),
         None => Ok(()),
     }
 }
 
-fn opt_str<'a>(body: &'a Value, field: &str) -> Result<Option<&'a str>, Fail> {
+pub(crate) fn opt_str<'a>(body: &'a Value, field: &str) -> Result<Option<&'a str>, Fail> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -101,7 +125,7 @@ fn opt_str<'a>(body: &'a Value, field: &str) -> Result<Option<&'a str>, Fail> {
     }
 }
 
-fn text(body: &Value, field: &str) -> Result<Option<String>, Fail> {
+pub(crate) fn text(body: &Value, field: &str) -> Result<Option<String>, Fail> {
     match opt_str(body, field)? {
         Some(s) if s.chars().count() > 2500 => {
             Err(invalid(format!("{field} must be at most 2500 characters")))
@@ -110,7 +134,7 @@ fn text(body: &Value, field: &str) -> Result<Option<String>, Fail> {
     }
 }
 
-fn image(body: &Value, field: &str) -> Result<Option<String>, Fail> {
+pub(crate) fn image(body: &Value, field: &str) -> Result<Option<String>, Fail> {
     match opt_str(body, field)? {
         Some(s) if s.starts_with("data:") => Err(invalid(format!(
             "{field}: base64 must not include a data: prefix"
@@ -131,6 +155,11 @@ fn common(body: &Value) -> Result<Common, Fail> {
     let model = opt_str(body, "model_name")?
         .unwrap_or("kling-v1")
         .to_string();
+    if RETIRED.contains(&model.as_str()) {
+        return Err(invalid(format!(
+            "model_name {model} is no longer available"
+        )));
+    }
     if !known_model(&model) {
         return Err(fail(
             404,
@@ -219,17 +248,73 @@ fn camera(body: &Value) -> Result<Option<&str>, Fail> {
     Ok(Some(if ty == "simple" { "simple" } else { "preset" }))
 }
 
-fn resolution(model: &str, mode: &str) -> Resolution {
-    match (model, mode) {
-        ("kling-v1" | "kling-v2-master", _) | (_, "std") => Resolution::P720,
+fn resolution(mode: &str) -> Resolution {
+    match mode {
+        "std" => Resolution::P720,
         _ => Resolution::P1080,
+    }
+}
+
+/// Sound, multi-shot and elements (v2.6/v3 fields of both kinds, kling-api.md §0-A.5);
+/// whether the video has sound.
+fn extras(body: &Value, c: &Common) -> Result<bool, Fail> {
+    let sound = match opt_str(body, "sound")? {
+        None | Some("off") => false,
+        Some("on") => true,
+        Some(_) => return Err(invalid("sound must be on or off")),
+    };
+    if sound {
+        require(&c.model, "sound", "sound", c)?;
+    }
+    if body.get("multi_shot").and_then(Value::as_bool) == Some(true) {
+        require(&c.model, "multi-shot", "multi_shot", c)?;
+        let shots = body.get("multi_prompt").and_then(Value::as_array);
+        let durations = shots.map(|s| s.iter().map(shot_duration).collect::<Vec<_>>());
+        let durations = durations
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<Option<Vec<u32>>>();
+        let ok = durations.as_ref().is_some_and(|d| {
+            (1..=6).contains(&d.len()) && !d.contains(&0) && d.iter().sum::<u32>() == c.duration
+        });
+        if !ok || opt_str(body, "shot_type")? != Some("customize") {
+            return Err(invalid(
+                "multi_prompt needs 1 to 6 shots of at least 1 s summing to duration, with shot_type customize",
+            ));
+        }
+    }
+    if let Some(elements) = body.get("element_list").filter(|v| !v.is_null()) {
+        require(&c.model, "elements", "element_list", c)?;
+        let ids = elements.as_array().map(|e| {
+            e.iter().all(|x| {
+                x.get("element_id")
+                    .is_some_and(|id| id.is_string() || id.is_u64())
+            }) && e.len() <= 3
+        });
+        if ids != Some(true) {
+            return Err(invalid("element_list takes at most 3 {element_id}"));
+        }
+    }
+    Ok(sound)
+}
+
+/// A shot's duration, written as a string or a number; at most 512 characters of prompt.
+fn shot_duration(shot: &Value) -> Option<u32> {
+    let prompt = shot.get("prompt").and_then(Value::as_str)?;
+    if prompt.chars().count() > 512 {
+        return None;
+    }
+    match shot.get("duration")? {
+        Value::String(s) => s.parse().ok(),
+        v => v.as_u64().and_then(|d| u32::try_from(d).ok()),
     }
 }
 
 fn validate_text2video(body: &Value) -> Result<NewTask, Fail> {
     let c = common(body)?;
+    let multi_shot = body.get("multi_shot").and_then(Value::as_bool) == Some(true);
     let prompt = text(body, "prompt")?
-        .filter(|p| !p.trim().is_empty())
+        .filter(|p| multi_shot || !p.trim().is_empty())
         .ok_or_else(|| invalid("prompt is required"))?;
     let aspect = match opt_str(body, "aspect_ratio")? {
         None => Aspect::Landscape,
@@ -241,11 +326,16 @@ fn validate_text2video(body: &Value) -> Result<NewTask, Fail> {
     if camera(body)?.is_some() {
         require(&c.model, "t2v-camera", "camera_control", &c)?;
     }
+    let sound = extras(body, &c)?;
     Ok(NewTask {
         kind: "text2video",
         external_task_id: opt_str(body, "external_task_id")?.map(str::to_string),
         prompt,
-        resolution: resolution(&c.model, &c.mode),
+        resolution: resolution(&c.mode),
+        sound,
+        mode: c.mode,
+        request: body.clone(),
+        surface: Surface::Legacy,
         model: c.model,
         duration: c.duration,
         aspect,
@@ -315,11 +405,16 @@ fn validate_image2video(body: &Value) -> Result<NewTask, Fail> {
             c.model, c.mode, c.duration
         )));
     }
+    let sound = extras(body, &c)?;
     Ok(NewTask {
         kind: "image2video",
         external_task_id: opt_str(body, "external_task_id")?.map(str::to_string),
         prompt,
-        resolution: resolution(&c.model, &c.mode),
+        resolution: resolution(&c.mode),
+        sound,
+        mode: c.mode,
+        request: body.clone(),
+        surface: Surface::Legacy,
         model: c.model,
         duration: c.duration,
         aspect: Aspect::Landscape,
@@ -533,6 +628,19 @@ fn large_video(sample: &[u8], total: u64) -> Response {
         .header(header::CONTENT_LENGTH, length)
         .body(Body::from_stream(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Every task with the create body exactly as it arrived, for tests to assert on.
+async fn records(State(state): State<Arc<SimState>>) -> Response {
+    let tasks: Vec<Value> = state
+        .all()
+        .iter()
+        .map(|t| {
+            json!({"task_id": t.task_id, "external_task_id": t.external_task_id,
+                "surface": t.surface, "model": t.model, "request": t.request})
+        })
+        .collect();
+    axum::Json(json!({ "tasks": tasks })).into_response()
 }
 
 async fn stats(State(state): State<Arc<SimState>>) -> Response {

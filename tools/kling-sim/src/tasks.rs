@@ -14,9 +14,22 @@ use crate::SimConfig;
 use crate::faults::{CallKind, Faults, TaskFaults, task_faults};
 use crate::video::{self, Aspect, Resolution};
 
+/// Which API made a task: its answers and callbacks take that surface's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Surface {
+    Legacy,
+    Standard,
+}
+
 #[derive(Debug, Clone)]
 pub struct SimTask {
     pub task_id: String,
+    pub surface: Surface,
+    /// The create body exactly as received, for tests to read.
+    pub request: Value,
+    pub mode: String,
+    pub sound: bool,
     pub kind: &'static str,
     pub external_task_id: Option<String>,
     pub status: &'static str,
@@ -44,13 +57,9 @@ impl SimTask {
             info.insert("external_task_id".into(), json!(ext));
         }
         let result = if self.status == "succeed" {
-            let exp = self
-                .video_expires_at
-                .map(|e| format!("?exp={e}"))
-                .unwrap_or_default();
             json!({"videos": [{
                 "id": self.video_id(),
-                "url": format!("{base_url}/videos/{}/output.mp4{exp}", self.task_id),
+                "url": self.video_url(base_url),
                 "duration": self.duration.to_string(),
             }]})
         } else {
@@ -64,12 +73,74 @@ impl SimTask {
             "task_result": result,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "final_unit_deduction": self.billed_units(),
         })
+    }
+
+    /// What Kling bills: the price list for a finished video, nothing for a failed one.
+    pub fn billed_units(&self) -> String {
+        match self.status {
+            "succeed" => {
+                crate::capability::units(&self.model, &self.mode, self.sound, self.duration)
+            }
+            _ => "0".into(),
+        }
+    }
+
+    /// The video's URL (with the expiry the faults set).
+    pub fn video_url(&self, base_url: &str) -> String {
+        let exp = self
+            .video_expires_at
+            .map(|e| format!("?exp={e}"))
+            .unwrap_or_default();
+        format!("{base_url}/videos/{}/output.mp4{exp}", self.task_id)
+    }
+
+    /// A task as the 2026 standard API shows it (`GET /tasks` items and its callbacks).
+    pub fn to_standard_json(&self, base_url: &str) -> Value {
+        let status = match self.status {
+            "succeed" => "succeeded",
+            other => other,
+        };
+        let outputs = match status {
+            "succeeded" => json!([{"type": "video", "id": self.video_id(),
+                "url": self.video_url(base_url), "watermark_url": "",
+                "duration": self.duration.to_string()}]),
+            _ => json!([]),
+        };
+        let billing = match status {
+            "succeeded" | "failed" => {
+                json!([{"charge_type": "unit", "amount": self.billed_units(), "package_type": "video"}])
+            }
+            _ => json!([]),
+        };
+        json!({
+            "id": self.task_id,
+            "status": status,
+            "message": self.status_msg,
+            "create_time": self.created_at,
+            "update_time": self.updated_at,
+            "external_id": self.external_task_id.clone().unwrap_or_default(),
+            "outputs": outputs,
+            "billing": billing,
+        })
+    }
+
+    /// The shape this task's own surface uses.
+    pub fn to_surface_json(&self, base_url: &str) -> Value {
+        match self.surface {
+            Surface::Legacy => self.to_json(base_url),
+            Surface::Standard => self.to_standard_json(base_url),
+        }
     }
 }
 
 /// What a create needs to know about the request.
 pub struct NewTask {
+    pub surface: Surface,
+    pub request: Value,
+    pub mode: String,
+    pub sound: bool,
     pub kind: &'static str,
     pub external_task_id: Option<String>,
     pub prompt: String,
@@ -272,6 +343,10 @@ impl SimState {
             let now = now_ms();
             let task = SimTask {
                 task_id: inner.next_id.to_string(),
+                surface: new.surface,
+                request: new.request,
+                mode: new.mode,
+                sound: new.sound,
                 kind: new.kind,
                 external_task_id: new.external_task_id.clone(),
                 status: "submitted",
@@ -320,6 +395,30 @@ impl SimState {
             .filter(|t| t.kind == kind)
             .skip((page_num - 1) * page_size)
             .take(page_size)
+            .cloned()
+            .collect()
+    }
+
+    /// Every task, oldest first.
+    pub fn all(&self) -> Vec<SimTask> {
+        let inner = self.lock();
+        inner
+            .order
+            .iter()
+            .filter_map(|id| inner.tasks.get(id))
+            .cloned()
+            .collect()
+    }
+
+    /// Tasks by our ids or Kling's (standard `GET /tasks`): the ones that exist, in order.
+    pub fn find_many(&self, ids: &[&str], external: bool) -> Vec<SimTask> {
+        let inner = self.lock();
+        ids.iter()
+            .filter_map(|id| match external {
+                true => inner.by_external.get(*id),
+                false => inner.tasks.get(*id).map(|t| &t.task_id),
+            })
+            .filter_map(|id| inner.tasks.get(id))
             .cloned()
             .collect()
     }
@@ -469,7 +568,7 @@ impl SimState {
                 continue;
             };
             let (send, duplicate, reorder, delay) = self.callback_plan(&task);
-            let body = task.to_json(&self.base_url);
+            let body = task.to_surface_json(&self.base_url);
             if !send {
                 continue;
             }
