@@ -3,6 +3,7 @@
 //! (traits) with their AWS adapters.
 
 pub mod auth;
+pub mod billing;
 pub mod aws;
 pub mod config;
 pub mod deadline;

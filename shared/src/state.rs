@@ -172,6 +172,8 @@ pub struct TaskPatch {
     pub error: Option<crate::task::TaskError>,
     /// The stored copy; kept only on a move to SUCCEEDED.
     pub video: Option<crate::task::StoredVideo>,
+    /// Billing and request ids the provider reported, merged into what is known.
+    pub facts: crate::task::ProviderFacts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -224,6 +226,7 @@ pub fn apply_event(
     if next.provider_ref.is_none() {
         next.provider_ref = patch.provider_ref.clone();
     }
+    next.provider_facts.merge(&patch.facts);
     if next == *task {
         return Ok(None);
     }
@@ -312,6 +315,8 @@ mod apply_tests {
             request: None,
             submit_attempted_at: None,
             retry_at: None,
+            plan: None,
+            provider_facts: Default::default(),
         }
     }
 

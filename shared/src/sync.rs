@@ -77,8 +77,9 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
             return fail(store, task, "timeout", msg, true).await;
         }
     }
+    let expected = task.request.as_ref().and_then(|r| provider.expected_units(r));
     match remote {
-        Ok(remote) => apply_job(store, queue, task, remote).await,
+        Ok(remote) => apply_job(store, queue, task, remote, expected).await,
         Err(ProviderError::NotFound) if task.status == TaskStatus::Created => {
             Ok(SyncOutcome::Unchanged)
         }
@@ -150,9 +151,11 @@ async fn apply_job<S: Tasks, Q: FinalizeQueue>(
     queue: &Q,
     task: &Task,
     remote: ProviderJob,
+    expected_units: Option<f64>,
 ) -> Result<SyncOutcome, SyncError> {
     let mut patch = TaskPatch {
         provider_ref: Some(remote.reference.clone()),
+        facts: crate::task::ProviderFacts::from_lookup(&remote),
         ..Default::default()
     };
     if remote.status == JobStatus::Failed {
@@ -160,7 +163,8 @@ async fn apply_job<S: Tasks, Q: FinalizeQueue>(
             .failure
             .unwrap_or_else(|| "the video provider could not generate this video".into());
         patch.error = failed("provider_failed", msg.clone(), false).error;
-        store.apply(&task.id, TaskEvent::Failed, patch).await?;
+        let applied = store.apply(&task.id, TaskEvent::Failed, patch).await?;
+        crate::billing::observe(task, &applied.task, expected_units);
         crate::metrics::emit(
             &[("Reason", "provider_failed")],
             &[("TasksFailed", 1.0, crate::metrics::Unit::Count)],
@@ -171,6 +175,7 @@ async fn apply_job<S: Tasks, Q: FinalizeQueue>(
         return Ok(SyncOutcome::Unchanged);
     };
     let applied = store.apply(&task.id, event, patch).await?;
+    crate::billing::observe(task, &applied.task, expected_units);
     if applied.task.status == TaskStatus::Finalizing {
         let message = FinalizeMessage::done(&task.id);
         queue.enqueue(&message).await.map_err(SyncError::Queue)?;

@@ -243,6 +243,49 @@ impl<'de> Deserialize<'de> for CostUnits {
     }
 }
 
+/// What the provider told us about billing and its requests, for an operator reconciling our
+/// ledger with the provider's bill or quoting a request to its support. Never shown to apps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderFacts {
+    /// Units the provider billed, as it wrote them (Kling: `final_unit_deduction`, `billing[]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billed_units: Option<String>,
+    /// The provider's request id of the create that made the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_request_id: Option<String>,
+    /// The provider's request id of the last lookup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_request_id: Option<String>,
+}
+
+impl ProviderFacts {
+    pub fn is_empty(&self) -> bool {
+        *self == ProviderFacts::default()
+    }
+
+    /// What a lookup answered (its bill, its request id).
+    pub fn from_lookup(job: &crate::provider::ProviderJob) -> Self {
+        Self {
+            billed_units: job.billed_units.clone(),
+            create_request_id: None,
+            last_request_id: job.request_id.clone(),
+        }
+    }
+
+    /// Newer facts over these; the create's request id is kept once known.
+    pub fn merge(&mut self, newer: &ProviderFacts) {
+        if self.create_request_id.is_none() {
+            self.create_request_id = newer.create_request_id.clone();
+        }
+        if newer.last_request_id.is_some() {
+            self.last_request_id = newer.last_request_id.clone();
+        }
+        if newer.billed_units.is_some() {
+            self.billed_units = newer.billed_units.clone();
+        }
+    }
+}
+
 /// Why a task failed, as shown to the app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskError {
@@ -324,6 +367,11 @@ pub struct Task {
     /// Not submitted before this (the provider was busy).
     #[serde(default)]
     pub retry_at: Option<Timestamp>,
+    /// The plan that priced the task (for billing metrics per plan).
+    #[serde(default)]
+    pub plan: Option<String>,
+    #[serde(default, skip_serializing_if = "ProviderFacts::is_empty")]
+    pub provider_facts: ProviderFacts,
 }
 
 fn default_priority() -> u8 {

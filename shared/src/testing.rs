@@ -646,6 +646,12 @@ impl FakeProvider {
             job.status = status;
             job.video_url = video_url.map(str::to_string);
             job.failure = failure.map(str::to_string);
+            // The fake bills a unit per second of a delivered video, nothing for a failure.
+            job.billed_units = match status {
+                JobStatus::Succeeded => Some("5".into()),
+                JobStatus::Failed => Some("0".into()),
+                _ => None,
+            };
         }
     }
 
@@ -697,6 +703,7 @@ impl VideoProvider for FakeProvider {
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {
         if request.camera.is_some() && request.duration_seconds == 10 {
             return Err(ProviderError::Unsupported {
+                feature: crate::provider::Feature::CameraControl,
                 reason: "camera moves are for 5-second videos only".into(),
             });
         }
@@ -727,6 +734,7 @@ impl VideoProvider for FakeProvider {
             video_url: None,
             video_duration_seconds: None,
             billed_units: None,
+            request_id: Some(format!("fake-create-{}", jobs.len() + 1)),
             failure: None,
         };
         jobs.insert(request.task_id.clone(), job.clone());
@@ -748,10 +756,12 @@ impl VideoProvider for FakeProvider {
         let by_ref = lookup
             .reference
             .and_then(|r| jobs.values().find(|j| j.reference == *r));
-        by_ref
+        let mut job = by_ref
             .or_else(|| jobs.get(lookup.task_id))
             .cloned()
-            .ok_or(ProviderError::NotFound)
+            .ok_or(ProviderError::NotFound)?;
+        job.request_id = Some("fake-lookup".into());
+        Ok(job)
     }
 }
 
@@ -944,6 +954,8 @@ pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
         request: None,
         submit_attempted_at: None,
         retry_at: None,
+        plan: Some("free".into()),
+        provider_facts: Default::default(),
     }
 }
 
@@ -988,6 +1000,7 @@ impl FakeProvider {
                     video_url: None,
                     video_duration_seconds: None,
                     billed_units: None,
+                    request_id: None,
                     failure: None,
                 },
             );

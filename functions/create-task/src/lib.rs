@@ -424,6 +424,8 @@ fn new_task<S, P: VideoProvider, U, D>(
         request: Some(request),
         submit_attempted_at: None,
         retry_at: None,
+        plan: Some(p.plan_name.to_string()),
+        provider_facts: Default::default(),
     }
 }
 

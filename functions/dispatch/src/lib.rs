@@ -318,10 +318,15 @@ async fn record<S: Store, P, D>(
     let event = event_for(job.status).unwrap_or(TaskEvent::ProviderQueued);
     let patch = TaskPatch {
         provider_ref: Some(job.reference.clone()),
+        facts: shared::task::ProviderFacts {
+            create_request_id: job.request_id.clone(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     app.store.apply(&task.id, event, patch).await?;
-    tracing::info!(provider_ref = %job.reference, "submitted to the provider");
+    let request_id = job.request_id.as_deref().unwrap_or("-");
+    tracing::info!(provider_ref = %job.reference, provider_request_id = request_id, "submitted to the provider");
     Ok(())
 }
 

@@ -239,6 +239,7 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         .map_err(|e| Retry(format!("provider lookup failed: {e}")))?;
     let patch = TaskPatch {
         provider_ref: Some(remote.reference.clone()),
+        facts: shared::task::ProviderFacts::from_lookup(&remote),
         ..Default::default()
     };
     match remote.status {
@@ -257,10 +258,13 @@ async fn confirm<S: Store, P: VideoProvider, V>(
             return Ok(Confirmed::Pending(other));
         }
     }
-    app.store
+    let applied = app
+        .store
         .apply(&task.id, TaskEvent::ProviderSucceeded, patch)
         .await
         .map_err(retry)?;
+    let expected = task.request.as_ref().and_then(|r| app.provider.expected_units(r));
+    shared::billing::observe(task, &applied.task, expected);
     Ok(match remote.video_url {
         Some(url) => Confirmed::Video(url),
         None => Confirmed::Failed(

@@ -1,12 +1,15 @@
-//! Kling's legacy `/v1` API behind the provider port: domain requests to wire requests, wire
-//! tasks and errors to provider jobs and errors that say what to do.
+//! Kling behind the provider port, on the surface configuration names: the legacy `/v1` API
+//! (mapped here) or the 2026 standard API (`standard_map`). Domain requests become wire
+//! requests; wire tasks and errors become provider jobs and errors that say what to do.
 
 use std::time::Duration;
 
-use super::capability;
+use super::capability::{self, Surface};
 use super::client::{KlingClient, TaskRef, VideoKind};
 use super::config::{KlingConfig, Preset};
 use super::error::{ErrorKind, KlingError};
+use super::standard::{Ids, StandardTask};
+use super::standard_map;
 use super::wire::{
     CameraConfig, CameraControl, CameraType, ElementRef, Image2VideoRequest, ImageInput, KlingTask,
     ProviderStatus, ShotPrompt, Text2VideoRequest,
@@ -20,10 +23,11 @@ use crate::task::{Mode, Quality, VideoType};
 
 pub const NAME: &str = "kling";
 
-/// Kling through its `/v1` API, with the configured quality presets.
+/// Kling through the configured API surface, with the configured quality presets.
 pub struct KlingProvider {
     client: KlingClient,
     presets: [Preset; 3],
+    surface: Surface,
 }
 
 impl KlingProvider {
@@ -34,7 +38,11 @@ impl KlingProvider {
     pub fn with_client(client: KlingClient, cfg: &KlingConfig) -> Self {
         let presets =
             [Quality::Draft, Quality::Standard, Quality::Pro].map(|q| cfg.preset(q).clone());
-        Self { client, presets }
+        Self {
+            client,
+            presets,
+            surface: cfg.surface,
+        }
     }
 
     pub fn client(&self) -> &KlingClient {
@@ -220,6 +228,7 @@ pub fn provider_error(e: &KlingError) -> ProviderError {
             ProviderError::OutcomeUnknown { reason }
         }
         KlingError::Signing(_) => ProviderError::Auth { reason },
+        KlingError::TaskNotFound(_) => ProviderError::NotFound,
         KlingError::Unsupported(feature, r) => ProviderError::Unsupported {
             feature: *feature,
             reason: r.clone(),
@@ -253,12 +262,12 @@ impl VideoProvider for KlingProvider {
     }
 
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {
-        match wire_request(request) {
-            WireRequest::Text(r) => capability::check_text2video(&r),
-            WireRequest::Image(r) => capability::check_image2video(&r),
-        }
-        .map(|_| ())
-        .map_err(|e| provider_error(&e))
+        let checked = match (self.surface, wire_request(request)) {
+            (Surface::Standard, _) => standard_map::check(request).map(|_| ()),
+            (_, WireRequest::Text(r)) => capability::check_text2video(&r).map(|_| ()),
+            (_, WireRequest::Image(r)) => capability::check_image2video(&r).map(|_| ()),
+        };
+        checked.map_err(|e| provider_error(&e))
     }
 
     fn expected_units(&self, r: &GenerationRequest) -> Option<f64> {
@@ -272,11 +281,14 @@ impl VideoProvider for KlingProvider {
         request: &GenerationRequest,
         deadline: Deadline,
     ) -> Result<ProviderJob, ProviderError> {
+        if self.surface == Surface::Standard {
+            return self.submit_standard(request, deadline).await;
+        }
         let answer = match wire_request(request) {
             WireRequest::Text(r) => self.client.create_text2video(&r, deadline).await,
             WireRequest::Image(r) => self.client.create_image2video(&r, deadline).await,
         };
-        answer.map(|t| job(&t)).map_err(|e| provider_error(&e))
+        answer.map(|t| job(&t)).map_err(|e| logged(&e))
     }
 
     async fn lookup(
@@ -284,6 +296,15 @@ impl VideoProvider for KlingProvider {
         lookup: JobLookup<'_>,
         deadline: Deadline,
     ) -> Result<ProviderJob, ProviderError> {
+        if self.surface == Surface::Standard {
+            let ids = [lookup.reference.map_or(lookup.task_id, |r| r.as_str())];
+            let ids = match lookup.reference {
+                Some(_) => Ids::Kling(&ids),
+                None => Ids::External(&ids),
+            };
+            let found = self.client.find_one(ids, deadline).await;
+            return found.map(|t| standard_map::job(&t)).map_err(|e| logged(&e));
+        }
         let reference = match lookup.reference {
             Some(r) => TaskRef::Provider(r.as_str()),
             None => TaskRef::External(lookup.task_id),
@@ -292,8 +313,39 @@ impl VideoProvider for KlingProvider {
             .query(kind(lookup.kind), reference, deadline)
             .await
             .map(|t| job(&t))
-            .map_err(|e| provider_error(&e))
+            .map_err(|e| logged(&e))
     }
+}
+
+impl KlingProvider {
+    async fn submit_standard(
+        &self,
+        request: &GenerationRequest,
+        deadline: Deadline,
+    ) -> Result<ProviderJob, ProviderError> {
+        let (product, model, body) =
+            standard_map::create_request(request).map_err(|e| provider_error(&e))?;
+        let created = self
+            .client
+            .create_standard(product, model, &body, deadline)
+            .await;
+        created
+            .map(|t| standard_map::job(&t))
+            .map_err(|e| logged(&e))
+    }
+}
+
+/// A failed call, logged with Kling's request id (for its support), then classified.
+fn logged(e: &KlingError) -> ProviderError {
+    let mapped = provider_error(e);
+    tracing::warn!(
+        kling_request_id = e.request_id().unwrap_or("-"),
+        code = e.code(),
+        outcome = mapped.label(),
+        error = %e,
+        "Kling call failed"
+    );
+    mapped
 }
 
 /// Kling's callback bodies: the bare task object it documents, or the `{code, message, data}`
@@ -307,6 +359,10 @@ pub fn parse_callback(bytes: &[u8]) -> Result<CallbackHint, CallbackError> {
         Some(data) if data.get("task_id").is_some() => data.clone(),
         _ => value,
     };
+    // The standard API's callbacks are one `GET /tasks` item: `id` and `status`.
+    if body.get("task_id").is_none() && body.get("id").is_some() {
+        return standard_callback(body);
+    }
     let task: KlingTask = serde_json::from_value(body)
         .map_err(|e| CallbackError::Malformed(format!("callback body is not a Kling task: {e}")))?;
     Ok(CallbackHint {
@@ -314,6 +370,17 @@ pub fn parse_callback(bytes: &[u8]) -> Result<CallbackHint, CallbackError> {
         task_id: task.external_task_id().map(str::to_string),
         status: job_status(task.task_status),
         failure: task.task_status_msg.clone().filter(|m| !m.is_empty()),
+    })
+}
+
+fn standard_callback(body: serde_json::Value) -> Result<CallbackHint, CallbackError> {
+    let task: StandardTask = serde_json::from_value(body)
+        .map_err(|e| CallbackError::Malformed(format!("callback body is not a Kling task: {e}")))?;
+    Ok(CallbackHint {
+        reference: ProviderRef(task.id.clone()),
+        task_id: task.external_id.clone().filter(|e| !e.is_empty()),
+        status: standard_map::job_status(task.status),
+        failure: task.message.clone().filter(|m| !m.is_empty()),
     })
 }
 
@@ -384,5 +451,17 @@ mod tests {
             KlingCallbacks.read("fal", bare),
             Err(CallbackError::UnknownProvider("fal".into()))
         );
+        let standard =
+            br#"{"id":"9","status":"succeeded","external_id":"t","outputs":[],"billing":[]}"#;
+        let hint = parse_callback(standard).unwrap();
+        assert_eq!(
+            (
+                hint.reference.as_str(),
+                hint.task_id.as_deref(),
+                hint.status
+            ),
+            ("9", Some("t"), JobStatus::Succeeded)
+        );
+        assert!(parse_callback(br#"{"id":"9","status":7}"#).is_err());
     }
 }

@@ -234,7 +234,11 @@ impl KlingClient {
             .await
     }
 
-    async fn with_retries<T, F, Fut>(&self, deadline: Deadline, mut op: F) -> Result<T, KlingError>
+    pub(crate) async fn with_retries<T, F, Fut>(
+        &self,
+        deadline: Deadline,
+        mut op: F,
+    ) -> Result<T, KlingError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, KlingError>>,

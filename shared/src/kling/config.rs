@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::capability::Surface;
 use crate::config::{ConfigError, Source};
 use crate::task::Quality;
 
@@ -11,7 +12,7 @@ pub struct Preset {
 }
 
 impl Preset {
-    fn parse(name: &'static str, raw: &str) -> Result<Self, ConfigError> {
+    fn parse(name: &'static str, raw: &str, surface: Surface) -> Result<Self, ConfigError> {
         let (model, mode) = raw.split_once(':').ok_or_else(|| ConfigError::Invalid {
             name,
             reason: format!("'{raw}' must be MODEL:MODE, e.g. kling-v2-5-turbo:std"),
@@ -23,10 +24,13 @@ impl Preset {
             });
         }
         // A retired model would fail every task of the tier only once Kling is asked.
-        if super::capability::model(model).is_none() {
+        let on_surface = super::capability::model(model).and_then(|m| m.name_on(surface));
+        if on_surface.is_none() {
             return Err(ConfigError::Invalid {
                 name,
-                reason: format!("'{model}' is not one of Kling's current video models"),
+                reason: format!(
+                    "'{model}' is not a current Kling video model on the {surface:?} API"
+                ),
             });
         }
         Ok(Self {
@@ -68,6 +72,8 @@ impl Default for RetryPolicy {
 
 #[derive(Clone)]
 pub struct KlingConfig {
+    /// Which of Kling's API surfaces to speak (`KLING_API_STYLE`).
+    pub surface: Surface,
     pub base_url: String,
     pub auth: KlingAuth,
     pub connect_timeout: Duration,
@@ -81,6 +87,7 @@ pub struct KlingConfig {
 impl std::fmt::Debug for KlingConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KlingConfig")
+            .field("surface", &self.surface)
             .field("base_url", &self.base_url)
             .field("auth", &"<redacted>")
             .field("retry", &self.retry)
@@ -95,11 +102,23 @@ pub const DEFAULT_BASE_URL: &str = "https://api-singapore.klingai.com";
 
 impl KlingConfig {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        let surface = match src
+            .optional("KLING_API_STYLE")
+            .as_deref()
+            .unwrap_or("legacy")
+        {
+            "legacy" => Surface::Legacy,
+            "standard" => Surface::Standard,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "KLING_API_STYLE",
+                    reason: format!("'{other}' is not one of legacy, standard"),
+                });
+            }
+        };
         let preset = |name: &'static str, default: &str| -> Result<Preset, ConfigError> {
-            Preset::parse(
-                name,
-                &src.optional(name).unwrap_or_else(|| default.to_string()),
-            )
+            let raw = src.optional(name).unwrap_or_else(|| default.to_string());
+            Preset::parse(name, &raw, surface)
         };
         let base_url = src
             .optional("KLING_BASE_URL")
@@ -108,7 +127,16 @@ impl KlingConfig {
             name: "KLING_BASE_URL",
             reason: e.to_string(),
         })?;
-        let auth = match src.optional("KLING_AUTH").as_deref().unwrap_or("jwt") {
+        // The standard API takes only an API key.
+        let default_auth = match surface {
+            Surface::Legacy => "jwt",
+            Surface::Standard => "api_key",
+        };
+        let auth = match src
+            .optional("KLING_AUTH")
+            .as_deref()
+            .unwrap_or(default_auth)
+        {
             "jwt" => KlingAuth::Jwt {
                 access_key: src.required("KLING_ACCESS_KEY")?,
                 secret_key: src.required("KLING_SECRET_KEY")?,
@@ -121,8 +149,15 @@ impl KlingConfig {
                 });
             }
         };
+        if surface == Surface::Standard && !matches!(auth, KlingAuth::ApiKey(_)) {
+            return Err(ConfigError::Invalid {
+                name: "KLING_AUTH",
+                reason: "the standard API takes only an API key (KLING_API_KEY)".into(),
+            });
+        }
         let defaults = RetryPolicy::default();
         Ok(Self {
+            surface,
             base_url: base_url.trim_end_matches('/').to_string(),
             auth,
             connect_timeout: Duration::from_millis(src.parsed("KLING_CONNECT_TIMEOUT_MS", 3_000)?),
@@ -200,6 +235,29 @@ mod tests {
                 ..
             })
         ));
+        let standard = HashMap::from([
+            ("KLING_API_STYLE", "standard"),
+            ("KLING_API_KEY", "key"),
+            ("KLING_PRESET_PRO", "kling-3.0-turbo:pro"),
+        ]);
+        let cfg = KlingConfig::from_source(&standard).unwrap();
+        assert_eq!(
+            (cfg.surface, cfg.pro.model.as_str()),
+            (Surface::Standard, "kling-3.0-turbo")
+        );
+        let turbo_on_legacy = HashMap::from([
+            ("KLING_ACCESS_KEY", "ak"),
+            ("KLING_SECRET_KEY", "sk"),
+            ("KLING_PRESET_PRO", "kling-3.0-turbo:pro"),
+        ]);
+        assert!(KlingConfig::from_source(&turbo_on_legacy).is_err());
+        let jwt_on_standard = HashMap::from([
+            ("KLING_API_STYLE", "standard"),
+            ("KLING_AUTH", "jwt"),
+            ("KLING_ACCESS_KEY", "ak"),
+            ("KLING_SECRET_KEY", "sk"),
+        ]);
+        assert!(KlingConfig::from_source(&jwt_on_standard).is_err());
         let defaults = KlingConfig::from_source(&HashMap::from([
             ("KLING_ACCESS_KEY", "ak"),
             ("KLING_SECRET_KEY", "sk"),

@@ -92,6 +92,9 @@ pub enum KlingError {
     /// Refused before any request: Kling does not support this combination.
     #[error("not supported by Kling: {1}")]
     Unsupported(crate::provider::Feature, String),
+    /// A lookup found no such task (the standard API's empty answer).
+    #[error("Kling has no such task: {0}")]
+    TaskNotFound(String),
     /// Refused before any request: a value Kling would reject.
     #[error("invalid request for Kling: {0}")]
     InvalidInput(String),
@@ -149,6 +152,7 @@ impl KlingError {
     /// "Task not found by id/external id" (kling-api.md §0-A.2).
     pub fn is_task_not_found(&self) -> bool {
         match self {
+            KlingError::TaskNotFound(_) => true,
             KlingError::Api { kind, message, .. } => {
                 *kind == ErrorKind::ResourceNotFound
                     || (*kind == ErrorKind::InvalidParameters

@@ -1,4 +1,5 @@
-//! The Kling client for the legacy `/v1/` video API (`../shared/kling-api.md`).
+//! The Kling client for its two API surfaces (`../shared/kling-api.md`): the legacy `/v1/` video
+//! API and the 2026 standard one, behind one provider adapter chosen by `KLING_API_STYLE`.
 
 pub mod adapter;
 pub mod capability;
@@ -6,9 +7,12 @@ mod client;
 mod config;
 mod error;
 mod jwt;
+pub mod standard;
+mod standard_map;
 mod wire;
 
 pub use adapter::{KlingCallbacks, KlingProvider};
+pub use capability::Surface;
 pub use client::{
     Clock, Deadline, KlingClient, TaskRef, VideoKind, backoff, deadline_from_epoch_ms, system_clock,
 };
