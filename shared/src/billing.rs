@@ -13,7 +13,10 @@ const TOLERANCE: f64 = 0.005;
 pub fn bill_lines(before: &Task, after: &Task, expected: Option<f64>, now_ms: i64) -> Vec<String> {
     let first_seen = before.provider_facts.billed_units.is_none();
     let billed = after.provider_facts.billed_units.as_deref();
-    let Some(billed) = billed.filter(|_| first_seen).and_then(|b| b.parse::<f64>().ok()) else {
+    let Some(billed) = billed
+        .filter(|_| first_seen)
+        .and_then(|b| b.parse::<f64>().ok())
+    else {
         return Vec::new();
     };
     let plan = after.plan.as_deref().unwrap_or("unknown");
@@ -26,7 +29,11 @@ pub fn bill_lines(before: &Task, after: &Task, expected: Option<f64>, now_ms: i6
     // A failed task is billed nothing; only a delivered one is held to the price list.
     if let Some(expected) = expected.filter(|_| billed > 0.0) {
         let mismatch = (billed - expected).abs() > TOLERANCE;
-        metrics.push(("ProviderUnitsMismatch", f64::from(u8::from(mismatch)), Unit::Count));
+        metrics.push((
+            "ProviderUnitsMismatch",
+            f64::from(u8::from(mismatch)),
+            Unit::Count,
+        ));
         metrics.push(("ProviderUnitsDelta", billed - expected, Unit::None));
     }
     vec![emf_line(now_ms, &dims, &metrics)]
@@ -75,16 +82,38 @@ mod tests {
         let lines = bill_lines(&before, &after, Some(4.0), 1_700_000_000_000);
         println!("{}", lines[0]);
         let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
-        assert_eq!((v["Plan"].as_str(), v["Provider"].as_str()), (Some("pro"), Some("kling")));
-        assert_eq!((v["ProviderUnits"].as_f64(), v["ProviderUnitsMismatch"].as_f64()), (Some(4.0), Some(0.0)));
+        assert_eq!(
+            (v["Plan"].as_str(), v["Provider"].as_str()),
+            (Some("pro"), Some("kling"))
+        );
+        assert_eq!(
+            (
+                v["ProviderUnits"].as_f64(),
+                v["ProviderUnitsMismatch"].as_f64()
+            ),
+            (Some(4.0), Some(0.0))
+        );
         assert_eq!(v["ProviderUnitsPerCostUnit"].as_f64(), Some(0.5));
         let wrong = bill_lines(&before, &after, Some(6.0), 0);
         let v: serde_json::Value = serde_json::from_str(&wrong[0]).unwrap();
-        assert_eq!((v["ProviderUnitsMismatch"].as_f64(), v["ProviderUnitsDelta"].as_f64()), (Some(1.0), Some(-2.0)));
-        assert!(bill_lines(&after, &after, Some(4.0), 0).is_empty(), "only when first seen");
+        assert_eq!(
+            (
+                v["ProviderUnitsMismatch"].as_f64(),
+                v["ProviderUnitsDelta"].as_f64()
+            ),
+            (Some(1.0), Some(-2.0))
+        );
+        assert!(
+            bill_lines(&after, &after, Some(4.0), 0).is_empty(),
+            "only when first seen"
+        );
         let mut failed = after.clone();
         failed.provider_facts.billed_units = Some("0".into());
-        let v: serde_json::Value = serde_json::from_str(&bill_lines(&before, &failed, Some(4.0), 0)[0]).unwrap();
-        assert!(v.get("ProviderUnitsMismatch").is_none(), "a failed task is not held to the list");
+        let v: serde_json::Value =
+            serde_json::from_str(&bill_lines(&before, &failed, Some(4.0), 0)[0]).unwrap();
+        assert!(
+            v.get("ProviderUnitsMismatch").is_none(),
+            "a failed task is not held to the list"
+        );
     }
 }

@@ -3,8 +3,8 @@
 //! (traits) with their AWS adapters.
 
 pub mod auth;
-pub mod billing;
 pub mod aws;
+pub mod billing;
 pub mod config;
 pub mod deadline;
 pub mod envelope;

@@ -77,7 +77,10 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
             return fail(store, task, "timeout", msg, true).await;
         }
     }
-    let expected = task.request.as_ref().and_then(|r| provider.expected_units(r));
+    let expected = task
+        .request
+        .as_ref()
+        .and_then(|r| provider.expected_units(r));
     match remote {
         Ok(remote) => apply_job(store, queue, task, remote, expected).await,
         Err(ProviderError::NotFound) if task.status == TaskStatus::Created => {

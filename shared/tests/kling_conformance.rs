@@ -1,17 +1,18 @@
-//! Conformance: the Kling client against kling-sim over HTTP. Each side was written from the
+//! Conformance of the legacy `/v1` wire client against kling-sim over HTTP: what only this
+//! surface has (its JSON shapes, paging, capability checks on its wire types, token timing).
+//! The scenarios both surfaces share run in `kling_surfaces.rs`. Each side was written from the
 //! contract alone, so agreement here means both follow it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kling_sim::{CallKind, Faults, NextError, RunningSim, SimConfig};
+use kling_sim::{Faults, RunningSim, SimConfig};
 use serde_json::{Value, json};
 use shared::kling::{
-    CameraConfig, CameraControl, CameraType, Clock, Deadline, DynamicMask, ErrorKind,
-    Image2VideoRequest, ImageInput, KlingAuth, KlingClient, KlingConfig, KlingError, Preset,
-    ProviderStatus, RetryPolicy, TaskOutcome, TaskRef, Text2VideoRequest, TrajectoryPoint,
-    VideoKind, system_clock,
+    CameraConfig, CameraControl, CameraType, Clock, Deadline, ErrorKind, Image2VideoRequest,
+    ImageInput, KlingAuth, KlingClient, KlingConfig, KlingError, Preset, ProviderStatus,
+    RetryPolicy, TaskOutcome, TaskRef, Text2VideoRequest, VideoKind, system_clock,
 };
 
 const AK: &str = "conformance-ak";
@@ -41,6 +42,7 @@ fn config(sim: &RunningSim) -> KlingConfig {
         mode: "std".into(),
     };
     KlingConfig {
+        surface: shared::kling::Surface::Legacy,
         base_url: sim.base_url(),
         auth: KlingAuth::Jwt {
             access_key: AK.into(),
@@ -74,6 +76,11 @@ fn t2v(model: &str, mode: &str, duration: &str) -> Text2VideoRequest {
         camera_control: None,
         aspect_ratio: "16:9".into(),
         duration: duration.into(),
+        sound: None,
+        multi_shot: None,
+        shot_type: None,
+        multi_prompt: None,
+        element_list: None,
         callback_url: None,
         external_task_id: None,
     }
@@ -92,6 +99,11 @@ fn i2v(model: &str, mode: &str, duration: &str) -> Image2VideoRequest {
         dynamic_masks: None,
         camera_control: None,
         duration: duration.into(),
+        sound: None,
+        multi_shot: None,
+        shot_type: None,
+        multi_prompt: None,
+        element_list: None,
         callback_url: None,
         external_task_id: None,
     }
@@ -112,220 +124,6 @@ async fn wait_done(client: &KlingClient, kind: VideoKind, id: &str) -> shared::k
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("task {id} never finished");
-}
-
-fn next(code: i64, times: u32, on: CallKind) -> Faults {
-    Faults {
-        next_errors: vec![NextError { code, times, on }],
-        ..Default::default()
-    }
-}
-
-#[tokio::test]
-async fn every_error_code_is_retried_exactly_as_classified() {
-    let sim = sim().await;
-    let client = client(&sim);
-    // (code, attempts the client makes before giving up)
-    let table = [
-        (1000, 1),
-        (1001, 1),
-        (1002, 1),
-        (1003, 2),
-        (1004, 2),
-        (1100, 1),
-        (1101, 1),
-        (1102, 1),
-        (1103, 1),
-        (1200, 1),
-        (1201, 1),
-        (1202, 1),
-        (1203, 1),
-        (1300, 1),
-        (1301, 1),
-        (1302, 4),
-        (1303, 4),
-        (1304, 1),
-        (5000, 4),
-        (5001, 4),
-        (5002, 4),
-    ];
-    for (code, attempts) in table {
-        sim.state.set_faults(next(code, 10, CallKind::Create));
-        let before = sim.state.counters().create;
-        let err = client
-            .create_text2video(&t2v("kling-v2-5-turbo", "std", "5"), Deadline::none())
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Some(code), "{err}");
-        assert_eq!(
-            sim.state.counters().create - before,
-            attempts,
-            "attempts for code {code}"
-        );
-        assert_eq!(
-            err.is_retryable(),
-            attempts == 4,
-            "classification of {code}"
-        );
-    }
-    assert_eq!(
-        sim.state.task_count(),
-        0,
-        "no injected failure created a task"
-    );
-
-    // A transient failure that clears: success on the third attempt.
-    sim.state.set_faults(next(5001, 2, CallKind::Create));
-    let before = sim.state.counters().create;
-    let task = client
-        .create_text2video(&t2v("kling-v2-5-turbo", "std", "5"), Deadline::none())
-        .await
-        .unwrap();
-    assert_eq!(task.task_status, ProviderStatus::Submitted);
-    assert_eq!(sim.state.counters().create - before, 3);
-
-    // Queries follow the same rules.
-    sim.state.set_faults(next(5000, 1, CallKind::Query));
-    let before = sim.state.counters().query;
-    client
-        .query(
-            VideoKind::Text2Video,
-            TaskRef::Provider(&task.task_id),
-            Deadline::none(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(sim.state.counters().query - before, 2);
-}
-
-#[tokio::test]
-async fn retries_stop_at_the_callers_deadline() {
-    let sim = sim().await;
-    let mut cfg = config(&sim);
-    cfg.retry.base = Duration::from_millis(400);
-    cfg.retry.cap = Duration::from_millis(400);
-    let client = KlingClient::new(&cfg).unwrap();
-    sim.state.set_faults(Faults {
-        next_errors: vec![NextError {
-            code: 5000,
-            times: 10,
-            on: CallKind::Any,
-        }],
-        seed: 3,
-        ..Default::default()
-    });
-    let err = client
-        .create_text2video(
-            &t2v("kling-v2-5-turbo", "std", "5"),
-            Deadline::after(Duration::from_millis(150)),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some(5000));
-    assert!(
-        sim.state.counters().create < 4,
-        "the deadline cut retries short"
-    );
-}
-
-#[tokio::test]
-async fn added_latency_past_the_deadline_is_a_timeout() {
-    let sim = sim_with(
-        Faults {
-            latency_ms: 500,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .await;
-    let err = client(&sim)
-        .query(
-            VideoKind::Text2Video,
-            TaskRef::Provider("1"),
-            Deadline::after(Duration::from_millis(100)),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(err, KlingError::Timeout);
-}
-
-#[tokio::test]
-async fn a_timed_out_create_is_recovered_without_a_second_task() {
-    let sim = sim_with(
-        Faults {
-            hang_next_creates: 1,
-            hang_ms: 2_000,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .await;
-    let mut cfg = config(&sim);
-    cfg.request_timeout = Duration::from_millis(300);
-    let client = KlingClient::new(&cfg).unwrap();
-    let mut req = t2v("kling-v2-5-turbo", "std", "5");
-    req.external_task_id = Some("ours-timeout-1".into());
-    let task = client
-        .create_text2video(&req, Deadline::none())
-        .await
-        .unwrap();
-    assert_eq!(task.external_task_id(), Some("ours-timeout-1"));
-    assert_eq!(sim.state.count_for_external("ours-timeout-1"), 1);
-    assert_eq!(sim.state.counters().create, 1, "never submitted twice");
-    assert!(sim.state.counters().query >= 1, "looked it up instead");
-}
-
-/// 5000 after Kling stored the task: the client looks it up instead of POSTing again (which a
-/// stored external id would refuse), so the caller gets the task and Kling holds one.
-#[tokio::test]
-async fn a_create_failing_after_storing_is_recovered_without_a_second_task() {
-    let sim = sim_with(
-        Faults {
-            fail_after_storing_next_creates: 1,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .await;
-    let client = client(&sim);
-    let mut req = t2v("kling-v2-5-turbo", "std", "5");
-    req.external_task_id = Some("ours-5000-1".into());
-    let task = client
-        .create_text2video(&req, Deadline::none())
-        .await
-        .unwrap();
-    assert_eq!(task.external_task_id(), Some("ours-5000-1"));
-    assert_eq!(sim.state.count_for_external("ours-5000-1"), 1);
-    assert_eq!(sim.state.counters().create, 1, "never submitted twice");
-}
-
-/// A lost create that Kling never stored is submitted again once the lookup says "not found".
-#[tokio::test]
-async fn a_lost_create_kling_never_stored_is_submitted_again() {
-    let sim = sim_with(
-        Faults {
-            next_errors: vec![kling_sim::NextError {
-                code: 5000,
-                times: 1,
-                on: kling_sim::CallKind::Create,
-            }],
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .await;
-    let mut req = t2v("kling-v2-5-turbo", "std", "5");
-    req.external_task_id = Some("ours-5000-2".into());
-    let task = client(&sim)
-        .create_text2video(&req, Deadline::none())
-        .await
-        .unwrap();
-    assert_eq!(task.external_task_id(), Some("ours-5000-2"));
-    assert_eq!(sim.state.count_for_external("ours-5000-2"), 1);
-    assert!(
-        sim.state.counters().query >= 1,
-        "looked it up before submitting again"
-    );
 }
 
 #[tokio::test]
@@ -396,186 +194,6 @@ async fn a_token_that_expires_mid_run_is_reminted_once() {
         sim.state.counters().query - before,
         2,
         "one 1004, one success with a new token"
-    );
-}
-
-#[tokio::test]
-async fn capability_refusals_never_reach_kling() {
-    let sim = sim().await;
-    let client = client(&sim);
-    let camera = |t: CameraType, cfg: Option<CameraConfig>| CameraControl {
-        camera_type: t,
-        config: cfg,
-    };
-    let zoom = Some(CameraConfig {
-        zoom: 5.0,
-        ..Default::default()
-    });
-    let mut t2v_cases: Vec<(Text2VideoRequest, &str)> = vec![
-        (
-            t2v("kling-v1-5", "pro", "5"),
-            "kling-v1-5 has no text-to-video",
-        ),
-        (
-            t2v("kling-v2-1", "std", "5"),
-            "kling-v2-1 has no text-to-video",
-        ),
-        (t2v("kling-v9", "std", "5"), "unknown model kling-v9"),
-        (
-            t2v("kling-v2-5-turbo", "std", "7"),
-            "text-to-video is not available on kling-v2-5-turbo std 7s",
-        ),
-    ];
-    t2v_cases.push((t2v("kling-v1", "standard", "5"), "mode"));
-    let mut r = t2v("kling-v2-5-turbo", "std", "5");
-    r.cfg_scale = Some(0.5);
-    t2v_cases.push((r, "cfg_scale is not supported by kling-v2-5-turbo"));
-    let mut r = t2v("kling-v1-6", "std", "5");
-    r.camera_control = Some(camera(CameraType::Simple, zoom));
-    t2v_cases.push((
-        r,
-        "text-to-video camera control is not available on kling-v1-6 std 5s",
-    ));
-    let mut r = t2v("kling-v1", "std", "10");
-    r.camera_control = Some(camera(CameraType::Simple, zoom));
-    t2v_cases.push((
-        r,
-        "text-to-video camera control is not available on kling-v1 std 10s",
-    ));
-    let mut r = t2v("kling-v1", "std", "5");
-    r.camera_control = Some(camera(
-        CameraType::Simple,
-        Some(CameraConfig {
-            zoom: 5.0,
-            pan: 1.0,
-            ..Default::default()
-        }),
-    ));
-    t2v_cases.push((r, "exactly one non-zero"));
-    let mut r = t2v("kling-v2-5-turbo", "std", "5");
-    r.prompt = "x".repeat(2501);
-    t2v_cases.push((r, "at most 2500"));
-    let mut r = t2v("kling-v2-5-turbo", "std", "5");
-    r.aspect_ratio = "4:3".into();
-    t2v_cases.push((r, "aspect_ratio"));
-    for (req, expect) in t2v_cases {
-        let err = client
-            .create_text2video(&req, Deadline::none())
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().contains(expect),
-            "{err} should mention {expect}"
-        );
-        assert!(!err.is_retryable());
-    }
-
-    let mut i2v_cases: Vec<(Image2VideoRequest, &str)> = Vec::new();
-    let mut r = i2v("kling-v1-6", "std", "5");
-    r.image_tail = Some(ImageInput::Url("https://example.com/end.png".into()));
-    i2v_cases.push((r, "start+end frame is not available on kling-v1-6 std 5s"));
-    let mut r = i2v("kling-v2-5-turbo", "pro", "5");
-    r.image = None;
-    r.image_tail = Some(ImageInput::Url("https://example.com/end.png".into()));
-    i2v_cases.push((
-        r,
-        "end frame only is not available on kling-v2-5-turbo pro 5s",
-    ));
-    let mut r = i2v("kling-v2-5-turbo", "std", "5");
-    r.static_mask = Some(ImageInput::Url("https://example.com/mask.png".into()));
-    i2v_cases.push((
-        r,
-        "motion brush is not available on kling-v2-5-turbo std 5s",
-    ));
-    let mut r = i2v("kling-v1", "std", "5");
-    r.static_mask = Some(ImageInput::Url("https://example.com/mask.png".into()));
-    r.camera_control = Some(camera(CameraType::Simple, zoom));
-    i2v_cases.push((r, "cannot be combined"));
-    let mut r = i2v("kling-v1-5", "pro", "5");
-    r.camera_control = Some(camera(CameraType::DownBack, None));
-    i2v_cases.push((
-        r,
-        "image-to-video camera control is not available on kling-v1-5 pro 5s",
-    ));
-    let mut r = i2v("kling-v1-5", "std", "5");
-    r.camera_control = Some(camera(CameraType::Simple, zoom));
-    i2v_cases.push((
-        r,
-        "image-to-video camera control is not available on kling-v1-5 std 5s",
-    ));
-    let mut r = i2v("kling-v1", "std", "5");
-    r.dynamic_masks = Some(vec![DynamicMask {
-        mask: ImageInput::Url("https://example.com/m.png".into()),
-        trajectories: vec![TrajectoryPoint { x: 1, y: 1 }],
-    }]);
-    i2v_cases.push((r, "2 to 77 trajectory points"));
-    let mut r = i2v("kling-v2-5-turbo", "std", "5");
-    r.image = Some(ImageInput::Base64("data:image/png;base64,AAAA".into()));
-    i2v_cases.push((r, "data: prefix"));
-    let mut r = i2v("kling-v2-5-turbo", "std", "5");
-    r.image = None;
-    i2v_cases.push((r, "needs image or image_tail"));
-    let mut r = i2v("kling-v2-1", "std", "5");
-    r.cfg_scale = Some(0.3);
-    i2v_cases.push((r, "cfg_scale is not supported by kling-v2-1"));
-    for (req, expect) in i2v_cases {
-        let err = client
-            .create_image2video(&req, Deadline::none())
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().contains(expect),
-            "{err} should mention {expect}"
-        );
-    }
-    assert_eq!(
-        sim.state.counters().create,
-        0,
-        "no refused request reached kling-sim"
-    );
-
-    // The supported neighbours of those combinations do go through, and kling-sim agrees.
-    let mut allowed_t2v = vec![
-        t2v("kling-v1", "std", "5"),
-        t2v("kling-v3", "pro", "15"),
-        t2v("kling-v2-master", "pro", "10"),
-    ];
-    let mut r = t2v("kling-v1", "std", "5");
-    r.camera_control = Some(camera(CameraType::Simple, zoom));
-    r.cfg_scale = Some(0.5);
-    allowed_t2v.push(r);
-    for req in &allowed_t2v {
-        client
-            .create_text2video(req, Deadline::none())
-            .await
-            .unwrap();
-    }
-    let mut allowed_i2v = Vec::new();
-    let mut r = i2v("kling-v2-5-turbo", "pro", "10");
-    r.image_tail = Some(ImageInput::Url("https://example.com/end.png".into()));
-    allowed_i2v.push(r);
-    let mut r = i2v("kling-v1-5", "pro", "5");
-    r.camera_control = Some(camera(CameraType::Simple, zoom));
-    allowed_i2v.push(r);
-    let mut r = i2v("kling-v1", "pro", "5");
-    r.image = Some(ImageInput::Base64("iVBORw0KGgo=".into()));
-    r.dynamic_masks = Some(vec![DynamicMask {
-        mask: ImageInput::Url("https://example.com/m.png".into()),
-        trajectories: vec![
-            TrajectoryPoint { x: 1, y: 1 },
-            TrajectoryPoint { x: 20, y: 30 },
-        ],
-    }]);
-    allowed_i2v.push(r);
-    for req in &allowed_i2v {
-        client
-            .create_image2video(req, Deadline::none())
-            .await
-            .unwrap();
-    }
-    assert_eq!(
-        sim.state.counters().create as usize,
-        allowed_t2v.len() + allowed_i2v.len()
     );
 }
 
@@ -720,103 +338,6 @@ async fn error_rate_faults_are_deterministic_for_a_seed() {
         a.iter().any(Option::is_none) && a.iter().any(Option::is_some),
         "{a:?}"
     );
-}
-
-/// A receiver that records every callback body it is sent.
-async fn callback_sink() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let store = seen.clone();
-    let app = axum::Router::new().route(
-        "/cb",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let store = store.clone();
-            async move {
-                store.lock().unwrap().push(body);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/cb", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, seen)
-}
-
-fn statuses(seen: &Mutex<Vec<Value>>) -> Vec<String> {
-    seen.lock()
-        .unwrap()
-        .iter()
-        .map(|b| b["task_status"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-async fn run_with_callbacks(
-    sim: &RunningSim,
-    prompt: &str,
-) -> (shared::kling::KlingTask, Arc<Mutex<Vec<Value>>>) {
-    let client = client(sim);
-    let (url, seen) = callback_sink().await;
-    let mut req = t2v("kling-v2-5-turbo", "std", "5");
-    req.prompt = prompt.into();
-    req.callback_url = Some(url);
-    let task = client
-        .create_text2video(&req, Deadline::none())
-        .await
-        .unwrap();
-    let done = wait_done(&client, VideoKind::Text2Video, &task.task_id).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    (done, seen)
-}
-
-#[tokio::test]
-async fn callbacks_in_order_duplicated_reordered_dropped_and_delayed() {
-    let sim = sim().await;
-    let (_, seen) = run_with_callbacks(&sim, "plain").await;
-    assert_eq!(statuses(&seen), ["submitted", "processing", "succeed"]);
-    let last = seen.lock().unwrap().last().cloned().unwrap();
-    assert!(
-        last.get("code").is_none(),
-        "the bare task object, no envelope"
-    );
-    assert!(last["task_result"]["videos"][0]["url"].is_string());
-
-    let (_, seen) = run_with_callbacks(&sim, "dup [sim:duplicate-callbacks]").await;
-    assert_eq!(
-        statuses(&seen),
-        [
-            "submitted",
-            "submitted",
-            "processing",
-            "processing",
-            "succeed",
-            "succeed"
-        ]
-    );
-
-    let (_, seen) = run_with_callbacks(&sim, "drop [sim:drop-callbacks]").await;
-    assert!(statuses(&seen).is_empty());
-
-    let (_, seen) = run_with_callbacks(&sim, "reorder [sim:reorder-callbacks]").await;
-    let got = statuses(&seen);
-    assert_eq!(got.len(), 3, "{got:?}");
-    assert_ne!(got, ["submitted", "processing", "succeed"], "out of order");
-
-    sim.state.set_faults(Faults {
-        callback_delay_ms: 400,
-        ..Default::default()
-    });
-    let client = client(&sim);
-    let (url, seen) = callback_sink().await;
-    let mut req = t2v("kling-v2-5-turbo", "std", "5");
-    req.callback_url = Some(url);
-    client
-        .create_text2video(&req, Deadline::none())
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(statuses(&seen).is_empty(), "nothing before the delay");
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(statuses(&seen).len(), 3);
 }
 
 #[tokio::test]
@@ -1041,62 +562,128 @@ async fn raw_json_envelopes_field_names_and_types() {
         assert!(v.get("data").is_none(), "{v}");
     }
 }
-
+/// What the map refuses never reaches Kling, and each refusal names its feature.
 #[tokio::test]
-async fn callbacks_carry_standard_webhooks_signatures_when_a_secret_is_set() {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use hmac::{Hmac, Mac};
-
-    let key = b"conformance-webhook-signing-key!";
-    let secret = format!("whsec_{}", STANDARD.encode(key));
-    let sim = sim_with(Faults::default(), |c| c.webhook_secret = Some(secret)).await;
-    let seen: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
-    let store = seen.clone();
-    let app = axum::Router::new().route(
-        "/cb",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-            let store = store.clone();
-            async move {
-                store.lock().unwrap().push((headers, body));
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/cb", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
+async fn capability_refusals_never_reach_kling() {
+    use shared::provider::Feature;
+    let sim = sim().await;
     let client = client(&sim);
-    let mut req = t2v("kling-v2-5-turbo", "std", "5");
-    req.callback_url = Some(url);
+    let mut t2v_cases: Vec<(Text2VideoRequest, Option<Feature>)> = vec![
+        (t2v("kling-v1-6", "std", "5"), Some(Feature::Model)),
+        (t2v("kling-v9", "std", "5"), Some(Feature::Model)),
+        (t2v("kling-v2-6", "std", "12"), Some(Feature::Duration)),
+        (t2v("kling-v2-5-turbo", "std", "7"), Some(Feature::Duration)),
+        (t2v("kling-v3", "standard", "5"), None),
+    ];
+    let mut r = t2v("kling-v2-5-turbo", "pro", "5");
+    r.sound = Some("on".into());
+    t2v_cases.push((r, Some(Feature::Audio)));
+    let mut r = t2v("kling-v2-5-turbo", "std", "5");
+    r.cfg_scale = Some(0.5);
+    t2v_cases.push((r, Some(Feature::CfgScale)));
+    let mut r = t2v("kling-v3", "std", "5");
+    r.camera_control = Some(CameraControl {
+        camera_type: CameraType::Simple,
+        config: Some(CameraConfig {
+            zoom: 5.0,
+            ..Default::default()
+        }),
+    });
+    t2v_cases.push((r, Some(Feature::CameraControl)));
+    let mut r = t2v("kling-v3", "std", "7");
+    r.multi_prompt = Some(vec![
+        shared::kling::ShotPrompt {
+            index: 1,
+            prompt: "a".into(),
+            duration: "3".into(),
+        };
+        7
+    ]);
+    t2v_cases.push((r, Some(Feature::MultiShot)));
+    let mut r = t2v("kling-v2-5-turbo", "std", "5");
+    r.aspect_ratio = "4:3".into();
+    t2v_cases.push((r, None));
+    for (req, feature) in t2v_cases {
+        let err = client
+            .create_text2video(&req, Deadline::none())
+            .await
+            .unwrap_err();
+        match feature {
+            Some(f) => assert!(
+                matches!(err, KlingError::Unsupported(g, _) if g == f),
+                "{err}"
+            ),
+            None => assert!(matches!(err, KlingError::InvalidInput(_)), "{err}"),
+        }
+    }
+    let mut ends = i2v("kling-v2-5-turbo", "std", "5");
+    ends.image_tail = Some(ImageInput::Url("https://example.com/end.png".into()));
+    let err = client
+        .create_image2video(&ends, Deadline::none())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KlingError::Unsupported(Feature::Combination, _)),
+        "{err}"
+    );
+    assert_eq!(sim.state.counters().create, 0, "nothing reached Kling");
+}
+
+/// Kling's clock behind ours: a token minted now is not yet valid there (1003). A fresh token
+/// on the same clock would be refused again; the client mints with `nbf` 300 s back instead.
+#[tokio::test]
+async fn not_yet_valid_is_clock_skew_and_nbf_goes_back() {
+    let sim = sim_with(
+        Faults {
+            clock_offset_secs: -60,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .await;
+    let client = client(&sim);
     let task = client
-        .create_text2video(&req, Deadline::none())
+        .create_text2video(&t2v("kling-v2-5-turbo", "std", "5"), Deadline::none())
         .await
         .unwrap();
-    wait_done(&client, VideoKind::Text2Video, &task.task_id).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        sim.state.counters().create,
+        2,
+        "one 1003, then a token Kling accepts"
+    );
+    client
+        .query(
+            VideoKind::Text2Video,
+            TaskRef::Provider(&task.task_id),
+            Deadline::none(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.state.counters().query,
+        1,
+        "later tokens are minted the same way"
+    );
+}
 
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 3);
-    for (headers, body) in seen.iter() {
-        let h = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap()
-                .to_string()
-        };
-        let (id, ts, sig) = (
-            h("webhook-id"),
-            h("webhook-timestamp"),
-            h("webhook-signature"),
-        );
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).unwrap();
-        mac.update(format!("{id}.{ts}.{body}").as_bytes());
-        let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
-        assert_eq!(sig, expected);
-        let age = (system_clock())() as i64 - ts.parse::<i64>().unwrap();
-        assert!(age.abs() <= 5, "timestamp is current");
+/// Retired models are refused by name, as the live API does; unknown ones stay 1203.
+#[tokio::test]
+async fn retired_models_are_refused_by_kling_sim() {
+    let sim = sim().await;
+    let token = shared::kling::JwtMinter::new(AK, SK)
+        .token_at((system_clock())())
+        .unwrap();
+    let http = reqwest::Client::new();
+    for (model, status, code) in [("kling-v1-6", 400, 1201), ("kling-v9", 404, 1203)] {
+        let resp = http
+            .post(format!("{}/v1/videos/text2video", sim.base_url()))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"model_name": model, "prompt": "p", "duration": "5"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], code, "{model}: {body}");
     }
 }

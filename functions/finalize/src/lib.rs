@@ -263,7 +263,10 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         .apply(&task.id, TaskEvent::ProviderSucceeded, patch)
         .await
         .map_err(retry)?;
-    let expected = task.request.as_ref().and_then(|r| app.provider.expected_units(r));
+    let expected = task
+        .request
+        .as_ref()
+        .and_then(|r| app.provider.expected_units(r));
     shared::billing::observe(task, &applied.task, expected);
     Ok(match remote.video_url {
         Some(url) => Confirmed::Video(url),

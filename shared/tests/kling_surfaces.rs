@@ -1,0 +1,541 @@
+//! Conformance on both of Kling's surfaces: the same scenarios run through the provider port
+//! against kling-sim over HTTP, once on the legacy `/v1` API (JWT) and once on the 2026
+//! standard API (API key). Each scenario is one function taking the surface; the macro at the
+//! end instantiates it for both.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kling_sim::{CallKind, Faults, NextError, RunningSim, SimConfig};
+use serde_json::Value;
+use sha2::Digest;
+use shared::kling::{
+    KlingAuth, KlingCallbacks, KlingConfig, KlingProvider, Preset, RetryPolicy, Surface,
+};
+use shared::provider::{
+    CallbackReader, Deadline, GenerationRequest, JobLookup, JobStatus, ModelChoice, ProviderError,
+    ProviderJob, Shot, VideoProvider,
+};
+use shared::task::{Mode, Quality, VideoType};
+
+const AK: &str = "surface-ak";
+const SK: &str = "surface-sk";
+const API_KEY: &str = "surface-api-key";
+
+async fn sim_with(faults: Faults, tweak: impl FnOnce(&mut SimConfig)) -> RunningSim {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = SimConfig {
+        access_key: AK.into(),
+        secret_key: SK.into(),
+        api_key: Some(API_KEY.into()),
+        faults,
+        queue_time: Duration::from_millis(50),
+        run_time: Duration::from_millis(100),
+        ..Default::default()
+    };
+    tweak(&mut config);
+    kling_sim::spawn(listener, config).unwrap()
+}
+
+fn config(sim: &RunningSim, surface: Surface) -> KlingConfig {
+    let preset = Preset {
+        model: "kling-v3".into(),
+        mode: "std".into(),
+    };
+    let auth = match surface {
+        Surface::Legacy => KlingAuth::Jwt {
+            access_key: AK.into(),
+            secret_key: SK.into(),
+        },
+        Surface::Standard => KlingAuth::ApiKey(API_KEY.into()),
+    };
+    KlingConfig {
+        surface,
+        base_url: sim.base_url(),
+        auth,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        retry: RetryPolicy {
+            max_retries: 3,
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(20),
+            concurrency_floor: Duration::from_millis(5),
+        },
+        draft: preset.clone(),
+        standard: preset.clone(),
+        pro: preset,
+    }
+}
+
+fn provider(sim: &RunningSim, surface: Surface) -> KlingProvider {
+    KlingProvider::new(&config(sim, surface)).unwrap()
+}
+
+fn request(task_id: &str) -> GenerationRequest {
+    GenerationRequest {
+        task_id: task_id.into(),
+        kind: VideoType::TextToVideo,
+        prompt: Some("a red fox running through fresh snow".into()),
+        negative_prompt: None,
+        duration_seconds: 5,
+        aspect_ratio: None,
+        quality: Quality::Standard,
+        model: ModelChoice {
+            model: "kling-v3".into(),
+            mode: Mode::Std,
+        },
+        cfg_scale: None,
+        image: None,
+        image_tail: None,
+        camera: None,
+        audio: false,
+        shots: vec![],
+        seed: None,
+        elements: vec![],
+        callback_url: None,
+    }
+}
+
+fn next(code: i64, times: u32, on: CallKind) -> Faults {
+    Faults {
+        next_errors: vec![NextError { code, times, on }],
+        ..Default::default()
+    }
+}
+
+fn lookup_of<'a>(job: &'a ProviderJob, task_id: &'a str) -> JobLookup<'a> {
+    JobLookup {
+        kind: VideoType::TextToVideo,
+        reference: Some(&job.reference),
+        task_id,
+    }
+}
+
+async fn wait_done(p: &KlingProvider, job: &ProviderJob, task_id: &str) -> ProviderJob {
+    for _ in 0..200 {
+        let now = p
+            .lookup(lookup_of(job, task_id), Deadline::none())
+            .await
+            .unwrap();
+        if matches!(now.status, JobStatus::Succeeded | JobStatus::Failed) {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("task {task_id} never finished");
+}
+
+/// Every business code: how many creates the client makes and what the port says it means.
+async fn error_codes_with_their_attempts(surface: Surface) {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let p = provider(&sim, surface);
+    let table = [
+        (1000, 1, "auth"),
+        (1001, 1, "auth"),
+        (1002, 1, "auth"),
+        (1003, 2, "auth"),
+        (1004, 2, "auth"),
+        (1100, 1, "not_created"),
+        (1101, 1, "not_created"),
+        (1102, 1, "not_created"),
+        (1103, 1, "not_created"),
+        (1200, 1, "not_created"),
+        (1201, 1, "not_created"),
+        (1202, 1, "not_created"),
+        (1203, 1, "not_found"),
+        (1300, 1, "content_refused"),
+        (1301, 1, "content_refused"),
+        (1302, 4, "busy"),
+        (1303, 4, "busy"),
+        (1304, 1, "not_created"),
+        (5000, 4, "outcome_unknown"),
+        (5001, 4, "busy"),
+        (5002, 4, "outcome_unknown"),
+    ];
+    for (n, (code, attempts, label)) in table.into_iter().enumerate() {
+        sim.state.set_faults(next(code, 10, CallKind::Create));
+        let before = sim.state.counters().create;
+        let err = p
+            .submit(&request(&format!("codes-{n}")), Deadline::none())
+            .await
+            .unwrap_err();
+        let made = sim.state.counters().create - before;
+        assert_eq!(
+            (made, err.label()),
+            (attempts, label),
+            "code {code} on {surface:?}: {err}"
+        );
+    }
+    assert_eq!(sim.state.task_count(), 0, "no injected failure made a task");
+    sim.state.set_faults(next(5001, 2, CallKind::Create));
+    let before = sim.state.counters().create;
+    let job = p
+        .submit(&request("codes-ok"), Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(
+        (job.status, sim.state.counters().create - before),
+        (JobStatus::Queued, 3)
+    );
+    sim.state.set_faults(next(5000, 1, CallKind::Query));
+    let before = sim.state.counters().query;
+    p.lookup(lookup_of(&job, "codes-ok"), Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.state.counters().query - before,
+        2,
+        "lookups retry the same way"
+    );
+}
+
+/// Retries stop at the caller's deadline; latency past it is an unknown outcome, not a failure.
+async fn the_deadline_bounds_every_call(surface: Surface) {
+    let sim = sim_with(next(5001, 10, CallKind::Any), |_| {}).await;
+    let mut cfg = config(&sim, surface);
+    cfg.retry.base = Duration::from_millis(400);
+    cfg.retry.cap = Duration::from_millis(400);
+    let p = KlingProvider::new(&cfg).unwrap();
+    let err = p
+        .submit(
+            &request("deadline-1"),
+            Deadline::after(Duration::from_millis(150)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.label(), "busy");
+    assert!(
+        sim.state.counters().create < 4,
+        "the deadline cut retries short"
+    );
+    sim.state.set_faults(Faults {
+        latency_ms: 500,
+        ..Default::default()
+    });
+    let err = p
+        .submit(
+            &request("deadline-2"),
+            Deadline::after(Duration::from_millis(100)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::OutcomeUnknown { .. }), "{err}");
+}
+
+/// A create whose answer is lost is looked up by our id before any second POST: a task Kling
+/// stored (a hang, 5000 after storing) is found, one it never stored (its lookup answers
+/// "not found": 400/1201 on legacy, an empty `data` on standard) is submitted again.
+async fn a_lost_create_is_recovered_once(surface: Surface) {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let mut cfg = config(&sim, surface);
+    cfg.request_timeout = Duration::from_millis(300);
+    let p = KlingProvider::new(&cfg).unwrap();
+    let cases = [
+        (
+            "lost-hang",
+            Faults {
+                hang_next_creates: 1,
+                hang_ms: 2_000,
+                ..Default::default()
+            },
+            1,
+        ),
+        (
+            "lost-5000",
+            Faults {
+                fail_after_storing_next_creates: 1,
+                ..Default::default()
+            },
+            1,
+        ),
+        ("lost-never-stored", next(5000, 1, CallKind::Create), 2),
+    ];
+    for (id, faults, creates) in cases {
+        sim.state.set_faults(faults);
+        let (c0, q0) = (sim.state.counters().create, sim.state.counters().query);
+        let job = p.submit(&request(id), Deadline::none()).await.unwrap();
+        let (c, q) = (
+            sim.state.counters().create - c0,
+            sim.state.counters().query - q0,
+        );
+        assert_eq!(
+            (c, sim.state.count_for_external(id)),
+            (creates, 1),
+            "{id} on {surface:?}"
+        );
+        assert!(q >= 1, "{id}: looked up before any second POST");
+        let found = p
+            .lookup(
+                JobLookup {
+                    kind: VideoType::TextToVideo,
+                    reference: None,
+                    task_id: id,
+                },
+                Deadline::none(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.reference, job.reference);
+    }
+    let unknown = JobLookup {
+        kind: VideoType::TextToVideo,
+        reference: None,
+        task_id: "never-sent",
+    };
+    let err = p.lookup(unknown, Deadline::none()).await.unwrap_err();
+    assert_eq!(err, ProviderError::NotFound);
+}
+
+async fn callback_sink() -> (String, Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>) {
+    let seen: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let store = seen.clone();
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push((headers, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+/// Callbacks in the surface's own shape, read by the one callback reader; faults on both.
+async fn callbacks_are_read_in_either_shape(surface: Surface) {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let p = provider(&sim, surface);
+    let cases = [
+        (
+            "cb-plain",
+            "plain",
+            vec![JobStatus::Queued, JobStatus::Running, JobStatus::Succeeded],
+        ),
+        (
+            "cb-dup",
+            "dup [sim:duplicate-callbacks]",
+            vec![
+                JobStatus::Queued,
+                JobStatus::Queued,
+                JobStatus::Running,
+                JobStatus::Running,
+                JobStatus::Succeeded,
+                JobStatus::Succeeded,
+            ],
+        ),
+        ("cb-drop", "drop [sim:drop-callbacks]", vec![]),
+        (
+            "cb-fail",
+            "broken [sim:fail]",
+            vec![JobStatus::Queued, JobStatus::Running, JobStatus::Failed],
+        ),
+    ];
+    for (id, prompt, want) in cases {
+        let (url, seen) = callback_sink().await;
+        let mut req = request(id);
+        req.prompt = Some(prompt.into());
+        req.callback_url = Some(url);
+        let job = p.submit(&req, Deadline::none()).await.unwrap();
+        wait_done(&p, &job, id).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let hints: Vec<_> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| KlingCallbacks.read("kling", body.as_bytes()).unwrap())
+            .collect();
+        let statuses: Vec<JobStatus> = hints.iter().map(|h| h.status).collect();
+        assert_eq!(statuses, want, "{id} on {surface:?}");
+        for h in &hints {
+            assert_eq!(
+                (&h.reference, h.task_id.as_deref()),
+                (&job.reference, Some(id))
+            );
+        }
+    }
+    // Reordered and delayed deliveries arrive whole, in the surface's shape.
+    sim.state.set_faults(Faults {
+        callback_delay_ms: 300,
+        ..Default::default()
+    });
+    let (url, seen) = callback_sink().await;
+    let mut req = request("cb-reorder");
+    req.prompt = Some("late [sim:reorder-callbacks]".into());
+    req.callback_url = Some(url);
+    let job = p.submit(&req, Deadline::none()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(seen.lock().unwrap().is_empty(), "nothing before the delay");
+    wait_done(&p, &job, "cb-reorder").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let got: Vec<JobStatus> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| KlingCallbacks.read("kling", b.as_bytes()).unwrap().status)
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_ne!(
+        got,
+        [JobStatus::Queued, JobStatus::Running, JobStatus::Succeeded],
+        "out of order"
+    );
+}
+
+/// With a secret set, every callback carries a Standard Webhooks signature on both surfaces.
+async fn callbacks_are_signed_when_configured(surface: Surface) {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use hmac::{Hmac, Mac};
+    let key = b"surface-webhook-signing-key!!!!!";
+    let secret = format!("whsec_{}", STANDARD.encode(key));
+    let sim = sim_with(Faults::default(), |c| c.webhook_secret = Some(secret)).await;
+    let p = provider(&sim, surface);
+    let (url, seen) = callback_sink().await;
+    let mut req = request("signed-1");
+    req.callback_url = Some(url);
+    let job = p.submit(&req, Deadline::none()).await.unwrap();
+    wait_done(&p, &job, "signed-1").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    for (headers, body) in seen.iter() {
+        let h = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap()
+                .to_string()
+        };
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).unwrap();
+        mac.update(format!("{}.{}.{body}", h("webhook-id"), h("webhook-timestamp")).as_bytes());
+        let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+        assert_eq!(h("webhook-signature"), expected);
+    }
+}
+
+/// A finished job's video downloads with the bytes kling-sim serves; the bill and the request
+/// id come with it and match the price list.
+async fn downloads_bills_and_request_ids(surface: Surface) {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let p = provider(&sim, surface);
+    let mut req = request("download-1");
+    req.duration_seconds = 7;
+    req.model.mode = Mode::Pro;
+    let job = p.submit(&req, Deadline::none()).await.unwrap();
+    assert!(job.request_id.is_some(), "the create's request id is kept");
+    let done = wait_done(&p, &job, "download-1").await;
+    let url = done.video_url.clone().unwrap();
+    let bytes = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    let served = sim.state.served_sha256(job.reference.as_str()).unwrap();
+    assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), served);
+    assert_eq!(done.video_duration_seconds, Some(7.0));
+    let billed: f64 = done.billed_units.as_deref().unwrap().parse().unwrap();
+    assert_eq!(
+        Some(billed),
+        p.expected_units(&req),
+        "kling-v3 pro 7 s = 0.8 × 7 units"
+    );
+    assert!(done.request_id.is_some() && done.request_id != job.request_id);
+}
+
+/// Sound, shots and elements on kling-v3 reach kling-sim in each surface's own fields.
+async fn features_reach_the_wire(surface: Surface) {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let p = provider(&sim, surface);
+    let mut req = request("features-1");
+    req.duration_seconds = 12;
+    req.audio = true;
+    req.elements = vec!["el-1".into()];
+    req.kind = VideoType::ImageToVideo;
+    req.image = Some("https://example.com/start.png".into());
+    req.shots = vec![
+        Shot {
+            prompt: "a door opens".into(),
+            duration_seconds: 5,
+        },
+        Shot {
+            prompt: "a cat walks in".into(),
+            duration_seconds: 7,
+        },
+    ];
+    p.check(&req).unwrap();
+    p.submit(&req, Deadline::none()).await.unwrap();
+    let record = reqwest::get(format!("{}/_sim/tasks", sim.base_url()))
+        .await
+        .unwrap();
+    let record: Value = record.json().await.unwrap();
+    let sent = &record["tasks"][0]["request"];
+    match surface {
+        Surface::Legacy => {
+            assert_eq!(
+                (sent["model_name"].as_str(), sent["sound"].as_str()),
+                (Some("kling-v3"), Some("on"))
+            );
+            assert_eq!(
+                (sent["duration"].as_str(), sent["multi_shot"].as_bool()),
+                (Some("12"), Some(true))
+            );
+            assert_eq!(sent["multi_prompt"][1]["prompt"], "a cat walks in");
+            assert_eq!(sent["element_list"][0]["element_id"], "el-1");
+        }
+        Surface::Standard => {
+            assert_eq!(record["tasks"][0]["model"], "kling-3.0");
+            assert_eq!(
+                (
+                    sent["settings"]["audio"].as_str(),
+                    sent["settings"]["duration"].as_u64()
+                ),
+                (Some("native"), Some(12))
+            );
+            let contents = sent["contents"].as_array().unwrap();
+            assert!(
+                contents
+                    .iter()
+                    .any(|c| c["type"] == "element" && c["element_id"] == "el-1")
+            );
+            assert_eq!(
+                contents[0]["text"],
+                "shot 1, 5, a door opens; shot 2, 7, a cat walks in;"
+            );
+        }
+    }
+    let mut v26 = request("features-2");
+    v26.model.model = "kling-v2-6".into();
+    v26.duration_seconds = 12;
+    let err = p.check(&v26).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProviderError::Unsupported {
+                feature: shared::provider::Feature::Duration,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+macro_rules! on_both_surfaces {
+    ($($scenario:ident),* $(,)?) => {
+        mod legacy {
+            $(#[tokio::test] async fn $scenario() { super::$scenario(super::Surface::Legacy).await })*
+        }
+        mod standard {
+            $(#[tokio::test] async fn $scenario() { super::$scenario(super::Surface::Standard).await })*
+        }
+    };
+}
+
+on_both_surfaces!(
+    error_codes_with_their_attempts,
+    the_deadline_bounds_every_call,
+    a_lost_create_is_recovered_once,
+    callbacks_are_read_in_either_shape,
+    callbacks_are_signed_when_configured,
+    downloads_bills_and_request_ids,
+    features_reach_the_wire,
+);
