@@ -167,6 +167,10 @@ async fn plan_refusals_are_403() {
             json!({"type": "text_to_video", "prompt": "p", "duration": 10}),
             "duration_not_in_plan",
         ),
+        (
+            json!({"type": "text_to_video", "prompt": "p", "audio": true}),
+            "audio_not_in_plan",
+        ),
     ];
     for (body, code) in cases {
         assert_error(&send(&app, create(body)).await, 403, code);
@@ -223,7 +227,7 @@ async fn capability_refusals_cost_nothing() {
     assert_error(
         &send(&app, create(camera).plan("pro")).await,
         422,
-        "unsupported_combination",
+        "camera_control_not_supported",
     );
     let invalid = json!({"type": "text_to_video", "prompt": "p [fake:invalid]"});
     assert_error(&send(&app, create(invalid)).await, 422, "invalid_request");
@@ -376,7 +380,15 @@ refused! {
     prompt_long: &format!(r#"{{"type":"text_to_video","prompt":"{}"}}"#, "a".repeat(2501)) => 422, "prompt_too_long";
     negative_not_text: r#"{"type":"text_to_video","prompt":"p","negative_prompt":[]}"# => 422, "invalid_negative_prompt";
     negative_long: &format!(r#"{{"type":"text_to_video","prompt":"p","negative_prompt":"{}"}}"#, "a".repeat(2501)) => 422, "negative_prompt_too_long";
-    duration_odd: r#"{"type":"text_to_video","prompt":"p","duration":7}"# => 422, "invalid_duration";
+    duration_odd: r#"{"type":"text_to_video","prompt":"p","duration":16}"# => 422, "invalid_duration";
+    audio_odd: r#"{"type":"text_to_video","prompt":"p","audio":"loud"}"# => 422, "invalid_audio";
+    shots_odd: r#"{"type":"text_to_video","shots":[{"prompt":"a"}]}"# => 422, "invalid_shots";
+    shots_seven: &format!(r#"{{"type":"text_to_video","duration":7,"shots":[{}]}}"#, vec![r#"{"prompt":"a","duration":1}"#; 7].join(",")) => 422, "too_many_shots";
+    shots_short: r#"{"type":"text_to_video","duration":10,"shots":[{"prompt":"a","duration":4},{"prompt":"b","duration":4}]}"# => 422, "shots_duration_mismatch";
+    seed_odd: r#"{"type":"text_to_video","prompt":"p","seed":-3}"# => 422, "invalid_seed";
+    elements_odd: r#"{"type":"text_to_video","prompt":"p","element_ids":[7]}"# => 422, "invalid_element_ids";
+    elements_four: r#"{"type":"text_to_video","prompt":"p","element_ids":["a","b","c","d"]}"# => 422, "too_many_elements";
+    shot_moderated: r#"{"type":"text_to_video","duration":5,"shots":[{"prompt":"a calm lake","duration":2},{"prompt":"a graphic beheading scene","duration":3}]}"# => 422, "content_policy_violation";
     aspect_odd: r#"{"type":"text_to_video","prompt":"p","aspect_ratio":"4:3"}"# => 422, "invalid_aspect_ratio";
     aspect_on_image: r#"{"type":"image_to_video","aspect_ratio":"1:1","image":{"upload_id":"a"},"rights_confirmed":true}"# => 422, "aspect_ratio_not_supported";
     quality_odd: r#"{"type":"text_to_video","prompt":"p","quality":"ultra"}"# => 422, "invalid_quality";
@@ -516,4 +528,117 @@ async fn plan_changes_take_effect_and_the_operators_plan_wins() {
             app.store.apply(id, failed, patch).await.unwrap();
         }
     }
+}
+
+type KlingApp = App<MemoryStore, shared::kling::KlingProvider, MemoryBlobs, MemoryQueue>;
+
+/// The same app with the real Kling adapter: its capability map runs in process (it needs no
+/// I/O) and Kling's URL is never reached.
+fn kling_app(surface: &str) -> KlingApp {
+    let base = app();
+    let env = HashMap::from([
+        ("KLING_API_STYLE", surface),
+        ("KLING_ACCESS_KEY", "ak"),
+        ("KLING_SECRET_KEY", "sk"),
+        ("KLING_API_KEY", "key"),
+        ("KLING_BASE_URL", "http://127.0.0.1:9"),
+        ("KLING_PRESET_PRO", "kling-v3:pro"),
+    ]);
+    let cfg = shared::kling::KlingConfig::from_source(&env).unwrap();
+    App {
+        store: base.store,
+        provider: shared::kling::KlingProvider::new(&cfg).unwrap(),
+        uploads: base.uploads,
+        dispatch: base.dispatch,
+        auth: base.auth,
+        webhook: base.webhook,
+        plans: base.plans,
+        moderation: base.moderation,
+        upload_policy: base.upload_policy,
+    }
+}
+
+/// What Kling's map does not offer is named, refused before any charge, on either surface;
+/// the same requests on kling-v3 are accepted and charged.
+#[tokio::test]
+async fn kling_refusals_name_the_feature_and_cost_nothing() {
+    let shots = |n: usize, each: u32| {
+        json!(
+            (0..n)
+                .map(|i| json!({"prompt": format!("shot {i}"), "duration": each}))
+                .collect::<Vec<_>>()
+        )
+    };
+    let on = |model: &str, extra: Value| {
+        let mut b = json!({"type": "text_to_video", "prompt": "a lighthouse at dusk", "quality": "pro", "model": model});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let refused = [
+        (
+            on("kling-v2-5-turbo", json!({"audio": true})),
+            "audio_not_supported",
+        ),
+        (
+            on("kling-v2-6", json!({"duration": 12})),
+            "duration_not_supported",
+        ),
+        (
+            on("kling-v2-6", json!({"shots": shots(2, 5), "duration": 10})),
+            "multi_shot_not_supported",
+        ),
+        (
+            on("kling-v2-6", json!({"element_ids": ["el-1"]})),
+            "elements_not_supported",
+        ),
+        (
+            on("kling-v3", json!({"cfg_scale": 0.5})),
+            "cfg_scale_not_supported",
+        ),
+    ];
+    for surface in ["legacy", "standard"] {
+        let app = kling_app(surface);
+        for (body, code) in &refused {
+            let got =
+                response_parts(handle(&app, create(body.clone()).plan("pro").request()).await);
+            assert_error(&got, 422, code);
+        }
+        assert_eq!(
+            app.store.ledger_sum("alice"),
+            (0, 0),
+            "nothing charged on {surface}"
+        );
+        // Frames need uploads or public URLs to create; the estimate names the refusal alike.
+        let ends = json!({"type": "image_to_video", "image": {"upload_id": "a"},
+            "image_tail": {"upload_id": "b"}, "rights_confirmed": true, "model": "kling-v2-5-turbo"});
+        let event = HttpEvent::new("POST", "/v1/videos/estimate")
+            .json(ends)
+            .plan("pro");
+        let (status, _, estimate) = response_parts(handle(&app, event.request()).await);
+        assert_eq!(
+            (status, &estimate["reasons"][0]["code"]),
+            (200, &json!("unsupported_combination"))
+        );
+        for body in [
+            on("kling-v3", json!({"audio": true, "duration": 12})),
+            on(
+                "kling-v3",
+                json!({"shots": shots(6, 2), "duration": 12, "element_ids": ["el-1", "el-2"]}),
+            ),
+        ] {
+            let got = response_parts(handle(&app, create(body).plan("pro").request()).await);
+            assert_eq!(got.0, 202, "{}", got.2);
+        }
+    }
+    let legacy = kling_app("legacy");
+    let turbo = on("kling-3.0-turbo", json!({}));
+    let mut plans = legacy.plans.clone();
+    if let Some(pro) = plans.plans.get_mut("pro") {
+        pro.model_overrides.push("kling-3.0-turbo".into());
+    }
+    let legacy = KlingApp { plans, ..legacy };
+    let got = response_parts(handle(&legacy, create(turbo).plan("pro").request()).await);
+    assert_error(&got, 422, "model_not_available");
 }

@@ -1,5 +1,6 @@
 //! Secrets read once per cold start. In AWS the functions get secret ids, not values:
-//! `KLING_SECRET_ID` names a secret holding `{"access_key", "secret_key"}`, `WEBHOOK_SECRET_ID`
+//! `KLING_SECRET_ID` names a secret holding `{"access_key", "secret_key"}` (the legacy API's
+//! AK/SK) or `{"api_key"}` (the standard API's key), `WEBHOOK_SECRET_ID`
 //! one holding the callback-token key. Locally (no ids) the values come from the environment.
 
 use std::collections::HashMap;
@@ -8,7 +9,10 @@ use crate::config::{ConfigError, Source};
 
 /// Which variables a secret id stands for (what `with_secrets` fills in).
 pub const FROM_SECRETS: [(&str, &[&str]); 2] = [
-    ("KLING_SECRET_ID", &["KLING_ACCESS_KEY", "KLING_SECRET_KEY"]),
+    (
+        "KLING_SECRET_ID",
+        &["KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_API_KEY"],
+    ),
     ("WEBHOOK_SECRET_ID", &["WEBHOOK_SECRET"]),
 ];
 
@@ -28,9 +32,11 @@ impl<S: Source> Source for WithSecrets<S> {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct KlingKeys {
-    access_key: String,
-    secret_key: String,
+    access_key: Option<String>,
+    secret_key: Option<String>,
+    api_key: Option<String>,
 }
 
 fn failed(name: &'static str, reason: impl std::fmt::Display) -> ConfigError {
@@ -67,14 +73,27 @@ pub async fn with_secrets<S: Source>(
         let client = aws_sdk_secretsmanager::Client::new(sdk);
         if let Some(id) = kling {
             let raw = secret_string(&client, &id, "KLING_SECRET_ID").await?;
-            let keys: KlingKeys = serde_json::from_str(&raw).map_err(|_| {
-                failed(
-                    "KLING_SECRET_ID",
-                    "expected {\"access_key\": ..., \"secret_key\": ...}",
-                )
-            })?;
-            secrets.insert("KLING_ACCESS_KEY".to_string(), keys.access_key);
-            secrets.insert("KLING_SECRET_KEY".to_string(), keys.secret_key);
+            let keys = serde_json::from_str::<KlingKeys>(&raw)
+                .ok()
+                .filter(|k| {
+                    k.api_key.is_some() || (k.access_key.is_some() && k.secret_key.is_some())
+                })
+                .ok_or_else(|| {
+                    failed(
+                        "KLING_SECRET_ID",
+                        "expected {\"access_key\": ..., \"secret_key\": ...} or {\"api_key\": ...}",
+                    )
+                })?;
+            let fields = [
+                ("KLING_ACCESS_KEY", keys.access_key),
+                ("KLING_SECRET_KEY", keys.secret_key),
+                ("KLING_API_KEY", keys.api_key),
+            ];
+            for (name, value) in fields {
+                if let Some(value) = value {
+                    secrets.insert(name.to_string(), value);
+                }
+            }
         }
         if let Some(id) = webhook {
             let value = secret_string(&client, &id, "WEBHOOK_SECRET_ID").await?;

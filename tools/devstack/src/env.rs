@@ -16,6 +16,8 @@ pub const LOCAL_AUTH_SECRET: &str = "local-dev-auth-secret-not-for-production";
 pub const LOCAL_WEBHOOK_SECRET: &str = "local-dev-webhook-secret-not-for-production";
 pub const LOCAL_KLING_ACCESS_KEY: &str = "local-access-key";
 pub const LOCAL_KLING_SECRET_KEY: &str = "local-secret-key";
+/// kling-sim's key for the standard API (`KLING_API_STYLE=standard`).
+pub const LOCAL_KLING_API_KEY: &str = "local-kling-api-key";
 
 pub struct LocalEndpoints {
     pub moto: String,
@@ -28,6 +30,8 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
     BTreeMap::from([
         ("AUTH_MODE", "local".to_string()),
         ("KLING_BASE_URL", endpoints.kling.clone()),
+        // The template's default; `KLING_API_STYLE=standard` in the environment switches it.
+        ("KLING_API_STYLE", "legacy".to_string()),
         // Secrets come from the environment locally, not from Secrets Manager.
         ("KLING_SECRET_ID", String::new()),
         ("WEBHOOK_SECRET_ID", String::new()),
@@ -52,6 +56,7 @@ pub fn local_extras(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, String
         ("IMAGE_URL_ALLOW_LOOPBACK", "true".to_string()),
         ("KLING_ACCESS_KEY", LOCAL_KLING_ACCESS_KEY.to_string()),
         ("KLING_SECRET_KEY", LOCAL_KLING_SECRET_KEY.to_string()),
+        ("KLING_API_KEY", LOCAL_KLING_API_KEY.to_string()),
         ("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET.to_string()),
     ])
 }

@@ -144,6 +144,7 @@ impl Stack {
             kling_sim::SimConfig {
                 access_key: crate::env::LOCAL_KLING_ACCESS_KEY.into(),
                 secret_key: crate::env::LOCAL_KLING_SECRET_KEY.into(),
+                api_key: Some(crate::env::LOCAL_KLING_API_KEY.into()),
                 webhook_secret: opts.sim_webhook_secret.clone(),
                 ..Default::default()
             }

@@ -557,11 +557,12 @@ async fn estimates_price_without_creating_and_bodies_are_bounded() {
             "/v1/videos/estimate",
             Some(&token),
             None,
-            &json!({"type": "text_to_video", "prompt": "p", "model": "kling-v1", "camera_control": {"type": "simple", "config": {"zoom": 5}}}),
+            &json!({"type": "text_to_video", "prompt": "p", "model": "kling-v3", "camera_control": {"type": "simple", "config": {"zoom": 5}}}),
         )
         .await;
     assert_eq!(ok["cost_units"], 6.5);
     assert_eq!(ok["reasons"][0]["code"], "model_not_in_plan");
+    assert_eq!(ok["reasons"][1]["code"], "camera_control_not_supported");
     assert_eq!(stack.sim.state.task_count(), 0);
     assert!(ledger(&stack, "estimator").await.is_empty());
 
@@ -577,7 +578,7 @@ async fn estimates_price_without_creating_and_bodies_are_bounded() {
         .await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
-        (422, Some("unsupported_combination")),
+        (422, Some("cfg_scale_not_supported")),
         "{err}"
     );
     assert!(ledger(&stack, "estimator-pro").await.is_empty());
