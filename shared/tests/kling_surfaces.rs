@@ -539,3 +539,101 @@ on_both_surfaces!(
     downloads_bills_and_request_ids,
     features_reach_the_wire,
 );
+
+/// What only the standard surface has: batched queries by either id (≤ 20; unknown ids are
+/// simply absent), cursor listing, API-key-only auth, and unknown top-level fields ignored.
+#[tokio::test]
+async fn standard_batches_lists_and_takes_only_its_key() {
+    use shared::kling::standard::{Ids, MAX_IDS_PER_QUERY};
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let p = provider(&sim, Surface::Standard);
+    let client = KlingProvider::new(&config(&sim, Surface::Standard)).unwrap();
+    let client = client.client();
+    let mut refs = Vec::new();
+    for n in 0..5 {
+        let job = p
+            .submit(&request(&format!("batch-{n}")), Deadline::none())
+            .await
+            .unwrap();
+        refs.push(job.reference.0);
+    }
+    let mut ids: Vec<&str> = refs.iter().map(String::as_str).collect();
+    ids.push("no-such-task");
+    let found = client
+        .query_tasks(Ids::Kling(&ids), Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 5, "the unknown id is absent, not an error");
+    let ours = ["batch-0", "batch-3", "missing"];
+    let found = client
+        .query_tasks(Ids::External(&ours), Deadline::none())
+        .await
+        .unwrap();
+    let got: Vec<_> = found
+        .iter()
+        .map(|t| t.external_id.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(got, ["batch-0", "batch-3"]);
+    let too_many = vec!["x"; MAX_IDS_PER_QUERY + 1];
+    let before = sim.state.counters().query;
+    assert!(
+        client
+            .query_tasks(Ids::Kling(&too_many), Deadline::none())
+            .await
+            .is_err()
+    );
+    assert_eq!(sim.state.counters().query, before, "refused before sending");
+
+    let first = client.list_tasks(None, 2, Deadline::none()).await.unwrap();
+    assert_eq!((first.result.len(), first.has_more), (2, true));
+    assert_eq!(
+        first.result[0].external_id.as_deref(),
+        Some("batch-4"),
+        "newest first"
+    );
+    let mut seen = first.result.len();
+    let mut cursor = first.next_cursor.clone();
+    while let Some(c) = cursor.filter(|c| !c.is_empty()) {
+        let page = client
+            .list_tasks(Some(&c), 2, Deadline::none())
+            .await
+            .unwrap();
+        seen += page.result.len();
+        cursor = page
+            .has_more
+            .then_some(page.next_cursor.unwrap_or_default());
+    }
+    assert_eq!(seen, 5);
+
+    let http = reqwest::Client::new();
+    let url = format!("{}/text-to-video/kling-3.0", sim.base_url());
+    let body = serde_json::json!({"prompt": "p", "some_future_field": {"x": 1},
+        "settings": {"duration": 5}, "options": {"external_task_id": "extra-1"}});
+    let jwt = shared::kling::JwtMinter::new(AK, SK)
+        .token_at((shared::kling::system_clock())())
+        .unwrap();
+    let resp = http
+        .post(&url)
+        .bearer_auth(jwt)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let refused: Value = resp.json().await.unwrap();
+    assert_eq!(refused["code"], 1002, "a JWT is not an API key: {refused}");
+    let resp = http
+        .post(&url)
+        .bearer_auth(API_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (
+            created["code"].as_i64(),
+            created["data"]["external_id"].as_str()
+        ),
+        (Some(0), Some("extra-1"))
+    );
+}

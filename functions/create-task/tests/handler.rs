@@ -383,7 +383,7 @@ refused! {
     duration_odd: r#"{"type":"text_to_video","prompt":"p","duration":16}"# => 422, "invalid_duration";
     audio_odd: r#"{"type":"text_to_video","prompt":"p","audio":"loud"}"# => 422, "invalid_audio";
     shots_odd: r#"{"type":"text_to_video","shots":[{"prompt":"a"}]}"# => 422, "invalid_shots";
-    shots_seven: &format!(r#"{{"type":"text_to_video","duration":7,"shots":[{}]}}"#, vec![r#"{"prompt":"a","duration":1}"#; 7].join(",")) => 422, "too_many_shots";
+    shots_seven: &format!(r#"{{"type":"text_to_video","duration":7,"shots":[{}]}}"#, [r#"{"prompt":"a","duration":1}"#; 7].join(",")) => 422, "too_many_shots";
     shots_short: r#"{"type":"text_to_video","duration":10,"shots":[{"prompt":"a","duration":4},{"prompt":"b","duration":4}]}"# => 422, "shots_duration_mismatch";
     seed_odd: r#"{"type":"text_to_video","prompt":"p","seed":-3}"# => 422, "invalid_seed";
     elements_odd: r#"{"type":"text_to_video","prompt":"p","element_ids":[7]}"# => 422, "invalid_element_ids";

@@ -100,22 +100,53 @@ impl std::fmt::Debug for KlingConfig {
 
 pub const DEFAULT_BASE_URL: &str = "https://api-singapore.klingai.com";
 
+fn surface(src: &impl Source) -> Result<Surface, ConfigError> {
+    match src.optional("KLING_API_STYLE").as_deref() {
+        None | Some("legacy") => Ok(Surface::Legacy),
+        Some("standard") => Ok(Surface::Standard),
+        Some(other) => Err(ConfigError::Invalid {
+            name: "KLING_API_STYLE",
+            reason: format!("'{other}' is not one of legacy, standard"),
+        }),
+    }
+}
+
+/// The credentials: the legacy API's AK/SK JWT (or a gateway's key); the standard API takes
+/// only an API key.
+fn auth(src: &impl Source, surface: Surface) -> Result<KlingAuth, ConfigError> {
+    let default_auth = match surface {
+        Surface::Legacy => "jwt",
+        Surface::Standard => "api_key",
+    };
+    let auth = match src
+        .optional("KLING_AUTH")
+        .as_deref()
+        .unwrap_or(default_auth)
+    {
+        "jwt" => KlingAuth::Jwt {
+            access_key: src.required("KLING_ACCESS_KEY")?,
+            secret_key: src.required("KLING_SECRET_KEY")?,
+        },
+        "api_key" => KlingAuth::ApiKey(src.required("KLING_API_KEY")?),
+        other => {
+            return Err(ConfigError::Invalid {
+                name: "KLING_AUTH",
+                reason: format!("'{other}' is not one of jwt, api_key"),
+            });
+        }
+    };
+    if surface == Surface::Standard && !matches!(auth, KlingAuth::ApiKey(_)) {
+        return Err(ConfigError::Invalid {
+            name: "KLING_AUTH",
+            reason: "the standard API takes only an API key (KLING_API_KEY)".into(),
+        });
+    }
+    Ok(auth)
+}
+
 impl KlingConfig {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        let surface = match src
-            .optional("KLING_API_STYLE")
-            .as_deref()
-            .unwrap_or("legacy")
-        {
-            "legacy" => Surface::Legacy,
-            "standard" => Surface::Standard,
-            other => {
-                return Err(ConfigError::Invalid {
-                    name: "KLING_API_STYLE",
-                    reason: format!("'{other}' is not one of legacy, standard"),
-                });
-            }
-        };
+        let surface = surface(src)?;
         let preset = |name: &'static str, default: &str| -> Result<Preset, ConfigError> {
             let raw = src.optional(name).unwrap_or_else(|| default.to_string());
             Preset::parse(name, &raw, surface)
@@ -127,34 +158,7 @@ impl KlingConfig {
             name: "KLING_BASE_URL",
             reason: e.to_string(),
         })?;
-        // The standard API takes only an API key.
-        let default_auth = match surface {
-            Surface::Legacy => "jwt",
-            Surface::Standard => "api_key",
-        };
-        let auth = match src
-            .optional("KLING_AUTH")
-            .as_deref()
-            .unwrap_or(default_auth)
-        {
-            "jwt" => KlingAuth::Jwt {
-                access_key: src.required("KLING_ACCESS_KEY")?,
-                secret_key: src.required("KLING_SECRET_KEY")?,
-            },
-            "api_key" => KlingAuth::ApiKey(src.required("KLING_API_KEY")?),
-            other => {
-                return Err(ConfigError::Invalid {
-                    name: "KLING_AUTH",
-                    reason: format!("'{other}' is not one of jwt, api_key"),
-                });
-            }
-        };
-        if surface == Surface::Standard && !matches!(auth, KlingAuth::ApiKey(_)) {
-            return Err(ConfigError::Invalid {
-                name: "KLING_AUTH",
-                reason: "the standard API takes only an API key (KLING_API_KEY)".into(),
-            });
-        }
+        let auth = auth(src, surface)?;
         let defaults = RetryPolicy::default();
         Ok(Self {
             surface,

@@ -184,16 +184,9 @@ async fn assert_bill_kept(stack: &Stack, id: &str) {
     let item = raw_item(stack, id).await;
     let facts = item["provider_facts"].as_m().unwrap();
     let billed = facts["billed_units"].as_s().unwrap();
-    let sim_task = stack
-        .sim
-        .state
-        .get(
-            &sent(stack, id).await["task_id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        )
-        .unwrap();
+    let record = sent(stack, id).await;
+    let sim_task = stack.sim.state.get(record["task_id"].as_str().unwrap());
+    let sim_task = sim_task.unwrap();
     assert_eq!(billed, &sim_task.billed_units(), "{id}");
     assert!(
         facts["create_request_id"].as_s().is_ok() && facts["last_request_id"].as_s().is_ok(),
