@@ -14,6 +14,8 @@ pub struct DemoOutcome {
     pub stored_bytes: Option<Vec<u8>>,
     /// What kling-sim serves at this task's result URL.
     pub served_bytes: Option<std::sync::Arc<Vec<u8>>>,
+    /// Which of Kling's API surfaces the task went through, and the model as it was named there.
+    pub surface: Option<(kling_sim::Surface, String)>,
 }
 
 pub const DEMO_USER: &str = "demo-user";
@@ -107,16 +109,16 @@ pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevErr
         }
         None => None,
     };
-    let served_bytes = stack
-        .sim
-        .state
-        .find("text2video", &id)
-        .and_then(|t| stack.sim.state.video_bytes(&t).ok());
+    let sim_task = stack.sim.state.find("text2video", &id);
+    let served_bytes = sim_task
+        .as_ref()
+        .and_then(|t| stack.sim.state.video_bytes(t).ok());
     Ok(DemoOutcome {
         task,
         bucket,
         key,
         stored_bytes,
         served_bytes,
+        surface: sim_task.map(|t| (t.surface, t.model)),
     })
 }

@@ -183,6 +183,11 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
                 return Ok(ExitCode::FAILURE);
             }
             println!("the stored object is byte-identical to the video kling-sim served");
+            if let Some((surface, model)) = &outcome.surface {
+                println!(
+                    "Kling API surface: {surface:?} (model {model}; KLING_API_STYLE picks it)"
+                );
+            }
             let file = stack.log_dir.join("demo.mp4");
             std::fs::write(&file, bytes)
                 .map_err(|e| devstack::DevError::Demo(format!("{}: {e}", file.display())))?;
