@@ -532,7 +532,7 @@ async fn raw_json_envelopes_field_names_and_types() {
         (
             http.post(format!("{base}/v1/videos/text2video"))
                 .bearer_auth(&token)
-                .json(&json!({"model_name": "kling-v1", "prompt": "x", "duration": "7"})),
+                .json(&json!({"model_name": "kling-v2-5-turbo", "prompt": "x", "duration": "7"})),
             400,
             1201,
         ),
@@ -540,7 +540,7 @@ async fn raw_json_envelopes_field_names_and_types() {
             http.post(format!("{base}/v1/videos/text2video"))
                 .bearer_auth(&token)
                 .json(
-                    &json!({"model_name": "kling-v1", "prompt": "x", "external_task_id": "raw-1"}),
+                    &json!({"model_name": "kling-v2-5-turbo", "prompt": "x", "external_task_id": "raw-1"}),
                 ),
             400,
             1201,
@@ -548,7 +548,7 @@ async fn raw_json_envelopes_field_names_and_types() {
         (
             http.post(format!("{base}/v1/videos/image2video"))
                 .bearer_auth(&token)
-                .json(&json!({"model_name": "kling-v1", "image": "data:image/png;base64,AAAA"})),
+                .json(&json!({"model_name": "kling-v2-5-turbo", "image": "data:image/png;base64,AAAA"})),
             400,
             1201,
         ),

@@ -1,6 +1,6 @@
 use clap::Parser;
 
-/// kling-sim: an emulator of Kling's legacy /v1 video API, with fault injection.
+/// kling-sim: an emulator of Kling's video API (the legacy /v1 surface and the 2026 standard one), with fault injection.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
