@@ -252,6 +252,22 @@ pub trait VideoProvider: Send + Sync {
         job: JobLookup<'_>,
         deadline: Deadline,
     ) -> impl Future<Output = Result<ProviderJob, ProviderError>> + Send;
+
+    /// Several jobs, answered in order (reconcile's sweep). One lookup each unless the
+    /// provider can ask about many at once.
+    fn lookup_many(
+        &self,
+        jobs: &[JobLookup<'_>],
+        deadline: Deadline,
+    ) -> impl Future<Output = Vec<Result<ProviderJob, ProviderError>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                out.push(self.lookup(*job, deadline).await);
+            }
+            out
+        }
+    }
 }
 
 /// What a callback claims. A hint only: it never decides money on its own.

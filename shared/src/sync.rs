@@ -63,12 +63,63 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
     now: OffsetDateTime,
     deadline: Deadline,
 ) -> Result<SyncOutcome, SyncError> {
-    let waiting = task.status == TaskStatus::Created && task.submit_attempted_at.is_none();
-    if waiting || !claim(store, task, policy, now).await? {
-        return Ok(SyncOutcome::Skipped);
+    let tasks = std::slice::from_ref(task);
+    let mut outcomes = sync_tasks(store, provider, queue, tasks, policy, now, deadline).await;
+    outcomes.pop().unwrap_or(Ok(SyncOutcome::Skipped))
+}
+
+/// `sync_task` for many tasks, with one `lookup_many` for the ones claimed (a provider that
+/// queries in batches asks once per batch). Outcomes are in the tasks' order.
+pub async fn sync_tasks<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQueue>(
+    store: &S,
+    provider: &P,
+    queue: &Q,
+    tasks: &[Task],
+    policy: SyncPolicy,
+    now: OffsetDateTime,
+    deadline: Deadline,
+) -> Vec<Result<SyncOutcome, SyncError>> {
+    let mut outcomes: Vec<Result<SyncOutcome, SyncError>> = Vec::with_capacity(tasks.len());
+    let mut claimed = Vec::new();
+    for (i, task) in tasks.iter().enumerate() {
+        let waiting = task.status == TaskStatus::Created && task.submit_attempted_at.is_none();
+        match waiting {
+            true => outcomes.push(Ok(SyncOutcome::Skipped)),
+            false => match claim(store, task, policy, now).await {
+                Ok(true) => {
+                    outcomes.push(Ok(SyncOutcome::Unchanged));
+                    claimed.push(i);
+                }
+                Ok(false) => outcomes.push(Ok(SyncOutcome::Skipped)),
+                Err(e) => outcomes.push(Err(e)),
+            },
+        }
     }
+    let lookups: Vec<JobLookup<'_>> = claimed.iter().map(|i| lookup_of(&tasks[*i])).collect();
+    let remotes = provider.lookup_many(&lookups, deadline).await;
+    for (i, remote) in claimed.into_iter().zip(remotes) {
+        let task = &tasks[i];
+        let expected = task
+            .request
+            .as_ref()
+            .and_then(|r| provider.expected_units(r));
+        outcomes[i] = settle(store, queue, task, remote, policy, now, expected).await;
+    }
+    outcomes
+}
+
+/// What one claimed task becomes given the provider's answer: failed past the hard timeout,
+/// otherwise what the provider reports.
+async fn settle<S: Tasks, Q: FinalizeQueue>(
+    store: &S,
+    queue: &Q,
+    task: &Task,
+    remote: Result<ProviderJob, ProviderError>,
+    policy: SyncPolicy,
+    now: OffsetDateTime,
+    expected: Option<f64>,
+) -> Result<SyncOutcome, SyncError> {
     let age = (Timestamp::from(now) - task.created_at).unsigned_abs();
-    let remote = provider.lookup(lookup_of(task), deadline).await;
     if age > policy.hard_timeout {
         let said = remote.as_ref().ok().map(|r| r.status);
         if overdue(task.status, said) == Overdue::Fail {
@@ -77,10 +128,6 @@ pub async fn sync_task<S: Tasks + ReconcileIndex, P: VideoProvider, Q: FinalizeQ
             return fail(store, task, "timeout", msg, true).await;
         }
     }
-    let expected = task
-        .request
-        .as_ref()
-        .and_then(|r| provider.expected_units(r));
     match remote {
         Ok(remote) => apply_job(store, queue, task, remote, expected).await,
         Err(ProviderError::NotFound) if task.status == TaskStatus::Created => {

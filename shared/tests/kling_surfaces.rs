@@ -519,6 +519,51 @@ async fn features_reach_the_wire(surface: Surface) {
     );
 }
 
+/// A sweep's lookups, answered in order: by Kling's id where known, by ours otherwise, an
+/// unknown one not found. The standard API asks once per 20 ids, the legacy API once per job.
+async fn a_sweep_looks_up_in_batches(surface: Surface) {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let p = provider(&sim, surface);
+    let mut jobs = Vec::new();
+    for n in 0..25 {
+        jobs.push(
+            p.submit(&request(&format!("sweep-{n}")), Deadline::none())
+                .await
+                .unwrap(),
+        );
+    }
+    let ids: Vec<String> = (0..25)
+        .map(|n| format!("sweep-{n}"))
+        .chain(["sweep-unknown".into()])
+        .collect();
+    let lookups: Vec<JobLookup<'_>> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| JobLookup {
+            kind: VideoType::TextToVideo,
+            // The first 20 by Kling's id, the rest by ours (a lost create's answer).
+            reference: jobs.get(n).filter(|_| n < 20).map(|j| &j.reference),
+            task_id: id,
+        })
+        .collect();
+    let before = sim.state.counters().query;
+    let found = p.lookup_many(&lookups, Deadline::none()).await;
+    let asked = sim.state.counters().query - before;
+    for (n, got) in found.iter().take(25).enumerate() {
+        assert_eq!(
+            got.as_ref().map(|j| &j.reference),
+            Ok(&jobs[n].reference),
+            "{n}"
+        );
+    }
+    assert_eq!(found[25], Err(ProviderError::NotFound));
+    let want = match surface {
+        Surface::Legacy => 26,
+        Surface::Standard => 2,
+    };
+    assert_eq!(asked, want, "lookups sent on {surface:?}");
+}
+
 macro_rules! on_both_surfaces {
     ($($scenario:ident),* $(,)?) => {
         mod legacy {
@@ -538,6 +583,7 @@ on_both_surfaces!(
     callbacks_are_signed_when_configured,
     downloads_bills_and_request_ids,
     features_reach_the_wire,
+    a_sweep_looks_up_in_batches,
 );
 
 /// What only the standard surface has: batched queries by either id (≤ 20; unknown ids are

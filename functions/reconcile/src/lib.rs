@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use shared::ports::{FinalizeQueue, ReconcileIndex, Tasks};
 use shared::provider::{Deadline, VideoProvider};
-use shared::sync::{SyncOutcome, SyncPolicy, sync_task};
+use shared::sync::{SyncOutcome, SyncPolicy, sync_tasks};
 use shared::time_util;
 
 /// What reconcile needs of the table: task records and the index of unfinished ones.
@@ -76,19 +76,19 @@ pub async fn handle<S: Store, P: VideoProvider, Q: FinalizeQueue>(
             return report;
         }
     };
-    for task in tasks {
-        let span = tracing::info_span!("reconcile", task_id = %task.id);
-        let outcome = sync_task(
-            &app.store,
-            &app.provider,
-            &app.queue,
-            &task,
-            app.policy,
-            now,
-            Deadline::after(std::time::Duration::from_secs(10)),
-        )
-        .instrument(span)
-        .await;
+    // One batched provider lookup for the sweep where the provider supports it.
+    let outcomes = sync_tasks(
+        &app.store,
+        &app.provider,
+        &app.queue,
+        &tasks,
+        app.policy,
+        now,
+        Deadline::after(std::time::Duration::from_secs(10)),
+    )
+    .instrument(tracing::info_span!("reconcile", tasks = tasks.len()))
+    .await;
+    for (task, outcome) in tasks.iter().zip(outcomes) {
         report.checked += 1;
         match outcome {
             Ok(SyncOutcome::Moved(_)) => report.moved += 1,

@@ -8,7 +8,7 @@ use super::capability::{self, Surface};
 use super::client::{KlingClient, TaskRef, VideoKind};
 use super::config::{KlingConfig, Preset};
 use super::error::{ErrorKind, KlingError};
-use super::standard::{Ids, StandardTask};
+use super::standard::{Ids, MAX_IDS_PER_QUERY, StandardTask};
 use super::standard_map;
 use super::wire::{
     CameraConfig, CameraControl, CameraType, ElementRef, Image2VideoRequest, ImageInput, KlingTask,
@@ -315,9 +315,54 @@ impl VideoProvider for KlingProvider {
             .map(|t| job(&t))
             .map_err(|e| logged(&e))
     }
+
+    async fn lookup_many(
+        &self,
+        jobs: &[JobLookup<'_>],
+        deadline: Deadline,
+    ) -> Vec<Result<ProviderJob, ProviderError>> {
+        if self.surface == Surface::Standard {
+            return self.lookup_batched(jobs, deadline).await;
+        }
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            out.push(self.lookup(*job, deadline).await);
+        }
+        out
+    }
 }
 
 impl KlingProvider {
+    /// The standard API answers up to 20 ids per `GET /tasks`: one query per batch, by Kling's
+    /// ids where known and by ours otherwise; an id absent from the answer is not found.
+    async fn lookup_batched(
+        &self,
+        jobs: &[JobLookup<'_>],
+        deadline: Deadline,
+    ) -> Vec<Result<ProviderJob, ProviderError>> {
+        let mut out: Vec<Result<ProviderJob, ProviderError>> =
+            jobs.iter().map(|_| Err(ProviderError::NotFound)).collect();
+        for by_kling in [true, false] {
+            let group: Vec<(usize, &str)> = jobs
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| j.reference.is_some() == by_kling)
+                .map(|(i, j)| (i, j.reference.map_or(j.task_id, |r| r.as_str())))
+                .collect();
+            for chunk in group.chunks(MAX_IDS_PER_QUERY) {
+                let ids: Vec<&str> = chunk.iter().map(|(_, id)| *id).collect();
+                let ids = if by_kling {
+                    Ids::Kling(&ids)
+                } else {
+                    Ids::External(&ids)
+                };
+                let answer = self.client.query_tasks(ids, deadline).await;
+                place(&mut out, chunk, answer, by_kling);
+            }
+        }
+        out
+    }
+
     async fn submit_standard(
         &self,
         request: &GenerationRequest,
@@ -332,6 +377,35 @@ impl KlingProvider {
         created
             .map(|t| standard_map::job(&t))
             .map_err(|e| logged(&e))
+    }
+}
+
+/// A batch's answer, put in the slots of the jobs it was asked for.
+fn place(
+    out: &mut [Result<ProviderJob, ProviderError>],
+    chunk: &[(usize, &str)],
+    answer: Result<Vec<StandardTask>, KlingError>,
+    by_kling: bool,
+) {
+    let found = match answer {
+        Ok(found) => found,
+        Err(e) => {
+            let err = logged(&e);
+            for (i, _) in chunk {
+                out[*i] = Err(err.clone());
+            }
+            return;
+        }
+    };
+    for task in &found {
+        let id = if by_kling {
+            Some(task.id.as_str())
+        } else {
+            task.external_id.as_deref()
+        };
+        if let Some((i, _)) = chunk.iter().find(|(_, want)| Some(*want) == id) {
+            out[*i] = Ok(standard_map::job(task));
+        }
     }
 }
 
