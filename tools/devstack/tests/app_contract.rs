@@ -164,6 +164,8 @@ async fn devstack_up(env: &[(&str, &str)]) -> (tokio::process::Child, String, Ve
         }
         seen.push(line);
     };
+    // Keep reading: a closed pipe would make devstack's next line a broken-pipe panic.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, api, seen)
 }
 
