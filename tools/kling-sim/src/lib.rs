@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod capability;
+pub mod fal;
 pub mod faults;
 pub mod routes;
 pub mod signing;

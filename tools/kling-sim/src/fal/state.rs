@@ -1,0 +1,251 @@
+//! Requests on fal's queue: IN_QUEUE → IN_PROGRESS → COMPLETED (with a video or an error) on a
+//! clock, canceled while still queued; their webhooks; the counters tests read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::FalConfig;
+use crate::video::{self, Aspect, Resolution};
+
+/// Faults a test can set while the emulator runs.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct FalFaults {
+    /// The next N submits answer 500 (nothing queued).
+    pub fail_next_submits: u32,
+    pub drop_webhooks: bool,
+    pub webhook_delay_ms: u64,
+    /// Each webhook is delivered this many extra times (as fal's retries would).
+    pub repeat_webhooks: u32,
+    /// Which signing key signs webhooks (a rotation moves it).
+    pub active_key: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    InQueue,
+    InProgress,
+    Completed,
+    Canceled,
+}
+
+#[derive(Debug, Clone)]
+pub struct FalRequest {
+    pub id: String,
+    pub model_id: String,
+    pub app_id: String,
+    pub input: Value,
+    pub status: Status,
+    /// `Some((error_type, message))` for a failed generation (`[fal:error=<type>]`).
+    pub error: Option<(String, String)>,
+    pub webhook: Option<String>,
+    pub duration: u32,
+    pub pro: bool,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct FalCounters {
+    pub submit: u64,
+    pub status: u64,
+    pub result: u64,
+    pub cancel: u64,
+    pub webhooks_sent: u64,
+}
+
+struct Inner {
+    requests: HashMap<String, FalRequest>,
+    order: Vec<String>,
+    counters: FalCounters,
+    faults: FalFaults,
+}
+
+pub struct FalState {
+    pub config: FalConfig,
+    pub base_url: String,
+    http: reqwest::Client,
+    inner: Mutex<Inner>,
+}
+
+fn error_marker(input: &Value) -> Option<(String, String)> {
+    let prompt = input.get("prompt").and_then(Value::as_str).unwrap_or_default();
+    let start = prompt.find("[fal:error=")? + "[fal:error=".len();
+    let end = prompt[start..].find(']')? + start;
+    let kind = prompt[start..end].to_string();
+    Some((kind.clone(), format!("generation failed: {kind}")))
+}
+
+impl FalState {
+    pub fn new(config: FalConfig, base_url: String) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                requests: HashMap::new(),
+                order: Vec::new(),
+                counters: FalCounters::default(),
+                faults: config.faults.clone(),
+            }),
+            config,
+            base_url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn counters(&self) -> FalCounters {
+        self.lock().counters.clone()
+    }
+
+    pub fn faults(&self) -> FalFaults {
+        self.lock().faults.clone()
+    }
+
+    pub fn set_faults(&self, faults: FalFaults) {
+        self.lock().faults = faults;
+    }
+
+    pub fn get(&self, id: &str) -> Option<FalRequest> {
+        self.lock().requests.get(id).cloned()
+    }
+
+    /// Count a call; `submit` also says whether it must fail (an injected 5xx).
+    pub fn count(&self, what: &str) -> bool {
+        let mut inner = self.lock();
+        let c = &mut inner.counters;
+        match what {
+            "submit" => c.submit += 1,
+            "status" => c.status += 1,
+            "result" => c.result += 1,
+            _ => c.cancel += 1,
+        }
+        if what == "submit" && inner.faults.fail_next_submits > 0 {
+            inner.faults.fail_next_submits -= 1;
+            return true;
+        }
+        false
+    }
+
+    /// Queue a request and start its life.
+    pub fn submit(self: &Arc<Self>, model_id: &str, app_id: &str, input: Value, webhook: Option<String>, pro: bool) -> FalRequest {
+        let duration = input.get("duration").and_then(Value::as_str).and_then(|d| d.parse().ok()).unwrap_or(5);
+        let request = FalRequest {
+            id: uuid::Uuid::new_v4().to_string(),
+            model_id: model_id.into(),
+            app_id: app_id.into(),
+            error: error_marker(&input),
+            input,
+            status: Status::InQueue,
+            webhook,
+            duration,
+            pro,
+        };
+        {
+            let mut inner = self.lock();
+            inner.order.push(request.id.clone());
+            inner.requests.insert(request.id.clone(), request.clone());
+        }
+        let state = self.clone();
+        let id = request.id.clone();
+        tokio::spawn(async move { state.run(id).await });
+        request
+    }
+
+    /// Requests queued before this one and still waiting (0: next to start).
+    pub fn queue_position(&self, id: &str) -> usize {
+        let inner = self.lock();
+        inner
+            .order
+            .iter()
+            .take_while(|other| *other != id)
+            .filter(|other| inner.requests.get(*other).is_some_and(|r| r.status == Status::InQueue))
+            .count()
+    }
+
+    /// Cancel while queued: `CANCELLATION_REQUESTED`, else why not.
+    pub fn cancel(&self, id: &str) -> Result<(), &'static str> {
+        let mut inner = self.lock();
+        let request = inner.requests.get_mut(id).ok_or("NOT_FOUND")?;
+        match request.status {
+            Status::InQueue => {
+                request.status = Status::Canceled;
+                Ok(())
+            }
+            _ => Err("ALREADY_COMPLETED"),
+        }
+    }
+
+    fn advance(&self, id: &str, from: Status, to: Status) -> Option<FalRequest> {
+        let mut inner = self.lock();
+        let request = inner.requests.get_mut(id).filter(|r| r.status == from)?;
+        request.status = to;
+        Some(request.clone())
+    }
+
+    /// Each request's queue slot frees in order, as fal's workers pick requests up.
+    async fn run(self: Arc<Self>, id: String) {
+        let position = self.queue_position(&id) as u32;
+        tokio::time::sleep(self.config.queue_time * (position + 1)).await;
+        if self.advance(&id, Status::InQueue, Status::InProgress).is_none() {
+            return;
+        }
+        tokio::time::sleep(self.config.run_time).await;
+        let Some(done) = self.advance(&id, Status::InProgress, Status::Completed) else {
+            return;
+        };
+        if let Some(url) = done.webhook.clone() {
+            self.deliver(url, &done).await;
+        }
+    }
+
+    /// The model's output, as the result endpoint and the webhook payload show it.
+    pub fn output(&self, r: &FalRequest) -> Value {
+        json!({"video": {"url": format!("{}/files/{}/output.mp4", self.base_url, r.id),
+            "content_type": "video/mp4", "file_name": "output.mp4",
+            "file_size": self.video(r).map_or(0, |v| v.len())}})
+    }
+
+    pub fn video(&self, r: &FalRequest) -> Result<Vec<u8>, video::VideoError> {
+        let resolution = if r.pro { Resolution::P1080 } else { Resolution::P720 };
+        video::render(Aspect::Landscape, resolution, r.duration)
+    }
+
+    async fn deliver(&self, url: String, r: &FalRequest) {
+        let faults = self.faults();
+        if faults.drop_webhooks {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(faults.webhook_delay_ms)).await;
+        let body = match &r.error {
+            None => json!({"request_id": r.id, "gateway_request_id": r.id, "status": "OK", "payload": self.output(r)}),
+            Some((kind, msg)) => json!({"request_id": r.id, "gateway_request_id": r.id, "status": "ERROR",
+                "error": msg, "payload": {"detail": [{"msg": msg, "type": kind}]}}),
+        }
+        .to_string();
+        let seeds = &self.config.signing_seeds;
+        let seed = seeds[faults.active_key.min(seeds.len().saturating_sub(1))];
+        for _ in 0..=faults.repeat_webhooks {
+            let ts = (crate::tasks::now_ms() / 1000).to_string();
+            let signature = super::sign(&seed, &r.id, &self.config.user_id, ts.parse().unwrap_or(0), body.as_bytes());
+            self.lock().counters.webhooks_sent += 1;
+            let sent = self
+                .http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-fal-webhook-request-id", &r.id)
+                .header("x-fal-webhook-user-id", &self.config.user_id)
+                .header("x-fal-webhook-timestamp", ts)
+                .header("x-fal-webhook-signature", signature)
+                .body(body.clone())
+                .send()
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(%url, error = %e, "fal webhook not delivered");
+            }
+        }
+    }
+}
