@@ -140,6 +140,9 @@ impl JobStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderJob {
     pub reference: ProviderRef,
+    /// What else the provider returned to reach this job later (fal: its status, result and
+    /// cancel URLs), opaque to everyone but the adapter; kept on the task.
+    pub handle: Option<String>,
     pub status: JobStatus,
     pub video_url: Option<String>,
     pub video_duration_seconds: Option<f64>,
@@ -223,6 +226,8 @@ impl ProviderError {
 pub struct JobLookup<'a> {
     pub kind: VideoType,
     pub reference: Option<&'a ProviderRef>,
+    /// The job's handle, when the provider gave one.
+    pub handle: Option<&'a str>,
     pub task_id: &'a str,
 }
 

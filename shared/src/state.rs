@@ -168,6 +168,8 @@ pub fn event_for(status: JobStatus) -> Option<TaskEvent> {
 pub struct TaskPatch {
     /// The provider's reference, recorded the first time any source learns it.
     pub provider_ref: Option<crate::provider::ProviderRef>,
+    /// The provider's handle, recorded with the reference (never from a callback).
+    pub provider_handle: Option<String>,
     /// Why the task failed; kept only on a move to FAILED.
     pub error: Option<crate::task::TaskError>,
     /// The stored copy; kept only on a move to SUCCEEDED.
@@ -225,6 +227,9 @@ pub fn apply_event(
     }
     if next.provider_ref.is_none() {
         next.provider_ref = patch.provider_ref.clone();
+    }
+    if next.provider_handle.is_none() {
+        next.provider_handle = patch.provider_handle.clone();
     }
     next.provider_facts.merge(&patch.facts);
     if next == *task {
@@ -302,6 +307,7 @@ mod apply_tests {
             cost_units: CostUnits(500),
             provider: "kling".into(),
             provider_ref: None,
+            provider_handle: None,
             created_at: ts("2026-01-01T00:00:00.000Z"),
             updated_at: ts("2026-01-01T00:00:00.000Z"),
             submitted_at: None,

@@ -205,6 +205,7 @@ async fn apply_job<S: Tasks, Q: FinalizeQueue>(
 ) -> Result<SyncOutcome, SyncError> {
     let mut patch = TaskPatch {
         provider_ref: Some(remote.reference.clone()),
+        provider_handle: remote.handle.clone(),
         facts: crate::task::ProviderFacts::from_lookup(&remote),
         ..Default::default()
     };
@@ -243,6 +244,7 @@ pub fn lookup_of(task: &Task) -> JobLookup<'_> {
     JobLookup {
         kind: task.video_type,
         reference: task.provider_ref.as_ref(),
+        handle: task.provider_handle.as_deref(),
         task_id: &task.id,
     }
 }

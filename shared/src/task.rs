@@ -335,6 +335,9 @@ pub struct Task {
     /// `provider_task_id`.
     #[serde(default, alias = "provider_task_id")]
     pub provider_ref: Option<crate::provider::ProviderRef>,
+    /// The provider's handle for the job (its URLs), from its own answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_handle: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(default)]

@@ -730,6 +730,7 @@ impl VideoProvider for FakeProvider {
         let mut jobs = self.jobs.lock().map_err(|_| ProviderError::NotFound)?;
         let job = ProviderJob {
             reference: ProviderRef(format!("job-{}", jobs.len() + 1)),
+            handle: None,
             status: JobStatus::Queued,
             video_url: None,
             video_duration_seconds: None,
@@ -941,6 +942,7 @@ pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
         cost_units: CostUnits(500),
         provider: provider.into(),
         provider_ref: None,
+        provider_handle: None,
         created_at: now,
         updated_at: now,
         submitted_at: None,
@@ -996,6 +998,7 @@ impl FakeProvider {
                 task_id.into(),
                 ProviderJob {
                     reference: ProviderRef(reference.into()),
+                    handle: None,
                     status,
                     video_url: None,
                     video_duration_seconds: None,

@@ -105,6 +105,7 @@ fn next(code: i64, times: u32, on: CallKind) -> Faults {
 
 fn lookup_of<'a>(job: &'a ProviderJob, task_id: &'a str) -> JobLookup<'a> {
     JobLookup {
+        handle: None,
         kind: VideoType::TextToVideo,
         reference: Some(&job.reference),
         task_id,
@@ -267,6 +268,7 @@ async fn a_lost_create_is_recovered_once(surface: Surface) {
         let found = p
             .lookup(
                 JobLookup {
+                    handle: None,
                     kind: VideoType::TextToVideo,
                     reference: None,
                     task_id: id,
@@ -278,6 +280,7 @@ async fn a_lost_create_is_recovered_once(surface: Surface) {
         assert_eq!(found.reference, job.reference);
     }
     let unknown = JobLookup {
+        handle: None,
         kind: VideoType::TextToVideo,
         reference: None,
         task_id: "never-sent",
@@ -540,6 +543,7 @@ async fn a_sweep_looks_up_in_batches(surface: Surface) {
         .iter()
         .enumerate()
         .map(|(n, id)| JobLookup {
+            handle: None,
             kind: VideoType::TextToVideo,
             // The first 20 by Kling's id, the rest by ours (a lost create's answer).
             reference: jobs.get(n).filter(|_| n < 20).map(|j| &j.reference),

@@ -411,6 +411,7 @@ fn new_task<S, P: VideoProvider, U, D>(
         cost_units: p.breakdown.cost,
         provider: app.provider.name().to_string(),
         provider_ref: None,
+        provider_handle: None,
         created_at,
         updated_at: created_at,
         submitted_at: None,

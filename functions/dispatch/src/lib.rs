@@ -318,6 +318,7 @@ async fn record<S: Store, P, D>(
     let event = event_for(job.status).unwrap_or(TaskEvent::ProviderQueued);
     let patch = TaskPatch {
         provider_ref: Some(job.reference.clone()),
+        provider_handle: job.handle.clone(),
         facts: shared::task::ProviderFacts {
             create_request_id: job.request_id.clone(),
             ..Default::default()

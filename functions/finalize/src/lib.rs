@@ -239,6 +239,7 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         .map_err(|e| Retry(format!("provider lookup failed: {e}")))?;
     let patch = TaskPatch {
         provider_ref: Some(remote.reference.clone()),
+        provider_handle: remote.handle.clone(),
         facts: shared::task::ProviderFacts::from_lookup(&remote),
         ..Default::default()
     };

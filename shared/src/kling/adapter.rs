@@ -182,6 +182,7 @@ pub fn job(task: &KlingTask) -> ProviderJob {
     let video = task.first_video();
     ProviderJob {
         reference: ProviderRef(task.task_id.clone()),
+        handle: None,
         status: job_status(task.task_status),
         video_url: video.map(|v| v.url.clone()),
         video_duration_seconds: video

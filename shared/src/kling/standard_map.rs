@@ -142,6 +142,7 @@ pub fn job(t: &StandardTask) -> ProviderJob {
     let video = t.video();
     ProviderJob {
         reference: ProviderRef(t.id.clone()),
+        handle: None,
         status: job_status(t.status),
         video_url: video.and_then(|v| v.url.clone()),
         video_duration_seconds: video

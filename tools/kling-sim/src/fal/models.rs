@@ -99,7 +99,8 @@ pub fn problems(m: &Model, input: &Value) -> Vec<Value> {
     if shots.is_some() && !m.multi_prompt {
         out.push(problem("multi_prompt", "not supported by this model"));
     }
-    if prompt.as_deref().is_none_or(|p| p.trim().is_empty()) && shots.is_none() && !m.image_to_video {
+    if prompt.as_deref().is_none_or(|p| p.trim().is_empty()) && shots.is_none() && !m.image_to_video
+    {
         out.push(problem("prompt", "field required"));
     }
     if prompt.as_deref().is_some_and(|p| p.chars().count() > 2500) {
@@ -107,7 +108,10 @@ pub fn problems(m: &Model, input: &Value) -> Vec<Value> {
     }
     match string_field(input, "duration") {
         Ok(Some(d)) if !m.durations.contains(&d.as_str()) => {
-            out.push(problem("duration", &format!("must be one of {:?}", m.durations)));
+            out.push(problem(
+                "duration",
+                &format!("must be one of {:?}", m.durations),
+            ));
         }
         Err(p) => out.push(p),
         _ => {}
@@ -117,7 +121,9 @@ pub fn problems(m: &Model, input: &Value) -> Vec<Value> {
         ("end_image_url", m.end_frame),
         ("elements", m.elements),
     ] {
-        let asked = input.get(field).is_some_and(|v| !v.is_null() && *v != json!(false));
+        let asked = input
+            .get(field)
+            .is_some_and(|v| !v.is_null() && *v != json!(false));
         if asked && !offered {
             out.push(problem(field, "not supported by this model"));
         }
@@ -141,8 +147,14 @@ mod tests {
         assert!(model("fal-ai/kling-video/v1.6/pro/text-to-video").is_none());
         let v26 = model("fal-ai/kling-video/v2.6/pro/text-to-video").unwrap();
         assert!(problems(&v26, &json!({"prompt": "p", "duration": "5"})).is_empty());
-        assert_eq!(problems(&v26, &json!({"prompt": "p", "duration": "12"})).len(), 1);
+        assert_eq!(
+            problems(&v26, &json!({"prompt": "p", "duration": "12"})).len(),
+            1
+        );
         let i2v = model("fal-ai/kling-video/v3/standard/image-to-video").unwrap();
-        assert_eq!(problems(&i2v, &json!({"prompt": "p"}))[0]["loc"][1], "start_image_url");
+        assert_eq!(
+            problems(&i2v, &json!({"prompt": "p"}))[0]["loc"][1],
+            "start_image_url"
+        );
     }
 }

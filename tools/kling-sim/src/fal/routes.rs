@@ -34,7 +34,10 @@ fn answer(status: u16, body: Value) -> Response {
 
 fn authorized(state: &FalState, headers: &HeaderMap) -> bool {
     let want = format!("Key {}", state.config.key);
-    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(want.as_str())
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(want.as_str())
 }
 
 #[derive(serde::Deserialize)]
@@ -53,7 +56,13 @@ fn urls(state: &FalState, r: &FalRequest) -> Value {
         "cancel_url": format!("{base}/cancel")})
 }
 
-async fn submit(State(state): State<Arc<FalState>>, Path(model_id): Path<String>, Query(q): Query<SubmitQuery>, headers: HeaderMap, body: Bytes) -> Response {
+async fn submit(
+    State(state): State<Arc<FalState>>,
+    Path(model_id): Path<String>,
+    Query(q): Query<SubmitQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !authorized(&state, &headers) {
         return answer(401, json!({"detail": "Invalid authentication"}));
     }
@@ -61,26 +70,44 @@ async fn submit(State(state): State<Arc<FalState>>, Path(model_id): Path<String>
         return answer(500, json!({"detail": "Internal server error"}));
     }
     let Some(model) = models::model(&model_id) else {
-        return answer(404, json!({"detail": format!("Application '{model_id}' not found")}));
+        return answer(
+            404,
+            json!({"detail": format!("Application '{model_id}' not found")}),
+        );
     };
     let Ok(input) = serde_json::from_slice::<Value>(&body) else {
-        return answer(422, json!({"detail": [{"loc": ["body"], "msg": "invalid JSON", "type": "value_error.jsondecode"}]}));
+        return answer(
+            422,
+            json!({"detail": [{"loc": ["body"], "msg": "invalid JSON", "type": "value_error.jsondecode"}]}),
+        );
     };
     let problems = models::problems(&model, &input);
     if !problems.is_empty() {
         return answer(422, json!({ "detail": problems }));
     }
-    let r = state.submit(&model_id, &app_id(&model_id), input, q.fal_webhook, model.pro);
+    let r = state.submit(
+        &model_id,
+        &app_id(&model_id),
+        input,
+        q.fal_webhook,
+        model.pro,
+    );
     let mut body = urls(&state, &r);
     body["queue_position"] = json!(state.queue_position(&r.id));
     answer(200, body)
 }
 
 fn find(state: &FalState, owner: &str, app: &str, id: &str) -> Option<FalRequest> {
-    state.get(id).filter(|r| r.app_id == format!("{owner}/{app}"))
+    state
+        .get(id)
+        .filter(|r| r.app_id == format!("{owner}/{app}"))
 }
 
-async fn status(State(state): State<Arc<FalState>>, Path((owner, app, id)): Path<(String, String, String)>, headers: HeaderMap) -> Response {
+async fn status(
+    State(state): State<Arc<FalState>>,
+    Path((owner, app, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
     if !authorized(&state, &headers) {
         return answer(401, json!({"detail": "Invalid authentication"}));
     }
@@ -106,7 +133,11 @@ async fn status(State(state): State<Arc<FalState>>, Path((owner, app, id)): Path
     }
 }
 
-async fn result(State(state): State<Arc<FalState>>, Path((owner, app, id)): Path<(String, String, String)>, headers: HeaderMap) -> Response {
+async fn result(
+    State(state): State<Arc<FalState>>,
+    Path((owner, app, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
     if !authorized(&state, &headers) {
         return answer(401, json!({"detail": "Invalid authentication"}));
     }
@@ -128,7 +159,11 @@ async fn result(State(state): State<Arc<FalState>>, Path((owner, app, id)): Path
     }
 }
 
-async fn cancel(State(state): State<Arc<FalState>>, Path((owner, app, id)): Path<(String, String, String)>, headers: HeaderMap) -> Response {
+async fn cancel(
+    State(state): State<Arc<FalState>>,
+    Path((owner, app, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
     if !authorized(&state, &headers) {
         return answer(401, json!({"detail": "Invalid authentication"}));
     }
@@ -143,7 +178,9 @@ async fn cancel(State(state): State<Arc<FalState>>, Path((owner, app, id)): Path
 }
 
 async fn file(State(state): State<Arc<FalState>>, Path(id): Path<String>) -> Response {
-    let done = state.get(&id).filter(|r| r.status == Status::Completed && r.error.is_none());
+    let done = state
+        .get(&id)
+        .filter(|r| r.status == Status::Completed && r.error.is_none());
     match done.map(|r| state.video(&r)) {
         Some(Ok(bytes)) => ([(header::CONTENT_TYPE, "video/mp4")], bytes).into_response(),
         Some(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

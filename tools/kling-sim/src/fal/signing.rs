@@ -8,12 +8,22 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// The hex signature fal puts in `X-Fal-Webhook-Signature`.
-pub fn sign(seed: &[u8; 32], request_id: &str, user_id: &str, timestamp: i64, body: &[u8]) -> String {
+pub fn sign(
+    seed: &[u8; 32],
+    request_id: &str,
+    user_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
     let message = format!(
         "{request_id}\n{user_id}\n{timestamp}\n{}",
         hex::encode(Sha256::digest(body))
     );
-    hex::encode(SigningKey::from_bytes(seed).sign(message.as_bytes()).to_bytes())
+    hex::encode(
+        SigningKey::from_bytes(seed)
+            .sign(message.as_bytes())
+            .to_bytes(),
+    )
 }
 
 /// The JWKS for these keys.

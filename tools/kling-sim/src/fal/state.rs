@@ -71,7 +71,10 @@ pub struct FalState {
 }
 
 fn error_marker(input: &Value) -> Option<(String, String)> {
-    let prompt = input.get("prompt").and_then(Value::as_str).unwrap_or_default();
+    let prompt = input
+        .get("prompt")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let start = prompt.find("[fal:error=")? + "[fal:error=".len();
     let end = prompt[start..].find(']')? + start;
     let kind = prompt[start..end].to_string();
@@ -131,8 +134,19 @@ impl FalState {
     }
 
     /// Queue a request and start its life.
-    pub fn submit(self: &Arc<Self>, model_id: &str, app_id: &str, input: Value, webhook: Option<String>, pro: bool) -> FalRequest {
-        let duration = input.get("duration").and_then(Value::as_str).and_then(|d| d.parse().ok()).unwrap_or(5);
+    pub fn submit(
+        self: &Arc<Self>,
+        model_id: &str,
+        app_id: &str,
+        input: Value,
+        webhook: Option<String>,
+        pro: bool,
+    ) -> FalRequest {
+        let duration = input
+            .get("duration")
+            .and_then(Value::as_str)
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(5);
         let request = FalRequest {
             id: uuid::Uuid::new_v4().to_string(),
             model_id: model_id.into(),
@@ -162,7 +176,12 @@ impl FalState {
             .order
             .iter()
             .take_while(|other| *other != id)
-            .filter(|other| inner.requests.get(*other).is_some_and(|r| r.status == Status::InQueue))
+            .filter(|other| {
+                inner
+                    .requests
+                    .get(*other)
+                    .is_some_and(|r| r.status == Status::InQueue)
+            })
             .count()
     }
 
@@ -190,7 +209,10 @@ impl FalState {
     async fn run(self: Arc<Self>, id: String) {
         let position = self.queue_position(&id) as u32;
         tokio::time::sleep(self.config.queue_time * (position + 1)).await;
-        if self.advance(&id, Status::InQueue, Status::InProgress).is_none() {
+        if self
+            .advance(&id, Status::InQueue, Status::InProgress)
+            .is_none()
+        {
             return;
         }
         tokio::time::sleep(self.config.run_time).await;
@@ -210,7 +232,11 @@ impl FalState {
     }
 
     pub fn video(&self, r: &FalRequest) -> Result<Vec<u8>, video::VideoError> {
-        let resolution = if r.pro { Resolution::P1080 } else { Resolution::P720 };
+        let resolution = if r.pro {
+            Resolution::P1080
+        } else {
+            Resolution::P720
+        };
         video::render(Aspect::Landscape, resolution, r.duration)
     }
 
@@ -230,7 +256,13 @@ impl FalState {
         let seed = seeds[faults.active_key.min(seeds.len().saturating_sub(1))];
         for _ in 0..=faults.repeat_webhooks {
             let ts = (crate::tasks::now_ms() / 1000).to_string();
-            let signature = super::sign(&seed, &r.id, &self.config.user_id, ts.parse().unwrap_or(0), body.as_bytes());
+            let signature = super::sign(
+                &seed,
+                &r.id,
+                &self.config.user_id,
+                ts.parse().unwrap_or(0),
+                body.as_bytes(),
+            );
             self.lock().counters.webhooks_sent += 1;
             let sent = self
                 .http
