@@ -8,6 +8,7 @@ pub mod billing;
 pub mod config;
 pub mod deadline;
 pub mod envelope;
+pub mod fal;
 pub mod http_util;
 pub mod images;
 pub mod kling;

@@ -221,6 +221,17 @@ impl ProviderError {
     }
 }
 
+/// What a provider said to a cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The job is dropped: nothing will be made or billed.
+    Canceled,
+    /// Too late: the job is running or done, and goes on.
+    AlreadyStarted,
+    /// The provider has no way to cancel.
+    NotOffered,
+}
+
 /// Which job to look up: the provider's reference once we have it, else our task id.
 #[derive(Debug, Clone, Copy)]
 pub struct JobLookup<'a> {
@@ -257,6 +268,15 @@ pub trait VideoProvider: Send + Sync {
         job: JobLookup<'_>,
         deadline: Deadline,
     ) -> impl Future<Output = Result<ProviderJob, ProviderError>> + Send;
+
+    /// Ask the provider to drop a job it has not started.
+    fn cancel(
+        &self,
+        _job: JobLookup<'_>,
+        _deadline: Deadline,
+    ) -> impl Future<Output = Result<CancelOutcome, ProviderError>> + Send {
+        async { Ok(CancelOutcome::NotOffered) }
+    }
 
     /// Several jobs, answered in order (reconcile's sweep). One lookup each unless the
     /// provider can ask about many at once.

@@ -12,7 +12,7 @@ pub struct Preset {
 }
 
 impl Preset {
-    fn parse(name: &'static str, raw: &str, surface: Surface) -> Result<Self, ConfigError> {
+    pub fn parse(name: &'static str, raw: &str, surface: Surface) -> Result<Self, ConfigError> {
         let (model, mode) = raw.split_once(':').ok_or_else(|| ConfigError::Invalid {
             name,
             reason: format!("'{raw}' must be MODEL:MODE, e.g. kling-v2-5-turbo:std"),
@@ -144,13 +144,24 @@ fn auth(src: &impl Source, surface: Surface) -> Result<KlingAuth, ConfigError> {
     Ok(auth)
 }
 
+/// The three quality presets (`KLING_PRESET_*`), each a current model on `surface`. A hosting
+/// platform serving Kling's models reads the same ones.
+pub fn presets(src: &impl Source, surface: Surface) -> Result<[Preset; 3], ConfigError> {
+    let preset = |name: &'static str, default: &str| -> Result<Preset, ConfigError> {
+        let raw = src.optional(name).unwrap_or_else(|| default.to_string());
+        Preset::parse(name, &raw, surface)
+    };
+    Ok([
+        preset("KLING_PRESET_DRAFT", "kling-v2-5-turbo:std")?,
+        preset("KLING_PRESET_STANDARD", "kling-v3:std")?,
+        preset("KLING_PRESET_PRO", "kling-v3:pro")?,
+    ])
+}
+
 impl KlingConfig {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
         let surface = surface(src)?;
-        let preset = |name: &'static str, default: &str| -> Result<Preset, ConfigError> {
-            let raw = src.optional(name).unwrap_or_else(|| default.to_string());
-            Preset::parse(name, &raw, surface)
-        };
+        let [draft, standard, pro] = presets(src, surface)?;
         let base_url = src
             .optional("KLING_BASE_URL")
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
@@ -174,9 +185,9 @@ impl KlingConfig {
                     src.parsed("KLING_CONCURRENCY_BACKOFF_MS", 1_000)?,
                 ),
             },
-            draft: preset("KLING_PRESET_DRAFT", "kling-v2-5-turbo:std")?,
-            standard: preset("KLING_PRESET_STANDARD", "kling-v3:std")?,
-            pro: preset("KLING_PRESET_PRO", "kling-v3:pro")?,
+            draft,
+            standard,
+            pro,
         })
     }
 

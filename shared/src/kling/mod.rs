@@ -16,7 +16,7 @@ pub use capability::Surface;
 pub use client::{
     Clock, Deadline, KlingClient, TaskRef, VideoKind, backoff, deadline_from_epoch_ms, system_clock,
 };
-pub use config::{KlingAuth, KlingConfig, Preset, RetryPolicy};
+pub use config::{KlingAuth, KlingConfig, Preset, RetryPolicy, presets};
 pub use error::{ErrorKind, KlingError};
 pub use jwt::{JwtMinter, TOKEN_TTL_SECS};
 pub use wire::{

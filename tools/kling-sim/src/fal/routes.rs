@@ -6,9 +6,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 use super::models;
@@ -23,7 +23,8 @@ pub fn router(state: Arc<FalState>) -> Router {
         .route("/{owner}/{app}/requests/{id}/status", get(status))
         .route("/{owner}/{app}/requests/{id}/cancel", put(cancel))
         .route("/{owner}/{app}/requests/{id}", get(result))
-        .route("/{*model}", post(submit))
+        // Submits go to the model id, any depth (a catch-all route would clash with the above).
+        .fallback(submit)
         .with_state(state)
 }
 
@@ -58,11 +59,16 @@ fn urls(state: &FalState, r: &FalRequest) -> Value {
 
 async fn submit(
     State(state): State<Arc<FalState>>,
-    Path(model_id): Path<String>,
+    method: Method,
+    uri: Uri,
     Query(q): Query<SubmitQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let model_id = uri.path().trim_start_matches('/').to_string();
+    if method != Method::POST {
+        return answer(404, json!({"detail": "Not found"}));
+    }
     if !authorized(&state, &headers) {
         return answer(401, json!({"detail": "Invalid authentication"}));
     }
@@ -189,7 +195,9 @@ async fn file(State(state): State<Arc<FalState>>, Path(id): Path<String>) -> Res
 }
 
 async fn jwks(State(state): State<Arc<FalState>>) -> Response {
-    axum::Json(super::jwks(&state.config.signing_seeds)).into_response()
+    let seeds = &state.config.signing_seeds;
+    let published = state.faults().published_keys.unwrap_or(seeds.len());
+    axum::Json(super::jwks(&seeds[..published.min(seeds.len())])).into_response()
 }
 
 async fn stats(State(state): State<Arc<FalState>>) -> Response {

@@ -22,6 +22,8 @@ pub struct FalFaults {
     pub repeat_webhooks: u32,
     /// Which signing key signs webhooks (a rotation moves it).
     pub active_key: usize,
+    /// How many keys the JWKS publishes (`None`: all), to publish a new key mid-run.
+    pub published_keys: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -1,0 +1,318 @@
+//! Conformance: the fal adapter against fal-sim over HTTP — submit, queue positions, status,
+//! result, cancel in the queue and after completion, fal's input validation, ERROR results,
+//! 5xx on submit, and webhooks with good, missing, stale, wrong-key and rotated signatures.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kling_sim::fal::{FalConfig as SimConfig, FalFaults, RunningFal};
+use serde_json::{Value, json};
+use shared::fal::webhook::{FalKeys, Rejected};
+use shared::fal::{FalClient, FalConfig, FalError, FalProvider, Handle};
+use shared::kling::Preset;
+use shared::provider::{
+    CancelOutcome, Deadline, GenerationRequest, JobLookup, JobStatus, ModelChoice, ProviderError,
+    ProviderJob, VideoProvider,
+};
+use shared::task::{Mode, Quality, VideoType};
+
+const KEY: &str = "fal-conformance-key";
+
+async fn fal_with(tweak: impl FnOnce(&mut SimConfig)) -> RunningFal {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = SimConfig {
+        key: KEY.into(),
+        queue_time: Duration::from_millis(60),
+        run_time: Duration::from_millis(80),
+        ..Default::default()
+    };
+    tweak(&mut config);
+    kling_sim::fal::spawn(listener, config).unwrap()
+}
+
+fn config(fal: &RunningFal) -> FalConfig {
+    let preset = Preset {
+        model: "kling-v3".into(),
+        mode: "std".into(),
+    };
+    FalConfig {
+        queue_url: fal.base_url(),
+        key: KEY.into(),
+        request_timeout: Duration::from_secs(5),
+        jwks_url: format!("{}/.well-known/jwks.json", fal.base_url()),
+        presets: [preset.clone(), preset.clone(), preset],
+    }
+}
+
+fn request(task_id: &str, prompt: &str) -> GenerationRequest {
+    GenerationRequest {
+        task_id: task_id.into(),
+        kind: VideoType::TextToVideo,
+        prompt: Some(prompt.into()),
+        negative_prompt: Some("blurry".into()),
+        duration_seconds: 5,
+        aspect_ratio: None,
+        quality: Quality::Standard,
+        model: ModelChoice {
+            model: "kling-v3".into(),
+            mode: Mode::Std,
+        },
+        cfg_scale: None,
+        image: None,
+        image_tail: None,
+        camera: None,
+        audio: true,
+        shots: vec![],
+        seed: None,
+        elements: vec![],
+        callback_url: None,
+    }
+}
+
+fn lookup(job: &ProviderJob) -> JobLookup<'_> {
+    JobLookup {
+        kind: VideoType::TextToVideo,
+        reference: Some(&job.reference),
+        handle: job.handle.as_deref(),
+        task_id: "t",
+    }
+}
+
+async fn wait_done(p: &FalProvider, job: &ProviderJob) -> ProviderJob {
+    for _ in 0..200 {
+        let now = p.lookup(lookup(job), Deadline::none()).await.unwrap();
+        if matches!(now.status, JobStatus::Succeeded | JobStatus::Failed) {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("fal request never finished");
+}
+
+#[tokio::test]
+async fn submit_queue_status_result_and_download() {
+    let fal = fal_with(|_| {}).await;
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let first = p
+        .submit(&request("a", "a fox"), Deadline::none())
+        .await
+        .unwrap();
+    let second = p
+        .submit(&request("b", "a hare"), Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(first.status, JobStatus::Queued);
+    let handle = Handle::decode(second.handle.as_deref().unwrap()).unwrap();
+    let client = FalClient::new(&config(&fal)).unwrap();
+    let status = client.status(&handle, Deadline::none()).await.unwrap();
+    assert_eq!(
+        (status.status.as_str(), status.queue_position),
+        ("IN_QUEUE", Some(1))
+    );
+    let done = wait_done(&p, &second).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
+    let url = done.video_url.unwrap();
+    let bytes = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    let sim = fal.state.get(second.reference.as_str()).unwrap();
+    assert_eq!(bytes.as_ref(), fal.state.video(&sim).unwrap().as_slice());
+    let sent = &sim.input;
+    assert_eq!(sim.model_id, "fal-ai/kling-video/v3/standard/text-to-video");
+    assert_eq!(
+        (sent["duration"].as_str(), sent["generate_audio"].as_bool()),
+        (Some("5"), Some(true))
+    );
+    assert_eq!(sent["aspect_ratio"], "16:9");
+}
+
+#[tokio::test]
+async fn fal_validation_errors_and_error_results() {
+    let fal = fal_with(|_| {}).await;
+    let client = FalClient::new(&config(&fal)).unwrap();
+    let model = "fal-ai/kling-video/v2.6/pro/text-to-video";
+    let bad = client
+        .submit(
+            model,
+            &json!({"prompt": "p", "duration": "12"}),
+            None,
+            Deadline::none(),
+        )
+        .await
+        .unwrap_err();
+    let FalError::Http { status, detail, .. } = bad else {
+        panic!("{bad}")
+    };
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(
+        (status, &detail["detail"][0]["loc"][1]),
+        (422, &json!("duration"))
+    );
+    let unknown = client
+        .submit(
+            "fal-ai/kling-video/v1.6/pro/text-to-video",
+            &json!({"prompt": "p"}),
+            None,
+            Deadline::none(),
+        )
+        .await;
+    assert!(matches!(unknown, Err(FalError::Http { status: 404, .. })));
+
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let mut v26 = request("c", "p");
+    v26.model.model = "kling-v2-6".into();
+    v26.duration_seconds = 12;
+    assert!(
+        matches!(p.check(&v26), Err(ProviderError::Unsupported { .. })),
+        "refused before fal"
+    );
+    let failing = p
+        .submit(
+            &request("d", "x [fal:error=content_policy_violation]"),
+            Deadline::none(),
+        )
+        .await
+        .unwrap();
+    let done = wait_done(&p, &failing).await;
+    assert_eq!(done.status, JobStatus::Failed);
+    assert!(
+        done.failure
+            .unwrap()
+            .starts_with("content_policy_violation")
+    );
+    fal.state.set_faults(FalFaults {
+        fail_next_submits: 1,
+        ..Default::default()
+    });
+    let before = fal.state.counters().submit;
+    let err = p
+        .submit(&request("e", "p"), Deadline::none())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::OutcomeUnknown { .. }), "{err}");
+    assert_eq!(
+        fal.state.counters().submit - before,
+        1,
+        "never resubmitted blind"
+    );
+}
+
+#[tokio::test]
+async fn cancel_in_the_queue_and_after_completion() {
+    let fal = fal_with(|c| c.queue_time = Duration::from_millis(800)).await;
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let queued = p
+        .submit(&request("q", "p"), Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(
+        p.cancel(lookup(&queued), Deadline::none()).await,
+        Ok(CancelOutcome::Canceled)
+    );
+    let after = p.lookup(lookup(&queued), Deadline::none()).await.unwrap();
+    assert_eq!(after.status, JobStatus::Failed, "{after:?}");
+    let fal = fal_with(|_| {}).await;
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let job = p
+        .submit(&request("r", "p"), Deadline::none())
+        .await
+        .unwrap();
+    wait_done(&p, &job).await;
+    assert_eq!(
+        p.cancel(lookup(&job), Deadline::none()).await,
+        Ok(CancelOutcome::AlreadyStarted)
+    );
+    let unknown = JobLookup {
+        kind: VideoType::TextToVideo,
+        reference: None,
+        handle: None,
+        task_id: "x",
+    };
+    assert!(matches!(
+        p.lookup(unknown, Deadline::none()).await,
+        Err(ProviderError::OutcomeUnknown { .. })
+    ));
+}
+
+type Seen = Arc<Mutex<Vec<(http::HeaderMap, Vec<u8>)>>>;
+
+async fn sink() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let store = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: http::HeaderMap, body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push((headers, body.to_vec()));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+async fn one_webhook(fal: &RunningFal, p: &FalProvider, id: &str) -> (http::HeaderMap, Vec<u8>) {
+    let (url, seen) = sink().await;
+    let mut req = request(id, "p");
+    req.callback_url = Some(url);
+    let job = p.submit(&req, Deadline::none()).await.unwrap();
+    wait_done(p, &job).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1 + fal.state.faults().repeat_webhooks as usize);
+    got[0].clone()
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test]
+async fn webhooks_good_missing_stale_wrong_key_and_rotated() {
+    let fal = fal_with(|c| c.signing_seeds = vec![[3; 32], [4; 32]]).await;
+    fal.state.set_faults(FalFaults {
+        published_keys: Some(1),
+        ..Default::default()
+    });
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let keys = FalKeys::from_url(&config(&fal).jwks_url).with_min_refetch(Duration::ZERO);
+    let (headers, body) = one_webhook(&fal, &p, "w1").await;
+    assert_eq!(keys.check(&headers, &body, now()).await, Ok(()));
+    let hint = shared::fal::parse_callback(&body).unwrap();
+    assert_eq!(hint.status, JobStatus::Succeeded);
+    assert_eq!(
+        keys.check(&headers, b"{\"forged\":1}", now()).await,
+        Err(Rejected::BadSignature)
+    );
+    assert_eq!(
+        keys.check(&headers, &body, now() + 301).await,
+        Err(Rejected::Stale)
+    );
+    let mut missing = headers.clone();
+    missing.remove("x-fal-webhook-signature");
+    assert_eq!(
+        keys.check(&missing, &body, now()).await,
+        Err(Rejected::Missing)
+    );
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
+    let wrong = FalKeys::fixed(vec![stranger]);
+    assert_eq!(
+        wrong.check(&headers, &body, now()).await,
+        Err(Rejected::BadSignature)
+    );
+    // fal publishes a second key and signs with it: the cached set fails, a fetch finds it.
+    fal.state.set_faults(FalFaults {
+        active_key: 1,
+        published_keys: Some(2),
+        repeat_webhooks: 2,
+        ..Default::default()
+    });
+    let (headers, body) = one_webhook(&fal, &p, "w2").await;
+    assert_eq!(
+        keys.check(&headers, &body, now()).await,
+        Ok(()),
+        "rotated key found on refetch"
+    );
+}
