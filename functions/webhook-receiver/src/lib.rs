@@ -33,6 +33,8 @@ pub struct App<S, Q, C> {
     /// Standard Webhooks secrets (Kling's 2026 signing); empty when not enabled. Several
     /// are accepted at once, for rotation.
     pub signers: Vec<standardwebhooks::Webhook>,
+    /// fal's webhook keys (its JWKS); fal callbacks are refused without them.
+    pub fal_keys: Option<shared::fal::webhook::FalKeys>,
 }
 
 /// Everything webhook-receiver reads from its environment at cold start.
@@ -41,6 +43,8 @@ pub struct Settings {
     pub queue: shared::config::QueueConfig,
     pub secret: Vec<u8>,
     pub signers: Vec<standardwebhooks::Webhook>,
+    /// `FAL_JWKS_URL`: where fal publishes its webhook keys.
+    pub fal_jwks_url: Option<String>,
 }
 
 impl Settings {
@@ -52,6 +56,7 @@ impl Settings {
             queue: shared::config::QueueConfig::from_source(src)?,
             secret: shared::config::WebhookConfig::secret_from_source(src)?,
             signers: signers_from_source(src)?,
+            fal_jwks_url: src.optional("FAL_JWKS_URL"),
         })
     }
 }
@@ -146,7 +151,7 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     task_id: &str,
     token: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let hint = authenticate(app, req, provider, task_id, token)?;
+    let hint = authenticate(app, req, provider, task_id, token).await?;
     let task = bound_task(app, provider, task_id, &hint).await?;
     let Some(event) = event_for(hint.status) else {
         return Ok(json_response(
@@ -173,7 +178,7 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
 
 /// The URL token (this provider, this task), the signature when signing is on, and the body
 /// as the provider's reader understands it.
-fn authenticate<S, Q, C: CallbackReader>(
+async fn authenticate<S, Q, C: CallbackReader>(
     app: &App<S, Q, C>,
     req: &Request,
     provider: &str,
@@ -190,9 +195,38 @@ fn authenticate<S, Q, C: CallbackReader>(
     }
     tracing::Span::current().record("task_id", task_id);
     let raw = http_util::body_bytes(req, http_util::MAX_BODY_BYTES)?;
-    verify_signature(&app.signers, req.headers(), raw)
+    provider_signature(app, provider, req.headers(), raw)
+        .await
         .inspect_err(|_| tracing::warn!("callback with a bad signature refused"))?;
     parse_callback(&app.callbacks, provider, raw)
+}
+
+/// fal signs every webhook (Ed25519, its JWKS); the others are checked by the Standard
+/// Webhooks secrets when signing is on.
+async fn provider_signature<S, Q, C>(
+    app: &App<S, Q, C>,
+    provider: &str,
+    headers: &http::HeaderMap,
+    raw: &[u8],
+) -> Result<(), ApiError> {
+    if provider != shared::fal::NAME {
+        return verify_signature(&app.signers, headers, raw);
+    }
+    let now = shared::time_util::unix_seconds(shared::time_util::now());
+    let checked = match &app.fal_keys {
+        Some(keys) => keys.check(headers, raw, now).await,
+        None => Err(shared::fal::webhook::Rejected::Keys(
+            "FAL_JWKS_URL is not set".into(),
+        )),
+    };
+    checked.map_err(|e| {
+        tracing::warn!(error = %e, "fal webhook signature refused");
+        ApiError::new(
+            401,
+            "invalid_webhook_signature",
+            "the callback signature is missing, stale or wrong",
+        )
+    })
 }
 
 /// The task the URL names, provided the body describes it: our id (when echoed), the same

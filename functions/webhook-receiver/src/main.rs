@@ -14,6 +14,10 @@ async fn main() -> Result<(), Error> {
         callbacks: shared::providers::callbacks(),
         secret: s.secret,
         signers: s.signers,
+        fal_keys: s
+            .fal_jwks_url
+            .as_deref()
+            .map(shared::fal::webhook::FalKeys::from_url),
     }));
     lambda_http::run(service_fn(move |req| async move {
         Ok::<_, Error>(handle(app, req).await)

@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
+use shared::fal::webhook::FalKeys;
 use shared::ports::{FinalizeReason, Tasks};
 use shared::provider::{CallbackError, CallbackHint, CallbackReader};
 use shared::task::TaskStatus;
@@ -14,6 +15,10 @@ use shared::testing::{
 use shared::webhook_token::token_for;
 use webhook_receiver::{App, handle};
 
+fn fal_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[11; 32])
+}
+
 const SECRET: &[u8] = b"local-dev-webhook-secret-not-for-production";
 
 /// The fake's callbacks and Kling's, side by side (as a deployment with both would read them).
@@ -22,7 +27,7 @@ struct Both;
 impl CallbackReader for Both {
     fn read(&self, provider: &str, body: &[u8]) -> Result<CallbackHint, CallbackError> {
         match provider {
-            "kling" => shared::providers::callbacks().read(provider, body),
+            "kling" | "fal" => shared::providers::callbacks().read(provider, body),
             _ => FakeCallbacks.read(provider, body),
         }
     }
@@ -37,6 +42,7 @@ fn app() -> TestApp {
         callbacks: Both,
         secret: SECRET.to_vec(),
         signers: Vec::new(),
+        fal_keys: Some(FalKeys::fixed(vec![fal_key().verifying_key()])),
     }
 }
 
@@ -209,6 +215,7 @@ async fn a_provider_nobody_reads_is_not_a_route() {
         callbacks: OnlyFake,
         secret: SECRET.to_vec(),
         signers: Vec::new(),
+        fal_keys: Some(FalKeys::fixed(vec![fal_key().verifying_key()])),
     };
     let token = token_for(SECRET, "other", "t-1");
     let event = HttpEvent::new("POST", format!("/webhooks/other/t-1/{token}"))
@@ -321,4 +328,56 @@ async fn other_routes_are_404() {
     let app = app();
     let event = HttpEvent::new("GET", "/webhooks/fake/t-1/x").user(None);
     assert_eq!(code(&send(&app, event).await), (404, "route_not_found"));
+}
+
+/// fal's webhooks carry an Ed25519 signature over request id, user id, timestamp and the body's
+/// hash: signed by a fal key it is a hint like any other; unsigned, stale, re-signed by
+/// another key or with another body it is 401 and nothing moves.
+#[tokio::test]
+async fn fal_webhooks_need_fals_signature() {
+    use ed25519_dalek::Signer;
+    use sha2::Digest;
+    let app = seeded("fal").await;
+    let before = status(&app).await;
+    let body = json!({"request_id": "job-1", "gateway_request_id": "job-1", "status": "OK",
+        "payload": {"video": {"url": "https://v3.fal.media/files/x.mp4"}}})
+    .to_string();
+    let signed = |key: &ed25519_dalek::SigningKey, ts: i64, body: &str| {
+        let msg = format!(
+            "job-1\nuser-1\n{ts}\n{}",
+            hex::encode(sha2::Sha256::digest(body))
+        );
+        (ts, hex::encode(key.sign(msg.as_bytes()).to_bytes()))
+    };
+    let now = shared::time_util::unix_seconds(shared::time_util::now());
+    let event = |(ts, sig): (i64, String), raw: &str| {
+        callback("fal", "t-1", json!(null))
+            .raw_body(raw)
+            .header("x-fal-webhook-request-id", "job-1")
+            .header("x-fal-webhook-user-id", "user-1")
+            .header("x-fal-webhook-timestamp", &ts.to_string())
+            .header("x-fal-webhook-signature", &sig)
+    };
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[12; 32]);
+    let refused = [
+        event(signed(&stranger, now, &body), &body),
+        event(signed(&fal_key(), now - 400, &body), &body),
+        event(
+            signed(&fal_key(), now, &body),
+            r#"{"request_id":"job-1","status":"OK"}"#,
+        ),
+        callback("fal", "t-1", json!(null)).raw_body(&body),
+    ];
+    for e in refused {
+        assert_eq!(
+            code(&send(&app, e).await),
+            (401, "invalid_webhook_signature")
+        );
+    }
+    assert_eq!(status(&app).await, TaskStatus::Created);
+    let got = send(&app, event(signed(&fal_key(), now, &body), &body)).await;
+    assert_eq!(got, (200, json!({"ok": true})));
+    assert_eq!(status(&app).await, TaskStatus::Finalizing);
+    let again = send(&app, event(signed(&fal_key(), now, &body), &body)).await;
+    assert_eq!(again.1["duplicate"], true, "fal's retries are handled once");
 }
