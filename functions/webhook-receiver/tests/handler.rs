@@ -374,7 +374,7 @@ async fn fal_webhooks_need_fals_signature() {
             (401, "invalid_webhook_signature")
         );
     }
-    assert_eq!(status(&app).await, TaskStatus::Created);
+    assert_eq!(status(&app).await, before, "nothing moved");
     let got = send(&app, event(signed(&fal_key(), now, &body), &body)).await;
     assert_eq!(got, (200, json!({"ok": true})));
     assert_eq!(status(&app).await, TaskStatus::Finalizing);
