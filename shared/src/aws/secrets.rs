@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use crate::config::{ConfigError, Source};
 
 /// Which variables a secret id stands for (what `with_secrets` fills in).
-pub const FROM_SECRETS: [(&str, &[&str]); 2] = [
+pub const FROM_SECRETS: [(&str, &[&str]); 3] = [
     (
         "KLING_SECRET_ID",
         &["KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_API_KEY"],
     ),
     ("WEBHOOK_SECRET_ID", &["WEBHOOK_SECRET"]),
+    ("FAL_SECRET_ID", &["FAL_KEY"]),
 ];
 
 /// The process environment with secret values layered on top.
@@ -67,9 +68,12 @@ pub async fn with_secrets<S: Source>(
     base: S,
 ) -> Result<WithSecrets<S>, ConfigError> {
     let mut secrets = HashMap::new();
-    let kling = base.optional("KLING_SECRET_ID");
+    // Only the provider in use has its secret read (the other may not exist).
+    let fal_in_use = base.optional("PROVIDER").as_deref() == Some("fal");
+    let kling = base.optional("KLING_SECRET_ID").filter(|_| !fal_in_use);
+    let fal = base.optional("FAL_SECRET_ID").filter(|_| fal_in_use);
     let webhook = base.optional("WEBHOOK_SECRET_ID");
-    if kling.is_some() || webhook.is_some() {
+    if kling.is_some() || webhook.is_some() || fal.is_some() {
         let client = aws_sdk_secretsmanager::Client::new(sdk);
         if let Some(id) = kling {
             let raw = secret_string(&client, &id, "KLING_SECRET_ID").await?;
@@ -94,6 +98,14 @@ pub async fn with_secrets<S: Source>(
                     secrets.insert(name.to_string(), value);
                 }
             }
+        }
+        if let Some(id) = fal {
+            let raw = secret_string(&client, &id, "FAL_SECRET_ID").await?;
+            let key = serde_json::from_str::<serde_json::Value>(&raw)
+                .ok()
+                .and_then(|v| v["key"].as_str().map(str::to_string))
+                .ok_or_else(|| failed("FAL_SECRET_ID", "expected {\"key\": ...}"))?;
+            secrets.insert("FAL_KEY".to_string(), key);
         }
         if let Some(id) = webhook {
             let value = secret_string(&client, &id, "WEBHOOK_SECRET_ID").await?;

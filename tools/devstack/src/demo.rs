@@ -14,8 +14,9 @@ pub struct DemoOutcome {
     pub stored_bytes: Option<Vec<u8>>,
     /// What kling-sim serves at this task's result URL.
     pub served_bytes: Option<std::sync::Arc<Vec<u8>>>,
-    /// Which of Kling's API surfaces the task went through, and the model as it was named there.
-    pub surface: Option<(kling_sim::Surface, String)>,
+    /// Which API the task went through (Kling's legacy or standard surface, or fal), and the
+    /// model as it was named there.
+    pub surface: Option<(String, String)>,
 }
 
 pub const DEMO_USER: &str = "demo-user";
@@ -109,16 +110,36 @@ pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevErr
         }
         None => None,
     };
-    let sim_task = stack.sim.state.find("text2video", &id);
-    let served_bytes = sim_task
-        .as_ref()
-        .and_then(|t| stack.sim.state.video_bytes(t).ok());
+    let (served_bytes, surface) = served(stack, &id);
     Ok(DemoOutcome {
         task,
         bucket,
         key,
         stored_bytes,
         served_bytes,
-        surface: sim_task.map(|t| (t.surface, t.model)),
+        surface,
     })
+}
+
+/// What the emulator that made the task served, and where it was made: kling-sim (either
+/// surface) or fal-sim (found by the task id in its webhook URL).
+#[allow(clippy::type_complexity)]
+fn served(stack: &Stack, id: &str) -> (Option<std::sync::Arc<Vec<u8>>>, Option<(String, String)>) {
+    if let Some(t) = stack.sim.state.find("text2video", id) {
+        let bytes = stack.sim.state.video_bytes(&t).ok();
+        return (bytes, Some((format!("Kling {:?}", t.surface), t.model)));
+    }
+    let made = stack
+        .fal
+        .state
+        .all()
+        .into_iter()
+        .find(|r| r.webhook.as_deref().is_some_and(|w| w.contains(id)));
+    match made {
+        Some(r) => {
+            let bytes = stack.fal.state.video(&r).ok().map(std::sync::Arc::new);
+            (bytes, Some(("fal".to_string(), r.model_id)))
+        }
+        None => (None, None),
+    }
 }

@@ -16,12 +16,15 @@ pub const LOCAL_AUTH_SECRET: &str = "local-dev-auth-secret-not-for-production";
 pub const LOCAL_WEBHOOK_SECRET: &str = "local-dev-webhook-secret-not-for-production";
 pub const LOCAL_KLING_ACCESS_KEY: &str = "local-access-key";
 pub const LOCAL_KLING_SECRET_KEY: &str = "local-secret-key";
+/// fal-sim's key (`PROVIDER=fal`).
+pub const LOCAL_FAL_KEY: &str = "local-fal-key";
 /// kling-sim's key for the standard API (`KLING_API_STYLE=standard`).
 pub const LOCAL_KLING_API_KEY: &str = "local-kling-api-key";
 
 pub struct LocalEndpoints {
     pub moto: String,
     pub kling: String,
+    pub fal: String,
     pub api: String,
 }
 
@@ -30,8 +33,16 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
     BTreeMap::from([
         ("AUTH_MODE", "local".to_string()),
         ("KLING_BASE_URL", endpoints.kling.clone()),
-        // The template's default; `KLING_API_STYLE=standard` in the environment switches it.
+        // The template's defaults; `KLING_API_STYLE=standard` or `PROVIDER=fal` in the
+        // environment switch them.
         ("KLING_API_STYLE", "legacy".to_string()),
+        ("PROVIDER", "kling".to_string()),
+        ("FAL_QUEUE_URL", endpoints.fal.clone()),
+        ("FAL_SECRET_ID", String::new()),
+        (
+            "FAL_JWKS_URL",
+            format!("{}/.well-known/jwks.json", endpoints.fal),
+        ),
         // Secrets come from the environment locally, not from Secrets Manager.
         ("KLING_SECRET_ID", String::new()),
         ("WEBHOOK_SECRET_ID", String::new()),
@@ -57,6 +68,7 @@ pub fn local_extras(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, String
         ("KLING_ACCESS_KEY", LOCAL_KLING_ACCESS_KEY.to_string()),
         ("KLING_SECRET_KEY", LOCAL_KLING_SECRET_KEY.to_string()),
         ("KLING_API_KEY", LOCAL_KLING_API_KEY.to_string()),
+        ("FAL_KEY", LOCAL_FAL_KEY.to_string()),
         ("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET.to_string()),
     ])
 }

@@ -179,13 +179,13 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             );
             let served = outcome.served_bytes.as_deref().map(Vec::as_slice);
             if Some(bytes.as_slice()) != served {
-                eprintln!("the stored bytes differ from what kling-sim served");
+                eprintln!("the stored bytes differ from what the emulator served");
                 return Ok(ExitCode::FAILURE);
             }
-            println!("the stored object is byte-identical to the video kling-sim served");
+            println!("the stored object is byte-identical to the video the emulator served");
             if let Some((surface, model)) = &outcome.surface {
                 println!(
-                    "Kling API surface: {surface:?} (model {model}; KLING_API_STYLE picks it)"
+                    "provider API: {surface} (model {model}; PROVIDER and KLING_API_STYLE pick it)"
                 );
             }
             let file = stack.log_dir.join("demo.mp4");

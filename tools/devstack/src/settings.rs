@@ -27,6 +27,10 @@ pub const STACK_OWNED: &[&str] = &[
     "LOCAL_AUTH_SECRET",
     "KLING_ACCESS_KEY",
     "KLING_SECRET_KEY",
+    "FAL_QUEUE_URL",
+    "FAL_SECRET_ID",
+    "FAL_JWKS_URL",
+    "FAL_KEY",
 ];
 
 /// Every other variable the functions read; the caller's environment may set any of these
@@ -34,6 +38,7 @@ pub const STACK_OWNED: &[&str] = &[
 pub const USER_SETTINGS: &[&str] = &[
     "AUTH_MODE",
     "DOWNLOAD_ALLOWED_HOSTS",
+    "FAL_REQUEST_TIMEOUT_MS",
     "DOWNLOAD_ALLOW_HTTP",
     "IMAGE_URL_ALLOW_LOOPBACK",
     "KLING_API_KEY",
@@ -53,6 +58,7 @@ pub const USER_SETTINGS: &[&str] = &[
     "PLANS_JSON",
     "POLL_STALE_SECONDS",
     "PRESIGN_TTL_SECONDS",
+    "PROVIDER",
     "PROVIDER_MAX_CONCURRENCY",
     "RECONCILE_STALE_SECONDS",
     "RUST_LOG",

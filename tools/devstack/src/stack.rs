@@ -80,6 +80,8 @@ pub struct Stack {
     pub spec_url: String,
     pub moto_endpoint: String,
     pub sim: kling_sim::RunningSim,
+    /// fal's queue for Kling's models (`PROVIDER=fal`).
+    pub fal: kling_sim::fal::RunningFal,
     pub resources: LocalResources,
     pub sdk: aws_config::SdkConfig,
     pub log_dir: PathBuf,
@@ -124,6 +126,23 @@ pub async fn local_sdk_config(moto_endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// fal-sim on a free port, at kling-sim's speed (about 10 s queued, 60 s generating at 1).
+async fn start_fal(speed: f64) -> Result<kling_sim::fal::RunningFal, DevError> {
+    let speed = if speed.is_finite() && speed > 0.0 {
+        speed
+    } else {
+        1.0
+    };
+    let config = kling_sim::fal::FalConfig {
+        key: crate::env::LOCAL_FAL_KEY.into(),
+        queue_time: Duration::from_secs_f64(10.0 / speed),
+        run_time: Duration::from_secs_f64(60.0 / speed),
+        ..Default::default()
+    };
+    kling_sim::fal::spawn(bind(0, "fal-sim").await?, config)
+        .map_err(|e| DevError::Process(format!("fal-sim: {e}")))
+}
+
 impl Stack {
     pub async fn start(opts: StackOptions) -> Result<Self, DevError> {
         std::fs::create_dir_all(&opts.log_dir)
@@ -166,9 +185,11 @@ impl Stack {
             None => port_or_free(opts.api_port)?,
         };
         let api_url = format!("http://127.0.0.1:{api_port}");
+        let fal = start_fal(opts.sim_speed).await?;
         let endpoints = LocalEndpoints {
             moto: moto.endpoint.clone(),
             kling: sim.base_url(),
+            fal: fal.base_url(),
             api: api_url.clone(),
         };
         let defs = template.functions()?;
@@ -247,6 +268,7 @@ impl Stack {
             spec_url,
             moto_endpoint: moto.endpoint.clone(),
             sim,
+            fal,
             resources,
             sdk,
             log_dir: opts.log_dir.clone(),

@@ -192,18 +192,23 @@ impl shared::config::Source for Recorder {
 fn every_setting_the_functions_read_is_classified() {
     let exp = expectations();
     let mut asked = BTreeSet::new();
-    for auth in ["jwt", "api_key"] {
+    for (switch, value) in [
+        ("KLING_AUTH", "jwt"),
+        ("KLING_AUTH", "api_key"),
+        ("PROVIDER", "fal"),
+    ] {
         let mut values: HashMap<String, String> = exp
             .required_env
             .values()
             .flatten()
             .map(|n| (n.clone(), "placeholder-value-0123456789".to_string()))
             .collect();
-        values.insert("KLING_AUTH".into(), auth.into());
+        values.insert(switch.into(), value.into());
         values.insert("AUTH_MODE".into(), "local".into());
         for (name, value) in [
             ("LOCAL_AUTH_SECRET", "local-secret-of-16-or-more"),
             ("KLING_API_KEY", "key"),
+            ("FAL_KEY", "key"),
         ] {
             values.insert(name.into(), value.into());
         }

@@ -114,6 +114,17 @@ impl FalState {
         self.lock().faults = faults;
     }
 
+    /// Every request, oldest first.
+    pub fn all(&self) -> Vec<FalRequest> {
+        let inner = self.lock();
+        inner
+            .order
+            .iter()
+            .filter_map(|id| inner.requests.get(id))
+            .cloned()
+            .collect()
+    }
+
     pub fn get(&self, id: &str) -> Option<FalRequest> {
         self.lock().requests.get(id).cloned()
     }
