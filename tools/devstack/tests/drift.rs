@@ -86,10 +86,11 @@ fn every_kind_of_removal_is_caught() {
             "webhook-receiver: the code needs FINALIZE_QUEUE_URL",
         ),
         (
-            "          KLING_SECRET_ID: !Ref KlingSecretName\n          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
-            "          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
+            "          KLING_SECRET_ID: !Ref KlingSecretName\n          PROVIDER: !Ref Provider\n          FAL_QUEUE_URL: !Ref FalQueueUrl\n          FAL_SECRET_ID: !Ref FalSecretName\n          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
+            "          PROVIDER: !Ref Provider\n          FAL_QUEUE_URL: !Ref FalQueueUrl\n          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
             "finalize: the code needs KLING_ACCESS_KEY",
         ),
+
         (
             "            Path: /v1/me\n            Method: GET\n",
             "            Path: /v1/me\n            Method: POST\n",
