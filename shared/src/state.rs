@@ -1,7 +1,8 @@
 //! The task state machine: the one pure function that decides every transition.
 //!
 //! `CREATED → QUEUED → RUNNING → FINALIZING → SUCCEEDED`, `FAILED` from any non-terminal
-//! state, and `CANCELED` from `CREATED` only (while no provider holds the task). Events may arrive late, twice or out of order (callbacks, polling, SQS redelivery),
+//! state, and `CANCELED` from `CREATED` while no provider holds the task, or from `QUEUED`
+//! once the provider itself dropped the job from its queue. Events may arrive late, twice or out of order (callbacks, polling, SQS redelivery),
 //! so an event that would move a task backwards or repeat a step is `Stay`, never an error;
 //! only an event that cannot be true yet (a stored video before the provider succeeded) is
 //! refused.
@@ -24,6 +25,9 @@ pub enum TaskEvent {
     Failed,
     /// Its owner canceled it; only possible before any provider holds it.
     Canceled,
+    /// The provider dropped the job from its queue at its owner's request (fal): nothing
+    /// will be made or billed. Only before the job started.
+    ProviderCanceled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +64,10 @@ pub fn transition(from: TaskStatus, event: TaskEvent) -> Outcome {
             return Outcome::Move(TaskStatus::Canceled);
         }
         TaskEvent::Canceled => return Outcome::Invalid,
+        TaskEvent::ProviderCanceled if rank(from) <= rank(TaskStatus::Queued) => {
+            return Outcome::Move(TaskStatus::Canceled);
+        }
+        TaskEvent::ProviderCanceled => return Outcome::Invalid,
         TaskEvent::Stored if from == TaskStatus::Finalizing => {
             return Outcome::Move(TaskStatus::Succeeded);
         }
@@ -89,44 +97,51 @@ mod tests {
             (S::Created, E::Stored, Invalid),
             (S::Created, E::Failed, Move(S::Failed)),
             (S::Created, E::Canceled, Move(S::Canceled)),
+            (S::Created, E::ProviderCanceled, Move(S::Canceled)),
             (S::Queued, E::ProviderQueued, Stay),
             (S::Queued, E::ProviderRunning, Move(S::Running)),
             (S::Queued, E::ProviderSucceeded, Move(S::Finalizing)),
             (S::Queued, E::Stored, Invalid),
             (S::Queued, E::Failed, Move(S::Failed)),
             (S::Queued, E::Canceled, Invalid),
+            (S::Queued, E::ProviderCanceled, Move(S::Canceled)),
             (S::Running, E::ProviderQueued, Stay),
             (S::Running, E::ProviderRunning, Stay),
             (S::Running, E::ProviderSucceeded, Move(S::Finalizing)),
             (S::Running, E::Stored, Invalid),
             (S::Running, E::Failed, Move(S::Failed)),
             (S::Running, E::Canceled, Invalid),
+            (S::Running, E::ProviderCanceled, Invalid),
             (S::Finalizing, E::ProviderQueued, Stay),
             (S::Finalizing, E::ProviderRunning, Stay),
             (S::Finalizing, E::ProviderSucceeded, Stay),
             (S::Finalizing, E::Stored, Move(S::Succeeded)),
             (S::Finalizing, E::Failed, Move(S::Failed)),
             (S::Finalizing, E::Canceled, Invalid),
+            (S::Finalizing, E::ProviderCanceled, Invalid),
             (S::Succeeded, E::ProviderQueued, Stay),
             (S::Succeeded, E::ProviderRunning, Stay),
             (S::Succeeded, E::ProviderSucceeded, Stay),
             (S::Succeeded, E::Stored, Stay),
             (S::Succeeded, E::Failed, Stay),
             (S::Succeeded, E::Canceled, Stay),
+            (S::Succeeded, E::ProviderCanceled, Stay),
             (S::Failed, E::ProviderQueued, Stay),
             (S::Failed, E::ProviderRunning, Stay),
             (S::Failed, E::ProviderSucceeded, Stay),
             (S::Failed, E::Stored, Stay),
             (S::Failed, E::Failed, Stay),
             (S::Failed, E::Canceled, Stay),
+            (S::Failed, E::ProviderCanceled, Stay),
             (S::Canceled, E::ProviderQueued, Stay),
             (S::Canceled, E::ProviderRunning, Stay),
             (S::Canceled, E::ProviderSucceeded, Stay),
             (S::Canceled, E::Stored, Stay),
             (S::Canceled, E::Failed, Stay),
             (S::Canceled, E::Canceled, Stay),
+            (S::Canceled, E::ProviderCanceled, Stay),
         ];
-        assert_eq!(table.len(), 7 * 6, "every pair is listed");
+        assert_eq!(table.len(), 7 * 7, "every pair is listed");
         for (from, event, want) in table {
             assert_eq!(transition(from, event), want, "{from:?} + {event:?}");
         }
@@ -141,6 +156,7 @@ mod tests {
             E::Stored,
             E::Failed,
             E::Canceled,
+            E::ProviderCanceled,
         ];
         for from in S::ALL {
             for event in events {

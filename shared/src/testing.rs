@@ -627,6 +627,8 @@ pub struct FakeProvider {
     submit_errors: Arc<Mutex<Vec<ProviderError>>>,
     lookup_errors: Arc<Mutex<Vec<ProviderError>>>,
     pub submitted: Arc<Mutex<Vec<GenerationRequest>>>,
+    /// When set, the fake drops a queued job on cancel (as fal does); else it cannot cancel.
+    pub cancelable: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub const FAKE: &str = "fake";
@@ -743,6 +745,28 @@ impl VideoProvider for FakeProvider {
             s.push(request.clone());
         }
         Ok(job)
+    }
+
+    async fn cancel(
+        &self,
+        lookup: JobLookup<'_>,
+        deadline: Deadline,
+    ) -> Result<crate::provider::CancelOutcome, ProviderError> {
+        use crate::provider::CancelOutcome;
+        if !self.cancelable.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(CancelOutcome::NotOffered);
+        }
+        let job = self.lookup(lookup, deadline).await?;
+        if job.status != JobStatus::Queued {
+            return Ok(CancelOutcome::AlreadyStarted);
+        }
+        if let Ok(mut jobs) = self.jobs.lock()
+            && let Some(j) = jobs.values_mut().find(|j| j.reference == job.reference)
+        {
+            j.status = JobStatus::Failed;
+            j.failure = Some("canceled".into());
+        }
+        Ok(CancelOutcome::Canceled)
     }
 
     async fn lookup(

@@ -14,9 +14,9 @@ use shared::plans::Plans;
 use shared::ports::{
     Accounts, FinalizeQueue, LedgerKind, ReconcileIndex, StoreError, Tasks, VideoStore, WaitingLine,
 };
-use shared::provider::{Deadline, VideoProvider};
+use shared::provider::{CancelOutcome, Deadline, VideoProvider};
 use shared::state::{TaskEvent, TaskPatch};
-use shared::sync::{SyncPolicy, sync_task};
+use shared::sync::{SyncPolicy, lookup_of, sync_task};
 use shared::task::{Task, TaskStatus, video_key};
 use shared::time_util;
 use shared::view::{PresignedLink, TaskView, link_window, queue_view, task_view};
@@ -177,34 +177,62 @@ async fn get_one<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
 /// `POST /v1/videos/{id}/cancel`: a task no provider holds yet is canceled and refunded in
 /// full (in one transaction); asking again answers the same. Once a submit went out, the
 /// provider may hold it (Kling has no cancel): 409.
-async fn cancel<S: Store, V: VideoStore, P, Q>(
+async fn cancel<S: Store, V: VideoStore, P: VideoProvider, Q>(
     app: &App<S, V, P, Q>,
     identity: &Identity,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let task = owned_task(app, identity, id).await?;
-    let refused = || {
-        ApiError::new(
-            409,
-            "cannot_cancel",
-            "the video provider already has this task; it can no longer be canceled",
-        )
-    };
     let task = match task.status {
         TaskStatus::Canceled => task,
-        TaskStatus::Created => match app
-            .store
-            .apply(&task.id, TaskEvent::Canceled, TaskPatch::default())
-            .await
-        {
-            Ok(applied) if applied.task.status == TaskStatus::Canceled => applied.task,
-            Ok(_) | Err(StoreError::InvalidTransition(_)) => return Err(refused()),
-            Err(e) => return Err(store_error(e)),
-        },
-        _ => return Err(refused()),
+        TaskStatus::Created if task.submit_attempted_at.is_none() => {
+            apply_cancel(app, &task, TaskEvent::Canceled).await?
+        }
+        TaskStatus::Created | TaskStatus::Queued if task.provider_ref.is_some() => {
+            cancel_at_provider(app, &task).await?
+        }
+        _ => return Err(cannot_cancel()),
     };
     tracing::info!("task canceled");
     Ok(json_response(200, &view_of(app, &task).await?))
+}
+
+fn cannot_cancel() -> ApiError {
+    ApiError::new(
+        409,
+        "cannot_cancel",
+        "the video provider already has this task; it can no longer be canceled",
+    )
+}
+
+/// The cancel written (refunded once by the terminal write), or 409 when the task moved on.
+async fn apply_cancel<S: Store, V, P, Q>(
+    app: &App<S, V, P, Q>,
+    task: &Task,
+    event: TaskEvent,
+) -> Result<Task, ApiError> {
+    match app.store.apply(&task.id, event, TaskPatch::default()).await {
+        Ok(applied) if applied.task.status == TaskStatus::Canceled => Ok(applied.task),
+        Ok(_) | Err(StoreError::InvalidTransition(_)) => Err(cannot_cancel()),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// A job the provider holds in its queue: the provider drops it (fal) or says it is too late
+/// (or cannot cancel at all: Kling), and the task goes on.
+async fn cancel_at_provider<S: Store, V, P: VideoProvider, Q>(
+    app: &App<S, V, P, Q>,
+    task: &Task,
+) -> Result<Task, ApiError> {
+    let deadline = Deadline::after(std::time::Duration::from_secs(5));
+    match app.provider.cancel(lookup_of(task), deadline).await {
+        Ok(CancelOutcome::Canceled) => apply_cancel(app, task, TaskEvent::ProviderCanceled).await,
+        Ok(CancelOutcome::AlreadyStarted | CancelOutcome::NotOffered) => Err(cannot_cancel()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the provider could not cancel");
+            Err(cannot_cancel().retryable(Some(5)))
+        }
+    }
 }
 
 /// A `200` with an `ETag`, or a bodiless `304` when the app already holds this representation;

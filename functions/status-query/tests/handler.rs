@@ -400,3 +400,44 @@ async fn waiting_tasks_show_their_place_in_line() {
     let (_, _, submitted) = send(&app, get("t-4")).await;
     assert_eq!(submitted["queue"], Value::Null);
 }
+
+/// A provider that drops queued jobs (fal): cancel of a task it still holds in its queue asks
+/// the provider, cancels and refunds once; a started job goes on (409); a second cancel answers
+/// the canceled task again.
+#[tokio::test]
+async fn cancel_reaches_a_provider_that_can_drop_queued_jobs() {
+    use shared::ports::Accounts;
+    let app = app();
+    app.provider
+        .cancelable
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let fixture = task_fixture("t-1", "alice", "fake");
+    seed_task(&app.store, &fixture, Some("job-1")).await;
+    app.provider
+        .hold("t-1", "job-1", shared::provider::JobStatus::Queued);
+    let (status, _, body) = send(&app, cancel("t-1")).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("CANCELED")),
+        "{body}"
+    );
+    let (status, _, body) = send(&app, cancel("t-1")).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("CANCELED")));
+    let refunds = app.store.ledger("alice").await.unwrap();
+    let refunds = refunds
+        .iter()
+        .filter(|e| e.kind == shared::ports::LedgerKind::Refund);
+    assert_eq!(refunds.count(), 1, "refunded once");
+    seed_task(
+        &app.store,
+        &task_fixture("t-2", "alice", "fake"),
+        Some("job-2"),
+    )
+    .await;
+    app.provider
+        .hold("t-2", "job-2", shared::provider::JobStatus::Running);
+    assert_eq!(
+        code(&send(&app, cancel("t-2")).await),
+        (409, "cannot_cancel")
+    );
+}

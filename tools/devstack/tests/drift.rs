@@ -90,7 +90,6 @@ fn every_kind_of_removal_is_caught() {
             "          PROVIDER: !Ref Provider\n          FAL_QUEUE_URL: !Ref FalQueueUrl\n          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
             "finalize: the code needs KLING_ACCESS_KEY",
         ),
-
         (
             "            Path: /v1/me\n            Method: GET\n",
             "            Path: /v1/me\n            Method: POST\n",

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use signing::{jwks, sign};
-pub use state::{FalCounters, FalFaults, FalState};
+pub use state::{FalCounters, FalFaults, FalRequest, FalState, Status};
 
 #[derive(Debug, Clone)]
 pub struct FalConfig {

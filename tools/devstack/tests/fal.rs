@@ -1,0 +1,117 @@
+//! Kling through fal.ai end to end (`PROVIDER=fal`): the functions against fal-sim over HTTP.
+//! A task runs through fal's queue with its signed webhooks (fal's retries handled once, a
+//! forged one refused) into S3; a task still in fal's queue is canceled there and refunded once.
+
+mod common;
+
+use common::{Api, assert_envelope, start, store};
+use serde_json::json;
+use shared::ports::{Accounts, LedgerKind, Tasks};
+
+fn on_fal(o: &mut devstack::stack::StackOptions) {
+    o.extra_env.push(("PROVIDER".into(), "fal".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_video_through_fals_queue_with_signed_webhooks() {
+    let stack = start(on_fal).await;
+    stack.fal.state.set_faults(kling_sim::fal::FalFaults {
+        repeat_webhooks: 2,
+        ..Default::default()
+    });
+    let api = Api::new(&stack);
+    let token = stack.token("falco").unwrap();
+    let body = json!({"type": "text_to_video", "prompt": "a heron over a lake", "duration": 5});
+    let (status, _, task) = api.create(&token, "fal-1", &body).await;
+    assert_eq!(status, 202, "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(&token, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let made = stack.fal.state.all();
+    assert_eq!(made.len(), 1, "one submission to fal");
+    assert_eq!(
+        made[0].model_id,
+        "fal-ai/kling-video/v3/standard/text-to-video"
+    );
+    let served = stack.fal.state.video(&made[0]).unwrap();
+    let url = done["video"]["url"].as_str().unwrap();
+    let stored = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(
+        stored.as_ref(),
+        served.as_slice(),
+        "the stored video is fal's"
+    );
+    assert_eq!(
+        stack.fal.state.counters().webhooks_sent,
+        3,
+        "fal delivered three times"
+    );
+
+    // A forged webhook on a valid URL: the token is right, the signature is not.
+    let item = store(&stack).get_task(&id).await.unwrap();
+    let hook = made[0].webhook.clone().unwrap();
+    let path = hook
+        .split_once("/webhooks/")
+        .map(|(_, p)| format!("/webhooks/{p}"))
+        .unwrap();
+    let forged = json!({"request_id": made[0].id, "status": "ERROR", "error": "forged"});
+    let (status, err) = api.callback(&path, &forged).await;
+    assert_eq!(status, 401);
+    assert_envelope(&err, "invalid_webhook_signature");
+    assert_eq!(
+        store(&stack).get_task(&id).await.unwrap(),
+        item,
+        "nothing moved"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_reaches_fals_queue_and_refunds_once() {
+    // Real-time fal-sim: a request waits about 10 s in its queue.
+    let stack = start(|o| {
+        on_fal(o);
+        o.sim_speed = 1.0;
+    })
+    .await;
+    let api = Api::new(&stack);
+    let token = stack.token("canceler").unwrap();
+    let body = json!({"type": "text_to_video", "prompt": "a slow tide", "duration": 5});
+    let (_, _, task) = api.create(&token, "fal-cancel", &body).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        if stack.fal.state.all().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, _, canceled) = api
+        .post(
+            &format!("/v1/videos/{id}/cancel"),
+            Some(&token),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, canceled["status"].as_str()),
+        (200, Some("CANCELED")),
+        "{canceled}"
+    );
+    let at_fal = &stack.fal.state.all()[0];
+    assert_eq!(at_fal.status, kling_sim::fal::Status::Canceled);
+    let ledger = store(&stack).ledger("canceler").await.unwrap();
+    let refunds = ledger
+        .iter()
+        .filter(|e| e.kind == LedgerKind::Refund)
+        .count();
+    assert_eq!(refunds, 1, "{ledger:?}");
+    let (status, _, again) = api
+        .post(
+            &format!("/v1/videos/{id}/cancel"),
+            Some(&token),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("CANCELED")));
+}
