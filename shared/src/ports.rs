@@ -219,6 +219,15 @@ pub trait Tasks: Send + Sync {
         now: crate::time_util::Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Hand a waiting task to another provider (see `state::reassign`): true when done.
+    fn reassign(
+        &self,
+        task_id: &str,
+        seen_attempt: crate::time_util::Timestamp,
+        to: &str,
+        now: crate::time_util::Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Put a waiting task back in line until `retry_at` (see `state::defer`).
     fn defer(
         &self,
@@ -279,6 +288,23 @@ pub trait WaitingLine: Send + Sync {
 }
 
 /// Wakes the dispatcher (an SQS message), now or after a delay.
+/// Each provider's circuit breaker (see `breaker`).
+pub trait Breakers: Send + Sync {
+    fn breaker(
+        &self,
+        provider: &str,
+    ) -> impl Future<Output = Result<crate::breaker::BreakerState, StoreError>> + Send;
+
+    /// Record a submit's outcome; the state after it.
+    fn record_submit(
+        &self,
+        provider: &str,
+        ok: bool,
+        policy: crate::breaker::BreakerPolicy,
+        now: i64,
+    ) -> impl Future<Output = Result<crate::breaker::BreakerState, StoreError>> + Send;
+}
+
 pub trait DispatchNudge: Send + Sync {
     fn nudge(&self, delay: Duration) -> impl Future<Output = Result<(), QueueError>> + Send;
 }

@@ -111,6 +111,13 @@ pub struct GenerationRequest {
     /// Reference elements (characters, objects) by the provider's element id.
     pub elements: Vec<String>,
     pub callback_url: Option<String>,
+    /// The provider chosen for the task (empty: the deployment's first), recorded before any
+    /// submit; its `callback_url` is the one minted for it.
+    #[serde(default)]
+    pub provider: String,
+    /// The callback URL minted for each configured provider, for a failover before submit.
+    #[serde(default)]
+    pub callbacks: std::collections::BTreeMap<String, String>,
 }
 
 /// A job's state, normalised over providers.
@@ -235,6 +242,8 @@ pub enum CancelOutcome {
 /// Which job to look up: the provider's reference once we have it, else our task id.
 #[derive(Debug, Clone, Copy)]
 pub struct JobLookup<'a> {
+    /// The provider that holds the job (empty: the deployment's first).
+    pub provider: &'a str,
     pub kind: VideoType,
     pub reference: Option<&'a ProviderRef>,
     /// The job's handle, when the provider gave one.
@@ -248,6 +257,11 @@ pub trait VideoProvider: Send + Sync {
 
     /// The model and price tier for a quality (or an override the plan allowed).
     fn choose_model(&self, quality: Quality, model_override: Option<&str>) -> ModelChoice;
+
+    /// Every provider behind this one, in failover order.
+    fn names(&self) -> Vec<&'static str> {
+        vec![self.name()]
+    }
 
     /// The provider's capability map, before any money moves (no I/O).
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError>;

@@ -3,7 +3,8 @@
 //! adapter and its settings here.
 //!
 //! `PROVIDER` picks the provider tasks are submitted to: `kling` (default; Kling's own API,
-//! legacy or standard by `KLING_API_STYLE`) or `fal` (Kling's models on fal.ai's queue).
+//! legacy or standard by `KLING_API_STYLE`) or `fal` (Kling's models on fal.ai's queue);
+//! `PROVIDER=kling,fal` configures several in failover order.
 
 use crate::config::{ConfigError, Source};
 use crate::deadline::Deadline;
@@ -15,47 +16,74 @@ use crate::provider::{
 };
 use crate::task::Quality;
 
-/// The provider this deployment submits to.
-pub enum ConfiguredProvider {
+/// One provider adapter.
+pub enum Member {
     Kling(Box<KlingProvider>),
     Fal(Box<FalProvider>),
 }
 
+/// The providers this deployment submits to, in failover order (most deployments: one). Each
+/// task names its provider (chosen once, before any submit); calls about it go there.
+pub struct ConfiguredProvider {
+    members: Vec<Member>,
+}
+
 /// Everything the provider adapters read from the environment at cold start.
 pub struct ProviderSettings {
+    /// `PROVIDER`: one provider, or several in failover order (`kling,fal`); default `kling`.
+    pub order: Vec<String>,
     pub kling: Option<KlingConfig>,
     pub fal: Option<FalConfig>,
 }
 
 impl ProviderSettings {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        match src.optional("PROVIDER").as_deref().unwrap_or("kling") {
-            "kling" => Ok(Self {
-                kling: Some(KlingConfig::from_source(src)?),
-                fal: None,
-            }),
-            "fal" => Ok(Self {
-                kling: None,
-                fal: Some(FalConfig::from_source(src)?),
-            }),
-            other => Err(ConfigError::Invalid {
+        let raw = src.optional("PROVIDER").unwrap_or_else(|| "kling".into());
+        let order: Vec<String> = raw
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if let Some(other) = order
+            .iter()
+            .find(|p| !matches!(p.as_str(), "kling" | "fal"))
+        {
+            return Err(ConfigError::Invalid {
                 name: "PROVIDER",
                 reason: format!("'{other}' is not one of kling, fal"),
-            }),
+            });
         }
+        let uses = |name: &str| order.iter().any(|p| p == name);
+        Ok(Self {
+            kling: uses("kling")
+                .then(|| KlingConfig::from_source(src))
+                .transpose()?,
+            fal: uses("fal")
+                .then(|| FalConfig::from_source(src))
+                .transpose()?,
+            order,
+        })
     }
 
     pub fn provider(&self) -> Result<ConfiguredProvider, ProviderError> {
         let auth = |reason: String| ProviderError::Auth { reason };
-        match (&self.kling, &self.fal) {
-            (Some(k), _) => KlingProvider::new(k)
-                .map(|p| ConfiguredProvider::Kling(Box::new(p)))
-                .map_err(|e| auth(e.to_string())),
-            (None, Some(f)) => FalProvider::new(f)
-                .map(|p| ConfiguredProvider::Fal(Box::new(p)))
-                .map_err(|e| auth(e.to_string())),
-            (None, None) => Err(auth("no provider configured".into())),
+        let mut members = Vec::new();
+        for name in &self.order {
+            let member = match (name.as_str(), &self.kling, &self.fal) {
+                ("kling", Some(k), _) => KlingProvider::new(k)
+                    .map(|p| Member::Kling(Box::new(p)))
+                    .map_err(|e| auth(e.to_string()))?,
+                ("fal", _, Some(f)) => FalProvider::new(f)
+                    .map(|p| Member::Fal(Box::new(p)))
+                    .map_err(|e| auth(e.to_string()))?,
+                _ => return Err(auth(format!("{name} is not configured"))),
+            };
+            members.push(member);
         }
+        if members.is_empty() {
+            return Err(auth("no provider configured".into()));
+        }
+        Ok(ConfiguredProvider { members })
     }
 }
 
@@ -77,29 +105,47 @@ pub fn callbacks() -> ConfiguredCallbacks {
 }
 
 macro_rules! each {
-    ($self:ident, $p:ident => $e:expr) => {
-        match $self {
-            ConfiguredProvider::Kling($p) => $e,
-            ConfiguredProvider::Fal($p) => $e,
+    ($member:expr, $p:ident => $e:expr) => {
+        match $member {
+            Member::Kling($p) => $e,
+            Member::Fal($p) => $e,
         }
     };
 }
 
-impl VideoProvider for ConfiguredProvider {
+impl Member {
     fn name(&self) -> &'static str {
         each!(self, p => p.name())
     }
+}
+
+impl ConfiguredProvider {
+    /// The member called `name` (empty or unknown: the first, as tasks made before failover).
+    fn member(&self, name: &str) -> &Member {
+        let found = self.members.iter().find(|m| m.name() == name);
+        found.unwrap_or_else(|| &self.members[0])
+    }
+}
+
+impl VideoProvider for ConfiguredProvider {
+    fn name(&self) -> &'static str {
+        self.members[0].name()
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        self.members.iter().map(Member::name).collect()
+    }
 
     fn choose_model(&self, quality: Quality, model_override: Option<&str>) -> ModelChoice {
-        each!(self, p => p.choose_model(quality, model_override))
+        each!(&self.members[0], p => p.choose_model(quality, model_override))
     }
 
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {
-        each!(self, p => p.check(request))
+        each!(self.member(&request.provider), p => p.check(request))
     }
 
     fn expected_units(&self, request: &GenerationRequest) -> Option<f64> {
-        each!(self, p => p.expected_units(request))
+        each!(self.member(&request.provider), p => p.expected_units(request))
     }
 
     async fn submit(
@@ -107,7 +153,7 @@ impl VideoProvider for ConfiguredProvider {
         request: &GenerationRequest,
         deadline: Deadline,
     ) -> Result<ProviderJob, ProviderError> {
-        each!(self, p => p.submit(request, deadline).await)
+        each!(self.member(&request.provider), p => p.submit(request, deadline).await)
     }
 
     async fn lookup(
@@ -115,7 +161,7 @@ impl VideoProvider for ConfiguredProvider {
         job: JobLookup<'_>,
         deadline: Deadline,
     ) -> Result<ProviderJob, ProviderError> {
-        each!(self, p => p.lookup(job, deadline).await)
+        each!(self.member(job.provider), p => p.lookup(job, deadline).await)
     }
 
     async fn cancel(
@@ -123,14 +169,30 @@ impl VideoProvider for ConfiguredProvider {
         job: JobLookup<'_>,
         deadline: Deadline,
     ) -> Result<CancelOutcome, ProviderError> {
-        each!(self, p => p.cancel(job, deadline).await)
+        each!(self.member(job.provider), p => p.cancel(job, deadline).await)
     }
 
+    /// Each member asked about its own jobs, in one batch per member.
     async fn lookup_many(
         &self,
         jobs: &[JobLookup<'_>],
         deadline: Deadline,
     ) -> Vec<Result<ProviderJob, ProviderError>> {
-        each!(self, p => p.lookup_many(jobs, deadline).await)
+        let mut out: Vec<Result<ProviderJob, ProviderError>> =
+            jobs.iter().map(|_| Err(ProviderError::NotFound)).collect();
+        for member in &self.members {
+            let mine: Vec<usize> = (0..jobs.len())
+                .filter(|i| std::ptr::eq(self.member(jobs[*i].provider), member))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let batch: Vec<JobLookup<'_>> = mine.iter().map(|i| jobs[*i]).collect();
+            let answers = each!(member, p => p.lookup_many(&batch, deadline).await);
+            for (i, answer) in mine.into_iter().zip(answers) {
+                out[i] = answer;
+            }
+        }
+        out
     }
 }

@@ -272,6 +272,30 @@ pub fn claim_submit(
     Some(next)
 }
 
+/// The task handed to the next provider in failover order: still waiting, its last submit the
+/// one the caller saw (that provider provably does not hold it), so it was never submitted
+/// anywhere else; it joins `to`'s line with the callback URL minted for `to`.
+pub fn reassign(
+    task: &crate::task::Task,
+    seen_attempt: crate::time_util::Timestamp,
+    to: &str,
+    now: crate::time_util::Timestamp,
+) -> Option<crate::task::Task> {
+    let waiting = task.status == TaskStatus::Created && task.provider_ref.is_none();
+    if !waiting || task.submit_attempted_at != Some(seen_attempt) || task.provider == to {
+        return None;
+    }
+    let mut next = task.clone();
+    let request = next.request.as_mut()?;
+    request.callback_url = Some(request.callbacks.get(to)?.clone());
+    request.provider = to.to_string();
+    next.provider = to.to_string();
+    next.submit_attempted_at = None;
+    next.retry_at = None;
+    next.updated_at = now;
+    Some(next)
+}
+
 /// The task put back in line: nothing was created, so no submit is pending; not before
 /// `retry_at` (the provider was busy).
 pub fn defer(

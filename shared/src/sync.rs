@@ -242,6 +242,7 @@ async fn apply_job<S: Tasks, Q: FinalizeQueue>(
 /// How to find a task's job: by the provider's reference once we have it, else by our id.
 pub fn lookup_of(task: &Task) -> JobLookup<'_> {
     JobLookup {
+        provider: &task.provider,
         kind: task.video_type,
         reference: task.provider_ref.as_ref(),
         handle: task.provider_handle.as_deref(),

@@ -42,6 +42,7 @@ struct Tables {
     ledger: Vec<(UserId, LedgerEntry)>,
     webhooks: HashSet<String>,
     slots: HashMap<String, std::collections::BTreeSet<TaskId>>,
+    breakers: HashMap<String, crate::breaker::BreakerState>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend
@@ -292,6 +293,21 @@ impl Tasks for MemoryStore {
         Ok(claimed.map(|next| *task = next).is_some())
     }
 
+    async fn reassign(
+        &self,
+        task_id: &str,
+        seen_attempt: Timestamp,
+        to: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.write()?;
+        let Some(task) = t.tasks.get_mut(task_id) else {
+            return Ok(false);
+        };
+        let moved = crate::state::reassign(task, seen_attempt, to, now);
+        Ok(moved.map(|next| *task = next).is_some())
+    }
+
     async fn defer(&self, task_id: &str, retry_at: Timestamp) -> Result<(), StoreError> {
         let mut t = self.write()?;
         if let Some(task) = t.tasks.get_mut(task_id)
@@ -315,6 +331,30 @@ impl Tasks for MemoryStore {
             *task = next;
         }
         Ok(Some(task.clone()))
+    }
+}
+
+impl crate::ports::Breakers for MemoryStore {
+    async fn breaker(&self, provider: &str) -> Result<crate::breaker::BreakerState, StoreError> {
+        Ok(self
+            .read()?
+            .breakers
+            .get(provider)
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn record_submit(
+        &self,
+        provider: &str,
+        ok: bool,
+        policy: crate::breaker::BreakerPolicy,
+        now: i64,
+    ) -> Result<crate::breaker::BreakerState, StoreError> {
+        let mut t = self.write()?;
+        let state = t.breakers.entry(provider.into()).or_default();
+        *state = crate::breaker::after(*state, ok, policy, now);
+        Ok(*state)
     }
 }
 

@@ -66,11 +66,14 @@ fn request(task_id: &str, prompt: &str) -> GenerationRequest {
         seed: None,
         elements: vec![],
         callback_url: None,
+        provider: String::new(),
+        callbacks: Default::default(),
     }
 }
 
 fn lookup(job: &ProviderJob) -> JobLookup<'_> {
     JobLookup {
+        provider: "",
         kind: VideoType::TextToVideo,
         reference: Some(&job.reference),
         handle: job.handle.as_deref(),
@@ -221,6 +224,7 @@ async fn cancel_in_the_queue_and_after_completion() {
         Ok(CancelOutcome::AlreadyStarted)
     );
     let unknown = JobLookup {
+        provider: "",
         kind: VideoType::TextToVideo,
         reference: None,
         handle: None,

@@ -93,6 +93,8 @@ fn request(task_id: &str) -> GenerationRequest {
         seed: None,
         elements: vec![],
         callback_url: None,
+        provider: String::new(),
+        callbacks: Default::default(),
     }
 }
 
@@ -105,6 +107,7 @@ fn next(code: i64, times: u32, on: CallKind) -> Faults {
 
 fn lookup_of<'a>(job: &'a ProviderJob, task_id: &'a str) -> JobLookup<'a> {
     JobLookup {
+        provider: "",
         handle: None,
         kind: VideoType::TextToVideo,
         reference: Some(&job.reference),
@@ -268,6 +271,7 @@ async fn a_lost_create_is_recovered_once(surface: Surface) {
         let found = p
             .lookup(
                 JobLookup {
+                    provider: "",
                     handle: None,
                     kind: VideoType::TextToVideo,
                     reference: None,
@@ -280,6 +284,7 @@ async fn a_lost_create_is_recovered_once(surface: Surface) {
         assert_eq!(found.reference, job.reference);
     }
     let unknown = JobLookup {
+        provider: "",
         handle: None,
         kind: VideoType::TextToVideo,
         reference: None,
@@ -543,6 +548,7 @@ async fn a_sweep_looks_up_in_batches(surface: Surface) {
         .iter()
         .enumerate()
         .map(|(n, id)| JobLookup {
+            provider: "",
             handle: None,
             kind: VideoType::TextToVideo,
             // The first 20 by Kling's id, the rest by ours (a lost create's answer).

@@ -24,8 +24,8 @@ use shared::metrics::{self, Unit};
 use shared::moderation::Policy;
 use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
 use shared::ports::{
-    AccountView, Accounts, Charge, ChargeRefusal, CreateOutcome, DispatchNudge, Idempotency,
-    IdempotencyRecord, StoreError, Tasks, UploadStore, ViolationPolicy,
+    AccountView, Accounts, Breakers, Charge, ChargeRefusal, CreateOutcome, DispatchNudge,
+    Idempotency, IdempotencyRecord, StoreError, Tasks, UploadStore, ViolationPolicy,
 };
 use shared::pricing::{self, Breakdown, price};
 use shared::provider::{Feature, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
@@ -40,8 +40,8 @@ pub use requests::{ResolvedImages, generation_request};
 pub use uploads::UploadPolicy;
 
 /// What create-task needs of the table: tasks, accounts and their money, idempotency records.
-pub trait Store: Tasks + Accounts + Idempotency {}
-impl<T: Tasks + Accounts + Idempotency> Store for T {}
+pub trait Store: Tasks + Accounts + Idempotency + Breakers {}
+impl<T: Tasks + Accounts + Idempotency + Breakers> Store for T {}
 
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
@@ -320,7 +320,7 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     let task_id = uuid::Uuid::now_v7().to_string();
     tracing::Span::current().record("task_id", task_id.as_str());
     let generation = prepare(app, req, identity, &spec, &p, &task_id).await?;
-    let task = new_task(app, identity, &spec, &p, generation, now);
+    let task = new_task(identity, &spec, &p, generation, now);
     let record = IdempotencyRecord {
         user_id: identity.user_id.clone(),
         key,
@@ -378,16 +378,49 @@ async fn prepare<S: Store, P: VideoProvider, U: UploadStore, D>(
 ) -> Result<GenerationRequest, ApiError> {
     let images = requests::resolve_images(app, &identity.user_id, spec).await?;
     let base = webhook_base(app, req)?;
-    let callback = callback_url(&base, &app.webhook.secret, app.provider.name(), task_id);
-    let generation = generation_request(spec, &p.model, &images, Some(callback), task_id);
-    app.provider
-        .check(&generation)
-        .map_err(|e| capability_error(&e))?;
+    let mut generation = generation_request(spec, &p.model, &images, None, task_id);
+    for name in app.provider.names() {
+        let url = callback_url(&base, &app.webhook.secret, name, task_id);
+        generation.callbacks.insert(name.to_string(), url);
+    }
+    let chosen = choose_provider(app, &generation).await?;
+    generation.callback_url = generation.callbacks.get(chosen).cloned();
+    generation.provider = chosen.to_string();
     Ok(generation)
 }
 
-fn new_task<S, P: VideoProvider, U, D>(
+/// The provider for a new task, chosen once: the first in failover order that supports the
+/// request and whose breaker is closed (a single provider: that one, no breaker read).
+async fn choose_provider<S: Store, P: VideoProvider, U, D>(
     app: &App<S, P, U, D>,
+    generation: &GenerationRequest,
+) -> Result<&'static str, ApiError> {
+    let names = app.provider.names();
+    let check = |name: &str| {
+        let mut on = generation.clone();
+        on.provider = name.to_string();
+        app.provider.check(&on)
+    };
+    let mut open = Vec::new();
+    if names.len() > 1 {
+        let now = time_util::unix_seconds(time_util::now());
+        for name in &names {
+            let state = app.store.breaker(name).await.map_err(store_error)?;
+            if shared::breaker::is_open(state, now) {
+                open.push(*name);
+            }
+        }
+    }
+    let chosen = shared::breaker::choose(&names, |n| open.contains(&n), |n| check(n).is_ok());
+    match chosen {
+        Some(name) => Ok(name),
+        None => Err(check(names.first().copied().unwrap_or_default())
+            .err()
+            .map_or_else(ApiError::internal, |e| capability_error(&e))),
+    }
+}
+
+fn new_task(
     identity: &Identity,
     spec: &VideoSpec,
     p: &Priced<'_>,
@@ -409,7 +442,7 @@ fn new_task<S, P: VideoProvider, U, D>(
         model: p.model.model.clone(),
         mode: p.model.mode,
         cost_units: p.breakdown.cost,
-        provider: app.provider.name().to_string(),
+        provider: request.provider.clone(),
         provider_ref: None,
         provider_handle: None,
         created_at,

@@ -61,6 +61,8 @@ pub fn generation_request(
         seed: spec.seed,
         elements: spec.element_ids.clone(),
         callback_url,
+        provider: String::new(),
+        callbacks: Default::default(),
     }
 }
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::Instrument;
 
-use shared::ports::{Capacity, DispatchNudge, StoreError, Tasks, WaitingLine};
+use shared::breaker::{BreakerPolicy, is_open};
+use shared::ports::{Breakers, Capacity, DispatchNudge, StoreError, Tasks, WaitingLine};
 use shared::provider::{Deadline, ProviderError, ProviderJob, VideoProvider};
 use shared::state::{TaskEvent, TaskPatch, event_for};
 use shared::sync::lookup_of;
@@ -20,8 +21,8 @@ use shared::task::{Task, TaskError};
 use shared::time_util::Timestamp;
 
 /// What dispatch needs of the table: tasks, the provider's slots, the waiting line.
-pub trait Store: Tasks + Capacity + WaitingLine {}
-impl<T: Tasks + Capacity + WaitingLine> Store for T {}
+pub trait Store: Tasks + Capacity + WaitingLine + Breakers {}
+impl<T: Tasks + Capacity + WaitingLine + Breakers> Store for T {}
 
 /// Waiting tasks looked at per run.
 pub const BATCH: u32 = 25;
@@ -37,6 +38,7 @@ pub struct Settings {
     pub queue: shared::config::DispatchQueueConfig,
     /// Tasks the provider account may hold at once (its resource pack's concurrency).
     pub capacity: u32,
+    pub breaker: BreakerPolicy,
 }
 
 impl Settings {
@@ -48,6 +50,7 @@ impl Settings {
             providers: shared::providers::ProviderSettings::from_source(src)?,
             queue: shared::config::DispatchQueueConfig::from_source(src)?,
             capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
+            breaker: BreakerPolicy::from_source(src)?,
         })
     }
 }
@@ -57,6 +60,8 @@ pub struct App<S, P, D> {
     pub provider: P,
     pub nudge: D,
     pub capacity: u32,
+    /// When a provider's failures open its breaker (failover to the next provider).
+    pub breaker: BreakerPolicy,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -70,6 +75,8 @@ pub struct DispatchReport {
     pub timed_out: u32,
     /// Slots freed because their holder had finished or never got submitted.
     pub slots_repaired: u32,
+    /// Tasks handed to the next provider (their first was failing and provably never got them).
+    pub failed_over: u32,
     /// Tasks still waiting when the run ended.
     pub waiting: u32,
     pub errors: u32,
@@ -85,6 +92,8 @@ enum Step {
     TimedOut,
     /// Not this task's turn any more (it moved on, or another run has it).
     Skipped,
+    /// Handed to the next provider's line.
+    FailedOver,
     /// The account is full or busy: the line stops here, in order.
     Stop,
 }
@@ -98,26 +107,40 @@ pub async fn handle<S: Store, P: VideoProvider, D: DispatchNudge>(
 
 async fn run<S: Store, P: VideoProvider, D: DispatchNudge>(app: &App<S, P, D>) -> DispatchReport {
     let mut report = DispatchReport::default();
-    match repair_slots(app).await {
-        Ok(n) => report.slots_repaired = n,
+    // Lines in failover order: a task handed on joins a later line, served in the same run.
+    for provider in app.provider.names() {
+        serve_line(app, provider, &mut report).await;
+    }
+    wake_again_if_waiting(app, &mut report).await;
+    report
+}
+
+/// One provider's line: repair its slots, then its waiting tasks in order.
+async fn serve_line<S: Store, P: VideoProvider, D>(
+    app: &App<S, P, D>,
+    provider: &'static str,
+    report: &mut DispatchReport,
+) {
+    match repair_slots(app, provider).await {
+        Ok(n) => report.slots_repaired += n,
         Err(e) => {
             tracing::error!(error = %e, "could not repair slots");
             report.errors += 1;
         }
     }
-    let line = match app.store.waiting(app.provider.name(), BATCH).await {
+    let line = match app.store.waiting(provider, BATCH).await {
         Ok(line) => line,
         Err(e) => {
             tracing::error!(error = %e, "could not read the waiting line");
             report.errors += 1;
-            return report;
+            return;
         }
     };
-    report.waiting = line.len() as u32;
+    report.waiting += line.len() as u32;
     if let Some(oldest) = line.iter().map(|t| t.created_at).min() {
         let waited = (Timestamp::now() - oldest).as_seconds_f64().max(0.0);
         shared::metrics::emit(
-            &[("Function", "dispatch")],
+            &[("Function", "dispatch"), ("Provider", provider)],
             &[(
                 "OldestWaitingSeconds",
                 waited,
@@ -129,16 +152,14 @@ async fn run<S: Store, P: VideoProvider, D: DispatchNudge>(app: &App<S, P, D>) -
     let mut stopped = false;
     for task in &line {
         let now = Timestamp::now();
-        let span = tracing::info_span!("task", task_id = %task.id);
+        let span = tracing::info_span!("task", task_id = %task.id, provider);
         let step = if stopped {
             timeout_only(app, task, now).instrument(span).await
         } else {
-            step(app, task, now).instrument(span).await
+            step(app, provider, task, now).instrument(span).await
         };
-        stopped |= tally(&mut report, step);
+        stopped |= tally(report, step);
     }
-    wake_again_if_waiting(app, &mut report).await;
-    report
 }
 
 /// Count one step; true when the line stops here.
@@ -148,6 +169,7 @@ fn tally(report: &mut DispatchReport, step: Result<Step, StoreError>) -> bool {
         Ok(Step::Recovered) => (&mut report.recovered, true),
         Ok(Step::Failed) => (&mut report.failed, true),
         Ok(Step::TimedOut) => (&mut report.timed_out, true),
+        Ok(Step::FailedOver) => (&mut report.failed_over, true),
         // Still waiting: its submit is looked up by the next run.
         Ok(Step::Unknown) => (&mut report.unknown, false),
         Ok(Step::Skipped) => return false,
@@ -182,8 +204,8 @@ async fn wake_again_if_waiting<S, P, D: DispatchNudge>(
 /// submit (a crash between taking the slot and claiming the submit) go back to the pool.
 async fn repair_slots<S: Store, P: VideoProvider, D>(
     app: &App<S, P, D>,
+    provider: &str,
 ) -> Result<u32, StoreError> {
-    let provider = app.provider.name();
     let mut repaired = 0;
     for id in app.store.slot_holders(provider).await? {
         let task = app.store.get_task(&id).await?;
@@ -216,6 +238,7 @@ async fn timeout_only<S: Store, P, D>(
 
 async fn step<S: Store, P: VideoProvider, D>(
     app: &App<S, P, D>,
+    provider: &'static str,
     task: &Task,
     now: Timestamp,
 ) -> Result<Step, StoreError> {
@@ -227,14 +250,14 @@ async fn step<S: Store, P: VideoProvider, D>(
     }
     if !app
         .store
-        .take_slot(app.provider.name(), &task.id, app.capacity)
+        .take_slot(provider, &task.id, app.capacity)
         .await?
     {
         return Ok(Step::Stop);
     }
     match task.submit_attempted_at {
-        Some(seen) => recover(app, task, seen, now).await,
-        None => submit(app, task, None, now).await,
+        Some(seen) => recover(app, provider, task, seen, now).await,
+        None => submit(app, provider, task, None, now).await,
     }
 }
 
@@ -242,6 +265,7 @@ async fn step<S: Store, P: VideoProvider, D>(
 /// recorded; definitely absent, it is submitted again; unknown, the next run asks again.
 async fn recover<S: Store, P: VideoProvider, D>(
     app: &App<S, P, D>,
+    provider: &'static str,
     task: &Task,
     seen: Timestamp,
     now: Timestamp,
@@ -252,7 +276,10 @@ async fn recover<S: Store, P: VideoProvider, D>(
         .await
     {
         Ok(job) => record(app, task, job).await.map(|()| Step::Recovered),
-        Err(ProviderError::NotFound) => submit(app, task, Some(seen), now).await,
+        Err(ProviderError::NotFound) => match fail_over(app, provider, task, seen, now).await? {
+            true => Ok(Step::FailedOver),
+            false => submit(app, provider, task, Some(seen), now).await,
+        },
         Err(e) => {
             tracing::warn!(error = %e, "lookup failed; the next run asks again");
             Ok(Step::Unknown)
@@ -260,8 +287,48 @@ async fn recover<S: Store, P: VideoProvider, D>(
     }
 }
 
+/// A task its provider provably does not hold, while that provider's breaker is open, goes to
+/// the next provider that supports it and is not failing: it was never submitted anywhere
+/// else, and now never will be here.
+async fn fail_over<S: Store, P: VideoProvider, D>(
+    app: &App<S, P, D>,
+    provider: &'static str,
+    task: &Task,
+    seen: Timestamp,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let secs = shared::time_util::unix_seconds(now.datetime());
+    if !is_open(app.store.breaker(provider).await?, secs) {
+        return Ok(false);
+    }
+    let Some(request) = &task.request else {
+        return Ok(false);
+    };
+    for next in app.provider.names().into_iter().filter(|n| *n != provider) {
+        let mut on = request.clone();
+        on.provider = next.to_string();
+        let usable =
+            app.provider.check(&on).is_ok() && !is_open(app.store.breaker(next).await?, secs);
+        if usable && app.store.reassign(&task.id, seen, next, now).await? {
+            app.store.release_slot(provider, &task.id).await?;
+            tracing::warn!(
+                from = provider,
+                to = next,
+                "failed over to the next provider"
+            );
+            shared::metrics::emit(
+                &[("Function", "dispatch"), ("Provider", provider)],
+                &[("Failovers", 1.0, shared::metrics::Unit::Count)],
+            );
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 async fn submit<S: Store, P: VideoProvider, D>(
     app: &App<S, P, D>,
+    provider: &'static str,
     task: &Task,
     seen: Option<Timestamp>,
     now: Timestamp,
@@ -280,17 +347,16 @@ async fn submit<S: Store, P: VideoProvider, D>(
         .await?;
         return Ok(Step::Failed);
     };
-    match app
+    let answer = app
         .provider
         .submit(request, Deadline::after(CALL_BUDGET))
-        .await
-    {
+        .await;
+    note_outcome(app, provider, &answer, now).await;
+    match answer {
         Ok(job) => record(app, task, job).await.map(|()| Step::Submitted),
         Err(ProviderError::Busy { retry_after, .. }) => {
             // Nothing was created: the slot goes back and the task keeps its place.
-            app.store
-                .release_slot(app.provider.name(), &task.id)
-                .await?;
+            app.store.release_slot(provider, &task.id).await?;
             app.store.defer(&task.id, now + retry_after).await?;
             Ok(Step::Stop)
         }
@@ -306,6 +372,32 @@ async fn submit<S: Store, P: VideoProvider, D>(
             fail(app, task, code, &e.to_string(), false).await?;
             Ok(Step::Failed)
         }
+    }
+}
+
+/// A submit's outcome for the provider's breaker (and its metrics): an answer closes it, an
+/// unknown outcome (5xx, timeout) counts toward opening it; busy and refusals are neither.
+async fn note_outcome<S: Store, P, D>(
+    app: &App<S, P, D>,
+    provider: &str,
+    answer: &Result<ProviderJob, ProviderError>,
+    now: Timestamp,
+) {
+    let ok = match answer {
+        Ok(_) => true,
+        Err(ProviderError::OutcomeUnknown { .. }) => false,
+        Err(_) => return,
+    };
+    let dims = [("Function", "dispatch"), ("Provider", provider)];
+    let metric = if ok { "Submissions" } else { "SubmitFailures" };
+    shared::metrics::emit(&dims, &[(metric, 1.0, shared::metrics::Unit::Count)]);
+    let secs = shared::time_util::unix_seconds(now.datetime());
+    if let Err(e) = app
+        .store
+        .record_submit(provider, ok, app.breaker, secs)
+        .await
+    {
+        tracing::warn!(error = %e, "could not record the breaker");
     }
 }
 

@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
         provider: s.providers.provider()?,
         nudge: SqsQueue::from_sdk(&sdk, s.queue.dispatch_queue_url),
         capacity: s.capacity,
+        breaker: s.breaker,
     }));
     lambda_runtime::run(service_fn(
         move |_event: LambdaEvent<serde_json::Value>| async move {

@@ -19,6 +19,10 @@ fn app(capacity: u32) -> TestApp {
         provider: FakeProvider::default(),
         nudge: MemoryQueue::default(),
         capacity,
+        breaker: shared::breaker::BreakerPolicy {
+            threshold: 3,
+            open_for: std::time::Duration::from_secs(60),
+        },
     }
 }
 
@@ -44,6 +48,8 @@ fn request(id: &str) -> GenerationRequest {
         seed: None,
         elements: Vec::new(),
         callback_url: Some(format!("https://api.example.com/webhooks/fake/{id}/t")),
+        provider: String::new(),
+        callbacks: Default::default(),
     }
 }
 

@@ -665,10 +665,70 @@ impl Tasks for DynamoTaskStore {
         Ok(claimed.is_some())
     }
 
+    async fn reassign(
+        &self,
+        task_id: &str,
+        seen_attempt: Timestamp,
+        to: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let moved = self
+            .update_task(task_id, |t| {
+                crate::state::reassign(t, seen_attempt, to, now)
+            })
+            .await?;
+        Ok(moved.is_some())
+    }
+
     async fn defer(&self, task_id: &str, retry_at: Timestamp) -> Result<(), StoreError> {
         self.update_task(task_id, |t| crate::state::defer(t, retry_at))
             .await?;
         Ok(())
+    }
+}
+
+fn breaker_pk(provider: &str) -> String {
+    format!("BREAKER#{provider}")
+}
+
+/// Read, then written whole: two dispatchers racing may lose a count, which only delays the
+/// breaker by a failure; it never sends a task twice.
+impl crate::ports::Breakers for DynamoTaskStore {
+    async fn breaker(&self, provider: &str) -> Result<crate::breaker::BreakerState, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(breaker_pk(provider)))
+            .key("sk", s("STATE"))
+            .send()
+            .await
+            .map_err(backend)?;
+        match got.item {
+            Some(item) => from_item(item),
+            None => Ok(Default::default()),
+        }
+    }
+
+    async fn record_submit(
+        &self,
+        provider: &str,
+        ok: bool,
+        policy: crate::breaker::BreakerPolicy,
+        now: i64,
+    ) -> Result<crate::breaker::BreakerState, StoreError> {
+        let next = crate::breaker::after(self.breaker(provider).await?, ok, policy, now);
+        let mut item = to_item(&next)?;
+        item.insert("pk".into(), s(breaker_pk(provider)));
+        item.insert("sk".into(), s("STATE"));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(next)
     }
 }
 

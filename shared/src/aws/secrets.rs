@@ -68,10 +68,11 @@ pub async fn with_secrets<S: Source>(
     base: S,
 ) -> Result<WithSecrets<S>, ConfigError> {
     let mut secrets = HashMap::new();
-    // Only the provider in use has its secret read (the other may not exist).
-    let fal_in_use = base.optional("PROVIDER").as_deref() == Some("fal");
-    let kling = base.optional("KLING_SECRET_ID").filter(|_| !fal_in_use);
-    let fal = base.optional("FAL_SECRET_ID").filter(|_| fal_in_use);
+    // Only the providers in use have their secrets read (another may not exist).
+    let providers = base.optional("PROVIDER").unwrap_or_else(|| "kling".into());
+    let uses = |name: &str| providers.split(',').any(|p| p.trim() == name);
+    let kling = base.optional("KLING_SECRET_ID").filter(|_| uses("kling"));
+    let fal = base.optional("FAL_SECRET_ID").filter(|_| uses("fal"));
     let webhook = base.optional("WEBHOOK_SECRET_ID");
     if kling.is_some() || webhook.is_some() || fal.is_some() {
         let client = aws_sdk_secretsmanager::Client::new(sdk);

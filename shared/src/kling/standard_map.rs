@@ -191,6 +191,8 @@ mod tests {
             seed: Some(7),
             elements: vec![],
             callback_url: None,
+            provider: String::new(),
+            callbacks: Default::default(),
         }
     }
 

@@ -37,6 +37,8 @@ pub const STACK_OWNED: &[&str] = &[
 /// (a test keeps this list equal to what the functions' settings loaders read).
 pub const USER_SETTINGS: &[&str] = &[
     "AUTH_MODE",
+    "BREAKER_OPEN_SECONDS",
+    "BREAKER_THRESHOLD",
     "DOWNLOAD_ALLOWED_HOSTS",
     "FAL_REQUEST_TIMEOUT_MS",
     "DOWNLOAD_ALLOW_HTTP",

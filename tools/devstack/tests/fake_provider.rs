@@ -59,6 +59,10 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
         provider: provider.clone(),
         nudge: queue.clone(),
         capacity: 3,
+        breaker: shared::breaker::BreakerPolicy {
+            threshold: 3,
+            open_for: std::time::Duration::from_secs(60),
+        },
     };
     let receiver = webhook_receiver::App {
         store: store.clone(),

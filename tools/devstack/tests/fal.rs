@@ -115,3 +115,65 @@ async fn cancel_reaches_fals_queue_and_refunds_once() {
         .await;
     assert_eq!((status, again["status"].as_str()), (200, Some("CANCELED")));
 }
+
+/// Failover: Kling answers 5000 to every create, so its breaker opens and tasks go to fal and
+/// succeed, each submitted to exactly one provider; when Kling recovers (after the quiet
+/// period), new tasks go to Kling again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_kling_fails_over_to_fal_and_back() {
+    let stack = start(|o| {
+        o.extra_env.push(("PROVIDER".into(), "kling,fal".into()));
+        o.extra_env.push(("BREAKER_THRESHOLD".into(), "2".into()));
+        o.extra_env
+            .push(("BREAKER_OPEN_SECONDS".into(), "4".into()));
+        o.extra_env.extend(common::fast_retries());
+    })
+    .await;
+    stack.sim.state.set_faults(kling_sim::Faults {
+        next_errors: vec![kling_sim::NextError {
+            code: 5000,
+            times: 100_000,
+            on: kling_sim::CallKind::Create,
+        }],
+        ..Default::default()
+    });
+    let api = Api::new(&stack);
+    let token = stack.token("traveller").unwrap();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let body = json!({"type": "text_to_video", "prompt": format!("a lighthouse, take {n}")});
+        let (status, _, task) = api.create(&token, &format!("fo-{n}"), &body).await;
+        assert_eq!(status, 202, "{task}");
+        let id = task["id"].as_str().unwrap().to_string();
+        let done = api.wait_terminal(&token, &id).await;
+        assert_eq!(done["status"], "SUCCEEDED", "{done}");
+        ids.push(id);
+    }
+    assert_eq!(stack.sim.state.task_count(), 0, "Kling stored none of them");
+    let at_fal = stack.fal.state.all();
+    for id in &ids {
+        let copies = at_fal
+            .iter()
+            .filter(|r| {
+                r.webhook
+                    .as_deref()
+                    .is_some_and(|w| w.contains(id.as_str()))
+            })
+            .count();
+        assert_eq!(copies, 1, "{id} submitted to fal once");
+        let task = store(&stack).get_task(id).await.unwrap().unwrap();
+        assert_eq!(task.provider, "fal");
+    }
+    // Kling recovers; once the quiet period is over new tasks go to it again.
+    stack.sim.state.set_faults(kling_sim::Faults::default());
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let body = json!({"type": "text_to_video", "prompt": "a lighthouse, back home"});
+    let (_, _, task) = api.create(&token, "fo-back", &body).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(&token, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(stack.sim.state.count_for_external(&id), 1, "back on Kling");
+    assert_eq!(stack.fal.state.all().len(), 3, "fal got nothing more");
+    let task = store(&stack).get_task(&id).await.unwrap().unwrap();
+    assert_eq!(task.provider, "kling");
+}
