@@ -223,7 +223,7 @@ pub trait Tasks: Send + Sync {
     fn reassign(
         &self,
         task_id: &str,
-        seen_attempt: crate::time_util::Timestamp,
+        seen_attempt: Option<crate::time_util::Timestamp>,
         to: &str,
         now: crate::time_util::Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;

@@ -273,16 +273,16 @@ pub fn claim_submit(
 }
 
 /// The task handed to the next provider in failover order: still waiting, its last submit the
-/// one the caller saw (that provider provably does not hold it), so it was never submitted
-/// anywhere else; it joins `to`'s line with the callback URL minted for `to`.
+/// one the caller saw (none, or one that provider provably does not hold), so it was never
+/// submitted anywhere else; it joins `to`'s line with the callback URL minted for `to`.
 pub fn reassign(
     task: &crate::task::Task,
-    seen_attempt: crate::time_util::Timestamp,
+    seen_attempt: Option<crate::time_util::Timestamp>,
     to: &str,
     now: crate::time_util::Timestamp,
 ) -> Option<crate::task::Task> {
     let waiting = task.status == TaskStatus::Created && task.provider_ref.is_none();
-    if !waiting || task.submit_attempted_at != Some(seen_attempt) || task.provider == to {
+    if !waiting || task.submit_attempted_at != seen_attempt || task.provider == to {
         return None;
     }
     let mut next = task.clone();

@@ -296,7 +296,7 @@ impl Tasks for MemoryStore {
     async fn reassign(
         &self,
         task_id: &str,
-        seen_attempt: Timestamp,
+        seen_attempt: Option<Timestamp>,
         to: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {

@@ -154,7 +154,9 @@ async fn serve_line<S: Store, P: VideoProvider, D>(
         let now = Timestamp::now();
         let span = tracing::info_span!("task", task_id = %task.id, provider);
         let step = if stopped {
-            timeout_only(app, task, now).instrument(span).await
+            timeout_only(app, provider, task, now)
+                .instrument(span)
+                .await
         } else {
             step(app, provider, task, now).instrument(span).await
         };
@@ -223,11 +225,22 @@ async fn repair_slots<S: Store, P: VideoProvider, D>(
 }
 
 /// A task past its plan's wait (and with no submit out) fails with `queue_timeout`, refunded.
-async fn timeout_only<S: Store, P, D>(
+async fn timeout_only<S: Store, P: VideoProvider, D>(
     app: &App<S, P, D>,
+    provider: &'static str,
     task: &Task,
     now: Timestamp,
 ) -> Result<Step, StoreError> {
+    // Half its wait gone with its provider still full or busy: the next provider, if any.
+    let past_half = task
+        .queue_deadline
+        .is_some_and(|d| now > d - (d - task.created_at) / 2);
+    if task.submit_attempted_at.is_none()
+        && past_half
+        && fail_over(app, provider, task, None, now).await?
+    {
+        return Ok(Step::FailedOver);
+    }
     if task.submit_attempted_at.is_none() && task.queue_deadline.is_some_and(|d| now > d) {
         let why = "the video provider had no capacity in time; the cost was refunded";
         fail(app, task, "queue_timeout", why, true).await?;
@@ -242,8 +255,9 @@ async fn step<S: Store, P: VideoProvider, D>(
     task: &Task,
     now: Timestamp,
 ) -> Result<Step, StoreError> {
-    if timeout_only(app, task, now).await? == Step::TimedOut {
-        return Ok(Step::TimedOut);
+    match timeout_only(app, provider, task, now).await? {
+        Step::Skipped => {}
+        moved => return Ok(moved),
     }
     if task.retry_at.is_some_and(|r| r > now) {
         return Ok(Step::Stop);
@@ -276,10 +290,12 @@ async fn recover<S: Store, P: VideoProvider, D>(
         .await
     {
         Ok(job) => record(app, task, job).await.map(|()| Step::Recovered),
-        Err(ProviderError::NotFound) => match fail_over(app, provider, task, seen, now).await? {
-            true => Ok(Step::FailedOver),
-            false => submit(app, provider, task, Some(seen), now).await,
-        },
+        Err(ProviderError::NotFound) => {
+            match fail_over_if_failing(app, provider, task, seen, now).await? {
+                true => Ok(Step::FailedOver),
+                false => submit(app, provider, task, Some(seen), now).await,
+            }
+        }
         Err(e) => {
             tracing::warn!(error = %e, "lookup failed; the next run asks again");
             Ok(Step::Unknown)
@@ -288,23 +304,44 @@ async fn recover<S: Store, P: VideoProvider, D>(
 }
 
 /// A task its provider provably does not hold, while that provider's breaker is open, goes to
-/// the next provider that supports it and is not failing: it was never submitted anywhere
-/// else, and now never will be here.
-async fn fail_over<S: Store, P: VideoProvider, D>(
+/// the next provider: it was never submitted anywhere else, and now never will be here.
+async fn fail_over_if_failing<S: Store, P: VideoProvider, D>(
     app: &App<S, P, D>,
     provider: &'static str,
     task: &Task,
     seen: Timestamp,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
+    if app.provider.names().len() < 2 {
+        return Ok(false);
+    }
     let secs = shared::time_util::unix_seconds(now.datetime());
     if !is_open(app.store.breaker(provider).await?, secs) {
         return Ok(false);
     }
+    fail_over(app, provider, task, Some(seen), now).await
+}
+
+/// Hand a waiting task to the next provider that supports it and is not failing (its line is
+/// served later in the same run); false when there is none.
+async fn fail_over<S: Store, P: VideoProvider, D>(
+    app: &App<S, P, D>,
+    provider: &'static str,
+    task: &Task,
+    seen: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let secs = shared::time_util::unix_seconds(now.datetime());
     let Some(request) = &task.request else {
         return Ok(false);
     };
-    for next in app.provider.names().into_iter().filter(|n| *n != provider) {
+    let later = app
+        .provider
+        .names()
+        .into_iter()
+        .skip_while(|n| *n != provider)
+        .skip(1);
+    for next in later {
         let mut on = request.clone();
         on.provider = next.to_string();
         let usable =

@@ -668,7 +668,7 @@ impl Tasks for DynamoTaskStore {
     async fn reassign(
         &self,
         task_id: &str,
-        seen_attempt: Timestamp,
+        seen_attempt: Option<Timestamp>,
         to: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {

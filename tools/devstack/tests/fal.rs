@@ -177,3 +177,41 @@ async fn a_failing_kling_fails_over_to_fal_and_back() {
     let task = store(&stack).get_task(&id).await.unwrap().unwrap();
     assert_eq!(task.provider, "kling");
 }
+
+/// Failover on the plan's deadline: Kling keeps answering 1303 (its account is full), so the
+/// task waits in Kling's line; once half its wait is gone it goes to fal and succeeds there,
+/// never having been stored at Kling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_kept_waiting_by_a_busy_kling_goes_to_fal_before_its_deadline() {
+    let plans = common::plans_with(&[(
+        "free",
+        json!({"qualities": ["draft", "standard"], "model_overrides": [], "max_duration_seconds": 5,
+            "max_concurrent_tasks": 1, "daily_cost_units": 20, "suspend_after_violations": 3,
+            "violation_window_seconds": 86400, "suspension_seconds": 86400, "max_queue_seconds": 6}),
+    )]);
+    let stack = start(|o| {
+        o.extra_env.push(("PROVIDER".into(), "kling,fal".into()));
+        o.extra_env.push(("PLANS_JSON".into(), plans));
+        o.extra_env.extend(common::fast_retries());
+    })
+    .await;
+    stack.sim.state.set_faults(kling_sim::Faults {
+        concurrency_limit: Some(0),
+        ..Default::default()
+    });
+    let api = Api::new(&stack);
+    let token = stack.token("patient").unwrap();
+    let body = json!({"type": "text_to_video", "prompt": "a tide that will not wait"});
+    let (_, _, task) = api.create(&token, "busy-1", &body).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(&token, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert!(
+        stack.sim.state.counters().refused_1303 >= 1,
+        "Kling was asked and was busy"
+    );
+    assert_eq!(stack.sim.state.task_count(), 0);
+    assert_eq!(stack.fal.state.all().len(), 1);
+    let task = store(&stack).get_task(&id).await.unwrap().unwrap();
+    assert_eq!(task.provider, "fal");
+}
