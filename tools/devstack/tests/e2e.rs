@@ -177,7 +177,7 @@ async fn every_sample_event_runs_on_its_handler() {
             "scheduled.json",
             Expect::Json(
                 json!({"submitted": 0, "recovered": 0, "unknown": 0, "failed": 0,
-                "timed_out": 0, "slots_repaired": 0, "waiting": 0, "errors": 0}),
+                "timed_out": 0, "failed_over": 0, "slots_repaired": 0, "waiting": 0, "errors": 0}),
             ),
         ),
         (
@@ -185,7 +185,7 @@ async fn every_sample_event_runs_on_its_handler() {
             "nudge.json",
             Expect::Json(
                 json!({"submitted": 0, "recovered": 0, "unknown": 0, "failed": 0,
-                "timed_out": 0, "slots_repaired": 0, "waiting": 0, "errors": 0}),
+                "timed_out": 0, "failed_over": 0, "slots_repaired": 0, "waiting": 0, "errors": 0}),
             ),
         ),
         (

@@ -215,3 +215,42 @@ async fn a_task_kept_waiting_by_a_busy_kling_goes_to_fal_before_its_deadline() {
     let task = store(&stack).get_task(&id).await.unwrap().unwrap();
     assert_eq!(task.provider, "fal");
 }
+
+/// fal's webhooks lost or late: polling finds the finished request at fal and the video is
+/// stored all the same (the webhook is only ever a hint).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropped_or_delayed_fal_webhooks_are_caught_by_polling() {
+    let stack = start(|o| {
+        on_fal(o);
+        o.extra_env.push(("POLL_STALE_SECONDS".into(), "1".into()));
+    })
+    .await;
+    let api = Api::new(&stack);
+    let token = stack.token("poller").unwrap();
+    for (n, faults) in [
+        kling_sim::fal::FalFaults {
+            drop_webhooks: true,
+            ..Default::default()
+        },
+        kling_sim::fal::FalFaults {
+            webhook_delay_ms: 20_000,
+            ..Default::default()
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        stack.fal.state.set_faults(faults);
+        let body = json!({"type": "text_to_video", "prompt": format!("a quiet pier {n}")});
+        let (_, _, task) = api.create(&token, &format!("poll-{n}"), &body).await;
+        let done = api
+            .wait_terminal(&token, task["id"].as_str().unwrap())
+            .await;
+        assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    }
+    assert_eq!(
+        stack.fal.state.counters().webhooks_sent,
+        0,
+        "no webhook arrived in time"
+    );
+}
