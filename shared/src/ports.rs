@@ -254,6 +254,24 @@ pub trait Idempotency: Send + Sync {
 
 /// The provider account's capacity: at most `cap` tasks hold a slot at once. A slot is taken
 /// before submitting and freed by the task's terminal write (or a submit that made nothing).
+/// What a create reads before deciding: the account, today's usage and the caller's record of
+/// its idempotency key. Stores that can read them in one round trip do (DynamoDB:
+/// `BatchGetItem`); the default reads them in turn.
+pub trait Admission: Accounts + Idempotency {
+    fn admission(
+        &self,
+        user_id: &str,
+        day: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(AccountView, Option<IdempotencyRecord>), StoreError>> + Send
+    {
+        async move {
+            let record = self.idempotency(user_id, key).await?;
+            Ok((self.account(user_id, day).await?, record))
+        }
+    }
+}
+
 pub trait Capacity: Send + Sync {
     /// True when `task_id` holds a slot now (already held counts).
     fn take_slot(

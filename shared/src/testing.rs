@@ -334,6 +334,8 @@ impl Tasks for MemoryStore {
     }
 }
 
+impl crate::ports::Admission for MemoryStore {}
+
 impl crate::ports::Breakers for MemoryStore {
     async fn breaker(&self, provider: &str) -> Result<crate::breaker::BreakerState, StoreError> {
         Ok(self

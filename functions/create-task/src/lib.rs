@@ -24,8 +24,8 @@ use shared::metrics::{self, Unit};
 use shared::moderation::Policy;
 use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
 use shared::ports::{
-    AccountView, Accounts, Breakers, Charge, ChargeRefusal, CreateOutcome, DispatchNudge,
-    Idempotency, IdempotencyRecord, StoreError, Tasks, UploadStore, ViolationPolicy,
+    AccountView, Accounts, Admission, Breakers, Charge, ChargeRefusal, CreateOutcome,
+    DispatchNudge, Idempotency, IdempotencyRecord, StoreError, Tasks, UploadStore, ViolationPolicy,
 };
 use shared::pricing::{self, Breakdown, price};
 use shared::provider::{Feature, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
@@ -40,8 +40,8 @@ pub use requests::{ResolvedImages, generation_request};
 pub use uploads::UploadPolicy;
 
 /// What create-task needs of the table: tasks, accounts and their money, idempotency records.
-pub trait Store: Tasks + Accounts + Idempotency + Breakers {}
-impl<T: Tasks + Accounts + Idempotency + Breakers> Store for T {}
+pub trait Store: Tasks + Accounts + Idempotency + Admission + Breakers {}
+impl<T: Tasks + Accounts + Idempotency + Admission + Breakers> Store for T {}
 
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
@@ -299,20 +299,17 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     let key = idempotency_key(req)?;
     let (raw, spec) = parse(req)?;
     let hash = request_hash(&raw);
-    if let Some(existing) = app
-        .store
-        .idempotency(&identity.user_id, &key)
-        .await
-        .map_err(store_error)?
-    {
-        return replay(app, &existing, &hash).await;
-    }
     let now = time_util::now();
-    let account = app
+    // One read for the key's record, the account and today's usage; then one transaction and
+    // one nudge: three round trips per create.
+    let (account, existing) = app
         .store
-        .account(&identity.user_id, &time_util::utc_day(now))
+        .admission(&identity.user_id, &time_util::utc_day(now), &key)
         .await
         .map_err(store_error)?;
+    if let Some(existing) = existing {
+        return replay(app, &existing, &hash).await;
+    }
     let p = priced(app, identity, &account, &spec);
     // The same key with the same body is one request, however often it is sent.
     let request = request_hash(&json!([key, hash]));

@@ -165,6 +165,29 @@ fn read_i64(item: &Item, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The account as a create sees it, from its item and today's usage item.
+fn account_view(account: &Item, usage: &Item) -> AccountView {
+    let violations = account
+        .get("violations")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_n().ok()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    AccountView {
+        plan: account
+            .get(OPERATOR_PLAN_ATTRIBUTE)
+            .and_then(|v| v.as_s().ok())
+            .cloned(),
+        in_flight: read_i64(account, "in_flight").unwrap_or(0).max(0) as u32,
+        used_today: read_units(usage, "units"),
+        suspended_until: read_i64(account, "suspended_until"),
+        violations,
+    }
+}
+
 fn usage_sk(day: &str) -> String {
     format!("USAGE#{day}")
 }
@@ -490,25 +513,7 @@ impl Accounts for DynamoTaskStore {
             .map_err(backend)?
             .item
             .unwrap_or_default();
-        let violations = account
-            .get("violations")
-            .and_then(|v| v.as_l().ok())
-            .map(|l| {
-                l.iter()
-                    .filter_map(|v| v.as_n().ok()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(AccountView {
-            plan: account
-                .get(OPERATOR_PLAN_ATTRIBUTE)
-                .and_then(|v| v.as_s().ok())
-                .cloned(),
-            in_flight: read_i64(&account, "in_flight").unwrap_or(0).max(0) as u32,
-            used_today: read_units(&usage, "units"),
-            suspended_until: read_i64(&account, "suspended_until"),
-            violations,
-        })
+        Ok(account_view(&account, &usage))
     }
 
     async fn record_violation(
@@ -833,6 +838,65 @@ impl WaitingLine for DynamoTaskStore {
                 return Ok(count);
             }
         }
+    }
+}
+
+/// The three items in one `BatchGetItem` (strongly consistent); keys DynamoDB leaves
+/// unprocessed are read one by one.
+impl crate::ports::Admission for DynamoTaskStore {
+    async fn admission(
+        &self,
+        user_id: &str,
+        day: &str,
+        key: &str,
+    ) -> Result<(AccountView, Option<IdempotencyRecord>), StoreError> {
+        let sks = [
+            "ACCOUNT".to_string(),
+            usage_sk(day),
+            format!("IDEMPOTENCY#{key}"),
+        ];
+        let keys: Vec<Item> = sks
+            .iter()
+            .map(|sk| {
+                HashMap::from([
+                    ("pk".to_string(), s(user_pk(user_id))),
+                    ("sk".to_string(), s(sk.clone())),
+                ])
+            })
+            .collect();
+        let wanted = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, wanted)
+            .send()
+            .await
+            .map_err(backend)?;
+        if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
+            let record = self.get_idempotency(user_id, key).await?;
+            return Ok((self.account(user_id, day).await?, record));
+        }
+        let items = out
+            .responses
+            .and_then(|mut r| r.remove(&self.table))
+            .unwrap_or_default();
+        let by_sk = |sk: &str| {
+            let found = items
+                .iter()
+                .find(|i| i.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(sk));
+            found.cloned().unwrap_or_default()
+        };
+        let view = account_view(&by_sk(&sks[0]), &by_sk(&sks[1]));
+        let record = Some(by_sk(&sks[2])).filter(|i| !i.is_empty());
+        let record = record
+            .map(from_item::<IdempotencyItem>)
+            .transpose()?
+            .map(|i| i.record);
+        Ok((view, record))
     }
 }
 

@@ -27,6 +27,8 @@ struct Losses {
     every: Option<usize>,
     writes_seen: usize,
     lost: usize,
+    /// Every call forwarded, by operation (`X-Amz-Target` suffix, else the HTTP method).
+    calls: HashMap<String, usize>,
 }
 
 const WRITES: [&str; 4] = ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"];
@@ -91,6 +93,20 @@ impl LossyProxy {
             .unwrap_or(0)
     }
 
+    /// Calls forwarded so far, by operation: AWS round trips, counted where they happen.
+    pub fn calls(&self) -> HashMap<String, usize> {
+        self.losses
+            .lock()
+            .map(|l| l.calls.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn reset_calls(&self) {
+        if let Ok(mut l) = self.losses.lock() {
+            l.calls.clear();
+        }
+    }
+
     /// Replies lost so far.
     pub fn lost(&self) -> usize {
         self.losses.lock().map(|l| l.lost).unwrap_or(0)
@@ -105,6 +121,7 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    count_call(&p, &method, &headers);
     let upstream = p.upstream.lock().map(|u| u.clone()).unwrap_or_default();
     let mut req = p.http.request(method, format!("{upstream}{path}"));
     for (name, value) in &headers {
@@ -131,6 +148,16 @@ async fn forward(
         }
     }
     out
+}
+
+fn count_call(p: &Proxy, method: &Method, headers: &HeaderMap) {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let op = target
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or(method.as_str());
+    if let Ok(mut l) = p.losses.lock() {
+        *l.calls.entry(op.to_string()).or_default() += 1;
+    }
 }
 
 fn take_loss(p: &Proxy, headers: &HeaderMap) -> bool {
