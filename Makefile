@@ -80,7 +80,6 @@ lint: tools
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) --no-print-directory template-checks
 
-## Stream a 1 GiB video through the real finalize binary and print its peak memory.
 ## cargo-fuzz over every parser of untrusted input (nightly toolchain; not part of make test):
 ## `make fuzz FUZZ_SECONDS=60` is the one-minute smoke of each target.
 FUZZ_SECONDS ?= 300
@@ -93,7 +92,12 @@ fuzz:
 			-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -print_final_stats=1 || exit 1; \
 	done
 
+## Figures beside their budgets (never timed assertions): the pure create path per request
+## (criterion; budget 100 µs), AWS round trips per create (budget 3), and a 1 GiB video streamed
+## through the real finalize binary with its peak memory.
 bench: tools build
+	$(CARGO) bench -p shared --bench create_path
+	$(CARGO) test -p devstack --test round_trips -- --nocapture 2>&1 | grep 'AWS round trips'
 	BENCH_BIN_DIR=$(BIN) $(BIN)/bench-finalize $(or $(MIB),1024)
 
 FUNCTIONS := create-task dispatch webhook-receiver finalize status-query reconcile
