@@ -62,56 +62,117 @@ async fn secret_string(
         .ok_or_else(|| failed(name, "the secret has no string value"))
 }
 
-/// Fetch the secrets the environment names (only those), once.
-pub async fn with_secrets<S: Source>(
-    sdk: &aws_config::SdkConfig,
-    base: S,
-) -> Result<WithSecrets<S>, ConfigError> {
-    let mut secrets = HashMap::new();
-    // Only the providers in use have their secrets read (another may not exist).
-    let providers = base.optional("PROVIDER").unwrap_or_else(|| "kling".into());
-    let uses = |name: &str| providers.split(',').any(|p| p.trim() == name);
-    let kling = base.optional("KLING_SECRET_ID").filter(|_| uses("kling"));
-    let fal = base.optional("FAL_SECRET_ID").filter(|_| uses("fal"));
-    let webhook = base.optional("WEBHOOK_SECRET_ID");
-    if kling.is_some() || webhook.is_some() || fal.is_some() {
-        let client = aws_sdk_secretsmanager::Client::new(sdk);
-        if let Some(id) = kling {
-            let raw = secret_string(&client, &id, "KLING_SECRET_ID").await?;
-            let keys = serde_json::from_str::<KlingKeys>(&raw)
+/// The variables a secret's value stands for, by the id variable that named it.
+pub fn parse_secret(name: &'static str, raw: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let pairs = |fields: &[(&str, Option<String>)]| -> Vec<(String, String)> {
+        fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
+            .collect()
+    };
+    match name {
+        "KLING_SECRET_ID" => {
+            let keys = serde_json::from_str::<KlingKeys>(raw)
                 .ok()
                 .filter(|k| {
                     k.api_key.is_some() || (k.access_key.is_some() && k.secret_key.is_some())
                 })
                 .ok_or_else(|| {
                     failed(
-                        "KLING_SECRET_ID",
+                        name,
                         "expected {\"access_key\": ..., \"secret_key\": ...} or {\"api_key\": ...}",
                     )
                 })?;
-            let fields = [
+            Ok(pairs(&[
                 ("KLING_ACCESS_KEY", keys.access_key),
                 ("KLING_SECRET_KEY", keys.secret_key),
                 ("KLING_API_KEY", keys.api_key),
-            ];
-            for (name, value) in fields {
-                if let Some(value) = value {
-                    secrets.insert(name.to_string(), value);
-                }
-            }
+            ]))
         }
-        if let Some(id) = fal {
-            let raw = secret_string(&client, &id, "FAL_SECRET_ID").await?;
-            let key = serde_json::from_str::<serde_json::Value>(&raw)
+        "FAL_SECRET_ID" => {
+            let key = serde_json::from_str::<serde_json::Value>(raw)
                 .ok()
-                .and_then(|v| v["key"].as_str().map(str::to_string))
-                .ok_or_else(|| failed("FAL_SECRET_ID", "expected {\"key\": ...}"))?;
-            secrets.insert("FAL_KEY".to_string(), key);
+                .and_then(|v| v["key"].as_str().map(str::to_string));
+            let key = key.ok_or_else(|| failed(name, "expected {\"key\": ...}"))?;
+            Ok(vec![("FAL_KEY".to_string(), key)])
         }
-        if let Some(id) = webhook {
-            let value = secret_string(&client, &id, "WEBHOOK_SECRET_ID").await?;
-            secrets.insert("WEBHOOK_SECRET".to_string(), value);
-        }
+        _ => Ok(vec![("WEBHOOK_SECRET".to_string(), raw.to_string())]),
+    }
+}
+
+async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &'static str,
+    id: Option<String>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    match id {
+        Some(id) => parse_secret(name, &secret_string(client, &id, name).await?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Fetch the secrets the environment names (only those), once, concurrently.
+pub async fn with_secrets<S: Source>(
+    sdk: &aws_config::SdkConfig,
+    base: S,
+) -> Result<WithSecrets<S>, ConfigError> {
+    // Only the providers in use have their secrets read (another may not exist).
+    let providers = base.optional("PROVIDER").unwrap_or_else(|| "kling".into());
+    let uses = |name: &str| providers.split(',').any(|p| p.trim() == name);
+    let kling = base.optional("KLING_SECRET_ID").filter(|_| uses("kling"));
+    let fal = base.optional("FAL_SECRET_ID").filter(|_| uses("fal"));
+    let webhook = base.optional("WEBHOOK_SECRET_ID");
+    let mut secrets = HashMap::new();
+    if kling.is_some() || webhook.is_some() || fal.is_some() {
+        let client = aws_sdk_secretsmanager::Client::new(sdk);
+        let (k, f, w) = tokio::join!(
+            read_secret(&client, "KLING_SECRET_ID", kling),
+            read_secret(&client, "FAL_SECRET_ID", fal),
+            read_secret(&client, "WEBHOOK_SECRET_ID", webhook),
+        );
+        secrets.extend(k?.into_iter().chain(f?).chain(w?));
     }
     Ok(WithSecrets { base, secrets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_shapes() {
+        let names = |r: Result<Vec<(String, String)>, ConfigError>| {
+            r.map(|v| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
+        };
+        let cases: [(&'static str, &str, Option<Vec<&str>>); 7] = [
+            (
+                "KLING_SECRET_ID",
+                r#"{"access_key":"a","secret_key":"s"}"#,
+                Some(vec!["KLING_ACCESS_KEY", "KLING_SECRET_KEY"]),
+            ),
+            (
+                "KLING_SECRET_ID",
+                r#"{"api_key":"k"}"#,
+                Some(vec!["KLING_API_KEY"]),
+            ),
+            ("KLING_SECRET_ID", r#"{"access_key":"a"}"#, None),
+            (
+                "KLING_SECRET_ID",
+                r#"{"access_key":"a","secret_key":"s","extra":1}"#,
+                None,
+            ),
+            ("FAL_SECRET_ID", r#"{"key":"f"}"#, Some(vec!["FAL_KEY"])),
+            ("FAL_SECRET_ID", "plain", None),
+            (
+                "WEBHOOK_SECRET_ID",
+                "raw-value",
+                Some(vec!["WEBHOOK_SECRET"]),
+            ),
+        ];
+        for (name, raw, want) in cases {
+            let got = names(parse_secret(name, raw)).ok();
+            let want = want.map(|w| w.into_iter().map(String::from).collect::<Vec<_>>());
+            assert_eq!(got, want, "{name} {raw}");
+        }
+    }
 }

@@ -69,4 +69,35 @@ async fn secret_ids_become_values() {
     let bad: HashMap<String, String> =
         HashMap::from([("KLING_SECRET_ID".into(), malformed.arn.unwrap())]);
     assert!(shared::aws::with_secrets(&stack.sdk, bad).await.is_err());
+
+    // fal's secret is read only when fal is in use; a deployment on Kling alone may name one
+    // that does not exist.
+    sm.create_secret()
+        .name("kling-lambda/fal")
+        .secret_string(r#"{"key": "fal-key-from-secrets"}"#)
+        .send()
+        .await
+        .unwrap();
+    let both: HashMap<String, String> = HashMap::from([
+        ("PROVIDER".into(), "kling,fal".into()),
+        ("KLING_SECRET_ID".into(), "kling-lambda/kling".into()),
+        ("FAL_SECRET_ID".into(), "kling-lambda/fal".into()),
+    ]);
+    let merged = shared::aws::with_secrets(&stack.sdk, both).await.unwrap();
+    assert_eq!(
+        merged.get("FAL_KEY").as_deref(),
+        Some("fal-key-from-secrets")
+    );
+    assert_eq!(
+        merged.get("KLING_ACCESS_KEY").as_deref(),
+        Some("AK-from-secrets")
+    );
+    let kling_only: HashMap<String, String> = HashMap::from([
+        ("KLING_SECRET_ID".into(), "kling-lambda/kling".into()),
+        ("FAL_SECRET_ID".into(), "no-such-fal-secret".into()),
+    ]);
+    let merged = shared::aws::with_secrets(&stack.sdk, kling_only)
+        .await
+        .unwrap();
+    assert_eq!(merged.get("FAL_KEY"), None);
 }
