@@ -76,11 +76,7 @@ fn t2v(model: &str, mode: &str, duration: &str) -> Text2VideoRequest {
         camera_control: None,
         aspect_ratio: "16:9".into(),
         duration: duration.into(),
-        sound: None,
-        multi_shot: None,
-        shot_type: None,
-        multi_prompt: None,
-        element_list: None,
+        extras: Default::default(),
         callback_url: None,
         external_task_id: None,
     }
@@ -99,11 +95,7 @@ fn i2v(model: &str, mode: &str, duration: &str) -> Image2VideoRequest {
         dynamic_masks: None,
         camera_control: None,
         duration: duration.into(),
-        sound: None,
-        multi_shot: None,
-        shot_type: None,
-        multi_prompt: None,
-        element_list: None,
+        extras: Default::default(),
         callback_url: None,
         external_task_id: None,
     }
@@ -576,7 +568,7 @@ async fn capability_refusals_never_reach_kling() {
         (t2v("kling-v3", "standard", "5"), None),
     ];
     let mut r = t2v("kling-v2-5-turbo", "pro", "5");
-    r.sound = Some("on".into());
+    r.extras.sound = Some("on".into());
     t2v_cases.push((r, Some(Feature::Audio)));
     let mut r = t2v("kling-v2-5-turbo", "std", "5");
     r.cfg_scale = Some(0.5);
@@ -591,7 +583,7 @@ async fn capability_refusals_never_reach_kling() {
     });
     t2v_cases.push((r, Some(Feature::CameraControl)));
     let mut r = t2v("kling-v3", "std", "7");
-    r.multi_prompt = Some(vec![
+    r.extras.multi_prompt = Some(vec![
         shared::kling::ShotPrompt {
             index: 1,
             prompt: "a".into(),

@@ -100,20 +100,7 @@ pub fn input(r: &GenerationRequest, audio_offered: bool) -> Value {
 }
 
 fn check(r: &GenerationRequest) -> Result<bool, ProviderError> {
-    let wanted = Wanted {
-        model: &r.model.model,
-        text_to_video: r.kind == VideoType::TextToVideo,
-        mode: r.model.mode.as_str(),
-        duration: r.duration_seconds,
-        start_frame: r.image.is_some(),
-        end_frame: r.image_tail.is_some(),
-        audio: r.audio,
-        shots: r.shots.iter().map(|s| s.duration_seconds).collect(),
-        elements: r.elements.len(),
-        camera_control: r.camera.is_some(),
-        cfg_scale: r.cfg_scale.is_some(),
-        motion_brush: false,
-    };
+    let wanted = Wanted::of(r);
     let caps = capability::check(&wanted, Surface::Standard).map_err(|e| match e {
         KlingError::Unsupported(feature, reason) => unsupported(feature, reason),
         other => ProviderError::NotCreated {
@@ -236,20 +223,7 @@ impl VideoProvider for FalProvider {
     }
 
     fn choose_model(&self, quality: Quality, model_override: Option<&str>) -> ModelChoice {
-        let preset = match quality {
-            Quality::Draft => &self.presets[0],
-            Quality::Standard => &self.presets[1],
-            Quality::Pro => &self.presets[2],
-        };
-        let mode = if preset.mode == "pro" {
-            Mode::Pro
-        } else {
-            Mode::Std
-        };
-        ModelChoice {
-            model: model_override.unwrap_or(&preset.model).to_string(),
-            mode,
-        }
+        crate::kling::choose(&self.presets, quality, model_override)
     }
 
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {

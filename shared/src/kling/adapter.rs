@@ -11,15 +11,15 @@ use super::error::{ErrorKind, KlingError};
 use super::standard::{Ids, MAX_IDS_PER_QUERY, StandardTask};
 use super::standard_map;
 use super::wire::{
-    CameraConfig, CameraControl, CameraType, ElementRef, Image2VideoRequest, ImageInput, KlingTask,
-    ProviderStatus, ShotPrompt, Text2VideoRequest,
+    CameraConfig, CameraControl, CameraType, ElementRef, Extras, Image2VideoRequest, ImageInput,
+    KlingTask, ProviderStatus, ShotPrompt, Text2VideoRequest,
 };
 use crate::deadline::Deadline;
 use crate::provider::{
     CallbackError, CallbackHint, CallbackReader, CameraKind, CameraMotion, GenerationRequest,
     JobLookup, JobStatus, ModelChoice, ProviderError, ProviderJob, ProviderRef, VideoProvider,
 };
-use crate::task::{Mode, Quality, VideoType};
+use crate::task::{Quality, VideoType};
 
 pub const NAME: &str = "kling";
 
@@ -50,14 +50,6 @@ impl KlingProvider {
     }
 }
 
-fn preset_mode(preset: &Preset) -> Mode {
-    if preset.mode == "pro" {
-        Mode::Pro
-    } else {
-        Mode::Std
-    }
-}
-
 fn camera(c: &CameraMotion) -> CameraControl {
     let camera_type = match c.kind {
         CameraKind::Simple => CameraType::Simple,
@@ -85,15 +77,6 @@ fn camera(c: &CameraMotion) -> CameraControl {
 pub enum WireRequest {
     Text(Text2VideoRequest),
     Image(Image2VideoRequest),
-}
-
-/// The fields both kinds share for sound, shots and elements (kling-api.md §0-A.5).
-struct Extras {
-    sound: Option<String>,
-    multi_shot: Option<bool>,
-    shot_type: Option<String>,
-    multi_prompt: Option<Vec<ShotPrompt>>,
-    element_list: Option<Vec<ElementRef>>,
 }
 
 fn extras(r: &GenerationRequest) -> Extras {
@@ -137,11 +120,7 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
             camera_control: r.camera.as_ref().map(camera),
             aspect_ratio: r.aspect_ratio.map_or("16:9", |a| a.as_str()).to_string(),
             duration: r.duration_seconds.to_string(),
-            sound: x.sound,
-            multi_shot: x.multi_shot,
-            shot_type: x.shot_type,
-            multi_prompt: x.multi_prompt,
-            element_list: x.element_list,
+            extras: x.clone(),
             callback_url: r.callback_url.clone(),
             external_task_id,
         }),
@@ -157,11 +136,7 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
             dynamic_masks: None,
             camera_control: r.camera.as_ref().map(camera),
             duration: r.duration_seconds.to_string(),
-            sound: x.sound,
-            multi_shot: x.multi_shot,
-            shot_type: x.shot_type,
-            multi_prompt: x.multi_prompt,
-            element_list: x.element_list,
+            extras: x.clone(),
             callback_url: r.callback_url.clone(),
             external_task_id,
         }),
@@ -251,15 +226,7 @@ impl VideoProvider for KlingProvider {
     }
 
     fn choose_model(&self, quality: Quality, model_override: Option<&str>) -> ModelChoice {
-        let preset = match quality {
-            Quality::Draft => &self.presets[0],
-            Quality::Standard => &self.presets[1],
-            Quality::Pro => &self.presets[2],
-        };
-        ModelChoice {
-            model: model_override.unwrap_or(&preset.model).to_string(),
-            mode: preset_mode(preset),
-        }
+        super::config::choose(&self.presets, quality, model_override)
     }
 
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {

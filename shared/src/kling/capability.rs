@@ -148,6 +148,26 @@ pub struct Wanted<'a> {
     pub motion_brush: bool,
 }
 
+impl<'a> Wanted<'a> {
+    /// What a generation request asks of its model.
+    pub fn of(r: &'a crate::provider::GenerationRequest) -> Self {
+        Wanted {
+            model: &r.model.model,
+            text_to_video: r.kind == crate::task::VideoType::TextToVideo,
+            mode: r.model.mode.as_str(),
+            duration: r.duration_seconds,
+            start_frame: r.image.is_some(),
+            end_frame: r.image_tail.is_some(),
+            audio: r.audio,
+            shots: r.shots.iter().map(|s| s.duration_seconds).collect(),
+            elements: r.elements.len(),
+            camera_control: r.camera.is_some(),
+            cfg_scale: r.cfg_scale.is_some(),
+            motion_brush: false,
+        }
+    }
+}
+
 fn refuse(feature: Feature, reason: String) -> KlingError {
     KlingError::Unsupported(feature, reason)
 }
@@ -333,7 +353,7 @@ fn shots_of(multi_prompt: Option<&[super::wire::ShotPrompt]>) -> Result<Vec<u32>
 }
 
 pub fn check_text2video(req: &Text2VideoRequest) -> Result<&'static ModelCaps, KlingError> {
-    if req.prompt.trim().is_empty() && req.multi_prompt.is_none() {
+    if req.prompt.trim().is_empty() && req.extras.multi_prompt.is_none() {
         return Err(KlingError::InvalidInput(
             "prompt is required for text-to-video".into(),
         ));
@@ -358,9 +378,9 @@ pub fn check_text2video(req: &Text2VideoRequest) -> Result<&'static ModelCaps, K
         text_to_video: true,
         mode: &req.mode,
         duration: parse_duration(&req.duration)?,
-        audio: req.sound.as_deref() == Some("on"),
-        shots: shots_of(req.multi_prompt.as_deref())?,
-        elements: req.element_list.as_ref().map_or(0, Vec::len),
+        audio: req.extras.sound.as_deref() == Some("on"),
+        shots: shots_of(req.extras.multi_prompt.as_deref())?,
+        elements: req.extras.element_list.as_ref().map_or(0, Vec::len),
         camera_control: req.camera_control.is_some(),
         cfg_scale: req.cfg_scale.is_some(),
         ..Default::default()
@@ -395,9 +415,9 @@ pub fn check_image2video(req: &Image2VideoRequest) -> Result<&'static ModelCaps,
         duration: parse_duration(&req.duration)?,
         start_frame: req.image.is_some(),
         end_frame: req.image_tail.is_some(),
-        audio: req.sound.as_deref() == Some("on"),
-        shots: shots_of(req.multi_prompt.as_deref())?,
-        elements: req.element_list.as_ref().map_or(0, Vec::len),
+        audio: req.extras.sound.as_deref() == Some("on"),
+        shots: shots_of(req.extras.multi_prompt.as_deref())?,
+        elements: req.extras.element_list.as_ref().map_or(0, Vec::len),
         camera_control: req.camera_control.is_some(),
         cfg_scale: req.cfg_scale.is_some(),
         motion_brush: req.static_mask.is_some() || req.dynamic_masks.is_some(),

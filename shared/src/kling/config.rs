@@ -144,6 +144,28 @@ fn auth(src: &impl Source, surface: Surface) -> Result<KlingAuth, ConfigError> {
     Ok(auth)
 }
 
+/// The model and price tier for a quality from the three presets (draft, standard, pro), or an
+/// override the plan allowed.
+pub fn choose(
+    presets: &[Preset; 3],
+    quality: Quality,
+    model_override: Option<&str>,
+) -> crate::provider::ModelChoice {
+    let preset = match quality {
+        Quality::Draft => &presets[0],
+        Quality::Standard => &presets[1],
+        Quality::Pro => &presets[2],
+    };
+    let mode = match preset.mode.as_str() {
+        "pro" => crate::task::Mode::Pro,
+        _ => crate::task::Mode::Std,
+    };
+    crate::provider::ModelChoice {
+        model: model_override.unwrap_or(&preset.model).to_string(),
+        mode,
+    }
+}
+
 /// The three quality presets (`KLING_PRESET_*`), each a current model on `surface`. A hosting
 /// platform serving Kling's models reads the same ones.
 pub fn presets(src: &impl Source, surface: Surface) -> Result<[Preset; 3], ConfigError> {

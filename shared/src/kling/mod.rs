@@ -16,11 +16,11 @@ pub use capability::Surface;
 pub use client::{
     Clock, Deadline, KlingClient, TaskRef, VideoKind, backoff, deadline_from_epoch_ms, system_clock,
 };
-pub use config::{KlingAuth, KlingConfig, Preset, RetryPolicy, presets};
+pub use config::{KlingAuth, KlingConfig, Preset, RetryPolicy, choose, presets};
 pub use error::{ErrorKind, KlingError};
 pub use jwt::{JwtMinter, TOKEN_TTL_SECS};
 pub use wire::{
-    CameraConfig, CameraControl, CameraType, DynamicMask, ElementRef, Image2VideoRequest,
+    CameraConfig, CameraControl, CameraType, DynamicMask, ElementRef, Extras, Image2VideoRequest,
     ImageInput, KlingTask, ProviderStatus, ShotPrompt, TaskInfo, TaskOutcome, TaskResult,
     Text2VideoRequest, TrajectoryPoint, VideoResult,
 };

@@ -10,26 +10,9 @@ use crate::task::VideoType;
 
 const MAX_PROMPT_CHARS: usize = 2500;
 
-fn wanted(r: &GenerationRequest) -> Wanted<'_> {
-    Wanted {
-        model: &r.model.model,
-        text_to_video: r.kind == VideoType::TextToVideo,
-        mode: r.model.mode.as_str(),
-        duration: r.duration_seconds,
-        start_frame: r.image.is_some(),
-        end_frame: r.image_tail.is_some(),
-        audio: r.audio,
-        shots: r.shots.iter().map(|s| s.duration_seconds).collect(),
-        elements: r.elements.len(),
-        camera_control: r.camera.is_some(),
-        cfg_scale: r.cfg_scale.is_some(),
-        motion_brush: false,
-    }
-}
-
 /// The capability map for the standard surface, and the lengths it takes.
 pub fn check(r: &GenerationRequest) -> Result<&'static str, KlingError> {
-    let caps = capability::check(&wanted(r), Surface::Standard)?;
+    let caps = capability::check(&Wanted::of(r), Surface::Standard)?;
     let long = |t: &str, max| t.chars().count() > max;
     if r.prompt
         .as_deref()

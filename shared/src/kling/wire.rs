@@ -15,6 +15,17 @@ pub struct Text2VideoRequest {
     pub camera_control: Option<CameraControl>,
     pub aspect_ratio: String,
     pub duration: String,
+    #[serde(flatten)]
+    pub extras: Extras,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_task_id: Option<String>,
+}
+
+/// Sound, shots and elements: the v2.6/v3 fields both kinds take (kling-api.md §0-A.5).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Extras {
     /// `on` for native sound (v2.6 pro, v3); absent means Kling's default, silent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sound: Option<String>,
@@ -27,10 +38,6 @@ pub struct Text2VideoRequest {
     pub multi_prompt: Option<Vec<ShotPrompt>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub element_list: Option<Vec<ElementRef>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub callback_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_task_id: Option<String>,
 }
 
 /// One shot of a multi-shot video (`multi_prompt[]`); `index` counts from 1.
@@ -143,18 +150,8 @@ pub struct Image2VideoRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub camera_control: Option<CameraControl>,
     pub duration: String,
-    /// `on` for native sound (v2.6 pro, v3); absent means Kling's default, silent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sound: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub multi_shot: Option<bool>,
-    /// `customize` when the shots are ours.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shot_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub multi_prompt: Option<Vec<ShotPrompt>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub element_list: Option<Vec<ElementRef>>,
+    #[serde(flatten)]
+    pub extras: Extras,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -319,11 +316,7 @@ mod tests {
             camera_control: None,
             aspect_ratio: "16:9".into(),
             duration: "5".into(),
-            sound: None,
-            multi_shot: None,
-            shot_type: None,
-            multi_prompt: None,
-            element_list: None,
+            extras: Extras::default(),
             callback_url: None,
             external_task_id: Some("t".into()),
         };

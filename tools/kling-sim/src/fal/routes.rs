@@ -109,17 +109,28 @@ fn find(state: &FalState, owner: &str, app: &str, id: &str) -> Option<FalRequest
         .filter(|r| r.app_id == format!("{owner}/{app}"))
 }
 
+/// What every request-level call goes through: the key, the counter, the request under its app.
+fn admitted(
+    state: &FalState,
+    headers: &HeaderMap,
+    call: &str,
+    (owner, app, id): (&str, &str, &str),
+) -> Result<FalRequest, (u16, Value)> {
+    if !authorized(state, headers) {
+        return Err((401, json!({"detail": "Invalid authentication"})));
+    }
+    state.count(call);
+    find(state, owner, app, id).ok_or_else(|| (404, json!({"detail": "Request not found"})))
+}
+
 async fn status(
     State(state): State<Arc<FalState>>,
     Path((owner, app, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorized(&state, &headers) {
-        return answer(401, json!({"detail": "Invalid authentication"}));
-    }
-    state.count("status");
-    let Some(r) = find(&state, &owner, &app, &id) else {
-        return answer(404, json!({"detail": "Request not found"}));
+    let r = match admitted(&state, &headers, "status", (&owner, &app, &id)) {
+        Ok(r) => r,
+        Err((status, body)) => return answer(status, body),
     };
     let mut body = urls(&state, &r);
     body["status"] = json!(r.status);
@@ -144,12 +155,9 @@ async fn result(
     Path((owner, app, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorized(&state, &headers) {
-        return answer(401, json!({"detail": "Invalid authentication"}));
-    }
-    state.count("result");
-    let Some(r) = find(&state, &owner, &app, &id) else {
-        return answer(404, json!({"detail": "Request not found"}));
+    let r = match admitted(&state, &headers, "result", (&owner, &app, &id)) {
+        Ok(r) => r,
+        Err((status, body)) => return answer(status, body),
     };
     match (r.status, &r.error) {
         (Status::Completed, None) => answer(200, state.output(&r)),
@@ -170,12 +178,8 @@ async fn cancel(
     Path((owner, app, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorized(&state, &headers) {
-        return answer(401, json!({"detail": "Invalid authentication"}));
-    }
-    state.count("cancel");
-    if find(&state, &owner, &app, &id).is_none() {
-        return answer(404, json!({"status": "NOT_FOUND"}));
+    if let Err((status, body)) = admitted(&state, &headers, "cancel", (&owner, &app, &id)) {
+        return answer(status, body);
     }
     match state.cancel(&id) {
         Ok(()) => answer(202, json!({"status": "CANCELLATION_REQUESTED"})),
