@@ -442,13 +442,17 @@ pub struct MultipartUpload {
     pub parts: Vec<(i32, String)>,
 }
 
-/// The private video bucket. Videos are streamed into a staging key with a multipart upload,
-/// then copied to their final key with their metadata, so a final key exists only complete.
+/// The private video bucket. Videos are streamed straight to their final key with a multipart
+/// upload, whose completion is atomic: a final key exists only complete, and every byte is
+/// written once.
 pub trait VideoStore: Send + Sync {
+    /// A multipart upload to `key` whose object, once completed (atomically), carries this
+    /// metadata.
     fn begin(
         &self,
         key: &str,
         content_type: &str,
+        metadata: &VideoMetadata,
     ) -> impl Future<Output = Result<MultipartUpload, BlobError>> + Send;
 
     fn upload_part(
@@ -464,15 +468,6 @@ pub trait VideoStore: Send + Sync {
 
     fn abort(&self, upload: &MultipartUpload)
     -> impl Future<Output = Result<(), BlobError>> + Send;
-
-    /// Copy `from` to `to` with this metadata (server side), then delete `from`.
-    fn publish(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        metadata: &VideoMetadata,
-    ) -> impl Future<Output = Result<(), BlobError>> + Send;
 
     /// The object's metadata, `None` when it does not exist.
     fn head(

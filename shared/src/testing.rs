@@ -517,7 +517,8 @@ impl FinalizeQueue for MemoryQueue {
 #[derive(Default, Clone)]
 pub struct MemoryBlobs {
     objects: Arc<Mutex<HashMap<String, (Bytes, VideoMetadata)>>>,
-    parts: Arc<Mutex<HashMap<String, Vec<Bytes>>>>,
+    /// Uploads in progress: their parts and the metadata their object will carry.
+    parts: Arc<Mutex<HashMap<String, (Vec<Bytes>, VideoMetadata)>>>,
 }
 
 fn blob_err<T>(_: T) -> BlobError {
@@ -526,9 +527,18 @@ fn blob_err<T>(_: T) -> BlobError {
 
 impl MemoryBlobs {
     pub fn put(&self, key: &str, body: impl Into<Bytes>) {
+        self.put_with(key, body, VideoMetadata::default());
+    }
+
+    pub fn put_with(&self, key: &str, body: impl Into<Bytes>, metadata: VideoMetadata) {
         if let Ok(mut o) = self.objects.lock() {
-            o.insert(key.into(), (body.into(), VideoMetadata::default()));
+            o.insert(key.into(), (body.into(), metadata));
         }
+    }
+
+    /// Multipart uploads begun and neither completed nor aborted.
+    pub fn uploads_in_progress(&self) -> usize {
+        self.parts.lock().map_or(0, |p| p.len())
     }
 
     pub fn object(&self, key: &str) -> Option<(Bytes, VideoMetadata)> {
@@ -554,12 +564,17 @@ fn link(key: &str, signed_at: SystemTime, ttl: Duration) -> String {
 }
 
 impl VideoStore for MemoryBlobs {
-    async fn begin(&self, key: &str, _content_type: &str) -> Result<MultipartUpload, BlobError> {
+    async fn begin(
+        &self,
+        key: &str,
+        _content_type: &str,
+        metadata: &VideoMetadata,
+    ) -> Result<MultipartUpload, BlobError> {
         let upload_id = uuid::Uuid::new_v4().to_string();
         self.parts
             .lock()
             .map_err(blob_err)?
-            .insert(upload_id.clone(), Vec::new());
+            .insert(upload_id.clone(), (Vec::new(), metadata.clone()));
         Ok(MultipartUpload {
             key: key.into(),
             upload_id,
@@ -573,7 +588,7 @@ impl VideoStore for MemoryBlobs {
         body: Bytes,
     ) -> Result<(), BlobError> {
         let mut parts = self.parts.lock().map_err(blob_err)?;
-        let list = parts
+        let (list, _) = parts
             .get_mut(&upload.upload_id)
             .ok_or_else(|| BlobError("no such upload".into()))?;
         list.push(body);
@@ -583,13 +598,13 @@ impl VideoStore for MemoryBlobs {
     }
 
     async fn complete(&self, upload: &MultipartUpload) -> Result<(), BlobError> {
-        let parts = self
+        let (parts, metadata) = self
             .parts
             .lock()
             .map_err(blob_err)?
             .remove(&upload.upload_id)
             .ok_or_else(|| BlobError("no such upload".into()))?;
-        self.put(&upload.key, parts.concat());
+        self.put_with(&upload.key, parts.concat(), metadata);
         Ok(())
     }
 
@@ -598,21 +613,6 @@ impl VideoStore for MemoryBlobs {
             .lock()
             .map_err(blob_err)?
             .remove(&upload.upload_id);
-        Ok(())
-    }
-
-    async fn publish(
-        &self,
-        from: &str,
-        to: &str,
-        _content_type: &str,
-        metadata: &VideoMetadata,
-    ) -> Result<(), BlobError> {
-        let mut objects = self.objects.lock().map_err(blob_err)?;
-        let (body, _) = objects
-            .remove(from)
-            .ok_or_else(|| BlobError(format!("no object {from}").into()))?;
-        objects.insert(to.into(), (body, metadata.clone()));
         Ok(())
     }
 

@@ -1,12 +1,13 @@
-//! Streams a video from the provider into S3: multipart upload in 8 MiB parts (aborted on any
-//! error), SHA-256 and the MP4 header taken on the way, so memory stays bounded whatever the
-//! size of the file.
+//! Streams a video from the provider into S3: a multipart upload straight to its final key in
+//! 8 MiB parts (aborted on any error), SHA-256 and the MP4 header taken on the way, so memory
+//! stays bounded whatever the size of the file. The caller completes the upload (publishing the
+//! object atomically) or aborts it.
 
 use bytes::BytesMut;
 use sha2::{Digest, Sha256};
 
 use shared::mp4_probe::{self, Mp4Facts};
-use shared::ports::{MultipartUpload, VideoStore};
+use shared::ports::{MultipartUpload, VideoMetadata, VideoStore};
 
 use crate::boxes::BoxCollector;
 
@@ -34,13 +35,20 @@ pub struct Copied {
     pub facts: Mp4Facts,
 }
 
+/// Every byte uploaded, the upload not yet completed.
+#[derive(Debug)]
+pub struct Streamed {
+    pub upload: MultipartUpload,
+    pub copied: Copied,
+}
+
 pub async fn stream_into<V: VideoStore>(
     http: &reqwest::Client,
     url: url::Url,
     max_bytes: u64,
     videos: &V,
-    staging_key: &str,
-) -> Result<Copied, CopyError> {
+    (key, metadata): (&str, &VideoMetadata),
+) -> Result<Streamed, CopyError> {
     let resp = http
         .get(url)
         .send()
@@ -67,23 +75,22 @@ pub async fn stream_into<V: VideoStore>(
         )));
     }
     let mut upload = videos
-        .begin(staging_key, "video/mp4")
+        .begin(key, "video/mp4", metadata)
         .await
         .map_err(|e| Transient(e.to_string()))?;
     match pump(resp, &mut upload, max_bytes, videos).await {
-        Ok(copied) => {
-            videos
-                .complete(&upload)
-                .await
-                .map_err(|e| Transient(e.to_string()))?;
-            Ok(copied)
-        }
+        Ok(copied) => Ok(Streamed { upload, copied }),
         Err(e) => {
-            if let Err(abort) = videos.abort(&upload).await {
-                tracing::warn!(error = %abort, "could not abort the multipart upload; the lifecycle rule will");
-            }
+            abort(videos, &upload).await;
             Err(e)
         }
+    }
+}
+
+/// Drop an upload; one left behind is removed by the bucket's lifecycle rule after a day.
+pub async fn abort<V: VideoStore>(videos: &V, upload: &MultipartUpload) {
+    if let Err(e) = videos.abort(upload).await {
+        tracing::warn!(error = %e, "could not abort the multipart upload; the lifecycle rule will");
     }
 }
 

@@ -1,10 +1,11 @@
 //! finalize: SQS batch handler that copies a finished video into S3.
 //!
 //! Per message: re-read the job from the provider (the authoritative status and URL; the
-//! callback was only a hint), stream the video through the download guard into a staging object, check
-//! it is a real MP4, publish it at `videos/{user}/{task}.mp4` with its metadata, then
-//! FINALIZING → SUCCEEDED. Redelivery is harmless: a finished task is acknowledged, and a video
-//! published before a crash is recorded from its metadata without a second download.
+//! callback was only a hint), stream the video through the download guard straight into a
+//! multipart upload to `videos/{user}/{task}.mp4`, check it is a real MP4, complete the upload
+//! (the object appears whole, written once), then FINALIZING → SUCCEEDED. Redelivery is
+//! harmless: a finished task is acknowledged, and a video an earlier version published before
+//! a crash is recorded from its metadata without a second download.
 //! Transient failures become batch item failures; permanent ones fail the task and refund it.
 
 pub mod boxes;
@@ -163,7 +164,9 @@ pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
     store_video(app, task, &key, &result_url, attempt).await
 }
 
-/// Download through the guard into a staging object, check it, publish it with its facts.
+/// Download through the guard straight into the final key's multipart upload, check it, and
+/// complete the upload (publishing it atomically) unless the task ended meanwhile. The facts
+/// known only at the end (size, hash, duration, resolution) are kept on the task item.
 async fn store_video<S: Store, P, V: VideoStore>(
     app: &App<S, P, V>,
     task: &Task,
@@ -175,34 +178,35 @@ async fn store_video<S: Store, P, V: VideoStore>(
         Ok(url) => url,
         Err(reason) => return fail(app, task, "video_unusable", &reason).await,
     };
-    let staging = format!("staging/{}.mp4", task.id);
-    let copied =
-        match stream_into(&app.http, url, app.policy.max_bytes, &app.videos, &staging).await {
-            Ok(c) => c,
+    let metadata = object_metadata(task);
+    let target = (key, &metadata);
+    let streamed =
+        match stream_into(&app.http, url, app.policy.max_bytes, &app.videos, target).await {
+            Ok(s) => s,
             Err(CopyError::Transient(e)) => return Err(Retry(e)),
             Err(CopyError::Gone(e)) if attempt < GONE_ATTEMPTS => return Err(Retry(e)),
             Err(CopyError::Permanent(reason) | CopyError::Gone(reason)) => {
                 return fail(app, task, "video_unusable", &reason).await;
             }
         };
+    let copied = &streamed.copied;
     let video = StoredVideo {
         key: key.to_string(),
         bytes: copied.bytes,
-        sha256: copied.sha256,
+        sha256: copied.sha256.clone(),
         content_type: "video/mp4".into(),
         duration_seconds: Some(copied.facts.duration_seconds),
         width: copied.facts.width,
         height: copied.facts.height,
     };
     if ended_meanwhile(app, task).await? {
-        let _ = app.videos.delete(&staging).await;
+        copy::abort(&app.videos, &streamed.upload).await;
         return Ok(());
     }
-    let metadata = object_metadata(task, &video);
-    app.videos
-        .publish(&staging, key, &video.content_type, &metadata)
-        .await
-        .map_err(retry)?;
+    if let Err(e) = app.videos.complete(&streamed.upload).await {
+        copy::abort(&app.videos, &streamed.upload).await;
+        return Err(retry(e));
+    }
     tracing::info!(%key, bytes = video.bytes, sha256 = %video.sha256, "video stored");
     record_stored(app, task, video).await
 }
@@ -349,15 +353,15 @@ async fn fail<S: Store, P, V>(
     Ok(())
 }
 
-pub fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
+/// What the object carries, known before the download: the facts known only at the end are
+/// kept on the task item (the upload is completed without a second write).
+pub fn object_metadata(task: &Task) -> VideoMetadata {
     let prompt_hash = hex::encode(Sha256::digest(
         task.prompt.as_deref().unwrap_or_default().as_bytes(),
     ));
-    let mut pairs = vec![
+    let pairs = vec![
         ("ai-generated".to_string(), "true".to_string()),
         ("task-id".to_string(), task.id.to_string()),
-        ("bytes".to_string(), video.bytes.to_string()),
-        ("sha256".to_string(), video.sha256.clone()),
         ("prompt-sha256".to_string(), prompt_hash),
         ("model".to_string(), task.model.clone()),
         ("mode".to_string(), task.mode.to_string()),
@@ -371,18 +375,13 @@ pub fn object_metadata(task: &Task, video: &StoredVideo) -> VideoMetadata {
             time_util::rfc3339(time_util::now()),
         ),
     ];
-    if let Some(d) = video.duration_seconds {
-        pairs.push(("duration-seconds".into(), format!("{d:.3}")));
-    }
-    if let (Some(w), Some(h)) = (video.width, video.height) {
-        pairs.push(("width".into(), w.to_string()));
-        pairs.push(("height".into(), h.to_string()));
-        pairs.push(("resolution".into(), format!("{w}x{h}")));
-    }
     VideoMetadata { pairs }
 }
 
-/// A published object carries everything the task record needs.
+/// An object published by an earlier version (a copy from staging) carries everything the task
+/// record needs; one published since carries only what was known up front, and a task that
+/// crashed between completing it and recording it is copied again (the same key, replaced
+/// atomically).
 pub fn stored_from_metadata(key: &str, meta: &VideoMetadata) -> Option<StoredVideo> {
     Some(StoredVideo {
         key: key.to_string(),

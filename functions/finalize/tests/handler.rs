@@ -115,8 +115,9 @@ async fn a_finished_video_is_stored_with_its_facts_and_the_task_succeeds() {
     assert_eq!(
         app.videos.keys(),
         ["videos/alice/t-1.mp4"],
-        "no staging object left"
+        "no other object written"
     );
+    assert_eq!(app.videos.uploads_in_progress(), 0);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     let account = app.store.account("alice", "any").await.unwrap();
     assert_eq!(account.in_flight, 0, "slot freed");
@@ -137,8 +138,7 @@ async fn a_video_published_before_a_crash_is_recorded_without_a_download() {
     let (base, hits) = origin().await;
     let app = app();
     done_task(&app, Some(&format!("{base}/video.mp4"))).await;
-    // The crash came after publishing and before the task was written.
-    app.videos.put("staging/t-1.mp4", MP4.to_vec());
+    // An earlier version published it (with every fact) and crashed before writing the task.
     let meta = VideoMetadata {
         pairs: vec![
             ("bytes".into(), MP4.len().to_string()),
@@ -146,17 +146,42 @@ async fn a_video_published_before_a_crash_is_recorded_without_a_download() {
         ],
     };
     app.videos
-        .publish(
-            "staging/t-1.mp4",
-            "videos/alice/t-1.mp4",
-            "video/mp4",
-            &meta,
-        )
-        .await
-        .unwrap();
+        .put_with("videos/alice/t-1.mp4", MP4.to_vec(), meta);
     assert!(run(&app, &[T1]).await.is_empty());
     assert_eq!(task(&app).await.status, TaskStatus::Succeeded);
     assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+/// The upload goes straight to the final key and carries what was known up front; a crash
+/// between completing it and recording the task copies it again (the same key, replaced
+/// whole), and the task gets every fact.
+#[tokio::test]
+async fn a_video_is_written_once_and_a_crash_after_completing_copies_it_again() {
+    let (base, hits) = origin().await;
+    let app = app();
+    done_task(&app, Some(&format!("{base}/video.mp4"))).await;
+    let meta = finalize::object_metadata(&task(&app).await);
+    app.videos
+        .put_with("videos/alice/t-1.mp4", MP4.to_vec(), meta);
+    assert!(run(&app, &[T1]).await.is_empty());
+    let t = task(&app).await;
+    assert_eq!(t.status, TaskStatus::Succeeded);
+    let video = t.video.unwrap();
+    assert_eq!((video.bytes, video.width), (MP4.len() as u64, Some(1280)));
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "copied again");
+    assert_eq!(
+        app.videos.keys(),
+        ["videos/alice/t-1.mp4"],
+        "nothing but the video"
+    );
+    assert_eq!(app.videos.uploads_in_progress(), 0);
+    let (_, stored_meta) = app.videos.object("videos/alice/t-1.mp4").unwrap();
+    assert_eq!(
+        stored_meta.get("sha256"),
+        None,
+        "the hash lives on the task item"
+    );
+    assert_eq!(stored_meta.get("ai-generated"), Some("true"));
 }
 
 #[tokio::test]
@@ -262,7 +287,7 @@ async fn the_sample_batch() {
 }
 
 #[tokio::test]
-async fn a_deleted_staging_object_is_never_published_twice() {
+async fn a_deleted_video_is_never_published_twice() {
     let (base, _) = origin().await;
     let app = app();
     done_task(&app, Some(&format!("{base}/video.mp4"))).await;

@@ -54,10 +54,12 @@ async fn a_redirect_to_another_host_is_refused() {
     };
     let client = policy.client().unwrap();
     let store = unreachable_store().await;
+    let meta = shared::ports::VideoMetadata::default();
+    let target = ("videos/u/x.mp4", &meta);
     let url = policy
         .permits(&format!("http://127.0.0.1:{port}/elsewhere.mp4"))
         .unwrap();
-    let err = stream_into(&client, url, policy.max_bytes, &store, "staging/x.mp4")
+    let err = stream_into(&client, url, policy.max_bytes, &store, target)
         .await
         .unwrap_err();
     assert_eq!(
@@ -69,7 +71,7 @@ async fn a_redirect_to_another_host_is_refused() {
     let url = policy
         .permits(&format!("http://127.0.0.1:{port}/moved.mp4"))
         .unwrap();
-    let err = stream_into(&client, url, policy.max_bytes, &store, "staging/x.mp4")
+    let err = stream_into(&client, url, policy.max_bytes, &store, target)
         .await
         .unwrap_err();
     assert!(

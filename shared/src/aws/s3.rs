@@ -2,9 +2,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, MetadataDirective, ServerSideEncryption,
-};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use bytes::Bytes;
 
 use crate::ports::{BlobError, MultipartUpload, UploadStore, VideoMetadata, VideoStore};
@@ -24,14 +22,23 @@ impl S3VideoStore {
 }
 
 impl VideoStore for S3VideoStore {
-    async fn begin(&self, key: &str, content_type: &str) -> Result<MultipartUpload, BlobError> {
-        let out = self
+    async fn begin(
+        &self,
+        key: &str,
+        content_type: &str,
+        metadata: &VideoMetadata,
+    ) -> Result<MultipartUpload, BlobError> {
+        let mut create = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .server_side_encryption(ServerSideEncryption::Aes256)
+            .server_side_encryption(ServerSideEncryption::Aes256);
+        for (k, v) in &metadata.pairs {
+            create = create.metadata(k, v);
+        }
+        let out = create
             .send()
             .await
             .map_err(|e| BlobError(super::sdk_error(e)))?;
@@ -97,31 +104,6 @@ impl VideoStore for S3VideoStore {
             .await
             .map_err(|e| BlobError(super::sdk_error(e)))?;
         Ok(())
-    }
-
-    async fn publish(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        metadata: &VideoMetadata,
-    ) -> Result<(), BlobError> {
-        let mut copy = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .copy_source(format!("{}/{}", self.bucket, from))
-            .key(to)
-            .content_type(content_type)
-            .metadata_directive(MetadataDirective::Replace)
-            .server_side_encryption(ServerSideEncryption::Aes256);
-        for (k, v) in &metadata.pairs {
-            copy = copy.metadata(k, v);
-        }
-        copy.send()
-            .await
-            .map_err(|e| BlobError(super::sdk_error(e)))?;
-        self.delete(from).await
     }
 
     async fn head(&self, key: &str) -> Result<Option<VideoMetadata>, BlobError> {
