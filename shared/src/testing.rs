@@ -517,9 +517,12 @@ impl FinalizeQueue for MemoryQueue {
 #[derive(Default, Clone)]
 pub struct MemoryBlobs {
     objects: Arc<Mutex<HashMap<String, (Bytes, VideoMetadata)>>>,
-    /// Uploads in progress: their parts and the metadata their object will carry.
-    parts: Arc<Mutex<HashMap<String, (Vec<Bytes>, VideoMetadata)>>>,
+    /// Uploads in progress by upload id.
+    parts: Arc<Mutex<HashMap<String, Pending>>>,
 }
+
+/// An upload in progress: its parts and the metadata its object will carry.
+type Pending = (Vec<Bytes>, VideoMetadata);
 
 fn blob_err<T>(_: T) -> BlobError {
     BlobError("memory bucket lock poisoned".into())
