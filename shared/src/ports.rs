@@ -455,11 +455,14 @@ pub trait VideoStore: Send + Sync {
         metadata: &VideoMetadata,
     ) -> impl Future<Output = Result<MultipartUpload, BlobError>> + Send;
 
+    /// Upload part `number` (from 1); its `(number, etag)` for completion. Several parts of
+    /// one upload may be in flight at once.
     fn upload_part(
         &self,
-        upload: &mut MultipartUpload,
+        upload: &MultipartUpload,
+        number: i32,
         body: Bytes,
-    ) -> impl Future<Output = Result<(), BlobError>> + Send;
+    ) -> impl Future<Output = Result<(i32, String), BlobError>> + Send;
 
     fn complete(
         &self,

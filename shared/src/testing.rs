@@ -521,8 +521,8 @@ pub struct MemoryBlobs {
     parts: Arc<Mutex<HashMap<String, Pending>>>,
 }
 
-/// An upload in progress: its parts and the metadata its object will carry.
-type Pending = (Vec<Bytes>, VideoMetadata);
+/// An upload in progress: its parts by number and the metadata its object will carry.
+type Pending = (BTreeMap<i32, Bytes>, VideoMetadata);
 
 fn blob_err<T>(_: T) -> BlobError {
     BlobError("memory bucket lock poisoned".into())
@@ -577,7 +577,7 @@ impl VideoStore for MemoryBlobs {
         self.parts
             .lock()
             .map_err(blob_err)?
-            .insert(upload_id.clone(), (Vec::new(), metadata.clone()));
+            .insert(upload_id.clone(), (BTreeMap::new(), metadata.clone()));
         Ok(MultipartUpload {
             key: key.into(),
             upload_id,
@@ -587,17 +587,16 @@ impl VideoStore for MemoryBlobs {
 
     async fn upload_part(
         &self,
-        upload: &mut MultipartUpload,
+        upload: &MultipartUpload,
+        number: i32,
         body: Bytes,
-    ) -> Result<(), BlobError> {
+    ) -> Result<(i32, String), BlobError> {
         let mut parts = self.parts.lock().map_err(blob_err)?;
         let (list, _) = parts
             .get_mut(&upload.upload_id)
             .ok_or_else(|| BlobError("no such upload".into()))?;
-        list.push(body);
-        let n = list.len() as i32;
-        upload.parts.push((n, format!("etag-{n}")));
-        Ok(())
+        list.insert(number, body);
+        Ok((number, format!("etag-{number}")))
     }
 
     async fn complete(&self, upload: &MultipartUpload) -> Result<(), BlobError> {
@@ -607,7 +606,17 @@ impl VideoStore for MemoryBlobs {
             .map_err(blob_err)?
             .remove(&upload.upload_id)
             .ok_or_else(|| BlobError("no such upload".into()))?;
-        self.put_with(&upload.key, parts.concat(), metadata);
+        let listed: Vec<i32> = upload.parts.iter().map(|(n, _)| *n).collect();
+        if listed != parts.keys().copied().collect::<Vec<_>>() {
+            return Err(BlobError(
+                "the completion lists other parts than were uploaded".into(),
+            ));
+        }
+        self.put_with(
+            &upload.key,
+            parts.into_values().collect::<Vec<_>>().concat(),
+            metadata,
+        );
         Ok(())
     }
 

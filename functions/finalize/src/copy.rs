@@ -4,10 +4,12 @@
 //! object atomically) or aborts it.
 
 use bytes::BytesMut;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use sha2::{Digest, Sha256};
 
 use shared::mp4_probe::{self, Mp4Facts};
-use shared::ports::{MultipartUpload, VideoMetadata, VideoStore};
+use shared::ports::{BlobError, MultipartUpload, VideoMetadata, VideoStore};
 
 use crate::boxes::BoxCollector;
 
@@ -94,6 +96,9 @@ pub async fn abort<V: VideoStore>(videos: &V, upload: &MultipartUpload) {
     }
 }
 
+/// Parts uploading while the next one is read: bounded, so memory stays flat.
+pub const PARTS_IN_FLIGHT: usize = 2;
+
 async fn pump<V: VideoStore>(
     mut resp: reqwest::Response,
     upload: &mut MultipartUpload,
@@ -101,53 +106,88 @@ async fn pump<V: VideoStore>(
     videos: &V,
 ) -> Result<Copied, CopyError> {
     let announced = resp.content_length();
-    let mut hasher = Sha256::new();
-    let mut boxes = BoxCollector::default();
+    let mut reader = Reader::default();
     let mut part = BytesMut::with_capacity(PART_SIZE);
-    let mut total: u64 = 0;
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Transient(format!("download interrupted: {e}")))?
-    {
-        total += chunk.len() as u64;
-        if total > max_bytes {
+    let mut in_flight = FuturesUnordered::new();
+    let mut done: Vec<(i32, String)> = Vec::new();
+    let mut number = 0;
+    let target: &MultipartUpload = upload;
+    loop {
+        // Read while there is room; otherwise (and meanwhile) let parts finish.
+        let chunk = tokio::select! {
+            Some(finished) = in_flight.next(), if !in_flight.is_empty() => {
+                let finished: Result<(i32, String), BlobError> = finished;
+                done.push(finished.map_err(|e| Transient(e.to_string()))?);
+                continue;
+            }
+            chunk = resp.chunk(), if in_flight.len() < PARTS_IN_FLIGHT => chunk,
+        };
+        let Some(chunk) = chunk.map_err(|e| Transient(format!("download interrupted: {e}")))?
+        else {
+            break;
+        };
+        reader.take(&chunk, max_bytes)?;
+        part.extend_from_slice(&chunk);
+        if part.len() >= PART_SIZE {
+            number += 1;
+            in_flight.push(videos.upload_part(target, number, part.split().freeze()));
+        }
+    }
+    if announced.is_some_and(|n| n != reader.total) {
+        return Err(Transient(format!(
+            "the download stopped at {} bytes",
+            reader.total
+        )));
+    }
+    if !part.is_empty() || number == 0 {
+        number += 1;
+        in_flight.push(videos.upload_part(target, number, part.split().freeze()));
+    }
+    while let Some(finished) = in_flight.next().await {
+        done.push(finished.map_err(|e| Transient(e.to_string()))?);
+    }
+    drop(in_flight);
+    done.sort_unstable();
+    upload.parts = done;
+    reader.finish()
+}
+
+/// What the bytes say as they pass: their count, their hash, the MP4 header.
+#[derive(Default)]
+struct Reader {
+    total: u64,
+    hasher: Sha256,
+    boxes: BoxCollector,
+}
+
+impl Reader {
+    fn take(&mut self, chunk: &[u8], max_bytes: u64) -> Result<(), CopyError> {
+        self.total += chunk.len() as u64;
+        if self.total > max_bytes {
             return Err(Permanent(format!(
                 "the video is larger than {max_bytes} bytes"
             )));
         }
-        hasher.update(&chunk);
-        boxes.push(&chunk);
-        if let Some(e) = &boxes.error {
+        self.hasher.update(chunk);
+        self.boxes.push(chunk);
+        if let Some(e) = &self.boxes.error {
             return Err(Permanent(e.clone()));
         }
-        if boxes.first_box.is_some_and(|b| &b != b"ftyp") {
+        if self.boxes.first_box.is_some_and(|b| &b != b"ftyp") {
             return Err(Permanent(
                 "not an MP4 file (it does not start with an ftyp box)".into(),
             ));
         }
-        part.extend_from_slice(&chunk);
-        if part.len() >= PART_SIZE {
-            videos
-                .upload_part(upload, part.split().freeze())
-                .await
-                .map_err(|e| Transient(e.to_string()))?;
-        }
+        Ok(())
     }
-    if announced.is_some_and(|n| n != total) {
-        return Err(Transient(format!("the download stopped at {total} bytes")));
+
+    fn finish(self) -> Result<Copied, CopyError> {
+        let header = self.boxes.finish().map_err(Permanent)?;
+        let facts = mp4_probe::probe(&header).map_err(|e| Permanent(e.to_string()))?;
+        Ok(Copied {
+            bytes: self.total,
+            sha256: hex::encode(self.hasher.finalize()),
+            facts,
+        })
     }
-    if !part.is_empty() || upload.parts.is_empty() {
-        videos
-            .upload_part(upload, part.split().freeze())
-            .await
-            .map_err(|e| Transient(e.to_string()))?;
-    }
-    let header = boxes.finish().map_err(Permanent)?;
-    let facts = mp4_probe::probe(&header).map_err(|e| Permanent(e.to_string()))?;
-    Ok(Copied {
-        bytes: total,
-        sha256: hex::encode(hasher.finalize()),
-        facts,
-    })
 }

@@ -51,12 +51,14 @@ impl VideoStore for S3VideoStore {
         })
     }
 
+    /// The payload is not signed (no SHA-256 over every byte a second time: finalize already
+    /// hashes it once); the SDK's default CRC checksum still guards each part.
     async fn upload_part(
         &self,
-        upload: &mut MultipartUpload,
+        upload: &MultipartUpload,
+        number: i32,
         body: Bytes,
-    ) -> Result<(), BlobError> {
-        let number = upload.parts.len() as i32 + 1;
+    ) -> Result<(i32, String), BlobError> {
         let out = self
             .client
             .upload_part()
@@ -65,11 +67,12 @@ impl VideoStore for S3VideoStore {
             .upload_id(&upload.upload_id)
             .part_number(number)
             .body(ByteStream::from(body))
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| BlobError(super::sdk_error(e)))?;
-        upload.parts.push((number, out.e_tag.unwrap_or_default()));
-        Ok(())
+        Ok((number, out.e_tag.unwrap_or_default()))
     }
 
     async fn complete(&self, upload: &MultipartUpload) -> Result<(), BlobError> {
