@@ -96,8 +96,9 @@ pub async fn abort<V: VideoStore>(videos: &V, upload: &MultipartUpload) {
     }
 }
 
-/// Parts uploading while the next one is read: bounded, so memory stays flat.
-pub const PARTS_IN_FLIGHT: usize = 2;
+/// Parts uploading while the next one is read: bounded, so memory stays flat (two in flight
+/// measured 67 MiB peak at 1 GiB against a 64 MiB budget; one, 50 MiB).
+pub const PARTS_IN_FLIGHT: usize = 1;
 
 async fn pump<V: VideoStore>(
     mut resp: reqwest::Response,
