@@ -179,6 +179,7 @@ async fn store_video<S: Store, P, V: VideoStore>(
         Err(reason) => return fail(app, task, "video_unusable", &reason).await,
     };
     let metadata = object_metadata(task);
+    let started = std::time::Instant::now();
     let target = (key, &metadata);
     let streamed =
         match stream_into(&app.http, url, app.policy.max_bytes, &app.videos, target).await {
@@ -207,7 +208,8 @@ async fn store_video<S: Store, P, V: VideoStore>(
         copy::abort(&app.videos, &streamed.upload).await;
         return Err(retry(e));
     }
-    tracing::info!(%key, bytes = video.bytes, sha256 = %video.sha256, "video stored");
+    let copy_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(%key, bytes = video.bytes, sha256 = %video.sha256, copy_ms, "video stored");
     record_stored(app, task, video).await
 }
 

@@ -44,14 +44,29 @@ async fn baseline(stack: &Stack, id: &str, mib: u64, finalize_secs: f64) {
     else {
         return println!("  baseline failed: {text}");
     };
-    let (ours, plain) = (mib as f64 / finalize_secs, mib as f64 / secs);
+    let plain = mib as f64 / secs;
     println!("  plain multipart     {secs:.1} s ({plain:.1} MiB/s, boto3, same source and bucket)");
-    let ratio = ours / plain;
+    let end_to_end = mib as f64 / finalize_secs / plain;
+    println!(
+        "  end to end / baseline {end_to_end:.2}× (from the create: dispatch, generation, callback)"
+    );
+    let Some(copy_secs) = copy_seconds(stack) else {
+        return println!("  finalize's copy time not found in its log");
+    };
+    let ratio = mib as f64 / copy_secs / plain;
     let verdict = if ratio >= 0.8 { "met" } else { "NOT met" };
-    // The wall time above runs from the create to the stored video (dispatch, generation and
-    // the callback included) with the binaries as built: a share of the baseline, not yet
-    // finalize's copy alone.
-    println!("  end to end / baseline {ratio:.2}× — finalize's target at least 0.8×: {verdict}");
+    println!(
+        "  finalize copy       {copy_secs:.1} s ({:.1} MiB/s): {ratio:.2}× the baseline — target at least 0.8×: {verdict}",
+        mib as f64 / copy_secs
+    );
+}
+
+/// finalize's own download-and-upload time (`copy_ms` of its last "video stored" line).
+fn copy_seconds(stack: &Stack) -> Option<f64> {
+    let log = std::fs::read_to_string(stack.log_dir.join("finalize.log")).ok()?;
+    let line = log.lines().rev().find(|l| l.contains("video stored"))?;
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(value["fields"]["copy_ms"].as_f64()? / 1000.0)
 }
 
 #[tokio::main]
