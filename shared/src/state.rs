@@ -247,8 +247,13 @@ pub fn apply_event(
     if next.provider_handle.is_none() {
         next.provider_handle = patch.provider_handle.clone();
     }
+    // A lookup's request id alone is no reason to write: polls that change nothing stay
+    // reads. It is recorded with whatever else the answer changed (a move, the bill).
+    let moved_on = next != *task;
     next.provider_facts.merge(&patch.facts);
-    if next == *task {
+    let billed = next.provider_facts.billed_units != task.provider_facts.billed_units;
+    let created = next.provider_facts.create_request_id != task.provider_facts.create_request_id;
+    if !(moved_on || billed || created) {
         return Ok(None);
     }
     next.updated_at = now;
@@ -330,6 +335,40 @@ pub fn mark_deleted(
 mod apply_tests {
     use super::*;
     use crate::task::*;
+
+    /// A poll that changes nothing but the lookup's request id writes nothing; the request id
+    /// is kept with a move or a bill.
+    #[test]
+    fn a_request_id_alone_is_not_a_write() {
+        let queued = task(TaskStatus::Queued);
+        let now = crate::time_util::Timestamp::now();
+        let facts = |units: Option<&str>| TaskPatch {
+            facts: ProviderFacts {
+                billed_units: units.map(str::to_string),
+                create_request_id: None,
+                last_request_id: Some("req-9".into()),
+            },
+            ..Default::default()
+        };
+        let same = apply_event(&queued, TaskEvent::ProviderQueued, &facts(None), now);
+        assert_eq!(same, Ok(None));
+        let moved = apply_event(&queued, TaskEvent::ProviderRunning, &facts(None), now);
+        let moved = moved.unwrap().unwrap();
+        assert_eq!(
+            moved.provider_facts.last_request_id.as_deref(),
+            Some("req-9")
+        );
+        let billed = apply_event(&queued, TaskEvent::ProviderQueued, &facts(Some("4")), now);
+        assert_eq!(
+            billed
+                .unwrap()
+                .unwrap()
+                .provider_facts
+                .billed_units
+                .as_deref(),
+            Some("4")
+        );
+    }
 
     fn task(status: TaskStatus) -> Task {
         Task {

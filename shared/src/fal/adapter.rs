@@ -99,7 +99,8 @@ pub fn input(r: &GenerationRequest, audio_offered: bool) -> Value {
     v
 }
 
-fn check(r: &GenerationRequest) -> Result<bool, ProviderError> {
+/// The capability map for fal: the fal model id and whether the model takes sound.
+fn check(r: &GenerationRequest) -> Result<(String, bool), ProviderError> {
     let wanted = Wanted::of(r);
     let caps = capability::check(&wanted, Surface::Standard).map_err(|e| match e {
         KlingError::Unsupported(feature, reason) => unsupported(feature, reason),
@@ -111,8 +112,7 @@ fn check(r: &GenerationRequest) -> Result<bool, ProviderError> {
         let msg = "element ids are Kling's own; fal does not take them".to_string();
         return Err(unsupported(Feature::Elements, msg));
     }
-    fal_model_id(r)?;
-    Ok(!caps.audio.is_empty())
+    Ok((fal_model_id(r)?, !caps.audio.is_empty()))
 }
 
 /// What a failed fal call means for the caller. A submit fal may have queued (a 5xx, a timeout,
@@ -235,8 +235,7 @@ impl VideoProvider for FalProvider {
         request: &GenerationRequest,
         deadline: Deadline,
     ) -> Result<ProviderJob, ProviderError> {
-        let audio = check(request)?;
-        let model_id = fal_model_id(request)?;
+        let (model_id, audio) = check(request)?;
         let body = input(request, audio);
         let hook = request.callback_url.as_deref();
         let sent = self.client.submit(&model_id, &body, hook, deadline).await;

@@ -100,7 +100,8 @@ pub fn verify(
 /// fal's keys: fetched from a URL and cached, or fixed (tests).
 pub struct FalKeys {
     url: Option<String>,
-    http: reqwest::Client,
+    /// Built on the first fetch, not at cold start (most webhooks verify from the cache).
+    http: std::sync::OnceLock<reqwest::Client>,
     cached: Mutex<Option<(Vec<VerifyingKey>, Instant)>>,
     min_refetch: Duration,
 }
@@ -109,7 +110,7 @@ impl FalKeys {
     pub fn from_url(url: &str) -> Self {
         Self {
             url: Some(url.to_string()),
-            http: reqwest::Client::new(),
+            http: std::sync::OnceLock::new(),
             cached: Mutex::new(None),
             min_refetch: MIN_REFETCH,
         }
@@ -125,7 +126,7 @@ impl FalKeys {
     pub fn fixed(keys: Vec<VerifyingKey>) -> Self {
         Self {
             url: None,
-            http: reqwest::Client::new(),
+            http: std::sync::OnceLock::new(),
             cached: Mutex::new(Some((keys, Instant::now()))),
             min_refetch: MIN_REFETCH,
         }
@@ -141,6 +142,7 @@ impl FalKeys {
     async fn fetch(&self, url: &str) -> Result<Vec<VerifyingKey>, Rejected> {
         let resp = self
             .http
+            .get_or_init(reqwest::Client::new)
             .get(url)
             .timeout(Duration::from_secs(5))
             .send()
