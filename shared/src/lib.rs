@@ -15,6 +15,7 @@ pub mod images;
 pub mod kling;
 pub mod metrics;
 pub mod moderation;
+pub mod net;
 pub mod mp4_probe;
 pub mod plans;
 pub mod ports;

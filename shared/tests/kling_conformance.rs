@@ -423,7 +423,7 @@ async fn result_videos_match_the_request_and_downloads_fail_on_demand() {
 #[tokio::test]
 async fn raw_json_envelopes_field_names_and_types() {
     let sim = sim().await;
-    let http = reqwest::Client::new();
+    let http = shared::net::client().expect("HTTP client");
     let now = (system_clock())() as i64;
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -665,7 +665,7 @@ async fn retired_models_are_refused_by_kling_sim() {
     let token = shared::kling::JwtMinter::new(AK, SK)
         .token_at((system_clock())())
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = shared::net::client().expect("HTTP client");
     for (model, status, code) in [("kling-v1-6", 400, 1201), ("kling-v9", 404, 1203)] {
         let resp = http
             .post(format!("{}/v1/videos/text2video", sim.base_url()))

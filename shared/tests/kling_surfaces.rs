@@ -661,7 +661,7 @@ async fn standard_batches_lists_and_takes_only_its_key() {
     }
     assert_eq!(seen, 5);
 
-    let http = reqwest::Client::new();
+    let http = shared::net::client().expect("HTTP client");
     let url = format!("{}/text-to-video/kling-3.0", sim.base_url());
     let body = serde_json::json!({"prompt": "p", "some_future_field": {"x": 1},
         "settings": {"duration": 5}, "options": {"external_task_id": "extra-1"}});

@@ -70,8 +70,8 @@ impl DownloadPolicy {
     }
 
     /// The HTTP client for downloads under this policy.
-    pub fn client(&self) -> Result<reqwest::Client, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
+    pub fn client(&self) -> Result<reqwest::Client, shared::net::NetError> {
+        let mut builder = shared::net::builder()?
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
@@ -87,7 +87,7 @@ impl DownloadPolicy {
         if !self.allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnly));
         }
-        builder.build()
+        Ok(builder.build()?)
     }
 }
 

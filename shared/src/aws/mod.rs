@@ -15,9 +15,13 @@ pub use sqs::SqsQueue;
 
 use crate::config::Source;
 
-/// The shared SDK configuration (region, credentials, endpoint) loaded once per cold start.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// The shared SDK configuration (region, credentials, endpoint) loaded once per cold start,
+/// on the process's one HTTP client.
+pub async fn sdk_config() -> Result<aws_config::SdkConfig, crate::net::NetError> {
+    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::net::SdkHttp::new()?)
+        .load()
+        .await)
 }
 
 /// `S3_FORCE_PATH_STYLE`: the one emulator switch (moto serves path-style addresses).

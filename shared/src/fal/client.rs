@@ -84,7 +84,8 @@ pub struct FalClient {
 
 impl FalClient {
     pub fn new(cfg: &FalConfig) -> Result<Self, FalError> {
-        let http = reqwest::Client::builder()
+        let http = crate::net::builder()
+            .map_err(|e| FalError::Transport(e.to_string()))?
             .connect_timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| FalError::Transport(e.to_string()))?;

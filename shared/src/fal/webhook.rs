@@ -140,9 +140,14 @@ impl FalKeys {
     }
 
     async fn fetch(&self, url: &str) -> Result<Vec<VerifyingKey>, Rejected> {
-        let resp = self
-            .http
-            .get_or_init(reqwest::Client::new)
+        let http = match self.http.get() {
+            Some(http) => http,
+            None => {
+                let built = crate::net::client().map_err(|e| Rejected::Keys(e.to_string()))?;
+                self.http.get_or_init(|| built)
+            }
+        };
+        let resp = http
             .get(url)
             .timeout(Duration::from_secs(5))
             .send()

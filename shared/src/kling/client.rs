@@ -80,7 +80,8 @@ impl KlingClient {
     }
 
     pub fn with_clock(cfg: &KlingConfig, clock: Clock) -> Result<Self, KlingError> {
-        let http = reqwest::Client::builder()
+        let http = crate::net::builder()
+            .map_err(|e| KlingError::Transport(e.to_string()))?
             .connect_timeout(cfg.connect_timeout)
             .build()
             .map_err(|e| KlingError::Transport(e.to_string()))?;

@@ -22,7 +22,7 @@ pub struct DemoOutcome {
 pub const DEMO_USER: &str = "demo-user";
 
 pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevError> {
-    let http = reqwest::Client::new();
+    let http = shared::net::client().expect("HTTP client");
     let token = stack.token(DEMO_USER)?;
     let created = http
         .post(format!("{}/v1/videos", stack.api_url))

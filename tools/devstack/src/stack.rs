@@ -118,7 +118,11 @@ fn port_or_free(port: u16) -> Result<u16, DevError> {
 }
 
 pub async fn local_sdk_config(moto_endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Ok(http) = shared::net::SdkHttp::new() {
+        loader = loader.http_client(http);
+    }
+    loader
         .endpoint_url(moto_endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "devstack"))

@@ -86,7 +86,7 @@ async fn the_same_callback_five_times_yields_one_transition_one_message_one_obje
         let url = url.clone();
         let body = body.clone();
         tokio::spawn(async move {
-            let resp = reqwest::Client::new()
+            let resp = shared::net::client().expect("HTTP client")
                 .post(url)
                 .json(&body)
                 .send()
@@ -123,7 +123,7 @@ async fn dropped_callbacks_are_caught_by_status_polling() {
     let stack = start(|o| o.extra_env.push(("POLL_STALE_SECONDS".into(), "1".into()))).await;
     let token = stack.token("poller").unwrap();
     let id = create(&stack, &token, "poll-1", "a red fox [sim:drop-callbacks]").await;
-    let http = reqwest::Client::new();
+    let http = shared::net::client().expect("HTTP client");
     let mut status = String::new();
     for _ in 0..120 {
         let t: Value = http
@@ -246,7 +246,7 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
     let token = stack.token_with_plan("chaos", "chaos").unwrap();
     let mut ids = Vec::new();
     let mut forged = 0;
-    let http = reqwest::Client::new();
+    let http = shared::net::client().expect("HTTP client");
     for batch in 0..10 {
         let mut sends = Vec::new();
         for n in 0..10 {
@@ -427,7 +427,7 @@ async fn with_signing_on_only_signed_callbacks_count() {
         "kling",
         &id,
     );
-    let resp = reqwest::Client::new()
+    let resp = shared::net::client().expect("HTTP client")
         .post(url)
         .json(&json!({"task_id": task.provider_ref, "task_status": "failed", "task_info": {"external_task_id": id}}))
         .send()
@@ -443,7 +443,7 @@ async fn deleting_a_video_removes_the_object_once_and_only_for_its_owner() {
     let stack = start(|o| o.instances = 2).await;
     let token = stack.token_with_plan("deleter", "chaos").unwrap();
     let other = stack.token("someone-else").unwrap();
-    let http = reqwest::Client::new();
+    let http = shared::net::client().expect("HTTP client");
     let url = |id: &str| format!("{}/v1/videos/{id}", stack.api_url);
 
     let slow = create(&stack, &token, "del-0", "a glacier [sim:drop-callbacks]").await;
@@ -542,7 +542,7 @@ async fn refund_count(stack: &Stack, user: &str) -> usize {
 
 /// Post a forged "failed" callback with a valid token for each task Kling has; how many.
 async fn forge_failures<'a>(stack: &Stack, ids: impl Iterator<Item = &'a String>) -> usize {
-    let http = reqwest::Client::new();
+    let http = shared::net::client().expect("HTTP client");
     let mut sent = 0;
     for id in ids {
         let Some(sim_task) = stack.sim.state.find("text2video", id) else {
@@ -587,7 +587,7 @@ async fn a_forged_failure_with_a_valid_token_neither_fails_nor_refunds() {
     let sim_task = sim_task.expect("dispatched to kling-sim");
     let forged = json!({"task_id": sim_task.task_id, "task_status": "failed",
         "task_status_msg": "forged", "task_info": {"external_task_id": id}});
-    let resp = reqwest::Client::new()
+    let resp = shared::net::client().expect("HTTP client")
         .post(url)
         .json(&forged)
         .send()

@@ -107,3 +107,10 @@ pub fn spawn(listener: tokio::net::TcpListener, config: SimConfig) -> std::io::R
         handle,
     })
 }
+
+/// The simulators' client for callbacks: the workspace builds reqwest without a default
+/// crypto provider (the functions choose ring), so the simulators install ring too.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

@@ -205,7 +205,7 @@ impl SimState {
         let faults = config.faults.clone();
         Self {
             base_url,
-            http: reqwest::Client::new(),
+            http: crate::http_client(),
             inner: Mutex::new(Inner {
                 tasks: HashMap::new(),
                 by_external: HashMap::new(),

@@ -84,7 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let before: Vec<_> = finalize.iter().filter_map(|p| peak_rss_kib(*p)).collect();
 
     let token = stack.token("bench")?;
-    let resp = reqwest::Client::new()
+    let resp = shared::net::client().expect("HTTP client")
         .post(format!("{}/v1/videos", stack.api_url))
         .bearer_auth(token)
         .header("idempotency-key", "bench-1")

@@ -70,7 +70,7 @@ pub type Reply = (u16, HeaderMap, Value);
 impl Api {
     pub fn new(stack: &Stack) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: shared::net::client().expect("HTTP client"),
             base: stack.api_url.clone(),
         }
     }

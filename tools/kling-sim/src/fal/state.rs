@@ -94,7 +94,7 @@ impl FalState {
             }),
             config,
             base_url,
-            http: reqwest::Client::new(),
+            http: crate::http_client(),
         }
     }
 
