@@ -110,8 +110,11 @@ impl HttpConnector for SdkConnector {
         };
         let client = self.client.clone();
         HttpConnectorFuture::new(async move {
-            let response: http::Response<reqwest::Body> =
-                client.execute(request).await.map_err(connector_error)?.into();
+            let response: http::Response<reqwest::Body> = client
+                .execute(request)
+                .await
+                .map_err(connector_error)?
+                .into();
             HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
                 .map_err(|e| ConnectorError::other(e.into(), None))
         })

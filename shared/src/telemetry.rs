@@ -35,8 +35,18 @@ mod tests {
         let cases = [
             (None, "shared", Level::INFO, Level::DEBUG),
             (Some("debug"), "shared", Level::DEBUG, Level::TRACE),
-            (Some("warn,shared=trace"), "shared::kling", Level::TRACE, Level::TRACE),
-            (Some("warn,shared=trace"), "aws_smithy_runtime", Level::WARN, Level::INFO),
+            (
+                Some("warn,shared=trace"),
+                "shared::kling",
+                Level::TRACE,
+                Level::TRACE,
+            ),
+            (
+                Some("warn,shared=trace"),
+                "aws_smithy_runtime",
+                Level::WARN,
+                Level::INFO,
+            ),
             (Some("a=b=c"), "shared", Level::INFO, Level::DEBUG),
         ];
         for (value, target, on, off) in cases {

@@ -147,11 +147,7 @@ impl FalKeys {
                 self.http.get_or_init(|| built)
             }
         };
-        let resp = http
-            .get(url)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await;
+        let resp = http.get(url).timeout(Duration::from_secs(5)).send().await;
         let body = resp
             .and_then(|r| r.error_for_status())
             .map_err(|e| Rejected::Keys(e.to_string()))?;

@@ -86,6 +86,8 @@ pub struct Stack {
     pub sdk: aws_config::SdkConfig,
     pub log_dir: PathBuf,
     pub functions: Vec<String>,
+    /// Each function's environment as the local host gives it (built-in runtime only).
+    pub envs: std::collections::HashMap<String, Vec<(String, String)>>,
     _moto: Moto,
     host: Option<Arc<LambdaHost>>,
     watch: Option<tokio::process::Child>,
@@ -200,12 +202,14 @@ impl Stack {
         let mut tasks = Vec::new();
         let mut host = None;
         let mut watch = None;
+        let mut envs = std::collections::HashMap::new();
         match &opts.runtime {
             Runtime::Builtin { bin_dir } => {
                 let mut specs = Vec::new();
                 for def in &defs {
                     let mut env = function_env(def, &resources, &endpoints)?;
                     env.extend(opts.extra_env.iter().cloned());
+                    envs.insert(def.name.clone(), env.clone());
                     specs.push(FunctionSpec {
                         name: def.name.clone(),
                         binary: bin_dir.join(&def.name),
@@ -277,6 +281,7 @@ impl Stack {
             sdk,
             log_dir: opts.log_dir.clone(),
             functions: defs.iter().map(|d| d.name.clone()).collect(),
+            envs,
             _moto: moto,
             host,
             watch,

@@ -178,7 +178,8 @@ fn stop(child: &tokio::process::Child) {
 }
 
 async fn image_create(api: &str, token: &str) -> (u16, Value) {
-    let resp = shared::net::client().expect("HTTP client")
+    let resp = shared::net::client()
+        .expect("HTTP client")
         .post(format!("{api}/v1/videos"))
         .bearer_auth(token)
         .header("idempotency-key", uuid::Uuid::new_v4().to_string())

@@ -86,7 +86,8 @@ async fn the_same_callback_five_times_yields_one_transition_one_message_one_obje
         let url = url.clone();
         let body = body.clone();
         tokio::spawn(async move {
-            let resp = shared::net::client().expect("HTTP client")
+            let resp = shared::net::client()
+                .expect("HTTP client")
                 .post(url)
                 .json(&body)
                 .send()
@@ -587,7 +588,8 @@ async fn a_forged_failure_with_a_valid_token_neither_fails_nor_refunds() {
     let sim_task = sim_task.expect("dispatched to kling-sim");
     let forged = json!({"task_id": sim_task.task_id, "task_status": "failed",
         "task_status_msg": "forged", "task_info": {"external_task_id": id}});
-    let resp = shared::net::client().expect("HTTP client")
+    let resp = shared::net::client()
+        .expect("HTTP client")
         .post(url)
         .json(&forged)
         .send()

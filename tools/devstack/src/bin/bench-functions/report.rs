@@ -1,0 +1,108 @@
+//! The table `make bench` prints, each figure beside its floor or budget.
+
+use super::*;
+
+/// Cold init of every function: at most this many times the hello-world floor.
+const INIT_BUDGET: f64 = 3.0;
+/// Lambda's own limit is far above; ours is for the arm64 zip (`make package` checks it).
+const ZIP_BUDGET_MB: f64 = 3.5;
+
+fn trips_per_request(figures: &Figures) -> String {
+    let n = figures.warm.len().max(1) as f64;
+    let total: usize = figures.trips.values().sum();
+    let detail: Vec<String> = figures
+        .trips
+        .iter()
+        .map(|(op, c)| format!("{op} {:.2}", *c as f64 / n))
+        .collect();
+    format!("{:.2} ({})", total as f64 / n, detail.join(", "))
+}
+
+pub fn print(run: &Run, all: &[Figures]) {
+    let floor = all
+        .first()
+        .map_or(Duration::ZERO, |f| percentile(&f.init, 0.5));
+    println!(
+        "functions: {} cold starts each, then {} warm invocations in one process (release build in {})",
+        run.cold,
+        run.warm,
+        run.bin_dir.display()
+    );
+    println!(
+        "{:<17} {:>9} {:>8} {:>7} {:>9} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9}",
+        "function",
+        "init med",
+        "p90",
+        "×floor",
+        "1st inv",
+        "warm med",
+        "p90",
+        "CPU/req",
+        "RSS MiB",
+        "binary MB",
+        "zip MB"
+    );
+    for f in all {
+        let init = percentile(&f.init, 0.5);
+        let binary = run.bin_dir.join(&f.name);
+        let size = std::fs::metadata(&binary).map_or(0, |m| m.len());
+        let zip = zip_bytes(&binary).unwrap_or_default();
+        println!(
+            "{:<17} {:>9} {:>8} {:>7.1} {:>9} {:>9} {:>8} {:>9} {:>8.1} {:>9.2} {:>9.2}",
+            f.name,
+            ms(init),
+            ms(percentile(&f.init, 0.9)),
+            init.as_secs_f64() / floor.as_secs_f64().max(1e-9),
+            ms(percentile(&f.first, 0.5)),
+            ms(percentile(&f.warm, 0.5)),
+            ms(percentile(&f.warm, 0.9)),
+            ms(f.cpu_per_request),
+            f.rss_kib as f64 / 1024.0,
+            size as f64 / 1e6,
+            zip as f64 / 1e6,
+        );
+    }
+    println!(
+        "(times in ms; warm times include moto's and kling-sim's, CPU/req is the function's own)"
+    );
+    println!("AWS round trips per warm request, and what the function answered:");
+    for f in all.iter().skip(1) {
+        println!(
+            "  {:<17} {}  answers {:?}",
+            f.name,
+            trips_per_request(f),
+            f.answers
+        );
+    }
+    verdicts(all, floor);
+}
+
+fn verdicts(all: &[Figures], floor: Duration) {
+    let worst = all
+        .iter()
+        .skip(1)
+        .map(|f| {
+            (
+                percentile(&f.init, 0.5).as_secs_f64() / floor.as_secs_f64().max(1e-9),
+                &f.name,
+            )
+        })
+        .fold(
+            (0.0, None),
+            |acc, (r, n)| if r > acc.0 { (r, Some(n)) } else { acc },
+        );
+    let verdict = if worst.0 <= INIT_BUDGET {
+        "met"
+    } else {
+        "NOT met"
+    };
+    println!(
+        "cold init: worst {:.1}× the hello-world floor ({}; floor {} ms) — budget {INIT_BUDGET}×: {verdict}",
+        worst.0,
+        worst.1.map_or("-", |s| s.as_str()),
+        ms(floor)
+    );
+    println!(
+        "zip sizes above are this machine's architecture; the {ZIP_BUDGET_MB} MB budget is for arm64 (`make package`)"
+    );
+}

@@ -1,0 +1,156 @@
+//! What each function is given: the events of one realistic sequence. Creates first (they
+//! queue tasks), then reads of one of them, a dispatch run that submits the queued tasks to
+//! kling-sim, their callbacks, finalize messages and reconcile sweeps.
+
+use std::error::Error;
+
+use super::*;
+
+/// The function's environment as the local stack gives it, with AWS reached through the
+/// counting proxy and queue messages sent to a queue nobody reads (the stack's own
+/// functions stay idle while another is measured).
+fn bench_env(stack: &Stack, run: &Run, name: &str, sink: &str) -> Vec<(String, String)> {
+    let mut env = stack.envs.get(name).cloned().unwrap_or_default();
+    for (key, value) in env.iter_mut() {
+        match key.as_str() {
+            "AWS_ENDPOINT_URL" => *value = run.proxy.endpoint.clone(),
+            "DISPATCH_QUEUE_URL" | "FINALIZE_QUEUE_URL" => *value = sink.to_string(),
+            _ => {}
+        }
+    }
+    env
+}
+
+fn sqs_event(body: &Value) -> Value {
+    json!({"Records": [{
+        "messageId": uuid::Uuid::new_v4().to_string(),
+        "receiptHandle": "bench",
+        "body": body.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
+        "awsRegion": "us-east-1"
+    }]})
+}
+
+/// The task ids in create-task's answers.
+fn created_ids(figures: &Figures) -> Vec<String> {
+    figures
+        .bodies
+        .iter()
+        .filter_map(|b| {
+            let body: Value = serde_json::from_str(b["body"].as_str()?).ok()?;
+            Some(body["id"].as_str()?.to_string())
+        })
+        .collect()
+}
+
+fn creates(stack: &Stack) -> Result<Events, Box<dyn Error>> {
+    let tokens: Vec<String> = (0..8)
+        .map(|u| stack.token_with_plan(&format!("bench-user-{u}"), "pro"))
+        .collect::<Result<_, _>>()?;
+    let nonce = uuid::Uuid::new_v4().to_string();
+    Ok(Box::new(move |i| {
+        let body =
+            json!({"type": "text_to_video", "prompt": format!("a paper boat on a pond, take {i}")});
+        let token = &tokens[i % tokens.len()];
+        api(
+            "POST",
+            "/v1/videos",
+            "/v1/videos",
+            token,
+            &format!("{nonce}-{i}"),
+            &body,
+            &[],
+        )
+    }))
+}
+
+pub async fn run_all(stack: &Stack, run: &Run) -> Result<Vec<Figures>, Box<dyn Error>> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let sink = sqs.create_queue().queue_name("bench-sink").send().await?;
+    let sink = sink.queue_url().unwrap_or_default().to_string();
+    let env = |name: &str| bench_env(stack, run, name, &sink);
+    let mut all = Vec::new();
+
+    let echo: Events = Box::new(|i| json!({"n": i}));
+    all.push(run.measure("hello-lambda", &[], &echo).await?);
+
+    all.push(
+        run.measure("create-task", &env("create-task"), &creates(stack)?)
+            .await?,
+    );
+    let ids = created_ids(&all[1]);
+    let first = ids.first().cloned().ok_or("create-task created nothing")?;
+
+    let owner = stack.token_with_plan("bench-user-0", "pro")?;
+    let path = format!("/v1/videos/{first}");
+    let read: Events = Box::new(move |_| {
+        api(
+            "GET",
+            &path,
+            "/v1/videos/{id}",
+            &owner,
+            "",
+            &Value::Null,
+            &[("id", &first)],
+        )
+    });
+    all.push(
+        run.measure("status-query", &env("status-query"), &read)
+            .await?,
+    );
+
+    let tick: Events = Box::new(|_| devstack::schedule::scheduled_event("bench"));
+    all.push(run.measure("dispatch", &env("dispatch"), &tick).await?);
+
+    let submitted: Vec<(String, Value)> = ids
+        .iter()
+        .filter_map(|id| {
+            let task = stack.sim.state.find("text2video", id)?;
+            Some((id.clone(), task.to_json(&stack.sim.state.base_url)))
+        })
+        .collect();
+    let callbacks: Events = Box::new(move |i| callback(&submitted, i));
+    all.push(
+        run.measure("webhook-receiver", &env("webhook-receiver"), &callbacks)
+            .await?,
+    );
+
+    let ids_for_finalize = ids.clone();
+    let messages: Events = Box::new(move |i| {
+        sqs_event(&json!({"task_id": ids_for_finalize[i % ids_for_finalize.len()]}))
+    });
+    all.push(run.measure("finalize", &env("finalize"), &messages).await?);
+
+    let sweep: Events = Box::new(|_| devstack::schedule::scheduled_event("reconcile"));
+    all.push(run.measure("reconcile", &env("reconcile"), &sweep).await?);
+    Ok(all)
+}
+
+/// kling-sim's own callback for a submitted task (the same one again and again: the first
+/// is news, the rest are the duplicates providers send).
+fn callback(submitted: &[(String, Value)], i: usize) -> Value {
+    let Some((id, body)) = submitted.get(i % submitted.len().max(1)) else {
+        return json!({});
+    };
+    let secret = devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes();
+    let token = shared::webhook_token::token_for(secret, "kling", id);
+    let path = format!("/webhooks/kling/{id}/{token}");
+    let params = [
+        ("provider", "kling"),
+        ("task_id", id.as_str()),
+        ("token", token.as_str()),
+    ];
+    api(
+        "POST",
+        &path,
+        "/webhooks/{provider}/{task_id}/{token}",
+        "",
+        "",
+        body,
+        &params,
+    )
+}
