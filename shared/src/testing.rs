@@ -519,7 +519,12 @@ pub struct MemoryBlobs {
     objects: Arc<Mutex<HashMap<String, (Bytes, VideoMetadata)>>>,
     /// Uploads in progress by upload id.
     parts: Arc<Mutex<HashMap<String, Pending>>>,
+    /// The part sizes each completed upload was made of, by key.
+    completed: Arc<Mutex<HashMap<String, Vec<usize>>>>,
 }
+
+/// S3 refuses to complete an upload with a part under 5 MiB that is not the last one.
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 
 /// An upload in progress: its parts by number and the metadata its object will carry.
 type Pending = (BTreeMap<i32, Bytes>, VideoMetadata);
@@ -542,6 +547,15 @@ impl MemoryBlobs {
     /// Multipart uploads begun and neither completed nor aborted.
     pub fn uploads_in_progress(&self) -> usize {
         self.parts.lock().map_or(0, |p| p.len())
+    }
+
+    /// The sizes of the parts the last completed upload of `key` was made of.
+    pub fn part_sizes(&self, key: &str) -> Vec<usize> {
+        self.completed
+            .lock()
+            .ok()
+            .and_then(|c| c.get(key).cloned())
+            .unwrap_or_default()
     }
 
     pub fn object(&self, key: &str) -> Option<(Bytes, VideoMetadata)> {
@@ -611,6 +625,15 @@ impl VideoStore for MemoryBlobs {
             return Err(BlobError(
                 "the completion lists other parts than were uploaded".into(),
             ));
+        }
+        let sizes: Vec<usize> = parts.values().map(Bytes::len).collect();
+        if sizes.iter().rev().skip(1).any(|s| *s < MIN_PART_BYTES) {
+            return Err(BlobError(
+                "EntityTooSmall: a part other than the last is under 5 MiB".into(),
+            ));
+        }
+        if let Ok(mut c) = self.completed.lock() {
+            c.insert(upload.key.clone(), sizes);
         }
         self.put_with(
             &upload.key,

@@ -29,6 +29,7 @@ async fn origin() -> (String, Arc<AtomicUsize>) {
                 async { MP4 }
             }),
         )
+        .route("/big.mp4", axum::routing::get(|| async { big_video() }))
         .route(
             "/junk.mp4",
             axum::routing::get(|| async { "<html>nope</html>" }),
@@ -37,6 +38,23 @@ async fn origin() -> (String, Arc<AtomicUsize>) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://127.0.0.1:{}", addr.port()), hits)
+}
+
+/// Bytes in a video two parts and a bit long.
+const BIG: usize = 2 * finalize::copy::PART_SIZE + 12_345;
+
+/// A valid MP4 header padded to `BIG` bytes, sent in chunks that never line up with a part.
+fn big_video() -> axum::response::Response {
+    let (head, padding) = kling_sim::video::padded_header(MP4, BIG as u64);
+    let mut body = head;
+    body.resize(body.len() + padding as usize, 0);
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = body
+        .chunks(100_003)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    axum::response::Response::new(axum::body::Body::from_stream(futures_util::stream::iter(
+        chunks,
+    )))
 }
 
 fn app() -> TestApp {
@@ -121,6 +139,20 @@ async fn a_finished_video_is_stored_with_its_facts_and_the_task_succeeds() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     let account = app.store.account("alice", "any").await.unwrap();
     assert_eq!(account.in_flight, 0, "slot freed");
+}
+
+#[tokio::test]
+async fn a_video_of_several_parts_is_cut_into_whole_parts_and_stored_whole() {
+    let (base, _) = origin().await;
+    let app = app();
+    done_task(&app, Some(&format!("{base}/big.mp4"))).await;
+    assert!(run(&app, &[T1]).await.is_empty());
+    assert_eq!(task(&app).await.status, TaskStatus::Succeeded);
+    let key = "videos/alice/t-1.mp4";
+    let part = finalize::copy::PART_SIZE;
+    assert_eq!(app.videos.part_sizes(key), [part, part, 12_345]);
+    let (stored, _) = app.videos.object(key).unwrap();
+    assert_eq!(stored.len(), BIG);
 }
 
 #[tokio::test]

@@ -75,6 +75,31 @@ pub fn print(run: &Run, all: &[Figures]) {
         );
     }
     verdicts(all, floor);
+    save(all);
+}
+
+/// The figures `make cost` reads (`target/bench/functions.json`).
+fn save(all: &[Figures]) {
+    let doc: serde_json::Map<String, Value> = all
+        .iter()
+        .map(|f| {
+            let figures = json!({
+                "init_ms": percentile(&f.init, 0.5).as_secs_f64() * 1000.0,
+                "first_invoke_ms": percentile(&f.first, 0.5).as_secs_f64() * 1000.0,
+                "warm_ms": percentile(&f.warm, 0.5).as_secs_f64() * 1000.0,
+                "cpu_ms": f.cpu_per_request.as_secs_f64() * 1000.0,
+                "aws_calls": f.trips.iter().map(|(k, v)| (k.clone(), json!(*v as f64 / f.warm.len().max(1) as f64))).collect::<serde_json::Map<_, _>>(),
+            });
+            (f.name.clone(), figures)
+        })
+        .collect();
+    let path = Path::new("target/bench/functions.json");
+    let saved = std::fs::create_dir_all("target/bench")
+        .and_then(|_| std::fs::write(path, Value::Object(doc).to_string()));
+    match saved {
+        Ok(()) => println!("figures saved to {} (make cost reads them)", path.display()),
+        Err(e) => println!("figures not saved: {e}"),
+    }
 }
 
 fn verdicts(all: &[Figures], floor: Duration) {
