@@ -116,4 +116,23 @@ fn main() {
     }
     let per = started.elapsed().as_secs_f64() * 1e6 / f64::from(runs);
     println!("pure create path: {per:.1} µs per request over {runs} requests (budget 100 µs)");
+    cold_start_parts();
+}
+
+/// What create-task's cold start spends on its rules: the moderation policy's matchers and
+/// the plans, built as main builds them.
+fn cold_start_parts() {
+    let none: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let runs = 200;
+    let started = Instant::now();
+    for _ in 0..runs {
+        black_box(shared::moderation::Policy::from_source(&none).is_ok());
+    }
+    let policy = started.elapsed().as_secs_f64() * 1e3 / f64::from(runs);
+    let started = Instant::now();
+    for _ in 0..runs {
+        black_box(shared::plans::Plans::from_source(&none).is_ok());
+    }
+    let plans = started.elapsed().as_secs_f64() * 1e3 / f64::from(runs);
+    println!("cold start: moderation policy built in {policy:.3} ms, plans in {plans:.3} ms");
 }

@@ -80,20 +80,41 @@ pub async fn run_all(stack: &Stack, run: &Run) -> Result<Vec<Figures>, Box<dyn E
     let echo: Events = Box::new(|i| json!({"n": i}));
     all.push(run.measure("hello-lambda", &[], &echo).await?);
 
+    let creates = creates(stack, run.cold + run.warm + 1)?;
     all.push(
-        run.measure(
-            "create-task",
-            &env("create-task"),
-            &creates(stack, run.cold + run.warm + 1)?,
-        )
-        .await?,
+        run.measure("create-task", &env("create-task"), &creates)
+            .await?,
     );
     let ids = created_ids(&all[1]);
     let first = ids.first().cloned().ok_or("create-task created nothing")?;
+    let reads = reads(stack, first)?;
+    all.push(
+        run.measure("status-query", &env("status-query"), &reads)
+            .await?,
+    );
 
+    let tick: Events = Box::new(|_| devstack::schedule::scheduled_event("bench"));
+    all.push(run.measure("dispatch", &env("dispatch"), &tick).await?);
+
+    let callbacks = callbacks(stack, &ids);
+    all.push(
+        run.measure("webhook-receiver", &env("webhook-receiver"), &callbacks)
+            .await?,
+    );
+
+    let messages: Events = Box::new(move |i| sqs_event(&json!({"task_id": ids[i % ids.len()]})));
+    all.push(run.measure("finalize", &env("finalize"), &messages).await?);
+
+    let sweep: Events = Box::new(|_| devstack::schedule::scheduled_event("reconcile"));
+    all.push(run.measure("reconcile", &env("reconcile"), &sweep).await?);
+    Ok(all)
+}
+
+/// The owner reading one of the tasks created.
+fn reads(stack: &Stack, id: String) -> Result<Events, Box<dyn Error>> {
     let owner = stack.token_with_plan("bench-user-0", "pro")?;
-    let path = format!("/v1/videos/{first}");
-    let read: Events = Box::new(move |_| {
+    let path = format!("/v1/videos/{id}");
+    Ok(Box::new(move |_| {
         api(
             "GET",
             &path,
@@ -101,17 +122,13 @@ pub async fn run_all(stack: &Stack, run: &Run) -> Result<Vec<Figures>, Box<dyn E
             &owner,
             "",
             &Value::Null,
-            &[("id", &first)],
+            &[("id", &id)],
         )
-    });
-    all.push(
-        run.measure("status-query", &env("status-query"), &read)
-            .await?,
-    );
+    }))
+}
 
-    let tick: Events = Box::new(|_| devstack::schedule::scheduled_event("bench"));
-    all.push(run.measure("dispatch", &env("dispatch"), &tick).await?);
-
+/// Callbacks for the tasks dispatch submitted to kling-sim.
+fn callbacks(stack: &Stack, ids: &[String]) -> Events {
     let submitted: Vec<(String, Value)> = ids
         .iter()
         .filter_map(|id| {
@@ -119,21 +136,7 @@ pub async fn run_all(stack: &Stack, run: &Run) -> Result<Vec<Figures>, Box<dyn E
             Some((id.clone(), task.to_json(&stack.sim.state.base_url)))
         })
         .collect();
-    let callbacks: Events = Box::new(move |i| callback(&submitted, i));
-    all.push(
-        run.measure("webhook-receiver", &env("webhook-receiver"), &callbacks)
-            .await?,
-    );
-
-    let ids_for_finalize = ids.clone();
-    let messages: Events = Box::new(move |i| {
-        sqs_event(&json!({"task_id": ids_for_finalize[i % ids_for_finalize.len()]}))
-    });
-    all.push(run.measure("finalize", &env("finalize"), &messages).await?);
-
-    let sweep: Events = Box::new(|_| devstack::schedule::scheduled_event("reconcile"));
-    all.push(run.measure("reconcile", &env("reconcile"), &sweep).await?);
-    Ok(all)
+    Box::new(move |i| callback(&submitted, i))
 }
 
 /// kling-sim's own callback for a submitted task (the same one again and again: the first
