@@ -108,7 +108,7 @@ bench: tools
 ## AWS cost per 1,000 videos from infra/prices.json (dated, sourced list prices) and the
 ## durations and AWS calls `make bench` measured.
 cost: tools
-	@test -f target/bench/functions.json || $(MAKE) --no-print-directory bench
+	@test -f target/bench/functions.json -a -f target/bench/lifecycle.json || $(MAKE) --no-print-directory bench
 	$(PYTHON) tools/bench/cost.py infra/prices.json target/bench
 
 FUNCTIONS := create-task dispatch webhook-receiver finalize status-query reconcile

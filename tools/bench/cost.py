@@ -31,10 +31,10 @@ def memory_sizes(template: str) -> dict:
     return sizes, default
 
 
-def load_measured(bench_dir: Path) -> dict:
-    path = bench_dir / "functions.json"
+def load(bench_dir: Path, name: str) -> dict:
+    path = bench_dir / name
     if not path.exists():
-        sys.exit(f"{path} is missing: run `make bench` first (it measures the durations)")
+        sys.exit(f"{path} is missing: run `make bench` first (it measures what this prices)")
     return json.loads(path.read_text())
 
 
@@ -48,12 +48,12 @@ def per_video_invocations(usage: dict) -> dict:
     }
 
 
-def aws_calls(measured: dict, invocations: dict) -> dict:
-    """AWS calls per video: each function's calls per invocation times its invocations."""
-    calls = {}
-    for fn, n in invocations.items():
-        for op, per in measured.get(fn, {}).get("aws_calls", {}).items():
-            calls[op] = calls.get(op, 0.0) + per * n
+def aws_calls(lifecycle: dict, measured: dict, polls: int) -> dict:
+    """AWS calls per video: one video's, create to stored (counted by make bench's finalize
+    run), plus the status polls (status-query's calls per request, times the polls)."""
+    calls = {op: float(n) for op, n in lifecycle["calls"].items()}
+    for op, per in measured.get("status-query", {}).get("aws_calls", {}).items():
+        calls[op] = calls.get(op, 0.0) + per * polls
     return calls
 
 
@@ -68,13 +68,16 @@ def lines_for(video: str, ctx: dict) -> list:
             ms += mb / ctx["copy_mib_s"] * 1000.0
         ms += usage["cold_start_share"] * measured.get(fn, {}).get("init_ms", 0.0)
         gb_s += n * ms / 1000.0 * memory.get(fn, ctx["default_memory"]) / 1024.0
-    calls = aws_calls(measured, inv)
+    calls = aws_calls(ctx["lifecycle"], measured, usage["status_polls_per_video"])
     units = usage["dynamodb_units_per_call"]
     reads = sum(c * units.get(op, 1) for op, c in calls.items() if op in DYNAMO_READS)
     writes = sum(c * units.get(op, 1) for op, c in calls.items() if op in DYNAMO_WRITES)
-    s3_put = sum(c for op, c in calls.items() if op in usage["s3_put_class"])
-    s3_get = sum(c for op, c in calls.items() if op in ("GET", "HEAD")) + usage["downloads_per_video"]
-    sqs = 2 * usage["sqs_requests_per_message"]
+    # The counted video's parts are replaced by this video's: one PUT per part.
+    parts = -(-mb // ctx["lifecycle"].get("part_mib", 8))
+    s3_put = calls.get("POST", 0.0) + parts
+    s3_get = calls.get("GET", 0.0) + calls.get("HEAD", 0.0) + usage["downloads_per_video"]
+    sqs = calls.get("SendMessage", 0.0) * usage["sqs_requests_per_message"]
+    out_gb = mb / 1024.0 * usage["downloads_per_video"]
     n_inv = sum(inv.values())
     logs_gb = n_inv * usage["log_kb_per_invocation"] / 1e6
     return [
@@ -87,6 +90,7 @@ def lines_for(video: str, ctx: dict) -> list:
         ("S3 PUT-class requests", s3_put, s3_put * p["s3_put_request"]["usd"]),
         ("S3 GET-class requests", s3_get, s3_get * p["s3_get_request"]["usd"]),
         ("S3 storage, one month (GB)", mb / 1024.0, mb / 1024.0 * p["s3_standard_gb_month"]["usd"]),
+        ("Delivery, internet out (GB)", out_gb, out_gb * p["s3_data_transfer_out_gb"]["usd"]),
         ("SQS requests", sqs, sqs * p["sqs_request"]["usd"]),
         ("CloudWatch Logs (GB)", logs_gb, logs_gb * p["cloudwatch_logs_ingested_gb"]["usd"]),
     ]
@@ -102,7 +106,8 @@ def main() -> None:
     ctx = {
         "p": doc["prices"],
         "usage": doc["usage"],
-        "measured": load_measured(bench_dir),
+        "measured": load(bench_dir, "functions.json"),
+        "lifecycle": load(bench_dir, "lifecycle.json"),
         "memory": memory,
         "default_memory": default,
         "copy_mib_s": copy or 50.0,

@@ -56,7 +56,11 @@ impl LossyProxy {
         let addr = listener
             .local_addr()
             .map_err(|e| DevError::Process(format!("lossy proxy: {e}")))?;
-        let app = axum::Router::new().fallback(forward).with_state(proxy);
+        // No body limit: S3 parts are megabytes.
+        let app = axum::Router::new()
+            .fallback(forward)
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .with_state(proxy);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Self {
             endpoint: format!("http://{addr}"),

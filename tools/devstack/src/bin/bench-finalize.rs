@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use devstack::lossy::LossyProxy;
 use devstack::stack::{Stack, StackOptions};
 use shared::ports::Tasks;
 
@@ -64,6 +65,16 @@ async fn baseline(stack: &Stack, id: &str, mib: u64, finalize_secs: f64) {
     );
 }
 
+/// The AWS calls of one video from create to stored (S3 `PUT`s are its parts), saved for
+/// `make cost`.
+fn lifecycle_calls(proxy: &LossyProxy, mib: u64) {
+    let calls: std::collections::BTreeMap<String, usize> = proxy.calls().into_iter().collect();
+    println!("  AWS calls for this video, create to stored: {calls:?}");
+    let doc = serde_json::json!({"video_mib": mib, "part_mib": 8, "calls": calls});
+    let _ = std::fs::create_dir_all("target/bench")
+        .and_then(|_| std::fs::write("target/bench/lifecycle.json", doc.to_string()));
+}
+
 /// finalize's own download-and-upload time (`copy_ms` of its last "video stored" line).
 fn copy_seconds(stack: &Stack) -> Option<f64> {
     let log = std::fs::read_to_string(stack.log_dir.join("finalize.log")).ok()?;
@@ -82,7 +93,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         PathBuf::from(std::env::var("BENCH_BIN_DIR").unwrap_or_else(|_| "target/release".into()));
     let mut opts = StackOptions::for_tests(&std::env::current_dir()?, &bin_dir);
     opts.log_dir = PathBuf::from(".devstack/bench");
+    // Every function's AWS calls go through a counting proxy: one video's calls, create to
+    // stored, are what `make cost` prices.
+    let proxy = LossyProxy::start("http://127.0.0.1:9").await?;
+    opts.extra_env
+        .push(("AWS_ENDPOINT_URL".into(), proxy.endpoint.clone()));
     let stack = Stack::start(opts).await?;
+    proxy.connect(&stack.moto_endpoint);
+    proxy.reset_calls();
     let finalize = stack.pids("finalize");
     let before: Vec<_> = finalize.iter().filter_map(|p| peak_rss_kib(*p)).collect();
 
@@ -140,6 +158,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  finalize peak RSS   before {:?} KiB, after {:?} KiB",
         before, after
     );
+    lifecycle_calls(&proxy, mib);
     baseline(&stack, &id, mib, elapsed.as_secs_f64()).await;
     match after.iter().copied().max() {
         Some(peak) => println!(
