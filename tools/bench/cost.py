@@ -73,7 +73,7 @@ def lines_for(video: str, ctx: dict) -> list:
     reads = sum(c * units.get(op, 1) for op, c in calls.items() if op in DYNAMO_READS)
     writes = sum(c * units.get(op, 1) for op, c in calls.items() if op in DYNAMO_WRITES)
     # The counted video's parts are replaced by this video's: one PUT per part.
-    parts = -(-mb // ctx["lifecycle"].get("part_mib", 8))
+    parts = -(-mb // ctx["lifecycle"].get("part_mib", 6))
     s3_put = calls.get("POST", 0.0) + parts
     s3_get = calls.get("GET", 0.0) + calls.get("HEAD", 0.0) + usage["downloads_per_video"]
     sqs = calls.get("SendMessage", 0.0) * usage["sqs_requests_per_message"]

@@ -70,7 +70,8 @@ async fn baseline(stack: &Stack, id: &str, mib: u64, finalize_secs: f64) {
 fn lifecycle_calls(proxy: &LossyProxy, mib: u64) {
     let calls: std::collections::BTreeMap<String, usize> = proxy.calls().into_iter().collect();
     println!("  AWS calls for this video, create to stored: {calls:?}");
-    let doc = serde_json::json!({"video_mib": mib, "part_mib": 8, "calls": calls});
+    // finalize::copy::PART_SIZE, in MiB.
+    let doc = serde_json::json!({"video_mib": mib, "part_mib": 6, "calls": calls});
     let _ = std::fs::create_dir_all("target/bench")
         .and_then(|_| std::fs::write("target/bench/lifecycle.json", doc.to_string()));
 }
