@@ -15,6 +15,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
@@ -121,6 +122,18 @@ impl HttpConnector for SdkConnector {
             Ok(request) => request.map(reqwest::Body::wrap),
             Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
         };
+        // The SDK asks for the connection to close it after a 5xx; reqwest keeps its pool to
+        // itself, so there is none to hand over (without this, each retry logs an error).
+        if let Some(capture) = request.extensions().get::<CaptureSmithyConnection>() {
+            capture.set_connection_retriever(|| {
+                Some(
+                    ConnectionMetadata::builder()
+                        .proxied(false)
+                        .poison_fn(|| {})
+                        .build(),
+                )
+            });
+        }
         let request = match reqwest::Request::try_from(request) {
             Ok(request) => request,
             Err(e) => return HttpConnectorFuture::ready(Err(connector_error(e))),

@@ -263,8 +263,17 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
                 .header("idempotency-key", format!("chaos-{i}"))
                 .json(&json!({"type": "text_to_video", "prompt": prompt, "duration": 5}));
             sends.push(tokio::spawn(async move {
-                let resp = req.send().await.unwrap();
-                (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+                // As an app does: a retryable 500 (here: the table's replies lost on every
+                // SDK attempt) is sent again with the same Idempotency-Key.
+                for _ in 0..3 {
+                    let resp = req.try_clone().unwrap().send().await.unwrap();
+                    let status = resp.status().as_u16();
+                    let body = resp.json::<Value>().await.unwrap();
+                    if status != 500 || body["error"]["retryable"] != json!(true) {
+                        return (status, body);
+                    }
+                }
+                (500, json!("retryable 500 three times with the same key"))
             }));
         }
         for s in sends {

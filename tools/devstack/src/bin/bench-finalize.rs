@@ -84,60 +84,46 @@ fn copy_seconds(stack: &Stack) -> Option<f64> {
     Some(value["fields"]["copy_ms"].as_f64()? / 1000.0)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mib: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1024);
-    let bin_dir =
-        PathBuf::from(std::env::var("BENCH_BIN_DIR").unwrap_or_else(|_| "target/release".into()));
-    let mut opts = StackOptions::for_tests(&std::env::current_dir()?, &bin_dir);
-    opts.log_dir = PathBuf::from(".devstack/bench");
-    // Every function's AWS calls go through a counting proxy: one video's calls, create to
-    // stored, are what `make cost` prices.
-    let proxy = LossyProxy::start("http://127.0.0.1:9").await?;
-    opts.extra_env
-        .push(("AWS_ENDPOINT_URL".into(), proxy.endpoint.clone()));
-    let stack = Stack::start(opts).await?;
-    proxy.connect(&stack.moto_endpoint);
-    proxy.reset_calls();
-    let finalize = stack.pids("finalize");
-    let before: Vec<_> = finalize.iter().filter_map(|p| peak_rss_kib(*p)).collect();
-
+/// Create one video of `mib` MiB through the API and wait until its task ends.
+async fn create_and_wait(
+    stack: &Stack,
+    mib: u64,
+) -> Result<(String, shared::task::Task, Duration), Box<dyn std::error::Error>> {
     let token = stack.token("bench")?;
-    let resp = shared::net::client().expect("HTTP client")
+    let body = serde_json::json!({"type": "text_to_video", "prompt": format!("benchmark [sim:size-mib={mib}]")});
+    let resp = shared::net::client()?
         .post(format!("{}/v1/videos", stack.api_url))
         .bearer_auth(token)
         .header("idempotency-key", "bench-1")
-        .json(&serde_json::json!({"type": "text_to_video", "prompt": format!("benchmark [sim:size-mib={mib}]")}))
+        .json(&body)
         .send()
         .await?;
     let body: serde_json::Value = resp.json().await?;
     let id = body["id"].as_str().ok_or("create failed")?.to_string();
-
     let store = shared::aws::DynamoTaskStore::from_sdk(
         &stack.sdk,
         stack.resource("TasksTable").unwrap_or_default(),
     );
     let started = Instant::now();
-    let task = loop {
+    loop {
         let task = store.get_task(&id).await?.ok_or("task vanished")?;
         if task.status.is_terminal() {
-            break task;
+            return Ok((id, task, started.elapsed()));
         }
         if started.elapsed() > Duration::from_secs(1800) {
             return Err("timed out".into());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let elapsed = started.elapsed();
-    // The pids as they are now too: an environment started during the run counts.
-    let mut pids = finalize.clone();
-    pids.extend(stack.pids("finalize"));
-    pids.sort_unstable();
-    pids.dedup();
-    let after: Vec<_> = pids.iter().filter_map(|p| peak_rss_kib(*p)).collect();
+    }
+}
+
+fn print_video(
+    mib: u64,
+    task: &shared::task::Task,
+    elapsed: Duration,
+    before: &[u64],
+    after: &[u64],
+) {
     let video = task.video.as_ref();
     println!(
         "finalize benchmark: {mib} MiB video, status {:?}",
@@ -159,6 +145,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  finalize peak RSS   before {:?} KiB, after {:?} KiB",
         before, after
     );
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mib: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1024);
+    let bin_dir =
+        PathBuf::from(std::env::var("BENCH_BIN_DIR").unwrap_or_else(|_| "target/release".into()));
+    let mut opts = StackOptions::for_tests(&std::env::current_dir()?, &bin_dir);
+    opts.log_dir = PathBuf::from(".devstack/bench");
+    // Every function's AWS calls go through a counting proxy: one video's calls, create to
+    // stored, are what `make cost` prices.
+    let proxy = LossyProxy::start("http://127.0.0.1:9").await?;
+    opts.extra_env
+        .push(("AWS_ENDPOINT_URL".into(), proxy.endpoint.clone()));
+    let stack = Stack::start(opts).await?;
+    proxy.connect(&stack.moto_endpoint);
+    proxy.reset_calls();
+    let finalize = stack.pids("finalize");
+    let before: Vec<_> = finalize.iter().filter_map(|p| peak_rss_kib(*p)).collect();
+
+    let (id, task, elapsed) = create_and_wait(&stack, mib).await?;
+    // The pids as they are now too: an environment started during the run counts.
+    let mut pids = finalize.clone();
+    pids.extend(stack.pids("finalize"));
+    pids.sort_unstable();
+    pids.dedup();
+    let after: Vec<_> = pids.iter().filter_map(|p| peak_rss_kib(*p)).collect();
+    print_video(mib, &task, elapsed, &before, &after);
     lifecycle_calls(&proxy, mib);
     baseline(&stack, &id, mib, elapsed.as_secs_f64()).await;
     match after.iter().copied().max() {
