@@ -67,8 +67,20 @@ async fn baseline(stack: &Stack, id: &str, mib: u64, finalize_secs: f64) {
 
 /// The AWS calls of one video from create to stored (S3 `PUT`s are its parts), saved for
 /// `make cost`.
-fn lifecycle_calls(proxy: &LossyProxy, mib: u64) {
-    let calls: std::collections::BTreeMap<String, usize> = proxy.calls().into_iter().collect();
+fn lifecycle_calls(proxy: &LossyProxy, stack: &Stack, mib: u64) {
+    let mut calls: std::collections::BTreeMap<String, usize> = proxy.calls().into_iter().collect();
+    // moto's log lines: `"PUT /{bucket}/videos/{user}/{task}.mp4?x-id=UploadPart&… HTTP/1.1"`.
+    let log = std::fs::read_to_string(stack.log_dir.join("moto.log")).unwrap_or_default();
+    let bucket = stack.resource("VideoBucket").unwrap_or_default();
+    let needle = format!(" /{bucket}/videos/");
+    for line in log.lines().filter(|l| l.contains(&needle)) {
+        let request = line.split('"').nth(1).and_then(|r| r.split(' ').next());
+        // moto colours some methods: drop the escape sequence before the name.
+        let method = request.map(|m| m.trim_start_matches(|c: char| !c.is_ascii_uppercase()));
+        if let Some(method) = method {
+            *calls.entry(method.to_string()).or_default() += 1;
+        }
+    }
     println!("  AWS calls for this video, create to stored: {calls:?}");
     // finalize::copy::PART_SIZE, in MiB.
     let doc = serde_json::json!({"video_mib": mib, "part_mib": 6, "calls": calls});
@@ -157,11 +169,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         PathBuf::from(std::env::var("BENCH_BIN_DIR").unwrap_or_else(|_| "target/release".into()));
     let mut opts = StackOptions::for_tests(&std::env::current_dir()?, &bin_dir);
     opts.log_dir = PathBuf::from(".devstack/bench");
-    // Every function's AWS calls go through a counting proxy: one video's calls, create to
-    // stored, are what `make cost` prices.
+    // Every function's AWS calls but S3's go through a counting proxy (one video's calls,
+    // create to stored, are what `make cost` prices); S3 goes straight to moto, as the
+    // baseline does, and its calls are counted in moto's request log.
     let proxy = LossyProxy::start("http://127.0.0.1:9").await?;
     opts.extra_env
         .push(("AWS_ENDPOINT_URL".into(), proxy.endpoint.clone()));
+    opts.moto_port = devstack::moto::free_port()?;
+    let moto_url = format!("http://127.0.0.1:{}", opts.moto_port);
+    opts.extra_env
+        .push(("AWS_ENDPOINT_URL_S3".into(), moto_url));
     let stack = Stack::start(opts).await?;
     proxy.connect(&stack.moto_endpoint);
     proxy.reset_calls();
@@ -176,7 +193,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     pids.dedup();
     let after: Vec<_> = pids.iter().filter_map(|p| peak_rss_kib(*p)).collect();
     print_video(mib, &task, elapsed, &before, &after);
-    lifecycle_calls(&proxy, mib);
+    lifecycle_calls(&proxy, &stack, mib);
     baseline(&stack, &id, mib, elapsed.as_secs_f64()).await;
     match after.iter().copied().max() {
         Some(peak) => println!(
