@@ -75,25 +75,8 @@ fn generation(
     model: shared::provider::ModelChoice,
 ) -> GenerationRequest {
     GenerationRequest {
-        task_id: "01a2b3c4-0000-7000-8000-000000000000".into(),
-        kind: spec.video_type,
-        prompt: spec.prompt.clone(),
-        negative_prompt: Some(spec.negative_prompt.clone()),
-        duration_seconds: spec.duration,
-        aspect_ratio: spec.aspect_ratio,
-        quality: spec.quality,
-        model,
-        cfg_scale: spec.cfg_scale,
-        image: None,
-        image_tail: None,
-        camera: spec.camera_control,
-        audio: spec.audio,
-        shots: spec.shots.clone(),
-        seed: spec.seed,
-        elements: spec.element_ids.clone(),
         callback_url: Some("https://api.example.com/webhooks/kling/t/token".into()),
-        provider: String::new(),
-        callbacks: Default::default(),
+        ..GenerationRequest::for_spec(spec, model, "01a2b3c4-0000-7000-8000-000000000000")
     }
 }
 

@@ -99,12 +99,11 @@ impl SdkHttp {
 impl HttpClient for SdkHttp {
     fn http_connector(
         &self,
-        settings: &HttpConnectorSettings,
-        _: &RuntimeComponents,
-    ) -> SharedHttpConnector {
         // The SDK's read timeout is per read; reqwest's per-request timeout would cut long
         // uploads short, so only the connect timeout (on the client) applies here.
-        let _ = settings;
+        _settings: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
         SharedHttpConnector::new(SdkConnector {
             client: self.client.clone(),
         })

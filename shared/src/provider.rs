@@ -120,6 +120,38 @@ pub struct GenerationRequest {
     pub callbacks: std::collections::BTreeMap<String, String>,
 }
 
+impl GenerationRequest {
+    /// The request for a validated spec and its model, before images and callbacks are
+    /// resolved (no image, no callback URL, provider not yet chosen).
+    pub fn for_spec(
+        spec: &crate::validation::VideoSpec,
+        model: ModelChoice,
+        task_id: &str,
+    ) -> Self {
+        Self {
+            task_id: task_id.to_string(),
+            kind: spec.video_type,
+            prompt: spec.prompt.clone(),
+            negative_prompt: Some(spec.negative_prompt.clone()),
+            duration_seconds: spec.duration,
+            aspect_ratio: spec.aspect_ratio,
+            quality: spec.quality,
+            model,
+            cfg_scale: spec.cfg_scale,
+            image: None,
+            image_tail: None,
+            camera: spec.camera_control,
+            audio: spec.audio,
+            shots: spec.shots.clone(),
+            seed: spec.seed,
+            elements: spec.element_ids.clone(),
+            callback_url: None,
+            provider: String::new(),
+            callbacks: Default::default(),
+        }
+    }
+}
+
 /// A job's state, normalised over providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {

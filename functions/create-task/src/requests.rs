@@ -44,25 +44,10 @@ pub fn generation_request(
     task_id: &str,
 ) -> GenerationRequest {
     GenerationRequest {
-        task_id: task_id.to_string(),
-        kind: spec.video_type,
-        prompt: spec.prompt.clone(),
-        negative_prompt: Some(spec.negative_prompt.clone()),
-        duration_seconds: spec.duration,
-        aspect_ratio: spec.aspect_ratio,
-        quality: spec.quality,
-        model: model.clone(),
-        cfg_scale: spec.cfg_scale,
         image: images.image.clone(),
         image_tail: images.image_tail.clone(),
-        camera: spec.camera_control,
-        audio: spec.audio,
-        shots: spec.shots.clone(),
-        seed: spec.seed,
-        elements: spec.element_ids.clone(),
         callback_url,
-        provider: String::new(),
-        callbacks: Default::default(),
+        ..GenerationRequest::for_spec(spec, model.clone(), task_id)
     }
 }
 
