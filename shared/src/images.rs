@@ -203,38 +203,71 @@ pub async fn check_image_url(
 
 /// Every address the URL's host stands for (an address written in the URL is its own).
 async fn resolve(url: &url::Url, field: &str) -> Result<Vec<IpAddr>, ApiError> {
-    let unresolvable = || {
+    if url.host_str().is_none() {
+        return Err(refuse(
+            "invalid_image_url",
+            field,
+            format!("{field}.url has no host"),
+        ));
+    }
+    resolve_host(url).await.ok_or_else(|| {
         refuse(
             "image_url_unresolvable",
             field,
             format!("{field}.url host does not resolve"),
         )
-    };
-    let host = url
-        .host_str()
-        .ok_or_else(|| {
-            refuse(
-                "invalid_image_url",
-                field,
-                format!("{field}.url has no host"),
-            )
-        })?
-        .trim_matches(|c| c == '[' || c == ']');
+    })
+}
+
+/// Every address a URL's host stands for; `None` when it has no host or does not resolve in
+/// time.
+pub async fn resolve_host(url: &url::Url) -> Option<Vec<IpAddr>> {
+    let host = url.host_str()?.trim_matches(|c| c == '[' || c == ']');
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![ip]);
+        return Some(vec![ip]);
     }
     let port = url.port_or_known_default().unwrap_or(443);
     let addrs: Vec<IpAddr> =
         tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
             .await
-            .map_err(|_| unresolvable())?
-            .map_err(|_| unresolvable())?
+            .ok()?
+            .ok()?
             .map(|a| a.ip())
             .collect();
-    if addrs.is_empty() {
-        return Err(unresolvable());
+    (!addrs.is_empty()).then_some(addrs)
+}
+
+/// Why an outbound URL (an app's webhook endpoint) is refused: the same rule as image URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundRefusal {
+    #[error("not a valid absolute URL")]
+    Invalid,
+    #[error("must be https")]
+    NotHttps,
+    #[error("host does not resolve")]
+    Unresolvable,
+    #[error("must point to a public address")]
+    NotPublic,
+}
+
+/// An outbound URL we may call: https, and every address its host resolves to is public.
+/// `allow_loopback` is for the local stack only.
+pub async fn check_outbound_url(
+    raw: &str,
+    allow_loopback: bool,
+) -> Result<url::Url, OutboundRefusal> {
+    let url = url::Url::parse(raw).map_err(|_| OutboundRefusal::Invalid)?;
+    let addrs = resolve_host(&url)
+        .await
+        .ok_or(OutboundRefusal::Unresolvable)?;
+    let local = allow_loopback && addrs.iter().all(IpAddr::is_loopback);
+    if url.scheme() != "https" && !local {
+        return Err(OutboundRefusal::NotHttps);
     }
-    Ok(addrs)
+    if !local && !addrs.iter().all(|ip| is_public(*ip)) {
+        return Err(OutboundRefusal::NotPublic);
+    }
+    Ok(url)
 }
 
 #[cfg(test)]

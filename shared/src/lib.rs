@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod mp4_probe;
 pub mod net;
+pub mod notice;
 pub mod plans;
 pub mod ports;
 pub mod pricing;

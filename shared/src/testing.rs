@@ -24,6 +24,9 @@ use crate::state::{TaskEvent, TaskPatch, apply_event};
 use crate::task::{CostUnits, Mode, Quality, Task, TaskId, TaskStatus, UserId};
 use crate::time_util::{self, Timestamp};
 
+mod notify;
+pub use notify::{MemoryBus, MemoryOutbox, MemoryPush};
+
 #[derive(Default)]
 struct Account {
     plan: Option<String>,
@@ -43,6 +46,9 @@ struct Tables {
     webhooks: HashSet<String>,
     slots: HashMap<String, std::collections::BTreeSet<TaskId>>,
     breakers: HashMap<String, crate::breaker::BreakerState>,
+    devices: BTreeMap<(UserId, String), crate::ports::Device>,
+    notice_marks: HashSet<(String, String)>,
+    deliveries: Vec<crate::ports::Delivery>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend

@@ -16,6 +16,8 @@ use crate::state::{TaskEvent, TaskPatch, apply_event};
 use crate::task::{CostUnits, Task, TaskId};
 use crate::time_util::{self, Timestamp};
 
+mod notify;
+
 /// The table's key design, as the code uses it (checked against the template by the drift test).
 pub const PRIMARY_KEY: (&str, &str) = ("pk", "sk");
 pub const INDEXES: [(&str, &str, &str); 3] = [

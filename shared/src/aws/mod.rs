@@ -2,6 +2,7 @@
 //! `AWS_ENDPOINT_URL`; the only emulator-specific switch is S3 path-style addressing.
 
 mod dynamo;
+mod notify;
 mod s3;
 mod secrets;
 mod sqs;
@@ -9,6 +10,7 @@ mod sqs;
 pub use dynamo::{
     DynamoTaskStore, INDEXES, OPERATOR_PLAN_ATTRIBUTE, PRIMARY_KEY, TTL_ATTRIBUTE, decode_cursor,
 };
+pub use notify::{EventBridgeBus, PlatformApps, SnsPush, SqsWebhookOutbox};
 pub use s3::S3VideoStore;
 pub use secrets::{FROM_SECRETS, WithSecrets, with_secrets};
 pub use sqs::SqsQueue;

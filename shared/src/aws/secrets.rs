@@ -8,13 +8,17 @@ use std::collections::HashMap;
 use crate::config::{ConfigError, Source};
 
 /// Which variables a secret id stands for (what `with_secrets` fills in).
-pub const FROM_SECRETS: [(&str, &[&str]); 3] = [
+pub const FROM_SECRETS: [(&str, &[&str]); 5] = [
     (
         "KLING_SECRET_ID",
         &["KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_API_KEY"],
     ),
     ("WEBHOOK_SECRET_ID", &["WEBHOOK_SECRET"]),
     ("FAL_SECRET_ID", &["FAL_KEY"]),
+    // The app-backend webhook's signing secrets (`whsec_…`, newest first, comma-separated).
+    ("APP_WEBHOOK_SECRET_ID", &["APP_WEBHOOK_SECRETS"]),
+    // The CloudFront key group's private key (PEM).
+    ("CDN_PRIVATE_KEY_SECRET_ID", &["CDN_PRIVATE_KEY"]),
 ];
 
 /// The process environment with secret values layered on top.
@@ -96,7 +100,15 @@ pub fn parse_secret(name: &'static str, raw: &str) -> Result<Vec<(String, String
             let key = key.ok_or_else(|| failed(name, "expected {\"key\": ...}"))?;
             Ok(vec![("FAL_KEY".to_string(), key)])
         }
-        _ => Ok(vec![("WEBHOOK_SECRET".to_string(), raw.to_string())]),
+        // The others hold one plain value.
+        _ => {
+            let var = FROM_SECRETS
+                .iter()
+                .find(|(id, _)| *id == name)
+                .and_then(|(_, vars)| vars.first())
+                .ok_or_else(|| failed(name, "not a known secret id"))?;
+            Ok(vec![(var.to_string(), raw.to_string())])
+        }
     }
 }
 
@@ -119,18 +131,24 @@ pub async fn with_secrets<S: Source>(
     // Only the providers in use have their secrets read (another may not exist).
     let providers = base.optional("PROVIDER").unwrap_or_else(|| "kling".into());
     let uses = |name: &str| providers.split(',').any(|p| p.trim() == name);
-    let kling = base.optional("KLING_SECRET_ID").filter(|_| uses("kling"));
-    let fal = base.optional("FAL_SECRET_ID").filter(|_| uses("fal"));
-    let webhook = base.optional("WEBHOOK_SECRET_ID");
+    let wanted: Vec<(&'static str, String)> = FROM_SECRETS
+        .iter()
+        .filter(|(name, _)| match *name {
+            "KLING_SECRET_ID" => uses("kling"),
+            "FAL_SECRET_ID" => uses("fal"),
+            _ => true,
+        })
+        .filter_map(|(name, _)| Some((*name, base.optional(name)?)))
+        .collect();
     let mut secrets = HashMap::new();
-    if kling.is_some() || webhook.is_some() || fal.is_some() {
+    if !wanted.is_empty() {
         let client = aws_sdk_secretsmanager::Client::new(sdk);
-        let (k, f, w) = tokio::join!(
-            read_secret(&client, "KLING_SECRET_ID", kling),
-            read_secret(&client, "FAL_SECRET_ID", fal),
-            read_secret(&client, "WEBHOOK_SECRET_ID", webhook),
-        );
-        secrets.extend(k?.into_iter().chain(f?).chain(w?));
+        let reads = wanted
+            .into_iter()
+            .map(|(name, id)| read_secret(&client, name, Some(id)));
+        for read in futures_util::future::join_all(reads).await {
+            secrets.extend(read?);
+        }
     }
     Ok(WithSecrets { base, secrets })
 }

@@ -1,0 +1,143 @@
+//! Stream records → status events → the bus, devices and the webhook queue.
+
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use serde_json::Value;
+
+use shared::notice::{StatusEvent, push_message, status_event};
+use shared::ports::{
+    Device, EventBus, PushEndpoints, PushOutcome, StoreError, WebhookJob, WebhookOutbox,
+};
+use shared::task::Task;
+
+use crate::{App, Store};
+
+#[derive(Debug, thiserror::Error)]
+enum SinkFailure {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sink(#[from] shared::ports::SinkError),
+    #[error(transparent)]
+    Queue(#[from] shared::ports::QueueError),
+}
+
+/// Records are handled in order; the first that fails is reported, and the stream retries
+/// from it (those before it are done and marked).
+pub(crate) async fn on_records<S, B, P, O>(app: &App<S, B, P, O>, event: Value) -> Vec<String>
+where
+    S: Store,
+    B: EventBus,
+    P: PushEndpoints,
+    O: WebhookOutbox,
+{
+    let event: Event = match serde_json::from_value(event) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "stream event is not readable; skipped");
+            return Vec::new();
+        }
+    };
+    for record in &event.records {
+        let Some(notice) = notice_of(record) else {
+            continue;
+        };
+        let span =
+            tracing::info_span!("notify", task_id = %notice.task_id, event_id = %notice.event_id);
+        let _enter = span.enter();
+        if let Err(e) = send(app, &notice).await {
+            tracing::warn!(error = %e, "a sink failed; the stream will retry from this record");
+            return vec![record.change.sequence_number.clone().unwrap_or_default()];
+        }
+    }
+    Vec::new()
+}
+
+fn task_of(image: &serde_dynamo::Item) -> Option<Task> {
+    if image.is_empty() {
+        return None;
+    }
+    match serde_dynamo::from_item(image.clone()) {
+        Ok(task) => Some(task),
+        Err(e) => {
+            tracing::error!(error = %e, "task image is not readable; skipped");
+            None
+        }
+    }
+}
+
+/// Only task items (`TASK#…`/`TASK`) carry statuses.
+fn notice_of(record: &EventRecord) -> Option<StatusEvent> {
+    let key = |name: &str| match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    if !key("pk").is_some_and(|pk| pk.starts_with("TASK#")) || key("sk") != Some("TASK") {
+        return None;
+    }
+    let old = task_of(&record.change.old_image);
+    let new = task_of(&record.change.new_image);
+    status_event(old.as_ref(), new.as_ref())
+}
+
+async fn send<S, B, P, O>(app: &App<S, B, P, O>, e: &StatusEvent) -> Result<(), SinkFailure>
+where
+    S: Store,
+    B: EventBus,
+    P: PushEndpoints,
+    O: WebhookOutbox,
+{
+    if !e.is_terminal() {
+        return Ok(());
+    }
+    if !app.store.was_sent(&e.event_id, "bus").await? {
+        app.bus.publish(e).await?;
+        app.store.mark_sent(&e.event_id, "bus").await?;
+    }
+    for device in app.store.devices_of(e.user_id.as_str()).await? {
+        push_to(app, e, &device).await?;
+    }
+    if app.webhook.is_some() && !app.store.was_sent(&e.event_id, "webhook").await? {
+        let job = WebhookJob {
+            event_id: e.event_id.clone(),
+            task_id: e.task_id.clone(),
+            payload: shared::notice::webhook_payload(e),
+            first_attempt_at: Some(shared::time_util::Timestamp::now()),
+            failures: 0,
+            not_before: None,
+        };
+        app.outbox.enqueue(&job, std::time::Duration::ZERO).await?;
+        app.store.mark_sent(&e.event_id, "webhook").await?;
+    }
+    Ok(())
+}
+
+async fn push_to<S, B, P, O>(
+    app: &App<S, B, P, O>,
+    e: &StatusEvent,
+    device: &Device,
+) -> Result<(), SinkFailure>
+where
+    S: Store,
+    P: PushEndpoints,
+{
+    let sink = format!("push:{}", device.id);
+    if app.store.was_sent(&e.event_id, &sink).await? {
+        return Ok(());
+    }
+    let Some(message) = push_message(device.platform, e, &app.push_text) else {
+        return Ok(());
+    };
+    match app.push.push(&device.endpoint, &message).await? {
+        PushOutcome::Sent => app.store.mark_sent(&e.event_id, &sink).await?,
+        PushOutcome::EndpointDisabled => {
+            tracing::info!(device = %device.id, "push endpoint disabled; device removed");
+            app.store
+                .remove_device(device.user_id.as_str(), &device.id)
+                .await?;
+            if let Err(err) = app.push.delete_endpoint(&device.endpoint).await {
+                tracing::warn!(error = %err, "disabled endpoint not deleted");
+            }
+        }
+    }
+    Ok(())
+}
