@@ -76,6 +76,9 @@ pub const CODES: &[&str] = &[
     "invalid_limit",
     "concurrency_limit",
     "daily_budget_exceeded",
+    "invalid_platform",
+    "invalid_device_token",
+    "push_not_configured",
     "internal_error",
     "queue_unavailable",
 ];

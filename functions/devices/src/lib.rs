@@ -1,0 +1,198 @@
+//! devices: `POST /v1/devices` registers an APNs or FCM token for the caller (an SNS platform
+//! endpoint), `DELETE /v1/devices/{id}` removes it. notify pushes terminal events to them.
+
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use tracing::Instrument;
+
+use shared::auth::{AuthMode, Identity, identify};
+use shared::aws::PlatformApps;
+use shared::envelope::{ApiError, error_response, json_response};
+use shared::http_util::{self, header};
+use shared::notice::Platform;
+use shared::ports::{Device, Devices, PushEndpoints};
+use shared::time_util::Timestamp;
+
+pub struct Settings {
+    pub table: shared::config::TableConfig,
+    pub auth: AuthMode,
+    pub push_apps: PlatformApps,
+}
+
+impl Settings {
+    pub fn from_source(
+        src: &impl shared::config::Source,
+    ) -> Result<Self, shared::config::ConfigError> {
+        Ok(Self {
+            table: shared::config::TableConfig::from_source(src)?,
+            auth: AuthMode::from_source(src)?,
+            push_apps: PlatformApps::from_source(src),
+        })
+    }
+}
+
+pub struct App<S, E> {
+    pub store: S,
+    pub push: E,
+    /// Which platforms have an SNS platform application.
+    pub apps: PlatformApps,
+    pub auth: AuthMode,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    pub platform: String,
+    pub token: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeviceView {
+    pub id: String,
+    pub platform: Platform,
+    pub created_at: Timestamp,
+}
+
+/// The registration's platform and token, or why not. APNs tokens are hex; FCM registration
+/// tokens are URL-safe text with colons.
+pub fn validate(reg: &Registration) -> Result<(Platform, &str), ApiError> {
+    let platform = match reg.platform.as_str() {
+        "apns" => Platform::Apns,
+        "apns_sandbox" => Platform::ApnsSandbox,
+        "fcm" => Platform::Fcm,
+        _ => {
+            return Err(ApiError::new(
+                422,
+                "invalid_platform",
+                "platform must be apns, apns_sandbox or fcm",
+            )
+            .with_field("platform"));
+        }
+    };
+    let token = reg.token.as_str();
+    let ok = match platform {
+        Platform::Apns | Platform::ApnsSandbox => {
+            (64..=200).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        Platform::Fcm => {
+            (20..=4096).contains(&token.len())
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_:".contains(&b))
+        }
+    };
+    if !ok {
+        return Err(ApiError::new(
+            422,
+            "invalid_device_token",
+            "token is not a device token of that platform",
+        )
+        .with_field("token"));
+    }
+    Ok((platform, token))
+}
+
+/// Registering the same token again names the same device (SNS answers the same endpoint).
+pub fn device_id(endpoint: &str) -> String {
+    let digest = sha2::Sha256::digest(endpoint.as_bytes());
+    format!("dev_{}", &hex::encode(digest)[..24])
+}
+
+pub async fn handle<S: Devices, E: PushEndpoints>(app: &App<S, E>, req: Request) -> Response<Body> {
+    let request_id = http_util::request_id(&req);
+    let span = tracing::info_span!("devices", %request_id);
+    match route(app, &req).instrument(span).await {
+        Ok(resp) => resp,
+        Err(err) => error_response(&err, &request_id),
+    }
+}
+
+async fn route<S: Devices, E: PushEndpoints>(
+    app: &App<S, E>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let method = req.method().as_str();
+    let segments = http_util::segments(req);
+    if !matches!(
+        (method, segments.as_slice()),
+        ("POST", ["v1", "devices"]) | ("DELETE", ["v1", "devices", _])
+    ) {
+        return Err(ApiError::route_not_found(method, req.uri().path()));
+    }
+    let identity = identify(
+        &app.auth,
+        http_util::authorizer_claims(req),
+        header(req, "authorization"),
+    )?;
+    match segments.as_slice() {
+        ["v1", "devices", id] => remove(app, &identity, id).await,
+        _ => register(app, &identity, http_util::json_body(req)?).await,
+    }
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "{what}");
+    ApiError::internal()
+}
+
+async fn register<S: Devices, E: PushEndpoints>(
+    app: &App<S, E>,
+    identity: &Identity,
+    reg: Registration,
+) -> Result<Response<Body>, ApiError> {
+    let (platform, token) = validate(&reg)?;
+    if app.apps.arn(platform).is_none() {
+        return Err(ApiError::new(
+            422,
+            "push_not_configured",
+            "this deployment has no push configured for that platform",
+        )
+        .with_field("platform"));
+    }
+    let user = identity.user_id.as_str();
+    let endpoint = app
+        .push
+        .create_endpoint(platform, token, user)
+        .await
+        .map_err(|e| internal("creating the push endpoint failed", e))?;
+    let device = Device {
+        id: device_id(&endpoint),
+        user_id: user.into(),
+        platform,
+        endpoint,
+        created_at: Timestamp::now(),
+    };
+    app.store
+        .put_device(&device)
+        .await
+        .map_err(|e| internal("recording the device failed", e))?;
+    tracing::info!(device = %device.id, "device registered");
+    let view = DeviceView {
+        id: device.id,
+        platform,
+        created_at: device.created_at,
+    };
+    Ok(json_response(201, &view))
+}
+
+async fn remove<S: Devices, E: PushEndpoints>(
+    app: &App<S, E>,
+    identity: &Identity,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let removed = app
+        .store
+        .remove_device(identity.user_id.as_str(), id)
+        .await
+        .map_err(|e| internal("removing the device failed", e))?
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    if let Err(e) = app.push.delete_endpoint(&removed.endpoint).await {
+        tracing::warn!(error = %e, "push endpoint not deleted; it will be removed once disabled");
+    }
+    tracing::info!(device = %id, "device removed");
+    Ok(Response::builder()
+        .status(204)
+        .body(Body::Empty)
+        .unwrap_or_else(|_| Response::new(Body::Empty)))
+}

@@ -1,0 +1,21 @@
+use devices::{App, Settings, handle};
+use lambda_http::{Error, service_fn};
+use shared::aws::{DynamoTaskStore, SnsPush, sdk_config};
+use shared::config::ProcessEnv;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let sdk = sdk_config().await?;
+    let s = Settings::from_source(&ProcessEnv)?;
+    let app: &'static App<_, _> = Box::leak(Box::new(App {
+        store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
+        push: SnsPush::from_sdk(&sdk, s.push_apps.clone()),
+        apps: s.push_apps,
+        auth: s.auth,
+    }));
+    lambda_http::run(service_fn(move |req| async move {
+        Ok::<_, Error>(handle(app, req).await)
+    }))
+    .await
+}

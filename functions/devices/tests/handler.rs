@@ -1,0 +1,125 @@
+//! devices' handler with in-memory ports.
+
+use devices::{App, Registration, handle, validate};
+use serde_json::{Value, json};
+use shared::auth::AuthMode;
+use shared::aws::PlatformApps;
+use shared::ports::Devices;
+use shared::testing::{HttpEvent, MemoryPush, MemoryStore, response_parts};
+
+const APNS_TOKEN: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const FCM_TOKEN: &str = "cX9fKq2nR0a:APA91bH-token_for_tests";
+
+fn app() -> App<MemoryStore, MemoryPush> {
+    App {
+        store: MemoryStore::default(),
+        push: MemoryPush::default(),
+        apps: PlatformApps {
+            apns: Some("arn:aws:sns:us-east-1:123456789012:app/APNS/ios".into()),
+            apns_sandbox: None,
+            fcm: Some("arn:aws:sns:us-east-1:123456789012:app/GCM/android".into()),
+        },
+        auth: AuthMode::Authorizer,
+    }
+}
+
+async fn call(app: &App<MemoryStore, MemoryPush>, event: HttpEvent) -> (u16, Value) {
+    let (status, _, body) = response_parts(handle(app, event.request()).await);
+    (status, body)
+}
+
+fn register(platform: &str, token: &str) -> HttpEvent {
+    HttpEvent::new("POST", "/v1/devices").json(json!({"platform": platform, "token": token}))
+}
+
+#[test]
+fn registrations_are_validated_per_platform() {
+    let long_hex = "ab".repeat(101);
+    let cases: [(&str, &str, Result<(), &str>); 8] = [
+        ("apns", APNS_TOKEN, Ok(())),
+        ("apns_sandbox", APNS_TOKEN, Ok(())),
+        ("fcm", FCM_TOKEN, Ok(())),
+        ("webpush", APNS_TOKEN, Err("invalid_platform")),
+        ("apns", "not-hex-at-all", Err("invalid_device_token")),
+        ("apns", &long_hex, Err("invalid_device_token")),
+        ("fcm", "short", Err("invalid_device_token")),
+        (
+            "fcm",
+            "has spaces in it, which tokens never do",
+            Err("invalid_device_token"),
+        ),
+    ];
+    for (platform, token, want) in cases {
+        let reg = Registration {
+            platform: platform.into(),
+            token: token.into(),
+        };
+        let got = validate(&reg).map(|_| ()).map_err(|e| e.code);
+        assert_eq!(got, want, "{platform} {token}");
+    }
+}
+
+#[tokio::test]
+async fn a_device_registers_once_per_token_and_is_removed_by_its_owner() {
+    let app = app();
+    let (status, first) = call(&app, register("apns", APNS_TOKEN)).await;
+    assert_eq!(status, 201, "{first}");
+    let (_, again) = call(&app, register("apns", APNS_TOKEN)).await;
+    assert_eq!(first["id"], again["id"]);
+    call(&app, register("fcm", FCM_TOKEN)).await;
+    assert_eq!(app.store.devices_of("alice").await.unwrap().len(), 2);
+
+    let id = first["id"].as_str().unwrap();
+    let path = format!("/v1/devices/{id}");
+    let (status, body) = call(&app, HttpEvent::new("DELETE", &path).user(Some("mallory"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, _) = call(&app, HttpEvent::new("DELETE", &path)).await;
+    assert_eq!(status, 204);
+    assert_eq!(app.store.devices_of("alice").await.unwrap().len(), 1);
+    assert_eq!(app.push.deleted.lock().unwrap().len(), 1);
+    let (status, _) = call(&app, HttpEvent::new("DELETE", &path)).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn bad_registrations_get_the_envelope_and_record_nothing() {
+    let app = app();
+    let cases = [
+        (
+            register("apns_sandbox", APNS_TOKEN),
+            422,
+            "push_not_configured",
+        ),
+        (register("apns", "zz"), 422, "invalid_device_token"),
+        (register("blackberry", APNS_TOKEN), 422, "invalid_platform"),
+        (
+            HttpEvent::new("POST", "/v1/devices").raw_body("{"),
+            400,
+            "malformed_request",
+        ),
+        (
+            HttpEvent::new("POST", "/v1/devices")
+                .json(json!({"platform": "fcm", "token": FCM_TOKEN, "x": 1})),
+            400,
+            "malformed_request",
+        ),
+        (
+            register("fcm", FCM_TOKEN).user(None),
+            401,
+            "unauthenticated",
+        ),
+        (HttpEvent::new("GET", "/v1/devices"), 404, "route_not_found"),
+    ];
+    for (event, want_status, want_code) in cases {
+        let (status, body) = call(&app, event).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (want_status, Some(want_code)),
+            "{body}"
+        );
+    }
+    assert!(app.store.devices_of("alice").await.unwrap().is_empty());
+}
