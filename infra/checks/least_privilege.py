@@ -24,6 +24,9 @@ ALLOWED_MANAGED = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
     "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+    # notify's stream: Describe/GetRecords/GetShardIterator/ListStreams, which the event source
+    # mapping needs (stream ARNs change with each table re-creation).
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
 }
 
 

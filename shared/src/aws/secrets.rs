@@ -143,10 +143,21 @@ pub async fn with_secrets<S: Source>(
     let mut secrets = HashMap::new();
     if !wanted.is_empty() {
         let client = aws_sdk_secretsmanager::Client::new(sdk);
-        let reads = wanted
-            .into_iter()
-            .map(|(name, id)| read_secret(&client, name, Some(id)));
-        for read in futures_util::future::join_all(reads).await {
+        let id = |name: &str| {
+            wanted
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, id)| id.clone())
+        };
+        let [a, b, c, d, e] = FROM_SECRETS.map(|(name, _)| (name, id(name)));
+        let reads = tokio::join!(
+            read_secret(&client, a.0, a.1),
+            read_secret(&client, b.0, b.1),
+            read_secret(&client, c.0, c.1),
+            read_secret(&client, d.0, d.1),
+            read_secret(&client, e.0, e.1),
+        );
+        for read in [reads.0, reads.1, reads.2, reads.3, reads.4] {
             secrets.extend(read?);
         }
     }

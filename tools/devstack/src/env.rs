@@ -51,6 +51,8 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         ("DOWNLOAD_ALLOWED_HOSTS", "127.0.0.1".to_string()),
         ("PROVIDER_MAX_CONCURRENCY", "5".to_string()),
         ("RUST_LOG", "info".to_string()),
+        // Read from the environment locally (APP_WEBHOOK_SECRETS), not from Secrets Manager.
+        ("APP_WEBHOOK_SECRET_ID", String::new()),
     ])
 }
 
@@ -81,7 +83,8 @@ pub fn function_env(
     let overrides = local_overrides(endpoints);
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in &def.env {
-        let resolved = match (overrides.get(name.as_str()), value) {
+        let made = resources.settings.get(name.as_str());
+        let resolved = match (overrides.get(name.as_str()).or(made), value) {
             (Some(local), _) => local.clone(),
             (None, Value::String(s)) => s.clone(),
             (None, Value::Number(n)) => n.to_string(),

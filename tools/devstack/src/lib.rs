@@ -16,6 +16,7 @@ pub mod routes;
 pub mod schedule;
 pub mod settings;
 pub mod stack;
+pub mod stream_bridge;
 pub mod template;
 
 #[derive(Debug, thiserror::Error)]

@@ -19,12 +19,26 @@ pub struct LocalResources {
     pub refs: HashMap<String, String>,
     /// `!GetAtt X.Arn`.
     pub arns: HashMap<String, String>,
+    /// `!GetAtt X.StreamArn` (tables with a stream).
+    pub stream_arns: HashMap<String, String>,
+    /// `!Ref Parameter`: the template's defaults.
+    pub parameters: HashMap<String, String>,
+    /// Values the stack made for deploy-time settings, by variable (the SNS platform
+    /// applications, made in moto).
+    pub settings: HashMap<String, String>,
 }
 
 impl LocalResources {
     pub fn resolve(&self, v: &Value) -> Option<String> {
         match reference(v) {
-            Reference::Ref(id) => self.refs.get(&id).cloned(),
+            Reference::Ref(id) => self
+                .refs
+                .get(&id)
+                .or_else(|| self.parameters.get(&id))
+                .cloned(),
+            Reference::GetAtt(id, attr) if attr == "StreamArn" => {
+                self.stream_arns.get(&id).cloned()
+            }
             Reference::GetAtt(id, attr) if attr == "Arn" => self.arns.get(&id).cloned(),
             Reference::GetAtt(id, attr) if attr == "QueueName" => self
                 .refs
@@ -74,10 +88,15 @@ pub async fn create_all(
     sdk: &aws_config::SdkConfig,
     queue_visibility_override: Option<u32>,
 ) -> Result<LocalResources, DevError> {
-    let mut local = LocalResources::default();
+    let mut local = LocalResources {
+        parameters: template.parameter_defaults().into_iter().collect(),
+        ..Default::default()
+    };
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     for (id, props) in template.resources_of_type("AWS::DynamoDB::Table") {
-        create_table(&ddb, &id, props).await?;
+        if let Some(stream) = create_table(&ddb, &id, props).await? {
+            local.stream_arns.insert(id.clone(), stream);
+        }
         local.refs.insert(id.clone(), id.clone());
         local.arns.insert(
             id.clone(),
@@ -150,14 +169,73 @@ pub async fn create_all(
         );
         local.refs.insert(id, url);
     }
+    create_buses(template, sdk, &mut local).await?;
+    local.settings = create_platform_apps(sdk).await?;
     Ok(local)
 }
 
+async fn create_buses(
+    template: &Template,
+    sdk: &aws_config::SdkConfig,
+    local: &mut LocalResources,
+) -> Result<(), DevError> {
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    for (id, _) in template.resources_of_type("AWS::Events::EventBus") {
+        let out = events
+            .create_event_bus()
+            .name(&id)
+            .send()
+            .await
+            .map_err(|e| {
+                err(
+                    &format!("event bus {id}"),
+                    aws_sdk_eventbridge::error::DisplayErrorContext(e),
+                )
+            })?;
+        let arn = out.event_bus_arn.unwrap_or_default();
+        local.arns.insert(id.clone(), arn);
+        local.refs.insert(id.clone(), id);
+    }
+    Ok(())
+}
+
+/// SNS platform applications for the push settings (deploy-time parameters in AWS).
+async fn create_platform_apps(
+    sdk: &aws_config::SdkConfig,
+) -> Result<HashMap<String, String>, DevError> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let mut settings = HashMap::new();
+    for (var, name, platform) in [
+        ("APNS_PLATFORM_APPLICATION_ARN", "local-apns", "APNS"),
+        (
+            "APNS_SANDBOX_PLATFORM_APPLICATION_ARN",
+            "local-apns-sandbox",
+            "APNS_SANDBOX",
+        ),
+        ("FCM_PLATFORM_APPLICATION_ARN", "local-fcm", "GCM"),
+    ] {
+        let out = sns
+            .create_platform_application()
+            .name(name)
+            .platform(platform)
+            .attributes("PlatformCredential", "local-dummy-credential")
+            .send()
+            .await
+            .map_err(|e| err(name, aws_sdk_sns::error::DisplayErrorContext(e)))?;
+        settings.insert(
+            var.to_string(),
+            out.platform_application_arn.unwrap_or_default(),
+        );
+    }
+    Ok(settings)
+}
+
+/// The table as the template declares it; its stream's ARN, when it has one.
 async fn create_table(
     ddb: &aws_sdk_dynamodb::Client,
     id: &str,
     props: &Value,
-) -> Result<(), DevError> {
+) -> Result<Option<String>, DevError> {
     let mut create = ddb
         .create_table()
         .table_name(id)
@@ -191,12 +269,26 @@ async fn create_table(
                 .map_err(|e| err("index", e))?,
         );
     }
-    create.send().await.map_err(|e| {
+    if let Some(view) = props
+        .get("StreamSpecification")
+        .and_then(|s| s.get("StreamViewType"))
+        .and_then(Value::as_str)
+    {
+        create = create.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(view.into())
+                .build()
+                .map_err(|e| err("stream", e))?,
+        );
+    }
+    let created = create.send().await.map_err(|e| {
         err(
             &format!("table {id}"),
             aws_sdk_dynamodb::error::DisplayErrorContext(e),
         )
     })?;
+    let stream = created.table_description.and_then(|t| t.latest_stream_arn);
     if let Some(ttl) = props.get("TimeToLiveSpecification") {
         ddb.update_time_to_live()
             .table_name(id)
@@ -211,5 +303,5 @@ async fn create_table(
             .await
             .map_err(|e| err("ttl", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
     }
-    Ok(())
+    Ok(stream)
 }

@@ -31,6 +31,13 @@ pub const STACK_OWNED: &[&str] = &[
     "FAL_SECRET_ID",
     "FAL_JWKS_URL",
     "FAL_KEY",
+    "EVENT_BUS_NAME",
+    "APP_WEBHOOK_QUEUE_URL",
+    "APP_WEBHOOK_DEAD_LETTER_URL",
+    "APP_WEBHOOK_SECRET_ID",
+    "APNS_PLATFORM_APPLICATION_ARN",
+    "APNS_SANDBOX_PLATFORM_APPLICATION_ARN",
+    "FCM_PLATFORM_APPLICATION_ARN",
 ];
 
 /// Every other variable the functions read; the caller's environment may set any of these
@@ -68,6 +75,16 @@ pub const USER_SETTINGS: &[&str] = &[
     "UPLOAD_URL_TTL_SECONDS",
     "WEBHOOK_SECRET",
     "WEBHOOK_SIGNING_SECRETS",
+    "APP_WEBHOOK_URL",
+    "APP_WEBHOOK_SECRETS",
+    "APP_WEBHOOK_FIRST_RETRY_SECONDS",
+    "APP_WEBHOOK_MAX_RETRY_SECONDS",
+    "APP_WEBHOOK_RETRY_WINDOW_SECONDS",
+    "WEBHOOK_URL_ALLOW_LOOPBACK",
+    "PUSH_TITLE",
+    "PUSH_TEXT_SUCCEEDED",
+    "PUSH_TEXT_FAILED",
+    "PUSH_TEXT_CANCELED",
 ];
 
 /// The settings file read when `--settings` is not given (if it exists).

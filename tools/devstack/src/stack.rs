@@ -266,6 +266,22 @@ impl Stack {
                             invoker.clone(),
                         )));
                     }
+                    EventDef::Stream { table, batch_size } => {
+                        let config = crate::stream_bridge::StreamConfig {
+                            stream_arn: resources
+                                .stream_arns
+                                .get(table)
+                                .cloned()
+                                .unwrap_or_default(),
+                            function: def.name.clone(),
+                            batch_size: *batch_size as usize,
+                        };
+                        tasks.push(tokio::spawn(crate::stream_bridge::run(
+                            aws_sdk_dynamodbstreams::Client::new(&sdk),
+                            config,
+                            invoker.clone(),
+                        )));
+                    }
                     EventDef::Http { .. } => {}
                 }
             }

@@ -29,9 +29,22 @@ pub struct FunctionDef {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventDef {
-    Http { method: String, path: String },
-    Sqs { queue: String, batch_size: u32 },
-    Schedule { expression: String },
+    Http {
+        method: String,
+        path: String,
+    },
+    Sqs {
+        queue: String,
+        batch_size: u32,
+    },
+    Schedule {
+        expression: String,
+    },
+    /// A DynamoDB stream (`Stream: !GetAtt Table.StreamArn`).
+    Stream {
+        table: String,
+        batch_size: u32,
+    },
 }
 
 /// A reference in the template: `!Ref X`, `!GetAtt X.Attr`, or something else.
@@ -101,6 +114,24 @@ impl Template {
             .collect()
     }
 
+    /// Each parameter's `Default`, as text.
+    pub fn parameter_defaults(&self) -> Vec<(String, String)> {
+        let Some(Value::Mapping(params)) = self.root.get("Parameters") else {
+            return Vec::new();
+        };
+        params
+            .iter()
+            .filter_map(|(k, v)| {
+                let default = match v.get("Default")? {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some((k.as_str()?.to_string(), default))
+            })
+            .collect()
+    }
+
     pub fn resources_of_type(&self, ty: &str) -> Vec<(String, &Value)> {
         self.resources()
             .into_iter()
@@ -160,6 +191,20 @@ impl Template {
                                 .and_then(|b| b.parse().ok())
                                 .unwrap_or(10);
                             events.push(EventDef::Sqs { queue, batch_size });
+                        }
+                        Some("DynamoDB") => {
+                            let table = match p.and_then(|p| p.get("Stream")).map(reference) {
+                                Some(Reference::GetAtt(res, _)) => res,
+                                _ => {
+                                    return Err(DevError::Template(format!(
+                                        "{logical_id}: DynamoDB event without a stream reference"
+                                    )));
+                                }
+                            };
+                            let batch_size = field("BatchSize")
+                                .and_then(|b| b.parse().ok())
+                                .unwrap_or(100);
+                            events.push(EventDef::Stream { table, batch_size });
                         }
                         Some("Schedule") => events.push(EventDef::Schedule {
                             expression: field("Schedule").unwrap_or_default(),

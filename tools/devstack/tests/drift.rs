@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 
 fn expectations() -> Expectations {
     type Loader = fn(&HashMap<String, String>) -> Result<(), ConfigError>;
-    let loaders: [(&str, Loader); 6] = [
+    let loaders: [(&str, Loader); 8] = [
         ("create-task", |e| {
             create_task::Settings::from_source(e).map(|_| ())
         }),
@@ -33,6 +33,8 @@ fn expectations() -> Expectations {
         ("dispatch", |e| {
             dispatch::Settings::from_source(e).map(|_| ())
         }),
+        ("notify", |e| notify::Settings::from_source(e).map(|_| ())),
+        ("devices", |e| devices::Settings::from_source(e).map(|_| ())),
     ];
     let required_env: BTreeMap<String, BTreeSet<String>> = loaders
         .iter()
@@ -209,6 +211,11 @@ fn every_setting_the_functions_read_is_classified() {
             ("LOCAL_AUTH_SECRET", "local-secret-of-16-or-more"),
             ("KLING_API_KEY", "key"),
             ("FAL_KEY", "key"),
+            ("APP_WEBHOOK_URL", "https://hooks.example.com/x"),
+            (
+                "APP_WEBHOOK_SECRETS",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ),
         ] {
             values.insert(name.into(), value.into());
         }
@@ -223,6 +230,8 @@ fn every_setting_the_functions_read_is_classified() {
         status_query::Settings::from_source(&r).unwrap();
         reconcile::Settings::from_source(&r).unwrap();
         dispatch::Settings::from_source(&r).unwrap();
+        notify::Settings::from_source(&r).unwrap();
+        devices::Settings::from_source(&r).unwrap();
         asked.extend(r.asked.into_inner());
     }
     use devstack::settings::{STACK_OWNED, USER_SETTINGS};

@@ -189,6 +189,17 @@ async fn every_sample_event_runs_on_its_handler() {
             ),
         ),
         (
+            "notify",
+            "task-succeeded.json",
+            Expect::Json(json!({"batchItemFailures": []})),
+        ),
+        (
+            "notify",
+            "webhook-delivery.json",
+            Expect::Json(json!({"batchItemFailures": []})),
+        ),
+        ("devices", "register-device.json", Expect::Http(201)),
+        (
             "reconcile",
             "scheduled.json",
             Expect::Json(
