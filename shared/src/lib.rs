@@ -6,6 +6,7 @@ pub mod auth;
 pub mod aws;
 pub mod billing;
 pub mod breaker;
+pub mod cdn;
 pub mod config;
 pub mod deadline;
 pub mod envelope;

@@ -39,6 +39,8 @@ pub struct Settings {
     pub poll: SyncPolicy,
     pub capacity: u32,
     pub s3_path_style: bool,
+    /// CloudFront signed URLs instead of S3 presigned ones (`CDN_DOMAIN`).
+    pub cdn: Option<shared::cdn::CdnSigner>,
 }
 
 impl Settings {
@@ -55,6 +57,7 @@ impl Settings {
             poll: SyncPolicy::from_source(src, "POLL_STALE_SECONDS", 30)?,
             capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
             s3_path_style: shared::aws::path_style(src),
+            cdn: shared::cdn::CdnSigner::from_source(src)?,
         })
     }
 }

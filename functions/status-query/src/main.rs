@@ -10,7 +10,8 @@ async fn main() -> Result<(), Error> {
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
     let app: &'static App<_, _, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
-        videos: S3VideoStore::new(s3_client_for(&sdk, s.s3_path_style), s.bucket.bucket),
+        videos: S3VideoStore::new(s3_client_for(&sdk, s.s3_path_style), s.bucket.bucket)
+            .with_cdn(s.cdn),
         provider: s.providers.provider()?,
         queue: SqsQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
         poll: s.poll,

@@ -10,6 +10,8 @@ use crate::ports::{BlobError, MultipartUpload, UploadStore, VideoMetadata, Video
 pub struct S3VideoStore {
     client: aws_sdk_s3::Client,
     bucket: String,
+    /// With a CDN in front of the bucket, links are CloudFront signed URLs.
+    cdn: Option<crate::cdn::CdnSigner>,
 }
 
 impl S3VideoStore {
@@ -17,7 +19,13 @@ impl S3VideoStore {
         Self {
             client,
             bucket: bucket.into(),
+            cdn: None,
         }
+    }
+
+    pub fn with_cdn(mut self, cdn: Option<crate::cdn::CdnSigner>) -> Self {
+        self.cdn = cdn;
+        self
     }
 }
 
@@ -143,6 +151,14 @@ impl VideoStore for S3VideoStore {
         signed_at: SystemTime,
         ttl: Duration,
     ) -> Result<String, BlobError> {
+        if let Some(cdn) = &self.cdn {
+            let expires = signed_at + ttl;
+            let secs = expires
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_err(|e| BlobError(Box::new(e)))?
+                .as_secs();
+            return cdn.url(key, secs).map_err(|e| BlobError(Box::new(e)));
+        }
         let config = PresigningConfig::builder()
             .start_time(signed_at)
             .expires_in(ttl)

@@ -53,6 +53,10 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         ("RUST_LOG", "info".to_string()),
         // Read from the environment locally (APP_WEBHOOK_SECRETS), not from Secrets Manager.
         ("APP_WEBHOOK_SECRET_ID", String::new()),
+        // No CloudFront locally: videos are S3 presigned URLs (a developer may set CDN_*).
+        ("CDN_DOMAIN", String::new()),
+        ("CDN_KEY_PAIR_ID", String::new()),
+        ("CDN_PRIVATE_KEY_SECRET_ID", String::new()),
     ])
 }
 

@@ -38,6 +38,7 @@ pub const STACK_OWNED: &[&str] = &[
     "APNS_PLATFORM_APPLICATION_ARN",
     "APNS_SANDBOX_PLATFORM_APPLICATION_ARN",
     "FCM_PLATFORM_APPLICATION_ARN",
+    "CDN_PRIVATE_KEY_SECRET_ID",
 ];
 
 /// Every other variable the functions read; the caller's environment may set any of these
@@ -85,6 +86,9 @@ pub const USER_SETTINGS: &[&str] = &[
     "PUSH_TEXT_SUCCEEDED",
     "PUSH_TEXT_FAILED",
     "PUSH_TEXT_CANCELED",
+    "CDN_DOMAIN",
+    "CDN_KEY_PAIR_ID",
+    "CDN_PRIVATE_KEY",
 ];
 
 /// The settings file read when `--settings` is not given (if it exists).

@@ -6,9 +6,12 @@ mod common;
 
 use sha2::Digest;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use common::notifications::{
+    disable_endpoint, distinct, drain_events, endpoint_of, event_sink, pushes, register_device,
+};
 use common::{fast_retries, plans_with, store, wait_terminal_in_table as wait_terminal};
 use devstack::stack::{Stack, StackOptions};
 use kling_sim::Faults;
@@ -211,9 +214,10 @@ async fn broken_downloads_retry_and_expired_links_fail_with_a_refund() {
     assert!(objects_under(&stack, "videos/downloads/").await.len() == 1);
 }
 
-/// 100 tasks with every fault on, finalize crashing once mid-run, forged "failed" callbacks
-/// with valid tokens, and one DynamoDB write reply in ten lost after the write (the functions
-/// reach DynamoDB through a proxy that applies the write, then answers 500).
+/// 100 tasks with every fault on, finalize and notify crashing once mid-run, forged "failed"
+/// callbacks with valid tokens, and one DynamoDB write reply in ten lost after the write (the
+/// functions reach DynamoDB through a proxy that applies the write, then answers 500). Every
+/// terminal task yields one EventBridge event and one push per registered device (by event id).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chaos_every_task_ends_once_with_its_money_right() {
     let lossy = devstack::lossy::LossyProxy::start("").await.unwrap();
@@ -245,6 +249,12 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
         ..Default::default()
     });
     let token = stack.token_with_plan("chaos", "chaos").unwrap();
+    let sink = event_sink(&stack).await;
+    let phone = register_device(&stack, &token, "apns", &"a1".repeat(32)).await;
+    let tablet = register_device(&stack, &token, "fcm", "chaos:APA91b-tablet-token-0001").await;
+    let uninstalled = register_device(&stack, &token, "apns_sandbox", &"b2".repeat(32)).await;
+    let gone = endpoint_of(&stack, "chaos", &uninstalled).await.unwrap();
+    disable_endpoint(&stack, &gone).await;
     let mut ids = Vec::new();
     let mut forged = 0;
     let http = shared::net::client().expect("HTTP client");
@@ -288,6 +298,9 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
         if batch == 3 {
             let killed = stack.crash("finalize");
             assert!(killed > 0, "finalize crashed");
+        }
+        if batch == 6 {
+            assert!(stack.crash("notify") > 0, "notify crashed");
         }
         // A leaked callback URL: forged failures for tasks of the batch before (in flight).
         let before = ids.len().saturating_sub(20)..ids.len().saturating_sub(10);
@@ -409,6 +422,71 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
     assert!(
         succeeded > 50 && failed > 5,
         "the faults were real: {succeeded}/{failed}"
+    );
+    let devices = [(phone, "phone"), (tablet, "tablet")];
+    assert_notified(&stack, &sink, &finished, &devices, &gone).await;
+    let removed = endpoint_of(&stack, "chaos", &uninstalled).await;
+    assert!(removed.is_none(), "the disabled device was removed");
+}
+
+/// Every terminal task: one distinct bus event of the right kind, and one distinct push on each
+/// live device; the disabled device is gone and got nothing.
+async fn assert_notified(
+    stack: &Stack,
+    sink: &str,
+    finished: &HashMap<String, Task>,
+    devices: &[(String, &str)],
+    disabled: &str,
+) {
+    let expected: BTreeSet<String> = finished
+        .iter()
+        .map(|(id, t)| format!("{id}.{}", format!("{:?}", t.status).to_lowercase()))
+        .collect();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        events.extend(drain_events(stack, sink).await);
+        let seen: BTreeSet<String> = events
+            .iter()
+            .map(|e| e["detail"]["event_id"].as_str().unwrap().to_string())
+            .collect();
+        if seen.len() >= expected.len() || tokio::time::Instant::now() > deadline {
+            assert_eq!(seen, expected, "one bus event per terminal task");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for e in &events {
+        let status = e["detail"]["status"].as_str().unwrap();
+        let kind = e["detail-type"].as_str().unwrap();
+        assert_eq!(
+            kind,
+            format!("Video {}{}", &status[..1], status[1..].to_lowercase())
+        );
+    }
+    let pushes = pushes(stack).await;
+    for (device, name) in devices {
+        let endpoint = endpoint_of(stack, "chaos", device).await.unwrap();
+        let got = &pushes[&endpoint];
+        assert_eq!(
+            distinct(got),
+            expected,
+            "one push per terminal task on the {name}"
+        );
+        println!(
+            "notify: {name}: {} pushes, {} distinct",
+            got.len(),
+            expected.len()
+        );
+    }
+    assert!(
+        pushes[disabled].is_empty(),
+        "the disabled endpoint got nothing"
+    );
+    println!(
+        "notify: {} bus events, {} distinct",
+        events.len(),
+        expected.len()
     );
 }
 

@@ -46,6 +46,16 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
     let url = video["url"].as_str().unwrap();
     let downloaded = reqwest::get(url).await.unwrap().bytes().await.unwrap();
     assert_eq!(downloaded.as_ref(), served.as_slice());
+    // Players seek: a range of the link answers 206 with exactly those bytes.
+    let part = api
+        .http
+        .get(url)
+        .header("range", "bytes=100-1099")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status().as_u16(), 206);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &served[100..1100]);
     let object = stack
         .s3()
         .get_object()

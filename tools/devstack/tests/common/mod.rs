@@ -2,6 +2,8 @@
 //! the API or on the table, and the envelope check. (Each test file uses a part of it.)
 #![allow(dead_code)]
 
+pub mod notifications;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
