@@ -566,8 +566,15 @@ pub struct Device {
 }
 
 pub trait Devices: Send + Sync {
-    /// Record a device (the same id again replaces it).
+    /// Record a device (the same id again replaces it) and make its user the device's owner:
+    /// a phone another user signs in on stops getting the first user's pushes.
     fn put_device(&self, device: &Device) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The user who registered the device last.
+    fn owner_of(
+        &self,
+        device_id: &str,
+    ) -> impl Future<Output = Result<Option<crate::task::UserId>, StoreError>> + Send;
 
     fn devices_of(
         &self,

@@ -47,6 +47,7 @@ struct Tables {
     slots: HashMap<String, std::collections::BTreeSet<TaskId>>,
     breakers: HashMap<String, crate::breaker::BreakerState>,
     devices: BTreeMap<(UserId, String), crate::ports::Device>,
+    device_owners: HashMap<String, UserId>,
     notice_marks: HashSet<(String, String)>,
     deliveries: Vec<crate::ports::Delivery>,
 }

@@ -124,6 +124,13 @@ where
     if app.store.was_sent(&e.event_id, &sink).await? {
         return Ok(());
     }
+    if app.store.owner_of(&device.id).await?.as_ref() != Some(&device.user_id) {
+        tracing::info!(device = %device.id, "device now registered to another user; removed");
+        app.store
+            .remove_device(device.user_id.as_str(), &device.id)
+            .await?;
+        return Ok(());
+    }
     let Some(message) = push_message(device.platform, e, &app.push_text) else {
         return Ok(());
     };

@@ -347,3 +347,16 @@ async fn an_endpoint_on_a_private_or_loopback_address_is_refused() {
         "nothing reached the loopback receiver"
     );
 }
+
+#[tokio::test]
+async fn a_phone_another_user_signed_in_on_gets_none_of_the_first_users_pushes() {
+    let app = app(None, false);
+    device(&app, "alice", "shared-phone", Platform::Fcm).await;
+    device(&app, "bob", "shared-phone", Platform::Fcm).await;
+    let running = with_status(&task_fixture("t7", "alice", "fake"), TaskStatus::Running);
+    let done = with_status(&running, TaskStatus::Succeeded);
+    handle(&app, stream(vec![record("1", Some(&running), &done)])).await;
+    assert!(app.push.sent.lock().unwrap().is_empty());
+    assert!(app.store.devices_of("alice").await.unwrap().is_empty());
+    assert_eq!(app.store.devices_of("bob").await.unwrap().len(), 1);
+}

@@ -113,17 +113,38 @@ impl PushEndpoints for SnsPush {
             .apps
             .arn(platform)
             .ok_or_else(|| message(format!("no platform application for {platform:?}")))?;
-        let out = self
+        let created = self
             .client
             .create_platform_endpoint()
             .platform_application_arn(app)
             .token(token)
             .custom_user_data(user_id)
             .send()
-            .await
-            .map_err(sink_error)?;
-        out.endpoint_arn
-            .ok_or_else(|| message("SNS answered without an endpoint ARN"))
+            .await;
+        match created {
+            Ok(out) => out
+                .endpoint_arn
+                .ok_or_else(|| message("SNS answered without an endpoint ARN")),
+            // The token has an endpoint already (another user signed in on the device, or it
+            // was disabled): take it over and turn it back on.
+            Err(e) => match e
+                .as_service_error()
+                .and_then(|se| existing_endpoint(se.meta().message()))
+            {
+                Some(arn) => {
+                    self.client
+                        .set_endpoint_attributes()
+                        .endpoint_arn(&arn)
+                        .attributes("CustomUserData", user_id)
+                        .attributes("Enabled", "true")
+                        .send()
+                        .await
+                        .map_err(sink_error)?;
+                    Ok(arn)
+                }
+                None => Err(sink_error(e)),
+            },
+        }
     }
 
     async fn delete_endpoint(&self, endpoint: &str) -> Result<(), SinkError> {
@@ -155,6 +176,14 @@ impl PushEndpoints for SnsPush {
             }
         }
     }
+}
+
+/// SNS names the endpoint a token already has in its refusal: "... Endpoint {arn} already exists
+/// with the same Token, but different attributes."
+pub fn existing_endpoint(message: Option<&str>) -> Option<String> {
+    let rest = message?.split("Endpoint ").nth(1)?;
+    let arn = rest.split(' ').next()?;
+    (arn.starts_with("arn:") && rest.contains("already exists")).then(|| arn.to_string())
 }
 
 /// The app-webhook delivery queue and its dead-letter queue.
@@ -198,5 +227,27 @@ impl WebhookOutbox for SqsWebhookOutbox {
 
     async fn dead_letter(&self, job: &WebhookJob) -> Result<(), QueueError> {
         self.send(&self.dead_letter_url, job, Duration::ZERO).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::existing_endpoint;
+
+    #[test]
+    fn the_endpoint_a_token_already_has_is_read_from_the_refusal() {
+        let arn = "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/app/3f1c";
+        let taken = format!(
+            "Invalid parameter: Token Reason: Endpoint {arn} already exists with the same Token, but different attributes."
+        );
+        let cases = [
+            (Some(taken.as_str()), Some(arn)),
+            (Some("Invalid parameter: PlatformApplicationArn"), None),
+            (Some("Endpoint is disabled"), None),
+            (None, None),
+        ];
+        for (message, want) in cases {
+            assert_eq!(existing_endpoint(message).as_deref(), want, "{message:?}");
+        }
     }
 }

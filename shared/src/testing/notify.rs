@@ -10,12 +10,20 @@ use crate::ports::{
     Delivery, DeliveryLog, Device, Devices, EventBus, NoticeMarks, PushEndpoints, PushOutcome,
     QueueError, SinkError, StoreError, WebhookJob, WebhookOutbox,
 };
+use crate::task::UserId;
 
 impl Devices for MemoryStore {
     async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
         let key = (device.user_id.clone(), device.id.clone());
-        self.write()?.devices.insert(key, device.clone());
+        let mut t = self.write()?;
+        t.devices.insert(key, device.clone());
+        t.device_owners
+            .insert(device.id.clone(), device.user_id.clone());
         Ok(())
+    }
+
+    async fn owner_of(&self, device_id: &str) -> Result<Option<UserId>, StoreError> {
+        Ok(self.read()?.device_owners.get(device_id).cloned())
     }
 
     async fn devices_of(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {

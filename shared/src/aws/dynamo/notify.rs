@@ -2,6 +2,7 @@
 
 use super::{DynamoTaskStore, backend, from_item, s, task_pk, to_item, user_pk};
 use crate::ports::{Delivery, DeliveryLog, Device, Devices, NoticeMarks, StoreError};
+use crate::task::UserId;
 use crate::time_util;
 
 /// Marks outlive any stream retry (24 h) by far.
@@ -24,7 +25,32 @@ impl Devices for DynamoTaskStore {
         item.insert("sk".into(), s(device_sk(&device.id)));
         let put = self.client.put_item().table_name(&self.table);
         put.set_item(Some(item)).send().await.map_err(backend)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("DEVICE#{}", device.id)))
+            .item("sk", s("OWNER"))
+            .item("user_id", s(device.user_id.as_str()))
+            .send()
+            .await
+            .map_err(backend)?;
         Ok(())
+    }
+
+    async fn owner_of(&self, device_id: &str) -> Result<Option<UserId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("DEVICE#{device_id}")))
+            .key("sk", s("OWNER"))
+            .send()
+            .await
+            .map_err(backend)?;
+        let user = out.item.as_ref().and_then(|i| i.get("user_id"));
+        Ok(user
+            .and_then(|v| v.as_s().ok())
+            .map(|u| UserId::from(u.as_str())))
     }
 
     async fn devices_of(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
