@@ -16,7 +16,7 @@ MOTO_PORT ?= 4566
 KLING_SIM_PORT ?= 9100
 export API_PORT MOTO_PORT KLING_SIM_PORT
 
-.PHONY: test demo dev lint build bench cost template-checks api-checks package deploy tools fuzz
+.PHONY: test demo dev lint build bench cost template-checks api-checks browser-checks browser-tools package deploy tools fuzz
 
 ## The project's own virtual environment, from pinned versions (moto, cfn-lint, SAM translator,
 ## cargo-lambda, schemathesis, the OpenAPI validator). Nothing relies on a tool already installed.
@@ -41,6 +41,7 @@ test: tools
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory template-checks
 	$(MAKE) --no-print-directory api-checks
+	$(MAKE) --no-print-directory browser-checks
 
 ## cfn-lint (with the serverless rules when that package is available) and least privilege.
 template-checks: tools
@@ -66,6 +67,25 @@ api-checks: tools
 		bash -c 'st --no-color run "$$SPEC_URL" --url "$$API_URL" -H "Authorization: Bearer $$API_TOKEN_PRO" \
 			--checks $(ST_CHECKS) --phases examples,fuzzing,stateful \
 			--max-examples $(ST_EXAMPLES) --seed 1 --workers 2'
+
+## The playground in a real browser: Debian's Chromium (installed from the distribution's
+## packages when missing) driven by playwright-core (npm, pinned in playground/test); a text-
+## and an image-to-video task made through the page, the <video> element loading the stored
+## file and reporting its duration. The screenshot is target/playground.png.
+PLAYGROUND_DEPS := playground/test/node_modules/.installed
+browser-tools: $(PLAYGROUND_DEPS)
+$(PLAYGROUND_DEPS): playground/test/package-lock.json
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$sudo apt-get install -y -q chromium || { $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }; }
+	npm ci --prefix playground/test --no-audit --no-fund --loglevel=error
+	@touch $@
+
+browser-checks: tools browser-tools
+	$(CARGO) build --workspace --bins
+	$(BIN)/devstack exec --runtime builtin --api-port 0 --moto-port 0 --sim-port 0 --docs-port 0 \
+		--log-dir .devstack/browser -- node playground/test/browser.test.mjs
 
 ## Start the local stack, run one text-to-video task through the API, print the result, stop.
 demo: tools build

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bridge;
 pub mod contract;
 pub mod demo;
+pub mod docs;
 pub mod drift;
 pub mod env;
 pub mod gateway;

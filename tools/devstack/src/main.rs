@@ -140,6 +140,7 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             println!("kling-lambda local stack is up");
             println!("  API        {}", stack.api_url);
             println!("  OpenAPI    {}", stack.spec_url);
+            println!("  playground {}", stack.playground_url);
             println!("  kling-sim  {}", stack.sim.base_url());
             println!("  moto       {}", stack.moto_endpoint);
             println!("  logs       {}", stack.log_dir.display());
@@ -215,6 +216,7 @@ async fn exec(args: StackArgs, command: Vec<String>) -> Result<ExitCode, devstac
         .args(rest)
         .env("API_URL", &stack.api_url)
         .env("SPEC_URL", &stack.spec_url)
+        .env("PLAYGROUND_URL", &stack.playground_url)
         .env("API_TOKEN", stack.token("exec-user")?)
         .env(
             "API_TOKEN_PRO",

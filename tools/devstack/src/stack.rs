@@ -78,6 +78,8 @@ pub struct Stack {
     pub api_url: String,
     /// The OpenAPI document, with `servers` pointing at this stack.
     pub spec_url: String,
+    /// The playground page (same origin as a `/v1` forward to the API).
+    pub playground_url: String,
     pub moto_endpoint: String,
     pub sim: kling_sim::RunningSim,
     /// fal's queue for Kling's models (`PROVIDER=fal`).
@@ -240,7 +242,15 @@ impl Stack {
             }
         }
 
-        let spec_url = serve_spec(&opts, &api_url, &mut tasks).await?;
+        let playground_token = shared::auth::mint_local_token(
+            LOCAL_AUTH_SECRET.as_bytes(),
+            "playground",
+            Some("pro"),
+            24 * 3600,
+        )
+        .map_err(|e| DevError::Process(e.to_string()))?;
+        let (spec_url, playground_url) =
+            serve_docs(&opts, &api_url, playground_token, &mut tasks).await?;
         let invoker = Invoker::new(api_url.clone());
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         for def in &defs {
@@ -290,6 +300,7 @@ impl Stack {
         Ok(Self {
             api_url,
             spec_url,
+            playground_url,
             moto_endpoint: moto.endpoint.clone(),
             sim,
             fal,
@@ -341,31 +352,24 @@ impl Stack {
     }
 }
 
-/// `GET /openapi.yaml` on the docs port: the committed spec, its `servers` set to this stack.
-async fn serve_spec(
+/// The docs port: the committed spec (its `servers` set to this stack) and the playground.
+async fn serve_docs(
     opts: &StackOptions,
     api_url: &str,
+    token: String,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> Result<String, DevError> {
+) -> Result<(String, String), DevError> {
     let path = opts.root.join("api/openapi.yaml");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| DevError::Process(format!("{}: {e}", path.display())))?;
-    let text = text.replacen("http://127.0.0.1:9000", api_url, 1);
-    let listener = bind(opts.docs_port, "docs").await?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| DevError::Process(e.to_string()))?
-        .port();
-    let app = axum::Router::new().route(
-        "/openapi.yaml",
-        axum::routing::get(move || async move {
-            ([("content-type", "application/yaml")], text.clone())
-        }),
-    );
-    tasks.push(tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    }));
-    Ok(format!("http://127.0.0.1:{port}/openapi.yaml"))
+    let docs = crate::docs::Docs {
+        spec: text.replacen("http://127.0.0.1:9000", api_url, 1),
+        api_url: api_url.to_string(),
+        playground_dir: opts.root.join("playground"),
+        token,
+        http: shared::net::client().map_err(|e| DevError::Process(e.to_string()))?,
+    };
+    crate::docs::serve(bind(opts.docs_port, "docs").await?, docs, tasks).await
 }
 
 pub fn mint_token(user_id: &str) -> Result<String, DevError> {

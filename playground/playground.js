@@ -1,0 +1,160 @@
+// The playground: the app's side of the API, in plain JavaScript. It creates text- and
+// image-to-video tasks (uploading the image first), follows one task live (label, queue
+// position, progress), plays the stored MP4, lists history and cancels.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let token = null;
+let current = null;
+let timer = null;
+
+async function api(method, path, body, extraHeaders = {}) {
+  const headers = { authorization: `Bearer ${token}`, ...extraHeaders };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await resp.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!resp.ok) {
+    const err = json && json.error ? json.error : { code: `http_${resp.status}`, message: text };
+    throw Object.assign(new Error(`${err.code}: ${err.message}`), { code: err.code });
+  }
+  return json;
+}
+
+function showError(e) {
+  $("error").textContent = e ? e.message : "";
+  $("error").hidden = !e;
+}
+
+async function uploadImage(file) {
+  const upload = await api("POST", "/v1/uploads", { content_type: file.type, bytes: file.size });
+  const put = await fetch(upload.url, { method: upload.method, headers: upload.headers, body: file });
+  if (!put.ok) throw new Error(`upload failed: HTTP ${put.status}`);
+  return upload.upload_id;
+}
+
+async function requestBody() {
+  const type = $("type").value;
+  const body = {
+    type,
+    prompt: $("prompt").value.trim() || undefined,
+    duration: Number($("duration").value),
+    quality: $("quality").value,
+  };
+  if (type === "text_to_video") {
+    body.aspect_ratio = $("aspect_ratio").value;
+  } else {
+    const file = $("image").files[0];
+    if (!file) throw new Error("choose an image first");
+    body.image = { upload_id: await uploadImage(file) };
+    body.rights_confirmed = $("rights").checked;
+  }
+  return body;
+}
+
+async function create(event) {
+  event.preventDefault();
+  showError(null);
+  $("create").disabled = true;
+  try {
+    const task = await api("POST", "/v1/videos", await requestBody(), {
+      "idempotency-key": crypto.randomUUID(),
+    });
+    follow(task);
+    await loadHistory();
+  } catch (e) {
+    showError(e);
+  } finally {
+    $("create").disabled = false;
+  }
+}
+
+function render(task) {
+  current = task;
+  $("task-panel").hidden = false;
+  $("task-id").textContent = task.id;
+  $("status-label").textContent = task.label;
+  $("status-label").dataset.status = task.status;
+  $("progress").value = task.progress ?? 0;
+  const queue = task.queue;
+  $("queue").hidden = !queue;
+  if (queue) $("queue").textContent = `Position ${queue.position} in the queue`;
+  const done = ["SUCCEEDED", "FAILED", "CANCELED"].includes(task.status);
+  $("cancel").hidden = done;
+  const player = $("player");
+  if (task.video && task.video.url && player.dataset.task !== task.id) {
+    player.dataset.task = task.id;
+    player.src = task.video.url;
+    player.hidden = false;
+  }
+  if (task.error) showError(new Error(`${task.error.code}: ${task.error.message}`));
+  return done;
+}
+
+function follow(task) {
+  clearTimeout(timer);
+  const player = $("player");
+  player.hidden = true;
+  player.removeAttribute("src");
+  delete player.dataset.task;
+  $("video-duration").hidden = true;
+  const poll = async () => {
+    try {
+      const latest = await api("GET", `/v1/videos/${task.id}`);
+      if (!render(latest)) timer = setTimeout(poll, 1000);
+      else loadHistory();
+    } catch (e) {
+      showError(e);
+      timer = setTimeout(poll, 2000);
+    }
+  };
+  render(task);
+  timer = setTimeout(poll, 500);
+}
+
+async function cancel() {
+  if (!current) return;
+  try {
+    render(await api("POST", `/v1/videos/${current.id}/cancel`));
+    await loadHistory();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function loadHistory() {
+  const page = await api("GET", "/v1/videos?limit=20");
+  const list = $("history");
+  list.replaceChildren(...page.items.map((t) => {
+    const li = document.createElement("li");
+    li.dataset.id = t.id;
+    li.textContent = `${(t.prompt || t.type).slice(0, 60)} `;
+    const label = document.createElement("span");
+    label.textContent = `— ${t.label}`;
+    li.append(label);
+    li.addEventListener("click", () => follow(t));
+    return li;
+  }));
+}
+
+async function start() {
+  const config = await (await fetch("config.json")).json();
+  token = config.token;
+  $("who").textContent = "Local stack, signed in with a local token (user “playground”, plan pro).";
+  $("type").addEventListener("change", () => {
+    const image = $("type").value === "image_to_video";
+    $("image-fields").hidden = !image;
+    $("aspect-field").hidden = image;
+  });
+  $("create-form").addEventListener("submit", create);
+  $("cancel").addEventListener("click", cancel);
+  $("player").addEventListener("loadedmetadata", () => {
+    const secs = $("player").duration;
+    $("video-duration").textContent = `${secs.toFixed(1)} s`;
+    $("video-duration").dataset.seconds = String(secs);
+    $("video-duration").hidden = false;
+  });
+  await loadHistory();
+}
+
+start().catch(showError);

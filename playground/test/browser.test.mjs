@@ -1,0 +1,79 @@
+// The playground in a real browser (Debian's Chromium, driven by playwright-core): create a
+// text-to-video task through the page, follow it live, and check that the <video> element
+// loads the stored file and reports its duration. Saves a screenshot.
+//
+//   PLAYGROUND_URL=http://127.0.0.1:PORT/playground/ node playground/test/browser.test.mjs
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+import { chromium } from "playwright-core";
+
+const url = process.env.PLAYGROUND_URL;
+const screenshot = process.env.SCREENSHOT ?? "target/playground.png";
+assert.ok(url, "PLAYGROUND_URL is set (run through `devstack exec`)");
+
+// As root, in a sandbox without a GPU or a network beyond loopback.
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(url);
+  await page.waitForFunction(() => document.getElementById("who").textContent.includes("signed in"));
+
+  await page.fill("#prompt", "a paper boat drifting down a rainy street, slow dolly shot");
+  await page.selectOption("#duration", "5");
+  await page.click("#create");
+  await page.waitForFunction(() => document.getElementById("task-id").textContent !== "");
+  const id = await page.textContent("#task-id");
+  const seen = new Set();
+  // Follow the live label until the video is ready.
+  while (true) {
+    const status = await page.getAttribute("#status-label", "data-status");
+    seen.add(await page.textContent("#status-label"));
+    if (["SUCCEEDED", "FAILED", "CANCELED"].includes(status)) {
+      assert.equal(status, "SUCCEEDED", `task ${id} ended ${status}: ${await page.textContent("#error")}`);
+      break;
+    }
+    await page.waitForTimeout(200);
+  }
+  // The <video> loads the stored file and reports its duration.
+  await page.waitForSelector("#video-duration:not([hidden])", { timeout: 60_000 });
+  const video = await page.$eval("#player", (v) => ({
+    src: v.currentSrc, duration: v.duration, width: v.videoWidth, height: v.videoHeight,
+    error: v.error && v.error.message,
+  }));
+  assert.equal(video.error, null);
+  assert.match(video.src, new RegExp(`/videos/playground/${id}\\.mp4\\?`));
+  assert.ok(Math.abs(video.duration - 5) < 0.25, `duration ${video.duration}`);
+  assert.deepEqual([video.width, video.height], [1280, 720]);
+  await page.waitForSelector(`#history li[data-id="${id}"]`);
+
+  // Image to video: the page uploads the image (a presigned PUT), then creates the task.
+  await page.selectOption("#type", "image_to_video");
+  await page.setInputFiles("#image", process.env.IMAGE ?? "tools/devstack/tests/fixtures/photo-640x480.png");
+  await page.check("#rights");
+  await page.fill("#prompt", "the lighthouse beam sweeps across the waves");
+  await page.click("#create");
+  await page.waitForFunction((first) => {
+    const shown = document.getElementById("task-id").textContent;
+    return shown !== "" && shown !== first;
+  }, id);
+  const imageTask = await page.textContent("#task-id");
+  await page.waitForFunction(() => document.getElementById("status-label").dataset.status === "SUCCEEDED", null, { timeout: 120_000 });
+  await page.waitForSelector(`#history li[data-id="${imageTask}"]`);
+  assert.deepEqual(problems, []);
+
+  mkdirSync(dirname(screenshot), { recursive: true });
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`browser: ${id} ${[...seen].join(" → ")}; <video> ${video.width}x${video.height}, ${video.duration.toFixed(2)} s; image-to-video ${imageTask} ready; screenshot ${screenshot}`);
+} finally {
+  await browser.close();
+}
