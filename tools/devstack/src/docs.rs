@@ -27,7 +27,10 @@ pub fn router(docs: Arc<Docs>) -> axum::Router {
     axum::Router::new()
         .route("/openapi.yaml", get(spec))
         .route("/playground/config.json", get(config))
-        .route("/playground/", get(|s| file(s, Path("index.html".to_string()))))
+        .route(
+            "/playground/",
+            get(|s| file(s, Path("index.html".to_string()))),
+        )
         .route("/playground/{*file}", get(file))
         .route("/v1/{*rest}", any(forward))
         .with_state(docs)

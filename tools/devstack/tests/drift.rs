@@ -235,7 +235,11 @@ fn every_setting_the_functions_read_is_classified() {
             Err(ConfigError::Invalid { name, .. }) if switch == "CDN_DOMAIN" => {
                 assert_eq!(name, "CDN_PRIVATE_KEY")
             }
-            other => assert!(other.is_ok(), "status-query settings refused: {:?}", other.err()),
+            other => assert!(
+                other.is_ok(),
+                "status-query settings refused: {:?}",
+                other.err()
+            ),
         }
         reconcile::Settings::from_source(&r).unwrap();
         dispatch::Settings::from_source(&r).unwrap();
@@ -260,15 +264,28 @@ fn every_setting_the_functions_read_is_classified() {
 
 /// References to the CDN's resources from anything that exists without the CDN, outside an
 /// `!If [UseCdn, …]`: with the CDN off, those would name resources that are not there.
-fn unguarded_cdn_refs(v: &serde_yaml::Value, cdn: &BTreeSet<String>, guarded: bool, out: &mut Vec<String>) {
+fn unguarded_cdn_refs(
+    v: &serde_yaml::Value,
+    cdn: &BTreeSet<String>,
+    guarded: bool,
+    out: &mut Vec<String>,
+) {
     use serde_yaml::Value;
     match v {
         Value::Tagged(t) => {
             let tag = t.tag.to_string();
-            let names_cdn = |s: &str| cdn.iter().any(|r| s == r || s.starts_with(&format!("{r}.")) || s.contains(&format!("${{{r}")));
+            let names_cdn = |s: &str| {
+                cdn.iter().any(|r| {
+                    s == r || s.starts_with(&format!("{r}.")) || s.contains(&format!("${{{r}"))
+                })
+            };
             match (tag.as_str(), &t.value) {
-                ("!If", Value::Sequence(s)) if s.first().and_then(Value::as_str) == Some("UseCdn") => {
-                    s.iter().skip(1).for_each(|x| unguarded_cdn_refs(x, cdn, true, out));
+                ("!If", Value::Sequence(s))
+                    if s.first().and_then(Value::as_str) == Some("UseCdn") =>
+                {
+                    s.iter()
+                        .skip(1)
+                        .for_each(|x| unguarded_cdn_refs(x, cdn, true, out));
                 }
                 ("!Ref" | "!GetAtt" | "!Sub", Value::String(s)) if !guarded && names_cdn(s) => {
                     out.push(format!("{tag} {s}"));
@@ -276,8 +293,12 @@ fn unguarded_cdn_refs(v: &serde_yaml::Value, cdn: &BTreeSet<String>, guarded: bo
                 (_, inner) => unguarded_cdn_refs(inner, cdn, guarded, out),
             }
         }
-        Value::Sequence(s) => s.iter().for_each(|x| unguarded_cdn_refs(x, cdn, guarded, out)),
-        Value::Mapping(m) => m.values().for_each(|x| unguarded_cdn_refs(x, cdn, guarded, out)),
+        Value::Sequence(s) => s
+            .iter()
+            .for_each(|x| unguarded_cdn_refs(x, cdn, guarded, out)),
+        Value::Mapping(m) => m
+            .values()
+            .for_each(|x| unguarded_cdn_refs(x, cdn, guarded, out)),
         _ => {}
     }
 }
@@ -288,7 +309,10 @@ fn the_template_matches_the_code_with_the_cdn_on_and_off() {
     let text = template_text();
     let off = "  EnableCdn:\n    Type: String\n    Default: \"false\"";
     assert!(text.contains(off), "EnableCdn defaults to off");
-    for (mode, tpl) in [("off", text.clone()), ("on", text.replacen(off, &off.replace("false", "true"), 1))] {
+    for (mode, tpl) in [
+        ("off", text.clone()),
+        ("on", text.replacen(off, &off.replace("false", "true"), 1)),
+    ] {
         let problems = check(&Template::parse(&tpl).unwrap(), &exp);
         assert!(problems.is_empty(), "CDN {mode}: {problems:#?}");
         let root: serde_yaml::Value = serde_yaml::from_str(&tpl).unwrap();
@@ -298,8 +322,17 @@ fn the_template_matches_the_code_with_the_cdn_on_and_off() {
             .filter(|(_, r)| r.get("Condition").and_then(|c| c.as_str()) == Some("UseCdn"))
             .map(|(k, _)| k.as_str().unwrap().to_string())
             .collect();
-        let want = ["CdnDistribution", "CdnKeyGroup", "CdnOriginAccessControl", "CdnPublicKey"];
-        assert_eq!(cdn.iter().map(String::as_str).collect::<Vec<_>>(), want, "CDN {mode}");
+        let want = [
+            "CdnDistribution",
+            "CdnKeyGroup",
+            "CdnOriginAccessControl",
+            "CdnPublicKey",
+        ];
+        assert_eq!(
+            cdn.iter().map(String::as_str).collect::<Vec<_>>(),
+            want,
+            "CDN {mode}"
+        );
         let mut unguarded = Vec::new();
         for (id, r) in resources {
             if !cdn.contains(id.as_str().unwrap()) {
@@ -310,7 +343,14 @@ fn the_template_matches_the_code_with_the_cdn_on_and_off() {
     }
     // status-query is told about the CDN only through the condition.
     let status = Template::parse(&text).unwrap().functions().unwrap();
-    let env: Vec<&str> = status.iter().find(|f| f.name == "status-query").unwrap().env.iter().map(|(k, _)| k.as_str()).collect();
+    let env: Vec<&str> = status
+        .iter()
+        .find(|f| f.name == "status-query")
+        .unwrap()
+        .env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
     for name in ["CDN_DOMAIN", "CDN_KEY_PAIR_ID", "CDN_PRIVATE_KEY_SECRET_ID"] {
         assert!(env.contains(&name), "{name}");
     }

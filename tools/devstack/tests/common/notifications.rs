@@ -141,7 +141,7 @@ fn push_event_id(message: &str) -> String {
     panic!("a push with no platform payload: {message}")
 }
 
-/// Distinct event ids, asserting each is one of `allowed`.
+/// Distinct event ids (repeats, which consumers drop by id, removed).
 pub fn distinct(ids: &[String]) -> BTreeSet<String> {
     ids.iter().cloned().collect()
 }
