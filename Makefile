@@ -79,7 +79,7 @@ $(PLAYGROUND_DEPS): playground/test/package-lock.json
 		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		$$sudo apt-get install -y -q chromium || { $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }; }
-	npm ci --prefix playground/test --no-audit --no-fund --loglevel=error
+	cd playground/test && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 browser-checks: tools browser-tools
