@@ -79,6 +79,12 @@ pub const CODES: &[&str] = &[
     "invalid_platform",
     "invalid_device_token",
     "push_not_configured",
+    "conflicting_prompt",
+    "invalid_prompt_parts",
+    "invalid_template",
+    "unknown_template",
+    "invalid_template_fields",
+    "template_setting_not_allowed",
     "internal_error",
     "queue_unavailable",
 ];

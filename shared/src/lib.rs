@@ -29,6 +29,7 @@ pub mod state;
 pub mod sync;
 pub mod task;
 pub mod telemetry;
+pub mod templates;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod time_util;

@@ -662,3 +662,18 @@ pub trait DeliveryLog: Send + Sync {
         task_id: &str,
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
 }
+
+// ---- Templates (runtime versions beside the shipped file) ----
+
+/// Published template versions kept in the table. A version is written once and never changes.
+pub trait TemplateStore: Send + Sync {
+    fn published_templates(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::templates::VideoTemplate>, StoreError>> + Send;
+
+    /// Publish a version; false when that version exists already (it is left as it was).
+    fn publish_template(
+        &self,
+        template: &crate::templates::VideoTemplate,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}

@@ -402,6 +402,7 @@ mod apply_tests {
             retry_at: None,
             plan: None,
             provider_facts: Default::default(),
+            template: None,
         }
     }
 

@@ -375,6 +375,18 @@ pub struct Task {
     pub plan: Option<String>,
     #[serde(default, skip_serializing_if = "ProviderFacts::is_empty")]
     pub provider_facts: ProviderFacts,
+    /// The template version the prompt was made from (the prompt itself is `prompt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateUse>,
+}
+
+/// Which published template version made a task's prompt, and with what fields: enough to
+/// make the same prompt again, byte for byte.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateUse {
+    pub id: String,
+    pub version: u32,
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 fn default_priority() -> u8 {

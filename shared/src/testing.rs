@@ -50,6 +50,7 @@ struct Tables {
     device_owners: HashMap<String, UserId>,
     notice_marks: HashSet<(String, String)>,
     deliveries: Vec<crate::ports::Delivery>,
+    templates: Vec<crate::templates::VideoTemplate>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend
@@ -1066,6 +1067,7 @@ pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
         retry_at: None,
         plan: Some("free".into()),
         provider_facts: Default::default(),
+        template: None,
     }
 }
 

@@ -50,6 +50,9 @@ pub struct TaskView {
     pub video: Option<VideoView>,
     /// While the task waits for the provider's capacity.
     pub queue: Option<QueueView>,
+    /// The template version and fields that made the prompt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::task::TemplateUse>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -139,6 +142,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         ai_generated: true,
         video,
         queue: None,
+        template: task.template.clone(),
     }
 }
 

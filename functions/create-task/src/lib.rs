@@ -8,6 +8,7 @@
 //! body without creating anything. `POST /v1/uploads` hands out presigned PUTs for images.
 
 mod requests;
+mod templates;
 mod uploads;
 
 use lambda_http::request::RequestContext;
@@ -25,7 +26,8 @@ use shared::moderation::Policy;
 use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
 use shared::ports::{
     AccountView, Accounts, Admission, Breakers, Charge, ChargeRefusal, CreateOutcome,
-    DispatchNudge, Idempotency, IdempotencyRecord, StoreError, Tasks, UploadStore, ViolationPolicy,
+    DispatchNudge, Idempotency, IdempotencyRecord, StoreError, Tasks, TemplateStore, UploadStore,
+    ViolationPolicy,
 };
 use shared::pricing::{self, Breakdown, price};
 use shared::provider::{Feature, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
@@ -40,8 +42,8 @@ pub use requests::{ResolvedImages, generation_request};
 pub use uploads::UploadPolicy;
 
 /// What create-task needs of the table: tasks, accounts and their money, idempotency records.
-pub trait Store: Tasks + Accounts + Idempotency + Admission + Breakers {}
-impl<T: Tasks + Accounts + Idempotency + Admission + Breakers> Store for T {}
+pub trait Store: Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore {}
+impl<T: Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore> Store for T {}
 
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
@@ -57,6 +59,7 @@ pub struct Settings {
     pub upload_policy: UploadPolicy,
     pub dispatch: shared::config::DispatchQueueConfig,
     pub s3_path_style: bool,
+    pub templates: Vec<shared::templates::VideoTemplate>,
 }
 
 impl Settings {
@@ -74,6 +77,7 @@ impl Settings {
             upload_policy: UploadPolicy::from_source(src)?,
             dispatch: shared::config::DispatchQueueConfig::from_source(src)?,
             s3_path_style: shared::aws::path_style(src),
+            templates: shared::templates::from_source(src)?,
         })
     }
 }
@@ -89,6 +93,8 @@ pub struct App<S, P, U, D> {
     pub plans: Plans,
     pub moderation: Policy,
     pub upload_policy: UploadPolicy,
+    /// The shipped template versions (`infra/templates.json`); the table holds later ones.
+    pub templates: Vec<shared::templates::VideoTemplate>,
 }
 
 pub async fn handle<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
@@ -114,6 +120,7 @@ async fn route<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
         ("POST", ["v1", "videos"])
             | ("POST", ["v1", "videos", "estimate"])
             | ("POST", ["v1", "uploads"])
+            | ("GET", ["v1", "templates"])
     );
     if !known {
         return Err(ApiError::route_not_found(method, req.uri().path()));
@@ -126,6 +133,7 @@ async fn route<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     match segments.as_slice() {
         ["v1", "videos"] => create(app, req, &identity).await,
         ["v1", "videos", "estimate"] => estimate(app, req, &identity).await,
+        ["v1", "templates"] => templates::list(app, &identity).await,
         _ => uploads::create_upload(app, req, &identity).await,
     }
 }
@@ -163,11 +171,36 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
     ApiError::internal()
 }
 
-fn parse(req: &Request) -> Result<(serde_json::Value, VideoSpec), ApiError> {
+/// A valid request: the body as sent, what it asks for, and the template that made its prompt.
+struct Parsed {
+    raw: serde_json::Value,
+    spec: VideoSpec,
+    template: Option<(shared::templates::VideoTemplate, shared::task::TemplateUse)>,
+}
+
+async fn parse<S: Store, P, U, D>(
+    app: &App<S, P, U, D>,
+    req: &Request,
+) -> Result<Parsed, ApiError> {
     let raw: serde_json::Value = http_util::json_body(req)?;
-    let body: CreateVideoBody = serde_json::from_value(raw.clone())
+    let composed = templates::compose_prompt(&app.store, &app.templates, &raw).await?;
+    let body: CreateVideoBody = serde_json::from_value(composed.body)
         .map_err(|e| ApiError::malformed(format!("invalid request body: {e}")))?;
-    Ok((raw, validate(&body)?))
+    let spec = validate(&body)?;
+    Ok(Parsed {
+        raw,
+        spec,
+        template: composed.template,
+    })
+}
+
+/// A template holds for its plans, qualities and durations only.
+fn check_template(parsed: &Parsed, plan: &str) -> Result<(), ApiError> {
+    let Some((t, _)) = &parsed.template else {
+        return Ok(());
+    };
+    templates::check_plan(t, plan)?;
+    shared::templates::check_settings(t, parsed.spec.quality, parsed.spec.duration)
 }
 
 /// Seconds until the next UTC midnight, when daily budgets reset.
@@ -297,8 +330,9 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
     let key = idempotency_key(req)?;
-    let (raw, spec) = parse(req)?;
-    let hash = request_hash(&raw);
+    let parsed = parse(app, req).await?;
+    let (raw, spec) = (&parsed.raw, &parsed.spec);
+    let hash = request_hash(raw);
     let now = time_util::now();
     // One read for the key's record, the account and today's usage; then one transaction and
     // one nudge: three round trips per create.
@@ -310,14 +344,16 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     if let Some(existing) = existing {
         return replay(app, &existing, &hash).await;
     }
-    let p = priced(app, identity, &account, &spec);
+    let p = priced(app, identity, &account, spec);
+    check_template(&parsed, p.plan_name)?;
     // The same key with the same body is one request, however often it is sent.
     let request = request_hash(&json!([key, hash]));
-    admit(app, identity, &p, &spec, &account, now, &request).await?;
+    admit(app, identity, &p, spec, &account, now, &request).await?;
     let task_id = uuid::Uuid::now_v7().to_string();
     tracing::Span::current().record("task_id", task_id.as_str());
-    let generation = prepare(app, req, identity, &spec, &p, &task_id).await?;
-    let task = new_task(identity, &spec, &p, generation, now);
+    let generation = prepare(app, req, identity, spec, &p, &task_id).await?;
+    let mut task = new_task(identity, spec, &p, generation, now);
+    task.template = parsed.template.as_ref().map(|(_, used)| used.clone());
     let record = IdempotencyRecord {
         user_id: identity.user_id.clone(),
         key,
@@ -457,6 +493,7 @@ fn new_task(
         retry_at: None,
         plan: Some(p.plan_name.to_string()),
         provider_facts: Default::default(),
+        template: None,
     }
 }
 
@@ -562,18 +599,20 @@ async fn estimate<S: Store, P: VideoProvider, U, D>(
     req: &Request,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
-    let (_, spec) = parse(req)?;
+    let parsed = parse(app, req).await?;
+    let spec = &parsed.spec;
     let now = time_util::now();
     let account = app
         .store
         .account(&identity.user_id, &time_util::utc_day(now))
         .await
         .map_err(store_error)?;
-    let p = priced(app, identity, &account, &spec);
+    let p = priced(app, identity, &account, spec);
+    check_template(&parsed, p.plan_name)?;
     let mut reasons: Vec<serde_json::Value> = refusals(
         p.plan_name,
         p.plan,
-        &facts(&spec, &p),
+        &facts(spec, &p),
         &usage(&account),
         time_util::unix_seconds(now),
     )
@@ -581,9 +620,9 @@ async fn estimate<S: Store, P: VideoProvider, U, D>(
     .map(|r| json!({"code": r.code, "message": r.message}))
     .collect();
     let shape = generation_request(
-        &spec,
+        spec,
         &p.model,
-        &ResolvedImages::placeholders(&spec),
+        &ResolvedImages::placeholders(spec),
         None,
         "",
     );

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
         plans: s.plans,
         moderation: s.moderation,
         upload_policy: s.upload_policy,
+        templates: s.templates,
     }));
     lambda_http::run(service_fn(move |req| async move {
         Ok::<_, Error>(handle(app, req).await)

@@ -36,6 +36,7 @@ fn app() -> TestApp {
             put_ttl: Duration::from_secs(600),
             allow_loopback_urls: false,
         },
+        templates: shared::templates::from_source(&none).unwrap(),
     }
 }
 
@@ -555,6 +556,7 @@ fn kling_app(surface: &str) -> KlingApp {
         plans: base.plans,
         moderation: base.moderation,
         upload_policy: base.upload_policy,
+        templates: base.templates,
     }
 }
 
@@ -641,4 +643,188 @@ async fn kling_refusals_name_the_feature_and_cost_nothing() {
     let legacy = KlingApp { plans, ..legacy };
     let got = response_parts(handle(&legacy, create(turbo).plan("pro").request()).await);
     assert_error(&got, 422, "model_not_available");
+}
+
+fn from_template(user: &str, template: Value) -> HttpEvent {
+    create(json!({"type": "text_to_video", "duration": 5, "template": template}))
+        .user(Some(user))
+        .plan("pro")
+}
+
+fn mug_fields() -> Value {
+    json!({"product": "a ceramic mug", "setting": "a sunny kitchen counter", "mood": "calm"})
+}
+
+/// Used twice at version 1, edited (version 2 published), then version 1 asked for again: the
+/// tasks record their versions, and the old version makes the same prompt byte for byte.
+#[tokio::test]
+async fn a_template_version_makes_the_same_prompt_again_after_an_edit() {
+    use shared::ports::TemplateStore;
+    let app = app();
+    let latest = json!({"id": "product-ad", "fields": mug_fields()});
+    let first = send(&app, from_template("u1", latest.clone())).await;
+    let second = send(&app, from_template("u2", latest.clone())).await;
+    for got in [&first, &second] {
+        assert_eq!(got.0, 202, "{}", got.2);
+        assert_eq!(got.2["template"]["version"], 1);
+    }
+    let v1_prompt = first.2["prompt"].as_str().unwrap().to_string();
+    assert_eq!(second.2["prompt"], v1_prompt);
+    assert!(
+        v1_prompt.starts_with("a ceramic mug on a clean pedestal slowly rotating"),
+        "{v1_prompt}"
+    );
+    assert!(
+        v1_prompt.contains("a sunny kitchen counter. Camera: smooth orbit"),
+        "{v1_prompt}"
+    );
+
+    let mut edited = shared::templates::from_source(&HashMap::<&str, &str>::new())
+        .unwrap()
+        .into_iter()
+        .find(|t| t.id == "product-ad")
+        .unwrap();
+    edited.version = 2;
+    edited.frame.style = Some("bold pop-art colours".into());
+    assert!(app.store.publish_template(&edited).await.unwrap());
+    assert!(
+        !app.store.publish_template(&edited).await.unwrap(),
+        "a version is published once"
+    );
+
+    let third = send(&app, from_template("u3", latest)).await;
+    assert_eq!(third.2["template"]["version"], 2);
+    assert!(
+        third.2["prompt"]
+            .as_str()
+            .unwrap()
+            .ends_with("Style: bold pop-art colours.")
+    );
+    let rerun = json!({"id": "product-ad", "version": 1, "fields": mug_fields()});
+    let again = send(&app, from_template("u4", rerun)).await;
+    assert_eq!(again.2["template"], first.2["template"]);
+    assert_eq!(
+        again.2["prompt"].as_str().unwrap().as_bytes(),
+        v1_prompt.as_bytes()
+    );
+    // The stored task keeps the version, the fields and the exact prompt sent.
+    let id = again.2["id"].as_str().unwrap();
+    let task = app.store.get_task(id).await.unwrap().unwrap();
+    let used = task.template.unwrap();
+    assert_eq!((used.id.as_str(), used.version), ("product-ad", 1));
+    assert_eq!(
+        task.request.unwrap().prompt.as_deref(),
+        Some(v1_prompt.as_str())
+    );
+}
+
+#[tokio::test]
+async fn prompt_parts_compose_the_prompt() {
+    let app = app();
+    let parts = json!({"subject": "a red fox", "action": "leaps over a frozen stream",
+        "camera": "low tracking shot", "style": "nature documentary"});
+    let body = json!({"type": "text_to_video", "duration": 5, "prompt_parts": parts});
+    let got = send(&app, create(body)).await;
+    assert_eq!(got.0, 202, "{}", got.2);
+    assert_eq!(
+        got.2["prompt"],
+        "a red fox leaps over a frozen stream. Camera: low tracking shot. Style: nature documentary."
+    );
+}
+
+#[tokio::test]
+async fn bad_template_and_prompt_parts_requests_get_their_codes_and_charge_nothing() {
+    let app = app();
+    let t2v = |extra: Value| {
+        let mut body = json!({"type": "text_to_video", "duration": 5});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        create(body)
+    };
+    let mug = json!({"id": "product-ad", "fields": mug_fields()});
+    let cases = [
+        (
+            t2v(json!({"prompt": "a fox", "template": mug})),
+            "conflicting_prompt",
+        ),
+        (
+            t2v(json!({"prompt": "a fox", "prompt_parts": {"subject": "a fox"}})),
+            "conflicting_prompt",
+        ),
+        (
+            t2v(json!({"prompt_parts": {"camera": "close-up"}})),
+            "invalid_prompt_parts",
+        ),
+        (t2v(json!({"template": {"fields": {}}})), "invalid_template"),
+        (
+            t2v(json!({"template": {"id": "product-ad", "fields": {}, "extra": 1}})),
+            "invalid_template",
+        ),
+        (
+            t2v(json!({"template": {"id": "no-such-template"}})),
+            "unknown_template",
+        ),
+        (
+            t2v(json!({"template": {"id": "product-ad", "version": 9, "fields": mug_fields()}})),
+            "unknown_template",
+        ),
+        // travel-reel is for the pro plan; alice is on free.
+        (
+            t2v(
+                json!({"template": {"id": "travel-reel", "fields": {"place": "Lisbon", "time_of_day": "night"}}}),
+            ),
+            "unknown_template",
+        ),
+        (
+            t2v(json!({"template": {"id": "product-ad", "fields": {"product": "a mug"}}})),
+            "invalid_template_fields",
+        ),
+        (
+            create(json!({"type": "text_to_video", "duration": 3, "template": mug})),
+            "template_setting_not_allowed",
+        ),
+    ];
+    for (event, code) in cases {
+        let got = send(&app, event).await;
+        assert_error(&got, 422, code);
+    }
+    assert_eq!(app.store.ledger_sum("alice"), (0, 0));
+}
+
+#[tokio::test]
+async fn templates_are_listed_for_the_callers_plan_at_their_newest_version() {
+    use shared::ports::TemplateStore;
+    let app = app();
+    let ids = |got: &(u16, http::HeaderMap, Value)| -> Vec<(String, u64)> {
+        got.2["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].as_str().unwrap().to_string(),
+                    t["version"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let free = send(&app, HttpEvent::new("GET", "/v1/templates")).await;
+    assert_eq!(free.0, 200, "{}", free.2);
+    assert_eq!(ids(&free), [("product-ad".to_string(), 1)]);
+    assert_eq!(free.2["items"][0]["cacheable"], true);
+    let mut edited =
+        shared::templates::from_source(&HashMap::<&str, &str>::new()).unwrap()[1].clone();
+    edited.version = 3;
+    app.store.publish_template(&edited).await.unwrap();
+    let pro = send(&app, HttpEvent::new("GET", "/v1/templates").plan("pro")).await;
+    assert_eq!(
+        ids(&pro),
+        [
+            ("product-ad".to_string(), 1),
+            ("travel-reel".to_string(), 3)
+        ]
+    );
+    let anonymous = send(&app, HttpEvent::new("GET", "/v1/templates").user(None)).await;
+    assert_error(&anonymous, 401, "unauthenticated");
 }

@@ -17,6 +17,7 @@ use crate::task::{CostUnits, Task, TaskId};
 use crate::time_util::{self, Timestamp};
 
 mod notify;
+mod templates;
 
 /// The table's key design, as the code uses it (checked against the template by the drift test).
 pub const PRIMARY_KEY: (&str, &str) = ("pk", "sk");

@@ -167,3 +167,26 @@ impl WebhookOutbox for MemoryOutbox {
         Ok(())
     }
 }
+
+impl crate::ports::TemplateStore for MemoryStore {
+    async fn published_templates(
+        &self,
+    ) -> Result<Vec<crate::templates::VideoTemplate>, StoreError> {
+        Ok(self.read()?.templates.clone())
+    }
+
+    async fn publish_template(
+        &self,
+        template: &crate::templates::VideoTemplate,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.write()?;
+        let taken = t
+            .templates
+            .iter()
+            .any(|p| p.id == template.id && p.version == template.version);
+        if !taken {
+            t.templates.push(template.clone());
+        }
+        Ok(!taken)
+    }
+}

@@ -89,6 +89,7 @@ pub const USER_SETTINGS: &[&str] = &[
     "CDN_DOMAIN",
     "CDN_KEY_PAIR_ID",
     "CDN_PRIVATE_KEY",
+    "TEMPLATES_JSON",
 ];
 
 /// The settings file read when `--settings` is not given (if it exists).

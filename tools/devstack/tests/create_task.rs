@@ -663,3 +663,58 @@ async fn plan_upgrades_downgrades_and_the_operators_plan() {
     let me = api.get("/v1/me", &free_token, None).await.2;
     assert_eq!(me["plan"], "race", "{me}");
 }
+
+/// Templates through the real table: version 1 from the shipped file, version 2 published as a
+/// table item (once), both listed and used through the API, version 1 re-run to the same prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_versions_live_in_the_table_and_rerun_byte_for_byte() {
+    use shared::ports::TemplateStore;
+    let stack = start(1, 200.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("templater", "pro").unwrap();
+    let fields =
+        json!({"product": "a steel bottle", "setting": "a mountain trail", "mood": "energetic"});
+    let body = |version: Option<u32>| {
+        let mut template = json!({"id": "product-ad", "fields": fields});
+        if let Some(v) = version {
+            template["version"] = json!(v);
+        }
+        json!({"type": "text_to_video", "duration": 5, "template": template})
+    };
+    let (status, _, v1) = api.create(&token, "tpl-1", &body(None)).await;
+    assert_eq!(status, 202, "{v1}");
+    assert_eq!(v1["template"]["version"], 1);
+
+    let mut edited =
+        shared::templates::from_source(&std::collections::HashMap::<&str, &str>::new())
+            .unwrap()
+            .remove(0);
+    edited.version = 2;
+    edited.frame.lighting = Some("hard noon sun".into());
+    let store = store(&stack);
+    assert!(store.publish_template(&edited).await.unwrap());
+    assert!(
+        !store.publish_template(&edited).await.unwrap(),
+        "published once"
+    );
+
+    let (_, _, listed) = api.get("/v1/templates", &token, None).await;
+    let product = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "product-ad")
+        .unwrap();
+    assert_eq!(product["version"], 2);
+    let (_, _, v2) = api.create(&token, "tpl-2", &body(None)).await;
+    assert_eq!(v2["template"]["version"], 2);
+    assert!(
+        v2["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("Lighting: hard noon sun.")
+    );
+    let (_, _, again) = api.create(&token, "tpl-3", &body(Some(1))).await;
+    assert_eq!(again["prompt"], v1["prompt"]);
+    assert_eq!(again["template"], v1["template"]);
+}

@@ -53,6 +53,7 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
             put_ttl: Duration::from_secs(600),
             allow_loopback_urls: false,
         },
+        templates: shared::templates::from_source(&none).unwrap(),
     };
     let dispatcher = dispatch::App {
         store: store.clone(),

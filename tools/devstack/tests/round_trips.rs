@@ -41,6 +41,7 @@ async fn a_create_takes_three_aws_round_trips() {
             put_ttl: Duration::from_secs(600),
             allow_loopback_urls: false,
         },
+        templates: shared::templates::from_source(&none).unwrap(),
     };
     let create = || {
         HttpEvent::new("POST", "/v1/videos")
