@@ -85,6 +85,8 @@ pub const CODES: &[&str] = &[
     "unknown_template",
     "invalid_template_fields",
     "template_setting_not_allowed",
+    "invalid_variations",
+    "too_many_variations",
     "internal_error",
     "queue_unavailable",
 ];

@@ -28,10 +28,17 @@ pub struct Plan {
     #[serde(default)]
     pub audio: bool,
     pub max_concurrent_tasks: u32,
+    /// The most `variations` one request may ask for.
+    #[serde(default = "one")]
+    pub max_variations: u32,
     pub daily_cost_units: f64,
     pub suspend_after_violations: u32,
     pub violation_window_seconds: u32,
     pub suspension_seconds: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn default_priority() -> u8 {

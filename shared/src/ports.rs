@@ -677,3 +677,20 @@ pub trait TemplateStore: Send + Sync {
         template: &crate::templates::VideoTemplate,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
+
+/// Variation groups: the tasks one request with `variations: n` made, by group id.
+pub trait Groups: Send + Sync {
+    fn put_group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+        task_ids: &[crate::task::TaskId],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The group's task ids, when it is the user's.
+    fn group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+    ) -> impl Future<Output = Result<Option<Vec<crate::task::TaskId>>, StoreError>> + Send;
+}

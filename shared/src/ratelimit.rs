@@ -45,6 +45,7 @@ mod tests {
             max_duration_seconds: 10,
             audio: false,
             max_concurrent_tasks: concurrent,
+            max_variations: 1,
             daily_cost_units: daily,
             suspend_after_violations: 3,
             violation_window_seconds: 3600,

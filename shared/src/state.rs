@@ -403,6 +403,7 @@ mod apply_tests {
             plan: None,
             provider_facts: Default::default(),
             template: None,
+            group_id: None,
         }
     }
 

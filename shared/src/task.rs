@@ -378,6 +378,9 @@ pub struct Task {
     /// The template version the prompt was made from (the prompt itself is `prompt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<TemplateUse>,
+    /// The variations group this task was made in (`variations: n`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
 }
 
 /// Which published template version made a task's prompt, and with what fields: enough to

@@ -51,6 +51,7 @@ struct Tables {
     notice_marks: HashSet<(String, String)>,
     deliveries: Vec<crate::ports::Delivery>,
     templates: Vec<crate::templates::VideoTemplate>,
+    groups: HashMap<(UserId, String), Vec<TaskId>>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend
@@ -1068,6 +1069,7 @@ pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
         plan: Some("free".into()),
         provider_facts: Default::default(),
         template: None,
+        group_id: None,
     }
 }
 

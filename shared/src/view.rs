@@ -53,6 +53,9 @@ pub struct TaskView {
     /// The template version and fields that made the prompt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<crate::task::TemplateUse>,
+    /// The variations group (`GET /v1/videos?group=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -143,6 +146,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         video,
         queue: None,
         template: task.template.clone(),
+        group_id: task.group_id.clone(),
     }
 }
 

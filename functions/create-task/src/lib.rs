@@ -7,6 +7,7 @@
 //! provider's own capacity never refuses anyone: tasks wait in line for it. `POST /v1/videos/estimate` prices a
 //! body without creating anything. `POST /v1/uploads` hands out presigned PUTs for images.
 
+mod group;
 mod requests;
 mod templates;
 mod uploads;
@@ -26,8 +27,8 @@ use shared::moderation::Policy;
 use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
 use shared::ports::{
     AccountView, Accounts, Admission, Breakers, Charge, ChargeRefusal, CreateOutcome,
-    DispatchNudge, Idempotency, IdempotencyRecord, StoreError, Tasks, TemplateStore, UploadStore,
-    ViolationPolicy,
+    DispatchNudge, Groups, Idempotency, IdempotencyRecord, StoreError, Tasks, TemplateStore,
+    UploadStore, ViolationPolicy,
 };
 use shared::pricing::{self, Breakdown, price};
 use shared::provider::{Feature, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
@@ -42,8 +43,14 @@ pub use requests::{ResolvedImages, generation_request};
 pub use uploads::UploadPolicy;
 
 /// What create-task needs of the table: tasks, accounts and their money, idempotency records.
-pub trait Store: Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore {}
-impl<T: Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore> Store for T {}
+pub trait Store:
+    Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore + Groups
+{
+}
+impl<T: Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore + Groups> Store
+    for T
+{
+}
 
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
@@ -162,7 +169,7 @@ fn idempotency_key(req: &Request) -> Result<String, ApiError> {
 }
 
 /// Hash of the body as parsed, so formatting and key order do not make two requests differ.
-fn request_hash(body: &serde_json::Value) -> String {
+pub(crate) fn request_hash(body: &serde_json::Value) -> String {
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
 }
 
@@ -172,10 +179,12 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
 }
 
 /// A valid request: the body as sent, what it asks for, and the template that made its prompt.
-struct Parsed {
+pub(crate) struct Parsed {
     raw: serde_json::Value,
     spec: VideoSpec,
     template: Option<(shared::templates::VideoTemplate, shared::task::TemplateUse)>,
+    /// How many tasks to make (`variations`).
+    variations: u32,
 }
 
 async fn parse<S: Store, P, U, D>(
@@ -183,19 +192,25 @@ async fn parse<S: Store, P, U, D>(
     req: &Request,
 ) -> Result<Parsed, ApiError> {
     let raw: serde_json::Value = http_util::json_body(req)?;
+    let variations = group::parse_variations(&raw)?;
     let composed = templates::compose_prompt(&app.store, &app.templates, &raw).await?;
-    let body: CreateVideoBody = serde_json::from_value(composed.body)
+    let mut body = composed.body;
+    if let Some(map) = body.as_object_mut() {
+        map.remove("variations");
+    }
+    let body: CreateVideoBody = serde_json::from_value(body)
         .map_err(|e| ApiError::malformed(format!("invalid request body: {e}")))?;
     let spec = validate(&body)?;
     Ok(Parsed {
         raw,
         spec,
         template: composed.template,
+        variations,
     })
 }
 
 /// A template holds for its plans, qualities and durations only.
-fn check_template(parsed: &Parsed, plan: &str) -> Result<(), ApiError> {
+pub(crate) fn check_template(parsed: &Parsed, plan: &str) -> Result<(), ApiError> {
     let Some((t, _)) = &parsed.template else {
         return Ok(());
     };
@@ -211,14 +226,16 @@ fn secs_to_midnight(now: time::OffsetDateTime) -> u64 {
 }
 
 /// Everything the plan and the provider decide about a valid request, before any money moves.
-struct Priced<'a> {
+pub(crate) struct Priced<'a> {
     plan_name: &'a str,
     plan: &'a Plan,
     model: ModelChoice,
     breakdown: Breakdown,
+    /// How many tasks the request makes (its variations), each priced `breakdown.cost`.
+    count: u32,
 }
 
-fn priced<'a, S, P: VideoProvider, U, D>(
+pub(crate) fn priced<'a, S, P: VideoProvider, U, D>(
     app: &'a App<S, P, U, D>,
     identity: &Identity,
     account: &AccountView,
@@ -244,6 +261,7 @@ fn priced<'a, S, P: VideoProvider, U, D>(
         plan,
         model,
         breakdown,
+        count: 1,
     }
 }
 
@@ -331,6 +349,9 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
 ) -> Result<Response<Body>, ApiError> {
     let key = idempotency_key(req)?;
     let parsed = parse(app, req).await?;
+    if parsed.variations > 1 {
+        return group::create_group(app, req, identity, &parsed, &key, parsed.variations).await;
+    }
     let (raw, spec) = (&parsed.raw, &parsed.spec);
     let hash = request_hash(raw);
     let now = time_util::now();
@@ -349,21 +370,17 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     // The same key with the same body is one request, however often it is sent.
     let request = request_hash(&json!([key, hash]));
     admit(app, identity, &p, spec, &account, now, &request).await?;
-    let task_id = uuid::Uuid::now_v7().to_string();
-    tracing::Span::current().record("task_id", task_id.as_str());
-    let generation = prepare(app, req, identity, spec, &p, &task_id).await?;
-    let mut task = new_task(identity, spec, &p, generation, now);
-    task.template = parsed.template.as_ref().map(|(_, used)| used.clone());
-    let record = IdempotencyRecord {
-        user_id: identity.user_id.clone(),
-        key,
-        request_hash: hash.clone(),
-        task_id: task.id.clone(),
-        created_at: task.created_at.to_string(),
+    let new = NewTask {
+        spec,
+        template: parsed.template.as_ref().map(|(_, used)| used),
+        group: None,
+        key: &key,
+        hash: &hash,
     };
-    if let Some(replayed) = charge(app, &task, &record, &p, &account, now).await? {
-        return Ok(replayed);
-    }
+    let task = match record_task(app, req, identity, &p, &account, now, &new).await? {
+        Recorded::New(task) => *task,
+        Recorded::KeyExists(existing) => return replay(app, &existing, &hash).await,
+    };
     // A lost nudge only delays the task until the dispatcher's schedule runs.
     if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
         tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
@@ -374,9 +391,53 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     Ok(resp)
 }
 
+/// One task to record: what it asks for and under which key.
+pub(crate) struct NewTask<'a> {
+    pub spec: &'a VideoSpec,
+    pub template: Option<&'a shared::task::TemplateUse>,
+    pub group: Option<&'a str>,
+    pub key: &'a str,
+    pub hash: &'a str,
+}
+
+pub(crate) enum Recorded {
+    New(Box<Task>),
+    /// A concurrent first request with this key won.
+    KeyExists(IdempotencyRecord),
+}
+
+/// Prepare, record and charge one task (one transaction).
+pub(crate) async fn record_task<S: Store, P: VideoProvider, U: UploadStore, D>(
+    app: &App<S, P, U, D>,
+    req: &Request,
+    identity: &Identity,
+    p: &Priced<'_>,
+    account: &AccountView,
+    now: time::OffsetDateTime,
+    new: &NewTask<'_>,
+) -> Result<Recorded, ApiError> {
+    let task_id = uuid::Uuid::now_v7().to_string();
+    tracing::Span::current().record("task_id", task_id.as_str());
+    let generation = prepare(app, req, identity, new.spec, p, &task_id).await?;
+    let mut task = new_task(identity, new.spec, p, generation, now);
+    task.template = new.template.cloned();
+    task.group_id = new.group.map(str::to_string);
+    let record = IdempotencyRecord {
+        user_id: identity.user_id.clone(),
+        key: new.key.to_string(),
+        request_hash: new.hash.to_string(),
+        task_id: task.id.clone(),
+        created_at: task.created_at.to_string(),
+    };
+    Ok(match charge(app, &task, &record, p, account, now).await? {
+        Some(existing) => Recorded::KeyExists(existing),
+        None => Recorded::New(Box::new(task)),
+    })
+}
+
 /// What the plan refuses for good comes first (suspension before moderation, so a suspended
 /// user is told so); then the content policy.
-async fn admit<S: Store, P, U, D>(
+pub(crate) async fn admit<S: Store, P, U, D>(
     app: &App<S, P, U, D>,
     identity: &Identity,
     p: &Priced<'_>,
@@ -385,18 +446,29 @@ async fn admit<S: Store, P, U, D>(
     now: time::OffsetDateTime,
     request: &str,
 ) -> Result<(), ApiError> {
+    let count = p.count;
     let now_secs = time_util::unix_seconds(now);
-    let refused = refusals(
-        p.plan_name,
-        p.plan,
-        &facts(spec, p),
-        &usage(account),
-        now_secs,
-    );
+    // Each variation counts: all of them must fit, or none is made.
+    let mut facts = facts(spec, p);
+    facts.cost = shared::task::CostUnits(facts.cost.0 * u64::from(count));
+    let mut usage = usage(account);
+    usage.in_flight += count.saturating_sub(1);
+    let refused = refusals(p.plan_name, p.plan, &facts, &usage, now_secs);
     if let Some(r) = refused.iter().find(|r| r.status == 403) {
         return Err(ApiError::new(403, r.code, r.message.clone()));
     }
-    moderate(app, identity, p.plan, spec, request).await
+    moderate(app, identity, p.plan, spec, request).await?;
+    // One task's limits are checked by its own charge; variations, all at once, here.
+    match refused.iter().find(|r| r.status == 429) {
+        Some(r) if count > 1 => {
+            let why = match r.code {
+                "concurrency_limit" => ChargeRefusal::Concurrency,
+                _ => ChargeRefusal::Budget,
+            };
+            Err(charge_refused(why, p.plan, now))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Images resolved, the callback URL minted, and the provider's capability map asked: the
@@ -494,10 +566,11 @@ fn new_task(
         plan: Some(p.plan_name.to_string()),
         provider_facts: Default::default(),
         template: None,
+        group_id: None,
     }
 }
 
-/// Record and charge in one transaction. `Some` is the answer when the key turned out to be
+/// Record and charge in one transaction. `Some` is the key's record when it turned out to be
 /// used already (a concurrent first request won).
 async fn charge<S: Store, P, U, D>(
     app: &App<S, P, U, D>,
@@ -506,7 +579,7 @@ async fn charge<S: Store, P, U, D>(
     p: &Priced<'_>,
     account: &AccountView,
     now: time::OffsetDateTime,
-) -> Result<Option<Response<Body>>, ApiError> {
+) -> Result<Option<IdempotencyRecord>, ApiError> {
     let charge = Charge {
         max_concurrent: p.plan.max_concurrent_tasks,
         daily_budget: p.plan.daily_budget(),
@@ -516,9 +589,7 @@ async fn charge<S: Store, P, U, D>(
     let outcome = app.store.create_task(task, record, &charge).await;
     match outcome.map_err(store_error)? {
         CreateOutcome::Created => {}
-        CreateOutcome::KeyExists(existing) => {
-            return replay(app, &existing, &record.request_hash).await.map(Some);
-        }
+        CreateOutcome::KeyExists(existing) => return Ok(Some(existing)),
         CreateOutcome::Refused(why) => {
             let limits = rate_headers(p.plan, account, None, now);
             return Err(charge_refused(why, p.plan, now).with_headers(limits));

@@ -828,3 +828,81 @@ async fn templates_are_listed_for_the_callers_plan_at_their_newest_version() {
     let anonymous = send(&app, HttpEvent::new("GET", "/v1/templates").user(None)).await;
     assert_error(&anonymous, 401, "unauthenticated");
 }
+
+fn variations(n: Value, key: &str) -> HttpEvent {
+    HttpEvent::new("POST", "/v1/videos")
+        .header("idempotency-key", key)
+        .plan("pro")
+        .json(json!({"type": "text_to_video", "prompt": "a kite over dunes", "duration": 5, "variations": n}))
+}
+
+#[tokio::test]
+async fn variations_make_one_task_each_with_its_own_seed_and_charge_and_replay_as_a_group() {
+    let app = app();
+    let got = send(&app, variations(json!(3), "vary-1")).await;
+    assert_eq!(got.0, 202, "{}", got.2);
+    let group = got.2["group_id"].as_str().unwrap().to_string();
+    let items = got.2["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 3);
+    let seeds: std::collections::BTreeSet<u64> =
+        items.iter().map(|t| t["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds.len(), 3, "distinct seeds");
+    assert!(items.iter().all(|t| t["group_id"] == group.as_str()));
+    let cost = (items[0]["cost_units"].as_f64().unwrap() * 100.0).round() as u64;
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        (3 * cost, 0),
+        "one charge per variation"
+    );
+    // The same key again: the same three tasks, nothing charged twice.
+    let again = send(&app, variations(json!(3), "vary-1")).await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&again.2), ids(&got.2));
+    assert_eq!(app.store.ledger_sum("alice"), (3 * cost, 0));
+    // A seed given: the variations count up from it.
+    let seeded = send(
+        &app,
+        HttpEvent::new("POST", "/v1/videos").header("idempotency-key", "vary-2").user(Some("bob")).plan("pro")
+            .json(json!({"type": "text_to_video", "prompt": "a kite", "duration": 5, "variations": 2, "seed": 41})),
+    )
+    .await;
+    let seeds: Vec<u64> = seeded.2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [41, 42]);
+}
+
+#[tokio::test]
+async fn variations_beyond_the_plan_are_refused_before_any_charge() {
+    let app = app();
+    let free = HttpEvent::new("POST", "/v1/videos")
+        .header("idempotency-key", "vary-free")
+        .json(json!({"type": "text_to_video", "prompt": "a kite", "duration": 5, "variations": 2}));
+    assert_error(&send(&app, free).await, 422, "too_many_variations");
+    assert_error(
+        &send(&app, variations(json!(5), "vary-5")).await,
+        422,
+        "too_many_variations",
+    );
+    // Four fit the pro plan's variations but not its three concurrent tasks: none is made.
+    let got = send(&app, variations(json!(4), "vary-4")).await;
+    assert_error(&got, 429, "concurrency_limit");
+    for bad in [json!(0), json!(9), json!("3"), json!(2.5)] {
+        assert_error(
+            &send(&app, variations(bad, "vary-bad")).await,
+            422,
+            "invalid_variations",
+        );
+    }
+    assert_eq!(app.store.ledger_sum("alice"), (0, 0));
+}

@@ -12,7 +12,8 @@ use shared::envelope::{ApiError, error_response, json_response};
 use shared::http_util::{self, header};
 use shared::plans::Plans;
 use shared::ports::{
-    Accounts, FinalizeQueue, LedgerKind, ReconcileIndex, StoreError, Tasks, VideoStore, WaitingLine,
+    Accounts, FinalizeQueue, Groups, LedgerKind, ReconcileIndex, StoreError, Tasks, VideoStore,
+    WaitingLine,
 };
 use shared::provider::{CancelOutcome, Deadline, VideoProvider};
 use shared::state::{TaskEvent, TaskPatch};
@@ -22,8 +23,8 @@ use shared::time_util;
 use shared::view::{PresignedLink, TaskView, link_window, queue_view, task_view};
 
 /// What status-query needs of the table: task records, accounts, and the polling claim.
-pub trait Store: Tasks + Accounts + ReconcileIndex + WaitingLine {}
-impl<T: Tasks + Accounts + ReconcileIndex + WaitingLine> Store for T {}
+pub trait Store: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups {}
+impl<T: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups> Store for T {}
 
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
@@ -438,6 +439,9 @@ async fn list<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
 ) -> Result<Response<Body>, ApiError> {
     let query = req.query_string_parameters();
     let limit = parse_limit(query.first("limit"))?;
+    if let Some(group) = query.first("group") {
+        return list_group(app, req, identity, group).await;
+    }
     let page = app
         .store
         .list_tasks(&identity.user_id, limit, query.first("cursor"))
@@ -450,6 +454,32 @@ async fn list<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     let page = Page {
         items,
         next_cursor: page.next_cursor,
+    };
+    Ok(conditional(req, &page, None))
+}
+
+/// `GET /v1/videos?group=`: the tasks of one of the caller's variation groups, in order.
+async fn list_group<S: Store, V: VideoStore, P, Q>(
+    app: &App<S, V, P, Q>,
+    req: &Request,
+    identity: &Identity,
+    group: &str,
+) -> Result<Response<Body>, ApiError> {
+    let ids = app
+        .store
+        .group(&identity.user_id, group)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found("group"))?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if let Some(task) = app.store.get_task(id).await.map_err(store_error)? {
+            items.push(view_of(app, &task).await?);
+        }
+    }
+    let page = Page {
+        items,
+        next_cursor: None,
     };
     Ok(conditional(req, &page, None))
 }

@@ -441,3 +441,45 @@ async fn cancel_reaches_a_provider_that_can_drop_queued_jobs() {
         (409, "cannot_cancel")
     );
 }
+
+#[tokio::test]
+async fn a_variation_group_lists_its_tasks_for_its_owner_only() {
+    use shared::ports::Groups;
+    let app = app();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let mut task = shared::testing::task_fixture(&format!("var-{n}"), "alice", "fake");
+        task.group_id = Some("grp_1".into());
+        shared::testing::seed_task(&app.store, &task, None).await;
+        ids.push(task.id);
+    }
+    app.store.put_group("alice", "grp_1", &ids).await.unwrap();
+    let got = send(
+        &app,
+        HttpEvent::new("GET", "/v1/videos").query("group", "grp_1"),
+    )
+    .await;
+    assert_eq!(got.0, 200, "{}", got.2);
+    let listed: Vec<&str> = got.2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["var-0", "var-1", "var-2"]);
+    assert!(
+        got.2["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["group_id"] == "grp_1")
+    );
+    let other = send(
+        &app,
+        HttpEvent::new("GET", "/v1/videos")
+            .query("group", "grp_1")
+            .user(Some("bob")),
+    )
+    .await;
+    assert_eq!(code(&other), (404, "not_found"));
+}

@@ -190,3 +190,25 @@ impl crate::ports::TemplateStore for MemoryStore {
         Ok(!taken)
     }
 }
+
+impl crate::ports::Groups for MemoryStore {
+    async fn put_group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+        task_ids: &[crate::task::TaskId],
+    ) -> Result<(), StoreError> {
+        let key = (UserId::from(user_id), group_id.to_string());
+        self.write()?.groups.insert(key, task_ids.to_vec());
+        Ok(())
+    }
+
+    async fn group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+    ) -> Result<Option<Vec<crate::task::TaskId>>, StoreError> {
+        let key = (UserId::from(user_id), group_id.to_string());
+        Ok(self.read()?.groups.get(&key).cloned())
+    }
+}

@@ -718,3 +718,75 @@ async fn template_versions_live_in_the_table_and_rerun_byte_for_byte() {
     assert_eq!(again["prompt"], v1["prompt"]);
     assert_eq!(again["template"], v1["template"]);
 }
+
+/// `variations: 3` through the stack: three tasks, three seeds, three charges; kling-sim refuses
+/// exactly one submit, and exactly that one is refunded. The group lists through the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_variations_are_charged_three_times_and_only_the_failed_one_refunded() {
+    use shared::ports::LedgerKind;
+    let stack = start(2, 200.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("variant", "pro").unwrap();
+    stack.sim.state.set_faults(Faults {
+        next_errors: vec![NextError {
+            code: 1301,
+            times: 1,
+            on: CallKind::Create,
+        }],
+        ..Default::default()
+    });
+    let body = json!({"type": "text_to_video", "prompt": "a paper plane over a city", "duration": 5, "variations": 3});
+    let (status, _, group) = api
+        .post("/v1/videos", Some(&token), Some("vary-e2e"), &body)
+        .await;
+    assert_eq!(status, 202, "{group}");
+    let ids: Vec<String> = group["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    let seeds: std::collections::BTreeSet<u64> = group["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!((ids.len(), seeds.len()), (3, 3));
+    let mut failed = Vec::new();
+    for id in &ids {
+        let done = api.wait_terminal(&token, id).await;
+        if done["status"] == "FAILED" {
+            failed.push(id.clone());
+        } else {
+            assert_eq!(done["status"], "SUCCEEDED", "{done}");
+        }
+    }
+    assert_eq!(failed.len(), 1, "kling-sim refused exactly one submit");
+    let entries = ledger(&stack, "variant").await;
+    let count = |kind: LedgerKind, id: &str| {
+        entries
+            .iter()
+            .filter(|e| e.kind == kind && e.task_id == id)
+            .count()
+    };
+    for id in &ids {
+        assert_eq!(count(LedgerKind::Debit, id), 1, "{id} charged once");
+        assert_eq!(
+            count(LedgerKind::Refund, id),
+            usize::from(failed.contains(id)),
+            "{id}"
+        );
+    }
+    let gid = group["group_id"].as_str().unwrap();
+    let (_, _, listed) = api
+        .get(&format!("/v1/videos?group={gid}"), &token, None)
+        .await;
+    let listed: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>());
+}

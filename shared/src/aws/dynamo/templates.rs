@@ -51,3 +51,55 @@ impl crate::ports::TemplateStore for DynamoTaskStore {
         super::written(result, |se| se.is_conditional_check_failed_exception())
     }
 }
+
+fn group_sk(group_id: &str) -> String {
+    format!("GROUP#{group_id}")
+}
+
+impl crate::ports::Groups for DynamoTaskStore {
+    async fn put_group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+        task_ids: &[crate::task::TaskId],
+    ) -> Result<(), StoreError> {
+        let ids = task_ids.iter().map(|id| s(id.as_str())).collect();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(super::user_pk(user_id)))
+            .item("sk", s(group_sk(group_id)))
+            .item("task_ids", aws_sdk_dynamodb::types::AttributeValue::L(ids))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+    ) -> Result<Option<Vec<crate::task::TaskId>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(super::user_pk(user_id)))
+            .key("sk", s(group_sk(group_id)))
+            .send()
+            .await
+            .map_err(backend)?;
+        let ids = out
+            .item
+            .as_ref()
+            .and_then(|i| i.get("task_ids"))
+            .and_then(|v| v.as_l().ok());
+        Ok(ids.map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_s().ok())
+                .map(|id| crate::task::TaskId::from(id.as_str()))
+                .collect()
+        }))
+    }
+}

@@ -1,0 +1,197 @@
+//! `variations: n`: n tasks under one `Idempotency-Key`, each its own task with its own seed,
+//! charge and refund, answered as a group. Variation `i` is recorded under the key `{key}#i`,
+//! so a retry replays the ones made and makes the ones missing; plan limits count every
+//! variation and are checked before the first is charged.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use shared::auth::Identity;
+use shared::envelope::{ApiError, json_response};
+use shared::ports::{DispatchNudge, UploadStore};
+use shared::provider::VideoProvider;
+use shared::task::{Task, TaskId};
+use shared::time_util;
+use shared::view::task_view;
+
+use crate::{App, NewTask, Parsed, Recorded, Store, admit, priced, record_task, store_error};
+
+/// The most variations any plan may offer.
+pub const MAX_VARIATIONS: u64 = 8;
+
+/// `variations` as sent: absent or null is 1.
+pub fn parse_variations(raw: &Value) -> Result<u32, ApiError> {
+    match raw.get("variations") {
+        None | Some(Value::Null) => Ok(1),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=MAX_VARIATIONS).contains(n))
+            .map(|n| n as u32)
+            .ok_or_else(|| {
+                ApiError::new(
+                    422,
+                    "invalid_variations",
+                    format!("variations must be 1 to {MAX_VARIATIONS}"),
+                )
+                .with_field("variations")
+            }),
+    }
+}
+
+/// A group's id: the same for the same caller and key, so retries find it.
+pub fn group_id(user_id: &str, key: &str) -> String {
+    let digest = Sha256::digest(format!("{user_id}\n{key}").as_bytes());
+    format!("grp_{}", &hex::encode(digest)[..24])
+}
+
+/// Variation `i`'s seed: the request's seed (or one from the group) plus `i`, so each differs.
+pub fn seed_for(seed: Option<u64>, group_id: &str, i: u32) -> u64 {
+    let base = seed.unwrap_or_else(|| {
+        let digest = Sha256::digest(group_id.as_bytes());
+        u64::from(u32::from_be_bytes([
+            digest[0], digest[1], digest[2], digest[3],
+        ]))
+    });
+    (base + u64::from(i)) % (1 << 32)
+}
+
+fn sub_key(key: &str, i: u32) -> String {
+    format!("{key}#{}", i + 1)
+}
+
+async fn existing<S: Store, P, U, D>(
+    app: &App<S, P, U, D>,
+    identity: &Identity,
+    key: &str,
+    hash: &str,
+) -> Result<Option<Task>, ApiError> {
+    let Some(record) = app
+        .store
+        .idempotency(&identity.user_id, key)
+        .await
+        .map_err(store_error)?
+    else {
+        return Ok(None);
+    };
+    if record.request_hash != hash {
+        return Err(ApiError::new(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request body",
+        )
+        .with_field("Idempotency-Key"));
+    }
+    app.store
+        .get_task(&record.task_id)
+        .await
+        .map_err(store_error)
+}
+
+pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
+    app: &App<S, P, U, D>,
+    req: &Request,
+    identity: &Identity,
+    parsed: &Parsed,
+    key: &str,
+    n: u32,
+) -> Result<Response<Body>, ApiError> {
+    let now = time_util::now();
+    let hash = crate::request_hash(&parsed.raw);
+    let day = time_util::utc_day(now);
+    let account = app
+        .store
+        .account(&identity.user_id, &day)
+        .await
+        .map_err(store_error)?;
+    let mut p = priced(app, identity, &account, &parsed.spec);
+    if n > p.plan.max_variations {
+        return Err(ApiError::new(
+            422,
+            "too_many_variations",
+            format!(
+                "the {} plan allows at most {} variations",
+                p.plan_name, p.plan.max_variations
+            ),
+        )
+        .with_field("variations"));
+    }
+    crate::check_template(parsed, p.plan_name)?;
+    let gid = group_id(&identity.user_id, key);
+    if existing(app, identity, &sub_key(key, 0), &hash)
+        .await?
+        .is_none()
+    {
+        p.count = n;
+        let request = crate::request_hash(&json!([key, hash]));
+        admit(app, identity, &p, &parsed.spec, &account, now, &request).await?;
+        p.count = 1;
+    }
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        tasks.push(
+            variation(
+                app,
+                req,
+                identity,
+                parsed,
+                (&p, &account, now),
+                (&gid, key, &hash, i),
+            )
+            .await?,
+        );
+    }
+    let ids: Vec<TaskId> = tasks.iter().map(|t| t.id.clone()).collect();
+    app.store
+        .put_group(&identity.user_id, &gid, &ids)
+        .await
+        .map_err(store_error)?;
+    if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
+        tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
+    }
+    let at = time_util::now();
+    let items: Vec<_> = tasks.iter().map(|t| task_view(t, None, at)).collect();
+    Ok(json_response(
+        202,
+        &json!({ "group_id": gid, "items": items }),
+    ))
+}
+
+type Pricing<'p, 'a> = (
+    &'p crate::Priced<'a>,
+    &'p shared::ports::AccountView,
+    time::OffsetDateTime,
+);
+
+/// Variation `i`: the one made already under its key, or a new one.
+async fn variation<S: Store, P: VideoProvider, U: UploadStore, D>(
+    app: &App<S, P, U, D>,
+    req: &Request,
+    identity: &Identity,
+    parsed: &Parsed,
+    (p, account, now): Pricing<'_, '_>,
+    (gid, key, hash, i): (&str, &str, &str, u32),
+) -> Result<Task, ApiError> {
+    let key = sub_key(key, i);
+    if let Some(task) = existing(app, identity, &key, hash).await? {
+        return Ok(task);
+    }
+    let mut spec = parsed.spec.clone();
+    spec.seed = Some(seed_for(parsed.spec.seed, gid, i));
+    let new = NewTask {
+        spec: &spec,
+        template: parsed.template.as_ref().map(|(_, used)| used),
+        group: Some(gid),
+        key: &key,
+        hash,
+    };
+    match record_task(app, req, identity, p, account, now, &new).await? {
+        Recorded::New(task) => Ok(*task),
+        Recorded::KeyExists(record) => app
+            .store
+            .get_task(&record.task_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(ApiError::internal),
+    }
+}
