@@ -694,3 +694,30 @@ pub trait Groups: Send + Sync {
         group_id: &str,
     ) -> impl Future<Output = Result<Option<Vec<crate::task::TaskId>>, StoreError>> + Send;
 }
+
+/// The result cache: the same request (a cacheable template version with the same fields and
+/// settings) by the same user within the template's TTL reuses the stored video.
+pub trait ResultCache: Send + Sync {
+    /// The task that made this request's result, while its entry lives.
+    fn cached(
+        &self,
+        user_id: &str,
+        key: &str,
+        now_secs: i64,
+    ) -> impl Future<Output = Result<Option<crate::task::TaskId>, StoreError>> + Send;
+
+    fn remember(
+        &self,
+        user_id: &str,
+        key: &str,
+        task_id: &crate::task::TaskId,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Record a task answered from the cache with its idempotency record: no charge, no slot.
+    fn record_cached(
+        &self,
+        task: &Task,
+        idempotency: &IdempotencyRecord,
+    ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+}

@@ -404,6 +404,7 @@ mod apply_tests {
             provider_facts: Default::default(),
             template: None,
             group_id: None,
+            cached_from: None,
         }
     }
 

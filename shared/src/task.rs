@@ -381,6 +381,9 @@ pub struct Task {
     /// The variations group this task was made in (`variations: n`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// Answered from the result cache: the task whose stored video this one shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<TaskId>,
 }
 
 /// Which published template version made a task's prompt, and with what fields: enough to

@@ -52,6 +52,7 @@ struct Tables {
     deliveries: Vec<crate::ports::Delivery>,
     templates: Vec<crate::templates::VideoTemplate>,
     groups: HashMap<(UserId, String), Vec<TaskId>>,
+    cache: HashMap<(UserId, String), (TaskId, i64)>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend
@@ -1070,6 +1071,7 @@ pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
         provider_facts: Default::default(),
         template: None,
         group_id: None,
+        cached_from: None,
     }
 }
 

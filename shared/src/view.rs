@@ -56,6 +56,9 @@ pub struct TaskView {
     /// The variations group (`GET /v1/videos?group=`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// Answered from the result cache: the task whose stored video this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -147,6 +150,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         queue: None,
         template: task.template.clone(),
         group_id: task.group_id.clone(),
+        cached_from: task.cached_from.as_ref().map(|id| id.to_string()),
     }
 }
 

@@ -7,6 +7,7 @@
 //! provider's own capacity never refuses anyone: tasks wait in line for it. `POST /v1/videos/estimate` prices a
 //! body without creating anything. `POST /v1/uploads` hands out presigned PUTs for images.
 
+mod cache;
 mod group;
 mod requests;
 mod templates;
@@ -27,8 +28,8 @@ use shared::moderation::Policy;
 use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
 use shared::ports::{
     AccountView, Accounts, Admission, Breakers, Charge, ChargeRefusal, CreateOutcome,
-    DispatchNudge, Groups, Idempotency, IdempotencyRecord, StoreError, Tasks, TemplateStore,
-    UploadStore, ViolationPolicy,
+    DispatchNudge, Groups, Idempotency, IdempotencyRecord, ResultCache, StoreError, Tasks,
+    TemplateStore, UploadStore, ViolationPolicy,
 };
 use shared::pricing::{self, Breakdown, price};
 use shared::provider::{Feature, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
@@ -44,11 +45,11 @@ pub use uploads::UploadPolicy;
 
 /// What create-task needs of the table: tasks, accounts and their money, idempotency records.
 pub trait Store:
-    Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore + Groups
+    Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore + Groups + ResultCache
 {
 }
-impl<T: Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore + Groups> Store
-    for T
+impl<T> Store for T where
+    T: Tasks + Accounts + Idempotency + Admission + Breakers + TemplateStore + Groups + ResultCache
 {
 }
 
@@ -185,6 +186,8 @@ pub(crate) struct Parsed {
     template: Option<(shared::templates::VideoTemplate, shared::task::TemplateUse)>,
     /// How many tasks to make (`variations`).
     variations: u32,
+    /// Ask the provider even when the cache has the result.
+    fresh: bool,
 }
 
 async fn parse<S: Store, P, U, D>(
@@ -193,10 +196,12 @@ async fn parse<S: Store, P, U, D>(
 ) -> Result<Parsed, ApiError> {
     let raw: serde_json::Value = http_util::json_body(req)?;
     let variations = group::parse_variations(&raw)?;
+    let fresh = cache::parse_fresh(&raw)?;
     let composed = templates::compose_prompt(&app.store, &app.templates, &raw).await?;
     let mut body = composed.body;
     if let Some(map) = body.as_object_mut() {
         map.remove("variations");
+        map.remove("fresh");
     }
     let body: CreateVideoBody = serde_json::from_value(body)
         .map_err(|e| ApiError::malformed(format!("invalid request body: {e}")))?;
@@ -206,6 +211,7 @@ async fn parse<S: Store, P, U, D>(
         spec,
         template: composed.template,
         variations,
+        fresh,
     })
 }
 
@@ -370,6 +376,16 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     // The same key with the same body is one request, however often it is sent.
     let request = request_hash(&json!([key, hash]));
     admit(app, identity, &p, spec, &account, now, &request).await?;
+    match cache::answer(app, &parsed, &identity.user_id, (&key, &hash)).await? {
+        Some(Ok(task)) => {
+            return Ok(json_response(
+                202,
+                &task_view(&task, None, time_util::now()),
+            ));
+        }
+        Some(Err(existing)) => return replay(app, &existing, &hash).await,
+        None => {}
+    }
     let new = NewTask {
         spec,
         template: parsed.template.as_ref().map(|(_, used)| used),
@@ -381,6 +397,7 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
         Recorded::New(task) => *task,
         Recorded::KeyExists(existing) => return replay(app, &existing, &hash).await,
     };
+    cache::remember(app, &parsed, &task).await;
     // A lost nudge only delays the task until the dispatcher's schedule runs.
     if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
         tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
@@ -567,6 +584,7 @@ fn new_task(
         provider_facts: Default::default(),
         template: None,
         group_id: None,
+        cached_from: None,
     }
 }
 

@@ -906,3 +906,94 @@ async fn variations_beyond_the_plan_are_refused_before_any_charge() {
     }
     assert_eq!(app.store.ledger_sum("alice"), (0, 0));
 }
+
+/// Mark a task succeeded with a stored video, as finalize would.
+fn succeed(app: &TestApp, id: &str) -> shared::task::Task {
+    let mut task = stored_task(app, id);
+    task.status = shared::task::TaskStatus::Succeeded;
+    task.video = Some(shared::task::StoredVideo {
+        key: format!("videos/{}/{id}.mp4", task.user_id),
+        bytes: 1000,
+        sha256: "ab".repeat(32),
+        content_type: "video/mp4".into(),
+        duration_seconds: Some(5.0),
+        width: Some(1280),
+        height: Some(720),
+    });
+    app.store.insert_task(task.clone());
+    task
+}
+
+fn stored_task(app: &TestApp, id: &str) -> shared::task::Task {
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| rt.block_on(app.store.get_task(id)))
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_cacheable_template_asked_again_reuses_the_stored_video_at_no_cost() {
+    let app = app();
+    let ask = |key: &str, extra: Value| {
+        let mut body = json!({"type": "text_to_video", "duration": 5,
+            "template": {"id": "product-ad", "fields": mug_fields()}});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        HttpEvent::new("POST", "/v1/videos")
+            .header("idempotency-key", key)
+            .plan("pro")
+            .json(body)
+    };
+    let first = send(&app, ask("cache-1", json!({}))).await;
+    assert_eq!(first.0, 202, "{}", first.2);
+    let first_id = first.2["id"].as_str().unwrap().to_string();
+    // Still in progress: nothing to reuse yet, so a second request is made afresh.
+    let early = send(&app, ask("cache-2", json!({}))).await;
+    assert!(early.2["cached_from"].is_null(), "{}", early.2);
+    let early_id = early.2["id"].as_str().unwrap().to_string();
+    let source = succeed(&app, &early_id);
+    succeed(&app, &first_id);
+    let charged = app.store.ledger_sum("alice").0;
+
+    let hit = send(&app, ask("cache-3", json!({}))).await;
+    assert_eq!(hit.0, 202, "{}", hit.2);
+    assert_eq!(hit.2["cached_from"], early_id.as_str());
+    assert_eq!(
+        (hit.2["status"].as_str(), hit.2["cost_units"].as_f64()),
+        (Some("SUCCEEDED"), Some(0.0))
+    );
+    let stored = app
+        .store
+        .get_task(hit.2["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.video.unwrap().key,
+        source.video.unwrap().key,
+        "the same stored object"
+    );
+    assert_eq!(app.store.ledger_sum("alice").0, charged, "nothing charged");
+    // The same key again replays the cached answer.
+    let replayed = send(&app, ask("cache-3", json!({}))).await;
+    assert_eq!(replayed.2["id"], hit.2["id"]);
+    // fresh: true asks the provider; other fields are another request.
+    let fresh = send(&app, ask("cache-4", json!({"fresh": true}))).await;
+    assert!(fresh.2["cached_from"].is_null() && fresh.2["cost_units"].as_f64() > Some(0.0));
+    let other = send(
+        &app,
+        ask(
+            "cache-5",
+            json!({"template": {"id": "product-ad",
+        "fields": {"product": "a teapot", "setting": "a sunny kitchen counter", "mood": "calm"}}}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        other.0, 429,
+        "a new request, charged like any (the plan's 3 slots are taken)"
+    );
+    let bad = send(&app, ask("cache-6", json!({"fresh": "yes"}))).await;
+    assert_error(&bad, 422, "invalid_request");
+}

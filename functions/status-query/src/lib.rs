@@ -333,15 +333,18 @@ async fn delete<S: Store, V: VideoStore, P, Q>(
         .retryable(Some(30)));
     }
     // Whatever object exists goes, recorded or not (a finalize that lost a race with a
-    // failure may have left one behind).
-    let key = task
-        .video
-        .as_ref()
-        .map_or_else(|| video_key(&task.user_id, &task.id), |v| v.key.clone());
-    app.videos.delete(&key).await.map_err(|e| {
-        tracing::error!(error = %e, "deleting the video failed");
-        ApiError::internal()
-    })?;
+    // failure may have left one behind). A task answered from the cache shows another task's
+    // object: that one stays.
+    if task.cached_from.is_none() {
+        let key = task
+            .video
+            .as_ref()
+            .map_or_else(|| video_key(&task.user_id, &task.id), |v| v.key.clone());
+        app.videos.delete(&key).await.map_err(|e| {
+            tracing::error!(error = %e, "deleting the video failed");
+            ApiError::internal()
+        })?;
+    }
     app.store
         .mark_deleted(&task.id, shared::time_util::Timestamp::now())
         .await

@@ -483,3 +483,27 @@ async fn a_variation_group_lists_its_tasks_for_its_owner_only() {
     .await;
     assert_eq!(code(&other), (404, "not_found"));
 }
+
+/// A task answered from the cache shows its source's object: deleting it keeps that object.
+#[tokio::test]
+async fn deleting_a_cached_task_keeps_the_source_tasks_object() {
+    let app = app();
+    finished(&app, "source").await;
+    let mut cached = app.store.get_task("source").await.unwrap().unwrap();
+    cached.id = "cached".into();
+    cached.cached_from = Some("source".into());
+    app.store.insert_task(cached);
+    let got = send(&app, HttpEvent::new("DELETE", "/v1/videos/cached")).await;
+    assert_eq!(got.0, 204, "{}", got.2);
+    assert!(
+        app.videos.object("videos/alice/source.mp4").is_some(),
+        "the source's object stays"
+    );
+    let shown = send(&app, get("cached")).await;
+    assert!(shown.2["deleted_at"].is_string());
+    let source = send(&app, get("source")).await;
+    assert!(
+        source.2["video"]["url"].is_string(),
+        "the source still plays"
+    );
+}

@@ -212,3 +212,46 @@ impl crate::ports::Groups for MemoryStore {
         Ok(self.read()?.groups.get(&key).cloned())
     }
 }
+
+impl crate::ports::ResultCache for MemoryStore {
+    async fn cached(
+        &self,
+        user_id: &str,
+        key: &str,
+        now_secs: i64,
+    ) -> Result<Option<crate::task::TaskId>, StoreError> {
+        let t = self.read()?;
+        let entry = t.cache.get(&(UserId::from(user_id), key.to_string()));
+        Ok(entry
+            .filter(|(_, at)| *at > now_secs)
+            .map(|(id, _)| id.clone()))
+    }
+
+    async fn remember(
+        &self,
+        user_id: &str,
+        key: &str,
+        task_id: &crate::task::TaskId,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let entry = (task_id.clone(), expires_at);
+        let key = (UserId::from(user_id), key.to_string());
+        self.write()?.cache.insert(key, entry);
+        Ok(())
+    }
+
+    async fn record_cached(
+        &self,
+        task: &crate::task::Task,
+        idempotency: &crate::ports::IdempotencyRecord,
+    ) -> Result<crate::ports::CreateOutcome, StoreError> {
+        let mut t = self.write()?;
+        let key = (idempotency.user_id.clone(), idempotency.key.clone());
+        if let Some(existing) = t.idempotency.get(&key) {
+            return Ok(crate::ports::CreateOutcome::KeyExists(existing.clone()));
+        }
+        t.idempotency.insert(key, idempotency.clone());
+        t.tasks.insert(task.id.clone(), task.clone());
+        Ok(crate::ports::CreateOutcome::Created)
+    }
+}

@@ -790,3 +790,69 @@ async fn three_variations_are_charged_three_times_and_only_the_failed_one_refund
         .collect();
     assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>());
 }
+
+/// A cacheable template asked twice within its TTL: one provider call, two tasks, the second
+/// free and showing the same stored object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_template_request_makes_one_provider_call_for_two_tasks() {
+    let stack = start(2, 200.0).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("cacher", "pro").unwrap();
+    let body = json!({"type": "text_to_video", "duration": 5, "template": {"id": "product-ad",
+        "fields": {"product": "a linen shirt", "setting": "a breezy terrace", "mood": "calm"}}});
+    let (status, _, first) = api
+        .post("/v1/videos", Some(&token), Some("cache-a"), &body)
+        .await;
+    assert_eq!(status, 202, "{first}");
+    let first_id = first["id"].as_str().unwrap();
+    let done = api.wait_terminal(&token, first_id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let creates = stack.sim.state.counters().create;
+    let (_, _, second) = api
+        .post("/v1/videos", Some(&token), Some("cache-b"), &body)
+        .await;
+    assert_eq!(second["cached_from"], first_id);
+    assert_eq!(
+        (second["status"].as_str(), second["cost_units"].as_f64()),
+        (Some("SUCCEEDED"), Some(0.0))
+    );
+    let second_id = second["id"].as_str().unwrap();
+    let tasks = store(&stack);
+    use shared::ports::Tasks;
+    let a = tasks
+        .get_task(first_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .video
+        .unwrap();
+    let b = tasks
+        .get_task(second_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .video
+        .unwrap();
+    assert_eq!(
+        (a.key, a.sha256),
+        (b.key, b.sha256),
+        "the same stored object"
+    );
+    let (_, _, shown) = api
+        .get(&format!("/v1/videos/{second_id}"), &token, None)
+        .await;
+    assert!(
+        shown["video"]["url"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/videos/cacher/{first_id}.mp4"))
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        stack.sim.state.counters().create,
+        creates,
+        "no provider call for the cached one"
+    );
+    let debits = ledger(&stack, "cacher").await;
+    assert_eq!(debits.len(), 1, "one charge: {debits:?}");
+}

@@ -103,3 +103,94 @@ impl crate::ports::Groups for DynamoTaskStore {
         }))
     }
 }
+
+fn cache_sk(key: &str) -> String {
+    format!("CACHE#{key}")
+}
+
+impl crate::ports::ResultCache for DynamoTaskStore {
+    async fn cached(
+        &self,
+        user_id: &str,
+        key: &str,
+        now_secs: i64,
+    ) -> Result<Option<crate::task::TaskId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(super::user_pk(user_id)))
+            .key("sk", s(cache_sk(key)))
+            .send()
+            .await
+            .map_err(backend)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        // TTL deletion lags: an expired entry is no entry.
+        if super::read_i64(&item, "expires_at").is_none_or(|at| at <= now_secs) {
+            return Ok(None);
+        }
+        let id = item.get("task_id").and_then(|v| v.as_s().ok());
+        Ok(id.map(|id| crate::task::TaskId::from(id.as_str())))
+    }
+
+    async fn remember(
+        &self,
+        user_id: &str,
+        key: &str,
+        task_id: &crate::task::TaskId,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(super::user_pk(user_id)))
+            .item("sk", s(cache_sk(key)))
+            .item("task_id", s(task_id.as_str()))
+            .item("expires_at", super::n(expires_at))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn record_cached(
+        &self,
+        task: &crate::task::Task,
+        idempotency: &crate::ports::IdempotencyRecord,
+    ) -> Result<crate::ports::CreateOutcome, StoreError> {
+        let now = crate::time_util::unix_seconds(crate::time_util::now());
+        let idem = super::to_item(&super::IdempotencyItem {
+            pk: super::user_pk(&idempotency.user_id),
+            sk: format!("IDEMPOTENCY#{}", idempotency.key),
+            expires_at: now + super::IDEMPOTENCY_TTL_SECS,
+            record: idempotency.clone(),
+        })?;
+        let new = Some("attribute_not_exists(pk)");
+        let task_item = super::to_item(&super::TaskItem::new(task.clone(), 1))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .client_request_token(task.id.to_string())
+            .transact_items(super::put(&self.table, task_item, new)?)
+            .transact_items(super::put(&self.table, idem, new)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(crate::ports::CreateOutcome::Created),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
+            {
+                let existing = self
+                    .get_idempotency(&idempotency.user_id, &idempotency.key)
+                    .await?;
+                existing
+                    .map(crate::ports::CreateOutcome::KeyExists)
+                    .ok_or_else(|| StoreError::Contention(task.id.to_string()))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+}
