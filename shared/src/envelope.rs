@@ -87,6 +87,7 @@ pub const CODES: &[&str] = &[
     "template_setting_not_allowed",
     "invalid_variations",
     "too_many_variations",
+    "cannot_upgrade",
     "internal_error",
     "queue_unavailable",
 ];

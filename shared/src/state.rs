@@ -405,6 +405,7 @@ mod apply_tests {
             template: None,
             group_id: None,
             cached_from: None,
+            upgraded_from: None,
         }
     }
 

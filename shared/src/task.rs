@@ -93,7 +93,7 @@ impl AspectRatio {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Quality {
     Draft,
@@ -384,6 +384,9 @@ pub struct Task {
     /// Answered from the result cache: the task whose stored video this one shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_from: Option<TaskId>,
+    /// The draft this task re-runs at a higher quality (`POST /v1/videos/{id}/upgrade`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgraded_from: Option<TaskId>,
 }
 
 /// Which published template version made a task's prompt, and with what fields: enough to

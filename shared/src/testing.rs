@@ -1072,6 +1072,7 @@ pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
         template: None,
         group_id: None,
         cached_from: None,
+        upgraded_from: None,
     }
 }
 

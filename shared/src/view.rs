@@ -59,6 +59,9 @@ pub struct TaskView {
     /// Answered from the result cache: the task whose stored video this is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached_from: Option<String>,
+    /// The draft this task re-runs at a higher quality.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgraded_from: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -151,6 +154,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         template: task.template.clone(),
         group_id: task.group_id.clone(),
         cached_from: task.cached_from.as_ref().map(|id| id.to_string()),
+        upgraded_from: task.upgraded_from.as_ref().map(|id| id.to_string()),
     }
 }
 

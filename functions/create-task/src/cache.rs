@@ -74,6 +74,7 @@ pub fn from_cache(source: &Task, parsed: &Parsed, now: Timestamp) -> Task {
     task.cached_from = Some(source.id.clone());
     task.template = parsed.template.as_ref().map(|(_, used)| used.clone());
     task.group_id = None;
+    task.upgraded_from = None;
     task.request = None;
     task.provider_ref = None;
     task.provider_handle = None;

@@ -182,6 +182,7 @@ async fn variation<S: Store, P: VideoProvider, U: UploadStore, D>(
         spec: &spec,
         template: parsed.template.as_ref().map(|(_, used)| used),
         group: Some(gid),
+        upgraded_from: None,
         key: &key,
         hash,
     };

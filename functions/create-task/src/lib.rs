@@ -11,6 +11,7 @@ mod cache;
 mod group;
 mod requests;
 mod templates;
+mod upgrade;
 mod uploads;
 
 use lambda_http::request::RequestContext;
@@ -129,6 +130,7 @@ async fn route<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
             | ("POST", ["v1", "videos", "estimate"])
             | ("POST", ["v1", "uploads"])
             | ("GET", ["v1", "templates"])
+            | ("POST", ["v1", "videos", _, "upgrade"])
     );
     if !known {
         return Err(ApiError::route_not_found(method, req.uri().path()));
@@ -142,11 +144,12 @@ async fn route<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
         ["v1", "videos"] => create(app, req, &identity).await,
         ["v1", "videos", "estimate"] => estimate(app, req, &identity).await,
         ["v1", "templates"] => templates::list(app, &identity).await,
+        ["v1", "videos", id, "upgrade"] => upgrade::upgrade(app, req, &identity, id).await,
         _ => uploads::create_upload(app, req, &identity).await,
     }
 }
 
-fn idempotency_key(req: &Request) -> Result<String, ApiError> {
+pub(crate) fn idempotency_key(req: &Request) -> Result<String, ApiError> {
     let key = header(req, "idempotency-key").ok_or_else(|| {
         ApiError::new(
             400,
@@ -390,6 +393,7 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
         spec,
         template: parsed.template.as_ref().map(|(_, used)| used),
         group: None,
+        upgraded_from: None,
         key: &key,
         hash: &hash,
     };
@@ -413,6 +417,7 @@ pub(crate) struct NewTask<'a> {
     pub spec: &'a VideoSpec,
     pub template: Option<&'a shared::task::TemplateUse>,
     pub group: Option<&'a str>,
+    pub upgraded_from: Option<&'a shared::task::TaskId>,
     pub key: &'a str,
     pub hash: &'a str,
 }
@@ -439,6 +444,7 @@ pub(crate) async fn record_task<S: Store, P: VideoProvider, U: UploadStore, D>(
     let mut task = new_task(identity, new.spec, p, generation, now);
     task.template = new.template.cloned();
     task.group_id = new.group.map(str::to_string);
+    task.upgraded_from = new.upgraded_from.cloned();
     let record = IdempotencyRecord {
         user_id: identity.user_id.clone(),
         key: new.key.to_string(),
@@ -585,6 +591,7 @@ fn new_task(
         template: None,
         group_id: None,
         cached_from: None,
+        upgraded_from: None,
     }
 }
 
@@ -740,7 +747,7 @@ async fn estimate<S: Store, P: VideoProvider, U, D>(
 
 /// Same key again: the same body answers with the key's task as it is now; another body is
 /// refused.
-async fn replay<S: Store, P, U, D>(
+pub(crate) async fn replay<S: Store, P, U, D>(
     app: &App<S, P, U, D>,
     existing: &IdempotencyRecord,
     hash: &str,

@@ -997,3 +997,73 @@ async fn a_cacheable_template_asked_again_reuses_the_stored_video_at_no_cost() {
     let bad = send(&app, ask("cache-6", json!({"fresh": "yes"}))).await;
     assert_error(&bad, 422, "invalid_request");
 }
+
+fn upgrade(id: &str, key: &str, body: Option<Value>) -> HttpEvent {
+    let event = HttpEvent::new("POST", format!("/v1/videos/{id}/upgrade"))
+        .header("idempotency-key", key)
+        .plan("pro");
+    match body {
+        Some(b) => event.json(b),
+        None => event,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_finished_draft_is_re_run_at_a_higher_quality_as_a_new_priced_task() {
+    let app = app();
+    let draft_body = json!({"type": "text_to_video", "prompt": "a lantern drifting on a lake at night",
+        "duration": 5, "quality": "draft", "seed": 1234, "aspect_ratio": "9:16"});
+    let draft = send(&app, create(draft_body).plan("pro")).await;
+    assert_eq!(draft.0, 202, "{}", draft.2);
+    let id = draft.2["id"].as_str().unwrap().to_string();
+    let in_progress = send(&app, upgrade(&id, "up-0", None)).await;
+    assert_error(&in_progress, 409, "cannot_upgrade");
+    succeed(&app, &id);
+
+    let up = send(&app, upgrade(&id, "up-1", None)).await;
+    assert_eq!(up.0, 202, "{}", up.2);
+    assert_eq!(up.2["upgraded_from"], id.as_str());
+    assert_eq!(up.2["quality"], "pro");
+    for field in ["prompt", "seed", "aspect_ratio", "duration", "type"] {
+        assert_eq!(up.2[field], draft.2[field], "{field}");
+    }
+    assert!(
+        up.2["cost_units"].as_f64() > draft.2["cost_units"].as_f64(),
+        "priced at the new quality"
+    );
+    assert_ne!(up.2["id"], draft.2["id"]);
+    let replay = send(&app, upgrade(&id, "up-1", None)).await;
+    assert_eq!(replay.2["id"], up.2["id"]);
+    let standard = send(
+        &app,
+        upgrade(&id, "up-2", Some(json!({"quality": "standard"}))),
+    )
+    .await;
+    assert_eq!(
+        (standard.0, standard.2["quality"].as_str()),
+        (202, Some("standard"))
+    );
+
+    assert_error(
+        &send(
+            &app,
+            upgrade(&id, "up-3", Some(json!({"quality": "draft"}))),
+        )
+        .await,
+        422,
+        "invalid_quality",
+    );
+    assert_error(
+        &send(
+            &app,
+            upgrade(&id, "up-4", Some(json!({"quality": "ultra"}))),
+        )
+        .await,
+        400,
+        "malformed_request",
+    );
+    let not_mine = upgrade(&id, "up-5", None).user(Some("mallory"));
+    assert_error(&send(&app, not_mine).await, 404, "not_found");
+    let no_key = HttpEvent::new("POST", format!("/v1/videos/{id}/upgrade")).plan("pro");
+    assert_error(&send(&app, no_key).await, 400, "idempotency_key_required");
+}

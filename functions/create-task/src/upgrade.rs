@@ -1,0 +1,147 @@
+//! Draft to final: `POST /v1/videos/{id}/upgrade` re-runs a finished task's exact request —
+//! prompt, template version, seed, images, settings — at a higher quality, as a new task
+//! priced and charged at that quality. The draft stays as it is.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use shared::auth::Identity;
+use shared::envelope::{ApiError, json_response};
+use shared::ports::{DispatchNudge, UploadStore};
+use shared::provider::{GenerationRequest, VideoProvider};
+use shared::task::{Quality, Task, TaskStatus};
+use shared::time_util;
+use shared::validation::{ImageRef, VideoSpec};
+use shared::view::task_view;
+
+use crate::{App, NewTask, Recorded, Store, admit, priced, record_task, replay, store_error};
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpgradeBody {
+    quality: Option<Quality>,
+}
+
+/// The quality asked for: `pro` unless the body names another.
+fn target_quality(req: &Request) -> Result<Quality, ApiError> {
+    let raw = shared::http_util::body_bytes(req, 4096)?;
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Quality::Pro);
+    }
+    let body: UpgradeBody = serde_json::from_slice(raw)
+        .map_err(|e| ApiError::malformed(format!("invalid request body: {e}")))?;
+    Ok(body.quality.unwrap_or(Quality::Pro))
+}
+
+/// An image the provider fetched: one of the caller's uploads is checked and signed again (its
+/// earlier link has expired); any other URL is asked for as it was.
+fn image_ref(url: &str, user_id: &str) -> ImageRef {
+    let prefix = format!("/uploads/{user_id}/");
+    let path = url::Url::parse(url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_default();
+    match path.find(&prefix).map(|at| &path[at + prefix.len()..]) {
+        Some(id) if !id.is_empty() && !id.contains('/') => ImageRef::Upload(id.to_string()),
+        _ => ImageRef::Url(url.to_string()),
+    }
+}
+
+/// The source's request as a spec, at the new quality.
+pub fn spec_of(request: &GenerationRequest, user_id: &str, quality: Quality) -> VideoSpec {
+    VideoSpec {
+        video_type: request.kind,
+        prompt: request.prompt.clone(),
+        negative_prompt: request.negative_prompt.clone().unwrap_or_default(),
+        duration: request.duration_seconds,
+        aspect_ratio: request.aspect_ratio,
+        quality,
+        model_override: None,
+        cfg_scale: request.cfg_scale,
+        image: request.image.as_deref().map(|u| image_ref(u, user_id)),
+        image_tail: request.image_tail.as_deref().map(|u| image_ref(u, user_id)),
+        camera_control: request.camera,
+        audio: request.audio,
+        shots: request.shots.clone(),
+        seed: request.seed,
+        element_ids: request.elements.clone(),
+    }
+}
+
+fn cannot(message: &str) -> ApiError {
+    ApiError::new(409, "cannot_upgrade", message.to_string())
+}
+
+/// The caller's finished task, and the request it ran.
+async fn source<S: Store, P, U, D>(
+    app: &App<S, P, U, D>,
+    identity: &Identity,
+    id: &str,
+    quality: Quality,
+) -> Result<(Task, GenerationRequest), ApiError> {
+    let task = app.store.get_task(id).await.map_err(store_error)?;
+    let task = task
+        .filter(|t| t.user_id == identity.user_id)
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    if task.status != TaskStatus::Succeeded {
+        return Err(cannot("only a finished video can be upgraded"));
+    }
+    if quality <= task.quality {
+        return Err(ApiError::new(
+            422,
+            "invalid_quality",
+            "an upgrade asks for a higher quality than the video has",
+        )
+        .with_field("quality"));
+    }
+    let request = task
+        .request
+        .clone()
+        .ok_or_else(|| cannot("this video was not made from a request that can be re-run"))?;
+    Ok((task, request))
+}
+
+pub async fn upgrade<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
+    app: &App<S, P, U, D>,
+    req: &Request,
+    identity: &Identity,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let key = crate::idempotency_key(req)?;
+    let quality = target_quality(req)?;
+    let hash = crate::request_hash(&json!({"upgrade": id, "quality": quality}));
+    let now = time_util::now();
+    let day = time_util::utc_day(now);
+    let (account, existing) = app
+        .store
+        .admission(&identity.user_id, &day, &key)
+        .await
+        .map_err(store_error)?;
+    if let Some(existing) = existing {
+        return replay(app, &existing, &hash).await;
+    }
+    let (draft, request) = source(app, identity, id, quality).await?;
+    let spec = spec_of(&request, identity.user_id.as_str(), quality);
+    let p = priced(app, identity, &account, &spec);
+    let moderation_key = crate::request_hash(&json!([key, hash]));
+    admit(app, identity, &p, &spec, &account, now, &moderation_key).await?;
+    let new = NewTask {
+        spec: &spec,
+        template: draft.template.as_ref(),
+        group: None,
+        upgraded_from: Some(&draft.id),
+        key: &key,
+        hash: &hash,
+    };
+    let task = match record_task(app, req, identity, &p, &account, now, &new).await? {
+        Recorded::New(task) => *task,
+        Recorded::KeyExists(existing) => return replay(app, &existing, &hash).await,
+    };
+    if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
+        tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
+    }
+    tracing::info!(task_id = %task.id, draft = %draft.id, "upgrade recorded");
+    Ok(json_response(
+        202,
+        &task_view(&task, None, time_util::now()),
+    ))
+}
