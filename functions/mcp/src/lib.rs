@@ -1,0 +1,208 @@
+//! mcp: the agent tool surface, a Model Context Protocol server over Streamable HTTP (stateless,
+//! JSON answers, so it fits a Lambda behind the API's own authorizer). Its tools are the HTTP
+//! API's operations, called in process with the caller's identity, so every call goes through
+//! the same validation, moderation, plans and idempotency; an error comes back with the code
+//! the HTTP API gives. Input schemas are the HTTP API's, taken from `api/openapi.yaml`.
+
+mod schemas;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use lambda_http::{Body, Request, Response};
+use rmcp::ErrorData;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+pub use schemas::{SchemaError, tools};
+
+/// Where the tools' HTTP requests are answered: the functions' handlers, in process.
+pub trait Backend: Send + Sync + 'static {
+    fn call(&self, req: Request) -> impl Future<Output = Response<Body>> + Send;
+}
+
+/// The MCP server: the tools and the handlers behind them. Clones share both.
+pub struct Tools<B> {
+    backend: Arc<B>,
+    catalog: Arc<Vec<Tool>>,
+}
+
+impl<B> Clone for Tools<B> {
+    fn clone(&self) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            catalog: self.catalog.clone(),
+        }
+    }
+}
+
+impl<B: Backend> Tools<B> {
+    pub fn new(backend: B) -> Result<Self, SchemaError> {
+        Ok(Self {
+            backend: Arc::new(backend),
+            catalog: Arc::new(tools()?),
+        })
+    }
+}
+
+/// One API call a tool makes.
+struct ApiCall {
+    method: http::Method,
+    path: String,
+    body: Option<Value>,
+    key: Option<String>,
+}
+
+fn invalid(message: &str) -> ErrorData {
+    ErrorData::invalid_params(message.to_string(), None)
+}
+
+/// A tool call without an `idempotency_key` gets one from the call: the same call sent again
+/// (same id, same arguments) is the same request.
+pub fn derived_key(call_id: &str, arguments: &Map<String, Value>) -> String {
+    let text = format!("{call_id}\n{}", Value::Object(arguments.clone()));
+    format!(
+        "mcp-{}",
+        &hex::encode(Sha256::digest(text.as_bytes()))[..32]
+    )
+}
+
+fn api_call(params: &CallToolRequestParams, call_id: &str) -> Result<ApiCall, ErrorData> {
+    let args = params.arguments.clone().unwrap_or_default();
+    let request = || {
+        args.get("request")
+            .cloned()
+            .ok_or_else(|| invalid("`request` is required"))
+    };
+    let call = |method, path: &str, body, key| ApiCall {
+        method,
+        path: path.into(),
+        body,
+        key,
+    };
+    match params.name.as_ref() {
+        "estimate_video" => Ok(call(
+            http::Method::POST,
+            "/v1/videos/estimate",
+            Some(request()?),
+            None,
+        )),
+        "create_video" => {
+            let key = match args.get("idempotency_key") {
+                Some(Value::String(k)) => k.clone(),
+                None | Some(Value::Null) => derived_key(call_id, &args),
+                Some(_) => return Err(invalid("`idempotency_key` must be a string")),
+            };
+            Ok(call(
+                http::Method::POST,
+                "/v1/videos",
+                Some(request()?),
+                Some(key),
+            ))
+        }
+        "get_video" => match args.get("id").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() && !id.contains(['/', '?', '#']) => Ok(call(
+                http::Method::GET,
+                &format!("/v1/videos/{id}"),
+                None,
+                None,
+            )),
+            _ => Err(invalid("`id` must be a task id")),
+        },
+        "list_templates" => Ok(call(http::Method::GET, "/v1/templates", None, None)),
+        other => Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
+    }
+}
+
+/// The HTTP request as the API would receive it from this caller: the same authorization
+/// header and, behind API Gateway, the same authorizer claims.
+fn to_request(call: ApiCall, parts: Option<&http::request::Parts>) -> Result<Request, ErrorData> {
+    let mut builder = http::Request::builder()
+        .method(call.method)
+        .uri(&call.path)
+        .header("content-type", "application/json");
+    if let Some(auth) = parts.and_then(|p| p.headers.get("authorization")) {
+        builder = builder.header("authorization", auth);
+    }
+    if let Some(key) = &call.key {
+        builder = builder.header("idempotency-key", key);
+    }
+    let body = call.body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
+    let mut req = builder
+        .body(body)
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+    let context = parts.and_then(|p| p.extensions.get::<lambda_http::request::RequestContext>());
+    if let Some(context) = context {
+        req.extensions_mut().insert(context.clone());
+    }
+    Ok(req)
+}
+
+/// The API's answer as a tool result: its JSON, flagged as an error when it is one (the
+/// envelope, with the HTTP API's code).
+fn to_result(resp: Response<Body>) -> CallToolResult {
+    let status = resp.status();
+    let value: Value = match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+        Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    let value = json!({ "status": status.as_u16(), "body": value });
+    if status.is_success() {
+        CallToolResult::structured(value)
+    } else {
+        CallToolResult::structured_error(value)
+    }
+}
+
+impl<B: Backend> rmcp::ServerHandler for Tools<B> {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(
+            self.catalog.as_ref().clone(),
+        ))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let call = api_call(&request, &context.id.to_string())?;
+        let parts = context.extensions.get::<http::request::Parts>();
+        let req = to_request(call, parts)?;
+        tracing::info!(tool = %request.name, "tool call");
+        Ok(to_result(self.backend.call(req).await).into())
+    }
+}
+
+/// The Streamable HTTP endpoint at `/mcp`: stateless, JSON answers.
+pub fn router<B: Backend>(tools: Tools<B>) -> axum::Router {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::never::NeverSessionManager,
+    };
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(None)
+        // Behind API Gateway the Host is the API's domain; the authorizer guards the route.
+        .disable_allowed_hosts();
+    let service = StreamableHttpService::new(
+        move || Ok(tools.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    axum::Router::new().nest_service("/mcp", service)
+}

@@ -1,0 +1,266 @@
+//! The MCP endpoint in process: JSON-RPC over Streamable HTTP into the router, the tools
+//! answered by create-task's and status-query's handlers on in-memory ports.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use lambda_http::{Body, Request, Response};
+use mcp::{Backend, Tools, router};
+use serde_json::{Value, json};
+use shared::auth::AuthMode;
+use shared::testing::{FakeProvider, MemoryBlobs, MemoryQueue, MemoryStore};
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"mcp-test-local-secret-0123456789";
+
+struct InMemory {
+    create: create_task::App<MemoryStore, FakeProvider, MemoryBlobs, MemoryQueue>,
+    status: status_query::App<MemoryStore, MemoryBlobs, FakeProvider, MemoryQueue>,
+}
+
+impl Backend for InMemory {
+    async fn call(&self, req: Request) -> Response<Body> {
+        if req.method() == http::Method::GET && req.uri().path().starts_with("/v1/videos/") {
+            status_query::handle(&self.status, req).await
+        } else {
+            create_task::handle(&self.create, req).await
+        }
+    }
+}
+
+fn backend() -> InMemory {
+    let none: HashMap<&str, &str> = HashMap::new();
+    let store = MemoryStore::default();
+    let auth = || AuthMode::Local {
+        secret: SECRET.to_vec(),
+    };
+    InMemory {
+        create: create_task::App {
+            store: store.clone(),
+            provider: FakeProvider::default(),
+            uploads: MemoryBlobs::default(),
+            dispatch: MemoryQueue::default(),
+            auth: auth(),
+            webhook: shared::config::WebhookConfig {
+                base_url: Some("https://api.example.com".into()),
+                secret: b"test-webhook-secret-0123456789".to_vec(),
+            },
+            plans: shared::plans::Plans::from_source(&none).unwrap(),
+            moderation: shared::moderation::Policy::from_source(&none).unwrap(),
+            upload_policy: create_task::UploadPolicy {
+                put_ttl: Duration::from_secs(600),
+                allow_loopback_urls: false,
+            },
+            templates: shared::templates::from_source(&none).unwrap(),
+        },
+        status: status_query::App {
+            store,
+            videos: MemoryBlobs::default(),
+            provider: FakeProvider::default(),
+            queue: MemoryQueue::default(),
+            auth: auth(),
+            presign_ttl: Duration::from_secs(900),
+            capacity: 2,
+            plans: shared::plans::Plans::from_source(&none).unwrap(),
+            poll: shared::sync::SyncPolicy {
+                stale_after: Duration::from_secs(30),
+                hard_timeout: Duration::from_secs(3 * 3600),
+            },
+        },
+    }
+}
+
+async fn rpc(
+    app: &axum::Router,
+    token: Option<&str>,
+    id: u64,
+    method: &str,
+    params: Value,
+) -> Value {
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri("/mcp")
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let mut params = params;
+    params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}});
+    if let Some(name) = params["name"].as_str() {
+        req = req.header("mcp-name", name);
+    }
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}))
+}
+
+fn token(user: &str) -> String {
+    shared::auth::mint_local_token(SECRET, user, Some("pro"), 3600).unwrap()
+}
+
+#[tokio::test]
+async fn the_tools_are_listed_with_the_http_apis_schemas() {
+    let app = router(Tools::new(backend()).unwrap());
+    let listed = rpc(&app, Some(&token("agent")), 1, "tools/list", json!({})).await;
+    let tools = listed["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"));
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "estimate_video",
+            "create_video",
+            "get_video",
+            "list_templates"
+        ]
+    );
+    let create = &tools[1]["inputSchema"]["properties"]["request"];
+    assert!(
+        create["oneOf"][0]["properties"]["prompt_parts"].is_object(),
+        "{create}"
+    );
+    assert!(
+        !create.to_string().contains("$ref"),
+        "references are inlined"
+    );
+}
+
+async fn call(app: &axum::Router, token: Option<&str>, id: u64, tool: &str, args: Value) -> Value {
+    let answer = rpc(
+        app,
+        token,
+        id,
+        "tools/call",
+        json!({"name": tool, "arguments": args}),
+    )
+    .await;
+    answer["result"].clone()
+}
+
+fn t2v(prompt: &str) -> Value {
+    json!({"type": "text_to_video", "prompt": prompt, "duration": 5})
+}
+
+#[tokio::test]
+async fn a_video_is_created_and_read_through_the_tools_once_per_call() {
+    let app = router(Tools::new(backend()).unwrap());
+    let agent = token("agent");
+    let estimate = call(
+        &app,
+        Some(&agent),
+        1,
+        "estimate_video",
+        json!({"request": t2v("a tide pool")}),
+    )
+    .await;
+    assert_eq!(estimate["structuredContent"]["status"], 200, "{estimate}");
+    assert!(estimate["structuredContent"]["body"]["cost_units"].as_f64() > Some(0.0));
+    let args = json!({"request": t2v("a tide pool at dawn, macro lens")});
+    let created = call(&app, Some(&agent), 2, "create_video", args.clone()).await;
+    assert_eq!(created["isError"], false, "{created}");
+    assert_eq!(created["structuredContent"]["status"], 202);
+    let id = created["structuredContent"]["body"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The same call again (a client retrying it): the key it derives is the same, one task.
+    let again = call(&app, Some(&agent), 2, "create_video", args).await;
+    assert_eq!(again["structuredContent"]["body"]["id"], id.as_str());
+    let got = call(&app, Some(&agent), 3, "get_video", json!({"id": id})).await;
+    assert_eq!(got["structuredContent"]["body"]["id"], id.as_str());
+    let templates = call(&app, Some(&agent), 4, "list_templates", json!({})).await;
+    assert!(
+        templates["structuredContent"]["body"]["items"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
+}
+
+/// The code an HTTP create gives for this body.
+async fn http_code(app: &InMemory, user: &str, body: &Value) -> String {
+    let event = shared::testing::HttpEvent::new("POST", "/v1/videos")
+        .user(None)
+        .header("authorization", &format!("Bearer {}", token(user)))
+        .header("idempotency-key", "http-1")
+        .json(body.clone());
+    let (_, _, answer) = shared::testing::response_parts(app.call(event.request()).await);
+    answer["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn invalid_and_blocked_requests_get_the_http_apis_codes() {
+    let app = router(Tools::new(backend()).unwrap());
+    let http = backend();
+    let cases = [
+        (t2v(&"long ".repeat(600)), "prompt_too_long"),
+        (
+            json!({"type": "text_to_video", "duration": 5}),
+            "prompt_required",
+        ),
+        (
+            t2v("a graphic beheading in close-up"),
+            "content_policy_violation",
+        ),
+        (
+            json!({"type": "text_to_video", "prompt": "x", "colour": "red"}),
+            "malformed_request",
+        ),
+    ];
+    for (i, (body, code)) in cases.into_iter().enumerate() {
+        let got = call(
+            &app,
+            Some(&token("agent")),
+            10 + i as u64,
+            "create_video",
+            json!({"request": body}),
+        )
+        .await;
+        assert_eq!(got["isError"], true, "{got}");
+        assert_eq!(
+            got["structuredContent"]["body"]["error"]["code"], code,
+            "{got}"
+        );
+        assert_eq!(http_code(&http, "agent", &body).await, code);
+    }
+    let anonymous = call(
+        &app,
+        None,
+        20,
+        "create_video",
+        json!({"request": t2v("a fox")}),
+    )
+    .await;
+    assert_eq!(
+        anonymous["structuredContent"]["body"]["error"]["code"],
+        "unauthenticated"
+    );
+    let missing = rpc(
+        &app,
+        Some(&token("agent")),
+        21,
+        "tools/call",
+        json!({"name": "create_video", "arguments": {}}),
+    )
+    .await;
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("request"),
+        "{missing}"
+    );
+}
