@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 
 fn expectations() -> Expectations {
     type Loader = fn(&HashMap<String, String>) -> Result<(), ConfigError>;
-    let loaders: [(&str, Loader); 8] = [
+    let loaders: [(&str, Loader); 9] = [
         ("create-task", |e| {
             create_task::Settings::from_source(e).map(|_| ())
         }),
@@ -35,6 +35,11 @@ fn expectations() -> Expectations {
         }),
         ("notify", |e| notify::Settings::from_source(e).map(|_| ())),
         ("devices", |e| devices::Settings::from_source(e).map(|_| ())),
+        // mcp runs create-task's and status-query's handlers: it needs what both need.
+        ("mcp", |e| {
+            create_task::Settings::from_source(e)?;
+            status_query::Settings::from_source(e).map(|_| ())
+        }),
     ];
     let required_env: BTreeMap<String, BTreeSet<String>> = loaders
         .iter()

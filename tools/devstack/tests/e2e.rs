@@ -209,6 +209,7 @@ async fn every_sample_event_runs_on_its_handler() {
             Expect::Json(json!({"batchItemFailures": []})),
         ),
         ("devices", "register-device.json", Expect::Http(201)),
+        ("mcp", "tools-list.json", Expect::Http(200)),
         (
             "reconcile",
             "scheduled.json",

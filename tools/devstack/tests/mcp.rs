@@ -1,0 +1,60 @@
+//! The agent tool surface on the local stack, driven by a maintained MCP client (the MCP
+//! Python SDK, `tools/independent/mcp_client.py`): the tools are listed, a video is made end to
+//! end through them, and invalid or blocked requests get the codes the HTTP API gives.
+
+mod common;
+
+use common::{Api, start, t2v};
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
+    let stack = start(|_| {}).await;
+    let token = stack.token_with_plan("agent", "pro").unwrap();
+    let script = common::workspace_root().join("tools/independent/mcp_client.py");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let url = format!("{}/mcp", stack.api_url);
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .args([url.as_str(), token.as_str()])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        got["tools"],
+        json!([
+            "estimate_video",
+            "create_video",
+            "get_video",
+            "list_templates"
+        ])
+    );
+    assert_eq!(got["created"]["status"], 202, "{got}");
+    assert_eq!(got["final"]["body"]["status"], "SUCCEEDED", "{got}");
+    assert!(got["final"]["body"]["video"]["url"].is_string());
+
+    // The same requests through HTTP: the same codes.
+    let api = Api::new(&stack);
+    let cases = [
+        ("invalid", t2v(&"long ".repeat(600))),
+        ("blocked", t2v("a graphic beheading in close-up")),
+    ];
+    for (i, (name, body)) in cases.into_iter().enumerate() {
+        let (_, _, http) = api.create(&token, &format!("http-{i}"), &body).await;
+        assert_eq!(got["errors"][name]["is_error"], true, "{got}");
+        assert_eq!(
+            got["errors"][name]["code"], http["error"]["code"],
+            "{name}: {got}"
+        );
+    }
+    println!(
+        "mcp: tools listed, {} made through them, codes as over HTTP",
+        got["final"]["body"]["id"]
+    );
+}
