@@ -34,6 +34,11 @@ pub async fn all_versions<S: TemplateStore>(
 ) -> Result<Vec<VideoTemplate>, ApiError> {
     let mut all = shipped.to_vec();
     for t in store.published_templates().await.map_err(store_error)? {
+        // A table item whose slots and frame disagree would make broken prompts: left out.
+        if let Err(e) = shared::templates::check_template(&t) {
+            tracing::error!(error = %e, "published template version ignored");
+            continue;
+        }
         if !all.iter().any(|s| s.id == t.id && s.version == t.version) {
             all.push(t);
         }

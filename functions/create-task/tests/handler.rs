@@ -1067,3 +1067,21 @@ async fn a_finished_draft_is_re_run_at_a_higher_quality_as_a_new_priced_task() {
     let no_key = HttpEvent::new("POST", format!("/v1/videos/{id}/upgrade")).plan("pro");
     assert_error(&send(&app, no_key).await, 400, "idempotency_key_required");
 }
+
+#[tokio::test]
+async fn a_published_version_whose_slots_and_frame_disagree_is_ignored() {
+    use shared::ports::TemplateStore;
+    let app = app();
+    let mut broken = shared::templates::from_source(&HashMap::<&str, &str>::new())
+        .unwrap()
+        .remove(0);
+    broken.version = 2;
+    broken.frame.style = Some("{nowhere}".into());
+    app.store.publish_template(&broken).await.unwrap();
+    let got = send(
+        &app,
+        from_template("u9", json!({"id": "product-ad", "fields": mug_fields()})),
+    )
+    .await;
+    assert_eq!(got.2["template"]["version"], 1, "{}", got.2);
+}
