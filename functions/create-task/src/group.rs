@@ -66,26 +66,46 @@ async fn existing<S: Store, P, U, D>(
     key: &str,
     hash: &str,
 ) -> Result<Option<Task>, ApiError> {
-    let Some(record) = app
-        .store
-        .idempotency(&identity.user_id, key)
-        .await
-        .map_err(store_error)?
-    else {
-        return Ok(None);
-    };
-    if record.request_hash != hash {
+    let record = app.store.idempotency(&identity.user_id, key).await;
+    match record.map_err(store_error)? {
+        Some(record) => crate::replayed_task(app, &record, hash).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Before the first variation is made: the plan's variations, the template, and every
+/// variation against the plan's limits (a retry that finds some made skips this).
+async fn admit_group<S: Store, P: VideoProvider, U, D>(
+    app: &App<S, P, U, D>,
+    identity: &Identity,
+    parsed: &Parsed,
+    (p, account, now): Pricing<'_, '_>,
+    (key, hash, n): (&str, &str, u32),
+) -> Result<(), ApiError> {
+    if n > p.plan.max_variations {
         return Err(ApiError::new(
             422,
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used with a different request body",
+            "too_many_variations",
+            format!(
+                "the {} plan allows at most {} variations",
+                p.plan_name, p.plan.max_variations
+            ),
         )
-        .with_field("Idempotency-Key"));
+        .with_field("variations"));
     }
-    app.store
-        .get_task(&record.task_id)
-        .await
-        .map_err(store_error)
+    crate::check_template(parsed, p.plan_name)?;
+    if existing(app, identity, &sub_key(key, 0), hash)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let all = crate::Priced {
+        count: n,
+        ..p.clone()
+    };
+    let request = crate::request_hash(&json!([key, hash]));
+    admit(app, identity, &all, &parsed.spec, account, now, &request).await
 }
 
 pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
@@ -104,29 +124,9 @@ pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: Dispatc
         .account(&identity.user_id, &day)
         .await
         .map_err(store_error)?;
-    let mut p = priced(app, identity, &account, &parsed.spec);
-    if n > p.plan.max_variations {
-        return Err(ApiError::new(
-            422,
-            "too_many_variations",
-            format!(
-                "the {} plan allows at most {} variations",
-                p.plan_name, p.plan.max_variations
-            ),
-        )
-        .with_field("variations"));
-    }
-    crate::check_template(parsed, p.plan_name)?;
+    let p = priced(app, identity, &account, &parsed.spec);
     let gid = group_id(&identity.user_id, key);
-    if existing(app, identity, &sub_key(key, 0), &hash)
-        .await?
-        .is_none()
-    {
-        p.count = n;
-        let request = crate::request_hash(&json!([key, hash]));
-        admit(app, identity, &p, &parsed.spec, &account, now, &request).await?;
-        p.count = 1;
-    }
+    admit_group(app, identity, parsed, (&p, &account, now), (key, &hash, n)).await?;
     let mut tasks = Vec::new();
     for i in 0..n {
         tasks.push(

@@ -235,6 +235,7 @@ fn secs_to_midnight(now: time::OffsetDateTime) -> u64 {
 }
 
 /// Everything the plan and the provider decide about a valid request, before any money moves.
+#[derive(Clone)]
 pub(crate) struct Priced<'a> {
     plan_name: &'a str,
     plan: &'a Plan,
@@ -747,11 +748,12 @@ async fn estimate<S: Store, P: VideoProvider, U, D>(
 
 /// Same key again: the same body answers with the key's task as it is now; another body is
 /// refused.
-pub(crate) async fn replay<S: Store, P, U, D>(
+/// The task a used key recorded, when this request is the one it was used with.
+pub(crate) async fn replayed_task<S: Store, P, U, D>(
     app: &App<S, P, U, D>,
     existing: &IdempotencyRecord,
     hash: &str,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<Task, ApiError> {
     if existing.request_hash != hash {
         return Err(ApiError::new(
             422,
@@ -760,12 +762,19 @@ pub(crate) async fn replay<S: Store, P, U, D>(
         )
         .with_field("Idempotency-Key"));
     }
-    let task = app
-        .store
+    app.store
         .get_task(&existing.task_id)
         .await
         .map_err(store_error)?
-        .ok_or_else(ApiError::internal)?;
+        .ok_or_else(ApiError::internal)
+}
+
+pub(crate) async fn replay<S: Store, P, U, D>(
+    app: &App<S, P, U, D>,
+    existing: &IdempotencyRecord,
+    hash: &str,
+) -> Result<Response<Body>, ApiError> {
+    let task = replayed_task(app, existing, hash).await?;
     // The record is written in the task's own transaction: once it exists, the first request
     // is done and its task (waiting or further along) is the answer.
     tracing::info!(task_id = %task.id, "idempotent replay");
