@@ -188,8 +188,13 @@ impl<B: Backend> rmcp::ServerHandler for Tools<B> {
     }
 }
 
-/// The Streamable HTTP endpoint at `/mcp`: stateless, JSON answers.
-pub fn router<B: Backend>(tools: Tools<B>) -> axum::Router {
+/// The Streamable HTTP endpoint (API Gateway routes `/mcp` to it): stateless, JSON answers.
+pub fn service<B: Backend>(
+    tools: Tools<B>,
+) -> rmcp::transport::streamable_http_server::StreamableHttpService<
+    Tools<B>,
+    rmcp::transport::streamable_http_server::session::never::NeverSessionManager,
+> {
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService, session::never::NeverSessionManager,
     };
@@ -199,10 +204,9 @@ pub fn router<B: Backend>(tools: Tools<B>) -> axum::Router {
         .with_sse_keep_alive(None)
         // Behind API Gateway the Host is the API's domain; the authorizer guards the route.
         .disable_allowed_hosts();
-    let service = StreamableHttpService::new(
+    StreamableHttpService::new(
         move || Ok(tools.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
-    );
-    axum::Router::new().nest_service("/mcp", service)
+    )
 }

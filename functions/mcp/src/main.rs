@@ -1,5 +1,5 @@
 use lambda_http::{Body, Error, Request, Response};
-use mcp::{Backend, Tools, router};
+use mcp::{Backend, Tools, service};
 use shared::aws::{DynamoTaskStore, S3VideoStore, SqsQueue, s3_client_for, sdk_config};
 use shared::config::ProcessEnv;
 use shared::providers::ConfiguredProvider;
@@ -55,5 +55,5 @@ async fn main() -> Result<(), Error> {
         plans: s.plans,
     };
     let tools = Tools::new(Functions { create, status })?;
-    lambda_http::run(router(tools)).await
+    lambda_http::run(service(tools)).await
 }

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use rmcp::model::Tool;
 use serde_json::{Map, Value, json};
 
-const OPENAPI: &str = include_str!("../../../api/openapi.yaml");
+/// `api/openapi.yaml` as JSON (build.rs).
+const OPENAPI: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 /// References nest a few levels deep in the contract; more means a cycle.
 const MAX_DEPTH: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     #[error("api/openapi.yaml is not readable: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Json(#[from] serde_json::Error),
     #[error("api/openapi.yaml has no schema {0}")]
     Missing(String),
     #[error("api/openapi.yaml's schemas nest too deeply (a cycle?)")]
@@ -60,7 +61,7 @@ fn object(properties: Value, required: &[&str]) -> Arc<Map<String, Value>> {
 
 /// The four tools, with the contract's schemas.
 pub fn tools() -> Result<Vec<Tool>, SchemaError> {
-    let spec: Value = serde_yaml::from_str(OPENAPI)?;
+    let spec: Value = serde_json::from_str(OPENAPI)?;
     let all = spec
         .pointer("/components/schemas")
         .and_then(Value::as_object)

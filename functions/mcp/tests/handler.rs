@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
-use mcp::{Backend, Tools, router};
+use mcp::{Backend, Tools};
 use serde_json::{Value, json};
 use shared::auth::AuthMode;
 use shared::testing::{FakeProvider, MemoryBlobs, MemoryQueue, MemoryStore};
@@ -102,6 +102,10 @@ async fn rpc(
         .unwrap();
     serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}))
+}
+
+fn router(tools: Tools<InMemory>) -> axum::Router {
+    axum::Router::new().nest_service("/mcp", mcp::service(tools))
 }
 
 fn token(user: &str) -> String {
