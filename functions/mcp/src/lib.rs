@@ -1,7 +1,8 @@
 //! mcp: the agent tool surface, a Model Context Protocol server over Streamable HTTP (stateless,
 //! JSON answers, so it fits a Lambda behind the API's own authorizer). Its tools are the HTTP
-//! API's operations, called in process with the caller's identity, so every call goes through
-//! the same validation, moderation, plans and idempotency; an error comes back with the code
+//! API's operations, made with the caller's own authorization (the Lambda sends them to the API
+//! itself; tests answer them with the handlers in process), so every call goes through the
+//! same validation, moderation, plans and idempotency, and an error comes back with the code
 //! the HTTP API gives. Input schemas are the HTTP API's, taken from `api/openapi.yaml`.
 
 mod schemas;
@@ -20,6 +21,23 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 pub use schemas::{SchemaError, tools};
+
+/// Where the Lambda sends the tools' API calls: `MCP_API_BASE_URL`, else the API domain each
+/// request came in on.
+pub struct Settings {
+    pub api_base: Option<String>,
+}
+
+impl Settings {
+    pub fn from_source(
+        src: &impl shared::config::Source,
+    ) -> Result<Self, shared::config::ConfigError> {
+        let base = src.optional("MCP_API_BASE_URL");
+        Ok(Self {
+            api_base: base.map(|b| b.trim().trim_end_matches('/').to_string()),
+        })
+    }
+}
 
 /// Where the tools' HTTP requests are answered: the functions' handlers, in process.
 pub trait Backend: Send + Sync + 'static {

@@ -57,6 +57,8 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         ("CDN_DOMAIN", String::new()),
         ("CDN_KEY_PAIR_ID", String::new()),
         ("CDN_PRIVATE_KEY_SECRET_ID", String::new()),
+        // The local API (the gateway), where the MCP tools send their calls.
+        ("MCP_API_BASE_URL", endpoints.api.clone()),
     ])
 }
 

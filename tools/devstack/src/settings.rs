@@ -39,6 +39,7 @@ pub const STACK_OWNED: &[&str] = &[
     "APNS_SANDBOX_PLATFORM_APPLICATION_ARN",
     "FCM_PLATFORM_APPLICATION_ARN",
     "CDN_PRIVATE_KEY_SECRET_ID",
+    "MCP_API_BASE_URL",
 ];
 
 /// Every other variable the functions read; the caller's environment may set any of these

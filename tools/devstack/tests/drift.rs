@@ -35,11 +35,7 @@ fn expectations() -> Expectations {
         }),
         ("notify", |e| notify::Settings::from_source(e).map(|_| ())),
         ("devices", |e| devices::Settings::from_source(e).map(|_| ())),
-        // mcp runs create-task's and status-query's handlers: it needs what both need.
-        ("mcp", |e| {
-            create_task::Settings::from_source(e)?;
-            status_query::Settings::from_source(e).map(|_| ())
-        }),
+        ("mcp", |e| mcp::Settings::from_source(e).map(|_| ())),
     ];
     let required_env: BTreeMap<String, BTreeSet<String>> = loaders
         .iter()
@@ -250,6 +246,7 @@ fn every_setting_the_functions_read_is_classified() {
         dispatch::Settings::from_source(&r).unwrap();
         notify::Settings::from_source(&r).unwrap();
         devices::Settings::from_source(&r).unwrap();
+        mcp::Settings::from_source(&r).unwrap();
         asked.extend(r.asked.into_inner());
     }
     use devstack::settings::{STACK_OWNED, USER_SETTINGS};
