@@ -33,6 +33,16 @@ pub fn authorizer_claims(req: &Request) -> Option<&HashMap<String, String>> {
     }
 }
 
+/// `https://{domain}` of the API this request came in on (API Gateway's request context).
+pub fn api_base(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.domain_name.as_ref().map(|d| format!("https://{d}"))
+        }
+        _ => None,
+    }
+}
+
 pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }

@@ -168,55 +168,29 @@ pub fn is_public(ip: IpAddr) -> bool {
 /// How long a name may take to resolve before the URL counts as unresolvable.
 pub const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// An image URL the provider may fetch: https, and every address its host resolves to is
-/// public. `allow_loopback` is for the local stack only.
+/// An image URL the provider may fetch: the outbound rule (https, every address public), its
+/// refusals named for the image field. `allow_loopback` is for the local stack only.
 pub async fn check_image_url(
     raw: &str,
     field: &str,
     allow_loopback: bool,
 ) -> Result<url::Url, ApiError> {
-    let url = url::Url::parse(raw).map_err(|_| {
-        refuse(
-            "invalid_image_url",
-            field,
-            format!("{field}.url is not a valid URL"),
-        )
-    })?;
-    let addrs = resolve(&url, field).await?;
-    let local = allow_loopback && addrs.iter().all(IpAddr::is_loopback);
-    if url.scheme() != "https" && !local {
-        return Err(refuse(
-            "image_url_not_https",
-            field,
-            format!("{field}.url must be https"),
-        ));
-    }
-    if !local && !addrs.iter().all(|ip| is_public(*ip)) {
-        return Err(refuse(
-            "image_url_not_public",
-            field,
-            format!("{field}.url must point to a public address"),
-        ));
-    }
-    Ok(url)
-}
-
-/// Every address the URL's host stands for (an address written in the URL is its own).
-async fn resolve(url: &url::Url, field: &str) -> Result<Vec<IpAddr>, ApiError> {
-    if url.host_str().is_none() {
-        return Err(refuse(
-            "invalid_image_url",
-            field,
-            format!("{field}.url has no host"),
-        ));
-    }
-    resolve_host(url).await.ok_or_else(|| {
-        refuse(
-            "image_url_unresolvable",
-            field,
-            format!("{field}.url host does not resolve"),
-        )
-    })
+    check_outbound_url(raw, allow_loopback)
+        .await
+        .map_err(|why| {
+            let (code, message) = match why {
+                OutboundRefusal::Invalid => ("invalid_image_url", "is not a valid URL"),
+                OutboundRefusal::NoHost => ("invalid_image_url", "has no host"),
+                OutboundRefusal::Unresolvable => {
+                    ("image_url_unresolvable", "host does not resolve")
+                }
+                OutboundRefusal::NotHttps => ("image_url_not_https", "must be https"),
+                OutboundRefusal::NotPublic => {
+                    ("image_url_not_public", "must point to a public address")
+                }
+            };
+            refuse(code, field, format!("{field}.url {message}"))
+        })
 }
 
 /// Every address a URL's host stands for; `None` when it has no host or does not resolve in
@@ -237,11 +211,13 @@ pub async fn resolve_host(url: &url::Url) -> Option<Vec<IpAddr>> {
     (!addrs.is_empty()).then_some(addrs)
 }
 
-/// Why an outbound URL (an app's webhook endpoint) is refused: the same rule as image URLs.
+/// Why an outbound URL (an image the provider fetches, an app's webhook endpoint) is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum OutboundRefusal {
     #[error("not a valid absolute URL")]
     Invalid,
+    #[error("has no host")]
+    NoHost,
     #[error("must be https")]
     NotHttps,
     #[error("host does not resolve")]
@@ -257,6 +233,9 @@ pub async fn check_outbound_url(
     allow_loopback: bool,
 ) -> Result<url::Url, OutboundRefusal> {
     let url = url::Url::parse(raw).map_err(|_| OutboundRefusal::Invalid)?;
+    if url.host_str().is_none() {
+        return Err(OutboundRefusal::NoHost);
+    }
     let addrs = resolve_host(&url)
         .await
         .ok_or(OutboundRefusal::Unresolvable)?;

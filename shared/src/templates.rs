@@ -70,37 +70,29 @@ fn clean(s: &str) -> String {
         .to_string()
 }
 
+fn part(v: &Option<String>) -> Option<String> {
+    v.as_deref().map(clean).filter(|v| !v.is_empty())
+}
+
 /// One prompt from the frame: "{subject} {action}. {scene}. Camera: …. Lighting: …. Mood: ….
 /// Style: …." — empty parts left out. `None` when every part is empty.
 pub fn compose(parts: &PromptParts) -> Option<String> {
-    let get = |name: &str| {
-        parts
-            .each()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| v)
-            .map(clean)
-            .filter(|v| !v.is_empty())
-    };
-    let lead = [get("subject"), get("action")]
+    let lead: Vec<String> = [part(&parts.subject), part(&parts.action)]
         .into_iter()
         .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+        .collect();
     let mut sentences: Vec<String> = Vec::new();
     if !lead.is_empty() {
-        sentences.push(lead);
+        sentences.push(lead.join(" "));
     }
-    sentences.extend(get("scene"));
-    for (name, label) in [
-        ("camera", "Camera"),
-        ("lighting", "Lighting"),
-        ("mood", "Mood"),
-        ("style", "Style"),
+    sentences.extend(part(&parts.scene));
+    for (label, v) in [
+        ("Camera", &parts.camera),
+        ("Lighting", &parts.lighting),
+        ("Mood", &parts.mood),
+        ("Style", &parts.style),
     ] {
-        if let Some(v) = get(name) {
-            sentences.push(format!("{label}: {v}"));
-        }
+        sentences.extend(part(v).map(|v| format!("{label}: {v}")));
     }
     (!sentences.is_empty()).then(|| format!("{}.", sentences.join(". ")))
 }
@@ -122,16 +114,7 @@ pub fn parse_parts(raw: &Value) -> Result<PromptParts, ApiError> {
             )));
         }
     }
-    if compose(&PromptParts {
-        scene: None,
-        camera: None,
-        lighting: None,
-        mood: None,
-        style: None,
-        ..parts.clone()
-    })
-    .is_none()
-    {
+    if part(&parts.subject).is_none() && part(&parts.action).is_none() {
         return Err(bad("prompt_parts needs a subject or an action".into()));
     }
     Ok(parts)

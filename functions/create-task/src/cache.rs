@@ -29,12 +29,8 @@ pub fn parse_fresh(raw: &Value) -> Result<bool, ApiError> {
 pub fn cache_key(parsed: &Parsed) -> Option<(String, u64)> {
     let (template, used) = parsed.template.as_ref()?;
     let ttl = template.cache_ttl_seconds?;
-    let text = format!(
-        "{}\n{}\n{:?}",
-        serde_json::to_string(used).unwrap_or_default(),
-        parsed.variations,
-        parsed.spec
-    );
+    let used = serde_json::to_string(used).unwrap_or_default();
+    let text = format!("{used}\n{:?}", parsed.spec);
     Some((hex::encode(Sha256::digest(text.as_bytes())), ttl))
 }
 

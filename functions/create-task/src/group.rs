@@ -74,13 +74,14 @@ async fn existing<S: Store, P, U, D>(
 }
 
 /// Before the first variation is made: the plan's variations, the template, and every
-/// variation against the plan's limits (a retry that finds some made skips this).
+/// variation against the plan's limits (a retry that finds some made — `resuming` — skips the
+/// limits: those were checked when the first was charged).
 async fn admit_group<S: Store, P: VideoProvider, U, D>(
     app: &App<S, P, U, D>,
     identity: &Identity,
     parsed: &Parsed,
     (p, account, now): Pricing<'_, '_>,
-    (key, hash, n): (&str, &str, u32),
+    (key, hash, n, resuming): (&str, &str, u32, bool),
 ) -> Result<(), ApiError> {
     if n > p.plan.max_variations {
         return Err(ApiError::new(
@@ -94,10 +95,7 @@ async fn admit_group<S: Store, P: VideoProvider, U, D>(
         .with_field("variations"));
     }
     crate::check_template(parsed, p.plan_name)?;
-    if existing(app, identity, &sub_key(key, 0), hash)
-        .await?
-        .is_some()
-    {
+    if resuming {
         return Ok(());
     }
     let all = crate::Priced {
@@ -126,20 +124,15 @@ pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: Dispatc
         .map_err(store_error)?;
     let p = priced(app, identity, &account, &parsed.spec);
     let gid = group_id(&identity.user_id, key);
-    admit_group(app, identity, parsed, (&p, &account, now), (key, &hash, n)).await?;
-    let mut tasks = Vec::new();
-    for i in 0..n {
-        tasks.push(
-            variation(
-                app,
-                req,
-                identity,
-                parsed,
-                (&p, &account, now),
-                (&gid, key, &hash, i),
-            )
-            .await?,
-        );
+    // Variations are recorded in order: without the first, none was made.
+    let first = existing(app, identity, &sub_key(key, 0), &hash).await?;
+    let resuming = first.is_some();
+    let pricing = (&p, &account, now);
+    admit_group(app, identity, parsed, pricing, (key, &hash, n, resuming)).await?;
+    let mut tasks: Vec<Task> = first.into_iter().collect();
+    for i in tasks.len() as u32..n {
+        let this = (gid.as_str(), key, hash.as_str(), i);
+        tasks.push(variation(app, req, identity, parsed, pricing, this, resuming).await?);
     }
     let ids: Vec<TaskId> = tasks.iter().map(|t| t.id.clone()).collect();
     app.store
@@ -171,9 +164,10 @@ async fn variation<S: Store, P: VideoProvider, U: UploadStore, D>(
     parsed: &Parsed,
     (p, account, now): Pricing<'_, '_>,
     (gid, key, hash, i): (&str, &str, &str, u32),
+    resuming: bool,
 ) -> Result<Task, ApiError> {
     let key = sub_key(key, i);
-    if let Some(task) = existing(app, identity, &key, hash).await? {
+    if resuming && let Some(task) = existing(app, identity, &key, hash).await? {
         return Ok(task);
     }
     let mut spec = parsed.spec.clone();

@@ -14,8 +14,7 @@ mod templates;
 mod upgrade;
 mod uploads;
 
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
@@ -789,13 +788,7 @@ fn webhook_base<S, P, U, D>(app: &App<S, P, U, D>, req: &Request) -> Result<Stri
     if let Some(base) = &app.webhook.base_url {
         return Ok(base.clone());
     }
-    match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.domain_name.as_ref().map(|d| format!("https://{d}"))
-        }
-        _ => None,
-    }
-    .ok_or_else(|| {
+    http_util::api_base(req).ok_or_else(|| {
         tracing::error!("no WEBHOOK_BASE_URL and no domain name on the request");
         ApiError::internal()
     })

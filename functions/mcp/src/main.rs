@@ -1,5 +1,4 @@
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Error, Request, Response};
 use mcp::{Backend, Tools, service};
 
 /// The API itself, over HTTPS, with the caller's own authorization: the same authorizer, the
@@ -23,12 +22,7 @@ impl Api {
     fn base(&self, req: &Request) -> Option<String> {
         self.base
             .clone()
-            .or_else(|| match req.request_context_ref() {
-                Some(RequestContext::ApiGatewayV2(ctx)) => {
-                    ctx.domain_name.as_ref().map(|d| format!("https://{d}"))
-                }
-                _ => None,
-            })
+            .or_else(|| shared::http_util::api_base(req))
     }
 }
 

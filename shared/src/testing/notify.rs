@@ -1,4 +1,5 @@
-//! In-memory notification sinks and the table's device, mark and delivery-log items.
+//! In-memory notification sinks, and the table items beside tasks: devices, notice marks, the
+//! delivery log, published templates, variation groups and the result cache.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

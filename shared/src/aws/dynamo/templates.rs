@@ -1,4 +1,5 @@
-//! Published template versions (runtime edits beside `infra/templates.json`).
+//! Published template versions (runtime edits beside `infra/templates.json`), variation groups
+//! and result-cache entries.
 
 use super::{DynamoTaskStore, backend, s};
 use crate::ports::StoreError;
