@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = shared::images::inspect(data, "image");
+    let _ = shared::domain::images::inspect(data, "image");
 });

@@ -13,6 +13,6 @@ fuzz_target!(|data: &[u8]| {
         boxes.push(chunk);
     }
     if let Ok(header) = boxes.finish() {
-        let _ = shared::mp4_probe::probe(&header);
+        let _ = shared::domain::mp4_probe::probe(&header);
     }
 });

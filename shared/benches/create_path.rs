@@ -7,13 +7,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use shared::kling::{JwtMinter, KlingConfig, KlingProvider};
-use shared::moderation::Policy;
-use shared::plans::{Plans, RequestFacts, Usage, refusals};
-use shared::pricing::{Priced, price};
+use shared::domain::moderation::Policy;
+use shared::domain::plans::{Plans, RequestFacts, Usage, refusals};
+use shared::domain::pricing::{Priced, price};
+use shared::domain::task::{CostUnits, Mode};
+use shared::domain::validation::{CreateVideoBody, validate};
+use shared::provider::kling::{JwtMinter, KlingConfig, KlingProvider};
 use shared::provider::{GenerationRequest, VideoProvider};
-use shared::task::{CostUnits, Mode};
-use shared::validation::{CreateVideoBody, validate};
 
 const BODY: &[u8] = br#"{"type":"text_to_video","prompt":"A paper boat drifting down a rainy city street at dusk, neon reflections, cinematic, slow dolly-in","negative_prompt":"blurry, low quality","duration":10,"aspect_ratio":"9:16","quality":"pro","audio":true}"#;
 
@@ -71,7 +71,7 @@ fn create_once(p: &Parts, now: u64) -> u64 {
 }
 
 fn generation(
-    spec: &shared::validation::VideoSpec,
+    spec: &shared::domain::validation::VideoSpec,
     model: shared::provider::ModelChoice,
 ) -> GenerationRequest {
     GenerationRequest {
@@ -109,12 +109,12 @@ fn cold_start_parts() {
     let runs = 200;
     let started = Instant::now();
     for _ in 0..runs {
-        black_box(shared::moderation::Policy::from_source(&none).is_ok());
+        black_box(shared::domain::moderation::Policy::from_source(&none).is_ok());
     }
     let policy = started.elapsed().as_secs_f64() * 1e3 / f64::from(runs);
     let started = Instant::now();
     for _ in 0..runs {
-        black_box(shared::plans::Plans::from_source(&none).is_ok());
+        black_box(shared::domain::plans::Plans::from_source(&none).is_ok());
     }
     let plans = started.elapsed().as_secs_f64() * 1e3 / f64::from(runs);
     println!("cold start: moderation policy built in {policy:.3} ms, plans in {plans:.3} ms");

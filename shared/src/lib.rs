@@ -1,38 +1,29 @@
-//! Domain code shared by every kling-lambda function: the task schema and its state machine,
-//! validation, pricing, identity, the HTTP error envelope, the Kling client, and the ports
-//! (traits) with their AWS adapters.
+//! The library every kling-lambda function shares, in layers; each imports only the layers
+//! above it in this list (`tests/layers.rs` checks it, and that no module imports itself back):
+//!
+//! - [`runtime`]: process plumbing — settings, the one HTTP/TLS stack, logs, metrics, deadlines.
+//! - [`domain`]: what the product is — tasks and their state machine, the model catalogue,
+//!   validation, pricing, plans, moderation, templates, notifications' rules. Pure.
+//! - [`ports`]: one trait per capability the functions need from the outside world.
+//! - [`provider`]: the provider port, the configured composite, and one adapter per provider.
+//! - [`lifecycle`]: the steps several functions share (sync with the provider, fail and refund).
+//! - [`edge`]: the HTTP edge — the error envelope, identity, views, webhook tokens, signing.
+//! - [`aws`]: the ports on the AWS SDK.
+//! - `testing` (feature `test-util`): in-memory ports for in-process handler tests.
 
-pub mod auth;
-pub mod aws;
-pub mod billing;
-pub mod breaker;
-pub mod cdn;
-pub mod config;
-pub mod deadline;
-pub mod envelope;
-pub mod fal;
-pub mod http_util;
-pub mod images;
-pub mod kling;
-pub mod metrics;
-pub mod moderation;
-pub mod mp4_probe;
-pub mod net;
-pub mod notice;
-pub mod plans;
+pub mod runtime;
+
+pub mod domain;
+
 pub mod ports;
-pub mod pricing;
+
 pub mod provider;
-pub mod providers;
-pub mod ratelimit;
-pub mod state;
-pub mod sync;
-pub mod task;
-pub mod telemetry;
-pub mod templates;
+
+pub mod lifecycle;
+
+pub mod edge;
+
+pub mod aws;
+
 #[cfg(feature = "test-util")]
 pub mod testing;
-pub mod time_util;
-pub mod validation;
-pub mod view;
-pub mod webhook_token;

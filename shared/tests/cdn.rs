@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use shared::cdn::CdnSigner;
+use shared::edge::cdn::CdnSigner;
 
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use kling_sim::fal::{FalConfig as SimConfig, FalFaults, RunningFal};
 use serde_json::{Value, json};
-use shared::fal::webhook::{FalKeys, Rejected};
-use shared::fal::{FalClient, FalConfig, FalError, FalProvider, Handle};
-use shared::kling::Preset;
+use shared::domain::task::{Mode, Quality, VideoType};
+use shared::provider::fal::webhook::{FalKeys, Rejected};
+use shared::provider::fal::{FalClient, FalConfig, FalError, FalProvider, Handle};
+use shared::provider::presets::Preset;
 use shared::provider::{
     CancelOutcome, Deadline, GenerationRequest, JobLookup, JobStatus, ModelChoice, ProviderError,
     ProviderJob, VideoProvider,
 };
-use shared::task::{Mode, Quality, VideoType};
 
 const KEY: &str = "fal-conformance-key";
 
@@ -284,7 +284,7 @@ async fn webhooks_good_missing_stale_wrong_key_and_rotated() {
     let keys = FalKeys::from_url(&config(&fal).jwks_url).with_min_refetch(Duration::ZERO);
     let (headers, body) = one_webhook(&fal, &p, "w1").await;
     assert_eq!(keys.check(&headers, &body, now()).await, Ok(()));
-    let hint = shared::fal::parse_callback(&body).unwrap();
+    let hint = shared::provider::fal::parse_callback(&body).unwrap();
     assert_eq!(hint.status, JobStatus::Succeeded);
     assert_eq!(
         keys.check(&headers, b"{\"forged\":1}", now()).await,

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use kling_sim::{Faults, RunningSim, SimConfig};
 use serde_json::{Value, json};
-use shared::kling::{
+use shared::provider::kling::{
     CameraConfig, CameraControl, CameraType, Clock, Deadline, ErrorKind, Image2VideoRequest,
-    ImageInput, KlingAuth, KlingClient, KlingConfig, KlingError, Preset, ProviderStatus,
-    RetryPolicy, TaskOutcome, TaskRef, Text2VideoRequest, VideoKind, system_clock,
+    ImageInput, KlingAuth, KlingClient, KlingConfig, KlingError, ProviderStatus, RetryPolicy,
+    TaskOutcome, TaskRef, Text2VideoRequest, VideoKind, system_clock,
 };
+use shared::provider::presets::Preset;
 
 const AK: &str = "conformance-ak";
 const SK: &str = "conformance-sk";
@@ -42,7 +43,7 @@ fn config(sim: &RunningSim) -> KlingConfig {
         mode: "std".into(),
     };
     KlingConfig {
-        surface: shared::kling::Surface::Legacy,
+        surface: shared::provider::kling::Surface::Legacy,
         base_url: sim.base_url(),
         auth: KlingAuth::Jwt {
             access_key: AK.into(),
@@ -101,7 +102,11 @@ fn i2v(model: &str, mode: &str, duration: &str) -> Image2VideoRequest {
     }
 }
 
-async fn wait_done(client: &KlingClient, kind: VideoKind, id: &str) -> shared::kling::KlingTask {
+async fn wait_done(
+    client: &KlingClient,
+    kind: VideoKind,
+    id: &str,
+) -> shared::provider::kling::KlingTask {
     for _ in 0..200 {
         let t = client
             .query(kind, TaskRef::Provider(id), Deadline::none())
@@ -359,7 +364,7 @@ async fn result_videos_match_the_request_and_downloads_fail_on_demand() {
             .bytes()
             .await
             .unwrap();
-        let facts = shared::mp4_probe::probe(&bytes).unwrap();
+        let facts = shared::domain::mp4_probe::probe(&bytes).unwrap();
         assert_eq!(
             (facts.width, facts.height),
             (Some(w), Some(h)),
@@ -423,7 +428,7 @@ async fn result_videos_match_the_request_and_downloads_fail_on_demand() {
 #[tokio::test]
 async fn raw_json_envelopes_field_names_and_types() {
     let sim = sim().await;
-    let http = shared::net::client().expect("HTTP client");
+    let http = shared::runtime::net::client().expect("HTTP client");
     let now = (system_clock())() as i64;
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -584,7 +589,7 @@ async fn capability_refusals_never_reach_kling() {
     t2v_cases.push((r, Some(Feature::CameraControl)));
     let mut r = t2v("kling-v3", "std", "7");
     r.extras.multi_prompt = Some(vec![
-        shared::kling::ShotPrompt {
+        shared::provider::kling::ShotPrompt {
             index: 1,
             prompt: "a".into(),
             duration: "3".into(),
@@ -662,10 +667,10 @@ async fn not_yet_valid_is_clock_skew_and_nbf_goes_back() {
 #[tokio::test]
 async fn retired_models_are_refused_by_kling_sim() {
     let sim = sim().await;
-    let token = shared::kling::JwtMinter::new(AK, SK)
+    let token = shared::provider::kling::JwtMinter::new(AK, SK)
         .token_at((system_clock())())
         .unwrap();
-    let http = shared::net::client().expect("HTTP client");
+    let http = shared::runtime::net::client().expect("HTTP client");
     for (model, status, code) in [("kling-v1-6", 400, 1201), ("kling-v9", 404, 1203)] {
         let resp = http
             .post(format!("{}/v1/videos/text2video", sim.base_url()))

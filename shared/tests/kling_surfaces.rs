@@ -9,14 +9,15 @@ use std::time::Duration;
 use kling_sim::{CallKind, Faults, NextError, RunningSim, SimConfig};
 use serde_json::Value;
 use sha2::Digest;
-use shared::kling::{
-    KlingAuth, KlingCallbacks, KlingConfig, KlingProvider, Preset, RetryPolicy, Surface,
+use shared::domain::task::{Mode, Quality, VideoType};
+use shared::provider::kling::{
+    KlingAuth, KlingCallbacks, KlingConfig, KlingProvider, RetryPolicy, Surface,
 };
+use shared::provider::presets::Preset;
 use shared::provider::{
     CallbackReader, Deadline, GenerationRequest, JobLookup, JobStatus, ModelChoice, ProviderError,
     ProviderJob, Shot, VideoProvider,
 };
-use shared::task::{Mode, Quality, VideoType};
 
 const AK: &str = "surface-ak";
 const SK: &str = "surface-sk";
@@ -600,7 +601,7 @@ on_both_surfaces!(
 /// simply absent), cursor listing, API-key-only auth, and unknown top-level fields ignored.
 #[tokio::test]
 async fn standard_batches_lists_and_takes_only_its_key() {
-    use shared::kling::standard::{Ids, MAX_IDS_PER_QUERY};
+    use shared::provider::kling::standard::{Ids, MAX_IDS_PER_QUERY};
     let sim = sim_with(Faults::default(), |_| {}).await;
     let p = provider(&sim, Surface::Standard);
     let client = KlingProvider::new(&config(&sim, Surface::Standard)).unwrap();
@@ -661,12 +662,12 @@ async fn standard_batches_lists_and_takes_only_its_key() {
     }
     assert_eq!(seen, 5);
 
-    let http = shared::net::client().expect("HTTP client");
+    let http = shared::runtime::net::client().expect("HTTP client");
     let url = format!("{}/text-to-video/kling-3.0", sim.base_url());
     let body = serde_json::json!({"prompt": "p", "some_future_field": {"x": 1},
         "settings": {"duration": 5}, "options": {"external_task_id": "extra-1"}});
-    let jwt = shared::kling::JwtMinter::new(AK, SK)
-        .token_at((shared::kling::system_clock())())
+    let jwt = shared::provider::kling::JwtMinter::new(AK, SK)
+        .token_at((shared::provider::kling::system_clock())())
         .unwrap();
     let resp = http
         .post(&url)

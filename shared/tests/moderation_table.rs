@@ -1,7 +1,7 @@
 //! The moderation table: prompts that must be blocked (with their category), evasions
 //! included, and prompts that must pass although they contain innocent look-alikes.
 
-use shared::moderation::{DEFAULT_POLICY_JSON, Policy};
+use shared::domain::moderation::{DEFAULT_POLICY_JSON, Policy};
 
 #[test]
 fn every_prompt_in_the_table_gets_its_verdict() {

@@ -6,10 +6,10 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use shared::envelope::ApiError;
+use shared::domain::task::{CostUnits, Task, TaskStatus};
+use shared::domain::timestamp::{self, Timestamp};
+use shared::edge::envelope::ApiError;
 use shared::ports::IdempotencyRecord;
-use shared::task::{CostUnits, Task, TaskStatus};
-use shared::time_util::{self, Timestamp};
 
 use crate::{App, Parsed, Store, store_error};
 
@@ -40,7 +40,7 @@ pub async fn hit<S: Store, P, U, D>(
     user_id: &str,
     key: &str,
 ) -> Result<Option<Task>, ApiError> {
-    let now = time_util::unix_seconds(time_util::now());
+    let now = timestamp::unix_seconds(timestamp::now());
     let Some(id) = app
         .store
         .cached(user_id, key, now)
@@ -106,7 +106,7 @@ pub async fn remember<S: Store, P, U, D>(app: &App<S, P, U, D>, parsed: &Parsed,
     let Some((key, ttl)) = cache_key(parsed) else {
         return;
     };
-    let expires = time_util::unix_seconds(time_util::now()) + ttl as i64;
+    let expires = timestamp::unix_seconds(timestamp::now()) + ttl as i64;
     if let Err(e) = app
         .store
         .remember(task.user_id.as_str(), &key, &task.id, expires)

@@ -7,13 +7,13 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use shared::auth::Identity;
-use shared::envelope::{ApiError, json_response};
+use shared::domain::task::{Task, TaskId};
+use shared::domain::timestamp;
+use shared::edge::auth::Identity;
+use shared::edge::envelope::{ApiError, json_response};
+use shared::edge::view::task_view;
 use shared::ports::{DispatchNudge, UploadStore};
 use shared::provider::VideoProvider;
-use shared::task::{Task, TaskId};
-use shared::time_util;
-use shared::view::task_view;
 
 use crate::{App, NewTask, Parsed, Recorded, Store, admit, priced, record_task, store_error};
 
@@ -114,9 +114,9 @@ pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: Dispatc
     key: &str,
     n: u32,
 ) -> Result<Response<Body>, ApiError> {
-    let now = time_util::now();
+    let now = timestamp::now();
     let hash = crate::request_hash(&parsed.raw);
-    let day = time_util::utc_day(now);
+    let day = timestamp::utc_day(now);
     let account = app
         .store
         .account(&identity.user_id, &day)
@@ -142,7 +142,7 @@ pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: Dispatc
     if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
         tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
     }
-    let at = time_util::now();
+    let at = timestamp::now();
     let items: Vec<_> = tasks.iter().map(|t| task_view(t, None, at)).collect();
     Ok(json_response(
         202,

@@ -19,26 +19,26 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use shared::auth::{AuthMode, Identity, identify};
-use shared::config::WebhookConfig;
-use shared::envelope::{ApiError, error_response, json_response};
-use shared::http_util::{self, header};
-use shared::metrics::{self, Unit};
-use shared::moderation::Policy;
-use shared::plans::{Plan, Plans, RequestFacts, Usage, refusals};
+use shared::domain::moderation::Policy;
+use shared::domain::plans::{Plan, Plans, RequestFacts, Usage, refusals};
+use shared::domain::pricing::{self, Breakdown, price};
+use shared::domain::task::{Mode, Task, TaskStatus};
+use shared::domain::timestamp;
+use shared::domain::validation::{CreateVideoBody, VideoSpec, validate};
+use shared::edge::auth::{AuthMode, Identity, identify};
+use shared::edge::envelope::{ApiError, error_response, json_response};
+use shared::edge::ratelimit;
+use shared::edge::request::{self, header};
+use shared::edge::view::task_view;
+use shared::edge::webhook_token::callback_url;
 use shared::ports::{
     AccountView, Accounts, Admission, Breakers, Charge, ChargeRefusal, CreateOutcome,
     DispatchNudge, Groups, Idempotency, IdempotencyRecord, ResultCache, StoreError, Tasks,
     TemplateStore, UploadStore, ViolationPolicy,
 };
-use shared::pricing::{self, Breakdown, price};
 use shared::provider::{Feature, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
-use shared::ratelimit;
-use shared::task::{Mode, Task, TaskStatus};
-use shared::time_util;
-use shared::validation::{CreateVideoBody, VideoSpec, validate};
-use shared::view::task_view;
-use shared::webhook_token::callback_url;
+use shared::runtime::config::WebhookConfig;
+use shared::runtime::metrics::{self, Unit};
 
 pub use requests::{ResolvedImages, generation_request};
 pub use uploads::UploadPolicy;
@@ -57,35 +57,35 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Everything create-task reads from its environment at cold start.
 pub struct Settings {
-    pub table: shared::config::TableConfig,
-    pub bucket: shared::config::BucketConfig,
-    pub providers: shared::providers::ProviderSettings,
+    pub table: shared::runtime::config::TableConfig,
+    pub bucket: shared::runtime::config::BucketConfig,
+    pub providers: shared::provider::composite::ProviderSettings,
     pub auth: AuthMode,
     pub webhook: WebhookConfig,
     pub plans: Plans,
     pub moderation: Policy,
     pub upload_policy: UploadPolicy,
-    pub dispatch: shared::config::DispatchQueueConfig,
+    pub dispatch: shared::runtime::config::DispatchQueueConfig,
     pub s3_path_style: bool,
-    pub templates: Vec<shared::templates::VideoTemplate>,
+    pub templates: Vec<shared::domain::templates::VideoTemplate>,
 }
 
 impl Settings {
     pub fn from_source(
-        src: &impl shared::config::Source,
-    ) -> Result<Self, shared::config::ConfigError> {
+        src: &impl shared::runtime::config::Source,
+    ) -> Result<Self, shared::runtime::config::ConfigError> {
         Ok(Self {
-            table: shared::config::TableConfig::from_source(src)?,
-            bucket: shared::config::BucketConfig::from_source(src)?,
-            providers: shared::providers::ProviderSettings::from_source(src)?,
+            table: shared::runtime::config::TableConfig::from_source(src)?,
+            bucket: shared::runtime::config::BucketConfig::from_source(src)?,
+            providers: shared::provider::composite::ProviderSettings::from_source(src)?,
             auth: AuthMode::from_source(src)?,
             webhook: WebhookConfig::from_source(src)?,
             plans: Plans::from_source(src)?,
             moderation: Policy::from_source(src)?,
             upload_policy: UploadPolicy::from_source(src)?,
-            dispatch: shared::config::DispatchQueueConfig::from_source(src)?,
+            dispatch: shared::runtime::config::DispatchQueueConfig::from_source(src)?,
             s3_path_style: shared::aws::path_style(src),
-            templates: shared::templates::from_source(src)?,
+            templates: shared::domain::templates::from_source(src)?,
         })
     }
 }
@@ -102,14 +102,14 @@ pub struct App<S, P, U, D> {
     pub moderation: Policy,
     pub upload_policy: UploadPolicy,
     /// The shipped template versions (`infra/templates.json`); the table holds later ones.
-    pub templates: Vec<shared::templates::VideoTemplate>,
+    pub templates: Vec<shared::domain::templates::VideoTemplate>,
 }
 
 pub async fn handle<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     app: &App<S, P, U, D>,
     req: Request,
 ) -> Response<Body> {
-    let request_id = http_util::request_id(&req);
+    let request_id = request::request_id(&req);
     let span = tracing::info_span!("create-task", %request_id, task_id = tracing::field::Empty);
     match route(app, &req).instrument(span).await {
         Ok(resp) => resp,
@@ -122,7 +122,7 @@ async fn route<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
-    let segments = http_util::segments(req);
+    let segments = request::segments(req);
     let known = matches!(
         (method, segments.as_slice()),
         ("POST", ["v1", "videos"])
@@ -136,7 +136,7 @@ async fn route<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     }
     let identity = identify(
         &app.auth,
-        http_util::authorizer_claims(req),
+        request::authorizer_claims(req),
         header(req, "authorization"),
     )?;
     match segments.as_slice() {
@@ -185,7 +185,10 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
 pub(crate) struct Parsed {
     raw: serde_json::Value,
     spec: VideoSpec,
-    template: Option<(shared::templates::VideoTemplate, shared::task::TemplateUse)>,
+    template: Option<(
+        shared::domain::templates::VideoTemplate,
+        shared::domain::task::TemplateUse,
+    )>,
     /// How many tasks to make (`variations`).
     variations: u32,
     /// Ask the provider even when the cache has the result.
@@ -196,7 +199,7 @@ async fn parse<S: Store, P, U, D>(
     app: &App<S, P, U, D>,
     req: &Request,
 ) -> Result<Parsed, ApiError> {
-    let raw: serde_json::Value = http_util::json_body(req)?;
+    let raw: serde_json::Value = request::json_body(req)?;
     let variations = group::parse_variations(&raw)?;
     let fresh = cache::parse_fresh(&raw)?;
     let composed = templates::compose_prompt(&app.store, &app.templates, &raw).await?;
@@ -223,7 +226,7 @@ pub(crate) fn check_template(parsed: &Parsed, plan: &str) -> Result<(), ApiError
         return Ok(());
     };
     templates::check_plan(t, plan)?;
-    shared::templates::check_settings(t, parsed.spec.quality, parsed.spec.duration)
+    shared::domain::templates::check_settings(t, parsed.spec.quality, parsed.spec.duration)
 }
 
 /// Seconds until the next UTC midnight, when daily budgets reset.
@@ -327,7 +330,7 @@ async fn moderate<S: Store, P, U, D>(
         window_secs: i64::from(plan.violation_window_seconds),
         suspension_secs: i64::from(plan.suspension_seconds),
     };
-    let now = time_util::unix_seconds(time_util::now());
+    let now = timestamp::unix_seconds(timestamp::now());
     let suspended = app
         .store
         .record_violation(&identity.user_id, request, now, policy)
@@ -336,7 +339,7 @@ async fn moderate<S: Store, P, U, D>(
     tracing::warn!(category = %block.category, ?suspended, "content policy violation");
     let mut details = json!({"category": block.category});
     if let Some(until) = suspended {
-        details["suspended_until"] = json!(time_util::rfc3339_secs(until));
+        details["suspended_until"] = json!(timestamp::rfc3339_secs(until));
     }
     Err(ApiError::new(
         422,
@@ -363,12 +366,12 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     }
     let (raw, spec) = (&parsed.raw, &parsed.spec);
     let hash = request_hash(raw);
-    let now = time_util::now();
+    let now = timestamp::now();
     // One read for the key's record, the account and today's usage; then one transaction and
     // one nudge: three round trips per create.
     let (account, existing) = app
         .store
-        .admission(&identity.user_id, &time_util::utc_day(now), &key)
+        .admission(&identity.user_id, &timestamp::utc_day(now), &key)
         .await
         .map_err(store_error)?;
     if let Some(existing) = existing {
@@ -383,7 +386,7 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
         Some(Ok(task)) => {
             return Ok(json_response(
                 202,
-                &task_view(&task, None, time_util::now()),
+                &task_view(&task, None, timestamp::now()),
             ));
         }
         Some(Err(existing)) => return replay(app, &existing, &hash).await,
@@ -406,18 +409,18 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
     if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
         tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
     }
-    let mut resp = json_response(202, &task_view(&task, None, time_util::now()));
+    let mut resp = json_response(202, &task_view(&task, None, timestamp::now()));
     let limits = rate_headers(p.plan, &account, Some(task.cost_units), now);
-    http_util::add_headers(&mut resp, limits);
+    request::add_headers(&mut resp, limits);
     Ok(resp)
 }
 
 /// One task to record: what it asks for and under which key.
 pub(crate) struct NewTask<'a> {
     pub spec: &'a VideoSpec,
-    pub template: Option<&'a shared::task::TemplateUse>,
+    pub template: Option<&'a shared::domain::task::TemplateUse>,
     pub group: Option<&'a str>,
-    pub upgraded_from: Option<&'a shared::task::TaskId>,
+    pub upgraded_from: Option<&'a shared::domain::task::TaskId>,
     pub key: &'a str,
     pub hash: &'a str,
 }
@@ -470,10 +473,10 @@ pub(crate) async fn admit<S: Store, P, U, D>(
     request: &str,
 ) -> Result<(), ApiError> {
     let count = p.count;
-    let now_secs = time_util::unix_seconds(now);
+    let now_secs = timestamp::unix_seconds(now);
     // Each variation counts: all of them must fit, or none is made.
     let mut facts = facts(spec, p);
-    facts.cost = shared::task::CostUnits(facts.cost.0 * u64::from(count));
+    facts.cost = shared::domain::task::CostUnits(facts.cost.0 * u64::from(count));
     let mut usage = usage(account);
     usage.in_flight += count.saturating_sub(1);
     let refused = refusals(p.plan_name, p.plan, &facts, &usage, now_secs);
@@ -531,15 +534,16 @@ async fn choose_provider<S: Store, P: VideoProvider, U, D>(
     };
     let mut open = Vec::new();
     if names.len() > 1 {
-        let now = time_util::unix_seconds(time_util::now());
+        let now = timestamp::unix_seconds(timestamp::now());
         for name in &names {
             let state = app.store.breaker(name).await.map_err(store_error)?;
-            if shared::breaker::is_open(state, now) {
+            if shared::domain::breaker::is_open(state, now) {
                 open.push(*name);
             }
         }
     }
-    let chosen = shared::breaker::choose(&names, |n| open.contains(&n), |n| check(n).is_ok());
+    let chosen =
+        shared::domain::breaker::choose(&names, |n| open.contains(&n), |n| check(n).is_ok());
     match chosen {
         Some(name) => Ok(name),
         None => Err(check(names.first().copied().unwrap_or_default())
@@ -555,7 +559,7 @@ fn new_task(
     request: GenerationRequest,
     now: time::OffsetDateTime,
 ) -> Task {
-    let created_at = shared::time_util::Timestamp::from(now);
+    let created_at = shared::domain::timestamp::Timestamp::from(now);
     let max_wait = time::Duration::seconds(i64::from(p.plan.max_queue_seconds));
     Task {
         id: request.task_id.as_str().into(),
@@ -582,7 +586,7 @@ fn new_task(
         checked_at: None,
         deleted_at: None,
         priority: p.plan.priority,
-        queue_deadline: Some(shared::time_util::Timestamp::from(now + max_wait)),
+        queue_deadline: Some(shared::domain::timestamp::Timestamp::from(now + max_wait)),
         request: Some(request),
         submit_attempted_at: None,
         retry_at: None,
@@ -608,8 +612,8 @@ async fn charge<S: Store, P, U, D>(
     let charge = Charge {
         max_concurrent: p.plan.max_concurrent_tasks,
         daily_budget: p.plan.daily_budget(),
-        day: time_util::utc_day(now),
-        now_secs: time_util::unix_seconds(now),
+        day: timestamp::utc_day(now),
+        now_secs: timestamp::unix_seconds(now),
     };
     let outcome = app.store.create_task(task, record, &charge).await;
     match outcome.map_err(store_error)? {
@@ -635,12 +639,14 @@ async fn charge<S: Store, P, U, D>(
 fn rate_headers(
     plan: &Plan,
     account: &AccountView,
-    charged: Option<shared::task::CostUnits>,
+    charged: Option<shared::domain::task::CostUnits>,
     now: time::OffsetDateTime,
 ) -> [(&'static str, String); 2] {
     let used = ratelimit::Used {
         in_flight: account.in_flight + u32::from(charged.is_some()),
-        cost_today: shared::task::CostUnits(account.used_today.0 + charged.map_or(0, |c| c.0)),
+        cost_today: shared::domain::task::CostUnits(
+            account.used_today.0 + charged.map_or(0, |c| c.0),
+        ),
         secs_to_midnight: secs_to_midnight(now),
     };
     ratelimit::headers(plan, used)
@@ -697,10 +703,10 @@ async fn estimate<S: Store, P: VideoProvider, U, D>(
 ) -> Result<Response<Body>, ApiError> {
     let parsed = parse(app, req).await?;
     let spec = &parsed.spec;
-    let now = time_util::now();
+    let now = timestamp::now();
     let account = app
         .store
-        .account(&identity.user_id, &time_util::utc_day(now))
+        .account(&identity.user_id, &timestamp::utc_day(now))
         .await
         .map_err(store_error)?;
     let p = priced(app, identity, &account, spec);
@@ -710,7 +716,7 @@ async fn estimate<S: Store, P: VideoProvider, U, D>(
         p.plan,
         &facts(spec, &p),
         &usage(&account),
-        time_util::unix_seconds(now),
+        timestamp::unix_seconds(now),
     )
     .into_iter()
     .map(|r| json!({"code": r.code, "message": r.message}))
@@ -779,7 +785,7 @@ pub(crate) async fn replay<S: Store, P, U, D>(
     tracing::info!(task_id = %task.id, "idempotent replay");
     Ok(json_response(
         202,
-        &task_view(&task, None, time_util::now()),
+        &task_view(&task, None, timestamp::now()),
     ))
 }
 
@@ -788,7 +794,7 @@ fn webhook_base<S, P, U, D>(app: &App<S, P, U, D>, req: &Request) -> Result<Stri
     if let Some(base) = &app.webhook.base_url {
         return Ok(base.clone());
     }
-    http_util::api_base(req).ok_or_else(|| {
+    request::api_base(req).ok_or_else(|| {
         tracing::error!("no WEBHOOK_BASE_URL and no domain name on the request");
         ApiError::internal()
     })

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use shared::envelope::ApiError;
-use shared::images;
+use shared::domain::images;
+use shared::domain::validation::{ImageRef, VideoSpec};
+use shared::edge::envelope::ApiError;
 use shared::ports::UploadStore;
 use shared::provider::{GenerationRequest, ModelChoice};
-use shared::validation::{ImageRef, VideoSpec};
 
 use crate::App;
 use crate::uploads::upload_key;

@@ -5,14 +5,14 @@
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
-use shared::auth::Identity;
-use shared::envelope::{ApiError, json_response};
-use shared::ports::TemplateStore;
-use shared::task::TemplateUse;
-use shared::templates::{
+use shared::domain::task::TemplateUse;
+use shared::domain::templates::{
     VideoTemplate, check_fields, compose, fill, parse_parts, parse_request, pick,
 };
-use shared::time_util;
+use shared::domain::timestamp;
+use shared::edge::auth::Identity;
+use shared::edge::envelope::{ApiError, json_response};
+use shared::ports::TemplateStore;
 
 use crate::{App, store_error};
 
@@ -35,7 +35,7 @@ pub async fn all_versions<S: TemplateStore>(
     let mut all = shipped.to_vec();
     for t in store.published_templates().await.map_err(store_error)? {
         // A table item whose slots and frame disagree would make broken prompts: left out.
-        if let Err(e) = shared::templates::check_template(&t) {
+        if let Err(e) = shared::domain::templates::check_template(&t) {
             tracing::error!(error = %e, "published template version ignored");
             continue;
         }
@@ -129,7 +129,7 @@ pub async fn list<S, P, U, D>(
 where
     S: crate::Store,
 {
-    let day = time_util::utc_day(time_util::now());
+    let day = timestamp::utc_day(timestamp::now());
     let account = app
         .store
         .account(&identity.user_id, &day)

@@ -5,14 +5,14 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::auth::Identity;
-use shared::envelope::{ApiError, json_response};
+use shared::domain::task::{Quality, Task, TaskStatus};
+use shared::domain::timestamp;
+use shared::domain::validation::{ImageRef, VideoSpec};
+use shared::edge::auth::Identity;
+use shared::edge::envelope::{ApiError, json_response};
+use shared::edge::view::task_view;
 use shared::ports::{DispatchNudge, UploadStore};
 use shared::provider::{GenerationRequest, VideoProvider};
-use shared::task::{Quality, Task, TaskStatus};
-use shared::time_util;
-use shared::validation::{ImageRef, VideoSpec};
-use shared::view::task_view;
 
 use crate::{App, NewTask, Recorded, Store, admit, priced, record_task, replay, store_error};
 
@@ -24,7 +24,7 @@ struct UpgradeBody {
 
 /// The quality asked for: `pro` unless the body names another.
 fn target_quality(req: &Request) -> Result<Quality, ApiError> {
-    let raw = shared::http_util::body_bytes(req, 4096)?;
+    let raw = shared::edge::request::body_bytes(req, 4096)?;
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(Quality::Pro);
     }
@@ -109,8 +109,8 @@ pub async fn upgrade<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudg
     let key = crate::idempotency_key(req)?;
     let quality = target_quality(req)?;
     let hash = crate::request_hash(&json!({"upgrade": id, "quality": quality}));
-    let now = time_util::now();
-    let day = time_util::utc_day(now);
+    let now = timestamp::now();
+    let day = timestamp::utc_day(now);
     let (account, existing) = app
         .store
         .admission(&identity.user_id, &day, &key)
@@ -142,6 +142,6 @@ pub async fn upgrade<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudg
     tracing::info!(task_id = %task.id, draft = %draft.id, "upgrade recorded");
     Ok(json_response(
         202,
-        &task_view(&task, None, time_util::now()),
+        &task_view(&task, None, timestamp::now()),
     ))
 }

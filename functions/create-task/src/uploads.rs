@@ -7,13 +7,13 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use shared::auth::Identity;
-use shared::config::{ConfigError, Source};
-use shared::envelope::{ApiError, json_response};
-use shared::http_util;
-use shared::images::{ImageFormat, MAX_IMAGE_BYTES};
+use shared::domain::images::{ImageFormat, MAX_IMAGE_BYTES};
+use shared::domain::timestamp;
+use shared::edge::auth::Identity;
+use shared::edge::envelope::{ApiError, json_response};
+use shared::edge::request;
 use shared::ports::UploadStore;
-use shared::time_util;
+use shared::runtime::config::{ConfigError, Source};
 
 use crate::App;
 
@@ -49,7 +49,7 @@ pub async fn create_upload<S, P, U: UploadStore, D>(
     req: &Request,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
-    let body: UploadBody = http_util::json_body(req)?;
+    let body: UploadBody = request::json_body(req)?;
     let format = body
         .content_type
         .as_ref()
@@ -91,7 +91,7 @@ pub async fn create_upload<S, P, U: UploadStore, D>(
             tracing::error!(error = %e, "presigning an upload failed");
             ApiError::internal()
         })?;
-    let expires_at = time_util::rfc3339(time_util::now() + app.upload_policy.put_ttl);
+    let expires_at = timestamp::rfc3339(timestamp::now() + app.upload_policy.put_ttl);
     Ok(json_response(
         201,
         &json!({

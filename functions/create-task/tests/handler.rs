@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use create_task::{App, UploadPolicy, handle};
 use serde_json::{Value, json};
-use shared::auth::AuthMode;
-use shared::config::WebhookConfig;
-use shared::moderation::Policy;
-use shared::plans::Plans;
+use shared::domain::moderation::Policy;
+use shared::domain::plans::Plans;
+use shared::edge::auth::AuthMode;
 use shared::ports::{Accounts, Tasks};
+use shared::runtime::config::WebhookConfig;
 use shared::testing::{
     FakeProvider, HttpEvent, MemoryBlobs, MemoryQueue, MemoryStore, request_from, response_parts,
 };
@@ -36,7 +36,7 @@ fn app() -> TestApp {
             put_ttl: Duration::from_secs(600),
             allow_loopback_urls: false,
         },
-        templates: shared::templates::from_source(&none).unwrap(),
+        templates: shared::domain::templates::from_source(&none).unwrap(),
     }
 }
 
@@ -129,11 +129,11 @@ async fn the_daily_budget_answers_429_until_midnight() {
         let id = last.2["id"].as_str().unwrap().to_string();
         use shared::ports::Tasks;
         for event in [
-            shared::state::TaskEvent::ProviderSucceeded,
-            shared::state::TaskEvent::Stored,
+            shared::domain::state::TaskEvent::ProviderSucceeded,
+            shared::domain::state::TaskEvent::Stored,
         ] {
-            let patch = shared::state::TaskPatch {
-                video: Some(shared::task::StoredVideo {
+            let patch = shared::domain::state::TaskPatch {
+                video: Some(shared::domain::task::StoredVideo {
                     key: "k".into(),
                     bytes: 1,
                     sha256: "x".into(),
@@ -207,7 +207,7 @@ async fn a_refused_request_retried_counts_once() {
     for _ in 0..5 {
         assert_error(&send(&app, again()).await, 422, "content_policy_violation");
     }
-    let day = shared::time_util::utc_day(shared::time_util::now());
+    let day = shared::domain::timestamp::utc_day(shared::domain::timestamp::now());
     let account = app.store.account("alice", &day).await.unwrap();
     assert_eq!(account.violations.len(), 1);
     let other = json!({"type": "text_to_video", "prompt": "a graphic beheading scene, at night"});
@@ -421,9 +421,9 @@ async fn negative_prompts_are_not_violations_and_smuggle_nothing() {
         app.provider
             .set(id, shared::provider::JobStatus::Failed, None, None);
         use shared::ports::Tasks;
-        let patch = shared::state::TaskPatch::default();
+        let patch = shared::domain::state::TaskPatch::default();
         app.store
-            .apply(id, shared::state::TaskEvent::Failed, patch)
+            .apply(id, shared::domain::state::TaskEvent::Failed, patch)
             .await
             .unwrap();
     }
@@ -524,14 +524,14 @@ async fn plan_changes_take_effect_and_the_operators_plan_wins() {
         if got.0 == 202 {
             // Free the free plan's one slot for the next step.
             let id = got.2["id"].as_str().unwrap();
-            let failed = shared::state::TaskEvent::Failed;
-            let patch = shared::state::TaskPatch::default();
+            let failed = shared::domain::state::TaskEvent::Failed;
+            let patch = shared::domain::state::TaskPatch::default();
             app.store.apply(id, failed, patch).await.unwrap();
         }
     }
 }
 
-type KlingApp = App<MemoryStore, shared::kling::KlingProvider, MemoryBlobs, MemoryQueue>;
+type KlingApp = App<MemoryStore, shared::provider::kling::KlingProvider, MemoryBlobs, MemoryQueue>;
 
 /// The same app with the real Kling adapter: its capability map runs in process (it needs no
 /// I/O) and Kling's URL is never reached.
@@ -545,10 +545,10 @@ fn kling_app(surface: &str) -> KlingApp {
         ("KLING_BASE_URL", "http://127.0.0.1:9"),
         ("KLING_PRESET_PRO", "kling-v3:pro"),
     ]);
-    let cfg = shared::kling::KlingConfig::from_source(&env).unwrap();
+    let cfg = shared::provider::kling::KlingConfig::from_source(&env).unwrap();
     App {
         store: base.store,
-        provider: shared::kling::KlingProvider::new(&cfg).unwrap(),
+        provider: shared::provider::kling::KlingProvider::new(&cfg).unwrap(),
         uploads: base.uploads,
         dispatch: base.dispatch,
         auth: base.auth,
@@ -679,7 +679,7 @@ async fn a_template_version_makes_the_same_prompt_again_after_an_edit() {
         "{v1_prompt}"
     );
 
-    let mut edited = shared::templates::from_source(&HashMap::<&str, &str>::new())
+    let mut edited = shared::domain::templates::from_source(&HashMap::<&str, &str>::new())
         .unwrap()
         .into_iter()
         .find(|t| t.id == "product-ad")
@@ -814,7 +814,7 @@ async fn templates_are_listed_for_the_callers_plan_at_their_newest_version() {
     assert_eq!(ids(&free), [("product-ad".to_string(), 1)]);
     assert_eq!(free.2["items"][0]["cacheable"], true);
     let mut edited =
-        shared::templates::from_source(&HashMap::<&str, &str>::new()).unwrap()[1].clone();
+        shared::domain::templates::from_source(&HashMap::<&str, &str>::new()).unwrap()[1].clone();
     edited.version = 3;
     app.store.publish_template(&edited).await.unwrap();
     let pro = send(&app, HttpEvent::new("GET", "/v1/templates").plan("pro")).await;
@@ -908,10 +908,10 @@ async fn variations_beyond_the_plan_are_refused_before_any_charge() {
 }
 
 /// Mark a task succeeded with a stored video, as finalize would.
-fn succeed(app: &TestApp, id: &str) -> shared::task::Task {
+fn succeed(app: &TestApp, id: &str) -> shared::domain::task::Task {
     let mut task = stored_task(app, id);
-    task.status = shared::task::TaskStatus::Succeeded;
-    task.video = Some(shared::task::StoredVideo {
+    task.status = shared::domain::task::TaskStatus::Succeeded;
+    task.video = Some(shared::domain::task::StoredVideo {
         key: format!("videos/{}/{id}.mp4", task.user_id),
         bytes: 1000,
         sha256: "ab".repeat(32),
@@ -924,7 +924,7 @@ fn succeed(app: &TestApp, id: &str) -> shared::task::Task {
     task
 }
 
-fn stored_task(app: &TestApp, id: &str) -> shared::task::Task {
+fn stored_task(app: &TestApp, id: &str) -> shared::domain::task::Task {
     let rt = tokio::runtime::Handle::current();
     tokio::task::block_in_place(|| rt.block_on(app.store.get_task(id)))
         .unwrap()
@@ -1072,7 +1072,7 @@ async fn a_finished_draft_is_re_run_at_a_higher_quality_as_a_new_priced_task() {
 async fn a_published_version_whose_slots_and_frame_disagree_is_ignored() {
     use shared::ports::TemplateStore;
     let app = app();
-    let mut broken = shared::templates::from_source(&HashMap::<&str, &str>::new())
+    let mut broken = shared::domain::templates::from_source(&HashMap::<&str, &str>::new())
         .unwrap()
         .remove(0);
     broken.version = 2;

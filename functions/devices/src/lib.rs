@@ -6,26 +6,26 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tracing::Instrument;
 
-use shared::auth::{AuthMode, Identity, identify};
 use shared::aws::PlatformApps;
-use shared::envelope::{ApiError, error_response, json_response};
-use shared::http_util::{self, header};
-use shared::notice::Platform;
+use shared::domain::notice::Platform;
+use shared::domain::timestamp::Timestamp;
+use shared::edge::auth::{AuthMode, Identity, identify};
+use shared::edge::envelope::{ApiError, error_response, json_response};
+use shared::edge::request::{self, header};
 use shared::ports::{Device, Devices, PushEndpoints};
-use shared::time_util::Timestamp;
 
 pub struct Settings {
-    pub table: shared::config::TableConfig,
+    pub table: shared::runtime::config::TableConfig,
     pub auth: AuthMode,
     pub push_apps: PlatformApps,
 }
 
 impl Settings {
     pub fn from_source(
-        src: &impl shared::config::Source,
-    ) -> Result<Self, shared::config::ConfigError> {
+        src: &impl shared::runtime::config::Source,
+    ) -> Result<Self, shared::runtime::config::ConfigError> {
         Ok(Self {
-            table: shared::config::TableConfig::from_source(src)?,
+            table: shared::runtime::config::TableConfig::from_source(src)?,
             auth: AuthMode::from_source(src)?,
             push_apps: PlatformApps::from_source(src),
         })
@@ -100,7 +100,7 @@ pub fn device_id(endpoint: &str) -> String {
 }
 
 pub async fn handle<S: Devices, E: PushEndpoints>(app: &App<S, E>, req: Request) -> Response<Body> {
-    let request_id = http_util::request_id(&req);
+    let request_id = request::request_id(&req);
     let span = tracing::info_span!("devices", %request_id);
     match route(app, &req).instrument(span).await {
         Ok(resp) => resp,
@@ -113,7 +113,7 @@ async fn route<S: Devices, E: PushEndpoints>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
-    let segments = http_util::segments(req);
+    let segments = request::segments(req);
     if !matches!(
         (method, segments.as_slice()),
         ("POST", ["v1", "devices"]) | ("DELETE", ["v1", "devices", _])
@@ -122,12 +122,12 @@ async fn route<S: Devices, E: PushEndpoints>(
     }
     let identity = identify(
         &app.auth,
-        http_util::authorizer_claims(req),
+        request::authorizer_claims(req),
         header(req, "authorization"),
     )?;
     match segments.as_slice() {
         ["v1", "devices", id] => remove(app, &identity, id).await,
-        _ => register(app, &identity, http_util::json_body(req)?).await,
+        _ => register(app, &identity, request::json_body(req)?).await,
     }
 }
 

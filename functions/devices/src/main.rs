@@ -1,11 +1,11 @@
 use devices::{App, Settings, handle};
 use lambda_http::{Error, service_fn};
 use shared::aws::{DynamoTaskStore, SnsPush, sdk_config};
-use shared::config::ProcessEnv;
+use shared::runtime::config::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::runtime::telemetry::init();
     let sdk = sdk_config().await?;
     let s = Settings::from_source(&ProcessEnv)?;
     let app: &'static App<_, _> = Box::leak(Box::new(App {

@@ -2,8 +2,8 @@
 
 use devices::{App, Registration, handle, validate};
 use serde_json::{Value, json};
-use shared::auth::AuthMode;
 use shared::aws::PlatformApps;
+use shared::edge::auth::AuthMode;
 use shared::ports::Devices;
 use shared::testing::{HttpEvent, MemoryPush, MemoryStore, response_parts};
 

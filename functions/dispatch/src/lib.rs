@@ -12,13 +12,13 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::Instrument;
 
-use shared::breaker::{BreakerPolicy, is_open};
+use shared::domain::breaker::{BreakerPolicy, is_open};
+use shared::domain::state::{TaskEvent, TaskPatch, event_for};
+use shared::domain::task::{Task, TaskError};
+use shared::domain::timestamp::Timestamp;
+use shared::lifecycle::sync::lookup_of;
 use shared::ports::{Breakers, Capacity, DispatchNudge, StoreError, Tasks, WaitingLine};
 use shared::provider::{Deadline, ProviderError, ProviderJob, VideoProvider};
-use shared::state::{TaskEvent, TaskPatch, event_for};
-use shared::sync::lookup_of;
-use shared::task::{Task, TaskError};
-use shared::time_util::Timestamp;
 
 /// What dispatch needs of the table: tasks, the provider's slots, the waiting line.
 pub trait Store: Tasks + Capacity + WaitingLine + Breakers {}
@@ -33,9 +33,9 @@ const CALL_BUDGET: Duration = Duration::from_secs(20);
 
 /// Everything dispatch reads from its environment at cold start.
 pub struct Settings {
-    pub table: shared::config::TableConfig,
-    pub providers: shared::providers::ProviderSettings,
-    pub queue: shared::config::DispatchQueueConfig,
+    pub table: shared::runtime::config::TableConfig,
+    pub providers: shared::provider::composite::ProviderSettings,
+    pub queue: shared::runtime::config::DispatchQueueConfig,
     /// Tasks the provider account may hold at once (its resource pack's concurrency).
     pub capacity: u32,
     pub breaker: BreakerPolicy,
@@ -43,12 +43,12 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_source(
-        src: &impl shared::config::Source,
-    ) -> Result<Self, shared::config::ConfigError> {
+        src: &impl shared::runtime::config::Source,
+    ) -> Result<Self, shared::runtime::config::ConfigError> {
         Ok(Self {
-            table: shared::config::TableConfig::from_source(src)?,
-            providers: shared::providers::ProviderSettings::from_source(src)?,
-            queue: shared::config::DispatchQueueConfig::from_source(src)?,
+            table: shared::runtime::config::TableConfig::from_source(src)?,
+            providers: shared::provider::composite::ProviderSettings::from_source(src)?,
+            queue: shared::runtime::config::DispatchQueueConfig::from_source(src)?,
             capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
             breaker: BreakerPolicy::from_source(src)?,
         })
@@ -139,12 +139,12 @@ async fn serve_line<S: Store, P: VideoProvider, D>(
     report.waiting += line.len() as u32;
     if let Some(oldest) = line.iter().map(|t| t.created_at).min() {
         let waited = (Timestamp::now() - oldest).as_seconds_f64().max(0.0);
-        shared::metrics::emit(
+        shared::runtime::metrics::emit(
             &[("Function", "dispatch"), ("Provider", provider)],
             &[(
                 "OldestWaitingSeconds",
                 waited,
-                shared::metrics::Unit::Seconds,
+                shared::runtime::metrics::Unit::Seconds,
             )],
         );
     }
@@ -213,7 +213,7 @@ async fn repair_slots<S: Store, P: VideoProvider, D>(
         let task = app.store.get_task(&id).await?;
         let holds = task.is_some_and(|t| {
             !t.status.is_terminal()
-                && (t.status != shared::task::TaskStatus::Created
+                && (t.status != shared::domain::task::TaskStatus::Created
                     || t.submit_attempted_at.is_some())
         });
         if !holds {
@@ -315,7 +315,7 @@ async fn fail_over_if_failing<S: Store, P: VideoProvider, D>(
     if app.provider.names().len() < 2 {
         return Ok(false);
     }
-    let secs = shared::time_util::unix_seconds(now.datetime());
+    let secs = shared::domain::timestamp::unix_seconds(now.datetime());
     if !is_open(app.store.breaker(provider).await?, secs) {
         return Ok(false);
     }
@@ -331,7 +331,7 @@ async fn fail_over<S: Store, P: VideoProvider, D>(
     seen: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let secs = shared::time_util::unix_seconds(now.datetime());
+    let secs = shared::domain::timestamp::unix_seconds(now.datetime());
     let Some(request) = &task.request else {
         return Ok(false);
     };
@@ -353,9 +353,9 @@ async fn fail_over<S: Store, P: VideoProvider, D>(
                 to = next,
                 "failed over to the next provider"
             );
-            shared::metrics::emit(
+            shared::runtime::metrics::emit(
                 &[("Function", "dispatch"), ("Provider", provider)],
-                &[("Failovers", 1.0, shared::metrics::Unit::Count)],
+                &[("Failovers", 1.0, shared::runtime::metrics::Unit::Count)],
             );
             return Ok(true);
         }
@@ -427,8 +427,11 @@ async fn note_outcome<S: Store, P, D>(
     };
     let dims = [("Function", "dispatch"), ("Provider", provider)];
     let metric = if ok { "Submissions" } else { "SubmitFailures" };
-    shared::metrics::emit(&dims, &[(metric, 1.0, shared::metrics::Unit::Count)]);
-    let secs = shared::time_util::unix_seconds(now.datetime());
+    shared::runtime::metrics::emit(
+        &dims,
+        &[(metric, 1.0, shared::runtime::metrics::Unit::Count)],
+    );
+    let secs = shared::domain::timestamp::unix_seconds(now.datetime());
     if let Err(e) = app
         .store
         .record_submit(provider, ok, app.breaker, secs)
@@ -448,7 +451,7 @@ async fn record<S: Store, P, D>(
     let patch = TaskPatch {
         provider_ref: Some(job.reference.clone()),
         provider_handle: job.handle.clone(),
-        facts: shared::task::ProviderFacts {
+        facts: shared::domain::task::ProviderFacts {
             create_request_id: job.request_id.clone(),
             ..Default::default()
         },
@@ -481,9 +484,9 @@ async fn fail<S: Store, P, D>(
         ..Default::default()
     };
     app.store.apply(&task.id, TaskEvent::Failed, patch).await?;
-    shared::metrics::emit(
+    shared::runtime::metrics::emit(
         &[("Function", "dispatch"), ("Reason", code)],
-        &[("TasksFailed", 1.0, shared::metrics::Unit::Count)],
+        &[("TasksFailed", 1.0, shared::runtime::metrics::Unit::Count)],
     );
     Ok(())
 }

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use dispatch::{App, handle};
+use shared::domain::state::{TaskEvent, TaskPatch};
+use shared::domain::task::{Mode, Quality, Task, TaskStatus, VideoType};
+use shared::domain::timestamp::Timestamp;
 use shared::ports::{Capacity, Tasks};
 use shared::provider::{GenerationRequest, JobStatus, ModelChoice, ProviderError};
-use shared::state::{TaskEvent, TaskPatch};
-use shared::task::{Mode, Quality, Task, TaskStatus, VideoType};
 use shared::testing::{FakeProvider, MemoryQueue, MemoryStore, seed_task, task_fixture};
-use shared::time_util::Timestamp;
 
 type TestApp = App<MemoryStore, FakeProvider, MemoryQueue>;
 
@@ -19,7 +19,7 @@ fn app(capacity: u32) -> TestApp {
         provider: FakeProvider::default(),
         nudge: MemoryQueue::default(),
         capacity,
-        breaker: shared::breaker::BreakerPolicy {
+        breaker: shared::domain::breaker::BreakerPolicy {
             threshold: 3,
             open_for: std::time::Duration::from_secs(60),
         },

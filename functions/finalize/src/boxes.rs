@@ -133,7 +133,7 @@ mod tests {
         let file = include_bytes!("../../../tools/kling-sim/assets/gop-720p-16x9.mp4");
         for chunk in [1, 3, 7, 1000, 65536, file.len()] {
             let kept = collect(file, chunk).unwrap();
-            let facts = shared::mp4_probe::probe(&kept).unwrap();
+            let facts = shared::domain::mp4_probe::probe(&kept).unwrap();
             assert_eq!(
                 (facts.width, facts.height),
                 (Some(1280), Some(720)),

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use sha2::{Digest, Sha256};
 
-use shared::mp4_probe::{self, Mp4Facts};
+use shared::domain::mp4_probe::{self, Mp4Facts};
 use shared::ports::{BlobError, MultipartUpload, VideoMetadata, VideoStore};
 
 use crate::boxes::BoxCollector;

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::config::{ConfigError, Source};
-use shared::images::is_public;
+use shared::runtime::config::{ConfigError, Source};
+use shared::runtime::outbound::is_public;
 
 #[derive(Debug, Clone)]
 pub struct DownloadPolicy {
@@ -70,8 +70,8 @@ impl DownloadPolicy {
     }
 
     /// The HTTP client for downloads under this policy.
-    pub fn client(&self) -> Result<reqwest::Client, shared::net::NetError> {
-        let mut builder = shared::net::builder()?
+    pub fn client(&self) -> Result<reqwest::Client, shared::runtime::net::NetError> {
+        let mut builder = shared::runtime::net::builder()?
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::custom(|attempt| {

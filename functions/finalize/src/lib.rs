@@ -16,13 +16,13 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use shared::metrics::{self, Unit};
+use shared::domain::state::{TaskEvent, TaskPatch, event_for};
+use shared::domain::task::{StoredVideo, Task, TaskError, video_key};
+use shared::domain::timestamp::{self, Timestamp};
+use shared::lifecycle::sync::lookup_of;
 use shared::ports::{FinalizeMessage, FinalizeReason, Tasks, VideoMetadata, VideoStore};
 use shared::provider::{Deadline, JobStatus, VideoProvider};
-use shared::state::{TaskEvent, TaskPatch, event_for};
-use shared::sync::lookup_of;
-use shared::task::{StoredVideo, Task, TaskError, video_key};
-use shared::time_util::{self, Timestamp};
+use shared::runtime::metrics::{self, Unit};
 
 pub use copy::{CopyError, stream_into};
 pub use guard::DownloadPolicy;
@@ -36,21 +36,21 @@ const QUERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Everything finalize reads from its environment at cold start.
 pub struct Settings {
-    pub table: shared::config::TableConfig,
-    pub bucket: shared::config::BucketConfig,
-    pub providers: shared::providers::ProviderSettings,
+    pub table: shared::runtime::config::TableConfig,
+    pub bucket: shared::runtime::config::BucketConfig,
+    pub providers: shared::provider::composite::ProviderSettings,
     pub policy: DownloadPolicy,
     pub s3_path_style: bool,
 }
 
 impl Settings {
     pub fn from_source(
-        src: &impl shared::config::Source,
-    ) -> Result<Self, shared::config::ConfigError> {
+        src: &impl shared::runtime::config::Source,
+    ) -> Result<Self, shared::runtime::config::ConfigError> {
         Ok(Self {
-            table: shared::config::TableConfig::from_source(src)?,
-            bucket: shared::config::BucketConfig::from_source(src)?,
-            providers: shared::providers::ProviderSettings::from_source(src)?,
+            table: shared::runtime::config::TableConfig::from_source(src)?,
+            bucket: shared::runtime::config::BucketConfig::from_source(src)?,
+            providers: shared::provider::composite::ProviderSettings::from_source(src)?,
             policy: DownloadPolicy::from_source(src)?,
             s3_path_style: shared::aws::path_style(src),
         })
@@ -246,7 +246,7 @@ async fn confirm<S: Store, P: VideoProvider, V>(
     let patch = TaskPatch {
         provider_ref: Some(remote.reference.clone()),
         provider_handle: remote.handle.clone(),
-        facts: shared::task::ProviderFacts::from_lookup(&remote),
+        facts: shared::domain::task::ProviderFacts::from_lookup(&remote),
         ..Default::default()
     };
     match remote.status {
@@ -274,7 +274,7 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         .request
         .as_ref()
         .and_then(|r| app.provider.expected_units(r));
-    shared::billing::observe(task, &applied.task, expected);
+    shared::lifecycle::billing::observe(task, &applied.task, expected);
     Ok(match remote.video_url {
         Some(url) => Confirmed::Video(url),
         None => Confirmed::Failed(
@@ -374,7 +374,7 @@ pub fn object_metadata(task: &Task) -> VideoMetadata {
         ),
         (
             "stored-at".to_string(),
-            time_util::rfc3339(time_util::now()),
+            timestamp::rfc3339(timestamp::now()),
         ),
     ];
     VideoMetadata { pairs }

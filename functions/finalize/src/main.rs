@@ -1,11 +1,11 @@
 use finalize::{App, Settings, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client_for, sdk_config};
-use shared::config::ProcessEnv;
+use shared::runtime::config::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::runtime::telemetry::init();
     let sdk = sdk_config().await?;
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {

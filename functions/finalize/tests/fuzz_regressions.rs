@@ -21,7 +21,7 @@ fn fuzz_findings_get_an_answer_not_a_hang_or_a_panic() {
             boxes.push(chunk);
         }
         if let Ok(header) = boxes.finish() {
-            let _ = shared::mp4_probe::probe(&header);
+            let _ = shared::domain::mp4_probe::probe(&header);
         }
         seen += 1;
     }

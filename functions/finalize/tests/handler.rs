@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_lambda_events::sqs::SqsEvent;
 use finalize::{App, DownloadPolicy, handle};
 use serde_json::json;
+use shared::domain::state::{TaskEvent, TaskPatch};
+use shared::domain::task::TaskStatus;
 use shared::ports::{Accounts, Tasks, VideoMetadata, VideoStore};
 use shared::provider::{JobStatus, ProviderError};
-use shared::state::{TaskEvent, TaskPatch};
-use shared::task::TaskStatus;
 use shared::testing::{FakeProvider, MemoryBlobs, MemoryStore, seed_task, task_fixture};
 
 const MP4: &[u8] = include_bytes!("../../../tools/kling-sim/assets/gop-720p-16x9.mp4");
@@ -109,7 +109,7 @@ async fn run(app: &TestApp, bodies: &[&str]) -> Vec<String> {
         .collect()
 }
 
-async fn task(app: &TestApp) -> shared::task::Task {
+async fn task(app: &TestApp) -> shared::domain::task::Task {
     app.store.get_task("t-1").await.unwrap().unwrap()
 }
 
@@ -411,7 +411,7 @@ async fn a_task_that_ends_during_the_copy_gets_nothing_published() {
             let store = store.clone();
             async move {
                 let failed = TaskPatch {
-                    error: Some(shared::task::TaskError {
+                    error: Some(shared::domain::task::TaskError {
                         code: "video_unusable".into(),
                         message: "gone".into(),
                         retryable: false,

@@ -30,8 +30,8 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_source(
-        src: &impl shared::config::Source,
-    ) -> Result<Self, shared::config::ConfigError> {
+        src: &impl shared::runtime::config::Source,
+    ) -> Result<Self, shared::runtime::config::ConfigError> {
         let base = src.optional("MCP_API_BASE_URL");
         Ok(Self {
             api_base: base.map(|b| b.trim().trim_end_matches('/').to_string()),

@@ -22,7 +22,7 @@ impl Api {
     fn base(&self, req: &Request) -> Option<String> {
         self.base
             .clone()
-            .or_else(|| shared::http_util::api_base(req))
+            .or_else(|| shared::edge::request::api_base(req))
     }
 }
 
@@ -30,8 +30,8 @@ impl Backend for Api {
     async fn call(&self, req: Request) -> Response<Body> {
         let Some(base) = self.base(&req) else {
             tracing::error!("no MCP_API_BASE_URL and no domain name on the request");
-            let envelope = shared::envelope::ApiError::internal();
-            return shared::envelope::error_response(&envelope, "");
+            let envelope = shared::edge::envelope::ApiError::internal();
+            return shared::edge::envelope::error_response(&envelope, "");
         };
         let url = format!("{base}{}", req.uri());
         let mut out = self.http.request(req.method().clone(), url);
@@ -50,7 +50,10 @@ impl Backend for Api {
             }
             Err(e) => {
                 tracing::error!(error = %e, "the API did not answer");
-                shared::envelope::error_response(&shared::envelope::ApiError::internal(), "")
+                shared::edge::envelope::error_response(
+                    &shared::edge::envelope::ApiError::internal(),
+                    "",
+                )
             }
         }
     }
@@ -58,10 +61,10 @@ impl Backend for Api {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let base = mcp::Settings::from_source(&shared::config::ProcessEnv)?.api_base;
+    shared::runtime::telemetry::init();
+    let base = mcp::Settings::from_source(&shared::runtime::config::ProcessEnv)?.api_base;
     let api = Api {
-        http: shared::net::builder()?
+        http: shared::runtime::net::builder()?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(25))
             .build()?,

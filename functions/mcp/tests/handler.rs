@@ -7,7 +7,7 @@ use std::time::Duration;
 use lambda_http::{Body, Request, Response};
 use mcp::{Backend, Tools};
 use serde_json::{Value, json};
-use shared::auth::AuthMode;
+use shared::edge::auth::AuthMode;
 use shared::testing::{FakeProvider, MemoryBlobs, MemoryQueue, MemoryStore};
 use tower::ServiceExt;
 
@@ -41,17 +41,17 @@ fn backend() -> InMemory {
             uploads: MemoryBlobs::default(),
             dispatch: MemoryQueue::default(),
             auth: auth(),
-            webhook: shared::config::WebhookConfig {
+            webhook: shared::runtime::config::WebhookConfig {
                 base_url: Some("https://api.example.com".into()),
                 secret: b"test-webhook-secret-0123456789".to_vec(),
             },
-            plans: shared::plans::Plans::from_source(&none).unwrap(),
-            moderation: shared::moderation::Policy::from_source(&none).unwrap(),
+            plans: shared::domain::plans::Plans::from_source(&none).unwrap(),
+            moderation: shared::domain::moderation::Policy::from_source(&none).unwrap(),
             upload_policy: create_task::UploadPolicy {
                 put_ttl: Duration::from_secs(600),
                 allow_loopback_urls: false,
             },
-            templates: shared::templates::from_source(&none).unwrap(),
+            templates: shared::domain::templates::from_source(&none).unwrap(),
         },
         status: status_query::App {
             store,
@@ -61,8 +61,8 @@ fn backend() -> InMemory {
             auth: auth(),
             presign_ttl: Duration::from_secs(900),
             capacity: 2,
-            plans: shared::plans::Plans::from_source(&none).unwrap(),
-            poll: shared::sync::SyncPolicy {
+            plans: shared::domain::plans::Plans::from_source(&none).unwrap(),
+            poll: shared::lifecycle::sync::SyncPolicy {
                 stale_after: Duration::from_secs(30),
                 hard_timeout: Duration::from_secs(3 * 3600),
             },
@@ -109,7 +109,7 @@ fn router(tools: Tools<InMemory>) -> axum::Router {
 }
 
 fn token(user: &str) -> String {
-    shared::auth::mint_local_token(SECRET, user, Some("pro"), 3600).unwrap()
+    shared::edge::auth::mint_local_token(SECRET, user, Some("pro"), 3600).unwrap()
 }
 
 #[tokio::test]

@@ -7,10 +7,10 @@ use std::time::Duration;
 use aws_lambda_events::sqs::SqsEvent;
 use serde_json::Value;
 
-use shared::images::check_outbound_url;
-use shared::notice::{NextAttempt, next_attempt};
+use shared::domain::notice::{NextAttempt, next_attempt};
+use shared::domain::timestamp::Timestamp;
 use shared::ports::{Delivery, DeliveryOutcome, QueueError, StoreError, WebhookJob, WebhookOutbox};
-use shared::time_util::Timestamp;
+use shared::runtime::outbound::check_outbound_url;
 
 use crate::{App, AppWebhook, Store};
 
@@ -172,7 +172,7 @@ async fn attempt_once<S, B, P, O>(
             return (DeliveryOutcome::Refused, None, Some(refusal.to_string()));
         }
     };
-    let timestamp = shared::time_util::unix_seconds(shared::time_util::now());
+    let timestamp = shared::domain::timestamp::unix_seconds(shared::domain::timestamp::now());
     let signature = match target.signer.sign(&job.event_id, timestamp, &job.payload) {
         Ok(s) => s,
         Err(e) => return (DeliveryOutcome::Refused, None, Some(e.to_string())),

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use shared::config::{ConfigError, Source};
-use shared::notice::{PushText, RetryPolicy};
+use shared::domain::notice::{PushText, RetryPolicy};
 use shared::ports::{DeliveryLog, Devices, EventBus, NoticeMarks, PushEndpoints, WebhookOutbox};
+use shared::runtime::config::{ConfigError, Source};
 
 pub use deliver::{SignError, Signer};
 
@@ -32,7 +32,7 @@ pub struct AppWebhook {
 }
 
 pub struct Settings {
-    pub table: shared::config::TableConfig,
+    pub table: shared::runtime::config::TableConfig,
     pub event_bus: String,
     pub push_apps: shared::aws::PlatformApps,
     pub push_text: PushText,
@@ -77,7 +77,7 @@ impl Settings {
             Ok(Duration::from_secs(src.parsed(name, default)?))
         };
         Ok(Self {
-            table: shared::config::TableConfig::from_source(src)?,
+            table: shared::runtime::config::TableConfig::from_source(src)?,
             event_bus: src.required("EVENT_BUS_NAME")?,
             push_apps: shared::aws::PlatformApps::from_source(src),
             push_text: push_text(src),

@@ -1,11 +1,11 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use notify::{App, Settings, handle};
 use shared::aws::{DynamoTaskStore, EventBridgeBus, SnsPush, SqsWebhookOutbox, sdk_config};
-use shared::config::ProcessEnv;
+use shared::runtime::config::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::runtime::telemetry::init();
     let sdk = sdk_config().await?;
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
     let app: &'static App<_, _, _, _> = Box::leak(Box::new(App {
@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
         push_text: s.push_text,
         webhook: s.webhook,
         retry: s.retry,
-        http: shared::net::builder()?
+        http: shared::runtime::net::builder()?
             .redirect(reqwest::redirect::Policy::none())
             .build()?,
     }));

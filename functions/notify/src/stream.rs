@@ -3,11 +3,11 @@
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use serde_json::Value;
 
-use shared::notice::{StatusEvent, push_message, status_event};
+use shared::domain::notice::{StatusEvent, push_message, status_event};
+use shared::domain::task::Task;
 use shared::ports::{
     Device, EventBus, PushEndpoints, PushOutcome, StoreError, WebhookJob, WebhookOutbox,
 };
-use shared::task::Task;
 
 use crate::{App, Store};
 
@@ -100,8 +100,8 @@ where
         let job = WebhookJob {
             event_id: e.event_id.clone(),
             task_id: e.task_id.clone(),
-            payload: shared::notice::webhook_payload(e),
-            first_attempt_at: Some(shared::time_util::Timestamp::now()),
+            payload: shared::domain::notice::webhook_payload(e),
+            first_attempt_at: Some(shared::domain::timestamp::Timestamp::now()),
             failures: 0,
             not_before: None,
         };

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use notify::{App, AppWebhook, Signer, handle};
 use serde_json::{Value, json};
-use shared::notice::{Platform, PushText, RetryPolicy};
+use shared::domain::notice::{Platform, PushText, RetryPolicy};
+use shared::domain::task::{Task, TaskStatus};
+use shared::domain::timestamp::Timestamp;
 use shared::ports::{DeliveryLog, DeliveryOutcome, Device, Devices, NoticeMarks};
-use shared::task::{Task, TaskStatus};
 use shared::testing::{MemoryBus, MemoryOutbox, MemoryPush, MemoryStore, task_fixture};
-use shared::time_util::Timestamp;
 
 const SECRET_NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SECRET_OLD: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -35,7 +35,7 @@ fn app(webhook_url: Option<&str>, allow_loopback: bool) -> TestApp {
             max_delay: Duration::from_secs(4),
             window: Duration::from_secs(3600),
         },
-        http: shared::net::client().unwrap(),
+        http: shared::runtime::net::client().unwrap(),
     }
 }
 

@@ -8,10 +8,10 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
 use tracing::Instrument;
 
+use shared::domain::timestamp;
+use shared::lifecycle::sync::{SyncOutcome, SyncPolicy, sync_tasks};
 use shared::ports::{FinalizeQueue, ReconcileIndex, Tasks};
 use shared::provider::{Deadline, VideoProvider};
-use shared::sync::{SyncOutcome, SyncPolicy, sync_tasks};
-use shared::time_util;
 
 /// What reconcile needs of the table: task records and the index of unfinished ones.
 pub trait Store: Tasks + ReconcileIndex {}
@@ -22,20 +22,20 @@ pub const BATCH: u32 = 100;
 
 /// Everything reconcile reads from its environment at cold start.
 pub struct Settings {
-    pub table: shared::config::TableConfig,
-    pub providers: shared::providers::ProviderSettings,
-    pub queue: shared::config::QueueConfig,
+    pub table: shared::runtime::config::TableConfig,
+    pub providers: shared::provider::composite::ProviderSettings,
+    pub queue: shared::runtime::config::QueueConfig,
     pub policy: SyncPolicy,
 }
 
 impl Settings {
     pub fn from_source(
-        src: &impl shared::config::Source,
-    ) -> Result<Self, shared::config::ConfigError> {
+        src: &impl shared::runtime::config::Source,
+    ) -> Result<Self, shared::runtime::config::ConfigError> {
         Ok(Self {
-            table: shared::config::TableConfig::from_source(src)?,
-            providers: shared::providers::ProviderSettings::from_source(src)?,
-            queue: shared::config::QueueConfig::from_source(src)?,
+            table: shared::runtime::config::TableConfig::from_source(src)?,
+            providers: shared::provider::composite::ProviderSettings::from_source(src)?,
+            queue: shared::runtime::config::QueueConfig::from_source(src)?,
             policy: SyncPolicy::from_source(src, "RECONCILE_STALE_SECONDS", 600)?,
         })
     }
@@ -66,8 +66,8 @@ pub async fn handle<S: Store, P: VideoProvider, Q: FinalizeQueue>(
         scheduled_at: event.time.map(|t| t.to_rfc3339()),
         ..Default::default()
     };
-    let now = time_util::now();
-    let cutoff = time_util::Timestamp::from(now) - app.policy.stale_after;
+    let now = timestamp::now();
+    let cutoff = timestamp::Timestamp::from(now) - app.policy.stale_after;
     let tasks = match app.store.stale_tasks(cutoff, BATCH).await {
         Ok(t) => t,
         Err(e) => {

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use reconcile::{App, SweepReport, handle};
+use shared::domain::task::TaskStatus;
+use shared::domain::timestamp::Timestamp;
+use shared::lifecycle::sync::SyncPolicy;
 use shared::ports::Tasks;
 use shared::provider::{JobStatus, ProviderError, ProviderRef};
-use shared::sync::SyncPolicy;
-use shared::task::TaskStatus;
 use shared::testing::{FakeProvider, MemoryQueue, MemoryStore, seed_task, task_fixture};
-use shared::time_util::Timestamp;
 
 type TestApp = App<MemoryStore, FakeProvider, MemoryQueue>;
 

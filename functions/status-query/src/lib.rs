@@ -7,20 +7,20 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
 
-use shared::auth::{AuthMode, Identity, identify};
-use shared::envelope::{ApiError, error_response, json_response};
-use shared::http_util::{self, header};
-use shared::plans::Plans;
+use shared::domain::plans::Plans;
+use shared::domain::state::{TaskEvent, TaskPatch};
+use shared::domain::task::{Task, TaskStatus, video_key};
+use shared::domain::timestamp;
+use shared::edge::auth::{AuthMode, Identity, identify};
+use shared::edge::envelope::{ApiError, error_response, json_response};
+use shared::edge::request::{self, header};
+use shared::edge::view::{PresignedLink, TaskView, link_window, queue_view, task_view};
+use shared::lifecycle::sync::{SyncPolicy, lookup_of, sync_task};
 use shared::ports::{
     Accounts, FinalizeQueue, Groups, LedgerKind, ReconcileIndex, StoreError, Tasks, VideoStore,
     WaitingLine,
 };
 use shared::provider::{CancelOutcome, Deadline, VideoProvider};
-use shared::state::{TaskEvent, TaskPatch};
-use shared::sync::{SyncPolicy, lookup_of, sync_task};
-use shared::task::{Task, TaskStatus, video_key};
-use shared::time_util;
-use shared::view::{PresignedLink, TaskView, link_window, queue_view, task_view};
 
 /// What status-query needs of the table: task records, accounts, and the polling claim.
 pub trait Store: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups {}
@@ -31,34 +31,34 @@ pub const MAX_PAGE: u32 = 100;
 
 /// Everything status-query reads from its environment at cold start.
 pub struct Settings {
-    pub table: shared::config::TableConfig,
-    pub bucket: shared::config::BucketConfig,
-    pub providers: shared::providers::ProviderSettings,
-    pub queue: shared::config::QueueConfig,
+    pub table: shared::runtime::config::TableConfig,
+    pub bucket: shared::runtime::config::BucketConfig,
+    pub providers: shared::provider::composite::ProviderSettings,
+    pub queue: shared::runtime::config::QueueConfig,
     pub auth: AuthMode,
     pub plans: Plans,
     pub poll: SyncPolicy,
     pub capacity: u32,
     pub s3_path_style: bool,
     /// CloudFront signed URLs instead of S3 presigned ones (`CDN_DOMAIN`).
-    pub cdn: Option<shared::cdn::CdnSigner>,
+    pub cdn: Option<shared::edge::cdn::CdnSigner>,
 }
 
 impl Settings {
     pub fn from_source(
-        src: &impl shared::config::Source,
-    ) -> Result<Self, shared::config::ConfigError> {
+        src: &impl shared::runtime::config::Source,
+    ) -> Result<Self, shared::runtime::config::ConfigError> {
         Ok(Self {
-            table: shared::config::TableConfig::from_source(src)?,
-            bucket: shared::config::BucketConfig::from_source(src)?,
-            providers: shared::providers::ProviderSettings::from_source(src)?,
-            queue: shared::config::QueueConfig::from_source(src)?,
+            table: shared::runtime::config::TableConfig::from_source(src)?,
+            bucket: shared::runtime::config::BucketConfig::from_source(src)?,
+            providers: shared::provider::composite::ProviderSettings::from_source(src)?,
+            queue: shared::runtime::config::QueueConfig::from_source(src)?,
             auth: AuthMode::from_source(src)?,
             plans: Plans::from_source(src)?,
             poll: SyncPolicy::from_source(src, "POLL_STALE_SECONDS", 30)?,
             capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
             s3_path_style: shared::aws::path_style(src),
-            cdn: shared::cdn::CdnSigner::from_source(src)?,
+            cdn: shared::edge::cdn::CdnSigner::from_source(src)?,
         })
     }
 }
@@ -81,7 +81,7 @@ pub async fn handle<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>
     app: &App<S, V, P, Q>,
     req: Request,
 ) -> Response<Body> {
-    let request_id = http_util::request_id(&req);
+    let request_id = request::request_id(&req);
     let span = tracing::info_span!("status-query", %request_id, task_id = tracing::field::Empty);
     match route(app, &req).instrument(span).await {
         Ok(resp) => resp,
@@ -94,7 +94,7 @@ async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
-    let segments = http_util::segments(req);
+    let segments = request::segments(req);
     let known = matches!(
         (method, segments.as_slice()),
         ("GET", ["v1", "videos"])
@@ -107,7 +107,7 @@ async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     }
     let identity = identify(
         &app.auth,
-        http_util::authorizer_claims(req),
+        request::authorizer_claims(req),
         header(req, "authorization"),
     )?;
     match (method, segments.as_slice()) {
@@ -139,7 +139,7 @@ async fn view_of<S, V: VideoStore, P, Q>(
     app: &App<S, V, P, Q>,
     task: &Task,
 ) -> Result<TaskView, ApiError> {
-    let now = time_util::now();
+    let now = timestamp::now();
     let link = match (&task.video, task.status) {
         (Some(video), TaskStatus::Succeeded) => {
             let window = link_window(now, app.presign_ttl);
@@ -153,7 +153,7 @@ async fn view_of<S, V: VideoStore, P, Q>(
                 })?;
             Some(PresignedLink {
                 url,
-                expires_at: time_util::rfc3339(window.expires_at),
+                expires_at: timestamp::rfc3339(window.expires_at),
             })
         }
         _ => None,
@@ -172,9 +172,9 @@ async fn get_one<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     let mut view = view_of(app, &task).await?;
     if task.status == TaskStatus::Created && task.submit_attempted_at.is_none() {
         let ahead = app.store.waiting_ahead(&task).await.map_err(store_error)?;
-        view.queue = Some(queue_view(ahead, app.capacity, time_util::now()));
+        view.queue = Some(queue_view(ahead, app.capacity, timestamp::now()));
     }
-    let hint = shared::view::poll_hint_secs(task.status);
+    let hint = shared::edge::view::poll_hint_secs(task.status);
     Ok(conditional(req, &view, hint))
 }
 
@@ -243,10 +243,10 @@ async fn cancel_at_provider<S: Store, V, P: VideoProvider, Q>(
 /// `Retry-After` tells a polling app when to look again.
 fn conditional<T: Serialize>(req: &Request, body: &T, retry_after: Option<u64>) -> Response<Body> {
     let Ok(text) = serde_json::to_string(body) else {
-        return error_response(&ApiError::internal(), &http_util::request_id(req));
+        return error_response(&ApiError::internal(), &request::request_id(req));
     };
-    let tag = http_util::etag(text.as_bytes());
-    let fresh = http_util::if_none_match_hits(header(req, "if-none-match"), &tag);
+    let tag = request::etag(text.as_bytes());
+    let fresh = request::if_none_match_hits(header(req, "if-none-match"), &tag);
     let mut builder = Response::builder()
         .header("etag", &tag)
         .header("cache-control", "private, no-cache");
@@ -270,7 +270,7 @@ async fn owned_task<S: Store, V, P, Q>(
     identity: &Identity,
     id: &str,
 ) -> Result<Task, ApiError> {
-    if !shared::task::TaskId::well_formed(id) {
+    if !shared::domain::task::TaskId::well_formed(id) {
         return Err(ApiError::not_found("video"));
     }
     tracing::Span::current().record("task_id", id);
@@ -294,12 +294,15 @@ async fn poll_if_stale<S: Store, V, P: VideoProvider, Q: FinalizeQueue>(
         &app.queue,
         &task,
         app.poll,
-        time_util::now(),
+        timestamp::now(),
         Deadline::after(Duration::from_secs(5)),
     )
     .await;
     match outcome {
-        Ok(shared::sync::SyncOutcome::Skipped | shared::sync::SyncOutcome::Unchanged) => task,
+        Ok(
+            shared::lifecycle::sync::SyncOutcome::Skipped
+            | shared::lifecycle::sync::SyncOutcome::Unchanged,
+        ) => task,
         Ok(outcome) => {
             tracing::info!(?outcome, "status poll moved the task");
             app.store
@@ -346,7 +349,7 @@ async fn delete<S: Store, V: VideoStore, P, Q>(
         })?;
     }
     app.store
-        .mark_deleted(&task.id, shared::time_util::Timestamp::now())
+        .mark_deleted(&task.id, shared::domain::timestamp::Timestamp::now())
         .await
         .map_err(store_error)?;
     tracing::info!("video deleted");
@@ -361,8 +364,8 @@ async fn me<S: Store, V, P, Q>(
     app: &App<S, V, P, Q>,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
-    let now = time_util::now();
-    let day = time_util::utc_day(now);
+    let now = timestamp::now();
+    let day = timestamp::utc_day(now);
     let account = app
         .store
         .account(&identity.user_id, &day)
@@ -386,8 +389,8 @@ async fn me<S: Store, V, P, Q>(
     let budget = plan.daily_budget();
     let suspended_until = account
         .suspended_until
-        .filter(|u| *u > time_util::unix_seconds(now))
-        .map(time_util::rfc3339_secs);
+        .filter(|u| *u > timestamp::unix_seconds(now))
+        .map(timestamp::rfc3339_secs);
     Ok(json_response(
         200,
         &serde_json::json!({
@@ -397,13 +400,13 @@ async fn me<S: Store, V, P, Q>(
             "usage": {
                 "day": day,
                 "cost_units": account.used_today,
-                "remaining_cost_units": shared::task::CostUnits(budget.0.saturating_sub(account.used_today.0)),
+                "remaining_cost_units": shared::domain::task::CostUnits(budget.0.saturating_sub(account.used_today.0)),
                 "in_flight": account.in_flight,
             },
             "ledger_today": {
-                "debits": shared::task::CostUnits(debits),
-                "refunds": shared::task::CostUnits(refunds),
-                "net": shared::task::CostUnits(debits.saturating_sub(refunds)),
+                "debits": shared::domain::task::CostUnits(debits),
+                "refunds": shared::domain::task::CostUnits(refunds),
+                "net": shared::domain::task::CostUnits(debits.saturating_sub(refunds)),
             },
             "suspended_until": suspended_until,
         }),

@@ -4,18 +4,18 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use shared::auth::AuthMode;
-use shared::plans::Plans;
+use shared::domain::plans::Plans;
+use shared::domain::state::{TaskEvent, TaskPatch};
+use shared::domain::task::{StoredVideo, TaskStatus};
+use shared::domain::timestamp::Timestamp;
+use shared::edge::auth::AuthMode;
+use shared::lifecycle::sync::SyncPolicy;
 use shared::ports::Tasks;
 use shared::provider::JobStatus;
-use shared::state::{TaskEvent, TaskPatch};
-use shared::sync::SyncPolicy;
-use shared::task::{StoredVideo, TaskStatus};
 use shared::testing::{
     FakeProvider, HttpEvent, MemoryBlobs, MemoryQueue, MemoryStore, request_from, response_parts,
     seed_task, task_fixture,
 };
-use shared::time_util::Timestamp;
 use status_query::{App, handle};
 
 type TestApp = App<MemoryStore, MemoryBlobs, FakeProvider, MemoryQueue>;

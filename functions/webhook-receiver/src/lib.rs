@@ -10,15 +10,15 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use tracing::Instrument;
 
-use shared::envelope::{ApiError, error_response, json_response};
-use shared::http_util;
+use shared::domain::state::{TaskEvent, TaskPatch, event_for};
+use shared::domain::task::TaskStatus;
+use shared::edge::envelope::{ApiError, error_response, json_response};
+use shared::edge::request;
+use shared::edge::webhook_token;
 use shared::ports::{
     FinalizeMessage, FinalizeQueue, FinalizeReason, StoreError, Tasks, WebhookClaim, WebhookDedup,
 };
 use shared::provider::{CallbackError, CallbackHint, CallbackReader};
-use shared::state::{TaskEvent, TaskPatch, event_for};
-use shared::task::TaskStatus;
-use shared::webhook_token;
 
 /// What webhook-receiver needs of the table: task records and callback deduplication.
 pub trait Store: Tasks + WebhookDedup {}
@@ -34,13 +34,13 @@ pub struct App<S, Q, C> {
     /// are accepted at once, for rotation.
     pub signers: Vec<standardwebhooks::Webhook>,
     /// fal's webhook keys (its JWKS); fal callbacks are refused without them.
-    pub fal_keys: Option<shared::fal::webhook::FalKeys>,
+    pub fal_keys: Option<shared::provider::fal::webhook::FalKeys>,
 }
 
 /// Everything webhook-receiver reads from its environment at cold start.
 pub struct Settings {
-    pub table: shared::config::TableConfig,
-    pub queue: shared::config::QueueConfig,
+    pub table: shared::runtime::config::TableConfig,
+    pub queue: shared::runtime::config::QueueConfig,
     pub secret: Vec<u8>,
     pub signers: Vec<standardwebhooks::Webhook>,
     /// `FAL_JWKS_URL`: where fal publishes its webhook keys.
@@ -49,12 +49,12 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_source(
-        src: &impl shared::config::Source,
-    ) -> Result<Self, shared::config::ConfigError> {
+        src: &impl shared::runtime::config::Source,
+    ) -> Result<Self, shared::runtime::config::ConfigError> {
         Ok(Self {
-            table: shared::config::TableConfig::from_source(src)?,
-            queue: shared::config::QueueConfig::from_source(src)?,
-            secret: shared::config::WebhookConfig::secret_from_source(src)?,
+            table: shared::runtime::config::TableConfig::from_source(src)?,
+            queue: shared::runtime::config::QueueConfig::from_source(src)?,
+            secret: shared::runtime::config::WebhookConfig::secret_from_source(src)?,
             signers: signers_from_source(src)?,
             fal_jwks_url: src.optional("FAL_JWKS_URL"),
         })
@@ -63,8 +63,8 @@ impl Settings {
 
 /// `WEBHOOK_SIGNING_SECRETS`: comma-separated `whsec_...` secrets, optional.
 pub fn signers_from_source(
-    src: &impl shared::config::Source,
-) -> Result<Vec<standardwebhooks::Webhook>, shared::config::ConfigError> {
+    src: &impl shared::runtime::config::Source,
+) -> Result<Vec<standardwebhooks::Webhook>, shared::runtime::config::ConfigError> {
     src.optional("WEBHOOK_SIGNING_SECRETS")
         .unwrap_or_default()
         .split(',')
@@ -72,7 +72,7 @@ pub fn signers_from_source(
         .filter(|s| !s.is_empty())
         .map(|secret| {
             standardwebhooks::Webhook::new(secret).map_err(|e| {
-                shared::config::ConfigError::Invalid {
+                shared::runtime::config::ConfigError::Invalid {
                     name: "WEBHOOK_SIGNING_SECRETS",
                     reason: e.to_string(),
                 }
@@ -101,7 +101,7 @@ pub async fn handle<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     app: &App<S, Q, C>,
     req: Request,
 ) -> Response<Body> {
-    let request_id = http_util::request_id(&req);
+    let request_id = request::request_id(&req);
     let span =
         tracing::info_span!("webhook-receiver", %request_id, task_id = tracing::field::Empty);
     match route(app, &req).instrument(span).await {
@@ -115,7 +115,7 @@ async fn route<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
-    match (method, http_util::segments(req).as_slice()) {
+    match (method, request::segments(req).as_slice()) {
         ("POST", ["webhooks", provider, task_id, token]) => {
             callback(app, req, provider, task_id, token).await
         }
@@ -194,7 +194,7 @@ async fn authenticate<S, Q, C: CallbackReader>(
         ));
     }
     tracing::Span::current().record("task_id", task_id);
-    let raw = http_util::body_bytes(req, http_util::MAX_BODY_BYTES)?;
+    let raw = request::body_bytes(req, request::MAX_BODY_BYTES)?;
     provider_signature(app, provider, req.headers(), raw)
         .await
         .inspect_err(|_| tracing::warn!("callback with a bad signature refused"))?;
@@ -209,13 +209,13 @@ async fn provider_signature<S, Q, C>(
     headers: &http::HeaderMap,
     raw: &[u8],
 ) -> Result<(), ApiError> {
-    if provider != shared::fal::NAME {
+    if provider != shared::provider::fal::NAME {
         return verify_signature(&app.signers, headers, raw);
     }
-    let now = shared::time_util::unix_seconds(shared::time_util::now());
+    let now = shared::domain::timestamp::unix_seconds(shared::domain::timestamp::now());
     let checked = match &app.fal_keys {
         Some(keys) => keys.check(headers, raw, now).await,
-        None => Err(shared::fal::webhook::Rejected::Keys(
+        None => Err(shared::provider::fal::webhook::Rejected::Keys(
             "FAL_JWKS_URL is not set".into(),
         )),
     };
@@ -236,7 +236,7 @@ async fn bound_task<S: Store, Q, C>(
     provider: &str,
     task_id: &str,
     hint: &CallbackHint,
-) -> Result<shared::task::Task, ApiError> {
+) -> Result<shared::domain::task::Task, ApiError> {
     let task = app
         .store
         .get_task(task_id)

@@ -4,15 +4,15 @@
 use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
-use shared::fal::webhook::FalKeys;
+use shared::domain::task::TaskStatus;
+use shared::edge::webhook_token::token_for;
 use shared::ports::{FinalizeReason, Tasks};
+use shared::provider::fal::webhook::FalKeys;
 use shared::provider::{CallbackError, CallbackHint, CallbackReader};
-use shared::task::TaskStatus;
 use shared::testing::{
     FakeCallbacks, HttpEvent, MemoryQueue, MemoryStore, request_from, response_parts, seed_task,
     task_fixture,
 };
-use shared::webhook_token::token_for;
 use webhook_receiver::{App, handle};
 
 fn fal_key() -> ed25519_dalek::SigningKey {
@@ -27,7 +27,7 @@ struct Both;
 impl CallbackReader for Both {
     fn read(&self, provider: &str, body: &[u8]) -> Result<CallbackHint, CallbackError> {
         match provider {
-            "kling" | "fal" => shared::providers::callbacks().read(provider, body),
+            "kling" | "fal" => shared::provider::composite::callbacks().read(provider, body),
             _ => FakeCallbacks.read(provider, body),
         }
     }
@@ -349,7 +349,7 @@ async fn fal_webhooks_need_fals_signature() {
         );
         (ts, hex::encode(key.sign(msg.as_bytes()).to_bytes()))
     };
-    let now = shared::time_util::unix_seconds(shared::time_util::now());
+    let now = shared::domain::timestamp::unix_seconds(shared::domain::timestamp::now());
     let event = |(ts, sig): (i64, String), raw: &str| {
         callback("fal", "t-1", json!(null))
             .raw_body(raw)

@@ -15,13 +15,13 @@ pub use s3::S3VideoStore;
 pub use secrets::{FROM_SECRETS, WithSecrets, with_secrets};
 pub use sqs::SqsQueue;
 
-use crate::config::Source;
+use crate::runtime::config::Source;
 
 /// The shared SDK configuration (region, credentials, endpoint) loaded once per cold start,
 /// on the process's one HTTP client.
-pub async fn sdk_config() -> Result<aws_config::SdkConfig, crate::net::NetError> {
+pub async fn sdk_config() -> Result<aws_config::SdkConfig, crate::runtime::net::NetError> {
     Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::net::SdkHttp::new()?)
+        .http_client(crate::runtime::net::SdkHttp::new()?)
         .load()
         .await)
 }

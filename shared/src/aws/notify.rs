@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::notice::{EVENT_SOURCE, Platform, StatusEvent, detail_type, event_detail};
+use crate::domain::notice::{EVENT_SOURCE, Platform, StatusEvent, detail_type, event_detail};
 use crate::ports::{
     EventBus, PushEndpoints, PushOutcome, QueueError, SinkError, WebhookJob, WebhookOutbox,
 };
@@ -71,7 +71,7 @@ pub struct PlatformApps {
 }
 
 impl PlatformApps {
-    pub fn from_source(src: &impl crate::config::Source) -> Self {
+    pub fn from_source(src: &impl crate::runtime::config::Source) -> Self {
         Self {
             apns: src.optional("APNS_PLATFORM_APPLICATION_ARN"),
             apns_sandbox: src.optional("APNS_SANDBOX_PLATFORM_APPLICATION_ARN"),

@@ -11,7 +11,7 @@ pub struct S3VideoStore {
     client: aws_sdk_s3::Client,
     bucket: String,
     /// With a CDN in front of the bucket, links are CloudFront signed URLs.
-    cdn: Option<crate::cdn::CdnSigner>,
+    cdn: Option<crate::edge::cdn::CdnSigner>,
 }
 
 impl S3VideoStore {
@@ -23,7 +23,7 @@ impl S3VideoStore {
         }
     }
 
-    pub fn with_cdn(mut self, cdn: Option<crate::cdn::CdnSigner>) -> Self {
+    pub fn with_cdn(mut self, cdn: Option<crate::edge::cdn::CdnSigner>) -> Self {
         self.cdn = cdn;
         self
     }

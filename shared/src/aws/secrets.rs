@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::{ConfigError, Source};
+use crate::runtime::config::{ConfigError, Source};
 
 /// Which variables a secret id stands for (what `with_secrets` fills in).
 pub const FROM_SECRETS: [(&str, &[&str]); 5] = [

@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::MemoryStore;
-use crate::notice::{Platform, StatusEvent};
+use crate::domain::notice::{Platform, StatusEvent};
+use crate::domain::task::UserId;
 use crate::ports::{
     Delivery, DeliveryLog, Device, Devices, EventBus, NoticeMarks, PushEndpoints, PushOutcome,
     QueueError, SinkError, StoreError, WebhookJob, WebhookOutbox,
 };
-use crate::task::UserId;
 
 impl Devices for MemoryStore {
     async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
@@ -172,13 +172,13 @@ impl WebhookOutbox for MemoryOutbox {
 impl crate::ports::TemplateStore for MemoryStore {
     async fn published_templates(
         &self,
-    ) -> Result<Vec<crate::templates::VideoTemplate>, StoreError> {
+    ) -> Result<Vec<crate::domain::templates::VideoTemplate>, StoreError> {
         Ok(self.read()?.templates.clone())
     }
 
     async fn publish_template(
         &self,
-        template: &crate::templates::VideoTemplate,
+        template: &crate::domain::templates::VideoTemplate,
     ) -> Result<bool, StoreError> {
         let mut t = self.write()?;
         let taken = t
@@ -197,7 +197,7 @@ impl crate::ports::Groups for MemoryStore {
         &self,
         user_id: &str,
         group_id: &str,
-        task_ids: &[crate::task::TaskId],
+        task_ids: &[crate::domain::task::TaskId],
     ) -> Result<(), StoreError> {
         let key = (UserId::from(user_id), group_id.to_string());
         self.write()?.groups.insert(key, task_ids.to_vec());
@@ -208,7 +208,7 @@ impl crate::ports::Groups for MemoryStore {
         &self,
         user_id: &str,
         group_id: &str,
-    ) -> Result<Option<Vec<crate::task::TaskId>>, StoreError> {
+    ) -> Result<Option<Vec<crate::domain::task::TaskId>>, StoreError> {
         let key = (UserId::from(user_id), group_id.to_string());
         Ok(self.read()?.groups.get(&key).cloned())
     }
@@ -220,7 +220,7 @@ impl crate::ports::ResultCache for MemoryStore {
         user_id: &str,
         key: &str,
         now_secs: i64,
-    ) -> Result<Option<crate::task::TaskId>, StoreError> {
+    ) -> Result<Option<crate::domain::task::TaskId>, StoreError> {
         let t = self.read()?;
         let entry = t.cache.get(&(UserId::from(user_id), key.to_string()));
         Ok(entry
@@ -232,7 +232,7 @@ impl crate::ports::ResultCache for MemoryStore {
         &self,
         user_id: &str,
         key: &str,
-        task_id: &crate::task::TaskId,
+        task_id: &crate::domain::task::TaskId,
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let entry = (task_id.clone(), expires_at);
@@ -243,7 +243,7 @@ impl crate::ports::ResultCache for MemoryStore {
 
     async fn record_cached(
         &self,
-        task: &crate::task::Task,
+        task: &crate::domain::task::Task,
         idempotency: &crate::ports::IdempotencyRecord,
     ) -> Result<crate::ports::CreateOutcome, StoreError> {
         let mut t = self.write()?;

@@ -1,5 +1,5 @@
 //! The app's contract, `api/openapi.yaml`, against the code: the operations are the template's
-//! `/v1` routes, the error-code enum is `shared::envelope::CODES`, and the README's error table
+//! `/v1` routes, the error-code enum is `shared::edge::envelope::CODES`, and the README's error table
 //! names the same codes. The spec is written by hand (readable, with examples and links for
 //! schemathesis); this check and the schemathesis run in `make test` keep it true.
 
@@ -116,12 +116,12 @@ pub fn check(
     problems.extend(differences(
         "error code",
         ("the spec", &spec_codes(&spec)),
-        ("shared::envelope::CODES", &code_set),
+        ("shared::edge::envelope::CODES", &code_set),
     ));
     problems.extend(differences(
         "error code",
         ("the README's error table", &readme_codes(readme)),
-        ("shared::envelope::CODES", &code_set),
+        ("shared::edge::envelope::CODES", &code_set),
     ));
     Ok(problems)
 }

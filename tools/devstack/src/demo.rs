@@ -22,7 +22,7 @@ pub struct DemoOutcome {
 pub const DEMO_USER: &str = "demo-user";
 
 pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevError> {
-    let http = shared::net::client().expect("HTTP client");
+    let http = shared::runtime::net::client().expect("HTTP client");
     let token = stack.token(DEMO_USER)?;
     let created = http
         .post(format!("{}/v1/videos", stack.api_url))
@@ -85,7 +85,8 @@ pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevErr
         .resource("VideoBucket")
         .unwrap_or_default()
         .to_string();
-    let key = (task["status"] == "SUCCEEDED").then(|| shared::task::video_key(DEMO_USER, &id));
+    let key =
+        (task["status"] == "SUCCEEDED").then(|| shared::domain::task::video_key(DEMO_USER, &id));
     let stored_bytes = match &key {
         Some(key) => {
             let object = stack

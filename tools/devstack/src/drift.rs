@@ -22,13 +22,15 @@ pub struct Expectations {
 /// reports missing (with a harmless value), repeat.
 pub fn required_env<F>(load: F) -> BTreeSet<String>
 where
-    F: Fn(&std::collections::HashMap<String, String>) -> Result<(), shared::config::ConfigError>,
+    F: Fn(
+        &std::collections::HashMap<String, String>,
+    ) -> Result<(), shared::runtime::config::ConfigError>,
 {
     let mut env = std::collections::HashMap::new();
     let mut required = BTreeSet::new();
     for _ in 0..64 {
         match load(&env) {
-            Err(shared::config::ConfigError::Missing(name)) => {
+            Err(shared::runtime::config::ConfigError::Missing(name)) => {
                 required.insert(name.to_string());
                 env.insert(name.to_string(), "placeholder-value-0123456789".to_string());
             }

@@ -20,7 +20,7 @@ pub enum InvokeFailure {
 impl Invoker {
     pub fn new(endpoint: impl Into<String>) -> Self {
         Self {
-            http: shared::net::client().expect("HTTP client"),
+            http: shared::runtime::net::client().expect("HTTP client"),
             endpoint: endpoint.into(),
         }
     }

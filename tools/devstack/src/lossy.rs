@@ -47,7 +47,7 @@ impl LossyProxy {
         let upstream = Arc::new(Mutex::new(upstream.trim_end_matches('/').to_string()));
         let proxy = Proxy {
             upstream: upstream.clone(),
-            http: shared::net::client().expect("HTTP client"),
+            http: shared::runtime::net::client().expect("HTTP client"),
             losses: losses.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

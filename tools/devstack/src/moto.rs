@@ -71,7 +71,7 @@ fn python() -> String {
 
 /// Poll until a URL answers at all (any status).
 pub async fn wait_for_http(url: &str, timeout: Duration) -> Result<(), ()> {
-    let http = shared::net::client().expect("HTTP client");
+    let http = shared::runtime::net::client().expect("HTTP client");
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {
         if http.get(url).send().await.is_ok() {

@@ -123,7 +123,7 @@ fn port_or_free(port: u16) -> Result<u16, DevError> {
 
 pub async fn local_sdk_config(moto_endpoint: &str) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Ok(http) = shared::net::SdkHttp::new() {
+    if let Ok(http) = shared::runtime::net::SdkHttp::new() {
         loader = loader.http_client(http);
     }
     loader
@@ -242,7 +242,7 @@ impl Stack {
             }
         }
 
-        let playground_token = shared::auth::mint_local_token(
+        let playground_token = shared::edge::auth::mint_local_token(
             LOCAL_AUTH_SECRET.as_bytes(),
             "playground",
             Some("pro"),
@@ -318,8 +318,13 @@ impl Stack {
 
     /// A local bearer token that names a plan (like a Cognito group would).
     pub fn token_with_plan(&self, user_id: &str, plan: &str) -> Result<String, DevError> {
-        shared::auth::mint_local_token(LOCAL_AUTH_SECRET.as_bytes(), user_id, Some(plan), 24 * 3600)
-            .map_err(|e| DevError::Process(e.to_string()))
+        shared::edge::auth::mint_local_token(
+            LOCAL_AUTH_SECRET.as_bytes(),
+            user_id,
+            Some(plan),
+            24 * 3600,
+        )
+        .map_err(|e| DevError::Process(e.to_string()))
     }
 
     /// The process ids of a function (built-in runtime only).
@@ -367,13 +372,13 @@ async fn serve_docs(
         api_url: api_url.to_string(),
         playground_dir: opts.root.join("playground"),
         token,
-        http: shared::net::client().map_err(|e| DevError::Process(e.to_string()))?,
+        http: shared::runtime::net::client().map_err(|e| DevError::Process(e.to_string()))?,
     };
     crate::docs::serve(bind(opts.docs_port, "docs").await?, docs, tasks).await
 }
 
 pub fn mint_token(user_id: &str) -> Result<String, DevError> {
-    shared::auth::mint_local_token(LOCAL_AUTH_SECRET.as_bytes(), user_id, None, 24 * 3600)
+    shared::edge::auth::mint_local_token(LOCAL_AUTH_SECRET.as_bytes(), user_id, None, 24 * 3600)
         .map_err(|e| DevError::Process(e.to_string()))
 }
 

@@ -178,7 +178,7 @@ fn stop(child: &tokio::process::Child) {
 }
 
 async fn image_create(api: &str, token: &str) -> (u16, Value) {
-    let resp = shared::net::client()
+    let resp = shared::runtime::net::client()
         .expect("HTTP client")
         .post(format!("{api}/v1/videos"))
         .bearer_auth(token)

@@ -16,8 +16,8 @@ use common::{fast_retries, plans_with, store, wait_terminal_in_table as wait_ter
 use devstack::stack::{Stack, StackOptions};
 use kling_sim::Faults;
 use serde_json::{Value, json};
+use shared::domain::task::{Task, TaskStatus};
 use shared::ports::{Accounts, LedgerKind, Tasks};
-use shared::task::{Task, TaskStatus};
 
 fn plans_json() -> String {
     let chaos = json!({"qualities": ["draft", "standard", "pro"], "model_overrides": [],
@@ -84,12 +84,12 @@ async fn the_same_callback_five_times_yields_one_transition_one_message_one_obje
     .await;
     let body = wait_sim_succeeded(&stack, &id).await;
     let secret = devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes();
-    let url = shared::webhook_token::callback_url(&stack.api_url, secret, "kling", &id);
+    let url = shared::edge::webhook_token::callback_url(&stack.api_url, secret, "kling", &id);
     let sends = (0..5).map(|_| {
         let url = url.clone();
         let body = body.clone();
         tokio::spawn(async move {
-            let resp = shared::net::client()
+            let resp = shared::runtime::net::client()
                 .expect("HTTP client")
                 .post(url)
                 .json(&body)
@@ -127,7 +127,7 @@ async fn dropped_callbacks_are_caught_by_status_polling() {
     let stack = start(|o| o.extra_env.push(("POLL_STALE_SECONDS".into(), "1".into()))).await;
     let token = stack.token("poller").unwrap();
     let id = create(&stack, &token, "poll-1", "a red fox [sim:drop-callbacks]").await;
-    let http = shared::net::client().expect("HTTP client");
+    let http = shared::runtime::net::client().expect("HTTP client");
     let mut status = String::new();
     for _ in 0..120 {
         let t: Value = http
@@ -257,7 +257,7 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
     disable_endpoint(&stack, &gone).await;
     let mut ids = Vec::new();
     let mut forged = 0;
-    let http = shared::net::client().expect("HTTP client");
+    let http = shared::runtime::net::client().expect("HTTP client");
     for batch in 0..10 {
         let mut sends = Vec::new();
         for n in 0..10 {
@@ -509,13 +509,13 @@ async fn with_signing_on_only_signed_callbacks_count() {
     );
 
     // The right URL token without a signature is not enough.
-    let url = shared::webhook_token::callback_url(
+    let url = shared::edge::webhook_token::callback_url(
         &stack.api_url,
         devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
         "kling",
         &id,
     );
-    let resp = shared::net::client().expect("HTTP client")
+    let resp = shared::runtime::net::client().expect("HTTP client")
         .post(url)
         .json(&json!({"task_id": task.provider_ref, "task_status": "failed", "task_info": {"external_task_id": id}}))
         .send()
@@ -531,7 +531,7 @@ async fn deleting_a_video_removes_the_object_once_and_only_for_its_owner() {
     let stack = start(|o| o.instances = 2).await;
     let token = stack.token_with_plan("deleter", "chaos").unwrap();
     let other = stack.token("someone-else").unwrap();
-    let http = shared::net::client().expect("HTTP client");
+    let http = shared::runtime::net::client().expect("HTTP client");
     let url = |id: &str| format!("{}/v1/videos/{id}", stack.api_url);
 
     let slow = create(&stack, &token, "del-0", "a glacier [sim:drop-callbacks]").await;
@@ -630,13 +630,13 @@ async fn refund_count(stack: &Stack, user: &str) -> usize {
 
 /// Post a forged "failed" callback with a valid token for each task Kling has; how many.
 async fn forge_failures<'a>(stack: &Stack, ids: impl Iterator<Item = &'a String>) -> usize {
-    let http = shared::net::client().expect("HTTP client");
+    let http = shared::runtime::net::client().expect("HTTP client");
     let mut sent = 0;
     for id in ids {
         let Some(sim_task) = stack.sim.state.find("text2video", id) else {
             continue;
         };
-        let url = shared::webhook_token::callback_url(
+        let url = shared::edge::webhook_token::callback_url(
             &stack.api_url,
             devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
             "kling",
@@ -658,7 +658,7 @@ async fn a_forged_failure_with_a_valid_token_neither_fails_nor_refunds() {
     let stack = start(|opts| opts.sim_speed = 20.0).await;
     let token = stack.token_with_plan("forged", "chaos").unwrap();
     let id = create(&stack, &token, "forged-1", "a lantern festival").await;
-    let url = shared::webhook_token::callback_url(
+    let url = shared::edge::webhook_token::callback_url(
         &stack.api_url,
         devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
         "kling",
@@ -675,7 +675,7 @@ async fn a_forged_failure_with_a_valid_token_neither_fails_nor_refunds() {
     let sim_task = sim_task.expect("dispatched to kling-sim");
     let forged = json!({"task_id": sim_task.task_id, "task_status": "failed",
         "task_status_msg": "forged", "task_info": {"external_task_id": id}});
-    let resp = shared::net::client()
+    let resp = shared::runtime::net::client()
         .expect("HTTP client")
         .post(url)
         .json(&forged)

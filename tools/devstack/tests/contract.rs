@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use devstack::contract::check;
 use devstack::template::Template;
-use shared::envelope::CODES;
+use shared::edge::envelope::CODES;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -70,7 +70,7 @@ fn each_kind_of_drift_is_caught() {
     cases.push((
         files(),
         codes,
-        "error code brand_new_code is in shared::envelope::CODES but not in the spec",
+        "error code brand_new_code is in shared::edge::envelope::CODES but not in the spec",
     ));
 
     // A code the spec still lists after the code dropped it.
@@ -82,12 +82,12 @@ fn each_kind_of_drift_is_caught() {
     cases.push((
         files(),
         codes,
-        "error code invalid_limit is in the spec but not in shared::envelope::CODES",
+        "error code invalid_limit is in the spec but not in shared::edge::envelope::CODES",
     ));
 
     // The README's table forgets a code.
     let readme = base.readme.replace("`invalid_cursor`", "cursor");
-    cases.push((Files { readme, ..files() }, CODES.to_vec(), "error code invalid_cursor is in shared::envelope::CODES but not in the README's error table"));
+    cases.push((Files { readme, ..files() }, CODES.to_vec(), "error code invalid_cursor is in shared::edge::envelope::CODES but not in the README's error table"));
 
     // Not OpenAPI 3.1.
     let spec = base.spec.replacen("openapi: 3.1.0", "openapi: 3.0.3", 1);

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 /// Plans for these tests: the shipped ones (with this suspension rule), plus a `race` plan
 /// with two slots.
 fn plans_json(suspend_after: u32, suspension_seconds: u32) -> String {
-    let mut free: Value = serde_json::from_str(shared::plans::DEFAULT_PLANS_JSON).unwrap();
+    let mut free: Value = serde_json::from_str(shared::domain::plans::DEFAULT_PLANS_JSON).unwrap();
     let mut free = free["plans"]["free"].take();
     free["suspend_after_violations"] = json!(suspend_after);
     free["suspension_seconds"] = json!(suspension_seconds);
@@ -686,7 +686,7 @@ async fn template_versions_live_in_the_table_and_rerun_byte_for_byte() {
     assert_eq!(v1["template"]["version"], 1);
 
     let mut edited =
-        shared::templates::from_source(&std::collections::HashMap::<&str, &str>::new())
+        shared::domain::templates::from_source(&std::collections::HashMap::<&str, &str>::new())
             .unwrap()
             .remove(0);
     edited.version = 2;

@@ -11,8 +11,8 @@ use common::{Api, fast_retries, plans_with, store, t2v, wait_terminal_in_table};
 use devstack::stack::Stack;
 use kling_sim::Faults;
 use serde_json::{Value, json};
+use shared::domain::task::TaskStatus;
 use shared::ports::{Accounts, Capacity, LedgerKind};
-use shared::task::TaskStatus;
 
 fn plan(priority: u8, max_queue_seconds: u32) -> Value {
     json!({"priority": priority, "max_queue_seconds": max_queue_seconds,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use devstack::drift::{Expectations, check, required_env};
 use devstack::template::Template;
-use shared::config::ConfigError;
+use shared::runtime::config::ConfigError;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -182,7 +182,7 @@ struct Recorder {
     asked: std::cell::RefCell<BTreeSet<String>>,
 }
 
-impl shared::config::Source for Recorder {
+impl shared::runtime::config::Source for Recorder {
     fn get(&self, name: &str) -> Option<String> {
         self.asked.borrow_mut().insert(name.to_string());
         self.values.get(name).cloned()

@@ -103,7 +103,7 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
     assert_eq!(status, 401);
     assert_envelope(&err, "invalid_webhook_token");
     // A valid token of another task does not open this one.
-    let other_token = shared::webhook_token::token_for(
+    let other_token = shared::edge::webhook_token::token_for(
         devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
         "kling",
         &id,
@@ -116,7 +116,7 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
         .await;
     assert_eq!(status, 401);
     // The right token with a body about another task is refused.
-    let token = shared::webhook_token::token_for(
+    let token = shared::edge::webhook_token::token_for(
         devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
         "kling",
         &second_id,

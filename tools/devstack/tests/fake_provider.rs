@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsEvent;
 use serde_json::{Value, json};
-use shared::auth::AuthMode;
-use shared::config::WebhookConfig;
-use shared::plans::Plans;
+use shared::domain::plans::Plans;
+use shared::edge::auth::AuthMode;
+use shared::lifecycle::sync::SyncPolicy;
 use shared::provider::JobStatus;
-use shared::sync::SyncPolicy;
+use shared::runtime::config::WebhookConfig;
 use shared::testing::{
     FakeCallbacks, FakeProvider, HttpEvent, MemoryBlobs, MemoryQueue, MemoryStore, response_parts,
 };
@@ -48,19 +48,19 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
             secret: SECRET.to_vec(),
         },
         plans: Plans::from_source(&none).unwrap(),
-        moderation: shared::moderation::Policy::from_source(&none).unwrap(),
+        moderation: shared::domain::moderation::Policy::from_source(&none).unwrap(),
         upload_policy: create_task::UploadPolicy {
             put_ttl: Duration::from_secs(600),
             allow_loopback_urls: false,
         },
-        templates: shared::templates::from_source(&none).unwrap(),
+        templates: shared::domain::templates::from_source(&none).unwrap(),
     };
     let dispatcher = dispatch::App {
         store: store.clone(),
         provider: provider.clone(),
         nudge: queue.clone(),
         capacity: 3,
-        breaker: shared::breaker::BreakerPolicy {
+        breaker: shared::domain::breaker::BreakerPolicy {
             threshold: 3,
             open_for: std::time::Duration::from_secs(60),
         },

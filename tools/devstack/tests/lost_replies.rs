@@ -8,12 +8,12 @@ use common::store;
 use devstack::lossy::LossyProxy;
 use devstack::stack::{Stack, local_sdk_config};
 use shared::aws::DynamoTaskStore;
+use shared::domain::task::CostUnits;
+use shared::domain::timestamp;
 use shared::ports::{
     Accounts, Charge, CreateOutcome, IdempotencyRecord, LedgerKind, WebhookClaim, WebhookDedup,
 };
-use shared::task::CostUnits;
 use shared::testing::task_fixture;
-use shared::time_util;
 
 async fn lossy_store(stack: &Stack) -> (LossyProxy, DynamoTaskStore) {
     let proxy = LossyProxy::start(&stack.moto_endpoint).await.unwrap();
@@ -48,7 +48,7 @@ async fn a_webhook_claim_whose_reply_was_lost_is_still_won() {
 async fn a_create_whose_reply_was_lost_charges_once_and_names_its_task() {
     let stack = common::start(|o| o.instances = 1).await;
     let (proxy, lossy) = lossy_store(&stack).await;
-    let now = time_util::now();
+    let now = timestamp::now();
     let task = task_fixture("01LOSTREPLY", "lossy-user", "kling");
     let record = IdempotencyRecord {
         user_id: task.user_id.clone(),
@@ -60,8 +60,8 @@ async fn a_create_whose_reply_was_lost_charges_once_and_names_its_task() {
     let charge = Charge {
         max_concurrent: 1,
         daily_budget: CostUnits(100_000),
-        day: time_util::utc_day(now),
-        now_secs: time_util::unix_seconds(now),
+        day: timestamp::utc_day(now),
+        now_secs: timestamp::unix_seconds(now),
     };
     proxy.lose_next("TransactWriteItems", 1);
     let outcome = lossy.create_task(&task, &record, &charge).await.unwrap();

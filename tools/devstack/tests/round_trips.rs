@@ -12,11 +12,11 @@ use common::start;
 use create_task::{App, UploadPolicy, handle};
 use devstack::lossy::LossyProxy;
 use serde_json::json;
-use shared::auth::AuthMode;
 use shared::aws::{DynamoTaskStore, SqsQueue};
-use shared::config::WebhookConfig;
-use shared::moderation::Policy;
-use shared::plans::Plans;
+use shared::domain::moderation::Policy;
+use shared::domain::plans::Plans;
+use shared::edge::auth::AuthMode;
+use shared::runtime::config::WebhookConfig;
 use shared::testing::{FakeProvider, HttpEvent, MemoryBlobs, response_parts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +41,7 @@ async fn a_create_takes_three_aws_round_trips() {
             put_ttl: Duration::from_secs(600),
             allow_loopback_urls: false,
         },
-        templates: shared::templates::from_source(&none).unwrap(),
+        templates: shared::domain::templates::from_source(&none).unwrap(),
     };
     let create = || {
         HttpEvent::new("POST", "/v1/videos")

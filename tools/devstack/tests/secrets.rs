@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use common::{bin_dir, workspace_root};
 use devstack::stack::{Stack, StackOptions};
-use shared::config::Source;
+use shared::runtime::config::Source;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_ids_become_values() {

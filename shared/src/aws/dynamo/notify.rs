@@ -1,9 +1,9 @@
 //! Devices, notice marks and the delivery log, in the same table.
 
 use super::{DynamoTaskStore, backend, from_item, s, task_pk, to_item, user_pk};
+use crate::domain::task::UserId;
+use crate::domain::timestamp;
 use crate::ports::{Delivery, DeliveryLog, Device, Devices, NoticeMarks, StoreError};
-use crate::task::UserId;
-use crate::time_util;
 
 /// Marks outlive any stream retry (24 h) by far.
 const NOTICE_MARK_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -15,7 +15,7 @@ fn device_sk(id: &str) -> String {
 }
 
 fn expires(secs: i64) -> aws_sdk_dynamodb::types::AttributeValue {
-    super::n(time_util::unix_seconds(time_util::now()) + secs)
+    super::n(timestamp::unix_seconds(timestamp::now()) + secs)
 }
 
 impl Devices for DynamoTaskStore {

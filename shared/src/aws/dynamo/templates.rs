@@ -10,7 +10,7 @@ const TEMPLATES_PK: &str = "TEMPLATES";
 impl crate::ports::TemplateStore for DynamoTaskStore {
     async fn published_templates(
         &self,
-    ) -> Result<Vec<crate::templates::VideoTemplate>, StoreError> {
+    ) -> Result<Vec<crate::domain::templates::VideoTemplate>, StoreError> {
         let mut pages = self
             .client
             .query()
@@ -35,7 +35,7 @@ impl crate::ports::TemplateStore for DynamoTaskStore {
 
     async fn publish_template(
         &self,
-        template: &crate::templates::VideoTemplate,
+        template: &crate::domain::templates::VideoTemplate,
     ) -> Result<bool, StoreError> {
         let body = serde_json::to_string(template)
             .map_err(|e| StoreError::Corrupt(format!("template: {e}")))?;
@@ -62,7 +62,7 @@ impl crate::ports::Groups for DynamoTaskStore {
         &self,
         user_id: &str,
         group_id: &str,
-        task_ids: &[crate::task::TaskId],
+        task_ids: &[crate::domain::task::TaskId],
     ) -> Result<(), StoreError> {
         let ids = task_ids.iter().map(|id| s(id.as_str())).collect();
         self.client
@@ -81,7 +81,7 @@ impl crate::ports::Groups for DynamoTaskStore {
         &self,
         user_id: &str,
         group_id: &str,
-    ) -> Result<Option<Vec<crate::task::TaskId>>, StoreError> {
+    ) -> Result<Option<Vec<crate::domain::task::TaskId>>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -99,7 +99,7 @@ impl crate::ports::Groups for DynamoTaskStore {
         Ok(ids.map(|l| {
             l.iter()
                 .filter_map(|v| v.as_s().ok())
-                .map(|id| crate::task::TaskId::from(id.as_str()))
+                .map(|id| crate::domain::task::TaskId::from(id.as_str()))
                 .collect()
         }))
     }
@@ -115,7 +115,7 @@ impl crate::ports::ResultCache for DynamoTaskStore {
         user_id: &str,
         key: &str,
         now_secs: i64,
-    ) -> Result<Option<crate::task::TaskId>, StoreError> {
+    ) -> Result<Option<crate::domain::task::TaskId>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -133,14 +133,14 @@ impl crate::ports::ResultCache for DynamoTaskStore {
             return Ok(None);
         }
         let id = item.get("task_id").and_then(|v| v.as_s().ok());
-        Ok(id.map(|id| crate::task::TaskId::from(id.as_str())))
+        Ok(id.map(|id| crate::domain::task::TaskId::from(id.as_str())))
     }
 
     async fn remember(
         &self,
         user_id: &str,
         key: &str,
-        task_id: &crate::task::TaskId,
+        task_id: &crate::domain::task::TaskId,
         expires_at: i64,
     ) -> Result<(), StoreError> {
         self.client
@@ -158,10 +158,10 @@ impl crate::ports::ResultCache for DynamoTaskStore {
 
     async fn record_cached(
         &self,
-        task: &crate::task::Task,
+        task: &crate::domain::task::Task,
         idempotency: &crate::ports::IdempotencyRecord,
     ) -> Result<crate::ports::CreateOutcome, StoreError> {
-        let now = crate::time_util::unix_seconds(crate::time_util::now());
+        let now = crate::domain::timestamp::unix_seconds(crate::domain::timestamp::now());
         let idem = super::to_item(&super::IdempotencyItem {
             pk: super::user_pk(&idempotency.user_id),
             sk: format!("IDEMPOTENCY#{}", idempotency.key),

@@ -100,10 +100,10 @@ fn copy_seconds(stack: &Stack) -> Option<f64> {
 async fn create_and_wait(
     stack: &Stack,
     mib: u64,
-) -> Result<(String, shared::task::Task, Duration), Box<dyn std::error::Error>> {
+) -> Result<(String, shared::domain::task::Task, Duration), Box<dyn std::error::Error>> {
     let token = stack.token("bench")?;
     let body = serde_json::json!({"type": "text_to_video", "prompt": format!("benchmark [sim:size-mib={mib}]")});
-    let resp = shared::net::client()?
+    let resp = shared::runtime::net::client()?
         .post(format!("{}/v1/videos", stack.api_url))
         .bearer_auth(token)
         .header("idempotency-key", "bench-1")
@@ -131,7 +131,7 @@ async fn create_and_wait(
 
 fn print_video(
     mib: u64,
-    task: &shared::task::Task,
+    task: &shared::domain::task::Task,
     elapsed: Duration,
     before: &[u64],
     after: &[u64],

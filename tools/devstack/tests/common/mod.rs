@@ -10,8 +10,8 @@ use std::time::Duration;
 use devstack::stack::{Stack, StackOptions};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+use shared::domain::task::Task;
 use shared::ports::Tasks;
-use shared::task::Task;
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -37,7 +37,7 @@ pub async fn start(tweak: impl FnOnce(&mut StackOptions)) -> Stack {
 
 /// The shipped plans with these added or replaced.
 pub fn plans_with(extra: &[(&str, Value)]) -> String {
-    let mut plans: Value = serde_json::from_str(shared::plans::DEFAULT_PLANS_JSON).unwrap();
+    let mut plans: Value = serde_json::from_str(shared::domain::plans::DEFAULT_PLANS_JSON).unwrap();
     for (name, plan) in extra {
         plans["plans"][name] = plan.clone();
     }
@@ -72,7 +72,7 @@ pub type Reply = (u16, HeaderMap, Value);
 impl Api {
     pub fn new(stack: &Stack) -> Self {
         Self {
-            http: shared::net::client().expect("HTTP client"),
+            http: shared::runtime::net::client().expect("HTTP client"),
             base: stack.api_url.clone(),
         }
     }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 /// Register a device for the token's user through the API; its id.
 pub async fn register_device(stack: &Stack, token: &str, platform: &str, device: &str) -> String {
-    let resp = shared::net::client()
+    let resp = shared::runtime::net::client()
         .unwrap()
         .post(format!("{}/v1/devices", stack.api_url))
         .bearer_auth(token)
@@ -90,7 +90,7 @@ pub async fn drain_events(stack: &Stack, queue_url: &str) -> Vec<Value> {
 
 /// The pushes moto's SNS accepted, per endpoint ARN: each message's event id.
 pub async fn pushes(stack: &Stack) -> BTreeMap<String, Vec<String>> {
-    let data: Value = shared::net::client()
+    let data: Value = shared::runtime::net::client()
         .unwrap()
         .get(format!(
             "{}/moto-api/data.json?service=sns",

@@ -146,7 +146,7 @@ fn callback(submitted: &[(String, Value)], i: usize) -> Value {
         return json!({});
     };
     let secret = devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes();
-    let token = shared::webhook_token::token_for(secret, "kling", id);
+    let token = shared::edge::webhook_token::token_for(secret, "kling", id);
     let path = format!("/webhooks/kling/{id}/{token}");
     let params = [
         ("provider", "kling"),

@@ -1,0 +1,493 @@
+//! The models we generate with, as data: which surfaces offer each one and under what name, its
+//! durations, modes and features, and what its provider bills per second (`docs/providers.md`
+//! §Models: Kling's capability map of 2026-05-19 and its unit price list; fal serves the same
+//! models). Validation, pricing and every adapter read it; an adapter only maps a model to its
+//! wire shapes. One rule, [`check`], refuses a combination before any request is sent (and
+//! before any money is spent). Retired models (1.x, v2-master, v2-1) are absent: asking for one
+//! is asking for an unknown model.
+
+/// What a capability refusal is about, so the API can name it with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// The model itself (unknown, retired, or not on this surface).
+    Model,
+    /// The combination of kind, mode and frames.
+    Combination,
+    Duration,
+    Audio,
+    MultiShot,
+    Elements,
+    CameraControl,
+    CfgScale,
+}
+
+/// Where a model can be asked for: an API surface of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// Kling's `/v1/videos/...` API (`model_name` in the body).
+    KlingLegacy,
+    /// Kling's 2026 standard API (`POST /{product}/{model}`).
+    KlingStandard,
+    /// fal.ai's queue, serving Kling's models (`fal-ai/kling-video/{family}/...`).
+    Fal,
+}
+
+impl Surface {
+    pub fn label(self) -> &'static str {
+        match self {
+            Surface::KlingLegacy => "Kling's Legacy API",
+            Surface::KlingStandard => "Kling's Standard API",
+            Surface::Fal => "fal",
+        }
+    }
+}
+
+const FIVE_TEN: &[u32] = &[5, 10];
+const THREE_TO_FIFTEEN: &[u32] = &[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const BOTH: &[&str] = &["std", "pro"];
+const PRO: &[&str] = &["pro"];
+const NO_MODE: &[&str] = &[];
+
+pub const MAX_SHOTS: usize = 6;
+pub const MAX_SHOT_PROMPT_CHARS: usize = 512;
+pub const MAX_ELEMENTS: usize = 3;
+
+/// One model, with the name each surface knows it by (`None`: not offered there). `std` is 720p
+/// and `pro` 1080p.
+#[derive(Debug)]
+pub struct Model {
+    pub kling_legacy: Option<&'static str>,
+    pub kling_standard: Option<&'static str>,
+    /// The model family in fal's ids.
+    pub fal: Option<&'static str>,
+    pub durations: &'static [u32],
+    pub text_to_video: bool,
+    pub image_to_video: bool,
+    /// Modes in which a first and a last frame can be given together.
+    pub start_end_frame: &'static [&'static str],
+    /// Modes with native sound.
+    pub audio: &'static [&'static str],
+    /// 2.6 makes first/last-frame videos silent only.
+    pub audio_with_end_frame: bool,
+    pub multi_shot: bool,
+    /// Character reference by element id.
+    pub elements: bool,
+    /// Units the provider bills per second, in hundredths: (std silent, pro silent, std sound,
+    /// pro sound).
+    pub unit_hundredths_per_second: [u64; 4],
+}
+
+pub const MODELS: &[Model] = &[
+    Model {
+        kling_legacy: Some("kling-v2-5-turbo"),
+        kling_standard: Some("kling-2.5-turbo"),
+        fal: Some("v2.5-turbo"),
+        durations: FIVE_TEN,
+        text_to_video: true,
+        image_to_video: true,
+        start_end_frame: PRO,
+        audio: NO_MODE,
+        audio_with_end_frame: false,
+        multi_shot: false,
+        elements: false,
+        unit_hundredths_per_second: [30, 50, 0, 0],
+    },
+    Model {
+        kling_legacy: Some("kling-v2-6"),
+        kling_standard: Some("kling-2.6"),
+        fal: Some("v2.6"),
+        durations: FIVE_TEN,
+        text_to_video: true,
+        image_to_video: true,
+        start_end_frame: PRO,
+        audio: PRO,
+        audio_with_end_frame: false,
+        multi_shot: false,
+        elements: false,
+        unit_hundredths_per_second: [30, 50, 0, 100],
+    },
+    Model {
+        kling_legacy: Some("kling-v3"),
+        kling_standard: Some("kling-3.0"),
+        fal: Some("v3"),
+        durations: THREE_TO_FIFTEEN,
+        text_to_video: true,
+        image_to_video: true,
+        start_end_frame: BOTH,
+        audio: BOTH,
+        audio_with_end_frame: true,
+        multi_shot: true,
+        elements: true,
+        unit_hundredths_per_second: [60, 80, 90, 120],
+    },
+    // API-key only on Kling: its standard surface is the only way to it there.
+    Model {
+        kling_legacy: None,
+        kling_standard: Some("kling-3.0-turbo"),
+        fal: Some("v3/turbo"),
+        durations: THREE_TO_FIFTEEN,
+        text_to_video: true,
+        image_to_video: true,
+        start_end_frame: NO_MODE,
+        audio: BOTH,
+        audio_with_end_frame: false,
+        multi_shot: true,
+        elements: false,
+        unit_hundredths_per_second: [80, 100, 80, 100],
+    },
+];
+
+/// A model by any of its Kling names (the names tasks and presets use).
+pub fn model(name: &str) -> Option<&'static Model> {
+    MODELS
+        .iter()
+        .find(|m| m.kling_legacy == Some(name) || m.kling_standard == Some(name))
+}
+
+impl Model {
+    pub fn name_on(&self, surface: Surface) -> Option<&'static str> {
+        match surface {
+            Surface::KlingLegacy => self.kling_legacy,
+            Surface::KlingStandard => self.kling_standard,
+            Surface::Fal => self.fal,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        self.kling_legacy.or(self.kling_standard).unwrap_or("model")
+    }
+
+    /// What the provider should bill for a video, in hundredths of a unit.
+    pub fn expected_unit_hundredths(&self, mode: &str, duration: u32, audio: bool) -> u64 {
+        let i = usize::from(mode == "pro") + 2 * usize::from(audio);
+        self.unit_hundredths_per_second[i] * u64::from(duration)
+    }
+}
+
+/// Why the catalogue refuses a request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// The model (or surface) does not offer what is asked.
+    #[error("not supported: {1}")]
+    Unsupported(Feature, String),
+    /// What is asked is not a valid request at all.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// What a request asks of a model, whatever the surface's wire shape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Wanted<'a> {
+    pub model: &'a str,
+    pub text_to_video: bool,
+    pub mode: &'a str,
+    pub duration: u32,
+    pub start_frame: bool,
+    pub end_frame: bool,
+    pub audio: bool,
+    /// Each shot's duration, in order (empty: a single shot).
+    pub shots: Vec<u32>,
+    pub elements: usize,
+    pub camera_control: bool,
+    pub cfg_scale: bool,
+    pub motion_brush: bool,
+}
+
+impl<'a> Wanted<'a> {
+    /// What a generation request asks of its model.
+    pub fn of(r: &'a crate::domain::generation::GenerationRequest) -> Self {
+        Wanted {
+            model: &r.model.model,
+            text_to_video: r.kind == crate::domain::task::VideoType::TextToVideo,
+            mode: r.model.mode.as_str(),
+            duration: r.duration_seconds,
+            start_frame: r.image.is_some(),
+            end_frame: r.image_tail.is_some(),
+            audio: r.audio,
+            shots: r.shots.iter().map(|s| s.duration_seconds).collect(),
+            elements: r.elements.len(),
+            camera_control: r.camera.is_some(),
+            cfg_scale: r.cfg_scale.is_some(),
+            motion_brush: false,
+        }
+    }
+}
+
+fn refuse(feature: Feature, reason: String) -> Refusal {
+    Refusal::Unsupported(feature, reason)
+}
+
+/// The one rule: whether `surface` can make what `w` asks, naming what it cannot.
+pub fn check(w: &Wanted<'_>, surface: Surface) -> Result<&'static Model, Refusal> {
+    let caps = model(w.model)
+        .ok_or_else(|| refuse(Feature::Model, format!("unknown model {}", w.model)))?;
+    let name = caps.label();
+    if caps.name_on(surface).is_none() {
+        let msg = format!("{name} is not offered on {}", surface.label());
+        return Err(refuse(Feature::Model, msg));
+    }
+    if !matches!(w.mode, "std" | "pro") {
+        let msg = format!("mode '{}' must be std or pro", w.mode);
+        return Err(Refusal::Invalid(msg));
+    }
+    check_frames(caps, w)?;
+    if !caps.durations.contains(&w.duration) {
+        let msg = format!(
+            "{name} makes videos of {:?} seconds, not {}",
+            caps.durations, w.duration
+        );
+        return Err(refuse(Feature::Duration, msg));
+    }
+    check_extras(caps, w)?;
+    check_shots(caps, w)?;
+    let retired = [
+        (w.camera_control, Feature::CameraControl, "camera control"),
+        (w.cfg_scale, Feature::CfgScale, "cfg_scale"),
+        (w.motion_brush, Feature::Combination, "motion brush"),
+    ];
+    match retired.iter().find(|(asked, ..)| *asked) {
+        Some((_, feature, what)) => {
+            Err(refuse(*feature, format!("{what} is not offered by {name}")))
+        }
+        None => Ok(caps),
+    }
+}
+
+fn check_frames(caps: &Model, w: &Wanted<'_>) -> Result<(), Refusal> {
+    let name = caps.label();
+    let offered = if w.text_to_video {
+        caps.text_to_video
+    } else {
+        caps.image_to_video
+    };
+    let kind = if w.text_to_video {
+        "text-to-video"
+    } else {
+        "image-to-video"
+    };
+    if !offered {
+        return Err(refuse(
+            Feature::Combination,
+            format!("{name} has no {kind}"),
+        ));
+    }
+    if w.end_frame && !w.start_frame {
+        return Err(refuse(
+            Feature::Combination,
+            format!("{name} needs a start frame with an end frame"),
+        ));
+    }
+    if w.end_frame && !caps.start_end_frame.contains(&w.mode) {
+        let msg = format!("start+end frame is not available on {name} {}", w.mode);
+        return Err(refuse(Feature::Combination, msg));
+    }
+    Ok(())
+}
+
+fn check_extras(caps: &Model, w: &Wanted<'_>) -> Result<(), Refusal> {
+    let name = caps.label();
+    if w.audio && !caps.audio.contains(&w.mode) {
+        let msg = format!("{name} {} makes silent videos only", w.mode);
+        return Err(refuse(Feature::Audio, msg));
+    }
+    if w.audio && w.end_frame && !caps.audio_with_end_frame {
+        let msg = format!("{name} makes start+end frame videos silent only");
+        return Err(refuse(Feature::Audio, msg));
+    }
+    if w.elements > 0 && !caps.elements {
+        return Err(refuse(
+            Feature::Elements,
+            format!("{name} takes no elements"),
+        ));
+    }
+    if w.elements > MAX_ELEMENTS {
+        let msg = format!("at most {MAX_ELEMENTS} elements");
+        return Err(refuse(Feature::Elements, msg));
+    }
+    Ok(())
+}
+
+fn check_shots(caps: &Model, w: &Wanted<'_>) -> Result<(), Refusal> {
+    if w.shots.is_empty() {
+        return Ok(());
+    }
+    let name = caps.label();
+    if !caps.multi_shot {
+        return Err(refuse(
+            Feature::MultiShot,
+            format!("{name} makes single-shot videos only"),
+        ));
+    }
+    let sum: u32 = w.shots.iter().sum();
+    if w.shots.len() > MAX_SHOTS || w.shots.contains(&0) || sum != w.duration {
+        let msg = format!(
+            "1 to {MAX_SHOTS} shots of at least 1 s each, summing to the duration ({} s); got {} summing to {sum} s",
+            w.duration,
+            w.shots.len()
+        );
+        return Err(refuse(Feature::MultiShot, msg));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(model: &'static str, mode: &'static str, duration: u32) -> Wanted<'static> {
+        Wanted {
+            model,
+            text_to_video: true,
+            mode,
+            duration,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_map_refuses_what_kling_does_not_offer_and_names_it() {
+        let audio = |mut x: Wanted<'static>| {
+            x.audio = true;
+            x
+        };
+        let shots = |mut x: Wanted<'static>, s: &[u32]| {
+            x.shots = s.to_vec();
+            x
+        };
+        let frames = |mut x: Wanted<'static>| {
+            x.text_to_video = false;
+            x.start_frame = true;
+            x.end_frame = true;
+            x
+        };
+        let elements = |mut x: Wanted<'static>, n| {
+            x.elements = n;
+            x
+        };
+        use Feature::*;
+        let cases: Vec<(Wanted<'static>, Surface, Option<Feature>)> = vec![
+            (w("kling-v2-5-turbo", "std", 5), Surface::KlingLegacy, None),
+            (w("kling-v1-6", "std", 5), Surface::KlingLegacy, Some(Model)),
+            (w("kling-v2-1", "pro", 5), Surface::KlingLegacy, Some(Model)),
+            (
+                w("kling-3.0-turbo", "std", 5),
+                Surface::KlingLegacy,
+                Some(Model),
+            ),
+            (w("kling-3.0-turbo", "std", 7), Surface::KlingStandard, None),
+            (w("kling-3.0", "pro", 15), Surface::KlingStandard, None),
+            (
+                w("kling-v2-6", "std", 12),
+                Surface::KlingLegacy,
+                Some(Duration),
+            ),
+            (w("kling-v3", "std", 12), Surface::KlingLegacy, None),
+            (
+                w("kling-v3", "std", 16),
+                Surface::KlingLegacy,
+                Some(Duration),
+            ),
+            (
+                audio(w("kling-v2-5-turbo", "pro", 5)),
+                Surface::KlingLegacy,
+                Some(Audio),
+            ),
+            (
+                audio(w("kling-v2-6", "std", 5)),
+                Surface::KlingLegacy,
+                Some(Audio),
+            ),
+            (audio(w("kling-v2-6", "pro", 5)), Surface::KlingLegacy, None),
+            (
+                audio(frames(w("kling-v2-6", "pro", 5))),
+                Surface::KlingLegacy,
+                Some(Audio),
+            ),
+            (
+                audio(frames(w("kling-v3", "std", 8))),
+                Surface::KlingLegacy,
+                None,
+            ),
+            (
+                frames(w("kling-v2-5-turbo", "std", 5)),
+                Surface::KlingLegacy,
+                Some(Combination),
+            ),
+            (
+                frames(w("kling-3.0-turbo", "pro", 5)),
+                Surface::KlingStandard,
+                Some(Combination),
+            ),
+            (
+                shots(w("kling-v3", "pro", 10), &[4, 6]),
+                Surface::KlingLegacy,
+                None,
+            ),
+            (
+                shots(w("kling-v3", "pro", 10), &[4, 5]),
+                Surface::KlingLegacy,
+                Some(MultiShot),
+            ),
+            (
+                shots(w("kling-v3", "pro", 7), &[1; 7]),
+                Surface::KlingLegacy,
+                Some(MultiShot),
+            ),
+            (
+                shots(w("kling-v3", "pro", 5), &[5, 0]),
+                Surface::KlingLegacy,
+                Some(MultiShot),
+            ),
+            (
+                shots(w("kling-v2-6", "pro", 10), &[5, 5]),
+                Surface::KlingLegacy,
+                Some(MultiShot),
+            ),
+            (
+                elements(w("kling-v3", "std", 5), 3),
+                Surface::KlingLegacy,
+                None,
+            ),
+            (
+                elements(w("kling-v3", "std", 5), 4),
+                Surface::KlingLegacy,
+                Some(Elements),
+            ),
+            (
+                elements(w("kling-3.0-turbo", "std", 5), 1),
+                Surface::KlingStandard,
+                Some(Elements),
+            ),
+        ];
+        for (wanted, surface, want) in cases {
+            let got = match check(&wanted, surface) {
+                Ok(_) => None,
+                Err(Refusal::Unsupported(f, _)) => Some(f),
+                Err(e) => panic!("{wanted:?}: {e}"),
+            };
+            assert_eq!(got, want, "{wanted:?} on {surface:?}");
+        }
+        let mut camera = w("kling-v3", "std", 5);
+        camera.camera_control = true;
+        assert!(matches!(
+            check(&camera, Surface::KlingLegacy),
+            Err(Refusal::Unsupported(CameraControl, _))
+        ));
+        assert!(matches!(
+            check(&w("kling-v3", "ultra", 5), Surface::KlingLegacy),
+            Err(Refusal::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn expected_units_follow_the_price_list() {
+        let v3 = model("kling-v3").map(|m| m.expected_unit_hundredths("pro", 10, true));
+        assert_eq!(v3, Some(1200));
+        let turbo = model("kling-v2-5-turbo").map(|m| m.expected_unit_hundredths("std", 5, false));
+        assert_eq!(turbo, Some(150));
+        assert_eq!(
+            model("kling-3.0").map(|m| m.kling_legacy),
+            Some(Some("kling-v3"))
+        );
+    }
+}

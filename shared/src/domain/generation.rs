@@ -1,0 +1,191 @@
+//! What is to be generated and what a provider holds, in our own terms: the request kept on a
+//! waiting task (so dispatch submits exactly what was priced), the provider's reference to a job
+//! and the job as a provider reports it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::task::{AspectRatio, Mode, Quality, VideoType};
+
+/// The provider's own reference for a job (Kling: its task id). Opaque to everyone else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProviderRef(pub String);
+
+impl ProviderRef {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ProviderRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A camera move, in the shape the API accepts (`camera_control`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraKind {
+    Simple,
+    DownBack,
+    ForwardUp,
+    RightTurnForward,
+    LeftTurnForward,
+}
+
+/// Axis amounts for a `Simple` move, each in [-10, 10].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CameraAxes {
+    #[serde(default)]
+    pub horizontal: f32,
+    #[serde(default)]
+    pub vertical: f32,
+    #[serde(default)]
+    pub pan: f32,
+    #[serde(default)]
+    pub tilt: f32,
+    #[serde(default)]
+    pub roll: f32,
+    #[serde(default)]
+    pub zoom: f32,
+}
+
+impl CameraAxes {
+    pub fn values(&self) -> [f32; 6] {
+        [
+            self.horizontal,
+            self.vertical,
+            self.pan,
+            self.tilt,
+            self.roll,
+            self.zoom,
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CameraMotion {
+    pub kind: CameraKind,
+    pub axes: Option<CameraAxes>,
+}
+
+/// One shot of a multi-shot video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shot {
+    pub prompt: String,
+    pub duration_seconds: u32,
+}
+
+/// The model a quality tier (or an allowed override) resolves to, and its price tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelChoice {
+    pub model: String,
+    pub mode: Mode,
+}
+
+/// What the app asked for, after validation, preset resolution and image resolution.
+/// Kept on the task while it waits, so the dispatcher submits exactly what was priced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRequest {
+    /// Our task id; providers keep it as their external id, so a lost answer can be looked up.
+    pub task_id: String,
+    pub kind: VideoType,
+    pub prompt: Option<String>,
+    pub negative_prompt: Option<String>,
+    pub duration_seconds: u32,
+    pub aspect_ratio: Option<AspectRatio>,
+    pub quality: Quality,
+    pub model: ModelChoice,
+    pub cfg_scale: Option<f32>,
+    /// URLs the provider can fetch.
+    pub image: Option<String>,
+    pub image_tail: Option<String>,
+    pub camera: Option<CameraMotion>,
+    pub audio: bool,
+    pub shots: Vec<Shot>,
+    pub seed: Option<u64>,
+    /// Reference elements (characters, objects) by the provider's element id.
+    pub elements: Vec<String>,
+    pub callback_url: Option<String>,
+    /// The provider chosen for the task (empty: the deployment's first), recorded before any
+    /// submit; its `callback_url` is the one minted for it.
+    #[serde(default)]
+    pub provider: String,
+    /// The callback URL minted for each configured provider, for a failover before submit.
+    #[serde(default)]
+    pub callbacks: std::collections::BTreeMap<String, String>,
+}
+
+impl GenerationRequest {
+    /// The request for a validated spec and its model, before images and callbacks are
+    /// resolved (no image, no callback URL, provider not yet chosen).
+    pub fn for_spec(
+        spec: &crate::domain::validation::VideoSpec,
+        model: ModelChoice,
+        task_id: &str,
+    ) -> Self {
+        Self {
+            task_id: task_id.to_string(),
+            kind: spec.video_type,
+            prompt: spec.prompt.clone(),
+            negative_prompt: Some(spec.negative_prompt.clone()),
+            duration_seconds: spec.duration,
+            aspect_ratio: spec.aspect_ratio,
+            quality: spec.quality,
+            model,
+            cfg_scale: spec.cfg_scale,
+            image: None,
+            image_tail: None,
+            camera: spec.camera_control,
+            audio: spec.audio,
+            shots: spec.shots.clone(),
+            seed: spec.seed,
+            elements: spec.element_ids.clone(),
+            callback_url: None,
+            provider: String::new(),
+            callbacks: Default::default(),
+        }
+    }
+}
+
+/// A job's state, normalised over providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    /// A status this adapter does not know; never acted on.
+    Unknown,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// A job as the provider reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderJob {
+    pub reference: ProviderRef,
+    /// What else the provider returned to reach this job later (fal: its status, result and
+    /// cancel URLs), opaque to everyone but the adapter; kept on the task.
+    pub handle: Option<String>,
+    pub status: JobStatus,
+    pub video_url: Option<String>,
+    pub video_duration_seconds: Option<f64>,
+    /// Units the provider billed, as it reports them.
+    pub billed_units: Option<String>,
+    /// The provider's id for the request that answered (for its support).
+    pub request_id: Option<String>,
+    /// Why it failed, as the provider said it.
+    pub failure: Option<String>,
+}

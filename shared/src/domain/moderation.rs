@@ -1,0 +1,378 @@
+//! Pre-generation moderation: a rule engine over normalised text, with its rules in a policy
+//! file (`infra/moderation.json`, embedded at build time, or `MODERATION_POLICY_JSON`).
+//!
+//! Text and terms go through the same normalisation — invisible characters dropped, Unicode
+//! compatibility forms (full-width letters), look-alike letters from other scripts (UTS #39
+//! skeletons), diacritics, case, leetspeak, letters split by separators (`s.e.x`, `s e x`) and
+//! repeated letters — and terms match whole words only, so `Scunthorpe` and `grape` stay clean.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use icu_properties::CodePointSetData;
+use icu_properties::props::DefaultIgnorableCodePoint;
+use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+use unicode_security::skeleton;
+
+use crate::runtime::config::{ConfigError, Source};
+
+pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../infra/moderation.json");
+pub const PUBLIC_FIGURE: &str = "public_figure";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[allow(dead_code)]
+    version: u32,
+    #[serde(default)]
+    #[allow(dead_code)]
+    notes: String,
+    #[serde(default)]
+    allowed_phrases: Vec<String>,
+    categories: Vec<CategoryFile>,
+    public_figures: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryFile {
+    name: String,
+    #[serde(default)]
+    any_of: Vec<String>,
+    #[serde(default)]
+    all_of: Vec<Vec<String>>,
+}
+
+/// A prompt the policy refuses: the category and the (normalised) term that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub category: String,
+    pub term: String,
+}
+
+/// One category: every group must match (`any_of` is a single group).
+struct Rule {
+    category: String,
+    groups: Vec<usize>,
+}
+
+pub struct Policy {
+    /// Innocent phrases that contain a term ("naked mole rat"), blanked out before matching.
+    allowed: Option<AhoCorasick>,
+    matcher: AhoCorasick,
+    /// For each pattern: its group and display term.
+    patterns: Vec<(usize, String)>,
+    rules: Vec<Rule>,
+}
+
+fn leet(c: char) -> char {
+    match c {
+        '0' => 'o',
+        '1' | '!' | '|' => 'i',
+        '3' => 'e',
+        '4' | '@' => 'a',
+        '5' | '$' => 's',
+        '7' | '+' => 't',
+        '8' => 'b',
+        _ => c,
+    }
+}
+
+/// Characters that render as nothing (zero-width spaces and joiners, soft hyphens, word
+/// joiners, byte order marks, variation selectors): dropped first, so none can split a word.
+fn visible(c: &char) -> bool {
+    !CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(*c)
+}
+
+/// Letters of other scripts become the ASCII letters they look like (UTS #39 skeletons, so
+/// a Cyrillic "а" is an "a"). ASCII is kept as written: its own look-alikes ("rn" for "m")
+/// would merge innocent words.
+fn unconfused(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut one = [0u8; 4];
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.extend(skeleton(c.encode_utf8(&mut one)));
+        }
+    }
+    out
+}
+
+/// One letter per letter: visible, compatibility-composed, unconfused, unaccented,
+/// lower-case, leet undone. ASCII (most prompts and every default term) is already all of
+/// these but the last two, so it skips the Unicode passes: the same result, much sooner.
+fn fold(text: &str) -> String {
+    if text.is_ascii() {
+        return text.chars().map(|c| leet(c.to_ascii_lowercase())).collect();
+    }
+    fold_unicode(text)
+}
+
+fn fold_unicode(text: &str) -> String {
+    let visible: String = text.chars().filter(visible).nfkc().collect();
+    unconfused(&visible)
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(leet)
+        .collect()
+}
+
+/// The normalised words of a text.
+pub fn words(text: &str) -> Vec<String> {
+    let folded = fold(text);
+    let raw: Vec<String> = folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            // Runs of one letter count once: "seeeex" and "sex" are the same word.
+            let mut out = String::with_capacity(w.len());
+            for c in w.chars() {
+                if !out.ends_with(c) {
+                    out.push(c);
+                }
+            }
+            out
+        })
+        .collect();
+    // Letters split by separators ("s.e.x", "s e x") are one word again.
+    let mut merged: Vec<String> = Vec::with_capacity(raw.len());
+    let mut run = String::new();
+    let mut run_len = 0;
+    let flush = |merged: &mut Vec<String>, run: &mut String, run_len: &mut usize| {
+        if *run_len > 0 {
+            if *run_len == 1 {
+                merged.push(std::mem::take(run));
+            } else {
+                // "a s.e.x scene": a leading "a" or "i" is usually the article or pronoun.
+                if *run_len >= 3 && (run.starts_with('a') || run.starts_with('i')) {
+                    merged.push(run.remove(0).to_string());
+                }
+                let mut collapsed = String::new();
+                for c in run.chars() {
+                    if !collapsed.ends_with(c) {
+                        collapsed.push(c);
+                    }
+                }
+                merged.push(collapsed);
+                run.clear();
+            }
+            *run_len = 0;
+        }
+    };
+    for w in raw {
+        if w.chars().count() == 1 {
+            run.push_str(&w);
+            run_len += 1;
+        } else {
+            flush(&mut merged, &mut run, &mut run_len);
+            merged.push(w);
+        }
+    }
+    flush(&mut merged, &mut run, &mut run_len);
+    merged
+}
+
+/// A term as a search pattern over ` word word ` text: whole words, or a prefix with `*`.
+fn pattern(term: &str) -> Option<(String, String)> {
+    let (body, prefix) = match term.strip_suffix('*') {
+        Some(b) => (b, true),
+        None => (term, false),
+    };
+    let normal = words(body).join(" ");
+    // One letter would match every stray initial ("x-ray"): such terms are refused.
+    if normal.chars().count() < 2 {
+        return None;
+    }
+    let pat = if prefix {
+        format!(" {normal}")
+    } else {
+        format!(" {normal} ")
+    };
+    Some((pat, normal))
+}
+
+fn invalid_policy(reason: String) -> ConfigError {
+    ConfigError::Invalid {
+        name: "MODERATION_POLICY_JSON",
+        reason,
+    }
+}
+
+/// The matcher's patterns, numbered into groups (a rule needs a hit in each of its groups).
+#[derive(Default)]
+struct Terms {
+    patterns: Vec<(usize, String)>,
+    texts: Vec<String>,
+    groups: usize,
+}
+
+impl Terms {
+    /// The group's number; a term too short once normalised refuses the whole policy.
+    fn add_group(&mut self, terms: &[String]) -> Result<usize, ConfigError> {
+        let g = self.groups;
+        self.groups += 1;
+        for t in terms {
+            let (pat, display) = pattern(t).ok_or_else(|| {
+                invalid_policy(format!("term '{t}' is too short once normalised"))
+            })?;
+            self.texts.push(pat);
+            self.patterns.push((g, display));
+        }
+        Ok(g)
+    }
+}
+
+/// An NFA, not the DFA the builder would pick for a policy this size: built in a fraction of
+/// the time (this is create-task's cold start), and prompts are short.
+const MATCHER_KIND: AhoCorasickKind = AhoCorasickKind::ContiguousNFA;
+
+fn allowed_matcher(phrases: &[String]) -> Result<Option<AhoCorasick>, ConfigError> {
+    let texts: Vec<String> = phrases
+        .iter()
+        .filter_map(|p| pattern(p).map(|(pat, _)| pat))
+        .collect();
+    if texts.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasick::builder()
+        .kind(Some(MATCHER_KIND))
+        .build(&texts)
+        .map(Some)
+        .map_err(|e| invalid_policy(e.to_string()))
+}
+
+impl Policy {
+    pub fn parse(json: &str) -> Result<Self, ConfigError> {
+        let file: PolicyFile =
+            serde_json::from_str(json).map_err(|e| invalid_policy(e.to_string()))?;
+        let mut terms = Terms::default();
+        let mut rules = Vec::new();
+        for c in &file.categories {
+            let mut groups = Vec::new();
+            if !c.any_of.is_empty() {
+                groups.push(terms.add_group(&c.any_of)?);
+            }
+            for g in &c.all_of {
+                groups.push(terms.add_group(g)?);
+            }
+            if groups.is_empty() {
+                return Err(invalid_policy(format!("category {} has no terms", c.name)));
+            }
+            rules.push(Rule {
+                category: c.name.clone(),
+                groups,
+            });
+        }
+        rules.push(Rule {
+            category: PUBLIC_FIGURE.into(),
+            groups: vec![terms.add_group(&file.public_figures)?],
+        });
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(MATCHER_KIND))
+            .build(&terms.texts)
+            .map_err(|e| invalid_policy(e.to_string()))?;
+        Ok(Self {
+            allowed: allowed_matcher(&file.allowed_phrases)?,
+            matcher,
+            patterns: terms.patterns,
+            rules,
+        })
+    }
+
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        Self::parse(
+            &src.optional("MODERATION_POLICY_JSON")
+                .unwrap_or_else(|| DEFAULT_POLICY_JSON.to_string()),
+        )
+    }
+
+    /// The first rule (in policy order) the text breaks, if any.
+    pub fn check(&self, text: &str) -> Option<Block> {
+        let mut haystack = format!(" {} ", words(text).join(" "));
+        if let Some(allowed) = &self.allowed {
+            // Keep the surrounding spaces so neighbouring words stay separate.
+            let ranges: Vec<_> = allowed
+                .find_overlapping_iter(&haystack)
+                .map(|m| m.range())
+                .collect();
+            let mut bytes = haystack.into_bytes();
+            for r in ranges {
+                for b in &mut bytes[r] {
+                    *b = b' ';
+                }
+            }
+            haystack = String::from_utf8(bytes).unwrap_or_default();
+        }
+        let mut hits: Vec<Option<String>> = vec![None; self.patterns.len()];
+        for m in self.matcher.find_overlapping_iter(&haystack) {
+            let (group, term) = &self.patterns[m.pattern().as_usize()];
+            hits[*group] = Some(term.clone());
+        }
+        self.rules.iter().find_map(|rule| {
+            let terms: Option<Vec<&String>> =
+                rule.groups.iter().map(|g| hits[*g].as_ref()).collect();
+            terms.map(|t| Block {
+                category: rule.category.clone(),
+                term: t.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" + "),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_folds_as_the_unicode_passes_would() {
+        let every: String = (0u8..128).map(char::from).collect();
+        let samples = [
+            every.as_str(),
+            "S3X t0y$ 4 @dults",
+            "Seeeex\tNUDE\r\n",
+            "x-ray |",
+        ];
+        for text in samples {
+            assert_eq!(fold(text), fold_unicode(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn normalisation_table() {
+        let cases = [
+            ("S.E.X", "sex"),
+            ("s e x", "sex"),
+            ("s3x", "sex"),
+            ("ｓｅｘ", "sex"),
+            ("séx", "sex"),
+            ("seeeexxx", "sex"),
+            ("p0rn", "porn"),
+            ("n@ked", "naked"),
+            ("a cat", "a cat"),
+            ("Scunthorpe", "scunthorpe"),
+            ("s\u{200B}ex", "sex"),
+            ("n\u{00AD}ude", "nude"),
+            ("p\u{2060}o\u{FEFF}rn", "porn"),
+            ("\u{0455}\u{0435}\u{0445}", "sex"),
+            ("g\u{03BF}re", "gore"),
+            ("pom-pom", "pom pom"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(words(input).join(" "), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_policy_parses() {
+        let p = Policy::parse(DEFAULT_POLICY_JSON).unwrap();
+        assert_eq!(p.check("a grape harvest at dawn"), None);
+        assert_eq!(
+            p.check("nude beach").map(|b| b.category).as_deref(),
+            Some("sexual")
+        );
+    }
+}

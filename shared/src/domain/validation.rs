@@ -1,0 +1,800 @@
+//! Validation of the mobile-facing create body (`POST /v1/videos`, also `/estimate`).
+//!
+//! Fields are read leniently (any JSON type) so that a wrong value gets a 422 that names the
+//! field and what is allowed, while unknown fields and malformed JSON stay a 400.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::task::{AspectRatio, Quality, VideoType};
+use crate::edge::envelope::ApiError;
+use crate::provider::{CameraAxes, CameraKind, CameraMotion, Shot};
+
+pub const MAX_PROMPT_CHARS: usize = 2500;
+/// The durations any current model makes; each model allows its own subset (the capability map).
+pub const DURATIONS: std::ops::RangeInclusive<u32> = 3..=15;
+pub const MAX_SHOTS: usize = 6;
+pub const MAX_SHOT_PROMPT_CHARS: usize = 512;
+pub const MAX_ELEMENTS: usize = 3;
+const MAX_ELEMENT_ID_LEN: usize = 64;
+pub const MAX_UPLOAD_ID_LEN: usize = 64;
+pub const MAX_IMAGE_URL_LEN: usize = 2048;
+/// Brand-safe default applied when the app sends no negative prompt.
+pub const DEFAULT_NEGATIVE_PROMPT: &str =
+    "blurry, distorted, low quality, watermark, text, nudity, gore";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVideoBody {
+    #[serde(rename = "type")]
+    pub video_type: Option<Value>,
+    pub prompt: Option<Value>,
+    pub negative_prompt: Option<Value>,
+    pub duration: Option<Value>,
+    pub aspect_ratio: Option<Value>,
+    pub quality: Option<Value>,
+    pub model: Option<Value>,
+    pub cfg_scale: Option<Value>,
+    pub image: Option<Value>,
+    pub image_tail: Option<Value>,
+    pub camera_control: Option<Value>,
+    pub rights_confirmed: Option<Value>,
+    pub audio: Option<Value>,
+    pub shots: Option<Value>,
+    pub seed: Option<Value>,
+    pub element_ids: Option<Value>,
+}
+
+/// Where an input image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageRef {
+    /// An object the app uploaded through `POST /v1/uploads`.
+    Upload(String),
+    /// A public https URL.
+    Url(String),
+}
+
+/// A create request that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoSpec {
+    pub video_type: VideoType,
+    pub prompt: Option<String>,
+    pub negative_prompt: String,
+    pub duration: u32,
+    /// Text-to-video only; image-to-video follows the image.
+    pub aspect_ratio: Option<AspectRatio>,
+    pub quality: Quality,
+    pub model_override: Option<String>,
+    pub cfg_scale: Option<f32>,
+    pub image: Option<ImageRef>,
+    pub image_tail: Option<ImageRef>,
+    pub camera_control: Option<CameraMotion>,
+    /// Native sound, where the model has it.
+    pub audio: bool,
+    /// Multi-shot: each shot's prompt and length, summing to `duration`.
+    pub shots: Vec<Shot>,
+    /// Kept and echoed for reproducibility.
+    pub seed: Option<u64>,
+    /// Character references by the provider's element id.
+    pub element_ids: Vec<String>,
+}
+
+impl VideoSpec {
+    /// Every text the provider will see, for moderation.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.prompt
+            .as_deref()
+            .into_iter()
+            .chain(self.shots.iter().map(|s| s.prompt.as_str()))
+    }
+}
+
+fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(422, code, message).with_field(field)
+}
+
+fn present(v: &Option<Value>) -> Option<&Value> {
+    v.as_ref().filter(|v| !v.is_null())
+}
+
+fn text(
+    v: &Option<Value>,
+    field: &str,
+    invalid_code: &'static str,
+    long_code: &'static str,
+) -> Result<Option<String>, ApiError> {
+    let Some(v) = present(v) else { return Ok(None) };
+    let text = v
+        .as_str()
+        .ok_or_else(|| invalid(invalid_code, field, format!("{field} must be a string")))?;
+    let chars = text.chars().count();
+    if chars > MAX_PROMPT_CHARS {
+        return Err(invalid(
+            long_code,
+            field,
+            format!("{field} must be at most {MAX_PROMPT_CHARS} characters (got {chars})"),
+        ));
+    }
+    let trimmed = text.trim();
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
+}
+
+fn image_ref(v: &Option<Value>, field: &str) -> Result<Option<ImageRef>, ApiError> {
+    let Some(v) = present(v) else { return Ok(None) };
+    let shape = || {
+        invalid(
+            "invalid_image",
+            field,
+            format!("{field} must be {{\"upload_id\": \"...\"}} or {{\"url\": \"https://...\"}}"),
+        )
+    };
+    let obj = v.as_object().filter(|o| o.len() == 1).ok_or_else(shape)?;
+    if let Some(id) = obj.get("upload_id") {
+        let id = id.as_str().ok_or_else(shape)?;
+        let ok = !id.is_empty()
+            && id.len() <= MAX_UPLOAD_ID_LEN
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !ok {
+            return Err(invalid(
+                "invalid_upload_id",
+                field,
+                format!("{field}.upload_id is not an upload id"),
+            ));
+        }
+        return Ok(Some(ImageRef::Upload(id.to_string())));
+    }
+    if let Some(url) = obj.get("url") {
+        let url = url.as_str().ok_or_else(shape)?;
+        if url.len() > MAX_IMAGE_URL_LEN || url::Url::parse(url).is_err() {
+            return Err(invalid(
+                "invalid_image_url",
+                field,
+                format!("{field}.url is not a valid URL"),
+            ));
+        }
+        return Ok(Some(ImageRef::Url(url.to_string())));
+    }
+    Err(shape())
+}
+
+fn camera(v: &Option<Value>) -> Result<Option<CameraMotion>, ApiError> {
+    let Some(v) = present(v) else { return Ok(None) };
+    let bad = |msg: &str| invalid("invalid_camera_control", "camera_control", msg.to_string());
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad("camera_control must be an object with type and config"))?;
+    if obj.keys().any(|k| k != "type" && k != "config") {
+        return Err(bad("camera_control takes only type and config"));
+    }
+    let camera_type = match obj.get("type").and_then(Value::as_str) {
+        Some("simple") => CameraKind::Simple,
+        Some("down_back") => CameraKind::DownBack,
+        Some("forward_up") => CameraKind::ForwardUp,
+        Some("right_turn_forward") => CameraKind::RightTurnForward,
+        Some("left_turn_forward") => CameraKind::LeftTurnForward,
+        _ => {
+            return Err(bad(
+                "camera_control.type must be simple, down_back, forward_up, right_turn_forward or left_turn_forward",
+            ));
+        }
+    };
+    let config = match obj.get("config").filter(|c| !c.is_null()) {
+        None => None,
+        Some(c) => {
+            let cfg: CameraAxes = serde_json::from_value(c.clone())
+                .map_err(|_| bad("camera_control.config takes numbers horizontal, vertical, pan, tilt, roll, zoom"))?;
+            let values = cfg.values();
+            if values.iter().any(|v| !(-10.0..=10.0).contains(v)) {
+                return Err(bad("camera_control.config values must be within [-10, 10]"));
+            }
+            Some(cfg)
+        }
+    };
+    match (camera_type, &config) {
+        (CameraKind::Simple, None) => {
+            return Err(bad("camera_control.config is required for type simple"));
+        }
+        (CameraKind::Simple, Some(c)) if c.values().iter().filter(|v| **v != 0.0).count() != 1 => {
+            return Err(bad(
+                "camera_control.config must have exactly one non-zero value",
+            ));
+        }
+        (t, Some(c)) if t != CameraKind::Simple && c.values().iter().any(|v| *v != 0.0) => {
+            return Err(bad(
+                "camera_control.config must be empty unless type is simple",
+            ));
+        }
+        _ => {}
+    }
+    Ok(Some(CameraMotion {
+        kind: camera_type,
+        axes: config,
+    }))
+}
+
+fn video_type(body: &CreateVideoBody) -> Result<VideoType, ApiError> {
+    match present(&body.video_type).map(|v| v.as_str()) {
+        None => Err(invalid(
+            "type_required",
+            "type",
+            "type is required: text_to_video or image_to_video",
+        )),
+        Some(Some("text_to_video")) => Ok(VideoType::TextToVideo),
+        Some(Some("image_to_video")) => Ok(VideoType::ImageToVideo),
+        Some(_) => Err(invalid(
+            "invalid_type",
+            "type",
+            "type must be text_to_video or image_to_video",
+        )),
+    }
+}
+
+/// The prompt (required for text) and the negative prompt (our default when absent).
+fn prompts(
+    body: &CreateVideoBody,
+    t2v: bool,
+    shots: bool,
+) -> Result<(Option<String>, String), ApiError> {
+    let prompt = text(&body.prompt, "prompt", "invalid_prompt", "prompt_too_long")?;
+    if t2v && prompt.is_none() && !shots {
+        return Err(invalid(
+            "prompt_required",
+            "prompt",
+            "prompt (or shots) is required for text_to_video",
+        ));
+    }
+    let negative_prompt = text(
+        &body.negative_prompt,
+        "negative_prompt",
+        "invalid_negative_prompt",
+        "negative_prompt_too_long",
+    )?
+    .unwrap_or_else(|| DEFAULT_NEGATIVE_PROMPT.to_string());
+    Ok((prompt, negative_prompt))
+}
+
+/// The length: as asked (3–15 s; the model narrows it), else the shots' total, else 5 s.
+fn duration(body: &CreateVideoBody, shots: &[Shot]) -> Result<u32, ApiError> {
+    let Some(v) = present(&body.duration) else {
+        let total: u32 = shots.iter().map(|s| s.duration_seconds).sum();
+        return Ok(if shots.is_empty() { 5 } else { total });
+    };
+    let d = v
+        .as_u64()
+        .and_then(|d| u32::try_from(d).ok())
+        .filter(|d| DURATIONS.contains(d))
+        .ok_or_else(|| {
+            invalid(
+                "invalid_duration",
+                "duration",
+                "duration must be a whole number of seconds from 3 to 15 (each model allows its own)",
+            )
+        })?;
+    let total: u32 = shots.iter().map(|s| s.duration_seconds).sum();
+    if !shots.is_empty() && total != d {
+        return Err(invalid(
+            "shots_duration_mismatch",
+            "shots",
+            format!("the shots last {total} s but duration is {d} s; they must be equal"),
+        ));
+    }
+    Ok(d)
+}
+
+/// `shots: [{prompt, duration}]`, 1 to 6 of them, each at least a second.
+fn shots(body: &CreateVideoBody) -> Result<Vec<Shot>, ApiError> {
+    let Some(v) = present(&body.shots) else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        invalid(
+            "invalid_shots",
+            "shots",
+            format!(
+                "shots must be a list of {{\"prompt\": text of at most {MAX_SHOT_PROMPT_CHARS} characters, \"duration\": seconds ≥ 1}}"
+            ),
+        )
+    };
+    let list = v.as_array().filter(|l| !l.is_empty()).ok_or_else(bad)?;
+    if list.len() > MAX_SHOTS {
+        let msg = format!("at most {MAX_SHOTS} shots (got {})", list.len());
+        return Err(invalid("too_many_shots", "shots", msg));
+    }
+    list.iter()
+        .map(|shot| {
+            let obj = shot.as_object().filter(|o| o.len() == 2).ok_or_else(bad)?;
+            let prompt = obj.get("prompt").and_then(Value::as_str).map(str::trim);
+            let prompt = prompt
+                .filter(|p| !p.is_empty() && p.chars().count() <= MAX_SHOT_PROMPT_CHARS)
+                .ok_or_else(bad)?;
+            let duration = obj.get("duration").and_then(Value::as_u64);
+            let duration = duration
+                .and_then(|d| u32::try_from(d).ok())
+                .filter(|d| (1..=*DURATIONS.end()).contains(d))
+                .ok_or_else(bad)?;
+            Ok(Shot {
+                prompt: prompt.to_string(),
+                duration_seconds: duration,
+            })
+        })
+        .collect()
+}
+
+fn audio(body: &CreateVideoBody) -> Result<bool, ApiError> {
+    match present(&body.audio) {
+        None => Ok(false),
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| invalid("invalid_audio", "audio", "audio must be true or false")),
+    }
+}
+
+fn seed(body: &CreateVideoBody) -> Result<Option<u64>, ApiError> {
+    let Some(v) = present(&body.seed) else {
+        return Ok(None);
+    };
+    v.as_u64()
+        .filter(|s| *s <= u64::from(u32::MAX))
+        .map(Some)
+        .ok_or_else(|| {
+            invalid(
+                "invalid_seed",
+                "seed",
+                "seed must be a whole number from 0 to 4294967295",
+            )
+        })
+}
+
+fn element_ids(body: &CreateVideoBody) -> Result<Vec<String>, ApiError> {
+    let Some(v) = present(&body.element_ids) else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        invalid(
+            "invalid_element_ids",
+            "element_ids",
+            "element_ids must be a list of the provider's element ids",
+        )
+    };
+    let list = v.as_array().ok_or_else(bad)?;
+    if list.len() > MAX_ELEMENTS {
+        let msg = format!("at most {MAX_ELEMENTS} elements (got {})", list.len());
+        return Err(invalid("too_many_elements", "element_ids", msg));
+    }
+    list.iter()
+        .map(|id| {
+            id.as_str()
+                .filter(|id| {
+                    !id.is_empty()
+                        && id.len() <= MAX_ELEMENT_ID_LEN
+                        && id
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                })
+                .map(str::to_string)
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+fn aspect_ratio(body: &CreateVideoBody, t2v: bool) -> Result<Option<AspectRatio>, ApiError> {
+    match (present(&body.aspect_ratio), t2v) {
+        (None, true) => Ok(Some(AspectRatio::Landscape)),
+        (None, false) => Ok(None),
+        (Some(_), false) => Err(invalid(
+            "aspect_ratio_not_supported",
+            "aspect_ratio",
+            "aspect_ratio applies to text_to_video only; image_to_video follows the image",
+        )),
+        (Some(v), true) => match v.as_str() {
+            Some("16:9") => Ok(Some(AspectRatio::Landscape)),
+            Some("9:16") => Ok(Some(AspectRatio::Portrait)),
+            Some("1:1") => Ok(Some(AspectRatio::Square)),
+            _ => Err(invalid(
+                "invalid_aspect_ratio",
+                "aspect_ratio",
+                "aspect_ratio must be 16:9, 9:16 or 1:1",
+            )),
+        },
+    }
+}
+
+fn quality(body: &CreateVideoBody) -> Result<Quality, ApiError> {
+    match present(&body.quality).map(|v| v.as_str()) {
+        None => Ok(Quality::Standard),
+        Some(Some("draft")) => Ok(Quality::Draft),
+        Some(Some("standard")) => Ok(Quality::Standard),
+        Some(Some("pro")) => Ok(Quality::Pro),
+        Some(_) => Err(invalid(
+            "invalid_quality",
+            "quality",
+            "quality must be draft, standard or pro",
+        )),
+    }
+}
+
+fn model_override(body: &CreateVideoBody) -> Result<Option<String>, ApiError> {
+    let Some(v) = present(&body.model) else {
+        return Ok(None);
+    };
+    let m = v.as_str().filter(|m| !m.is_empty()).ok_or_else(|| {
+        invalid(
+            "invalid_model",
+            "model",
+            "model must be a model name such as kling-v2-6",
+        )
+    })?;
+    if crate::domain::catalogue::model(m).is_none() {
+        return Err(invalid(
+            "unknown_model",
+            "model",
+            format!("model {m} is not one of Kling's current video models"),
+        ));
+    }
+    Ok(Some(m.to_string()))
+}
+
+fn cfg_scale(body: &CreateVideoBody) -> Result<Option<f32>, ApiError> {
+    let Some(v) = present(&body.cfg_scale) else {
+        return Ok(None);
+    };
+    let x = v
+        .as_f64()
+        .filter(|x| (0.0..=1.0).contains(x))
+        .ok_or_else(|| {
+            invalid(
+                "invalid_cfg_scale",
+                "cfg_scale",
+                "cfg_scale must be a number from 0 to 1",
+            )
+        })?;
+    Ok(Some(x as f32))
+}
+
+/// Start and end frames: only for image-to-video, which needs at least one, with the
+/// caller's confirmation that they hold the rights to them.
+fn images(
+    body: &CreateVideoBody,
+    t2v: bool,
+) -> Result<(Option<ImageRef>, Option<ImageRef>), ApiError> {
+    let image = image_ref(&body.image, "image")?;
+    let image_tail = image_ref(&body.image_tail, "image_tail")?;
+    if t2v {
+        for (field, value) in [("image", &image), ("image_tail", &image_tail)] {
+            if value.is_some() {
+                return Err(invalid(
+                    "image_not_supported",
+                    field,
+                    format!("{field} applies to image_to_video only"),
+                ));
+            }
+        }
+    } else if image.is_none() && image_tail.is_none() {
+        return Err(invalid(
+            "image_required",
+            "image",
+            "image_to_video needs image (start frame) or image_tail (end frame)",
+        ));
+    }
+    let rights_confirmed = match present(&body.rights_confirmed) {
+        None => false,
+        Some(v) => v.as_bool().ok_or_else(|| {
+            invalid(
+                "invalid_rights_confirmed",
+                "rights_confirmed",
+                "rights_confirmed must be true or false",
+            )
+        })?,
+    };
+    if (image.is_some() || image_tail.is_some()) && !rights_confirmed {
+        return Err(invalid(
+            "consent_required",
+            "rights_confirmed",
+            "confirm you have the rights to the images with rights_confirmed: true",
+        ));
+    }
+    Ok((image, image_tail))
+}
+
+/// The one rule for a create body: each field in turn, the first problem wins.
+pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
+    let video_type = video_type(body)?;
+    let t2v = video_type == VideoType::TextToVideo;
+    let shots = shots(body)?;
+    let (prompt, negative_prompt) = prompts(body, t2v, !shots.is_empty())?;
+    let duration = duration(body, &shots)?;
+    let aspect_ratio = aspect_ratio(body, t2v)?;
+    let quality = quality(body)?;
+    let model_override = model_override(body)?;
+    let cfg_scale = cfg_scale(body)?;
+    let (image, image_tail) = images(body, t2v)?;
+    Ok(VideoSpec {
+        video_type,
+        prompt,
+        negative_prompt,
+        duration,
+        aspect_ratio,
+        quality,
+        model_override,
+        cfg_scale,
+        image,
+        image_tail,
+        camera_control: camera(&body.camera_control)?,
+        audio: audio(body)?,
+        shots,
+        seed: seed(body)?,
+        element_ids: element_ids(body)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> CreateVideoBody {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn accepts_minimal_requests() {
+        let spec = validate(&body(
+            json!({"type": "text_to_video", "prompt": "a red fox in snow"}),
+        ))
+        .unwrap();
+        assert_eq!(spec.duration, 5);
+        assert_eq!(spec.aspect_ratio, Some(AspectRatio::Landscape));
+        assert_eq!(spec.quality, Quality::Standard);
+        assert_eq!(spec.negative_prompt, DEFAULT_NEGATIVE_PROMPT);
+        let spec = validate(&body(json!({"type": "image_to_video", "image": {"upload_id": "0f3c-9a"},
+            "image_tail": {"url": "https://example.com/end.png"}, "rights_confirmed": true, "duration": 10,
+            "camera_control": {"type": "down_back"}, "model": "kling-v3", "cfg_scale": 0.4})))
+        .unwrap();
+        assert_eq!(spec.image, Some(ImageRef::Upload("0f3c-9a".into())));
+        assert_eq!(
+            spec.image_tail,
+            Some(ImageRef::Url("https://example.com/end.png".into()))
+        );
+        assert_eq!(spec.aspect_ratio, None);
+        assert_eq!(spec.prompt, None);
+    }
+
+    #[test]
+    fn each_rule_has_its_code() {
+        let long = "x".repeat(2501);
+        let t = |extra: Value| {
+            let mut b = json!({"type": "text_to_video", "prompt": "p"});
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+        let i = |extra: Value| {
+            let mut b = json!({"type": "image_to_video", "image": {"upload_id": "u1"}, "rights_confirmed": true});
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+        let cases = [
+            (json!({"prompt": "p"}), "type_required", "type"),
+            (
+                json!({"type": "movie", "prompt": "p"}),
+                "invalid_type",
+                "type",
+            ),
+            (json!({"type": 3, "prompt": "p"}), "invalid_type", "type"),
+            (
+                json!({"type": "text_to_video"}),
+                "prompt_required",
+                "prompt",
+            ),
+            (t(json!({"prompt": "   "})), "prompt_required", "prompt"),
+            (t(json!({"prompt": 7})), "invalid_prompt", "prompt"),
+            (t(json!({"prompt": long})), "prompt_too_long", "prompt"),
+            (
+                t(json!({"negative_prompt": long})),
+                "negative_prompt_too_long",
+                "negative_prompt",
+            ),
+            (
+                t(json!({"negative_prompt": []})),
+                "invalid_negative_prompt",
+                "negative_prompt",
+            ),
+            (t(json!({"duration": 2})), "invalid_duration", "duration"),
+            (t(json!({"duration": 16})), "invalid_duration", "duration"),
+            (t(json!({"audio": "yes"})), "invalid_audio", "audio"),
+            (t(json!({"seed": -1})), "invalid_seed", "seed"),
+            (t(json!({"seed": 4294967296u64})), "invalid_seed", "seed"),
+            (
+                t(json!({"element_ids": "e1"})),
+                "invalid_element_ids",
+                "element_ids",
+            ),
+            (
+                t(json!({"element_ids": ["../x"]})),
+                "invalid_element_ids",
+                "element_ids",
+            ),
+            (
+                t(json!({"element_ids": ["a", "b", "c", "d"]})),
+                "too_many_elements",
+                "element_ids",
+            ),
+            (t(json!({"shots": []})), "invalid_shots", "shots"),
+            (
+                t(json!({"shots": [{"prompt": "a"}]})),
+                "invalid_shots",
+                "shots",
+            ),
+            (
+                t(json!({"shots": [{"prompt": "a", "duration": 0}]})),
+                "invalid_shots",
+                "shots",
+            ),
+            (
+                t(json!({"shots": [{"prompt": "x".repeat(513), "duration": 2}]})),
+                "invalid_shots",
+                "shots",
+            ),
+            (
+                t(json!({"shots": vec![json!({"prompt": "a", "duration": 1}); 7], "duration": 7})),
+                "too_many_shots",
+                "shots",
+            ),
+            (
+                t(
+                    json!({"shots": [{"prompt": "a", "duration": 2}, {"prompt": "b", "duration": 2}], "duration": 5}),
+                ),
+                "shots_duration_mismatch",
+                "shots",
+            ),
+            (t(json!({"duration": "5"})), "invalid_duration", "duration"),
+            (t(json!({"duration": 5.5})), "invalid_duration", "duration"),
+            (
+                t(json!({"aspect_ratio": "4:3"})),
+                "invalid_aspect_ratio",
+                "aspect_ratio",
+            ),
+            (
+                i(json!({"aspect_ratio": "16:9"})),
+                "aspect_ratio_not_supported",
+                "aspect_ratio",
+            ),
+            (t(json!({"quality": "ultra"})), "invalid_quality", "quality"),
+            (t(json!({"model": ""})), "invalid_model", "model"),
+            (t(json!({"model": "kling-v9"})), "unknown_model", "model"),
+            (
+                t(json!({"cfg_scale": 1.5})),
+                "invalid_cfg_scale",
+                "cfg_scale",
+            ),
+            (
+                t(json!({"cfg_scale": "high"})),
+                "invalid_cfg_scale",
+                "cfg_scale",
+            ),
+            (
+                t(json!({"image": {"upload_id": "u1"}, "rights_confirmed": true})),
+                "image_not_supported",
+                "image",
+            ),
+            (
+                json!({"type": "image_to_video", "rights_confirmed": true}),
+                "image_required",
+                "image",
+            ),
+            (
+                i(json!({"image": "https://example.com/a.png"})),
+                "invalid_image",
+                "image",
+            ),
+            (
+                i(json!({"image": {"upload_id": "u1", "url": "https://x"}})),
+                "invalid_image",
+                "image",
+            ),
+            (
+                i(json!({"image": {"upload_id": "../../etc"}})),
+                "invalid_upload_id",
+                "image",
+            ),
+            (
+                i(json!({"image_tail": {"url": "not a url"}})),
+                "invalid_image_url",
+                "image_tail",
+            ),
+            (
+                i(json!({"rights_confirmed": false})),
+                "consent_required",
+                "rights_confirmed",
+            ),
+            (
+                i(json!({"rights_confirmed": null})),
+                "consent_required",
+                "rights_confirmed",
+            ),
+            (
+                i(json!({"rights_confirmed": "yes"})),
+                "invalid_rights_confirmed",
+                "rights_confirmed",
+            ),
+            (
+                t(json!({"camera_control": {"type": "orbit"}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "simple"}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "simple", "config": {"zoom": 11}}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "simple", "config": {"zoom": 1, "pan": 2}}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "down_back", "config": {"zoom": 1}}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+            (
+                t(json!({"camera_control": {"type": "simple", "config": {"zoom": 1}, "speed": 2}})),
+                "invalid_camera_control",
+                "camera_control",
+            ),
+        ];
+        for (input, code, field) in cases {
+            let err = validate(&body(input.clone())).unwrap_err();
+            assert_eq!(
+                (err.status, err.code, err.field.as_deref()),
+                (422, code, Some(field)),
+                "{input}"
+            );
+            assert!(!err.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn shots_set_the_duration_and_may_stand_in_for_the_prompt() {
+        let spec = validate(&body(
+            json!({"type": "text_to_video", "audio": true, "seed": 42,
+            "element_ids": ["el-1"], "shots": [{"prompt": "a door opens", "duration": 4},
+            {"prompt": "a cat walks in", "duration": 8}]}),
+        ))
+        .unwrap();
+        assert_eq!((spec.duration, spec.audio, spec.seed), (12, true, Some(42)));
+        assert_eq!(spec.element_ids, ["el-1"]);
+        assert_eq!(
+            spec.texts().collect::<Vec<_>>(),
+            ["a door opens", "a cat walks in"]
+        );
+        let plain = validate(&body(
+            json!({"type": "text_to_video", "prompt": "p", "duration": 12}),
+        ));
+        assert_eq!(plain.map(|s| s.duration), Ok(12));
+    }
+
+    #[test]
+    fn prompt_length_counts_characters_not_bytes() {
+        let prompt = "é".repeat(2500);
+        assert!(validate(&body(json!({"type": "text_to_video", "prompt": prompt}))).is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_the_parser() {
+        assert!(
+            serde_json::from_value::<CreateVideoBody>(
+                json!({"type": "text_to_video", "promt": "x"})
+            )
+            .is_err()
+        );
+    }
+}

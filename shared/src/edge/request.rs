@@ -1,0 +1,145 @@
+//! Helpers for API Gateway HTTP API (payload 2.0) requests handled through `lambda_http`.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use std::collections::HashMap;
+
+use crate::edge::envelope::ApiError;
+
+/// Largest request body any endpoint reads.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| {
+        req.lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default()
+    })
+}
+
+/// JWT claims placed by the API Gateway authorizer, if any.
+pub fn authorizer_claims(req: &Request) -> Option<&HashMap<String, String>> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| &jwt.claims),
+        _ => None,
+    }
+}
+
+/// `https://{domain}` of the API this request came in on (API Gateway's request context).
+pub fn api_base(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.domain_name.as_ref().map(|d| format!("https://{d}"))
+        }
+        _ => None,
+    }
+}
+
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Adds headers to a built response; a value that is not a valid header is skipped.
+pub fn add_headers(
+    resp: &mut lambda_http::Response<lambda_http::Body>,
+    headers: impl IntoIterator<Item = (&'static str, String)>,
+) {
+    for (name, value) in headers {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+}
+
+/// Path segments without empty ones: `/v1/videos/abc` → `["v1", "videos", "abc"]`.
+pub fn segments(req: &Request) -> Vec<&str> {
+    req.uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The body as bytes, refusing anything over `limit`.
+pub fn body_bytes(req: &Request, limit: usize) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    };
+    if bytes.len() > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    Ok(bytes)
+}
+
+/// Parse a JSON body; malformed JSON and unknown fields are a 400 that says where.
+pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes = body_bytes(req, MAX_BODY_BYTES)?;
+    if bytes.is_empty() {
+        return Err(ApiError::malformed("request body must be a JSON object"));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::malformed(format!("invalid JSON body: {e}")))
+}
+
+/// The time this invocation has left, less a margin to answer in, as a Kling call deadline.
+pub fn lambda_deadline(req: &Request) -> crate::runtime::deadline::Deadline {
+    match req.lambda_context_ref() {
+        Some(ctx) if ctx.deadline > 0 => {
+            crate::runtime::deadline::deadline_from_epoch_ms(ctx.deadline)
+        }
+        _ => crate::runtime::deadline::Deadline::none(),
+    }
+}
+
+/// A strong entity tag for a response body.
+pub fn etag(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("\"{}\"", &hex::encode(Sha256::digest(body))[..32])
+}
+
+/// Whether `If-None-Match` names this tag (weak comparison, as RFC 9110 asks for GET).
+pub fn if_none_match_hits(if_none_match: Option<&str>, etag: &str) -> bool {
+    let Some(list) = if_none_match else {
+        return false;
+    };
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let ours = opaque(etag);
+    list.split(',')
+        .any(|t| t.trim() == "*" || opaque(t) == ours)
+}
+
+#[cfg(test)]
+mod etag_tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_table() {
+        let tag = etag(b"{}");
+        let weak = format!("W/{tag}");
+        let listed = format!("\"other\", {tag}");
+        let cases: [(Option<&str>, bool); 7] = [
+            (None, false),
+            (Some(""), false),
+            (Some("\"other\""), false),
+            (Some(tag.as_str()), true),
+            (Some(weak.as_str()), true),
+            (Some(listed.as_str()), true),
+            (Some("*"), true),
+        ];
+        for (header, want) in cases {
+            assert_eq!(if_none_match_hits(header, &tag), want, "{header:?}");
+        }
+        assert_ne!(etag(b"{}"), etag(b"{ }"));
+    }
+}

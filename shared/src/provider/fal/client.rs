@@ -1,0 +1,173 @@
+//! fal's queue over HTTP: submit under the model id, then status, result and cancel at the URLs
+//! the submit returned (always those: for model ids with sub-paths they differ from the id).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::config::FalConfig;
+use crate::runtime::deadline::Deadline;
+
+/// The URLs fal returned for a request, kept as the task's provider handle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handle {
+    pub status_url: String,
+    pub response_url: String,
+    pub cancel_url: String,
+}
+
+impl Handle {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn decode(raw: &str) -> Option<Self> {
+        serde_json::from_str(raw).ok()
+    }
+
+    /// fal's documented URL pattern, for a request whose handle was never recorded.
+    pub fn derived(queue_url: &str, model_id: &str, request_id: &str) -> Self {
+        let app: Vec<&str> = model_id.split('/').take(2).collect();
+        let base = format!("{queue_url}/{}/requests/{request_id}", app.join("/"));
+        Self {
+            status_url: format!("{base}/status"),
+            response_url: base.clone(),
+            cancel_url: format!("{base}/cancel"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Submitted {
+    pub request_id: String,
+    pub status_url: String,
+    pub response_url: String,
+    pub cancel_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusAnswer {
+    pub status: String,
+    #[serde(default)]
+    pub queue_position: Option<u64>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_type: Option<String>,
+}
+
+/// A failed call to fal.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FalError {
+    #[error("fal answered HTTP {status}: {detail}")]
+    Http {
+        status: u16,
+        detail: String,
+        /// `X-Fal-Error-Type`, when fal says what kind of failure it was.
+        error_type: Option<String>,
+    },
+    #[error("fal did not answer in time")]
+    Timeout,
+    #[error("could not reach fal: {0}")]
+    Transport(String),
+    #[error("unexpected answer from fal: {0}")]
+    Decode(String),
+}
+
+pub struct FalClient {
+    http: reqwest::Client,
+    pub(crate) queue_url: String,
+    key: String,
+    timeout: Duration,
+}
+
+impl FalClient {
+    pub fn new(cfg: &FalConfig) -> Result<Self, FalError> {
+        let http = crate::runtime::net::builder()
+            .map_err(|e| FalError::Transport(e.to_string()))?
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(|e| FalError::Transport(e.to_string()))?;
+        Ok(Self {
+            http,
+            queue_url: cfg.queue_url.clone(),
+            key: cfg.key.clone(),
+            timeout: cfg.request_timeout,
+        })
+    }
+
+    pub async fn submit(
+        &self,
+        model_id: &str,
+        input: &Value,
+        webhook: Option<&str>,
+        deadline: Deadline,
+    ) -> Result<Submitted, FalError> {
+        let mut url = format!("{}/{model_id}", self.queue_url);
+        if let Some(hook) = webhook {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("fal_webhook", hook)
+                .finish();
+            url = format!("{url}?{query}");
+        }
+        let req = self.http.post(url).json(input);
+        self.send(req, deadline).await
+    }
+
+    pub async fn status(&self, h: &Handle, deadline: Deadline) -> Result<StatusAnswer, FalError> {
+        self.send(self.http.get(&h.status_url), deadline).await
+    }
+
+    pub async fn result(&self, h: &Handle, deadline: Deadline) -> Result<Value, FalError> {
+        self.send(self.http.get(&h.response_url), deadline).await
+    }
+
+    /// `CANCELLATION_REQUESTED` (202), or the reason fal gives (`ALREADY_COMPLETED`).
+    pub async fn cancel(&self, h: &Handle, deadline: Deadline) -> Result<Value, FalError> {
+        self.send(self.http.put(&h.cancel_url), deadline).await
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        deadline: Deadline,
+    ) -> Result<T, FalError> {
+        let timeout = deadline
+            .remaining()
+            .map_or(self.timeout, |r| r.min(self.timeout));
+        if timeout.is_zero() {
+            return Err(FalError::Timeout);
+        }
+        let resp = req
+            .timeout(timeout)
+            .header("authorization", format!("Key {}", self.key))
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status().as_u16();
+        let error_type = resp
+            .headers()
+            .get("x-fal-error-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if !(200..300).contains(&status) {
+            let detail = String::from_utf8_lossy(&bytes).chars().take(500).collect();
+            return Err(FalError::Http {
+                status,
+                detail,
+                error_type,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| FalError::Decode(format!("HTTP {status}: {e}")))
+    }
+}
+
+fn transport(e: reqwest::Error) -> FalError {
+    if e.is_timeout() {
+        FalError::Timeout
+    } else {
+        FalError::Transport(e.to_string())
+    }
+}

@@ -1,0 +1,512 @@
+//! Kling behind the provider port, on the surface configuration names: the legacy `/v1` API
+//! (mapped here) or the 2026 standard API (`standard_map`). Domain requests become wire
+//! requests; wire tasks and errors become provider jobs and errors that say what to do.
+
+use std::time::Duration;
+
+use super::client::{KlingClient, TaskRef, VideoKind};
+use super::config::KlingConfig;
+use super::config::Surface;
+use super::error::{ErrorKind, KlingError};
+use super::standard::{Ids, MAX_IDS_PER_QUERY, StandardTask};
+use super::standard_map;
+use super::wire::{
+    CameraConfig, CameraControl, CameraType, ElementRef, Extras, Image2VideoRequest, ImageInput,
+    KlingTask, ProviderStatus, ShotPrompt, Text2VideoRequest,
+};
+use super::wire_check;
+use crate::domain::catalogue;
+use crate::domain::task::{Quality, VideoType};
+use crate::provider::presets::Preset;
+use crate::provider::{
+    CallbackError, CallbackHint, CallbackReader, CameraKind, CameraMotion, GenerationRequest,
+    JobLookup, JobStatus, ModelChoice, ProviderError, ProviderJob, ProviderRef, VideoProvider,
+};
+use crate::runtime::deadline::Deadline;
+
+pub const NAME: &str = "kling";
+
+/// Kling through the configured API surface, with the configured quality presets.
+pub struct KlingProvider {
+    client: KlingClient,
+    presets: [Preset; 3],
+    surface: Surface,
+}
+
+impl KlingProvider {
+    pub fn new(cfg: &KlingConfig) -> Result<Self, KlingError> {
+        Ok(Self::with_client(KlingClient::new(cfg)?, cfg))
+    }
+
+    pub fn with_client(client: KlingClient, cfg: &KlingConfig) -> Self {
+        let presets =
+            [Quality::Draft, Quality::Standard, Quality::Pro].map(|q| cfg.preset(q).clone());
+        Self {
+            client,
+            presets,
+            surface: cfg.surface,
+        }
+    }
+
+    pub fn client(&self) -> &KlingClient {
+        &self.client
+    }
+}
+
+fn camera(c: &CameraMotion) -> CameraControl {
+    let camera_type = match c.kind {
+        CameraKind::Simple => CameraType::Simple,
+        CameraKind::DownBack => CameraType::DownBack,
+        CameraKind::ForwardUp => CameraType::ForwardUp,
+        CameraKind::RightTurnForward => CameraType::RightTurnForward,
+        CameraKind::LeftTurnForward => CameraType::LeftTurnForward,
+    };
+    let config = c.axes.map(|a| CameraConfig {
+        horizontal: a.horizontal,
+        vertical: a.vertical,
+        pan: a.pan,
+        tilt: a.tilt,
+        roll: a.roll,
+        zoom: a.zoom,
+    });
+    CameraControl {
+        camera_type,
+        config,
+    }
+}
+
+/// The exact Kling request for a generation request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireRequest {
+    Text(Text2VideoRequest),
+    Image(Image2VideoRequest),
+}
+
+fn extras(r: &GenerationRequest) -> Extras {
+    let shots = !r.shots.is_empty();
+    Extras {
+        sound: r.audio.then(|| "on".to_string()),
+        multi_shot: shots.then_some(true),
+        shot_type: shots.then(|| "customize".to_string()),
+        multi_prompt: shots.then(|| {
+            (1..)
+                .zip(&r.shots)
+                .map(|(index, s)| ShotPrompt {
+                    index,
+                    prompt: s.prompt.clone(),
+                    duration: s.duration_seconds.to_string(),
+                })
+                .collect()
+        }),
+        element_list: (!r.elements.is_empty()).then(|| {
+            r.elements
+                .iter()
+                .map(|id| ElementRef {
+                    element_id: id.clone(),
+                })
+                .collect()
+        }),
+    }
+}
+
+pub fn wire_request(r: &GenerationRequest) -> WireRequest {
+    let external_task_id = (!r.task_id.is_empty()).then(|| r.task_id.clone());
+    let mode = r.model.mode.as_str().to_string();
+    let x = extras(r);
+    match r.kind {
+        VideoType::TextToVideo => WireRequest::Text(Text2VideoRequest {
+            model_name: r.model.model.clone(),
+            prompt: r.prompt.clone().unwrap_or_default(),
+            negative_prompt: r.negative_prompt.clone(),
+            cfg_scale: r.cfg_scale,
+            mode,
+            camera_control: r.camera.as_ref().map(camera),
+            aspect_ratio: r.aspect_ratio.map_or("16:9", |a| a.as_str()).to_string(),
+            duration: r.duration_seconds.to_string(),
+            extras: x.clone(),
+            callback_url: r.callback_url.clone(),
+            external_task_id,
+        }),
+        VideoType::ImageToVideo => WireRequest::Image(Image2VideoRequest {
+            model_name: r.model.model.clone(),
+            image: r.image.clone().map(ImageInput::Url),
+            image_tail: r.image_tail.clone().map(ImageInput::Url),
+            prompt: r.prompt.clone(),
+            negative_prompt: r.negative_prompt.clone(),
+            cfg_scale: r.cfg_scale,
+            mode,
+            static_mask: None,
+            dynamic_masks: None,
+            camera_control: r.camera.as_ref().map(camera),
+            duration: r.duration_seconds.to_string(),
+            extras: x.clone(),
+            callback_url: r.callback_url.clone(),
+            external_task_id,
+        }),
+    }
+}
+
+pub fn job_status(status: ProviderStatus) -> JobStatus {
+    match status {
+        ProviderStatus::Submitted => JobStatus::Queued,
+        ProviderStatus::Processing => JobStatus::Running,
+        ProviderStatus::Succeed => JobStatus::Succeeded,
+        ProviderStatus::Failed => JobStatus::Failed,
+        ProviderStatus::Unknown => JobStatus::Unknown,
+    }
+}
+
+pub fn job(task: &KlingTask) -> ProviderJob {
+    let video = task.first_video();
+    ProviderJob {
+        reference: ProviderRef(task.task_id.clone()),
+        handle: None,
+        status: job_status(task.task_status),
+        video_url: video.map(|v| v.url.clone()),
+        video_duration_seconds: video
+            .and_then(|v| v.duration.as_deref())
+            .and_then(|d| d.parse().ok()),
+        billed_units: task.final_unit_deduction.clone(),
+        request_id: task.request_id.clone(),
+        failure: task.task_status_msg.clone().filter(|m| !m.is_empty()),
+    }
+}
+
+/// What a Kling failure means for the caller (kling-api.md §6 and §0-A.3).
+pub fn provider_error(e: &KlingError) -> ProviderError {
+    let reason = e.to_string();
+    if e.is_task_not_found() {
+        return ProviderError::NotFound;
+    }
+    match e {
+        KlingError::Api { kind, .. } => match kind {
+            ErrorKind::PlatformPolicy | ErrorKind::ContentPolicy => {
+                ProviderError::ContentRefused { reason }
+            }
+            ErrorKind::RateLimited | ErrorKind::ConcurrencyLimited => ProviderError::Busy {
+                reason,
+                retry_after: Duration::from_secs(1),
+            },
+            ErrorKind::Unavailable => ProviderError::Busy {
+                reason,
+                retry_after: Duration::from_secs(30),
+            },
+            // May arrive after Kling stored the task.
+            ErrorKind::ServerError | ErrorKind::InternalTimeout => {
+                ProviderError::OutcomeUnknown { reason }
+            }
+            ErrorKind::ResourceNotFound => ProviderError::NotFound,
+            ErrorKind::AuthenticationFailed
+            | ErrorKind::AuthorizationEmpty
+            | ErrorKind::AuthorizationInvalid
+            | ErrorKind::TokenNotYetValid
+            | ErrorKind::TokenExpired => ProviderError::Auth { reason },
+            _ => ProviderError::NotCreated { reason },
+        },
+        KlingError::Timeout | KlingError::Transport(_) | KlingError::Decode(_) => {
+            ProviderError::OutcomeUnknown { reason }
+        }
+        KlingError::Signing(_) => ProviderError::Auth { reason },
+        KlingError::TaskNotFound(_) => ProviderError::NotFound,
+        KlingError::Unsupported(feature, r) => ProviderError::Unsupported {
+            feature: *feature,
+            reason: r.clone(),
+        },
+        KlingError::InvalidInput(_) => ProviderError::NotCreated { reason },
+    }
+}
+
+fn kind(v: VideoType) -> VideoKind {
+    match v {
+        VideoType::TextToVideo => VideoKind::Text2Video,
+        VideoType::ImageToVideo => VideoKind::Image2Video,
+    }
+}
+
+impl VideoProvider for KlingProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn choose_model(&self, quality: Quality, model_override: Option<&str>) -> ModelChoice {
+        crate::provider::presets::choose(&self.presets, quality, model_override)
+    }
+
+    fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {
+        let checked = match (self.surface, wire_request(request)) {
+            (Surface::Standard, _) => standard_map::check(request).map(|_| ()),
+            (_, WireRequest::Text(r)) => wire_check::check_text2video(&r).map(|_| ()),
+            (_, WireRequest::Image(r)) => wire_check::check_image2video(&r).map(|_| ()),
+        };
+        checked.map_err(|e| provider_error(&e))
+    }
+
+    fn expected_units(&self, r: &GenerationRequest) -> Option<f64> {
+        let caps = catalogue::model(&r.model.model)?;
+        let mode = r.model.mode.as_str();
+        Some(caps.expected_unit_hundredths(mode, r.duration_seconds, r.audio) as f64 / 100.0)
+    }
+
+    async fn submit(
+        &self,
+        request: &GenerationRequest,
+        deadline: Deadline,
+    ) -> Result<ProviderJob, ProviderError> {
+        if self.surface == Surface::Standard {
+            return self.submit_standard(request, deadline).await;
+        }
+        let answer = match wire_request(request) {
+            WireRequest::Text(r) => self.client.create_text2video(&r, deadline).await,
+            WireRequest::Image(r) => self.client.create_image2video(&r, deadline).await,
+        };
+        answer.map(|t| job(&t)).map_err(|e| logged(&e))
+    }
+
+    async fn lookup(
+        &self,
+        lookup: JobLookup<'_>,
+        deadline: Deadline,
+    ) -> Result<ProviderJob, ProviderError> {
+        if self.surface == Surface::Standard {
+            let ids = [lookup.reference.map_or(lookup.task_id, |r| r.as_str())];
+            let ids = match lookup.reference {
+                Some(_) => Ids::Kling(&ids),
+                None => Ids::External(&ids),
+            };
+            let found = self.client.find_one(ids, deadline).await;
+            return found.map(|t| standard_map::job(&t)).map_err(|e| logged(&e));
+        }
+        let reference = match lookup.reference {
+            Some(r) => TaskRef::Provider(r.as_str()),
+            None => TaskRef::External(lookup.task_id),
+        };
+        self.client
+            .query(kind(lookup.kind), reference, deadline)
+            .await
+            .map(|t| job(&t))
+            .map_err(|e| logged(&e))
+    }
+
+    async fn lookup_many(
+        &self,
+        jobs: &[JobLookup<'_>],
+        deadline: Deadline,
+    ) -> Vec<Result<ProviderJob, ProviderError>> {
+        if self.surface == Surface::Standard {
+            return self.lookup_batched(jobs, deadline).await;
+        }
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            out.push(self.lookup(*job, deadline).await);
+        }
+        out
+    }
+}
+
+impl KlingProvider {
+    /// The standard API answers up to 20 ids per `GET /tasks`: one query per batch, by Kling's
+    /// ids where known and by ours otherwise; an id absent from the answer is not found.
+    async fn lookup_batched(
+        &self,
+        jobs: &[JobLookup<'_>],
+        deadline: Deadline,
+    ) -> Vec<Result<ProviderJob, ProviderError>> {
+        let mut out: Vec<Result<ProviderJob, ProviderError>> =
+            jobs.iter().map(|_| Err(ProviderError::NotFound)).collect();
+        for by_kling in [true, false] {
+            let group: Vec<(usize, &str)> = jobs
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| j.reference.is_some() == by_kling)
+                .map(|(i, j)| (i, j.reference.map_or(j.task_id, |r| r.as_str())))
+                .collect();
+            for chunk in group.chunks(MAX_IDS_PER_QUERY) {
+                let ids: Vec<&str> = chunk.iter().map(|(_, id)| *id).collect();
+                let ids = if by_kling {
+                    Ids::Kling(&ids)
+                } else {
+                    Ids::External(&ids)
+                };
+                let answer = self.client.query_tasks(ids, deadline).await;
+                place(&mut out, chunk, answer, by_kling);
+            }
+        }
+        out
+    }
+
+    async fn submit_standard(
+        &self,
+        request: &GenerationRequest,
+        deadline: Deadline,
+    ) -> Result<ProviderJob, ProviderError> {
+        let (product, model, body) =
+            standard_map::create_request(request).map_err(|e| provider_error(&e))?;
+        let created = self
+            .client
+            .create_standard(product, model, &body, deadline)
+            .await;
+        created
+            .map(|t| standard_map::job(&t))
+            .map_err(|e| logged(&e))
+    }
+}
+
+/// A batch's answer, put in the slots of the jobs it was asked for.
+fn place(
+    out: &mut [Result<ProviderJob, ProviderError>],
+    chunk: &[(usize, &str)],
+    answer: Result<Vec<StandardTask>, KlingError>,
+    by_kling: bool,
+) {
+    let found = match answer {
+        Ok(found) => found,
+        Err(e) => {
+            let err = logged(&e);
+            for (i, _) in chunk {
+                out[*i] = Err(err.clone());
+            }
+            return;
+        }
+    };
+    for task in &found {
+        let id = if by_kling {
+            Some(task.id.as_str())
+        } else {
+            task.external_id.as_deref()
+        };
+        if let Some((i, _)) = chunk.iter().find(|(_, want)| Some(*want) == id) {
+            out[*i] = Ok(standard_map::job(task));
+        }
+    }
+}
+
+/// A failed call, logged with Kling's request id (for its support), then classified.
+fn logged(e: &KlingError) -> ProviderError {
+    let mapped = provider_error(e);
+    tracing::warn!(
+        kling_request_id = e.request_id().unwrap_or("-"),
+        code = e.code(),
+        outcome = mapped.label(),
+        error = %e,
+        "Kling call failed"
+    );
+    mapped
+}
+
+/// Kling's callback bodies: the bare task object it documents, or the `{code, message, data}`
+/// envelope some copies of the docs show.
+pub struct KlingCallbacks;
+
+pub fn parse_callback(bytes: &[u8]) -> Result<CallbackHint, CallbackError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| CallbackError::Malformed(format!("callback body is not JSON: {e}")))?;
+    let body = match value.get("data") {
+        Some(data) if data.get("task_id").is_some() => data.clone(),
+        _ => value,
+    };
+    // The standard API's callbacks are one `GET /tasks` item: `id` and `status`.
+    if body.get("task_id").is_none() && body.get("id").is_some() {
+        return standard_callback(body);
+    }
+    let task: KlingTask = serde_json::from_value(body)
+        .map_err(|e| CallbackError::Malformed(format!("callback body is not a Kling task: {e}")))?;
+    Ok(CallbackHint {
+        reference: ProviderRef(task.task_id.clone()),
+        task_id: task.external_task_id().map(str::to_string),
+        status: job_status(task.task_status),
+        failure: task.task_status_msg.clone().filter(|m| !m.is_empty()),
+    })
+}
+
+fn standard_callback(body: serde_json::Value) -> Result<CallbackHint, CallbackError> {
+    let task: StandardTask = serde_json::from_value(body)
+        .map_err(|e| CallbackError::Malformed(format!("callback body is not a Kling task: {e}")))?;
+    Ok(CallbackHint {
+        reference: ProviderRef(task.id.clone()),
+        task_id: task.external_id.clone().filter(|e| !e.is_empty()),
+        status: standard_map::job_status(task.status),
+        failure: task.message.clone().filter(|m| !m.is_empty()),
+    })
+}
+
+impl CallbackReader for KlingCallbacks {
+    fn read(&self, provider: &str, body: &[u8]) -> Result<CallbackHint, CallbackError> {
+        if provider != NAME {
+            return Err(CallbackError::UnknownProvider(provider.to_string()));
+        }
+        parse_callback(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_what_to_do() {
+        let table: [(KlingError, &str); 12] = [
+            (KlingError::api(400, 1301, ""), "content_refused"),
+            (KlingError::api(429, 1303, ""), "busy"),
+            (KlingError::api(429, 1302, ""), "busy"),
+            (KlingError::api(503, 5001, ""), "busy"),
+            (KlingError::api(500, 5000, ""), "outcome_unknown"),
+            (KlingError::api(504, 5002, ""), "outcome_unknown"),
+            (KlingError::Timeout, "outcome_unknown"),
+            (KlingError::api(404, 1203, ""), "not_found"),
+            (KlingError::api(401, 1002, ""), "auth"),
+            (KlingError::api(429, 1102, ""), "not_created"),
+            (KlingError::api(400, 1201, ""), "not_created"),
+            (
+                KlingError::Unsupported(crate::provider::Feature::Audio, "x".into()),
+                "unsupported",
+            ),
+        ];
+        for (e, want) in table {
+            assert_eq!(provider_error(&e).label(), want, "{e}");
+        }
+    }
+
+    #[test]
+    fn parses_bare_and_wrapped_callbacks() {
+        let bare =
+            br#"{"task_id":"9","task_status":"processing","task_info":{"external_task_id":"t"}}"#;
+        let wrapped =
+            br#"{"code":0,"message":"SUCCEED","data":{"task_id":"9","task_status":"failed","task_status_msg":"no"}}"#;
+        let hint = parse_callback(bare).unwrap();
+        assert_eq!(
+            (
+                hint.reference.as_str(),
+                hint.task_id.as_deref(),
+                hint.status
+            ),
+            ("9", Some("t"), JobStatus::Running)
+        );
+        let hint = parse_callback(wrapped).unwrap();
+        assert_eq!(
+            (hint.status, hint.failure.as_deref()),
+            (JobStatus::Failed, Some("no"))
+        );
+        for bad in [&b"nope"[..], b"{}", b"[]", br#"{"task_id":9}"#] {
+            assert!(matches!(
+                parse_callback(bad),
+                Err(CallbackError::Malformed(_))
+            ));
+        }
+        assert_eq!(
+            KlingCallbacks.read("fal", bare),
+            Err(CallbackError::UnknownProvider("fal".into()))
+        );
+        let standard =
+            br#"{"id":"9","status":"succeeded","external_id":"t","outputs":[],"billing":[]}"#;
+        let hint = parse_callback(standard).unwrap();
+        assert_eq!(
+            (
+                hint.reference.as_str(),
+                hint.task_id.as_deref(),
+                hint.status
+            ),
+            ("9", Some("t"), JobStatus::Succeeded)
+        );
+        assert!(parse_callback(br#"{"id":"9","status":7}"#).is_err());
+    }
+}
