@@ -193,26 +193,6 @@ pub struct Wanted<'a> {
     pub motion_brush: bool,
 }
 
-impl<'a> Wanted<'a> {
-    /// What a generation request asks of its model.
-    pub fn of(r: &'a crate::domain::generation::GenerationRequest) -> Self {
-        Wanted {
-            model: &r.model.model,
-            text_to_video: r.kind == crate::domain::task::VideoType::TextToVideo,
-            mode: r.model.mode.as_str(),
-            duration: r.duration_seconds,
-            start_frame: r.image.is_some(),
-            end_frame: r.image_tail.is_some(),
-            audio: r.audio,
-            shots: r.shots.iter().map(|s| s.duration_seconds).collect(),
-            elements: r.elements.len(),
-            camera_control: r.camera.is_some(),
-            cfg_scale: r.cfg_scale.is_some(),
-            motion_brush: false,
-        }
-    }
-}
-
 fn refuse(feature: Feature, reason: String) -> Refusal {
     Refusal::Unsupported(feature, reason)
 }

@@ -4,7 +4,66 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::task::{AspectRatio, Mode, Quality, VideoType};
+use crate::domain::catalogue::Wanted;
+
+/// What kind of video a task makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoType {
+    TextToVideo,
+    ImageToVideo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AspectRatio {
+    #[serde(rename = "16:9")]
+    Landscape,
+    #[serde(rename = "9:16")]
+    Portrait,
+    #[serde(rename = "1:1")]
+    Square,
+}
+
+impl AspectRatio {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AspectRatio::Landscape => "16:9",
+            AspectRatio::Portrait => "9:16",
+            AspectRatio::Square => "1:1",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    Draft,
+    Standard,
+    Pro,
+}
+
+/// The provider's price tier a task runs at (Kling's `std`/`pro`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Std,
+    Pro,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Std => "std",
+            Mode::Pro => "pro",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The provider's own reference for a job (Kling: its task id). Opaque to everyone else.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -117,38 +176,6 @@ pub struct GenerationRequest {
     pub callbacks: std::collections::BTreeMap<String, String>,
 }
 
-impl GenerationRequest {
-    /// The request for a validated spec and its model, before images and callbacks are
-    /// resolved (no image, no callback URL, provider not yet chosen).
-    pub fn for_spec(
-        spec: &crate::domain::validation::VideoSpec,
-        model: ModelChoice,
-        task_id: &str,
-    ) -> Self {
-        Self {
-            task_id: task_id.to_string(),
-            kind: spec.video_type,
-            prompt: spec.prompt.clone(),
-            negative_prompt: Some(spec.negative_prompt.clone()),
-            duration_seconds: spec.duration,
-            aspect_ratio: spec.aspect_ratio,
-            quality: spec.quality,
-            model,
-            cfg_scale: spec.cfg_scale,
-            image: None,
-            image_tail: None,
-            camera: spec.camera_control,
-            audio: spec.audio,
-            shots: spec.shots.clone(),
-            seed: spec.seed,
-            elements: spec.element_ids.clone(),
-            callback_url: None,
-            provider: String::new(),
-            callbacks: Default::default(),
-        }
-    }
-}
-
 /// A job's state, normalised over providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {
@@ -188,4 +215,24 @@ pub struct ProviderJob {
     pub request_id: Option<String>,
     /// Why it failed, as the provider said it.
     pub failure: Option<String>,
+}
+
+impl GenerationRequest {
+    /// What this request asks of its model, for the catalogue's rule.
+    pub fn wanted(&self) -> Wanted<'_> {
+        Wanted {
+            model: &self.model.model,
+            text_to_video: self.kind == VideoType::TextToVideo,
+            mode: self.model.mode.as_str(),
+            duration: self.duration_seconds,
+            start_frame: self.image.is_some(),
+            end_frame: self.image_tail.is_some(),
+            audio: self.audio,
+            shots: self.shots.iter().map(|s| s.duration_seconds).collect(),
+            elements: self.elements.len(),
+            camera_control: self.camera.is_some(),
+            cfg_scale: self.cfg_scale.is_some(),
+            motion_brush: false,
+        }
+    }
 }

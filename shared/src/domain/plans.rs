@@ -286,8 +286,7 @@ pub fn charge_refusal(
     daily_budget: CostUnits,
     cost: CostUnits,
     now: i64,
-) -> crate::ports::ChargeRefusal {
-    use crate::ports::ChargeRefusal;
+) -> ChargeRefusal {
     if usage.suspended_until.is_some_and(|u| u > now) {
         ChargeRefusal::Suspended
     } else if usage.in_flight >= max_concurrent {
@@ -301,11 +300,7 @@ pub fn charge_refusal(
 
 /// Until when an account is suspended after this violation: `violations` are the times of the
 /// recorded ones (this one included); only those inside the window count.
-pub fn suspension(
-    violations: &[i64],
-    now: i64,
-    policy: crate::ports::ViolationPolicy,
-) -> Option<i64> {
+pub fn suspension(violations: &[i64], now: i64, policy: ViolationPolicy) -> Option<i64> {
     let recent = violations
         .iter()
         .filter(|t| **t > now - policy.window_secs)
@@ -317,6 +312,22 @@ pub fn suspension(
 /// refund after midnight gives back the budget of the day that paid.
 pub fn refund_day(created_at: crate::domain::timestamp::Timestamp) -> String {
     crate::domain::timestamp::utc_day(created_at.datetime())
+}
+
+/// Why a charge was refused: no free slot, no budget left today, or a suspended account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeRefusal {
+    Concurrency,
+    Budget,
+    Suspended,
+}
+
+/// Moderation policy for repeated violations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViolationPolicy {
+    pub threshold: u32,
+    pub window_secs: i64,
+    pub suspension_secs: i64,
 }
 
 #[cfg(test)]
@@ -443,7 +454,7 @@ mod tests {
 
     #[test]
     fn charge_refusal_table() {
-        use crate::ports::ChargeRefusal::*;
+        use ChargeRefusal::*;
         let usage = |in_flight, used, suspended_until| Usage {
             in_flight,
             used_today: CostUnits(used),
@@ -464,7 +475,7 @@ mod tests {
 
     #[test]
     fn suspension_table() {
-        let policy = crate::ports::ViolationPolicy {
+        let policy = ViolationPolicy {
             threshold: 3,
             window_secs: 100,
             suspension_secs: 60,

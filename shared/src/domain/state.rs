@@ -7,8 +7,8 @@
 //! only an event that cannot be true yet (a stored video before the provider succeeded) is
 //! refused.
 
+use crate::domain::generation::JobStatus;
 use crate::domain::task::TaskStatus;
-use crate::provider::JobStatus;
 
 /// What happened to a task, from whichever source observed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +183,7 @@ pub fn event_for(status: JobStatus) -> Option<TaskEvent> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskPatch {
     /// The provider's reference, recorded the first time any source learns it.
-    pub provider_ref: Option<crate::provider::ProviderRef>,
+    pub provider_ref: Option<crate::domain::generation::ProviderRef>,
     /// The provider's handle, recorded with the reference (never from a callback).
     pub provider_handle: Option<String>,
     /// Why the task failed; kept only on a move to FAILED.
@@ -432,7 +432,7 @@ mod apply_tests {
     fn late_event_still_records_the_provider_id() {
         let t = task(TaskStatus::Running);
         let patch = TaskPatch {
-            provider_ref: Some(crate::provider::ProviderRef("k1".into())),
+            provider_ref: Some(crate::domain::generation::ProviderRef("k1".into())),
             ..Default::default()
         };
         let next = apply_event(&t, TaskEvent::ProviderQueued, &patch, NOW())

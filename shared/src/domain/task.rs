@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::generation::{AspectRatio, Mode, Quality, VideoType};
 use crate::domain::timestamp::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,41 +65,6 @@ impl TaskStatus {
             TaskStatus::Canceled => "Canceled",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VideoType {
-    TextToVideo,
-    ImageToVideo,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AspectRatio {
-    #[serde(rename = "16:9")]
-    Landscape,
-    #[serde(rename = "9:16")]
-    Portrait,
-    #[serde(rename = "1:1")]
-    Square,
-}
-
-impl AspectRatio {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AspectRatio::Landscape => "16:9",
-            AspectRatio::Portrait => "9:16",
-            AspectRatio::Square => "1:1",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Quality {
-    Draft,
-    Standard,
-    Pro,
 }
 
 /// A string identifier with its own type, so a task id is never passed where a user id is
@@ -185,29 +151,6 @@ id_type!(
     UserId
 );
 
-/// The provider's price tier a task runs at (Kling's `std`/`pro`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    Std,
-    Pro,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Std => "std",
-            Mode::Pro => "pro",
-        }
-    }
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Which provider holds tasks written before tasks named theirs.
 pub const LEGACY_PROVIDER: &str = "kling";
 
@@ -264,7 +207,7 @@ impl ProviderFacts {
     }
 
     /// What a lookup answered (its bill, its request id).
-    pub fn from_lookup(job: &crate::provider::ProviderJob) -> Self {
+    pub fn from_lookup(job: &crate::domain::generation::ProviderJob) -> Self {
         Self {
             billed_units: job.billed_units.clone(),
             create_request_id: None,
@@ -334,7 +277,7 @@ pub struct Task {
     /// The provider's reference, taken from its answers; earlier items call it
     /// `provider_task_id`.
     #[serde(default, alias = "provider_task_id")]
-    pub provider_ref: Option<crate::provider::ProviderRef>,
+    pub provider_ref: Option<crate::domain::generation::ProviderRef>,
     /// The provider's handle for the job (its URLs), from its own answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_handle: Option<String>,
@@ -362,7 +305,7 @@ pub struct Task {
     pub queue_deadline: Option<Timestamp>,
     /// What the dispatcher submits, kept while the task waits.
     #[serde(default)]
-    pub request: Option<crate::provider::GenerationRequest>,
+    pub request: Option<crate::domain::generation::GenerationRequest>,
     /// When a submit was last sent whose answer was lost: the provider may hold the task, so it
     /// is looked up by our id before any second submit.
     #[serde(default)]

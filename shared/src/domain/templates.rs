@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::domain::error::ApiError;
 use crate::domain::task::Quality;
-use crate::edge::envelope::ApiError;
 
 pub const DEFAULT_TEMPLATES_JSON: &str = include_str!("../../../infra/templates.json");
 /// Longest text of one prompt part, and of one filled slot by default.

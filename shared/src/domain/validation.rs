@@ -6,9 +6,11 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::domain::error::ApiError;
+use crate::domain::generation::{
+    CameraAxes, CameraKind, CameraMotion, GenerationRequest, ModelChoice, Shot,
+};
 use crate::domain::task::{AspectRatio, Quality, VideoType};
-use crate::edge::envelope::ApiError;
-use crate::provider::{CameraAxes, CameraKind, CameraMotion, Shot};
 
 pub const MAX_PROMPT_CHARS: usize = 2500;
 /// The durations any current model makes; each model allows its own subset (the capability map).
@@ -525,6 +527,34 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         seed: seed(body)?,
         element_ids: element_ids(body)?,
     })
+}
+
+impl GenerationRequest {
+    /// The request for a validated spec and its model, before images and callbacks are
+    /// resolved (no image, no callback URL, provider not yet chosen).
+    pub fn for_spec(spec: &VideoSpec, model: ModelChoice, task_id: &str) -> Self {
+        Self {
+            task_id: task_id.to_string(),
+            kind: spec.video_type,
+            prompt: spec.prompt.clone(),
+            negative_prompt: Some(spec.negative_prompt.clone()),
+            duration_seconds: spec.duration,
+            aspect_ratio: spec.aspect_ratio,
+            quality: spec.quality,
+            model,
+            cfg_scale: spec.cfg_scale,
+            image: None,
+            image_tail: None,
+            camera: spec.camera_control,
+            audio: spec.audio,
+            shots: spec.shots.clone(),
+            seed: spec.seed,
+            elements: spec.element_ids.clone(),
+            callback_url: None,
+            provider: String::new(),
+            callbacks: Default::default(),
+        }
+    }
 }
 
 #[cfg(test)]

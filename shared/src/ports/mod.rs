@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use crate::domain::plans::{ChargeRefusal, ViolationPolicy};
 use crate::domain::state::{TaskEvent, TaskPatch};
 use crate::domain::task::Task;
 
@@ -46,13 +47,6 @@ pub struct Charge {
     /// The UTC day the cost counts against.
     pub day: String,
     pub now_secs: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChargeRefusal {
-    Concurrency,
-    Budget,
-    Suspended,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,14 +109,6 @@ impl LedgerEntry {
     }
 }
 
-/// Moderation policy for repeated violations.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ViolationPolicy {
-    pub threshold: u32,
-    pub window_secs: i64,
-    pub suspension_secs: i64,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
     pub task: Task,
@@ -134,7 +120,7 @@ pub struct Applied {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WebhookClaim {
     pub provider: String,
-    pub reference: crate::provider::ProviderRef,
+    pub reference: crate::domain::generation::ProviderRef,
     pub status: &'static str,
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::client::{FalClient, FalError, Handle, StatusAnswer};
 use super::config::FalConfig;
-use crate::domain::catalogue::{self, Refusal, Surface, Wanted};
+use crate::domain::catalogue::{self, Refusal, Surface};
 use crate::domain::task::{Mode, Quality, VideoType};
 use crate::provider::presets::{self, Preset};
 use crate::provider::{
@@ -97,7 +97,7 @@ pub fn input(r: &GenerationRequest, audio_offered: bool) -> Value {
 
 /// The capability map for fal: the fal model id and whether the model takes sound.
 fn check(r: &GenerationRequest) -> Result<(String, bool), ProviderError> {
-    let wanted = Wanted::of(r);
+    let wanted = r.wanted();
     let caps = catalogue::check(&wanted, Surface::Fal).map_err(|e| match e {
         Refusal::Unsupported(feature, reason) => unsupported(feature, reason),
         Refusal::Invalid(reason) => ProviderError::NotCreated { reason },

@@ -4,7 +4,7 @@ use super::error::KlingError;
 use super::standard::{
     Content, CreateRequest, Options, Product, Settings, StandardTask, Status, Watermark,
 };
-use crate::domain::catalogue::{self, MAX_SHOT_PROMPT_CHARS, Surface, Wanted};
+use crate::domain::catalogue::{self, MAX_SHOT_PROMPT_CHARS, Surface};
 use crate::domain::task::VideoType;
 use crate::provider::{GenerationRequest, JobStatus, ProviderJob, ProviderRef};
 
@@ -12,7 +12,7 @@ const MAX_PROMPT_CHARS: usize = 2500;
 
 /// The capability map for the standard surface, and the lengths it takes.
 pub fn check(r: &GenerationRequest) -> Result<&'static str, KlingError> {
-    let caps = catalogue::check(&Wanted::of(r), Surface::KlingStandard)?;
+    let caps = catalogue::check(&r.wanted(), Surface::KlingStandard)?;
     let long = |t: &str, max| t.chars().count() > max;
     if r.prompt
         .as_deref()
