@@ -1,0 +1,155 @@
+//! Dispatch state: circuit breakers, capacity slots and the waiting line.
+
+use super::*;
+
+pub(super) fn breaker_pk(provider: &str) -> String {
+    format!("BREAKER#{provider}")
+}
+
+/// Read, then written whole: two dispatchers racing may lose a count, which only delays the
+/// breaker by a failure; it never sends a task twice.
+impl crate::ports::Breakers for DynamoTaskStore {
+    async fn breaker(
+        &self,
+        provider: &str,
+    ) -> Result<crate::domain::breaker::BreakerState, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(breaker_pk(provider)))
+            .key("sk", s("STATE"))
+            .send()
+            .await
+            .map_err(backend)?;
+        match got.item {
+            Some(item) => from_item(item),
+            None => Ok(Default::default()),
+        }
+    }
+
+    async fn record_submit(
+        &self,
+        provider: &str,
+        ok: bool,
+        policy: crate::domain::breaker::BreakerPolicy,
+        now: i64,
+    ) -> Result<crate::domain::breaker::BreakerState, StoreError> {
+        let next = crate::domain::breaker::after(self.breaker(provider).await?, ok, policy, now);
+        let mut item = to_item(&next)?;
+        item.insert("pk".into(), s(breaker_pk(provider)));
+        item.insert("sk".into(), s("STATE"));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(next)
+    }
+}
+
+pub(super) fn capacity_pk(provider: &str) -> String {
+    format!("CAPACITY#{provider}")
+}
+
+impl Capacity for DynamoTaskStore {
+    async fn take_slot(&self, provider: &str, task_id: &str, cap: u32) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(capacity_pk(provider)))
+            .key("sk", s("SLOTS"))
+            .update_expression("ADD holders :me")
+            .condition_expression(
+                "attribute_not_exists(holders) OR size(holders) < :cap OR contains(holders, :id)",
+            )
+            .expression_attribute_values(":me", AttributeValue::Ss(vec![task_id.to_string()]))
+            .expression_attribute_values(":id", s(task_id))
+            .expression_attribute_values(":cap", n(cap))
+            .send()
+            .await;
+        written(result, |se| se.is_conditional_check_failed_exception())
+    }
+
+    async fn release_slot(&self, provider: &str, task_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(capacity_pk(provider)))
+            .key("sk", s("SLOTS"))
+            .update_expression("DELETE holders :me")
+            .expression_attribute_values(":me", AttributeValue::Ss(vec![task_id.to_string()]))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn slot_holders(&self, provider: &str) -> Result<Vec<TaskId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(capacity_pk(provider)))
+            .key("sk", s("SLOTS"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("holders").and_then(|h| h.as_ss().ok()).cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .map(TaskId::from)
+            .collect())
+    }
+}
+
+impl WaitingLine for DynamoTaskStore {
+    async fn waiting(&self, provider: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI3)
+            .key_condition_expression("gsi3pk = :p")
+            .expression_attribute_values(":p", s(format!("WAITING#{provider}")))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<TaskItem>(item).map(|i| i.task))
+            .collect()
+    }
+
+    async fn waiting_ahead(&self, task: &Task) -> Result<u32, StoreError> {
+        let (mut count, mut start) = (0u32, None);
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI3)
+                .key_condition_expression("gsi3pk = :p AND gsi3sk < :k")
+                .expression_attribute_values(":p", s(format!("WAITING#{}", task.provider)))
+                .expression_attribute_values(":k", s(crate::ports::waiting_key(task)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            count += out.count.max(0) as u32;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+}

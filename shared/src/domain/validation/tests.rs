@@ -1,0 +1,266 @@
+use super::*;
+use serde_json::json;
+
+fn body(v: Value) -> CreateVideoBody {
+    serde_json::from_value(v).unwrap()
+}
+
+#[test]
+fn accepts_minimal_requests() {
+    let spec = validate(&body(
+        json!({"type": "text_to_video", "prompt": "a red fox in snow"}),
+    ))
+    .unwrap();
+    assert_eq!(spec.duration, 5);
+    assert_eq!(spec.aspect_ratio, Some(AspectRatio::Landscape));
+    assert_eq!(spec.quality, Quality::Standard);
+    assert_eq!(spec.negative_prompt, DEFAULT_NEGATIVE_PROMPT);
+    let spec = validate(&body(json!({"type": "image_to_video", "image": {"upload_id": "0f3c-9a"},
+        "image_tail": {"url": "https://example.com/end.png"}, "rights_confirmed": true, "duration": 10,
+        "camera_control": {"type": "down_back"}, "model": "kling-v3", "cfg_scale": 0.4})))
+    .unwrap();
+    assert_eq!(spec.image, Some(ImageRef::Upload("0f3c-9a".into())));
+    assert_eq!(
+        spec.image_tail,
+        Some(ImageRef::Url("https://example.com/end.png".into()))
+    );
+    assert_eq!(spec.aspect_ratio, None);
+    assert_eq!(spec.prompt, None);
+}
+
+#[test]
+fn each_rule_has_its_code() {
+    let long = "x".repeat(2501);
+    let t = |extra: Value| {
+        let mut b = json!({"type": "text_to_video", "prompt": "p"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let i = |extra: Value| {
+        let mut b = json!({"type": "image_to_video", "image": {"upload_id": "u1"}, "rights_confirmed": true});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let cases = [
+        (json!({"prompt": "p"}), "type_required", "type"),
+        (
+            json!({"type": "movie", "prompt": "p"}),
+            "invalid_type",
+            "type",
+        ),
+        (json!({"type": 3, "prompt": "p"}), "invalid_type", "type"),
+        (
+            json!({"type": "text_to_video"}),
+            "prompt_required",
+            "prompt",
+        ),
+        (t(json!({"prompt": "   "})), "prompt_required", "prompt"),
+        (t(json!({"prompt": 7})), "invalid_prompt", "prompt"),
+        (t(json!({"prompt": long})), "prompt_too_long", "prompt"),
+        (
+            t(json!({"negative_prompt": long})),
+            "negative_prompt_too_long",
+            "negative_prompt",
+        ),
+        (
+            t(json!({"negative_prompt": []})),
+            "invalid_negative_prompt",
+            "negative_prompt",
+        ),
+        (t(json!({"duration": 2})), "invalid_duration", "duration"),
+        (t(json!({"duration": 16})), "invalid_duration", "duration"),
+        (t(json!({"audio": "yes"})), "invalid_audio", "audio"),
+        (t(json!({"seed": -1})), "invalid_seed", "seed"),
+        (t(json!({"seed": 4294967296u64})), "invalid_seed", "seed"),
+        (
+            t(json!({"element_ids": "e1"})),
+            "invalid_element_ids",
+            "element_ids",
+        ),
+        (
+            t(json!({"element_ids": ["../x"]})),
+            "invalid_element_ids",
+            "element_ids",
+        ),
+        (
+            t(json!({"element_ids": ["a", "b", "c", "d"]})),
+            "too_many_elements",
+            "element_ids",
+        ),
+        (t(json!({"shots": []})), "invalid_shots", "shots"),
+        (
+            t(json!({"shots": [{"prompt": "a"}]})),
+            "invalid_shots",
+            "shots",
+        ),
+        (
+            t(json!({"shots": [{"prompt": "a", "duration": 0}]})),
+            "invalid_shots",
+            "shots",
+        ),
+        (
+            t(json!({"shots": [{"prompt": "x".repeat(513), "duration": 2}]})),
+            "invalid_shots",
+            "shots",
+        ),
+        (
+            t(json!({"shots": vec![json!({"prompt": "a", "duration": 1}); 7], "duration": 7})),
+            "too_many_shots",
+            "shots",
+        ),
+        (
+            t(
+                json!({"shots": [{"prompt": "a", "duration": 2}, {"prompt": "b", "duration": 2}], "duration": 5}),
+            ),
+            "shots_duration_mismatch",
+            "shots",
+        ),
+        (t(json!({"duration": "5"})), "invalid_duration", "duration"),
+        (t(json!({"duration": 5.5})), "invalid_duration", "duration"),
+        (
+            t(json!({"aspect_ratio": "4:3"})),
+            "invalid_aspect_ratio",
+            "aspect_ratio",
+        ),
+        (
+            i(json!({"aspect_ratio": "16:9"})),
+            "aspect_ratio_not_supported",
+            "aspect_ratio",
+        ),
+        (t(json!({"quality": "ultra"})), "invalid_quality", "quality"),
+        (t(json!({"model": ""})), "invalid_model", "model"),
+        (t(json!({"model": "kling-v9"})), "unknown_model", "model"),
+        (
+            t(json!({"cfg_scale": 1.5})),
+            "invalid_cfg_scale",
+            "cfg_scale",
+        ),
+        (
+            t(json!({"cfg_scale": "high"})),
+            "invalid_cfg_scale",
+            "cfg_scale",
+        ),
+        (
+            t(json!({"image": {"upload_id": "u1"}, "rights_confirmed": true})),
+            "image_not_supported",
+            "image",
+        ),
+        (
+            json!({"type": "image_to_video", "rights_confirmed": true}),
+            "image_required",
+            "image",
+        ),
+        (
+            i(json!({"image": "https://example.com/a.png"})),
+            "invalid_image",
+            "image",
+        ),
+        (
+            i(json!({"image": {"upload_id": "u1", "url": "https://x"}})),
+            "invalid_image",
+            "image",
+        ),
+        (
+            i(json!({"image": {"upload_id": "../../etc"}})),
+            "invalid_upload_id",
+            "image",
+        ),
+        (
+            i(json!({"image_tail": {"url": "not a url"}})),
+            "invalid_image_url",
+            "image_tail",
+        ),
+        (
+            i(json!({"rights_confirmed": false})),
+            "consent_required",
+            "rights_confirmed",
+        ),
+        (
+            i(json!({"rights_confirmed": null})),
+            "consent_required",
+            "rights_confirmed",
+        ),
+        (
+            i(json!({"rights_confirmed": "yes"})),
+            "invalid_rights_confirmed",
+            "rights_confirmed",
+        ),
+        (
+            t(json!({"camera_control": {"type": "orbit"}})),
+            "invalid_camera_control",
+            "camera_control",
+        ),
+        (
+            t(json!({"camera_control": {"type": "simple"}})),
+            "invalid_camera_control",
+            "camera_control",
+        ),
+        (
+            t(json!({"camera_control": {"type": "simple", "config": {"zoom": 11}}})),
+            "invalid_camera_control",
+            "camera_control",
+        ),
+        (
+            t(json!({"camera_control": {"type": "simple", "config": {"zoom": 1, "pan": 2}}})),
+            "invalid_camera_control",
+            "camera_control",
+        ),
+        (
+            t(json!({"camera_control": {"type": "down_back", "config": {"zoom": 1}}})),
+            "invalid_camera_control",
+            "camera_control",
+        ),
+        (
+            t(json!({"camera_control": {"type": "simple", "config": {"zoom": 1}, "speed": 2}})),
+            "invalid_camera_control",
+            "camera_control",
+        ),
+    ];
+    for (input, code, field) in cases {
+        let err = validate(&body(input.clone())).unwrap_err();
+        assert_eq!(
+            (err.status, err.code, err.field.as_deref()),
+            (422, code, Some(field)),
+            "{input}"
+        );
+        assert!(!err.message.is_empty());
+    }
+}
+
+#[test]
+fn shots_set_the_duration_and_may_stand_in_for_the_prompt() {
+    let spec = validate(&body(
+        json!({"type": "text_to_video", "audio": true, "seed": 42,
+        "element_ids": ["el-1"], "shots": [{"prompt": "a door opens", "duration": 4},
+        {"prompt": "a cat walks in", "duration": 8}]}),
+    ))
+    .unwrap();
+    assert_eq!((spec.duration, spec.audio, spec.seed), (12, true, Some(42)));
+    assert_eq!(spec.element_ids, ["el-1"]);
+    assert_eq!(
+        spec.texts().collect::<Vec<_>>(),
+        ["a door opens", "a cat walks in"]
+    );
+    let plain = validate(&body(
+        json!({"type": "text_to_video", "prompt": "p", "duration": 12}),
+    ));
+    assert_eq!(plain.map(|s| s.duration), Ok(12));
+}
+
+#[test]
+fn prompt_length_counts_characters_not_bytes() {
+    let prompt = "é".repeat(2500);
+    assert!(validate(&body(json!({"type": "text_to_video", "prompt": prompt}))).is_ok());
+}
+
+#[test]
+fn unknown_fields_are_refused_by_the_parser() {
+    assert!(
+        serde_json::from_value::<CreateVideoBody>(json!({"type": "text_to_video", "promt": "x"}))
+            .is_err()
+    );
+}
