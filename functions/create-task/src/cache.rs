@@ -11,7 +11,7 @@ use shared::domain::timestamp::{self, Timestamp};
 use shared::edge::envelope::ApiError;
 use shared::ports::IdempotencyRecord;
 
-use crate::{App, Parsed, Store, store_error};
+use crate::{App, Parsed, Store};
 
 /// `fresh` as sent: absent or null is false.
 pub fn parse_fresh(raw: &Value) -> Result<bool, ApiError> {
@@ -45,11 +45,11 @@ pub async fn hit<S: Store, P, U, D>(
         .store
         .cached(user_id, key, now)
         .await
-        .map_err(store_error)?
+        .map_err(ApiError::from)?
     else {
         return Ok(None);
     };
-    let task = app.store.get_task(&id).await.map_err(store_error)?;
+    let task = app.store.get_task(&id).await.map_err(ApiError::from)?;
     Ok(task.filter(|t| {
         t.user_id == user_id
             && t.status == TaskStatus::Succeeded
@@ -134,7 +134,7 @@ pub async fn record<S: Store, P, U, D>(
         .store
         .record_cached(task, &record)
         .await
-        .map_err(store_error)?
+        .map_err(ApiError::from)?
     {
         shared::ports::CreateOutcome::KeyExists(existing) => Ok(Some(existing)),
         _ => Ok(None),

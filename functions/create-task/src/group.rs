@@ -15,7 +15,7 @@ use shared::edge::view::task_view;
 use shared::ports::{DispatchNudge, UploadStore};
 use shared::provider::VideoProvider;
 
-use crate::{App, NewTask, Parsed, Recorded, Store, admit, priced, record_task, store_error};
+use crate::{App, NewTask, Parsed, Recorded, Store, admit, priced, record_task};
 
 /// The most variations any plan may offer.
 pub const MAX_VARIATIONS: u64 = 8;
@@ -67,7 +67,7 @@ async fn existing<S: Store, P, U, D>(
     hash: &str,
 ) -> Result<Option<Task>, ApiError> {
     let record = app.store.idempotency(&identity.user_id, key).await;
-    match record.map_err(store_error)? {
+    match record.map_err(ApiError::from)? {
         Some(record) => crate::replayed_task(app, &record, hash).await.map(Some),
         None => Ok(None),
     }
@@ -121,7 +121,7 @@ pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: Dispatc
         .store
         .account(&identity.user_id, &day)
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     let p = priced(app, identity, &account, &parsed.spec);
     let gid = group_id(&identity.user_id, key);
     // Variations are recorded in order: without the first, none was made.
@@ -138,7 +138,7 @@ pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: Dispatc
     app.store
         .put_group(&identity.user_id, &gid, &ids)
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
         tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
     }
@@ -186,7 +186,7 @@ async fn variation<S: Store, P: VideoProvider, U: UploadStore, D>(
             .store
             .get_task(&record.task_id)
             .await
-            .map_err(store_error)?
+            .map_err(ApiError::from)?
             .ok_or_else(ApiError::internal),
     }
 }

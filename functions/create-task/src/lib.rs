@@ -17,7 +17,6 @@ mod uploads;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tracing::Instrument;
 
 use shared::domain::moderation::Policy;
 use shared::domain::plans::{Plan, Plans, RequestFacts, Usage, refusals};
@@ -26,15 +25,15 @@ use shared::domain::task::{Mode, Task, TaskStatus};
 use shared::domain::timestamp;
 use shared::domain::validation::{CreateVideoBody, VideoSpec, validate};
 use shared::edge::auth::{AuthMode, Identity, identify};
-use shared::edge::envelope::{ApiError, error_response, json_response};
+use shared::edge::envelope::{ApiError, answer, json_response};
 use shared::edge::ratelimit;
 use shared::edge::request::{self, header};
 use shared::edge::view::task_view;
 use shared::edge::webhook_token::callback_url;
 use shared::ports::{
     AccountView, Accounts, Admission, Breakers, Charge, ChargeRefusal, CreateOutcome,
-    DispatchNudge, Groups, Idempotency, IdempotencyRecord, ResultCache, StoreError, Tasks,
-    TemplateStore, UploadStore, ViolationPolicy,
+    DispatchNudge, Groups, Idempotency, IdempotencyRecord, ResultCache, Tasks, TemplateStore,
+    UploadStore, ViolationPolicy,
 };
 use shared::provider::{Feature, GenerationRequest, ModelChoice, ProviderError, VideoProvider};
 use shared::runtime::config::WebhookConfig;
@@ -109,12 +108,7 @@ pub async fn handle<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge
     app: &App<S, P, U, D>,
     req: Request,
 ) -> Response<Body> {
-    let request_id = request::request_id(&req);
-    let span = tracing::info_span!("create-task", %request_id, task_id = tracing::field::Empty);
-    match route(app, &req).instrument(span).await {
-        Ok(resp) => resp,
-        Err(err) => error_response(&err, &request_id),
-    }
+    answer("create-task", &req, route(app, &req)).await
 }
 
 async fn route<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
@@ -174,11 +168,6 @@ pub(crate) fn idempotency_key(req: &Request) -> Result<String, ApiError> {
 /// Hash of the body as parsed, so formatting and key order do not make two requests differ.
 pub(crate) fn request_hash(body: &serde_json::Value) -> String {
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
-}
-
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "store failure");
-    ApiError::internal()
 }
 
 /// A valid request: the body as sent, what it asks for, and the template that made its prompt.
@@ -335,7 +324,7 @@ async fn moderate<S: Store, P, U, D>(
         .store
         .record_violation(&identity.user_id, request, now, policy)
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     tracing::warn!(category = %block.category, ?suspended, "content policy violation");
     let mut details = json!({"category": block.category});
     if let Some(until) = suspended {
@@ -373,7 +362,7 @@ async fn create<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
         .store
         .admission(&identity.user_id, &timestamp::utc_day(now), &key)
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     if let Some(existing) = existing {
         return replay(app, &existing, &hash).await;
     }
@@ -536,7 +525,7 @@ async fn choose_provider<S: Store, P: VideoProvider, U, D>(
     if names.len() > 1 {
         let now = timestamp::unix_seconds(timestamp::now());
         for name in &names {
-            let state = app.store.breaker(name).await.map_err(store_error)?;
+            let state = app.store.breaker(name).await.map_err(ApiError::from)?;
             if shared::domain::breaker::is_open(state, now) {
                 open.push(*name);
             }
@@ -616,7 +605,7 @@ async fn charge<S: Store, P, U, D>(
         now_secs: timestamp::unix_seconds(now),
     };
     let outcome = app.store.create_task(task, record, &charge).await;
-    match outcome.map_err(store_error)? {
+    match outcome.map_err(ApiError::from)? {
         CreateOutcome::Created => {}
         CreateOutcome::KeyExists(existing) => return Ok(Some(existing)),
         CreateOutcome::Refused(why) => {
@@ -708,7 +697,7 @@ async fn estimate<S: Store, P: VideoProvider, U, D>(
         .store
         .account(&identity.user_id, &timestamp::utc_day(now))
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     let p = priced(app, identity, &account, spec);
     check_template(&parsed, p.plan_name)?;
     let mut reasons: Vec<serde_json::Value> = refusals(
@@ -770,7 +759,7 @@ pub(crate) async fn replayed_task<S: Store, P, U, D>(
     app.store
         .get_task(&existing.task_id)
         .await
-        .map_err(store_error)?
+        .map_err(ApiError::from)?
         .ok_or_else(ApiError::internal)
 }
 

@@ -14,7 +14,7 @@ use shared::edge::auth::Identity;
 use shared::edge::envelope::{ApiError, json_response};
 use shared::ports::TemplateStore;
 
-use crate::{App, store_error};
+use crate::App;
 
 /// The body validation sees, and the template version that made its prompt.
 pub struct Composed {
@@ -33,7 +33,7 @@ pub async fn all_versions<S: TemplateStore>(
     shipped: &[VideoTemplate],
 ) -> Result<Vec<VideoTemplate>, ApiError> {
     let mut all = shipped.to_vec();
-    for t in store.published_templates().await.map_err(store_error)? {
+    for t in store.published_templates().await.map_err(ApiError::from)? {
         // A table item whose slots and frame disagree would make broken prompts: left out.
         if let Err(e) = shared::domain::templates::check_template(&t) {
             tracing::error!(error = %e, "published template version ignored");
@@ -134,7 +134,7 @@ where
         .store
         .account(&identity.user_id, &day)
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     let (plan, _) = app
         .plans
         .resolve(account.plan.as_deref(), identity.plan_hint.as_deref());

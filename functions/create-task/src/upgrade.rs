@@ -14,7 +14,7 @@ use shared::edge::view::task_view;
 use shared::ports::{DispatchNudge, UploadStore};
 use shared::provider::{GenerationRequest, VideoProvider};
 
-use crate::{App, NewTask, Recorded, Store, admit, priced, record_task, replay, store_error};
+use crate::{App, NewTask, Recorded, Store, admit, priced, record_task, replay};
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,7 +78,7 @@ async fn source<S: Store, P, U, D>(
     id: &str,
     quality: Quality,
 ) -> Result<(Task, GenerationRequest), ApiError> {
-    let task = app.store.get_task(id).await.map_err(store_error)?;
+    let task = app.store.get_task(id).await.map_err(ApiError::from)?;
     let task = task
         .filter(|t| t.user_id == identity.user_id)
         .ok_or_else(|| ApiError::not_found("task"))?;
@@ -115,7 +115,7 @@ pub async fn upgrade<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudg
         .store
         .admission(&identity.user_id, &day, &key)
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     if let Some(existing) = existing {
         return replay(app, &existing, &hash).await;
     }

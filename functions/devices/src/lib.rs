@@ -4,13 +4,12 @@
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use tracing::Instrument;
 
 use shared::aws::PlatformApps;
 use shared::domain::notice::Platform;
 use shared::domain::timestamp::Timestamp;
 use shared::edge::auth::{AuthMode, Identity, identify};
-use shared::edge::envelope::{ApiError, error_response, json_response};
+use shared::edge::envelope::{ApiError, answer, json_response};
 use shared::edge::request::{self, header};
 use shared::ports::{Device, Devices, PushEndpoints};
 
@@ -100,12 +99,7 @@ pub fn device_id(endpoint: &str) -> String {
 }
 
 pub async fn handle<S: Devices, E: PushEndpoints>(app: &App<S, E>, req: Request) -> Response<Body> {
-    let request_id = request::request_id(&req);
-    let span = tracing::info_span!("devices", %request_id);
-    match route(app, &req).instrument(span).await {
-        Ok(resp) => resp,
-        Err(err) => error_response(&err, &request_id),
-    }
+    answer("devices", &req, route(app, &req)).await
 }
 
 async fn route<S: Devices, E: PushEndpoints>(

@@ -14,8 +14,9 @@ use tracing::Instrument;
 
 use shared::domain::breaker::{BreakerPolicy, is_open};
 use shared::domain::state::{TaskEvent, TaskPatch, event_for};
-use shared::domain::task::{Task, TaskError};
+use shared::domain::task::Task;
 use shared::domain::timestamp::Timestamp;
+use shared::lifecycle::fail::{Failure, fail_and_refund};
 use shared::lifecycle::sync::lookup_of;
 use shared::ports::{Breakers, Capacity, DispatchNudge, StoreError, Tasks, WaitingLine};
 use shared::provider::{Deadline, ProviderError, ProviderJob, VideoProvider};
@@ -470,23 +471,11 @@ async fn fail<S: Store, P, D>(
     message: &str,
     retryable: bool,
 ) -> Result<(), StoreError> {
-    tracing::warn!(
+    let failure = Failure {
         code,
-        message,
-        "task failed before the provider took it; refunding"
-    );
-    let patch = TaskPatch {
-        error: Some(TaskError {
-            code: code.to_string(),
-            message: message.to_string(),
-            retryable,
-        }),
-        ..Default::default()
+        message: message.to_string(),
+        retryable,
     };
-    app.store.apply(&task.id, TaskEvent::Failed, patch).await?;
-    shared::runtime::metrics::emit(
-        &[("Function", "dispatch"), ("Reason", code)],
-        &[("TasksFailed", 1.0, shared::runtime::metrics::Unit::Count)],
-    );
+    fail_and_refund(&app.store, "dispatch", task, failure, TaskPatch::default()).await?;
     Ok(())
 }

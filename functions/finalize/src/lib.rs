@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use shared::domain::state::{TaskEvent, TaskPatch, event_for};
-use shared::domain::task::{StoredVideo, Task, TaskError, video_key};
+use shared::domain::task::{StoredVideo, Task, video_key};
 use shared::domain::timestamp::{self, Timestamp};
+use shared::lifecycle::fail::{Failure, fail_and_refund};
 use shared::lifecycle::sync::lookup_of;
 use shared::ports::{FinalizeMessage, FinalizeReason, Tasks, VideoMetadata, VideoStore};
 use shared::provider::{Deadline, JobStatus, VideoProvider};
@@ -328,30 +329,18 @@ async fn fail<S: Store, P, V>(
     code: &str,
     reason: &str,
 ) -> Result<(), Retry> {
-    tracing::warn!(code, reason, "task failed; refunding");
-    let patch = TaskPatch {
-        error: Some(TaskError {
-            code: code.to_string(),
-            message: if reason.is_empty() {
-                "the video could not be produced".to_string()
-            } else {
-                reason.to_string()
-            },
-            retryable: false,
-        }),
-        ..Default::default()
+    let message = match reason {
+        "" => "the video could not be produced".to_string(),
+        r => r.to_string(),
     };
-    let applied = app
-        .store
-        .apply(&task.id, TaskEvent::Failed, patch)
+    let failure = Failure {
+        code,
+        message,
+        retryable: false,
+    };
+    fail_and_refund(&app.store, "finalize", task, failure, TaskPatch::default())
         .await
         .map_err(retry)?;
-    if applied.moved {
-        metrics::emit(
-            &[("Function", "finalize"), ("Reason", code)],
-            &[("TasksFailed", 1.0, Unit::Count)],
-        );
-    }
     Ok(())
 }
 

@@ -5,14 +5,13 @@ use std::time::Duration;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use tracing::Instrument;
 
 use shared::domain::plans::Plans;
 use shared::domain::state::{TaskEvent, TaskPatch};
 use shared::domain::task::{Task, TaskStatus, video_key};
 use shared::domain::timestamp;
 use shared::edge::auth::{AuthMode, Identity, identify};
-use shared::edge::envelope::{ApiError, error_response, json_response};
+use shared::edge::envelope::{ApiError, answer, error_response, json_response};
 use shared::edge::request::{self, header};
 use shared::edge::view::{PresignedLink, TaskView, link_window, queue_view, task_view};
 use shared::lifecycle::sync::{SyncPolicy, lookup_of, sync_task};
@@ -81,12 +80,7 @@ pub async fn handle<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>
     app: &App<S, V, P, Q>,
     req: Request,
 ) -> Response<Body> {
-    let request_id = request::request_id(&req);
-    let span = tracing::info_span!("status-query", %request_id, task_id = tracing::field::Empty);
-    match route(app, &req).instrument(span).await {
-        Ok(resp) => resp,
-        Err(err) => error_response(&err, &request_id),
-    }
+    answer("status-query", &req, route(app, &req)).await
 }
 
 async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
@@ -117,21 +111,6 @@ async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
         ("DELETE", ["v1", "videos", id]) => delete(app, &identity, id).await,
         ("POST", ["v1", "videos", id, "cancel"]) => cancel(app, &identity, id).await,
         _ => Err(ApiError::route_not_found(method, req.uri().path())),
-    }
-}
-
-fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::InvalidCursor => ApiError::new(
-            400,
-            "invalid_cursor",
-            "cursor is not valid for this listing",
-        )
-        .with_field("cursor"),
-        e => {
-            tracing::error!(error = %e, "store failure");
-            ApiError::internal()
-        }
     }
 }
 
@@ -171,7 +150,11 @@ async fn get_one<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     let task = poll_if_stale(app, task).await;
     let mut view = view_of(app, &task).await?;
     if task.status == TaskStatus::Created && task.submit_attempted_at.is_none() {
-        let ahead = app.store.waiting_ahead(&task).await.map_err(store_error)?;
+        let ahead = app
+            .store
+            .waiting_ahead(&task)
+            .await
+            .map_err(ApiError::from)?;
         view.queue = Some(queue_view(ahead, app.capacity, timestamp::now()));
     }
     let hint = shared::edge::view::poll_hint_secs(task.status);
@@ -218,7 +201,7 @@ async fn apply_cancel<S: Store, V, P, Q>(
     match app.store.apply(&task.id, event, TaskPatch::default()).await {
         Ok(applied) if applied.task.status == TaskStatus::Canceled => Ok(applied.task),
         Ok(_) | Err(StoreError::InvalidTransition(_)) => Err(cannot_cancel()),
-        Err(e) => Err(store_error(e)),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -277,7 +260,7 @@ async fn owned_task<S: Store, V, P, Q>(
     app.store
         .get_task(id)
         .await
-        .map_err(store_error)?
+        .map_err(ApiError::from)?
         .filter(|t| t.user_id == identity.user_id)
         .ok_or_else(|| ApiError::not_found("video"))
 }
@@ -351,7 +334,7 @@ async fn delete<S: Store, V: VideoStore, P, Q>(
     app.store
         .mark_deleted(&task.id, shared::domain::timestamp::Timestamp::now())
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     tracing::info!("video deleted");
     Ok(Response::builder()
         .status(204)
@@ -370,7 +353,7 @@ async fn me<S: Store, V, P, Q>(
         .store
         .account(&identity.user_id, &day)
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     let (plan_name, plan) = app
         .plans
         .resolve(account.plan.as_deref(), identity.plan_hint.as_deref());
@@ -378,7 +361,7 @@ async fn me<S: Store, V, P, Q>(
         .store
         .ledger(&identity.user_id)
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     let (mut debits, mut refunds) = (0u64, 0u64);
     for entry in ledger.iter().filter(|e| e.day == day) {
         match entry.kind {
@@ -452,7 +435,7 @@ async fn list<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
         .store
         .list_tasks(&identity.user_id, limit, query.first("cursor"))
         .await
-        .map_err(store_error)?;
+        .map_err(ApiError::from)?;
     let mut items = Vec::with_capacity(page.tasks.len());
     for task in &page.tasks {
         items.push(view_of(app, task).await?);
@@ -475,11 +458,11 @@ async fn list_group<S: Store, V: VideoStore, P, Q>(
         .store
         .group(&identity.user_id, group)
         .await
-        .map_err(store_error)?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::not_found("group"))?;
     let mut items = Vec::with_capacity(ids.len());
     for id in &ids {
-        if let Some(task) = app.store.get_task(id).await.map_err(store_error)? {
+        if let Some(task) = app.store.get_task(id).await.map_err(ApiError::from)? {
             items.push(view_of(app, &task).await?);
         }
     }

@@ -8,15 +8,14 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use tracing::Instrument;
 
 use shared::domain::state::{TaskEvent, TaskPatch, event_for};
 use shared::domain::task::TaskStatus;
-use shared::edge::envelope::{ApiError, error_response, json_response};
+use shared::edge::envelope::{ApiError, answer, json_response};
 use shared::edge::request;
 use shared::edge::webhook_token;
 use shared::ports::{
-    FinalizeMessage, FinalizeQueue, FinalizeReason, StoreError, Tasks, WebhookClaim, WebhookDedup,
+    FinalizeMessage, FinalizeQueue, FinalizeReason, Tasks, WebhookClaim, WebhookDedup,
 };
 use shared::provider::{CallbackError, CallbackHint, CallbackReader};
 
@@ -101,13 +100,7 @@ pub async fn handle<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     app: &App<S, Q, C>,
     req: Request,
 ) -> Response<Body> {
-    let request_id = request::request_id(&req);
-    let span =
-        tracing::info_span!("webhook-receiver", %request_id, task_id = tracing::field::Empty);
-    match route(app, &req).instrument(span).await {
-        Ok(resp) => resp,
-        Err(err) => error_response(&err, &request_id),
-    }
+    answer("webhook-receiver", &req, route(app, &req)).await
 }
 
 async fn route<S: Store, Q: FinalizeQueue, C: CallbackReader>(
@@ -137,11 +130,6 @@ pub fn parse_callback(
     })
 }
 
-fn store_error(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "store failure");
-    ApiError::internal()
-}
-
 /// One callback: authenticate it, bind it to its task, handle each (job, status) once, apply
 /// it through the state machine, and queue finalize on success.
 async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
@@ -164,7 +152,12 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
         reference: hint.reference.clone(),
         status: hint.status.as_str(),
     };
-    if !app.store.claim_webhook(&claim).await.map_err(store_error)? {
+    if !app
+        .store
+        .claim_webhook(&claim)
+        .await
+        .map_err(ApiError::from)?
+    {
         tracing::info!(provider_ref = %hint.reference, status = claim.status, "duplicate callback");
         return Ok(json_response(200, &json!({"ok": true, "duplicate": true})));
     }
@@ -241,7 +234,7 @@ async fn bound_task<S: Store, Q, C>(
         .store
         .get_task(task_id)
         .await
-        .map_err(store_error)?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::not_found("task"))?;
     let names_us = hint.task_id.as_deref().is_none_or(|ext| task.id == ext);
     let same_provider = task.provider == provider;
@@ -278,7 +271,7 @@ async fn apply_hint<S: Store, Q: FinalizeQueue, C>(
             .store
             .apply(task_id, event, TaskPatch::default())
             .await
-            .map_err(store_error)?;
+            .map_err(ApiError::from)?;
         tracing::info!(
             status = applied.task.status.as_str(),
             moved = applied.moved,

@@ -1,9 +1,48 @@
 //! The HTTP error envelope every endpoint answers with, and JSON responses.
 
-use lambda_http::{Body, Response};
+use std::future::Future;
+
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use tracing::Instrument;
 
 pub use crate::domain::error::{ApiError, CODES};
+use crate::ports::StoreError;
+
+/// Every HTTP function's frame around its routes: one span per request (with the request id,
+/// and a `task_id` the handler fills in once it knows it), and the error envelope for a refusal.
+pub async fn answer(
+    function: &'static str,
+    req: &Request,
+    route: impl Future<Output = Result<Response<Body>, ApiError>>,
+) -> Response<Body> {
+    let request_id = super::request::request_id(req);
+    let span =
+        tracing::info_span!("request", function, %request_id, task_id = tracing::field::Empty);
+    match route.instrument(span).await {
+        Ok(resp) => resp,
+        Err(err) => error_response(&err, &request_id),
+    }
+}
+
+/// A store failure as the app sees it: a cursor it sent that is not valid, or an internal error
+/// (logged here, never shown).
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidCursor => ApiError::new(
+                400,
+                "invalid_cursor",
+                "cursor is not valid for this listing",
+            )
+            .with_field("cursor"),
+            e => {
+                tracing::error!(error = %e, "store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
 
 #[derive(Serialize)]
 struct Envelope<'a> {

@@ -2,4 +2,5 @@
 //! provider, and what a provider's bill says against ours.
 
 pub mod billing;
+pub mod fail;
 pub mod sync;

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::domain::state::{TaskEvent, TaskPatch, event_for};
-use crate::domain::task::{Task, TaskError, TaskStatus};
+use crate::domain::state::{TaskPatch, event_for};
+use crate::domain::task::{Task, TaskStatus};
 use crate::domain::timestamp::Timestamp;
+use crate::lifecycle::fail::{Failure, fail_and_refund};
 use crate::ports::{FinalizeMessage, FinalizeQueue, ReconcileIndex, StoreError, Tasks};
 use crate::provider::{Deadline, JobLookup, JobStatus, ProviderError, ProviderJob, VideoProvider};
 
@@ -38,17 +39,6 @@ pub enum SyncError {
     Provider(#[source] ProviderError),
     #[error("could not queue finalize: {0}")]
     Queue(#[source] crate::ports::QueueError),
-}
-
-fn failed(code: &str, message: String, retryable: bool) -> TaskPatch {
-    TaskPatch {
-        error: Some(TaskError {
-            code: code.to_string(),
-            message,
-            retryable,
-        }),
-        ..Default::default()
-    }
 }
 
 /// Bring one task up to date with its provider, at most once per staleness window, whoever
@@ -125,7 +115,13 @@ async fn settle<S: Tasks, Q: FinalizeQueue>(
         if overdue(task.status, said) == Overdue::Fail {
             let minutes = policy.hard_timeout.as_secs() / 60;
             let msg = format!("the video was not ready within {minutes} minutes");
-            return fail(store, task, "timeout", msg, true).await;
+            let failure = Failure {
+                code: "timeout",
+                message: msg.clone(),
+                retryable: true,
+            };
+            fail_and_refund(store, "sync", task, failure, TaskPatch::default()).await?;
+            return Ok(SyncOutcome::Failed(msg));
         }
     }
     match remote {
@@ -177,23 +173,6 @@ async fn claim<S: ReconcileIndex>(
     Ok(store.claim_check(&task.id, cutoff, now).await?)
 }
 
-async fn fail<S: Tasks>(
-    store: &S,
-    task: &Task,
-    code: &str,
-    msg: String,
-    retryable: bool,
-) -> Result<SyncOutcome, SyncError> {
-    store
-        .apply(
-            &task.id,
-            TaskEvent::Failed,
-            failed(code, msg.clone(), retryable),
-        )
-        .await?;
-    Ok(SyncOutcome::Failed(msg))
-}
-
 /// What the provider reports, applied; a finished job with nothing stored yet (a lost
 /// callback or a lost message) queues finalize, which is idempotent.
 async fn apply_job<S: Tasks, Q: FinalizeQueue>(
@@ -203,7 +182,7 @@ async fn apply_job<S: Tasks, Q: FinalizeQueue>(
     remote: ProviderJob,
     expected_units: Option<f64>,
 ) -> Result<SyncOutcome, SyncError> {
-    let mut patch = TaskPatch {
+    let patch = TaskPatch {
         provider_ref: Some(remote.reference.clone()),
         provider_handle: remote.handle.clone(),
         facts: crate::domain::task::ProviderFacts::from_lookup(&remote),
@@ -213,13 +192,13 @@ async fn apply_job<S: Tasks, Q: FinalizeQueue>(
         let msg = remote
             .failure
             .unwrap_or_else(|| "the video provider could not generate this video".into());
-        patch.error = failed("provider_failed", msg.clone(), false).error;
-        let applied = store.apply(&task.id, TaskEvent::Failed, patch).await?;
+        let failure = Failure {
+            code: "provider_failed",
+            message: msg.clone(),
+            retryable: false,
+        };
+        let applied = fail_and_refund(store, "sync", task, failure, patch).await?;
         crate::lifecycle::billing::observe(task, &applied.task, expected_units);
-        crate::runtime::metrics::emit(
-            &[("Reason", "provider_failed")],
-            &[("TasksFailed", 1.0, crate::runtime::metrics::Unit::Count)],
-        );
         return Ok(SyncOutcome::Failed(msg));
     }
     let Some(event) = event_for(remote.status) else {
