@@ -10,8 +10,9 @@ use shared::domain::task::{CostUnits, Task, TaskStatus};
 use shared::domain::timestamp::{self, Timestamp};
 use shared::edge::envelope::ApiError;
 use shared::ports::IdempotencyRecord;
+use shared::ports::{ResultCache, Tasks};
 
-use crate::{App, Parsed, Store};
+use crate::{Parsed, Ports};
 
 /// `fresh` as sent: absent or null is false.
 pub fn parse_fresh(raw: &Value) -> Result<bool, ApiError> {
@@ -35,21 +36,17 @@ pub fn cache_key(parsed: &Parsed) -> Option<(String, u64)> {
 }
 
 /// The stored task a request may reuse: succeeded, its video still there.
-pub async fn hit<S: Store, P, U, D>(
-    app: &App<S, P, U, D>,
-    user_id: &str,
-    key: &str,
-) -> Result<Option<Task>, ApiError> {
+pub async fn hit<A: Ports>(app: &A, user_id: &str, key: &str) -> Result<Option<Task>, ApiError> {
     let now = timestamp::unix_seconds(timestamp::now());
     let Some(id) = app
-        .store
+        .store()
         .cached(user_id, key, now)
         .await
         .map_err(ApiError::from)?
     else {
         return Ok(None);
     };
-    let task = app.store.get_task(&id).await.map_err(ApiError::from)?;
+    let task = app.store().get_task(&id).await.map_err(ApiError::from)?;
     Ok(task.filter(|t| {
         t.user_id == user_id
             && t.status == TaskStatus::Succeeded
@@ -81,8 +78,8 @@ pub fn from_cache(source: &Task, parsed: &Parsed, now: Timestamp) -> Task {
 }
 
 /// The answer from the cache, when there is one: recorded under the key, no provider call.
-pub async fn answer<S: Store, P, U, D>(
-    app: &App<S, P, U, D>,
+pub async fn answer<A: Ports>(
+    app: &A,
     parsed: &Parsed,
     user_id: &str,
     (key, hash): (&str, &str),
@@ -102,13 +99,13 @@ pub async fn answer<S: Store, P, U, D>(
 }
 
 /// A new result of a cacheable request becomes the cached one (until the template's TTL).
-pub async fn remember<S: Store, P, U, D>(app: &App<S, P, U, D>, parsed: &Parsed, task: &Task) {
+pub async fn remember<A: Ports>(app: &A, parsed: &Parsed, task: &Task) {
     let Some((key, ttl)) = cache_key(parsed) else {
         return;
     };
     let expires = timestamp::unix_seconds(timestamp::now()) + ttl as i64;
     if let Err(e) = app
-        .store
+        .store()
         .remember(task.user_id.as_str(), &key, &task.id, expires)
         .await
     {
@@ -117,8 +114,8 @@ pub async fn remember<S: Store, P, U, D>(app: &App<S, P, U, D>, parsed: &Parsed,
 }
 
 /// Record the cached answer under the request's key; the key's earlier record when it was used.
-pub async fn record<S: Store, P, U, D>(
-    app: &App<S, P, U, D>,
+pub async fn record<A: Ports>(
+    app: &A,
     task: &Task,
     key: &str,
     hash: &str,
@@ -131,7 +128,7 @@ pub async fn record<S: Store, P, U, D>(
         created_at: task.created_at.to_string(),
     };
     match app
-        .store
+        .store()
         .record_cached(task, &record)
         .await
         .map_err(ApiError::from)?

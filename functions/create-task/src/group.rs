@@ -12,10 +12,9 @@ use shared::domain::timestamp;
 use shared::edge::auth::Identity;
 use shared::edge::envelope::{ApiError, json_response};
 use shared::edge::view::task_view;
-use shared::ports::{DispatchNudge, UploadStore};
-use shared::provider::VideoProvider;
+use shared::ports::{Accounts, DispatchNudge, Groups, Idempotency, Tasks};
 
-use crate::{App, NewTask, Parsed, Recorded, Store, admit, priced, record_task};
+use crate::{NewTask, Parsed, Ports, Recorded, admit, priced, record_task};
 
 /// The most variations any plan may offer.
 pub const MAX_VARIATIONS: u64 = 8;
@@ -60,13 +59,13 @@ fn sub_key(key: &str, i: u32) -> String {
     format!("{key}#{}", i + 1)
 }
 
-async fn existing<S: Store, P, U, D>(
-    app: &App<S, P, U, D>,
+async fn existing<A: Ports>(
+    app: &A,
     identity: &Identity,
     key: &str,
     hash: &str,
 ) -> Result<Option<Task>, ApiError> {
-    let record = app.store.idempotency(&identity.user_id, key).await;
+    let record = app.store().idempotency(&identity.user_id, key).await;
     match record.map_err(ApiError::from)? {
         Some(record) => crate::replayed_task(app, &record, hash).await.map(Some),
         None => Ok(None),
@@ -76,8 +75,8 @@ async fn existing<S: Store, P, U, D>(
 /// Before the first variation is made: the plan's variations, the template, and every
 /// variation against the plan's limits (a retry that finds some made — `resuming` — skips the
 /// limits: those were checked when the first was charged).
-async fn admit_group<S: Store, P: VideoProvider, U, D>(
-    app: &App<S, P, U, D>,
+async fn admit_group<A: Ports>(
+    app: &A,
     identity: &Identity,
     parsed: &Parsed,
     (p, account, now): Pricing<'_, '_>,
@@ -106,8 +105,8 @@ async fn admit_group<S: Store, P: VideoProvider, U, D>(
     admit(app, identity, &all, &parsed.spec, account, now, &request).await
 }
 
-pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
-    app: &App<S, P, U, D>,
+pub async fn create_group<A: Ports>(
+    app: &A,
     req: &Request,
     identity: &Identity,
     parsed: &Parsed,
@@ -118,7 +117,7 @@ pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: Dispatc
     let hash = crate::request_hash(&parsed.raw);
     let day = timestamp::utc_day(now);
     let account = app
-        .store
+        .store()
         .account(&identity.user_id, &day)
         .await
         .map_err(ApiError::from)?;
@@ -135,11 +134,11 @@ pub async fn create_group<S: Store, P: VideoProvider, U: UploadStore, D: Dispatc
         tasks.push(variation(app, req, identity, parsed, pricing, this, resuming).await?);
     }
     let ids: Vec<TaskId> = tasks.iter().map(|t| t.id.clone()).collect();
-    app.store
+    app.store()
         .put_group(&identity.user_id, &gid, &ids)
         .await
         .map_err(ApiError::from)?;
-    if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
+    if let Err(e) = app.dispatch().nudge(std::time::Duration::ZERO).await {
         tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
     }
     let at = timestamp::now();
@@ -157,8 +156,8 @@ type Pricing<'p, 'a> = (
 );
 
 /// Variation `i`: the one made already under its key, or a new one.
-async fn variation<S: Store, P: VideoProvider, U: UploadStore, D>(
-    app: &App<S, P, U, D>,
+async fn variation<A: Ports>(
+    app: &A,
     req: &Request,
     identity: &Identity,
     parsed: &Parsed,
@@ -183,7 +182,7 @@ async fn variation<S: Store, P: VideoProvider, U: UploadStore, D>(
     match record_task(app, req, identity, p, account, now, &new).await? {
         Recorded::New(task) => Ok(*task),
         Recorded::KeyExists(record) => app
-            .store
+            .store()
             .get_task(&record.task_id)
             .await
             .map_err(ApiError::from)?

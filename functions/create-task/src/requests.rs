@@ -9,7 +9,7 @@ use shared::edge::envelope::ApiError;
 use shared::ports::UploadStore;
 use shared::provider::{GenerationRequest, ModelChoice};
 
-use crate::App;
+use crate::Ports;
 use crate::uploads::upload_key;
 
 /// How long the provider has to fetch an uploaded image.
@@ -53,8 +53,8 @@ pub fn generation_request(
 
 /// Uploaded images are checked by their bytes and handed to the provider as short-lived presigned
 /// URLs; URL images must be https and public.
-pub async fn resolve_images<S, P, U: UploadStore, D>(
-    app: &App<S, P, U, D>,
+pub async fn resolve_images<A: Ports>(
+    app: &A,
     user_id: &str,
     spec: &VideoSpec,
 ) -> Result<ResolvedImages, ApiError> {
@@ -66,14 +66,14 @@ pub async fn resolve_images<S, P, U: UploadStore, D>(
         *slot = match image {
             None => None,
             Some(ImageRef::Url(url)) => Some(
-                images::check_image_url(url, field, app.upload_policy.allow_loopback_urls)
+                images::check_image_url(url, field, app.upload_policy().allow_loopback_urls)
                     .await?
                     .to_string(),
             ),
             Some(ImageRef::Upload(id)) => {
                 let key = upload_key(user_id, id);
                 let bytes = app
-                    .uploads
+                    .uploads()
                     .fetch(&key, images::MAX_IMAGE_BYTES)
                     .await
                     .map_err(|e| {
@@ -96,7 +96,7 @@ pub async fn resolve_images<S, P, U: UploadStore, D>(
                     "upload checked"
                 );
                 Some(
-                    app.uploads
+                    app.uploads()
                         .presign_get(&key, IMAGE_URL_TTL)
                         .await
                         .map_err(|e| {

@@ -12,9 +12,9 @@ use shared::domain::templates::{
 use shared::domain::timestamp;
 use shared::edge::auth::Identity;
 use shared::edge::envelope::{ApiError, json_response};
-use shared::ports::TemplateStore;
+use shared::ports::{Accounts, TemplateStore};
 
-use crate::App;
+use crate::Ports;
 
 /// The body validation sees, and the template version that made its prompt.
 pub struct Composed {
@@ -122,23 +122,17 @@ pub fn check_plan(t: &VideoTemplate, plan: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/templates`: the newest version of each template the caller's plan may use.
-pub async fn list<S, P, U, D>(
-    app: &App<S, P, U, D>,
-    identity: &Identity,
-) -> Result<Response<Body>, ApiError>
-where
-    S: crate::Store,
-{
+pub async fn list<A: Ports>(app: &A, identity: &Identity) -> Result<Response<Body>, ApiError> {
     let day = timestamp::utc_day(timestamp::now());
     let account = app
-        .store
+        .store()
         .account(&identity.user_id, &day)
         .await
         .map_err(ApiError::from)?;
     let (plan, _) = app
-        .plans
+        .plans()
         .resolve(account.plan.as_deref(), identity.plan_hint.as_deref());
-    let all = all_versions(&app.store, &app.templates).await?;
+    let all = all_versions(app.store(), app.templates()).await?;
     let mut ids: Vec<&str> = all.iter().map(|t| t.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();

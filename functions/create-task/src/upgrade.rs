@@ -11,10 +11,10 @@ use shared::domain::validation::{ImageRef, VideoSpec};
 use shared::edge::auth::Identity;
 use shared::edge::envelope::{ApiError, json_response};
 use shared::edge::view::task_view;
-use shared::ports::{DispatchNudge, UploadStore};
-use shared::provider::{GenerationRequest, VideoProvider};
+use shared::ports::{Admission, DispatchNudge, Tasks};
+use shared::provider::GenerationRequest;
 
-use crate::{App, NewTask, Recorded, Store, admit, priced, record_task, replay};
+use crate::{NewTask, Ports, Recorded, admit, priced, record_task, replay};
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,13 +72,13 @@ fn cannot(message: &str) -> ApiError {
 }
 
 /// The caller's finished task, and the request it ran.
-async fn source<S: Store, P, U, D>(
-    app: &App<S, P, U, D>,
+async fn source<A: Ports>(
+    app: &A,
     identity: &Identity,
     id: &str,
     quality: Quality,
 ) -> Result<(Task, GenerationRequest), ApiError> {
-    let task = app.store.get_task(id).await.map_err(ApiError::from)?;
+    let task = app.store().get_task(id).await.map_err(ApiError::from)?;
     let task = task
         .filter(|t| t.user_id == identity.user_id)
         .ok_or_else(|| ApiError::not_found("task"))?;
@@ -100,8 +100,8 @@ async fn source<S: Store, P, U, D>(
     Ok((task, request))
 }
 
-pub async fn upgrade<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudge>(
-    app: &App<S, P, U, D>,
+pub async fn upgrade<A: Ports>(
+    app: &A,
     req: &Request,
     identity: &Identity,
     id: &str,
@@ -112,7 +112,7 @@ pub async fn upgrade<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudg
     let now = timestamp::now();
     let day = timestamp::utc_day(now);
     let (account, existing) = app
-        .store
+        .store()
         .admission(&identity.user_id, &day, &key)
         .await
         .map_err(ApiError::from)?;
@@ -136,7 +136,7 @@ pub async fn upgrade<S: Store, P: VideoProvider, U: UploadStore, D: DispatchNudg
         Recorded::New(task) => *task,
         Recorded::KeyExists(existing) => return replay(app, &existing, &hash).await,
     };
-    if let Err(e) = app.dispatch.nudge(std::time::Duration::ZERO).await {
+    if let Err(e) = app.dispatch().nudge(std::time::Duration::ZERO).await {
         tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
     }
     tracing::info!(task_id = %task.id, draft = %draft.id, "upgrade recorded");

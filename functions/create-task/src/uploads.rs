@@ -15,7 +15,7 @@ use shared::edge::request;
 use shared::ports::UploadStore;
 use shared::runtime::config::{ConfigError, Source};
 
-use crate::App;
+use crate::Ports;
 
 #[derive(Debug, Clone)]
 pub struct UploadPolicy {
@@ -44,8 +44,8 @@ struct UploadBody {
     bytes: Option<serde_json::Value>,
 }
 
-pub async fn create_upload<S, P, U: UploadStore, D>(
-    app: &App<S, P, U, D>,
+pub async fn create_upload<A: Ports>(
+    app: &A,
     req: &Request,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
@@ -79,19 +79,19 @@ pub async fn create_upload<S, P, U: UploadStore, D>(
     let upload_id = uuid::Uuid::new_v4().to_string();
     let key = upload_key(&identity.user_id, &upload_id);
     let url = app
-        .uploads
+        .uploads()
         .presign_put(
             &key,
             format.content_type(),
             bytes,
-            app.upload_policy.put_ttl,
+            app.upload_policy().put_ttl,
         )
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "presigning an upload failed");
             ApiError::internal()
         })?;
-    let expires_at = timestamp::rfc3339(timestamp::now() + app.upload_policy.put_ttl);
+    let expires_at = timestamp::rfc3339(timestamp::now() + app.upload_policy().put_ttl);
     Ok(json_response(
         201,
         &json!({
