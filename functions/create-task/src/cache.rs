@@ -3,7 +3,6 @@
 //! (`cached_from`, cost 0, no provider call). `fresh: true` asks the provider anyway (and the
 //! new result becomes the cached one).
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use shared::domain::task::{CostUnits, Task, TaskStatus};
@@ -13,18 +12,6 @@ use shared::ports::IdempotencyRecord;
 use shared::ports::{ResultCache, Tasks};
 
 use crate::{Parsed, Ports};
-
-/// `fresh` as sent: absent or null is false.
-pub fn parse_fresh(raw: &Value) -> Result<bool, ApiError> {
-    match raw.get("fresh") {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(
-            ApiError::new(422, "invalid_request", "fresh must be true or false")
-                .with_field("fresh"),
-        ),
-    }
-}
 
 /// What makes two requests the same: the template version and fields, and every setting.
 pub fn cache_key(parsed: &Parsed) -> Option<(String, u64)> {
@@ -84,7 +71,7 @@ pub async fn answer<A: Ports>(
     user_id: &str,
     (key, hash): (&str, &str),
 ) -> Result<Option<Result<Task, IdempotencyRecord>>, ApiError> {
-    let Some((cache_key, _)) = cache_key(parsed).filter(|_| !parsed.fresh) else {
+    let Some((cache_key, _)) = cache_key(parsed).filter(|_| !parsed.request.fresh) else {
         return Ok(None);
     };
     let Some(source) = hit(app, user_id, &cache_key).await? else {

@@ -26,10 +26,11 @@ pub(crate) async fn create<A: Ports>(
 ) -> Result<Response<Body>, ApiError> {
     let key = idempotency_key(req)?;
     let parsed = parse(app, req).await?;
-    if parsed.variations > 1 {
-        return group::create_group(app, req, identity, &parsed, &key, parsed.variations).await;
+    if parsed.request.variations > 1 {
+        return group::create_group(app, req, identity, &parsed, &key, parsed.request.variations)
+            .await;
     }
-    let (raw, spec) = (&parsed.raw, &parsed.spec);
+    let (raw, spec) = (&parsed.request.raw, &parsed.spec);
     let hash = request_hash(raw);
     let now = timestamp::now();
     // One read for the key's record, the account and today's usage; then one transaction and

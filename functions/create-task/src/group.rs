@@ -4,7 +4,7 @@
 //! variation and are checked before the first is charged.
 
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use shared::domain::task::{Task, TaskId};
@@ -18,25 +18,6 @@ use crate::{NewTask, Parsed, Ports, Recorded, admit, priced, record_task};
 
 /// The most variations any plan may offer.
 pub const MAX_VARIATIONS: u64 = 8;
-
-/// `variations` as sent: absent or null is 1.
-pub fn parse_variations(raw: &Value) -> Result<u32, ApiError> {
-    match raw.get("variations") {
-        None | Some(Value::Null) => Ok(1),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| (1..=MAX_VARIATIONS).contains(n))
-            .map(|n| n as u32)
-            .ok_or_else(|| {
-                ApiError::new(
-                    422,
-                    "invalid_variations",
-                    format!("variations must be 1 to {MAX_VARIATIONS}"),
-                )
-                .with_field("variations")
-            }),
-    }
-}
 
 /// A group's id: the same for the same caller and key, so retries find it.
 pub fn group_id(user_id: &str, key: &str) -> String {
@@ -114,7 +95,7 @@ pub async fn create_group<A: Ports>(
     n: u32,
 ) -> Result<Response<Body>, ApiError> {
     let now = timestamp::now();
-    let hash = crate::request_hash(&parsed.raw);
+    let hash = crate::request_hash(&parsed.request.raw);
     let day = timestamp::utc_day(now);
     let account = app
         .store()

@@ -6,25 +6,14 @@ use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
 use shared::domain::task::TemplateUse;
-use shared::domain::templates::{
-    VideoTemplate, check_fields, compose, fill, parse_parts, parse_request, pick,
-};
+use shared::domain::templates::{VideoTemplate, check_fields, compose, fill, pick};
 use shared::domain::timestamp;
 use shared::edge::auth::Identity;
 use shared::edge::envelope::{ApiError, json_response};
 use shared::ports::{Accounts, TemplateStore};
 
 use crate::Ports;
-
-/// The body validation sees, and the template version that made its prompt.
-pub struct Composed {
-    pub body: Value,
-    pub template: Option<(VideoTemplate, TemplateUse)>,
-}
-
-fn given<'a>(raw: &'a Value, name: &str) -> Option<&'a Value> {
-    raw.get(name).filter(|v| !v.is_null())
-}
+use crate::body::{CreateRequest, PromptFrom};
 
 /// The shipped versions and the published ones; a shipped version wins over a table item that
 /// claims its number (a published version never changes).
@@ -55,61 +44,46 @@ fn unknown(id: &str) -> ApiError {
     .with_field("template.id")
 }
 
-/// One way to say what the video shows: `prompt`, `prompt_parts` or `template`.
+/// The prompt the request's one way of giving it makes: `prompt` as sent, composed parts, or a
+/// published template version filled with the caller's fields (whose negative prompt applies
+/// when the request gives none). The version used is returned for the task's record.
 pub async fn compose_prompt<S: TemplateStore>(
     store: &S,
     shipped: &[VideoTemplate],
-    raw: &Value,
-) -> Result<Composed, ApiError> {
-    let ways: Vec<&str> = ["prompt", "prompt_parts", "template"]
-        .into_iter()
-        .filter(|w| given(raw, w).is_some())
-        .collect();
-    if let [_, second, ..] = ways.as_slice() {
-        return Err(ApiError::new(
-            422,
-            "conflicting_prompt",
-            "give one of prompt, prompt_parts and template",
-        )
-        .with_field(*second));
-    }
-    let mut body = raw.clone();
-    if let Some(map) = body.as_object_mut() {
-        map.remove("prompt_parts");
-        map.remove("template");
-    }
-    if let Some(parts) = given(raw, "prompt_parts") {
-        body["prompt"] = json!(compose(&parse_parts(parts)?));
-    }
-    let Some(requested) = given(raw, "template") else {
-        return Ok(Composed {
-            body,
-            template: None,
-        });
+    request: &mut CreateRequest,
+) -> Result<Option<(VideoTemplate, TemplateUse)>, ApiError> {
+    let requested = match &request.prompt_from {
+        PromptFrom::Text => return Ok(None),
+        PromptFrom::Parts(parts) => {
+            request.video.prompt = Some(json!(compose(parts)));
+            return Ok(None);
+        }
+        PromptFrom::Template(requested) => requested,
     };
-    let req = parse_request(requested)?;
     let versions: Vec<VideoTemplate> = all_versions(store, shipped)
         .await?
         .into_iter()
-        .filter(|t| t.id == req.id)
+        .filter(|t| t.id == requested.id)
         .collect();
-    let t = pick(&versions, req.version)
-        .ok_or_else(|| unknown(&req.id))?
+    let t = pick(&versions, requested.version)
+        .ok_or_else(|| unknown(&requested.id))?
         .clone();
-    let values = check_fields(&t, &req.fields)?;
-    body["prompt"] = json!(compose(&fill(&t, &values)));
-    if let (None, Some(negative)) = (given(raw, "negative_prompt"), &t.negative_prompt) {
-        body["negative_prompt"] = json!(negative);
+    let values = check_fields(&t, &requested.fields)?;
+    request.video.prompt = Some(json!(compose(&fill(&t, &values))));
+    let no_negative = request
+        .video
+        .negative_prompt
+        .as_ref()
+        .is_none_or(Value::is_null);
+    if let (true, Some(negative)) = (no_negative, &t.negative_prompt) {
+        request.video.negative_prompt = Some(json!(negative));
     }
     let used = TemplateUse {
         id: t.id.clone(),
         version: t.version,
         fields: values.into_iter().collect(),
     };
-    Ok(Composed {
-        body,
-        template: Some((t, used)),
-    })
+    Ok(Some((t, used)))
 }
 
 /// A template is for the plans it names only; to others it does not exist.
