@@ -33,7 +33,7 @@ $(VENV_READY): tools/requirements.txt
 build:
 	$(CARGO) build --workspace --bins
 
-## Format, lint, every test (unit and end to end against moto and kling-sim), template lint.
+## Format, lint, every test (unit and end to end against moto and provider-sim), template lint.
 test: tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -50,7 +50,7 @@ template-checks: tools
 	AWS_DEFAULT_REGION=us-east-1 $(PYTHON) infra/checks/least_privilege_selftest.py
 
 ## The app's contract: api/openapi.yaml is valid OpenAPI 3.1, and schemathesis finds no response
-## that breaks it against the local stack (built-in Lambda host, moto, kling-sim).
+## that breaks it against the local stack (built-in Lambda host, moto, provider-sim).
 ## Excluded checks, on purpose: positive_data_acceptance (moderation, plans and Kling's
 ## capability map refuse more than a schema can say), unsupported_method and
 ## allow_header_conformance (API Gateway answers an unrouted method with 404, not 405),

@@ -26,7 +26,7 @@ for ev in sorted((ROOT / "events" / "create-task").glob("create-video*.json")):
 cursor = {"pk": "TASK#01", "sk": "TASK", "gsi1pk": "USER#alice", "gsi1sk": "2026-11-26T00:00:00Z#01"}
 put("cursor", "valid", base64.urlsafe_b64encode(json.dumps(cursor).encode()).rstrip(b"="))
 put("cursor", "other-user", base64.urlsafe_b64encode(json.dumps({**cursor, "gsi1pk": "USER#bob"}).encode()).rstrip(b"="))
-for mp4 in sorted((ROOT / "tools" / "kling-sim" / "assets").glob("gop-720p-*.mp4")):
+for mp4 in sorted((ROOT / "tools" / "provider-sim" / "assets").glob("gop-720p-*.mp4")):
     put("mp4_boxes", mp4.stem, bytes([97]) + mp4.read_bytes())
 for img in sorted((ROOT / "tools" / "devstack" / "tests" / "fixtures").iterdir()):
     put("image_header", img.name, img.read_bytes()[:4096])

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kling_sim::fal::{FalConfig as SimConfig, FalFaults, RunningFal};
+use provider_sim::fal::{FalConfig as SimConfig, FalFaults, RunningFal};
 use serde_json::{Value, json};
 use shared::domain::task::{Mode, Quality, VideoType};
 use shared::provider::fal::webhook::{FalKeys, Rejected};
@@ -27,7 +27,7 @@ async fn fal_with(tweak: impl FnOnce(&mut SimConfig)) -> RunningFal {
         ..Default::default()
     };
     tweak(&mut config);
-    kling_sim::fal::spawn(listener, config).unwrap()
+    provider_sim::fal::spawn(listener, config).unwrap()
 }
 
 fn config(fal: &RunningFal) -> FalConfig {

@@ -1,4 +1,4 @@
-//! Conformance of the legacy `/v1` wire client against kling-sim over HTTP: what only this
+//! Conformance of the legacy `/v1` wire client against provider-sim over HTTP: what only this
 //! surface has (its JSON shapes, paging, capability checks on its wire types, token timing).
 //! The scenarios both surfaces share run in `kling_surfaces.rs`. Each side was written from the
 //! contract alone, so agreement here means both follow it.
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use kling_sim::{Faults, RunningSim, SimConfig};
+use provider_sim::{Faults, RunningSim, SimConfig};
 use serde_json::{Value, json};
 use shared::provider::kling::{
     CameraConfig, CameraControl, CameraType, Clock, Deadline, ErrorKind, Image2VideoRequest,
@@ -30,7 +30,7 @@ async fn sim_with(faults: Faults, tweak: impl FnOnce(&mut SimConfig)) -> Running
         ..Default::default()
     };
     tweak(&mut config);
-    kling_sim::spawn(listener, config).unwrap()
+    provider_sim::spawn(listener, config).unwrap()
 }
 
 async fn sim() -> RunningSim {
@@ -665,7 +665,7 @@ async fn not_yet_valid_is_clock_skew_and_nbf_goes_back() {
 
 /// Retired models are refused by name, as the live API does; unknown ones stay 1203.
 #[tokio::test]
-async fn retired_models_are_refused_by_kling_sim() {
+async fn retired_models_are_refused_by_provider_sim() {
     let sim = sim().await;
     let token = shared::provider::kling::JwtMinter::new(AK, SK)
         .token_at((system_clock())())

@@ -1,12 +1,12 @@
 //! Conformance on both of Kling's surfaces: the same scenarios run through the provider port
-//! against kling-sim over HTTP, once on the legacy `/v1` API (JWT) and once on the 2026
+//! against provider-sim over HTTP, once on the legacy `/v1` API (JWT) and once on the 2026
 //! standard API (API key). Each scenario is one function taking the surface; the macro at the
 //! end instantiates it for both.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kling_sim::{CallKind, Faults, NextError, RunningSim, SimConfig};
+use provider_sim::{CallKind, Faults, NextError, RunningSim, SimConfig};
 use serde_json::Value;
 use sha2::Digest;
 use shared::domain::task::{Mode, Quality, VideoType};
@@ -35,7 +35,7 @@ async fn sim_with(faults: Faults, tweak: impl FnOnce(&mut SimConfig)) -> Running
         ..Default::default()
     };
     tweak(&mut config);
-    kling_sim::spawn(listener, config).unwrap()
+    provider_sim::spawn(listener, config).unwrap()
 }
 
 fn config(sim: &RunningSim, surface: Surface) -> KlingConfig {
@@ -426,7 +426,7 @@ async fn callbacks_are_signed_when_configured(surface: Surface) {
     }
 }
 
-/// A finished job's video downloads with the bytes kling-sim serves; the bill and the request
+/// A finished job's video downloads with the bytes provider-sim serves; the bill and the request
 /// id come with it and match the price list.
 async fn downloads_bills_and_request_ids(surface: Surface) {
     let sim = sim_with(Faults::default(), |_| {}).await;
@@ -451,7 +451,7 @@ async fn downloads_bills_and_request_ids(surface: Surface) {
     assert!(done.request_id.is_some() && done.request_id != job.request_id);
 }
 
-/// Sound, shots and elements on kling-v3 reach kling-sim in each surface's own fields.
+/// Sound, shots and elements on kling-v3 reach provider-sim in each surface's own fields.
 async fn features_reach_the_wire(surface: Surface) {
     let sim = sim_with(Faults::default(), |_| {}).await;
     let p = provider(&sim, surface);

@@ -1,4 +1,4 @@
-"""The baseline for finalize's throughput: the same bytes from the same source (kling-sim's
+"""The baseline for finalize's throughput: the same bytes from the same source (provider-sim's
 result URL) into the same bucket (moto) with boto3's own managed multipart upload, streamed.
 
 usage: plain_multipart.py URL ENDPOINT BUCKET KEY  -> prints "<seconds> <bytes>"

@@ -20,7 +20,7 @@ use crate::Ports;
 #[derive(Debug, Clone)]
 pub struct UploadPolicy {
     pub put_ttl: Duration,
-    /// Local stack only: image URLs on loopback (kling-sim) are allowed.
+    /// Local stack only: image URLs on loopback (provider-sim) are allowed.
     pub allow_loopback_urls: bool,
 }
 

@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn keeps_the_header_of_a_real_file_whatever_the_chunking() {
-        let file = include_bytes!("../../../tools/kling-sim/assets/gop-720p-16x9.mp4");
+        let file = include_bytes!("../../../tools/provider-sim/assets/gop-720p-16x9.mp4");
         for chunk in [1, 3, 7, 1000, 65536, file.len()] {
             let kept = collect(file, chunk).unwrap();
             let facts = shared::domain::mp4_probe::probe(&kept).unwrap();

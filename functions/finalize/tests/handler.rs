@@ -13,7 +13,7 @@ use shared::ports::{Accounts, Tasks, VideoMetadata, VideoStore};
 use shared::provider::{JobStatus, ProviderError};
 use shared::testing::{FakeProvider, MemoryBlobs, MemoryStore, seed_task, task_fixture};
 
-const MP4: &[u8] = include_bytes!("../../../tools/kling-sim/assets/gop-720p-16x9.mp4");
+const MP4: &[u8] = include_bytes!("../../../tools/provider-sim/assets/gop-720p-16x9.mp4");
 
 type TestApp = App<MemoryStore, FakeProvider, MemoryBlobs>;
 
@@ -45,7 +45,7 @@ const BIG: usize = 2 * finalize::copy::PART_SIZE + 12_345;
 
 /// A valid MP4 header padded to `BIG` bytes, sent in chunks that never line up with a part.
 fn big_video() -> axum::response::Response {
-    let (head, padding) = kling_sim::video::padded_header(MP4, BIG as u64);
+    let (head, padding) = provider_sim::video::padded_header(MP4, BIG as u64);
     let mut body = head;
     body.resize(body.len() + padding as usize, 0);
     let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = body

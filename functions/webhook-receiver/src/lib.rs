@@ -313,7 +313,7 @@ mod tests {
             h.insert("webhook-signature", sig.parse().unwrap());
             h
         };
-        let good = kling_sim::signing::signature(secret, "msg_1", now, body).unwrap();
+        let good = provider_sim::signing::signature(secret, "msg_1", now, body).unwrap();
         let both = [old, current];
         assert!(
             verify_signature(&both, &headers("msg_1", now, &good), body).is_ok(),
@@ -324,7 +324,7 @@ mod tests {
             verify_signature(&both, &headers("msg_1", now, &several), body).is_ok(),
             "any signature"
         );
-        let stale = kling_sim::signing::signature(secret, "msg_1", now - 400, body).unwrap();
+        let stale = provider_sim::signing::signature(secret, "msg_1", now - 400, body).unwrap();
         let refused = [
             headers("msg_1", now, "v1,AAAA"),
             headers("msg_2", now, &good),

@@ -279,7 +279,7 @@ async fn signed_callbacks_need_a_valid_signature_when_signing_is_on() {
     assert_eq!(code(&unsigned), (401, "invalid_webhook_signature"));
     let body = fake("working").to_string();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let sig = kling_sim::signing::signature(secret, "msg-1", now, body.as_bytes()).unwrap();
+    let sig = provider_sim::signing::signature(secret, "msg-1", now, body.as_bytes()).unwrap();
     let signed = callback("fake", "t-1", json!(null))
         .raw_body(body)
         .header("webhook-id", "msg-1")

@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn reads_duration_and_resolution_from_a_real_file() {
-        let bytes = include_bytes!("../../../tools/kling-sim/assets/gop-720p-16x9.mp4");
+        let bytes = include_bytes!("../../../tools/provider-sim/assets/gop-720p-16x9.mp4");
         let facts = probe(bytes).unwrap();
         assert_eq!((facts.width, facts.height), (Some(1280), Some(720)));
         assert!(
@@ -141,7 +141,7 @@ mod tests {
                 "{bytes:?}"
             );
         }
-        let real = include_bytes!("../../../tools/kling-sim/assets/gop-1080p-9x16.mp4");
+        let real = include_bytes!("../../../tools/provider-sim/assets/gop-1080p-9x16.mp4");
         assert_eq!(well_framed(real, 0), Ok(()));
     }
 

@@ -12,7 +12,7 @@ pub struct DemoOutcome {
     pub bucket: String,
     pub key: Option<String>,
     pub stored_bytes: Option<Vec<u8>>,
-    /// What kling-sim serves at this task's result URL.
+    /// What provider-sim serves at this task's result URL.
     pub served_bytes: Option<std::sync::Arc<Vec<u8>>>,
     /// Which API the task went through (Kling's legacy or standard surface, or fal), and the
     /// model as it was named there.
@@ -122,7 +122,7 @@ pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevErr
     })
 }
 
-/// What the emulator that made the task served, and where it was made: kling-sim (either
+/// What the emulator that made the task served, and where it was made: provider-sim (either
 /// surface) or fal-sim (found by the task id in its webhook URL).
 #[allow(clippy::type_complexity)]
 fn served(stack: &Stack, id: &str) -> (Option<std::sync::Arc<Vec<u8>>>, Option<(String, String)>) {

@@ -18,7 +18,7 @@ pub const LOCAL_KLING_ACCESS_KEY: &str = "local-access-key";
 pub const LOCAL_KLING_SECRET_KEY: &str = "local-secret-key";
 /// fal-sim's key (`PROVIDER=fal`).
 pub const LOCAL_FAL_KEY: &str = "local-fal-key";
-/// kling-sim's key for the standard API (`KLING_API_STYLE=standard`).
+/// provider-sim's key for the standard API (`KLING_API_STYLE=standard`).
 pub const LOCAL_KLING_API_KEY: &str = "local-kling-api-key";
 
 pub struct LocalEndpoints {

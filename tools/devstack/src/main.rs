@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use devstack::settings;
 use devstack::stack::{Runtime, Stack, StackOptions, mint_token};
 
-/// The local kling-lambda stack: moto, kling-sim, the functions, the SQS bridge and schedules.
+/// The local kling-lambda stack: moto, provider-sim, the functions, the SQS bridge and schedules.
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -32,7 +32,7 @@ struct StackArgs {
     /// Where the OpenAPI spec is served (`/openapi.yaml`).
     #[arg(long, env = "DOCS_PORT", default_value_t = 9001)]
     docs_port: u16,
-    /// kling-sim speed factor over real timings (10 s queued, 60 s generating at 1).
+    /// provider-sim speed factor over real timings (10 s queued, 60 s generating at 1).
     #[arg(long, env = "KLING_SIM_SPEED", default_value_t = 20.0)]
     sim_speed: f64,
     #[arg(long, value_enum, env = "DEVSTACK_RUNTIME", default_value = "watch")]
@@ -141,7 +141,7 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             println!("  API        {}", stack.api_url);
             println!("  OpenAPI    {}", stack.spec_url);
             println!("  playground {}", stack.playground_url);
-            println!("  kling-sim  {}", stack.sim.base_url());
+            println!("  provider-sim  {}", stack.sim.base_url());
             println!("  moto       {}", stack.moto_endpoint);
             println!("  logs       {}", stack.log_dir.display());
             println!("  token      {}", stack.token("dev-user")?);

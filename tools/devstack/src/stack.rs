@@ -1,4 +1,4 @@
-//! The whole local stack: moto, the template's resources, kling-sim, the functions (built-in
+//! The whole local stack: moto, the template's resources, provider-sim, the functions (built-in
 //! Lambda host or `cargo lambda watch`), the SQS bridges and the schedules.
 
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ pub struct StackOptions {
     pub sim_port: u16,
     /// Serves the app's contract, `api/openapi.yaml`, at `/openapi.yaml`.
     pub docs_port: u16,
-    /// kling-sim speed factor over real timings.
+    /// provider-sim speed factor over real timings.
     pub sim_speed: f64,
     pub runtime: Runtime,
     pub schedule_every: Duration,
@@ -47,7 +47,7 @@ pub struct StackOptions {
     pub instances: usize,
     /// Extra environment for every function (e.g. `PLANS_JSON` in tests).
     pub extra_env: Vec<(String, String)>,
-    /// kling-sim signs callbacks with this `whsec_` secret.
+    /// provider-sim signs callbacks with this `whsec_` secret.
     pub sim_webhook_secret: Option<String>,
 }
 
@@ -81,9 +81,9 @@ pub struct Stack {
     /// The playground page (same origin as a `/v1` forward to the API).
     pub playground_url: String,
     pub moto_endpoint: String,
-    pub sim: kling_sim::RunningSim,
+    pub sim: provider_sim::RunningSim,
     /// fal's queue for Kling's models (`PROVIDER=fal`).
-    pub fal: kling_sim::fal::RunningFal,
+    pub fal: provider_sim::fal::RunningFal,
     pub resources: LocalResources,
     pub sdk: aws_config::SdkConfig,
     pub log_dir: PathBuf,
@@ -134,20 +134,20 @@ pub async fn local_sdk_config(moto_endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
-/// fal-sim on a free port, at kling-sim's speed (about 10 s queued, 60 s generating at 1).
-async fn start_fal(speed: f64) -> Result<kling_sim::fal::RunningFal, DevError> {
+/// fal-sim on a free port, at provider-sim's speed (about 10 s queued, 60 s generating at 1).
+async fn start_fal(speed: f64) -> Result<provider_sim::fal::RunningFal, DevError> {
     let speed = if speed.is_finite() && speed > 0.0 {
         speed
     } else {
         1.0
     };
-    let config = kling_sim::fal::FalConfig {
+    let config = provider_sim::fal::FalConfig {
         key: crate::env::LOCAL_FAL_KEY.into(),
         queue_time: Duration::from_secs_f64(10.0 / speed),
         run_time: Duration::from_secs_f64(60.0 / speed),
         ..Default::default()
     };
-    kling_sim::fal::spawn(bind(0, "fal-sim").await?, config)
+    provider_sim::fal::spawn(bind(0, "fal-sim").await?, config)
         .map_err(|e| DevError::Process(format!("fal-sim: {e}")))
 }
 
@@ -165,10 +165,10 @@ impl Stack {
 
         let sim_listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.sim_port))
             .await
-            .map_err(|e| DevError::Process(format!("kling-sim port {}: {e}", opts.sim_port)))?;
-        let sim = kling_sim::spawn(
+            .map_err(|e| DevError::Process(format!("provider-sim port {}: {e}", opts.sim_port)))?;
+        let sim = provider_sim::spawn(
             sim_listener,
-            kling_sim::SimConfig {
+            provider_sim::SimConfig {
                 access_key: crate::env::LOCAL_KLING_ACCESS_KEY.into(),
                 secret_key: crate::env::LOCAL_KLING_SECRET_KEY.into(),
                 api_key: Some(crate::env::LOCAL_KLING_API_KEY.into()),
@@ -177,7 +177,7 @@ impl Stack {
             }
             .with_speed(opts.sim_speed),
         )
-        .map_err(|e| DevError::Process(format!("kling-sim: {e}")))?;
+        .map_err(|e| DevError::Process(format!("provider-sim: {e}")))?;
 
         // The built-in gateway keeps the listener it binds (no port race with other stacks);
         // `cargo lambda watch` binds the port itself.

@@ -210,7 +210,7 @@ async fn a_setting_from_the_environment_reaches_the_functions() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "image_url_not_public", "{body}");
 
-    // The template's local default allows loopback images (kling-sim serves them).
+    // The template's local default allows loopback images (provider-sim serves them).
     let (child, api, printed) = devstack_up(&[]).await;
     assert!(
         !printed.iter().any(|l| l.starts_with("setting ")),

@@ -1,4 +1,4 @@
-//! The asynchronous path against moto server and kling-sim over HTTP: callbacks that come
+//! The asynchronous path against moto server and provider-sim over HTTP: callbacks that come
 //! twice, out of order, late or never; SQS redelivery; a finalize that crashes; downloads that
 //! break or expire. Nothing lost, nothing forged, nothing double-counted.
 
@@ -14,7 +14,7 @@ use common::notifications::{
 };
 use common::{fast_retries, plans_with, store, wait_terminal_in_table as wait_terminal};
 use devstack::stack::{Stack, StackOptions};
-use kling_sim::Faults;
+use provider_sim::Faults;
 use serde_json::{Value, json};
 use shared::domain::task::{Task, TaskStatus};
 use shared::ports::{Accounts, LedgerKind, Tasks};
@@ -67,14 +67,14 @@ async fn wait_sim_succeeded(stack: &Stack, id: &str) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("kling-sim never finished {id}");
+    panic!("provider-sim never finished {id}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_callback_five_times_yields_one_transition_one_message_one_object() {
     let stack = start(|o| o.instances = 3).await;
     let token = stack.token("dup").unwrap();
-    // kling-sim sends nothing for this task; the test delivers its success five times at once.
+    // provider-sim sends nothing for this task; the test delivers its success five times at once.
     let id = create(
         &stack,
         &token,
@@ -672,7 +672,7 @@ async fn a_forged_failure_with_a_valid_token_neither_fails_nor_refunds() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let sim_task = sim_task.expect("dispatched to kling-sim");
+    let sim_task = sim_task.expect("dispatched to provider-sim");
     let forged = json!({"task_id": sim_task.task_id, "task_status": "failed",
         "task_status_msg": "forged", "task_info": {"external_task_id": id}});
     let resp = shared::runtime::net::client()

@@ -1,4 +1,4 @@
-//! create-task against moto server and kling-sim over HTTP, through the local API Gateway and
+//! create-task against moto server and provider-sim over HTTP, through the local API Gateway and
 //! the real function binaries: money, idempotency, moderation, uploads.
 
 mod common;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::{Api, fast_retries, plans_with, store, t2v};
 use devstack::stack::Stack;
-use kling_sim::{CallKind, Faults, NextError};
+use provider_sim::{CallKind, Faults, NextError};
 use serde_json::{Value, json};
 
 /// Plans for these tests: the shipped ones (with this suspension rule), plus a `race` plan
@@ -45,7 +45,7 @@ async fn ledger(stack: &Stack, user: &str) -> Vec<shared::ports::LedgerEntry> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_creates_take_exactly_the_plans_two_slots() {
-    // Tasks stay queued in kling-sim for the whole burst.
+    // Tasks stay queued in provider-sim for the whole burst.
     let stack = start(6, 1.0).await;
     let api = Api::new(&stack);
     let token = stack.token_with_plan("racer", "race").unwrap();
@@ -395,7 +395,7 @@ async fn uploads_round_trip_and_bad_images_are_refused() {
         api.wait_terminal(&token, tid).await;
         assert!(
             stack.sim.state.find("image2video", tid).is_some(),
-            "{name} reached kling-sim"
+            "{name} reached provider-sim"
         );
     }
 
@@ -719,7 +719,7 @@ async fn template_versions_live_in_the_table_and_rerun_byte_for_byte() {
     assert_eq!(again["template"], v1["template"]);
 }
 
-/// `variations: 3` through the stack: three tasks, three seeds, three charges; kling-sim refuses
+/// `variations: 3` through the stack: three tasks, three seeds, three charges; provider-sim refuses
 /// exactly one submit, and exactly that one is refunded. The group lists through the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_variations_are_charged_three_times_and_only_the_failed_one_refunded() {
@@ -762,7 +762,7 @@ async fn three_variations_are_charged_three_times_and_only_the_failed_one_refund
             assert_eq!(done["status"], "SUCCEEDED", "{done}");
         }
     }
-    assert_eq!(failed.len(), 1, "kling-sim refused exactly one submit");
+    assert_eq!(failed.len(), 1, "provider-sim refused exactly one submit");
     let entries = ledger(&stack, "variant").await;
     let count = |kind: LedgerKind, id: &str| {
         entries

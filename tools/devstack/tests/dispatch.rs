@@ -1,4 +1,4 @@
-//! The queue in front of the provider's capacity, against moto and kling-sim over HTTP with the
+//! The queue in front of the provider's capacity, against moto and provider-sim over HTTP with the
 //! real function binaries: nobody is refused because Kling is full, the account's concurrency
 //! is never exceeded, lanes are honoured, a killed dispatcher loses nothing, and waiting tasks
 //! can be canceled or time out with a refund.
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{Api, fast_retries, plans_with, store, t2v, wait_terminal_in_table};
 use devstack::stack::Stack;
-use kling_sim::Faults;
+use provider_sim::Faults;
 use serde_json::{Value, json};
 use shared::domain::task::TaskStatus;
 use shared::ports::{Accounts, Capacity, LedgerKind};
@@ -21,7 +21,7 @@ fn plan(priority: u8, max_queue_seconds: u32) -> Value {
         "suspend_after_violations": 3, "violation_window_seconds": 3600, "suspension_seconds": 60})
 }
 
-/// The stack with the provider account's capacity at `cap` (ours and kling-sim's alike).
+/// The stack with the provider account's capacity at `cap` (ours and provider-sim's alike).
 async fn start(cap: u32, sim_speed: f64, max_queue_seconds: u32) -> Stack {
     let stack = common::start(|opts| {
         opts.sim_speed = sim_speed;
@@ -90,7 +90,7 @@ async fn sixty_creates_never_exceed_the_providers_capacity_and_all_succeed() {
     }
     let counters = stack.sim.state.counters();
     println!(
-        "60 tasks: kling-sim held at most {} at once, refused {} with 1303",
+        "60 tasks: provider-sim held at most {} at once, refused {} with 1303",
         counters.max_unfinished, counters.refused_1303
     );
     assert!(counters.max_unfinished <= 3, "{counters:?}");
@@ -229,7 +229,7 @@ async fn waiting_tasks_can_be_canceled_or_time_out_with_one_refund() {
         "{canceled}"
     );
     assert_eq!(cancel(&api, &token, &waiting).await.0, 200, "idempotent");
-    // The holder is with kling-sim by now (or soon): it cannot be canceled.
+    // The holder is with provider-sim by now (or soon): it cannot be canceled.
     for _ in 0..50 {
         if stack.sim.state.find("text2video", &holder).is_some() {
             break;

@@ -1,5 +1,5 @@
 //! End to end: the real function binaries under the Lambda Runtime API, against moto server
-//! and kling-sim over HTTP, driven through the local API Gateway and the SQS bridge.
+//! and provider-sim over HTTP, driven through the local API Gateway and the SQS bridge.
 
 mod common;
 
@@ -34,7 +34,7 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
         .sim
         .state
         .find("text2video", &id)
-        .expect("kling-sim knows the task");
+        .expect("provider-sim knows the task");
     let served = stack.sim.state.video_bytes(&sim_task).unwrap();
     assert_eq!(video["bytes"], served.len());
     assert_eq!(
@@ -42,7 +42,7 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
         (Some(1280), Some(720))
     );
 
-    // The presigned URL downloads exactly what kling-sim served.
+    // The presigned URL downloads exactly what provider-sim served.
     let url = video["url"].as_str().unwrap();
     let downloaded = reqwest::get(url).await.unwrap().bytes().await.unwrap();
     assert_eq!(downloaded.as_ref(), served.as_slice());

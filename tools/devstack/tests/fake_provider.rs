@@ -17,7 +17,7 @@ use shared::testing::{
     FakeCallbacks, FakeProvider, HttpEvent, MemoryBlobs, MemoryQueue, MemoryStore, response_parts,
 };
 
-const MP4: &[u8] = include_bytes!("../../kling-sim/assets/gop-720p-9x16.mp4");
+const MP4: &[u8] = include_bytes!("../../provider-sim/assets/gop-720p-9x16.mp4");
 const SECRET: &[u8] = b"fake-provider-webhook-secret-0123";
 
 async fn origin() -> String {

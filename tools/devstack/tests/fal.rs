@@ -15,7 +15,7 @@ fn on_fal(o: &mut devstack::stack::StackOptions) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_video_through_fals_queue_with_signed_webhooks() {
     let stack = start(on_fal).await;
-    stack.fal.state.set_faults(kling_sim::fal::FalFaults {
+    stack.fal.state.set_faults(provider_sim::fal::FalFaults {
         repeat_webhooks: 2,
         ..Default::default()
     });
@@ -98,7 +98,7 @@ async fn cancel_reaches_fals_queue_and_refunds_once() {
         "{canceled}"
     );
     let at_fal = &stack.fal.state.all()[0];
-    assert_eq!(at_fal.status, kling_sim::fal::Status::Canceled);
+    assert_eq!(at_fal.status, provider_sim::fal::Status::Canceled);
     let ledger = store(&stack).ledger("canceler").await.unwrap();
     let refunds = ledger
         .iter()
@@ -129,11 +129,11 @@ async fn a_failing_kling_fails_over_to_fal_and_back() {
         o.extra_env.extend(common::fast_retries());
     })
     .await;
-    stack.sim.state.set_faults(kling_sim::Faults {
-        next_errors: vec![kling_sim::NextError {
+    stack.sim.state.set_faults(provider_sim::Faults {
+        next_errors: vec![provider_sim::NextError {
             code: 5000,
             times: 100_000,
-            on: kling_sim::CallKind::Create,
+            on: provider_sim::CallKind::Create,
         }],
         ..Default::default()
     });
@@ -165,7 +165,7 @@ async fn a_failing_kling_fails_over_to_fal_and_back() {
         assert_eq!(task.provider, "fal");
     }
     // Kling recovers; once the quiet period is over new tasks go to it again.
-    stack.sim.state.set_faults(kling_sim::Faults::default());
+    stack.sim.state.set_faults(provider_sim::Faults::default());
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     let body = json!({"type": "text_to_video", "prompt": "a lighthouse, back home"});
     let (_, _, task) = api.create(&token, "fo-back", &body).await;
@@ -195,7 +195,7 @@ async fn a_task_kept_waiting_by_a_busy_kling_goes_to_fal_before_its_deadline() {
         o.extra_env.extend(common::fast_retries());
     })
     .await;
-    stack.sim.state.set_faults(kling_sim::Faults {
+    stack.sim.state.set_faults(provider_sim::Faults {
         concurrency_limit: Some(0),
         ..Default::default()
     });
@@ -228,11 +228,11 @@ async fn dropped_or_delayed_fal_webhooks_are_caught_by_polling() {
     let api = Api::new(&stack);
     let token = stack.token("poller").unwrap();
     for (n, faults) in [
-        kling_sim::fal::FalFaults {
+        provider_sim::fal::FalFaults {
             drop_webhooks: true,
             ..Default::default()
         },
-        kling_sim::fal::FalFaults {
+        provider_sim::fal::FalFaults {
             webhook_delay_ms: 20_000,
             ..Default::default()
         },

@@ -1,6 +1,6 @@
 //! Kling as it is in late 2026, end to end on each of its API surfaces: what a model cannot do
 //! is refused by name before any charge; sound, shots, long durations and elements on kling-v3
-//! reach kling-sim in the surface's own fields; the stored task keeps Kling's bill and request
+//! reach provider-sim in the surface's own fields; the stored task keeps Kling's bill and request
 //! ids for an operator.
 
 mod common;
@@ -27,7 +27,7 @@ fn on(model: &str, extra: Value) -> Value {
     body
 }
 
-/// kling-sim's record of the create it got for our task.
+/// provider-sim's record of the create it got for our task.
 async fn sent(stack: &Stack, task_id: &str) -> Value {
     let url = format!("{}/_sim/tasks", stack.sim.base_url());
     let records: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
@@ -38,7 +38,7 @@ async fn sent(stack: &Stack, task_id: &str) -> Value {
         .find(|t| t["external_task_id"] == task_id);
     found
         .cloned()
-        .unwrap_or_else(|| panic!("kling-sim never got {task_id}: {records}"))
+        .unwrap_or_else(|| panic!("provider-sim never got {task_id}: {records}"))
 }
 
 async fn raw_item(

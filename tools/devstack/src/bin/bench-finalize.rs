@@ -1,4 +1,4 @@
-//! Benchmark: stream a large video from kling-sim through the real finalize binary into S3
+//! Benchmark: stream a large video from provider-sim through the real finalize binary into S3
 //! (moto) and print finalize's peak resident memory. Not a test: it prints figures.
 //!
 //! `cargo run --release -p devstack --bin bench-finalize -- [MiB]` (default 1024); the
@@ -24,7 +24,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 /// source into the same moto), run now, and finalize's throughput as a share of it.
 async fn baseline(stack: &Stack, id: &str, mib: u64, finalize_secs: f64) {
     let Some(task) = stack.sim.state.find("text2video", id) else {
-        return println!("  baseline not run: kling-sim has no task");
+        return println!("  baseline not run: provider-sim has no task");
     };
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let out = tokio::process::Command::new(python)
@@ -149,7 +149,7 @@ fn print_video(
         video.and_then(|v| v.height).unwrap_or(0)
     );
     println!(
-        "  wall time           {:.1} s ({:.1} MiB/s, including kling-sim and moto)",
+        "  wall time           {:.1} s ({:.1} MiB/s, including provider-sim and moto)",
         elapsed.as_secs_f64(),
         mib as f64 / elapsed.as_secs_f64()
     );

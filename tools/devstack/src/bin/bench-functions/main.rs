@@ -1,5 +1,5 @@
 //! The function benchmark: every function binary (and a hello-world Lambda, the floor) run
-//! through a Runtime API of our own against moto and kling-sim. Prints, per function, cold
+//! through a Runtime API of our own against moto and provider-sim. Prints, per function, cold
 //! init (median and p90), the first invocation, warm invocations (wall and CPU), peak
 //! memory, binary and zip size, and AWS round trips per request. Figures, not assertions.
 //!

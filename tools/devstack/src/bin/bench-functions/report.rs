@@ -63,7 +63,7 @@ pub fn print(run: &Run, all: &[Figures]) {
         );
     }
     println!(
-        "(times in ms; warm times include moto's and kling-sim's, CPU/req is the function's own)"
+        "(times in ms; warm times include moto's and provider-sim's, CPU/req is the function's own)"
     );
     println!("AWS round trips per warm request, and what the function answered:");
     for f in all.iter().skip(1) {

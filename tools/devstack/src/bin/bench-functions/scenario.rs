@@ -1,6 +1,6 @@
 //! What each function is given: the events of one realistic sequence. Creates first (they
 //! queue tasks), then reads of one of them, a dispatch run that submits the queued tasks to
-//! kling-sim, their callbacks, finalize messages and reconcile sweeps.
+//! provider-sim, their callbacks, finalize messages and reconcile sweeps.
 
 use std::error::Error;
 
@@ -127,7 +127,7 @@ fn reads(stack: &Stack, id: String) -> Result<Events, Box<dyn Error>> {
     }))
 }
 
-/// Callbacks for the tasks dispatch submitted to kling-sim.
+/// Callbacks for the tasks dispatch submitted to provider-sim.
 fn callbacks(stack: &Stack, ids: &[String]) -> Events {
     let submitted: Vec<(String, Value)> = ids
         .iter()
@@ -139,7 +139,7 @@ fn callbacks(stack: &Stack, ids: &[String]) -> Events {
     Box::new(move |i| callback(&submitted, i))
 }
 
-/// kling-sim's own callback for a submitted task (the same one again and again: the first
+/// provider-sim's own callback for a submitted task (the same one again and again: the first
 /// is news, the rest are the duplicates providers send).
 fn callback(submitted: &[(String, Value)], i: usize) -> Value {
     let Some((id, body)) = submitted.get(i % submitted.len().max(1)) else {

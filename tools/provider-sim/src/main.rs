@@ -1,6 +1,7 @@
 use clap::Parser;
 
-/// kling-sim: an emulator of Kling's video API (the legacy /v1 surface and the 2026 standard one), with fault injection.
+/// provider-sim's Kling emulator (the legacy /v1 surface and the 2026 standard one), with fault
+/// injection. The fal.ai emulator in the same crate (`provider_sim::fal`) is started by the devstack.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -26,7 +27,7 @@ struct Args {
     #[arg(long, env = "KLING_SIM_WEBHOOK_SECRET")]
     webhook_secret: Option<String>,
     #[command(flatten)]
-    faults: kling_sim::Faults,
+    faults: provider_sim::Faults,
 }
 
 #[tokio::main]
@@ -34,7 +35,7 @@ async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt().with_target(false).init();
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
-    let config = kling_sim::SimConfig {
+    let config = provider_sim::SimConfig {
         access_key: args.access_key,
         secret_key: args.secret_key,
         api_key: args.api_key,
@@ -44,8 +45,8 @@ async fn main() -> std::io::Result<()> {
         ..Default::default()
     }
     .with_speed(args.speed);
-    let sim = kling_sim::spawn(listener, config)?;
-    println!("kling-sim listening on {}", sim.base_url());
+    let sim = provider_sim::spawn(listener, config)?;
+    println!("provider-sim listening on {}", sim.base_url());
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

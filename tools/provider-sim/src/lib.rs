@@ -1,11 +1,13 @@
-//! kling-sim: an emulator of Kling's video API for local development and tests: the legacy
-//! `/v1/` surface and the 2026 standard one (`POST /{product}/{model}`, `/tasks`), with the same
-//! tasks, faults and videos behind both.
+//! provider-sim: emulators of the video providers, for local development and tests. Kling's API
+//! (this module's routes): the legacy `/v1/` surface and the 2026 standard one
+//! (`POST /{product}/{model}`, `/tasks`), with the same tasks, faults and videos behind both.
+//! fal.ai's queue: [`fal`].
 //!
 //! It is written against the published contract only and shares no types with the backend's
 //! Kling client, so each side checks the other.
 
 pub mod auth;
+pub mod bodies;
 pub mod capability;
 pub mod fal;
 pub mod faults;
@@ -98,7 +100,7 @@ pub fn spawn(listener: tokio::net::TcpListener, config: SimConfig) -> std::io::R
     let app = routes::router(state.clone());
     let handle = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "kling-sim stopped");
+            tracing::error!(error = %e, "provider-sim stopped");
         }
     });
     Ok(RunningSim {

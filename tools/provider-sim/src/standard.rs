@@ -11,9 +11,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::bodies::{image, opt_str};
 use crate::capability::offers;
 use crate::faults::CallKind;
-use crate::routes::{Fail, admit_on, fail, image, injected, invalid, ok, opt_str};
+use crate::routes::{Fail, admit_on, fail, injected, invalid, ok};
 use crate::tasks::{CreateError, NewTask, SimState, Surface};
 use crate::video::{Aspect, Resolution};
 
