@@ -278,7 +278,7 @@ async fn query_by_either_id_list_pages_and_gateway_keys() {
         )
         .await
         .unwrap_err();
-    // The live answer for an unknown id is 400/1201 "Task not found…" (kling-api.md §0-A.2).
+    // The live answer for an unknown id is 400/1201 "Task not found…" (`docs/providers.md` §Legacy API).
     assert_eq!(err.kind(), Some(ErrorKind::InvalidParameters));
     assert!(err.is_task_not_found(), "{err}");
 

@@ -4,7 +4,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use std::collections::HashMap;
 
-use crate::edge::envelope::ApiError;
+use crate::domain::error::ApiError;
 
 /// Largest request body any endpoint reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -1,5 +1,5 @@
 //! The app's contract, `api/openapi.yaml`, against the code: the operations are the template's
-//! `/v1` routes, the error-code enum is `shared::edge::envelope::CODES`, and the README's error table
+//! `/v1` routes, the error-code enum is `shared::edge::envelope::CODES`, and the error table of docs/api.md
 //! names the same codes. The spec is written by hand (readable, with examples and links for
 //! schemathesis); this check and the schemathesis run in `make test` keep it true.
 
@@ -40,7 +40,7 @@ pub fn spec_codes(spec: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// Codes in the README's error table: backticked names in rows that start with a status.
+/// Codes in the error table of docs/api.md: backticked names in rows that start with a status.
 pub fn readme_codes(readme: &str) -> BTreeSet<String> {
     readme
         .lines()
@@ -81,7 +81,7 @@ fn differences(
     out
 }
 
-/// Every disagreement between the spec, the template, the code's codes and the README.
+/// Every disagreement between the spec, the template, the code's codes and docs/api.md.
 pub fn check(
     spec_text: &str,
     template: &Template,
@@ -120,7 +120,7 @@ pub fn check(
     ));
     problems.extend(differences(
         "error code",
-        ("the README's error table", &readme_codes(readme)),
+        ("the error table of docs/api.md", &readme_codes(readme)),
         ("shared::edge::envelope::CODES", &code_set),
     ));
     Ok(problems)

@@ -22,7 +22,7 @@ fn files() -> Files {
     Files {
         spec: read("api/openapi.yaml"),
         template: read("infra/template.yaml"),
-        readme: read("README.md"),
+        readme: read("docs/api.md"),
     }
 }
 
@@ -85,9 +85,9 @@ fn each_kind_of_drift_is_caught() {
         "error code invalid_limit is in the spec but not in shared::edge::envelope::CODES",
     ));
 
-    // The README's table forgets a code.
+    // The error table of docs/api.md forgets a code.
     let readme = base.readme.replace("`invalid_cursor`", "cursor");
-    cases.push((Files { readme, ..files() }, CODES.to_vec(), "error code invalid_cursor is in shared::edge::envelope::CODES but not in the README's error table"));
+    cases.push((Files { readme, ..files() }, CODES.to_vec(), "error code invalid_cursor is in shared::edge::envelope::CODES but not in the error table of docs/api.md"));
 
     // Not OpenAPI 3.1.
     let spec = base.spec.replacen("openapi: 3.1.0", "openapi: 3.0.3", 1);

@@ -1,4 +1,4 @@
-//! Kling's authentication (kling-api.md §1): an HS256 JWT signed with the SecretKey whose `iss`
+//! Kling's authentication (`docs/providers.md` §Auth): an HS256 JWT signed with the SecretKey whose `iss`
 //! is the AccessKey; 1001 missing header, 1002 bad signature, format or issuer, 1003 before
 //! `nbf`, 1004 at or after `exp`; all HTTP 401. Optionally a static API key (gateway mode).
 
@@ -56,7 +56,7 @@ pub fn check(header: Option<&str>, creds: &Credentials<'_>, now: i64) -> Result<
     Ok(())
 }
 
-/// The 2026 standard API: `Bearer <API key>` only (kling-api.md §0-B).
+/// The 2026 standard API: `Bearer <API key>` only (`docs/providers.md` §Standard API).
 pub fn check_api_key(header: Option<&str>, api_key: Option<&str>) -> Result<(), AuthFailure> {
     let Some(header) = header.filter(|h| !h.is_empty()) else {
         return Err((1001, "Authorization is empty"));

@@ -147,7 +147,7 @@ fn resolution(mode: &str) -> Resolution {
     }
 }
 
-/// Sound, multi-shot and elements (v2.6/v3 fields of both kinds, kling-api.md §0-A.5);
+/// Sound, multi-shot and elements (v2.6/v3 fields of both kinds, `docs/providers.md` §Extras);
 /// whether the video has sound.
 fn extras(body: &Value, c: &Common) -> Result<bool, Fail> {
     let sound = match opt_str(body, "sound")? {

@@ -1,4 +1,4 @@
-//! Kling's capability map (kling-api.md §3), written out as the table the documentation shows:
+//! Kling's capability map (`docs/providers.md` §Models), written out as the table the documentation shows:
 //! one line per model, feature and mode, with the durations it accepts.
 
 use std::collections::HashSet;
@@ -58,7 +58,7 @@ kling-3.0-turbo     sound           pro   3-15
 kling-3.0-turbo     multi-shot      *     3-15
 ";
 
-/// Models Kling discontinued: the live API refuses them by name (kling-api.md §0-A.1).
+/// Models Kling discontinued: the live API refuses them by name (`docs/providers.md` §Models).
 pub const RETIRED: &[&str] = &[
     "kling-v1",
     "kling-v1-5",

@@ -140,7 +140,7 @@ pub fn task_faults(prompt: &str) -> TaskFaults {
     faults
 }
 
-/// HTTP status Kling uses for a business code (kling-api.md §6).
+/// HTTP status Kling uses for a business code (`docs/providers.md` §Errors).
 pub fn http_status_for(code: i64) -> u16 {
     match code {
         1000..=1004 => 401,

@@ -159,7 +159,7 @@ async fn create_inner(
         tokio::time::sleep(hang).await;
     }
     if state.take_fail_after_storing() {
-        // The task exists; the caller is told the server failed (kling-api.md §0-A.3).
+        // The task exists; the caller is told the server failed (`docs/providers.md` §Unknown outcomes).
         return Err(injected(5000).into_response());
     }
     let mut data = task.to_json(&state.base_url);
@@ -184,7 +184,7 @@ async fn query(
     }
     match state.find(kind, &id) {
         Some(task) => ok(task.to_json(&state.base_url)),
-        // What the live API answers for an unknown id (kling-api.md §0-A.2), not 404/1203.
+        // What the live API answers for an unknown id (`docs/providers.md` §Legacy API), not 404/1203.
         None => fail(400, 1201, format!("Task not found by id/external id: {id}")).into_response(),
     }
 }

@@ -1,5 +1,5 @@
-//! Standard Webhooks signatures on callbacks (Kling's 2026 "Webhook Signature", kling-api.md
-//! §5): `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` with
+//! Standard Webhooks signatures on callbacks (Kling's 2026 "Webhook Signature", `docs/providers.md`
+//! §Callbacks): `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` with
 //! `key` = the base64-decoded secret after its `whsec_` prefix.
 
 use base64::Engine;

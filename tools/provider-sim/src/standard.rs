@@ -1,4 +1,4 @@
-//! The 2026 standard API (kling-api.md §0-B): `POST /text-to-video/{model}` and
+//! The 2026 standard API (`docs/providers.md` §Standard API): `POST /text-to-video/{model}` and
 //! `/image-to-video/{model}` with `{prompt | contents, settings, options}`, `GET /tasks` by ids
 //! (an unknown id is simply absent), cursor listing with `POST /tasks`. API key only. Unknown
 //! top-level fields are ignored and `duration` is not range-checked, as live.

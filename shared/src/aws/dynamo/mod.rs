@@ -1,4 +1,4 @@
-//! The single-table design (DESIGN.md): tasks, idempotency records and webhook dedup items.
+//! The single-table design (`docs/architecture.md` §The table): tasks, idempotency records and webhook dedup items.
 
 use std::collections::HashMap;
 

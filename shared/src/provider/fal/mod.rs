@@ -1,4 +1,4 @@
-//! Kling through fal.ai's queue (kling-api.md §0-C, §8.1): a hosting platform with one key, its
+//! Kling through fal.ai's queue (`docs/providers.md` §fal): a hosting platform with one key, its
 //! own queue and webhooks signed with Ed25519.
 //!
 //! fal's own retries are left on (no `x-fal-no-retry`): they re-run a request inside fal's queue

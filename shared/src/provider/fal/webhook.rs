@@ -1,4 +1,4 @@
-//! fal's webhook signatures (kling-api.md §8.1): Ed25519 over
+//! fal's webhook signatures (`docs/providers.md` §fal): Ed25519 over
 //! `request_id\nuser_id\ntimestamp\nhex(sha256(body))`, hex in `X-Fal-Webhook-Signature`,
 //! checked against every key of fal's JWKS. The timestamp must be within ±300 s. Keys are
 //! cached for at most 24 h and fetched again when no cached key verifies (a rotation), at most

@@ -172,7 +172,7 @@ pub fn job(task: &KlingTask) -> ProviderJob {
     }
 }
 
-/// What a Kling failure means for the caller (kling-api.md §6 and §0-A.3).
+/// What a Kling failure means for the caller (`docs/providers.md` §Errors and §Unknown outcomes).
 pub fn provider_error(e: &KlingError) -> ProviderError {
     let reason = e.to_string();
     if e.is_task_not_found() {

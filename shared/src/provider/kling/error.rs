@@ -1,4 +1,4 @@
-//! Kling's business codes (kling-api.md §6) as types. Whether to retry is decided by the code,
+//! Kling's business codes (`docs/providers.md` §Errors) as types. Whether to retry is decided by the code,
 //! never by the HTTP status: 429 carries both retryable (1302, 1303) and final (1100–1102,
 //! 1304) codes.
 
@@ -159,7 +159,7 @@ impl KlingError {
     }
 
     /// A lookup of a task Kling does not have: 1203, or what the live API answers, 400/1201
-    /// "Task not found by id/external id" (kling-api.md §0-A.2).
+    /// "Task not found by id/external id" (`docs/providers.md` §Legacy API).
     pub fn is_task_not_found(&self) -> bool {
         match self {
             KlingError::TaskNotFound(_) => true,
@@ -172,7 +172,7 @@ impl KlingError {
         }
     }
 
-    /// A create answered this way may have made the task (kling-api.md §0-A.3): 5000, 5002,
+    /// A create answered this way may have made the task (`docs/providers.md` §Unknown outcomes): 5000, 5002,
     /// a 5xx without Kling's body, an unreadable answer, a timeout or a lost connection. 4xx
     /// answers and the other business codes made nothing.
     pub fn may_have_created(&self) -> bool {

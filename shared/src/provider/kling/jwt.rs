@@ -1,7 +1,7 @@
-//! Kling's AK/SK JWT (kling-api.md §1): HS256, `iss` = AccessKey, `exp` = now + 1800,
+//! Kling's AK/SK JWT (`docs/providers.md` §Auth): HS256, `iss` = AccessKey, `exp` = now + 1800,
 //! `nbf` = now − 5, signed with the SecretKey. Tokens are cached and re-minted well before
 //! expiry. A 1003 (not yet valid) means Kling's clock is behind ours: from then on `nbf` goes
-//! back 300 s, since a token minted on the same clock would be refused again (§0-A.4).
+//! back 300 s, since a token minted on the same clock would be refused again (`docs/providers.md` §Auth).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

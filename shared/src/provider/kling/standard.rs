@@ -1,4 +1,4 @@
-//! Kling's 2026 standard API (kling-api.md §0-B): the model in the path
+//! Kling's 2026 standard API (`docs/providers.md` §Standard API): the model in the path
 //! (`POST /text-to-video/{model}`, `/image-to-video/{model}`), a body of
 //! `{prompt | contents, settings, options}`, `GET /tasks` by up to 20 ids (an unknown id is
 //! simply absent from `data`), `POST /tasks` for cursor listing, `succeeded` and `outputs[]`.

@@ -1,4 +1,4 @@
-//! Kling's JSON shapes (kling-api.md §2, §4). Durations go on the wire as strings.
+//! Kling's JSON shapes (`docs/providers.md` §Legacy API). Durations go on the wire as strings.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,7 @@ pub struct Text2VideoRequest {
     pub external_task_id: Option<String>,
 }
 
-/// Sound, shots and elements: the v2.6/v3 fields both kinds take (kling-api.md §0-A.5).
+/// Sound, shots and elements: the v2.6/v3 fields both kinds take (`docs/providers.md` §Extras).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Extras {
     /// `on` for native sound (v2.6 pro, v3); absent means Kling's default, silent.
@@ -54,7 +54,7 @@ pub struct ElementRef {
     pub element_id: String,
 }
 
-/// An image input: a public URL, or raw base64 with no `data:` prefix (kling-api.md §2.3).
+/// An image input: a public URL, or raw base64 with no `data:` prefix (`docs/providers.md` §Images).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ImageInput {

@@ -1,4 +1,4 @@
-//! fal-sim: an emulator of fal.ai's queue for its Kling models (kling-api.md §0-C, §8.1), a
+//! fal-sim: an emulator of fal.ai's queue for its Kling models (`docs/providers.md` §fal), a
 //! second tool in this crate. Submit to `POST /{model id}?fal_webhook=...` with `Key <key>`;
 //! status (202 with a `queue_position` that moves while queued, 200 when completed), result,
 //! cancel while queued; inputs checked per model id (422 `detail`); webhooks signed with

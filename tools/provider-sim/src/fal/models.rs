@@ -1,4 +1,4 @@
-//! fal's Kling model ids and the inputs each takes (kling-api.md §0-C), as the emulator checks
+//! fal's Kling model ids and the inputs each takes (`docs/providers.md` §fal), as the emulator checks
 //! them: a wrong input is a 422 with a `detail` list naming the field, as fal answers.
 
 use serde_json::{Value, json};
