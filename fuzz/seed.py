@@ -28,7 +28,7 @@ put("cursor", "valid", base64.urlsafe_b64encode(json.dumps(cursor).encode()).rst
 put("cursor", "other-user", base64.urlsafe_b64encode(json.dumps({**cursor, "gsi1pk": "USER#bob"}).encode()).rstrip(b"="))
 for mp4 in sorted((ROOT / "tools" / "provider-sim" / "assets").glob("gop-720p-*.mp4")):
     put("mp4_boxes", mp4.stem, bytes([97]) + mp4.read_bytes())
-for img in sorted((ROOT / "tools" / "devstack" / "tests" / "fixtures").iterdir()):
+for img in sorted((ROOT / "tools" / "e2e" / "tests" / "fixtures").iterdir()):
     put("image_header", img.name, img.read_bytes()[:4096])
 for found in sorted((ROOT / "fuzz" / "regressions").glob("*/*")):
     put(found.parent.name, f"regression-{found.name}", found.read_bytes())

@@ -58,7 +58,7 @@ try {
 
   // Image to video: the page uploads the image (a presigned PUT), then creates the task.
   await page.selectOption("#type", "image_to_video");
-  await page.setInputFiles("#image", process.env.IMAGE ?? "tools/devstack/tests/fixtures/photo-640x480.png");
+  await page.setInputFiles("#image", process.env.IMAGE ?? "tools/e2e/tests/fixtures/photo-640x480.png");
   await page.check("#rights");
   await page.fill("#prompt", "the lighthouse beam sweeps across the waves");
   await page.click("#create");

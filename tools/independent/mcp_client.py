@@ -1,5 +1,5 @@
 """Drives the local stack's MCP endpoint with the MCP Python SDK (PyPI `mcp`), an
-implementation independent of ours, for tools/devstack/tests/mcp.rs.
+implementation independent of ours, for tools/e2e/tests/mcp.rs.
 
     mcp_client.py MCP_URL TOKEN
 

@@ -2,7 +2,8 @@
 //! The domain's rules answer with these; `edge::envelope` renders them.
 
 /// Every stable error code, the contract with apps: `api/openapi.yaml` lists the same set (a
-/// test compares them, and the README's table), and a code missing here fails debug builds.
+/// test compares them, and the error table of `docs/api.md`), and a code missing here fails
+/// debug builds.
 pub const CODES: &[&str] = &[
     "malformed_request",
     "idempotency_key_required",

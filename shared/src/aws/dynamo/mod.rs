@@ -42,7 +42,7 @@ pub const GSI3: &str = "gsi3";
 const ACTIVE: &str = "ACTIVE";
 const IDEMPOTENCY_TTL_SECS: i64 = 48 * 3600;
 const WEBHOOK_DEDUP_TTL_SECS: i64 = 7 * 24 * 3600;
-/// The account attribute an operator sets to pin a plan (README, "Plans"); nothing here writes
+/// The account attribute an operator sets to pin a plan (`docs/api.md`); nothing here writes
 /// it. (`plan`, which early versions wrote at the first create, is ignored.)
 pub const OPERATOR_PLAN_ATTRIBUTE: &str = "plan_override";
 /// Daily usage items outlive their day long enough for reporting.
