@@ -1,5 +1,5 @@
 """CloudFront signed URLs by botocore's CloudFrontSigner, an implementation independent of ours,
-for the byte-for-byte check in shared/tests/cdn.rs.
+for the byte-for-byte check in tools/e2e/tests/cdn.rs.
 
     cloudfront_sign.py keygen                              -> a PKCS#1 RSA private key (PEM)
     cloudfront_sign.py sign PEM_FILE KEY_PAIR_ID URL EXPIRES -> the signed URL

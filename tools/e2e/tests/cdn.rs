@@ -1,5 +1,6 @@
 //! Our CloudFront signer against botocore's `CloudFrontSigner` (tools/independent), byte for
-//! byte, with a key made for this run.
+//! byte, with a key made for this run. botocore comes from the project's `.venv` (`PYTHON`, set
+//! by the Makefile), so this runs with the end-to-end tests.
 
 use std::process::Command;
 
@@ -10,7 +11,7 @@ fn python() -> String {
 }
 
 fn script() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/independent/cloudfront_sign.py")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../independent/cloudfront_sign.py")
 }
 
 fn run(args: &[&str]) -> String {
