@@ -295,6 +295,62 @@ async fn a_lost_create_is_recovered_once(surface: Surface) {
     assert_eq!(err, ProviderError::NotFound);
 }
 
+/// Once a create may have made the task, the call ends in the task or an unknown outcome:
+/// busy lookups after a lost answer are not "nothing was made" (which would free the slot and
+/// submit again), and a create refused as a duplicate external id is ours to look up.
+async fn an_unknown_create_never_ends_busy_or_refused(surface: Surface) {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let mut cfg = config(&sim, surface);
+    cfg.request_timeout = Duration::from_millis(300);
+    let p = KlingProvider::new(&cfg).unwrap();
+    sim.state.set_faults(Faults {
+        hang_next_creates: 1,
+        hang_ms: 2_000,
+        next_errors: vec![NextError {
+            code: 1302,
+            times: 12,
+            on: CallKind::Query,
+        }],
+        ..Default::default()
+    });
+    let err = p
+        .submit(&request("unknown-busy"), Deadline::none())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ProviderError::OutcomeUnknown { .. }),
+        "busy lookups after a lost create on {surface:?}: {err}"
+    );
+    assert_eq!(sim.state.count_for_external("unknown-busy"), 1);
+    // The next run (a lookup that wrongly said "not found") posts again: Kling refuses the
+    // duplicate external id, and the task it holds is the answer.
+    sim.state.set_faults(Faults::default());
+    let creates = sim.state.counters().create;
+    let job = p
+        .submit(&request("unknown-busy"), Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(sim.state.counters().create - creates, 1, "one refused POST");
+    assert_eq!(sim.state.count_for_external("unknown-busy"), 1);
+    let held = JobLookup {
+        provider: "",
+        handle: None,
+        kind: VideoType::TextToVideo,
+        reference: None,
+        task_id: "unknown-busy",
+    };
+    let found = p.lookup(held, Deadline::none()).await.unwrap();
+    assert_eq!(job.reference, found.reference);
+    // A request Kling refuses for what it is (no task of ours behind it) stays refused.
+    sim.state.set_faults(next(1201, 1, CallKind::Create));
+    let err = p
+        .submit(&request("really-invalid"), Deadline::none())
+        .await
+        .unwrap_err();
+    assert_eq!(err.label(), "not_created", "{err}");
+    assert_eq!(sim.state.count_for_external("really-invalid"), 0);
+}
+
 async fn callback_sink() -> (String, Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>) {
     let seen: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
     let store = seen.clone();
@@ -590,6 +646,7 @@ on_both_surfaces!(
     error_codes_with_their_attempts,
     the_deadline_bounds_every_call,
     a_lost_create_is_recovered_once,
+    an_unknown_create_never_ends_busy_or_refused,
     callbacks_are_read_in_either_shape,
     callbacks_are_signed_when_configured,
     downloads_bills_and_request_ids,

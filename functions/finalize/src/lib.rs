@@ -22,7 +22,7 @@ use shared::domain::timestamp::{self, Timestamp};
 use shared::lifecycle::fail::{Failure, fail_and_refund};
 use shared::lifecycle::sync::lookup_of;
 use shared::ports::{FinalizeMessage, FinalizeReason, Tasks, VideoMetadata, VideoStore};
-use shared::provider::{Deadline, JobStatus, VideoProvider};
+use shared::provider::{Deadline, JobStatus, ProviderError, VideoProvider};
 use shared::runtime::metrics::{self, Unit};
 
 pub use copy::{CopyError, stream_into};
@@ -145,14 +145,19 @@ pub async fn finalize_task<S: Store, P: VideoProvider, V: VideoStore>(
         tracing::info!(%key, "video already published; recording it without a second upload");
         return record_stored(app, task, video).await;
     }
-    let result_url = match confirm(app, task).await? {
+    let result_url = match confirm(app, task, reason).await? {
         Confirmed::Video(url) => url,
         Confirmed::Failed(code, why) => return fail(app, task, code, &why).await,
-        Confirmed::Pending(status) if reason == FinalizeReason::FailureReported => {
-            tracing::warn!(
+        Confirmed::Pending(status) if reason != FinalizeReason::Done => {
+            tracing::info!(
                 status = status.as_str(),
-                "a reported failure the provider denies"
+                ?reason,
+                "the provider says the task is not done; acknowledged"
             );
+            return Ok(());
+        }
+        Confirmed::Unknown => {
+            tracing::info!("an early callback for a task the provider does not hold; acknowledged");
             return Ok(());
         }
         Confirmed::Pending(status) => {
@@ -231,6 +236,8 @@ enum Confirmed {
     Failed(&'static str, String),
     /// Not finished (what it reports is recorded).
     Pending(JobStatus),
+    /// The provider does not hold the task (only asked on a hint).
+    Unknown,
 }
 
 /// Ask the provider itself (the callback was a hint): done with a video, failed, or not
@@ -238,12 +245,20 @@ enum Confirmed {
 async fn confirm<S: Store, P: VideoProvider, V>(
     app: &App<S, P, V>,
     task: &Task,
+    reason: FinalizeReason,
 ) -> Result<Confirmed, Retry> {
-    let remote = app
+    let remote = match app
         .provider
         .lookup(lookup_of(task), Deadline::after(QUERY_BUDGET))
         .await
-        .map_err(|e| Retry(format!("provider lookup failed: {e}")))?;
+    {
+        Ok(remote) => remote,
+        // A hint for a task the provider does not hold (yet): dispatch's own lookup settles it.
+        Err(ProviderError::NotFound) if reason == FinalizeReason::Hint => {
+            return Ok(Confirmed::Unknown);
+        }
+        Err(e) => return Err(Retry(format!("provider lookup failed: {e}"))),
+    };
     let patch = TaskPatch {
         provider_ref: Some(remote.reference.clone()),
         provider_handle: remote.handle.clone(),

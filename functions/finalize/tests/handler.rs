@@ -436,3 +436,31 @@ async fn a_task_that_ends_during_the_copy_gets_nothing_published() {
     );
     assert_eq!(app.store.ledger_sum("alice"), (500, 500), "refunded once");
 }
+
+const HINT: &str = r#"{"task_id": "t-1", "reason": "hint"}"#;
+
+/// An early callback's hint (a task we hold no reference for): finalize asks the provider by
+/// our id. A job it does not hold changes nothing and is not retried; one it holds gives the
+/// task its reference and status; a finished one is stored. Nothing is refunded on the way.
+#[tokio::test]
+async fn a_hint_records_what_the_provider_holds_and_nothing_else() {
+    let (base, _) = origin().await;
+    let app = app();
+    seed_task(&app.store, &task_fixture("t-1", "alice", "fake"), None).await;
+    assert!(
+        run(&app, &[HINT]).await.is_empty(),
+        "not held: acknowledged"
+    );
+    assert_eq!(task(&app).await.status, TaskStatus::Created);
+    app.provider.hold("t-1", "job-1", JobStatus::Running);
+    assert!(run(&app, &[HINT]).await.is_empty(), "running: acknowledged");
+    let t = task(&app).await;
+    assert_eq!(t.status, TaskStatus::Running);
+    assert_eq!(t.provider_ref.map(|r| r.0), Some("job-1".to_string()));
+    let url = format!("{base}/video.mp4");
+    app.provider
+        .set("t-1", JobStatus::Succeeded, Some(url.as_str()), None);
+    assert!(run(&app, &[HINT]).await.is_empty());
+    assert_eq!(task(&app).await.status, TaskStatus::Succeeded);
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0));
+}

@@ -147,6 +147,11 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
             &json!({"ok": true, "ignored": "unknown status"}),
         ));
     };
+    let adopt = match &task.provider_ref {
+        Some(_) => None,
+        None if signed_by_provider(app, provider) => Some(hint.reference.clone()),
+        None => return early_hint(app, task_id, &hint).await,
+    };
     let claim = WebhookClaim {
         provider: task.provider.clone(),
         reference: hint.reference.clone(),
@@ -162,11 +167,46 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
         return Ok(json_response(200, &json!({"ok": true, "duplicate": true})));
     }
     // Whatever fails from here on releases the claim, so a redelivery can do the work.
-    let done = apply_hint(app, task_id, event, &hint).await;
+    let done = apply_hint(app, task_id, event, &hint, adopt).await;
     if done.is_err() {
         let _ = app.store.release_webhook(&claim).await;
     }
     done.map(|()| json_response(200, &json!({"ok": true})))
+}
+
+/// Whether this provider's callbacks were verified by the provider's own key: fal's always
+/// (Ed25519, its JWKS), Kling's when signing is on (a per-account secret). Only such a
+/// callback may name the provider's job for a task we have no reference for.
+fn signed_by_provider<S, Q, C>(app: &App<S, Q, C>, provider: &str) -> bool {
+    provider == shared::provider::fal::NAME || !app.signers.is_empty()
+}
+
+/// A callback for a task whose provider reference we do not know yet (dispatch's create is
+/// still out, or its answer was lost), and which nothing proves came from the provider: it
+/// moves nothing. Finalize asks the provider by our id, which records the reference and the
+/// status (and stores the video if it is done); dispatch's own lookup settles the rest.
+async fn early_hint<S, Q: FinalizeQueue, C>(
+    app: &App<S, Q, C>,
+    task_id: &str,
+    hint: &CallbackHint,
+) -> Result<Response<Body>, ApiError> {
+    tracing::info!(
+        provider_ref = %hint.reference,
+        status = hint.status.as_str(),
+        "callback before the provider's reference is known; asking the provider"
+    );
+    let message = FinalizeMessage {
+        task_id: task_id.into(),
+        reason: FinalizeReason::Hint,
+    };
+    app.queue.enqueue(&message).await.map_err(|e| {
+        tracing::error!(error = %e, "could not queue the lookup");
+        ApiError::new(503, "queue_unavailable", "try again later").retryable(Some(5))
+    })?;
+    Ok(json_response(
+        200,
+        &json!({"ok": true, "deferred": "the provider is asked first"}),
+    ))
 }
 
 /// The URL token (this provider, this task), the signature when signing is on, and the body
@@ -255,21 +295,27 @@ async fn bound_task<S: Store, Q, C>(
 
 /// A hint moves the task only where no money moves and nothing ends: queued, running, done
 /// (finalize then asks the provider before storing). A reported failure is never applied on
-/// the hint: finalize asks the provider first. The provider's reference is never taken from a
-/// callback body, only from our own authenticated answers.
+/// the hint: finalize asks the provider first. The provider's reference is taken from a
+/// callback body only when the provider's own signature vouches for it (`adopt`); otherwise
+/// only from our own authenticated answers.
 async fn apply_hint<S: Store, Q: FinalizeQueue, C>(
     app: &App<S, Q, C>,
     task_id: &str,
     event: TaskEvent,
     hint: &CallbackHint,
+    adopt: Option<shared::provider::ProviderRef>,
 ) -> Result<(), ApiError> {
     let reason = if event == TaskEvent::Failed {
         tracing::info!(failure = ?hint.failure, "failure reported; the provider will confirm it");
         FinalizeReason::FailureReported
     } else {
+        let patch = TaskPatch {
+            provider_ref: adopt,
+            ..Default::default()
+        };
         let applied = app
             .store
-            .apply(task_id, event, TaskPatch::default())
+            .apply(task_id, event, patch)
             .await
             .map_err(ApiError::from)?;
         tracing::info!(

@@ -330,34 +330,43 @@ async fn other_routes_are_404() {
     assert_eq!(code(&send(&app, event).await), (404, "route_not_found"));
 }
 
+/// fal's signature over request id, user id, timestamp and the body's hash.
+fn fal_signed(key: &ed25519_dalek::SigningKey, ts: i64, body: &str) -> (i64, String) {
+    use ed25519_dalek::Signer;
+    use sha2::Digest;
+    let msg = format!(
+        "job-1\nuser-1\n{ts}\n{}",
+        hex::encode(sha2::Sha256::digest(body))
+    );
+    (ts, hex::encode(key.sign(msg.as_bytes()).to_bytes()))
+}
+
+fn fal_event((ts, sig): (i64, String), raw: &str) -> HttpEvent {
+    callback("fal", "t-1", json!(null))
+        .raw_body(raw)
+        .header("x-fal-webhook-request-id", "job-1")
+        .header("x-fal-webhook-user-id", "user-1")
+        .header("x-fal-webhook-timestamp", &ts.to_string())
+        .header("x-fal-webhook-signature", &sig)
+}
+
+fn fal_done_body() -> String {
+    json!({"request_id": "job-1", "gateway_request_id": "job-1", "status": "OK",
+        "payload": {"video": {"url": "https://v3.fal.media/files/x.mp4"}}})
+    .to_string()
+}
+
 /// fal's webhooks carry an Ed25519 signature over request id, user id, timestamp and the body's
 /// hash: signed by a fal key it is a hint like any other; unsigned, stale, re-signed by
 /// another key or with another body it is 401 and nothing moves.
 #[tokio::test]
 async fn fal_webhooks_need_fals_signature() {
-    use ed25519_dalek::Signer;
-    use sha2::Digest;
     let app = seeded("fal").await;
     let before = status(&app).await;
-    let body = json!({"request_id": "job-1", "gateway_request_id": "job-1", "status": "OK",
-        "payload": {"video": {"url": "https://v3.fal.media/files/x.mp4"}}})
-    .to_string();
-    let signed = |key: &ed25519_dalek::SigningKey, ts: i64, body: &str| {
-        let msg = format!(
-            "job-1\nuser-1\n{ts}\n{}",
-            hex::encode(sha2::Sha256::digest(body))
-        );
-        (ts, hex::encode(key.sign(msg.as_bytes()).to_bytes()))
-    };
+    let body = fal_done_body();
+    let signed = fal_signed;
+    let event = fal_event;
     let now = shared::domain::timestamp::unix_seconds(shared::domain::timestamp::now());
-    let event = |(ts, sig): (i64, String), raw: &str| {
-        callback("fal", "t-1", json!(null))
-            .raw_body(raw)
-            .header("x-fal-webhook-request-id", "job-1")
-            .header("x-fal-webhook-user-id", "user-1")
-            .header("x-fal-webhook-timestamp", &ts.to_string())
-            .header("x-fal-webhook-signature", &sig)
-    };
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[12; 32]);
     let refused = [
         event(signed(&stranger, now, &body), &body),
@@ -380,4 +389,42 @@ async fn fal_webhooks_need_fals_signature() {
     assert_eq!(status(&app).await, TaskStatus::Finalizing);
     let again = send(&app, event(signed(&fal_key(), now, &body), &body)).await;
     assert_eq!(again.1["duplicate"], true, "fal's retries are handled once");
+}
+
+/// A callback for a task we hold no reference for (our create is still out, or its answer was
+/// lost) and that nothing proves came from the provider moves nothing: finalize asks the
+/// provider by our id first (and dispatch's own lookup settles the rest).
+#[tokio::test]
+async fn an_early_unsigned_callback_moves_nothing_and_asks_the_provider() {
+    let app = app();
+    seed_task(&app.store, &task_fixture("t-1", "alice", "fake"), None).await;
+    for state in ["working", "done", "broken"] {
+        let got = send(&app, callback("fake", "t-1", fake(state))).await;
+        assert_eq!(got.0, 200, "{got:?}");
+    }
+    let task = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(
+        (task.status, task.provider_ref),
+        (TaskStatus::Created, None)
+    );
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0), "nothing refunded");
+    let queued = app.queue.drain();
+    assert_eq!(queued.len(), 3);
+    assert!(queued.iter().all(|m| m.reason == FinalizeReason::Hint));
+}
+
+/// fal's signature vouches for the request id it names: a verified webhook for a task whose
+/// submit answer was lost gives the task its reference, so finalize can ask fal about it.
+#[tokio::test]
+async fn a_verified_fal_webhook_gives_a_task_without_a_reference_its_reference() {
+    let app = app();
+    seed_task(&app.store, &task_fixture("t-1", "alice", "fal"), None).await;
+    let body = fal_done_body();
+    let now = shared::domain::timestamp::unix_seconds(shared::domain::timestamp::now());
+    let got = send(&app, fal_event(fal_signed(&fal_key(), now, &body), &body)).await;
+    assert_eq!(got, (200, json!({"ok": true})));
+    let task = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(task.status, TaskStatus::Finalizing);
+    assert_eq!(task.provider_ref.map(|r| r.0), Some("job-1".to_string()));
+    assert_eq!(app.queue.drain().len(), 1);
 }

@@ -27,6 +27,10 @@ pub enum FinalizeReason {
     #[default]
     Done,
     FailureReported,
+    /// A callback arrived before we knew the provider's reference for the task (an unsigned
+    /// callback cannot give us one): finalize asks the provider by our id, which records the
+    /// reference and the status, and stores the video if it is done.
+    Hint,
 }
 
 impl FinalizeReason {

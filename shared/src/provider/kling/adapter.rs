@@ -203,9 +203,10 @@ pub fn provider_error(e: &KlingError) -> ProviderError {
             | ErrorKind::TokenExpired => ProviderError::Auth { reason },
             _ => ProviderError::NotCreated { reason },
         },
-        KlingError::Timeout | KlingError::Transport(_) | KlingError::Decode(_) => {
-            ProviderError::OutcomeUnknown { reason }
-        }
+        KlingError::Timeout
+        | KlingError::Transport(_)
+        | KlingError::Decode(_)
+        | KlingError::Unsettled(_) => ProviderError::OutcomeUnknown { reason },
         KlingError::Signing(_) => ProviderError::Auth { reason },
         KlingError::TaskNotFound(_) => ProviderError::NotFound,
         KlingError::Unsupported(feature, r) => ProviderError::Unsupported {

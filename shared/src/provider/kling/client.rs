@@ -187,7 +187,9 @@ impl KlingClient {
     /// POST a create, retrying what is transient. After an answer that may have created the
     /// task (a timeout, 5000, a lost connection) the task is looked up by our id before any
     /// second POST, which a stored external id would refuse (and which could pay twice
-    /// without one).
+    /// without one); from then on the call ends only in the task or an unknown outcome. A
+    /// create refused as invalid is looked up too: the external id may be ours already (an
+    /// earlier run's create whose answer was lost).
     pub(crate) async fn create_at<B, T, L, LF>(
         &self,
         segments: &[&str],
@@ -214,14 +216,44 @@ impl KlingClient {
             };
             let err = match result {
                 Ok(created) => return Ok(created),
-                Err(e) if !e.is_retryable() && !e.may_have_created() => return Err(e),
+                Err(e) if e.is_invalid_parameters() => {
+                    return self.duplicate_or(e, lookup.as_ref(), outcome_unknown).await;
+                }
+                Err(e) if !e.is_retryable() && !e.may_have_created() => {
+                    return Err(e.settled(outcome_unknown));
+                }
                 Err(e) => e,
             };
             outcome_unknown |= err.may_have_created();
             attempt += 1;
             if !self.wait_before_retry(attempt, &err, deadline).await {
-                return Err(err);
+                return Err(err.settled(outcome_unknown));
             }
+        }
+    }
+
+    /// A create refused as invalid: ours already if the lookup by our id finds it; a real
+    /// refusal if it does not (and nothing earlier may have made it); unknown otherwise.
+    async fn duplicate_or<T, L, LF>(
+        &self,
+        refused: KlingError,
+        lookup: Option<&L>,
+        outcome_unknown: bool,
+    ) -> Result<T, KlingError>
+    where
+        L: Fn() -> LF,
+        LF: Future<Output = Result<T, KlingError>>,
+    {
+        let Some(lookup) = lookup else {
+            return Err(refused.settled(outcome_unknown));
+        };
+        match lookup().await {
+            Ok(found) => {
+                tracing::info!(error = %refused, "create refused as a duplicate; the task is ours");
+                Ok(found)
+            }
+            Err(e) if e.is_task_not_found() => Err(refused.settled(outcome_unknown)),
+            Err(e) => Err(e.settled(true)),
         }
     }
 

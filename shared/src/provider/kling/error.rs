@@ -98,6 +98,11 @@ pub enum KlingError {
     /// Refused before any request: a value Kling would reject.
     #[error("invalid request for Kling: {0}")]
     InvalidInput(String),
+    /// A create whose outcome stayed unknown: an earlier attempt may have made the task and no
+    /// lookup settled it before this error ended the call (`docs/providers.md` §Unknown
+    /// outcomes). Never a failure: the task is looked up again.
+    #[error("create outcome unknown, last error: {0}")]
+    Unsettled(Box<KlingError>),
 }
 
 impl From<crate::domain::catalogue::Refusal> for KlingError {
@@ -180,8 +185,26 @@ impl KlingError {
             KlingError::Api { kind, .. } => {
                 matches!(kind, ErrorKind::ServerError | ErrorKind::InternalTimeout)
             }
-            KlingError::Timeout | KlingError::Transport(_) | KlingError::Decode(_) => true,
+            KlingError::Timeout
+            | KlingError::Transport(_)
+            | KlingError::Decode(_)
+            | KlingError::Unsettled(_) => true,
             _ => false,
+        }
+    }
+
+    /// A create refused as invalid (400/1201): after an earlier create of the same external id,
+    /// that is Kling refusing a duplicate, and the task is ours to look up.
+    pub fn is_invalid_parameters(&self) -> bool {
+        self.kind() == Some(ErrorKind::InvalidParameters) && !self.is_task_not_found()
+    }
+
+    /// What a create call ends with: once an attempt may have made the task, whatever ends the
+    /// call is an unknown outcome, not the last answer (a busy lookup is not "nothing made").
+    pub fn settled(self, outcome_unknown: bool) -> Self {
+        match (outcome_unknown, self) {
+            (true, e @ KlingError::Unsettled(_)) | (false, e) => e,
+            (true, e) => KlingError::Unsettled(Box::new(e)),
         }
     }
 

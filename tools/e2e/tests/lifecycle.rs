@@ -1,0 +1,127 @@
+//! The task lifecycle where a provider's answer is late, lost or busy, against moto and
+//! provider-sim over HTTP with the real function binaries: a task whose submit may have reached
+//! the provider is resolved only by the provider's own answer.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Api, fast_retries, store, t2v, wait_terminal_in_table};
+use devstack::stack::Stack;
+use provider_sim::{CallKind, Faults, NextError};
+use serde_json::json;
+use shared::domain::task::TaskStatus;
+use shared::ports::{Accounts, LedgerKind};
+
+async fn create(stack: &Stack, token: &str, key: &str, prompt: &str) -> String {
+    let (status, _, task) = Api::new(stack).create(token, key, &t2v(prompt)).await;
+    assert_eq!(status, 202, "{task}");
+    task["id"].as_str().unwrap().to_string()
+}
+
+/// One debit, no refund, nothing left in flight.
+async fn charged_once_and_done(stack: &Stack, user: &str, id: &str) {
+    let ledger = store(stack).ledger(user).await.unwrap();
+    let count = |kind| {
+        ledger
+            .iter()
+            .filter(|e| e.task_id.as_str() == id && e.kind == kind)
+            .count()
+    };
+    assert_eq!(
+        (count(LedgerKind::Debit), count(LedgerKind::Refund)),
+        (1, 0)
+    );
+    let day = shared::domain::timestamp::utc_day(shared::domain::timestamp::now());
+    let account = store(stack).account(user, &day).await.unwrap();
+    assert_eq!(account.in_flight, 0, "the slot is free again");
+}
+
+/// A callback with the task's valid URL token that arrives while the task is still waiting for
+/// its submit (Kling is busy; we hold no reference yet) moves nothing: the provider is asked
+/// first, says it holds no such task, and the task is submitted as usual — one Kling task,
+/// SUCCEEDED, no refund. (Moved to RUNNING by the callback, it would never be submitted.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_early_callback_never_strands_a_task() {
+    let stack = common::start(|opts| {
+        opts.sim_speed = 20.0;
+        opts.extra_env = fast_retries();
+    })
+    .await;
+    stack.sim.state.set_faults(Faults {
+        next_errors: vec![NextError {
+            code: 1303,
+            times: 8,
+            on: CallKind::Create,
+        }],
+        ..Default::default()
+    });
+    let token = stack.token("early").unwrap();
+    let id = create(&stack, &token, "early-1", "a heron at dawn").await;
+    let url = shared::edge::webhook_token::callback_url(
+        &stack.api_url,
+        devstack::env::LOCAL_WEBHOOK_SECRET.as_bytes(),
+        "kling",
+        &id,
+    );
+    let early = json!({"task_id": "kling-early-1", "task_status": "processing",
+        "task_info": {"external_task_id": id}});
+    let resp = shared::runtime::net::client()
+        .expect("HTTP client")
+        .post(url)
+        .json(&early)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let task = wait_terminal_in_table(&stack, &id, Duration::from_secs(60)).await;
+    assert_eq!(task.status, TaskStatus::Succeeded, "{task:?}");
+    assert_eq!(stack.sim.state.count_for_external(&id), 1, "one Kling task");
+    assert_ne!(
+        task.provider_ref.map(|r| r.0).as_deref(),
+        Some("kling-early-1"),
+        "the reference is Kling's own, not the callback's"
+    );
+    charged_once_and_done(&stack, "early", &id).await;
+}
+
+/// A create whose answer is lost (it hangs past the client's timeout) followed by busy
+/// lookups (1302) is an unknown outcome, not "busy": the slot is not given back and nothing is
+/// posted again until a lookup settles it, so Kling's refusal of a duplicate external id can
+/// never fail (and refund) the task Kling is generating and billing. Callbacks are dropped:
+/// polling finds the result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn busy_lookups_after_a_lost_create_neither_fail_nor_refund() {
+    let stack = common::start(|opts| {
+        opts.sim_speed = 20.0;
+        opts.extra_env = fast_retries();
+        opts.extra_env
+            .push(("KLING_REQUEST_TIMEOUT_MS".into(), "1000".into()));
+        opts.extra_env
+            .push(("POLL_STALE_SECONDS".into(), "1".into()));
+    })
+    .await;
+    stack.sim.state.set_faults(Faults {
+        hang_next_creates: 1,
+        hang_ms: 2_500,
+        next_errors: vec![NextError {
+            // More than the create's own retries (lookups inside lookups) can absorb.
+            code: 1302,
+            times: 40,
+            on: CallKind::Query,
+        }],
+        ..Default::default()
+    });
+    let token = stack.token("unknown").unwrap();
+    let id = create(
+        &stack,
+        &token,
+        "unknown-1",
+        "a lighthouse [sim:drop-callbacks]",
+    )
+    .await;
+    let task = Api::new(&stack).wait_terminal(&token, &id).await;
+    assert_eq!(task["status"], "SUCCEEDED", "{task}");
+    assert_eq!(stack.sim.state.count_for_external(&id), 1, "one Kling task");
+    charged_once_and_done(&stack, "unknown", &id).await;
+}
