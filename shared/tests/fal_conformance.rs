@@ -212,6 +212,19 @@ async fn cancel_in_the_queue_and_after_completion() {
     );
     let after = p.lookup(lookup(&queued), Deadline::none()).await.unwrap();
     assert_eq!(after.status, JobStatus::Failed, "{after:?}");
+    // fal accepts the cancel but a worker has the request: it runs on, so it is not canceled.
+    let mut faults = fal.state.faults();
+    faults.ignore_cancels = true;
+    fal.state.set_faults(faults);
+    let runs_on = p
+        .submit(&request("q2", "p"), Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(
+        p.cancel(lookup(&runs_on), Deadline::none()).await,
+        Ok(CancelOutcome::AlreadyStarted)
+    );
+    assert_eq!(wait_done(&p, &runs_on).await.status, JobStatus::Succeeded);
     let fal = fal_with(|_| {}).await;
     let p = FalProvider::new(&config(&fal)).unwrap();
     let job = p

@@ -178,6 +178,9 @@ async fn cancel<S: Store, V: VideoStore, P: VideoProvider, Q>(
         TaskStatus::Created | TaskStatus::Queued if task.provider_ref.is_some() => {
             cancel_at_provider(app, &task).await?
         }
+        // The submit is out and its answer not recorded yet: ask again in a moment, when the
+        // provider's reference is known (a provider that can drop queued jobs may still).
+        TaskStatus::Created => return Err(cannot_cancel().retryable(Some(2))),
         _ => return Err(cannot_cancel()),
     };
     tracing::info!("task canceled");

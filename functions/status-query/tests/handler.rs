@@ -507,3 +507,23 @@ async fn deleting_a_cached_task_keeps_the_source_tasks_object() {
         "the source still plays"
     );
 }
+
+/// A cancel that arrives while the submit is out and its answer not yet recorded cannot know
+/// whether the provider holds the task: 409 "try again" (retryable, `Retry-After`), and
+/// nothing changes; once the reference is recorded the provider is asked.
+#[tokio::test]
+async fn cancel_while_the_submit_is_in_flight_says_try_again() {
+    let app = app();
+    seed_task(&app.store, &task_fixture("t-1", "alice", "fake"), None).await;
+    app.store
+        .claim_submit("t-1", None, Timestamp::now())
+        .await
+        .unwrap();
+    let got = send(&app, cancel("t-1")).await;
+    assert_eq!(code(&got), (409, "cannot_cancel"));
+    assert_eq!(got.2["error"]["retryable"], true);
+    assert_eq!(got.1["retry-after"], "2");
+    let task = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(task.status, TaskStatus::Created);
+    assert_eq!(app.store.ledger_sum("alice"), (500, 0));
+}

@@ -154,6 +154,7 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
     };
     let claim = WebhookClaim {
         provider: task.provider.clone(),
+        task_id: task.id.clone(),
         reference: hint.reference.clone(),
         status: hint.status.as_str(),
     };

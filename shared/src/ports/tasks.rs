@@ -14,19 +14,28 @@ pub struct Applied {
     pub moved: bool,
 }
 
-/// One callback's identity for deduplication, namespaced by provider.
+/// One callback's identity for deduplication: our task (so a callback URL for one task can
+/// never claim another's), the provider's job and the status.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WebhookClaim {
     pub provider: String,
+    pub task_id: crate::domain::task::TaskId,
     pub reference: crate::domain::generation::ProviderRef,
     pub status: &'static str,
 }
 
 impl WebhookClaim {
+    /// The item key. The provider's reference comes from a callback body, so it enters the key
+    /// as a hash: the key stays short whatever the body says (DynamoDB refuses keys over 2 KB).
     pub fn key(&self) -> String {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(self.reference.as_str().as_bytes()));
         format!(
-            "WEBHOOK#{}#{}#{}",
-            self.provider, self.reference, self.status
+            "WEBHOOK#{}#{}#{}#{}",
+            self.provider,
+            self.task_id,
+            &digest[..32],
+            self.status
         )
     }
 }
@@ -126,4 +135,31 @@ pub trait WebhookDedup: Send + Sync {
         &self,
         claim: &WebhookClaim,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::generation::ProviderRef;
+
+    #[test]
+    fn a_claim_is_scoped_to_its_task_and_short_whatever_the_body_says() {
+        let claim = |task: &str, reference: &str| WebhookClaim {
+            provider: "kling".into(),
+            task_id: task.into(),
+            reference: ProviderRef(reference.into()),
+            status: "succeed",
+        };
+        let cases = [
+            (claim("t-1", "job-1"), claim("t-2", "job-1"), false),
+            (claim("t-1", "job-1"), claim("t-1", "job-2"), false),
+            (claim("t-1", "job-1"), claim("t-1", "job-1"), true),
+        ];
+        for (a, b, same) in cases {
+            assert_eq!(a.key() == b.key(), same, "{a:?} {b:?}");
+        }
+        let huge = claim("01a241e5-d12c-76e0-8fee-7beb107d72c1", &"x".repeat(100_000));
+        assert!(huge.key().len() < 200, "{}", huge.key().len());
+        assert!(huge.key().starts_with("WEBHOOK#kling#01a241e5-"));
+    }
 }

@@ -78,8 +78,11 @@ async fn cancel_reaches_fals_queue_and_refunds_once() {
     let body = json!({"type": "text_to_video", "prompt": "a slow tide", "duration": 5});
     let (_, _, task) = api.create(&token, "fal-cancel", &body).await;
     let id = task["id"].as_str().unwrap().to_string();
+    // Our record of fal's request id, not fal-sim's own: until dispatch has written it, a
+    // cancel is answered "try again" (409, retryable).
     for _ in 0..100 {
-        if stack.fal.state.all().len() == 1 {
+        let ours = store(&stack).get_task(&id).await.unwrap().unwrap();
+        if ours.provider_ref.is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -30,6 +30,7 @@ async fn a_webhook_claim_whose_reply_was_lost_is_still_won() {
     let (proxy, lossy) = lossy_store(&stack).await;
     let claim = WebhookClaim {
         provider: "kling".into(),
+        task_id: "t-lost-reply".into(),
         reference: shared::provider::ProviderRef("job-lost-reply".into()),
         status: "succeed",
     };

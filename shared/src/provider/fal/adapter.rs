@@ -166,6 +166,25 @@ impl FalProvider {
         })
     }
 
+    /// `CANCELLATION_REQUESTED` is a request, not an outcome: the job is dropped (and nothing
+    /// billed) only when fal's status says it was canceled; otherwise it goes on and its own
+    /// outcome decides (a later cancellation shows as a failure, refunded then).
+    async fn cancel_confirmed(
+        &self,
+        handle: &Handle,
+        deadline: Deadline,
+    ) -> Result<CancelOutcome, ProviderError> {
+        let answer = self
+            .client
+            .status(handle, deadline)
+            .await
+            .map_err(|e| provider_error(&e, true))?;
+        Ok(match answer.status.as_str() {
+            "CANCELED" => CancelOutcome::Canceled,
+            _ => CancelOutcome::AlreadyStarted,
+        })
+    }
+
     /// A finished request: its video, or why it failed (fal's `error_type` first).
     async fn finished(
         &self,
@@ -237,11 +256,7 @@ impl VideoProvider for FalProvider {
             tracing::warn!(error = %e, "fal submit failed");
             provider_error(&e, false)
         })?;
-        let handle = Handle {
-            status_url: s.status_url,
-            response_url: s.response_url,
-            cancel_url: s.cancel_url,
-        };
+        let handle = Handle::pinned(&self.client.queue_url, &model_id, &s);
         Ok(queued(
             &ProviderRef(s.request_id),
             &handle,
@@ -258,7 +273,9 @@ impl VideoProvider for FalProvider {
     ) -> Result<CancelOutcome, ProviderError> {
         let handle = self.handle_of(&job)?;
         match self.client.cancel(&handle, deadline).await {
-            Ok(a) if a["status"] == "CANCELLATION_REQUESTED" => Ok(CancelOutcome::Canceled),
+            Ok(a) if a["status"] == "CANCELLATION_REQUESTED" => {
+                self.cancel_confirmed(&handle, deadline).await
+            }
             Ok(_) => Ok(CancelOutcome::AlreadyStarted),
             Err(FalError::Http {
                 status: 400 | 409,

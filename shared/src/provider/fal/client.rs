@@ -38,6 +38,27 @@ impl Handle {
     }
 }
 
+impl Handle {
+    /// The URLs a submit answer names, kept only when they are on the configured queue's
+    /// origin (our key goes to every one of them); otherwise fal's documented pattern there.
+    pub fn pinned(queue_url: &str, model_id: &str, s: &Submitted) -> Self {
+        let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+        let ours = origin(queue_url);
+        let all_ours = [&s.status_url, &s.response_url, &s.cancel_url]
+            .iter()
+            .all(|u| ours.is_some() && origin(u) == ours);
+        if all_ours {
+            return Self {
+                status_url: s.status_url.clone(),
+                response_url: s.response_url.clone(),
+                cancel_url: s.cancel_url.clone(),
+            };
+        }
+        tracing::warn!(status_url = %s.status_url, "fal named URLs off its queue's origin; not used");
+        Self::derived(queue_url, model_id, &s.request_id)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Submitted {
     pub request_id: String,
@@ -169,5 +190,37 @@ fn transport(e: reqwest::Error) -> FalError {
         FalError::Timeout
     } else {
         FalError::Transport(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_urls_on_the_queues_origin_get_our_key() {
+        let queue = "https://queue.fal.run";
+        let model = "fal-ai/kling-video/v3/pro/text-to-video";
+        let answer = |base: &str| Submitted {
+            request_id: "req-1".into(),
+            status_url: format!("{base}/fal-ai/other-app/requests/req-1/status"),
+            response_url: format!("{base}/fal-ai/other-app/requests/req-1"),
+            cancel_url: format!("{base}/fal-ai/other-app/requests/req-1/cancel"),
+        };
+        let derived = Handle::derived(queue, model, "req-1");
+        let cases = [
+            (answer("https://queue.fal.run"), false),
+            (answer("https://evil.example"), true),
+            (answer("http://queue.fal.run"), true),
+            (answer("https://queue.fal.run:8443"), true),
+        ];
+        for (s, off_origin) in cases {
+            let got = Handle::pinned(queue, model, &s);
+            assert_eq!(got == derived, off_origin, "{s:?}");
+            assert!(got.status_url.starts_with(queue), "{got:?}");
+        }
+        let mut mixed = answer(queue);
+        mixed.cancel_url = "https://evil.example/cancel".into();
+        assert_eq!(Handle::pinned(queue, model, &mixed), derived);
     }
 }

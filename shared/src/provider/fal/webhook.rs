@@ -143,8 +143,13 @@ impl FalKeys {
         let http = match self.http.get() {
             Some(http) => http,
             None => {
-                let built =
-                    crate::runtime::net::client().map_err(|e| Rejected::Keys(e.to_string()))?;
+                // The keys come from the configured URL only: a redirect could hand us
+                // anyone's keys.
+                let built = crate::runtime::net::builder()
+                    .map_err(|e| Rejected::Keys(e.to_string()))?
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| Rejected::Keys(e.to_string()))?;
                 self.http.get_or_init(|| built)
             }
         };

@@ -24,6 +24,9 @@ pub struct FalFaults {
     pub active_key: usize,
     /// How many keys the JWKS publishes (`None`: all), to publish a new key mid-run.
     pub published_keys: Option<usize>,
+    /// Cancels answer `CANCELLATION_REQUESTED` but the request runs on (a worker took it at
+    /// that moment): a request is not an outcome.
+    pub ignore_cancels: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -201,8 +204,10 @@ impl FalState {
     /// Cancel while queued: `CANCELLATION_REQUESTED`, else why not.
     pub fn cancel(&self, id: &str) -> Result<(), &'static str> {
         let mut inner = self.lock();
+        let ignore = inner.faults.ignore_cancels;
         let request = inner.requests.get_mut(id).ok_or("NOT_FOUND")?;
         match request.status {
+            Status::InQueue if ignore => Ok(()),
             Status::InQueue => {
                 request.status = Status::Canceled;
                 Ok(())
