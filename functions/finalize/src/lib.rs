@@ -265,6 +265,10 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         facts: shared::domain::task::ProviderFacts::from_lookup(&remote),
         ..Default::default()
     };
+    let expected = task
+        .request
+        .as_ref()
+        .and_then(|r| app.provider.expected_units(r));
     match remote.status {
         JobStatus::Succeeded => {}
         JobStatus::Failed => {
@@ -273,10 +277,13 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         }
         other => {
             if let Some(event) = event_for(other) {
-                app.store
+                let applied = app
+                    .store
                     .apply(&task.id, event, patch)
                     .await
                     .map_err(retry)?;
+                // A provider may report its bill before the job is done.
+                shared::lifecycle::billing::observe(task, &applied.task, expected);
             }
             return Ok(Confirmed::Pending(other));
         }
@@ -286,10 +293,6 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         .apply(&task.id, TaskEvent::ProviderSucceeded, patch)
         .await
         .map_err(retry)?;
-    let expected = task
-        .request
-        .as_ref()
-        .and_then(|r| app.provider.expected_units(r));
     shared::lifecycle::billing::observe(task, &applied.task, expected);
     Ok(match remote.video_url {
         Some(url) => Confirmed::Video(url),

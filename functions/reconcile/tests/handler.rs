@@ -185,3 +185,27 @@ async fn fresh_tasks_are_left_alone_and_a_task_is_checked_once_per_window() {
         "checked moments ago"
     );
 }
+
+/// A long waiting line never hides a task whose callback was lost: tasks still in line for
+/// their first submit are the dispatcher's and stay out of reconcile's index, so a running
+/// task behind 150 older waiting ones is polled in the first sweep.
+#[tokio::test]
+async fn a_long_line_of_waiting_tasks_never_starves_a_running_one() {
+    let app = app();
+    let long_ago = Timestamp::now() - time::Duration::seconds(3000);
+    for i in 0..150 {
+        let mut waiting = task_fixture(&format!("w-{i:03}"), "alice", "fake");
+        waiting.updated_at = long_ago;
+        waiting.created_at = long_ago;
+        app.store.insert_task(waiting);
+    }
+    stale(&app, TaskStatus::Running, 600, 900).await;
+    app.provider.hold("t-1", "job-1", JobStatus::Succeeded);
+    let report = handle(&app, event()).await;
+    assert_eq!(
+        (report.checked, report.finalize_queued),
+        (1, 1),
+        "{report:?}"
+    );
+    assert_eq!(status(&app).await, TaskStatus::Finalizing);
+}

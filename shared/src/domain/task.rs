@@ -347,6 +347,18 @@ fn default_priority() -> u8 {
 
 impl Task {
     /// The later of the last change and the last provider check: how fresh our view is.
+    /// Still in line for its first submit: the dispatcher's alone (it submits it, or fails it
+    /// past the plan's wait); polling and reconcile leave it be.
+    pub fn waiting(&self) -> bool {
+        self.status == TaskStatus::Created && self.submit_attempted_at.is_none()
+    }
+
+    /// Reconcile looks after it: unfinished, and not waiting in line. (Waiting tasks kept out
+    /// of reconcile's index, so a long line never hides a task whose callback was lost.)
+    pub fn reconciled(&self) -> bool {
+        !self.status.is_terminal() && !self.waiting()
+    }
+
     pub fn last_seen(&self) -> Timestamp {
         self.checked_at
             .map_or(self.updated_at, |c| c.max(self.updated_at))

@@ -72,8 +72,7 @@ pub async fn sync_tasks<S: Tasks + ReconcileIndex, P: VideoProvider, Q: Finalize
     let mut outcomes: Vec<Result<SyncOutcome, SyncError>> = Vec::with_capacity(tasks.len());
     let mut claimed = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
-        let waiting = task.status == TaskStatus::Created && task.submit_attempted_at.is_none();
-        match waiting {
+        match task.waiting() {
             true => outcomes.push(Ok(SyncOutcome::Skipped)),
             false => match claim(store, task, policy, now).await {
                 Ok(true) => {

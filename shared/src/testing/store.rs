@@ -433,7 +433,7 @@ impl ReconcileIndex for MemoryStore {
         let mut stale: Vec<Task> = t
             .tasks
             .values()
-            .filter(|x| !x.status.is_terminal() && x.last_seen() < cutoff)
+            .filter(|x| x.reconciled() && x.last_seen() < cutoff)
             .cloned()
             .collect();
         stale.sort_by_key(Task::last_seen);

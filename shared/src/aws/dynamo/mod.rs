@@ -88,8 +88,9 @@ impl TaskItem {
             sk: "TASK".into(),
             gsi1pk: user_pk(&task.user_id),
             gsi1sk: format!("{}#{}", task.created_at, task.id),
-            gsi2pk: (!task.status.is_terminal()).then(|| ACTIVE.to_string()),
-            gsi2sk: (!task.status.is_terminal())
+            gsi2pk: task.reconciled().then(|| ACTIVE.to_string()),
+            gsi2sk: task
+                .reconciled()
                 .then(|| format!("{}#{}", task.last_seen(), task.id)),
             gsi3pk: waiting.then(|| format!("WAITING#{}", task.provider)),
             gsi3sk: waiting.then(|| crate::ports::waiting_key(&task)),
