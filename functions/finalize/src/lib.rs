@@ -277,13 +277,10 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         }
         other => {
             if let Some(event) = event_for(other) {
-                let applied = app
-                    .store
+                app.store
                     .apply(&task.id, event, patch)
                     .await
                     .map_err(retry)?;
-                // A provider may report its bill before the job is done.
-                shared::lifecycle::billing::observe(task, &applied.task, expected);
             }
             return Ok(Confirmed::Pending(other));
         }

@@ -206,10 +206,13 @@ impl ProviderFacts {
         *self == ProviderFacts::default()
     }
 
-    /// What a lookup answered (its bill, its request id).
+    /// What a lookup answered (its bill, its request id). Only a finished job's deduction is
+    /// its bill: Kling reports 0 units while a task runs.
     pub fn from_lookup(job: &crate::domain::generation::ProviderJob) -> Self {
+        use crate::domain::generation::JobStatus;
+        let finished = matches!(job.status, JobStatus::Succeeded | JobStatus::Failed);
         Self {
-            billed_units: job.billed_units.clone(),
+            billed_units: job.billed_units.clone().filter(|_| finished),
             create_request_id: None,
             last_request_id: job.request_id.clone(),
         }
