@@ -226,23 +226,32 @@ async fn repair_slots<S: Store, P: VideoProvider, D>(
 }
 
 /// A task past its plan's wait (and with no submit out) fails with `queue_timeout`, refunded.
+/// Decided on the stored item: the line is an index copy, which may predate a submit.
 async fn timeout_only<S: Store, P: VideoProvider, D>(
     app: &App<S, P, D>,
     provider: &'static str,
-    task: &Task,
+    copy: &Task,
     now: Timestamp,
 ) -> Result<Step, StoreError> {
     // Half its wait gone with its provider still full or busy: the next provider, if any.
-    let past_half = task
-        .queue_deadline
-        .is_some_and(|d| now > d - (d - task.created_at) / 2);
-    if task.submit_attempted_at.is_none()
-        && past_half
-        && fail_over(app, provider, task, None, now).await?
-    {
+    let past_half = |t: &Task| {
+        t.queue_deadline
+            .is_some_and(|d| now > d - (d - t.created_at) / 2)
+    };
+    if !copy.waiting() || !past_half(copy) {
+        return Ok(Step::Skipped);
+    }
+    let Some(task) = app.store.get_task(&copy.id).await? else {
+        return Ok(Step::Skipped);
+    };
+    if !task.waiting() || task.provider != provider {
+        return Ok(Step::Skipped);
+    }
+    let task = &task;
+    if fail_over(app, provider, task, None, now).await? {
         return Ok(Step::FailedOver);
     }
-    if task.submit_attempted_at.is_none() && task.queue_deadline.is_some_and(|d| now > d) {
+    if task.queue_deadline.is_some_and(|d| now > d) {
         let why = "the video provider had no capacity in time; the cost was refunded";
         fail(app, task, "queue_timeout", why, true).await?;
         return Ok(Step::TimedOut);
@@ -371,9 +380,16 @@ async fn submit<S: Store, P: VideoProvider, D>(
     seen: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<Step, StoreError> {
-    if !app.store.claim_submit(&task.id, seen, now).await? {
+    // The claimed item, not the line's copy: a copy read before a failover or an earlier
+    // submit would send the wrong request, or to the wrong provider.
+    let Some(claimed) = app
+        .store
+        .claim_submit(&task.id, provider, seen, now)
+        .await?
+    else {
         return Ok(Step::Skipped);
-    }
+    };
+    let task = &claimed;
     let Some(request) = &task.request else {
         fail(
             app,

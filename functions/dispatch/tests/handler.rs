@@ -186,7 +186,10 @@ async fn a_lost_answer_the_provider_stored_is_recorded_not_resubmitted() {
     let app = app(2);
     waiting(&app, "t-1", "alice", 1, 30).await;
     let seen = Timestamp::now() - time::Duration::seconds(5);
-    app.store.claim_submit("t-1", None, seen).await.unwrap();
+    app.store
+        .claim_submit("t-1", "fake", None, seen)
+        .await
+        .unwrap();
     app.store.take_slot("fake", "t-1", 2).await.unwrap();
     app.provider.hold("t-1", "job-9", JobStatus::Running);
     assert_eq!(handle(&app).await.recovered, 1);

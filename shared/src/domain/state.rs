@@ -260,14 +260,18 @@ pub fn apply_event(
     Ok(Some(next))
 }
 
-/// The task once a dispatcher claims the right to submit it: still waiting, and its last
-/// submit attempt is the one the claimer saw (`None`: never sent). Exactly one claimer wins.
+/// The task once a dispatcher claims the right to submit it to `provider`: still waiting, still
+/// that provider's (a copy read before a failover names the old one), and its last submit
+/// attempt is the one the claimer saw (`None`: never sent). Exactly one claimer wins, and it
+/// submits what the claimed item says, never its own copy.
 pub fn claim_submit(
     task: &crate::domain::task::Task,
+    provider: &str,
     seen_attempt: Option<crate::domain::timestamp::Timestamp>,
     now: crate::domain::timestamp::Timestamp,
 ) -> Option<crate::domain::task::Task> {
-    if task.status != TaskStatus::Created || task.submit_attempted_at != seen_attempt {
+    let still_ours = task.status == TaskStatus::Created && task.provider == provider;
+    if !still_ours || task.submit_attempted_at != seen_attempt {
         return None;
     }
     let mut next = task.clone();
@@ -368,6 +372,42 @@ mod apply_tests {
                 .as_deref(),
             Some("4")
         );
+    }
+
+    /// One claimer per submit, and only for the provider the stored item names: a copy read
+    /// before a failover (or before an earlier submit) claims nothing.
+    #[test]
+    fn a_submit_is_claimed_once_by_the_tasks_own_provider() {
+        let now = ts(NOW_TEXT);
+        let earlier = ts("2026-01-01T00:00:30.000Z");
+        let sent = |mut t: Task| {
+            t.submit_attempted_at = Some(earlier);
+            t
+        };
+        let cases = [
+            (task(TaskStatus::Created), "kling", None, true),
+            (task(TaskStatus::Created), "fal", None, false),
+            (sent(task(TaskStatus::Created)), "kling", None, false),
+            (
+                sent(task(TaskStatus::Created)),
+                "kling",
+                Some(earlier),
+                true,
+            ),
+            (task(TaskStatus::Queued), "kling", None, false),
+        ];
+        for (t, provider, seen, wins) in cases {
+            let claimed = claim_submit(&t, provider, seen, now);
+            assert_eq!(
+                claimed.is_some(),
+                wins,
+                "{:?} {provider} {seen:?}",
+                t.status
+            );
+            if let Some(c) = claimed {
+                assert_eq!(c.submit_attempted_at, Some(now));
+            }
+        }
     }
 
     fn task(status: TaskStatus) -> Task {

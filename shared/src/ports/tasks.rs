@@ -70,14 +70,15 @@ pub trait Tasks: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<TaskPage, StoreError>> + Send;
 
-    /// Claim the right to submit a waiting task (see `state::claim_submit`): true for
-    /// exactly one caller.
+    /// Claim the right to submit a waiting task to `provider` (see `state::claim_submit`): the
+    /// claimed task, as stored, for exactly one caller.
     fn claim_submit(
         &self,
         task_id: &str,
+        provider: &str,
         seen_attempt: Option<crate::domain::timestamp::Timestamp>,
         now: crate::domain::timestamp::Timestamp,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
 
     /// Hand a waiting task to another provider (see `state::reassign`): true when done.
     fn reassign(

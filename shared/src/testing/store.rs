@@ -281,15 +281,19 @@ impl Tasks for MemoryStore {
     async fn claim_submit(
         &self,
         task_id: &str,
+        provider: &str,
         seen_attempt: Option<Timestamp>,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Task>, StoreError> {
         let mut t = self.write()?;
         let Some(task) = t.tasks.get_mut(task_id) else {
-            return Ok(false);
+            return Ok(None);
         };
-        let claimed = crate::domain::state::claim_submit(task, seen_attempt, now);
-        Ok(claimed.map(|next| *task = next).is_some())
+        let claimed = crate::domain::state::claim_submit(task, provider, seen_attempt, now);
+        if let Some(next) = &claimed {
+            *task = next.clone();
+        }
+        Ok(claimed)
     }
 
     async fn reassign(

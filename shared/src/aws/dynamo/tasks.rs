@@ -266,15 +266,14 @@ impl Tasks for DynamoTaskStore {
     async fn claim_submit(
         &self,
         task_id: &str,
+        provider: &str,
         seen_attempt: Option<Timestamp>,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let claimed = self
-            .update_task(task_id, |t| {
-                crate::domain::state::claim_submit(t, seen_attempt, now)
-            })
-            .await?;
-        Ok(claimed.is_some())
+    ) -> Result<Option<Task>, StoreError> {
+        self.update_task(task_id, |t| {
+            crate::domain::state::claim_submit(t, provider, seen_attempt, now)
+        })
+        .await
     }
 
     async fn reassign(
