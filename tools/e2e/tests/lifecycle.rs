@@ -11,7 +11,7 @@ use devstack::stack::Stack;
 use provider_sim::{CallKind, Faults, NextError};
 use serde_json::json;
 use shared::domain::task::TaskStatus;
-use shared::ports::{Accounts, LedgerKind};
+use shared::ports::{Accounts, Capacity, LedgerKind};
 
 async fn create(stack: &Stack, token: &str, key: &str, prompt: &str) -> String {
     let (status, _, task) = Api::new(stack).create(token, key, &t2v(prompt)).await;
@@ -124,4 +124,34 @@ async fn busy_lookups_after_a_lost_create_neither_fail_nor_refund() {
     assert_eq!(task["status"], "SUCCEEDED", "{task}");
     assert_eq!(stack.sim.state.count_for_external(&id), 1, "one Kling task");
     charged_once_and_done(&stack, "unknown", &id).await;
+}
+
+/// fal queued the request but its answer was lost (a 502 after queuing): we never learned the
+/// request id, and fal has no lookup by ours. fal's signed webhook vouches for the request it
+/// names, so the task takes that reference and finalize asks fal about it: SUCCEEDED, one fal
+/// request, no refund, and the user's in-flight count and fal's capacity slot back to 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_fal_submit_answer_is_settled_by_fals_signed_webhook() {
+    let stack = common::start(|opts| {
+        opts.extra_env.push(("PROVIDER".into(), "fal".into()));
+    })
+    .await;
+    stack.fal.state.set_faults(provider_sim::fal::FalFaults {
+        lose_next_submit_answers: 1,
+        ..Default::default()
+    });
+    let token = stack.token("falost").unwrap();
+    let id = create(&stack, &token, "falost-1", "a fox at the edge of a wood").await;
+    let task = wait_terminal_in_table(&stack, &id, Duration::from_secs(60)).await;
+    assert_eq!(task.status, TaskStatus::Succeeded, "{task:?}");
+    let at_fal = stack.fal.state.all();
+    assert_eq!(at_fal.len(), 1, "one request at fal");
+    assert_eq!(
+        task.provider_ref.map(|r| r.0),
+        Some(at_fal[0].id.clone()),
+        "the webhook's request id, vouched for by fal's signature"
+    );
+    charged_once_and_done(&stack, "falost", &id).await;
+    let holders = store(&stack).slot_holders("fal").await.unwrap();
+    assert!(holders.is_empty(), "fal's slot is free: {holders:?}");
 }

@@ -98,6 +98,9 @@ async fn submit(
         q.fal_webhook,
         model.pro,
     );
+    if state.lose_submit_answer() {
+        return answer(502, json!({"detail": "Bad gateway"}));
+    }
     let mut body = urls(&state, &r);
     body["queue_position"] = json!(state.queue_position(&r.id));
     answer(200, body)

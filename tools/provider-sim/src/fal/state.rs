@@ -16,6 +16,9 @@ use crate::video::{self, Aspect, Resolution};
 pub struct FalFaults {
     /// The next N submits answer 500 (nothing queued).
     pub fail_next_submits: u32,
+    /// The next N submits queue their request, then answer 502 (an answer lost after fal
+    /// queued it: the caller cannot know the request id).
+    pub lose_next_submit_answers: u32,
     pub drop_webhooks: bool,
     pub webhook_delay_ms: u64,
     /// Each webhook is delivered this many extra times (as fal's retries would).
@@ -147,6 +150,15 @@ impl FalState {
             return true;
         }
         false
+    }
+
+    /// Whether this submit's answer is lost after queuing (the fault, counted down).
+    pub fn lose_submit_answer(&self) -> bool {
+        let mut inner = self.lock();
+        let lose = inner.faults.lose_next_submit_answers > 0;
+        inner.faults.lose_next_submit_answers =
+            inner.faults.lose_next_submit_answers.saturating_sub(1);
+        lose
     }
 
     /// Queue a request and start its life.
