@@ -196,14 +196,7 @@ async fn early_hint<S, Q: FinalizeQueue, C>(
         status = hint.status.as_str(),
         "callback before the provider's reference is known; asking the provider"
     );
-    let message = FinalizeMessage {
-        task_id: task_id.into(),
-        reason: FinalizeReason::Hint,
-    };
-    app.queue.enqueue(&message).await.map_err(|e| {
-        tracing::error!(error = %e, "could not queue the lookup");
-        ApiError::new(503, "queue_unavailable", "try again later").retryable(Some(5))
-    })?;
+    queue_finalize(app, task_id, FinalizeReason::Hint).await?;
     Ok(json_response(
         200,
         &json!({"ok": true, "deferred": "the provider is asked first"}),
@@ -329,6 +322,16 @@ async fn apply_hint<S: Store, Q: FinalizeQueue, C>(
         }
         FinalizeReason::Done
     };
+    queue_finalize(app, task_id, reason).await
+}
+
+/// Ask finalize to look (a callback is never acted on without the provider's word); a queue
+/// that is down is 503, so the provider (or the poller) tries again.
+async fn queue_finalize<S, Q: FinalizeQueue, C>(
+    app: &App<S, Q, C>,
+    task_id: &str,
+    reason: FinalizeReason,
+) -> Result<(), ApiError> {
     let message = FinalizeMessage {
         task_id: task_id.into(),
         reason,
