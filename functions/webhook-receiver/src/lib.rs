@@ -34,6 +34,9 @@ pub struct App<S, Q, C> {
     pub signers: Vec<standardwebhooks::Webhook>,
     /// fal's webhook keys (its JWKS); fal callbacks are refused without them.
     pub fal_keys: Option<shared::provider::fal::webhook::FalKeys>,
+    /// Our fal account's user id: a webhook fal signed for another account is refused (fal's
+    /// keys sign every account's webhooks). `None`: not checked.
+    pub fal_user_id: Option<String>,
 }
 
 /// Everything webhook-receiver reads from its environment at cold start.
@@ -44,6 +47,8 @@ pub struct Settings {
     pub signers: Vec<standardwebhooks::Webhook>,
     /// `FAL_JWKS_URL`: where fal publishes its webhook keys.
     pub fal_jwks_url: Option<String>,
+    /// `FAL_USER_ID`: our fal account, as fal's webhook signatures name it.
+    pub fal_user_id: Option<String>,
 }
 
 impl Settings {
@@ -56,6 +61,7 @@ impl Settings {
             secret: shared::runtime::config::WebhookConfig::secret_from_source(src)?,
             signers: signers_from_source(src)?,
             fal_jwks_url: src.optional("FAL_JWKS_URL"),
+            fal_user_id: src.optional("FAL_USER_ID").filter(|u| !u.is_empty()),
         })
     }
 }
@@ -246,6 +252,16 @@ async fn provider_signature<S, Q, C>(
             "FAL_JWKS_URL is not set".into(),
         )),
     };
+    let ours = |h: &http::HeaderMap| {
+        let signed_for = h.get("x-fal-webhook-user-id").and_then(|v| v.to_str().ok());
+        app.fal_user_id
+            .as_deref()
+            .is_none_or(|u| signed_for == Some(u))
+    };
+    let checked = checked.and_then(|()| match ours(headers) {
+        true => Ok(()),
+        false => Err(shared::provider::fal::webhook::Rejected::OtherAccount),
+    });
     checked.map_err(|e| {
         tracing::warn!(error = %e, "fal webhook signature refused");
         ApiError::new(

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
             .fal_jwks_url
             .as_deref()
             .map(shared::provider::fal::webhook::FalKeys::from_url),
+        fal_user_id: s.fal_user_id,
     }));
     lambda_http::run(service_fn(move |req| async move {
         Ok::<_, Error>(handle(app, req).await)

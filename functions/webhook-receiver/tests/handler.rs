@@ -43,6 +43,7 @@ fn app() -> TestApp {
         secret: SECRET.to_vec(),
         signers: Vec::new(),
         fal_keys: Some(FalKeys::fixed(vec![fal_key().verifying_key()])),
+        fal_user_id: None,
     }
 }
 
@@ -216,6 +217,7 @@ async fn a_provider_nobody_reads_is_not_a_route() {
         secret: SECRET.to_vec(),
         signers: Vec::new(),
         fal_keys: Some(FalKeys::fixed(vec![fal_key().verifying_key()])),
+        fal_user_id: None,
     };
     let token = token_for(SECRET, "other", "t-1");
     let event = HttpEvent::new("POST", format!("/webhooks/other/t-1/{token}"))
@@ -427,4 +429,30 @@ async fn a_verified_fal_webhook_gives_a_task_without_a_reference_its_reference()
     assert_eq!(task.status, TaskStatus::Finalizing);
     assert_eq!(task.provider_ref.map(|r| r.0), Some("job-1".to_string()));
     assert_eq!(app.queue.drain().len(), 1);
+}
+
+/// fal's keys sign every fal account's webhooks: with our account's user id configured, a
+/// webhook fal signed for another account is refused like a bad signature, and nothing moves.
+#[tokio::test]
+async fn a_fal_webhook_signed_for_another_account_is_refused() {
+    let body = fal_done_body();
+    let now = shared::domain::timestamp::unix_seconds(shared::domain::timestamp::now());
+    for (ours, accepted) in [("user-1", true), ("someone-else", false)] {
+        let mut app = app();
+        app.fal_user_id = Some(ours.to_string());
+        seed_task(
+            &app.store,
+            &task_fixture("t-1", "alice", "fal"),
+            Some("job-1"),
+        )
+        .await;
+        let got = send(&app, fal_event(fal_signed(&fal_key(), now, &body), &body)).await;
+        match accepted {
+            true => assert_eq!(got.0, 200, "{got:?}"),
+            false => {
+                assert_eq!(code(&got), (401, "invalid_webhook_signature"));
+                assert_eq!(status(&app).await, TaskStatus::Queued, "nothing moved");
+            }
+        }
+    }
 }

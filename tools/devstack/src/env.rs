@@ -43,6 +43,8 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
             "FAL_JWKS_URL",
             format!("{}/.well-known/jwks.json", endpoints.fal),
         ),
+        // fal-sim's account, as its webhook signatures name it.
+        ("FAL_USER_ID", "local-fal-user".to_string()),
         // Secrets come from the environment locally, not from Secrets Manager.
         ("KLING_SECRET_ID", String::new()),
         ("WEBHOOK_SECRET_ID", String::new()),

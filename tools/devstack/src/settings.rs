@@ -30,6 +30,7 @@ pub const STACK_OWNED: &[&str] = &[
     "FAL_QUEUE_URL",
     "FAL_SECRET_ID",
     "FAL_JWKS_URL",
+    "FAL_USER_ID",
     "FAL_KEY",
     "EVENT_BUS_NAME",
     "APP_WEBHOOK_QUEUE_URL",

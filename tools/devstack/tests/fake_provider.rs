@@ -72,6 +72,7 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
         secret: SECRET.to_vec(),
         signers: Vec::new(),
         fal_keys: None,
+        fal_user_id: None,
     };
     let policy = finalize::DownloadPolicy {
         allowed_hosts: vec!["127.0.0.1".into()],

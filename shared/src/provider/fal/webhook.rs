@@ -26,6 +26,8 @@ pub enum Rejected {
     BadSignature,
     #[error("fal's keys could not be read: {0}")]
     Keys(String),
+    #[error("fal signed this webhook for another account")]
+    OtherAccount,
 }
 
 /// The four headers fal signs with.
