@@ -151,8 +151,7 @@ pub(crate) async fn moderate<A: Ports>(
     let suspended = app
         .store()
         .record_violation(&identity.user_id, request, now, policy)
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     tracing::warn!(category = %block.category, ?suspended, "content policy violation");
     let mut details = json!({"category": block.category});
     if let Some(until) = suspended {

@@ -25,15 +25,10 @@ pub fn cache_key(parsed: &Parsed) -> Option<(String, u64)> {
 /// The stored task a request may reuse: succeeded, its video still there.
 pub async fn hit<A: Ports>(app: &A, user_id: &str, key: &str) -> Result<Option<Task>, ApiError> {
     let now = timestamp::unix_seconds(timestamp::now());
-    let Some(id) = app
-        .store()
-        .cached(user_id, key, now)
-        .await
-        .map_err(ApiError::from)?
-    else {
+    let Some(id) = app.store().cached(user_id, key, now).await? else {
         return Ok(None);
     };
-    let task = app.store().get_task(&id).await.map_err(ApiError::from)?;
+    let task = app.store().get_task(&id).await?;
     Ok(task.filter(|t| {
         t.user_id == user_id
             && t.status == TaskStatus::Succeeded
@@ -114,12 +109,7 @@ pub async fn record<A: Ports>(
         task_id: task.id.clone(),
         created_at: task.created_at.to_string(),
     };
-    match app
-        .store()
-        .record_cached(task, &record)
-        .await
-        .map_err(ApiError::from)?
-    {
+    match app.store().record_cached(task, &record).await? {
         shared::ports::CreateOutcome::KeyExists(existing) => Ok(Some(existing)),
         _ => Ok(None),
     }

@@ -38,8 +38,7 @@ pub(crate) async fn create<A: Ports>(
     let (account, existing) = app
         .store()
         .admission(&identity.user_id, &timestamp::utc_day(now), &key)
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     if let Some(existing) = existing {
         return replay(app, &existing, &hash).await;
     }
@@ -166,7 +165,7 @@ pub(crate) async fn choose_provider<A: Ports>(
     if names.len() > 1 {
         let now = timestamp::unix_seconds(timestamp::now());
         for name in &names {
-            let state = app.store().breaker(name).await.map_err(ApiError::from)?;
+            let state = app.store().breaker(name).await?;
             if shared::domain::breaker::is_open(state, now) {
                 open.push(*name);
             }
@@ -246,7 +245,7 @@ pub(crate) async fn charge<A: Ports>(
         now_secs: timestamp::unix_seconds(now),
     };
     let outcome = app.store().create_task(task, record, &charge).await;
-    match outcome.map_err(ApiError::from)? {
+    match outcome? {
         CreateOutcome::Created => {}
         CreateOutcome::KeyExists(existing) => return Ok(Some(existing)),
         CreateOutcome::Refused(why) => {

@@ -24,8 +24,7 @@ pub(crate) async fn estimate<A: Ports>(
     let account = app
         .store()
         .account(&identity.user_id, &timestamp::utc_day(now))
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     let p = priced(app, identity, &account, spec);
     check_template(&parsed, p.plan_name)?;
     let mut reasons: Vec<serde_json::Value> = refusals(

@@ -47,7 +47,7 @@ async fn existing<A: Ports>(
     hash: &str,
 ) -> Result<Option<Task>, ApiError> {
     let record = app.store().idempotency(&identity.user_id, key).await;
-    match record.map_err(ApiError::from)? {
+    match record? {
         Some(record) => crate::replayed_task(app, &record, hash).await.map(Some),
         None => Ok(None),
     }
@@ -97,11 +97,7 @@ pub async fn create_group<A: Ports>(
     let now = timestamp::now();
     let hash = crate::request_hash(&parsed.request.raw);
     let day = timestamp::utc_day(now);
-    let account = app
-        .store()
-        .account(&identity.user_id, &day)
-        .await
-        .map_err(ApiError::from)?;
+    let account = app.store().account(&identity.user_id, &day).await?;
     let p = priced(app, identity, &account, &parsed.spec);
     let gid = group_id(&identity.user_id, key);
     // Variations are recorded in order: without the first, none was made.
@@ -115,10 +111,7 @@ pub async fn create_group<A: Ports>(
         tasks.push(variation(app, req, identity, parsed, pricing, this, resuming).await?);
     }
     let ids: Vec<TaskId> = tasks.iter().map(|t| t.id.clone()).collect();
-    app.store()
-        .put_group(&identity.user_id, &gid, &ids)
-        .await
-        .map_err(ApiError::from)?;
+    app.store().put_group(&identity.user_id, &gid, &ids).await?;
     if let Err(e) = app.dispatch().nudge(std::time::Duration::ZERO).await {
         tracing::warn!(error = %e, "could not wake the dispatcher; its schedule will");
     }
@@ -165,8 +158,7 @@ async fn variation<A: Ports>(
         Recorded::KeyExists(record) => app
             .store()
             .get_task(&record.task_id)
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .ok_or_else(ApiError::internal),
     }
 }

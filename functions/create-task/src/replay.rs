@@ -30,8 +30,7 @@ pub(crate) async fn replayed_task<A: Ports>(
     }
     app.store()
         .get_task(&existing.task_id)
-        .await
-        .map_err(ApiError::from)?
+        .await?
         .ok_or_else(ApiError::internal)
 }
 

@@ -22,7 +22,7 @@ pub async fn all_versions<S: TemplateStore>(
     shipped: &[VideoTemplate],
 ) -> Result<Vec<VideoTemplate>, ApiError> {
     let mut all = shipped.to_vec();
-    for t in store.published_templates().await.map_err(ApiError::from)? {
+    for t in store.published_templates().await? {
         // A table item whose slots and frame disagree would make broken prompts: left out.
         if let Err(e) = shared::domain::templates::check_template(&t) {
             tracing::error!(error = %e, "published template version ignored");
@@ -98,11 +98,7 @@ pub fn check_plan(t: &VideoTemplate, plan: &str) -> Result<(), ApiError> {
 /// `GET /v1/templates`: the newest version of each template the caller's plan may use.
 pub async fn list<A: Ports>(app: &A, identity: &Identity) -> Result<Response<Body>, ApiError> {
     let day = timestamp::utc_day(timestamp::now());
-    let account = app
-        .store()
-        .account(&identity.user_id, &day)
-        .await
-        .map_err(ApiError::from)?;
+    let account = app.store().account(&identity.user_id, &day).await?;
     let (plan, _) = app
         .plans()
         .resolve(account.plan.as_deref(), identity.plan_hint.as_deref());

@@ -78,7 +78,7 @@ async fn source<A: Ports>(
     id: &str,
     quality: Quality,
 ) -> Result<(Task, GenerationRequest), ApiError> {
-    let task = app.store().get_task(id).await.map_err(ApiError::from)?;
+    let task = app.store().get_task(id).await?;
     let task = task
         .filter(|t| t.user_id == identity.user_id)
         .ok_or_else(|| ApiError::not_found("task"))?;
@@ -111,11 +111,7 @@ pub async fn upgrade<A: Ports>(
     let hash = crate::request_hash(&json!({"upgrade": id, "quality": quality}));
     let now = timestamp::now();
     let day = timestamp::utc_day(now);
-    let (account, existing) = app
-        .store()
-        .admission(&identity.user_id, &day, &key)
-        .await
-        .map_err(ApiError::from)?;
+    let (account, existing) = app.store().admission(&identity.user_id, &day, &key).await?;
     if let Some(existing) = existing {
         return replay(app, &existing, &hash).await;
     }

@@ -212,11 +212,8 @@ async fn repair_slots<S: Store, P: VideoProvider, D>(
     let mut repaired = 0;
     for id in app.store.slot_holders(provider).await? {
         let task = app.store.get_task(&id).await?;
-        let holds = task.is_some_and(|t| {
-            !t.status.is_terminal()
-                && (t.status != shared::domain::task::TaskStatus::Created
-                    || t.submit_attempted_at.is_some())
-        });
+        // A task holds a slot from its submit until it ends.
+        let holds = task.is_some_and(|t| !t.status.is_terminal() && !t.waiting());
         if !holds {
             app.store.release_slot(provider, &id).await?;
             repaired += 1;

@@ -265,10 +265,6 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         facts: shared::domain::task::ProviderFacts::from_lookup(&remote),
         ..Default::default()
     };
-    let expected = task
-        .request
-        .as_ref()
-        .and_then(|r| app.provider.expected_units(r));
     match remote.status {
         JobStatus::Succeeded => {}
         JobStatus::Failed => {
@@ -290,6 +286,10 @@ async fn confirm<S: Store, P: VideoProvider, V>(
         .apply(&task.id, TaskEvent::ProviderSucceeded, patch)
         .await
         .map_err(retry)?;
+    let expected = task
+        .request
+        .as_ref()
+        .and_then(|r| app.provider.expected_units(r));
     shared::lifecycle::billing::observe(task, &applied.task, expected);
     Ok(match remote.video_url {
         Some(url) => Confirmed::Video(url),

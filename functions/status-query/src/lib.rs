@@ -149,12 +149,8 @@ async fn get_one<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     let task = owned_task(app, identity, id).await?;
     let task = poll_if_stale(app, task).await;
     let mut view = view_of(app, &task).await?;
-    if task.status == TaskStatus::Created && task.submit_attempted_at.is_none() {
-        let ahead = app
-            .store
-            .waiting_ahead(&task)
-            .await
-            .map_err(ApiError::from)?;
+    if task.waiting() {
+        let ahead = app.store.waiting_ahead(&task).await?;
         view.queue = Some(queue_view(ahead, app.capacity, timestamp::now()));
     }
     let hint = shared::edge::view::poll_hint_secs(task.status);
@@ -172,7 +168,7 @@ async fn cancel<S: Store, V: VideoStore, P: VideoProvider, Q>(
     let task = owned_task(app, identity, id).await?;
     let task = match task.status {
         TaskStatus::Canceled => task,
-        TaskStatus::Created if task.submit_attempted_at.is_none() => {
+        TaskStatus::Created if task.waiting() => {
             apply_cancel(app, &task, TaskEvent::Canceled).await?
         }
         TaskStatus::Created | TaskStatus::Queued if task.provider_ref.is_some() => {
@@ -262,8 +258,7 @@ async fn owned_task<S: Store, V, P, Q>(
     tracing::Span::current().record("task_id", id);
     app.store
         .get_task(id)
-        .await
-        .map_err(ApiError::from)?
+        .await?
         .filter(|t| t.user_id == identity.user_id)
         .ok_or_else(|| ApiError::not_found("video"))
 }
@@ -336,8 +331,7 @@ async fn delete<S: Store, V: VideoStore, P, Q>(
     }
     app.store
         .mark_deleted(&task.id, shared::domain::timestamp::Timestamp::now())
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     tracing::info!("video deleted");
     Ok(Response::builder()
         .status(204)
@@ -352,19 +346,11 @@ async fn me<S: Store, V, P, Q>(
 ) -> Result<Response<Body>, ApiError> {
     let now = timestamp::now();
     let day = timestamp::utc_day(now);
-    let account = app
-        .store
-        .account(&identity.user_id, &day)
-        .await
-        .map_err(ApiError::from)?;
+    let account = app.store.account(&identity.user_id, &day).await?;
     let (plan_name, plan) = app
         .plans
         .resolve(account.plan.as_deref(), identity.plan_hint.as_deref());
-    let ledger = app
-        .store
-        .ledger(&identity.user_id)
-        .await
-        .map_err(ApiError::from)?;
+    let ledger = app.store.ledger(&identity.user_id).await?;
     let (mut debits, mut refunds) = (0u64, 0u64);
     for entry in ledger.iter().filter(|e| e.day == day) {
         match entry.kind {
@@ -437,8 +423,7 @@ async fn list<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
     let page = app
         .store
         .list_tasks(&identity.user_id, limit, query.first("cursor"))
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     let mut items = Vec::with_capacity(page.tasks.len());
     for task in &page.tasks {
         items.push(view_of(app, task).await?);
@@ -460,12 +445,11 @@ async fn list_group<S: Store, V: VideoStore, P, Q>(
     let ids = app
         .store
         .group(&identity.user_id, group)
-        .await
-        .map_err(ApiError::from)?
+        .await?
         .ok_or_else(|| ApiError::not_found("group"))?;
     let mut items = Vec::with_capacity(ids.len());
     for id in &ids {
-        if let Some(task) = app.store.get_task(id).await.map_err(ApiError::from)? {
+        if let Some(task) = app.store.get_task(id).await? {
             items.push(view_of(app, &task).await?);
         }
     }

@@ -164,12 +164,7 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
         reference: hint.reference.clone(),
         status: hint.status.as_str(),
     };
-    if !app
-        .store
-        .claim_webhook(&claim)
-        .await
-        .map_err(ApiError::from)?
-    {
+    if !app.store.claim_webhook(&claim).await? {
         tracing::info!(provider_ref = %hint.reference, status = claim.status, "duplicate callback");
         return Ok(json_response(200, &json!({"ok": true, "duplicate": true})));
     }
@@ -283,8 +278,7 @@ async fn bound_task<S: Store, Q, C>(
     let task = app
         .store
         .get_task(task_id)
-        .await
-        .map_err(ApiError::from)?
+        .await?
         .ok_or_else(|| ApiError::not_found("task"))?;
     let names_us = hint.task_id.as_deref().is_none_or(|ext| task.id == ext);
     let same_provider = task.provider == provider;
@@ -323,11 +317,7 @@ async fn apply_hint<S: Store, Q: FinalizeQueue, C>(
             provider_ref: adopt,
             ..Default::default()
         };
-        let applied = app
-            .store
-            .apply(task_id, event, patch)
-            .await
-            .map_err(ApiError::from)?;
+        let applied = app.store.apply(task_id, event, patch).await?;
         tracing::info!(
             status = applied.task.status.as_str(),
             moved = applied.moved,
