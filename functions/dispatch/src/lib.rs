@@ -13,17 +13,25 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use shared::domain::breaker::{BreakerPolicy, is_open};
+use shared::domain::pace::{self, Pace};
 use shared::domain::state::{TaskEvent, TaskPatch, event_for};
 use shared::domain::task::Task;
 use shared::domain::timestamp::Timestamp;
 use shared::lifecycle::fail::{Failure, fail_and_refund};
-use shared::lifecycle::sync::lookup_of;
-use shared::ports::{Breakers, Capacity, DispatchNudge, StoreError, Tasks, WaitingLine};
+use shared::lifecycle::sync::{SyncOutcome, SyncPolicy, lookup_of, sync_tasks};
+use shared::ports::{
+    Breakers, Capacity, DispatchNudge, FinalizeQueue, GenerationTimes, ReconcileIndex, StoreError,
+    Tasks, WaitingLine,
+};
 use shared::provider::{Deadline, ProviderError, ProviderJob, VideoProvider};
 
-/// What dispatch needs of the table: tasks, the provider's slots, the waiting line.
-pub trait Store: Tasks + Capacity + WaitingLine + Breakers {}
-impl<T: Tasks + Capacity + WaitingLine + Breakers> Store for T {}
+/// What dispatch needs of the table: tasks, the provider's slots, the waiting line, and for
+/// the slot holders' lookups the check claims and the models' generation times.
+pub trait Store:
+    Tasks + Capacity + WaitingLine + Breakers + ReconcileIndex + GenerationTimes
+{
+}
+impl<T: Tasks + Capacity + WaitingLine + Breakers + ReconcileIndex + GenerationTimes> Store for T {}
 
 /// Waiting tasks looked at per run.
 pub const BATCH: u32 = 25;
@@ -37,9 +45,13 @@ pub struct Settings {
     pub table: shared::runtime::config::TableConfig,
     pub providers: shared::provider::composite::ProviderSettings,
     pub queue: shared::runtime::config::DispatchQueueConfig,
+    /// Where a slot holder found finished is sent to be stored.
+    pub finalize: shared::runtime::config::QueueConfig,
     /// Tasks the provider account may hold at once (its resource pack's concurrency).
     pub capacity: u32,
     pub breaker: BreakerPolicy,
+    pub pace: Pace,
+    pub hard_timeout: Duration,
 }
 
 impl Settings {
@@ -50,19 +62,28 @@ impl Settings {
             table: shared::runtime::config::TableConfig::from_source(src)?,
             providers: shared::provider::composite::ProviderSettings::from_source(src)?,
             queue: shared::runtime::config::DispatchQueueConfig::from_source(src)?,
+            finalize: shared::runtime::config::QueueConfig::from_source(src)?,
             capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
             breaker: BreakerPolicy::from_source(src)?,
+            pace: Pace::from_source(src)?,
+            hard_timeout: SyncPolicy::from_source(src, "SLOT_RECHECK_SECONDS", 15)?.hard_timeout,
         })
     }
 }
 
-pub struct App<S, P, D> {
+pub struct App<S, P, D, Q> {
     pub store: S,
     pub provider: P,
     pub nudge: D,
+    /// The finalize queue, for slot holders found finished.
+    pub queue: Q,
     pub capacity: u32,
     /// When a provider's failures open its breaker (failover to the next provider).
     pub breaker: BreakerPolicy,
+    /// When slot holders are looked up.
+    pub pace: Pace,
+    /// A task unfinished this long after creation fails (and is refunded).
+    pub hard_timeout: Duration,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -99,14 +120,16 @@ enum Step {
     Stop,
 }
 
-pub async fn handle<S: Store, P: VideoProvider, D: DispatchNudge>(
-    app: &App<S, P, D>,
+pub async fn handle<S: Store, P: VideoProvider, D: DispatchNudge, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
 ) -> DispatchReport {
     let span = tracing::info_span!("dispatch", provider = app.provider.name());
     run(app).instrument(span).await
 }
 
-async fn run<S: Store, P: VideoProvider, D: DispatchNudge>(app: &App<S, P, D>) -> DispatchReport {
+async fn run<S: Store, P: VideoProvider, D: DispatchNudge, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
+) -> DispatchReport {
     let mut report = DispatchReport::default();
     // Lines in failover order: a task handed on joins a later line, served in the same run.
     for provider in app.provider.names() {
@@ -117,8 +140,8 @@ async fn run<S: Store, P: VideoProvider, D: DispatchNudge>(app: &App<S, P, D>) -
 }
 
 /// One provider's line: repair its slots, then its waiting tasks in order.
-async fn serve_line<S: Store, P: VideoProvider, D>(
-    app: &App<S, P, D>,
+async fn serve_line<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
     provider: &'static str,
     report: &mut DispatchReport,
 ) {
@@ -190,8 +213,8 @@ fn tally(report: &mut DispatchReport, step: Result<Step, StoreError>) -> bool {
     false
 }
 
-async fn wake_again_if_waiting<S, P, D: DispatchNudge>(
-    app: &App<S, P, D>,
+async fn wake_again_if_waiting<S, P, D: DispatchNudge, Q>(
+    app: &App<S, P, D, Q>,
     report: &mut DispatchReport,
 ) {
     if report.waiting == 0 {
@@ -203,29 +226,105 @@ async fn wake_again_if_waiting<S, P, D: DispatchNudge>(
     }
 }
 
-/// Slots whose holder has finished (its terminal write was lost) or never got as far as a
-/// submit (a crash between taking the slot and claiming the submit) go back to the pool.
-async fn repair_slots<S: Store, P: VideoProvider, D>(
-    app: &App<S, P, D>,
+/// Slots go back to the pool once their holder no longer holds one: the provider is done with
+/// it (a terminal or `FINALIZING` write) or it never got as far as a submit (a crash between
+/// taking the slot and claiming the submit). Holders past their model's expected generation
+/// time are looked up: a lost callback must not hold a slot until somebody polls.
+async fn repair_slots<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
     provider: &str,
 ) -> Result<u32, StoreError> {
-    let mut repaired = 0;
+    let now = Timestamp::now();
+    let (mut repaired, mut due, mut paces) = (0, Vec::new(), Vec::new());
     for id in app.store.slot_holders(provider).await? {
-        let task = app.store.get_task(&id).await?;
-        // A task holds a slot from its submit until it ends.
-        let holds = task.is_some_and(|t| !t.status.is_terminal() && !t.waiting());
-        if !holds {
-            app.store.release_slot(provider, &id).await?;
-            repaired += 1;
+        match app.store.get_task(&id).await? {
+            Some(task) if task.holds_slot() => {
+                let after = ask_after(app, &mut paces, &task, now).await;
+                if pace::due(&task, after, now) {
+                    due.push(task);
+                }
+            }
+            _ => {
+                app.store.release_slot(provider, &id).await?;
+                repaired += 1;
+            }
         }
     }
-    Ok(repaired)
+    Ok(repaired + look_up_due(app, provider, &due, now).await?)
+}
+
+/// When a task of this model is worth asking about, learned once per run and model.
+async fn ask_after<S: Store, P, D, Q>(
+    app: &App<S, P, D, Q>,
+    paces: &mut Vec<(String, Duration)>,
+    task: &Task,
+    now: Timestamp,
+) -> Duration {
+    if let Some((_, after)) = paces.iter().find(|(m, _)| *m == task.model) {
+        return *after;
+    }
+    let times = app
+        .store
+        .recent_generations(&task.provider, &task.model, now)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read generation times; the fallback stands");
+            Default::default()
+        });
+    let after = app.pace.ask_after(&times);
+    paces.push((task.model.clone(), after));
+    after
+}
+
+/// Ask the provider about due holders (each at most once per recheck window, whoever asks);
+/// the slots of those it has finished with are freed now.
+async fn look_up_due<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
+    provider: &str,
+    due: &[Task],
+    now: Timestamp,
+) -> Result<u32, StoreError> {
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let policy = SyncPolicy {
+        stale_after: app.pace.recheck,
+        hard_timeout: app.hard_timeout,
+    };
+    let deadline = Deadline::after(CALL_BUDGET);
+    let outcomes = sync_tasks(
+        &app.store,
+        &app.provider,
+        &app.queue,
+        due,
+        policy,
+        now.datetime(),
+        deadline,
+    )
+    .await;
+    let mut freed = 0;
+    for (task, outcome) in due.iter().zip(outcomes) {
+        let done = match outcome {
+            Ok(SyncOutcome::FinalizeQueued | SyncOutcome::Failed(_)) => true,
+            Ok(SyncOutcome::Moved(status)) => status.is_terminal(),
+            Ok(SyncOutcome::Skipped | SyncOutcome::Unchanged) => false,
+            Err(e) => {
+                tracing::warn!(task_id = %task.id, error = %e, "slot holder lookup failed; asked again later");
+                false
+            }
+        };
+        if done {
+            app.store.release_slot(provider, &task.id).await?;
+            freed += 1;
+        }
+    }
+    Ok(freed)
 }
 
 /// A task past its plan's wait (and with no submit out) fails with `queue_timeout`, refunded.
 /// Decided on the stored item: the line is an index copy, which may predate a submit.
-async fn timeout_only<S: Store, P: VideoProvider, D>(
-    app: &App<S, P, D>,
+async fn timeout_only<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
     provider: &'static str,
     copy: &Task,
     now: Timestamp,
@@ -256,8 +355,8 @@ async fn timeout_only<S: Store, P: VideoProvider, D>(
     Ok(Step::Skipped)
 }
 
-async fn step<S: Store, P: VideoProvider, D>(
-    app: &App<S, P, D>,
+async fn step<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
     provider: &'static str,
     task: &Task,
     now: Timestamp,
@@ -284,8 +383,8 @@ async fn step<S: Store, P: VideoProvider, D>(
 
 /// An earlier submit's answer was lost: the provider may hold the task. Found, it is
 /// recorded; definitely absent, it is submitted again; unknown, the next run asks again.
-async fn recover<S: Store, P: VideoProvider, D>(
-    app: &App<S, P, D>,
+async fn recover<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
     provider: &'static str,
     task: &Task,
     seen: Timestamp,
@@ -312,8 +411,8 @@ async fn recover<S: Store, P: VideoProvider, D>(
 
 /// A task its provider provably does not hold, while that provider's breaker is open, goes to
 /// the next provider: it was never submitted anywhere else, and now never will be here.
-async fn fail_over_if_failing<S: Store, P: VideoProvider, D>(
-    app: &App<S, P, D>,
+async fn fail_over_if_failing<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
     provider: &'static str,
     task: &Task,
     seen: Timestamp,
@@ -331,8 +430,8 @@ async fn fail_over_if_failing<S: Store, P: VideoProvider, D>(
 
 /// Hand a waiting task to the next provider that supports it and is not failing (its line is
 /// served later in the same run); false when there is none.
-async fn fail_over<S: Store, P: VideoProvider, D>(
-    app: &App<S, P, D>,
+async fn fail_over<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
     provider: &'static str,
     task: &Task,
     seen: Option<Timestamp>,
@@ -370,8 +469,8 @@ async fn fail_over<S: Store, P: VideoProvider, D>(
     Ok(false)
 }
 
-async fn submit<S: Store, P: VideoProvider, D>(
-    app: &App<S, P, D>,
+async fn submit<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
     provider: &'static str,
     task: &Task,
     seen: Option<Timestamp>,
@@ -428,8 +527,8 @@ async fn submit<S: Store, P: VideoProvider, D>(
 
 /// A submit's outcome for the provider's breaker (and its metrics): an answer closes it, an
 /// unknown outcome (5xx, timeout) counts toward opening it; busy and refusals are neither.
-async fn note_outcome<S: Store, P, D>(
-    app: &App<S, P, D>,
+async fn note_outcome<S: Store, P, D, Q>(
+    app: &App<S, P, D, Q>,
     provider: &str,
     answer: &Result<ProviderJob, ProviderError>,
     now: Timestamp,
@@ -456,8 +555,8 @@ async fn note_outcome<S: Store, P, D>(
 }
 
 /// The provider's answer, recorded: its reference (ours, authenticated) and its status.
-async fn record<S: Store, P, D>(
-    app: &App<S, P, D>,
+async fn record<S: Store, P, D, Q>(
+    app: &App<S, P, D, Q>,
     task: &Task,
     job: ProviderJob,
 ) -> Result<(), StoreError> {
@@ -477,8 +576,8 @@ async fn record<S: Store, P, D>(
     Ok(())
 }
 
-async fn fail<S: Store, P, D>(
-    app: &App<S, P, D>,
+async fn fail<S: Store, P, D, Q>(
+    app: &App<S, P, D, Q>,
     task: &Task,
     code: &str,
     message: &str,

@@ -8,12 +8,15 @@ async fn main() -> Result<(), Error> {
     shared::runtime::telemetry::init();
     let sdk = sdk_config().await?;
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
-    let app: &'static App<_, _, _> = Box::leak(Box::new(App {
+    let app: &'static App<_, _, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
         provider: s.providers.provider()?,
         nudge: SqsQueue::from_sdk(&sdk, s.queue.dispatch_queue_url),
+        queue: SqsQueue::from_sdk(&sdk, s.finalize.finalize_queue_url),
         capacity: s.capacity,
         breaker: s.breaker,
+        pace: s.pace,
+        hard_timeout: s.hard_timeout,
     }));
     lambda_runtime::run(service_fn(
         move |_event: LambdaEvent<serde_json::Value>| async move {

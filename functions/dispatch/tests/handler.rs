@@ -4,25 +4,34 @@
 use std::time::Duration;
 
 use dispatch::{App, handle};
+use shared::domain::pace::Pace;
 use shared::domain::state::{TaskEvent, TaskPatch};
 use shared::domain::task::{Mode, Quality, Task, TaskStatus, VideoType};
 use shared::domain::timestamp::Timestamp;
-use shared::ports::{Capacity, Tasks};
+use shared::ports::{Capacity, GenerationTimes, Tasks};
 use shared::provider::{GenerationRequest, JobStatus, ModelChoice, ProviderError};
 use shared::testing::{FakeProvider, MemoryQueue, MemoryStore, seed_task, task_fixture};
 
-type TestApp = App<MemoryStore, FakeProvider, MemoryQueue>;
+type TestApp = App<MemoryStore, FakeProvider, MemoryQueue, MemoryQueue>;
 
 fn app(capacity: u32) -> TestApp {
     App {
         store: MemoryStore::default(),
         provider: FakeProvider::default(),
         nudge: MemoryQueue::default(),
+        queue: MemoryQueue::default(),
         capacity,
         breaker: shared::domain::breaker::BreakerPolicy {
             threshold: 3,
             open_for: std::time::Duration::from_secs(60),
         },
+        // Nothing is due for a lookup until a test teaches the pace.
+        pace: Pace {
+            floor: Duration::ZERO,
+            fallback: Duration::from_secs(3600),
+            recheck: Duration::ZERO,
+        },
+        hard_timeout: Duration::from_secs(3 * 3600),
     }
 }
 
@@ -281,4 +290,102 @@ async fn concurrent_runs_never_exceed_the_capacity_or_submit_twice() {
     let mut sent = submitted(&app);
     sent.dedup();
     assert_eq!(sent.len(), 3, "no task submitted twice");
+}
+
+/// Teach the pace: `n` generations of the fake model that took no time at all.
+async fn learn(app: &TestApp, n: usize) {
+    for _ in 0..n {
+        app.store
+            .record_generation("fake", "fake-model-1", Duration::ZERO, Timestamp::now())
+            .await
+            .unwrap();
+    }
+}
+
+async fn running_with_a_lost_callback(app: &TestApp) {
+    waiting(app, "first", "alice", 1, 60).await;
+    assert_eq!(handle(app).await.submitted, 1);
+    waiting(app, "second", "alice", 1, 50).await;
+    // The provider finishes "first"; its callback never comes and nobody polls.
+    app.provider.set(
+        "first",
+        JobStatus::Succeeded,
+        Some("https://cdn.example/v.mp4"),
+        None,
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+}
+
+#[tokio::test]
+async fn a_holder_past_its_models_learned_time_is_looked_up_and_frees_its_slot() {
+    let app = app(1);
+    running_with_a_lost_callback(&app).await;
+    // Nothing learned yet (fallback one hour): the holder keeps its slot, nobody asks.
+    let report = handle(&app).await;
+    assert_eq!((report.submitted, report.slots_repaired), (0, 0));
+    let first = app.store.get_task("first").await.unwrap().unwrap();
+    assert_eq!((first.status, first.checked_at), (TaskStatus::Queued, None));
+
+    learn(&app, 3).await;
+    let report = handle(&app).await;
+    assert_eq!((report.slots_repaired, report.submitted), (1, 1));
+    assert_eq!(status(&app, "first").await, TaskStatus::Finalizing);
+    let queued: Vec<String> = app
+        .queue
+        .drain()
+        .into_iter()
+        .map(|m| m.task_id.to_string())
+        .collect();
+    assert_eq!(queued, ["first"], "the finished holder goes to finalize");
+    assert_eq!(submitted(&app), ["first", "second"]);
+}
+
+#[tokio::test]
+async fn a_due_holder_still_running_is_asked_once_per_recheck_window() {
+    let mut app = app(1);
+    app.pace.recheck = Duration::from_secs(60);
+    waiting(&app, "first", "alice", 1, 60).await;
+    handle(&app).await;
+    app.provider.set("first", JobStatus::Running, None, None);
+    learn(&app, 3).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Updated just now: inside the window, not asked.
+    handle(&app).await;
+    assert_eq!(
+        app.store
+            .get_task("first")
+            .await
+            .unwrap()
+            .unwrap()
+            .checked_at,
+        None
+    );
+    app.pace.recheck = Duration::ZERO;
+    handle(&app).await;
+    let first = app.store.get_task("first").await.unwrap().unwrap();
+    assert_eq!(
+        first.status,
+        TaskStatus::Running,
+        "the provider's word, applied"
+    );
+    assert!(first.checked_at.is_some());
+    assert_eq!(
+        app.store.slot_holders("fake").await.unwrap().len(),
+        1,
+        "still held"
+    );
+}
+
+#[tokio::test]
+async fn a_slot_is_freed_once_the_provider_is_done_not_when_the_video_is_stored() {
+    let app = app(1);
+    running_with_a_lost_callback(&app).await;
+    // The callback did come: the task is being stored (FINALIZING), which takes no capacity.
+    app.store
+        .apply("first", TaskEvent::ProviderSucceeded, TaskPatch::default())
+        .await
+        .unwrap();
+    let report = handle(&app).await;
+    assert_eq!((report.slots_repaired, report.submitted), (1, 1));
+    assert_eq!(status(&app, "first").await, TaskStatus::Finalizing);
 }

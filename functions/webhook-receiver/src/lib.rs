@@ -15,13 +15,15 @@ use shared::edge::envelope::{ApiError, answer, json_response};
 use shared::edge::request;
 use shared::edge::webhook_token;
 use shared::ports::{
-    FinalizeMessage, FinalizeQueue, FinalizeReason, Tasks, WebhookClaim, WebhookDedup,
+    FinalizeMessage, FinalizeQueue, FinalizeReason, GenerationTimes, Tasks, WebhookClaim,
+    WebhookDedup,
 };
 use shared::provider::{CallbackError, CallbackHint, CallbackReader};
 
-/// What webhook-receiver needs of the table: task records and callback deduplication.
-pub trait Store: Tasks + WebhookDedup {}
-impl<T: Tasks + WebhookDedup> Store for T {}
+/// What webhook-receiver needs of the table: task records, callback deduplication, and the
+/// models' generation times (a success callback is their most timely sample).
+pub trait Store: Tasks + WebhookDedup + GenerationTimes {}
+impl<T: Tasks + WebhookDedup + GenerationTimes> Store for T {}
 
 pub struct App<S, Q, C> {
     pub store: S,
@@ -326,9 +328,28 @@ async fn apply_hint<S: Store, Q: FinalizeQueue, C>(
         if event != TaskEvent::ProviderSucceeded || applied.task.status != TaskStatus::Finalizing {
             return Ok(());
         }
+        if applied.moved {
+            learn_generation_time(&app.store, &applied.task).await;
+        }
         FinalizeReason::Done
     };
     queue_finalize(app, task_id, reason).await
+}
+
+/// The time from submit to this success callback, counted for the task's model: dispatch
+/// starts asking about its slot holders from it. A lost count only delays that a little.
+async fn learn_generation_time<S: Store>(store: &S, task: &shared::domain::task::Task) {
+    let now = shared::domain::timestamp::Timestamp::now();
+    let Some(since) = task.submitted_at.or(task.submit_attempted_at) else {
+        return;
+    };
+    let took = (now - since).unsigned_abs();
+    if let Err(e) = store
+        .record_generation(&task.provider, &task.model, took, now)
+        .await
+    {
+        tracing::warn!(error = %e, "could not count the generation time");
+    }
 }
 
 /// Ask finalize to look (a callback is never acted on without the provider's word); a queue

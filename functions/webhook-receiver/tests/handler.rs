@@ -106,6 +106,27 @@ async fn success_queues_finalize_once_and_duplicates_are_acknowledged() {
 }
 
 #[tokio::test]
+async fn a_success_callback_counts_one_generation_time_for_its_model() {
+    use shared::ports::GenerationTimes;
+    let app = seeded("fake").await;
+    let model = app.store.get_task("t-1").await.unwrap().unwrap().model;
+    let now = shared::domain::timestamp::Timestamp::now();
+    send(&app, callback("fake", "t-1", fake("working"))).await;
+    send(&app, callback("fake", "t-1", fake("done"))).await;
+    send(&app, callback("fake", "t-1", fake("done"))).await;
+    let times = app
+        .store
+        .recent_generations("fake", &model, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        times.total(),
+        1,
+        "one sample, from the callback that moved the task"
+    );
+}
+
+#[tokio::test]
 async fn a_late_running_callback_never_moves_a_task_backwards() {
     let app = seeded("fake").await;
     send(&app, callback("fake", "t-1", fake("done"))).await;

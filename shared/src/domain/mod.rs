@@ -9,6 +9,7 @@ pub mod images;
 pub mod moderation;
 pub mod mp4_probe;
 pub mod notice;
+pub mod pace;
 pub mod plans;
 pub mod pricing;
 pub mod state;

@@ -336,7 +336,7 @@ pub fn mark_deleted(
 }
 
 #[cfg(test)]
-mod apply_tests {
+pub(crate) mod apply_tests {
     use super::*;
     use crate::domain::task::*;
 
@@ -410,7 +410,8 @@ mod apply_tests {
         }
     }
 
-    fn task(status: TaskStatus) -> Task {
+    /// A task for rule tables (also used by the other domain rules' tests).
+    pub(crate) fn task(status: TaskStatus) -> Task {
         Task {
             id: "t".into(),
             user_id: "u".into(),

@@ -356,6 +356,17 @@ impl Task {
         self.status == TaskStatus::Created && self.submit_attempted_at.is_none()
     }
 
+    /// It counts against its provider account's concurrency: from its submit until the
+    /// provider has finished with it (`docs/providers.md` §Concurrency). Storing the video
+    /// (`FINALIZING`) takes no provider capacity.
+    pub fn holds_slot(&self) -> bool {
+        match self.status {
+            TaskStatus::Created => self.submit_attempted_at.is_some(),
+            TaskStatus::Queued | TaskStatus::Running => true,
+            _ => false,
+        }
+    }
+
     /// Reconcile looks after it: unfinished, and not waiting in line. (Waiting tasks kept out
     /// of reconcile's index, so a long line never hides a task whose callback was lost.)
     pub fn reconciled(&self) -> bool {
@@ -413,6 +424,27 @@ mod tests {
                 want,
                 "{status:?} after {secs}s"
             );
+        }
+    }
+
+    #[test]
+    fn a_slot_is_held_from_the_submit_until_the_provider_is_done() {
+        use TaskStatus as S;
+        let sent = Some(crate::domain::timestamp::Timestamp::now());
+        let cases = [
+            (S::Created, None, false),
+            (S::Created, sent, true),
+            (S::Queued, sent, true),
+            (S::Running, sent, true),
+            (S::Finalizing, sent, false),
+            (S::Succeeded, sent, false),
+            (S::Failed, sent, false),
+            (S::Canceled, None, false),
+        ];
+        for (status, attempted, holds) in cases {
+            let mut t = crate::domain::state::apply_tests::task(status);
+            t.submit_attempted_at = attempted;
+            assert_eq!(t.holds_slot(), holds, "{status:?} {attempted:?}");
         }
     }
 

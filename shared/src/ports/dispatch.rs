@@ -60,6 +60,27 @@ pub trait Breakers: Send + Sync {
     ) -> impl Future<Output = Result<crate::domain::breaker::BreakerState, StoreError>> + Send;
 }
 
+/// How long each model has taken lately (submit to the provider's success, as its callbacks
+/// tell it), for when to look a slot holder up (`domain::pace`).
+pub trait GenerationTimes: Send + Sync {
+    /// Count one generation of `model` on `provider` that took `took`, finishing `at`.
+    fn record_generation(
+        &self,
+        provider: &str,
+        model: &str,
+        took: Duration,
+        at: crate::domain::timestamp::Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The generations counted in the last hour or two before `now`.
+    fn recent_generations(
+        &self,
+        provider: &str,
+        model: &str,
+        now: crate::domain::timestamp::Timestamp,
+    ) -> impl Future<Output = Result<crate::domain::pace::Histogram, StoreError>> + Send;
+}
+
 /// Wakes the dispatcher (an SQS message), now or after a delay.
 pub trait DispatchNudge: Send + Sync {
     fn nudge(&self, delay: Duration) -> impl Future<Output = Result<(), QueueError>> + Send;

@@ -42,6 +42,7 @@ pub(super) struct Tables {
     pub(super) templates: Vec<crate::domain::templates::VideoTemplate>,
     pub(super) groups: HashMap<(UserId, String), Vec<TaskId>>,
     pub(super) cache: HashMap<(UserId, String), (TaskId, i64)>,
+    pub(super) generations: HashMap<(String, String), crate::domain::pace::Histogram>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend
@@ -392,6 +393,37 @@ impl crate::ports::Capacity for MemoryStore {
             .get(provider)
             .map(|h| h.iter().cloned().collect())
             .unwrap_or_default())
+    }
+}
+
+/// Every generation counts as recent: in-process tests are short.
+impl crate::ports::GenerationTimes for MemoryStore {
+    async fn record_generation(
+        &self,
+        provider: &str,
+        model: &str,
+        took: std::time::Duration,
+        _at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut t = self.write()?;
+        let times = t.generations.entry((provider.into(), model.into()));
+        *times
+            .or_default()
+            .0
+            .entry(crate::domain::pace::bin(took))
+            .or_default() += 1;
+        Ok(())
+    }
+
+    async fn recent_generations(
+        &self,
+        provider: &str,
+        model: &str,
+        _now: Timestamp,
+    ) -> Result<crate::domain::pace::Histogram, StoreError> {
+        let t = self.read()?;
+        let key = (provider.to_string(), model.to_string());
+        Ok(t.generations.get(&key).cloned().unwrap_or_default())
     }
 }
 

@@ -59,11 +59,14 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
         store: store.clone(),
         provider: provider.clone(),
         nudge: queue.clone(),
+        queue: queue.clone(),
         capacity: 3,
         breaker: shared::domain::breaker::BreakerPolicy {
             threshold: 3,
             open_for: std::time::Duration::from_secs(60),
         },
+        pace: shared::domain::pace::Pace::from_source(&none).unwrap(),
+        hard_timeout: Duration::from_secs(3 * 3600),
     };
     let receiver = webhook_receiver::App {
         store: store.clone(),

@@ -153,3 +153,68 @@ impl WaitingLine for DynamoTaskStore {
         }
     }
 }
+
+/// One item per model and hour, a counter per bin (`ADD`, so concurrent callbacks never lose a
+/// count); read back over the current and the previous hour. Kept a day.
+impl crate::ports::GenerationTimes for DynamoTaskStore {
+    async fn record_generation(
+        &self,
+        provider: &str,
+        model: &str,
+        took: std::time::Duration,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let bin = crate::domain::pace::bin(took);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pace_pk(provider, model)))
+            .key("sk", s(pace_hour(at)))
+            .update_expression("ADD #bin :one SET expires_at = :ttl")
+            .expression_attribute_names("#bin", format!("b{bin}"))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(timestamp::unix_seconds(at.datetime()) + 86_400))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn recent_generations(
+        &self,
+        provider: &str,
+        model: &str,
+        now: Timestamp,
+    ) -> Result<crate::domain::pace::Histogram, StoreError> {
+        let mut times = crate::domain::pace::Histogram::default();
+        for hour in [now - std::time::Duration::from_secs(3600), now] {
+            let got = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(pace_pk(provider, model)))
+                .key("sk", s(pace_hour(hour)))
+                .send()
+                .await
+                .map_err(backend)?;
+            for (name, value) in got.item.unwrap_or_default() {
+                let bin = name.strip_prefix('b').and_then(|b| b.parse::<u64>().ok());
+                let count = value.as_n().ok().and_then(|c| c.parse::<u64>().ok());
+                if let (Some(bin), Some(count)) = (bin, count) {
+                    *times.0.entry(bin).or_default() += count;
+                }
+            }
+        }
+        Ok(times)
+    }
+}
+
+fn pace_pk(provider: &str, model: &str) -> String {
+    format!("PACE#{provider}#{model}")
+}
+
+/// `HOUR#2026-12-04T18`: the hour a generation finished in.
+fn pace_hour(at: Timestamp) -> String {
+    let text = at.to_string();
+    format!("HOUR#{}", text.get(..13).unwrap_or(&text))
+}
