@@ -4,8 +4,10 @@
 //! gone, then take the waiting line in order (priority lane, then age) and for each task take
 //! a capacity slot and submit it — or look it up first when an earlier submit's answer was
 //! lost. Busy puts the task back at its place and ends the run; a full account ends the run;
-//! a task past its plan's wait fails with `queue_timeout` (refunded). While tasks still wait,
-//! the dispatcher wakes itself again shortly.
+//! a task past its plan's wait fails with `queue_timeout` (refunded). Slot holders past their
+//! model's learned generation time are looked up (a lost callback must not hold a slot). While
+//! tasks wait the dispatcher wakes itself again shortly, while the provider holds tasks within
+//! the recheck window; one wake-up is pending at a time.
 
 use std::time::Duration;
 
@@ -21,17 +23,20 @@ use shared::lifecycle::fail::{Failure, fail_and_refund};
 use shared::lifecycle::sync::{SyncOutcome, SyncPolicy, lookup_of, sync_tasks};
 use shared::ports::{
     Breakers, Capacity, DispatchNudge, FinalizeQueue, GenerationTimes, ReconcileIndex, StoreError,
-    Tasks, WaitingLine,
+    Tasks, WaitingLine, WakeClaims,
 };
 use shared::provider::{Deadline, ProviderError, ProviderJob, VideoProvider};
 
 /// What dispatch needs of the table: tasks, the provider's slots, the waiting line, and for
 /// the slot holders' lookups the check claims and the models' generation times.
 pub trait Store:
-    Tasks + Capacity + WaitingLine + Breakers + ReconcileIndex + GenerationTimes
+    Tasks + Capacity + WaitingLine + Breakers + ReconcileIndex + GenerationTimes + WakeClaims
 {
 }
-impl<T: Tasks + Capacity + WaitingLine + Breakers + ReconcileIndex + GenerationTimes> Store for T {}
+impl<T> Store for T where
+    T: Tasks + Capacity + WaitingLine + Breakers + ReconcileIndex + GenerationTimes + WakeClaims
+{
+}
 
 /// Waiting tasks looked at per run.
 pub const BATCH: u32 = 25;
@@ -101,6 +106,8 @@ pub struct DispatchReport {
     pub failed_over: u32,
     /// Tasks still waiting when the run ended.
     pub waiting: u32,
+    /// Slots held, at the start of the run, by tasks the provider still has.
+    pub holding: u32,
     pub errors: u32,
 }
 
@@ -135,7 +142,7 @@ async fn run<S: Store, P: VideoProvider, D: DispatchNudge, Q: FinalizeQueue>(
     for provider in app.provider.names() {
         serve_line(app, provider, &mut report).await;
     }
-    wake_again_if_waiting(app, &mut report).await;
+    wake_again(app, &mut report).await;
     report
 }
 
@@ -146,7 +153,10 @@ async fn serve_line<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     report: &mut DispatchReport,
 ) {
     match repair_slots(app, provider).await {
-        Ok(n) => report.slots_repaired += n,
+        Ok((freed, holding)) => {
+            report.slots_repaired += freed;
+            report.holding += holding;
+        }
         Err(e) => {
             tracing::error!(error = %e, "could not repair slots");
             report.errors += 1;
@@ -213,14 +223,25 @@ fn tally(report: &mut DispatchReport, step: Result<Step, StoreError>) -> bool {
     false
 }
 
-async fn wake_again_if_waiting<S, P, D: DispatchNudge, Q>(
+/// Run again soon while tasks wait, and within the recheck window while the provider holds
+/// tasks (their callbacks may be lost). One wake-up pending at a time, whoever asks.
+async fn wake_again<S: Store, P, D: DispatchNudge, Q>(
     app: &App<S, P, D, Q>,
     report: &mut DispatchReport,
 ) {
-    if report.waiting == 0 {
-        return;
+    let held = report.holding + report.submitted + report.recovered + report.unknown;
+    let delay = match (report.waiting, held) {
+        (0, 0) => return,
+        (0, _) => app.pace.recheck.max(AGAIN_AFTER),
+        _ => AGAIN_AFTER,
+    };
+    let now = Timestamp::now();
+    match app.store.claim_wake(now + delay, now).await {
+        Ok(false) => return,
+        Ok(true) => {}
+        Err(e) => tracing::warn!(error = %e, "could not claim the wake-up; waking anyway"),
     }
-    if let Err(e) = app.nudge.nudge(AGAIN_AFTER).await {
+    if let Err(e) = app.nudge.nudge(delay).await {
         tracing::warn!(error = %e, "could not wake the next run; the schedule will");
         report.errors += 1;
     }
@@ -230,13 +251,16 @@ async fn wake_again_if_waiting<S, P, D: DispatchNudge, Q>(
 /// it (a terminal or `FINALIZING` write) or it never got as far as a submit (a crash between
 /// taking the slot and claiming the submit). Holders past their model's expected generation
 /// time are looked up: a lost callback must not hold a slot until somebody polls.
+/// Returns the slots freed and the ones still held.
 async fn repair_slots<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
     provider: &str,
-) -> Result<u32, StoreError> {
+) -> Result<(u32, u32), StoreError> {
     let now = Timestamp::now();
     let (mut repaired, mut due, mut paces) = (0, Vec::new(), Vec::new());
-    for id in app.store.slot_holders(provider).await? {
+    let holders = app.store.slot_holders(provider).await?;
+    let held = holders.len() as u32;
+    for id in holders {
         match app.store.get_task(&id).await? {
             Some(task) if task.holds_slot() => {
                 let after = ask_after(app, &mut paces, &task, now).await;
@@ -250,7 +274,8 @@ async fn repair_slots<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
             }
         }
     }
-    Ok(repaired + look_up_due(app, provider, &due, now).await?)
+    let freed = repaired + look_up_due(app, provider, &due, now).await?;
+    Ok((freed, held.saturating_sub(freed)))
 }
 
 /// When a task of this model is worth asking about, learned once per run and model.

@@ -389,3 +389,23 @@ async fn a_slot_is_freed_once_the_provider_is_done_not_when_the_video_is_stored(
     assert_eq!((report.slots_repaired, report.submitted), (1, 1));
     assert_eq!(status(&app, "first").await, TaskStatus::Finalizing);
 }
+
+#[tokio::test]
+async fn runs_started_together_schedule_one_wake_up_and_running_tasks_keep_one_going() {
+    let mut app = app(1);
+    app.pace.recheck = Duration::from_secs(15);
+    waiting(&app, "a", "alice", 1, 60).await;
+    waiting(&app, "b", "alice", 1, 50).await;
+    // Runs woken by creates, callbacks and the schedule at once: one next wake-up between them.
+    let (x, y, z) = tokio::join!(handle(&app), handle(&app), handle(&app));
+    assert_eq!(x.waiting.max(y.waiting).max(z.waiting), 1);
+    assert_eq!(*app.nudge.nudges.lock().unwrap(), [Duration::from_secs(1)]);
+
+    // Nothing waits any more but the provider holds a task: the next look within the window.
+    finish(&app, "a").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let report = handle(&app).await;
+    assert_eq!((report.submitted, report.waiting), (1, 0));
+    let nudges = app.nudge.nudges.lock().unwrap().clone();
+    assert_eq!(nudges, [Duration::from_secs(1), Duration::from_secs(15)]);
+}

@@ -81,6 +81,18 @@ pub trait GenerationTimes: Send + Sync {
     ) -> impl Future<Output = Result<crate::domain::pace::Histogram, StoreError>> + Send;
 }
 
+/// The dispatcher's next wake-up, claimed once: each run that wants to run again schedules a
+/// wake-up only when none is pending, so runs started by creates, callbacks and the schedule
+/// never multiply into parallel chains.
+pub trait WakeClaims: Send + Sync {
+    /// True when no wake-up is pending at `now` (none, or its time has come): `at` is now ours.
+    fn claim_wake(
+        &self,
+        at: crate::domain::timestamp::Timestamp,
+        now: crate::domain::timestamp::Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
 /// Wakes the dispatcher (an SQS message), now or after a delay.
 pub trait DispatchNudge: Send + Sync {
     fn nudge(&self, delay: Duration) -> impl Future<Output = Result<(), QueueError>> + Send;

@@ -43,6 +43,7 @@ pub(super) struct Tables {
     pub(super) groups: HashMap<(UserId, String), Vec<TaskId>>,
     pub(super) cache: HashMap<(UserId, String), (TaskId, i64)>,
     pub(super) generations: HashMap<(String, String), crate::domain::pace::Histogram>,
+    pub(super) wake_at: Option<Timestamp>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend
@@ -393,6 +394,17 @@ impl crate::ports::Capacity for MemoryStore {
             .get(provider)
             .map(|h| h.iter().cloned().collect())
             .unwrap_or_default())
+    }
+}
+
+impl crate::ports::WakeClaims for MemoryStore {
+    async fn claim_wake(&self, at: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
+        let mut t = self.write()?;
+        if t.wake_at.is_some_and(|w| w > now) {
+            return Ok(false);
+        }
+        t.wake_at = Some(at);
+        Ok(true)
     }
 }
 

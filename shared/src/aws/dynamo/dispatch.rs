@@ -218,3 +218,21 @@ fn pace_hour(at: Timestamp) -> String {
     let text = at.to_string();
     format!("HOUR#{}", text.get(..13).unwrap_or(&text))
 }
+
+impl crate::ports::WakeClaims for DynamoTaskStore {
+    async fn claim_wake(&self, at: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s("DISPATCH#WAKE"))
+            .key("sk", s("WAKE"))
+            .update_expression("SET wake_at = :at")
+            .condition_expression("attribute_not_exists(wake_at) OR wake_at <= :now")
+            .expression_attribute_values(":at", s(at.to_string()))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .send()
+            .await;
+        written(result, |se| se.is_conditional_check_failed_exception())
+    }
+}

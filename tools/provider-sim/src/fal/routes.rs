@@ -75,6 +75,9 @@ async fn submit(
     if state.count("submit") {
         return answer(500, json!({"detail": "Internal server error"}));
     }
+    if state.roll(|f| f.submit_busy_rate) {
+        return answer(429, json!({"detail": "Too many requests"}));
+    }
     let Some(model) = models::model(&model_id) else {
         return answer(
             404,
@@ -123,6 +126,9 @@ fn admitted(
         return Err((401, json!({"detail": "Invalid authentication"})));
     }
     state.count(call);
+    if call != "cancel" && state.roll(|f| f.read_error_rate) {
+        return Err((503, json!({"detail": "Service temporarily unavailable"})));
+    }
     find(state, owner, app, id).ok_or_else(|| (404, json!({"detail": "Request not found"})))
 }
 

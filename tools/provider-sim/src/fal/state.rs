@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use super::FalConfig;
@@ -30,6 +32,16 @@ pub struct FalFaults {
     /// Cancels answer `CANCELLATION_REQUESTED` but the request runs on (a worker took it at
     /// that moment): a request is not an outcome.
     pub ignore_cancels: bool,
+    /// Seed for the chances below.
+    pub seed: u64,
+    /// Chance (0..1) that a submit answers 429, queuing nothing (fal's rate limit).
+    pub submit_busy_rate: f64,
+    /// Chance (0..1) that a status or result call answers 503 (nothing changes).
+    pub read_error_rate: f64,
+    /// Chance (0..1) that a request ends `ERROR` (a failed generation, billed nothing).
+    pub error_rate: f64,
+    /// Chance (0..1) that a request's webhook is never delivered.
+    pub webhook_drop_rate: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -53,6 +65,8 @@ pub struct FalRequest {
     pub webhook: Option<String>,
     pub duration: u32,
     pub pro: bool,
+    /// When it reached `COMPLETED` (Unix milliseconds).
+    pub completed_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -69,6 +83,7 @@ struct Inner {
     order: Vec<String>,
     counters: FalCounters,
     faults: FalFaults,
+    rng: StdRng,
 }
 
 pub struct FalState {
@@ -96,6 +111,7 @@ impl FalState {
                 requests: HashMap::new(),
                 order: Vec::new(),
                 counters: FalCounters::default(),
+                rng: StdRng::seed_from_u64(config.faults.seed),
                 faults: config.faults.clone(),
             }),
             config,
@@ -117,7 +133,16 @@ impl FalState {
     }
 
     pub fn set_faults(&self, faults: FalFaults) {
-        self.lock().faults = faults;
+        let mut inner = self.lock();
+        inner.rng = StdRng::seed_from_u64(faults.seed);
+        inner.faults = faults;
+    }
+
+    /// One draw against the chance `rate` picks from the faults.
+    pub fn roll(&self, rate: impl Fn(&FalFaults) -> f64) -> bool {
+        let mut inner = self.lock();
+        let p = rate(&inner.faults).clamp(0.0, 1.0);
+        p > 0.0 && inner.rng.random_bool(p)
     }
 
     /// Every request, oldest first.
@@ -175,16 +200,21 @@ impl FalState {
             .and_then(Value::as_str)
             .and_then(|d| d.parse().ok())
             .unwrap_or(5);
+        let failed = self.roll(|f| f.error_rate).then(|| {
+            let kind = "generation_error".to_string();
+            (kind.clone(), format!("generation failed: {kind}"))
+        });
         let request = FalRequest {
             id: uuid::Uuid::new_v4().to_string(),
             model_id: model_id.into(),
             app_id: app_id.into(),
-            error: error_marker(&input),
+            error: error_marker(&input).or(failed),
             input,
             status: Status::InQueue,
             webhook,
             duration,
             pro,
+            completed_at_ms: None,
         };
         {
             let mut inner = self.lock();
@@ -232,6 +262,9 @@ impl FalState {
         let mut inner = self.lock();
         let request = inner.requests.get_mut(id).filter(|r| r.status == from)?;
         request.status = to;
+        if to == Status::Completed {
+            request.completed_at_ms = Some(crate::tasks::now_ms());
+        }
         Some(request.clone())
     }
 
@@ -272,7 +305,7 @@ impl FalState {
 
     async fn deliver(&self, url: String, r: &FalRequest) {
         let faults = self.faults();
-        if faults.drop_webhooks {
+        if faults.drop_webhooks || self.roll(|f| f.webhook_drop_rate) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(faults.webhook_delay_ms)).await;
