@@ -127,6 +127,46 @@ async fn submit_queue_status_result_and_download() {
     assert_eq!(sent["aspect_ratio"], "16:9");
 }
 
+/// Reads are repeated through fal's brief failures (two 503s in a row), never a submit; three
+/// in a row stay an unknown outcome, not a failure.
+#[tokio::test]
+async fn reads_are_tried_again_through_brief_failures_submits_never() {
+    let fal = fal_with(|_| {}).await;
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let job = p
+        .submit(&request("r", "a fox"), Deadline::none())
+        .await
+        .unwrap();
+    let reads = |n| FalFaults {
+        fail_next_reads: n,
+        ..Default::default()
+    };
+    fal.state.set_faults(reads(2));
+    let seen = p.lookup(lookup(&job), Deadline::none()).await;
+    assert!(seen.is_ok(), "{seen:?}");
+    fal.state.set_faults(reads(3));
+    let seen = p.lookup(lookup(&job), Deadline::none()).await;
+    assert!(
+        matches!(seen, Err(ProviderError::OutcomeUnknown { .. })),
+        "{seen:?}"
+    );
+    let submits = fal.state.counters().submit;
+    fal.state.set_faults(FalFaults {
+        fail_next_submits: 1,
+        ..Default::default()
+    });
+    let sent = p.submit(&request("s", "a hare"), Deadline::none()).await;
+    assert!(
+        matches!(sent, Err(ProviderError::OutcomeUnknown { .. })),
+        "{sent:?}"
+    );
+    assert_eq!(
+        fal.state.counters().submit,
+        submits + 1,
+        "one submit, not repeated"
+    );
+}
+
 #[tokio::test]
 async fn fal_validation_errors_and_error_results() {
     let fal = fal_with(|_| {}).await;

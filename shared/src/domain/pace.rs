@@ -66,7 +66,7 @@ pub struct Pace {
 }
 
 impl Pace {
-    /// `SLOT_CHECK_FLOOR_SECONDS` (30), `SLOT_CHECK_FALLBACK_SECONDS` (180),
+    /// `SLOT_CHECK_FLOOR_SECONDS` (30), `SLOT_CHECK_FALLBACK_SECONDS` (60),
     /// `SLOT_RECHECK_SECONDS` (15).
     pub fn from_source(
         src: &impl crate::runtime::config::Source,
@@ -74,7 +74,7 @@ impl Pace {
         let secs = |name, default| src.parsed(name, default).map(Duration::from_secs);
         Ok(Self {
             floor: secs("SLOT_CHECK_FLOOR_SECONDS", 30)?,
-            fallback: secs("SLOT_CHECK_FALLBACK_SECONDS", 180)?,
+            fallback: secs("SLOT_CHECK_FALLBACK_SECONDS", 60)?,
             recheck: secs("SLOT_RECHECK_SECONDS", 15)?,
         })
     }

@@ -96,6 +96,20 @@ pub enum FalError {
     Decode(String),
 }
 
+const READ_ATTEMPTS: u32 = 3;
+const READ_RETRY_BASE: Duration = Duration::from_millis(100);
+
+impl FalError {
+    /// Worth asking again: fal or the way to it failed, not the request.
+    pub fn transient(&self) -> bool {
+        match self {
+            FalError::Http { status, .. } => *status == 429 || *status >= 500,
+            FalError::Timeout | FalError::Transport(_) => true,
+            FalError::Decode(_) => false,
+        }
+    }
+}
+
 pub struct FalClient {
     http: reqwest::Client,
     pub(crate) queue_url: String,
@@ -137,11 +151,31 @@ impl FalClient {
     }
 
     pub async fn status(&self, h: &Handle, deadline: Deadline) -> Result<StatusAnswer, FalError> {
-        self.send(self.http.get(&h.status_url), deadline).await
+        self.read(&h.status_url, deadline).await
     }
 
     pub async fn result(&self, h: &Handle, deadline: Deadline) -> Result<Value, FalError> {
-        self.send(self.http.get(&h.response_url), deadline).await
+        self.read(&h.response_url, deadline).await
+    }
+
+    /// A read is safe to repeat: a 5xx, a 429, a timeout or a lost connection is tried again
+    /// (three attempts, within the deadline). A submit never is: a retry could be a second job.
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        deadline: Deadline,
+    ) -> Result<T, FalError> {
+        let mut backoff = READ_RETRY_BASE;
+        for _ in 1..READ_ATTEMPTS {
+            match self.send(self.http.get(url), deadline).await {
+                Err(e) if e.transient() && deadline.remaining().is_none_or(|r| r > backoff) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 3;
+                }
+                other => return other,
+            }
+        }
+        self.send(self.http.get(url), deadline).await
     }
 
     /// `CANCELLATION_REQUESTED` (202), or the reason fal gives (`ALREADY_COMPLETED`).

@@ -126,7 +126,7 @@ fn admitted(
         return Err((401, json!({"detail": "Invalid authentication"})));
     }
     state.count(call);
-    if call != "cancel" && state.roll(|f| f.read_error_rate) {
+    if call != "cancel" && state.read_fails() {
         return Err((503, json!({"detail": "Service temporarily unavailable"})));
     }
     find(state, owner, app, id).ok_or_else(|| (404, json!({"detail": "Request not found"})))

@@ -32,6 +32,8 @@ pub struct FalFaults {
     /// Cancels answer `CANCELLATION_REQUESTED` but the request runs on (a worker took it at
     /// that moment): a request is not an outcome.
     pub ignore_cancels: bool,
+    /// The next N status or result calls answer 503.
+    pub fail_next_reads: u32,
     /// Seed for the chances below.
     pub seed: u64,
     /// Chance (0..1) that a submit answers 429, queuing nothing (fal's rate limit).
@@ -136,6 +138,18 @@ impl FalState {
         let mut inner = self.lock();
         inner.rng = StdRng::seed_from_u64(faults.seed);
         inner.faults = faults;
+    }
+
+    /// Whether this status or result call fails (503): the next-N fault, else the chance.
+    pub fn read_fails(&self) -> bool {
+        {
+            let mut inner = self.lock();
+            if inner.faults.fail_next_reads > 0 {
+                inner.faults.fail_next_reads -= 1;
+                return true;
+            }
+        }
+        self.roll(|f| f.read_error_rate)
     }
 
     /// One draw against the chance `rate` picks from the faults.
