@@ -357,3 +357,44 @@ fn the_template_matches_the_code_with_the_cdn_on_and_off() {
         assert!(env.contains(&name), "{name}");
     }
 }
+
+/// The providers' callback route is throttled on its own bucket, set by its own parameters,
+/// and names a route the template really has.
+#[test]
+fn the_callback_route_has_its_own_throttle() {
+    let text = template_text();
+    let template = Template::parse(&text).unwrap();
+    let api = template
+        .resources_of_type("AWS::Serverless::HttpApi")
+        .into_iter()
+        .find(|(name, _)| name == "HttpApi")
+        .map(|(_, props)| props.clone())
+        .unwrap();
+    let routes = template.http_routes().unwrap();
+    let webhook = routes
+        .iter()
+        .find(|(_, _, f)| f == "webhook-receiver")
+        .map(|(m, p, _)| format!("{m} {p}"))
+        .unwrap();
+    let own = &api["RouteSettings"][webhook.as_str()];
+    assert!(own.is_mapping(), "no RouteSettings for {webhook}: {api:?}");
+    let params: Vec<String> = template
+        .parameter_defaults()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    for (limit, param) in [
+        ("ThrottlingRateLimit", "WebhookThrottleRate"),
+        ("ThrottlingBurstLimit", "WebhookThrottleBurst"),
+    ] {
+        let reference = devstack::template::reference(&own[limit]);
+        assert_eq!(
+            format!("{reference:?}"),
+            format!("Ref({param:?})"),
+            "{limit}"
+        );
+        assert!(params.contains(&param.to_string()), "{param}");
+    }
+    let app_routes = api["RouteSettings"].as_mapping().unwrap().len();
+    assert_eq!(app_routes, 1, "only the callback route is set apart");
+}
