@@ -409,3 +409,55 @@ async fn runs_started_together_schedule_one_wake_up_and_running_tasks_keep_one_g
     let nudges = app.nudge.nudges.lock().unwrap().clone();
     assert_eq!(nudges, [Duration::from_secs(1), Duration::from_secs(15)]);
 }
+
+/// The waiting line is an eventually consistent index: a run may read a copy from before the
+/// previous run's submit, from before its wait ran out, or from before a failover. Decisions
+/// are made on the stored item, so such a copy sends nothing twice, fails nothing the provider
+/// holds, and sends nothing to the old provider.
+#[tokio::test]
+async fn a_stale_copy_of_the_line_resubmits_fails_and_misroutes_nothing() {
+    let app = app(3);
+    let a = waiting(&app, "a", "alice", 1, 60).await;
+    let mut b = waiting(&app, "b", "alice", 1, 50).await;
+    assert_eq!(handle(&app).await.submitted, 2);
+    let mut moved = task_fixture("moved", "alice", "fake");
+    moved.queue_deadline = Some(Timestamp::now() + time::Duration::seconds(600));
+    let mut req = request("moved");
+    req.callbacks.insert(
+        "other".into(),
+        "https://api.example.com/webhooks/other/moved/t".into(),
+    );
+    moved.request = Some(req);
+    seed_task(&app.store, &moved, None).await;
+    let now = Timestamp::now();
+    assert!(
+        app.store
+            .reassign("moved", None, "other", now)
+            .await
+            .unwrap()
+    );
+
+    // Copies from before all that: "a" still waiting, "b" waiting and past its wait (as it
+    // would be when the index lags that long), "moved" still the fake provider's.
+    b.created_at = now - time::Duration::seconds(3600);
+    b.queue_deadline = Some(now - time::Duration::seconds(1));
+    app.store.serve_stale_line(Some(vec![a, b, moved]));
+    let report = handle(&app).await;
+    assert_eq!(
+        (report.submitted, report.timed_out, report.failed),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        submitted(&app),
+        ["a", "b"],
+        "nothing sent twice or to the old provider"
+    );
+    assert_eq!(status(&app, "a").await, TaskStatus::Queued);
+    assert_eq!(status(&app, "b").await, TaskStatus::Queued);
+    assert_eq!(app.store.ledger_sum("alice").1, 0, "nothing refunded");
+    let moved = app.store.get_task("moved").await.unwrap().unwrap();
+    assert_eq!(
+        (moved.provider.as_str(), moved.status),
+        ("other", TaskStatus::Created)
+    );
+}

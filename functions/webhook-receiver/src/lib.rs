@@ -9,7 +9,7 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use shared::domain::state::{TaskEvent, TaskPatch, event_for};
+use shared::domain::state::{CallbackUse, TaskEvent, TaskPatch, callback_use, event_for};
 use shared::domain::task::TaskStatus;
 use shared::edge::envelope::{ApiError, answer, json_response};
 use shared::edge::request;
@@ -155,10 +155,11 @@ async fn callback<S: Store, Q: FinalizeQueue, C: CallbackReader>(
             &json!({"ok": true, "ignored": "unknown status"}),
         ));
     };
-    let adopt = match &task.provider_ref {
-        Some(_) => None,
-        None if signed_by_provider(app, provider) => Some(hint.reference.clone()),
-        None => return early_hint(app, task_id, &hint).await,
+    let signed = signed_by_provider(app, provider);
+    let adopt = match callback_use(task.provider_ref.is_some(), signed) {
+        CallbackUse::Apply => None,
+        CallbackUse::AdoptAndApply => Some(hint.reference.clone()),
+        CallbackUse::AskProvider => return early_hint(app, task_id, &hint).await,
     };
     let claim = WebhookClaim {
         provider: task.provider.clone(),

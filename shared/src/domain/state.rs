@@ -80,12 +80,49 @@ pub fn transition(from: TaskStatus, event: TaskEvent) -> Outcome {
     }
 }
 
+/// What a callback may do to its task. The lifecycle's rule: **a task whose submit may have
+/// reached a provider is resolved only by that provider's answer** — a lookup, a verified
+/// callback that names the job, or the hard timeout (its lookup first). A callback is a hint;
+/// it moves a task only when the job it names is known to be the task's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackUse {
+    /// The task's recorded job: apply the hint (a reported failure is still confirmed first).
+    Apply,
+    /// No job recorded yet, but the provider's own signature vouches for the one named: record
+    /// it, then apply.
+    AdoptAndApply,
+    /// No job recorded and nothing proves the callback came from the provider: move nothing,
+    /// ask the provider by our id.
+    AskProvider,
+}
+
+pub fn callback_use(reference_recorded: bool, signed_by_provider: bool) -> CallbackUse {
+    match (reference_recorded, signed_by_provider) {
+        (true, _) => CallbackUse::Apply,
+        (false, true) => CallbackUse::AdoptAndApply,
+        (false, false) => CallbackUse::AskProvider,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use Outcome::*;
     use TaskEvent as E;
     use TaskStatus as S;
+
+    #[test]
+    fn a_callback_moves_a_task_only_for_the_job_known_to_be_its_own() {
+        let cases = [
+            (true, false, CallbackUse::Apply),
+            (true, true, CallbackUse::Apply),
+            (false, true, CallbackUse::AdoptAndApply),
+            (false, false, CallbackUse::AskProvider),
+        ];
+        for (recorded, signed, want) in cases {
+            assert_eq!(callback_use(recorded, signed), want, "{recorded} {signed}");
+        }
+    }
 
     /// Every state × event pair, written out so a change to the machine shows up here.
     #[test]

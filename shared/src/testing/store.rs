@@ -44,6 +44,9 @@ pub(super) struct Tables {
     pub(super) cache: HashMap<(UserId, String), (TaskId, i64)>,
     pub(super) generations: HashMap<(String, String), crate::domain::pace::Histogram>,
     pub(super) wake_at: Option<Timestamp>,
+    /// Copies the waiting line serves instead of the table (an eventually consistent index
+    /// that has not caught up).
+    pub(super) stale_line: Option<Vec<Task>>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend
@@ -52,6 +55,16 @@ pub(super) struct Tables {
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
     pub fail_writes: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl MemoryStore {
+    /// From now on the waiting line serves these copies, whatever the table says (`None`:
+    /// the table again), as an index that lags behind its table does.
+    pub fn serve_stale_line(&self, copies: Option<Vec<Task>>) {
+        if let Ok(mut t) = self.tables.lock() {
+            t.stale_line = copies;
+        }
+    }
 }
 
 fn poisoned<T>(_: T) -> StoreError {
@@ -442,9 +455,12 @@ impl crate::ports::GenerationTimes for MemoryStore {
 impl crate::ports::WaitingLine for MemoryStore {
     async fn waiting(&self, provider: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
         let t = self.read()?;
-        let mut waiting: Vec<Task> = t
-            .tasks
-            .values()
+        let source: Vec<&Task> = match &t.stale_line {
+            Some(copies) => copies.iter().collect(),
+            None => t.tasks.values().collect(),
+        };
+        let mut waiting: Vec<Task> = source
+            .into_iter()
             .filter(|x| x.status == TaskStatus::Created && x.provider == provider)
             .cloned()
             .collect();
