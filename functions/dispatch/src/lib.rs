@@ -106,7 +106,9 @@ pub struct DispatchReport {
     pub failed_over: u32,
     /// Tasks still waiting when the run ended.
     pub waiting: u32,
-    /// Slots held, at the start of the run, by tasks the provider still has.
+    /// Slots held, at the start of the run, by tasks the provider still has (for the run's
+    /// own wake-up; not part of the report).
+    #[serde(skip)]
     pub holding: u32,
     pub errors: u32,
 }
