@@ -165,7 +165,7 @@ mod tests {
         let now = Timestamp::now();
         let after = Duration::from_secs(60);
         let task = |status, submitted_secs_ago: Option<i64>| {
-            let mut t = crate::domain::state::apply_tests::task(status);
+            let mut t = crate::domain::task::fixture::task(status);
             t.submitted_at = submitted_secs_ago.map(|s| now - time::Duration::seconds(s));
             t.submit_attempted_at = t.submitted_at;
             t

@@ -373,8 +373,9 @@ pub fn mark_deleted(
 }
 
 #[cfg(test)]
-pub(crate) mod apply_tests {
+mod apply_tests {
     use super::*;
+    use crate::domain::task::fixture::task;
     use crate::domain::task::*;
 
     /// A poll that changes nothing but the lookup's request id writes nothing; the request id
@@ -444,46 +445,6 @@ pub(crate) mod apply_tests {
             if let Some(c) = claimed {
                 assert_eq!(c.submit_attempted_at, Some(now));
             }
-        }
-    }
-
-    /// A task for rule tables (also used by the other domain rules' tests).
-    pub(crate) fn task(status: TaskStatus) -> Task {
-        Task {
-            id: "t".into(),
-            user_id: "u".into(),
-            status,
-            video_type: VideoType::TextToVideo,
-            prompt: Some("p".into()),
-            negative_prompt: None,
-            duration: 5,
-            aspect_ratio: Some(AspectRatio::Landscape),
-            quality: Quality::Standard,
-            model: "m".into(),
-            mode: Mode::Std,
-            cost_units: CostUnits(500),
-            provider: "kling".into(),
-            provider_ref: None,
-            provider_handle: None,
-            created_at: ts("2026-01-01T00:00:00.000Z"),
-            updated_at: ts("2026-01-01T00:00:00.000Z"),
-            submitted_at: None,
-            completed_at: None,
-            error: None,
-            video: None,
-            checked_at: None,
-            deleted_at: None,
-            priority: 1,
-            queue_deadline: None,
-            request: None,
-            submit_attempted_at: None,
-            retry_at: None,
-            plan: None,
-            provider_facts: Default::default(),
-            template: None,
-            group_id: None,
-            cached_from: None,
-            upgraded_from: None,
         }
     }
 

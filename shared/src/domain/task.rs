@@ -400,6 +400,57 @@ pub fn progress(status: TaskStatus, running_for_secs: u64, typical_secs: u64) ->
     }
 }
 
+/// A task for the domain rules' tables.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+    use crate::domain::generation::{AspectRatio, Mode, Quality, VideoType};
+
+    fn ts(s: &str) -> crate::domain::timestamp::Timestamp {
+        crate::domain::timestamp::Timestamp::parse(s).unwrap()
+    }
+
+    /// A task for rule tables.
+    pub(crate) fn task(status: TaskStatus) -> Task {
+        Task {
+            id: "t".into(),
+            user_id: "u".into(),
+            status,
+            video_type: VideoType::TextToVideo,
+            prompt: Some("p".into()),
+            negative_prompt: None,
+            duration: 5,
+            aspect_ratio: Some(AspectRatio::Landscape),
+            quality: Quality::Standard,
+            model: "m".into(),
+            mode: Mode::Std,
+            cost_units: CostUnits(500),
+            provider: "kling".into(),
+            provider_ref: None,
+            provider_handle: None,
+            created_at: ts("2026-01-01T00:00:00.000Z"),
+            updated_at: ts("2026-01-01T00:00:00.000Z"),
+            submitted_at: None,
+            completed_at: None,
+            error: None,
+            video: None,
+            checked_at: None,
+            deleted_at: None,
+            priority: 1,
+            queue_deadline: None,
+            request: None,
+            submit_attempted_at: None,
+            retry_at: None,
+            plan: None,
+            provider_facts: Default::default(),
+            template: None,
+            group_id: None,
+            cached_from: None,
+            upgraded_from: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,7 +493,7 @@ mod tests {
             (S::Canceled, None, false),
         ];
         for (status, attempted, holds) in cases {
-            let mut t = crate::domain::state::apply_tests::task(status);
+            let mut t = fixture::task(status);
             t.submit_attempted_at = attempted;
             assert_eq!(t.holds_slot(), holds, "{status:?} {attempted:?}");
         }
