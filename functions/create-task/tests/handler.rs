@@ -894,9 +894,19 @@ async fn variations_beyond_the_plan_are_refused_before_any_charge() {
         422,
         "too_many_variations",
     );
-    // Four fit the pro plan's variations but not its three concurrent tasks: none is made.
-    let got = send(&app, variations(json!(4), "vary-4")).await;
+    // The edge: the pro plan's most variations fill its tasks in flight exactly; with those
+    // in flight, one more is a 429 and nothing more is charged.
+    assert_error(
+        &send(&app, variations(json!(4), "vary-4")).await,
+        422,
+        "too_many_variations",
+    );
+    let got = send(&app, variations(json!(3), "vary-3")).await;
+    assert_eq!(got.0, 202, "{got:?}");
+    let charged = app.store.ledger_sum("alice");
+    let got = send(&app, variations(json!(2), "vary-2")).await;
     assert_error(&got, 429, "concurrency_limit");
+    assert_eq!(app.store.ledger_sum("alice"), charged);
     for bad in [json!(0), json!(9), json!("3"), json!(2.5)] {
         assert_error(
             &send(&app, variations(bad, "vary-bad")).await,
@@ -904,7 +914,7 @@ async fn variations_beyond_the_plan_are_refused_before_any_charge() {
             "invalid_variations",
         );
     }
-    assert_eq!(app.store.ledger_sum("alice"), (0, 0));
+    assert_eq!(app.store.ledger_sum("alice").1, 0, "nothing refunded");
 }
 
 /// Mark a task succeeded with a stored video, as finalize would.

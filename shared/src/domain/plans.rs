@@ -91,12 +91,32 @@ fn hundredths(map: &BTreeMap<String, f64>, key: &str) -> Result<u64, ConfigError
     Ok((v * 100.0).round() as u64)
 }
 
+/// A plan whose limits contradict each other would refuse a request it advertises: every
+/// variation is a task in flight, so no plan may offer more variations than tasks in flight.
+pub fn inconsistency(name: &str, plan: &Plan) -> Option<String> {
+    if plan.max_concurrent_tasks == 0 {
+        return Some(format!("plan '{name}' allows no task in flight"));
+    }
+    (plan.max_variations > plan.max_concurrent_tasks).then(|| {
+        format!(
+            "plan '{name}' offers {} variations but only {} tasks in flight",
+            plan.max_variations, plan.max_concurrent_tasks
+        )
+    })
+}
+
 impl Plans {
     pub fn parse(json: &str) -> Result<Self, ConfigError> {
         let file: PlansFile = serde_json::from_str(json).map_err(|e| ConfigError::Invalid {
             name: "PLANS_JSON",
             reason: e.to_string(),
         })?;
+        if let Some(reason) = file.plans.iter().find_map(|(n, p)| inconsistency(n, p)) {
+            return Err(ConfigError::Invalid {
+                name: "PLANS_JSON",
+                reason,
+            });
+        }
         if !file.plans.contains_key(&file.default_plan) {
             return Err(ConfigError::Invalid {
                 name: "PLANS_JSON",
@@ -351,6 +371,36 @@ mod tests {
         );
         assert_eq!(p.resolve(Some("gold"), None).0, "free");
         assert!(Plans::parse(r#"{"default_plan":"x","pricing":{"tier_multipliers":{},"feature_multipliers":{}},"plans":{}}"#).is_err());
+    }
+
+    #[test]
+    fn a_plan_never_offers_more_variations_than_tasks_in_flight() {
+        let base = plans().plans["pro"].clone();
+        let with = |variations, concurrent| Plan {
+            max_variations: variations,
+            max_concurrent_tasks: concurrent,
+            ..base.clone()
+        };
+        let cases = [
+            (1, 1, true),
+            (3, 3, true),
+            (3, 5, true),
+            (4, 3, false),
+            (1, 0, false),
+        ];
+        for (variations, concurrent, ok) in cases {
+            let got = inconsistency("p", &with(variations, concurrent));
+            assert_eq!(got.is_none(), ok, "{variations} {concurrent}: {got:?}");
+        }
+        let mut file: serde_json::Value = serde_json::from_str(DEFAULT_PLANS_JSON).unwrap();
+        file["plans"]["pro"]["max_variations"] = 4.into();
+        let refused = Plans::parse(&file.to_string()).err().map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|r| r.contains("4 variations but only 3")),
+            "{refused:?}"
+        );
     }
 
     #[test]
