@@ -89,7 +89,10 @@ fn set_faults(stack: &Stack, on: On) {
             submit_busy_rate: 0.3,
             read_error_rate: 0.3,
             error_rate: 0.15,
+            // A lost delivery is one fal sees fail: it tries again (10 attempts over 2 h; 3 s
+            // here). Without that, a submit answer lost to a kill would wait for the hard timeout.
             webhook_drop_rate: 0.3,
+            webhook_retry_ms: 3000,
             ..Default::default()
         }),
     }
@@ -171,7 +174,7 @@ fn provider_jobs(stack: &Stack, on: On, id: &str) -> (usize, Option<i64>) {
 async fn wait_all_terminal(stack: &Stack, ids: &[String]) -> HashMap<String, Task> {
     let store = store(stack);
     let mut done = HashMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     while done.len() < ids.len() {
         if tokio::time::Instant::now() > deadline {
             for id in ids.iter().filter(|id| !done.contains_key(*id)) {

@@ -42,9 +42,15 @@ pub struct FalFaults {
     pub read_error_rate: f64,
     /// Chance (0..1) that a request ends `ERROR` (a failed generation, billed nothing).
     pub error_rate: f64,
-    /// Chance (0..1) that a request's webhook is never delivered.
+    /// Chance (0..1) that one webhook delivery is lost on the way (fal then tries again, as
+    /// it does for any failed delivery).
     pub webhook_drop_rate: f64,
+    /// Pause before fal delivers a lost or failed webhook again.
+    pub webhook_retry_ms: u64,
 }
+
+/// fal delivers a webhook up to 10 times (`docs/providers.md` §fal).
+const WEBHOOK_ATTEMPTS: u32 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -319,7 +325,7 @@ impl FalState {
 
     async fn deliver(&self, url: String, r: &FalRequest) {
         let faults = self.faults();
-        if faults.drop_webhooks || self.roll(|f| f.webhook_drop_rate) {
+        if faults.drop_webhooks {
             return;
         }
         tokio::time::sleep(Duration::from_millis(faults.webhook_delay_ms)).await;
@@ -329,31 +335,53 @@ impl FalState {
                 "error": msg, "payload": {"detail": [{"msg": msg, "type": kind}]}}),
         }
         .to_string();
+        for _ in 0..=faults.repeat_webhooks {
+            self.deliver_until_taken(&url, r, &body).await;
+        }
+    }
+
+    /// One delivery as fal makes it: a delivery lost on the way (`webhook_drop_rate`) or
+    /// answered with a 5xx is tried again after `webhook_retry_ms`, up to 10 attempts.
+    async fn deliver_until_taken(&self, url: &str, r: &FalRequest, body: &str) {
+        for _ in 0..WEBHOOK_ATTEMPTS {
+            let faults = self.faults();
+            if !self.roll(|f| f.webhook_drop_rate) && self.post_webhook(url, r, body).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(faults.webhook_retry_ms)).await;
+        }
+    }
+
+    /// Sign and send; true when the receiver took it (anything but a 5xx or no answer).
+    async fn post_webhook(&self, url: &str, r: &FalRequest, body: &str) -> bool {
+        let faults = self.faults();
         let seeds = &self.config.signing_seeds;
         let seed = seeds[faults.active_key.min(seeds.len().saturating_sub(1))];
-        for _ in 0..=faults.repeat_webhooks {
-            let ts = (crate::tasks::now_ms() / 1000).to_string();
-            let signature = super::sign(
-                &seed,
-                &r.id,
-                &self.config.user_id,
-                ts.parse().unwrap_or(0),
-                body.as_bytes(),
-            );
-            self.lock().counters.webhooks_sent += 1;
-            let sent = self
-                .http
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("x-fal-webhook-request-id", &r.id)
-                .header("x-fal-webhook-user-id", &self.config.user_id)
-                .header("x-fal-webhook-timestamp", ts)
-                .header("x-fal-webhook-signature", signature)
-                .body(body.clone())
-                .send()
-                .await;
-            if let Err(e) = sent {
+        let ts = (crate::tasks::now_ms() / 1000).to_string();
+        let signature = super::sign(
+            &seed,
+            &r.id,
+            &self.config.user_id,
+            ts.parse().unwrap_or(0),
+            body.as_bytes(),
+        );
+        self.lock().counters.webhooks_sent += 1;
+        let sent = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-fal-webhook-request-id", &r.id)
+            .header("x-fal-webhook-user-id", &self.config.user_id)
+            .header("x-fal-webhook-timestamp", ts)
+            .header("x-fal-webhook-signature", signature)
+            .body(body.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(resp) => !resp.status().is_server_error(),
+            Err(e) => {
                 tracing::warn!(%url, error = %e, "fal webhook not delivered");
+                false
             }
         }
     }
