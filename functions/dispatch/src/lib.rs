@@ -71,7 +71,7 @@ impl Settings {
             capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
             breaker: BreakerPolicy::from_source(src)?,
             pace: Pace::from_source(src)?,
-            hard_timeout: SyncPolicy::from_source(src, "SLOT_RECHECK_SECONDS", 15)?.hard_timeout,
+            hard_timeout: SyncPolicy::hard_timeout_from_source(src)?,
         })
     }
 }
@@ -264,6 +264,8 @@ async fn repair_slots<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     let held = holders.len() as u32;
     for id in holders {
         match app.store.get_task(&id).await? {
+            // Younger than the floor: not due whatever was learned (no read for it).
+            Some(task) if task.holds_slot() && !pace::due(&task, app.pace.floor, now) => {}
             Some(task) if task.holds_slot() => {
                 let after = ask_after(app, &mut paces, &task, now).await;
                 if pace::due(&task, after, now) {

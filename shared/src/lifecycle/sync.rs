@@ -237,8 +237,17 @@ impl SyncPolicy {
     ) -> Result<Self, crate::runtime::config::ConfigError> {
         Ok(Self {
             stale_after: Duration::from_secs(src.parsed(stale_var, default_stale_secs)?),
-            hard_timeout: Duration::from_secs(src.parsed("TASK_HARD_TIMEOUT_SECONDS", 3 * 3600)?),
+            hard_timeout: Self::hard_timeout_from_source(src)?,
         })
+    }
+
+    /// `TASK_HARD_TIMEOUT_SECONDS` (3 h), shared by every caller.
+    pub fn hard_timeout_from_source(
+        src: &impl crate::runtime::config::Source,
+    ) -> Result<Duration, crate::runtime::config::ConfigError> {
+        Ok(Duration::from_secs(
+            src.parsed("TASK_HARD_TIMEOUT_SECONDS", 3 * 3600)?,
+        ))
     }
 }
 
