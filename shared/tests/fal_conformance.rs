@@ -37,6 +37,9 @@ fn config(fal: &RunningFal) -> FalConfig {
     };
     FalConfig {
         queue_url: fal.base_url(),
+        api_url: fal.base_url(),
+        start_timeout: Duration::from_secs(1),
+        run_bound: Duration::from_secs(1),
         key: KEY.into(),
         request_timeout: Duration::from_secs(5),
         jwks_url: format!("{}/.well-known/jwks.json", fal.base_url()),
@@ -78,6 +81,8 @@ fn lookup(job: &ProviderJob) -> JobLookup<'_> {
         reference: Some(&job.reference),
         handle: job.handle.as_deref(),
         task_id: "t",
+        request: None,
+        submitted_at: None,
     }
 }
 
@@ -282,6 +287,8 @@ async fn cancel_in_the_queue_and_after_completion() {
         reference: None,
         handle: None,
         task_id: "x",
+        request: None,
+        submitted_at: None,
     };
     assert!(matches!(
         p.lookup(unknown, Deadline::none()).await,
@@ -372,4 +379,103 @@ async fn webhooks_good_missing_stale_wrong_key_and_rotated() {
         Ok(()),
         "rotated key found on refetch"
     );
+}
+
+/// A lookup for a submit whose answer never came, as dispatch makes it.
+fn lost<'a>(req: &'a GenerationRequest, ago: Duration) -> JobLookup<'a> {
+    JobLookup {
+        provider: "fal",
+        kind: VideoType::TextToVideo,
+        reference: None,
+        handle: None,
+        task_id: &req.task_id,
+        request: Some(req),
+        submitted_at: Some(shared::domain::timestamp::Timestamp::now() - ago),
+    }
+}
+
+fn unknown(answer: &Result<ProviderJob, ProviderError>) -> bool {
+    matches!(answer, Err(ProviderError::OutcomeUnknown { .. }))
+}
+
+/// fal has no lookup by our id. Once every request fal could have taken from a submit has
+/// ended (request timeout + start timeout + run bound, 7 s here), its listing of finished
+/// requests says whether fal got it: absent (a 500 that queued nothing) is `NotFound`, to be sent again; queued
+/// with its answer lost, or unreadable (no payloads kept), it stays unknown.
+#[tokio::test]
+async fn a_lost_submit_is_found_absent_or_left_to_fals_webhook() {
+    let fal = fal_with(|_| {}).await;
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    fal.state.set_faults(FalFaults {
+        fail_next_submits: 1,
+        ..Default::default()
+    });
+    let never = request("never", "a fox that never reached fal");
+    assert!(unknown(
+        &p.submit(&never, Deadline::none())
+            .await
+            .map(|_| unreachable!())
+    ));
+    let early = p
+        .lookup(lost(&never, Duration::ZERO), Deadline::none())
+        .await;
+    assert!(
+        unknown(&early),
+        "inside the window it stays unknown: {early:?}"
+    );
+    let late = p
+        .lookup(lost(&never, Duration::from_secs(8)), Deadline::none())
+        .await;
+    assert_eq!(late, Err(ProviderError::NotFound), "fal never got it");
+
+    fal.state.set_faults(FalFaults {
+        lose_next_submit_answers: 1,
+        ..Default::default()
+    });
+    let queued = request("queued", "a hare fal queued");
+    assert!(p.submit(&queued, Deadline::none()).await.is_err());
+    let id = fal.state.all().last().unwrap().id.clone();
+    for _ in 0..100 {
+        if fal.state.get(&id).unwrap().completed_at_ms.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let held = p
+        .lookup(lost(&queued, Duration::from_secs(8)), Deadline::none())
+        .await;
+    match &held {
+        Err(ProviderError::OutcomeUnknown { reason }) => assert!(reason.contains(&id), "{reason}"),
+        other => panic!("fal holds it: {other:?}"),
+    }
+    fal.state.set_faults(FalFaults {
+        list_without_payloads: true,
+        ..Default::default()
+    });
+    let blind = request("blind", "a fox that never reached fal");
+    let answer = p
+        .lookup(lost(&blind, Duration::from_secs(8)), Deadline::none())
+        .await;
+    assert!(
+        unknown(&answer),
+        "no inputs listed: cannot tell: {answer:?}"
+    );
+}
+
+/// `X-Fal-Request-Timeout` goes with every submit: a request fal has not started by then ends
+/// with `request_timeout` (so a lost submit's request has always ended by the window's end).
+#[tokio::test]
+async fn a_request_not_started_in_time_ends_with_request_timeout() {
+    let fal = fal_with(|c| c.queue_time = Duration::from_secs(5)).await;
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let job = p
+        .submit(&request("slow", "a fox"), Deadline::none())
+        .await
+        .unwrap();
+    let sim = fal.state.get(job.reference.as_str()).unwrap();
+    assert_eq!(sim.start_timeout, Some(Duration::from_secs(1)));
+    let done = wait_done(&p, &job).await;
+    assert_eq!(done.status, JobStatus::Failed);
+    let why = done.failure.unwrap_or_default();
+    assert!(why.contains("request_timeout"), "{why}");
 }

@@ -113,6 +113,8 @@ fn lookup_of<'a>(job: &'a ProviderJob, task_id: &'a str) -> JobLookup<'a> {
         kind: VideoType::TextToVideo,
         reference: Some(&job.reference),
         task_id,
+        request: None,
+        submitted_at: None,
     }
 }
 
@@ -277,6 +279,8 @@ async fn a_lost_create_is_recovered_once(surface: Surface) {
                     kind: VideoType::TextToVideo,
                     reference: None,
                     task_id: id,
+                    request: None,
+                    submitted_at: None,
                 },
                 Deadline::none(),
             )
@@ -290,6 +294,8 @@ async fn a_lost_create_is_recovered_once(surface: Surface) {
         kind: VideoType::TextToVideo,
         reference: None,
         task_id: "never-sent",
+        request: None,
+        submitted_at: None,
     };
     let err = p.lookup(unknown, Deadline::none()).await.unwrap_err();
     assert_eq!(err, ProviderError::NotFound);
@@ -338,6 +344,8 @@ async fn an_unknown_create_never_ends_busy_or_refused(surface: Surface) {
         kind: VideoType::TextToVideo,
         reference: None,
         task_id: "unknown-busy",
+        request: None,
+        submitted_at: None,
     };
     let found = p.lookup(held, Deadline::none()).await.unwrap();
     assert_eq!(job.reference, found.reference);
@@ -611,6 +619,8 @@ async fn a_sweep_looks_up_in_batches(surface: Surface) {
             // The first 20 by Kling's id, the rest by ours (a lost create's answer).
             reference: jobs.get(n).filter(|_| n < 20).map(|j| &j.reference),
             task_id: id,
+            request: None,
+            submitted_at: None,
         })
         .collect();
     let before = sim.state.counters().query;

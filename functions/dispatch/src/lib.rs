@@ -426,6 +426,7 @@ async fn recover<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     {
         Ok(job) => record(app, task, job).await.map(|()| Step::Recovered),
         Err(ProviderError::NotFound) => {
+            tracing::info!("the provider never got the earlier submit; sending it again");
             match fail_over_if_failing(app, provider, task, seen, now).await? {
                 true => Ok(Step::FailedOver),
                 false => submit(app, provider, task, Some(seen), now).await,

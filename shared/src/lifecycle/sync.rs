@@ -225,6 +225,8 @@ pub fn lookup_of(task: &Task) -> JobLookup<'_> {
         reference: task.provider_ref.as_ref(),
         handle: task.provider_handle.as_deref(),
         task_id: &task.id,
+        request: task.request.as_ref(),
+        submitted_at: task.submit_attempted_at,
     }
 }
 

@@ -90,6 +90,10 @@ pub struct JobLookup<'a> {
     /// The job's handle, when the provider gave one.
     pub handle: Option<&'a str>,
     pub task_id: &'a str,
+    /// What was submitted, and when the submit was claimed: a provider with no lookup by our
+    /// id (fal) looks for a submit whose answer was lost by these.
+    pub request: Option<&'a GenerationRequest>,
+    pub submitted_at: Option<crate::domain::timestamp::Timestamp>,
 }
 
 pub trait VideoProvider: Send + Sync {

@@ -38,6 +38,8 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         ("KLING_API_STYLE", "legacy".to_string()),
         ("PROVIDER", "kling".to_string()),
         ("FAL_QUEUE_URL", endpoints.fal.clone()),
+        // fal-sim serves fal's Platform API listing on the same origin.
+        ("FAL_API_URL", endpoints.fal.clone()),
         ("FAL_SECRET_ID", String::new()),
         (
             "FAL_JWKS_URL",

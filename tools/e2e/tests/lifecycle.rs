@@ -155,3 +155,35 @@ async fn a_lost_fal_submit_answer_is_settled_by_fals_signed_webhook() {
     let holders = store(&stack).slot_holders("fal").await.unwrap();
     assert!(holders.is_empty(), "fal's slot is free: {holders:?}");
 }
+
+/// fal answered a submit with a 500 and queued nothing: we cannot know that from the answer,
+/// and fal has no lookup by our id. Once every request fal could have taken from the submit
+/// has ended (request timeout 2 s + start timeout 1 s + run bound 2 s here), its listing of finished requests shows
+/// no such request, and dispatch sends it again: SUCCEEDED, one request at fal, one debit and
+/// no refund. (Before, only the 3 h hard timeout ended it, failed and refunded.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fal_submit_fal_never_got_is_sent_again_once_its_listing_shows_it_absent() {
+    let stack = common::start(|opts| {
+        opts.extra_env.push(("PROVIDER".into(), "fal".into()));
+        opts.extra_env
+            .push(("FAL_START_TIMEOUT_SECONDS".into(), "1".into()));
+        opts.extra_env
+            .push(("FAL_RUN_BOUND_SECONDS".into(), "2".into()));
+    })
+    .await;
+    stack.fal.state.set_faults(provider_sim::fal::FalFaults {
+        fail_next_submits: 1,
+        ..Default::default()
+    });
+    let token = stack.token("falnever").unwrap();
+    let id = create(&stack, &token, "falnever-1", "a heron in the reeds").await;
+    let task = wait_terminal_in_table(&stack, &id, Duration::from_secs(60)).await;
+    assert_eq!(task.status, TaskStatus::Succeeded, "{task:?}");
+    assert_eq!(stack.fal.state.counters().submit, 2, "sent twice");
+    let at_fal = stack.fal.state.all();
+    assert_eq!(at_fal.len(), 1, "one request at fal");
+    assert_eq!(task.provider_ref.map(|r| r.0), Some(at_fal[0].id.clone()));
+    charged_once_and_done(&stack, "falnever", &id).await;
+    let holders = store(&stack).slot_holders("fal").await.unwrap();
+    assert!(holders.is_empty(), "fal's slot is free: {holders:?}");
+}

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::client::{FalClient, FalError, Handle, StatusAnswer};
 use super::config::FalConfig;
+use super::lost;
 use crate::domain::catalogue::{self, Refusal, Surface};
 use crate::domain::task::{Mode, Quality, VideoType};
 use crate::provider::presets::{self, Preset};
@@ -22,6 +23,11 @@ pub const NAME: &str = "fal";
 pub struct FalProvider {
     client: FalClient,
     presets: [Preset; 3],
+    /// How long a submit may take to reach fal (our request timeout).
+    send_time: Duration,
+    /// After this long every request fal took from a submit has ended (its send, its start
+    /// timeout and the longest run): a lost submit is then looked for in fal's listing.
+    lost_after: Duration,
 }
 
 impl FalProvider {
@@ -29,6 +35,8 @@ impl FalProvider {
         Ok(Self {
             client: FalClient::new(cfg)?,
             presets: cfg.presets.clone(),
+            send_time: cfg.request_timeout,
+            lost_after: cfg.request_timeout + cfg.start_timeout + cfg.run_bound,
         })
     }
 }
@@ -166,6 +174,52 @@ impl FalProvider {
         })
     }
 
+    /// A submit with no answer: unknown until every request fal could have taken from it has
+    /// ended; then fal's listing of finished requests says whether fal got it. Absent, it is
+    /// `NotFound` (the dispatcher sends it again); anything else stays unknown (fal's webhook,
+    /// or the hard timeout, settles it).
+    async fn find_lost(
+        &self,
+        job: &JobLookup<'_>,
+        deadline: Deadline,
+    ) -> Result<ProviderJob, ProviderError> {
+        let unknown = |reason: String| ProviderError::OutcomeUnknown { reason };
+        let (Some(request), Some(at)) = (job.request, job.submitted_at) else {
+            return Err(unknown("fal cannot look a request up by our id".into()));
+        };
+        let now = crate::domain::timestamp::Timestamp::now();
+        if now < at + self.lost_after {
+            let secs = self.lost_after.as_secs();
+            return Err(unknown(format!(
+                "fal's webhook, or its listing once {secs} s have passed, settles it"
+            )));
+        }
+        let (model_id, audio) = check(request)?;
+        let since = (at - lost::SKEW).datetime();
+        let listing = self
+            .client
+            .finished_requests(&model_id, since, deadline)
+            .await
+            .map_err(|e| match provider_error(&e, false) {
+                auth @ ProviderError::Auth { .. } => auth,
+                _ => unknown(format!("fal's request listing: {e}")),
+            })?;
+        match lost::find_lost_submit(
+            &input(request, audio),
+            at.datetime(),
+            self.send_time,
+            &listing,
+        ) {
+            lost::Found::Absent => Err(ProviderError::NotFound),
+            lost::Found::Held(ids) => Err(unknown(format!(
+                "fal finished {} request(s) like this submit ({}); its webhook settles it",
+                ids.len(),
+                ids.join(", ")
+            ))),
+            lost::Found::CannotTell(why) => Err(unknown(why.to_string())),
+        }
+    }
+
     /// `CANCELLATION_REQUESTED` is a request, not an outcome: the job is dropped (and nothing
     /// billed) only when fal's status says it was canceled; otherwise it goes on and its own
     /// outcome decides (a later cancellation shows as a failure, refunded then).
@@ -291,10 +345,10 @@ impl VideoProvider for FalProvider {
         job: JobLookup<'_>,
         deadline: Deadline,
     ) -> Result<ProviderJob, ProviderError> {
-        let handle = self.handle_of(&job)?;
         let Some(reference) = job.reference else {
-            return Err(ProviderError::NotFound);
+            return self.find_lost(&job, deadline).await;
         };
+        let handle = self.handle_of(&job)?;
         let answer = self
             .client
             .status(&handle, deadline)

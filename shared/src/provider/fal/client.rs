@@ -96,6 +96,39 @@ pub enum FalError {
     Decode(String),
 }
 
+/// One request fal has finished, as its Platform API lists it (`expand=payloads`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Listed {
+    pub request_id: String,
+    /// When fal received it (RFC 3339).
+    #[serde(default)]
+    pub sent_at: Option<String>,
+    /// The input as fal took it; absent when the account keeps no payloads.
+    #[serde(default)]
+    pub json_input: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    #[serde(default)]
+    items: Vec<Listed>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+    #[serde(default)]
+    has_more: bool,
+}
+
+/// The requests of one endpoint that ended since a time; `complete` is false when there were
+/// more than we read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    pub items: Vec<Listed>,
+    pub complete: bool,
+}
+
+/// Pages of 100 read at most per listing (a bound on one lookup's cost).
+const LIST_PAGES: usize = 10;
+
 const READ_ATTEMPTS: u32 = 3;
 const READ_RETRY_BASE: Duration = Duration::from_millis(100);
 
@@ -113,8 +146,10 @@ impl FalError {
 pub struct FalClient {
     http: reqwest::Client,
     pub(crate) queue_url: String,
+    api_url: String,
     key: String,
     timeout: Duration,
+    start_timeout: Duration,
 }
 
 impl FalClient {
@@ -127,8 +162,10 @@ impl FalClient {
         Ok(Self {
             http,
             queue_url: cfg.queue_url.clone(),
+            api_url: cfg.api_url.clone(),
             key: cfg.key.clone(),
             timeout: cfg.request_timeout,
+            start_timeout: cfg.start_timeout,
         })
     }
 
@@ -146,8 +183,47 @@ impl FalClient {
                 .finish();
             url = format!("{url}?{query}");
         }
-        let req = self.http.post(url).json(input);
+        let start = self.start_timeout.as_secs().max(1).to_string();
+        let req = self
+            .http
+            .post(url)
+            .header("x-fal-request-timeout", start)
+            .json(input);
         self.send(req, deadline).await
+    }
+
+    /// The requests of `model_id` that ended since `since`, with their inputs (fal's
+    /// `GET /v1/models/requests/by-endpoint`), up to `LIST_PAGES` pages.
+    pub async fn finished_requests(
+        &self,
+        model_id: &str,
+        since: time::OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<Listing, FalError> {
+        let base = format!("{}/v1/models/requests/by-endpoint", self.api_url);
+        let mut listing = Listing::default();
+        let mut cursor: Option<String> = None;
+        for _ in 0..LIST_PAGES {
+            let mut url = url::Url::parse(&base).map_err(|e| FalError::Decode(e.to_string()))?;
+            url.query_pairs_mut()
+                .append_pair("endpoint_id", model_id)
+                .append_pair("start", &crate::domain::timestamp::rfc3339(since))
+                .append_pair("expand", "payloads")
+                .append_pair("limit", "100");
+            if let Some(c) = &cursor {
+                url.query_pairs_mut().append_pair("cursor", c);
+            }
+            let page: Page = self.read(url.as_str(), deadline).await?;
+            listing.items.extend(page.items);
+            match (page.has_more, page.next_cursor) {
+                (true, Some(next)) => cursor = Some(next),
+                _ => {
+                    listing.complete = true;
+                    return Ok(listing);
+                }
+            }
+        }
+        Ok(listing)
     }
 
     pub async fn status(&self, h: &Handle, deadline: Deadline) -> Result<StatusAnswer, FalError> {

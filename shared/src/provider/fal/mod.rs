@@ -9,8 +9,9 @@
 mod adapter;
 mod client;
 mod config;
+pub mod lost;
 pub mod webhook;
 
 pub use adapter::{FalProvider, NAME, fal_model_id, input, parse_callback};
-pub use client::{FalClient, FalError, Handle};
+pub use client::{FalClient, FalError, Handle, Listed, Listing};
 pub use config::FalConfig;

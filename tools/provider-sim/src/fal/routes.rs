@@ -20,6 +20,7 @@ pub fn router(state: Arc<FalState>) -> Router {
         .route("/files/{id}/output.mp4", get(file))
         .route("/_fal/stats", get(stats))
         .route("/_fal/faults", get(get_faults).put(put_faults))
+        .route("/v1/models/requests/by-endpoint", get(by_endpoint))
         .route("/{owner}/{app}/requests/{id}/status", get(status))
         .route("/{owner}/{app}/requests/{id}/cancel", put(cancel))
         .route("/{owner}/{app}/requests/{id}", get(result))
@@ -94,12 +95,19 @@ async fn submit(
     if !problems.is_empty() {
         return answer(422, json!({ "detail": problems }));
     }
+    let start_timeout = headers
+        .get("x-fal-request-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.1)
+        .map(std::time::Duration::from_secs_f64);
     let r = state.submit(
         &model_id,
         &app_id(&model_id),
         input,
         q.fal_webhook,
         model.pro,
+        start_timeout,
     );
     if state.lose_submit_answer() {
         return answer(502, json!({"detail": "Bad gateway"}));
@@ -194,6 +202,90 @@ async fn cancel(
         Ok(()) => answer(202, json!({"status": "CANCELLATION_REQUESTED"})),
         Err(why) => answer(400, json!({ "status": why })),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    endpoint_id: String,
+    start: Option<String>,
+    expand: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+fn rfc3339_ms(ms: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+fn listed(state: &FalState, r: &FalRequest, payloads: bool) -> Value {
+    let code = match &r.error {
+        None if r.status == Status::Completed => 200,
+        Some((kind, _)) if kind == "request_timeout" => 504,
+        _ => 422,
+    };
+    let mut item = json!({"request_id": r.id, "endpoint_id": r.model_id,
+        "sent_at": rfc3339_ms(r.sent_at_ms), "started_at": r.started_at_ms.and_then(rfc3339_ms),
+        "ended_at": r.completed_at_ms.and_then(rfc3339_ms), "status_code": code});
+    if payloads {
+        item["json_input"] = r.input.clone();
+        item["json_output"] = if code == 200 {
+            state.output(r)
+        } else {
+            json!(null)
+        };
+    }
+    item
+}
+
+/// fal's Platform API listing: requests of the endpoints that ended since `start` (24 h by
+/// default), 100 a page at most, a base64 page number as the cursor.
+async fn by_endpoint(
+    State(state): State<Arc<FalState>>,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&state, &headers) {
+        return answer(401, json!({"detail": "Invalid authentication"}));
+    }
+    if state.read_fails() {
+        return answer(503, json!({"detail": "Service temporarily unavailable"}));
+    }
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    };
+    let since_ms = match q.start.as_deref().map(parse) {
+        None => crate::tasks::now_ms() - 24 * 3600 * 1000,
+        Some(Some(t)) => (t.unix_timestamp_nanos() / 1_000_000) as i64,
+        Some(None) => return answer(422, json!({"detail": "start must be ISO 8601"})),
+    };
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let page: usize = q
+        .cursor
+        .and_then(|c| b64.decode(c).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let limit = q.limit.unwrap_or(50).clamp(1, 100);
+    let endpoints: Vec<&str> = q.endpoint_id.split(',').map(str::trim).collect();
+    let ended = state.ended(&endpoints, since_ms);
+    let payloads = q.expand.as_deref().is_some_and(|e| e.contains("payloads"))
+        && !state.faults().list_without_payloads;
+    let items: Vec<Value> = ended
+        .iter()
+        .skip((page - 1) * limit)
+        .take(limit)
+        .map(|r| listed(&state, r, payloads))
+        .collect();
+    let has_more = ended.len() > page * limit;
+    let next = has_more.then(|| b64.encode((page + 1).to_string()));
+    answer(
+        200,
+        json!({"items": items, "next_cursor": next, "has_more": has_more}),
+    )
 }
 
 async fn file(State(state): State<Arc<FalState>>, Path(id): Path<String>) -> Response {

@@ -47,6 +47,8 @@ pub struct FalFaults {
     pub webhook_drop_rate: f64,
     /// Pause before fal delivers a lost or failed webhook again.
     pub webhook_retry_ms: u64,
+    /// The request listing shows no inputs (an account that keeps no payloads).
+    pub list_without_payloads: bool,
 }
 
 /// fal delivers a webhook up to 10 times (`docs/providers.md` §fal).
@@ -73,8 +75,13 @@ pub struct FalRequest {
     pub webhook: Option<String>,
     pub duration: u32,
     pub pro: bool,
-    /// When it reached `COMPLETED` (Unix milliseconds).
+    /// When it reached `COMPLETED` or `CANCELED` (Unix milliseconds).
     pub completed_at_ms: Option<i64>,
+    /// When fal received it and when a worker took it (Unix milliseconds).
+    pub sent_at_ms: i64,
+    pub started_at_ms: Option<i64>,
+    /// `X-Fal-Request-Timeout`: not started by then, it ends with a `request_timeout` error.
+    pub start_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -214,6 +221,7 @@ impl FalState {
         input: Value,
         webhook: Option<String>,
         pro: bool,
+        start_timeout: Option<Duration>,
     ) -> FalRequest {
         let duration = input
             .get("duration")
@@ -235,6 +243,9 @@ impl FalState {
             duration,
             pro,
             completed_at_ms: None,
+            sent_at_ms: crate::tasks::now_ms(),
+            started_at_ms: None,
+            start_timeout,
         };
         {
             let mut inner = self.lock();
@@ -272,6 +283,7 @@ impl FalState {
             Status::InQueue if ignore => Ok(()),
             Status::InQueue => {
                 request.status = Status::Canceled;
+                request.completed_at_ms = Some(crate::tasks::now_ms());
                 Ok(())
             }
             _ => Err("ALREADY_COMPLETED"),
@@ -282,16 +294,44 @@ impl FalState {
         let mut inner = self.lock();
         let request = inner.requests.get_mut(id).filter(|r| r.status == from)?;
         request.status = to;
-        if to == Status::Completed {
-            request.completed_at_ms = Some(crate::tasks::now_ms());
+        match to {
+            Status::Completed => request.completed_at_ms = Some(crate::tasks::now_ms()),
+            Status::InProgress => request.started_at_ms = Some(crate::tasks::now_ms()),
+            _ => {}
         }
         Some(request.clone())
     }
 
-    /// Each request's queue slot frees in order, as fal's workers pick requests up.
+    /// Not started within its start timeout: fal ends it with an error (nothing billed).
+    fn time_out(&self, id: &str) -> Option<FalRequest> {
+        let mut inner = self.lock();
+        let request = inner
+            .requests
+            .get_mut(id)
+            .filter(|r| r.status == Status::InQueue)?;
+        request.status = Status::Completed;
+        request.completed_at_ms = Some(crate::tasks::now_ms());
+        let msg = "the request did not start within its start timeout".to_string();
+        request.error = Some(("request_timeout".into(), msg));
+        Some(request.clone())
+    }
+
+    /// Each request's queue slot frees in order, as fal's workers pick requests up; one not
+    /// started within its start timeout ends with an error.
     async fn run(self: Arc<Self>, id: String) {
         let position = self.queue_position(&id) as u32;
-        tokio::time::sleep(self.config.queue_time * (position + 1)).await;
+        let wait = self.config.queue_time * (position + 1);
+        let limit = self.get(&id).and_then(|r| r.start_timeout);
+        if let Some(limit) = limit.filter(|l| *l < wait) {
+            tokio::time::sleep(limit).await;
+            if let Some(done) = self.time_out(&id)
+                && let Some(url) = done.webhook.clone()
+            {
+                self.deliver(url, &done).await;
+            }
+            return;
+        }
+        tokio::time::sleep(wait).await;
         if self
             .advance(&id, Status::InQueue, Status::InProgress)
             .is_none()
@@ -305,6 +345,19 @@ impl FalState {
         if let Some(url) = done.webhook.clone() {
             self.deliver(url, &done).await;
         }
+    }
+
+    /// Requests of these endpoints that ended at or after `since_ms`, in the order they ended
+    /// (fal's `GET /v1/models/requests/by-endpoint`).
+    pub fn ended(&self, endpoints: &[&str], since_ms: i64) -> Vec<FalRequest> {
+        let mut ended: Vec<FalRequest> = self
+            .all()
+            .into_iter()
+            .filter(|r| endpoints.contains(&r.model_id.as_str()))
+            .filter(|r| r.completed_at_ms.is_some_and(|t| t >= since_ms))
+            .collect();
+        ended.sort_by_key(|r| r.completed_at_ms);
+        ended
     }
 
     /// The model's output, as the result endpoint and the webhook payload show it.
