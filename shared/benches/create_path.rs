@@ -48,6 +48,7 @@ fn create_once(p: &Parts, now: u64) -> u64 {
         .provider
         .choose_model(spec.quality, spec.model_override.as_deref());
     let priced = Priced {
+        kind: spec.video_type,
         duration_seconds: spec.duration,
         pro: model.mode == Mode::Pro,
         camera_control: spec.camera_control.is_some(),

@@ -70,6 +70,7 @@ fn request(task_id: &str, prompt: &str) -> GenerationRequest {
         elements: vec![],
         callback_url: None,
         provider: String::new(),
+        scene: None,
         callbacks: Default::default(),
     }
 }

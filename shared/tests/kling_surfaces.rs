@@ -95,6 +95,7 @@ fn request(task_id: &str) -> GenerationRequest {
         elements: vec![],
         callback_url: None,
         provider: String::new(),
+        scene: None,
         callbacks: Default::default(),
     }
 }
@@ -760,4 +761,73 @@ async fn standard_batches_lists_and_takes_only_its_key() {
         ),
         (Some(0), Some("extra-1"))
     );
+}
+
+fn effect(task_id: &str) -> GenerationRequest {
+    GenerationRequest {
+        kind: VideoType::Effect,
+        prompt: None,
+        scene: Some("pet_lion_pro".into()),
+        image: Some("https://example.com/photo.png".into()),
+        ..request(task_id)
+    }
+}
+
+/// An effect goes to `/v1/videos/effects` as Kling's shape, even when its answer is lost (the
+/// task is found by our id under the effects path), and is read back without a duration.
+#[tokio::test]
+async fn an_effect_goes_to_klings_effects_api_and_is_found_there_after_a_lost_answer() {
+    let faults = Faults {
+        fail_after_storing_next_creates: 1,
+        ..Default::default()
+    };
+    let sim = sim_with(faults, |_| {}).await;
+    let p = provider(&sim, Surface::Legacy);
+    let r = effect("fx-1");
+    p.check(&r).unwrap();
+    let job = p.submit(&r, Deadline::none()).await.unwrap();
+    assert_eq!(sim.state.task_count(), 1, "one effect task, found after the 5000");
+    let made = sim.state.find("effects", "fx-1").expect("on the effects path");
+    assert_eq!(made.request["effect_scene"], "pet_lion_pro");
+    assert_eq!(made.request["input"]["image"], "https://example.com/photo.png");
+    assert_eq!(made.request["external_task_id"], "fx-1");
+    let lookup = JobLookup {
+        kind: VideoType::Effect,
+        ..lookup_of(&job, "fx-1")
+    };
+    let mut done = None;
+    for _ in 0..200 {
+        let now = p.lookup(lookup, Deadline::none()).await.unwrap();
+        if now.status == JobStatus::Succeeded {
+            done = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let done = done.expect("the effect finished");
+    assert!(done.video_url.is_some());
+    assert_eq!(done.video_duration_seconds, None, "effects name no duration");
+    assert_eq!(p.expected_units(&r), None, "no price list for effects");
+}
+
+#[tokio::test]
+async fn effects_are_refused_before_any_request_where_the_catalogue_says_so() {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let standard = provider(&sim, Surface::Standard);
+    let legacy = provider(&sim, Surface::Legacy);
+    let two_photo = GenerationRequest {
+        scene: Some("hug_pro".into()),
+        ..effect("fx-2")
+    };
+    let cases = [
+        (&standard, effect("fx-1"), shared::provider::Feature::Kind),
+        (&legacy, two_photo, shared::provider::Feature::Scene),
+    ];
+    for (p, r, want) in cases {
+        match p.check(&r) {
+            Err(ProviderError::Unsupported { feature, .. }) => assert_eq!(feature, want),
+            other => panic!("{r:?}: {other:?}"),
+        }
+    }
+    assert_eq!(sim.state.task_count(), 0);
 }

@@ -43,6 +43,7 @@ pub(crate) fn priced<'a, A: Ports>(
     let breakdown = price(
         &app.plans().prices,
         pricing::Priced {
+            kind: spec.video_type,
             duration_seconds: spec.duration,
             pro: model.mode == Mode::Pro,
             camera_control: spec.camera_control.is_some(),
@@ -229,6 +230,8 @@ pub(crate) fn capability_error(e: &ProviderError) -> ApiError {
         return ApiError::new(422, "invalid_request", e.to_string());
     };
     let (code, field) = match feature {
+        Feature::Kind => ("kind_not_available", "type"),
+        Feature::Scene => ("scene_not_available", "scene"),
         Feature::Model => ("model_not_available", "model"),
         Feature::Combination => ("unsupported_combination", "type"),
         Feature::Duration => ("duration_not_supported", "duration"),

@@ -58,6 +58,7 @@ fn request(id: &str) -> GenerationRequest {
         elements: Vec::new(),
         callback_url: Some(format!("https://api.example.com/webhooks/fake/{id}/t")),
         provider: String::new(),
+        scene: None,
         callbacks: Default::default(),
     }
 }

@@ -138,6 +138,17 @@ async fn the_tools_are_listed_with_the_http_apis_schemas() {
         !create.to_string().contains("$ref"),
         "references are inlined"
     );
+    let kinds: Vec<&str> = create["oneOf"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{create}"))
+        .iter()
+        .filter_map(|k| k["properties"]["type"]["const"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        shared::domain::validation::KIND_NAMES,
+        "every kind the API takes"
+    );
 }
 
 async fn call(app: &axum::Router, token: Option<&str>, id: u64, tool: &str, args: Value) -> Value {

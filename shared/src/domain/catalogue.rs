@@ -6,9 +6,18 @@
 //! before any money is spent). Retired models (1.x, v2-master, v2-1) are absent: asking for one
 //! is asking for an unknown model.
 
+use crate::domain::generation::VideoType;
+
+mod effects;
+pub use effects::{DUAL_IMAGE_SCENES, SINGLE_IMAGE_SCENES};
+
 /// What a capability refusal is about, so the API can name it with its own code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
+    /// The kind of job (no configured surface offers it).
+    Kind,
+    /// The effect scene.
+    Scene,
     /// The model itself (unknown, retired, or not on this surface).
     Model,
     /// The combination of kind, mode and frames.
@@ -178,6 +187,7 @@ pub enum Refusal {
 /// What a request asks of a model, whatever the surface's wire shape.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Wanted<'a> {
+    pub kind: VideoType,
     pub model: &'a str,
     pub text_to_video: bool,
     pub mode: &'a str,
@@ -197,8 +207,13 @@ fn refuse(feature: Feature, reason: String) -> Refusal {
     Refusal::Unsupported(feature, reason)
 }
 
-/// The one rule: whether `surface` can make what `w` asks, naming what it cannot.
+/// The one rule for the model kinds: whether `surface` can make what `w` asks, naming what it
+/// cannot. The other kinds are products, not models: [`check_kind`].
 pub fn check(w: &Wanted<'_>, surface: Surface) -> Result<&'static Model, Refusal> {
+    if !w.kind.is_model_kind() {
+        let msg = format!("{} is not made by a model", w.kind.as_str());
+        return Err(refuse(Feature::Kind, msg));
+    }
     let caps = model(w.model)
         .ok_or_else(|| refuse(Feature::Model, format!("unknown model {}", w.model)))?;
     let name = caps.label();
@@ -306,6 +321,88 @@ fn check_shots(caps: &Model, w: &Wanted<'_>) -> Result<(), Refusal> {
             w.shots.len()
         );
         return Err(refuse(Feature::MultiShot, msg));
+    }
+    Ok(())
+}
+
+/// How a kind is priced: by the seconds of video it makes (times the kind's multiplier from
+/// the price table) or per generation (a configured price).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriceBasis {
+    PerSecond,
+    PerGeneration,
+}
+
+/// A kind of job and where it is offered: the surfaces, the lengths it makes and its limits.
+#[derive(Debug)]
+pub struct KindOffer {
+    pub kind: VideoType,
+    /// Surfaces that offer it (the model kinds: every surface, the models decide).
+    pub surfaces: &'static [Surface],
+    /// Lengths it makes (empty for the model kinds: the model's own list decides).
+    pub durations: &'static [u32],
+    pub price: PriceBasis,
+}
+
+const ALL_SURFACES: &[Surface] = &[Surface::KlingLegacy, Surface::KlingStandard, Surface::Fal];
+
+/// Every kind (`docs/providers.md` §Job kinds). Effects are Kling's `/v1/videos/effects` only:
+/// the standard API has no effects product and fal sells none of the 2026 scenes.
+pub const KINDS: &[KindOffer] = &[
+    KindOffer {
+        kind: VideoType::TextToVideo,
+        surfaces: ALL_SURFACES,
+        durations: &[],
+        price: PriceBasis::PerSecond,
+    },
+    KindOffer {
+        kind: VideoType::ImageToVideo,
+        surfaces: ALL_SURFACES,
+        durations: &[],
+        price: PriceBasis::PerSecond,
+    },
+    // Kling's effects answer with no duration; its scenes make 5-second clips.
+    KindOffer {
+        kind: VideoType::Effect,
+        surfaces: &[Surface::KlingLegacy],
+        durations: &[5],
+        price: PriceBasis::PerGeneration,
+    },
+];
+
+/// The catalogue entry for a kind.
+pub fn kind(kind: VideoType) -> &'static KindOffer {
+    KINDS.iter().find(|k| k.kind == kind).unwrap_or(&KINDS[0])
+}
+
+/// What an effect asks for, whatever the surface's wire shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WantedEffect<'a> {
+    pub scene: &'a str,
+    pub duration: u32,
+}
+
+/// The rule for an effect: the surface offers effects, the scene is a current one-photo scene,
+/// and the length is one the scenes make.
+pub fn check_effect(w: WantedEffect<'_>, surface: Surface) -> Result<(), Refusal> {
+    let offer = kind(VideoType::Effect);
+    if !offer.surfaces.contains(&surface) {
+        let msg = format!("effects are not offered on {}", surface.label());
+        return Err(refuse(Feature::Kind, msg));
+    }
+    if DUAL_IMAGE_SCENES.contains(&w.scene) {
+        let msg = format!("{} needs two photos; one-photo scenes only", w.scene);
+        return Err(refuse(Feature::Scene, msg));
+    }
+    if !SINGLE_IMAGE_SCENES.contains(&w.scene) {
+        return Err(refuse(Feature::Scene, format!("unknown scene {}", w.scene)));
+    }
+    if !offer.durations.contains(&w.duration) {
+        let msg = format!(
+            "effects make {:?}-second videos, not {}",
+            offer.durations, w.duration
+        );
+        return Err(refuse(Feature::Duration, msg));
     }
     Ok(())
 }
@@ -457,6 +554,48 @@ mod tests {
             check(&w("kling-v3", "ultra", 5), Surface::KlingLegacy),
             Err(Refusal::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn every_kind_is_in_the_catalogue() {
+        for k in [VideoType::TextToVideo, VideoType::ImageToVideo, VideoType::Effect] {
+            assert_eq!(kind(k).kind, k);
+        }
+        assert_eq!(KINDS.len(), 3);
+    }
+
+    #[test]
+    fn effects_are_offered_where_the_catalogue_says_and_only_their_scenes() {
+        let e = |scene, duration| WantedEffect { scene, duration };
+        use Feature::*;
+        let cases = [
+            (e("pet_lion_pro", 5), Surface::KlingLegacy, None),
+            (e("3d_cartoon_2", 5), Surface::KlingLegacy, None),
+            (e("pet_lion_pro", 5), Surface::KlingStandard, Some(Kind)),
+            (e("pet_lion_pro", 5), Surface::Fal, Some(Kind)),
+            (e("hug_pro", 5), Surface::KlingLegacy, Some(Scene)),
+            (e("magic_match_tree", 5), Surface::KlingLegacy, Some(Scene)),
+            (e("bloombloom", 5), Surface::KlingLegacy, Some(Scene)),
+            (e("pet_lion_pro", 10), Surface::KlingLegacy, Some(Duration)),
+        ];
+        for (wanted, surface, want) in cases {
+            let got = match check_effect(wanted, surface) {
+                Ok(()) => None,
+                Err(Refusal::Unsupported(f, _)) => Some(f),
+                Err(other) => panic!("{wanted:?}: {other}"),
+            };
+            assert_eq!(got, want, "{wanted:?} on {surface:?}");
+        }
+        let effect = Wanted {
+            kind: VideoType::Effect,
+            ..w("kling-v3", "std", 5)
+        };
+        assert!(matches!(
+            check(&effect, Surface::KlingLegacy),
+            Err(Refusal::Unsupported(Kind, _))
+        ));
+        assert_eq!(SINGLE_IMAGE_SCENES.len(), 203);
+        assert_eq!(DUAL_IMAGE_SCENES.len(), 15);
     }
 
     #[test]

@@ -6,12 +6,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::catalogue::Wanted;
 
-/// What kind of video a task makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What kind of video a task makes (the API's `type`). Which provider surfaces offer each kind
+/// is catalogue data (`catalogue::KINDS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VideoType {
+    #[default]
     TextToVideo,
     ImageToVideo,
+    /// One photo animated into one of the provider's effect scenes.
+    Effect,
+}
+
+impl VideoType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoType::TextToVideo => "text_to_video",
+            VideoType::ImageToVideo => "image_to_video",
+            VideoType::Effect => "effect",
+        }
+    }
+
+    /// Made by a model from the catalogue's model list (prompt or frames → clip); the other
+    /// kinds are products of their own.
+    pub fn is_model_kind(self) -> bool {
+        matches!(self, VideoType::TextToVideo | VideoType::ImageToVideo)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +186,9 @@ pub struct GenerationRequest {
     pub seed: Option<u64>,
     /// Reference elements (characters, objects) by the provider's element id.
     pub elements: Vec<String>,
+    /// The effect scene, for an `Effect` (the provider's scene name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene: Option<String>,
     pub callback_url: Option<String>,
     /// The provider chosen for the task (empty: the deployment's first), recorded before any
     /// submit; its `callback_url` is the one minted for it.
@@ -221,6 +244,7 @@ impl GenerationRequest {
     /// What this request asks of its model, for the catalogue's rule.
     pub fn wanted(&self) -> Wanted<'_> {
         Wanted {
+            kind: self.kind,
             model: &self.model.model,
             text_to_video: self.kind == VideoType::TextToVideo,
             mode: self.model.mode.as_str(),

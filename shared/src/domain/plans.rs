@@ -60,6 +60,9 @@ impl Plan {
 struct Pricing {
     tier_multipliers: BTreeMap<String, f64>,
     feature_multipliers: BTreeMap<String, f64>,
+    /// Units per video for the kinds priced per generation (`effect`).
+    #[serde(default)]
+    per_generation: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -89,6 +92,17 @@ fn hundredths(map: &BTreeMap<String, f64>, key: &str) -> Result<u64, ConfigError
         });
     }
     Ok((v * 100.0).round() as u64)
+}
+
+fn per_generation(map: &BTreeMap<String, u64>, kind: &str) -> Result<u64, ConfigError> {
+    match map.get(kind) {
+        None => Ok(PriceTable::default().effect_per_generation),
+        Some(0) => Err(ConfigError::Invalid {
+            name: "PLANS_JSON",
+            reason: format!("per_generation price '{kind}' must be positive"),
+        }),
+        Some(units) => Ok(*units),
+    }
 }
 
 /// A plan whose limits contradict each other would refuse a request it advertises: every
@@ -132,6 +146,7 @@ impl Plans {
                 true => hundredths(&file.pricing.feature_multipliers, "audio")?,
                 false => 100,
             },
+            effect_per_generation: per_generation(&file.pricing.per_generation, "effect")?,
         };
         Ok(Self {
             default_plan: file.default_plan,

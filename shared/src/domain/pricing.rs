@@ -1,7 +1,9 @@
 //! Pricing: `cost_units = duration × tier multiplier × feature multiplier`, where the feature
-//! multiplier is the product of the features asked for (camera control, sound).
+//! multiplier is the product of the features asked for (camera control, sound); a kind priced
+//! per generation (effects, `catalogue::PriceBasis`) costs its configured price instead.
 
-use crate::domain::task::CostUnits;
+use crate::domain::catalogue::{self, PriceBasis};
+use crate::domain::task::{CostUnits, VideoType};
 
 /// Multipliers in hundredths (100 = ×1.0), from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +13,8 @@ pub struct PriceTable {
     pub no_feature: u64,
     pub camera_control: u64,
     pub audio: u64,
+    /// Units for one effect video, whatever its length (`pricing.per_generation.effect`).
+    pub effect_per_generation: u64,
 }
 
 impl Default for PriceTable {
@@ -21,6 +25,7 @@ impl Default for PriceTable {
             no_feature: 100,
             camera_control: 130,
             audio: 150,
+            effect_per_generation: 500,
         }
     }
 }
@@ -36,6 +41,7 @@ pub struct Breakdown {
 /// What a request asks for that the price depends on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Priced {
+    pub kind: VideoType,
     pub duration_seconds: u32,
     pub pro: bool,
     pub camera_control: bool,
@@ -44,11 +50,20 @@ pub struct Priced {
 
 pub fn price(table: &PriceTable, req: Priced) -> Breakdown {
     let Priced {
+        kind,
         duration_seconds,
         pro,
         camera_control,
         audio,
     } = req;
+    if catalogue::kind(kind).price == PriceBasis::PerGeneration {
+        return Breakdown {
+            duration_seconds,
+            tier_multiplier: 100,
+            feature_multiplier: 100,
+            cost: CostUnits(table.effect_per_generation),
+        };
+    }
     let tier = if pro { table.pro_tier } else { table.std_tier };
     let mut feature = table.no_feature;
     for (asked, multiplier) in [(camera_control, table.camera_control), (audio, table.audio)] {
@@ -75,6 +90,7 @@ mod tests {
         let t = PriceTable::default();
         let cases = [
             (5, false, false, false, 500),
+            (3, false, false, false, 300),
             (10, false, false, false, 1000),
             (5, true, false, false, 800),
             (10, true, false, false, 1600),
@@ -86,12 +102,36 @@ mod tests {
         ];
         for (d, pro, cam, audio, want) in cases {
             let req = Priced {
+                kind: VideoType::TextToVideo,
                 duration_seconds: d,
                 pro,
                 camera_control: cam,
                 audio,
             };
             assert_eq!(price(&t, req).cost, CostUnits(want), "{req:?}");
+            let image = Priced {
+                kind: VideoType::ImageToVideo,
+                ..req
+            };
+            assert_eq!(price(&t, image).cost, CostUnits(want), "{image:?}");
+        }
+    }
+
+    #[test]
+    fn an_effect_costs_its_configured_price_whatever_it_asks() {
+        let t = PriceTable {
+            effect_per_generation: 420,
+            ..PriceTable::default()
+        };
+        for (d, pro, audio) in [(5, false, false), (5, true, false), (10, true, true)] {
+            let req = Priced {
+                kind: VideoType::Effect,
+                duration_seconds: d,
+                pro,
+                camera_control: false,
+                audio,
+            };
+            assert_eq!(price(&t, req).cost, CostUnits(420), "{req:?}");
         }
     }
 }

@@ -45,6 +45,7 @@ pub struct CreateVideoBody {
     pub shots: Option<Value>,
     pub seed: Option<Value>,
     pub element_ids: Option<Value>,
+    pub scene: Option<Value>,
 }
 
 /// Where an input image comes from.
@@ -79,6 +80,8 @@ pub struct VideoSpec {
     pub seed: Option<u64>,
     /// Character references by the provider's element id.
     pub element_ids: Vec<String>,
+    /// The effect scene (`effect` only).
+    pub scene: Option<String>,
 }
 
 impl VideoSpec {
@@ -219,14 +222,15 @@ fn video_type(body: &CreateVideoBody) -> Result<VideoType, ApiError> {
         None => Err(invalid(
             "type_required",
             "type",
-            "type is required: text_to_video or image_to_video",
+            format!("type is required: {}", KIND_NAMES.join(", ")),
         )),
         Some(Some("text_to_video")) => Ok(VideoType::TextToVideo),
         Some(Some("image_to_video")) => Ok(VideoType::ImageToVideo),
+        Some(Some("effect")) => Ok(VideoType::Effect),
         Some(_) => Err(invalid(
             "invalid_type",
             "type",
-            "type must be text_to_video or image_to_video",
+            format!("type must be one of {}", KIND_NAMES.join(", ")),
         )),
     }
 }
@@ -455,6 +459,9 @@ fn cfg_scale(body: &CreateVideoBody) -> Result<Option<f32>, ApiError> {
 
 /// Start and end frames: only for image-to-video, which needs at least one, with the
 /// caller's confirmation that they hold the rights to them.
+/// The `type` values the API takes.
+pub const KIND_NAMES: [&str; 3] = ["text_to_video", "image_to_video", "effect"];
+
 fn images(
     body: &CreateVideoBody,
     t2v: bool,
@@ -478,7 +485,15 @@ fn images(
             "image_to_video needs image (start frame) or image_tail (end frame)",
         ));
     }
-    let rights_confirmed = match present(&body.rights_confirmed) {
+    if image.is_some() || image_tail.is_some() {
+        rights_confirmed(body)?;
+    }
+    Ok((image, image_tail))
+}
+
+/// A person's image or voice is used only with `rights_confirmed: true`.
+fn rights_confirmed(body: &CreateVideoBody) -> Result<(), ApiError> {
+    let confirmed = match present(&body.rights_confirmed) {
         None => false,
         Some(v) => v.as_bool().ok_or_else(|| {
             invalid(
@@ -488,19 +503,25 @@ fn images(
             )
         })?,
     };
-    if (image.is_some() || image_tail.is_some()) && !rights_confirmed {
+    if !confirmed {
         return Err(invalid(
             "consent_required",
             "rights_confirmed",
             "confirm you have the rights to the images with rights_confirmed: true",
         ));
     }
-    Ok((image, image_tail))
+    Ok(())
 }
 
 /// The one rule for a create body: each field in turn, the first problem wins.
 pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
     let video_type = video_type(body)?;
+    if video_type == VideoType::Effect {
+        return effect::validate_effect(body);
+    }
+    if let Some(field) = present(&body.scene).map(|_| "scene") {
+        return Err(effect::not_for_kind(field, video_type));
+    }
     let t2v = video_type == VideoType::TextToVideo;
     let shots = shots(body)?;
     let (prompt, negative_prompt) = prompts(body, t2v, !shots.is_empty())?;
@@ -526,6 +547,7 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         shots,
         seed: seed(body)?,
         element_ids: element_ids(body)?,
+        scene: None,
     })
 }
 
@@ -537,7 +559,7 @@ impl GenerationRequest {
             task_id: task_id.to_string(),
             kind: spec.video_type,
             prompt: spec.prompt.clone(),
-            negative_prompt: Some(spec.negative_prompt.clone()),
+            negative_prompt: (!spec.negative_prompt.is_empty()).then(|| spec.negative_prompt.clone()),
             duration_seconds: spec.duration,
             aspect_ratio: spec.aspect_ratio,
             quality: spec.quality,
@@ -552,10 +574,12 @@ impl GenerationRequest {
             elements: spec.element_ids.clone(),
             callback_url: None,
             provider: String::new(),
+            scene: spec.scene.clone(),
             callbacks: Default::default(),
         }
     }
 }
 
+mod effect;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod bodies;
 pub mod capability;
+pub mod effects;
 pub mod fal;
 pub mod faults;
 pub mod routes;

@@ -77,6 +77,7 @@ fn kind_of(segment: &str) -> Result<&'static str, Fail> {
     match segment {
         "text2video" => Ok("text2video"),
         "image2video" => Ok("image2video"),
+        "effects" => Ok("effects"),
         _ => Err(fail(404, 1203, "requested resource does not exist")),
     }
 }
@@ -144,6 +145,7 @@ async fn create_inner(
     }
     let new = match kind {
         "text2video" => validate_text2video(&body),
+        "effects" => crate::effects::validate_effects(&body),
         _ => validate_image2video(&body),
     }
     .map_err(IntoResponse::into_response)?;

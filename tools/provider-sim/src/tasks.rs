@@ -57,11 +57,18 @@ impl SimTask {
             info.insert("external_task_id".into(), json!(ext));
         }
         let result = if self.status == "succeed" {
-            json!({"videos": [{
+            let mut video = json!({
                 "id": self.video_id(),
                 "url": self.video_url(base_url),
                 "duration": self.duration.to_string(),
-            }]})
+            });
+            // Kling's effects answer names no duration.
+            if self.kind == "effects"
+                && let Some(v) = video.as_object_mut()
+            {
+                v.remove("duration");
+            }
+            json!({"videos": [video]})
         } else {
             json!({})
         };

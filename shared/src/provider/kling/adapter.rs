@@ -11,8 +11,8 @@ use super::error::{ErrorKind, KlingError};
 use super::standard::{Ids, MAX_IDS_PER_QUERY, StandardTask};
 use super::standard_map;
 use super::wire::{
-    CameraConfig, CameraControl, CameraType, ElementRef, Extras, Image2VideoRequest, ImageInput,
-    KlingTask, ProviderStatus, ShotPrompt, Text2VideoRequest,
+    CameraConfig, CameraControl, CameraType, EffectInput, EffectsRequest, ElementRef, Extras,
+    Image2VideoRequest, ImageInput, KlingTask, ProviderStatus, ShotPrompt, Text2VideoRequest,
 };
 use super::wire_check;
 use crate::domain::catalogue;
@@ -80,6 +80,7 @@ fn camera(c: &CameraMotion) -> CameraControl {
 pub enum WireRequest {
     Text(Text2VideoRequest),
     Image(Image2VideoRequest),
+    Effect(EffectsRequest),
 }
 
 fn extras(r: &GenerationRequest) -> Extras {
@@ -114,6 +115,14 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
     let mode = r.model.mode.as_str().to_string();
     let x = extras(r);
     match r.kind {
+        VideoType::Effect => WireRequest::Effect(EffectsRequest {
+            effect_scene: r.scene.clone().unwrap_or_default(),
+            input: EffectInput {
+                image: ImageInput::Url(r.image.clone().unwrap_or_default()),
+            },
+            callback_url: r.callback_url.clone(),
+            external_task_id,
+        }),
         VideoType::TextToVideo => WireRequest::Text(Text2VideoRequest {
             model_name: r.model.model.clone(),
             prompt: r.prompt.clone().unwrap_or_default(),
@@ -221,7 +230,17 @@ fn kind(v: VideoType) -> VideoKind {
     match v {
         VideoType::TextToVideo => VideoKind::Text2Video,
         VideoType::ImageToVideo => VideoKind::Image2Video,
+        VideoType::Effect => VideoKind::Effects,
     }
+}
+
+/// The catalogue's rule for an effect as asked (its length included).
+fn effect_check(r: &GenerationRequest) -> Result<(), KlingError> {
+    let wanted = catalogue::WantedEffect {
+        scene: r.scene.as_deref().unwrap_or_default(),
+        duration: r.duration_seconds,
+    };
+    Ok(catalogue::check_effect(wanted, catalogue::Surface::KlingLegacy)?)
 }
 
 impl VideoProvider for KlingProvider {
@@ -236,6 +255,7 @@ impl VideoProvider for KlingProvider {
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {
         let checked = match (self.surface, wire_request(request)) {
             (Surface::Standard, _) => standard_map::check(request).map(|_| ()),
+            (_, WireRequest::Effect(r)) => effect_check(request).and(wire_check::check_effects(&r)),
             (_, WireRequest::Text(r)) => wire_check::check_text2video(&r).map(|_| ()),
             (_, WireRequest::Image(r)) => wire_check::check_image2video(&r).map(|_| ()),
         };
@@ -243,6 +263,10 @@ impl VideoProvider for KlingProvider {
     }
 
     fn expected_units(&self, r: &GenerationRequest) -> Option<f64> {
+        // Kling's price list names the model kinds only.
+        if !r.kind.is_model_kind() {
+            return None;
+        }
         let caps = catalogue::model(&r.model.model)?;
         let mode = r.model.mode.as_str();
         Some(caps.expected_unit_hundredths(mode, r.duration_seconds, r.audio) as f64 / 100.0)
@@ -259,6 +283,7 @@ impl VideoProvider for KlingProvider {
         let answer = match wire_request(request) {
             WireRequest::Text(r) => self.client.create_text2video(&r, deadline).await,
             WireRequest::Image(r) => self.client.create_image2video(&r, deadline).await,
+            WireRequest::Effect(r) => self.client.create_effects(&r, deadline).await,
         };
         answer.map(|t| job(&t)).map_err(|e| logged(&e))
     }

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use super::config::{KlingAuth, KlingConfig, RetryPolicy};
 use super::error::{ErrorKind, KlingError};
 use super::jwt::JwtMinter;
-use super::wire::{Envelope, Image2VideoRequest, KlingTask, Text2VideoRequest};
+use super::wire::{EffectsRequest, Envelope, Image2VideoRequest, KlingTask, Text2VideoRequest};
 use super::wire_check;
 use crate::runtime::deadline::MIN_ATTEMPT;
 pub use crate::runtime::deadline::{Deadline, deadline_from_epoch_ms};
@@ -37,6 +37,7 @@ impl TaskRef<'_> {
 pub enum VideoKind {
     Text2Video,
     Image2Video,
+    Effects,
 }
 
 impl VideoKind {
@@ -44,6 +45,7 @@ impl VideoKind {
         match self {
             VideoKind::Text2Video => "text2video",
             VideoKind::Image2Video => "image2video",
+            VideoKind::Effects => "effects",
         }
     }
 }
@@ -127,6 +129,21 @@ impl KlingClient {
         wire_check::check_image2video(req)?;
         self.create(
             VideoKind::Image2Video,
+            req,
+            req.external_task_id.as_deref(),
+            deadline,
+        )
+        .await
+    }
+
+    pub async fn create_effects(
+        &self,
+        req: &EffectsRequest,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        wire_check::check_effects(req)?;
+        self.create(
+            VideoKind::Effects,
             req,
             req.external_task_id.as_deref(),
             deadline,

@@ -175,6 +175,7 @@ mod tests {
             elements: vec![],
             callback_url: None,
             provider: String::new(),
+            scene: None,
             callbacks: Default::default(),
         }
     }

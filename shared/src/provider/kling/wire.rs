@@ -129,6 +129,22 @@ pub struct DynamicMask {
     pub trajectories: Vec<TrajectoryPoint>,
 }
 
+/// `POST /v1/videos/effects`: a scene and its input (one photo for the one-photo scenes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EffectsRequest {
+    pub effect_scene: String,
+    pub input: EffectInput,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_task_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EffectInput {
+    pub image: ImageInput,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Image2VideoRequest {
     pub model_name: String,

@@ -2,8 +2,10 @@
 //! aspect ratios, camera configs, image forms), then the catalogue's for the model.
 
 use super::error::KlingError;
-use super::wire::{CameraType, Image2VideoRequest, ImageInput, Text2VideoRequest};
-use crate::domain::catalogue::{self, MAX_SHOT_PROMPT_CHARS, Model, Surface, Wanted};
+use super::wire::{CameraType, EffectsRequest, Image2VideoRequest, ImageInput, Text2VideoRequest};
+use crate::domain::catalogue::{
+    self, MAX_SHOT_PROMPT_CHARS, Model, Surface, Wanted, WantedEffect,
+};
 
 const MAX_PROMPT_CHARS: usize = 2500;
 
@@ -112,6 +114,16 @@ pub fn check_text2video(req: &Text2VideoRequest) -> Result<&'static Model, Kling
         ..Default::default()
     };
     check(&wanted)
+}
+
+/// An effect: its photo, then the catalogue's rule for the scene (Kling's scenes make 5 s).
+pub fn check_effects(req: &EffectsRequest) -> Result<(), KlingError> {
+    check_image("input.image", &req.input.image)?;
+    let wanted = WantedEffect {
+        scene: &req.effect_scene,
+        duration: 5,
+    };
+    Ok(catalogue::check_effect(wanted, Surface::KlingLegacy)?)
 }
 
 pub fn check_image2video(req: &Image2VideoRequest) -> Result<&'static Model, KlingError> {

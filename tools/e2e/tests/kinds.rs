@@ -1,0 +1,139 @@
+//! Job kinds beyond prompt/image → clip, through the local stack (moto, provider-sim and fal-sim
+//! over HTTP): each kind goes to a provider that offers it, is priced by its own rule, and a
+//! kind no configured provider offers is refused before anything is charged.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Api, assert_envelope, start, store};
+use serde_json::{Value, json};
+use shared::ports::{Accounts, Tasks};
+
+fn photo() -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photo-640x480.png");
+    std::fs::read(path).unwrap()
+}
+
+/// Ask for an upload URL and PUT the photo there, as an app would.
+async fn upload_photo(api: &Api, token: &str) -> String {
+    let bytes = photo();
+    let body = json!({"content_type": "image/png", "bytes": bytes.len()});
+    let (status, _, grant) = api.post("/v1/uploads", Some(token), None, &body).await;
+    assert_eq!(status, 201, "{grant}");
+    let put = api
+        .http
+        .put(grant["url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "PUT {}", put.status());
+    grant["upload_id"].as_str().unwrap().to_string()
+}
+
+fn effect(scene: &str, upload_id: &str) -> Value {
+    json!({"type": "effect", "scene": scene, "image": {"upload_id": upload_id},
+        "rights_confirmed": true})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_effect_is_made_by_klings_effects_api_stored_and_priced_per_generation() {
+    let stack = start(|_| {}).await;
+    let api = Api::new(&stack);
+    let token = stack.token("effector").unwrap();
+    let upload = upload_photo(&api, &token).await;
+
+    let (status, _, task) = api
+        .create(&token, "fx-1", &effect("pet_lion_pro", &upload))
+        .await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(task["type"], "effect");
+    assert_eq!(task["cost_units"], 500, "the configured per-generation price");
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(&token, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+
+    let made = stack.sim.state.find("effects", &id).expect("Kling's effects task");
+    assert_eq!(made.request["effect_scene"], "pet_lion_pro");
+    let image = made.request["input"]["image"].as_str().unwrap();
+    assert!(image.starts_with("http"), "the photo goes by URL: {image}");
+    assert_eq!(stack.sim.state.task_count(), 1, "one provider job");
+
+    let item = store(&stack).get_task(&id).await.unwrap();
+    let video = item.video.expect("the video is stored");
+    let seconds = video.duration_seconds.expect("duration read from the file");
+    assert!((seconds - 5.0).abs() < 0.5, "a 5-second clip: {seconds}");
+    let url = done["video"]["url"].as_str().unwrap();
+    let stored = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    let served = stack.sim.state.video_bytes(&made).unwrap();
+    assert_eq!(stored.as_ref(), served.as_slice(), "the stored video is Kling's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bad_effect_is_refused_by_name_and_nothing_is_charged() {
+    let stack = start(|_| {}).await;
+    let api = Api::new(&stack);
+    let token = stack.token("careless").unwrap();
+    let upload = upload_photo(&api, &token).await;
+    let with = |extra: Value| {
+        let mut body = effect("pet_lion_pro", &upload);
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let cases = [
+        (with(json!({"scene": "hug_pro"})), "scene_not_available"),
+        (with(json!({"scene": "magic_match_tree"})), "scene_not_available"),
+        (with(json!({"scene": "Not A Scene"})), "invalid_scene"),
+        (with(json!({"prompt": "a lion"})), "field_not_for_kind"),
+        (with(json!({"duration": 10})), "duration_not_supported"),
+        (with(json!({"rights_confirmed": null})), "consent_required"),
+        (json!({"type": "effect", "scene": "pet_lion_pro"}), "image_required"),
+        (json!({"type": "text_to_video", "prompt": "x", "scene": "pet_lion_pro"}), "field_not_for_kind"),
+    ];
+    for (n, (body, code)) in cases.into_iter().enumerate() {
+        let (status, _, err) = api.create(&token, &format!("bad-{n}"), &body).await;
+        assert_eq!(status, 422, "{body}: {err}");
+        assert_envelope(&err, code);
+    }
+    assert!(store(&stack).ledger("careless").await.unwrap().is_empty());
+    assert_eq!(stack.sim.state.task_count(), 0, "nothing reached Kling");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kind_only_kling_offers_is_refused_on_fal_and_routed_to_kling_past_it() {
+    let fal_only = start(|o| o.extra_env.push(("PROVIDER".into(), "fal".into()))).await;
+    let api = Api::new(&fal_only);
+    let token = fal_only.token("faller").unwrap();
+    let upload = upload_photo(&api, &token).await;
+    let body = effect("pet_lion_pro", &upload);
+    let (status, _, err) = api.create(&token, "fx-fal", &body).await;
+    assert_eq!(status, 422, "{err}");
+    assert_envelope(&err, "kind_not_available");
+    let (status, _, estimate) = api
+        .post("/v1/videos/estimate", Some(&token), None, &body)
+        .await;
+    assert_eq!(status, 422, "{estimate}");
+    assert_envelope(&estimate, "kind_not_available");
+    assert!(fal_only.fal.state.all().is_empty(), "nothing sent to fal");
+    assert!(store(&fal_only).ledger("faller").await.unwrap().is_empty());
+    drop(fal_only);
+
+    let both = start(|o| o.extra_env.push(("PROVIDER".into(), "fal,kling".into()))).await;
+    let api = Api::new(&both);
+    let token = both.token("router").unwrap();
+    let upload = upload_photo(&api, &token).await;
+    let (status, _, task) = api
+        .create(&token, "fx-both", &effect("pet_lion_pro", &upload))
+        .await;
+    assert_eq!(status, 202, "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(&token, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(store(&both).get_task(&id).await.unwrap().provider, "kling");
+    assert!(both.fal.state.all().is_empty(), "fal offers no effects");
+    assert!(both.sim.state.find("effects", &id).is_some());
+}
