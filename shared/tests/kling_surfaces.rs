@@ -786,10 +786,20 @@ async fn an_effect_goes_to_klings_effects_api_and_is_found_there_after_a_lost_an
     let r = effect("fx-1");
     p.check(&r).unwrap();
     let job = p.submit(&r, Deadline::none()).await.unwrap();
-    assert_eq!(sim.state.task_count(), 1, "one effect task, found after the 5000");
-    let made = sim.state.find("effects", "fx-1").expect("on the effects path");
+    assert_eq!(
+        sim.state.task_count(),
+        1,
+        "one effect task, found after the 5000"
+    );
+    let made = sim
+        .state
+        .find("effects", "fx-1")
+        .expect("on the effects path");
     assert_eq!(made.request["effect_scene"], "pet_lion_pro");
-    assert_eq!(made.request["input"]["image"], "https://example.com/photo.png");
+    assert_eq!(
+        made.request["input"]["image"],
+        "https://example.com/photo.png"
+    );
     assert_eq!(made.request["external_task_id"], "fx-1");
     let lookup = JobLookup {
         kind: VideoType::Effect,
@@ -806,7 +816,10 @@ async fn an_effect_goes_to_klings_effects_api_and_is_found_there_after_a_lost_an
     }
     let done = done.expect("the effect finished");
     assert!(done.video_url.is_some());
-    assert_eq!(done.video_duration_seconds, None, "effects name no duration");
+    assert_eq!(
+        done.video_duration_seconds, None,
+        "effects name no duration"
+    );
     assert_eq!(p.expected_units(&r), None, "no price list for effects");
 }
 

@@ -64,6 +64,7 @@ pub fn spec_of(request: &GenerationRequest, user_id: &str, quality: Quality) -> 
         shots: request.shots.clone(),
         seed: request.seed,
         element_ids: request.elements.clone(),
+        scene: request.scene.clone(),
     }
 }
 

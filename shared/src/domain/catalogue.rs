@@ -558,7 +558,11 @@ mod tests {
 
     #[test]
     fn every_kind_is_in_the_catalogue() {
-        for k in [VideoType::TextToVideo, VideoType::ImageToVideo, VideoType::Effect] {
+        for k in [
+            VideoType::TextToVideo,
+            VideoType::ImageToVideo,
+            VideoType::Effect,
+        ] {
             assert_eq!(kind(k).kind, k);
         }
         assert_eq!(KINDS.len(), 3);

@@ -62,7 +62,7 @@ struct Pricing {
     feature_multipliers: BTreeMap<String, f64>,
     /// Units per video for the kinds priced per generation (`effect`).
     #[serde(default)]
-    per_generation: BTreeMap<String, u64>,
+    per_generation: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -94,14 +94,15 @@ fn hundredths(map: &BTreeMap<String, f64>, key: &str) -> Result<u64, ConfigError
     Ok((v * 100.0).round() as u64)
 }
 
-fn per_generation(map: &BTreeMap<String, u64>, kind: &str) -> Result<u64, ConfigError> {
+/// A per-generation price in units (as the API shows them), kept in hundredths.
+fn per_generation(map: &BTreeMap<String, f64>, kind: &str) -> Result<u64, ConfigError> {
     match map.get(kind) {
         None => Ok(PriceTable::default().effect_per_generation),
-        Some(0) => Err(ConfigError::Invalid {
+        Some(units) if units.is_finite() && *units > 0.0 => Ok((units * 100.0).round() as u64),
+        Some(_) => Err(ConfigError::Invalid {
             name: "PLANS_JSON",
             reason: format!("per_generation price '{kind}' must be positive"),
         }),
-        Some(units) => Ok(*units),
     }
 }
 

@@ -13,7 +13,8 @@ pub struct PriceTable {
     pub no_feature: u64,
     pub camera_control: u64,
     pub audio: u64,
-    /// Units for one effect video, whatever its length (`pricing.per_generation.effect`).
+    /// One effect video, whatever its length, in hundredths of a unit
+    /// (`pricing.per_generation.effect`, in units).
     pub effect_per_generation: u64,
 }
 

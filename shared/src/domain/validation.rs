@@ -559,7 +559,8 @@ impl GenerationRequest {
             task_id: task_id.to_string(),
             kind: spec.video_type,
             prompt: spec.prompt.clone(),
-            negative_prompt: (!spec.negative_prompt.is_empty()).then(|| spec.negative_prompt.clone()),
+            negative_prompt: (!spec.negative_prompt.is_empty())
+                .then(|| spec.negative_prompt.clone()),
             duration_seconds: spec.duration,
             aspect_ratio: spec.aspect_ratio,
             quality: spec.quality,

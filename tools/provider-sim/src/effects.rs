@@ -37,7 +37,8 @@ const RETIRED: &[&str] = &["kiss", "hug", "fight", "magic_match_tree"];
 pub const EFFECT_SECONDS: u32 = 5;
 
 fn scene(body: &Value) -> Result<String, Fail> {
-    let scene = opt_str(body, "effect_scene")?.ok_or_else(|| invalid("effect_scene is required"))?;
+    let scene =
+        opt_str(body, "effect_scene")?.ok_or_else(|| invalid("effect_scene is required"))?;
     let well_formed = !scene.is_empty()
         && scene
             .bytes()

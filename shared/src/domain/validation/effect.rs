@@ -32,16 +32,13 @@ fn scene(body: &CreateVideoBody) -> Result<String, ApiError> {
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     };
-    v.as_str()
-        .filter(ok)
-        .map(str::to_string)
-        .ok_or_else(|| {
-            invalid(
-                "invalid_scene",
-                "scene",
-                format!("scene must be 1 to {MAX_SCENE_LEN} characters of a-z, 0-9 and _"),
-            )
-        })
+    v.as_str().filter(ok).map(str::to_string).ok_or_else(|| {
+        invalid(
+            "invalid_scene",
+            "scene",
+            format!("scene must be 1 to {MAX_SCENE_LEN} characters of a-z, 0-9 and _"),
+        )
+    })
 }
 
 /// Effects take a scene, one photo (with `rights_confirmed`), and optionally `duration` and
@@ -65,7 +62,11 @@ pub(super) fn validate_effect(body: &CreateVideoBody) -> Result<VideoSpec, ApiEr
     }
     let scene = scene(body)?;
     let image = image_ref(&body.image, "image")?.ok_or_else(|| {
-        invalid("image_required", "image", "an effect needs image (the photo)")
+        invalid(
+            "image_required",
+            "image",
+            "an effect needs image (the photo)",
+        )
     })?;
     rights_confirmed(body)?;
     let quality: Quality = quality(body)?;

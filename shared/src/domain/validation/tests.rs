@@ -274,8 +274,18 @@ fn an_effect_takes_a_scene_and_one_photo_and_refuses_the_model_kinds_fields() {
     assert_eq!(spec.scene.as_deref(), Some("pet_lion_pro"));
     assert_eq!((spec.duration, spec.prompt.as_deref()), (5, None));
     assert_eq!(spec.negative_prompt, "");
-    let request = GenerationRequest::for_spec(&spec, ModelChoice { model: "kling-v3".into(), mode: crate::domain::generation::Mode::Std }, "t1");
-    assert_eq!((request.scene.as_deref(), request.negative_prompt), (Some("pet_lion_pro"), None));
+    let request = GenerationRequest::for_spec(
+        &spec,
+        ModelChoice {
+            model: "kling-v3".into(),
+            mode: crate::domain::generation::Mode::Std,
+        },
+        "t1",
+    );
+    assert_eq!(
+        (request.scene.as_deref(), request.negative_prompt),
+        (Some("pet_lion_pro"), None)
+    );
     let with = |field: &str, v: Value| {
         let mut b = ok.clone();
         b[field] = v;
@@ -284,14 +294,30 @@ fn an_effect_takes_a_scene_and_one_photo_and_refuses_the_model_kinds_fields() {
     let cases = [
         (with("scene", Value::Null), "scene", "scene_required"),
         (with("scene", json!("Pet Lion")), "scene", "invalid_scene"),
-        (with("scene", json!("x".repeat(65))), "scene", "invalid_scene"),
+        (
+            with("scene", json!("x".repeat(65))),
+            "scene",
+            "invalid_scene",
+        ),
         (with("scene", json!(7)), "scene", "invalid_scene"),
         (with("image", Value::Null), "image", "image_required"),
         (with("image", json!("https://x")), "image", "invalid_image"),
-        (with("rights_confirmed", json!(false)), "rights_confirmed", "consent_required"),
-        (with("prompt", json!("a lion")), "prompt", "field_not_for_kind"),
+        (
+            with("rights_confirmed", json!(false)),
+            "rights_confirmed",
+            "consent_required",
+        ),
+        (
+            with("prompt", json!("a lion")),
+            "prompt",
+            "field_not_for_kind",
+        ),
         (with("audio", json!(true)), "audio", "field_not_for_kind"),
-        (with("image_tail", json!({"upload_id": "a"})), "image_tail", "field_not_for_kind"),
+        (
+            with("image_tail", json!({"upload_id": "a"})),
+            "image_tail",
+            "field_not_for_kind",
+        ),
         (with("shots", json!([])), "shots", "field_not_for_kind"),
         (with("duration", json!(99)), "duration", "invalid_duration"),
         (

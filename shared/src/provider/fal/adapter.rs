@@ -63,6 +63,10 @@ pub fn fal_model_id(r: &GenerationRequest) -> Result<String, ProviderError> {
     let task = match r.kind {
         VideoType::TextToVideo => "text-to-video",
         VideoType::ImageToVideo => "image-to-video",
+        other => {
+            let msg = format!("fal offers no {}", other.as_str());
+            return Err(unsupported(Feature::Kind, msg));
+        }
     };
     Ok(format!("fal-ai/kling-video/{family}/{tier}/{task}"))
 }

@@ -240,7 +240,10 @@ fn effect_check(r: &GenerationRequest) -> Result<(), KlingError> {
         scene: r.scene.as_deref().unwrap_or_default(),
         duration: r.duration_seconds,
     };
-    Ok(catalogue::check_effect(wanted, catalogue::Surface::KlingLegacy)?)
+    Ok(catalogue::check_effect(
+        wanted,
+        catalogue::Surface::KlingLegacy,
+    )?)
 }
 
 impl VideoProvider for KlingProvider {

@@ -3,9 +3,7 @@
 
 use super::error::KlingError;
 use super::wire::{CameraType, EffectsRequest, Image2VideoRequest, ImageInput, Text2VideoRequest};
-use crate::domain::catalogue::{
-    self, MAX_SHOT_PROMPT_CHARS, Model, Surface, Wanted, WantedEffect,
-};
+use crate::domain::catalogue::{self, MAX_SHOT_PROMPT_CHARS, Model, Surface, Wanted, WantedEffect};
 
 const MAX_PROMPT_CHARS: usize = 2500;
 
@@ -147,6 +145,7 @@ pub fn check_image2video(req: &Image2VideoRequest) -> Result<&'static Model, Kli
         check_camera(camera)?;
     }
     let wanted = Wanted {
+        kind: crate::domain::task::VideoType::ImageToVideo,
         model: &req.model_name,
         text_to_video: false,
         mode: &req.mode,
