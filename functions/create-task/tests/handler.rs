@@ -1095,3 +1095,48 @@ async fn a_published_version_whose_slots_and_frame_disagree_is_ignored() {
     .await;
     assert_eq!(got.2["template"]["version"], 1, "{}", got.2);
 }
+
+/// An effect is checked by its own rules: the body's shape at validation, the surface and the
+/// scene by the catalogue (named in the estimate), and nothing is charged.
+#[tokio::test]
+async fn effects_are_refused_by_name_and_cost_nothing() {
+    let fx = |extra: Value| {
+        let mut b = json!({"type": "effect", "scene": "pet_lion_pro",
+            "image": {"upload_id": "a"}, "rights_confirmed": true});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let app = kling_app("legacy");
+    let invalid = [
+        (fx(json!({"prompt": "a lion"})), "field_not_for_kind"),
+        (fx(json!({"scene": null})), "scene_required"),
+        (fx(json!({"scene": "Lion!"})), "invalid_scene"),
+    ];
+    for (body, code) in invalid {
+        let got = response_parts(handle(&app, create(body).plan("pro").request()).await);
+        assert_error(&got, 422, code);
+    }
+    let estimates = [
+        (
+            "legacy",
+            fx(json!({"scene": "hug_pro"})),
+            "scene_not_available",
+        ),
+        ("standard", fx(json!({})), "kind_not_available"),
+    ];
+    for (surface, body, code) in estimates {
+        let app = kling_app(surface);
+        let event = HttpEvent::new("POST", "/v1/videos/estimate")
+            .json(body)
+            .plan("pro");
+        let (status, _, estimate) = response_parts(handle(&app, event.request()).await);
+        assert_eq!(
+            (status, &estimate["reasons"][0]["code"]),
+            (200, &json!(code)),
+            "{surface}: {estimate}"
+        );
+        assert_eq!(app.store.ledger_sum("alice"), (0, 0));
+    }
+}
