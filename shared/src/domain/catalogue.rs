@@ -6,7 +6,7 @@
 //! before any money is spent). Retired models (1.x, v2-master, v2-1) are absent: asking for one
 //! is asking for an unknown model.
 
-use crate::domain::generation::VideoType;
+use crate::domain::generation::{GenerationRequest, VideoType};
 
 mod effects;
 pub use effects::{DUAL_IMAGE_SCENES, SINGLE_IMAGE_SCENES};
@@ -405,6 +405,28 @@ pub fn check_effect(w: WantedEffect<'_>, surface: Surface) -> Result<(), Refusal
         return Err(refuse(Feature::Duration, msg));
     }
     Ok(())
+}
+
+// Here rather than beside the request: the catalogue reads requests, requests don't read it.
+impl GenerationRequest {
+    /// What this request asks of its model, for the catalogue's rule.
+    pub fn wanted(&self) -> Wanted<'_> {
+        Wanted {
+            kind: self.kind,
+            model: &self.model.model,
+            text_to_video: self.kind == VideoType::TextToVideo,
+            mode: self.model.mode.as_str(),
+            duration: self.duration_seconds,
+            start_frame: self.image.is_some(),
+            end_frame: self.image_tail.is_some(),
+            audio: self.audio,
+            shots: self.shots.iter().map(|s| s.duration_seconds).collect(),
+            elements: self.elements.len(),
+            camera_control: self.camera.is_some(),
+            cfg_scale: self.cfg_scale.is_some(),
+            motion_brush: false,
+        }
+    }
 }
 
 #[cfg(test)]

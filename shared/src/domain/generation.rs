@@ -4,8 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::catalogue::Wanted;
-
 /// What kind of video a task makes (the API's `type`). Which provider surfaces offer each kind
 /// is catalogue data (`catalogue::KINDS`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -238,25 +236,4 @@ pub struct ProviderJob {
     pub request_id: Option<String>,
     /// Why it failed, as the provider said it.
     pub failure: Option<String>,
-}
-
-impl GenerationRequest {
-    /// What this request asks of its model, for the catalogue's rule.
-    pub fn wanted(&self) -> Wanted<'_> {
-        Wanted {
-            kind: self.kind,
-            model: &self.model.model,
-            text_to_video: self.kind == VideoType::TextToVideo,
-            mode: self.model.mode.as_str(),
-            duration: self.duration_seconds,
-            start_frame: self.image.is_some(),
-            end_frame: self.image_tail.is_some(),
-            audio: self.audio,
-            shots: self.shots.iter().map(|s| s.duration_seconds).collect(),
-            elements: self.elements.len(),
-            camera_control: self.camera.is_some(),
-            cfg_scale: self.cfg_scale.is_some(),
-            motion_brush: false,
-        }
-    }
 }
