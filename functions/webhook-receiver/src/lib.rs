@@ -314,6 +314,17 @@ async fn apply_hint<S: Store, Q: FinalizeQueue, C>(
 ) -> Result<(), ApiError> {
     let reason = if event == TaskEvent::Failed {
         tracing::info!(failure = ?hint.failure, "failure reported; the provider will confirm it");
+        // Finalize confirms by the provider's reference: without it, a submit whose answer
+        // was lost could never be confirmed (fal has no lookup by our id).
+        if adopt.is_some() {
+            let patch = TaskPatch {
+                provider_ref: adopt,
+                ..Default::default()
+            };
+            app.store
+                .apply(task_id, TaskEvent::ProviderQueued, patch)
+                .await?;
+        }
         FinalizeReason::FailureReported
     } else {
         let patch = TaskPatch {

@@ -452,6 +452,35 @@ async fn a_verified_fal_webhook_gives_a_task_without_a_reference_its_reference()
     assert_eq!(app.queue.drain().len(), 1);
 }
 
+/// A verified failure webhook for a task whose submit answer was lost records fal's request id
+/// (and refunds nothing yet): finalize confirms the failure by that id, which fal can answer.
+#[tokio::test]
+async fn a_verified_fal_failure_for_a_task_without_a_reference_gives_it_its_reference() {
+    let app = app();
+    seed_task(&app.store, &task_fixture("t-1", "alice", "fal"), None).await;
+    let body = json!({"request_id": "job-1", "gateway_request_id": "job-1", "status": "ERROR",
+        "error": "generation failed", "payload": null})
+    .to_string();
+    let now = shared::domain::timestamp::unix_seconds(shared::domain::timestamp::now());
+    let got = send(&app, fal_event(fal_signed(&fal_key(), now, &body), &body)).await;
+    assert_eq!(got, (200, json!({"ok": true})));
+    let task = app.store.get_task("t-1").await.unwrap().unwrap();
+    assert_eq!(
+        task.status,
+        TaskStatus::Queued,
+        "held by fal, not failed on a hint"
+    );
+    assert_eq!(task.provider_ref.map(|r| r.0), Some("job-1".to_string()));
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        (500, 0),
+        "nothing refunded yet"
+    );
+    let queued = app.queue.drain();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].reason, FinalizeReason::FailureReported);
+}
+
 /// fal's keys sign every fal account's webhooks: with our account's user id configured, a
 /// webhook fal signed for another account is refused like a bad signature, and nothing moves.
 #[tokio::test]
