@@ -71,6 +71,8 @@ fn request(task_id: &str, prompt: &str) -> GenerationRequest {
         callback_url: None,
         provider: String::new(),
         scene: None,
+        source: None,
+        music_prompt: None,
         callbacks: Default::default(),
     }
 }

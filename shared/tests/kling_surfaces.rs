@@ -96,6 +96,8 @@ fn request(task_id: &str) -> GenerationRequest {
         callback_url: None,
         provider: String::new(),
         scene: None,
+        source: None,
+        music_prompt: None,
         callbacks: Default::default(),
     }
 }
@@ -768,6 +770,8 @@ fn effect(task_id: &str) -> GenerationRequest {
         kind: VideoType::Effect,
         prompt: None,
         scene: Some("pet_lion_pro".into()),
+        source: None,
+        music_prompt: None,
         image: Some("https://example.com/photo.png".into()),
         ..request(task_id)
     }

@@ -153,17 +153,25 @@ pub(crate) struct Parsed {
         shared::domain::templates::VideoTemplate,
         shared::domain::task::TemplateUse,
     )>,
+    /// The caller's earlier video the request works on (`source`).
+    pub(crate) source: Option<shared::domain::task::Task>,
 }
 
-/// Read the body, compose its prompt and validate what it asks for.
-pub(crate) async fn parse<A: Ports>(app: &A, req: &Request) -> Result<Parsed, ApiError> {
+/// Read the body, compose its prompt, validate what it asks for and read its source video.
+pub(crate) async fn parse<A: Ports>(
+    app: &A,
+    req: &Request,
+    identity: &shared::edge::auth::Identity,
+) -> Result<Parsed, ApiError> {
     let mut request = CreateRequest::read(request::json_body(req)?)?;
     let template = templates::compose_prompt(app.store(), app.templates(), &mut request).await?;
-    let spec = validate(&request.video)?;
+    let mut spec = validate(&request.video)?;
+    let source = crate::sources::read_source(app, &identity.user_id, &mut spec).await?;
     Ok(Parsed {
         request,
         spec,
         template,
+        source,
     })
 }
 

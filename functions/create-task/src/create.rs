@@ -25,7 +25,7 @@ pub(crate) async fn create<A: Ports>(
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
     let key = idempotency_key(req)?;
-    let parsed = parse(app, req).await?;
+    let parsed = parse(app, req, identity).await?;
     if parsed.request.variations > 1 {
         return group::create_group(app, req, identity, &parsed, &key, parsed.request.variations)
             .await;
@@ -62,6 +62,7 @@ pub(crate) async fn create<A: Ports>(
         template: parsed.template.as_ref().map(|(_, used)| used),
         group: None,
         upgraded_from: None,
+        source: parsed.source.as_ref(),
         key: &key,
         hash: &hash,
     };
@@ -86,6 +87,8 @@ pub(crate) struct NewTask<'a> {
     pub template: Option<&'a shared::domain::task::TemplateUse>,
     pub group: Option<&'a str>,
     pub upgraded_from: Option<&'a shared::domain::task::TaskId>,
+    /// The caller's earlier video the task works on.
+    pub source: Option<&'a Task>,
     pub key: &'a str,
     pub hash: &'a str,
 }
@@ -108,8 +111,9 @@ pub(crate) async fn record_task<A: Ports>(
 ) -> Result<Recorded, ApiError> {
     let task_id = uuid::Uuid::now_v7().to_string();
     tracing::Span::current().record("task_id", task_id.as_str());
-    let generation = prepare(app, req, identity, new.spec, p, &task_id).await?;
+    let generation = prepare(app, req, identity, new, p, &task_id).await?;
     let mut task = new_task(identity, new.spec, p, generation, now);
+    task.source_task = new.source.map(|s| s.id.clone());
     task.template = new.template.cloned();
     task.group_id = new.group.map(str::to_string);
     task.upgraded_from = new.upgraded_from.cloned();
@@ -132,10 +136,11 @@ pub(crate) async fn prepare<A: Ports>(
     app: &A,
     req: &Request,
     identity: &Identity,
-    spec: &VideoSpec,
+    new: &NewTask<'_>,
     p: &Priced<'_>,
     task_id: &str,
 ) -> Result<GenerationRequest, ApiError> {
+    let spec = new.spec;
     let images = requests::resolve_images(app, &identity.user_id, spec).await?;
     let base = webhook_base(app, req)?;
     let mut generation = generation_request(spec, &p.model, &images, None, task_id);
@@ -143,9 +148,15 @@ pub(crate) async fn prepare<A: Ports>(
         let url = callback_url(&base, &app.webhook().secret, name, task_id);
         generation.callbacks.insert(name.to_string(), url);
     }
+    if let Some(source) = new.source {
+        crate::sources::attach_source(app, source, &mut generation).await?;
+    }
     let chosen = choose_provider(app, &generation).await?;
     generation.callback_url = generation.callbacks.get(chosen).cloned();
     generation.provider = chosen.to_string();
+    if let Some(source) = new.source {
+        crate::sources::name_for_provider(source, &mut generation);
+    }
     Ok(generation)
 }
 
@@ -225,6 +236,7 @@ pub(crate) fn new_task(
         group_id: None,
         cached_from: None,
         upgraded_from: None,
+        source_task: None,
     }
 }
 

@@ -18,7 +18,7 @@ pub(crate) async fn estimate<A: Ports>(
     req: &Request,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
-    let parsed = parse(app, req).await?;
+    let parsed = parse(app, req, identity).await?;
     let spec = &parsed.spec;
     let now = timestamp::now();
     let account = app
@@ -37,13 +37,14 @@ pub(crate) async fn estimate<A: Ports>(
     .into_iter()
     .map(|r| json!({"code": r.code, "message": r.message}))
     .collect();
-    let shape = generation_request(
+    let mut shape = generation_request(
         spec,
         &p.model,
         &ResolvedImages::placeholders(spec),
         None,
         "",
     );
+    shape.source = parsed.source.as_ref().map(crate::sources::stand_in);
     if let Err(e) = app.provider().check(&shape) {
         let err = capability_error(&e);
         reasons.push(json!({"code": err.code, "message": err.message}));

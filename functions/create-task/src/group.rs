@@ -150,6 +150,7 @@ async fn variation<A: Ports>(
         template: parsed.template.as_ref().map(|(_, used)| used),
         group: Some(gid),
         upgraded_from: None,
+        source: parsed.source.as_ref(),
         key: &key,
         hash,
     };

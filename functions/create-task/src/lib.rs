@@ -15,6 +15,7 @@ mod estimate;
 mod group;
 mod replay;
 mod requests;
+mod sources;
 mod templates;
 mod upgrade;
 mod uploads;

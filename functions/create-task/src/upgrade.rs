@@ -65,6 +65,8 @@ pub fn spec_of(request: &GenerationRequest, user_id: &str, quality: Quality) -> 
         seed: request.seed,
         element_ids: request.elements.clone(),
         scene: request.scene.clone(),
+        music_prompt: request.music_prompt.clone(),
+        source_task: request.source.as_ref().map(|s| s.task_id.clone()),
     }
 }
 
@@ -85,6 +87,10 @@ async fn source<A: Ports>(
         .ok_or_else(|| ApiError::not_found("task"))?;
     if task.status != TaskStatus::Succeeded {
         return Err(cannot("only a finished video can be upgraded"));
+    }
+    // Its quality is its source's: there is nothing higher to ask for.
+    if task.video_type == shared::domain::task::VideoType::VideoToAudio {
+        return Err(cannot("sound made for a video has no quality to upgrade"));
     }
     if quality <= task.quality {
         return Err(ApiError::new(
@@ -126,6 +132,7 @@ pub async fn upgrade<A: Ports>(
         template: draft.template.as_ref(),
         group: None,
         upgraded_from: Some(&draft.id),
+        source: None,
         key: &key,
         hash: &hash,
     };

@@ -59,6 +59,8 @@ fn request(id: &str) -> GenerationRequest {
         callback_url: Some(format!("https://api.example.com/webhooks/fake/{id}/t")),
         provider: String::new(),
         scene: None,
+        source: None,
+        music_prompt: None,
         callbacks: Default::default(),
     }
 }

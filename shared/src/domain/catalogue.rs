@@ -339,9 +339,12 @@ pub struct KindOffer {
     pub kind: VideoType,
     /// Surfaces that offer it (the model kinds: every surface, the models decide).
     pub surfaces: &'static [Surface],
-    /// Lengths it makes (empty for the model kinds: the model's own list decides).
+    /// Lengths it makes (empty for the model kinds: the model's own list decides); for a kind
+    /// that works on an earlier video, the lengths of video it takes (whole seconds, rounded up).
     pub durations: &'static [u32],
     pub price: PriceBasis,
+    /// Whether std/pro changes the price (the kinds with a mode).
+    pub tiered: bool,
 }
 
 const ALL_SURFACES: &[Surface] = &[Surface::KlingLegacy, Surface::KlingStandard, Surface::Fal];
@@ -354,12 +357,14 @@ pub const KINDS: &[KindOffer] = &[
         surfaces: ALL_SURFACES,
         durations: &[],
         price: PriceBasis::PerSecond,
+        tiered: true,
     },
     KindOffer {
         kind: VideoType::ImageToVideo,
         surfaces: ALL_SURFACES,
         durations: &[],
         price: PriceBasis::PerSecond,
+        tiered: true,
     },
     // Kling's effects answer with no duration; its scenes make 5-second clips.
     KindOffer {
@@ -367,12 +372,63 @@ pub const KINDS: &[KindOffer] = &[
         surfaces: &[Surface::KlingLegacy],
         durations: &[5],
         price: PriceBasis::PerGeneration,
+        tiered: false,
+    },
+    // Kling's `/v1/audio/video-to-audio`: a 3-20 s video (by Kling's id, or a URL) in, the same
+    // video with sound out; priced per second of the video.
+    KindOffer {
+        kind: VideoType::VideoToAudio,
+        surfaces: &[Surface::KlingLegacy],
+        durations: &[
+            3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+        ],
+        price: PriceBasis::PerSecond,
+        tiered: false,
     },
 ];
 
+/// How long a provider keeps a finished video that later jobs can name by its id: Kling 30
+/// days (`docs/providers.md` §Job kinds); fal names none.
+pub fn keeps_videos(provider: &str) -> Option<std::time::Duration> {
+    (provider == "kling").then_some(std::time::Duration::from_secs(30 * 24 * 3600))
+}
+
+/// The rule for a job on an earlier video: the surface offers the kind, and the video's length
+/// is one it takes.
+pub fn check_on_video(
+    kind_asked: VideoType,
+    seconds: u32,
+    surface: Surface,
+) -> Result<(), Refusal> {
+    let offer = kind(kind_asked);
+    if !offer.surfaces.contains(&surface) {
+        let msg = format!(
+            "{} is not offered on {}",
+            kind_asked.as_str(),
+            surface.label()
+        );
+        return Err(refuse(Feature::Kind, msg));
+    }
+    if !offer.durations.contains(&seconds) {
+        let (lo, hi) = (offer.durations.first(), offer.durations.last());
+        let msg = format!(
+            "{} takes {lo:?} to {hi:?}-second videos, not {seconds}",
+            kind_asked.as_str()
+        );
+        return Err(refuse(Feature::Duration, msg));
+    }
+    Ok(())
+}
+
 /// The catalogue entry for a kind.
 pub fn kind(kind: VideoType) -> &'static KindOffer {
-    KINDS.iter().find(|k| k.kind == kind).unwrap_or(&KINDS[0])
+    let i = match kind {
+        VideoType::TextToVideo => 0,
+        VideoType::ImageToVideo => 1,
+        VideoType::Effect => 2,
+        VideoType::VideoToAudio => 3,
+    };
+    &KINDS[i]
 }
 
 /// What an effect asks for, whatever the surface's wire shape.
@@ -584,10 +640,34 @@ mod tests {
             VideoType::TextToVideo,
             VideoType::ImageToVideo,
             VideoType::Effect,
+            VideoType::VideoToAudio,
         ] {
             assert_eq!(kind(k).kind, k);
         }
-        assert_eq!(KINDS.len(), 3);
+        assert_eq!(KINDS.len(), 4);
+    }
+
+    #[test]
+    fn sound_for_a_video_takes_3_to_20_seconds_on_klings_legacy_api_only() {
+        use Feature::*;
+        let v2a = VideoType::VideoToAudio;
+        let cases = [
+            (5, Surface::KlingLegacy, None),
+            (3, Surface::KlingLegacy, None),
+            (20, Surface::KlingLegacy, None),
+            (2, Surface::KlingLegacy, Some(Duration)),
+            (21, Surface::KlingLegacy, Some(Duration)),
+            (5, Surface::KlingStandard, Some(Kind)),
+            (5, Surface::Fal, Some(Kind)),
+        ];
+        for (secs, surface, want) in cases {
+            let got = check_on_video(v2a, secs, surface).err().map(|e| match e {
+                Refusal::Unsupported(f, _) => f,
+                Refusal::Invalid(m) => panic!("{m}"),
+            });
+            assert_eq!(got, want, "{secs} s on {surface:?}");
+        }
+        assert!(keeps_videos("kling").is_some() && keeps_videos("fal").is_none());
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub enum VideoType {
     ImageToVideo,
     /// One photo animated into one of the provider's effect scenes.
     Effect,
+    /// Sound (effects, music) made for one of the caller's earlier videos.
+    VideoToAudio,
 }
 
 impl VideoType {
@@ -22,6 +24,7 @@ impl VideoType {
             VideoType::TextToVideo => "text_to_video",
             VideoType::ImageToVideo => "image_to_video",
             VideoType::Effect => "effect",
+            VideoType::VideoToAudio => "video_to_audio",
         }
     }
 
@@ -187,6 +190,12 @@ pub struct GenerationRequest {
     /// The effect scene, for an `Effect` (the provider's scene name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scene: Option<String>,
+    /// The earlier video a kind works on (`VideoToAudio`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceVideo>,
+    /// Music to add, for `VideoToAudio` (`prompt` is the sound effects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub music_prompt: Option<String>,
     pub callback_url: Option<String>,
     /// The provider chosen for the task (empty: the deployment's first), recorded before any
     /// submit; its `callback_url` is the one minted for it.
@@ -195,6 +204,24 @@ pub struct GenerationRequest {
     /// The callback URL minted for each configured provider, for a failover before submit.
     #[serde(default)]
     pub callbacks: std::collections::BTreeMap<String, String>,
+}
+
+/// An earlier video as a provider takes it: by the provider's own id while it keeps the video,
+/// else by a URL of our stored copy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceVideo {
+    /// Our task that made it.
+    pub task_id: String,
+    /// The provider that made it (its id means nothing to another).
+    pub made_by: String,
+    /// The provider's id for it, while the provider that made it keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_video_id: Option<String>,
+    /// A URL of our stored copy, when the provider cannot name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Its length, read from the stored file.
+    pub duration_seconds: f64,
 }
 
 /// A job's state, normalised over providers.
@@ -229,6 +256,8 @@ pub struct ProviderJob {
     pub handle: Option<String>,
     pub status: JobStatus,
     pub video_url: Option<String>,
+    /// The provider's id for the video, for later jobs that name it (Kling's `videos[].id`).
+    pub video_id: Option<String>,
     pub video_duration_seconds: Option<f64>,
     /// Units the provider billed, as it reports them.
     pub billed_units: Option<String>,

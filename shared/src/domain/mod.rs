@@ -12,6 +12,7 @@ pub mod notice;
 pub mod pace;
 pub mod plans;
 pub mod pricing;
+pub mod source;
 pub mod state;
 pub mod task;
 pub mod templates;

@@ -1,6 +1,7 @@
 //! Pricing: `cost_units = duration × tier multiplier × feature multiplier`, where the feature
 //! multiplier is the product of the features asked for (camera control, sound); a kind priced
-//! per generation (effects, `catalogue::PriceBasis`) costs its configured price instead.
+//! per generation (effects, `catalogue::PriceBasis`) costs its configured price instead. A kind
+//! without a mode (video-to-audio: per second of its video) is priced at the std tier.
 
 use crate::domain::catalogue::{self, PriceBasis};
 use crate::domain::task::{CostUnits, VideoType};
@@ -57,7 +58,8 @@ pub fn price(table: &PriceTable, req: Priced) -> Breakdown {
         camera_control,
         audio,
     } = req;
-    if catalogue::kind(kind).price == PriceBasis::PerGeneration {
+    let offer = catalogue::kind(kind);
+    if offer.price == PriceBasis::PerGeneration {
         return Breakdown {
             duration_seconds,
             tier_multiplier: 100,
@@ -65,7 +67,11 @@ pub fn price(table: &PriceTable, req: Priced) -> Breakdown {
             cost: CostUnits(table.effect_per_generation),
         };
     }
-    let tier = if pro { table.pro_tier } else { table.std_tier };
+    let tier = if pro && offer.tiered {
+        table.pro_tier
+    } else {
+        table.std_tier
+    };
     let mut feature = table.no_feature;
     for (asked, multiplier) in [(camera_control, table.camera_control), (audio, table.audio)] {
         if asked {
@@ -133,6 +139,20 @@ mod tests {
                 audio,
             };
             assert_eq!(price(&t, req).cost, CostUnits(420), "{req:?}");
+        }
+    }
+
+    #[test]
+    fn sound_for_a_video_costs_its_seconds_at_the_std_tier_whatever_the_mode() {
+        let t = PriceTable::default();
+        for (d, pro, want) in [(5, false, 500), (5, true, 500), (17, true, 1700)] {
+            let req = Priced {
+                kind: VideoType::VideoToAudio,
+                duration_seconds: d,
+                pro,
+                ..Priced::default()
+            };
+            assert_eq!(price(&t, req).cost, CostUnits(want), "{req:?}");
         }
     }
 }

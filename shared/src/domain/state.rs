@@ -389,6 +389,7 @@ mod apply_tests {
                 billed_units: units.map(str::to_string),
                 create_request_id: None,
                 last_request_id: Some("req-9".into()),
+                video_id: None,
             },
             ..Default::default()
         };

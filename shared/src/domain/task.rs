@@ -199,6 +199,10 @@ pub struct ProviderFacts {
     /// The provider's request id of the last lookup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_id: Option<String>,
+    /// The provider's id for the finished video, which later jobs can name while the provider
+    /// keeps it (`catalogue::PROVIDER_KEEPS_VIDEOS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_id: Option<String>,
 }
 
 impl ProviderFacts {
@@ -215,6 +219,10 @@ impl ProviderFacts {
             billed_units: job.billed_units.clone().filter(|_| finished),
             create_request_id: None,
             last_request_id: job.request_id.clone(),
+            video_id: job
+                .video_id
+                .clone()
+                .filter(|_| job.status == JobStatus::Succeeded),
         }
     }
 
@@ -228,6 +236,9 @@ impl ProviderFacts {
         }
         if newer.billed_units.is_some() {
             self.billed_units = newer.billed_units.clone();
+        }
+        if newer.video_id.is_some() {
+            self.video_id = newer.video_id.clone();
         }
     }
 }
@@ -333,6 +344,9 @@ pub struct Task {
     /// The draft this task re-runs at a higher quality (`POST /v1/videos/{id}/upgrade`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgraded_from: Option<TaskId>,
+    /// The caller's earlier video this task works on (`video_to_audio`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_task: Option<TaskId>,
 }
 
 /// Which published template version made a task's prompt, and with what fields: enough to
@@ -447,6 +461,7 @@ pub(crate) mod fixture {
             group_id: None,
             cached_from: None,
             upgraded_from: None,
+            source_task: None,
         }
     }
 }

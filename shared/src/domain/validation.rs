@@ -46,6 +46,8 @@ pub struct CreateVideoBody {
     pub seed: Option<Value>,
     pub element_ids: Option<Value>,
     pub scene: Option<Value>,
+    pub source: Option<Value>,
+    pub music_prompt: Option<Value>,
 }
 
 /// Where an input image comes from.
@@ -82,6 +84,10 @@ pub struct VideoSpec {
     pub element_ids: Vec<String>,
     /// The effect scene (`effect` only).
     pub scene: Option<String>,
+    /// The music to add (`video_to_audio` only; `prompt` is its sound effects).
+    pub music_prompt: Option<String>,
+    /// Our id of the caller's earlier video this works on (`video_to_audio`).
+    pub source_task: Option<String>,
 }
 
 impl VideoSpec {
@@ -91,6 +97,7 @@ impl VideoSpec {
             .as_deref()
             .into_iter()
             .chain(self.shots.iter().map(|s| s.prompt.as_str()))
+            .chain(self.music_prompt.as_deref())
     }
 }
 
@@ -227,6 +234,7 @@ fn video_type(body: &CreateVideoBody) -> Result<VideoType, ApiError> {
         Some(Some("text_to_video")) => Ok(VideoType::TextToVideo),
         Some(Some("image_to_video")) => Ok(VideoType::ImageToVideo),
         Some(Some("effect")) => Ok(VideoType::Effect),
+        Some(Some("video_to_audio")) => Ok(VideoType::VideoToAudio),
         Some(_) => Err(invalid(
             "invalid_type",
             "type",
@@ -460,7 +468,12 @@ fn cfg_scale(body: &CreateVideoBody) -> Result<Option<f32>, ApiError> {
 /// Start and end frames: only for image-to-video, which needs at least one, with the
 /// caller's confirmation that they hold the rights to them.
 /// The `type` values the API takes.
-pub const KIND_NAMES: [&str; 3] = ["text_to_video", "image_to_video", "effect"];
+pub const KIND_NAMES: [&str; 4] = [
+    "text_to_video",
+    "image_to_video",
+    "effect",
+    "video_to_audio",
+];
 
 fn images(
     body: &CreateVideoBody,
@@ -516,10 +529,17 @@ fn rights_confirmed(body: &CreateVideoBody) -> Result<(), ApiError> {
 /// The one rule for a create body: each field in turn, the first problem wins.
 pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
     let video_type = video_type(body)?;
-    if video_type == VideoType::Effect {
-        return effect::validate_effect(body);
+    match video_type {
+        VideoType::Effect => return effect::validate_effect(body),
+        VideoType::VideoToAudio => return video_to_audio::validate_video_to_audio(body),
+        VideoType::TextToVideo | VideoType::ImageToVideo => {}
     }
-    if let Some(field) = present(&body.scene).map(|_| "scene") {
+    let foreign = [
+        ("scene", &body.scene),
+        ("source", &body.source),
+        ("music_prompt", &body.music_prompt),
+    ];
+    if let Some((field, _)) = foreign.iter().find(|(_, v)| present(v).is_some()) {
         return Err(effect::not_for_kind(field, video_type));
     }
     let t2v = video_type == VideoType::TextToVideo;
@@ -548,6 +568,8 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         seed: seed(body)?,
         element_ids: element_ids(body)?,
         scene: None,
+        music_prompt: None,
+        source_task: None,
     })
 }
 
@@ -576,11 +598,16 @@ impl GenerationRequest {
             callback_url: None,
             provider: String::new(),
             scene: spec.scene.clone(),
+            // Resolved from the source task at admission.
+            source: None,
+            music_prompt: spec.music_prompt.clone(),
             callbacks: Default::default(),
         }
     }
 }
 
 mod effect;
+mod video_to_audio;
+pub use video_to_audio::MAX_SOUND_PROMPT_CHARS;
 #[cfg(test)]
 mod tests;

@@ -62,6 +62,12 @@ pub struct TaskView {
     /// The draft this task re-runs at a higher quality.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upgraded_from: Option<String>,
+    /// The effect scene (`effect`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scene: Option<String>,
+    /// The caller's earlier video this task works on (`video_to_audio`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_task: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -155,6 +161,8 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         group_id: task.group_id.clone(),
         cached_from: task.cached_from.as_ref().map(|id| id.to_string()),
         upgraded_from: task.upgraded_from.as_ref().map(|id| id.to_string()),
+        scene: task.request.as_ref().and_then(|r| r.scene.clone()),
+        source_task: task.source_task.as_ref().map(|id| id.to_string()),
     }
 }
 

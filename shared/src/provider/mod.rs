@@ -12,7 +12,7 @@ use std::future::Future;
 pub use crate::domain::catalogue::Feature;
 pub use crate::domain::generation::{
     CameraAxes, CameraKind, CameraMotion, GenerationRequest, JobStatus, ModelChoice, ProviderJob,
-    ProviderRef, Shot,
+    ProviderRef, Shot, SourceVideo,
 };
 use crate::domain::task::{Quality, VideoType};
 pub use crate::runtime::deadline::{Deadline, deadline_from_epoch_ms};

@@ -172,5 +172,6 @@ pub fn task_fixture(id: &str, user_id: &str, provider: &str) -> Task {
         group_id: None,
         cached_from: None,
         upgraded_from: None,
+        source_task: None,
     }
 }

@@ -232,6 +232,7 @@ pub(crate) fn validate_text2video(body: &Value) -> Result<NewTask, Fail> {
         duration: c.duration,
         aspect,
         callback_url: opt_str(body, "callback_url")?.map(str::to_string),
+        parent: None,
     })
 }
 
@@ -311,5 +312,6 @@ pub(crate) fn validate_image2video(body: &Value) -> Result<NewTask, Fail> {
         duration: c.duration,
         aspect: Aspect::Landscape,
         callback_url: opt_str(body, "callback_url")?.map(str::to_string),
+        parent: None,
     })
 }

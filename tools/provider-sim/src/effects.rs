@@ -98,5 +98,6 @@ pub(crate) fn validate_effects(body: &Value) -> Result<NewTask, Fail> {
         duration: EFFECT_SECONDS,
         aspect: Aspect::Portrait,
         callback_url: opt_str(body, "callback_url")?.map(str::to_string),
+        parent: None,
     })
 }

@@ -14,6 +14,7 @@ pub mod fal;
 pub mod faults;
 pub mod routes;
 pub mod signing;
+pub mod sound;
 pub mod standard;
 pub mod tasks;
 pub mod video;

@@ -20,6 +20,8 @@ use crate::tasks::{CreateError, SimState, Surface, now_ms};
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/v1/videos/{kind}", get(list).post(create))
+        .route("/v1/audio/{kind}", get(list).post(create))
+        .route("/v1/audio/{kind}/{id}", get(query))
         .route("/text-to-video/{model}", post(crate::standard::create_text))
         .route(
             "/image-to-video/{model}",
@@ -78,6 +80,7 @@ fn kind_of(segment: &str) -> Result<&'static str, Fail> {
         "text2video" => Ok("text2video"),
         "image2video" => Ok("image2video"),
         "effects" => Ok("effects"),
+        "video-to-audio" => Ok("video-to-audio"),
         _ => Err(fail(404, 1203, "requested resource does not exist")),
     }
 }
@@ -144,6 +147,7 @@ async fn create_inner(
         return Err(fail(400, 1200, "request body must be a JSON object").into_response());
     }
     let new = match kind {
+        "video-to-audio" => crate::sound::validate_video_to_audio(state, &body).await,
         "text2video" => validate_text2video(&body),
         "effects" => crate::effects::validate_effects(&body),
         _ => validate_image2video(&body),

@@ -190,6 +190,7 @@ fn new_task(body: &Value, model: &str, t2v: bool) -> Result<NewTask, Fail> {
             Resolution::P720
         },
         callback_url,
+        parent: None,
     })
 }
 

@@ -39,6 +39,7 @@ pub struct SimTask {
     pub aspect: Aspect,
     pub resolution: Resolution,
     pub callback_url: Option<String>,
+    pub parent: Option<Value>,
     pub faults: TaskFaults,
     pub video_expires_at: Option<i64>,
     pub created_at: i64,
@@ -55,6 +56,9 @@ impl SimTask {
         let mut info = serde_json::Map::new();
         if let Some(ext) = &self.external_task_id {
             info.insert("external_task_id".into(), json!(ext));
+        }
+        if let Some(parent) = &self.parent {
+            info.insert("parent_video".into(), parent.clone());
         }
         let result = if self.status == "succeed" {
             let mut video = json!({
@@ -156,6 +160,8 @@ pub struct NewTask {
     pub aspect: Aspect,
     pub resolution: Resolution,
     pub callback_url: Option<String>,
+    /// The video a video-to-audio task works on (`task_info.parent_video`).
+    pub parent: Option<Value>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -363,6 +369,7 @@ impl SimState {
                 aspect: new.aspect,
                 resolution: new.resolution,
                 callback_url: new.callback_url,
+                parent: new.parent,
                 faults,
                 video_expires_at: None,
                 created_at: now,
@@ -386,6 +393,25 @@ impl SimState {
         let inner = self.lock();
         let task_id = inner.by_external.get(id).map(String::as_str).unwrap_or(id);
         inner.tasks.get(task_id).filter(|t| t.kind == kind).cloned()
+    }
+
+    /// A file a request names by URL (video-to-audio), at most `max` bytes.
+    pub async fn fetch(&self, url: &str, max: usize) -> Result<Vec<u8>, String> {
+        let answer = self
+            .http
+            .get(url)
+            .timeout(std::time::Duration::from_secs(20))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !answer.status().is_success() {
+            return Err(format!("HTTP {}", answer.status()));
+        }
+        let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
+        if bytes.len() > max {
+            return Err(format!("larger than {max} bytes"));
+        }
+        Ok(bytes.to_vec())
     }
 
     pub fn get(&self, task_id: &str) -> Option<SimTask> {

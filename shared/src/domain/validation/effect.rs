@@ -56,6 +56,8 @@ pub(super) fn validate_effect(body: &CreateVideoBody) -> Result<VideoSpec, ApiEr
         ("shots", &body.shots),
         ("seed", &body.seed),
         ("element_ids", &body.element_ids),
+        ("source", &body.source),
+        ("music_prompt", &body.music_prompt),
     ];
     if let Some((field, _)) = foreign.iter().find(|(_, v)| present(v).is_some()) {
         return Err(not_for_kind(field, VideoType::Effect));
@@ -87,5 +89,7 @@ pub(super) fn validate_effect(body: &CreateVideoBody) -> Result<VideoSpec, ApiEr
         seed: None,
         element_ids: Vec::new(),
         scene: Some(scene),
+        music_prompt: None,
+        source_task: None,
     })
 }

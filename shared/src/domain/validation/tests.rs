@@ -331,3 +331,80 @@ fn an_effect_takes_a_scene_and_one_photo_and_refuses_the_model_kinds_fields() {
         assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{b}");
     }
 }
+
+#[test]
+fn sound_for_a_video_takes_a_source_and_short_prompts_and_nothing_else() {
+    let ok = json!({"type": "video_to_audio", "source": {"video_id": "01a2-b3"},
+        "prompt": "rain on a tin roof", "music_prompt": "slow piano"});
+    let spec = validate(&body(ok.clone())).unwrap();
+    assert_eq!(spec.video_type, VideoType::VideoToAudio);
+    assert_eq!(spec.source_task.as_deref(), Some("01a2-b3"));
+    assert_eq!(
+        spec.texts().collect::<Vec<_>>(),
+        ["rain on a tin roof", "slow piano"],
+        "both prompts are moderated"
+    );
+    let bare = json!({"type": "video_to_audio", "source": {"video_id": "t1"}});
+    assert!(validate(&body(bare)).is_ok(), "prompts are optional");
+    let with = |field: &str, v: Value| {
+        let mut b = ok.clone();
+        b[field] = v;
+        b
+    };
+    let long = json!("x".repeat(201));
+    let cases = [
+        (with("source", Value::Null), "source", "source_required"),
+        (with("source", json!("t1")), "source", "invalid_source"),
+        (
+            with("source", json!({"video_id": ""})),
+            "source",
+            "invalid_source",
+        ),
+        (
+            with("source", json!({"video_id": "a/b"})),
+            "source",
+            "invalid_source",
+        ),
+        (
+            with("source", json!({"video_id": "t1", "url": "https://x"})),
+            "source",
+            "invalid_source",
+        ),
+        (with("prompt", long.clone()), "prompt", "prompt_too_long"),
+        (
+            with("music_prompt", long),
+            "music_prompt",
+            "prompt_too_long",
+        ),
+        (
+            with("music_prompt", json!(3)),
+            "music_prompt",
+            "invalid_prompt",
+        ),
+        (with("duration", json!(5)), "duration", "field_not_for_kind"),
+        (
+            with("quality", json!("pro")),
+            "quality",
+            "field_not_for_kind",
+        ),
+        (
+            with("image", json!({"upload_id": "a"})),
+            "image",
+            "field_not_for_kind",
+        ),
+        (
+            json!({"type": "text_to_video", "prompt": "p", "source": {"video_id": "t1"}}),
+            "source",
+            "field_not_for_kind",
+        ),
+        (
+            json!({"type": "text_to_video", "prompt": "p", "music_prompt": "piano"}),
+            "music_prompt",
+            "field_not_for_kind",
+        ),
+    ];
+    for (b, field, code) in cases {
+        let err = validate(&body(b.clone())).expect_err(&b.to_string());
+        assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{b}");
+    }
+}

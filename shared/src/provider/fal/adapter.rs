@@ -152,6 +152,7 @@ fn queued(reference: &ProviderRef, handle: &Handle, status: JobStatus) -> Provid
         handle: Some(handle.encode()),
         status,
         video_url: None,
+        video_id: None,
         video_duration_seconds: None,
         billed_units: None,
         request_id: None,

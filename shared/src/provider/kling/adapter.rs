@@ -13,6 +13,7 @@ use super::standard_map;
 use super::wire::{
     CameraConfig, CameraControl, CameraType, EffectInput, EffectsRequest, ElementRef, Extras,
     Image2VideoRequest, ImageInput, KlingTask, ProviderStatus, ShotPrompt, Text2VideoRequest,
+    VideoToAudioRequest,
 };
 use super::wire_check;
 use crate::domain::catalogue;
@@ -81,6 +82,7 @@ pub enum WireRequest {
     Text(Text2VideoRequest),
     Image(Image2VideoRequest),
     Effect(EffectsRequest),
+    VideoToAudio(VideoToAudioRequest),
 }
 
 fn extras(r: &GenerationRequest) -> Extras {
@@ -110,11 +112,30 @@ fn extras(r: &GenerationRequest) -> Extras {
     }
 }
 
+/// Kling's own id for the source video, when Kling made it and still keeps it; else our copy's
+/// URL is sent.
+fn kling_video_id(r: &GenerationRequest) -> Option<&str> {
+    let s = r.source.as_ref()?;
+    (s.made_by == NAME).then_some(s.provider_video_id.as_deref())?
+}
+
 pub fn wire_request(r: &GenerationRequest) -> WireRequest {
     let external_task_id = (!r.task_id.is_empty()).then(|| r.task_id.clone());
     let mode = r.model.mode.as_str().to_string();
     let x = extras(r);
     match r.kind {
+        VideoType::VideoToAudio => WireRequest::VideoToAudio(VideoToAudioRequest {
+            video_id: kling_video_id(r).map(str::to_string),
+            video_url: r
+                .source
+                .as_ref()
+                .filter(|_| kling_video_id(r).is_none())
+                .and_then(|s| s.url.clone()),
+            sound_effect_prompt: r.prompt.clone(),
+            bgm_prompt: r.music_prompt.clone(),
+            callback_url: r.callback_url.clone(),
+            external_task_id,
+        }),
         VideoType::Effect => WireRequest::Effect(EffectsRequest {
             effect_scene: r.scene.clone().unwrap_or_default(),
             input: EffectInput {
@@ -172,6 +193,7 @@ pub fn job(task: &KlingTask) -> ProviderJob {
         handle: None,
         status: job_status(task.task_status),
         video_url: video.map(|v| v.url.clone()),
+        video_id: video.map(|v| v.id.clone()),
         video_duration_seconds: video
             .and_then(|v| v.duration.as_deref())
             .and_then(|d| d.parse().ok()),
@@ -231,7 +253,21 @@ fn kind(v: VideoType) -> VideoKind {
         VideoType::TextToVideo => VideoKind::Text2Video,
         VideoType::ImageToVideo => VideoKind::Image2Video,
         VideoType::Effect => VideoKind::Effects,
+        VideoType::VideoToAudio => VideoKind::VideoToAudio,
     }
+}
+
+/// The catalogue's rule for a job on an earlier video (its length, rounded up, included).
+fn on_video_check(r: &GenerationRequest) -> Result<(), KlingError> {
+    let seconds = r
+        .source
+        .as_ref()
+        .map_or(0, |s| s.duration_seconds.ceil() as u32);
+    Ok(catalogue::check_on_video(
+        r.kind,
+        seconds,
+        catalogue::Surface::KlingLegacy,
+    )?)
 }
 
 /// The catalogue's rule for an effect as asked (its length included).
@@ -259,6 +295,9 @@ impl VideoProvider for KlingProvider {
         let checked = match (self.surface, wire_request(request)) {
             (Surface::Standard, _) => standard_map::check(request).map(|_| ()),
             (_, WireRequest::Effect(r)) => effect_check(request).and(wire_check::check_effects(&r)),
+            (_, WireRequest::VideoToAudio(r)) => {
+                on_video_check(request).and(wire_check::check_video_to_audio(&r))
+            }
             (_, WireRequest::Text(r)) => wire_check::check_text2video(&r).map(|_| ()),
             (_, WireRequest::Image(r)) => wire_check::check_image2video(&r).map(|_| ()),
         };
@@ -287,6 +326,7 @@ impl VideoProvider for KlingProvider {
             WireRequest::Text(r) => self.client.create_text2video(&r, deadline).await,
             WireRequest::Image(r) => self.client.create_image2video(&r, deadline).await,
             WireRequest::Effect(r) => self.client.create_effects(&r, deadline).await,
+            WireRequest::VideoToAudio(r) => self.client.create_video_to_audio(&r, deadline).await,
         };
         answer.map(|t| job(&t)).map_err(|e| logged(&e))
     }

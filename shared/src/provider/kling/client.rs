@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 use super::config::{KlingAuth, KlingConfig, RetryPolicy};
 use super::error::{ErrorKind, KlingError};
 use super::jwt::JwtMinter;
-use super::wire::{EffectsRequest, Envelope, Image2VideoRequest, KlingTask, Text2VideoRequest};
+use super::wire::{
+    EffectsRequest, Envelope, Image2VideoRequest, KlingTask, Text2VideoRequest, VideoToAudioRequest,
+};
 use super::wire_check;
 use crate::runtime::deadline::MIN_ATTEMPT;
 pub use crate::runtime::deadline::{Deadline, deadline_from_epoch_ms};
@@ -38,14 +40,17 @@ pub enum VideoKind {
     Text2Video,
     Image2Video,
     Effects,
+    VideoToAudio,
 }
 
 impl VideoKind {
-    fn segment(self) -> &'static str {
+    /// The product's path; its tasks are created there and queried below it.
+    fn path(self) -> [&'static str; 3] {
         match self {
-            VideoKind::Text2Video => "text2video",
-            VideoKind::Image2Video => "image2video",
-            VideoKind::Effects => "effects",
+            VideoKind::Text2Video => ["v1", "videos", "text2video"],
+            VideoKind::Image2Video => ["v1", "videos", "image2video"],
+            VideoKind::Effects => ["v1", "videos", "effects"],
+            VideoKind::VideoToAudio => ["v1", "audio", "video-to-audio"],
         }
     }
 }
@@ -151,13 +156,29 @@ impl KlingClient {
         .await
     }
 
+    pub async fn create_video_to_audio(
+        &self,
+        req: &VideoToAudioRequest,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        wire_check::check_video_to_audio(req)?;
+        self.create(
+            VideoKind::VideoToAudio,
+            req,
+            req.external_task_id.as_deref(),
+            deadline,
+        )
+        .await
+    }
+
     pub async fn query(
         &self,
         kind: VideoKind,
         task: TaskRef<'_>,
         deadline: Deadline,
     ) -> Result<KlingTask, KlingError> {
-        let segments = ["v1", "videos", kind.segment(), task.id()];
+        let [v1, product, name] = kind.path();
+        let segments = [v1, product, name, task.id()];
         self.with_retries(deadline, || {
             self.call::<(), _>(reqwest::Method::GET, &segments, &[], None, deadline)
         })
@@ -177,7 +198,7 @@ impl KlingClient {
                 "pageNum must be in 1..=1000 and pageSize in 1..=500".into(),
             ));
         }
-        let segments = ["v1", "videos", kind.segment()];
+        let segments = kind.path();
         let query = [
             ("pageNum", page_num.to_string()),
             ("pageSize", page_size.to_string()),
@@ -195,7 +216,7 @@ impl KlingClient {
         external_task_id: Option<&str>,
         deadline: Deadline,
     ) -> Result<KlingTask, KlingError> {
-        let segments = ["v1", "videos", kind.segment()];
+        let segments = kind.path();
         let lookup =
             external_task_id.map(|ext| move || self.query(kind, TaskRef::External(ext), deadline));
         self.create_at(&segments, body, lookup, deadline).await

@@ -75,6 +75,9 @@ pub enum Status {
 pub struct Output {
     #[serde(rename = "type", default)]
     pub kind: String,
+    /// Kling's id for the output, which later jobs can name.
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
     #[serde(default)]

@@ -128,6 +128,7 @@ pub fn job(t: &StandardTask) -> ProviderJob {
         handle: None,
         status: job_status(t.status),
         video_url: video.and_then(|v| v.url.clone()),
+        video_id: video.and_then(|v| v.id.clone()),
         video_duration_seconds: video
             .and_then(|v| v.duration.as_deref())
             .and_then(|d| d.parse().ok()),
@@ -176,6 +177,8 @@ mod tests {
             callback_url: None,
             provider: String::new(),
             scene: None,
+            source: None,
+            music_prompt: None,
             callbacks: Default::default(),
         }
     }

@@ -145,6 +145,24 @@ pub struct EffectInput {
     pub image: ImageInput,
 }
 
+/// `POST /v1/audio/video-to-audio`: sound for a 3-20 s video named by Kling's id (a video it
+/// made in the last 30 days) or given by URL (mp4/mov, at most 100 MB), exactly one of them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoToAudioRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sound_effect_prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bgm_prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_task_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Image2VideoRequest {
     pub model_name: String,

@@ -2,7 +2,10 @@
 //! aspect ratios, camera configs, image forms), then the catalogue's for the model.
 
 use super::error::KlingError;
-use super::wire::{CameraType, EffectsRequest, Image2VideoRequest, ImageInput, Text2VideoRequest};
+use super::wire::{
+    CameraType, EffectsRequest, Image2VideoRequest, ImageInput, Text2VideoRequest,
+    VideoToAudioRequest,
+};
 use crate::domain::catalogue::{self, MAX_SHOT_PROMPT_CHARS, Model, Surface, Wanted, WantedEffect};
 
 const MAX_PROMPT_CHARS: usize = 2500;
@@ -122,6 +125,24 @@ pub fn check_effects(req: &EffectsRequest) -> Result<(), KlingError> {
         duration: 5,
     };
     Ok(catalogue::check_effect(wanted, Surface::KlingLegacy)?)
+}
+
+/// Sound for a video: exactly one of Kling's video id and a URL, prompts within 200 characters.
+pub fn check_video_to_audio(req: &VideoToAudioRequest) -> Result<(), KlingError> {
+    let max = crate::domain::validation::MAX_SOUND_PROMPT_CHARS;
+    check_text(
+        "sound_effect_prompt",
+        req.sound_effect_prompt.as_deref(),
+        max,
+    )?;
+    check_text("bgm_prompt", req.bgm_prompt.as_deref(), max)?;
+    match (&req.video_id, &req.video_url) {
+        (Some(id), None) if !id.is_empty() => Ok(()),
+        (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://") => Ok(()),
+        _ => Err(KlingError::InvalidInput(
+            "exactly one of video_id and an http(s) video_url is required".into(),
+        )),
+    }
 }
 
 pub fn check_image2video(req: &Image2VideoRequest) -> Result<&'static Model, KlingError> {
