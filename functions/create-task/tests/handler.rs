@@ -310,7 +310,10 @@ async fn uploaded_images_are_checked() {
     let id = task["id"].as_str().unwrap();
     let stored = app.store.get_task(id).await.unwrap().unwrap();
     let image = stored.request.unwrap().image.unwrap();
-    assert!(image.starts_with("memory://uploads/alice/good"), "{image}");
+    assert!(
+        image.starts_with("https://memory.invalid/uploads/alice/good"),
+        "{image}"
+    );
 }
 
 #[tokio::test]
@@ -1139,4 +1142,97 @@ async fn effects_are_refused_by_name_and_cost_nothing() {
         );
         assert_eq!(app.store.ledger_sum("alice"), (0, 0));
     }
+}
+
+/// One of the caller's finished videos, of this length, made by Kling `days_ago`.
+fn stored_source(id: &str, user: &str, seconds: f64, days_ago: u64) -> shared::domain::task::Task {
+    let mut t = shared::testing::task_fixture(id, user, "kling");
+    t.status = shared::domain::task::TaskStatus::Succeeded;
+    t.completed_at = Some(
+        shared::domain::timestamp::Timestamp::now() - Duration::from_secs(days_ago * 24 * 3600),
+    );
+    t.provider_facts.video_id = Some(format!("kv-{id}"));
+    t.video = Some(shared::domain::task::StoredVideo {
+        key: format!("videos/{user}/{id}.mp4"),
+        bytes: 1000,
+        sha256: "00".into(),
+        content_type: "video/mp4".into(),
+        duration_seconds: Some(seconds),
+        width: Some(1280),
+        height: Some(720),
+    });
+    t
+}
+
+fn sound_for(id: &str) -> Value {
+    json!({"type": "video_to_audio", "source": {"video_id": id}, "prompt": "rain on a tin roof"})
+}
+
+/// Sound for a video: priced by the source's own length, Kling's id while it keeps the video and
+/// our copy's URL always; anyone else's video is 404, one not stored or too long is refused by
+/// name, and none of these refusals costs anything.
+#[tokio::test]
+async fn sound_for_a_video_follows_its_source_and_refuses_anyone_elses() {
+    let app = kling_app("legacy");
+    let mut waiting = stored_source("src-wait", "alice", 5.0, 0);
+    waiting.status = shared::domain::task::TaskStatus::Queued;
+    for t in [
+        stored_source("src-new", "alice", 7.2, 1),
+        stored_source("src-old", "alice", 5.0, 40),
+        stored_source("src-long", "alice", 25.0, 1),
+        stored_source("src-bob", "bob", 5.0, 1),
+        waiting,
+    ] {
+        app.store.insert_task(t);
+    }
+    let before = app.store.ledger_sum("alice");
+    let (status, _, task) = response_parts_of(&app, create(sound_for("src-new")).plan("pro")).await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(
+        (task["duration"].as_u64(), task["cost_units"].as_f64()),
+        (Some(8), Some(8.0)),
+        "7.2 s rounds up to 8 s at 1 unit a second"
+    );
+    assert_eq!(task["source_task"], "src-new");
+    let id = task["id"].as_str().unwrap();
+    let stored = app.store.get_task(id).await.unwrap().unwrap();
+    let source = stored.request.unwrap().source.unwrap();
+    assert_eq!(source.provider_video_id.as_deref(), Some("kv-src-new"));
+    assert!(source.url.unwrap().contains("videos/alice/src-new.mp4"));
+
+    let (status, _, old) = response_parts_of(&app, create(sound_for("src-old")).plan("pro")).await;
+    assert_eq!(status, 202, "{old}");
+    let old = app.store.get_task(old["id"].as_str().unwrap()).await;
+    let source = old.unwrap().unwrap().request.unwrap().source.unwrap();
+    assert_eq!(source.provider_video_id, None, "past Kling's 30 days");
+    assert!(source.url.is_some(), "our copy goes by URL");
+    let spent = app.store.ledger_sum("alice");
+
+    let refused = [
+        ("src-bob", 404, "not_found"),
+        ("no-such", 404, "not_found"),
+        ("src-wait", 422, "source_not_ready"),
+        ("src-long", 422, "source_duration"),
+    ];
+    for (source, status, code) in refused {
+        let got = response_parts_of(&app, create(sound_for(source)).plan("pro")).await;
+        assert_error(&got, status, code);
+        assert_eq!(got.2["error"]["field"], "source", "{}", got.2);
+    }
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        spent,
+        "refusals cost nothing"
+    );
+    assert_ne!(before, spent);
+    let standard = kling_app("standard");
+    standard
+        .store
+        .insert_task(stored_source("s", "alice", 5.0, 1));
+    let got = response_parts_of(&standard, create(sound_for("s")).plan("pro")).await;
+    assert_error(&got, 422, "kind_not_available");
+}
+
+async fn response_parts_of(app: &KlingApp, event: HttpEvent) -> (u16, http::HeaderMap, Value) {
+    response_parts(handle(app, event.request()).await)
 }

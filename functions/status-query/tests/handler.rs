@@ -107,7 +107,7 @@ async fn a_finished_task_carries_a_link_that_holds_for_the_window() {
     assert!(!headers.contains_key("retry-after"));
     let url = task["video"]["url"].as_str().unwrap();
     assert!(
-        url.starts_with("memory://videos/alice/t-1.mp4?signed="),
+        url.starts_with("https://memory.invalid/videos/alice/t-1.mp4?signed="),
         "{url}"
     );
     let (_, _, again) = send(&app, get("t-1")).await;

@@ -56,7 +56,7 @@ impl FinalizeQueue for MemoryQueue {
 }
 
 /// The bucket, in memory (clones share it): objects with metadata, multipart uploads, and presigned links of
-/// the form `memory://{key}?signed={unix}&ttl={secs}`.
+/// the form `https://memory.invalid/{key}?signed={unix}&ttl={secs}` (an https URL, as a provider takes).
 #[derive(Default, Clone)]
 pub struct MemoryBlobs {
     objects: Arc<Mutex<HashMap<String, (Bytes, VideoMetadata)>>>,
@@ -120,7 +120,10 @@ fn link(key: &str, signed_at: SystemTime, ttl: Duration) -> String {
     let at = signed_at
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    format!("memory://{key}?signed={at}&ttl={}", ttl.as_secs())
+    format!(
+        "https://memory.invalid/{key}?signed={at}&ttl={}",
+        ttl.as_secs()
+    )
 }
 
 impl VideoStore for MemoryBlobs {

@@ -6,6 +6,7 @@ mod common;
 
 use std::path::Path;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use common::{Api, assert_envelope, start, store};
 use serde_json::{Value, json};
 use shared::ports::{Accounts, Tasks};
@@ -163,4 +164,94 @@ async fn a_kind_only_kling_offers_is_refused_on_fal_and_routed_to_kling_past_it(
     );
     assert!(both.fal.state.all().is_empty(), "fal offers no effects");
     assert!(both.sim.state.find("effects", &id).is_some());
+}
+
+fn sound_for(id: &str, prompt: &str) -> Value {
+    json!({"type": "video_to_audio", "source": {"video_id": id}, "prompt": prompt,
+        "music_prompt": "slow piano"})
+}
+
+/// Sound for a video: Kling gets its own video id while it keeps the video and our stored copy's
+/// URL past that (Kling-sim fetches it and reads its length); the result is stored, as long as
+/// its source, and charged by it; another user's video is 404 with nothing charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sound_for_a_video_names_it_by_klings_id_then_by_our_copy_and_is_stored() {
+    let stack = start(|_| {}).await;
+    let api = Api::new(&stack);
+    let token = stack.token("sounder").unwrap();
+    let (status, _, src) = api
+        .create(&token, "src", &common::t2v("a quiet harbour"))
+        .await;
+    assert_eq!(status, 202, "{src}");
+    let src_id = src["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.wait_terminal(&token, &src_id).await["status"],
+        "SUCCEEDED"
+    );
+
+    let (status, _, task) = api
+        .create(&token, "v2a-1", &sound_for(&src_id, "gulls and waves"))
+        .await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(
+        (task["type"].as_str(), task["cost_units"].as_f64()),
+        (Some("video_to_audio"), Some(5.0))
+    );
+    assert_eq!(task["source_task"], src_id.as_str());
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(&token, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let made = stack
+        .sim
+        .state
+        .find("video-to-audio", &id)
+        .expect("Kling's task");
+    let kling_src = stack.sim.state.find("text2video", &src_id).unwrap();
+    assert_eq!(made.request["video_id"], kling_src.video_id().as_str());
+    assert!(made.request.get("video_url").is_none(), "{}", made.request);
+    assert_eq!(made.request["bgm_prompt"], "slow piano");
+    let item = store(&stack).get_task(&id).await.unwrap().unwrap();
+    let seconds = item.video.unwrap().duration_seconds.unwrap();
+    assert!(
+        (seconds - 5.0).abs() < 0.5,
+        "as long as its source: {seconds}"
+    );
+
+    // 40 days on, Kling no longer keeps the source: our copy goes by URL.
+    let forty_days_ago = shared::domain::timestamp::Timestamp::now()
+        - std::time::Duration::from_secs(40 * 24 * 3600);
+    aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .update_item()
+        .table_name(stack.resource("TasksTable").unwrap())
+        .key("pk", AttributeValue::S(format!("TASK#{src_id}")))
+        .key("sk", AttributeValue::S("TASK".into()))
+        .update_expression("SET completed_at = :t")
+        .expression_attribute_values(":t", AttributeValue::S(forty_days_ago.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, task) = api
+        .create(&token, "v2a-2", &sound_for(&src_id, "a ship's horn"))
+        .await;
+    assert_eq!(status, 202, "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(&token, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let made = stack.sim.state.find("video-to-audio", &id).unwrap();
+    assert!(made.request.get("video_id").is_none(), "{}", made.request);
+    let url = made.request["video_url"].as_str().unwrap();
+    assert!(url.contains(&src_id), "our stored copy: {url}");
+
+    let other = stack.token("stranger").unwrap();
+    let (status, _, err) = api
+        .create(&other, "steal", &sound_for(&src_id, "theft"))
+        .await;
+    assert_eq!(status, 404, "{err}");
+    assert_envelope(&err, "not_found");
+    assert!(store(&stack).ledger("stranger").await.unwrap().is_empty());
+    assert_eq!(
+        stack.sim.state.task_count(),
+        3,
+        "one job each, none for the stranger"
+    );
 }
