@@ -1219,12 +1219,23 @@ async fn sound_for_a_video_follows_its_source_and_refuses_anyone_elses() {
         assert_error(&got, status, code);
         assert_eq!(got.2["error"]["field"], "source", "{}", got.2);
     }
+    let malformed = [
+        (json!({"type": "video_to_audio"}), "source_required"),
+        (
+            json!({"type": "video_to_audio", "source": "src-new"}),
+            "invalid_source",
+        ),
+    ];
+    for (body, code) in malformed {
+        let got = response_parts_of(&app, create(body).plan("pro")).await;
+        assert_error(&got, 422, code);
+    }
     assert_eq!(
         app.store.ledger_sum("alice"),
         spent,
         "refusals cost nothing"
     );
-    assert_ne!(before, spent);
+    assert_eq!(spent.0 - before.0, 800 + 500, "charged 8 s and 5 s");
     let standard = kling_app("standard");
     standard
         .store
