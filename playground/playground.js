@@ -1,6 +1,7 @@
-// The playground: the app's side of the API, in plain JavaScript. It creates text- and
-// image-to-video tasks (uploading the image first), follows one task live (label, queue
-// position, progress), plays the stored MP4, lists history and cancels.
+// The playground: the app's side of the API, in plain JavaScript. It creates tasks of every
+// kind — text and image to video, effects (uploading the photo first), sound for one of your
+// videos — follows one task live (label, queue position, progress), plays the stored MP4,
+// lists history and cancels.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -33,23 +34,41 @@ async function uploadImage(file) {
   return upload.upload_id;
 }
 
+async function photo() {
+  const file = $("image").files[0];
+  if (!file) throw new Error("choose an image first");
+  return { upload_id: await uploadImage(file) };
+}
+
 async function requestBody() {
   const type = $("type").value;
-  const body = {
-    type,
-    prompt: $("prompt").value.trim() || undefined,
-    duration: Number($("duration").value),
-    quality: $("quality").value,
-  };
+  const prompt = $("prompt").value.trim() || undefined;
+  if (type === "effect") {
+    return { type, scene: $("scene").value.trim(), image: await photo(), rights_confirmed: $("rights").checked };
+  }
+  if (type === "video_to_audio") {
+    if (!$("source").value) throw new Error("choose one of your finished videos first");
+    return { type, source: { video_id: $("source").value }, prompt, music_prompt: $("music_prompt").value.trim() || undefined };
+  }
+  const body = { type, prompt, duration: Number($("duration").value), quality: $("quality").value };
   if (type === "text_to_video") {
     body.aspect_ratio = $("aspect_ratio").value;
   } else {
-    const file = $("image").files[0];
-    if (!file) throw new Error("choose an image first");
-    body.image = { upload_id: await uploadImage(file) };
+    body.image = await photo();
     body.rights_confirmed = $("rights").checked;
   }
   return body;
+}
+
+// The fields each kind takes.
+function showFields() {
+  const type = $("type").value;
+  const photoKind = type === "image_to_video" || type === "effect";
+  $("image-fields").hidden = !photoKind;
+  $("effect-fields").hidden = type !== "effect";
+  $("source-fields").hidden = type !== "video_to_audio";
+  $("clip-fields").hidden = type === "effect" || type === "video_to_audio";
+  $("aspect-field").hidden = type !== "text_to_video";
 }
 
 async function create(event) {
@@ -124,6 +143,14 @@ async function cancel() {
 
 async function loadHistory() {
   const page = await api("GET", "/v1/videos?limit=20");
+  const chosen = $("source").value;
+  $("source").replaceChildren(...page.items.filter((t) => t.status === "SUCCEEDED").map((t) => {
+    const option = document.createElement("option");
+    option.value = t.id;
+    option.textContent = `${(t.prompt || t.type).slice(0, 40)} (${t.duration} s)`;
+    return option;
+  }));
+  if (chosen) $("source").value = chosen;
   const list = $("history");
   list.replaceChildren(...page.items.map((t) => {
     const li = document.createElement("li");
@@ -141,11 +168,7 @@ async function start() {
   const config = await (await fetch("config.json")).json();
   token = config.token;
   $("who").textContent = "Local stack, signed in with a local token (user “playground”, plan pro).";
-  $("type").addEventListener("change", () => {
-    const image = $("type").value === "image_to_video";
-    $("image-fields").hidden = !image;
-    $("aspect-field").hidden = image;
-  });
+  $("type").addEventListener("change", showFields);
   $("create-form").addEventListener("submit", create);
   $("cancel").addEventListener("click", cancel);
   $("player").addEventListener("loadedmetadata", () => {

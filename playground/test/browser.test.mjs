@@ -1,6 +1,7 @@
 // The playground in a real browser (Debian's Chromium, driven by playwright-core): create a
 // text-to-video task through the page, follow it live, and check that the <video> element
-// loads the stored file and reports its duration. Saves a screenshot.
+// loads the stored file and reports its duration; then an image-to-video task and sound for the
+// first video. Saves a screenshot.
 //
 //   PLAYGROUND_URL=http://127.0.0.1:PORT/playground/ node playground/test/browser.test.mjs
 import assert from "node:assert/strict";
@@ -69,11 +70,27 @@ try {
   const imageTask = await page.textContent("#task-id");
   await page.waitForFunction(() => document.getElementById("status-label").dataset.status === "SUCCEEDED", null, { timeout: 120_000 });
   await page.waitForSelector(`#history li[data-id="${imageTask}"]`);
+
+  // Sound for a video: the first video, chosen from the caller's finished ones.
+  await page.selectOption("#type", "video_to_audio");
+  await page.selectOption("#source", id);
+  await page.fill("#prompt", "rain on the street, a distant tram");
+  await page.fill("#music_prompt", "soft jazz");
+  await page.click("#create");
+  await page.waitForFunction((seen) => {
+    const shown = document.getElementById("task-id").textContent;
+    return shown !== "" && !seen.includes(shown);
+  }, [id, imageTask]);
+  const soundTask = await page.textContent("#task-id");
+  await page.waitForFunction(() => document.getElementById("status-label").dataset.status === "SUCCEEDED", null, { timeout: 120_000 });
+  await page.waitForSelector("#video-duration:not([hidden])", { timeout: 60_000 });
+  const sound = Number(await page.getAttribute("#video-duration", "data-seconds"));
+  assert.ok(Math.abs(sound - 5) < 0.25, `as long as its source: ${sound}`);
   assert.deepEqual(problems, []);
 
   mkdirSync(dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(`browser: ${id} ${[...seen].join(" → ")}; <video> ${video.width}x${video.height}, ${video.duration.toFixed(2)} s; image-to-video ${imageTask} ready; screenshot ${screenshot}`);
+  console.log(`browser: ${id} ${[...seen].join(" → ")}; <video> ${video.width}x${video.height}, ${video.duration.toFixed(2)} s; image-to-video ${imageTask} ready; sound for it ${soundTask}, ${sound.toFixed(2)} s; screenshot ${screenshot}`);
 } finally {
   await browser.close();
 }

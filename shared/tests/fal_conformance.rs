@@ -73,6 +73,7 @@ fn request(task_id: &str, prompt: &str) -> GenerationRequest {
         scene: None,
         source: None,
         music_prompt: None,
+        orientation: None,
         callbacks: Default::default(),
     }
 }

@@ -98,6 +98,7 @@ fn request(task_id: &str) -> GenerationRequest {
         scene: None,
         source: None,
         music_prompt: None,
+        orientation: None,
         callbacks: Default::default(),
     }
 }
@@ -772,6 +773,7 @@ fn effect(task_id: &str) -> GenerationRequest {
         scene: Some("pet_lion_pro".into()),
         source: None,
         music_prompt: None,
+        orientation: None,
         image: Some("https://example.com/photo.png".into()),
         ..request(task_id)
     }

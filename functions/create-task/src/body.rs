@@ -154,7 +154,7 @@ pub(crate) struct Parsed {
         shared::domain::task::TemplateUse,
     )>,
     /// The caller's earlier video the request works on (`source`).
-    pub(crate) source: Option<shared::domain::task::Task>,
+    pub(crate) source: Option<crate::sources::Source>,
 }
 
 /// Read the body, compose its prompt, validate what it asks for and read its source video.

@@ -88,7 +88,7 @@ pub(crate) struct NewTask<'a> {
     pub group: Option<&'a str>,
     pub upgraded_from: Option<&'a shared::domain::task::TaskId>,
     /// The caller's earlier video the task works on.
-    pub source: Option<&'a Task>,
+    pub source: Option<&'a crate::sources::Source>,
     pub key: &'a str,
     pub hash: &'a str,
 }
@@ -113,7 +113,10 @@ pub(crate) async fn record_task<A: Ports>(
     tracing::Span::current().record("task_id", task_id.as_str());
     let generation = prepare(app, req, identity, new, p, &task_id).await?;
     let mut task = new_task(identity, new.spec, p, generation, now);
-    task.source_task = new.source.map(|s| s.id.clone());
+    task.source_task = new
+        .source
+        .and_then(|s| s.task.as_ref())
+        .map(|t| t.id.clone());
     task.template = new.template.cloned();
     task.group_id = new.group.map(str::to_string);
     task.upgraded_from = new.upgraded_from.cloned();

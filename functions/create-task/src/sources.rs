@@ -1,88 +1,137 @@
-//! A job on one of the caller's earlier videos (`source.video_id`): the video is theirs (any
-//! other answers 404, as if it did not exist, and nothing is charged), finished and stored,
-//! and of a length the kind takes. The provider gets its own id for the video while it keeps
-//! it, and a presigned URL of our stored copy always (the fallback past its keep).
+//! The video a kind works on (`source`): one of the caller's finished tasks (any other answers
+//! 404, as if it did not exist) or a video they uploaded (a real MP4/MOV of at most 100 MB,
+//! its length read from the file). Either way its length must be one the kind takes, and
+//! nothing is charged when it is not. The provider gets a presigned URL of the file, and its
+//! own id for the video too while it made and still keeps it.
 
 use std::time::Duration;
 
 use shared::domain::catalogue;
-use shared::domain::source::provider_video_id;
+use shared::domain::mp4_probe;
+use shared::domain::source::{MAX_VIDEO_BYTES, provider_video_id};
 use shared::domain::task::{Task, TaskStatus};
 use shared::domain::timestamp::Timestamp;
-use shared::domain::validation::VideoSpec;
+use shared::domain::validation::{SourceRef, VideoSpec};
 use shared::edge::envelope::ApiError;
 use shared::ports::{Tasks, UploadStore};
 use shared::provider::{GenerationRequest, SourceVideo};
 
 use crate::Ports;
+use crate::uploads::upload_key;
 
-/// How long the provider has to fetch our copy.
+/// How long the provider has to fetch the video.
 const SOURCE_URL_TTL: Duration = Duration::from_secs(3600);
 
-/// The caller's source task for `spec`, with the task's length taken from the stored video.
+/// A source read and checked: where its file is, how long it is, and the task that made it.
+pub(crate) struct Source {
+    pub(crate) task: Option<Task>,
+    key: String,
+    seconds: f64,
+}
+
+fn refused(code: &'static str, message: String) -> ApiError {
+    ApiError::new(422, code, message).with_field("source")
+}
+
+/// The request's source, with the task's length taken from it.
 pub(crate) async fn read_source<A: Ports>(
     app: &A,
     user_id: &str,
     spec: &mut VideoSpec,
-) -> Result<Option<Task>, ApiError> {
-    let Some(id) = spec.source_task.as_deref() else {
-        return Ok(None);
+) -> Result<Option<Source>, ApiError> {
+    let source = match &spec.source {
+        None => return Ok(None),
+        Some(SourceRef::Video(id)) => from_task(app, user_id, id).await?,
+        Some(SourceRef::Upload(id)) => from_upload(app, &upload_key(user_id, id)).await?,
     };
-    let source = app
+    spec.duration = length_taken(spec, source.seconds)?;
+    Ok(Some(source))
+}
+
+async fn from_task<A: Ports>(app: &A, user_id: &str, id: &str) -> Result<Source, ApiError> {
+    let task = app
         .store()
         .get_task(id)
         .await?
         .filter(|t| t.user_id == user_id && t.deleted_at.is_none())
         .ok_or_else(|| ApiError::not_found("video").with_field("source"))?;
-    let seconds = match (&source.status, &source.video) {
-        (TaskStatus::Succeeded, Some(_)) => seconds(&source),
-        _ => {
-            return Err(ApiError::new(
-                422,
-                "source_not_ready",
-                format!(
-                    "video {id} has no stored video (it is {})",
-                    source.status.as_str()
-                ),
-            )
-            .with_field("source"));
-        }
+    let Some(video) = task
+        .video
+        .as_ref()
+        .filter(|_| task.status == TaskStatus::Succeeded)
+    else {
+        let state = task.status.as_str();
+        return Err(refused(
+            "source_not_ready",
+            format!("video {id} has no stored video (it is {state})"),
+        ));
     };
-    spec.duration = length_taken(spec, seconds)?;
-    Ok(Some(source))
+    Ok(Source {
+        key: video.key.clone(),
+        seconds: video.duration_seconds.unwrap_or(f64::from(task.duration)),
+        task: Some(task),
+    })
+}
+
+async fn from_upload<A: Ports>(app: &A, key: &str) -> Result<Source, ApiError> {
+    let bytes = app
+        .uploads()
+        .fetch(key, MAX_VIDEO_BYTES)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading an upload failed");
+            ApiError::internal()
+        })?
+        .ok_or_else(|| {
+            let msg = "source.upload_id was not uploaded (or has expired)".to_string();
+            refused("upload_not_found", msg)
+        })?;
+    if bytes.len() as u64 > MAX_VIDEO_BYTES {
+        let msg = format!("the video must be at most {MAX_VIDEO_BYTES} bytes");
+        return Err(refused("video_too_large", msg));
+    }
+    let facts = mp4_probe::probe(&bytes).map_err(|e| {
+        refused(
+            "invalid_video",
+            format!("the upload is not a usable MP4/MOV video: {e}"),
+        )
+    })?;
+    Ok(Source {
+        task: None,
+        key: key.to_string(),
+        seconds: facts.duration_seconds,
+    })
 }
 
 /// The source's length in whole seconds, rounded up, when the kind takes it.
 fn length_taken(spec: &VideoSpec, seconds: f64) -> Result<u32, ApiError> {
     let whole = seconds.ceil().max(0.0) as u32;
-    let taken = catalogue::kind(spec.video_type).durations;
-    if taken.contains(&whole) {
-        return Ok(whole);
+    let checked = catalogue::check_on_video(
+        spec.video_type,
+        whole,
+        spec.orientation,
+        catalogue::Surface::KlingLegacy,
+    );
+    match checked {
+        Err(catalogue::Refusal::Unsupported(shared::provider::Feature::Duration, why)) => {
+            Err(refused(
+                "source_duration",
+                format!("{why} (this one is {seconds:.1} s)"),
+            ))
+        }
+        _ => Ok(whole),
     }
-    let (lo, hi) = (taken.first().unwrap_or(&0), taken.last().unwrap_or(&0));
-    Err(ApiError::new(
-        422,
-        "source_duration",
-        format!(
-            "{} takes videos of {lo} to {hi} seconds; this one is {seconds:.1} s",
-            spec.video_type.as_str()
-        ),
-    )
-    .with_field("source"))
 }
 
-/// The source by our copy's URL (every provider that takes the kind takes a URL).
+/// The source by a URL of its file (every provider that takes these kinds takes a URL).
 pub(crate) async fn attach_source<A: Ports>(
     app: &A,
-    source: &Task,
+    source: &Source,
     generation: &mut GenerationRequest,
 ) -> Result<(), ApiError> {
-    let Some(video) = &source.video else {
-        return Ok(());
-    };
     let url = app
         .uploads()
-        .presign_get(&video.key, SOURCE_URL_TTL)
+        .presign_get(&source.key, SOURCE_URL_TTL)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "presigning the source video failed");
@@ -92,34 +141,29 @@ pub(crate) async fn attach_source<A: Ports>(
     Ok(())
 }
 
-/// Once the provider is chosen: its own id for the video too, while it keeps it.
-pub(crate) fn name_for_provider(source: &Task, generation: &mut GenerationRequest) {
-    let id = provider_video_id(source, &generation.provider, Timestamp::now());
+/// Once the provider is chosen: its own id for the video too, while it made and keeps it.
+pub(crate) fn name_for_provider(source: &Source, generation: &mut GenerationRequest) {
+    let Some(task) = &source.task else { return };
+    let id = provider_video_id(task, &generation.provider, Timestamp::now());
     if let Some(taken) = generation.source.as_mut() {
         taken.provider_video_id = id.map(str::to_string);
     }
 }
 
 /// A stand-in with the source's real length, for checks that need the shape only (estimates).
-pub(crate) fn stand_in(source: &Task) -> SourceVideo {
+pub(crate) fn stand_in(source: &Source) -> SourceVideo {
     described(source, "https://example.com/video.mp4".into())
 }
 
-/// The source by our copy's URL, with its length as read from the stored file.
-fn described(source: &Task, url: String) -> SourceVideo {
+fn described(source: &Source, url: String) -> SourceVideo {
     SourceVideo {
-        task_id: source.id.to_string(),
-        made_by: source.provider.clone(),
+        task_id: source.task.as_ref().map(|t| t.id.to_string()),
+        made_by: source
+            .task
+            .as_ref()
+            .map_or_else(String::new, |t| t.provider.clone()),
         provider_video_id: None,
         url: Some(url),
-        duration_seconds: seconds(source),
+        duration_seconds: source.seconds,
     }
-}
-
-fn seconds(source: &Task) -> f64 {
-    source
-        .video
-        .as_ref()
-        .and_then(|v| v.duration_seconds)
-        .unwrap_or(f64::from(source.duration))
 }

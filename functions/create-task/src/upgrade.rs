@@ -66,7 +66,8 @@ pub fn spec_of(request: &GenerationRequest, user_id: &str, quality: Quality) -> 
         element_ids: request.elements.clone(),
         scene: request.scene.clone(),
         music_prompt: request.music_prompt.clone(),
-        source_task: request.source.as_ref().map(|s| s.task_id.clone()),
+        source: None,
+        orientation: request.orientation,
     }
 }
 
@@ -88,9 +89,9 @@ async fn source<A: Ports>(
     if task.status != TaskStatus::Succeeded {
         return Err(cannot("only a finished video can be upgraded"));
     }
-    // Its quality is its source's: there is nothing higher to ask for.
-    if task.video_type == shared::domain::task::VideoType::VideoToAudio {
-        return Err(cannot("sound made for a video has no quality to upgrade"));
+    // A job on a video re-runs on that video, which may be gone (uploads expire).
+    if task.request.as_ref().is_some_and(|r| r.source.is_some()) {
+        return Err(cannot("a job made from a video cannot be upgraded"));
     }
     if quality <= task.quality {
         return Err(ApiError::new(

@@ -1,5 +1,6 @@
-//! `POST /v1/uploads`: a presigned PUT for one JPEG or PNG (≤ 10 MB), bound to its declared
-//! type and size, under `uploads/{user}/{upload_id}`.
+//! `POST /v1/uploads`: a presigned PUT for one JPEG or PNG (≤ 10 MB) or one MP4/MOV video
+//! (≤ 100 MB), bound to its declared type and size, under `uploads/{user}/{upload_id}`. The
+//! bytes are checked when a request uses them (a real image; a real video, its length read).
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use shared::domain::images::{ImageFormat, MAX_IMAGE_BYTES};
+use shared::domain::source::MAX_VIDEO_BYTES;
 use shared::domain::timestamp;
 use shared::edge::auth::Identity;
 use shared::edge::envelope::{ApiError, json_response};
@@ -44,35 +46,47 @@ struct UploadBody {
     bytes: Option<serde_json::Value>,
 }
 
+/// The videos a kind can take as its source (`docs/providers.md` §Job kinds: mp4 and mov).
+const VIDEO_TYPES: [&str; 2] = ["video/mp4", "video/quicktime"];
+
+/// The declared type, and the largest file of that type.
+fn media(body: &UploadBody) -> Result<(&'static str, u64), ApiError> {
+    let declared = body.content_type.as_ref().and_then(|v| v.as_str());
+    if let Some(format) = declared.and_then(ImageFormat::from_content_type) {
+        return Ok((format.content_type(), MAX_IMAGE_BYTES));
+    }
+    if let Some(video) = VIDEO_TYPES.iter().find(|t| Some(**t) == declared) {
+        return Ok((video, MAX_VIDEO_BYTES));
+    }
+    Err(ApiError::new(
+        422,
+        "unsupported_image_type",
+        "content_type must be image/jpeg, image/png, video/mp4 or video/quicktime",
+    )
+    .with_field("content_type"))
+}
+
 pub async fn create_upload<A: Ports>(
     app: &A,
     req: &Request,
     identity: &Identity,
 ) -> Result<Response<Body>, ApiError> {
     let body: UploadBody = request::json_body(req)?;
-    let format = body
-        .content_type
-        .as_ref()
-        .and_then(|v| v.as_str())
-        .and_then(ImageFormat::from_content_type)
-        .ok_or_else(|| {
-            ApiError::new(
-                422,
-                "unsupported_image_type",
-                "content_type must be image/jpeg or image/png",
-            )
-            .with_field("content_type")
-        })?;
+    let (content_type, max) = media(&body)?;
     let bytes = body
         .bytes
         .as_ref()
         .and_then(|v| v.as_u64())
-        .filter(|n| (1..=MAX_IMAGE_BYTES).contains(n))
+        .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| {
+            let code = match max {
+                MAX_IMAGE_BYTES => "image_too_large",
+                _ => "video_too_large",
+            };
             ApiError::new(
                 422,
-                "image_too_large",
-                format!("bytes must be the file size, from 1 to {MAX_IMAGE_BYTES}"),
+                code,
+                format!("bytes must be the file size, from 1 to {max}"),
             )
             .with_field("bytes")
         })?;
@@ -80,12 +94,7 @@ pub async fn create_upload<A: Ports>(
     let key = upload_key(&identity.user_id, &upload_id);
     let url = app
         .uploads()
-        .presign_put(
-            &key,
-            format.content_type(),
-            bytes,
-            app.upload_policy().put_ttl,
-        )
+        .presign_put(&key, content_type, bytes, app.upload_policy().put_ttl)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "presigning an upload failed");
@@ -98,9 +107,9 @@ pub async fn create_upload<A: Ports>(
             "upload_id": upload_id,
             "url": url,
             "method": "PUT",
-            "headers": {"content-type": format.content_type(), "content-length": bytes.to_string()},
+            "headers": {"content-type": content_type, "content-length": bytes.to_string()},
             "expires_at": expires_at,
-            "max_bytes": MAX_IMAGE_BYTES,
+            "max_bytes": max,
         }),
     ))
 }

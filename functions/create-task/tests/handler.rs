@@ -279,6 +279,21 @@ async fn uploads_hand_out_a_bound_put() {
     let big = HttpEvent::new("POST", "/v1/uploads")
         .json(json!({"content_type": "image/png", "bytes": 20_000_000}));
     assert_error(&send(&app, big).await, 422, "image_too_large");
+    let video = |bytes: u64| {
+        HttpEvent::new("POST", "/v1/uploads")
+            .json(json!({"content_type": "video/mp4", "bytes": bytes}))
+    };
+    let (status, _, body) = send(&app, video(50_000_000)).await;
+    assert_eq!(
+        (status, body["max_bytes"].as_u64()),
+        (201, Some(104_857_600)),
+        "{body}"
+    );
+    assert_error(
+        &send(&app, video(104_857_601)).await,
+        422,
+        "video_too_large",
+    );
 }
 
 /// Uploaded bytes are checked before anything is charged.
@@ -1246,4 +1261,84 @@ async fn sound_for_a_video_follows_its_source_and_refuses_anyone_elses() {
 
 async fn response_parts_of(app: &KlingApp, event: HttpEvent) -> (u16, http::HeaderMap, Value) {
     response_parts(handle(app, event.request()).await)
+}
+
+/// An MP4 of this many seconds, as provider-sim renders one.
+fn mp4(seconds: u32) -> Vec<u8> {
+    use provider_sim::video::{Aspect, Resolution, render};
+    render(Aspect::Portrait, Resolution::P720, seconds).unwrap()
+}
+
+fn motion(source: &str, orientation: &str) -> Value {
+    json!({"type": "motion_control", "image": {"upload_id": "photo"},
+        "source": {"upload_id": source}, "orientation": orientation, "rights_confirmed": true})
+}
+
+/// Motion control: as long as its reference video (read from the file), priced per second × tier
+/// × 1.3, the reference sent by URL; a reference that is not a real video, too long for the
+/// orientation, or missing is refused by name with nothing charged.
+#[tokio::test]
+async fn motion_control_follows_its_reference_and_refuses_bad_media() {
+    let app = kling_app("legacy");
+    let six = mp4(6);
+    app.uploads.put("uploads/alice/photo", png(640, 480));
+    app.uploads.put("uploads/alice/six", six.clone());
+    app.uploads.put("uploads/alice/twelve", mp4(12));
+    app.uploads.put(
+        "uploads/alice/junk",
+        b"RIFF....WAVEfmt not a video".to_vec(),
+    );
+    app.uploads
+        .put("uploads/alice/cut", six[..six.len() / 2].to_vec());
+    let (status, _, task) =
+        response_parts_of(&app, create(motion("six", "video")).plan("pro")).await;
+    assert_eq!(status, 202, "{task}");
+    let tier = if task["mode"] == "pro" { 1.6 } else { 1.0 };
+    assert_eq!(task["duration"], 6, "the reference's length, from the file");
+    let want = 6.0 * tier * 1.3;
+    assert!(
+        (task["cost_units"].as_f64().unwrap() - want).abs() < 0.01,
+        "{task}"
+    );
+    let stored = app
+        .store
+        .get_task(task["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let request = stored.request.unwrap();
+    assert!(
+        request
+            .source
+            .unwrap()
+            .url
+            .unwrap()
+            .contains("uploads/alice/six")
+    );
+    assert_eq!(
+        request.orientation,
+        Some(shared::domain::generation::Orientation::Video)
+    );
+    let spent = app.store.ledger_sum("alice");
+    let (status, _, long) =
+        response_parts_of(&app, create(motion("twelve", "video")).plan("pro")).await;
+    assert_eq!(status, 202, "12 s keeping the video's orientation: {long}");
+    let spent_twice = app.store.ledger_sum("alice");
+    assert!(spent_twice.0 > spent.0);
+    let refused = [
+        (motion("twelve", "image"), "source_duration"),
+        (motion("junk", "video"), "invalid_video"),
+        (motion("cut", "video"), "invalid_video"),
+        (motion("missing", "video"), "upload_not_found"),
+        (motion("six", "sideways"), "invalid_orientation"),
+    ];
+    for (body, code) in refused {
+        let got = response_parts_of(&app, create(body.clone()).plan("pro")).await;
+        assert_error(&got, 422, code);
+    }
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        spent_twice,
+        "refusals cost nothing"
+    );
 }

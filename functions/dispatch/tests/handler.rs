@@ -61,6 +61,7 @@ fn request(id: &str) -> GenerationRequest {
         scene: None,
         source: None,
         music_prompt: None,
+        orientation: None,
         callbacks: Default::default(),
     }
 }

@@ -6,7 +6,7 @@
 //! before any money is spent). Retired models (1.x, v2-master, v2-1) are absent: asking for one
 //! is asking for an unknown model.
 
-use crate::domain::generation::{GenerationRequest, VideoType};
+use crate::domain::generation::{GenerationRequest, Orientation, VideoType};
 
 mod effects;
 pub use effects::{DUAL_IMAGE_SCENES, SINGLE_IMAGE_SCENES};
@@ -345,6 +345,8 @@ pub struct KindOffer {
     pub price: PriceBasis,
     /// Whether std/pro changes the price (the kinds with a mode).
     pub tiered: bool,
+    /// The kind's own price multiplier in hundredths (the brief's: motion control ×1.3).
+    pub multiplier: u64,
 }
 
 const ALL_SURFACES: &[Surface] = &[Surface::KlingLegacy, Surface::KlingStandard, Surface::Fal];
@@ -358,6 +360,7 @@ pub const KINDS: &[KindOffer] = &[
         durations: &[],
         price: PriceBasis::PerSecond,
         tiered: true,
+        multiplier: 100,
     },
     KindOffer {
         kind: VideoType::ImageToVideo,
@@ -365,6 +368,7 @@ pub const KINDS: &[KindOffer] = &[
         durations: &[],
         price: PriceBasis::PerSecond,
         tiered: true,
+        multiplier: 100,
     },
     // Kling's effects answer with no duration; its scenes make 5-second clips.
     KindOffer {
@@ -373,6 +377,7 @@ pub const KINDS: &[KindOffer] = &[
         durations: &[5],
         price: PriceBasis::PerGeneration,
         tiered: false,
+        multiplier: 100,
     },
     // Kling's `/v1/audio/video-to-audio`: a 3-20 s video (by Kling's id, or a URL) in, the same
     // video with sound out; priced per second of the video.
@@ -384,8 +389,29 @@ pub const KINDS: &[KindOffer] = &[
         ],
         price: PriceBasis::PerSecond,
         tiered: false,
+        multiplier: 100,
+    },
+    // Kling's `/v1/videos/motion-control` (kling-v2-6, kling-v3): a photo moved by a 3-30 s
+    // reference video (3-10 s when the photo's orientation is kept); as long as the reference.
+    KindOffer {
+        kind: VideoType::MotionControl,
+        surfaces: &[Surface::KlingLegacy],
+        durations: &[
+            3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+            26, 27, 28, 29, 30,
+        ],
+        price: PriceBasis::PerSecond,
+        tiered: true,
+        multiplier: 130,
     },
 ];
+
+/// Motion control keeping the photo's orientation takes references up to 10 s.
+pub const MAX_IMAGE_ORIENTED_SECONDS: u32 = 10;
+
+/// The models Kling's motion control runs (`docs/providers.md` §Job kinds); the first is its
+/// default.
+pub const MOTION_MODELS: &[&str] = &["kling-v2-6", "kling-v3"];
 
 /// How long a provider keeps a finished video that later jobs can name by its id: Kling 30
 /// days (`docs/providers.md` §Job kinds); fal names none.
@@ -398,6 +424,7 @@ pub fn keeps_videos(provider: &str) -> Option<std::time::Duration> {
 pub fn check_on_video(
     kind_asked: VideoType,
     seconds: u32,
+    orientation: Option<Orientation>,
     surface: Surface,
 ) -> Result<(), Refusal> {
     let offer = kind(kind_asked);
@@ -408,6 +435,12 @@ pub fn check_on_video(
             surface.label()
         );
         return Err(refuse(Feature::Kind, msg));
+    }
+    if orientation == Some(Orientation::Image) && seconds > MAX_IMAGE_ORIENTED_SECONDS {
+        let msg = format!(
+            "keeping the photo's orientation takes videos up to {MAX_IMAGE_ORIENTED_SECONDS} s, not {seconds}"
+        );
+        return Err(refuse(Feature::Duration, msg));
     }
     if !offer.durations.contains(&seconds) {
         let (lo, hi) = (offer.durations.first(), offer.durations.last());
@@ -427,6 +460,7 @@ pub fn kind(kind: VideoType) -> &'static KindOffer {
         VideoType::ImageToVideo => 1,
         VideoType::Effect => 2,
         VideoType::VideoToAudio => 3,
+        VideoType::MotionControl => 4,
     };
     &KINDS[i]
 }
@@ -641,10 +675,11 @@ mod tests {
             VideoType::ImageToVideo,
             VideoType::Effect,
             VideoType::VideoToAudio,
+            VideoType::MotionControl,
         ] {
             assert_eq!(kind(k).kind, k);
         }
-        assert_eq!(KINDS.len(), 4);
+        assert_eq!(KINDS.len(), 5);
     }
 
     #[test]
@@ -661,13 +696,38 @@ mod tests {
             (5, Surface::Fal, Some(Kind)),
         ];
         for (secs, surface, want) in cases {
-            let got = check_on_video(v2a, secs, surface).err().map(|e| match e {
-                Refusal::Unsupported(f, _) => f,
-                Refusal::Invalid(m) => panic!("{m}"),
-            });
+            let got = check_on_video(v2a, secs, None, surface)
+                .err()
+                .map(|e| match e {
+                    Refusal::Unsupported(f, _) => f,
+                    Refusal::Invalid(m) => panic!("{m}"),
+                });
             assert_eq!(got, want, "{secs} s on {surface:?}");
         }
         assert!(keeps_videos("kling").is_some() && keeps_videos("fal").is_none());
+    }
+
+    #[test]
+    fn motion_control_takes_3_to_30_second_references_and_10_keeping_the_photos_orientation() {
+        use Feature::*;
+        let (image, video) = (Some(Orientation::Image), Some(Orientation::Video));
+        let cases = [
+            (10, image, Surface::KlingLegacy, None),
+            (11, image, Surface::KlingLegacy, Some(Duration)),
+            (30, video, Surface::KlingLegacy, None),
+            (31, video, Surface::KlingLegacy, Some(Duration)),
+            (2, video, Surface::KlingLegacy, Some(Duration)),
+            (5, video, Surface::Fal, Some(Kind)),
+        ];
+        for (secs, orientation, surface, want) in cases {
+            let got = check_on_video(VideoType::MotionControl, secs, orientation, surface)
+                .err()
+                .map(|e| match e {
+                    Refusal::Unsupported(f, _) => f,
+                    Refusal::Invalid(m) => panic!("{m}"),
+                });
+            assert_eq!(got, want, "{secs} s {orientation:?} on {surface:?}");
+        }
     }
 
     #[test]

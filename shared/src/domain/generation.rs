@@ -16,6 +16,8 @@ pub enum VideoType {
     Effect,
     /// Sound (effects, music) made for one of the caller's earlier videos.
     VideoToAudio,
+    /// A character photo moved as the person in a reference video moves.
+    MotionControl,
 }
 
 impl VideoType {
@@ -25,6 +27,7 @@ impl VideoType {
             VideoType::ImageToVideo => "image_to_video",
             VideoType::Effect => "effect",
             VideoType::VideoToAudio => "video_to_audio",
+            VideoType::MotionControl => "motion_control",
         }
     }
 
@@ -196,6 +199,9 @@ pub struct GenerationRequest {
     /// Music to add, for `VideoToAudio` (`prompt` is the sound effects).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub music_prompt: Option<String>,
+    /// Whose orientation a `MotionControl` video keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orientation: Option<Orientation>,
     pub callback_url: Option<String>,
     /// The provider chosen for the task (empty: the deployment's first), recorded before any
     /// submit; its `callback_url` is the one minted for it.
@@ -206,12 +212,31 @@ pub struct GenerationRequest {
     pub callbacks: std::collections::BTreeMap<String, String>,
 }
 
-/// An earlier video as a provider takes it: by the provider's own id while it keeps the video,
+/// Whose orientation a motion-control video keeps: the photo's (reference up to 10 s) or the
+/// reference video's (up to 30 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Orientation {
+    Image,
+    Video,
+}
+
+impl Orientation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Orientation::Image => "image",
+            Orientation::Video => "video",
+        }
+    }
+}
+
+/// An input video as a provider takes it: by the provider's own id while it keeps the video,
 /// else by a URL of our stored copy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceVideo {
-    /// Our task that made it.
-    pub task_id: String,
+    /// Our task that made it (none for an uploaded video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
     /// The provider that made it (its id means nothing to another).
     pub made_by: String,
     /// The provider's id for it, while the provider that made it keeps it.

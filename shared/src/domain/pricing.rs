@@ -1,7 +1,8 @@
 //! Pricing: `cost_units = duration × tier multiplier × feature multiplier`, where the feature
 //! multiplier is the product of the features asked for (camera control, sound); a kind priced
 //! per generation (effects, `catalogue::PriceBasis`) costs its configured price instead. A kind
-//! without a mode (video-to-audio: per second of its video) is priced at the std tier.
+//! without a mode (video-to-audio: per second of its video) is priced at the std tier; a kind's
+//! own multiplier (motion control ×1.3, `catalogue::KindOffer`) joins the feature multiplier.
 
 use crate::domain::catalogue::{self, PriceBasis};
 use crate::domain::task::{CostUnits, VideoType};
@@ -72,7 +73,8 @@ pub fn price(table: &PriceTable, req: Priced) -> Breakdown {
     } else {
         table.std_tier
     };
-    let mut feature = table.no_feature;
+    // The kind's own multiplier counts as a feature (motion control ×1.3).
+    let mut feature = table.no_feature * offer.multiplier / 100;
     for (asked, multiplier) in [(camera_control, table.camera_control), (audio, table.audio)] {
         if asked {
             feature = feature * multiplier / 100;
@@ -148,6 +150,20 @@ mod tests {
         for (d, pro, want) in [(5, false, 500), (5, true, 500), (17, true, 1700)] {
             let req = Priced {
                 kind: VideoType::VideoToAudio,
+                duration_seconds: d,
+                pro,
+                ..Priced::default()
+            };
+            assert_eq!(price(&t, req).cost, CostUnits(want), "{req:?}");
+        }
+    }
+
+    #[test]
+    fn motion_control_costs_its_seconds_times_1_3_and_its_tier() {
+        let t = PriceTable::default();
+        for (d, pro, want) in [(5, false, 650), (10, false, 1300), (5, true, 1040)] {
+            let req = Priced {
+                kind: VideoType::MotionControl,
                 duration_seconds: d,
                 pro,
                 ..Priced::default()

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::domain::error::ApiError;
 use crate::domain::generation::{
-    CameraAxes, CameraKind, CameraMotion, GenerationRequest, ModelChoice, Shot,
+    CameraAxes, CameraKind, CameraMotion, GenerationRequest, ModelChoice, Orientation, Shot,
 };
 use crate::domain::task::{AspectRatio, Quality, VideoType};
 
@@ -48,6 +48,7 @@ pub struct CreateVideoBody {
     pub scene: Option<Value>,
     pub source: Option<Value>,
     pub music_prompt: Option<Value>,
+    pub orientation: Option<Value>,
 }
 
 /// Where an input image comes from.
@@ -86,8 +87,19 @@ pub struct VideoSpec {
     pub scene: Option<String>,
     /// The music to add (`video_to_audio` only; `prompt` is its sound effects).
     pub music_prompt: Option<String>,
-    /// Our id of the caller's earlier video this works on (`video_to_audio`).
-    pub source_task: Option<String>,
+    /// The video a kind works on (`video_to_audio`, `motion_control`).
+    pub source: Option<SourceRef>,
+    /// Whose orientation a `motion_control` video keeps.
+    pub orientation: Option<Orientation>,
+}
+
+/// Where an input video comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceRef {
+    /// One of the caller's own finished tasks.
+    Video(String),
+    /// A video the app uploaded through `POST /v1/uploads`.
+    Upload(String),
 }
 
 impl VideoSpec {
@@ -235,6 +247,7 @@ fn video_type(body: &CreateVideoBody) -> Result<VideoType, ApiError> {
         Some(Some("image_to_video")) => Ok(VideoType::ImageToVideo),
         Some(Some("effect")) => Ok(VideoType::Effect),
         Some(Some("video_to_audio")) => Ok(VideoType::VideoToAudio),
+        Some(Some("motion_control")) => Ok(VideoType::MotionControl),
         Some(_) => Err(invalid(
             "invalid_type",
             "type",
@@ -468,11 +481,12 @@ fn cfg_scale(body: &CreateVideoBody) -> Result<Option<f32>, ApiError> {
 /// Start and end frames: only for image-to-video, which needs at least one, with the
 /// caller's confirmation that they hold the rights to them.
 /// The `type` values the API takes.
-pub const KIND_NAMES: [&str; 4] = [
+pub const KIND_NAMES: [&str; 5] = [
     "text_to_video",
     "image_to_video",
     "effect",
     "video_to_audio",
+    "motion_control",
 ];
 
 fn images(
@@ -532,12 +546,14 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
     match video_type {
         VideoType::Effect => return effect::validate_effect(body),
         VideoType::VideoToAudio => return video_to_audio::validate_video_to_audio(body),
+        VideoType::MotionControl => return motion_control::validate_motion_control(body),
         VideoType::TextToVideo | VideoType::ImageToVideo => {}
     }
     let foreign = [
         ("scene", &body.scene),
         ("source", &body.source),
         ("music_prompt", &body.music_prompt),
+        ("orientation", &body.orientation),
     ];
     if let Some((field, _)) = foreign.iter().find(|(_, v)| present(v).is_some()) {
         return Err(effect::not_for_kind(field, video_type));
@@ -569,7 +585,8 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         element_ids: element_ids(body)?,
         scene: None,
         music_prompt: None,
-        source_task: None,
+        source: None,
+        orientation: None,
     })
 }
 
@@ -601,12 +618,15 @@ impl GenerationRequest {
             // Resolved from the source task at admission.
             source: None,
             music_prompt: spec.music_prompt.clone(),
+            orientation: spec.orientation,
             callbacks: Default::default(),
         }
     }
 }
 
 mod effect;
+mod motion_control;
+mod source;
 mod video_to_audio;
 pub use video_to_audio::MAX_SOUND_PROMPT_CHARS;
 #[cfg(test)]

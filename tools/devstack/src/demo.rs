@@ -1,4 +1,5 @@
-//! One text-to-video task through the HTTP API, end to end, as an app would do it.
+//! One task of any kind through the HTTP API, end to end, as an app would do it (`make demo
+//! KIND=…`).
 
 use std::time::Duration;
 
@@ -21,65 +22,163 @@ pub struct DemoOutcome {
 
 pub const DEMO_USER: &str = "demo-user";
 
-pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevError> {
-    let http = shared::runtime::net::client().expect("HTTP client");
-    let token = stack.token(DEMO_USER)?;
-    let created = http
-        .post(format!("{}/v1/videos", stack.api_url))
-        .bearer_auth(&token)
-        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-        .json(&json!({
-            "type": "text_to_video",
-            "prompt": "A paper boat drifting down a rainy city street at dusk, cinematic",
-            "duration": 5,
-            "aspect_ratio": "16:9",
-            "quality": "standard"
-        }))
-        .send()
-        .await
-        .map_err(|e| DevError::Demo(format!("create request failed: {e}")))?;
-    let status = created.status();
-    let body: Value = created
-        .json()
-        .await
-        .map_err(|e| DevError::Demo(format!("create answer is not JSON: {e}")))?;
-    if status.as_u16() != 202 {
-        return Err(DevError::Demo(format!("create answered {status}: {body}")));
-    }
-    let id = body["id"].as_str().unwrap_or_default().to_string();
-    println!("created task {id} ({})", body["status"]);
+/// The kinds `make demo KIND=…` can run, as the API names them.
+pub const KINDS: [&str; 5] = [
+    "text_to_video",
+    "image_to_video",
+    "effect",
+    "video_to_audio",
+    "motion_control",
+];
 
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut last_status = String::new();
-    let task = loop {
-        let resp = http
-            .get(format!("{}/v1/videos/{id}", stack.api_url))
-            .bearer_auth(&token)
+/// A photo for the kinds that start from one (`image_to_video`, `effect`).
+const PHOTO: &[u8] = include_bytes!("../../e2e/tests/fixtures/photo-640x480.png");
+
+struct Client {
+    http: reqwest::Client,
+    api: String,
+    token: String,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<(u16, Value), DevError> {
+        let resp = req
+            .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|e| DevError::Demo(format!("status request failed: {e}")))?;
-        let task: Value = resp
+            .map_err(|e| DevError::Demo(format!("{what} request failed: {e}")))?;
+        let status = resp.status().as_u16();
+        let body = resp
             .json()
             .await
-            .map_err(|e| DevError::Demo(format!("status answer is not JSON: {e}")))?;
-        let status = task["status"].as_str().unwrap_or_default().to_string();
-        if status != last_status {
-            println!(
-                "  {status:<10} {}",
-                task["label"].as_str().unwrap_or_default()
-            );
-            last_status = status.clone();
-        }
-        if status == "SUCCEEDED" || status == "FAILED" {
-            break task;
-        }
-        if tokio::time::Instant::now() > deadline {
+            .map_err(|e| DevError::Demo(format!("{what} answer is not JSON: {e}")))?;
+        Ok((status, body))
+    }
+
+    /// Create one task and follow it until it ends.
+    async fn make(&self, body: Value, timeout: Duration) -> Result<Value, DevError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/videos", self.api))
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&body);
+        let (status, created) = self.send(req, "create").await?;
+        if status != 202 {
             return Err(DevError::Demo(format!(
-                "task {id} still {status} after {timeout:?}"
+                "create answered {status}: {created}"
             )));
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let id = created["id"].as_str().unwrap_or_default().to_string();
+        println!("created {} task {id} ({})", body["type"], created["status"]);
+        self.follow(&id, timeout).await
+    }
+
+    async fn follow(&self, id: &str, timeout: Duration) -> Result<Value, DevError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last_status = String::new();
+        loop {
+            let req = self.http.get(format!("{}/v1/videos/{id}", self.api));
+            let (_, task) = self.send(req, "status").await?;
+            let status = task["status"].as_str().unwrap_or_default().to_string();
+            if status != last_status {
+                println!(
+                    "  {status:<10} {}",
+                    task["label"].as_str().unwrap_or_default()
+                );
+                last_status = status.clone();
+            }
+            if status == "SUCCEEDED" || status == "FAILED" {
+                return Ok(task);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(DevError::Demo(format!(
+                    "task {id} still {status} after {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Upload a file as an app would: a presigned PUT.
+    async fn upload(&self, content_type: &str, bytes: Vec<u8>) -> Result<Value, DevError> {
+        let grant = json!({"content_type": content_type, "bytes": bytes.len()});
+        let req = self
+            .http
+            .post(format!("{}/v1/uploads", self.api))
+            .json(&grant);
+        let (status, grant) = self.send(req, "upload").await?;
+        let url = grant["url"].as_str().filter(|_| status == 201);
+        let url =
+            url.ok_or_else(|| DevError::Demo(format!("upload answered {status}: {grant}")))?;
+        let put = self
+            .http
+            .put(url)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| DevError::Demo(format!("upload PUT failed: {e}")))?;
+        if !put.status().is_success() {
+            return Err(DevError::Demo(format!(
+                "upload PUT answered {}",
+                put.status()
+            )));
+        }
+        Ok(json!({"upload_id": grant["upload_id"]}))
+    }
+
+    async fn upload_photo(&self) -> Result<Value, DevError> {
+        self.upload("image/png", PHOTO.to_vec()).await
+    }
+}
+
+/// The request body for a kind; `video_to_audio` first makes the video it gives sound to.
+async fn body_for(c: &Client, kind: &str, timeout: Duration) -> Result<Value, DevError> {
+    let prompt = "A paper boat drifting down a rainy city street at dusk, cinematic";
+    let t2v = json!({"type": "text_to_video", "prompt": prompt, "duration": 5,
+        "aspect_ratio": "16:9", "quality": "standard"});
+    Ok(match kind {
+        "text_to_video" => t2v,
+        "image_to_video" => json!({"type": "image_to_video", "prompt": "the scene comes alive",
+            "image": c.upload_photo().await?, "rights_confirmed": true, "duration": 5}),
+        "effect" => json!({"type": "effect", "scene": "pet_lion_pro",
+            "image": c.upload_photo().await?, "rights_confirmed": true}),
+        "motion_control" => {
+            use provider_sim::video::{Aspect, Resolution, render};
+            let dance = render(Aspect::Portrait, Resolution::P720, 6)
+                .map_err(|e| DevError::Demo(format!("rendering the reference video: {e}")))?;
+            json!({"type": "motion_control", "image": c.upload_photo().await?,
+                "source": c.upload("video/mp4", dance).await?, "rights_confirmed": true,
+                "prompt": "dancing in the rain"})
+        }
+        "video_to_audio" => {
+            let source = c.make(t2v, timeout).await?;
+            json!({"type": "video_to_audio", "source": {"video_id": source["id"]},
+                "prompt": "rain on the street, a distant tram", "music_prompt": "soft jazz"})
+        }
+        other => {
+            return Err(DevError::Demo(format!(
+                "KIND={other}: one of {}",
+                KINDS.join(", ")
+            )));
+        }
+    })
+}
+
+/// One task of `kind` through the HTTP API, end to end, as an app would make it.
+pub async fn run(stack: &Stack, timeout: Duration, kind: &str) -> Result<DemoOutcome, DevError> {
+    let client = Client {
+        http: shared::runtime::net::client().expect("HTTP client"),
+        api: stack.api_url.clone(),
+        token: stack.token_with_plan(DEMO_USER, "pro")?,
     };
+    let body = body_for(&client, kind, timeout).await?;
+    let task = client.make(body, timeout).await?;
+    let id = task["id"].as_str().unwrap_or_default().to_string();
 
     let bucket = stack
         .resource("VideoBucket")
@@ -126,7 +225,16 @@ pub async fn run(stack: &Stack, timeout: Duration) -> Result<DemoOutcome, DevErr
 /// surface) or fal-sim (found by the task id in its webhook URL).
 #[allow(clippy::type_complexity)]
 fn served(stack: &Stack, id: &str) -> (Option<std::sync::Arc<Vec<u8>>>, Option<(String, String)>) {
-    if let Some(t) = stack.sim.state.find("text2video", id) {
+    let kling = [
+        "text2video",
+        "image2video",
+        "effects",
+        "video-to-audio",
+        "motion-control",
+    ]
+    .into_iter()
+    .find_map(|kind| stack.sim.state.find(kind, id));
+    if let Some(t) = kling {
         let bytes = stack.sim.state.video_bytes(&t).ok();
         return (bytes, Some((format!("Kling {:?}", t.surface), t.model)));
     }

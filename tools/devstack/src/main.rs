@@ -52,8 +52,14 @@ struct StackArgs {
 enum Command {
     /// Start the stack and keep it running until Ctrl-C.
     Up(StackArgs),
-    /// Start the stack, run one text-to-video task through the API, print the result, stop.
-    Demo(StackArgs),
+    /// Start the stack, run one task of a kind through the API, print the result, stop.
+    Demo {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The kind: text_to_video, image_to_video, effect, video_to_audio or motion_control.
+        #[arg(long, env = "KIND", default_value = "text_to_video")]
+        kind: String,
+    },
     /// Print a local bearer token for a user.
     Token { user: String },
     /// Start the stack, run a command with API_URL, SPEC_URL, API_TOKEN and API_TOKEN_PRO in its
@@ -157,14 +163,14 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             let _ = tokio::signal::ctrl_c().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo(args) => {
+        Command::Demo { stack: args, kind } => {
             let stack = Stack::start(options(&args)?).await?;
             println!(
                 "local stack up at {} (logs in {})",
                 stack.api_url,
                 stack.log_dir.display()
             );
-            let outcome = devstack::demo::run(&stack, Duration::from_secs(300)).await?;
+            let outcome = devstack::demo::run(&stack, Duration::from_secs(300), &kind).await?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&outcome.task).unwrap_or_default()

@@ -34,6 +34,23 @@ async fn upload_photo(api: &Api, token: &str) -> String {
     grant["upload_id"].as_str().unwrap().to_string()
 }
 
+/// Ask for an upload URL and PUT these bytes there.
+async fn upload(api: &Api, token: &str, content_type: &str, bytes: Vec<u8>) -> String {
+    let body = json!({"content_type": content_type, "bytes": bytes.len()});
+    let (status, _, grant) = api.post("/v1/uploads", Some(token), None, &body).await;
+    assert_eq!(status, 201, "{grant}");
+    let put = api
+        .http
+        .put(grant["url"].as_str().unwrap())
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "PUT {}", put.status());
+    grant["upload_id"].as_str().unwrap().to_string()
+}
+
 fn effect(scene: &str, upload_id: &str) -> Value {
     json!({"type": "effect", "scene": scene, "image": {"upload_id": upload_id},
         "rights_confirmed": true})
@@ -253,5 +270,103 @@ async fn sound_for_a_video_names_it_by_klings_id_then_by_our_copy_and_is_stored(
         stack.sim.state.task_count(),
         3,
         "one job each, none for the stranger"
+    );
+}
+
+/// `make demo KIND=…` runs every kind: each ends stored, byte for byte what the emulator served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_runs_every_kind() {
+    let stack = start(|_| {}).await;
+    for kind in devstack::demo::KINDS {
+        let outcome = devstack::demo::run(&stack, std::time::Duration::from_secs(120), kind)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(outcome.task["type"], kind);
+        assert_eq!(
+            outcome.task["status"], "SUCCEEDED",
+            "{kind}: {}",
+            outcome.task
+        );
+        let stored = outcome.stored_bytes.expect("stored");
+        let served = outcome.served_bytes.expect("served by the emulator");
+        assert_eq!(
+            stored, *served,
+            "{kind}: the stored video is the provider's"
+        );
+    }
+}
+
+fn reference(seconds: u32) -> Vec<u8> {
+    use provider_sim::video::{Aspect, Resolution, render};
+    render(Aspect::Portrait, Resolution::P720, seconds).unwrap()
+}
+
+/// Motion control through the stack: a photo and a reference video uploaded as an app would,
+/// Kling fetches both by URL, and the stored result is as long as the reference; a reference
+/// that is too long or not a video is refused before anything is charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn motion_control_moves_a_photo_as_the_uploaded_reference_moves() {
+    let stack = start(|_| {}).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("dancer", "pro").unwrap();
+    let photo = upload_photo(&api, &token).await;
+    let seven = upload(&api, &token, "video/mp4", reference(7)).await;
+    let body = |source: &str, orientation: &str| {
+        json!({"type": "motion_control", "image": {"upload_id": photo}, "source": {"upload_id": source},
+            "orientation": orientation, "prompt": "dancing in the rain", "rights_confirmed": true})
+    };
+    let (status, _, task) = api.create(&token, "mc-1", &body(&seven, "video")).await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(task["duration"], 7);
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(&token, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let made = stack
+        .sim
+        .state
+        .find("motion-control", &id)
+        .expect("Kling's task");
+    for field in ["image_url", "video_url"] {
+        assert!(
+            made.request[field].as_str().unwrap().starts_with("http"),
+            "{}",
+            made.request
+        );
+    }
+    assert_eq!(made.request["character_orientation"], "video");
+    let stored = store(&stack)
+        .get_task(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .video
+        .unwrap();
+    let seconds = stored.duration_seconds.unwrap();
+    assert!(
+        (seconds - 7.0).abs() < 0.5,
+        "as long as the reference: {seconds}"
+    );
+
+    let ledger = store(&stack).ledger("dancer").await.unwrap().len();
+    let twelve = upload(&api, &token, "video/mp4", reference(12)).await;
+    let junk = upload(&api, &token, "video/mp4", b"not a video at all".to_vec()).await;
+    let cases = [
+        (body(&twelve, "image"), "source_duration"),
+        (body(&junk, "video"), "invalid_video"),
+    ];
+    for (n, (b, code)) in cases.into_iter().enumerate() {
+        let (status, _, err) = api.create(&token, &format!("mc-bad-{n}"), &b).await;
+        assert_eq!(status, 422, "{err}");
+        assert_envelope(&err, code);
+    }
+    assert_eq!(
+        store(&stack).ledger("dancer").await.unwrap().len(),
+        ledger,
+        "nothing charged"
+    );
+    assert_eq!(
+        stack.sim.state.task_count(),
+        1,
+        "nothing else reached Kling"
     );
 }

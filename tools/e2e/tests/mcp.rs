@@ -1,6 +1,7 @@
 //! The agent tool surface on the local stack, driven by a maintained MCP client (the MCP
-//! Python SDK, `tools/independent/mcp_client.py`): the tools are listed, a video is made end to
-//! end through them, and invalid or blocked requests get the codes the HTTP API gives.
+//! Python SDK, `tools/independent/mcp_client.py`): the tools and every kind are listed, a video
+//! is made end to end through them and then given sound (a second kind, on that video), and
+//! invalid or blocked requests get the codes the HTTP API gives.
 
 mod common;
 
@@ -35,9 +36,21 @@ async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
             "list_templates"
         ])
     );
+    assert_eq!(
+        got["kinds"],
+        json!(shared::domain::validation::KIND_NAMES),
+        "every kind"
+    );
     assert_eq!(got["created"]["status"], 202, "{got}");
     assert_eq!(got["final"]["body"]["status"], "SUCCEEDED", "{got}");
     assert!(got["final"]["body"]["video"]["url"].is_string());
+    let sound = &got["sound"]["body"];
+    assert_eq!(
+        (sound["type"].as_str(), sound["status"].as_str()),
+        (Some("video_to_audio"), Some("SUCCEEDED")),
+        "{got}"
+    );
+    assert_eq!(sound["source_task"], got["final"]["body"]["id"]);
 
     // The same requests through HTTP: the same codes.
     let api = Api::new(&stack);

@@ -12,6 +12,7 @@ pub mod capability;
 pub mod effects;
 pub mod fal;
 pub mod faults;
+pub mod motion;
 pub mod routes;
 pub mod signing;
 pub mod sound;

@@ -19,9 +19,7 @@ use crate::tasks::{CreateError, SimState, Surface, now_ms};
 
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route("/v1/videos/{kind}", get(list).post(create))
-        .route("/v1/audio/{kind}", get(list).post(create))
-        .route("/v1/audio/{kind}/{id}", get(query))
+        .route("/v1/{product}/{kind}", get(list).post(create))
         .route("/text-to-video/{model}", post(crate::standard::create_text))
         .route(
             "/image-to-video/{model}",
@@ -32,7 +30,7 @@ pub fn router(state: Arc<SimState>) -> Router {
             get(crate::standard::query).post(crate::standard::list),
         )
         .route("/_sim/tasks", get(records))
-        .route("/v1/videos/{kind}/{id}", get(query))
+        .route("/v1/{product}/{kind}/{id}", get(query))
         .route("/videos/{task_id}/output.mp4", get(video))
         .route("/_sim/stats", get(stats))
         .route("/_sim/faults", get(get_faults).put(put_faults))
@@ -75,12 +73,14 @@ pub(crate) fn ok(data: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-fn kind_of(segment: &str) -> Result<&'static str, Fail> {
-    match segment {
-        "text2video" => Ok("text2video"),
-        "image2video" => Ok("image2video"),
-        "effects" => Ok("effects"),
-        "video-to-audio" => Ok("video-to-audio"),
+/// The products under `/v1/videos` and `/v1/audio`.
+fn kind_of(product: &str, segment: &str) -> Result<&'static str, Fail> {
+    match (product, segment) {
+        ("videos", "text2video") => Ok("text2video"),
+        ("videos", "image2video") => Ok("image2video"),
+        ("videos", "effects") => Ok("effects"),
+        ("videos", "motion-control") => Ok("motion-control"),
+        ("audio", "video-to-audio") => Ok("video-to-audio"),
         _ => Err(fail(404, 1203, "requested resource does not exist")),
     }
 }
@@ -122,22 +122,22 @@ pub(crate) async fn admit_on(
 
 async fn create(
     State(state): State<Arc<SimState>>,
-    Path(kind): Path<String>,
+    Path((product, kind)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match create_inner(&state, &kind, &headers, &body).await {
+    match create_inner(&state, (&product, &kind), &headers, &body).await {
         Ok(r) | Err(r) => r,
     }
 }
 
 async fn create_inner(
     state: &Arc<SimState>,
-    kind: &str,
+    (product, kind): (&str, &str),
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, Response> {
-    let kind = kind_of(kind).map_err(IntoResponse::into_response)?;
+    let kind = kind_of(product, kind).map_err(IntoResponse::into_response)?;
     admit(state, headers, CallKind::Create)
         .await
         .map_err(IntoResponse::into_response)?;
@@ -148,6 +148,7 @@ async fn create_inner(
     }
     let new = match kind {
         "video-to-audio" => crate::sound::validate_video_to_audio(state, &body).await,
+        "motion-control" => crate::motion::validate_motion_control(state, &body).await,
         "text2video" => validate_text2video(&body),
         "effects" => crate::effects::validate_effects(&body),
         _ => validate_image2video(&body),
@@ -179,9 +180,9 @@ async fn create_inner(
 async fn query(
     State(state): State<Arc<SimState>>,
     headers: HeaderMap,
-    Path((kind, id)): Path<(String, String)>,
+    Path((product, kind, id)): Path<(String, String, String)>,
 ) -> Response {
-    let kind = match kind_of(&kind) {
+    let kind = match kind_of(&product, &kind) {
         Ok(k) => k,
         Err(f) => return f.into_response(),
     };
@@ -216,12 +217,12 @@ fn bounded(raw: Option<&str>, default: usize, max: usize, name: &str) -> Result<
 
 async fn list(
     State(state): State<Arc<SimState>>,
-    Path(kind): Path<String>,
+    Path((product, kind)): Path<(String, String)>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Response {
     let result = async {
-        let kind = kind_of(&kind)?;
+        let kind = kind_of(&product, &kind)?;
         admit(&state, &headers, CallKind::List).await?;
         let page_num = bounded(q.page_num.as_deref(), 1, 1000, "pageNum")?;
         let page_size = bounded(q.page_size.as_deref(), 30, 500, "pageSize")?;

@@ -23,7 +23,7 @@ fn scene(body: &CreateVideoBody) -> Result<String, ApiError> {
         return Err(invalid(
             "scene_required",
             "scene",
-            "an effect needs scene (one of the effect scenes, e.g. \"bloombloom\")",
+            "an effect needs scene (one of the effect scenes, e.g. \"pet_lion_pro\")",
         ));
     };
     let ok = |s: &&str| {
@@ -58,6 +58,7 @@ pub(super) fn validate_effect(body: &CreateVideoBody) -> Result<VideoSpec, ApiEr
         ("element_ids", &body.element_ids),
         ("source", &body.source),
         ("music_prompt", &body.music_prompt),
+        ("orientation", &body.orientation),
     ];
     if let Some((field, _)) = foreign.iter().find(|(_, v)| present(v).is_some()) {
         return Err(not_for_kind(field, VideoType::Effect));
@@ -90,6 +91,7 @@ pub(super) fn validate_effect(body: &CreateVideoBody) -> Result<VideoSpec, ApiEr
         element_ids: Vec::new(),
         scene: Some(scene),
         music_prompt: None,
-        source_task: None,
+        source: None,
+        orientation: None,
     })
 }

@@ -338,14 +338,18 @@ fn sound_for_a_video_takes_a_source_and_short_prompts_and_nothing_else() {
         "prompt": "rain on a tin roof", "music_prompt": "slow piano"});
     let spec = validate(&body(ok.clone())).unwrap();
     assert_eq!(spec.video_type, VideoType::VideoToAudio);
-    assert_eq!(spec.source_task.as_deref(), Some("01a2-b3"));
+    assert_eq!(spec.source, Some(SourceRef::Video("01a2-b3".into())));
     assert_eq!(
         spec.texts().collect::<Vec<_>>(),
         ["rain on a tin roof", "slow piano"],
         "both prompts are moderated"
     );
-    let bare = json!({"type": "video_to_audio", "source": {"video_id": "t1"}});
-    assert!(validate(&body(bare)).is_ok(), "prompts are optional");
+    let bare = json!({"type": "video_to_audio", "source": {"upload_id": "u-1"}});
+    assert_eq!(
+        validate(&body(bare)).map(|s| s.source),
+        Ok(Some(SourceRef::Upload("u-1".into()))),
+        "an uploaded video, and prompts are optional"
+    );
     let with = |field: &str, v: Value| {
         let mut b = ok.clone();
         b[field] = v;
@@ -369,6 +373,16 @@ fn sound_for_a_video_takes_a_source_and_short_prompts_and_nothing_else() {
             with("source", json!({"video_id": "t1", "url": "https://x"})),
             "source",
             "invalid_source",
+        ),
+        (
+            with("source", json!({"url": "https://x"})),
+            "source",
+            "invalid_source",
+        ),
+        (
+            with("orientation", json!("video")),
+            "orientation",
+            "field_not_for_kind",
         ),
         (with("prompt", long.clone()), "prompt", "prompt_too_long"),
         (
@@ -400,6 +414,62 @@ fn sound_for_a_video_takes_a_source_and_short_prompts_and_nothing_else() {
         (
             json!({"type": "text_to_video", "prompt": "p", "music_prompt": "piano"}),
             "music_prompt",
+            "field_not_for_kind",
+        ),
+    ];
+    for (b, field, code) in cases {
+        let err = validate(&body(b.clone())).expect_err(&b.to_string());
+        assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{b}");
+    }
+}
+
+#[test]
+fn motion_control_takes_a_photo_a_reference_video_and_an_orientation() {
+    let ok = json!({"type": "motion_control", "image": {"upload_id": "p-1"},
+        "source": {"upload_id": "v-1"}, "rights_confirmed": true, "quality": "pro"});
+    let spec = validate(&body(ok.clone())).unwrap();
+    assert_eq!(spec.video_type, VideoType::MotionControl);
+    assert_eq!(spec.source, Some(SourceRef::Upload("v-1".into())));
+    assert_eq!(
+        spec.orientation,
+        Some(Orientation::Video),
+        "the reference's by default"
+    );
+    let with = |field: &str, v: Value| {
+        let mut b = ok.clone();
+        b[field] = v;
+        b
+    };
+    let image = validate(&body(with("orientation", json!("image")))).unwrap();
+    assert_eq!(image.orientation, Some(Orientation::Image));
+    let cases = [
+        (with("image", Value::Null), "image", "image_required"),
+        (with("source", Value::Null), "source", "source_required"),
+        (
+            with("orientation", json!("left")),
+            "orientation",
+            "invalid_orientation",
+        ),
+        (
+            with("rights_confirmed", json!(false)),
+            "rights_confirmed",
+            "consent_required",
+        ),
+        (
+            with("duration", json!(10)),
+            "duration",
+            "field_not_for_kind",
+        ),
+        (with("audio", json!(true)), "audio", "field_not_for_kind"),
+        (
+            with("prompt", json!("x".repeat(2501))),
+            "prompt",
+            "prompt_too_long",
+        ),
+        (
+            json!({"type": "image_to_video", "image": {"upload_id": "p"}, "rights_confirmed": true,
+                "orientation": "image"}),
+            "orientation",
             "field_not_for_kind",
         ),
     ];

@@ -1,46 +1,16 @@
-//! The `video_to_audio` body: one of the caller's earlier videos (`source.video_id`) and what
+//! The `video_to_audio` body: a video (`source`: one of the caller's, or an upload) and what
 //! to hear — sound effects (`prompt`) and music (`music_prompt`), each at most 200 characters
 //! (Kling's bound, `docs/providers.md` §Job kinds). The video's owner, state and length are
 //! checked at admission, where the task is read.
 
-use serde_json::Value;
-
 use super::effect::not_for_kind;
+use super::source::source;
 use super::{CreateVideoBody, VideoSpec, invalid, present, text};
 use crate::domain::error::ApiError;
 use crate::domain::task::{Quality, VideoType};
 
 /// Kling's bound on `sound_effect_prompt` and `bgm_prompt`.
 pub const MAX_SOUND_PROMPT_CHARS: usize = 200;
-
-/// Our task ids (UUIDs) and a margin; anything longer is not one of ours.
-const MAX_VIDEO_ID_LEN: usize = 64;
-
-fn source(body: &CreateVideoBody) -> Result<String, ApiError> {
-    let Some(v) = present(&body.source) else {
-        return Err(invalid(
-            "source_required",
-            "source",
-            "video_to_audio needs source: {\"video_id\": \"<one of your videos>\"}",
-        ));
-    };
-    let id = match v {
-        Value::Object(map) if map.len() == 1 => map.get("video_id").and_then(Value::as_str),
-        _ => None,
-    };
-    let ok = |s: &&str| {
-        !s.is_empty()
-            && s.len() <= MAX_VIDEO_ID_LEN
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    id.filter(ok).map(str::to_string).ok_or_else(|| {
-        invalid(
-            "invalid_source",
-            "source",
-            "source must be {\"video_id\": \"<id>\"}, the id of one of your videos",
-        )
-    })
-}
 
 fn sound_text(body: &CreateVideoBody, field: &str) -> Result<Option<String>, ApiError> {
     let v = if field == "prompt" {
@@ -78,11 +48,12 @@ pub(super) fn validate_video_to_audio(body: &CreateVideoBody) -> Result<VideoSpe
         ("element_ids", &body.element_ids),
         ("scene", &body.scene),
         ("rights_confirmed", &body.rights_confirmed),
+        ("orientation", &body.orientation),
     ];
     if let Some((field, _)) = foreign.iter().find(|(_, v)| present(v).is_some()) {
         return Err(not_for_kind(field, VideoType::VideoToAudio));
     }
-    let source_task = source(body)?;
+    let source = source(body, VideoType::VideoToAudio)?;
     Ok(VideoSpec {
         video_type: VideoType::VideoToAudio,
         prompt: sound_text(body, "prompt")?,
@@ -101,6 +72,7 @@ pub(super) fn validate_video_to_audio(body: &CreateVideoBody) -> Result<VideoSpe
         element_ids: Vec::new(),
         scene: None,
         music_prompt: sound_text(body, "music_prompt")?,
-        source_task: Some(source_task),
+        source: Some(source),
+        orientation: None,
     })
 }

@@ -12,8 +12,8 @@ use super::standard::{Ids, MAX_IDS_PER_QUERY, StandardTask};
 use super::standard_map;
 use super::wire::{
     CameraConfig, CameraControl, CameraType, EffectInput, EffectsRequest, ElementRef, Extras,
-    Image2VideoRequest, ImageInput, KlingTask, ProviderStatus, ShotPrompt, Text2VideoRequest,
-    VideoToAudioRequest,
+    Image2VideoRequest, ImageInput, KlingTask, MotionControlRequest, ProviderStatus, ShotPrompt,
+    Text2VideoRequest, VideoToAudioRequest,
 };
 use super::wire_check;
 use crate::domain::catalogue;
@@ -83,6 +83,7 @@ pub enum WireRequest {
     Image(Image2VideoRequest),
     Effect(EffectsRequest),
     VideoToAudio(VideoToAudioRequest),
+    MotionControl(MotionControlRequest),
 }
 
 fn extras(r: &GenerationRequest) -> Extras {
@@ -124,6 +125,7 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
     let mode = r.model.mode.as_str().to_string();
     let x = extras(r);
     match r.kind {
+        VideoType::MotionControl => WireRequest::MotionControl(motion_control(r, external_task_id)),
         VideoType::VideoToAudio => WireRequest::VideoToAudio(VideoToAudioRequest {
             video_id: kling_video_id(r).map(str::to_string),
             video_url: r
@@ -254,6 +256,30 @@ fn kind(v: VideoType) -> VideoKind {
         VideoType::ImageToVideo => VideoKind::Image2Video,
         VideoType::Effect => VideoKind::Effects,
         VideoType::VideoToAudio => VideoKind::VideoToAudio,
+        VideoType::MotionControl => VideoKind::MotionControl,
+    }
+}
+
+/// The preset's model where it runs motion control, else Kling's default for it.
+fn motion_control(r: &GenerationRequest, external_task_id: Option<String>) -> MotionControlRequest {
+    let model = r.model.model.as_str();
+    let model = match catalogue::MOTION_MODELS.contains(&model) {
+        true => model,
+        false => catalogue::MOTION_MODELS[0],
+    };
+    MotionControlRequest {
+        model_name: model.to_string(),
+        image_url: r.image.clone().unwrap_or_default(),
+        video_url: r
+            .source
+            .as_ref()
+            .and_then(|s| s.url.clone())
+            .unwrap_or_default(),
+        character_orientation: r.orientation.map_or("video", |o| o.as_str()).to_string(),
+        mode: r.model.mode.as_str().to_string(),
+        prompt: r.prompt.clone(),
+        callback_url: r.callback_url.clone(),
+        external_task_id,
     }
 }
 
@@ -266,6 +292,7 @@ fn on_video_check(r: &GenerationRequest) -> Result<(), KlingError> {
     Ok(catalogue::check_on_video(
         r.kind,
         seconds,
+        r.orientation,
         catalogue::Surface::KlingLegacy,
     )?)
 }
@@ -298,6 +325,9 @@ impl VideoProvider for KlingProvider {
             (_, WireRequest::VideoToAudio(r)) => {
                 on_video_check(request).and(wire_check::check_video_to_audio(&r))
             }
+            (_, WireRequest::MotionControl(r)) => {
+                on_video_check(request).and(wire_check::check_motion_control(&r))
+            }
             (_, WireRequest::Text(r)) => wire_check::check_text2video(&r).map(|_| ()),
             (_, WireRequest::Image(r)) => wire_check::check_image2video(&r).map(|_| ()),
         };
@@ -327,6 +357,7 @@ impl VideoProvider for KlingProvider {
             WireRequest::Image(r) => self.client.create_image2video(&r, deadline).await,
             WireRequest::Effect(r) => self.client.create_effects(&r, deadline).await,
             WireRequest::VideoToAudio(r) => self.client.create_video_to_audio(&r, deadline).await,
+            WireRequest::MotionControl(r) => self.client.create_motion_control(&r, deadline).await,
         };
         answer.map(|t| job(&t)).map_err(|e| logged(&e))
     }

@@ -14,7 +14,8 @@ use super::config::{KlingAuth, KlingConfig, RetryPolicy};
 use super::error::{ErrorKind, KlingError};
 use super::jwt::JwtMinter;
 use super::wire::{
-    EffectsRequest, Envelope, Image2VideoRequest, KlingTask, Text2VideoRequest, VideoToAudioRequest,
+    EffectsRequest, Envelope, Image2VideoRequest, KlingTask, MotionControlRequest,
+    Text2VideoRequest, VideoToAudioRequest,
 };
 use super::wire_check;
 use crate::runtime::deadline::MIN_ATTEMPT;
@@ -41,6 +42,7 @@ pub enum VideoKind {
     Image2Video,
     Effects,
     VideoToAudio,
+    MotionControl,
 }
 
 impl VideoKind {
@@ -51,6 +53,7 @@ impl VideoKind {
             VideoKind::Image2Video => ["v1", "videos", "image2video"],
             VideoKind::Effects => ["v1", "videos", "effects"],
             VideoKind::VideoToAudio => ["v1", "audio", "video-to-audio"],
+            VideoKind::MotionControl => ["v1", "videos", "motion-control"],
         }
     }
 }
@@ -164,6 +167,21 @@ impl KlingClient {
         wire_check::check_video_to_audio(req)?;
         self.create(
             VideoKind::VideoToAudio,
+            req,
+            req.external_task_id.as_deref(),
+            deadline,
+        )
+        .await
+    }
+
+    pub async fn create_motion_control(
+        &self,
+        req: &MotionControlRequest,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        wire_check::check_motion_control(req)?;
+        self.create(
+            VideoKind::MotionControl,
             req,
             req.external_task_id.as_deref(),
             deadline,

@@ -179,6 +179,7 @@ mod tests {
             scene: None,
             source: None,
             music_prompt: None,
+            orientation: None,
             callbacks: Default::default(),
         }
     }

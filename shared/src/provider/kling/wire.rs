@@ -145,6 +145,25 @@ pub struct EffectInput {
     pub image: ImageInput,
 }
 
+/// `POST /v1/videos/motion-control`: the character photo moved as the person in the reference
+/// video moves; the output is as long as the reference (3-30 s; 3-10 s keeping the photo's
+/// orientation).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MotionControlRequest {
+    pub model_name: String,
+    pub image_url: String,
+    pub video_url: String,
+    /// `image` or `video`.
+    pub character_orientation: String,
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_task_id: Option<String>,
+}
+
 /// `POST /v1/audio/video-to-audio`: sound for a 3-20 s video named by Kling's id (a video it
 /// made in the last 30 days) or given by URL (mp4/mov, at most 100 MB), exactly one of them.
 #[derive(Debug, Clone, PartialEq, Serialize)]

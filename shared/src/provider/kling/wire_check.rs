@@ -3,8 +3,8 @@
 
 use super::error::KlingError;
 use super::wire::{
-    CameraType, EffectsRequest, Image2VideoRequest, ImageInput, Text2VideoRequest,
-    VideoToAudioRequest,
+    CameraType, EffectsRequest, Image2VideoRequest, ImageInput, MotionControlRequest,
+    Text2VideoRequest, VideoToAudioRequest,
 };
 use crate::domain::catalogue::{self, MAX_SHOT_PROMPT_CHARS, Model, Surface, Wanted, WantedEffect};
 
@@ -142,6 +142,24 @@ pub fn check_video_to_audio(req: &VideoToAudioRequest) -> Result<(), KlingError>
         _ => Err(KlingError::InvalidInput(
             "exactly one of video_id and an http(s) video_url is required".into(),
         )),
+    }
+}
+
+/// Motion control: a model that runs it, both URLs, a known orientation and mode.
+pub fn check_motion_control(req: &MotionControlRequest) -> Result<(), KlingError> {
+    check_text("prompt", req.prompt.as_deref(), MAX_PROMPT_CHARS)?;
+    let url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+    let known = catalogue::MOTION_MODELS.contains(&req.model_name.as_str())
+        && url(&req.image_url)
+        && url(&req.video_url)
+        && ["image", "video"].contains(&req.character_orientation.as_str())
+        && ["std", "pro"].contains(&req.mode.as_str());
+    match known {
+        true => Ok(()),
+        false => Err(KlingError::InvalidInput(format!(
+            "motion control takes model_name {:?}, http(s) image_url and video_url, character_orientation image|video and mode std|pro",
+            catalogue::MOTION_MODELS
+        ))),
     }
 }
 
