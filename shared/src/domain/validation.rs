@@ -51,6 +51,79 @@ pub struct CreateVideoBody {
     pub orientation: Option<Value>,
 }
 
+impl CreateVideoBody {
+    /// Every field but `type`, by its name.
+    fn fields(&self) -> [(&'static str, &Option<Value>); 19] {
+        [
+            ("prompt", &self.prompt),
+            ("negative_prompt", &self.negative_prompt),
+            ("duration", &self.duration),
+            ("aspect_ratio", &self.aspect_ratio),
+            ("quality", &self.quality),
+            ("model", &self.model),
+            ("cfg_scale", &self.cfg_scale),
+            ("image", &self.image),
+            ("image_tail", &self.image_tail),
+            ("camera_control", &self.camera_control),
+            ("rights_confirmed", &self.rights_confirmed),
+            ("audio", &self.audio),
+            ("shots", &self.shots),
+            ("seed", &self.seed),
+            ("element_ids", &self.element_ids),
+            ("scene", &self.scene),
+            ("source", &self.source),
+            ("music_prompt", &self.music_prompt),
+            ("orientation", &self.orientation),
+        ]
+    }
+}
+
+/// A field given that `kind` does not take is refused by name rather than silently dropped.
+fn only_fields(body: &CreateVideoBody, kind: VideoType, takes: &[&str]) -> Result<(), ApiError> {
+    let foreign = body
+        .fields()
+        .into_iter()
+        .find(|(name, v)| present(v).is_some() && !takes.contains(name));
+    match foreign {
+        Some((field, _)) => Err(invalid(
+            "field_not_for_kind",
+            field,
+            format!("{field} does not apply to {}", kind.as_str()),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The fields only the kinds that are not model kinds take.
+const PRODUCT_FIELDS: [&str; 4] = ["scene", "source", "music_prompt", "orientation"];
+
+impl VideoSpec {
+    /// A spec of `kind` asking for nothing else, for the kinds to fill in.
+    fn bare(video_type: VideoType) -> Self {
+        Self {
+            video_type,
+            prompt: None,
+            negative_prompt: String::new(),
+            duration: 0,
+            aspect_ratio: None,
+            quality: Quality::Standard,
+            model_override: None,
+            cfg_scale: None,
+            image: None,
+            image_tail: None,
+            camera_control: None,
+            audio: false,
+            shots: Vec::new(),
+            seed: None,
+            element_ids: Vec::new(),
+            scene: None,
+            music_prompt: None,
+            source: None,
+            orientation: None,
+        }
+    }
+}
+
 /// Where an input image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageRef {
@@ -549,15 +622,13 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         VideoType::MotionControl => return motion_control::validate_motion_control(body),
         VideoType::TextToVideo | VideoType::ImageToVideo => {}
     }
-    let foreign = [
-        ("scene", &body.scene),
-        ("source", &body.source),
-        ("music_prompt", &body.music_prompt),
-        ("orientation", &body.orientation),
-    ];
-    if let Some((field, _)) = foreign.iter().find(|(_, v)| present(v).is_some()) {
-        return Err(effect::not_for_kind(field, video_type));
-    }
+    let model_fields: Vec<&str> = body
+        .fields()
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !PRODUCT_FIELDS.contains(name))
+        .collect();
+    only_fields(body, video_type, &model_fields)?;
     let t2v = video_type == VideoType::TextToVideo;
     let shots = shots(body)?;
     let (prompt, negative_prompt) = prompts(body, t2v, !shots.is_empty())?;

@@ -18,20 +18,7 @@ fn photo() -> Vec<u8> {
 
 /// Ask for an upload URL and PUT the photo there, as an app would.
 async fn upload_photo(api: &Api, token: &str) -> String {
-    let bytes = photo();
-    let body = json!({"content_type": "image/png", "bytes": bytes.len()});
-    let (status, _, grant) = api.post("/v1/uploads", Some(token), None, &body).await;
-    assert_eq!(status, 201, "{grant}");
-    let put = api
-        .http
-        .put(grant["url"].as_str().unwrap())
-        .header("content-type", "image/png")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "PUT {}", put.status());
-    grant["upload_id"].as_str().unwrap().to_string()
+    upload(api, token, "image/png", photo()).await
 }
 
 /// Ask for an upload URL and PUT these bytes there.

@@ -2,21 +2,13 @@
 //! provider offers it is the catalogue's rule (`catalogue::check_effect`), at admission.
 
 use super::{
-    CreateVideoBody, VideoSpec, duration, image_ref, invalid, present, quality, rights_confirmed,
+    CreateVideoBody, VideoSpec, duration, image_ref, invalid, only_fields, present, quality,
+    rights_confirmed,
 };
 use crate::domain::error::ApiError;
 use crate::domain::task::{Quality, VideoType};
 
 const MAX_SCENE_LEN: usize = 64;
-
-/// A field the kind does not take: a clear refusal rather than a silent drop.
-pub(super) fn not_for_kind(field: &str, kind: VideoType) -> ApiError {
-    invalid(
-        "field_not_for_kind",
-        field,
-        format!("{field} does not apply to {}", kind.as_str()),
-    )
-}
 
 fn scene(body: &CreateVideoBody) -> Result<String, ApiError> {
     let Some(v) = present(&body.scene) else {
@@ -44,25 +36,8 @@ fn scene(body: &CreateVideoBody) -> Result<String, ApiError> {
 /// Effects take a scene, one photo (with `rights_confirmed`), and optionally `duration` and
 /// `quality`; the fields of the model kinds are refused.
 pub(super) fn validate_effect(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
-    let foreign = [
-        ("prompt", &body.prompt),
-        ("negative_prompt", &body.negative_prompt),
-        ("aspect_ratio", &body.aspect_ratio),
-        ("model", &body.model),
-        ("cfg_scale", &body.cfg_scale),
-        ("image_tail", &body.image_tail),
-        ("camera_control", &body.camera_control),
-        ("audio", &body.audio),
-        ("shots", &body.shots),
-        ("seed", &body.seed),
-        ("element_ids", &body.element_ids),
-        ("source", &body.source),
-        ("music_prompt", &body.music_prompt),
-        ("orientation", &body.orientation),
-    ];
-    if let Some((field, _)) = foreign.iter().find(|(_, v)| present(v).is_some()) {
-        return Err(not_for_kind(field, VideoType::Effect));
-    }
+    let takes = ["scene", "image", "rights_confirmed", "quality", "duration"];
+    only_fields(body, VideoType::Effect, &takes)?;
     let scene = scene(body)?;
     let image = image_ref(&body.image, "image")?.ok_or_else(|| {
         invalid(
@@ -74,24 +49,10 @@ pub(super) fn validate_effect(body: &CreateVideoBody) -> Result<VideoSpec, ApiEr
     rights_confirmed(body)?;
     let quality: Quality = quality(body)?;
     Ok(VideoSpec {
-        video_type: VideoType::Effect,
-        prompt: None,
-        negative_prompt: String::new(),
-        duration: duration(body, &[])?,
-        aspect_ratio: None,
         quality,
-        model_override: None,
-        cfg_scale: None,
+        duration: duration(body, &[])?,
         image: Some(image),
-        image_tail: None,
-        camera_control: None,
-        audio: false,
-        shots: Vec::new(),
-        seed: None,
-        element_ids: Vec::new(),
         scene: Some(scene),
-        music_prompt: None,
-        source: None,
-        orientation: None,
+        ..VideoSpec::bare(VideoType::Effect)
     })
 }

@@ -3,10 +3,10 @@
 //! whose orientation to keep (`orientation`: `video`, the default, or `image`), an optional
 //! `prompt`, and `quality`. The reference's length is read from the file at admission.
 
-use super::effect::not_for_kind;
 use super::source::source;
 use super::{
-    CreateVideoBody, VideoSpec, image_ref, invalid, present, quality, rights_confirmed, text,
+    CreateVideoBody, VideoSpec, image_ref, invalid, only_fields, present, quality,
+    rights_confirmed, text,
 };
 use crate::domain::error::ApiError;
 use crate::domain::generation::Orientation;
@@ -25,24 +25,15 @@ fn orientation(body: &CreateVideoBody) -> Result<Orientation, ApiError> {
 }
 
 pub(super) fn validate_motion_control(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
-    let foreign = [
-        ("negative_prompt", &body.negative_prompt),
-        ("duration", &body.duration),
-        ("aspect_ratio", &body.aspect_ratio),
-        ("model", &body.model),
-        ("cfg_scale", &body.cfg_scale),
-        ("image_tail", &body.image_tail),
-        ("camera_control", &body.camera_control),
-        ("audio", &body.audio),
-        ("shots", &body.shots),
-        ("seed", &body.seed),
-        ("element_ids", &body.element_ids),
-        ("scene", &body.scene),
-        ("music_prompt", &body.music_prompt),
+    let takes = [
+        "image",
+        "source",
+        "orientation",
+        "prompt",
+        "quality",
+        "rights_confirmed",
     ];
-    if let Some((field, _)) = foreign.iter().find(|(_, v)| present(v).is_some()) {
-        return Err(not_for_kind(field, VideoType::MotionControl));
-    }
+    only_fields(body, VideoType::MotionControl, &takes)?;
     let image = image_ref(&body.image, "image")?.ok_or_else(|| {
         invalid(
             "image_required",
@@ -54,24 +45,11 @@ pub(super) fn validate_motion_control(body: &CreateVideoBody) -> Result<VideoSpe
     let orientation = orientation(body)?;
     rights_confirmed(body)?;
     Ok(VideoSpec {
-        video_type: VideoType::MotionControl,
         prompt: text(&body.prompt, "prompt", "invalid_prompt", "prompt_too_long")?,
-        negative_prompt: String::new(),
-        duration: 0,
-        aspect_ratio: None,
         quality: quality(body)?,
-        model_override: None,
-        cfg_scale: None,
         image: Some(image),
-        image_tail: None,
-        camera_control: None,
-        audio: false,
-        shots: Vec::new(),
-        seed: None,
-        element_ids: Vec::new(),
-        scene: None,
-        music_prompt: None,
         source: Some(source),
         orientation: Some(orientation),
+        ..VideoSpec::bare(VideoType::MotionControl)
     })
 }
