@@ -74,6 +74,7 @@ fn request(task_id: &str, prompt: &str) -> GenerationRequest {
         source: None,
         music_prompt: None,
         orientation: None,
+        voice: None,
         callbacks: Default::default(),
     }
 }

@@ -99,6 +99,7 @@ fn request(task_id: &str) -> GenerationRequest {
         source: None,
         music_prompt: None,
         orientation: None,
+        voice: None,
         callbacks: Default::default(),
     }
 }
@@ -774,6 +775,7 @@ fn effect(task_id: &str) -> GenerationRequest {
         source: None,
         music_prompt: None,
         orientation: None,
+        voice: None,
         image: Some("https://example.com/photo.png".into()),
         ..request(task_id)
     }

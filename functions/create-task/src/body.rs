@@ -155,6 +155,8 @@ pub(crate) struct Parsed {
     )>,
     /// The caller's earlier video the request works on (`source`).
     pub(crate) source: Option<crate::sources::Source>,
+    /// The audio the request speaks (`voice`).
+    pub(crate) voice: Option<crate::sources::Source>,
 }
 
 /// Read the body, compose its prompt, validate what it asks for and read its source video.
@@ -167,11 +169,13 @@ pub(crate) async fn parse<A: Ports>(
     let template = templates::compose_prompt(app.store(), app.templates(), &mut request).await?;
     let mut spec = validate(&request.video)?;
     let source = crate::sources::read_source(app, &identity.user_id, &mut spec).await?;
+    let voice = crate::sources::read_voice(app, &identity.user_id, &mut spec).await?;
     Ok(Parsed {
         request,
         spec,
         template,
         source,
+        voice,
     })
 }
 

@@ -63,6 +63,7 @@ pub(crate) async fn create<A: Ports>(
         group: None,
         upgraded_from: None,
         source: parsed.source.as_ref(),
+        voice: parsed.voice.as_ref(),
         key: &key,
         hash: &hash,
     };
@@ -89,6 +90,8 @@ pub(crate) struct NewTask<'a> {
     pub upgraded_from: Option<&'a shared::domain::task::TaskId>,
     /// The caller's earlier video the task works on.
     pub source: Option<&'a crate::sources::Source>,
+    /// The audio an avatar speaks.
+    pub voice: Option<&'a crate::sources::Source>,
     pub key: &'a str,
     pub hash: &'a str,
 }
@@ -153,6 +156,9 @@ pub(crate) async fn prepare<A: Ports>(
     }
     if let Some(source) = new.source {
         crate::sources::attach_source(app, source, &mut generation).await?;
+    }
+    if let Some(voice) = new.voice {
+        crate::sources::attach_voice(app, voice, &mut generation).await?;
     }
     let chosen = choose_provider(app, &generation).await?;
     generation.callback_url = generation.callbacks.get(chosen).cloned();

@@ -45,6 +45,7 @@ pub(crate) async fn estimate<A: Ports>(
         "",
     );
     shape.source = parsed.source.as_ref().map(crate::sources::stand_in);
+    shape.voice = parsed.voice.as_ref().map(crate::sources::voice_stand_in);
     if let Err(e) = app.provider().check(&shape) {
         let err = capability_error(&e);
         reasons.push(json!({"code": err.code, "message": err.message}));

@@ -151,6 +151,7 @@ async fn variation<A: Ports>(
         group: Some(gid),
         upgraded_from: None,
         source: parsed.source.as_ref(),
+        voice: parsed.voice.as_ref(),
         key: &key,
         hash,
     };

@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
+use shared::domain::audio_probe;
 use shared::domain::catalogue;
+use shared::domain::generation::AudioInput;
 use shared::domain::mp4_probe;
-use shared::domain::source::{MAX_VIDEO_BYTES, provider_video_id};
+use shared::domain::source::{MAX_AUDIO_BYTES, MAX_VIDEO_BYTES, provider_video_id};
 use shared::domain::task::{Task, TaskStatus};
 use shared::domain::timestamp::Timestamp;
 use shared::domain::validation::{SourceRef, VideoSpec};
@@ -74,18 +76,10 @@ async fn from_task<A: Ports>(app: &A, user_id: &str, id: &str) -> Result<Source,
 }
 
 async fn from_upload<A: Ports>(app: &A, key: &str) -> Result<Source, ApiError> {
-    let bytes = app
-        .uploads()
-        .fetch(key, MAX_VIDEO_BYTES)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "reading an upload failed");
-            ApiError::internal()
-        })?
-        .ok_or_else(|| {
-            let msg = "source.upload_id was not uploaded (or has expired)".to_string();
-            refused("upload_not_found", msg)
-        })?;
+    let bytes = fetch(app, key, MAX_VIDEO_BYTES).await?.ok_or_else(|| {
+        let msg = "source.upload_id was not uploaded (or has expired)".to_string();
+        refused("upload_not_found", msg)
+    })?;
     if bytes.len() as u64 > MAX_VIDEO_BYTES {
         let msg = format!("the video must be at most {MAX_VIDEO_BYTES} bytes");
         return Err(refused("video_too_large", msg));
@@ -100,6 +94,55 @@ async fn from_upload<A: Ports>(app: &A, key: &str) -> Result<Source, ApiError> {
         task: None,
         key: key.to_string(),
         seconds: facts.duration_seconds,
+    })
+}
+
+/// The request's voice (an audio upload, its length read from the file), with the task's length
+/// taken from it.
+pub(crate) async fn read_voice<A: Ports>(
+    app: &A,
+    user_id: &str,
+    spec: &mut VideoSpec,
+) -> Result<Option<Source>, ApiError> {
+    let Some(id) = &spec.voice else {
+        return Ok(None);
+    };
+    let key = upload_key(user_id, id);
+    let refused = |code, message: String| ApiError::new(422, code, message).with_field("voice");
+    let bytes = fetch(app, &key, MAX_AUDIO_BYTES).await?.ok_or_else(|| {
+        let msg = "voice.upload_id was not uploaded (or has expired)".to_string();
+        refused("upload_not_found", msg)
+    })?;
+    if bytes.len() as u64 > MAX_AUDIO_BYTES {
+        let msg = format!("the audio must be at most {MAX_AUDIO_BYTES} bytes");
+        return Err(refused("audio_too_large", msg));
+    }
+    let seconds = audio_probe::audio_seconds(&bytes).map_err(|e| {
+        refused(
+            "invalid_audio",
+            format!("the upload is not usable audio: {e}"),
+        )
+    })?;
+    let whole = seconds.ceil().max(0.0) as u32;
+    let taken = &catalogue::kind(spec.video_type).durations;
+    if !taken.contains(&whole) {
+        let (lo, hi) = (taken.start(), taken.end());
+        let msg = format!("the audio must last {lo} to {hi} s; this one is {seconds:.1} s");
+        return Err(refused("audio_duration", msg));
+    }
+    spec.duration = whole;
+    Ok(Some(Source {
+        task: None,
+        key,
+        seconds,
+    }))
+}
+
+/// An upload's bytes (at most `max` + 1 of them), `None` when there is none.
+async fn fetch<A: Ports>(app: &A, key: &str, max: u64) -> Result<Option<bytes::Bytes>, ApiError> {
+    app.uploads().fetch(key, max).await.map_err(|e| {
+        tracing::error!(error = %e, "reading an upload failed");
+        ApiError::internal()
     })
 }
 
@@ -147,6 +190,35 @@ pub(crate) fn name_for_provider(source: &Source, generation: &mut GenerationRequ
     let id = provider_video_id(task, &generation.provider, Timestamp::now());
     if let Some(taken) = generation.source.as_mut() {
         taken.provider_video_id = id.map(str::to_string);
+    }
+}
+
+/// The voice by a URL of the upload.
+pub(crate) async fn attach_voice<A: Ports>(
+    app: &A,
+    voice: &Source,
+    generation: &mut GenerationRequest,
+) -> Result<(), ApiError> {
+    let url = app
+        .uploads()
+        .presign_get(&voice.key, SOURCE_URL_TTL)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "presigning the voice failed");
+            ApiError::internal()
+        })?;
+    generation.voice = Some(AudioInput {
+        url,
+        duration_seconds: voice.seconds,
+    });
+    Ok(())
+}
+
+/// A stand-in voice with its real length (estimates).
+pub(crate) fn voice_stand_in(voice: &Source) -> AudioInput {
+    AudioInput {
+        url: "https://example.com/voice.mp3".into(),
+        duration_seconds: voice.seconds,
     }
 }
 

@@ -68,6 +68,7 @@ pub fn spec_of(request: &GenerationRequest, user_id: &str, quality: Quality) -> 
         music_prompt: request.music_prompt.clone(),
         source: None,
         orientation: request.orientation,
+        voice: None,
     }
 }
 
@@ -90,8 +91,14 @@ async fn source<A: Ports>(
         return Err(cannot("only a finished video can be upgraded"));
     }
     // A job on a video re-runs on that video, which may be gone (uploads expire).
-    if task.request.as_ref().is_some_and(|r| r.source.is_some()) {
-        return Err(cannot("a job made from a video cannot be upgraded"));
+    if task
+        .request
+        .as_ref()
+        .is_some_and(|r| r.source.is_some() || r.voice.is_some())
+    {
+        return Err(cannot(
+            "a job made from an uploaded or earlier input cannot be upgraded",
+        ));
     }
     if quality <= task.quality {
         return Err(ApiError::new(
@@ -134,6 +141,7 @@ pub async fn upgrade<A: Ports>(
         group: None,
         upgraded_from: Some(&draft.id),
         source: None,
+        voice: None,
         key: &key,
         hash: &hash,
     };

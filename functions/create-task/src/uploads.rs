@@ -1,5 +1,5 @@
-//! `POST /v1/uploads`: a presigned PUT for one JPEG or PNG (≤ 10 MB) or one MP4/MOV video
-//! (≤ 100 MB), bound to its declared type and size, under `uploads/{user}/{upload_id}`. The
+//! `POST /v1/uploads`: a presigned PUT for one JPEG or PNG (≤ 10 MB), one MP4/MOV video
+//! (≤ 100 MB) or one MP3/WAV/M4A/AAC audio (≤ 5 MB), bound to its declared type and size, under `uploads/{user}/{upload_id}`. The
 //! bytes are checked when a request uses them (a real image; a real video, its length read).
 
 use std::time::Duration;
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use shared::domain::images::{ImageFormat, MAX_IMAGE_BYTES};
-use shared::domain::source::MAX_VIDEO_BYTES;
+use shared::domain::source::{MAX_AUDIO_BYTES, MAX_VIDEO_BYTES};
 use shared::domain::timestamp;
 use shared::edge::auth::Identity;
 use shared::edge::envelope::{ApiError, json_response};
@@ -49,6 +49,15 @@ struct UploadBody {
 /// The videos a kind can take as its source (`docs/providers.md` §Job kinds: mp4 and mov).
 const VIDEO_TYPES: [&str; 2] = ["video/mp4", "video/quicktime"];
 
+/// The audio an avatar can speak (mp3, wav, m4a, aac).
+const AUDIO_TYPES: [&str; 5] = [
+    "audio/mpeg",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/mp4",
+    "audio/aac",
+];
+
 /// The declared type, and the largest file of that type.
 fn media(body: &UploadBody) -> Result<(&'static str, u64), ApiError> {
     let declared = body.content_type.as_ref().and_then(|v| v.as_str());
@@ -58,10 +67,13 @@ fn media(body: &UploadBody) -> Result<(&'static str, u64), ApiError> {
     if let Some(video) = VIDEO_TYPES.iter().find(|t| Some(**t) == declared) {
         return Ok((video, MAX_VIDEO_BYTES));
     }
+    if let Some(audio) = AUDIO_TYPES.iter().find(|t| Some(**t) == declared) {
+        return Ok((audio, MAX_AUDIO_BYTES));
+    }
     Err(ApiError::new(
         422,
         "unsupported_image_type",
-        "content_type must be image/jpeg, image/png, video/mp4 or video/quicktime",
+        "content_type must be image/jpeg, image/png, video/mp4, video/quicktime, audio/mpeg, audio/wav, audio/x-wav, audio/mp4 or audio/aac",
     )
     .with_field("content_type"))
 }
@@ -81,6 +93,7 @@ pub async fn create_upload<A: Ports>(
         .ok_or_else(|| {
             let code = match max {
                 MAX_IMAGE_BYTES => "image_too_large",
+                MAX_AUDIO_BYTES => "audio_too_large",
                 _ => "video_too_large",
             };
             ApiError::new(

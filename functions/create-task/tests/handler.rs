@@ -1342,3 +1342,88 @@ async fn motion_control_follows_its_reference_and_refuses_bad_media() {
         "refusals cost nothing"
     );
 }
+
+fn avatar(voice: &str) -> Value {
+    json!({"type": "avatar", "image": {"upload_id": "photo"}, "voice": {"upload_id": voice},
+        "rights_confirmed": true})
+}
+
+/// An avatar: as long as its audio (read from the file), priced per second of it × tier × 1.5;
+/// audio that is not audio, too long, or over 5 MB is refused by name with nothing charged.
+#[tokio::test]
+async fn an_avatar_follows_its_audio_and_refuses_bad_audio() {
+    use shared::domain::audio_probe::wav;
+    let app = kling_app("legacy");
+    app.uploads.put("uploads/alice/photo", png(640, 480));
+    app.uploads.put("uploads/alice/speech", wav(7.5));
+    app.uploads.put("uploads/alice/long", wav(301.0));
+    app.uploads
+        .put("uploads/alice/noise", b"ID3 not really an mp3".to_vec());
+    app.uploads
+        .put("uploads/alice/cut", wav(4.0)[..8000].to_vec());
+    let (status, _, task) = response_parts_of(&app, create(avatar("speech")).plan("pro")).await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(task["duration"], 8, "7.5 s of audio rounds up to 8 s");
+    let tier = if task["mode"] == "pro" { 1.6 } else { 1.0 };
+    let want = 8.0 * tier * 1.5;
+    assert!(
+        (task["cost_units"].as_f64().unwrap() - want).abs() < 0.01,
+        "{task}"
+    );
+    let stored = app
+        .store
+        .get_task(task["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let voice = stored.request.unwrap().voice.unwrap();
+    assert!(voice.url.contains("uploads/alice/speech") && voice.duration_seconds > 7.4);
+    let spent = app.store.ledger_sum("alice");
+    let refused = [
+        ("long", "audio_duration"),
+        ("noise", "invalid_audio"),
+        ("cut", "invalid_audio"),
+        ("missing", "upload_not_found"),
+    ];
+    for (voice, code) in refused {
+        let got = response_parts_of(&app, create(avatar(voice)).plan("pro")).await;
+        assert_error(&got, 422, code);
+        assert_eq!(got.2["error"]["field"], "voice", "{}", got.2);
+    }
+    for (body, code) in [
+        (
+            json!({"type": "avatar", "image": {"upload_id": "photo"}, "rights_confirmed": true}),
+            "voice_required",
+        ),
+        (
+            json!({"type": "avatar", "image": {"upload_id": "photo"}, "voice": "speech", "rights_confirmed": true}),
+            "invalid_voice",
+        ),
+    ] {
+        assert_error(
+            &response_parts_of(&app, create(body).plan("pro")).await,
+            422,
+            code,
+        );
+    }
+    let upload = |bytes: u64| {
+        HttpEvent::new("POST", "/v1/uploads")
+            .json(json!({"content_type": "audio/mpeg", "bytes": bytes}))
+    };
+    let (status, _, grant) = response_parts_of(&app, upload(5_242_880)).await;
+    assert_eq!(
+        (status, grant["max_bytes"].as_u64()),
+        (201, Some(5_242_880)),
+        "{grant}"
+    );
+    assert_error(
+        &response_parts_of(&app, upload(5_242_881)).await,
+        422,
+        "audio_too_large",
+    );
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        spent,
+        "refusals cost nothing"
+    );
+}

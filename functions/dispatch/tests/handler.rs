@@ -62,6 +62,7 @@ fn request(id: &str) -> GenerationRequest {
         source: None,
         music_prompt: None,
         orientation: None,
+        voice: None,
         callbacks: Default::default(),
     }
 }

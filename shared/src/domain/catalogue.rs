@@ -339,9 +339,10 @@ pub struct KindOffer {
     pub kind: VideoType,
     /// Surfaces that offer it (the model kinds: every surface, the models decide).
     pub surfaces: &'static [Surface],
-    /// Lengths it makes (empty for the model kinds: the model's own list decides); for a kind
-    /// that works on an earlier video, the lengths of video it takes (whole seconds, rounded up).
-    pub durations: &'static [u32],
+    /// Lengths it makes in whole seconds (empty for the model kinds: the model's own list
+    /// decides); for a kind made from an input video or audio, the lengths of input it takes
+    /// (rounded up).
+    pub durations: std::ops::RangeInclusive<u32>,
     pub price: PriceBasis,
     /// Whether std/pro changes the price (the kinds with a mode).
     pub tiered: bool,
@@ -353,11 +354,15 @@ const ALL_SURFACES: &[Surface] = &[Surface::KlingLegacy, Surface::KlingStandard,
 
 /// Every kind (`docs/providers.md` §Job kinds). Effects are Kling's `/v1/videos/effects` only:
 /// the standard API has no effects product and fal sells none of the 2026 scenes.
+/// No length of its own (the model kinds: the model's list decides).
+#[allow(clippy::reversed_empty_ranges)]
+const NONE: std::ops::RangeInclusive<u32> = 1..=0;
+
 pub const KINDS: &[KindOffer] = &[
     KindOffer {
         kind: VideoType::TextToVideo,
         surfaces: ALL_SURFACES,
-        durations: &[],
+        durations: NONE,
         price: PriceBasis::PerSecond,
         tiered: true,
         multiplier: 100,
@@ -365,7 +370,7 @@ pub const KINDS: &[KindOffer] = &[
     KindOffer {
         kind: VideoType::ImageToVideo,
         surfaces: ALL_SURFACES,
-        durations: &[],
+        durations: NONE,
         price: PriceBasis::PerSecond,
         tiered: true,
         multiplier: 100,
@@ -374,7 +379,7 @@ pub const KINDS: &[KindOffer] = &[
     KindOffer {
         kind: VideoType::Effect,
         surfaces: &[Surface::KlingLegacy],
-        durations: &[5],
+        durations: 5..=5,
         price: PriceBasis::PerGeneration,
         tiered: false,
         multiplier: 100,
@@ -384,9 +389,7 @@ pub const KINDS: &[KindOffer] = &[
     KindOffer {
         kind: VideoType::VideoToAudio,
         surfaces: &[Surface::KlingLegacy],
-        durations: &[
-            3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-        ],
+        durations: 3..=20,
         price: PriceBasis::PerSecond,
         tiered: false,
         multiplier: 100,
@@ -396,13 +399,20 @@ pub const KINDS: &[KindOffer] = &[
     KindOffer {
         kind: VideoType::MotionControl,
         surfaces: &[Surface::KlingLegacy],
-        durations: &[
-            3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
-            26, 27, 28, 29, 30,
-        ],
+        durations: 3..=30,
         price: PriceBasis::PerSecond,
         tiered: true,
         multiplier: 130,
+    },
+    // Kling's `/v1/videos/avatar/image2video`: one photo speaking 2-300 s of audio; as long as
+    // the audio, priced per second of it.
+    KindOffer {
+        kind: VideoType::Avatar,
+        surfaces: &[Surface::KlingLegacy],
+        durations: 2..=300,
+        price: PriceBasis::PerSecond,
+        tiered: true,
+        multiplier: 150,
     },
 ];
 
@@ -443,9 +453,9 @@ pub fn check_on_video(
         return Err(refuse(Feature::Duration, msg));
     }
     if !offer.durations.contains(&seconds) {
-        let (lo, hi) = (offer.durations.first(), offer.durations.last());
+        let (lo, hi) = (offer.durations.start(), offer.durations.end());
         let msg = format!(
-            "{} takes {lo:?} to {hi:?}-second videos, not {seconds}",
+            "{} takes {lo} to {hi}-second inputs, not {seconds}",
             kind_asked.as_str()
         );
         return Err(refuse(Feature::Duration, msg));
@@ -461,6 +471,7 @@ pub fn kind(kind: VideoType) -> &'static KindOffer {
         VideoType::Effect => 2,
         VideoType::VideoToAudio => 3,
         VideoType::MotionControl => 4,
+        VideoType::Avatar => 5,
     };
     &KINDS[i]
 }
@@ -489,8 +500,9 @@ pub fn check_effect(w: WantedEffect<'_>, surface: Surface) -> Result<(), Refusal
     }
     if !offer.durations.contains(&w.duration) {
         let msg = format!(
-            "effects make {:?}-second videos, not {}",
-            offer.durations, w.duration
+            "effects make {}-second videos, not {}",
+            offer.durations.start(),
+            w.duration
         );
         return Err(refuse(Feature::Duration, msg));
     }
@@ -676,10 +688,11 @@ mod tests {
             VideoType::Effect,
             VideoType::VideoToAudio,
             VideoType::MotionControl,
+            VideoType::Avatar,
         ] {
             assert_eq!(kind(k).kind, k);
         }
-        assert_eq!(KINDS.len(), 5);
+        assert_eq!(KINDS.len(), 6);
     }
 
     #[test]
@@ -719,6 +732,12 @@ mod tests {
             (2, video, Surface::KlingLegacy, Some(Duration)),
             (5, video, Surface::Fal, Some(Kind)),
         ];
+        let avatar = |secs| check_on_video(VideoType::Avatar, secs, None, Surface::KlingLegacy);
+        assert!(avatar(2).is_ok() && avatar(300).is_ok());
+        assert!(
+            avatar(1).is_err() && avatar(301).is_err(),
+            "2 to 300 s of audio"
+        );
         for (secs, orientation, surface, want) in cases {
             let got = check_on_video(VideoType::MotionControl, secs, orientation, surface)
                 .err()

@@ -18,6 +18,8 @@ pub enum VideoType {
     VideoToAudio,
     /// A character photo moved as the person in a reference video moves.
     MotionControl,
+    /// One photo speaking an audio track (a talking head), as long as the audio.
+    Avatar,
 }
 
 impl VideoType {
@@ -28,6 +30,7 @@ impl VideoType {
             VideoType::Effect => "effect",
             VideoType::VideoToAudio => "video_to_audio",
             VideoType::MotionControl => "motion_control",
+            VideoType::Avatar => "avatar",
         }
     }
 
@@ -199,6 +202,9 @@ pub struct GenerationRequest {
     /// Music to add, for `VideoToAudio` (`prompt` is the sound effects).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub music_prompt: Option<String>,
+    /// The audio an `Avatar` speaks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<AudioInput>,
     /// Whose orientation a `MotionControl` video keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orientation: Option<Orientation>,
@@ -228,6 +234,14 @@ impl Orientation {
             Orientation::Video => "video",
         }
     }
+}
+
+/// An input audio track as a provider takes it: a URL of the uploaded file and its length, read
+/// from the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioInput {
+    pub url: String,
+    pub duration_seconds: f64,
 }
 
 /// An input video as a provider takes it: by the provider's own id while it keeps the video,

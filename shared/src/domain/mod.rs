@@ -1,6 +1,7 @@
 //! The product's rules, pure: no I/O beyond what a rule needs to read (an image header, an MP4's
 //! boxes). Imports only `runtime`.
 
+pub mod audio_probe;
 pub mod breaker;
 pub mod catalogue;
 pub mod error;

@@ -171,4 +171,18 @@ mod tests {
             assert_eq!(price(&t, req).cost, CostUnits(want), "{req:?}");
         }
     }
+
+    #[test]
+    fn an_avatar_costs_its_seconds_of_audio_times_1_5_and_its_tier() {
+        let t = PriceTable::default();
+        for (d, pro, want) in [(2, false, 300), (300, false, 45000), (10, true, 2400)] {
+            let req = Priced {
+                kind: VideoType::Avatar,
+                duration_seconds: d,
+                pro,
+                ..Priced::default()
+            };
+            assert_eq!(price(&t, req).cost, CostUnits(want), "{req:?}");
+        }
+    }
 }

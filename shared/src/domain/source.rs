@@ -11,6 +11,9 @@ use crate::domain::timestamp::Timestamp;
 /// The largest input video we take (Kling's bound for reference and source videos).
 pub const MAX_VIDEO_BYTES: u64 = 100 * 1024 * 1024;
 
+/// The largest input audio we take (Kling's bound for avatar and lip-sync audio).
+pub const MAX_AUDIO_BYTES: u64 = 5 * 1024 * 1024;
+
 /// Taken off the provider's keep: the new task may wait in line, and clocks differ.
 pub const MARGIN: Duration = Duration::from_secs(24 * 3600);
 

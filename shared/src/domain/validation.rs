@@ -49,11 +49,12 @@ pub struct CreateVideoBody {
     pub source: Option<Value>,
     pub music_prompt: Option<Value>,
     pub orientation: Option<Value>,
+    pub voice: Option<Value>,
 }
 
 impl CreateVideoBody {
     /// Every field but `type`, by its name.
-    fn fields(&self) -> [(&'static str, &Option<Value>); 19] {
+    fn fields(&self) -> [(&'static str, &Option<Value>); 20] {
         [
             ("prompt", &self.prompt),
             ("negative_prompt", &self.negative_prompt),
@@ -74,6 +75,7 @@ impl CreateVideoBody {
             ("source", &self.source),
             ("music_prompt", &self.music_prompt),
             ("orientation", &self.orientation),
+            ("voice", &self.voice),
         ]
     }
 }
@@ -95,7 +97,7 @@ fn only_fields(body: &CreateVideoBody, kind: VideoType, takes: &[&str]) -> Resul
 }
 
 /// The fields only the kinds that are not model kinds take.
-const PRODUCT_FIELDS: [&str; 4] = ["scene", "source", "music_prompt", "orientation"];
+const PRODUCT_FIELDS: [&str; 5] = ["scene", "source", "music_prompt", "orientation", "voice"];
 
 impl VideoSpec {
     /// A spec of `kind` asking for nothing else, for the kinds to fill in.
@@ -120,6 +122,7 @@ impl VideoSpec {
             music_prompt: None,
             source: None,
             orientation: None,
+            voice: None,
         }
     }
 }
@@ -164,6 +167,8 @@ pub struct VideoSpec {
     pub source: Option<SourceRef>,
     /// Whose orientation a `motion_control` video keeps.
     pub orientation: Option<Orientation>,
+    /// The upload id of the audio an `avatar` speaks.
+    pub voice: Option<String>,
 }
 
 /// Where an input video comes from.
@@ -321,6 +326,7 @@ fn video_type(body: &CreateVideoBody) -> Result<VideoType, ApiError> {
         Some(Some("effect")) => Ok(VideoType::Effect),
         Some(Some("video_to_audio")) => Ok(VideoType::VideoToAudio),
         Some(Some("motion_control")) => Ok(VideoType::MotionControl),
+        Some(Some("avatar")) => Ok(VideoType::Avatar),
         Some(_) => Err(invalid(
             "invalid_type",
             "type",
@@ -554,12 +560,13 @@ fn cfg_scale(body: &CreateVideoBody) -> Result<Option<f32>, ApiError> {
 /// Start and end frames: only for image-to-video, which needs at least one, with the
 /// caller's confirmation that they hold the rights to them.
 /// The `type` values the API takes.
-pub const KIND_NAMES: [&str; 5] = [
+pub const KIND_NAMES: [&str; 6] = [
     "text_to_video",
     "image_to_video",
     "effect",
     "video_to_audio",
     "motion_control",
+    "avatar",
 ];
 
 fn images(
@@ -620,6 +627,7 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         VideoType::Effect => return effect::validate_effect(body),
         VideoType::VideoToAudio => return video_to_audio::validate_video_to_audio(body),
         VideoType::MotionControl => return motion_control::validate_motion_control(body),
+        VideoType::Avatar => return avatar::validate_avatar(body),
         VideoType::TextToVideo | VideoType::ImageToVideo => {}
     }
     let model_fields: Vec<&str> = body
@@ -658,6 +666,7 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         music_prompt: None,
         source: None,
         orientation: None,
+        voice: None,
     })
 }
 
@@ -690,11 +699,14 @@ impl GenerationRequest {
             source: None,
             music_prompt: spec.music_prompt.clone(),
             orientation: spec.orientation,
+            // Resolved from the upload at admission.
+            voice: None,
             callbacks: Default::default(),
         }
     }
 }
 
+mod avatar;
 mod effect;
 mod motion_control;
 mod source;

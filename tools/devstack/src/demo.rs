@@ -23,12 +23,13 @@ pub struct DemoOutcome {
 pub const DEMO_USER: &str = "demo-user";
 
 /// The kinds `make demo KIND=…` can run, as the API names them.
-pub const KINDS: [&str; 5] = [
+pub const KINDS: [&str; 6] = [
     "text_to_video",
     "image_to_video",
     "effect",
     "video_to_audio",
     "motion_control",
+    "avatar",
 ];
 
 /// A photo for the kinds that start from one (`image_to_video`, `effect`).
@@ -155,6 +156,12 @@ async fn body_for(c: &Client, kind: &str, timeout: Duration) -> Result<Value, De
                 "source": c.upload("video/mp4", dance).await?, "rights_confirmed": true,
                 "prompt": "dancing in the rain"})
         }
+        "avatar" => {
+            let speech = shared::domain::audio_probe::wav(6.0);
+            json!({"type": "avatar", "image": c.upload_photo().await?,
+                "voice": {"upload_id": c.upload("audio/wav", speech).await?["upload_id"]},
+                "rights_confirmed": true, "prompt": "smiling, nodding"})
+        }
         "video_to_audio" => {
             let source = c.make(t2v, timeout).await?;
             json!({"type": "video_to_audio", "source": {"video_id": source["id"]},
@@ -231,6 +238,7 @@ fn served(stack: &Stack, id: &str) -> (Option<std::sync::Arc<Vec<u8>>>, Option<(
         "effects",
         "video-to-audio",
         "motion-control",
+        "avatar",
     ]
     .into_iter()
     .find_map(|kind| stack.sim.state.find(kind, id));

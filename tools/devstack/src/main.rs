@@ -56,7 +56,7 @@ enum Command {
     Demo {
         #[command(flatten)]
         stack: StackArgs,
-        /// The kind: text_to_video, image_to_video, effect, video_to_audio or motion_control.
+        /// The kind: text_to_video, image_to_video, effect, video_to_audio, motion_control or avatar.
         #[arg(long, env = "KIND", default_value = "text_to_video")]
         kind: String,
     },

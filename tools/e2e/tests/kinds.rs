@@ -357,3 +357,68 @@ async fn motion_control_moves_a_photo_as_the_uploaded_reference_moves() {
         "nothing else reached Kling"
     );
 }
+
+/// An avatar through the stack: a photo and a WAV uploaded as an app would, Kling fetches the
+/// audio by URL, and the stored video is as long as the audio; audio over 300 s or not audio is
+/// refused before anything is charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_avatar_speaks_the_uploaded_audio_for_as_long_as_it_lasts() {
+    use shared::domain::audio_probe::wav;
+    let stack = start(|_| {}).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("speaker", "pro").unwrap();
+    let photo = upload_photo(&api, &token).await;
+    let speech = upload(&api, &token, "audio/wav", wav(6.0)).await;
+    let body = |voice: &str| {
+        json!({"type": "avatar", "image": {"upload_id": photo}, "voice": {"upload_id": voice},
+            "prompt": "smiling, nodding", "rights_confirmed": true})
+    };
+    let (status, _, task) = api.create(&token, "av-1", &body(&speech)).await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(task["duration"], 6);
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(&token, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let made = stack
+        .sim
+        .state
+        .find("avatar", &id)
+        .expect("Kling's avatar task");
+    assert!(
+        made.request["sound_file"]
+            .as_str()
+            .unwrap()
+            .starts_with("http")
+    );
+    let stored = store(&stack)
+        .get_task(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .video
+        .unwrap();
+    let seconds = stored.duration_seconds.unwrap();
+    assert!(
+        (seconds - 6.0).abs() < 0.5,
+        "as long as the audio: {seconds}"
+    );
+
+    let ledger = store(&stack).ledger("speaker").await.unwrap().len();
+    let long = upload(&api, &token, "audio/wav", wav(301.0)).await;
+    let noise = upload(&api, &token, "audio/mpeg", b"not audio".to_vec()).await;
+    for (n, (voice, code)) in [(long, "audio_duration"), (noise, "invalid_audio")]
+        .into_iter()
+        .enumerate()
+    {
+        let (status, _, err) = api
+            .create(&token, &format!("av-bad-{n}"), &body(&voice))
+            .await;
+        assert_eq!(status, 422, "{err}");
+        assert_envelope(&err, code);
+    }
+    assert_eq!(
+        store(&stack).ledger("speaker").await.unwrap().len(),
+        ledger,
+        "nothing charged"
+    );
+}

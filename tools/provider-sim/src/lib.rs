@@ -7,6 +7,7 @@
 //! Kling client, so each side checks the other.
 
 pub mod auth;
+pub mod avatar;
 pub mod bodies;
 pub mod capability;
 pub mod effects;

@@ -20,6 +20,11 @@ use crate::tasks::{CreateError, SimState, Surface, now_ms};
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/v1/{product}/{kind}", get(list).post(create))
+        .route(
+            "/v1/videos/avatar/image2video",
+            get(list_avatar).post(create_avatar),
+        )
+        .route("/v1/videos/avatar/image2video/{id}", get(query_avatar))
         .route("/text-to-video/{model}", post(crate::standard::create_text))
         .route(
             "/image-to-video/{model}",
@@ -81,6 +86,7 @@ fn kind_of(product: &str, segment: &str) -> Result<&'static str, Fail> {
         ("videos", "effects") => Ok("effects"),
         ("videos", "motion-control") => Ok("motion-control"),
         ("audio", "video-to-audio") => Ok("video-to-audio"),
+        ("avatar", "image2video") => Ok("avatar"),
         _ => Err(fail(404, 1203, "requested resource does not exist")),
     }
 }
@@ -131,6 +137,35 @@ async fn create(
     }
 }
 
+/// Avatar's path has a segment more than the others: the same handlers under its own name.
+async fn create_avatar(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match create_inner(&state, ("avatar", "image2video"), &headers, &body).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn query_avatar(
+    state: State<Arc<SimState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let path = Path(("avatar".to_string(), "image2video".to_string(), id));
+    query(state, headers, path).await
+}
+
+async fn list_avatar(
+    state: State<Arc<SimState>>,
+    headers: HeaderMap,
+    q: Query<PageQuery>,
+) -> Response {
+    let path = Path(("avatar".to_string(), "image2video".to_string()));
+    list(state, path, headers, q).await
+}
+
 async fn create_inner(
     state: &Arc<SimState>,
     (product, kind): (&str, &str),
@@ -149,6 +184,7 @@ async fn create_inner(
     let new = match kind {
         "video-to-audio" => crate::sound::validate_video_to_audio(state, &body).await,
         "motion-control" => crate::motion::validate_motion_control(state, &body).await,
+        "avatar" => crate::avatar::validate_avatar(state, &body).await,
         "text2video" => validate_text2video(&body),
         "effects" => crate::effects::validate_effects(&body),
         _ => validate_image2video(&body),

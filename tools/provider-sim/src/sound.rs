@@ -44,19 +44,12 @@ async fn source_seconds(state: &SimState, body: &Value) -> Result<f64, Fail> {
     }
 }
 
-/// The movie header's length (`mvhd`: duration / timescale, version 0 or 1).
+/// The movie header's length (`mvhd`: duration / timescale), read by the `mp4` crate.
 pub fn mp4_seconds(bytes: &[u8]) -> Option<f64> {
-    let at = bytes.windows(4).position(|w| w == b"mvhd")?;
-    let field = |from: usize, len: usize| -> Option<u64> {
-        let b = bytes.get(at + from..at + from + len)?;
-        Some(b.iter().fold(0u64, |n, x| (n << 8) | u64::from(*x)))
-    };
-    let (scale, duration) = match bytes.get(at + 4)? {
-        0 => (field(16, 4)?, field(20, 4)?),
-        1 => (field(24, 4)?, field(28, 8)?),
-        _ => return None,
-    };
-    (scale > 0).then(|| duration as f64 / scale as f64)
+    let reader =
+        mp4::Mp4Reader::read_header(std::io::Cursor::new(bytes), bytes.len() as u64).ok()?;
+    let mvhd = &reader.moov.mvhd;
+    (mvhd.timescale > 0).then(|| mvhd.duration as f64 / f64::from(mvhd.timescale))
 }
 
 pub(crate) async fn validate_video_to_audio(
@@ -109,14 +102,12 @@ fn parent_video(request: &Value, seconds: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::video::{Aspect, Resolution, render};
 
     #[test]
     fn the_movie_header_gives_the_length() {
-        let mut v0 = b"....mvhd".to_vec();
-        v0.extend([0u8; 12]);
-        v0.extend(1000u32.to_be_bytes());
-        v0.extend(5500u32.to_be_bytes());
-        assert_eq!(mp4_seconds(&v0), Some(5.5));
+        let six = render(Aspect::Portrait, Resolution::P720, 6).unwrap();
+        assert_eq!(mp4_seconds(&six).map(f64::round), Some(6.0));
         assert_eq!(mp4_seconds(b"not a video"), None);
     }
 }

@@ -478,3 +478,47 @@ fn motion_control_takes_a_photo_a_reference_video_and_an_orientation() {
         assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{b}");
     }
 }
+
+#[test]
+fn an_avatar_takes_a_photo_and_an_uploaded_voice() {
+    let ok = json!({"type": "avatar", "image": {"upload_id": "p-1"}, "voice": {"upload_id": "a-1"},
+        "prompt": "smiling, nodding", "rights_confirmed": true});
+    let spec = validate(&body(ok.clone())).unwrap();
+    assert_eq!(spec.video_type, VideoType::Avatar);
+    assert_eq!(spec.voice.as_deref(), Some("a-1"));
+    let with = |field: &str, v: Value| {
+        let mut b = ok.clone();
+        b[field] = v;
+        b
+    };
+    let cases = [
+        (with("voice", Value::Null), "voice", "voice_required"),
+        (with("voice", json!("a-1")), "voice", "invalid_voice"),
+        (
+            with("voice", json!({"url": "https://x"})),
+            "voice",
+            "invalid_voice",
+        ),
+        (with("image", Value::Null), "image", "image_required"),
+        (
+            with("rights_confirmed", json!(false)),
+            "rights_confirmed",
+            "consent_required",
+        ),
+        (with("duration", json!(5)), "duration", "field_not_for_kind"),
+        (
+            with("source", json!({"upload_id": "v"})),
+            "source",
+            "field_not_for_kind",
+        ),
+        (
+            json!({"type": "text_to_video", "prompt": "p", "voice": {"upload_id": "a"}}),
+            "voice",
+            "field_not_for_kind",
+        ),
+    ];
+    for (b, field, code) in cases {
+        let err = validate(&body(b.clone())).expect_err(&b.to_string());
+        assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{b}");
+    }
+}

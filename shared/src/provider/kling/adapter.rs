@@ -11,9 +11,9 @@ use super::error::{ErrorKind, KlingError};
 use super::standard::{Ids, MAX_IDS_PER_QUERY, StandardTask};
 use super::standard_map;
 use super::wire::{
-    CameraConfig, CameraControl, CameraType, EffectInput, EffectsRequest, ElementRef, Extras,
-    Image2VideoRequest, ImageInput, KlingTask, MotionControlRequest, ProviderStatus, ShotPrompt,
-    Text2VideoRequest, VideoToAudioRequest,
+    AvatarRequest, CameraConfig, CameraControl, CameraType, EffectInput, EffectsRequest,
+    ElementRef, Extras, Image2VideoRequest, ImageInput, KlingTask, MotionControlRequest,
+    ProviderStatus, ShotPrompt, Text2VideoRequest, VideoToAudioRequest,
 };
 use super::wire_check;
 use crate::domain::catalogue;
@@ -84,6 +84,7 @@ pub enum WireRequest {
     Effect(EffectsRequest),
     VideoToAudio(VideoToAudioRequest),
     MotionControl(MotionControlRequest),
+    Avatar(AvatarRequest),
 }
 
 fn extras(r: &GenerationRequest) -> Extras {
@@ -126,6 +127,14 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
     let x = extras(r);
     match r.kind {
         VideoType::MotionControl => WireRequest::MotionControl(motion_control(r, external_task_id)),
+        VideoType::Avatar => WireRequest::Avatar(AvatarRequest {
+            image: r.image.clone().unwrap_or_default(),
+            sound_file: r.voice.as_ref().map(|v| v.url.clone()).unwrap_or_default(),
+            prompt: r.prompt.clone(),
+            mode: r.model.mode.as_str().to_string(),
+            callback_url: r.callback_url.clone(),
+            external_task_id,
+        }),
         VideoType::VideoToAudio => WireRequest::VideoToAudio(VideoToAudioRequest {
             video_id: kling_video_id(r).map(str::to_string),
             video_url: r
@@ -257,6 +266,7 @@ fn kind(v: VideoType) -> VideoKind {
         VideoType::Effect => VideoKind::Effects,
         VideoType::VideoToAudio => VideoKind::VideoToAudio,
         VideoType::MotionControl => VideoKind::MotionControl,
+        VideoType::Avatar => VideoKind::Avatar,
     }
 }
 
@@ -283,12 +293,13 @@ fn motion_control(r: &GenerationRequest, external_task_id: Option<String>) -> Mo
     }
 }
 
-/// The catalogue's rule for a job on an earlier video (its length, rounded up, included).
+/// The catalogue's rule for a job on an input video or audio (its length, rounded up, included).
 fn on_video_check(r: &GenerationRequest) -> Result<(), KlingError> {
-    let seconds = r
-        .source
-        .as_ref()
-        .map_or(0, |s| s.duration_seconds.ceil() as u32);
+    let input = match r.kind {
+        VideoType::Avatar => r.voice.as_ref().map(|v| v.duration_seconds),
+        _ => r.source.as_ref().map(|s| s.duration_seconds),
+    };
+    let seconds = input.map_or(0, |s| s.ceil() as u32);
     Ok(catalogue::check_on_video(
         r.kind,
         seconds,
@@ -328,6 +339,9 @@ impl VideoProvider for KlingProvider {
             (_, WireRequest::MotionControl(r)) => {
                 on_video_check(request).and(wire_check::check_motion_control(&r))
             }
+            (_, WireRequest::Avatar(r)) => {
+                on_video_check(request).and(wire_check::check_avatar(&r))
+            }
             (_, WireRequest::Text(r)) => wire_check::check_text2video(&r).map(|_| ()),
             (_, WireRequest::Image(r)) => wire_check::check_image2video(&r).map(|_| ()),
         };
@@ -358,6 +372,7 @@ impl VideoProvider for KlingProvider {
             WireRequest::Effect(r) => self.client.create_effects(&r, deadline).await,
             WireRequest::VideoToAudio(r) => self.client.create_video_to_audio(&r, deadline).await,
             WireRequest::MotionControl(r) => self.client.create_motion_control(&r, deadline).await,
+            WireRequest::Avatar(r) => self.client.create_avatar(&r, deadline).await,
         };
         answer.map(|t| job(&t)).map_err(|e| logged(&e))
     }

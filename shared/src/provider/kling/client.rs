@@ -14,7 +14,7 @@ use super::config::{KlingAuth, KlingConfig, RetryPolicy};
 use super::error::{ErrorKind, KlingError};
 use super::jwt::JwtMinter;
 use super::wire::{
-    EffectsRequest, Envelope, Image2VideoRequest, KlingTask, MotionControlRequest,
+    AvatarRequest, EffectsRequest, Envelope, Image2VideoRequest, KlingTask, MotionControlRequest,
     Text2VideoRequest, VideoToAudioRequest,
 };
 use super::wire_check;
@@ -43,17 +43,19 @@ pub enum VideoKind {
     Effects,
     VideoToAudio,
     MotionControl,
+    Avatar,
 }
 
 impl VideoKind {
     /// The product's path; its tasks are created there and queried below it.
-    fn path(self) -> [&'static str; 3] {
+    fn path(self) -> &'static [&'static str] {
         match self {
-            VideoKind::Text2Video => ["v1", "videos", "text2video"],
-            VideoKind::Image2Video => ["v1", "videos", "image2video"],
-            VideoKind::Effects => ["v1", "videos", "effects"],
-            VideoKind::VideoToAudio => ["v1", "audio", "video-to-audio"],
-            VideoKind::MotionControl => ["v1", "videos", "motion-control"],
+            VideoKind::Text2Video => &["v1", "videos", "text2video"],
+            VideoKind::Image2Video => &["v1", "videos", "image2video"],
+            VideoKind::Effects => &["v1", "videos", "effects"],
+            VideoKind::VideoToAudio => &["v1", "audio", "video-to-audio"],
+            VideoKind::MotionControl => &["v1", "videos", "motion-control"],
+            VideoKind::Avatar => &["v1", "videos", "avatar", "image2video"],
         }
     }
 }
@@ -189,14 +191,29 @@ impl KlingClient {
         .await
     }
 
+    pub async fn create_avatar(
+        &self,
+        req: &AvatarRequest,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        wire_check::check_avatar(req)?;
+        self.create(
+            VideoKind::Avatar,
+            req,
+            req.external_task_id.as_deref(),
+            deadline,
+        )
+        .await
+    }
+
     pub async fn query(
         &self,
         kind: VideoKind,
         task: TaskRef<'_>,
         deadline: Deadline,
     ) -> Result<KlingTask, KlingError> {
-        let [v1, product, name] = kind.path();
-        let segments = [v1, product, name, task.id()];
+        let mut segments = kind.path().to_vec();
+        segments.push(task.id());
         self.with_retries(deadline, || {
             self.call::<(), _>(reqwest::Method::GET, &segments, &[], None, deadline)
         })
@@ -222,7 +239,7 @@ impl KlingClient {
             ("pageSize", page_size.to_string()),
         ];
         self.with_retries(deadline, || {
-            self.call::<(), _>(reqwest::Method::GET, &segments, &query, None, deadline)
+            self.call::<(), _>(reqwest::Method::GET, segments, &query, None, deadline)
         })
         .await
     }
@@ -237,7 +254,7 @@ impl KlingClient {
         let segments = kind.path();
         let lookup =
             external_task_id.map(|ext| move || self.query(kind, TaskRef::External(ext), deadline));
-        self.create_at(&segments, body, lookup, deadline).await
+        self.create_at(segments, body, lookup, deadline).await
     }
 
     /// POST a create, retrying what is transient. After an answer that may have created the

@@ -180,6 +180,7 @@ mod tests {
             source: None,
             music_prompt: None,
             orientation: None,
+            voice: None,
             callbacks: Default::default(),
         }
     }

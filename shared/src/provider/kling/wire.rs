@@ -164,6 +164,21 @@ pub struct MotionControlRequest {
     pub external_task_id: Option<String>,
 }
 
+/// `POST /v1/videos/avatar/image2video`: one photo speaking an audio track (2-300 s; mp3, wav,
+/// m4a or aac, at most 5 MB, by URL or base64), as long as the audio.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AvatarRequest {
+    pub image: String,
+    pub sound_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_task_id: Option<String>,
+}
+
 /// `POST /v1/audio/video-to-audio`: sound for a 3-20 s video named by Kling's id (a video it
 /// made in the last 30 days) or given by URL (mp4/mov, at most 100 MB), exactly one of them.
 #[derive(Debug, Clone, PartialEq, Serialize)]

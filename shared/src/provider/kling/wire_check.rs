@@ -3,8 +3,8 @@
 
 use super::error::KlingError;
 use super::wire::{
-    CameraType, EffectsRequest, Image2VideoRequest, ImageInput, MotionControlRequest,
-    Text2VideoRequest, VideoToAudioRequest,
+    AvatarRequest, CameraType, EffectsRequest, Image2VideoRequest, ImageInput,
+    MotionControlRequest, Text2VideoRequest, VideoToAudioRequest,
 };
 use crate::domain::catalogue::{self, MAX_SHOT_PROMPT_CHARS, Model, Surface, Wanted, WantedEffect};
 
@@ -160,6 +160,18 @@ pub fn check_motion_control(req: &MotionControlRequest) -> Result<(), KlingError
             "motion control takes model_name {:?}, http(s) image_url and video_url, character_orientation image|video and mode std|pro",
             catalogue::MOTION_MODELS
         ))),
+    }
+}
+
+/// An avatar: the photo and the audio by URL, a known mode.
+pub fn check_avatar(req: &AvatarRequest) -> Result<(), KlingError> {
+    check_text("prompt", req.prompt.as_deref(), MAX_PROMPT_CHARS)?;
+    let url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+    match url(&req.image) && url(&req.sound_file) && ["std", "pro"].contains(&req.mode.as_str()) {
+        true => Ok(()),
+        false => Err(KlingError::InvalidInput(
+            "avatar takes http(s) image and sound_file URLs and mode std|pro".into(),
+        )),
     }
 }
 
