@@ -422,3 +422,72 @@ async fn an_avatar_speaks_the_uploaded_audio_for_as_long_as_it_lasts() {
         "nothing charged"
     );
 }
+
+/// Every kind is refunded when its generation fails, once, in full; and the estimate of each
+/// kind is what it was charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_kind_estimates_what_it_charges_and_is_refunded_when_it_fails() {
+    use shared::domain::audio_probe::wav;
+    use shared::ports::LedgerKind;
+    let stack = start(|_| {}).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("unlucky", "pro").unwrap();
+    let (_, _, src) = api
+        .create(&token, "src", &common::t2v("a quiet harbour"))
+        .await;
+    let src_id = src["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.wait_terminal(&token, &src_id).await["status"],
+        "SUCCEEDED"
+    );
+    let photo = upload_photo(&api, &token).await;
+    let dance = upload(&api, &token, "video/mp4", reference(5)).await;
+    let speech = upload(&api, &token, "audio/wav", wav(4.0)).await;
+    stack.sim.state.set_faults(provider_sim::Faults {
+        fail_rate: 1.0,
+        ..Default::default()
+    });
+    let bodies = [
+        effect("pet_lion_pro", &photo),
+        sound_for(&src_id, "waves"),
+        json!({"type": "motion_control", "image": {"upload_id": photo},
+            "source": {"upload_id": dance}, "rights_confirmed": true}),
+        json!({"type": "avatar", "image": {"upload_id": photo}, "voice": {"upload_id": speech},
+            "rights_confirmed": true}),
+    ];
+    // One at a time: the plan allows three in flight.
+    let mut ids = Vec::new();
+    for (n, body) in bodies.iter().enumerate() {
+        let (_, _, estimate) = api
+            .post("/v1/videos/estimate", Some(&token), None, body)
+            .await;
+        let (status, _, task) = api.create(&token, &format!("fail-{n}"), body).await;
+        assert_eq!(status, 202, "{task}");
+        assert_eq!(
+            estimate["cost_units"], task["cost_units"],
+            "{}: estimate = charge",
+            task["type"]
+        );
+        let id = task["id"].as_str().unwrap().to_string();
+        let done = api.wait_terminal(&token, &id).await;
+        assert_eq!(done["status"], "FAILED", "{done}");
+        ids.push((id, task["cost_units"].clone()));
+    }
+    let entries = store(&stack).ledger("unlucky").await.unwrap();
+    for (id, cost) in ids {
+        let of = |kind| {
+            entries
+                .iter()
+                .filter(|e| e.task_id.as_str() == id && e.kind == kind)
+                .map(|e| e.units.as_f64())
+                .collect::<Vec<_>>()
+        };
+        let units = cost.as_f64().unwrap();
+        assert_eq!(of(LedgerKind::Debit), [units], "{id}: charged once");
+        assert_eq!(
+            of(LedgerKind::Refund),
+            [units],
+            "{id}: refunded once, in full"
+        );
+    }
+}
