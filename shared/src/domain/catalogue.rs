@@ -394,11 +394,12 @@ pub const KINDS: &[KindOffer] = &[
         tiered: false,
         multiplier: 100,
     },
-    // Kling's `/v1/videos/motion-control` (kling-v2-6, kling-v3): a photo moved by a 3-30 s
+    // Kling's `/v1/videos/motion-control` (kling-v2-6, kling-v3) and the standard API's
+    // `/motion-control/{kling-2.6|kling-3.0}`: a photo moved by a 3-30 s
     // reference video (3-10 s when the photo's orientation is kept); as long as the reference.
     KindOffer {
         kind: VideoType::MotionControl,
-        surfaces: &[Surface::KlingLegacy],
+        surfaces: &[Surface::KlingLegacy, Surface::KlingStandard],
         durations: 3..=30,
         price: PriceBasis::PerSecond,
         tiered: true,

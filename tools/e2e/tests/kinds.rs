@@ -288,13 +288,20 @@ fn reference(seconds: u32) -> Vec<u8> {
     render(Aspect::Portrait, Resolution::P720, seconds).unwrap()
 }
 
-/// Motion control through the stack: a photo and a reference video uploaded as an app would,
-/// Kling fetches both by URL, and the stored result is as long as the reference; a reference
-/// that is too long or not a video is refused before anything is charged.
+/// Motion control through the stack, on Kling's legacy and standard APIs: a photo and a
+/// reference video uploaded as an app would, Kling fetches both by URL, and the stored result is
+/// as long as the reference; a reference that is too long or not a video is refused before
+/// anything is charged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn motion_control_moves_a_photo_as_the_uploaded_reference_moves() {
-    let stack = start(|_| {}).await;
-    let api = Api::new(&stack);
+    for style in ["standard", "legacy"] {
+        let stack = start(|o| o.extra_env.push(("KLING_API_STYLE".into(), style.into()))).await;
+        motion_control_on(&stack, style).await;
+    }
+}
+
+async fn motion_control_on(stack: &devstack::stack::Stack, style: &str) {
+    let api = Api::new(stack);
     let token = stack.token_with_plan("dancer", "pro").unwrap();
     let photo = upload_photo(&api, &token).await;
     let seven = upload(&api, &token, "video/mp4", reference(7)).await;
@@ -303,25 +310,35 @@ async fn motion_control_moves_a_photo_as_the_uploaded_reference_moves() {
             "orientation": orientation, "prompt": "dancing in the rain", "rights_confirmed": true})
     };
     let (status, _, task) = api.create(&token, "mc-1", &body(&seven, "video")).await;
-    assert_eq!(status, 202, "{task}");
+    assert_eq!(status, 202, "{style}: {task}");
     assert_eq!(task["duration"], 7);
     let id = task["id"].as_str().unwrap().to_string();
     let done = api.wait_terminal(&token, &id).await;
-    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["status"], "SUCCEEDED", "{style}: {done}");
     let made = stack
         .sim
         .state
         .find("motion-control", &id)
         .expect("Kling's task");
-    for field in ["image_url", "video_url"] {
-        assert!(
-            made.request[field].as_str().unwrap().starts_with("http"),
-            "{}",
-            made.request
-        );
-    }
-    assert_eq!(made.request["character_orientation"], "video");
-    let stored = store(&stack)
+    let urls: Vec<&str> = match style {
+        "legacy" => ["image_url", "video_url"]
+            .iter()
+            .filter_map(|f| made.request[*f].as_str())
+            .collect(),
+        _ => made.request["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["url"].as_str())
+            .collect(),
+    };
+    assert_eq!(urls.len(), 2, "{style}: {}", made.request);
+    assert!(
+        urls.iter().all(|u| u.starts_with("http")),
+        "{}",
+        made.request
+    );
+    let stored = store(stack)
         .get_task(&id)
         .await
         .unwrap()
@@ -331,10 +348,10 @@ async fn motion_control_moves_a_photo_as_the_uploaded_reference_moves() {
     let seconds = stored.duration_seconds.unwrap();
     assert!(
         (seconds - 7.0).abs() < 0.5,
-        "as long as the reference: {seconds}"
+        "{style}: as long as the reference: {seconds}"
     );
 
-    let ledger = store(&stack).ledger("dancer").await.unwrap().len();
+    let ledger = store(stack).ledger("dancer").await.unwrap().len();
     let twelve = upload(&api, &token, "video/mp4", reference(12)).await;
     let junk = upload(&api, &token, "video/mp4", b"not a video at all".to_vec()).await;
     let cases = [

@@ -1,4 +1,4 @@
-//! `POST /v1/videos/motion-control` checked as Kling checks it: a model that runs it
+//! Motion control on both surfaces. `POST /v1/videos/motion-control` checked as Kling checks it: a model that runs it
 //! (`kling-v2-6`, `kling-v3`), `mode` std/pro, the character photo (`image_url`) and the
 //! reference video (`video_url`, fetched here: an MP4/MOV of at most 100 MB, 3-30 s, at most
 //! 10 s when `character_orientation` is `image`). The result is as long as the reference.
@@ -72,6 +72,67 @@ pub(crate) async fn validate_motion_control(
         duration: seconds.round() as u32,
         aspect: Aspect::Portrait,
         callback_url: opt_str(body, "callback_url")?.map(str::to_string),
+        parent: None,
+    })
+}
+
+/// The standard API's motion-control models (`POST /motion-control/{model}`).
+pub const STANDARD_MODELS: &[&str] = &["kling-3.0", "kling-2.6"];
+
+/// `POST /motion-control/{model}`: `contents[]` with the photo (`image`) and the reference
+/// (`video`), `settings.character_orientation` (required) and `resolution`, `options`.
+pub(crate) async fn standard_task(
+    state: &SimState,
+    body: &Value,
+    model: &str,
+) -> Result<NewTask, Fail> {
+    let items = body.get("contents").and_then(Value::as_array);
+    let items = items.ok_or_else(|| invalid("contents is required"))?;
+    let url_of = |ty: &str| {
+        items
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(ty))
+            .and_then(|c| c.get("url").and_then(Value::as_str))
+    };
+    url_of("image").ok_or_else(|| invalid("contents needs an image"))?;
+    let video = url_of("video").ok_or_else(|| invalid("contents needs a video"))?;
+    let settings = body.get("settings").cloned().unwrap_or(Value::Null);
+    let orientation = required(&settings, "character_orientation")?;
+    if !["image", "video"].contains(&orientation) {
+        return Err(invalid(
+            "settings.character_orientation must be image or video",
+        ));
+    }
+    let mode = match opt_str(&settings, "resolution")? {
+        None | Some("720p") => "std",
+        Some("1080p") => "pro",
+        Some(_) => return Err(invalid("settings.resolution must be 720p or 1080p")),
+    };
+    let seconds = reference_seconds(state, video, orientation).await?;
+    let options = body.get("options").cloned().unwrap_or(Value::Null);
+    let prompt = items
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("prompt"))
+        .and_then(|c| c.get("text").and_then(Value::as_str));
+    Ok(NewTask {
+        kind: "motion-control",
+        external_task_id: opt_str(&options, "external_task_id")?
+            .filter(|e| !e.is_empty())
+            .map(str::to_string),
+        prompt: prompt.unwrap_or_default().to_string(),
+        resolution: if mode == "pro" {
+            Resolution::P1080
+        } else {
+            Resolution::P720
+        },
+        sound: false,
+        mode: mode.to_string(),
+        request: body.clone(),
+        surface: Surface::Standard,
+        model: model.to_string(),
+        duration: seconds.round() as u32,
+        aspect: Aspect::Portrait,
+        callback_url: opt_str(&options, "callback_url")?.map(str::to_string),
         parent: None,
     })
 }

@@ -27,6 +27,10 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/v1/videos/avatar/image2video/{id}", get(query_avatar))
         .route("/text-to-video/{model}", post(crate::standard::create_text))
         .route(
+            "/motion-control/{model}",
+            post(crate::standard::create_motion),
+        )
+        .route(
             "/image-to-video/{model}",
             post(crate::standard::create_image),
         )

@@ -194,13 +194,31 @@ fn new_task(body: &Value, model: &str, t2v: bool) -> Result<NewTask, Fail> {
     })
 }
 
+/// The standard API's products this emulator serves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Product {
+    Text,
+    Image,
+    Motion,
+}
+
 pub async fn create_text(
     state: State<Arc<SimState>>,
     model: Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    create(state, model, headers, body, true).await
+    create(state, model, headers, body, Product::Text).await
+}
+
+/// `POST /motion-control/{kling-3.0|kling-2.6}`.
+pub async fn create_motion(
+    state: State<Arc<SimState>>,
+    model: Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    create(state, model, headers, body, Product::Motion).await
 }
 
 pub async fn create_image(
@@ -209,7 +227,7 @@ pub async fn create_image(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    create(state, model, headers, body, false).await
+    create(state, model, headers, body, Product::Image).await
 }
 
 async fn create(
@@ -217,15 +235,23 @@ async fn create(
     Path(model): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-    t2v: bool,
+    product: Product,
 ) -> Response {
     let result = async {
         admit_on(&state, &headers, CallKind::Create, Surface::Standard).await?;
-        if !MODELS.contains(&model.as_str()) {
+        let models = match product {
+            Product::Motion => crate::motion::STANDARD_MODELS,
+            _ => MODELS,
+        };
+        if !models.contains(&model.as_str()) {
             return Err(fail(404, 1203, format!("model {model} does not exist")));
         }
         let body: Value = serde_json::from_slice(&body).map_err(|_| fail(400, 1200, "request body is not valid JSON"))?;
-        let task = match state.create(new_task(&body, &model, t2v)?) {
+        let new = match product {
+            Product::Motion => crate::motion::standard_task(&state, &body, &model).await?,
+            _ => new_task(&body, &model, product == Product::Text)?,
+        };
+        let task = match state.create(new) {
             Ok(task) => task,
             Err(CreateError::DuplicateExternalId) => return Err(invalid("external_task_id must be unique per account")),
             Err(CreateError::ConcurrencyLimit) => return Err(injected(1303)),

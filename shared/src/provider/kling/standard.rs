@@ -16,10 +16,26 @@ pub const MAX_IDS_PER_QUERY: usize = 20;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Content {
-    Prompt { text: String },
-    FirstFrame { url: String },
-    LastFrame { url: String },
-    Element { element_id: String },
+    Prompt {
+        text: String,
+    },
+    FirstFrame {
+        url: String,
+    },
+    LastFrame {
+        url: String,
+    },
+    Element {
+        element_id: String,
+    },
+    /// Motion control's character photo.
+    Image {
+        url: String,
+    },
+    /// Motion control's reference video.
+    Video {
+        url: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,11 +44,17 @@ pub struct Settings {
     pub resolution: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<String>,
-    pub duration: u32,
-    /// `native` or `off`.
-    pub audio: String,
+    /// The length asked for (none for motion control: the reference's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u32>,
+    /// `native` or `off` (motion control: `original` or `off`; left to Kling's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multi_shot: Option<bool>,
+    /// Motion control: `image` or `video`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub character_orientation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -175,6 +197,7 @@ pub enum Ids<'a> {
 pub enum Product {
     TextToVideo,
     ImageToVideo,
+    MotionControl,
 }
 
 impl Product {
@@ -182,6 +205,7 @@ impl Product {
         match self {
             Product::TextToVideo => "text-to-video",
             Product::ImageToVideo => "image-to-video",
+            Product::MotionControl => "motion-control",
         }
     }
 }
@@ -290,9 +314,10 @@ mod tests {
             settings: Settings {
                 resolution: "1080p".into(),
                 aspect_ratio: None,
-                duration: 7,
-                audio: "native".into(),
+                duration: Some(7),
+                audio: Some("native".into()),
                 multi_shot: None,
+                character_orientation: None,
             },
             options: Options {
                 callback_url: None,

@@ -10,8 +10,31 @@ use crate::provider::{GenerationRequest, JobStatus, ProviderJob, ProviderRef};
 
 const MAX_PROMPT_CHARS: usize = 2500;
 
+/// Motion control on the standard API: `kling-3.0` when the preset's model is kling-v3, else
+/// `kling-2.6` (Kling's default); the reference's length and orientation by the catalogue.
+fn check_motion(r: &GenerationRequest) -> Result<&'static str, KlingError> {
+    let seconds = r
+        .source
+        .as_ref()
+        .map_or(0, |s| s.duration_seconds.ceil() as u32);
+    catalogue::check_on_video(r.kind, seconds, r.orientation, Surface::KlingStandard)?;
+    let has = |u: &Option<String>| u.as_deref().is_some_and(|u| !u.is_empty());
+    if !has(&r.image) || !r.source.as_ref().is_some_and(|s| has(&s.url)) {
+        return Err(KlingError::InvalidInput(
+            "motion control needs a photo and a reference video URL".into(),
+        ));
+    }
+    Ok(match r.model.model.as_str() {
+        "kling-v3" => "kling-3.0",
+        _ => "kling-2.6",
+    })
+}
+
 /// The capability map for the standard surface, and the lengths it takes.
 pub fn check(r: &GenerationRequest) -> Result<&'static str, KlingError> {
+    if r.kind == VideoType::MotionControl {
+        return check_motion(r);
+    }
     let caps = catalogue::check(&r.wanted(), Surface::KlingStandard)?;
     let long = |t: &str, max| t.chars().count() > max;
     if r.prompt
@@ -55,22 +78,25 @@ pub fn create_request(
     let model = check(r)?;
     let prompt = prompt_text(r);
     let text = r.kind == VideoType::TextToVideo;
-    let settings = Settings {
-        resolution: if r.model.mode.as_str() == "pro" {
-            "1080p"
-        } else {
-            "720p"
-        }
-        .into(),
-        aspect_ratio: text.then(|| r.aspect_ratio.map_or("16:9", |a| a.as_str()).to_string()),
-        duration: r.duration_seconds,
-        audio: if r.audio { "native" } else { "off" }.into(),
-        multi_shot: (!r.shots.is_empty()).then_some(true),
-    };
     let options = Options {
         callback_url: r.callback_url.clone(),
         external_task_id: (!r.task_id.is_empty()).then(|| r.task_id.clone()),
         watermark_info: Watermark { enabled: false },
+    };
+    if r.kind == VideoType::MotionControl {
+        return Ok((
+            Product::MotionControl,
+            model,
+            motion_body(r, prompt, options),
+        ));
+    }
+    let settings = Settings {
+        resolution: resolution(r).into(),
+        aspect_ratio: text.then(|| r.aspect_ratio.map_or("16:9", |a| a.as_str()).to_string()),
+        duration: Some(r.duration_seconds),
+        audio: Some(if r.audio { "native" } else { "off" }.into()),
+        multi_shot: (!r.shots.is_empty()).then_some(true),
+        character_orientation: None,
     };
     let body = match text {
         true => CreateRequest {
@@ -92,6 +118,46 @@ pub fn create_request(
         Product::ImageToVideo
     };
     Ok((product, model, body))
+}
+
+/// `contents[]` (prompt, photo, reference video) and `settings.character_orientation`; the
+/// length is the reference's, so none is asked.
+fn motion_body(r: &GenerationRequest, prompt: String, options: Options) -> CreateRequest {
+    let mut contents = Vec::new();
+    if !prompt.is_empty() {
+        contents.push(Content::Prompt { text: prompt });
+    }
+    contents.push(Content::Image {
+        url: r.image.clone().unwrap_or_default(),
+    });
+    contents.push(Content::Video {
+        url: r
+            .source
+            .as_ref()
+            .and_then(|s| s.url.clone())
+            .unwrap_or_default(),
+    });
+    CreateRequest {
+        prompt: None,
+        contents: Some(contents),
+        settings: Settings {
+            resolution: resolution(r).into(),
+            aspect_ratio: None,
+            duration: None,
+            audio: None,
+            multi_shot: None,
+            character_orientation: Some(r.orientation.map_or("video", |o| o.as_str()).into()),
+        },
+        options,
+    }
+}
+
+fn resolution(r: &GenerationRequest) -> &'static str {
+    if r.model.mode.as_str() == "pro" {
+        "1080p"
+    } else {
+        "720p"
+    }
 }
 
 fn contents(r: &GenerationRequest, prompt: String) -> Vec<Content> {
@@ -195,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             (
-                body.settings.audio.as_str(),
+                body.settings.audio.as_deref().unwrap_or_default(),
                 body.settings.resolution.as_str()
             ),
             ("native", "1080p")
