@@ -364,7 +364,7 @@ async fn motion_control_on(stack: &devstack::stack::Stack, style: &str) {
         assert_envelope(&err, code);
     }
     assert_eq!(
-        store(&stack).ledger("dancer").await.unwrap().len(),
+        store(stack).ledger("dancer").await.unwrap().len(),
         ledger,
         "nothing charged"
     );
