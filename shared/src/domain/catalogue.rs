@@ -482,22 +482,26 @@ pub fn kind(kind: VideoType) -> &'static KindOffer {
 pub struct WantedEffect<'a> {
     pub scene: &'a str,
     pub duration: u32,
+    /// How many photos the request gives (two-photo scenes take a left and a right one).
+    pub photos: usize,
 }
 
-/// The rule for an effect: the surface offers effects, the scene is a current one-photo scene,
-/// and the length is one the scenes make.
+/// The rule for an effect: the surface offers effects, the scene is a current scene given the
+/// number of photos it takes, and the length is one the scenes make.
 pub fn check_effect(w: WantedEffect<'_>, surface: Surface) -> Result<(), Refusal> {
     let offer = kind(VideoType::Effect);
     if !offer.surfaces.contains(&surface) {
         let msg = format!("effects are not offered on {}", surface.label());
         return Err(refuse(Feature::Kind, msg));
     }
-    if DUAL_IMAGE_SCENES.contains(&w.scene) {
-        let msg = format!("{} needs two photos; one-photo scenes only", w.scene);
+    let takes = match w.scene {
+        s if DUAL_IMAGE_SCENES.contains(&s) => 2,
+        s if SINGLE_IMAGE_SCENES.contains(&s) => 1,
+        s => return Err(refuse(Feature::Scene, format!("unknown scene {s}"))),
+    };
+    if w.photos != takes {
+        let msg = format!("{} takes {takes} photo(s), not {}", w.scene, w.photos);
         return Err(refuse(Feature::Scene, msg));
-    }
-    if !SINGLE_IMAGE_SCENES.contains(&w.scene) {
-        return Err(refuse(Feature::Scene, format!("unknown scene {}", w.scene)));
     }
     if !offer.durations.contains(&w.duration) {
         let msg = format!(
@@ -752,14 +756,25 @@ mod tests {
 
     #[test]
     fn effects_are_offered_where_the_catalogue_says_and_only_their_scenes() {
-        let e = |scene, duration| WantedEffect { scene, duration };
+        let e = |scene, duration| WantedEffect {
+            scene,
+            duration,
+            photos: 1 + usize::from(DUAL_IMAGE_SCENES.contains(&scene)),
+        };
+        let with = |scene, photos| WantedEffect {
+            scene,
+            duration: 5,
+            photos,
+        };
         use Feature::*;
         let cases = [
             (e("pet_lion_pro", 5), Surface::KlingLegacy, None),
+            (e("hug_pro", 5), Surface::KlingLegacy, None),
+            (with("hug_pro", 1), Surface::KlingLegacy, Some(Scene)),
+            (with("pet_lion_pro", 2), Surface::KlingLegacy, Some(Scene)),
             (e("3d_cartoon_2", 5), Surface::KlingLegacy, None),
             (e("pet_lion_pro", 5), Surface::KlingStandard, Some(Kind)),
             (e("pet_lion_pro", 5), Surface::Fal, Some(Kind)),
-            (e("hug_pro", 5), Surface::KlingLegacy, Some(Scene)),
             (e("magic_match_tree", 5), Surface::KlingLegacy, Some(Scene)),
             (e("bloombloom", 5), Surface::KlingLegacy, Some(Scene)),
             (e("pet_lion_pro", 10), Surface::KlingLegacy, Some(Duration)),

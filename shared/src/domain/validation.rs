@@ -50,11 +50,12 @@ pub struct CreateVideoBody {
     pub music_prompt: Option<Value>,
     pub orientation: Option<Value>,
     pub voice: Option<Value>,
+    pub images: Option<Value>,
 }
 
 impl CreateVideoBody {
     /// Every field but `type`, by its name.
-    fn fields(&self) -> [(&'static str, &Option<Value>); 20] {
+    fn fields(&self) -> [(&'static str, &Option<Value>); 21] {
         [
             ("prompt", &self.prompt),
             ("negative_prompt", &self.negative_prompt),
@@ -76,6 +77,7 @@ impl CreateVideoBody {
             ("music_prompt", &self.music_prompt),
             ("orientation", &self.orientation),
             ("voice", &self.voice),
+            ("images", &self.images),
         ]
     }
 }
@@ -97,7 +99,14 @@ fn only_fields(body: &CreateVideoBody, kind: VideoType, takes: &[&str]) -> Resul
 }
 
 /// The fields only the kinds that are not model kinds take.
-const PRODUCT_FIELDS: [&str; 5] = ["scene", "source", "music_prompt", "orientation", "voice"];
+const PRODUCT_FIELDS: [&str; 6] = [
+    "scene",
+    "source",
+    "music_prompt",
+    "orientation",
+    "voice",
+    "images",
+];
 
 impl VideoSpec {
     /// A spec of `kind` asking for nothing else, for the kinds to fill in.

@@ -85,6 +85,19 @@ async fn an_effect_is_made_by_klings_effects_api_stored_and_priced_per_generatio
         served.as_slice(),
         "the stored video is Kling's"
     );
+
+    // A two-photo scene: left and right go to Kling as `input.images`.
+    let right = upload_photo(&api, &token).await;
+    let hug = json!({"type": "effect", "scene": "hug_pro", "rights_confirmed": true,
+        "images": [{"upload_id": upload}, {"upload_id": right}]});
+    let (status, _, task) = api.create(&token, "fx-2", &hug).await;
+    assert_eq!(status, 202, "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    assert_eq!(api.wait_terminal(&token, &id).await["status"], "SUCCEEDED");
+    let made = stack.sim.state.find("effects", &id).unwrap();
+    let images = made.request["input"]["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "{}", made.request);
+    assert!(made.request["input"].get("image").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -209,7 +209,7 @@ pub const SINGLE_IMAGE_SCENES: &[&str] = &[
     "skateskate",
 ];
 
-/// Scenes made from two photos (not offered by us yet: one photo per effect).
+/// Scenes made from two photos (`images`: left, right).
 pub const DUAL_IMAGE_SCENES: &[&str] = &[
     "pet_skateboard",
     "daily_ootd",

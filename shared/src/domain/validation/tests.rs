@@ -522,3 +522,48 @@ fn an_avatar_takes_a_photo_and_an_uploaded_voice() {
         assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{b}");
     }
 }
+
+#[test]
+fn a_two_photo_effect_takes_images_left_and_right() {
+    let two = json!({"type": "effect", "scene": "hug_pro", "rights_confirmed": true,
+        "images": [{"upload_id": "left"}, {"upload_id": "right"}]});
+    let spec = validate(&body(two.clone())).unwrap();
+    assert_eq!(
+        (spec.image, spec.image_tail),
+        (
+            Some(ImageRef::Upload("left".into())),
+            Some(ImageRef::Upload("right".into()))
+        )
+    );
+    let with = |field: &str, v: Value| {
+        let mut b = two.clone();
+        b[field] = v;
+        b
+    };
+    let cases = [
+        (
+            with("images", json!([{"upload_id": "a"}])),
+            "images",
+            "invalid_image",
+        ),
+        (
+            with("images", json!({"upload_id": "a"})),
+            "images",
+            "invalid_image",
+        ),
+        (
+            with("image", json!({"upload_id": "a"})),
+            "images",
+            "invalid_image",
+        ),
+        (
+            with("images", json!([{"upload_id": "a"}, "x"])),
+            "images",
+            "invalid_image",
+        ),
+    ];
+    for (b, field, code) in cases {
+        let err = validate(&body(b.clone())).expect_err(&b.to_string());
+        assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{b}");
+    }
+}

@@ -149,9 +149,7 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
         }),
         VideoType::Effect => WireRequest::Effect(EffectsRequest {
             effect_scene: r.scene.clone().unwrap_or_default(),
-            input: EffectInput {
-                image: ImageInput::Url(r.image.clone().unwrap_or_default()),
-            },
+            input: effect_input(r),
             callback_url: r.callback_url.clone(),
             external_task_id,
         }),
@@ -308,11 +306,27 @@ fn on_video_check(r: &GenerationRequest) -> Result<(), KlingError> {
     )?)
 }
 
-/// The catalogue's rule for an effect as asked (its length included).
+/// A two-photo scene's photos go as `images` (left, right); a one-photo scene's as `image`.
+fn effect_input(r: &GenerationRequest) -> EffectInput {
+    let url = |u: &Option<String>| ImageInput::Url(u.clone().unwrap_or_default());
+    match r.image_tail {
+        Some(_) => EffectInput {
+            image: None,
+            images: Some(vec![url(&r.image), url(&r.image_tail)]),
+        },
+        None => EffectInput {
+            image: Some(url(&r.image)),
+            images: None,
+        },
+    }
+}
+
+/// The catalogue's rule for an effect as asked (its length and photos included).
 fn effect_check(r: &GenerationRequest) -> Result<(), KlingError> {
     let wanted = catalogue::WantedEffect {
         scene: r.scene.as_deref().unwrap_or_default(),
         duration: r.duration_seconds,
+        photos: 1 + usize::from(r.image_tail.is_some()),
     };
     Ok(catalogue::check_effect(
         wanted,

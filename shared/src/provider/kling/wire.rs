@@ -140,9 +140,14 @@ pub struct EffectsRequest {
     pub external_task_id: Option<String>,
 }
 
+/// One photo (`image`) for the one-photo scenes, exactly two (`images`: left, right) for the
+/// two-photo ones.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EffectInput {
-    pub image: ImageInput,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<ImageInput>>,
 }
 
 /// `POST /v1/videos/motion-control`: the character photo moved as the person in the reference

@@ -119,10 +119,22 @@ pub fn check_text2video(req: &Text2VideoRequest) -> Result<&'static Model, Kling
 
 /// An effect: its photo, then the catalogue's rule for the scene (Kling's scenes make 5 s).
 pub fn check_effects(req: &EffectsRequest) -> Result<(), KlingError> {
-    check_image("input.image", &req.input.image)?;
+    let photos: Vec<&ImageInput> = match (&req.input.image, &req.input.images) {
+        (Some(one), None) => vec![one],
+        (None, Some(two)) => two.iter().collect(),
+        _ => {
+            return Err(KlingError::InvalidInput(
+                "an effect takes input.image or input.images, not both".into(),
+            ));
+        }
+    };
+    for photo in &photos {
+        check_image("input.image", photo)?;
+    }
     let wanted = WantedEffect {
         scene: &req.effect_scene,
         duration: 5,
+        photos: photos.len(),
     };
     Ok(catalogue::check_effect(wanted, Surface::KlingLegacy)?)
 }
