@@ -66,6 +66,15 @@ pub fn choose(
     }
 }
 
+/// The draft preset when none is configured: Kling 3.0 Turbo where the standard API is (it is
+/// sold there only, billed per second, `docs/providers.md` §Standard API), else 2.5 Turbo.
+pub fn default_draft(surface: Surface) -> &'static str {
+    match surface {
+        Surface::KlingStandard => "kling-3.0-turbo:std",
+        Surface::KlingLegacy | Surface::Fal => "kling-v2-5-turbo:std",
+    }
+}
+
 /// The three quality presets (`KLING_PRESET_*`), each a current model on `surface`. A hosting
 /// platform serving Kling's models reads the same ones.
 pub fn presets(src: &impl Source, surface: Surface) -> Result<[Preset; 3], ConfigError> {
@@ -74,8 +83,29 @@ pub fn presets(src: &impl Source, surface: Surface) -> Result<[Preset; 3], Confi
         Preset::parse(name, &raw, surface)
     };
     Ok([
-        preset("KLING_PRESET_DRAFT", "kling-v2-5-turbo:std")?,
+        preset("KLING_PRESET_DRAFT", default_draft(surface))?,
         preset("KLING_PRESET_STANDARD", "kling-v3:std")?,
         preset("KLING_PRESET_PRO", "kling-v3:pro")?,
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn the_draft_preset_is_kling_3_0_turbo_where_the_standard_api_is_configured() {
+        let none: HashMap<&str, &str> = HashMap::new();
+        let cases = [
+            (Surface::KlingStandard, "kling-3.0-turbo"),
+            (Surface::KlingLegacy, "kling-v2-5-turbo"),
+            (Surface::Fal, "kling-v2-5-turbo"),
+        ];
+        for (surface, want) in cases {
+            let [draft, ..] = presets(&none, surface).unwrap();
+            assert_eq!(draft.model, want, "{surface:?}");
+            assert_eq!(draft.mode, "std");
+        }
+    }
 }

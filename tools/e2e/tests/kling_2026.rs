@@ -121,6 +121,36 @@ async fn refusals_and_features_on(style: &str) {
     for id in &ids {
         assert_bill_kept(&stack, id).await;
     }
+    draft_on(&stack, &api, &token, style).await;
+}
+
+/// A draft goes to Kling 3.0 Turbo where the standard API is configured (billed per second:
+/// 0.8 units a second at 720p), and to 2.5 Turbo on the legacy API.
+async fn draft_on(stack: &devstack::stack::Stack, api: &Api, token: &str, style: &str) {
+    let body = json!({"type": "text_to_video", "prompt": "a kite over the dunes",
+        "quality": "draft", "duration": 7});
+    let body = match style {
+        "legacy" => json!({"type": "text_to_video", "prompt": "a kite over the dunes",
+            "quality": "draft", "duration": 5}),
+        _ => body,
+    };
+    let (status, _, task) = api.create(token, "draft", &body).await;
+    assert_eq!(status, 202, "{style}: {task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    assert_eq!(api.wait_terminal(token, &id).await["status"], "SUCCEEDED");
+    let made = stack
+        .sim
+        .state
+        .find("text2video", &id)
+        .expect("Kling's task");
+    let (model, billed) = match style {
+        "legacy" => ("kling-v2-5-turbo", None),
+        _ => ("kling-3.0-turbo", Some("5.6")),
+    };
+    assert_eq!(made.model, model, "{style}");
+    if let Some(units) = billed {
+        assert_eq!(made.billed_units(), units, "7 s × 0.8 units a second");
+    }
 }
 
 fn assert_wire(style: &str, audio: &Value, shots: &Value, long: &Value) {
