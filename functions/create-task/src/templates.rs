@@ -69,7 +69,10 @@ pub async fn compose_prompt<S: TemplateStore>(
         .ok_or_else(|| unknown(&requested.id))?
         .clone();
     let values = check_fields(&t, &requested.fields)?;
-    request.video.prompt = Some(json!(compose(&fill(&t, &values))));
+    target_kind(&t, request)?;
+    if t.kind != Some(shared::domain::task::VideoType::Effect) {
+        request.video.prompt = Some(json!(compose(&fill(&t, &values))));
+    }
     let no_negative = request
         .video
         .negative_prompt
@@ -84,6 +87,35 @@ pub async fn compose_prompt<S: TemplateStore>(
         fields: values.into_iter().collect(),
     };
     Ok(Some((t, used)))
+}
+
+/// A template that targets a kind sets the request's `type` (and an effect template its
+/// `scene`); a request that names another kind, or its own scene, is refused.
+fn target_kind(t: &VideoTemplate, request: &mut CreateRequest) -> Result<(), ApiError> {
+    let Some(kind) = t.kind else { return Ok(()) };
+    let given = request.video.video_type.as_ref().filter(|v| !v.is_null());
+    let other_kind = given.is_some_and(|v| v.as_str() != Some(kind.as_str()));
+    let own_scene = request.video.scene.as_ref().is_some_and(|v| !v.is_null());
+    if other_kind || own_scene {
+        let field = if other_kind { "type" } else { "scene" };
+        return Err(ApiError::new(
+            422,
+            "template_kind_mismatch",
+            format!(
+                "template {} makes {} videos{}; leave {field} out",
+                t.id,
+                kind.as_str(),
+                t.scene
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
+            ),
+        )
+        .with_field(field));
+    }
+    request.video.video_type = Some(json!(kind.as_str()));
+    request.video.scene = t.scene.as_ref().map(|s| json!(s));
+    Ok(())
 }
 
 /// A template is for the plans it names only; to others it does not exist.
@@ -122,6 +154,7 @@ fn view(t: &VideoTemplate) -> Value {
     json!({
         "id": t.id, "version": t.version, "name": t.name, "description": t.description,
         "slots": t.slots, "frame": t.frame, "qualities": t.qualities, "durations": t.durations,
+        "kind": t.kind, "scene": t.scene,
         "cacheable": t.cache_ttl_seconds.is_some(),
     })
 }

@@ -829,8 +829,12 @@ async fn templates_are_listed_for_the_callers_plan_at_their_newest_version() {
     };
     let free = send(&app, HttpEvent::new("GET", "/v1/templates")).await;
     assert_eq!(free.0, 200, "{}", free.2);
-    assert_eq!(ids(&free), [("product-ad".to_string(), 1)]);
-    assert_eq!(free.2["items"][0]["cacheable"], true);
+    assert_eq!(
+        ids(&free),
+        [("pet-lion".to_string(), 1), ("product-ad".to_string(), 1)]
+    );
+    assert_eq!(free.2["items"][0]["kind"], "effect");
+    assert_eq!(free.2["items"][1]["cacheable"], true);
     let mut edited =
         shared::domain::templates::from_source(&HashMap::<&str, &str>::new()).unwrap()[1].clone();
     edited.version = 3;
@@ -839,6 +843,7 @@ async fn templates_are_listed_for_the_callers_plan_at_their_newest_version() {
     assert_eq!(
         ids(&pro),
         [
+            ("pet-lion".to_string(), 1),
             ("product-ad".to_string(), 1),
             ("travel-reel".to_string(), 3)
         ]
@@ -1421,6 +1426,48 @@ async fn an_avatar_follows_its_audio_and_refuses_bad_audio() {
         422,
         "audio_too_large",
     );
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        spent,
+        "refusals cost nothing"
+    );
+}
+
+/// An effect template makes an effect of its scene from the caller's photo: the request names no
+/// type (or the template's) and no scene of its own; another kind is refused by name.
+#[tokio::test]
+async fn an_effect_template_makes_its_scene_from_the_callers_photo() {
+    let app = kling_app("legacy");
+    app.uploads.put("uploads/alice/photo", png(640, 480));
+    let body = |extra: Value| {
+        let mut b = json!({"template": {"id": "pet-lion"}, "image": {"upload_id": "photo"},
+            "rights_confirmed": true});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    for (n, extra) in [json!({}), json!({"type": "effect"})]
+        .into_iter()
+        .enumerate()
+    {
+        let (status, _, task) = response_parts_of(&app, create(body(extra)).plan("pro")).await;
+        assert_eq!(status, 202, "{n}: {task}");
+        assert_eq!(
+            (task["type"].as_str(), task["scene"].as_str()),
+            (Some("effect"), Some("pet_lion_pro"))
+        );
+        assert_eq!(task["template"]["id"], "pet-lion");
+    }
+    let spent = app.store.ledger_sum("alice");
+    for (extra, field) in [
+        (json!({"type": "image_to_video"}), "type"),
+        (json!({"scene": "spring_bloom"}), "scene"),
+    ] {
+        let got = response_parts_of(&app, create(body(extra)).plan("pro")).await;
+        assert_error(&got, 422, "template_kind_mismatch");
+        assert_eq!(got.2["error"]["field"], field);
+    }
     assert_eq!(
         app.store.ledger_sum("alice"),
         spent,

@@ -477,6 +477,15 @@ pub fn kind(kind: VideoType) -> &'static KindOffer {
     &KINDS[i]
 }
 
+/// How many photos an effect scene takes (1 or 2); `None` for a scene that is not current.
+pub fn effect_photos(scene: &str) -> Option<usize> {
+    match scene {
+        s if DUAL_IMAGE_SCENES.contains(&s) => Some(2),
+        s if SINGLE_IMAGE_SCENES.contains(&s) => Some(1),
+        _ => None,
+    }
+}
+
 /// What an effect asks for, whatever the surface's wire shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WantedEffect<'a> {
@@ -494,10 +503,8 @@ pub fn check_effect(w: WantedEffect<'_>, surface: Surface) -> Result<(), Refusal
         let msg = format!("effects are not offered on {}", surface.label());
         return Err(refuse(Feature::Kind, msg));
     }
-    let takes = match w.scene {
-        s if DUAL_IMAGE_SCENES.contains(&s) => 2,
-        s if SINGLE_IMAGE_SCENES.contains(&s) => 1,
-        s => return Err(refuse(Feature::Scene, format!("unknown scene {s}"))),
+    let Some(takes) = effect_photos(w.scene) else {
+        return Err(refuse(Feature::Scene, format!("unknown scene {}", w.scene)));
     };
     if w.photos != takes {
         let msg = format!("{} takes {takes} photo(s), not {}", w.scene, w.photos);

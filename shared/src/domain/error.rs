@@ -73,6 +73,7 @@ pub const CODES: &[&str] = &[
     "invalid_orientation",
     "video_too_large",
     "invalid_video",
+    "template_kind_mismatch",
     "voice_required",
     "invalid_voice",
     "invalid_audio",

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::error::ApiError;
-use crate::domain::task::Quality;
+use crate::domain::task::{Quality, VideoType};
 
 pub const DEFAULT_TEMPLATES_JSON: &str = include_str!("../../../infra/templates.json");
 /// Longest text of one prompt part, and of one filled slot by default.
@@ -153,8 +153,18 @@ pub struct VideoTemplate {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    #[serde(default)]
     pub slots: Vec<Slot>,
+    /// The prompt's frame (empty for a kind without a prompt, e.g. an effect).
+    #[serde(default)]
     pub frame: PromptParts,
+    /// The kind it makes, when it targets one (an effect template: its scene; the app brings
+    /// the photo). Absent: the app's `type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<VideoType>,
+    /// The effect scene, for an effect template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     pub qualities: Vec<Quality>,
@@ -325,6 +335,8 @@ pub enum TemplateFileError {
     Duplicate(String, u32),
     #[error("template {0} v{1} names a slot its frame does not use, or the reverse: {2}")]
     Slots(String, u32, String),
+    #[error("template {0} v{1}: {2}")]
+    Kind(String, u32, String),
 }
 
 /// Every placeholder a frame uses.
@@ -344,6 +356,9 @@ fn placeholders(frame: &PromptParts) -> Vec<String> {
 
 /// A template's slots and its frame's placeholders are the same names.
 pub fn check_template(t: &VideoTemplate) -> Result<(), TemplateFileError> {
+    if let Some(why) = kind_problem(t) {
+        return Err(TemplateFileError::Kind(t.id.clone(), t.version, why));
+    }
     let used = placeholders(&t.frame);
     let unused = t
         .slots
@@ -357,6 +372,25 @@ pub fn check_template(t: &VideoTemplate) -> Result<(), TemplateFileError> {
     match unused.or(undeclared) {
         Some(name) => Err(TemplateFileError::Slots(t.id.clone(), t.version, name)),
         None => Ok(()),
+    }
+}
+
+/// An effect template names a current scene and has no prompt; the prompt kinds have a frame
+/// and no scene; the kinds made from an input the app brings per request are not templated.
+fn kind_problem(t: &VideoTemplate) -> Option<String> {
+    let prompt = compose(&t.frame).is_some();
+    match (t.kind, &t.scene) {
+        (Some(VideoType::Effect), Some(scene)) => {
+            let known = crate::domain::catalogue::effect_photos(scene).is_some();
+            let bare = !prompt && t.slots.is_empty();
+            (!known || !bare).then(|| {
+                format!("an effect template names a current scene ({scene}) and no prompt")
+            })
+        }
+        (Some(VideoType::Effect), None) => Some("an effect template needs its scene".into()),
+        (Some(k), _) if !k.is_model_kind() => Some(format!("{} is not templated", k.as_str())),
+        (_, Some(_)) => Some("only an effect template names a scene".into()),
+        (_, None) => (!prompt).then(|| "a prompt template needs a frame".into()),
     }
 }
 

@@ -169,7 +169,7 @@ fn settings_outside_the_template_are_refused() {
 
 #[test]
 fn the_templates_file_is_checked() {
-    assert_eq!(shipped().len(), 2);
+    assert_eq!(shipped().len(), 3);
     let mut dup: Value = serde_json::from_str(DEFAULT_TEMPLATES_JSON).unwrap();
     let first = dup["templates"][0].clone();
     dup["templates"].as_array_mut().unwrap().push(first);
@@ -218,4 +218,30 @@ fn a_request_gets_the_version_it_names_or_the_newest() {
         .unwrap();
     assert!(travel.allows_plan("pro") && !travel.allows_plan("free"));
     assert!(versions[0].allows_plan("free"));
+}
+
+#[test]
+fn a_template_targets_a_kind_only_as_that_kind_allows() {
+    let base = from_source(&std::collections::HashMap::<&str, &str>::new()).unwrap();
+    let effect = base.iter().find(|t| t.id == "pet-lion").unwrap().clone();
+    assert!(check_template(&effect).is_ok());
+    let prompt = base[0].clone();
+    let with = |f: &dyn Fn(&mut VideoTemplate)| {
+        let mut t = effect.clone();
+        f(&mut t);
+        t
+    };
+    let broken = [
+        with(&|t| t.scene = Some("hug".into())),
+        with(&|t| t.scene = None),
+        with(&|t| t.frame = prompt.frame.clone()),
+        with(&|t| t.kind = Some(VideoType::Avatar)),
+        with(&|t| t.kind = None),
+    ];
+    for t in broken {
+        assert!(
+            matches!(check_template(&t), Err(TemplateFileError::Kind(..))),
+            "{t:?}"
+        );
+    }
 }
