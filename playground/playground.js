@@ -1,6 +1,6 @@
 // The playground: the app's side of the API, in plain JavaScript. It creates tasks of every
-// kind — text and image to video, effects (uploading the photo first), sound for one of your
-// videos — follows one task live (label, queue position, progress), plays the stored MP4,
+// kind — text and image to video, effects, motion control and talking photos (uploading the
+// photo, reference video or voice first), sound for one of your videos — follows one task live (label, queue position, progress), plays the stored MP4,
 // lists history and cancels.
 "use strict";
 
@@ -27,24 +27,34 @@ function showError(e) {
   $("error").hidden = !e;
 }
 
-async function uploadImage(file) {
+async function uploadFile(file) {
   const upload = await api("POST", "/v1/uploads", { content_type: file.type, bytes: file.size });
   const put = await fetch(upload.url, { method: upload.method, headers: upload.headers, body: file });
   if (!put.ok) throw new Error(`upload failed: HTTP ${put.status}`);
   return upload.upload_id;
 }
 
-async function photo() {
-  const file = $("image").files[0];
-  if (!file) throw new Error("choose an image first");
-  return { upload_id: await uploadImage(file) };
+async function upload(input, what) {
+  const file = $(input).files[0];
+  if (!file) throw new Error(`choose ${what} first`);
+  return { upload_id: await uploadFile(file) };
 }
+
+const photo = () => upload("image", "an image");
 
 async function requestBody() {
   const type = $("type").value;
   const prompt = $("prompt").value.trim() || undefined;
   if (type === "effect") {
     return { type, scene: $("scene").value.trim(), image: await photo(), rights_confirmed: $("rights").checked };
+  }
+  if (type === "motion_control") {
+    return { type, image: await photo(), source: await upload("reference", "a reference video"),
+      orientation: $("orientation").value, prompt, quality: $("quality").value, rights_confirmed: $("rights").checked };
+  }
+  if (type === "avatar") {
+    return { type, image: await photo(), voice: await upload("voice", "a voice recording"),
+      prompt, quality: $("quality").value, rights_confirmed: $("rights").checked };
   }
   if (type === "video_to_audio") {
     if (!$("source").value) throw new Error("choose one of your finished videos first");
@@ -63,11 +73,15 @@ async function requestBody() {
 // The fields each kind takes.
 function showFields() {
   const type = $("type").value;
-  const photoKind = type === "image_to_video" || type === "effect";
+  const photoKind = ["image_to_video", "effect", "motion_control", "avatar"].includes(type);
   $("image-fields").hidden = !photoKind;
   $("effect-fields").hidden = type !== "effect";
   $("source-fields").hidden = type !== "video_to_audio";
+  $("motion-fields").hidden = type !== "motion_control";
+  $("voice-fields").hidden = type !== "avatar";
   $("clip-fields").hidden = type === "effect" || type === "video_to_audio";
+  // The input's length decides these kinds' length.
+  $("duration-field").hidden = type === "motion_control" || type === "avatar";
   $("aspect-field").hidden = type !== "text_to_video";
 }
 

@@ -5,10 +5,29 @@
 //
 //   PLAYGROUND_URL=http://127.0.0.1:PORT/playground/ node playground/test/browser.test.mjs
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 import { chromium } from "playwright-core";
+
+/** A mono 8-bit 8 kHz WAV of silence, `seconds` long. */
+function wav(seconds) {
+  const frames = seconds * 8000;
+  const head = Buffer.alloc(44);
+  head.write("RIFF", 0);
+  head.writeUInt32LE(36 + frames, 4);
+  head.write("WAVEfmt ", 8);
+  head.writeUInt32LE(16, 16);
+  head.writeUInt16LE(1, 20);
+  head.writeUInt16LE(1, 22);
+  head.writeUInt32LE(8000, 24);
+  head.writeUInt32LE(8000, 28);
+  head.writeUInt16LE(1, 32);
+  head.writeUInt16LE(8, 34);
+  head.write("data", 36);
+  head.writeUInt32LE(frames, 40);
+  return Buffer.concat([head, Buffer.alloc(frames, 128)]);
+}
 
 const url = process.env.PLAYGROUND_URL;
 const screenshot = process.env.SCREENSHOT ?? "target/playground.png";
@@ -86,11 +105,34 @@ try {
   await page.waitForSelector("#video-duration:not([hidden])", { timeout: 60_000 });
   const sound = Number(await page.getAttribute("#video-duration", "data-seconds"));
   assert.ok(Math.abs(sound - 5) < 0.25, `as long as its source: ${sound}`);
+
+  // A talking photo: the page uploads the photo and a 4-second WAV, the video lasts as long.
+  const voice = join(dirname(screenshot), "voice.wav");
+  mkdirSync(dirname(voice), { recursive: true });
+  writeFileSync(voice, wav(4));
+  await page.selectOption("#type", "avatar");
+  for (const field of ["#duration-field", "#aspect-field", "#source-fields"]) {
+    assert.equal(await page.isVisible(field), false, `${field} is not asked of a talking photo`);
+  }
+  await page.setInputFiles("#image", process.env.IMAGE ?? "tools/e2e/tests/fixtures/photo-640x480.png");
+  await page.setInputFiles("#voice", voice);
+  await page.check("#rights");
+  await page.fill("#prompt", "smiling, nodding");
+  await page.click("#create");
+  await page.waitForFunction((seen) => {
+    const shown = document.getElementById("task-id").textContent;
+    return shown !== "" && !seen.includes(shown);
+  }, [id, imageTask, soundTask]);
+  const avatarTask = await page.textContent("#task-id");
+  await page.waitForFunction(() => document.getElementById("status-label").dataset.status === "SUCCEEDED", null, { timeout: 120_000 });
+  await page.waitForSelector("#video-duration:not([hidden])", { timeout: 60_000 });
+  const spoken = Number(await page.getAttribute("#video-duration", "data-seconds"));
+  assert.ok(Math.abs(spoken - 4) < 0.25, `as long as its voice: ${spoken}`);
   assert.deepEqual(problems, []);
 
   mkdirSync(dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(`browser: ${id} ${[...seen].join(" → ")}; <video> ${video.width}x${video.height}, ${video.duration.toFixed(2)} s; image-to-video ${imageTask} ready; sound for it ${soundTask}, ${sound.toFixed(2)} s; screenshot ${screenshot}`);
+  console.log(`browser: ${id} ${[...seen].join(" → ")}; <video> ${video.width}x${video.height}, ${video.duration.toFixed(2)} s; image-to-video ${imageTask} ready; sound for it ${soundTask}, ${sound.toFixed(2)} s; talking photo ${avatarTask}, ${spoken.toFixed(2)} s; screenshot ${screenshot}`);
 } finally {
   await browser.close();
 }
