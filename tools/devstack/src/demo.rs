@@ -23,14 +23,7 @@ pub struct DemoOutcome {
 pub const DEMO_USER: &str = "demo-user";
 
 /// The kinds `make demo KIND=…` can run, as the API names them.
-pub const KINDS: [&str; 6] = [
-    "text_to_video",
-    "image_to_video",
-    "effect",
-    "video_to_audio",
-    "motion_control",
-    "avatar",
-];
+pub const KINDS: [&str; 6] = shared::domain::validation::KIND_NAMES;
 
 /// A photo for the kinds that start from one (`image_to_video`, `effect`).
 const PHOTO: &[u8] = include_bytes!("../../e2e/tests/fixtures/photo-640x480.png");

@@ -364,23 +364,13 @@ async fn motion_control_on(stack: &devstack::stack::Stack, style: &str) {
         "{style}: as long as the reference: {seconds}"
     );
 
-    let ledger = store(stack).ledger("dancer").await.unwrap().len();
     let twelve = upload(&api, &token, "video/mp4", reference(12)).await;
     let junk = upload(&api, &token, "video/mp4", b"not a video at all".to_vec()).await;
     let cases = [
         (body(&twelve, "image"), "source_duration"),
         (body(&junk, "video"), "invalid_video"),
     ];
-    for (n, (b, code)) in cases.into_iter().enumerate() {
-        let (status, _, err) = api.create(&token, &format!("mc-bad-{n}"), &b).await;
-        assert_eq!(status, 422, "{err}");
-        assert_envelope(&err, code);
-    }
-    assert_eq!(
-        store(stack).ledger("dancer").await.unwrap().len(),
-        ledger,
-        "nothing charged"
-    );
+    refused_free_of_charge(stack, &token, "dancer", cases).await;
     assert_eq!(
         stack.sim.state.task_count(),
         1,
@@ -433,24 +423,31 @@ async fn an_avatar_speaks_the_uploaded_audio_for_as_long_as_it_lasts() {
         "as long as the audio: {seconds}"
     );
 
-    let ledger = store(&stack).ledger("speaker").await.unwrap().len();
     let long = upload(&api, &token, "audio/wav", wav(301.0)).await;
     let noise = upload(&api, &token, "audio/mpeg", b"not audio".to_vec()).await;
-    for (n, (voice, code)) in [(long, "audio_duration"), (noise, "invalid_audio")]
-        .into_iter()
-        .enumerate()
-    {
-        let (status, _, err) = api
-            .create(&token, &format!("av-bad-{n}"), &body(&voice))
-            .await;
+    let cases = [
+        (body(&long), "audio_duration"),
+        (body(&noise), "invalid_audio"),
+    ];
+    refused_free_of_charge(&stack, &token, "speaker", cases).await;
+}
+
+/// Each body is refused with its code, and nothing is charged for any of them.
+async fn refused_free_of_charge<const N: usize>(
+    stack: &devstack::stack::Stack,
+    token: &str,
+    user: &str,
+    cases: [(Value, &str); N],
+) {
+    let api = Api::new(stack);
+    let ledger = store(stack).ledger(user).await.unwrap().len();
+    for (n, (body, code)) in cases.into_iter().enumerate() {
+        let (status, _, err) = api.create(token, &format!("refused-{n}"), &body).await;
         assert_eq!(status, 422, "{err}");
         assert_envelope(&err, code);
     }
-    assert_eq!(
-        store(&stack).ledger("speaker").await.unwrap().len(),
-        ledger,
-        "nothing charged"
-    );
+    let after = store(stack).ledger(user).await.unwrap().len();
+    assert_eq!(after, ledger, "nothing charged");
 }
 
 /// Every kind is refunded when its generation fails, once, in full; and the estimate of each
