@@ -1,13 +1,15 @@
 """Drives the local stack's MCP endpoint with the MCP Python SDK (PyPI `mcp`), an
 implementation independent of ours, for tools/e2e/tests/mcp.rs.
 
-    mcp_client.py MCP_URL TOKEN
+    mcp_client.py MCP_URL TOKEN [PHOTO VIDEO VOICE]
 
 Lists the tools and the kinds `create_video` takes, creates a video through `create_video` and
 follows it with `get_video` until it ends, then makes sound for it (a `video_to_audio` job on
-that video), then sends an invalid and a blocked request. Prints one JSON document:
+that video). Given a photo, a reference video and a voice file, it uploads them through the HTTP
+API (`POST /v1/uploads`, as an app would) and makes every other kind through `create_video` too.
+Then it sends an invalid and a blocked request. Prints one JSON document:
 {"tools": [...], "kinds": [...], "created": {...}, "final": {...}, "sound": {...},
-"errors": {"invalid": code, "blocked": code}}.
+"made": {kind: status}, "errors": {"invalid": code, "blocked": code}}.
 """
 
 import asyncio
@@ -42,7 +44,37 @@ def kinds(tools):
     return [s["properties"]["type"]["const"] for s in shapes]
 
 
-async def run(url: str, token: str) -> dict:
+async def upload(http, api: str, path: str, content_type: str) -> dict:
+    """A presigned PUT, as an app uploads a file."""
+    data = open(path, "rb").read()
+    grant = (await http.post(f"{api}/v1/uploads", json={"content_type": content_type, "bytes": len(data)})).json()
+    # The presigned URL is the only credential the storage takes: no bearer token on the PUT.
+    async with httpx2.AsyncClient(timeout=60) as plain:
+        put = await plain.put(grant["url"], content=data, headers={"content-type": content_type})
+    put.raise_for_status()
+    return {"upload_id": grant["upload_id"]}
+
+
+async def every_other_kind(session, http, api: str, files: list) -> dict:
+    """Each kind made from uploads, through create_video; the status each ends in."""
+    photo = await upload(http, api, files[0], "image/png")
+    video = await upload(http, api, files[1], "video/mp4")
+    voice = await upload(http, api, files[2], "audio/wav")
+    bodies = {
+        "image_to_video": {"type": "image_to_video", "image": photo, "rights_confirmed": True,
+                           "prompt": "the harbour lights come on", "duration": 5},
+        "effect": {"type": "effect", "scene": "pet_lion_pro", "image": photo, "rights_confirmed": True},
+        "motion_control": {"type": "motion_control", "image": photo, "source": video, "rights_confirmed": True},
+        "avatar": {"type": "avatar", "image": photo, "voice": voice, "rights_confirmed": True},
+    }
+    made = {}
+    for kind, body in bodies.items():
+        created = answer(await session.call_tool("create_video", {"request": body}))
+        made[kind] = (await follow(session, created))["body"].get("status", created["body"])
+    return made
+
+
+async def run(url: str, token: str, files: list) -> dict:
     headers = {"authorization": f"Bearer {token}"}
     async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
         async with streamable_http_client(url, http_client=http) as (read, write):
@@ -56,6 +88,8 @@ async def run(url: str, token: str) -> dict:
                 sound = {"type": "video_to_audio", "source": {"video_id": created["body"]["id"]},
                          "prompt": "wind and breaking waves"}
                 sound = await follow(session, answer(await session.call_tool("create_video", {"request": sound})))
+                api = url.rsplit("/mcp", 1)[0]
+                made = await every_other_kind(session, http, api, files) if files else {}
                 errors = {}
                 for name, body in {
                     "invalid": {"type": "text_to_video", "prompt": "long " * 600, "duration": 5},
@@ -64,10 +98,10 @@ async def run(url: str, token: str) -> dict:
                     result = await session.call_tool("create_video", {"request": body})
                     errors[name] = {"is_error": result.is_error, "code": answer(result)["body"]["error"]["code"]}
     return {"tools": tools, "kinds": kinds(listed), "created": created, "final": final,
-            "sound": sound, "errors": errors}
+            "sound": sound, "made": made, "errors": errors}
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 6):
         sys.exit(__doc__)
-    print(json.dumps(asyncio.run(run(sys.argv[1], sys.argv[2]))))
+    print(json.dumps(asyncio.run(run(sys.argv[1], sys.argv[2], sys.argv[3:]))))

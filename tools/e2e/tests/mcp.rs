@@ -15,9 +15,11 @@ async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
     let script = common::workspace_root().join("tools/independent/mcp_client.py");
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let url = format!("{}/mcp", stack.api_url);
+    let files = media_files();
     let out = tokio::process::Command::new(python)
         .arg(script)
         .args([url.as_str(), token.as_str()])
+        .args(files.iter().map(|f| f.as_os_str()))
         .output()
         .await
         .unwrap();
@@ -51,6 +53,10 @@ async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
         "{got}"
     );
     assert_eq!(sound["source_task"], got["final"]["body"]["id"]);
+    let every = ["image_to_video", "effect", "motion_control", "avatar"];
+    for kind in every {
+        assert_eq!(got["made"][kind], "SUCCEEDED", "{kind} through create_video: {got}");
+    }
 
     // The same requests through HTTP: the same codes.
     let api = Api::new(&stack);
@@ -70,4 +76,17 @@ async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
         "mcp: tools listed, {} made through them, codes as over HTTP",
         got["final"]["body"]["id"]
     );
+}
+
+/// A photo, a 6-second reference video and a 4-second voice, written where the client reads them.
+fn media_files() -> Vec<std::path::PathBuf> {
+    use provider_sim::video::{Aspect, Resolution, render};
+    let dir = std::env::temp_dir().join(format!("mcp-media-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let photo = common::workspace_root().join("tools/e2e/tests/fixtures/photo-640x480.png");
+    let video = dir.join("dance.mp4");
+    std::fs::write(&video, render(Aspect::Portrait, Resolution::P720, 6).unwrap()).unwrap();
+    let voice = dir.join("voice.wav");
+    std::fs::write(&voice, shared::domain::audio_probe::wav(4.0)).unwrap();
+    vec![photo, video, voice]
 }
