@@ -55,7 +55,10 @@ async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
     assert_eq!(sound["source_task"], got["final"]["body"]["id"]);
     let every = ["image_to_video", "effect", "motion_control", "avatar"];
     for kind in every {
-        assert_eq!(got["made"][kind], "SUCCEEDED", "{kind} through create_video: {got}");
+        assert_eq!(
+            got["made"][kind], "SUCCEEDED",
+            "{kind} through create_video: {got}"
+        );
     }
 
     // The same requests through HTTP: the same codes.
@@ -85,7 +88,11 @@ fn media_files() -> Vec<std::path::PathBuf> {
     std::fs::create_dir_all(&dir).unwrap();
     let photo = common::workspace_root().join("tools/e2e/tests/fixtures/photo-640x480.png");
     let video = dir.join("dance.mp4");
-    std::fs::write(&video, render(Aspect::Portrait, Resolution::P720, 6).unwrap()).unwrap();
+    std::fs::write(
+        &video,
+        render(Aspect::Portrait, Resolution::P720, 6).unwrap(),
+    )
+    .unwrap();
     let voice = dir.join("voice.wav");
     std::fs::write(&voice, shared::domain::audio_probe::wav(4.0)).unwrap();
     vec![photo, video, voice]
