@@ -127,26 +127,8 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
     let x = extras(r);
     match r.kind {
         VideoType::MotionControl => WireRequest::MotionControl(motion_control(r, external_task_id)),
-        VideoType::Avatar => WireRequest::Avatar(AvatarRequest {
-            image: r.image.clone().unwrap_or_default(),
-            sound_file: r.voice.as_ref().map(|v| v.url.clone()).unwrap_or_default(),
-            prompt: r.prompt.clone(),
-            mode: r.model.mode.as_str().to_string(),
-            callback_url: r.callback_url.clone(),
-            external_task_id,
-        }),
-        VideoType::VideoToAudio => WireRequest::VideoToAudio(VideoToAudioRequest {
-            video_id: kling_video_id(r).map(str::to_string),
-            video_url: r
-                .source
-                .as_ref()
-                .filter(|_| kling_video_id(r).is_none())
-                .and_then(|s| s.url.clone()),
-            sound_effect_prompt: r.prompt.clone(),
-            bgm_prompt: r.music_prompt.clone(),
-            callback_url: r.callback_url.clone(),
-            external_task_id,
-        }),
+        VideoType::Avatar => WireRequest::Avatar(avatar(r, external_task_id)),
+        VideoType::VideoToAudio => WireRequest::VideoToAudio(video_to_audio(r, external_task_id)),
         VideoType::Effect => WireRequest::Effect(EffectsRequest {
             effect_scene: r.scene.clone().unwrap_or_default(),
             input: effect_input(r),
@@ -265,6 +247,33 @@ fn kind(v: VideoType) -> VideoKind {
         VideoType::VideoToAudio => VideoKind::VideoToAudio,
         VideoType::MotionControl => VideoKind::MotionControl,
         VideoType::Avatar => VideoKind::Avatar,
+    }
+}
+
+fn avatar(r: &GenerationRequest, external_task_id: Option<String>) -> AvatarRequest {
+    AvatarRequest {
+        image: r.image.clone().unwrap_or_default(),
+        sound_file: r.voice.as_ref().map(|v| v.url.clone()).unwrap_or_default(),
+        prompt: r.prompt.clone(),
+        mode: r.model.mode.as_str().to_string(),
+        callback_url: r.callback_url.clone(),
+        external_task_id,
+    }
+}
+
+/// Kling's own id for the source while it keeps it, else the file's URL (exactly one).
+fn video_to_audio(r: &GenerationRequest, external_task_id: Option<String>) -> VideoToAudioRequest {
+    VideoToAudioRequest {
+        video_id: kling_video_id(r).map(str::to_string),
+        video_url: r
+            .source
+            .as_ref()
+            .filter(|_| kling_video_id(r).is_none())
+            .and_then(|s| s.url.clone()),
+        sound_effect_prompt: r.prompt.clone(),
+        bgm_prompt: r.music_prompt.clone(),
+        callback_url: r.callback_url.clone(),
+        external_task_id,
     }
 }
 
