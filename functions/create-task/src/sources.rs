@@ -124,12 +124,12 @@ pub(crate) async fn read_voice<A: Ports>(
         )
     })?;
     let whole = seconds.ceil().max(0.0) as u32;
-    let taken = &catalogue::kind(spec.video_type).durations;
-    if !taken.contains(&whole) {
-        let (lo, hi) = (taken.start(), taken.end());
-        let msg = format!("the audio must last {lo} to {hi} s; this one is {seconds:.1} s");
-        return Err(refused("audio_duration", msg));
-    }
+    catalogue::check_input_length(spec.video_type, whole, None).map_err(|e| {
+        refused(
+            "audio_duration",
+            format!("{e} (this one is {seconds:.1} s)"),
+        )
+    })?;
     spec.duration = whole;
     Ok(Some(Source {
         task: None,
@@ -149,21 +149,14 @@ async fn fetch<A: Ports>(app: &A, key: &str, max: u64) -> Result<Option<bytes::B
 /// The source's length in whole seconds, rounded up, when the kind takes it.
 fn length_taken(spec: &VideoSpec, seconds: f64) -> Result<u32, ApiError> {
     let whole = seconds.ceil().max(0.0) as u32;
-    let checked = catalogue::check_on_video(
-        spec.video_type,
-        whole,
-        spec.orientation,
-        catalogue::Surface::KlingLegacy,
-    );
-    match checked {
-        Err(catalogue::Refusal::Unsupported(shared::provider::Feature::Duration, why)) => {
-            Err(refused(
+    catalogue::check_input_length(spec.video_type, whole, spec.orientation)
+        .map(|()| whole)
+        .map_err(|e| {
+            refused(
                 "source_duration",
-                format!("{why} (this one is {seconds:.1} s)"),
-            ))
-        }
-        _ => Ok(whole),
-    }
+                format!("{e} (this one is {seconds:.1} s)"),
+            )
+        })
 }
 
 /// The source by a URL of its file (every provider that takes these kinds takes a URL).

@@ -447,6 +447,17 @@ pub fn check_on_video(
         );
         return Err(refuse(Feature::Kind, msg));
     }
+    check_input_length(kind_asked, seconds, orientation)
+}
+
+/// The length rule alone, whatever the surface: the kind's own range of input lengths, and at
+/// most 10 s when a motion-control video keeps the photo's orientation.
+pub fn check_input_length(
+    kind_asked: VideoType,
+    seconds: u32,
+    orientation: Option<Orientation>,
+) -> Result<(), Refusal> {
+    let offer = kind(kind_asked);
     if orientation == Some(Orientation::Image) && seconds > MAX_IMAGE_ORIENTED_SECONDS {
         let msg = format!(
             "keeping the photo's orientation takes videos up to {MAX_IMAGE_ORIENTED_SECONDS} s, not {seconds}"
@@ -523,6 +534,16 @@ pub fn check_effect(w: WantedEffect<'_>, surface: Surface) -> Result<(), Refusal
 
 // Here rather than beside the request: the catalogue reads requests, requests don't read it.
 impl GenerationRequest {
+    /// The length of the input a kind is made from (the voice's for an avatar, else the
+    /// source video's), in whole seconds rounded up; 0 without one.
+    pub fn input_seconds(&self) -> u32 {
+        let seconds = match self.kind {
+            VideoType::Avatar => self.voice.as_ref().map(|v| v.duration_seconds),
+            _ => self.source.as_ref().map(|s| s.duration_seconds),
+        };
+        seconds.map_or(0, |s| s.ceil() as u32)
+    }
+
     /// What this request asks of its model, for the catalogue's rule.
     pub fn wanted(&self) -> Wanted<'_> {
         Wanted {

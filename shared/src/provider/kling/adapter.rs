@@ -302,14 +302,9 @@ fn motion_control(r: &GenerationRequest, external_task_id: Option<String>) -> Mo
 
 /// The catalogue's rule for a job on an input video or audio (its length, rounded up, included).
 fn on_video_check(r: &GenerationRequest) -> Result<(), KlingError> {
-    let input = match r.kind {
-        VideoType::Avatar => r.voice.as_ref().map(|v| v.duration_seconds),
-        _ => r.source.as_ref().map(|s| s.duration_seconds),
-    };
-    let seconds = input.map_or(0, |s| s.ceil() as u32);
     Ok(catalogue::check_on_video(
         r.kind,
-        seconds,
+        r.input_seconds(),
         r.orientation,
         catalogue::Surface::KlingLegacy,
     )?)

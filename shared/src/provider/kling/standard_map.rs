@@ -13,11 +13,12 @@ const MAX_PROMPT_CHARS: usize = 2500;
 /// Motion control on the standard API: `kling-3.0` when the preset's model is kling-v3, else
 /// `kling-2.6` (Kling's default); the reference's length and orientation by the catalogue.
 fn check_motion(r: &GenerationRequest) -> Result<&'static str, KlingError> {
-    let seconds = r
-        .source
-        .as_ref()
-        .map_or(0, |s| s.duration_seconds.ceil() as u32);
-    catalogue::check_on_video(r.kind, seconds, r.orientation, Surface::KlingStandard)?;
+    catalogue::check_on_video(
+        r.kind,
+        r.input_seconds(),
+        r.orientation,
+        Surface::KlingStandard,
+    )?;
     let has = |u: &Option<String>| u.as_deref().is_some_and(|u| !u.is_empty());
     if !has(&r.image) || !r.source.as_ref().is_some_and(|s| has(&s.url)) {
         return Err(KlingError::InvalidInput(
