@@ -852,3 +852,83 @@ async fn effects_are_refused_before_any_request_where_the_catalogue_says_so() {
     }
     assert_eq!(sim.state.task_count(), 0);
 }
+
+fn omni_edit(task_id: &str, video_url: &str, seconds: f64) -> GenerationRequest {
+    GenerationRequest {
+        kind: VideoType::OmniEdit,
+        prompt: Some("make it snow, keep everything else".into()),
+        model: ModelChoice {
+            model: "kling-v3".into(),
+            mode: Mode::Pro,
+        },
+        source: Some(shared::provider::SourceVideo {
+            task_id: None,
+            made_by: "kling".into(),
+            provider_video_id: Some("kling-video-id-unused-here".into()),
+            url: Some(video_url.into()),
+            duration_seconds: seconds,
+        }),
+        image: Some("https://example.com/snow.png".into()),
+        ..request(task_id)
+    }
+}
+
+/// An Omni edit goes to `/omni-video/kling-3.0-omni` on the standard API (the video by URL as
+/// the base video, its sound kept, no length asked), is found by our id after a lost answer,
+/// and comes back as long as the video, billed what the catalogue expects; `/v1` refuses the
+/// kind before any request.
+#[tokio::test]
+async fn an_omni_edit_is_made_on_the_standard_api_as_long_as_its_video() {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let p = provider(&sim, Surface::Standard);
+    let source = p.submit(&request("src-1"), Deadline::none()).await.unwrap();
+    let source = wait_done(&p, &source, "src-1").await;
+    let url = source.video_url.expect("a video to edit");
+    sim.state.set_faults(Faults {
+        fail_after_storing_next_creates: 1,
+        ..Default::default()
+    });
+    let r = omni_edit("omni-1", &url, 5.0);
+    p.check(&r).unwrap();
+    let job = p.submit(&r, Deadline::none()).await.unwrap();
+    assert_eq!(sim.state.task_count(), 2, "one edit, found after the 5000");
+    let made = sim
+        .state
+        .find("omni-video", "omni-1")
+        .expect("on the Omni path");
+    assert_eq!(made.model, "kling-3.0-omni");
+    let contents = &made.request["contents"];
+    assert_eq!(
+        contents[1],
+        serde_json::json!({"type": "base_video", "url": url, "id": "video_1"})
+    );
+    assert_eq!(contents[2]["type"], "refer_image");
+    let settings = &made.request["settings"];
+    assert_eq!(
+        (settings["audio"].as_str(), settings["resolution"].as_str()),
+        (Some("original"), Some("1080p"))
+    );
+    assert!(settings.get("duration").is_none() && settings.get("aspect_ratio").is_none());
+    let done = wait_done(&p, &job, "omni-1").await;
+    assert_eq!(done.status, JobStatus::Succeeded);
+    assert_eq!(done.video_duration_seconds, Some(5.0));
+    assert_eq!(p.expected_units(&r), Some(6.0), "1.2 units/s at 1080p");
+    assert_eq!(done.billed_units.as_deref(), Some("6"));
+
+    let legacy = provider(&sim, Surface::Legacy);
+    let too_long = omni_edit("omni-2", &url, 16.0);
+    for (p, r, want) in [
+        (
+            &legacy,
+            omni_edit("omni-3", &url, 5.0),
+            shared::provider::Feature::Kind,
+        ),
+        (&p, too_long, shared::provider::Feature::Duration),
+    ] {
+        match p.check(&r) {
+            Err(ProviderError::Unsupported { feature, .. }) => assert_eq!(feature, want),
+            other => panic!("{r:?}: {other:?}"),
+        }
+    }
+    assert_eq!(sim.state.task_count(), 2, "nothing sent for a refused edit");
+}

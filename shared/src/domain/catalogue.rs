@@ -415,7 +415,25 @@ pub const KINDS: &[KindOffer] = &[
         tiered: true,
         multiplier: 150,
     },
+    // Kling 3.0 Omni's base video on the standard API (`/omni-video/kling-3.0-omni`): a
+    // 3-15 s video changed as the prompt says, as long as the video; billed per second at the
+    // "with video input" rate (`docs/providers.md` §Job kinds).
+    KindOffer {
+        kind: VideoType::OmniEdit,
+        surfaces: &[Surface::KlingStandard],
+        durations: 3..=15,
+        price: PriceBasis::PerSecond,
+        tiered: true,
+        multiplier: 100,
+    },
 ];
+
+/// The model that edits videos (Kling's standard name).
+pub const OMNI_MODEL: &str = "kling-3.0-omni";
+
+/// Kling's units per second for an Omni edit (a video input, no native sound), std (720p) and
+/// pro (1080p), in hundredths.
+pub const OMNI_EDIT_UNIT_HUNDREDTHS: [u64; 2] = [90, 120];
 
 /// Motion control keeping the photo's orientation takes references up to 10 s.
 pub const MAX_IMAGE_ORIENTED_SECONDS: u32 = 10;
@@ -438,16 +456,21 @@ pub fn check_on_video(
     orientation: Option<Orientation>,
     surface: Surface,
 ) -> Result<(), Refusal> {
-    let offer = kind(kind_asked);
-    if !offer.surfaces.contains(&surface) {
-        let msg = format!(
-            "{} is not offered on {}",
-            kind_asked.as_str(),
-            surface.label()
-        );
-        return Err(refuse(Feature::Kind, msg));
-    }
+    check_offered(kind_asked, surface)?;
     check_input_length(kind_asked, seconds, orientation)
+}
+
+/// Whether `surface` offers the kind at all.
+pub fn check_offered(kind_asked: VideoType, surface: Surface) -> Result<(), Refusal> {
+    if kind(kind_asked).surfaces.contains(&surface) {
+        return Ok(());
+    }
+    let msg = format!(
+        "{} is not offered on {}",
+        kind_asked.as_str(),
+        surface.label()
+    );
+    Err(refuse(Feature::Kind, msg))
 }
 
 /// The length rule alone, whatever the surface: the kind's own range of input lengths, and at
@@ -484,6 +507,7 @@ pub fn kind(kind: VideoType) -> &'static KindOffer {
         VideoType::VideoToAudio => 3,
         VideoType::MotionControl => 4,
         VideoType::Avatar => 5,
+        VideoType::OmniEdit => 6,
     };
     &KINDS[i]
 }
@@ -722,10 +746,11 @@ mod tests {
             VideoType::VideoToAudio,
             VideoType::MotionControl,
             VideoType::Avatar,
+            VideoType::OmniEdit,
         ] {
             assert_eq!(kind(k).kind, k);
         }
-        assert_eq!(KINDS.len(), 6);
+        assert_eq!(KINDS.len(), 7);
     }
 
     #[test]
@@ -751,6 +776,28 @@ mod tests {
             assert_eq!(got, want, "{secs} s on {surface:?}");
         }
         assert!(keeps_videos("kling").is_some() && keeps_videos("fal").is_none());
+    }
+
+    #[test]
+    fn an_omni_edit_takes_3_to_15_second_videos_on_klings_standard_api_only() {
+        use Feature::*;
+        let cases = [
+            (3, Surface::KlingStandard, None),
+            (15, Surface::KlingStandard, None),
+            (2, Surface::KlingStandard, Some(Duration)),
+            (16, Surface::KlingStandard, Some(Duration)),
+            (5, Surface::KlingLegacy, Some(Kind)),
+            (5, Surface::Fal, Some(Kind)),
+        ];
+        for (secs, surface, want) in cases {
+            let got = check_on_video(VideoType::OmniEdit, secs, None, surface)
+                .err()
+                .map(|e| match e {
+                    Refusal::Unsupported(f, _) => f,
+                    Refusal::Invalid(m) => panic!("{m}"),
+                });
+            assert_eq!(got, want, "{secs} s on {surface:?}");
+        }
     }
 
     #[test]

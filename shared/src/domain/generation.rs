@@ -20,6 +20,9 @@ pub enum VideoType {
     MotionControl,
     /// One photo speaking an audio track (a talking head), as long as the audio.
     Avatar,
+    /// One of the caller's videos changed as a prompt says (Kling 3.0 Omni's base video), as
+    /// long as the video.
+    OmniEdit,
 }
 
 impl VideoType {
@@ -31,6 +34,7 @@ impl VideoType {
             VideoType::VideoToAudio => "video_to_audio",
             VideoType::MotionControl => "motion_control",
             VideoType::Avatar => "avatar",
+            VideoType::OmniEdit => "omni_edit",
         }
     }
 

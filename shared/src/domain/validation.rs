@@ -336,6 +336,7 @@ fn video_type(body: &CreateVideoBody) -> Result<VideoType, ApiError> {
         Some(Some("video_to_audio")) => Ok(VideoType::VideoToAudio),
         Some(Some("motion_control")) => Ok(VideoType::MotionControl),
         Some(Some("avatar")) => Ok(VideoType::Avatar),
+        Some(Some("omni_edit")) => Ok(VideoType::OmniEdit),
         Some(_) => Err(invalid(
             "invalid_type",
             "type",
@@ -566,18 +567,19 @@ fn cfg_scale(body: &CreateVideoBody) -> Result<Option<f32>, ApiError> {
     Ok(Some(x as f32))
 }
 
-/// Start and end frames: only for image-to-video, which needs at least one, with the
-/// caller's confirmation that they hold the rights to them.
 /// The `type` values the API takes.
-pub const KIND_NAMES: [&str; 6] = [
+pub const KIND_NAMES: [&str; 7] = [
     "text_to_video",
     "image_to_video",
     "effect",
     "video_to_audio",
     "motion_control",
     "avatar",
+    "omni_edit",
 ];
 
+/// Start and end frames: only for image-to-video, which needs at least one, with the
+/// caller's confirmation that they hold the rights to them.
 fn images(
     body: &CreateVideoBody,
     t2v: bool,
@@ -637,6 +639,7 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         VideoType::VideoToAudio => return video_to_audio::validate_video_to_audio(body),
         VideoType::MotionControl => return motion_control::validate_motion_control(body),
         VideoType::Avatar => return avatar::validate_avatar(body),
+        VideoType::OmniEdit => return omni_edit::validate_omni_edit(body),
         VideoType::TextToVideo | VideoType::ImageToVideo => {}
     }
     let model_fields: Vec<&str> = body
@@ -718,6 +721,7 @@ impl GenerationRequest {
 mod avatar;
 mod effect;
 mod motion_control;
+mod omni_edit;
 mod source;
 mod video_to_audio;
 pub use video_to_audio::MAX_SOUND_PROMPT_CHARS;

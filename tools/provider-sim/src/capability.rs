@@ -78,6 +78,8 @@ const UNITS: &[(&str, [u64; 4])] = &[
     ("kling-v3", [60, 80, 90, 120]),
     ("kling-3.0", [60, 80, 90, 120]),
     ("kling-3.0-turbo", [80, 100, 80, 100]),
+    // Omni with a video input (an edit): no native sound.
+    ("kling-3.0-omni", [90, 120, 90, 120]),
 ];
 
 /// What a finished video costs, as Kling writes it (`"1.5"`, `"6"`).

@@ -14,6 +14,7 @@ pub mod effects;
 pub mod fal;
 pub mod faults;
 pub mod motion;
+pub mod omni;
 pub mod routes;
 pub mod signing;
 pub mod sound;

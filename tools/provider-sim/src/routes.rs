@@ -34,6 +34,7 @@ pub fn router(state: Arc<SimState>) -> Router {
             "/image-to-video/{model}",
             post(crate::standard::create_image),
         )
+        .route("/omni-video/{model}", post(crate::standard::create_omni))
         .route(
             "/tasks",
             get(crate::standard::query).post(crate::standard::list),

@@ -200,6 +200,7 @@ enum Product {
     Text,
     Image,
     Motion,
+    Omni,
 }
 
 pub async fn create_text(
@@ -219,6 +220,16 @@ pub async fn create_motion(
     body: Bytes,
 ) -> Response {
     create(state, model, headers, body, Product::Motion).await
+}
+
+/// `POST /omni-video/kling-3.0-omni` (edits: a base video).
+pub async fn create_omni(
+    state: State<Arc<SimState>>,
+    model: Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    create(state, model, headers, body, Product::Omni).await
 }
 
 pub async fn create_image(
@@ -241,6 +252,7 @@ async fn create(
         admit_on(&state, &headers, CallKind::Create, Surface::Standard).await?;
         let models = match product {
             Product::Motion => crate::motion::STANDARD_MODELS,
+            Product::Omni => crate::omni::MODELS,
             _ => MODELS,
         };
         if !models.contains(&model.as_str()) {
@@ -249,6 +261,7 @@ async fn create(
         let body: Value = serde_json::from_slice(&body).map_err(|_| fail(400, 1200, "request body is not valid JSON"))?;
         let new = match product {
             Product::Motion => crate::motion::standard_task(&state, &body, &model).await?,
+            Product::Omni => crate::omni::standard_task(&state, &body, &model).await?,
             _ => new_task(&body, &model, product == Product::Text)?,
         };
         let task = match state.create(new) {

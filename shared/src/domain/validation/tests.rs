@@ -524,6 +524,44 @@ fn an_avatar_takes_a_photo_and_an_uploaded_voice() {
 }
 
 #[test]
+fn an_omni_edit_takes_a_video_a_prompt_and_an_optional_reference_photo() {
+    let ok = json!({"type": "omni_edit", "source": {"video_id": "t-1"},
+        "prompt": "make it snow", "rights_confirmed": true});
+    let spec = validate(&body(ok.clone())).unwrap();
+    assert_eq!(spec.video_type, VideoType::OmniEdit);
+    assert_eq!(spec.source, Some(SourceRef::Video("t-1".into())));
+    assert_eq!(spec.image, None);
+    let with = |field: &str, v: Value| {
+        let mut b = ok.clone();
+        b[field] = v;
+        b
+    };
+    let photo = validate(&body(with("image", json!({"upload_id": "p-1"})))).unwrap();
+    assert_eq!(photo.image, Some(ImageRef::Upload("p-1".into())));
+    let cases = [
+        (with("prompt", Value::Null), "prompt", "prompt_required"),
+        (with("source", Value::Null), "source", "source_required"),
+        (with("source", json!("t-1")), "source", "invalid_source"),
+        (
+            with("rights_confirmed", json!(false)),
+            "rights_confirmed",
+            "consent_required",
+        ),
+        (with("duration", json!(5)), "duration", "field_not_for_kind"),
+        (with("audio", json!(true)), "audio", "field_not_for_kind"),
+        (
+            with("voice", json!({"upload_id": "a"})),
+            "voice",
+            "field_not_for_kind",
+        ),
+    ];
+    for (b, field, code) in cases {
+        let err = validate(&body(b.clone())).expect_err(&b.to_string());
+        assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{b}");
+    }
+}
+
+#[test]
 fn a_two_photo_effect_takes_images_left_and_right() {
     let two = json!({"type": "effect", "scene": "hug_pro", "rights_confirmed": true,
         "images": [{"upload_id": "left"}, {"upload_id": "right"}]});

@@ -17,7 +17,7 @@ use super::wire::{
 };
 use super::wire_check;
 use crate::domain::catalogue;
-use crate::domain::task::{Quality, VideoType};
+use crate::domain::task::{Mode, Quality, VideoType};
 use crate::provider::presets::Preset;
 use crate::provider::{
     CallbackError, CallbackHint, CallbackReader, CameraKind, CameraMotion, GenerationRequest,
@@ -121,11 +121,19 @@ fn kling_video_id(r: &GenerationRequest) -> Option<&str> {
     (s.made_by == NAME).then_some(s.provider_video_id.as_deref())?
 }
 
-pub fn wire_request(r: &GenerationRequest) -> WireRequest {
+/// The `/v1` body for a request; a kind `/v1` does not offer (Omni edits) is refused.
+pub fn wire_request(r: &GenerationRequest) -> Result<WireRequest, KlingError> {
     let external_task_id = (!r.task_id.is_empty()).then(|| r.task_id.clone());
     let mode = r.model.mode.as_str().to_string();
     let x = extras(r);
-    match r.kind {
+    Ok(match r.kind {
+        VideoType::OmniEdit => {
+            catalogue::check_offered(r.kind, catalogue::Surface::KlingLegacy)?;
+            // Only if the catalogue ever offered it on /v1 without a shape written here.
+            return Err(KlingError::InvalidInput(
+                "omni_edit has no /v1 shape".into(),
+            ));
+        }
         VideoType::MotionControl => WireRequest::MotionControl(motion_control(r, external_task_id)),
         VideoType::Avatar => WireRequest::Avatar(avatar(r, external_task_id)),
         VideoType::VideoToAudio => WireRequest::VideoToAudio(video_to_audio(r, external_task_id)),
@@ -164,7 +172,7 @@ pub fn wire_request(r: &GenerationRequest) -> WireRequest {
             callback_url: r.callback_url.clone(),
             external_task_id,
         }),
-    }
+    })
 }
 
 pub fn job_status(status: ProviderStatus) -> JobStatus {
@@ -239,15 +247,17 @@ pub fn provider_error(e: &KlingError) -> ProviderError {
     }
 }
 
-fn kind(v: VideoType) -> VideoKind {
-    match v {
+/// The `/v1` product a kind's tasks live under (none for a kind `/v1` does not make).
+fn kind(v: VideoType) -> Option<VideoKind> {
+    Some(match v {
         VideoType::TextToVideo => VideoKind::Text2Video,
         VideoType::ImageToVideo => VideoKind::Image2Video,
         VideoType::Effect => VideoKind::Effects,
         VideoType::VideoToAudio => VideoKind::VideoToAudio,
         VideoType::MotionControl => VideoKind::MotionControl,
         VideoType::Avatar => VideoKind::Avatar,
-    }
+        VideoType::OmniEdit => return None,
+    })
 }
 
 fn avatar(r: &GenerationRequest, external_task_id: Option<String>) -> AvatarRequest {
@@ -348,26 +358,33 @@ impl VideoProvider for KlingProvider {
     }
 
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {
-        let checked = match (self.surface, wire_request(request)) {
-            (Surface::Standard, _) => standard_map::check(request).map(|_| ()),
-            (_, WireRequest::Effect(r)) => effect_check(request).and(wire_check::check_effects(&r)),
-            (_, WireRequest::VideoToAudio(r)) => {
+        if self.surface == Surface::Standard {
+            return standard_map::check(request)
+                .map(|_| ())
+                .map_err(|e| provider_error(&e));
+        }
+        let wire = wire_request(request).map_err(|e| provider_error(&e))?;
+        let checked = match wire {
+            WireRequest::Effect(r) => effect_check(request).and(wire_check::check_effects(&r)),
+            WireRequest::VideoToAudio(r) => {
                 on_video_check(request).and(wire_check::check_video_to_audio(&r))
             }
-            (_, WireRequest::MotionControl(r)) => {
+            WireRequest::MotionControl(r) => {
                 on_video_check(request).and(wire_check::check_motion_control(&r))
             }
-            (_, WireRequest::Avatar(r)) => {
-                on_video_check(request).and(wire_check::check_avatar(&r))
-            }
-            (_, WireRequest::Text(r)) => wire_check::check_text2video(&r).map(|_| ()),
-            (_, WireRequest::Image(r)) => wire_check::check_image2video(&r).map(|_| ()),
+            WireRequest::Avatar(r) => on_video_check(request).and(wire_check::check_avatar(&r)),
+            WireRequest::Text(r) => wire_check::check_text2video(&r).map(|_| ()),
+            WireRequest::Image(r) => wire_check::check_image2video(&r).map(|_| ()),
         };
         checked.map_err(|e| provider_error(&e))
     }
 
     fn expected_units(&self, r: &GenerationRequest) -> Option<f64> {
-        // Kling's price list names the model kinds only.
+        if r.kind == VideoType::OmniEdit {
+            let rate = catalogue::OMNI_EDIT_UNIT_HUNDREDTHS[usize::from(r.model.mode == Mode::Pro)];
+            return Some((rate * u64::from(r.duration_seconds)) as f64 / 100.0);
+        }
+        // Of the other kinds, Kling's price list names the model kinds only.
         if !r.kind.is_model_kind() {
             return None;
         }
@@ -384,7 +401,7 @@ impl VideoProvider for KlingProvider {
         if self.surface == Surface::Standard {
             return self.submit_standard(request, deadline).await;
         }
-        let answer = match wire_request(request) {
+        let answer = match wire_request(request).map_err(|e| provider_error(&e))? {
             WireRequest::Text(r) => self.client.create_text2video(&r, deadline).await,
             WireRequest::Image(r) => self.client.create_image2video(&r, deadline).await,
             WireRequest::Effect(r) => self.client.create_effects(&r, deadline).await,
@@ -413,8 +430,16 @@ impl VideoProvider for KlingProvider {
             Some(r) => TaskRef::Provider(r.as_str()),
             None => TaskRef::External(lookup.task_id),
         };
+        let Some(product) = kind(lookup.kind) else {
+            return Err(ProviderError::Auth {
+                reason: format!(
+                    "{} tasks are made on Kling's standard API; this deployment uses /v1",
+                    lookup.kind.as_str()
+                ),
+            });
+        };
         self.client
-            .query(kind(lookup.kind), reference, deadline)
+            .query(product, reference, deadline)
             .await
             .map(|t| job(&t))
             .map_err(|e| logged(&e))

@@ -36,6 +36,16 @@ pub enum Content {
     Video {
         url: String,
     },
+    /// Omni: the video to edit (`id` names it in the prompt, `@video_1`).
+    BaseVideo {
+        url: String,
+        id: String,
+    },
+    /// Omni: a reference photo (`@image_1`).
+    ReferImage {
+        url: String,
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,7 +57,8 @@ pub struct Settings {
     /// The length asked for (none for motion control: the reference's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<u32>,
-    /// `native` or `off` (motion control: `original` or `off`; left to Kling's default).
+    /// `native` or `off` (motion control: `original` or `off`, left to Kling's default; an
+    /// Omni edit: `original`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audio: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -198,6 +209,7 @@ pub enum Product {
     TextToVideo,
     ImageToVideo,
     MotionControl,
+    OmniVideo,
 }
 
 impl Product {
@@ -206,6 +218,7 @@ impl Product {
             Product::TextToVideo => "text-to-video",
             Product::ImageToVideo => "image-to-video",
             Product::MotionControl => "motion-control",
+            Product::OmniVideo => "omni-video",
         }
     }
 }

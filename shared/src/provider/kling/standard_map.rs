@@ -31,10 +31,31 @@ fn check_motion(r: &GenerationRequest) -> Result<&'static str, KlingError> {
     })
 }
 
+/// An Omni edit: the video's length by the catalogue, a prompt and the video's URL (Kling's
+/// base video takes URLs only); always `kling-3.0-omni`.
+fn check_omni_edit(r: &GenerationRequest) -> Result<&'static str, KlingError> {
+    catalogue::check_on_video(r.kind, r.input_seconds(), None, Surface::KlingStandard)?;
+    let has = |u: Option<&str>| u.is_some_and(|u| !u.is_empty());
+    if !has(r.prompt.as_deref()) || !has(r.source.as_ref().and_then(|s| s.url.as_deref())) {
+        return Err(KlingError::InvalidInput(
+            "an Omni edit needs a prompt and the video's URL".into(),
+        ));
+    }
+    if r.prompt
+        .as_deref()
+        .is_some_and(|p| p.chars().count() > MAX_PROMPT_CHARS)
+    {
+        return Err(KlingError::InvalidInput("a prompt is too long".into()));
+    }
+    Ok(catalogue::OMNI_MODEL)
+}
+
 /// The capability map for the standard surface, and the lengths it takes.
 pub fn check(r: &GenerationRequest) -> Result<&'static str, KlingError> {
-    if r.kind == VideoType::MotionControl {
-        return check_motion(r);
+    match r.kind {
+        VideoType::MotionControl => return check_motion(r),
+        VideoType::OmniEdit => return check_omni_edit(r),
+        _ => {}
     }
     let caps = catalogue::check(&r.wanted(), Surface::KlingStandard)?;
     let long = |t: &str, max| t.chars().count() > max;
@@ -84,12 +105,16 @@ pub fn create_request(
         external_task_id: (!r.task_id.is_empty()).then(|| r.task_id.clone()),
         watermark_info: Watermark { enabled: false },
     };
-    if r.kind == VideoType::MotionControl {
-        return Ok((
-            Product::MotionControl,
-            model,
-            motion_body(r, prompt, options),
-        ));
+    match r.kind {
+        VideoType::MotionControl => {
+            let body = motion_body(r, prompt, options);
+            return Ok((Product::MotionControl, model, body));
+        }
+        VideoType::OmniEdit => {
+            let body = omni_edit_body(r, prompt, options);
+            return Ok((Product::OmniVideo, model, body));
+        }
+        _ => {}
     }
     let settings = Settings {
         resolution: resolution(r).into(),
@@ -148,6 +173,41 @@ fn motion_body(r: &GenerationRequest, prompt: String, options: Options) -> Creat
             audio: None,
             multi_shot: None,
             character_orientation: Some(r.orientation.map_or("video", |o| o.as_str()).into()),
+        },
+        options,
+    }
+}
+
+/// `contents[]` (prompt, the video to edit, a reference photo) with the source's sound kept;
+/// no length, ratio or shots: an edit is the video's own.
+fn omni_edit_body(r: &GenerationRequest, prompt: String, options: Options) -> CreateRequest {
+    let mut contents = vec![
+        Content::Prompt { text: prompt },
+        Content::BaseVideo {
+            url: r
+                .source
+                .as_ref()
+                .and_then(|s| s.url.clone())
+                .unwrap_or_default(),
+            id: "video_1".into(),
+        },
+    ];
+    if let Some(url) = &r.image {
+        contents.push(Content::ReferImage {
+            url: url.clone(),
+            id: "image_1".into(),
+        });
+    }
+    CreateRequest {
+        prompt: None,
+        contents: Some(contents),
+        settings: Settings {
+            resolution: resolution(r).into(),
+            aspect_ratio: None,
+            duration: None,
+            audio: Some("original".into()),
+            multi_shot: Some(false),
+            character_orientation: None,
         },
         options,
     }
