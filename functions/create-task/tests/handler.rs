@@ -1474,3 +1474,88 @@ async fn an_effect_template_makes_its_scene_from_the_callers_photo() {
         "refusals cost nothing"
     );
 }
+
+fn edit_of(source: Value) -> Value {
+    json!({"type": "omni_edit", "source": source, "prompt": "make it snow",
+        "rights_confirmed": true})
+}
+
+/// An Omni edit on the standard API: as long as its video (one of yours or an upload), priced
+/// per second × tier, the video by URL (Kling's base video takes no id); anyone else's video is
+/// 404, one too long or not a video is refused by name, `/v1` answers kind_not_available, and
+/// none of these refusals costs anything.
+#[tokio::test]
+async fn an_omni_edit_follows_its_video_on_the_standard_api_only() {
+    let app = kling_app("standard");
+    for t in [
+        stored_source("mine", "alice", 6.4, 1),
+        stored_source("long", "alice", 16.2, 1),
+        stored_source("bobs", "bob", 5.0, 1),
+    ] {
+        app.store.insert_task(t);
+    }
+    app.uploads.put("uploads/alice/clip", mp4(4));
+    app.uploads
+        .put("uploads/alice/junk", b"not a video at all".to_vec());
+    let (status, _, task) = response_parts_of(
+        &app,
+        create(edit_of(json!({"video_id": "mine"}))).plan("pro"),
+    )
+    .await;
+    assert_eq!(status, 202, "{task}");
+    let tier = if task["mode"] == "pro" { 1.6 } else { 1.0 };
+    assert_eq!(task["duration"], 7, "6.4 s rounds up to 7 s");
+    let want = 7.0 * tier;
+    assert!(
+        (task["cost_units"].as_f64().unwrap() - want).abs() < 0.01,
+        "{task}"
+    );
+    assert_eq!(task["source_task"], "mine");
+    let stored = app.store.get_task(task["id"].as_str().unwrap()).await;
+    let request = stored.unwrap().unwrap().request.unwrap();
+    assert!(
+        request
+            .source
+            .unwrap()
+            .url
+            .unwrap()
+            .contains("videos/alice/mine.mp4")
+    );
+    let (status, _, upload) = response_parts_of(
+        &app,
+        create(edit_of(json!({"upload_id": "clip"}))).plan("pro"),
+    )
+    .await;
+    assert_eq!((status, &upload["duration"]), (202, &json!(4)), "{upload}");
+    let spent = app.store.ledger_sum("alice");
+    let refused = [
+        (edit_of(json!({"video_id": "bobs"})), 404, "not_found"),
+        (edit_of(json!({"video_id": "long"})), 422, "source_duration"),
+        (edit_of(json!({"upload_id": "junk"})), 422, "invalid_video"),
+        (
+            json!({"type": "omni_edit", "source": {"video_id": "mine"}, "rights_confirmed": true}),
+            422,
+            "prompt_required",
+        ),
+    ];
+    for (body, status, code) in refused {
+        let got = response_parts_of(&app, create(body).plan("pro")).await;
+        assert_error(&got, status, code);
+    }
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        spent,
+        "refusals cost nothing"
+    );
+    let legacy = kling_app("legacy");
+    legacy
+        .store
+        .insert_task(stored_source("mine", "alice", 6.4, 1));
+    let got = response_parts_of(
+        &legacy,
+        create(edit_of(json!({"video_id": "mine"}))).plan("pro"),
+    )
+    .await;
+    assert_error(&got, 422, "kind_not_available");
+    assert_eq!(legacy.store.ledger_sum("alice").0, 0);
+}

@@ -23,7 +23,21 @@ pub struct DemoOutcome {
 pub const DEMO_USER: &str = "demo-user";
 
 /// The kinds `make demo KIND=…` can run, as the API names them.
-pub const KINDS: [&str; 6] = shared::domain::validation::KIND_NAMES;
+pub const KINDS: [&str; 7] = shared::domain::validation::KIND_NAMES;
+
+/// The stack settings a kind needs beyond the defaults: a kind Kling's legacy API does not
+/// offer but its standard API does (`omni_edit`) runs on the standard API.
+pub fn settings_for(kind: &str) -> Vec<(String, String)> {
+    use shared::domain::catalogue::{self, Surface};
+    let Ok(kind) = serde_json::from_value::<shared::domain::task::VideoType>(json!(kind)) else {
+        return Vec::new();
+    };
+    let surfaces = catalogue::kind(kind).surfaces;
+    if surfaces.contains(&Surface::KlingLegacy) || !surfaces.contains(&Surface::KlingStandard) {
+        return Vec::new();
+    }
+    vec![("KLING_API_STYLE".into(), "standard".into())]
+}
 
 /// A photo for the kinds that start from one (`image_to_video`, `effect`).
 const PHOTO: &[u8] = include_bytes!("../../e2e/tests/fixtures/photo-640x480.png");
@@ -130,7 +144,7 @@ impl Client {
     }
 }
 
-/// The request body for a kind; `video_to_audio` first makes the video it gives sound to.
+/// The request body for a kind; `video_to_audio` and `omni_edit` first make the video they work on.
 async fn body_for(c: &Client, kind: &str, timeout: Duration) -> Result<Value, DevError> {
     let prompt = "A paper boat drifting down a rainy city street at dusk, cinematic";
     let t2v = json!({"type": "text_to_video", "prompt": prompt, "duration": 5,
@@ -154,6 +168,12 @@ async fn body_for(c: &Client, kind: &str, timeout: Duration) -> Result<Value, De
             json!({"type": "avatar", "image": c.upload_photo().await?,
                 "voice": {"upload_id": c.upload("audio/wav", speech).await?["upload_id"]},
                 "rights_confirmed": true, "prompt": "smiling, nodding"})
+        }
+        "omni_edit" => {
+            let source = c.make(t2v, timeout).await?;
+            json!({"type": "omni_edit", "source": {"video_id": source["id"]},
+                "prompt": "make it snow on @video_1, keep everything else", "rights_confirmed": true,
+                "image": c.upload_photo().await?})
         }
         "video_to_audio" => {
             let source = c.make(t2v, timeout).await?;
@@ -232,6 +252,7 @@ fn served(stack: &Stack, id: &str) -> (Option<std::sync::Arc<Vec<u8>>>, Option<(
         "video-to-audio",
         "motion-control",
         "avatar",
+        "omni-video",
     ]
     .into_iter()
     .find_map(|kind| stack.sim.state.find(kind, id));

@@ -56,7 +56,8 @@ enum Command {
     Demo {
         #[command(flatten)]
         stack: StackArgs,
-        /// The kind: text_to_video, image_to_video, effect, video_to_audio, motion_control or avatar.
+        /// The kind: text_to_video, image_to_video, effect, video_to_audio, motion_control, avatar
+        /// or omni_edit (on Kling's standard API unless PROVIDER or KLING_API_STYLE say otherwise).
         #[arg(long, env = "KIND", default_value = "text_to_video")]
         kind: String,
     },
@@ -164,7 +165,12 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { stack: args, kind } => {
-            let stack = Stack::start(options(&args)?).await?;
+            let mut opts = options(&args)?;
+            let chosen = ["PROVIDER", "KLING_API_STYLE"].map(|v| std::env::var(v).is_ok());
+            if !chosen.contains(&true) {
+                opts.extra_env.extend(devstack::demo::settings_for(&kind));
+            }
+            let stack = Stack::start(opts).await?;
             println!(
                 "local stack up at {} (logs in {})",
                 stack.api_url,

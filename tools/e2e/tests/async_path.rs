@@ -318,7 +318,9 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
     assert_eq!(page.tasks.len(), 100, "every request left a task");
 
     let mut finished: HashMap<String, Task> = HashMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    // A liveness bound, not a speed claim: moto's transactions and a loaded 2-core machine (66
+    // of 100 done at 180 s once, with a build running beside it) set the pace here.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(420);
     while finished.len() < 100 {
         assert!(
             tokio::time::Instant::now() < deadline,

@@ -276,9 +276,26 @@ async fn sound_for_a_video_names_it_by_klings_id_then_by_our_copy_and_is_stored(
 /// `make demo KIND=…` runs every kind: each ends stored, byte for byte what the emulator served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_demo_runs_every_kind() {
-    let stack = start(|_| {}).await;
+    // One stack per set of settings the kinds need (Omni edits run on Kling's standard API).
+    type Settings = Vec<(String, String)>;
+    let mut groups: Vec<(Settings, Vec<&str>)> = Vec::new();
     for kind in devstack::demo::KINDS {
-        let outcome = devstack::demo::run(&stack, std::time::Duration::from_secs(120), kind)
+        let settings = devstack::demo::settings_for(kind);
+        match groups.iter_mut().find(|(s, _)| *s == settings) {
+            Some((_, kinds)) => kinds.push(kind),
+            None => groups.push((settings, vec![kind])),
+        }
+    }
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    for (settings, kinds) in groups {
+        let stack = start(|o| o.extra_env.extend(settings.clone())).await;
+        demo_each(&stack, &kinds).await;
+    }
+}
+
+async fn demo_each(stack: &devstack::stack::Stack, kinds: &[&str]) {
+    for &kind in kinds {
+        let outcome = devstack::demo::run(stack, std::time::Duration::from_secs(120), kind)
             .await
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(outcome.task["type"], kind);
@@ -517,4 +534,117 @@ async fn every_kind_estimates_what_it_charges_and_is_refunded_when_it_fails() {
             "{id}: refunded once, in full"
         );
     }
+}
+
+fn edit_of(source: Value) -> Value {
+    json!({"type": "omni_edit", "source": source, "prompt": "make it snow on @video_1",
+        "rights_confirmed": true})
+}
+
+/// An Omni edit through the stack on Kling's standard API: one of the caller's videos and an
+/// upload, each sent by URL as Kling's base video; the stored result is as long as the video and
+/// charged by it, what the estimate said; another user's video is 404, a long one or a non-video
+/// is refused, a failed edit is refunded once — none of those charged; on `/v1` the kind is
+/// `kind_not_available`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_omni_edit_changes_your_video_on_klings_standard_api() {
+    let stack = start(|o| {
+        o.extra_env
+            .push(("KLING_API_STYLE".into(), "standard".into()))
+    })
+    .await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("editor", "pro").unwrap();
+    let (_, _, src) = api
+        .create(&token, "src", &common::t2v("a quiet harbour"))
+        .await;
+    let src_id = src["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.wait_terminal(&token, &src_id).await["status"],
+        "SUCCEEDED"
+    );
+    let four = upload(&api, &token, "video/mp4", reference(4)).await;
+    for (n, (source, seconds)) in [
+        (json!({"video_id": src_id}), 5.0),
+        (json!({"upload_id": four}), 4.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = edit_of(source);
+        let (_, _, estimate) = api
+            .post("/v1/videos/estimate", Some(&token), None, &body)
+            .await;
+        let (status, _, task) = api.create(&token, &format!("edit-{n}"), &body).await;
+        assert_eq!(status, 202, "{task}");
+        assert_eq!(
+            estimate["cost_units"], task["cost_units"],
+            "estimate = charge"
+        );
+        let id = task["id"].as_str().unwrap().to_string();
+        assert_eq!(api.wait_terminal(&token, &id).await["status"], "SUCCEEDED");
+        let made = stack
+            .sim
+            .state
+            .find("omni-video", &id)
+            .expect("Kling's Omni task");
+        let base = &made.request["contents"][1];
+        assert_eq!(base["type"], "base_video", "{}", made.request);
+        assert!(base["url"].as_str().unwrap().starts_with("http"));
+        let stored = store(&stack)
+            .get_task(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .video
+            .unwrap();
+        let got = stored.duration_seconds.unwrap();
+        assert!((got - seconds).abs() < 0.5, "as long as the video: {got}");
+    }
+    let stranger = stack.token("stranger").unwrap();
+    let (status, _, err) = api
+        .create(&stranger, "theirs", &edit_of(json!({"video_id": src_id})))
+        .await;
+    assert_eq!(status, 404, "{err}");
+    assert!(
+        store(&stack).ledger("stranger").await.unwrap().is_empty(),
+        "nothing charged"
+    );
+    let long = upload(&api, &token, "video/mp4", reference(16)).await;
+    let junk = upload(&api, &token, "video/mp4", b"not a video at all".to_vec()).await;
+    let cases = [
+        (edit_of(json!({"upload_id": long})), "source_duration"),
+        (edit_of(json!({"upload_id": junk})), "invalid_video"),
+    ];
+    refused_free_of_charge(&stack, &token, "editor", cases).await;
+
+    stack.sim.state.set_faults(provider_sim::Faults {
+        fail_rate: 1.0,
+        ..Default::default()
+    });
+    let (_, _, task) = api
+        .create(&token, "edit-fails", &edit_of(json!({"upload_id": four})))
+        .await;
+    let id = task["id"].as_str().unwrap().to_string();
+    assert_eq!(api.wait_terminal(&token, &id).await["status"], "FAILED");
+    let entries = store(&stack).ledger("editor").await.unwrap();
+    let refunds: Vec<f64> = entries
+        .iter()
+        .filter(|e| e.task_id.as_str() == id && e.kind == shared::ports::LedgerKind::Refund)
+        .map(|e| e.units.as_f64())
+        .collect();
+    assert_eq!(
+        refunds,
+        [task["cost_units"].as_f64().unwrap()],
+        "refunded once, in full"
+    );
+
+    let legacy = start(|_| {}).await;
+    let (api, token) = (
+        Api::new(&legacy),
+        legacy.token_with_plan("editor", "pro").unwrap(),
+    );
+    let clip = upload(&api, &token, "video/mp4", reference(4)).await;
+    let cases = [(edit_of(json!({"upload_id": clip})), "kind_not_available")];
+    refused_free_of_charge(&legacy, &token, "editor", cases).await;
 }
