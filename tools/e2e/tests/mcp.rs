@@ -1,6 +1,7 @@
 //! The agent tool surface on the local stack, driven by a maintained MCP client (the MCP
 //! Python SDK, `tools/independent/mcp_client.py`): the tools and every kind are listed, a video
-//! is made end to end through them and then given sound (a second kind, on that video), and
+//! is made end to end through them and then given sound (a second kind, on that video), every
+//! other kind is made from uploads (an Omni edit on a stack with Kling's standard API), and
 //! invalid or blocked requests get the codes the HTTP API gives.
 
 mod common;
@@ -8,27 +9,33 @@ mod common;
 use common::{Api, start, t2v};
 use serde_json::{Value, json};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
-    let stack = start(|_| {}).await;
-    let token = stack.token_with_plan("agent", "pro").unwrap();
+/// The MCP client against a stack; `only` limits the kinds it makes (`MCP_KINDS`).
+async fn run_client(stack: &devstack::stack::Stack, token: &str, only: Option<&str>) -> Value {
     let script = common::workspace_root().join("tools/independent/mcp_client.py");
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let url = format!("{}/mcp", stack.api_url);
     let files = media_files();
-    let out = tokio::process::Command::new(python)
-        .arg(script)
-        .args([url.as_str(), token.as_str()])
-        .args(files.iter().map(|f| f.as_os_str()))
-        .output()
-        .await
-        .unwrap();
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(script)
+        .args([url.as_str(), token])
+        .args(files.iter().map(|f| f.as_os_str()));
+    if let Some(kinds) = only {
+        cmd.env("MCP_KINDS", kinds);
+    }
+    let out = cmd.output().await.unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
+    let stack = start(|_| {}).await;
+    let token = stack.token_with_plan("agent", "pro").unwrap();
+    let got = run_client(&stack, &token, None).await;
     assert_eq!(
         got["tools"],
         json!([
@@ -60,6 +67,10 @@ async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
             "{kind} through create_video: {got}"
         );
     }
+    assert_eq!(
+        got["made"]["omni_edit"], "kind_not_available",
+        "Kling's /v1 makes no Omni edits: the HTTP API's code, {got}"
+    );
 
     // The same requests through HTTP: the same codes.
     let api = Api::new(&stack);
@@ -79,6 +90,19 @@ async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
         "mcp: tools listed, {} made through them, codes as over HTTP",
         got["final"]["body"]["id"]
     );
+}
+
+/// On Kling's standard API the same client makes an Omni edit of its uploaded video.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_client_makes_an_omni_edit_on_klings_standard_api() {
+    let stack = start(|o| {
+        o.extra_env
+            .push(("KLING_API_STYLE".into(), "standard".into()))
+    })
+    .await;
+    let token = stack.token_with_plan("agent", "pro").unwrap();
+    let got = run_client(&stack, &token, Some("omni_edit")).await;
+    assert_eq!(got["made"], json!({"omni_edit": "SUCCEEDED"}), "{got}");
 }
 
 /// A photo, a 6-second reference video and a 4-second voice, written where the client reads them.
