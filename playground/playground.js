@@ -1,6 +1,6 @@
 // The playground: the app's side of the API, in plain JavaScript. It creates tasks of every
 // kind — text and image to video, effects, motion control and talking photos (uploading the
-// photo, reference video or voice first), sound for one of your videos — follows one task live (label, queue position, progress), plays the stored MP4,
+// photo, reference video or voice first), sound for or an edit of one of your videos — follows one task live (label, queue position, progress), plays the stored MP4,
 // lists history and cancels.
 "use strict";
 
@@ -56,6 +56,12 @@ async function requestBody() {
     return { type, image: await photo(), voice: await upload("voice", "a voice recording"),
       prompt, quality: $("quality").value, rights_confirmed: $("rights").checked };
   }
+  if (type === "omni_edit") {
+    if (!$("source").value) throw new Error("choose one of your finished videos first");
+    const image = $("image").files[0] ? await photo() : undefined;
+    return { type, source: { video_id: $("source").value }, prompt, image, quality: $("quality").value,
+      rights_confirmed: $("rights").checked };
+  }
   if (type === "video_to_audio") {
     if (!$("source").value) throw new Error("choose one of your finished videos first");
     return { type, source: { video_id: $("source").value }, prompt, music_prompt: $("music_prompt").value.trim() || undefined };
@@ -73,15 +79,16 @@ async function requestBody() {
 // The fields each kind takes.
 function showFields() {
   const type = $("type").value;
-  const photoKind = ["image_to_video", "effect", "motion_control", "avatar"].includes(type);
+  const photoKind = ["image_to_video", "effect", "motion_control", "avatar", "omni_edit"].includes(type);
   $("image-fields").hidden = !photoKind;
   $("effect-fields").hidden = type !== "effect";
-  $("source-fields").hidden = type !== "video_to_audio";
+  $("source-fields").hidden = type !== "video_to_audio" && type !== "omni_edit";
+  $("music-field").hidden = type !== "video_to_audio";
   $("motion-fields").hidden = type !== "motion_control";
   $("voice-fields").hidden = type !== "avatar";
   $("clip-fields").hidden = type === "effect" || type === "video_to_audio";
   // The input's length decides these kinds' length.
-  $("duration-field").hidden = type === "motion_control" || type === "avatar";
+  $("duration-field").hidden = ["motion_control", "avatar", "omni_edit"].includes(type);
   $("aspect-field").hidden = type !== "text_to_video";
 }
 

@@ -128,11 +128,27 @@ try {
   await page.waitForSelector("#video-duration:not([hidden])", { timeout: 60_000 });
   const spoken = Number(await page.getAttribute("#video-duration", "data-seconds"));
   assert.ok(Math.abs(spoken - 4) < 0.25, `as long as its voice: ${spoken}`);
+
+  // An edit of the first video: the form asks for what an edit takes, and the request passes
+  // validation (this stack runs Kling's /v1, which makes no edits: kind_not_available).
+  await page.selectOption("#type", "omni_edit");
+  for (const [field, shown] of [["#source-fields", true], ["#music-field", false], ["#duration-field", false], ["#image-fields", true]]) {
+    assert.equal(await page.isVisible(field), shown, `${field} for an edit`);
+  }
+  await page.selectOption("#source", id);
+  await page.setInputFiles("#image", []);
+  await page.check("#rights");
+  await page.fill("#prompt", "make it snow on @video_1");
+  const edit = page.waitForResponse((r) => r.url().endsWith("/v1/videos") && r.request().method() === "POST");
+  await page.click("#create");
+  assert.equal((await edit).status(), 422);
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /^kind_not_available: /);
   assert.deepEqual(problems, []);
 
   mkdirSync(dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(`browser: ${id} ${[...seen].join(" → ")}; <video> ${video.width}x${video.height}, ${video.duration.toFixed(2)} s; image-to-video ${imageTask} ready; sound for it ${soundTask}, ${sound.toFixed(2)} s; talking photo ${avatarTask}, ${spoken.toFixed(2)} s; screenshot ${screenshot}`);
+  console.log(`browser: ${id} ${[...seen].join(" → ")}; <video> ${video.width}x${video.height}, ${video.duration.toFixed(2)} s; image-to-video ${imageTask} ready; sound for it ${soundTask}, ${sound.toFixed(2)} s; talking photo ${avatarTask}, ${spoken.toFixed(2)} s; an edit answered kind_not_available on /v1; screenshot ${screenshot}`);
 } finally {
   await browser.close();
 }
