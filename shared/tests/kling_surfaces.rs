@@ -932,3 +932,102 @@ async fn an_omni_edit_is_made_on_the_standard_api_as_long_as_its_video() {
     }
     assert_eq!(sim.state.task_count(), 2, "nothing sent for a refused edit");
 }
+
+/// Serves these bytes at `/file` (an audio upload's presigned URL, as Kling fetches it).
+async fn file_server(bytes: Vec<u8>) -> String {
+    let app = axum::Router::new().route(
+        "/file",
+        axum::routing::get(move || {
+            let bytes = bytes.clone();
+            async move { bytes }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/file", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+fn lip_sync(
+    task_id: &str,
+    video: &ProviderJob,
+    voice_url: &str,
+    voice_seconds: f64,
+) -> GenerationRequest {
+    GenerationRequest {
+        kind: VideoType::LipSync,
+        prompt: None,
+        duration_seconds: 5,
+        source: Some(shared::provider::SourceVideo {
+            task_id: Some("src-1".into()),
+            made_by: "kling".into(),
+            provider_video_id: video.video_id.clone(),
+            url: video.video_url.clone(),
+            duration_seconds: 5.0,
+        }),
+        voice: Some(shared::domain::generation::AudioInput {
+            url: voice_url.into(),
+            duration_seconds: voice_seconds,
+        }),
+        ..request(task_id)
+    }
+}
+
+/// A lip-sync on `/v1`: the faces identified first (by Kling's own id for the video), then one
+/// task on `/v1/videos/advanced-lip-sync` with the audio laid where the face appears; it comes
+/// back as long as the video, billed per started 5 s. A face identification that keeps failing
+/// creates nothing and is "busy"; audio under 2 s is refused before any request.
+#[tokio::test]
+async fn a_lip_sync_identifies_the_face_then_makes_one_task_as_long_as_the_video() {
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let p = provider(&sim, Surface::Legacy);
+    let source = p.submit(&request("src-1"), Deadline::none()).await.unwrap();
+    let source = wait_done(&p, &source, "src-1").await;
+    let voice = file_server(shared::domain::audio_probe::wav(3.5)).await;
+    let r = lip_sync("ls-1", &source, &voice, 3.5);
+    p.check(&r).unwrap();
+    let job = p.submit(&r, Deadline::none()).await.unwrap();
+    let made = sim
+        .state
+        .find("advanced-lip-sync", "ls-1")
+        .expect("a lip-sync task");
+    assert_eq!(
+        made.request["face_choose"],
+        serde_json::json!([{"face_id": "0", "sound_file": voice, "sound_start_time": 0,
+            "sound_end_time": 3500, "sound_insert_time": 0}])
+    );
+    let lookup = JobLookup {
+        kind: VideoType::LipSync,
+        ..lookup_of(&job, "ls-1")
+    };
+    let mut done = None;
+    for _ in 0..200 {
+        let now = p.lookup(lookup, Deadline::none()).await.unwrap();
+        if now.status == JobStatus::Succeeded {
+            done = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let done = done.expect("the lip-sync finished");
+    assert_eq!(
+        done.video_duration_seconds,
+        Some(5.0),
+        "as long as the video"
+    );
+    assert_eq!(done.billed_units.as_deref(), Some("0.5"));
+    assert_eq!(p.expected_units(&r), Some(0.5), "0.5 units per started 5 s");
+
+    sim.state.set_faults(next(5001, 20, CallKind::Create));
+    let busy = p
+        .submit(&lip_sync("ls-2", &source, &voice, 3.5), Deadline::none())
+        .await;
+    assert!(matches!(busy, Err(ProviderError::Busy { .. })), "{busy:?}");
+    sim.state.set_faults(Faults::default());
+    let short = lip_sync("ls-3", &source, &voice, 1.5);
+    assert!(matches!(
+        p.check(&short),
+        Err(ProviderError::NotCreated { .. })
+    ));
+    assert_eq!(sim.state.task_count(), 2, "the source and one lip-sync");
+}

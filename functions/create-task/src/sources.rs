@@ -98,7 +98,8 @@ async fn from_upload<A: Ports>(app: &A, key: &str) -> Result<Source, ApiError> {
 }
 
 /// The request's voice (an audio upload, its length read from the file), with the task's length
-/// taken from it.
+/// taken from it unless a source video gives it (lip-sync: as long as the video). The kind's
+/// input lengths bound the audio too (avatar 2-300 s, lip-sync 2-60 s).
 pub(crate) async fn read_voice<A: Ports>(
     app: &A,
     user_id: &str,
@@ -130,7 +131,9 @@ pub(crate) async fn read_voice<A: Ports>(
             format!("{e} (this one is {seconds:.1} s)"),
         )
     })?;
-    spec.duration = whole;
+    if spec.source.is_none() {
+        spec.duration = whole;
+    }
     Ok(Some(Source {
         task: None,
         key,

@@ -426,7 +426,20 @@ pub const KINDS: &[KindOffer] = &[
         tiered: true,
         multiplier: 100,
     },
+    // Kling's `/v1/videos/advanced-lip-sync` (after `identify-face`): a 2-60 s video's face
+    // speaking 2-60 s of audio; as long as the video, priced per second of it.
+    KindOffer {
+        kind: VideoType::LipSync,
+        surfaces: &[Surface::KlingLegacy],
+        durations: 2..=60,
+        price: PriceBasis::PerSecond,
+        tiered: false,
+        multiplier: 100,
+    },
 ];
+
+/// Kling bills a lip-sync per started 5 seconds of video, 0.5 units each (in hundredths).
+pub const LIP_SYNC_UNIT_HUNDREDTHS_PER_5S: u64 = 50;
 
 /// The model that edits videos (Kling's standard name).
 pub const OMNI_MODEL: &str = "kling-3.0-omni";
@@ -508,6 +521,7 @@ pub fn kind(kind: VideoType) -> &'static KindOffer {
         VideoType::MotionControl => 4,
         VideoType::Avatar => 5,
         VideoType::OmniEdit => 6,
+        VideoType::LipSync => 7,
     };
     &KINDS[i]
 }
@@ -747,10 +761,11 @@ mod tests {
             VideoType::MotionControl,
             VideoType::Avatar,
             VideoType::OmniEdit,
+            VideoType::LipSync,
         ] {
             assert_eq!(kind(k).kind, k);
         }
-        assert_eq!(KINDS.len(), 7);
+        assert_eq!(KINDS.len(), 8);
     }
 
     #[test]
@@ -812,6 +827,15 @@ mod tests {
             (2, video, Surface::KlingLegacy, Some(Duration)),
             (5, video, Surface::Fal, Some(Kind)),
         ];
+        let lip_sync = |secs, surface| check_on_video(VideoType::LipSync, secs, None, surface);
+        assert!(
+            lip_sync(2, Surface::KlingLegacy).is_ok() && lip_sync(60, Surface::KlingLegacy).is_ok()
+        );
+        assert!(
+            lip_sync(1, Surface::KlingLegacy).is_err()
+                && lip_sync(61, Surface::KlingLegacy).is_err()
+        );
+        assert!(lip_sync(5, Surface::KlingStandard).is_err() && lip_sync(5, Surface::Fal).is_err());
         let avatar = |secs| check_on_video(VideoType::Avatar, secs, None, Surface::KlingLegacy);
         assert!(avatar(2).is_ok() && avatar(300).is_ok());
         assert!(

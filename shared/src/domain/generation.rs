@@ -23,6 +23,9 @@ pub enum VideoType {
     /// One of the caller's videos changed as a prompt says (Kling 3.0 Omni's base video), as
     /// long as the video.
     OmniEdit,
+    /// One of the caller's videos with its face's lips moved to an uploaded audio, as long as
+    /// the video.
+    LipSync,
 }
 
 impl VideoType {
@@ -35,6 +38,7 @@ impl VideoType {
             VideoType::MotionControl => "motion_control",
             VideoType::Avatar => "avatar",
             VideoType::OmniEdit => "omni_edit",
+            VideoType::LipSync => "lip_sync",
         }
     }
 
@@ -206,7 +210,7 @@ pub struct GenerationRequest {
     /// Music to add, for `VideoToAudio` (`prompt` is the sound effects).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub music_prompt: Option<String>,
-    /// The audio an `Avatar` speaks.
+    /// The audio an `Avatar` speaks, or a `LipSync` video's lips follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<AudioInput>,
     /// Whose orientation a `MotionControl` video keeps.

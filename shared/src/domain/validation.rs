@@ -176,7 +176,7 @@ pub struct VideoSpec {
     pub source: Option<SourceRef>,
     /// Whose orientation a `motion_control` video keeps.
     pub orientation: Option<Orientation>,
-    /// The upload id of the audio an `avatar` speaks.
+    /// The upload id of the audio an `avatar` speaks (or a `lip_sync` video's lips follow).
     pub voice: Option<String>,
 }
 
@@ -337,6 +337,7 @@ fn video_type(body: &CreateVideoBody) -> Result<VideoType, ApiError> {
         Some(Some("motion_control")) => Ok(VideoType::MotionControl),
         Some(Some("avatar")) => Ok(VideoType::Avatar),
         Some(Some("omni_edit")) => Ok(VideoType::OmniEdit),
+        Some(Some("lip_sync")) => Ok(VideoType::LipSync),
         Some(_) => Err(invalid(
             "invalid_type",
             "type",
@@ -568,7 +569,7 @@ fn cfg_scale(body: &CreateVideoBody) -> Result<Option<f32>, ApiError> {
 }
 
 /// The `type` values the API takes.
-pub const KIND_NAMES: [&str; 7] = [
+pub const KIND_NAMES: [&str; 8] = [
     "text_to_video",
     "image_to_video",
     "effect",
@@ -576,6 +577,7 @@ pub const KIND_NAMES: [&str; 7] = [
     "motion_control",
     "avatar",
     "omni_edit",
+    "lip_sync",
 ];
 
 /// Start and end frames: only for image-to-video, which needs at least one, with the
@@ -640,6 +642,7 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         VideoType::MotionControl => return motion_control::validate_motion_control(body),
         VideoType::Avatar => return avatar::validate_avatar(body),
         VideoType::OmniEdit => return omni_edit::validate_omni_edit(body),
+        VideoType::LipSync => return lip_sync::validate_lip_sync(body),
         VideoType::TextToVideo | VideoType::ImageToVideo => {}
     }
     let model_fields: Vec<&str> = body
@@ -720,6 +723,7 @@ impl GenerationRequest {
 
 mod avatar;
 mod effect;
+mod lip_sync;
 mod motion_control;
 mod omni_edit;
 mod source;

@@ -84,10 +84,17 @@ const UNITS: &[(&str, [u64; 4])] = &[
 
 /// What a finished video costs, as Kling writes it (`"1.5"`, `"6"`).
 pub fn units(model: &str, mode: &str, sound: bool, duration: u32) -> String {
+    if model == crate::lip_sync::MODEL {
+        return decimal(u64::from(duration).div_ceil(5) * 50);
+    }
     let per_second = UNITS.iter().find(|(m, _)| *m == model).map_or(0, |(_, u)| {
         u[usize::from(mode == "pro") + 2 * usize::from(sound)]
     });
-    let hundredths = per_second * u64::from(duration);
+    decimal(per_second * u64::from(duration))
+}
+
+/// Hundredths of a unit as Kling writes them (`"1.5"`, `"6"`).
+fn decimal(hundredths: u64) -> String {
     let text = format!("{}.{:02}", hundredths / 100, hundredths % 100);
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }

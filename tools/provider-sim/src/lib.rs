@@ -13,6 +13,7 @@ pub mod capability;
 pub mod effects;
 pub mod fal;
 pub mod faults;
+pub mod lip_sync;
 pub mod motion;
 pub mod omni;
 pub mod routes;

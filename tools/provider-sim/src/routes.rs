@@ -25,6 +25,10 @@ pub fn router(state: Arc<SimState>) -> Router {
             get(list_avatar).post(create_avatar),
         )
         .route("/v1/videos/avatar/image2video/{id}", get(query_avatar))
+        .route(
+            "/v1/videos/identify-face",
+            post(crate::lip_sync::identify_face),
+        )
         .route("/text-to-video/{model}", post(crate::standard::create_text))
         .route(
             "/motion-control/{model}",
@@ -90,6 +94,7 @@ fn kind_of(product: &str, segment: &str) -> Result<&'static str, Fail> {
         ("videos", "image2video") => Ok("image2video"),
         ("videos", "effects") => Ok("effects"),
         ("videos", "motion-control") => Ok("motion-control"),
+        ("videos", "advanced-lip-sync") => Ok("advanced-lip-sync"),
         ("audio", "video-to-audio") => Ok("video-to-audio"),
         ("avatar", "image2video") => Ok("avatar"),
         _ => Err(fail(404, 1203, "requested resource does not exist")),
@@ -190,6 +195,7 @@ async fn create_inner(
         "video-to-audio" => crate::sound::validate_video_to_audio(state, &body).await,
         "motion-control" => crate::motion::validate_motion_control(state, &body).await,
         "avatar" => crate::avatar::validate_avatar(state, &body).await,
+        "advanced-lip-sync" => crate::lip_sync::validate_lip_sync(state, &body).await,
         "text2video" => validate_text2video(&body),
         "effects" => crate::effects::validate_effects(&body),
         _ => validate_image2video(&body),

@@ -23,7 +23,7 @@ fn prompt(body: &Value, field: &str) -> Result<Option<String>, Fail> {
 }
 
 /// The source's length in seconds, from this account's own task or from the file at the URL.
-async fn source_seconds(state: &SimState, body: &Value) -> Result<f64, Fail> {
+pub(crate) async fn source_seconds(state: &SimState, body: &Value) -> Result<f64, Fail> {
     match (opt_str(body, "video_id")?, opt_str(body, "video_url")?) {
         (Some(id), None) => {
             let task = id
@@ -91,7 +91,7 @@ pub(crate) async fn validate_video_to_audio(
 }
 
 /// `task_info.parent_video` as Kling shows it.
-fn parent_video(request: &Value, seconds: f64) -> Value {
+pub(crate) fn parent_video(request: &Value, seconds: f64) -> Value {
     json!({
         "id": request["video_id"].as_str().unwrap_or_default(),
         "url": request["video_url"].as_str().unwrap_or_default(),

@@ -188,6 +188,8 @@ struct Inner {
     rng: StdRng,
     videos: HashMap<(Aspect, Resolution, u32), Arc<Vec<u8>>>,
     downloads: HashMap<String, u32>,
+    /// Lip-sync sessions from `identify-face`: the video's `parent_video` and its length.
+    sessions: HashMap<String, (Value, f64)>,
 }
 
 pub struct SimState {
@@ -229,9 +231,23 @@ impl SimState {
                 faults,
                 videos: HashMap::new(),
                 downloads: HashMap::new(),
+                sessions: HashMap::new(),
             }),
             config,
         }
+    }
+
+    /// A face-identification session for a video (`parent_video`, length in seconds).
+    pub fn open_session(&self, parent: Value, seconds: f64) -> String {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = format!("s{}", inner.next_id);
+        inner.sessions.insert(id.clone(), (parent, seconds));
+        id
+    }
+
+    pub fn session(&self, id: &str) -> Option<(Value, f64)> {
+        self.lock().sessions.get(id).cloned()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -1,5 +1,7 @@
 //! `source`, the video a kind works on: `{"video_id": "<one of your tasks>"}` or
-//! `{"upload_id": "<a video you uploaded>"}`. Whose it is, and how long, is checked at admission.
+//! `{"upload_id": "<a video you uploaded>"}`; `voice`, the audio one speaks:
+//! `{"upload_id": "<an audio you uploaded>"}`. Whose they are, and how long, is checked at
+//! admission.
 
 use serde_json::Value;
 
@@ -42,6 +44,34 @@ pub(super) fn source(
             "invalid_source",
             "source",
             "source must be {\"video_id\": \"<id>\"} or {\"upload_id\": \"<id>\"}",
+        )
+    })
+}
+
+/// `voice: {"upload_id": "<id>"}`, an audio upload (`avatar`, `lip_sync`).
+pub(super) fn voice(
+    body: &crate::domain::validation::CreateVideoBody,
+    kind: VideoType,
+) -> Result<String, ApiError> {
+    let Some(v) = present(&body.voice) else {
+        return Err(invalid(
+            "voice_required",
+            "voice",
+            format!(
+                "{} needs voice: {{\"upload_id\": \"<an uploaded MP3, WAV, M4A or AAC>\"}}",
+                kind.as_str()
+            ),
+        ));
+    };
+    let id = match v {
+        Value::Object(map) if map.len() == 1 => map.get("upload_id").and_then(Value::as_str),
+        _ => None,
+    };
+    id.filter(well_formed).map(str::to_string).ok_or_else(|| {
+        invalid(
+            "invalid_voice",
+            "voice",
+            "voice must be {\"upload_id\": \"<id>\"}, an audio upload",
         )
     })
 }

@@ -562,6 +562,51 @@ fn an_omni_edit_takes_a_video_a_prompt_and_an_optional_reference_photo() {
 }
 
 #[test]
+fn a_lip_sync_takes_a_video_and_an_uploaded_voice() {
+    let ok = json!({"type": "lip_sync", "source": {"upload_id": "v-1"},
+        "voice": {"upload_id": "a-1"}, "rights_confirmed": true});
+    let spec = validate(&body(ok.clone())).unwrap();
+    assert_eq!(spec.video_type, VideoType::LipSync);
+    assert_eq!(
+        (spec.source, spec.voice.as_deref()),
+        (Some(SourceRef::Upload("v-1".into())), Some("a-1"))
+    );
+    let with = |field: &str, v: Value| {
+        let mut b = ok.clone();
+        b[field] = v;
+        b
+    };
+    let cases = [
+        (with("source", Value::Null), "source", "source_required"),
+        (with("voice", Value::Null), "voice", "voice_required"),
+        (
+            with("voice", json!({"video_id": "t"})),
+            "voice",
+            "invalid_voice",
+        ),
+        (
+            with("rights_confirmed", Value::Null),
+            "rights_confirmed",
+            "consent_required",
+        ),
+        (
+            with("prompt", json!("sing")),
+            "prompt",
+            "field_not_for_kind",
+        ),
+        (
+            with("image", json!({"upload_id": "p"})),
+            "image",
+            "field_not_for_kind",
+        ),
+    ];
+    for (b, field, code) in cases {
+        let err = validate(&body(b.clone())).expect_err(&b.to_string());
+        assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{b}");
+    }
+}
+
+#[test]
 fn a_two_photo_effect_takes_images_left_and_right() {
     let two = json!({"type": "effect", "scene": "hug_pro", "rights_confirmed": true,
         "images": [{"upload_id": "left"}, {"upload_id": "right"}]});

@@ -8,6 +8,7 @@ use super::client::{KlingClient, TaskRef, VideoKind};
 use super::config::KlingConfig;
 use super::config::Surface;
 use super::error::{ErrorKind, KlingError};
+use super::lip_sync::{IdentifyFace, LipSyncJob};
 use super::standard::{Ids, MAX_IDS_PER_QUERY, StandardTask};
 use super::standard_map;
 use super::wire::{
@@ -85,6 +86,8 @@ pub enum WireRequest {
     VideoToAudio(VideoToAudioRequest),
     MotionControl(MotionControlRequest),
     Avatar(AvatarRequest),
+    /// Two calls: the faces first (`lip_sync`).
+    LipSync(LipSyncJob),
 }
 
 fn extras(r: &GenerationRequest) -> Extras {
@@ -136,6 +139,7 @@ pub fn wire_request(r: &GenerationRequest) -> Result<WireRequest, KlingError> {
         }
         VideoType::MotionControl => WireRequest::MotionControl(motion_control(r, external_task_id)),
         VideoType::Avatar => WireRequest::Avatar(avatar(r, external_task_id)),
+        VideoType::LipSync => WireRequest::LipSync(lip_sync(r, external_task_id)),
         VideoType::VideoToAudio => WireRequest::VideoToAudio(video_to_audio(r, external_task_id)),
         VideoType::Effect => WireRequest::Effect(EffectsRequest {
             effect_scene: r.scene.clone().unwrap_or_default(),
@@ -244,6 +248,15 @@ pub fn provider_error(e: &KlingError) -> ProviderError {
             reason: r.clone(),
         },
         KlingError::InvalidInput(_) => ProviderError::NotCreated { reason },
+        // No task exists yet: a transient failure is a busy provider, a missing video a refusal.
+        KlingError::BeforeCreate(inner) => match provider_error(inner) {
+            ProviderError::OutcomeUnknown { .. } => ProviderError::Busy {
+                reason,
+                retry_after: Duration::from_secs(30),
+            },
+            ProviderError::NotFound => ProviderError::NotCreated { reason },
+            other => other,
+        },
     }
 }
 
@@ -256,6 +269,7 @@ fn kind(v: VideoType) -> Option<VideoKind> {
         VideoType::VideoToAudio => VideoKind::VideoToAudio,
         VideoType::MotionControl => VideoKind::MotionControl,
         VideoType::Avatar => VideoKind::Avatar,
+        VideoType::LipSync => VideoKind::LipSync,
         VideoType::OmniEdit => return None,
     })
 }
@@ -266,6 +280,27 @@ fn avatar(r: &GenerationRequest, external_task_id: Option<String>) -> AvatarRequ
         sound_file: r.voice.as_ref().map(|v| v.url.clone()).unwrap_or_default(),
         prompt: r.prompt.clone(),
         mode: r.model.mode.as_str().to_string(),
+        callback_url: r.callback_url.clone(),
+        external_task_id,
+    }
+}
+
+/// The source by Kling's id while it keeps it, else by the file's URL; the audio by URL; both
+/// lengths in ms (read from the files at create).
+fn lip_sync(r: &GenerationRequest, external_task_id: Option<String>) -> LipSyncJob {
+    let video_id = kling_video_id(r).map(str::to_string);
+    let source = r.source.as_ref();
+    let ms = |seconds: f64| (seconds * 1000.0).max(0.0) as u64;
+    LipSyncJob {
+        video: IdentifyFace {
+            video_url: source
+                .filter(|_| video_id.is_none())
+                .and_then(|s| s.url.clone()),
+            video_id,
+        },
+        sound_file: r.voice.as_ref().map(|v| v.url.clone()).unwrap_or_default(),
+        audio_ms: r.voice.as_ref().map_or(0, |v| ms(v.duration_seconds)),
+        video_ms: source.map_or(0, |s| ms(s.duration_seconds)),
         callback_url: r.callback_url.clone(),
         external_task_id,
     }
@@ -373,6 +408,9 @@ impl VideoProvider for KlingProvider {
                 on_video_check(request).and(wire_check::check_motion_control(&r))
             }
             WireRequest::Avatar(r) => on_video_check(request).and(wire_check::check_avatar(&r)),
+            WireRequest::LipSync(job) => {
+                on_video_check(request).and(wire_check::check_lip_sync(&job))
+            }
             WireRequest::Text(r) => wire_check::check_text2video(&r).map(|_| ()),
             WireRequest::Image(r) => wire_check::check_image2video(&r).map(|_| ()),
         };
@@ -380,6 +418,11 @@ impl VideoProvider for KlingProvider {
     }
 
     fn expected_units(&self, r: &GenerationRequest) -> Option<f64> {
+        if r.kind == VideoType::LipSync {
+            let started_fives = u64::from(r.duration_seconds).div_ceil(5);
+            let units = started_fives * catalogue::LIP_SYNC_UNIT_HUNDREDTHS_PER_5S;
+            return Some(units as f64 / 100.0);
+        }
         if r.kind == VideoType::OmniEdit {
             let rate = catalogue::OMNI_EDIT_UNIT_HUNDREDTHS[usize::from(r.model.mode == Mode::Pro)];
             return Some((rate * u64::from(r.duration_seconds)) as f64 / 100.0);
@@ -408,6 +451,7 @@ impl VideoProvider for KlingProvider {
             WireRequest::VideoToAudio(r) => self.client.create_video_to_audio(&r, deadline).await,
             WireRequest::MotionControl(r) => self.client.create_motion_control(&r, deadline).await,
             WireRequest::Avatar(r) => self.client.create_avatar(&r, deadline).await,
+            WireRequest::LipSync(job) => self.client.create_lip_sync(&job, deadline).await,
         };
         answer.map(|t| job(&t)).map_err(|e| logged(&e))
     }

@@ -44,6 +44,7 @@ pub enum VideoKind {
     VideoToAudio,
     MotionControl,
     Avatar,
+    LipSync,
 }
 
 impl VideoKind {
@@ -56,6 +57,7 @@ impl VideoKind {
             VideoKind::VideoToAudio => &["v1", "audio", "video-to-audio"],
             VideoKind::MotionControl => &["v1", "videos", "motion-control"],
             VideoKind::Avatar => &["v1", "videos", "avatar", "image2video"],
+            VideoKind::LipSync => &["v1", "videos", "advanced-lip-sync"],
         }
     }
 }
@@ -244,7 +246,7 @@ impl KlingClient {
         .await
     }
 
-    async fn create<B: Serialize>(
+    pub(crate) async fn create<B: Serialize>(
         &self,
         kind: VideoKind,
         body: &B,

@@ -103,6 +103,9 @@ pub enum KlingError {
     /// outcomes). Never a failure: the task is looked up again.
     #[error("create outcome unknown, last error: {0}")]
     Unsettled(Box<KlingError>),
+    /// A call a create depends on failed (lip-sync's face identification): no task was made.
+    #[error("before the create: {0}")]
+    BeforeCreate(Box<KlingError>),
 }
 
 impl From<crate::domain::catalogue::Refusal> for KlingError {

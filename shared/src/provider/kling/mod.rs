@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod error;
 mod jwt;
+pub mod lip_sync;
 pub mod standard;
 mod standard_map;
 mod wire;

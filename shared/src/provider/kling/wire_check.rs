@@ -187,6 +187,23 @@ pub fn check_avatar(req: &AvatarRequest) -> Result<(), KlingError> {
     }
 }
 
+/// Exactly one of Kling's video id and an http(s) URL, the audio by URL, 2-60 s of it
+/// (`docs/providers.md` §Job kinds: lip-sync).
+pub fn check_lip_sync(job: &super::lip_sync::LipSyncJob) -> Result<(), KlingError> {
+    let url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+    let video = match (&job.video.video_id, &job.video.video_url) {
+        (Some(id), None) => !id.is_empty(),
+        (None, Some(u)) => url(u),
+        _ => false,
+    };
+    if !video || !url(&job.sound_file) || !(2_000..=60_000).contains(&job.audio_ms) {
+        return Err(KlingError::InvalidInput(
+            "lip-sync takes a video (Kling's id or a URL) and 2-60 s of audio by URL".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub fn check_image2video(req: &Image2VideoRequest) -> Result<&'static Model, KlingError> {
     check_text("prompt", req.prompt.as_deref(), MAX_PROMPT_CHARS)?;
     check_text(
