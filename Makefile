@@ -87,7 +87,7 @@ browser-checks: tools browser-tools
 	$(BIN)/devstack exec --runtime builtin --api-port 0 --moto-port 0 --sim-port 0 --docs-port 0 \
 		--log-dir .devstack/browser -- node playground/test/browser.test.mjs
 
-## Start the local stack, run one task (KIND=text_to_video, image_to_video, effect, video_to_audio, motion_control, avatar or omni_edit) through the API, print the result, stop.
+## Start the local stack, run one task (KIND=text_to_video, image_to_video, effect, video_to_audio, motion_control, avatar, omni_edit or lip_sync) through the API, print the result, stop.
 demo: tools build
 	$(BIN)/devstack demo $(if $(KIND),--kind $(KIND))
 

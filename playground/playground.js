@@ -1,6 +1,6 @@
 // The playground: the app's side of the API, in plain JavaScript. It creates tasks of every
 // kind — text and image to video, effects, motion control and talking photos (uploading the
-// photo, reference video or voice first), sound for or an edit of one of your videos — follows one task live (label, queue position, progress), plays the stored MP4,
+// photo, reference video or voice first), sound for, a lip-sync or an edit of one of your videos — follows one task live (label, queue position, progress), plays the stored MP4,
 // lists history and cancels.
 "use strict";
 
@@ -56,6 +56,11 @@ async function requestBody() {
     return { type, image: await photo(), voice: await upload("voice", "a voice recording"),
       prompt, quality: $("quality").value, rights_confirmed: $("rights").checked };
   }
+  if (type === "lip_sync") {
+    if (!$("source").value) throw new Error("choose one of your finished videos first");
+    return { type, source: { video_id: $("source").value }, voice: await upload("voice", "a voice recording"),
+      rights_confirmed: $("rights-voice").checked };
+  }
   if (type === "omni_edit") {
     if (!$("source").value) throw new Error("choose one of your finished videos first");
     const image = $("image").files[0] ? await photo() : undefined;
@@ -82,11 +87,12 @@ function showFields() {
   const photoKind = ["image_to_video", "effect", "motion_control", "avatar", "omni_edit"].includes(type);
   $("image-fields").hidden = !photoKind;
   $("effect-fields").hidden = type !== "effect";
-  $("source-fields").hidden = type !== "video_to_audio" && type !== "omni_edit";
+  $("source-fields").hidden = !["video_to_audio", "omni_edit", "lip_sync"].includes(type);
   $("music-field").hidden = type !== "video_to_audio";
   $("motion-fields").hidden = type !== "motion_control";
-  $("voice-fields").hidden = type !== "avatar";
-  $("clip-fields").hidden = type === "effect" || type === "video_to_audio";
+  $("voice-fields").hidden = type !== "avatar" && type !== "lip_sync";
+  $("voice-rights").hidden = type !== "lip_sync";
+  $("clip-fields").hidden = ["effect", "video_to_audio", "lip_sync"].includes(type);
   // The input's length decides these kinds' length.
   $("duration-field").hidden = ["motion_control", "avatar", "omni_edit"].includes(type);
   $("aspect-field").hidden = type !== "text_to_video";

@@ -1,7 +1,7 @@
 // The playground in a real browser (Debian's Chromium, driven by playwright-core): create a
 // text-to-video task through the page, follow it live, and check that the <video> element
-// loads the stored file and reports its duration; then an image-to-video task and sound for the
-// first video. Saves a screenshot.
+// loads the stored file and reports its duration; then an image-to-video task, sound for the
+// first video, a talking photo, a lip-sync of the first video and an edit. Saves a screenshot.
 //
 //   PLAYGROUND_URL=http://127.0.0.1:PORT/playground/ node playground/test/browser.test.mjs
 import assert from "node:assert/strict";
@@ -129,6 +129,25 @@ try {
   const spoken = Number(await page.getAttribute("#video-duration", "data-seconds"));
   assert.ok(Math.abs(spoken - 4) < 0.25, `as long as its voice: ${spoken}`);
 
+  // A lip-sync of the first video with the same voice: as long as the video, not the voice.
+  await page.selectOption("#type", "lip_sync");
+  for (const [field, shown] of [["#source-fields", true], ["#voice-fields", true], ["#image-fields", false], ["#clip-fields", false]]) {
+    assert.equal(await page.isVisible(field), shown, `${field} for a lip-sync`);
+  }
+  await page.selectOption("#source", id);
+  await page.setInputFiles("#voice", voice);
+  await page.check("#rights-voice");
+  await page.click("#create");
+  await page.waitForFunction((seen) => {
+    const shown = document.getElementById("task-id").textContent;
+    return shown !== "" && !seen.includes(shown);
+  }, [id, imageTask, soundTask, avatarTask]);
+  const lipTask = await page.textContent("#task-id");
+  await page.waitForFunction(() => document.getElementById("status-label").dataset.status === "SUCCEEDED", null, { timeout: 120_000 });
+  await page.waitForSelector("#video-duration:not([hidden])", { timeout: 60_000 });
+  const synced = Number(await page.getAttribute("#video-duration", "data-seconds"));
+  assert.ok(Math.abs(synced - 5) < 0.25, `as long as its video: ${synced}`);
+
   // An edit of the first video: the form asks for what an edit takes, and the request passes
   // validation (this stack runs Kling's /v1, which makes no edits: kind_not_available).
   await page.selectOption("#type", "omni_edit");
@@ -148,7 +167,7 @@ try {
 
   mkdirSync(dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(`browser: ${id} ${[...seen].join(" → ")}; <video> ${video.width}x${video.height}, ${video.duration.toFixed(2)} s; image-to-video ${imageTask} ready; sound for it ${soundTask}, ${sound.toFixed(2)} s; talking photo ${avatarTask}, ${spoken.toFixed(2)} s; an edit answered kind_not_available on /v1; screenshot ${screenshot}`);
+  console.log(`browser: ${id} ${[...seen].join(" → ")}; <video> ${video.width}x${video.height}, ${video.duration.toFixed(2)} s; image-to-video ${imageTask} ready; sound for it ${soundTask}, ${sound.toFixed(2)} s; talking photo ${avatarTask}, ${spoken.toFixed(2)} s; lip-sync ${lipTask}, ${synced.toFixed(2)} s; an edit answered kind_not_available on /v1; screenshot ${screenshot}`);
 } finally {
   await browser.close();
 }

@@ -69,6 +69,7 @@ async def every_other_kind(session, http, api: str, files: list) -> dict:
         "effect": {"type": "effect", "scene": "pet_lion_pro", "image": photo, "rights_confirmed": True},
         "motion_control": {"type": "motion_control", "image": photo, "source": video, "rights_confirmed": True},
         "avatar": {"type": "avatar", "image": photo, "voice": voice, "rights_confirmed": True},
+        "lip_sync": {"type": "lip_sync", "source": video, "voice": voice, "rights_confirmed": True},
         "omni_edit": {"type": "omni_edit", "source": video, "prompt": "make it snow on @video_1",
                       "image": photo, "rights_confirmed": True},
     }

@@ -1559,3 +1559,74 @@ async fn an_omni_edit_follows_its_video_on_the_standard_api_only() {
     assert_error(&got, 422, "kind_not_available");
     assert_eq!(legacy.store.ledger_sum("alice").0, 0);
 }
+
+fn lip_sync_of(video: &str, voice: &str) -> Value {
+    json!({"type": "lip_sync", "source": {"video_id": video}, "voice": {"upload_id": voice},
+        "rights_confirmed": true})
+}
+
+/// A lip-sync: as long as its video (not its audio), priced per second of it; Kling's own id
+/// for the video while it keeps it; anyone else's video is 404, audio or video outside 2-60 s
+/// is refused by name, the standard API answers kind_not_available, and none of these costs
+/// anything.
+#[tokio::test]
+async fn a_lip_sync_follows_its_video_and_refuses_bad_audio() {
+    use shared::domain::audio_probe::wav;
+    let app = kling_app("legacy");
+    for t in [
+        stored_source("mine", "alice", 6.4, 1),
+        stored_source("long", "alice", 61.0, 1),
+        stored_source("bobs", "bob", 5.0, 1),
+    ] {
+        app.store.insert_task(t);
+    }
+    app.uploads.put("uploads/alice/speech", wav(3.0));
+    app.uploads.put("uploads/alice/speech-long", wav(61.0));
+    let (status, _, task) =
+        response_parts_of(&app, create(lip_sync_of("mine", "speech")).plan("pro")).await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(
+        task["duration"], 7,
+        "the video's 6.4 s, not the audio's 3 s"
+    );
+    assert_eq!(
+        task["cost_units"].as_f64(),
+        Some(7.0),
+        "per second, no tier"
+    );
+    let stored = app.store.get_task(task["id"].as_str().unwrap()).await;
+    let request = stored.unwrap().unwrap().request.unwrap();
+    assert_eq!(
+        request.source.unwrap().provider_video_id.as_deref(),
+        Some("kv-mine")
+    );
+    assert!(request.voice.unwrap().url.contains("uploads/alice/speech"));
+    let spent = app.store.ledger_sum("alice");
+    let refused = [
+        (lip_sync_of("bobs", "speech"), 404, "not_found"),
+        (lip_sync_of("long", "speech"), 422, "source_duration"),
+        (lip_sync_of("mine", "speech-long"), 422, "audio_duration"),
+        (lip_sync_of("mine", "missing"), 422, "upload_not_found"),
+        (
+            json!({"type": "lip_sync", "source": {"video_id": "mine"}, "rights_confirmed": true}),
+            422,
+            "voice_required",
+        ),
+    ];
+    for (body, status, code) in refused {
+        let got = response_parts_of(&app, create(body).plan("pro")).await;
+        assert_error(&got, status, code);
+    }
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        spent,
+        "refusals cost nothing"
+    );
+    let standard = kling_app("standard");
+    standard
+        .store
+        .insert_task(stored_source("mine", "alice", 6.4, 1));
+    standard.uploads.put("uploads/alice/speech", wav(3.0));
+    let got = response_parts_of(&standard, create(lip_sync_of("mine", "speech")).plan("pro")).await;
+    assert_error(&got, 422, "kind_not_available");
+}

@@ -23,7 +23,7 @@ pub struct DemoOutcome {
 pub const DEMO_USER: &str = "demo-user";
 
 /// The kinds `make demo KIND=…` can run, as the API names them.
-pub const KINDS: [&str; 7] = shared::domain::validation::KIND_NAMES;
+pub const KINDS: [&str; 8] = shared::domain::validation::KIND_NAMES;
 
 /// The stack settings a kind needs beyond the defaults: a kind Kling's legacy API does not
 /// offer but its standard API does (`omni_edit`) runs on the standard API.
@@ -144,7 +144,8 @@ impl Client {
     }
 }
 
-/// The request body for a kind; `video_to_audio` and `omni_edit` first make the video they work on.
+/// The request body for a kind; `video_to_audio`, `omni_edit` and `lip_sync` first make the
+/// video they work on.
 async fn body_for(c: &Client, kind: &str, timeout: Duration) -> Result<Value, DevError> {
     let prompt = "A paper boat drifting down a rainy city street at dusk, cinematic";
     let t2v = json!({"type": "text_to_video", "prompt": prompt, "duration": 5,
@@ -168,6 +169,13 @@ async fn body_for(c: &Client, kind: &str, timeout: Duration) -> Result<Value, De
             json!({"type": "avatar", "image": c.upload_photo().await?,
                 "voice": {"upload_id": c.upload("audio/wav", speech).await?["upload_id"]},
                 "rights_confirmed": true, "prompt": "smiling, nodding"})
+        }
+        "lip_sync" => {
+            let source = c.make(t2v, timeout).await?;
+            let speech = shared::domain::audio_probe::wav(3.0);
+            json!({"type": "lip_sync", "source": {"video_id": source["id"]},
+                "voice": {"upload_id": c.upload("audio/wav", speech).await?["upload_id"]},
+                "rights_confirmed": true})
         }
         "omni_edit" => {
             let source = c.make(t2v, timeout).await?;
@@ -253,6 +261,7 @@ fn served(stack: &Stack, id: &str) -> (Option<std::sync::Arc<Vec<u8>>>, Option<(
         "motion-control",
         "avatar",
         "omni-video",
+        "advanced-lip-sync",
     ]
     .into_iter()
     .find_map(|kind| stack.sim.state.find(kind, id));

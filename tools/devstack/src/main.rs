@@ -56,8 +56,8 @@ enum Command {
     Demo {
         #[command(flatten)]
         stack: StackArgs,
-        /// The kind: text_to_video, image_to_video, effect, video_to_audio, motion_control, avatar
-        /// or omni_edit (on Kling's standard API unless PROVIDER or KLING_API_STYLE say otherwise).
+        /// The kind: text_to_video, image_to_video, effect, video_to_audio, motion_control, avatar,
+        /// lip_sync or omni_edit (on Kling's standard API unless PROVIDER or KLING_API_STYLE say otherwise).
         #[arg(long, env = "KIND", default_value = "text_to_video")]
         kind: String,
     },

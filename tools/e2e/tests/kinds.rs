@@ -498,6 +498,8 @@ async fn every_kind_estimates_what_it_charges_and_is_refunded_when_it_fails() {
             "source": {"upload_id": dance}, "rights_confirmed": true}),
         json!({"type": "avatar", "image": {"upload_id": photo}, "voice": {"upload_id": speech},
             "rights_confirmed": true}),
+        json!({"type": "lip_sync", "source": {"video_id": src_id}, "voice": {"upload_id": speech},
+            "rights_confirmed": true}),
     ];
     // One at a time: the plan allows three in flight.
     let mut ids = Vec::new();
@@ -647,4 +649,70 @@ async fn an_omni_edit_changes_your_video_on_klings_standard_api() {
     let clip = upload(&api, &token, "video/mp4", reference(4)).await;
     let cases = [(edit_of(json!({"upload_id": clip})), "kind_not_available")];
     refused_free_of_charge(&legacy, &token, "editor", cases).await;
+}
+
+/// A lip-sync through the stack on Kling's `/v1`: one of the caller's videos (Kling identifies
+/// the face by its own id for it) and an uploaded WAV; the stored video is as long as the video,
+/// not the audio; another user's video is 404, audio over 60 s is refused — nothing charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lip_sync_makes_your_video_speak_the_uploaded_audio() {
+    use shared::domain::audio_probe::wav;
+    let stack = start(|_| {}).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("singer", "pro").unwrap();
+    let (_, _, src) = api
+        .create(&token, "src", &common::t2v("a singer on a stage"))
+        .await;
+    let src_id = src["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.wait_terminal(&token, &src_id).await["status"],
+        "SUCCEEDED"
+    );
+    let speech = upload(&api, &token, "audio/wav", wav(3.0)).await;
+    let body = |video: &str, voice: &str| {
+        json!({"type": "lip_sync", "source": {"video_id": video}, "voice": {"upload_id": voice},
+            "rights_confirmed": true})
+    };
+    let (status, _, task) = api.create(&token, "ls-1", &body(&src_id, &speech)).await;
+    assert_eq!((status, &task["duration"]), (202, &json!(5)), "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    assert_eq!(api.wait_terminal(&token, &id).await["status"], "SUCCEEDED");
+    let made = stack
+        .sim
+        .state
+        .find("advanced-lip-sync", &id)
+        .expect("Kling's lip-sync");
+    assert_eq!(
+        made.request["face_choose"][0]["sound_end_time"], 3000,
+        "{}",
+        made.request
+    );
+    let stored = store(&stack)
+        .get_task(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .video
+        .unwrap();
+    let got = stored.duration_seconds.unwrap();
+    assert!((got - 5.0).abs() < 0.5, "as long as the video: {got}");
+
+    let stranger = stack.token("stranger").unwrap();
+    let theirs = upload(&api, &stranger, "audio/wav", wav(3.0)).await;
+    let (status, _, err) = api
+        .create(&stranger, "theirs", &body(&src_id, &theirs))
+        .await;
+    assert_eq!(status, 404, "{err}");
+    assert!(
+        store(&stack).ledger("stranger").await.unwrap().is_empty(),
+        "nothing charged"
+    );
+    let long = upload(&api, &token, "audio/wav", wav(61.0)).await;
+    refused_free_of_charge(
+        &stack,
+        &token,
+        "singer",
+        [(body(&src_id, &long), "audio_duration")],
+    )
+    .await;
 }

@@ -60,7 +60,13 @@ async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
         "{got}"
     );
     assert_eq!(sound["source_task"], got["final"]["body"]["id"]);
-    let every = ["image_to_video", "effect", "motion_control", "avatar"];
+    let every = [
+        "image_to_video",
+        "effect",
+        "motion_control",
+        "avatar",
+        "lip_sync",
+    ];
     for kind in every {
         assert_eq!(
             got["made"][kind], "SUCCEEDED",
