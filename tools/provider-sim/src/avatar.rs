@@ -41,23 +41,33 @@ pub fn audio_seconds(bytes: Vec<u8>) -> Option<f64> {
     Some(t.seconds as f64 + t.frac)
 }
 
-pub(crate) async fn validate_avatar(state: &SimState, body: &Value) -> Result<NewTask, Fail> {
-    image(body, "image")?.ok_or_else(|| invalid("image is required"))?;
-    let mode = opt_str(body, "mode")?.unwrap_or("std");
-    if !["std", "pro"].contains(&mode) {
-        return Err(invalid("mode must be std or pro"));
-    }
+/// `sound_file` fetched (MP3/WAV/M4A/AAC, at most 5 MB) and measured: 2 s to `max` s.
+pub(crate) async fn sound_file_seconds(
+    state: &SimState,
+    body: &Value,
+    max: f64,
+) -> Result<f64, Fail> {
     let sound = opt_str(body, "sound_file")?.ok_or_else(|| invalid("sound_file is required"))?;
     let bytes = state
         .fetch(sound, MAX_AUDIO_BYTES)
         .await
         .map_err(|e| invalid(format!("sound_file could not be read: {e}")))?;
     let seconds = audio_seconds(bytes).ok_or_else(|| invalid("sound_file is not audio"))?;
-    if !(2.0..=300.0).contains(&seconds) {
+    if !(2.0..=max).contains(&seconds) {
         return Err(invalid(format!(
-            "the audio must last 2 to 300 s, not {seconds:.1} s"
+            "the audio must last 2 to {max} s, not {seconds:.1} s"
         )));
     }
+    Ok(seconds)
+}
+
+pub(crate) async fn validate_avatar(state: &SimState, body: &Value) -> Result<NewTask, Fail> {
+    image(body, "image")?.ok_or_else(|| invalid("image is required"))?;
+    let mode = opt_str(body, "mode")?.unwrap_or("std");
+    if !["std", "pro"].contains(&mode) {
+        return Err(invalid("mode must be std or pro"));
+    }
+    let seconds = sound_file_seconds(state, body, 300.0).await?;
     Ok(NewTask {
         kind: "avatar",
         external_task_id: opt_str(body, "external_task_id")?.map(str::to_string),

@@ -21,7 +21,6 @@ use crate::video::{Aspect, Resolution};
 
 /// The model name the sim bills lip-syncs under.
 pub const MODEL: &str = "lip-sync";
-const MAX_AUDIO_BYTES: usize = 5 * 1024 * 1024;
 const MIN_MS: u64 = 2_000;
 const FACE_ID: &str = "0";
 
@@ -62,18 +61,7 @@ async fn audio_ms(state: &SimState, item: &Value) -> Result<u64, Fail> {
     if item.get("audio_id").is_some() {
         return Err(invalid("this emulator takes sound_file, not audio_id"));
     }
-    let url = opt_str(item, "sound_file")?.ok_or_else(|| invalid("sound_file is required"))?;
-    let bytes = state
-        .fetch(url, MAX_AUDIO_BYTES)
-        .await
-        .map_err(|e| invalid(format!("sound_file could not be read: {e}")))?;
-    let seconds =
-        crate::avatar::audio_seconds(bytes).ok_or_else(|| invalid("sound_file is not audio"))?;
-    if !(2.0..=60.0).contains(&seconds) {
-        return Err(invalid(format!(
-            "the audio must last 2 to 60 s, not {seconds:.1} s"
-        )));
-    }
+    let seconds = crate::avatar::sound_file_seconds(state, item, 60.0).await?;
     Ok((seconds * 1000.0) as u64)
 }
 

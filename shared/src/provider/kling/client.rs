@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::config::{KlingAuth, KlingConfig, RetryPolicy};
 use super::error::{ErrorKind, KlingError};
 use super::jwt::JwtMinter;
+use super::lip_sync;
 use super::wire::{
     AvatarRequest, EffectsRequest, Envelope, Image2VideoRequest, KlingTask, MotionControlRequest,
     Text2VideoRequest, VideoToAudioRequest,
@@ -523,6 +524,37 @@ fn decode<T: DeserializeOwned + WithRequestId>(status: u16, bytes: &[u8]) -> Res
     data.set_request_id(envelope.request_id);
     Ok(data)
 }
+
+impl KlingClient {
+    /// Identify the faces, then create the task. A failed identification created nothing
+    /// (`KlingError::BeforeCreate`); the create is looked up by our id after a lost answer,
+    /// as every create is.
+    pub async fn create_lip_sync(
+        &self,
+        job: &lip_sync::LipSyncJob,
+        deadline: Deadline,
+    ) -> Result<KlingTask, KlingError> {
+        let segments = ["v1", "videos", "identify-face"];
+        let faces: lip_sync::Faces = self
+            .with_retries(deadline, || {
+                self.call(
+                    reqwest::Method::POST,
+                    &segments,
+                    &[],
+                    Some(&job.video),
+                    deadline,
+                )
+            })
+            .await
+            .map_err(|e| KlingError::BeforeCreate(Box::new(e)))?;
+        let request = job.request(&faces)?;
+        let external = request.external_task_id.clone();
+        self.create(VideoKind::LipSync, &request, external.as_deref(), deadline)
+            .await
+    }
+}
+
+impl WithRequestId for lip_sync::Faces {}
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::client::{Deadline, KlingClient, VideoKind};
 use super::error::KlingError;
-use super::wire::KlingTask;
 
 /// The shortest stretch of audio Kling lip-syncs, and the shortest overlap with the face.
 pub const MIN_SYNC_MS: u64 = 2_000;
@@ -28,8 +26,6 @@ pub struct Faces {
     #[serde(default)]
     pub face_data: Vec<Face>,
 }
-
-impl super::client::WithRequestId for Faces {}
 
 /// A face and when it is on screen (ms from the video's start).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -112,35 +108,6 @@ impl LipSyncJob {
             callback_url: self.callback_url.clone(),
             external_task_id: self.external_task_id.clone(),
         })
-    }
-}
-
-impl KlingClient {
-    /// Identify the faces, then create the task. A failed identification created nothing
-    /// (`KlingError::BeforeCreate`); the create is looked up by our id after a lost answer,
-    /// as every create is.
-    pub async fn create_lip_sync(
-        &self,
-        job: &LipSyncJob,
-        deadline: Deadline,
-    ) -> Result<KlingTask, KlingError> {
-        let segments = ["v1", "videos", "identify-face"];
-        let faces: Faces = self
-            .with_retries(deadline, || {
-                self.call(
-                    reqwest::Method::POST,
-                    &segments,
-                    &[],
-                    Some(&job.video),
-                    deadline,
-                )
-            })
-            .await
-            .map_err(|e| KlingError::BeforeCreate(Box::new(e)))?;
-        let request = job.request(&faces)?;
-        let external = request.external_task_id.clone();
-        self.create(VideoKind::LipSync, &request, external.as_deref(), deadline)
-            .await
     }
 }
 

@@ -156,13 +156,7 @@ fn motion_body(r: &GenerationRequest, prompt: String, options: Options) -> Creat
     contents.push(Content::Image {
         url: r.image.clone().unwrap_or_default(),
     });
-    contents.push(Content::Video {
-        url: r
-            .source
-            .as_ref()
-            .and_then(|s| s.url.clone())
-            .unwrap_or_default(),
-    });
+    contents.push(Content::Video { url: source_url(r) });
     CreateRequest {
         prompt: None,
         contents: Some(contents),
@@ -184,11 +178,7 @@ fn omni_edit_body(r: &GenerationRequest, prompt: String, options: Options) -> Cr
     let mut contents = vec![
         Content::Prompt { text: prompt },
         Content::BaseVideo {
-            url: r
-                .source
-                .as_ref()
-                .and_then(|s| s.url.clone())
-                .unwrap_or_default(),
+            url: source_url(r),
             id: "video_1".into(),
         },
     ];
@@ -211,6 +201,14 @@ fn omni_edit_body(r: &GenerationRequest, prompt: String, options: Options) -> Cr
         },
         options,
     }
+}
+
+/// The input video's URL (the standard API takes videos by URL only).
+fn source_url(r: &GenerationRequest) -> String {
+    r.source
+        .as_ref()
+        .and_then(|s| s.url.clone())
+        .unwrap_or_default()
 }
 
 fn resolution(r: &GenerationRequest) -> &'static str {
