@@ -38,6 +38,15 @@ async fn upload(api: &Api, token: &str, content_type: &str, bytes: Vec<u8>) -> S
     grant["upload_id"].as_str().unwrap().to_string()
 }
 
+/// One of the caller's videos, made from a prompt and SUCCEEDED: the source later kinds work on.
+async fn finished_video(api: &Api, token: &str, prompt: &str) -> String {
+    let (status, _, src) = api.create(token, "src", &common::t2v(prompt)).await;
+    assert_eq!(status, 202, "{src}");
+    let id = src["id"].as_str().unwrap().to_string();
+    assert_eq!(api.wait_terminal(token, &id).await["status"], "SUCCEEDED");
+    id
+}
+
 fn effect(scene: &str, upload_id: &str) -> Value {
     json!({"type": "effect", "scene": scene, "image": {"upload_id": upload_id},
         "rights_confirmed": true})
@@ -196,15 +205,7 @@ async fn sound_for_a_video_names_it_by_klings_id_then_by_our_copy_and_is_stored(
     let stack = start(|_| {}).await;
     let api = Api::new(&stack);
     let token = stack.token("sounder").unwrap();
-    let (status, _, src) = api
-        .create(&token, "src", &common::t2v("a quiet harbour"))
-        .await;
-    assert_eq!(status, 202, "{src}");
-    let src_id = src["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        api.wait_terminal(&token, &src_id).await["status"],
-        "SUCCEEDED"
-    );
+    let src_id = finished_video(&api, &token, "a quiet harbour").await;
 
     let (status, _, task) = api
         .create(&token, "v2a-1", &sound_for(&src_id, "gulls and waves"))
@@ -476,14 +477,7 @@ async fn every_kind_estimates_what_it_charges_and_is_refunded_when_it_fails() {
     let stack = start(|_| {}).await;
     let api = Api::new(&stack);
     let token = stack.token_with_plan("unlucky", "pro").unwrap();
-    let (_, _, src) = api
-        .create(&token, "src", &common::t2v("a quiet harbour"))
-        .await;
-    let src_id = src["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        api.wait_terminal(&token, &src_id).await["status"],
-        "SUCCEEDED"
-    );
+    let src_id = finished_video(&api, &token, "a quiet harbour").await;
     let photo = upload_photo(&api, &token).await;
     let dance = upload(&api, &token, "video/mp4", reference(5)).await;
     let speech = upload(&api, &token, "audio/wav", wav(4.0)).await;
@@ -557,14 +551,7 @@ async fn an_omni_edit_changes_your_video_on_klings_standard_api() {
     .await;
     let api = Api::new(&stack);
     let token = stack.token_with_plan("editor", "pro").unwrap();
-    let (_, _, src) = api
-        .create(&token, "src", &common::t2v("a quiet harbour"))
-        .await;
-    let src_id = src["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        api.wait_terminal(&token, &src_id).await["status"],
-        "SUCCEEDED"
-    );
+    let src_id = finished_video(&api, &token, "a quiet harbour").await;
     let four = upload(&api, &token, "video/mp4", reference(4)).await;
     for (n, (source, seconds)) in [
         (json!({"video_id": src_id}), 5.0),
@@ -660,14 +647,7 @@ async fn a_lip_sync_makes_your_video_speak_the_uploaded_audio() {
     let stack = start(|_| {}).await;
     let api = Api::new(&stack);
     let token = stack.token_with_plan("singer", "pro").unwrap();
-    let (_, _, src) = api
-        .create(&token, "src", &common::t2v("a singer on a stage"))
-        .await;
-    let src_id = src["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        api.wait_terminal(&token, &src_id).await["status"],
-        "SUCCEEDED"
-    );
+    let src_id = finished_video(&api, &token, "a singer on a stage").await;
     let speech = upload(&api, &token, "audio/wav", wav(3.0)).await;
     let body = |video: &str, voice: &str| {
         json!({"type": "lip_sync", "source": {"video_id": video}, "voice": {"upload_id": voice},
