@@ -484,3 +484,86 @@ async fn a_request_not_started_in_time_ends_with_request_timeout() {
     let why = done.failure.unwrap_or_default();
     assert!(why.contains("request_timeout"), "{why}");
 }
+
+/// A job on a video fal made: its URL is all fal needs (fal names no video of its own).
+fn on_video(task_id: &str, kind: VideoType, url: &str, seconds: f64) -> GenerationRequest {
+    GenerationRequest {
+        kind,
+        prompt: Some("make it snow on @video_1".into()),
+        negative_prompt: None,
+        image: Some("https://example.com/dancer.png".into()),
+        orientation: Some(shared::domain::generation::Orientation::Video),
+        source: Some(shared::provider::SourceVideo {
+            task_id: None,
+            made_by: "fal".into(),
+            provider_video_id: None,
+            url: Some(url.into()),
+            duration_seconds: seconds,
+        }),
+        ..request(task_id, "")
+    }
+}
+
+/// Motion control and Kling O3's edit on fal: the model id follows the kind, the preset and
+/// its mode; fal-sim fetches the video by URL and makes one as long as it. An edit of a video
+/// longer than fal's 10 s is refused before any submit; a "video" that is not one is fal's 422
+/// on `video_url`, a request not created (never an unknown outcome).
+#[tokio::test]
+async fn motion_control_and_o3_edits_are_as_long_as_their_video() {
+    let fal = fal_with(|_| {}).await;
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let src = p
+        .submit(&request("src", "a dancer"), Deadline::none())
+        .await
+        .unwrap();
+    let url = wait_done(&p, &src).await.video_url.expect("a source video");
+    let cases = [
+        (
+            VideoType::MotionControl,
+            "fal-ai/kling-video/v3/standard/motion-control",
+        ),
+        (
+            VideoType::OmniEdit,
+            "fal-ai/kling-video/o3/standard/video-to-video/edit",
+        ),
+    ];
+    for (kind, model_id) in cases {
+        let r = on_video(kind.as_str(), kind, &url, 5.0);
+        p.check(&r).unwrap();
+        let job = p.submit(&r, Deadline::none()).await.unwrap();
+        let done = wait_done(&p, &job).await;
+        assert_eq!(done.status, JobStatus::Succeeded, "{kind:?}: {done:?}");
+        let made = fal.state.get(job.reference.as_str()).unwrap();
+        assert_eq!(made.model_id, model_id);
+        assert_eq!(made.duration, 5, "{kind:?}: as long as its video");
+        assert_eq!(made.input["video_url"], url.as_str());
+        assert_eq!(made.input["prompt"], "make it snow on @Video1");
+    }
+    let edits = fal.state.all();
+    let edit = edits
+        .iter()
+        .find(|r| r.model_id.ends_with("/edit"))
+        .unwrap();
+    assert_eq!(edit.input["keep_audio"], true);
+    assert_eq!(
+        edit.input["image_urls"][0],
+        "https://example.com/dancer.png"
+    );
+
+    let too_long = on_video("long", VideoType::OmniEdit, &url, 11.0);
+    match p.check(&too_long) {
+        Err(ProviderError::Unsupported { feature, .. }) => {
+            assert_eq!(feature, shared::provider::Feature::Duration)
+        }
+        other => panic!("{other:?}"),
+    }
+    let not_a_video = format!("{}/.well-known/jwks.json", fal.base_url());
+    let r = on_video("junk", VideoType::MotionControl, &not_a_video, 5.0);
+    match p.submit(&r, Deadline::none()).await {
+        Err(ProviderError::NotCreated { reason }) => {
+            assert!(reason.contains("video_url"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fal.state.all().len(), 3, "the source and one of each kind");
+}

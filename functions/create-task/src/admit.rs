@@ -5,7 +5,7 @@ use serde_json::json;
 
 use shared::domain::plans::{Plan, RequestFacts, Usage, refusals};
 use shared::domain::pricing::{self, Breakdown, price};
-use shared::domain::task::Mode;
+use shared::domain::task::{Mode, VideoType};
 use shared::domain::timestamp;
 use shared::domain::validation::VideoSpec;
 use shared::edge::auth::Identity;
@@ -224,8 +224,9 @@ pub(crate) fn secs_to_midnight(now: time::OffsetDateTime) -> u64 {
     (86_400 - secs).max(1) as u64
 }
 
-/// A capability refusal, named by what the provider does not offer.
-pub(crate) fn capability_error(e: &ProviderError) -> ApiError {
+/// A capability refusal, named by what the provider does not offer. A length refused for a kind
+/// made from an input is the input's (a source video's, an avatar's audio).
+pub(crate) fn capability_error(e: &ProviderError, kind: VideoType) -> ApiError {
     let ProviderError::Unsupported { feature, reason } = e else {
         return ApiError::new(422, "invalid_request", e.to_string());
     };
@@ -234,7 +235,13 @@ pub(crate) fn capability_error(e: &ProviderError) -> ApiError {
         Feature::Scene => ("scene_not_available", "scene"),
         Feature::Model => ("model_not_available", "model"),
         Feature::Combination => ("unsupported_combination", "type"),
-        Feature::Duration => ("duration_not_supported", "duration"),
+        Feature::Duration => match kind {
+            VideoType::Avatar => ("audio_duration", "voice"),
+            k if k.is_model_kind() || k == VideoType::Effect => {
+                ("duration_not_supported", "duration")
+            }
+            _ => ("source_duration", "source"),
+        },
         Feature::Audio => ("audio_not_supported", "audio"),
         Feature::MultiShot => ("multi_shot_not_supported", "shots"),
         Feature::Elements => ("elements_not_supported", "element_ids"),

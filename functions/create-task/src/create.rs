@@ -197,7 +197,9 @@ pub(crate) async fn choose_provider<A: Ports>(
         Some(name) => Ok(name),
         None => Err(check(names.first().copied().unwrap_or_default())
             .err()
-            .map_or_else(ApiError::internal, |e| capability_error(&e))),
+            .map_or_else(ApiError::internal, |e| {
+                capability_error(&e, generation.kind)
+            })),
     }
 }
 

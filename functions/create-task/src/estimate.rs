@@ -9,7 +9,6 @@ use shared::domain::timestamp;
 use shared::edge::auth::Identity;
 use shared::edge::envelope::{ApiError, json_response};
 use shared::ports::Accounts;
-use shared::provider::VideoProvider;
 
 use crate::*;
 
@@ -46,8 +45,8 @@ pub(crate) async fn estimate<A: Ports>(
     );
     shape.source = parsed.source.as_ref().map(crate::sources::stand_in);
     shape.voice = parsed.voice.as_ref().map(crate::sources::voice_stand_in);
-    if let Err(e) = app.provider().check(&shape) {
-        let err = capability_error(&e);
+    // The same choice create makes: the first provider that offers what is asked.
+    if let Err(err) = crate::create::choose_provider(app, &shape).await {
         reasons.push(json!({"code": err.code, "message": err.message}));
     }
     let b = p.breakdown;

@@ -1560,6 +1560,80 @@ async fn an_omni_edit_follows_its_video_on_the_standard_api_only() {
     assert_eq!(legacy.store.ledger_sum("alice").0, 0);
 }
 
+type FalApp = App<MemoryStore, shared::provider::fal::FalProvider, MemoryBlobs, MemoryQueue>;
+
+/// The app with the real fal adapter (its checks need no I/O; fal's URL is never reached).
+fn fal_app() -> FalApp {
+    let base = app();
+    let env = HashMap::from([
+        ("FAL_KEY", "local-fal-key"),
+        ("FAL_QUEUE_URL", "http://127.0.0.1:9"),
+        ("FAL_PRESET_PRO", "kling-v3:pro"),
+    ]);
+    let cfg = shared::provider::fal::FalConfig::from_source(&env).unwrap();
+    App {
+        store: base.store,
+        provider: shared::provider::fal::FalProvider::new(&cfg).unwrap(),
+        uploads: base.uploads,
+        dispatch: base.dispatch,
+        auth: base.auth,
+        webhook: base.webhook,
+        plans: base.plans,
+        moderation: base.moderation,
+        upload_policy: base.upload_policy,
+        templates: base.templates,
+    }
+}
+
+async fn response_parts_fal(app: &FalApp, event: HttpEvent) -> (u16, http::HeaderMap, Value) {
+    response_parts(handle(app, event.request()).await)
+}
+
+/// On fal an Omni edit is Kling O3's, which takes videos of 3-10 s: a 6.4 s video is charged
+/// as on Kling, an 11.2 s one (fine on Kling's 3-15 s) is `source_duration` by name, estimated
+/// and created alike, and costs nothing.
+#[tokio::test]
+async fn on_fal_an_omni_edit_takes_its_own_shorter_videos() {
+    let app = fal_app();
+    for t in [
+        stored_source("mine", "alice", 6.4, 1),
+        stored_source("long", "alice", 11.2, 1),
+    ] {
+        app.store.insert_task(t);
+    }
+    let (status, _, task) = response_parts_fal(
+        &app,
+        create(edit_of(json!({"video_id": "mine"}))).plan("pro"),
+    )
+    .await;
+    assert_eq!((status, &task["duration"]), (202, &json!(7)), "{task}");
+    let stored = app.store.get_task(task["id"].as_str().unwrap()).await;
+    let source = stored.unwrap().unwrap().request.unwrap().source.unwrap();
+    assert!(
+        source.url.unwrap().contains("videos/alice/mine.mp4"),
+        "fal gets our copy"
+    );
+    let spent = app.store.ledger_sum("alice");
+    let long = edit_of(json!({"video_id": "long"}));
+    let got = response_parts_fal(&app, create(long.clone()).plan("pro")).await;
+    assert_error(&got, 422, "source_duration");
+    assert_eq!(got.2["error"]["field"], "source", "{}", got.2);
+    let event = HttpEvent::new("POST", "/v1/videos/estimate")
+        .json(long)
+        .plan("pro");
+    let (status, _, estimate) = response_parts(handle(&app, event.request()).await);
+    assert_eq!(
+        (status, &estimate["reasons"][0]["code"]),
+        (200, &json!("source_duration")),
+        "{estimate}"
+    );
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        spent,
+        "refusals cost nothing"
+    );
+}
+
 fn lip_sync_of(video: &str, voice: &str) -> Value {
     json!({"type": "lip_sync", "source": {"video_id": video}, "voice": {"upload_id": voice},
         "rights_confirmed": true})

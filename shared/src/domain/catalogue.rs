@@ -394,12 +394,13 @@ pub const KINDS: &[KindOffer] = &[
         tiered: false,
         multiplier: 100,
     },
-    // Kling's `/v1/videos/motion-control` (kling-v2-6, kling-v3) and the standard API's
-    // `/motion-control/{kling-2.6|kling-3.0}`: a photo moved by a 3-30 s
-    // reference video (3-10 s when the photo's orientation is kept); as long as the reference.
+    // Kling's `/v1/videos/motion-control` (kling-v2-6, kling-v3), the standard API's
+    // `/motion-control/{kling-2.6|kling-3.0}` and fal's `{v2.6|v3}/{tier}/motion-control`: a
+    // photo moved by a 3-30 s reference video (3-10 s when the photo's orientation is kept); as
+    // long as the reference.
     KindOffer {
         kind: VideoType::MotionControl,
-        surfaces: &[Surface::KlingLegacy, Surface::KlingStandard],
+        surfaces: ALL_SURFACES,
         durations: 3..=30,
         price: PriceBasis::PerSecond,
         tiered: true,
@@ -415,12 +416,13 @@ pub const KINDS: &[KindOffer] = &[
         tiered: true,
         multiplier: 150,
     },
-    // Kling 3.0 Omni's base video on the standard API (`/omni-video/kling-3.0-omni`): a
+    // Kling 3.0 Omni's base video on the standard API (`/omni-video/kling-3.0-omni`) and fal's
+    // "Kling O3" edit (`o3/{tier}/video-to-video/edit`, 3-10 s there: [`input_lengths`]): a
     // 3-15 s video changed as the prompt says, as long as the video; billed per second at the
     // "with video input" rate (`docs/providers.md` §Job kinds).
     KindOffer {
         kind: VideoType::OmniEdit,
-        surfaces: &[Surface::KlingStandard],
+        surfaces: &[Surface::KlingStandard, Surface::Fal],
         durations: 3..=15,
         price: PriceBasis::PerSecond,
         tiered: true,
@@ -461,8 +463,21 @@ pub fn keeps_videos(provider: &str) -> Option<std::time::Duration> {
     (provider == "kling").then_some(std::time::Duration::from_secs(30 * 24 * 3600))
 }
 
+/// Input lengths one surface takes for a kind, where narrower than the kind's own: fal's O3
+/// edit takes 3-10 s videos (`docs/providers.md` §fal).
+const SURFACE_LENGTHS: &[(VideoType, Surface, std::ops::RangeInclusive<u32>)] =
+    &[(VideoType::OmniEdit, Surface::Fal, 3..=10)];
+
+/// The lengths of input (whole seconds, rounded up) `surface` takes for a kind.
+pub fn input_lengths(kind_asked: VideoType, surface: Surface) -> std::ops::RangeInclusive<u32> {
+    SURFACE_LENGTHS
+        .iter()
+        .find(|(k, s, _)| *k == kind_asked && *s == surface)
+        .map_or_else(|| kind(kind_asked).durations.clone(), |(.., r)| r.clone())
+}
+
 /// The rule for a job on an earlier video: the surface offers the kind, and the video's length
-/// is one it takes.
+/// is one it (and that surface) takes.
 pub fn check_on_video(
     kind_asked: VideoType,
     seconds: u32,
@@ -470,7 +485,18 @@ pub fn check_on_video(
     surface: Surface,
 ) -> Result<(), Refusal> {
     check_offered(kind_asked, surface)?;
-    check_input_length(kind_asked, seconds, orientation)
+    check_input_length(kind_asked, seconds, orientation)?;
+    let takes = input_lengths(kind_asked, surface);
+    if !takes.contains(&seconds) {
+        let (lo, hi) = (takes.start(), takes.end());
+        let msg = format!(
+            "{} on {} takes {lo} to {hi}-second inputs, not {seconds}",
+            kind_asked.as_str(),
+            surface.label()
+        );
+        return Err(refuse(Feature::Duration, msg));
+    }
+    Ok(())
 }
 
 /// Whether `surface` offers the kind at all.
@@ -794,7 +820,7 @@ mod tests {
     }
 
     #[test]
-    fn an_omni_edit_takes_3_to_15_second_videos_on_klings_standard_api_only() {
+    fn an_omni_edit_takes_3_to_15_second_videos_on_klings_standard_api_and_3_to_10_on_fal() {
         use Feature::*;
         let cases = [
             (3, Surface::KlingStandard, None),
@@ -802,7 +828,10 @@ mod tests {
             (2, Surface::KlingStandard, Some(Duration)),
             (16, Surface::KlingStandard, Some(Duration)),
             (5, Surface::KlingLegacy, Some(Kind)),
-            (5, Surface::Fal, Some(Kind)),
+            (3, Surface::Fal, None),
+            (10, Surface::Fal, None),
+            (11, Surface::Fal, Some(Duration)),
+            (2, Surface::Fal, Some(Duration)),
         ];
         for (secs, surface, want) in cases {
             let got = check_on_video(VideoType::OmniEdit, secs, None, surface)
@@ -816,7 +845,8 @@ mod tests {
     }
 
     #[test]
-    fn motion_control_takes_3_to_30_second_references_and_10_keeping_the_photos_orientation() {
+    fn motion_control_takes_3_to_30_second_references_and_10_keeping_the_photos_orientation_everywhere()
+     {
         use Feature::*;
         let (image, video) = (Some(Orientation::Image), Some(Orientation::Video));
         let cases = [
@@ -825,7 +855,9 @@ mod tests {
             (30, video, Surface::KlingLegacy, None),
             (31, video, Surface::KlingLegacy, Some(Duration)),
             (2, video, Surface::KlingLegacy, Some(Duration)),
-            (5, video, Surface::Fal, Some(Kind)),
+            (30, video, Surface::Fal, None),
+            (11, image, Surface::Fal, Some(Duration)),
+            (31, video, Surface::KlingStandard, Some(Duration)),
         ];
         let lip_sync = |secs, surface| check_on_video(VideoType::LipSync, secs, None, surface);
         assert!(

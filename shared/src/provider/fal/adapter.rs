@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::client::{FalClient, FalError, Handle, StatusAnswer};
 use super::config::FalConfig;
+use super::kinds;
 use super::lost;
 use crate::domain::catalogue::{self, Refusal, Surface};
 use crate::domain::task::{Mode, Quality, VideoType};
@@ -47,6 +48,9 @@ fn unsupported(feature: Feature, reason: String) -> ProviderError {
 
 /// The fal model id for a model, tier and kind.
 pub fn fal_model_id(r: &GenerationRequest) -> Result<String, ProviderError> {
+    if kinds::maps(r.kind) {
+        return Ok(kinds::model_id(r));
+    }
     let caps = catalogue::model(&r.model.model)
         .ok_or_else(|| unsupported(Feature::Model, format!("unknown model {}", r.model.model)))?;
     let family = caps
@@ -73,6 +77,9 @@ pub fn fal_model_id(r: &GenerationRequest) -> Result<String, ProviderError> {
 
 /// The model input fal takes: durations as strings, frames as URLs, sound as a flag.
 pub fn input(r: &GenerationRequest, audio_offered: bool) -> Value {
+    if kinds::maps(r.kind) {
+        return kinds::input(r);
+    }
     let mut v = json!({"duration": r.duration_seconds.to_string()});
     let mut set = |k: &str, value: Value| v[k] = value;
     if let Some(p) = &r.prompt {
@@ -109,6 +116,10 @@ pub fn input(r: &GenerationRequest, audio_offered: bool) -> Value {
 
 /// The capability map for fal: the fal model id and whether the model takes sound.
 fn check(r: &GenerationRequest) -> Result<(String, bool), ProviderError> {
+    if kinds::maps(r.kind) {
+        kinds::check(r)?;
+        return Ok((kinds::model_id(r), false));
+    }
     let wanted = r.wanted();
     let caps = catalogue::check(&wanted, Surface::Fal).map_err(|e| match e {
         Refusal::Unsupported(feature, reason) => unsupported(feature, reason),

@@ -9,6 +9,7 @@
 mod adapter;
 mod client;
 mod config;
+pub mod kinds;
 pub mod lost;
 pub mod webhook;
 

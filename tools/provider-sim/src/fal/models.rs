@@ -3,9 +3,28 @@
 
 use serde_json::{Value, json};
 
+/// What a model id makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    TextToVideo,
+    ImageToVideo,
+    /// A photo moved as a reference video moves (`{v3|v2.6}/{tier}/motion-control`).
+    MotionControl,
+    /// Kling O3's edit of a video (`o3/{tier}/video-to-video/edit`).
+    Edit,
+}
+
+impl Task {
+    /// The kinds whose length is their input video's, read from the file.
+    pub fn on_video(self) -> bool {
+        matches!(self, Task::MotionControl | Task::Edit)
+    }
+}
+
 /// What one model id accepts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
+    pub task: Task,
     pub image_to_video: bool,
     pub durations: &'static [&'static str],
     pub audio: bool,
@@ -26,20 +45,25 @@ pub fn model(id: &str) -> Option<Model> {
     let rest = id.strip_prefix("fal-ai/kling-video/")?;
     let (family, tier, task) = match rest.split('/').collect::<Vec<_>>()[..] {
         ["v3", "turbo", tier, task] => ("v3-turbo", tier, task),
+        ["o3", tier, "video-to-video", "edit"] => ("o3", tier, "edit"),
         [family, tier, task] => (family, tier, task),
         _ => return None,
     };
-    let image_to_video = match task {
-        "text-to-video" => false,
-        "image-to-video" => true,
+    let task = match task {
+        "text-to-video" => Task::TextToVideo,
+        "image-to-video" => Task::ImageToVideo,
+        "motion-control" if matches!(family, "v3" | "v2.6") => Task::MotionControl,
+        "edit" => Task::Edit,
         _ => return None,
     };
+    let image_to_video = task == Task::ImageToVideo;
     let pro = match tier {
         "standard" => false,
         "pro" => true,
         _ => return None,
     };
     let base = Model {
+        task,
         image_to_video,
         durations: LONG,
         audio: true,
@@ -48,6 +72,9 @@ pub fn model(id: &str) -> Option<Model> {
         elements: image_to_video,
         pro,
     };
+    if task.on_video() {
+        return Some(base);
+    }
     match family {
         "v3" => Some(base),
         "v3-turbo" => Some(Model {
@@ -85,11 +112,77 @@ fn string_field(input: &Value, field: &str) -> Result<Option<String>, Value> {
     }
 }
 
+fn url_field(input: &Value, field: &str, out: &mut Vec<Value>) {
+    match string_field(input, field) {
+        Ok(Some(u)) if u.starts_with("http://") || u.starts_with("https://") => {}
+        Ok(Some(_)) => out.push(problem(field, "must be an http(s) URL")),
+        Ok(None) => out.push(problem(field, "field required")),
+        Err(p) => out.push(p),
+    }
+}
+
+/// Problems with a motion control's or an edit's input (the video's length is checked once it
+/// is fetched: [`video_seconds_allowed`]).
+fn on_video_problems(m: &Model, input: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    url_field(input, "video_url", &mut out);
+    let prompt = string_field(input, "prompt").unwrap_or_else(|p| {
+        out.push(p);
+        None
+    });
+    if prompt.as_deref().is_some_and(|p| p.chars().count() > 2500) {
+        out.push(problem("prompt", "at most 2500 characters"));
+    }
+    if m.task == Task::Edit {
+        if prompt.as_deref().is_none_or(|p| p.trim().is_empty()) {
+            out.push(problem("prompt", "field required"));
+        }
+        let images = input.get("image_urls").filter(|v| !v.is_null());
+        let ok = images.is_none_or(|v| {
+            v.as_array()
+                .is_some_and(|a| a.len() <= 4 && a.iter().all(Value::is_string))
+        });
+        if !ok {
+            out.push(problem("image_urls", "at most 4 image URLs"));
+        }
+        if input.get("keep_audio").is_some_and(|v| !v.is_boolean()) {
+            out.push(problem("keep_audio", "must be a boolean"));
+        }
+        return out;
+    }
+    url_field(input, "image_url", &mut out);
+    match string_field(input, "character_orientation") {
+        Ok(None) => {}
+        Ok(Some(o)) if o == "image" || o == "video" => {}
+        _ => out.push(problem("character_orientation", "must be image or video")),
+    }
+    out
+}
+
+/// Whether a video of `seconds` is one the model takes: 3-10.05 s for an edit, 3-30 s for a
+/// motion reference (3-10 s keeping the photo's orientation, fal's default).
+pub fn video_seconds_allowed(m: &Model, input: &Value, seconds: f64) -> Result<(), String> {
+    let max = match m.task {
+        Task::Edit => 10.05,
+        _ if input["character_orientation"] == "video" => 30.0,
+        _ => 10.0,
+    };
+    if (3.0..=max).contains(&seconds) {
+        return Ok(());
+    }
+    Err(format!(
+        "the video must last 3 to {max} s, not {seconds:.2} s"
+    ))
+}
+
 /// Every problem with an input for `m` (empty: accepted). Unknown fields are ignored.
 pub fn problems(m: &Model, input: &Value) -> Vec<Value> {
     let mut out = Vec::new();
     if !input.is_object() {
         return vec![problem("body", "must be a JSON object")];
+    }
+    if m.task.on_video() {
+        return on_video_problems(m, input);
     }
     let prompt = string_field(input, "prompt").unwrap_or_else(|p| {
         out.push(p);
@@ -151,6 +244,32 @@ mod tests {
             problems(&v26, &json!({"prompt": "p", "duration": "12"})).len(),
             1
         );
+        let edit = model("fal-ai/kling-video/o3/pro/video-to-video/edit").unwrap();
+        assert_eq!(edit.task, Task::Edit);
+        let mc = model("fal-ai/kling-video/v2.6/standard/motion-control").unwrap();
+        assert_eq!(mc.task, Task::MotionControl);
+        assert!(model("fal-ai/kling-video/v2.5-turbo/pro/motion-control").is_none());
+        let url = "https://cdn.test/a.mp4";
+        assert!(problems(&edit, &json!({"prompt": "snow", "video_url": url})).is_empty());
+        let fields = |m, v| {
+            problems(m, &v)
+                .iter()
+                .map(|p| p["loc"][1].as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fields(&edit, json!({"video_url": url})), ["prompt"]);
+        assert_eq!(
+            fields(
+                &mc,
+                json!({"video_url": url, "character_orientation": "side"})
+            ),
+            ["image_url", "character_orientation"]
+        );
+        assert!(video_seconds_allowed(&edit, &json!({}), 10.0).is_ok());
+        assert!(video_seconds_allowed(&edit, &json!({}), 11.0).is_err());
+        let video = json!({"character_orientation": "video"});
+        assert!(video_seconds_allowed(&mc, &video, 30.0).is_ok());
+        assert!(video_seconds_allowed(&mc, &json!({}), 12.0).is_err());
         let i2v = model("fal-ai/kling-video/v3/standard/image-to-video").unwrap();
         assert_eq!(
             problems(&i2v, &json!({"prompt": "p"}))[0]["loc"][1],

@@ -12,7 +12,7 @@ use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 use super::models;
-use super::state::{FalRequest, FalState, Status};
+use super::state::{FalRequest, FalState, NewRequest, Status};
 
 pub fn router(state: Arc<FalState>) -> Router {
     Router::new()
@@ -101,20 +101,52 @@ async fn submit(
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.1)
         .map(std::time::Duration::from_secs_f64);
-    let r = state.submit(
-        &model_id,
-        &app_id(&model_id),
+    let duration = match made_seconds(&state, &model, &input).await {
+        Ok(d) => d,
+        Err(detail) => return answer(422, json!({ "detail": [detail] })),
+    };
+    let r = state.submit(NewRequest {
+        app_id: app_id(&model_id),
+        model_id,
         input,
-        q.fal_webhook,
-        model.pro,
+        webhook: q.fal_webhook,
+        pro: model.pro,
         start_timeout,
-    );
+        duration,
+    });
     if state.lose_submit_answer() {
         return answer(502, json!({"detail": "Bad gateway"}));
     }
     let mut body = urls(&state, &r);
     body["queue_position"] = json!(state.queue_position(&r.id));
     answer(200, body)
+}
+
+/// fal's largest input video (the edit's 200 MB).
+const MAX_VIDEO_BYTES: usize = 200 * 1024 * 1024;
+
+/// The seconds a request makes: its `duration` (5 by default), or for a motion control or an
+/// edit its input video's length, read from the fetched file (422 on `video_url` otherwise).
+async fn made_seconds(
+    state: &FalState,
+    model: &models::Model,
+    input: &Value,
+) -> Result<u32, Value> {
+    if !model.task.on_video() {
+        let asked = input.get("duration").and_then(Value::as_str);
+        return Ok(asked.and_then(|d| d.parse().ok()).unwrap_or(5));
+    }
+    let bad =
+        |msg: String| json!({"loc": ["body", "video_url"], "msg": msg, "type": "value_error"});
+    let url = input["video_url"].as_str().unwrap_or_default();
+    let bytes = state
+        .fetch(url, MAX_VIDEO_BYTES)
+        .await
+        .map_err(|e| bad(format!("video_url could not be read: {e}")))?;
+    let seconds = crate::sound::mp4_seconds(&bytes)
+        .ok_or_else(|| bad("video_url is not an MP4/MOV video".into()))?;
+    models::video_seconds_allowed(model, input, seconds).map_err(bad)?;
+    Ok(seconds.round().max(1.0) as u32)
 }
 
 fn find(state: &FalState, owner: &str, app: &str, id: &str) -> Option<FalRequest> {

@@ -84,6 +84,19 @@ pub struct FalRequest {
     pub start_timeout: Option<Duration>,
 }
 
+/// A submit fal accepted: what the queue keeps of it.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub model_id: String,
+    pub app_id: String,
+    pub input: Value,
+    pub webhook: Option<String>,
+    pub pro: bool,
+    pub start_timeout: Option<Duration>,
+    /// Seconds of video it makes (its `duration`, or its input video's length).
+    pub duration: u32,
+}
+
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct FalCounters {
     pub submit: u64,
@@ -213,29 +226,44 @@ impl FalState {
         lose
     }
 
+    /// The bytes behind a URL an input names (a reference or a video to edit), at most `max`.
+    pub async fn fetch(&self, url: &str, max: usize) -> Result<Vec<u8>, String> {
+        let answer = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !answer.status().is_success() {
+            return Err(format!("HTTP {}", answer.status()));
+        }
+        let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
+        if bytes.len() > max {
+            return Err(format!("larger than {max} bytes"));
+        }
+        Ok(bytes.to_vec())
+    }
+
     /// Queue a request and start its life.
-    pub fn submit(
-        self: &Arc<Self>,
-        model_id: &str,
-        app_id: &str,
-        input: Value,
-        webhook: Option<String>,
-        pro: bool,
-        start_timeout: Option<Duration>,
-    ) -> FalRequest {
-        let duration = input
-            .get("duration")
-            .and_then(Value::as_str)
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(5);
+    pub fn submit(self: &Arc<Self>, new: NewRequest) -> FalRequest {
+        let NewRequest {
+            model_id,
+            app_id,
+            input,
+            webhook,
+            pro,
+            start_timeout,
+            duration,
+        } = new;
         let failed = self.roll(|f| f.error_rate).then(|| {
             let kind = "generation_error".to_string();
             (kind.clone(), format!("generation failed: {kind}"))
         });
         let request = FalRequest {
             id: uuid::Uuid::new_v4().to_string(),
-            model_id: model_id.into(),
-            app_id: app_id.into(),
+            model_id,
+            app_id,
             error: error_marker(&input).or(failed),
             input,
             status: Status::InQueue,
