@@ -696,3 +696,86 @@ async fn a_lip_sync_makes_your_video_speak_the_uploaded_audio() {
     )
     .await;
 }
+
+/// The stored video of a finished task and its length.
+async fn stored_seconds(stack: &devstack::stack::Stack, id: &str) -> f64 {
+    let task = store(stack).get_task(id).await.unwrap().unwrap();
+    task.video
+        .and_then(|v| v.duration_seconds)
+        .expect("a stored video")
+}
+
+/// The fal request our task became (fal knows it by its own request id).
+async fn fal_request_of(stack: &devstack::stack::Stack, id: &str) -> provider_sim::fal::FalRequest {
+    let task = store(stack).get_task(id).await.unwrap().unwrap();
+    let reference = task.provider_ref.expect("fal's request id");
+    stack.fal.state.get(reference.as_str()).expect("fal has it")
+}
+
+/// fal sells motion control and Kling O3's edit: through the stack on fal alone, fal-sim
+/// fetches the uploaded reference and our stored copy of a fal-made video by URL, and each
+/// stored result is as long as its input. With `PROVIDER=kling,fal` (Kling's `/v1`, which has
+/// no Omni edit) an edit of a Kling-made video goes to fal, estimated as allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn motion_control_and_omni_edits_run_on_fal_and_go_there_past_a_kling_without_them() {
+    let stack = start(|o| o.extra_env.push(("PROVIDER".into(), "fal".into()))).await;
+    let api = Api::new(&stack);
+    let token = stack.token_with_plan("faldancer", "pro").unwrap();
+    let photo = upload_photo(&api, &token).await;
+    let seven = upload(&api, &token, "video/mp4", reference(7)).await;
+    let motion = json!({"type": "motion_control", "image": {"upload_id": photo},
+        "source": {"upload_id": seven}, "prompt": "dancing in the rain", "rights_confirmed": true});
+    let src_id = finished_video(&api, &token, "a quiet harbour").await;
+    for (key, body, seconds, model) in [
+        ("fal-mc", motion, 7.0, "/motion-control"),
+        (
+            "fal-edit",
+            edit_of(json!({"video_id": src_id})),
+            5.0,
+            "/video-to-video/edit",
+        ),
+    ] {
+        let (status, _, task) = api.create(&token, key, &body).await;
+        assert_eq!(status, 202, "{key}: {task}");
+        let id = task["id"].as_str().unwrap().to_string();
+        let done = api.wait_terminal(&token, &id).await;
+        assert_eq!(done["status"], "SUCCEEDED", "{key}: {done}");
+        let made = fal_request_of(&stack, &id).await;
+        assert!(made.model_id.ends_with(model), "{}", made.model_id);
+        assert!(
+            made.input["video_url"]
+                .as_str()
+                .unwrap()
+                .starts_with("http")
+        );
+        let stored = stored_seconds(&stack, &id).await;
+        assert!((stored - seconds).abs() < 0.5, "{key}: {stored} s");
+    }
+    drop(stack);
+
+    let both = start(|o| o.extra_env.push(("PROVIDER".into(), "kling,fal".into()))).await;
+    let api = Api::new(&both);
+    let token = both.token_with_plan("router", "pro").unwrap();
+    let src_id = finished_video(&api, &token, "a harbour at dusk").await;
+    let body = edit_of(json!({"video_id": src_id}));
+    let (status, _, estimate) = api
+        .post("/v1/videos/estimate", Some(&token), None, &body)
+        .await;
+    assert_eq!(
+        (status, &estimate["allowed"]),
+        (200, &json!(true)),
+        "{estimate}"
+    );
+    let (status, _, task) = api.create(&token, "edit-routed", &body).await;
+    assert_eq!(status, 202, "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    assert_eq!(api.wait_terminal(&token, &id).await["status"], "SUCCEEDED");
+    let task = store(&both).get_task(&id).await.unwrap().unwrap();
+    assert_eq!(task.provider, "fal", "Kling's /v1 has no Omni edit");
+    assert!(fal_request_of(&both, &id).await.model_id.ends_with("/edit"));
+    assert_eq!(
+        both.sim.state.task_count(),
+        1,
+        "only the source reached Kling"
+    );
+}
