@@ -567,3 +567,89 @@ async fn motion_control_and_o3_edits_are_as_long_as_their_video() {
     }
     assert_eq!(fal.state.all().len(), 3, "the source and one of each kind");
 }
+
+/// Serves these bytes at a URL fal-sim can fetch.
+async fn file_server(bytes: Vec<u8>) -> String {
+    let app = axum::Router::new().route(
+        "/file",
+        axum::routing::get(move || {
+            let bytes = bytes.clone();
+            async move { bytes }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/file", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// The avatar, lip-sync and video-to-audio on fal: each goes to its fal model id with the
+/// upload's and the video's URLs; the avatar is as long as its audio (rounded up), lip-sync and
+/// sound as long as the video; sound prompts not asked go empty, never fal's sample prompts; a
+/// lip-sync video over fal's 10 s is refused before any submit.
+#[tokio::test]
+async fn avatar_lip_sync_and_sound_are_made_from_their_uploads() {
+    let fal = fal_with(|_| {}).await;
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let src = p
+        .submit(&request("src", "a speaker"), Deadline::none())
+        .await
+        .unwrap();
+    let url = wait_done(&p, &src).await.video_url.expect("a source video");
+    let voice = file_server(shared::domain::audio_probe::wav(3.5)).await;
+    let with_voice = |kind: VideoType| GenerationRequest {
+        voice: Some(shared::domain::generation::AudioInput {
+            url: voice.clone(),
+            duration_seconds: 3.5,
+        }),
+        prompt: None,
+        ..on_video(kind.as_str(), kind, &url, 5.0)
+    };
+    let cases = [
+        (
+            VideoType::Avatar,
+            "fal-ai/kling-video/ai-avatar/v2/standard",
+            4,
+        ),
+        (
+            VideoType::LipSync,
+            "fal-ai/kling-video/lipsync/audio-to-video",
+            5,
+        ),
+        (
+            VideoType::VideoToAudio,
+            "fal-ai/kling-video/video-to-audio",
+            5,
+        ),
+    ];
+    for (kind, model_id, seconds) in cases {
+        let r = with_voice(kind);
+        p.check(&r).unwrap();
+        let job = p.submit(&r, Deadline::none()).await.unwrap();
+        let done = wait_done(&p, &job).await;
+        assert_eq!(done.status, JobStatus::Succeeded, "{kind:?}: {done:?}");
+        let made = fal.state.get(job.reference.as_str()).unwrap();
+        assert_eq!(made.model_id, model_id);
+        assert_eq!(made.duration, seconds, "{kind:?}");
+    }
+    let v2a = fal.state.all();
+    let v2a = v2a
+        .iter()
+        .find(|r| r.model_id.ends_with("video-to-audio"))
+        .unwrap();
+    assert_eq!(
+        (
+            &v2a.input["sound_effect_prompt"],
+            &v2a.input["background_music_prompt"]
+        ),
+        (&json!(""), &json!(""))
+    );
+    let mut long = with_voice(VideoType::LipSync);
+    if let Some(s) = long.source.as_mut() {
+        s.duration_seconds = 12.0;
+    }
+    assert!(matches!(
+        p.check(&long),
+        Err(ProviderError::Unsupported { .. })
+    ));
+}

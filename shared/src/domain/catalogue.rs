@@ -384,11 +384,11 @@ pub const KINDS: &[KindOffer] = &[
         tiered: false,
         multiplier: 100,
     },
-    // Kling's `/v1/audio/video-to-audio`: a 3-20 s video (by Kling's id, or a URL) in, the same
-    // video with sound out; priced per second of the video.
+    // Kling's `/v1/audio/video-to-audio` and fal's `video-to-audio`: a 3-20 s video (by
+    // Kling's id, or a URL) in, the same video with sound out; priced per second of the video.
     KindOffer {
         kind: VideoType::VideoToAudio,
-        surfaces: &[Surface::KlingLegacy],
+        surfaces: &[Surface::KlingLegacy, Surface::Fal],
         durations: 3..=20,
         price: PriceBasis::PerSecond,
         tiered: false,
@@ -406,11 +406,11 @@ pub const KINDS: &[KindOffer] = &[
         tiered: true,
         multiplier: 130,
     },
-    // Kling's `/v1/videos/avatar/image2video`: one photo speaking 2-300 s of audio; as long as
-    // the audio, priced per second of it.
+    // Kling's `/v1/videos/avatar/image2video` and fal's `ai-avatar/v2/{tier}`: one photo
+    // speaking 2-300 s of audio; as long as the audio, priced per second of it.
     KindOffer {
         kind: VideoType::Avatar,
-        surfaces: &[Surface::KlingLegacy],
+        surfaces: &[Surface::KlingLegacy, Surface::Fal],
         durations: 2..=300,
         price: PriceBasis::PerSecond,
         tiered: true,
@@ -428,11 +428,12 @@ pub const KINDS: &[KindOffer] = &[
         tiered: true,
         multiplier: 100,
     },
-    // Kling's `/v1/videos/advanced-lip-sync` (after `identify-face`): a 2-60 s video's face
+    // Kling's `/v1/videos/advanced-lip-sync` (after `identify-face`; fal's
+    // `lipsync/audio-to-video` takes 2-10 s videos): a 2-60 s video's face
     // speaking 2-60 s of audio; as long as the video, priced per second of it.
     KindOffer {
         kind: VideoType::LipSync,
-        surfaces: &[Surface::KlingLegacy],
+        surfaces: &[Surface::KlingLegacy, Surface::Fal],
         durations: 2..=60,
         price: PriceBasis::PerSecond,
         tiered: false,
@@ -464,9 +465,11 @@ pub fn keeps_videos(provider: &str) -> Option<std::time::Duration> {
 }
 
 /// Input lengths one surface takes for a kind, where narrower than the kind's own: fal's O3
-/// edit takes 3-10 s videos (`docs/providers.md` §fal).
-const SURFACE_LENGTHS: &[(VideoType, Surface, std::ops::RangeInclusive<u32>)] =
-    &[(VideoType::OmniEdit, Surface::Fal, 3..=10)];
+/// edit takes 3-10 s videos, its lip-sync 2-10 s (`docs/providers.md` §fal).
+const SURFACE_LENGTHS: &[(VideoType, Surface, std::ops::RangeInclusive<u32>)] = &[
+    (VideoType::OmniEdit, Surface::Fal, 3..=10),
+    (VideoType::LipSync, Surface::Fal, 2..=10),
+];
 
 /// The lengths of input (whole seconds, rounded up) `surface` takes for a kind.
 pub fn input_lengths(kind_asked: VideoType, surface: Surface) -> std::ops::RangeInclusive<u32> {
@@ -795,7 +798,7 @@ mod tests {
     }
 
     #[test]
-    fn sound_for_a_video_takes_3_to_20_seconds_on_klings_legacy_api_only() {
+    fn sound_for_a_video_takes_3_to_20_seconds_on_klings_legacy_api_and_fal() {
         use Feature::*;
         let v2a = VideoType::VideoToAudio;
         let cases = [
@@ -805,7 +808,8 @@ mod tests {
             (2, Surface::KlingLegacy, Some(Duration)),
             (21, Surface::KlingLegacy, Some(Duration)),
             (5, Surface::KlingStandard, Some(Kind)),
-            (5, Surface::Fal, Some(Kind)),
+            (20, Surface::Fal, None),
+            (21, Surface::Fal, Some(Duration)),
         ];
         for (secs, surface, want) in cases {
             let got = check_on_video(v2a, secs, None, surface)
@@ -867,7 +871,14 @@ mod tests {
             lip_sync(1, Surface::KlingLegacy).is_err()
                 && lip_sync(61, Surface::KlingLegacy).is_err()
         );
-        assert!(lip_sync(5, Surface::KlingStandard).is_err() && lip_sync(5, Surface::Fal).is_err());
+        assert!(
+            lip_sync(5, Surface::KlingStandard).is_err(),
+            "not on the standard API"
+        );
+        assert!(
+            lip_sync(10, Surface::Fal).is_ok() && lip_sync(11, Surface::Fal).is_err(),
+            "fal's lip-sync takes 2-10 s videos"
+        );
         let avatar = |secs| check_on_video(VideoType::Avatar, secs, None, Surface::KlingLegacy);
         assert!(avatar(2).is_ok() && avatar(300).is_ok());
         assert!(

@@ -712,27 +712,43 @@ async fn fal_request_of(stack: &devstack::stack::Stack, id: &str) -> provider_si
     stack.fal.state.get(reference.as_str()).expect("fal has it")
 }
 
-/// fal sells motion control and Kling O3's edit: through the stack on fal alone, fal-sim
-/// fetches the uploaded reference and our stored copy of a fal-made video by URL, and each
-/// stored result is as long as its input. With `PROVIDER=kling,fal` (Kling's `/v1`, which has
-/// no Omni edit) an edit of a Kling-made video goes to fal, estimated as allowed.
+/// fal sells motion control, Kling O3's edit, the avatar, lip-sync and video-to-audio: through
+/// the stack on fal alone, fal-sim fetches the uploads and our stored copy of a fal-made video by
+/// URL, and each stored result is as long as its input (the avatar as its audio). With
+/// `PROVIDER=kling,fal` (Kling's `/v1`, which has no Omni edit) an edit of a Kling-made video
+/// goes to fal, estimated as allowed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn motion_control_and_omni_edits_run_on_fal_and_go_there_past_a_kling_without_them() {
+async fn every_kind_fal_sells_runs_on_fal_and_goes_there_past_a_kling_without_it() {
+    use shared::domain::audio_probe::wav;
     let stack = start(|o| o.extra_env.push(("PROVIDER".into(), "fal".into()))).await;
     let api = Api::new(&stack);
     let token = stack.token_with_plan("faldancer", "pro").unwrap();
     let photo = upload_photo(&api, &token).await;
     let seven = upload(&api, &token, "video/mp4", reference(7)).await;
+    let speech = upload(&api, &token, "audio/wav", wav(6.0)).await;
     let motion = json!({"type": "motion_control", "image": {"upload_id": photo},
         "source": {"upload_id": seven}, "prompt": "dancing in the rain", "rights_confirmed": true});
+    let avatar = json!({"type": "avatar", "image": {"upload_id": photo},
+        "voice": {"upload_id": speech}, "rights_confirmed": true});
     let src_id = finished_video(&api, &token, "a quiet harbour").await;
+    let src = json!({"video_id": src_id});
+    let lips = json!({"type": "lip_sync", "source": src, "voice": {"upload_id": speech},
+        "rights_confirmed": true});
     for (key, body, seconds, model) in [
         ("fal-mc", motion, 7.0, "/motion-control"),
         (
             "fal-edit",
-            edit_of(json!({"video_id": src_id})),
+            edit_of(src.clone()),
             5.0,
             "/video-to-video/edit",
+        ),
+        ("fal-avatar", avatar, 6.0, "/ai-avatar/v2/standard"),
+        ("fal-lips", lips, 5.0, "/lipsync/audio-to-video"),
+        (
+            "fal-sound",
+            sound_for(&src_id, "gulls"),
+            5.0,
+            "/video-to-audio",
         ),
     ] {
         let (status, _, task) = api.create(&token, key, &body).await;
@@ -742,12 +758,12 @@ async fn motion_control_and_omni_edits_run_on_fal_and_go_there_past_a_kling_with
         assert_eq!(done["status"], "SUCCEEDED", "{key}: {done}");
         let made = fal_request_of(&stack, &id).await;
         assert!(made.model_id.ends_with(model), "{}", made.model_id);
-        assert!(
-            made.input["video_url"]
+        let url = |f: &str| {
+            made.input[f]
                 .as_str()
-                .unwrap()
-                .starts_with("http")
-        );
+                .is_some_and(|u| u.starts_with("http"))
+        };
+        assert!(url("video_url") || url("audio_url"), "{}", made.input);
         let stored = stored_seconds(&stack, &id).await;
         assert!((stored - seconds).abs() < 0.5, "{key}: {stored} s");
     }

@@ -1,7 +1,8 @@
 //! The kinds fal sells beyond text/image-to-video, each mapped to its fal model id and input
-//! (`docs/providers.md` §fal): motion control (`fal-ai/kling-video/{v3|v2.6}/{tier}/motion-control`)
-//! and Kling O3's edit (`fal-ai/kling-video/o3/{tier}/video-to-video/edit`). fal takes every
-//! input by URL, so the source is always our stored copy (fal names no video of its own).
+//! (`docs/providers.md` §fal): motion control (`fal-ai/kling-video/{v3|v2.6}/{tier}/motion-control`),
+//! Kling O3's edit (`…/o3/{tier}/video-to-video/edit`), the avatar (`…/ai-avatar/v2/{tier}`),
+//! lip-sync (`…/lipsync/audio-to-video`) and video-to-audio (`…/video-to-audio`). fal takes
+//! every input by URL, so a source is always our stored copy (fal names no video of its own).
 
 use serde_json::{Value, json};
 
@@ -34,14 +35,17 @@ fn motion_family(r: &GenerationRequest) -> &'static str {
 
 /// Whether this module maps the kind (the others are the model kinds, or not on fal).
 pub fn maps(kind: VideoType) -> bool {
-    matches!(kind, VideoType::MotionControl | VideoType::OmniEdit)
+    !kind.is_model_kind() && kind != VideoType::Effect
 }
 
-/// The fal model id for a motion control or an O3 edit.
+/// The fal model id for the kind (the tier where fal sells two).
 pub fn model_id(r: &GenerationRequest) -> String {
     let tier = tier(r.model.mode);
     match r.kind {
         VideoType::OmniEdit => format!("fal-ai/kling-video/o3/{tier}/video-to-video/edit"),
+        VideoType::Avatar => format!("fal-ai/kling-video/ai-avatar/v2/{tier}"),
+        VideoType::LipSync => "fal-ai/kling-video/lipsync/audio-to-video".into(),
+        VideoType::VideoToAudio => "fal-ai/kling-video/video-to-audio".into(),
         _ => format!(
             "fal-ai/kling-video/{}/{tier}/motion-control",
             motion_family(r)
@@ -63,13 +67,24 @@ fn source_url(r: &GenerationRequest) -> Option<&str> {
 
 /// The input fal takes: motion control the photo, the reference and whose orientation to keep
 /// (the sound left to fal's default, as on Kling); the edit the video, the prompt, a reference
-/// photo and the video's own sound kept.
+/// photo and the video's own sound kept; the avatar the photo and the audio; lip-sync the video
+/// and the audio; video-to-audio the video and both prompts, empty when not asked (fal's
+/// defaults are sample prompts, not silence).
 pub fn input(r: &GenerationRequest) -> Value {
     let video = source_url(r).unwrap_or_default();
+    let audio = r.voice.as_ref().map_or("", |v| v.url.as_str());
+    let photo = r.image.as_deref().unwrap_or_default();
     let mut v = match r.kind {
         VideoType::OmniEdit => json!({"video_url": video, "keep_audio": true}),
+        VideoType::Avatar => json!({"image_url": photo, "audio_url": audio}),
+        VideoType::LipSync => return json!({"video_url": video, "audio_url": audio}),
+        VideoType::VideoToAudio => {
+            return json!({"video_url": video,
+                "sound_effect_prompt": r.prompt.as_deref().unwrap_or_default(),
+                "background_music_prompt": r.music_prompt.as_deref().unwrap_or_default()});
+        }
         _ => json!({
-            "image_url": r.image.as_deref().unwrap_or_default(),
+            "image_url": photo,
             "video_url": video,
             "character_orientation": r.orientation.map_or("video", |o| o.as_str()),
         }),
@@ -103,26 +118,32 @@ pub fn check(r: &GenerationRequest) -> Result<(), ProviderError> {
             reason: "element ids are Kling's own; fal does not take them".into(),
         });
     }
-    if source_url(r).is_none() {
+    let needs_video = r.kind != VideoType::Avatar;
+    if needs_video && source_url(r).is_none() {
         return Err(invalid("fal takes the input video by URL only"));
     }
     let prompt = r.prompt.as_deref().unwrap_or_default();
     if prompt.chars().count() > MAX_PROMPT_CHARS {
         return Err(invalid("a prompt is too long"));
     }
-    match r.kind {
-        VideoType::OmniEdit if prompt.trim().is_empty() => Err(invalid("an edit needs a prompt")),
-        VideoType::MotionControl if r.image.is_none() => {
-            Err(invalid("motion control needs the character's photo"))
-        }
-        _ => Ok(()),
+    let needs_photo = matches!(r.kind, VideoType::MotionControl | VideoType::Avatar);
+    let needs_audio = matches!(r.kind, VideoType::Avatar | VideoType::LipSync);
+    if r.kind == VideoType::OmniEdit && prompt.trim().is_empty() {
+        return Err(invalid("an edit needs a prompt"));
     }
+    if needs_photo && r.image.is_none() {
+        return Err(invalid("this kind needs a photo"));
+    }
+    if needs_audio && r.voice.is_none() {
+        return Err(invalid("this kind needs an audio track"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::generation::{Orientation, SourceVideo};
+    use crate::domain::generation::{AudioInput, Orientation, SourceVideo};
     use crate::domain::task::Quality;
     use crate::provider::ModelChoice;
 
@@ -204,6 +225,30 @@ mod tests {
                 Mode::Pro,
                 "fal-ai/kling-video/o3/pro/video-to-video/edit",
             ),
+            (
+                Avatar,
+                "kling-v3",
+                Mode::Std,
+                "fal-ai/kling-video/ai-avatar/v2/standard",
+            ),
+            (
+                Avatar,
+                "kling-v3",
+                Mode::Pro,
+                "fal-ai/kling-video/ai-avatar/v2/pro",
+            ),
+            (
+                LipSync,
+                "kling-v3",
+                Mode::Pro,
+                "fal-ai/kling-video/lipsync/audio-to-video",
+            ),
+            (
+                VideoToAudio,
+                "kling-v3",
+                Mode::Pro,
+                "fal-ai/kling-video/video-to-audio",
+            ),
         ];
         for (kind, model, mode, want) in cases {
             assert_eq!(
@@ -247,6 +292,58 @@ mod tests {
             edit,
             json!({"video_url": "https://cdn.test/clip.mp4", "keep_audio": true,
                 "prompt": "swap the sky for @Image1 in @Video1", "image_urls": ["https://cdn.test/photo.png"]})
+        );
+    }
+
+    #[test]
+    fn audio_kinds_send_the_upload_and_sound_prompts_are_never_fals_samples() {
+        let with_voice = |kind| GenerationRequest {
+            voice: Some(AudioInput {
+                url: "https://cdn.test/voice.mp3".into(),
+                duration_seconds: 4.2,
+            }),
+            ..on_video(kind, "kling-v3", Mode::Std, 6.0)
+        };
+        let avatar = input(&with_voice(VideoType::Avatar));
+        assert_eq!(
+            (&avatar["image_url"], &avatar["audio_url"]),
+            (
+                &json!("https://cdn.test/photo.png"),
+                &json!("https://cdn.test/voice.mp3")
+            )
+        );
+        assert_eq!(
+            input(&with_voice(VideoType::LipSync)),
+            json!({"video_url": "https://cdn.test/clip.mp4", "audio_url": "https://cdn.test/voice.mp3"})
+        );
+        let silent = GenerationRequest {
+            prompt: None,
+            ..on_video(VideoType::VideoToAudio, "kling-v3", Mode::Std, 6.0)
+        };
+        assert_eq!(
+            input(&silent),
+            json!({"video_url": "https://cdn.test/clip.mp4", "sound_effect_prompt": "",
+                "background_music_prompt": ""})
+        );
+        assert!(check(&with_voice(VideoType::Avatar)).is_ok());
+        let no_voice = on_video(VideoType::LipSync, "kling-v3", Mode::Std, 6.0);
+        assert!(matches!(
+            check(&no_voice),
+            Err(ProviderError::NotCreated { .. })
+        ));
+        let mut long = with_voice(VideoType::LipSync);
+        if let Some(s) = long.source.as_mut() {
+            s.duration_seconds = 10.4;
+        }
+        assert!(
+            matches!(
+                check(&long),
+                Err(ProviderError::Unsupported {
+                    feature: Feature::Duration,
+                    ..
+                })
+            ),
+            "fal's lip-sync takes 2-10 s videos"
         );
     }
 

@@ -12,12 +12,26 @@ pub enum Task {
     MotionControl,
     /// Kling O3's edit of a video (`o3/{tier}/video-to-video/edit`).
     Edit,
+    /// A photo speaking an audio track (`ai-avatar/v2/{tier}`).
+    Avatar,
+    /// A video's face speaking an audio track (`lipsync/audio-to-video`).
+    LipSync,
+    /// A video given sound (`video-to-audio`).
+    VideoToAudio,
 }
 
 impl Task {
-    /// The kinds whose length is their input video's, read from the file.
-    pub fn on_video(self) -> bool {
-        matches!(self, Task::MotionControl | Task::Edit)
+    /// The kinds whose length is an input's (a video's, the avatar's audio), read from the file.
+    pub fn measured(self) -> bool {
+        !matches!(self, Task::TextToVideo | Task::ImageToVideo)
+    }
+
+    /// The input whose length the output takes.
+    pub fn measured_field(self) -> &'static str {
+        match self {
+            Task::Avatar => "audio_url",
+            _ => "video_url",
+        }
     }
 }
 
@@ -46,6 +60,9 @@ pub fn model(id: &str) -> Option<Model> {
     let (family, tier, task) = match rest.split('/').collect::<Vec<_>>()[..] {
         ["v3", "turbo", tier, task] => ("v3-turbo", tier, task),
         ["o3", tier, "video-to-video", "edit"] => ("o3", tier, "edit"),
+        ["ai-avatar", "v2", tier] => ("ai-avatar", tier, "avatar"),
+        ["lipsync", "audio-to-video"] => ("lipsync", "standard", "lipsync"),
+        ["video-to-audio"] => ("v2a", "standard", "video-to-audio"),
         [family, tier, task] => (family, tier, task),
         _ => return None,
     };
@@ -54,6 +71,9 @@ pub fn model(id: &str) -> Option<Model> {
         "image-to-video" => Task::ImageToVideo,
         "motion-control" if matches!(family, "v3" | "v2.6") => Task::MotionControl,
         "edit" => Task::Edit,
+        "avatar" => Task::Avatar,
+        "lipsync" => Task::LipSync,
+        "video-to-audio" => Task::VideoToAudio,
         _ => return None,
     };
     let image_to_video = task == Task::ImageToVideo;
@@ -72,7 +92,7 @@ pub fn model(id: &str) -> Option<Model> {
         elements: image_to_video,
         pro,
     };
-    if task.on_video() {
+    if task.measured() {
         return Some(base);
     }
     match family {
@@ -121,57 +141,84 @@ fn url_field(input: &Value, field: &str, out: &mut Vec<Value>) {
     }
 }
 
-/// Problems with a motion control's or an edit's input (the video's length is checked once it
-/// is fetched: [`video_seconds_allowed`]).
-fn on_video_problems(m: &Model, input: &Value) -> Vec<Value> {
-    let mut out = Vec::new();
-    url_field(input, "video_url", &mut out);
-    let prompt = string_field(input, "prompt").unwrap_or_else(|p| {
+fn short_text(input: &Value, field: &str, max: usize, out: &mut Vec<Value>) -> Option<String> {
+    let text = string_field(input, field).unwrap_or_else(|p| {
         out.push(p);
         None
     });
-    if prompt.as_deref().is_some_and(|p| p.chars().count() > 2500) {
-        out.push(problem("prompt", "at most 2500 characters"));
+    if text.as_deref().is_some_and(|t| t.chars().count() > max) {
+        out.push(problem(field, &format!("at most {max} characters")));
     }
-    if m.task == Task::Edit {
-        if prompt.as_deref().is_none_or(|p| p.trim().is_empty()) {
-            out.push(problem("prompt", "field required"));
+    text
+}
+
+/// Problems with the input of a kind made from a video or an audio track (the length is checked
+/// once the file is fetched: [`allowed_seconds`]).
+fn measured_problems(m: &Model, input: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let prompt = short_text(input, "prompt", 2500, &mut out);
+    match m.task {
+        Task::Edit => {
+            url_field(input, "video_url", &mut out);
+            if prompt.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                out.push(problem("prompt", "field required"));
+            }
+            let images = input.get("image_urls").filter(|v| !v.is_null());
+            let ok = images.is_none_or(|v| {
+                v.as_array()
+                    .is_some_and(|a| a.len() <= 4 && a.iter().all(Value::is_string))
+            });
+            if !ok {
+                out.push(problem("image_urls", "at most 4 image URLs"));
+            }
+            if input.get("keep_audio").is_some_and(|v| !v.is_boolean()) {
+                out.push(problem("keep_audio", "must be a boolean"));
+            }
         }
-        let images = input.get("image_urls").filter(|v| !v.is_null());
-        let ok = images.is_none_or(|v| {
-            v.as_array()
-                .is_some_and(|a| a.len() <= 4 && a.iter().all(Value::is_string))
-        });
-        if !ok {
-            out.push(problem("image_urls", "at most 4 image URLs"));
+        Task::MotionControl => {
+            url_field(input, "video_url", &mut out);
+            url_field(input, "image_url", &mut out);
+            match string_field(input, "character_orientation") {
+                Ok(None) => {}
+                Ok(Some(o)) if o == "image" || o == "video" => {}
+                _ => out.push(problem("character_orientation", "must be image or video")),
+            }
         }
-        if input.get("keep_audio").is_some_and(|v| !v.is_boolean()) {
-            out.push(problem("keep_audio", "must be a boolean"));
+        Task::Avatar => {
+            url_field(input, "image_url", &mut out);
+            url_field(input, "audio_url", &mut out);
         }
-        return out;
-    }
-    url_field(input, "image_url", &mut out);
-    match string_field(input, "character_orientation") {
-        Ok(None) => {}
-        Ok(Some(o)) if o == "image" || o == "video" => {}
-        _ => out.push(problem("character_orientation", "must be image or video")),
+        Task::LipSync => {
+            url_field(input, "video_url", &mut out);
+            url_field(input, "audio_url", &mut out);
+        }
+        _ => {
+            url_field(input, "video_url", &mut out);
+            short_text(input, "sound_effect_prompt", 200, &mut out);
+            short_text(input, "background_music_prompt", 200, &mut out);
+        }
     }
     out
 }
 
-/// Whether a video of `seconds` is one the model takes: 3-10.05 s for an edit, 3-30 s for a
-/// motion reference (3-10 s keeping the photo's orientation, fal's default).
-pub fn video_seconds_allowed(m: &Model, input: &Value, seconds: f64) -> Result<(), String> {
-    let max = match m.task {
-        Task::Edit => 10.05,
-        _ if input["character_orientation"] == "video" => 30.0,
-        _ => 10.0,
+/// The lengths (seconds) the measured input may have: an edit 3-10.05 s, a motion reference
+/// 3-30 s (3-10 s keeping the photo's orientation, fal's default), an avatar's audio 2-300 s,
+/// a lip-sync video 2-10 s, a video given sound 3-20 s.
+pub fn allowed_seconds(m: &Model, input: &Value, seconds: f64) -> Result<(), String> {
+    let (min, max) = match m.task {
+        Task::Edit => (3.0, 10.05),
+        Task::MotionControl if input["character_orientation"] == "video" => (3.0, 30.0),
+        Task::MotionControl => (3.0, 10.0),
+        Task::Avatar => (2.0, 300.0),
+        Task::LipSync => (2.0, 10.0),
+        _ => (3.0, 20.0),
     };
-    if (3.0..=max).contains(&seconds) {
+    if (min..=max).contains(&seconds) {
         return Ok(());
     }
+    let field = m.task.measured_field();
     Err(format!(
-        "the video must last 3 to {max} s, not {seconds:.2} s"
+        "{field} must last {min} to {max} s, not {seconds:.2} s"
     ))
 }
 
@@ -181,8 +228,8 @@ pub fn problems(m: &Model, input: &Value) -> Vec<Value> {
     if !input.is_object() {
         return vec![problem("body", "must be a JSON object")];
     }
-    if m.task.on_video() {
-        return on_video_problems(m, input);
+    if m.task.measured() {
+        return measured_problems(m, input);
     }
     let prompt = string_field(input, "prompt").unwrap_or_else(|p| {
         out.push(p);
@@ -265,11 +312,28 @@ mod tests {
             ),
             ["image_url", "character_orientation"]
         );
-        assert!(video_seconds_allowed(&edit, &json!({}), 10.0).is_ok());
-        assert!(video_seconds_allowed(&edit, &json!({}), 11.0).is_err());
+        assert!(allowed_seconds(&edit, &json!({}), 10.0).is_ok());
+        assert!(allowed_seconds(&edit, &json!({}), 11.0).is_err());
         let video = json!({"character_orientation": "video"});
-        assert!(video_seconds_allowed(&mc, &video, 30.0).is_ok());
-        assert!(video_seconds_allowed(&mc, &json!({}), 12.0).is_err());
+        assert!(allowed_seconds(&mc, &video, 30.0).is_ok());
+        assert!(allowed_seconds(&mc, &json!({}), 12.0).is_err());
+        let tasks = [
+            ("fal-ai/kling-video/ai-avatar/v2/pro", Task::Avatar),
+            ("fal-ai/kling-video/lipsync/audio-to-video", Task::LipSync),
+            ("fal-ai/kling-video/video-to-audio", Task::VideoToAudio),
+        ];
+        for (id, task) in tasks {
+            assert_eq!(model(id).map(|m| m.task), Some(task), "{id}");
+        }
+        let lip = model("fal-ai/kling-video/lipsync/audio-to-video").unwrap();
+        assert_eq!(fields(&lip, json!({"video_url": url})), ["audio_url"]);
+        assert!(allowed_seconds(&lip, &json!({}), 10.5).is_err());
+        let v2a = model("fal-ai/kling-video/video-to-audio").unwrap();
+        let long = "x".repeat(201);
+        assert_eq!(
+            fields(&v2a, json!({"video_url": url, "sound_effect_prompt": long})),
+            ["sound_effect_prompt"]
+        );
         let i2v = model("fal-ai/kling-video/v3/standard/image-to-video").unwrap();
         assert_eq!(
             problems(&i2v, &json!({"prompt": "p"}))[0]["loc"][1],

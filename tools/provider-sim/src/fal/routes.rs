@@ -122,31 +122,64 @@ async fn submit(
     answer(200, body)
 }
 
-/// fal's largest input video (the edit's 200 MB).
+/// fal's largest input video (the edit's 200 MB) and audio (5 MB).
 const MAX_VIDEO_BYTES: usize = 200 * 1024 * 1024;
+const MAX_AUDIO_BYTES: usize = 5 * 1024 * 1024;
 
-/// The seconds a request makes: its `duration` (5 by default), or for a motion control or an
-/// edit its input video's length, read from the fetched file (422 on `video_url` otherwise).
+fn bad_input(field: &str, msg: String) -> Value {
+    json!({"loc": ["body", field], "msg": msg, "type": "value_error"})
+}
+
+/// The length of the file at `field`'s URL: an MP4/MOV for a video, any audio we can read for
+/// `audio_url`.
+async fn file_seconds(state: &FalState, input: &Value, field: &str) -> Result<f64, Value> {
+    let url = input[field].as_str().unwrap_or_default();
+    let audio = field == "audio_url";
+    let max = if audio {
+        MAX_AUDIO_BYTES
+    } else {
+        MAX_VIDEO_BYTES
+    };
+    let bytes = state
+        .fetch(url, max)
+        .await
+        .map_err(|e| bad_input(field, format!("{field} could not be read: {e}")))?;
+    let seconds = match audio {
+        true => crate::avatar::audio_seconds(bytes),
+        false => crate::sound::mp4_seconds(&bytes),
+    };
+    seconds.ok_or_else(|| bad_input(field, format!("{field} is not a readable file")))
+}
+
+/// The seconds a request makes: its `duration` (5 by default), or for a kind made from a video
+/// or an audio track that input's length, read from the fetched file (a lip-sync's audio must
+/// last 2-60 s too); a 422 naming the field otherwise.
 async fn made_seconds(
     state: &FalState,
     model: &models::Model,
     input: &Value,
 ) -> Result<u32, Value> {
-    if !model.task.on_video() {
+    if !model.task.measured() {
         let asked = input.get("duration").and_then(Value::as_str);
         return Ok(asked.and_then(|d| d.parse().ok()).unwrap_or(5));
     }
-    let bad =
-        |msg: String| json!({"loc": ["body", "video_url"], "msg": msg, "type": "value_error"});
-    let url = input["video_url"].as_str().unwrap_or_default();
-    let bytes = state
-        .fetch(url, MAX_VIDEO_BYTES)
-        .await
-        .map_err(|e| bad(format!("video_url could not be read: {e}")))?;
-    let seconds = crate::sound::mp4_seconds(&bytes)
-        .ok_or_else(|| bad("video_url is not an MP4/MOV video".into()))?;
-    models::video_seconds_allowed(model, input, seconds).map_err(bad)?;
-    Ok(seconds.round().max(1.0) as u32)
+    let field = model.task.measured_field();
+    let seconds = file_seconds(state, input, field).await?;
+    models::allowed_seconds(model, input, seconds).map_err(|m| bad_input(field, m))?;
+    if model.task == models::Task::LipSync {
+        let audio = file_seconds(state, input, "audio_url").await?;
+        if !(2.0..=60.0).contains(&audio) {
+            let msg = format!("audio_url must last 2 to 60 s, not {audio:.2} s");
+            return Err(bad_input("audio_url", msg));
+        }
+    }
+    // As Kling does: an avatar as long as its audio, rounded up; a video's length as it is.
+    let whole = if field == "audio_url" {
+        seconds.ceil()
+    } else {
+        seconds.round()
+    };
+    Ok(whole.max(1.0) as u32)
 }
 
 fn find(state: &FalState, owner: &str, app: &str, id: &str) -> Option<FalRequest> {
