@@ -51,6 +51,7 @@ fn create_once(p: &Parts, now: u64) -> u64 {
         kind: spec.video_type,
         duration_seconds: spec.duration,
         pro: model.mode == Mode::Pro,
+        four_k: spec.four_k,
         camera_control: spec.camera_control.is_some(),
         audio: spec.audio,
     };
@@ -60,6 +61,7 @@ fn create_once(p: &Parts, now: u64) -> u64 {
         model_override: None,
         duration_seconds: spec.duration,
         audio: spec.audio,
+        four_k: spec.four_k,
         cost: b.cost,
     };
     let refused = refusals(plan_name, plan, &facts, &Usage::default(), now as i64).len();

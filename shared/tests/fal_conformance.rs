@@ -75,6 +75,7 @@ fn request(task_id: &str, prompt: &str) -> GenerationRequest {
         music_prompt: None,
         orientation: None,
         voice: None,
+        four_k: false,
         callbacks: Default::default(),
     }
 }

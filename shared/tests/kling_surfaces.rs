@@ -100,6 +100,7 @@ fn request(task_id: &str) -> GenerationRequest {
         music_prompt: None,
         orientation: None,
         voice: None,
+        four_k: false,
         callbacks: Default::default(),
     }
 }
@@ -1030,4 +1031,77 @@ async fn a_lip_sync_identifies_the_face_then_makes_one_task_as_long_as_the_video
         Err(ProviderError::NotCreated { .. })
     ));
     assert_eq!(sim.state.task_count(), 2, "the source and one lip-sync");
+}
+
+/// 4K: Kling 3.0 on the standard API (`settings.resolution: 4k`, billed 3.0 units a second
+/// whatever the sound) and Omni edits there; every other model, `/v1`, and motion control are
+/// refused by name before any request.
+#[tokio::test]
+async fn four_k_is_made_by_kling_3_on_the_standard_api_only() {
+    use shared::provider::Feature;
+    let sim = sim_with(Faults::default(), |_| {}).await;
+    let p = provider(&sim, Surface::Standard);
+    let r = GenerationRequest {
+        four_k: true,
+        audio: true,
+        ..request("uhd-1")
+    };
+    p.check(&r).unwrap();
+    let job = p.submit(&r, Deadline::none()).await.unwrap();
+    let made = sim
+        .state
+        .find("text2video", "uhd-1")
+        .expect("on the standard API");
+    assert_eq!(made.request["settings"]["resolution"], "4k");
+    let done = wait_done(&p, &job, "uhd-1").await;
+    assert_eq!(done.status, JobStatus::Succeeded);
+    assert_eq!(p.expected_units(&r), Some(15.0), "3.0 units/s for 5 s");
+    assert_eq!(done.billed_units.as_deref(), Some("15"));
+
+    let url = done.video_url.expect("a video to edit");
+    let edit = GenerationRequest {
+        four_k: true,
+        ..omni_edit("uhd-2", &url, 5.0)
+    };
+    p.check(&edit).unwrap();
+    let job = p.submit(&edit, Deadline::none()).await.unwrap();
+    let made = sim.state.find("omni-video", "uhd-2").unwrap();
+    assert_eq!(made.request["settings"]["resolution"], "4k");
+    assert_eq!(
+        wait_done(&p, &job, "uhd-2").await.billed_units.as_deref(),
+        Some("15")
+    );
+
+    let on = |model: &str| GenerationRequest {
+        model: ModelChoice {
+            model: model.into(),
+            mode: Mode::Pro,
+        },
+        four_k: true,
+        ..request("uhd-x")
+    };
+    let motion = GenerationRequest {
+        kind: VideoType::MotionControl,
+        orientation: Some(shared::domain::generation::Orientation::Video),
+        ..omni_edit("uhd-m", &url, 5.0)
+    };
+    let legacy = provider(&sim, Surface::Legacy);
+    let motion = GenerationRequest {
+        four_k: true,
+        ..motion
+    };
+    for (p, r) in [
+        (&p, on("kling-v2-6")),
+        (&p, on("kling-3.0-turbo")),
+        (&p, motion),
+        (&legacy, on("kling-v3")),
+    ] {
+        match p.check(&r) {
+            Err(ProviderError::Unsupported { feature, .. }) => {
+                assert_eq!(feature, Feature::Resolution, "{r:?}")
+            }
+            other => panic!("{r:?}: {other:?}"),
+        }
+    }
+    assert_eq!(sim.state.task_count(), 2, "nothing sent for a refused 4K");
 }

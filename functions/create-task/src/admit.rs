@@ -46,6 +46,7 @@ pub(crate) fn priced<'a, A: Ports>(
             kind: spec.video_type,
             duration_seconds: spec.duration,
             pro: model.mode == Mode::Pro,
+            four_k: spec.four_k,
             camera_control: spec.camera_control.is_some(),
             audio: spec.audio,
         },
@@ -65,6 +66,7 @@ pub(crate) fn facts<'a>(spec: &'a VideoSpec, p: &Priced<'_>) -> RequestFacts<'a>
         model_override: spec.model_override.as_deref(),
         duration_seconds: spec.duration,
         audio: spec.audio,
+        four_k: spec.four_k,
         cost: p.breakdown.cost,
     }
 }
@@ -247,6 +249,7 @@ pub(crate) fn capability_error(e: &ProviderError, kind: VideoType) -> ApiError {
         Feature::Elements => ("elements_not_supported", "element_ids"),
         Feature::CameraControl => ("camera_control_not_supported", "camera_control"),
         Feature::CfgScale => ("cfg_scale_not_supported", "cfg_scale"),
+        Feature::Resolution => ("resolution_not_supported", "resolution"),
     };
     ApiError::new(422, code, reason.clone()).with_field(field)
 }

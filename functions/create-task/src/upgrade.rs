@@ -69,6 +69,7 @@ pub fn spec_of(request: &GenerationRequest, user_id: &str, quality: Quality) -> 
         source: None,
         orientation: request.orientation,
         voice: None,
+        four_k: request.four_k,
     }
 }
 

@@ -1560,6 +1560,61 @@ async fn an_omni_edit_follows_its_video_on_the_standard_api_only() {
     assert_eq!(legacy.store.ledger_sum("alice").0, 0);
 }
 
+/// 4K: charged at the configured 4K tier (5 s × 5.0) on Kling's standard API with kling-v3;
+/// `/v1` answers `resolution_not_supported`, the free plan `resolution_not_in_plan`, any other
+/// value `invalid_resolution`, a kind without it `field_not_for_kind` — none charged.
+#[tokio::test]
+async fn four_k_is_priced_at_its_tier_where_offered_and_refused_by_name_elsewhere() {
+    let uhd = |extra: Value| {
+        let mut b = json!({"type": "text_to_video", "prompt": "a lighthouse at dusk",
+            "model": "kling-v3", "quality": "pro", "resolution": "4k"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let app = kling_app("standard");
+    let (status, _, task) =
+        response_parts(handle(&app, create(uhd(json!({}))).plan("pro").request()).await);
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(task["cost_units"], 25.0, "5 s × the 4K tier 5.0");
+    let stored = app.store.get_task(task["id"].as_str().unwrap()).await;
+    assert!(stored.unwrap().unwrap().request.unwrap().four_k);
+    let spent = app.store.ledger_sum("alice");
+    let refused = [
+        (
+            uhd(json!({"resolution": "8k"})),
+            "pro",
+            "invalid_resolution",
+        ),
+        (
+            json!({"type": "text_to_video", "prompt": "a lighthouse", "resolution": "4k"}),
+            "free",
+            "resolution_not_in_plan",
+        ),
+        (
+            json!({"type": "video_to_audio", "source": {"video_id": "v"}, "resolution": "4k"}),
+            "pro",
+            "field_not_for_kind",
+        ),
+    ];
+    for (body, plan, code) in refused {
+        let got = response_parts(handle(&app, create(body).plan(plan).request()).await);
+        assert!(got.0 == 422 || got.0 == 403, "{code}: {}", got.2);
+        assert_eq!(got.2["error"]["code"], code, "{}", got.2);
+    }
+    assert_eq!(
+        app.store.ledger_sum("alice"),
+        spent,
+        "refusals cost nothing"
+    );
+    let legacy = kling_app("legacy");
+    let got = response_parts(handle(&legacy, create(uhd(json!({}))).plan("pro").request()).await);
+    assert_error(&got, 422, "resolution_not_supported");
+    assert_eq!(got.2["error"]["field"], "resolution");
+    assert_eq!(legacy.store.ledger_sum("alice"), (0, 0));
+}
+
 type FalApp = App<MemoryStore, shared::provider::fal::FalProvider, MemoryBlobs, MemoryQueue>;
 
 /// The app with the real fal adapter (its checks need no I/O; fal's URL is never reached).

@@ -63,6 +63,7 @@ fn request(id: &str) -> GenerationRequest {
         music_prompt: None,
         orientation: None,
         voice: None,
+        four_k: false,
         callbacks: Default::default(),
     }
 }

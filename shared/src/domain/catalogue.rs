@@ -28,6 +28,8 @@ pub enum Feature {
     Elements,
     CameraControl,
     CfgScale,
+    /// 4K output.
+    Resolution,
 }
 
 /// Where a model can be asked for: an API surface of a provider.
@@ -58,6 +60,9 @@ const PRO: &[&str] = &["pro"];
 const NO_MODE: &[&str] = &[];
 
 pub const MAX_SHOTS: usize = 6;
+/// Kling bills 4K at 3.0 units a second, with or without sound, Omni edits included
+/// (`docs/providers.md` §Models).
+pub const FOUR_K_UNIT_HUNDREDTHS: u64 = 300;
 pub const MAX_SHOT_PROMPT_CHARS: usize = 512;
 pub const MAX_ELEMENTS: usize = 3;
 
@@ -81,6 +86,8 @@ pub struct Model {
     pub multi_shot: bool,
     /// Character reference by element id.
     pub elements: bool,
+    /// Surfaces on which the model makes 4K video (Kling's standard API for Kling 3.0).
+    pub four_k: &'static [Surface],
     /// Units the provider bills per second, in hundredths: (std silent, pro silent, std sound,
     /// pro sound).
     pub unit_hundredths_per_second: [u64; 4],
@@ -99,6 +106,7 @@ pub const MODELS: &[Model] = &[
         audio_with_end_frame: false,
         multi_shot: false,
         elements: false,
+        four_k: &[],
         unit_hundredths_per_second: [30, 50, 0, 0],
     },
     Model {
@@ -113,6 +121,7 @@ pub const MODELS: &[Model] = &[
         audio_with_end_frame: false,
         multi_shot: false,
         elements: false,
+        four_k: &[],
         unit_hundredths_per_second: [30, 50, 0, 100],
     },
     Model {
@@ -127,6 +136,7 @@ pub const MODELS: &[Model] = &[
         audio_with_end_frame: true,
         multi_shot: true,
         elements: true,
+        four_k: &[Surface::KlingStandard],
         unit_hundredths_per_second: [60, 80, 90, 120],
     },
     // API-key only on Kling: its standard surface is the only way to it there.
@@ -142,6 +152,7 @@ pub const MODELS: &[Model] = &[
         audio_with_end_frame: false,
         multi_shot: true,
         elements: false,
+        four_k: &[],
         unit_hundredths_per_second: [80, 100, 80, 100],
     },
 ];
@@ -166,7 +177,8 @@ impl Model {
         self.kling_legacy.or(self.kling_standard).unwrap_or("model")
     }
 
-    /// What the provider should bill for a video, in hundredths of a unit.
+    /// What the provider should bill for a 720p/1080p video, in hundredths of a unit (4K has
+    /// one rate: [`FOUR_K_UNIT_HUNDREDTHS`]).
     pub fn expected_unit_hundredths(&self, mode: &str, duration: u32, audio: bool) -> u64 {
         let i = usize::from(mode == "pro") + 2 * usize::from(audio);
         self.unit_hundredths_per_second[i] * u64::from(duration)
@@ -201,6 +213,7 @@ pub struct Wanted<'a> {
     pub camera_control: bool,
     pub cfg_scale: bool,
     pub motion_brush: bool,
+    pub four_k: bool,
 }
 
 fn refuse(feature: Feature, reason: String) -> Refusal {
@@ -235,6 +248,10 @@ pub fn check(w: &Wanted<'_>, surface: Surface) -> Result<&'static Model, Refusal
     }
     check_extras(caps, w)?;
     check_shots(caps, w)?;
+    if w.four_k && !caps.four_k.contains(&surface) {
+        let msg = format!("4K is not offered by {name} on {}", surface.label());
+        return Err(refuse(Feature::Resolution, msg));
+    }
     let retired = [
         (w.camera_control, Feature::CameraControl, "camera control"),
         (w.cfg_scale, Feature::CfgScale, "cfg_scale"),
@@ -444,6 +461,10 @@ pub const KINDS: &[KindOffer] = &[
 /// Kling bills a lip-sync per started 5 seconds of video, 0.5 units each (in hundredths).
 pub const LIP_SYNC_UNIT_HUNDREDTHS_PER_5S: u64 = 50;
 
+/// The kinds, not made by a model of the table, that come in 4K, and where: Kling 3.0 Omni's
+/// edit on the standard API (`settings.resolution: 4k`; motion control has no 4K).
+const FOUR_K_KINDS: &[(VideoType, Surface)] = &[(VideoType::OmniEdit, Surface::KlingStandard)];
+
 /// The model that edits videos (Kling's standard name).
 pub const OMNI_MODEL: &str = "kling-3.0-omni";
 
@@ -603,6 +624,24 @@ pub fn check_effect(w: WantedEffect<'_>, surface: Surface) -> Result<(), Refusal
 impl GenerationRequest {
     /// The length of the input a kind is made from (the voice's for an avatar, else the
     /// source video's), in whole seconds rounded up; 0 without one.
+    /// The 4K rule: a request without 4K passes; with it, a model kind's model must make 4K on
+    /// `surface`, and another kind must be one the catalogue makes in 4K there.
+    pub fn check_four_k(&self, surface: Surface) -> Result<(), Refusal> {
+        let offered = match self.kind.is_model_kind() {
+            true => model(&self.model.model).is_some_and(|m| m.four_k.contains(&surface)),
+            false => FOUR_K_KINDS.contains(&(self.kind, surface)),
+        };
+        if !self.four_k || offered {
+            return Ok(());
+        }
+        let msg = format!(
+            "4K is not offered for {} on {}",
+            self.kind.as_str(),
+            surface.label()
+        );
+        Err(refuse(Feature::Resolution, msg))
+    }
+
     pub fn input_seconds(&self) -> u32 {
         let seconds = match self.kind {
             VideoType::Avatar => self.voice.as_ref().map(|v| v.duration_seconds),
@@ -627,6 +666,7 @@ impl GenerationRequest {
             camera_control: self.camera.is_some(),
             cfg_scale: self.cfg_scale.is_some(),
             motion_brush: false,
+            four_k: self.four_k,
         }
     }
 }
@@ -939,6 +979,42 @@ mod tests {
         ));
         assert_eq!(SINGLE_IMAGE_SCENES.len(), 203);
         assert_eq!(DUAL_IMAGE_SCENES.len(), 15);
+    }
+
+    #[test]
+    fn four_k_is_kling_3_on_the_standard_api_only() {
+        let cases = [
+            ("kling-v3", Surface::KlingStandard, None),
+            ("kling-v3", Surface::KlingLegacy, Some(Feature::Resolution)),
+            ("kling-v3", Surface::Fal, Some(Feature::Resolution)),
+            (
+                "kling-3.0-turbo",
+                Surface::KlingStandard,
+                Some(Feature::Resolution),
+            ),
+            (
+                "kling-v2-6",
+                Surface::KlingStandard,
+                Some(Feature::Resolution),
+            ),
+            (
+                "kling-v2-5-turbo",
+                Surface::KlingStandard,
+                Some(Feature::Resolution),
+            ),
+        ];
+        for (model, surface, want) in cases {
+            let wanted = Wanted {
+                four_k: true,
+                ..w(model, "pro", 5)
+            };
+            let got = match check(&wanted, surface) {
+                Ok(_) => None,
+                Err(Refusal::Unsupported(f, _)) => Some(f),
+                Err(other) => panic!("{model}: {other}"),
+            };
+            assert_eq!(got, want, "{model} on {surface:?}");
+        }
     }
 
     #[test]

@@ -216,6 +216,9 @@ pub struct GenerationRequest {
     /// Whose orientation a `MotionControl` video keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orientation: Option<Orientation>,
+    /// 4K output instead of the mode's 720p/1080p, where the model and surface offer it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub four_k: bool,
     pub callback_url: Option<String>,
     /// The provider chosen for the task (empty: the deployment's first), recorded before any
     /// submit; its `callback_url` is the one minted for it.

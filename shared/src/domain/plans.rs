@@ -27,6 +27,9 @@ pub struct Plan {
     /// Whether videos with native sound are part of the plan.
     #[serde(default)]
     pub audio: bool,
+    /// Whether 4K videos are part of the plan.
+    #[serde(default)]
+    pub four_k: bool,
     pub max_concurrent_tasks: u32,
     /// The most `variations` one request may ask for.
     #[serde(default = "one")]
@@ -141,6 +144,10 @@ impl Plans {
         let prices = PriceTable {
             std_tier: hundredths(&file.pricing.tier_multipliers, "std")?,
             pro_tier: hundredths(&file.pricing.tier_multipliers, "pro")?,
+            four_k_tier: match file.pricing.tier_multipliers.contains_key("4k") {
+                true => hundredths(&file.pricing.tier_multipliers, "4k")?,
+                false => PriceTable::default().four_k_tier,
+            },
             no_feature: hundredths(&file.pricing.feature_multipliers, "none")?,
             camera_control: hundredths(&file.pricing.feature_multipliers, "camera_control")?,
             audio: match file.pricing.feature_multipliers.contains_key("audio") {
@@ -196,6 +203,7 @@ pub struct RequestFacts<'a> {
     pub model_override: Option<&'a str>,
     pub duration_seconds: u32,
     pub audio: bool,
+    pub four_k: bool,
     pub cost: CostUnits,
 }
 
@@ -268,6 +276,10 @@ fn permanent_refusals(plan_name: &str, plan: &Plan, req: &RequestFacts<'_>) -> V
     if req.audio && !plan.audio {
         let message = format!("the {plan_name} plan does not include videos with sound");
         out.push(refusal("audio_not_in_plan", 403, message));
+    }
+    if req.four_k && !plan.four_k {
+        let message = format!("the {plan_name} plan does not include 4K videos");
+        out.push(refusal("resolution_not_in_plan", 403, message));
     }
     out
 }
@@ -428,6 +440,7 @@ mod tests {
             model_override: None,
             duration_seconds: 5,
             audio: false,
+            four_k: false,
             cost: CostUnits(500),
         };
         let codes = |req: &RequestFacts<'_>, usage: &Usage| -> Vec<&'static str> {
@@ -454,6 +467,14 @@ mod tests {
                 },
                 idle.clone(),
                 vec!["model_not_in_plan"],
+            ),
+            (
+                RequestFacts {
+                    four_k: true,
+                    ..std5.clone()
+                },
+                idle.clone(),
+                vec!["resolution_not_in_plan"],
             ),
             (
                 RequestFacts {

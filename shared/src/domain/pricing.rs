@@ -12,6 +12,8 @@ use crate::domain::task::{CostUnits, VideoType};
 pub struct PriceTable {
     pub std_tier: u64,
     pub pro_tier: u64,
+    /// 4K output, in place of the std/pro tier (`tier_multipliers."4k"`).
+    pub four_k_tier: u64,
     pub no_feature: u64,
     pub camera_control: u64,
     pub audio: u64,
@@ -25,6 +27,7 @@ impl Default for PriceTable {
         Self {
             std_tier: 100,
             pro_tier: 160,
+            four_k_tier: 500,
             no_feature: 100,
             camera_control: 130,
             audio: 150,
@@ -47,6 +50,7 @@ pub struct Priced {
     pub kind: VideoType,
     pub duration_seconds: u32,
     pub pro: bool,
+    pub four_k: bool,
     pub camera_control: bool,
     pub audio: bool,
 }
@@ -56,6 +60,7 @@ pub fn price(table: &PriceTable, req: Priced) -> Breakdown {
         kind,
         duration_seconds,
         pro,
+        four_k,
         camera_control,
         audio,
     } = req;
@@ -68,10 +73,10 @@ pub fn price(table: &PriceTable, req: Priced) -> Breakdown {
             cost: CostUnits(table.effect_per_generation),
         };
     }
-    let tier = if pro && offer.tiered {
-        table.pro_tier
-    } else {
-        table.std_tier
+    let tier = match (four_k, pro && offer.tiered) {
+        (true, _) => table.four_k_tier,
+        (false, true) => table.pro_tier,
+        (false, false) => table.std_tier,
     };
     // The kind's own multiplier counts as a feature (motion control ×1.3).
     let mut feature = table.no_feature * offer.multiplier / 100;
@@ -114,6 +119,7 @@ mod tests {
                 kind: VideoType::TextToVideo,
                 duration_seconds: d,
                 pro,
+                four_k: false,
                 camera_control: cam,
                 audio,
             };
@@ -123,6 +129,32 @@ mod tests {
                 ..req
             };
             assert_eq!(price(&t, image).cost, CostUnits(want), "{image:?}");
+        }
+    }
+
+    /// 4K replaces the std/pro tier (Kling bills it one rate either way); features still
+    /// multiply, and an Omni edit's seconds are priced the same way.
+    #[test]
+    fn four_k_takes_the_place_of_the_tier() {
+        let t = PriceTable::default();
+        let cases = [
+            (VideoType::TextToVideo, 5, false, false, 2500),
+            (VideoType::TextToVideo, 5, true, false, 2500),
+            (VideoType::TextToVideo, 10, true, true, 7500),
+            (VideoType::ImageToVideo, 15, false, false, 7500),
+            (VideoType::OmniEdit, 7, true, false, 3500),
+        ];
+        for (kind, d, pro, audio, want) in cases {
+            let req = Priced {
+                kind,
+                duration_seconds: d,
+                pro,
+                four_k: true,
+                camera_control: false,
+                audio,
+            };
+            assert_eq!(price(&t, req).cost, CostUnits(want), "{req:?}");
+            assert_eq!(price(&t, req).tier_multiplier, 500);
         }
     }
 
@@ -137,6 +169,7 @@ mod tests {
                 kind: VideoType::Effect,
                 duration_seconds: d,
                 pro,
+                four_k: pro,
                 camera_control: false,
                 audio,
             };

@@ -51,11 +51,12 @@ pub struct CreateVideoBody {
     pub orientation: Option<Value>,
     pub voice: Option<Value>,
     pub images: Option<Value>,
+    pub resolution: Option<Value>,
 }
 
 impl CreateVideoBody {
     /// Every field but `type`, by its name.
-    fn fields(&self) -> [(&'static str, &Option<Value>); 21] {
+    fn fields(&self) -> [(&'static str, &Option<Value>); 22] {
         [
             ("prompt", &self.prompt),
             ("negative_prompt", &self.negative_prompt),
@@ -78,6 +79,7 @@ impl CreateVideoBody {
             ("orientation", &self.orientation),
             ("voice", &self.voice),
             ("images", &self.images),
+            ("resolution", &self.resolution),
         ]
     }
 }
@@ -132,6 +134,7 @@ impl VideoSpec {
             source: None,
             orientation: None,
             voice: None,
+            four_k: false,
         }
     }
 }
@@ -178,6 +181,8 @@ pub struct VideoSpec {
     pub orientation: Option<Orientation>,
     /// The upload id of the audio an `avatar` speaks (or a `lip_sync` video's lips follow).
     pub voice: Option<String>,
+    /// `resolution: "4k"`: 4K output, where the model offers it.
+    pub four_k: bool,
 }
 
 /// Where an input video comes from.
@@ -446,6 +451,19 @@ fn audio(body: &CreateVideoBody) -> Result<bool, ApiError> {
     }
 }
 
+/// `resolution`: absent or null for the mode's own (720p std, 1080p pro), or `"4k"`.
+pub(crate) fn four_k(body: &CreateVideoBody) -> Result<bool, ApiError> {
+    match present(&body.resolution) {
+        None => Ok(false),
+        Some(v) if v == "4k" => Ok(true),
+        Some(_) => Err(invalid(
+            "invalid_resolution",
+            "resolution",
+            "resolution must be \"4k\" (or absent for the quality's own)",
+        )),
+    }
+}
+
 fn seed(body: &CreateVideoBody) -> Result<Option<u64>, ApiError> {
     let Some(v) = present(&body.seed) else {
         return Ok(None);
@@ -682,6 +700,7 @@ pub fn validate(body: &CreateVideoBody) -> Result<VideoSpec, ApiError> {
         source: None,
         orientation: None,
         voice: None,
+        four_k: four_k(body)?,
     })
 }
 
@@ -716,6 +735,7 @@ impl GenerationRequest {
             orientation: spec.orientation,
             // Resolved from the upload at admission.
             voice: None,
+            four_k: spec.four_k,
             callbacks: Default::default(),
         }
     }

@@ -44,6 +44,7 @@ mod tests {
             model_overrides: vec![],
             max_duration_seconds: 10,
             audio: false,
+            four_k: false,
             max_concurrent_tasks: concurrent,
             max_variations: 1,
             daily_cost_units: daily,

@@ -68,6 +68,9 @@ pub struct TaskView {
     /// The caller's earlier video this task works on (`video_to_audio`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_task: Option<String>,
+    /// `4k` when asked for; absent for the quality's own resolution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -163,6 +166,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         upgraded_from: task.upgraded_from.as_ref().map(|id| id.to_string()),
         scene: task.request.as_ref().and_then(|r| r.scene.clone()),
         source_task: task.source_task.as_ref().map(|id| id.to_string()),
+        resolution: task.request.as_ref().filter(|r| r.four_k).map(|_| "4k"),
     }
 }
 

@@ -628,14 +628,46 @@ async fn an_omni_edit_changes_your_video_on_klings_standard_api() {
         "refunded once, in full"
     );
 
+    stack.sim.state.set_faults(provider_sim::Faults::default());
+    four_k_on(&stack, &api, &token).await;
+
     let legacy = start(|_| {}).await;
     let (api, token) = (
         Api::new(&legacy),
         legacy.token_with_plan("editor", "pro").unwrap(),
     );
     let clip = upload(&api, &token, "video/mp4", reference(4)).await;
-    let cases = [(edit_of(json!({"upload_id": clip})), "kind_not_available")];
+    let uhd = json!({"type": "text_to_video", "prompt": "a lighthouse", "model": "kling-v3",
+        "resolution": "4k"});
+    let cases = [
+        (edit_of(json!({"upload_id": clip})), "kind_not_available"),
+        (uhd, "resolution_not_supported"),
+    ];
     refused_free_of_charge(&legacy, &token, "editor", cases).await;
+}
+
+/// 4K on Kling's standard API: charged at the 4K tier, sent as `settings.resolution: 4k`, shown
+/// on the task, and billed by kling-sim what the catalogue expects (3.0 units a second).
+async fn four_k_on(stack: &devstack::stack::Stack, api: &Api, token: &str) {
+    let body = json!({"type": "text_to_video", "prompt": "a lighthouse at dawn",
+        "model": "kling-v3", "quality": "pro", "resolution": "4k"});
+    let (status, _, task) = api.create(token, "uhd-1", &body).await;
+    assert_eq!((status, &task["cost_units"]), (202, &json!(25.0)), "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    let done = api.wait_terminal(token, &id).await;
+    assert_eq!(
+        (&done["status"], &done["resolution"]),
+        (&json!("SUCCEEDED"), &json!("4k")),
+        "{done}"
+    );
+    let made = stack
+        .sim
+        .state
+        .find("text2video", &id)
+        .expect("Kling's task");
+    assert_eq!(made.request["settings"]["resolution"], "4k");
+    let stored = store(stack).get_task(&id).await.unwrap().unwrap();
+    assert_eq!(stored.provider_facts.billed_units.as_deref(), Some("15"));
 }
 
 /// A lip-sync through the stack on Kling's `/v1`: one of the caller's videos (Kling identifies

@@ -87,6 +87,10 @@ pub fn units(model: &str, mode: &str, sound: bool, duration: u32) -> String {
     if model == crate::lip_sync::MODEL {
         return decimal(u64::from(duration).div_ceil(5) * 50);
     }
+    // Kling 3.0 and 3.0 Omni in 4K: 3.0 units a second, with sound or without.
+    if mode == "4k" {
+        return decimal(300 * u64::from(duration));
+    }
     let per_second = UNITS.iter().find(|(m, _)| *m == model).map_or(0, |(_, u)| {
         u[usize::from(mode == "pro") + 2 * usize::from(sound)]
     });
@@ -175,5 +179,7 @@ mod tests {
         assert!(!takes_cfg_scale("kling-v2-5-turbo"));
         assert_eq!(units("kling-v2-5-turbo", "std", false, 5), "1.5");
         assert_eq!(units("kling-v3", "pro", true, 10), "12");
+        assert_eq!(units("kling-3.0", "4k", true, 5), "15");
+        assert_eq!(units("kling-3.0-omni", "4k", false, 4), "12");
     }
 }

@@ -66,8 +66,9 @@ async fn base_seconds(state: &SimState, items: &[Value]) -> Result<f64, Fail> {
     Ok(seconds)
 }
 
-/// What an edit cannot be asked for alongside a base video.
-fn check_edit(items: &[Value], settings: &Value) -> Result<Resolution, Fail> {
+/// What an edit cannot be asked for alongside a base video, and the tier it is billed at (std,
+/// pro or 4k) by `settings.resolution`.
+fn check_edit(items: &[Value], settings: &Value) -> Result<&'static str, Fail> {
     if !of_type(items, "first_frame").is_empty() || !of_type(items, "last_frame").is_empty() {
         return Err(invalid("a base video takes no first or last frame"));
     }
@@ -81,10 +82,11 @@ fn check_edit(items: &[Value], settings: &Value) -> Result<Resolution, Fail> {
         return Err(invalid("a base video takes audio original or off"));
     }
     match opt_str(settings, "resolution")? {
-        None | Some("720p") => Ok(Resolution::P720),
-        Some("1080p") => Ok(Resolution::P1080),
+        None | Some("720p") => Ok("std"),
+        Some("1080p") => Ok("pro"),
+        Some("4k") => Ok("4k"),
         Some(other) => Err(invalid(format!(
-            "settings.resolution {other}: this emulator makes 720p and 1080p"
+            "settings.resolution {other}: must be 720p, 1080p or 4k"
         ))),
     }
 }
@@ -99,7 +101,7 @@ pub(crate) async fn standard_task(
     let items = items.ok_or_else(|| invalid("contents is required"))?;
     let settings = body.get("settings").cloned().unwrap_or(Value::Null);
     let prompt = prompt(items)?;
-    let resolution = check_edit(items, &settings)?;
+    let mode = check_edit(items, &settings)?;
     let seconds = base_seconds(state, items).await?;
     let options = body.get("options").cloned().unwrap_or(Value::Null);
     Ok(NewTask {
@@ -108,13 +110,13 @@ pub(crate) async fn standard_task(
             .filter(|e| !e.is_empty())
             .map(str::to_string),
         prompt,
-        mode: if resolution == Resolution::P1080 {
-            "pro"
+        mode: mode.to_string(),
+        // 4K is rendered at 1080p here.
+        resolution: if mode == "std" {
+            Resolution::P720
         } else {
-            "std"
-        }
-        .to_string(),
-        resolution,
+            Resolution::P1080
+        },
         sound: false,
         request: body.clone(),
         surface: Surface::Standard,

@@ -106,12 +106,14 @@ fn invalid(reason: &str) -> ProviderError {
 
 /// The catalogue's rule on fal (the source's length included) and what fal needs to be sent.
 pub fn check(r: &GenerationRequest) -> Result<(), ProviderError> {
-    catalogue::check_on_video(r.kind, r.input_seconds(), r.orientation, Surface::Fal).map_err(
-        |e| match e {
+    r.check_four_k(Surface::Fal)
+        .and_then(|()| {
+            catalogue::check_on_video(r.kind, r.input_seconds(), r.orientation, Surface::Fal)
+        })
+        .map_err(|e| match e {
             Refusal::Unsupported(feature, reason) => ProviderError::Unsupported { feature, reason },
             Refusal::Invalid(reason) => ProviderError::NotCreated { reason },
-        },
-    )?;
+        })?;
     if !r.elements.is_empty() {
         return Err(ProviderError::Unsupported {
             feature: Feature::Elements,
@@ -179,6 +181,7 @@ mod tests {
             scene: None,
             music_prompt: None,
             voice: None,
+            four_k: false,
             callback_url: None,
             provider: "fal".into(),
             callbacks: Default::default(),

@@ -129,6 +129,7 @@ pub fn wire_request(r: &GenerationRequest) -> Result<WireRequest, KlingError> {
     let external_task_id = (!r.task_id.is_empty()).then(|| r.task_id.clone());
     let mode = r.model.mode.as_str().to_string();
     let x = extras(r);
+    r.check_four_k(catalogue::Surface::KlingLegacy)?;
     Ok(match r.kind {
         VideoType::OmniEdit => {
             catalogue::check_offered(r.kind, catalogue::Surface::KlingLegacy)?;
@@ -421,6 +422,10 @@ impl VideoProvider for KlingProvider {
         if r.kind == VideoType::LipSync {
             let started_fives = u64::from(r.duration_seconds).div_ceil(5);
             let units = started_fives * catalogue::LIP_SYNC_UNIT_HUNDREDTHS_PER_5S;
+            return Some(units as f64 / 100.0);
+        }
+        if r.four_k {
+            let units = catalogue::FOUR_K_UNIT_HUNDREDTHS * u64::from(r.duration_seconds);
             return Some(units as f64 / 100.0);
         }
         if r.kind == VideoType::OmniEdit {

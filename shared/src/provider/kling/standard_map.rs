@@ -52,6 +52,7 @@ fn check_omni_edit(r: &GenerationRequest) -> Result<&'static str, KlingError> {
 
 /// The capability map for the standard surface, and the lengths it takes.
 pub fn check(r: &GenerationRequest) -> Result<&'static str, KlingError> {
+    r.check_four_k(Surface::KlingStandard)?;
     match r.kind {
         VideoType::MotionControl => return check_motion(r),
         VideoType::OmniEdit => return check_omni_edit(r),
@@ -212,10 +213,10 @@ fn source_url(r: &GenerationRequest) -> String {
 }
 
 fn resolution(r: &GenerationRequest) -> &'static str {
-    if r.model.mode.as_str() == "pro" {
-        "1080p"
-    } else {
-        "720p"
+    match (r.four_k, r.model.mode.as_str()) {
+        (true, _) => "4k",
+        (false, "pro") => "1080p",
+        (false, _) => "720p",
     }
 }
 
@@ -306,6 +307,7 @@ mod tests {
             music_prompt: None,
             orientation: None,
             voice: None,
+            four_k: false,
             callbacks: Default::default(),
         }
     }

@@ -238,6 +238,8 @@ pub fn check_image2video(req: &Image2VideoRequest) -> Result<&'static Model, Kli
         camera_control: req.camera_control.is_some(),
         cfg_scale: req.cfg_scale.is_some(),
         motion_brush: req.static_mask.is_some() || req.dynamic_masks.is_some(),
+        // `/v1` bodies have no resolution: 4K is refused before a body is built.
+        four_k: false,
     };
     check(&wanted)
 }
