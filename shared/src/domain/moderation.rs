@@ -290,36 +290,83 @@ impl Policy {
         )
     }
 
-    /// The first rule (in policy order) the text breaks, if any.
+    /// The first rule (in policy order) the text breaks, if any. Blocked terms are found
+    /// first; an allowed phrase exempts only the hits it wholly covers, and only when no other
+    /// blocked term reaches into it ("having sex on the beach" is not the cocktail); a rule
+    /// that pairs terms (minors with sexual words) is never exempted.
     pub fn check(&self, text: &str) -> Option<Block> {
-        let mut haystack = format!(" {} ", words(text).join(" "));
-        if let Some(allowed) = &self.allowed {
-            // Keep the surrounding spaces so neighbouring words stay separate.
-            let ranges: Vec<_> = allowed
-                .find_overlapping_iter(&haystack)
-                .map(|m| m.range())
-                .collect();
-            let mut bytes = haystack.into_bytes();
-            for r in ranges {
-                for b in &mut bytes[r] {
-                    *b = b' ';
-                }
+        let haystack = format!(" {} ", words(text).join(" "));
+        let found: Vec<(usize, Span)> = self
+            .matcher
+            .find_overlapping_iter(&haystack)
+            .map(|m| (m.pattern().as_usize(), span(&haystack, m.range())))
+            .collect();
+        let exempt = self.exempt(&haystack, &found);
+        let mut all: Vec<Option<&str>> = vec![None; self.patterns.len()];
+        let mut kept = all.clone();
+        for ((pattern, _), exempt) in found.iter().zip(exempt) {
+            let (group, term) = &self.patterns[*pattern];
+            all[*group] = Some(term);
+            if !exempt {
+                kept[*group] = Some(term);
             }
-            haystack = String::from_utf8(bytes).unwrap_or_default();
-        }
-        let mut hits: Vec<Option<String>> = vec![None; self.patterns.len()];
-        for m in self.matcher.find_overlapping_iter(&haystack) {
-            let (group, term) = &self.patterns[m.pattern().as_usize()];
-            hits[*group] = Some(term.clone());
         }
         self.rules.iter().find_map(|rule| {
-            let terms: Option<Vec<&String>> =
-                rule.groups.iter().map(|g| hits[*g].as_ref()).collect();
+            let hits = if rule.groups.len() > 1 { &all } else { &kept };
+            let terms: Option<Vec<&str>> = rule.groups.iter().map(|g| hits[*g]).collect();
             terms.map(|t| Block {
                 category: rule.category.clone(),
-                term: t.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" + "),
+                term: t.join(" + "),
             })
         })
+    }
+
+    /// For each hit, whether an allowed phrase exempts it: a phrase that covers it, into which
+    /// no other blocked term reaches without being covered too.
+    fn exempt(&self, haystack: &str, found: &[(usize, Span)]) -> Vec<bool> {
+        let Some(allowed) = &self.allowed else {
+            return vec![false; found.len()];
+        };
+        let phrases: Vec<Span> = allowed
+            .find_overlapping_iter(haystack)
+            .map(|m| span(haystack, m.range()))
+            .filter(|p| {
+                found
+                    .iter()
+                    .all(|(_, hit)| !hit.overlaps(p) || p.covers(hit))
+            })
+            .collect();
+        found
+            .iter()
+            .map(|(_, hit)| phrases.iter().any(|p| p.covers(hit)))
+            .collect()
+    }
+}
+
+/// Where a match lies in the haystack, without the spaces that bound its words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn overlaps(&self, other: &Span) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+
+    fn covers(&self, other: &Span) -> bool {
+        self.start <= other.start && other.end <= self.end
+    }
+}
+
+fn span(haystack: &str, range: std::ops::Range<usize>) -> Span {
+    let text = &haystack[range.clone()];
+    let start = range.start + (text.len() - text.trim_start_matches(' ').len());
+    let end = range.end - (text.len() - text.trim_end_matches(' ').len());
+    Span {
+        start,
+        end: end.max(start),
     }
 }
 

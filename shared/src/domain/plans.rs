@@ -171,7 +171,7 @@ impl Plans {
     }
 
     /// One source of truth, read on every request: the plan an operator set on the account
-    /// (`plan_override`), else the one the token names (`custom:plan` or a `plan:*` group, so
+    /// (`plan_override`), else the one the token's `plan:*` Cognito group names (so
     /// a Cognito group change takes effect with the next token), else the default. Nothing
     /// pins the plan a user had at their first create.
     pub fn resolve<'a>(

@@ -58,7 +58,7 @@ impl AuthMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub user_id: crate::domain::task::UserId,
-    /// Plan named by the token (`custom:plan` claim or a `plan:*` group), if any.
+    /// Plan named by the token's `plan:*` Cognito group, if any (never a user-writable claim).
     pub plan_hint: Option<String>,
 }
 
@@ -114,13 +114,13 @@ fn claims_identity(claims: &HashMap<String, String>) -> Result<(String, Option<S
         .get("sub")
         .cloned()
         .ok_or_else(|| ApiError::unauthenticated("the token has no sub claim"))?;
-    let plan = claims.get("custom:plan").cloned().or_else(|| {
-        claims.get("cognito:groups").and_then(|groups| {
-            groups
-                .trim_matches(|c| c == '[' || c == ']')
-                .split([',', ' '])
-                .find_map(|g| g.strip_prefix("plan:").map(str::to_string))
-        })
+    // Only an administrator puts a user in a group; a custom attribute such as `custom:plan` is
+    // writable by the user unless every app client excludes it, so it is never read.
+    let plan = claims.get("cognito:groups").and_then(|groups| {
+        groups
+            .trim_matches(|c| c == '[' || c == ']')
+            .split([',', ' '])
+            .find_map(|g| g.strip_prefix("plan:").map(str::to_string))
     });
     Ok((sub, plan))
 }
@@ -194,6 +194,27 @@ mod tests {
         let id = identify(&AuthMode::Authorizer, Some(&claims), None).unwrap();
         assert_eq!(id.user_id, "user-1");
         assert_eq!(id.plan_hint.as_deref(), Some("pro"));
+    }
+
+    /// A user can write their own custom attributes: `custom:plan` names no plan, whatever it
+    /// says; only a `plan:*` group (set by an administrator) does.
+    #[test]
+    fn a_user_written_plan_claim_is_ignored() {
+        let cases = [
+            (vec![("custom:plan", "pro")], None),
+            (
+                vec![("custom:plan", "pro"), ("cognito:groups", "[plan:free]")],
+                Some("free"),
+            ),
+            (vec![("cognito:groups", "[admins, plan:pro]")], Some("pro")),
+            (vec![("cognito:groups", "[pro]")], None),
+        ];
+        for (extra, want) in cases {
+            let mut claims = HashMap::from([("sub".to_string(), "user-1".to_string())]);
+            claims.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let id = identify(&AuthMode::Authorizer, Some(&claims), None).unwrap();
+            assert_eq!(id.plan_hint.as_deref(), want, "{extra:?}");
+        }
     }
 
     #[test]
