@@ -549,6 +549,24 @@ async fn plan_changes_take_effect_and_the_operators_plan_wins() {
     }
 }
 
+/// A user can write their own custom attributes: a token whose `custom:plan` says pro gets the
+/// default (free) plan, so pro quality is refused; the same user in the `plan:pro` group is not.
+#[tokio::test]
+async fn a_user_written_plan_claim_gets_the_default_plan() {
+    let app = app();
+    let mut event =
+        create(json!({"type": "text_to_video", "prompt": "a lighthouse", "quality": "pro"}))
+            .event();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["custom:plan"] = json!("pro");
+    let got = response_parts(handle(&app, request_from(&event.to_string())).await);
+    assert_error(&got, 403, "quality_not_in_plan");
+    let grouped =
+        create(json!({"type": "text_to_video", "prompt": "a lighthouse", "quality": "pro"}))
+            .plan("pro");
+    let got = response_parts(handle(&app, grouped.request()).await);
+    assert_eq!(got.0, 202, "{}", got.2);
+}
+
 type KlingApp = App<MemoryStore, shared::provider::kling::KlingProvider, MemoryBlobs, MemoryQueue>;
 
 /// The same app with the real Kling adapter: its capability map runs in process (it needs no
