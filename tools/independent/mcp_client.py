@@ -3,15 +3,20 @@ implementation independent of ours, for tools/e2e/tests/mcp.rs.
 
     mcp_client.py MCP_URL TOKEN [PHOTO VIDEO VOICE]
 
-Lists the tools and the kinds `create_video` takes, creates a video through `create_video` and
+First, with no token, it asks for the tools and follows the MCP authorization flow as far as
+discovery, with the SDK's own helpers: the 401, the `resource_metadata` URL in its
+`WWW-Authenticate`, and the protected resource metadata (RFC 9728) read and validated. Then it
+lists the tools and the kinds `create_video` takes, creates a video through `create_video` and
 follows it with `get_video` until it ends, then makes sound for it (a `video_to_audio` job on
 that video). Given a photo, a reference video and a voice file, it uploads them through the HTTP
 API (`POST /v1/uploads`, as an app would) and makes every other kind through `create_video` too.
 `MCP_KINDS` (comma-separated) limits the kinds it makes and skips the sound step, for a stack
 whose provider offers only some kinds (Kling's standard API: `omni_edit`). Then it sends an
 invalid and a blocked request. Prints one JSON document:
-{"tools": [...], "kinds": [...], "created": {...}, "final": {...}, "sound": {...},
-"made": {kind: status}, "errors": {"invalid": code, "blocked": code}}.
+{"unauthenticated": {...}, "tools": [...], "kinds": [...], "created": {...}, "final": {...},
+"sound": {...}, "again": {...}, "made": {kind: status}, "errors": {"invalid": code, "blocked": code},
+"keyless": message}. Every create sends a new `idempotency_key`; `again` repeats the first
+create's call with its key (a retry), which must answer the same task.
 """
 
 import asyncio
@@ -19,9 +24,39 @@ import json
 import os
 import sys
 
+import uuid
+
 import httpx2
 from mcp import ClientSession
+from mcp.client.auth.utils import (
+    build_protected_resource_metadata_discovery_urls,
+    extract_resource_metadata_from_www_auth,
+    handle_protected_resource_response,
+)
 from mcp.client.streamable_http import streamable_http_client
+
+
+async def unauthenticated(url: str) -> dict:
+    """A tools/list without a token: the status, the challenge's metadata URL, and the metadata
+    found through the SDK's discovery order."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        challenged = await http.post(url, json=body, headers=headers)
+        metadata_url = extract_resource_metadata_from_www_auth(challenged)
+        found = None
+        for candidate in build_protected_resource_metadata_discovery_urls(metadata_url, url):
+            found = await handle_protected_resource_response(await http.get(candidate))
+            if found is not None:
+                break
+    return {"status": challenged.status_code, "metadata_url": metadata_url,
+            "resource": str(found.resource) if found else None,
+            "authorization_servers": [str(s) for s in found.authorization_servers] if found else None}
+
+
+def create(request: dict, key: str | None = None) -> dict:
+    """create_video's arguments: a new idempotency key for each video meant."""
+    return {"request": request, "idempotency_key": key or str(uuid.uuid4())}
 
 
 def answer(result):
@@ -78,7 +113,7 @@ async def every_other_kind(session, http, api: str, files: list) -> dict:
     for kind, body in bodies.items():
         if only and kind not in only.split(","):
             continue
-        created = answer(await session.call_tool("create_video", {"request": body}))
+        created = answer(await session.call_tool("create_video", create(body)))
         if created["status"] != 202:
             made[kind] = created["body"]["error"]["code"]
             continue
@@ -87,6 +122,7 @@ async def every_other_kind(session, http, api: str, files: list) -> dict:
 
 
 async def run(url: str, token: str, files: list) -> dict:
+    anonymous = await unauthenticated(url)
     headers = {"authorization": f"Bearer {token}"}
     async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
         async with streamable_http_client(url, http_client=http) as (read, write):
@@ -95,12 +131,19 @@ async def run(url: str, token: str, files: list) -> dict:
                 listed = (await session.list_tools()).tools
                 tools = [t.name for t in listed]
                 request = {"type": "text_to_video", "prompt": "a lighthouse in a storm, waves crashing", "duration": 5}
-                created = answer(await session.call_tool("create_video", {"request": request}))
+                first = create(request)
+                created = answer(await session.call_tool("create_video", first))
+                again = answer(await session.call_tool("create_video", first))
                 final = await follow(session, created)
+                try:
+                    await session.call_tool("create_video", {"request": request})
+                    keyless = None
+                except Exception as e:  # the server's invalid-params error, however the SDK raises it
+                    keyless = str(e)
                 sound = {"type": "video_to_audio", "source": {"video_id": created["body"]["id"]},
                          "prompt": "wind and breaking waves"}
                 if not os.environ.get("MCP_KINDS"):
-                    sound = await follow(session, answer(await session.call_tool("create_video", {"request": sound})))
+                    sound = await follow(session, answer(await session.call_tool("create_video", create(sound))))
                 api = url.rsplit("/mcp", 1)[0]
                 made = await every_other_kind(session, http, api, files) if files else {}
                 errors = {}
@@ -108,10 +151,11 @@ async def run(url: str, token: str, files: list) -> dict:
                     "invalid": {"type": "text_to_video", "prompt": "long " * 600, "duration": 5},
                     "blocked": {"type": "text_to_video", "prompt": "a graphic beheading in close-up", "duration": 5},
                 }.items():
-                    result = await session.call_tool("create_video", {"request": body})
+                    result = await session.call_tool("create_video", create(body))
                     errors[name] = {"is_error": result.is_error, "code": answer(result)["body"]["error"]["code"]}
-    return {"tools": tools, "kinds": kinds(listed), "created": created, "final": final,
-            "sound": sound, "made": made, "errors": errors}
+    return {"unauthenticated": anonymous, "tools": tools, "kinds": kinds(listed), "created": created,
+            "again": again, "final": final, "sound": sound, "made": made, "errors": errors,
+            "keyless": keyless}
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 //! same validation, moderation, plans and idempotency, and an error comes back with the code
 //! the HTTP API gives. Input schemas are the HTTP API's, taken from `api/openapi.yaml`.
 
+pub mod auth;
 mod schemas;
 
 use std::future::Future;
@@ -18,23 +19,32 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 pub use schemas::{SchemaError, tools};
 
 /// Where the Lambda sends the tools' API calls: `MCP_API_BASE_URL`, else the API domain each
-/// request came in on.
+/// request came in on; and the authorization server its metadata names
+/// (`MCP_AUTHORIZATION_SERVER`, the Cognito user pool's issuer; else the API's origin).
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub api_base: Option<String>,
+    pub authorization_server: Option<String>,
 }
 
 impl Settings {
     pub fn from_source(
         src: &impl shared::runtime::config::Source,
     ) -> Result<Self, shared::runtime::config::ConfigError> {
-        let base = src.optional("MCP_API_BASE_URL");
+        let clean = |v: String| Some(v.trim().trim_end_matches('/').to_string());
         Ok(Self {
-            api_base: base.map(|b| b.trim().trim_end_matches('/').to_string()),
+            api_base: src
+                .optional("MCP_API_BASE_URL")
+                .and_then(clean)
+                .filter(|b| !b.is_empty()),
+            authorization_server: src
+                .optional("MCP_AUTHORIZATION_SERVER")
+                .and_then(clean)
+                .filter(|b| !b.is_empty()),
         })
     }
 }
@@ -69,28 +79,32 @@ impl<B: Backend> Tools<B> {
 }
 
 /// One API call a tool makes.
-struct ApiCall {
-    method: http::Method,
-    path: String,
-    body: Option<Value>,
-    key: Option<String>,
+pub(crate) struct ApiCall {
+    pub(crate) method: http::Method,
+    pub(crate) path: String,
+    pub(crate) body: Option<Value>,
+    pub(crate) key: Option<String>,
 }
 
 fn invalid(message: &str) -> ErrorData {
     ErrorData::invalid_params(message.to_string(), None)
 }
 
-/// A tool call without an `idempotency_key` gets one from the call: the same call sent again
-/// (same id, same arguments) is the same request.
-pub fn derived_key(call_id: &str, arguments: &Map<String, Value>) -> String {
-    let text = format!("{call_id}\n{}", Value::Object(arguments.clone()));
-    format!(
-        "mcp-{}",
-        &hex::encode(Sha256::digest(text.as_bytes()))[..32]
-    )
+/// The Idempotency-Key of a `create_video` call: the client's, as on the HTTP API. Nothing the
+/// server sees tells a retry from a new request (JSON-RPC ids restart with every session, and
+/// the 2026 protocol has no session), so a key made from the call would hand a new session the
+/// old task; a call without one is refused.
+fn idempotency_key(args: &Map<String, Value>) -> Result<String, ErrorData> {
+    match args.get("idempotency_key") {
+        Some(Value::String(k)) if !k.is_empty() => Ok(k.clone()),
+        None | Some(Value::Null) => Err(invalid(
+            "`idempotency_key` is required: a new value for each video, the same one to retry",
+        )),
+        Some(_) => Err(invalid("`idempotency_key` must be a non-empty string")),
+    }
 }
 
-fn api_call(params: &CallToolRequestParams, call_id: &str) -> Result<ApiCall, ErrorData> {
+fn api_call(params: &CallToolRequestParams) -> Result<ApiCall, ErrorData> {
     let args = params.arguments.clone().unwrap_or_default();
     let request = || {
         args.get("request")
@@ -111,15 +125,12 @@ fn api_call(params: &CallToolRequestParams, call_id: &str) -> Result<ApiCall, Er
             None,
         )),
         "create_video" => {
-            let key = match args.get("idempotency_key") {
-                Some(Value::String(k)) => k.clone(),
-                None | Some(Value::Null) => derived_key(call_id, &args),
-                Some(_) => return Err(invalid("`idempotency_key` must be a string")),
-            };
+            let body = request()?;
+            let key = idempotency_key(&args)?;
             Ok(call(
                 http::Method::POST,
                 "/v1/videos",
-                Some(request()?),
+                Some(body),
                 Some(key),
             ))
         }
@@ -139,7 +150,10 @@ fn api_call(params: &CallToolRequestParams, call_id: &str) -> Result<ApiCall, Er
 
 /// The HTTP request as the API would receive it from this caller: the same authorization
 /// header and, behind API Gateway, the same authorizer claims.
-fn to_request(call: ApiCall, parts: Option<&http::request::Parts>) -> Result<Request, ErrorData> {
+pub(crate) fn to_request(
+    call: ApiCall,
+    parts: Option<&http::request::Parts>,
+) -> Result<Request, ErrorData> {
     let mut builder = http::Request::builder()
         .method(call.method)
         .uri(&call.path)
@@ -198,7 +212,7 @@ impl<B: Backend> rmcp::ServerHandler for Tools<B> {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let call = api_call(&request, &context.id.to_string())?;
+        let call = api_call(&request)?;
         let parts = context.extensions.get::<http::request::Parts>();
         let req = to_request(call, parts)?;
         tracing::info!(tool = %request.name, "tool call");
@@ -227,4 +241,60 @@ pub fn service<B: Backend>(
         Arc::new(NeverSessionManager::default()),
         config,
     )
+}
+
+/// The Streamable HTTP service the endpoint runs.
+pub type McpService<B> = rmcp::transport::streamable_http_server::StreamableHttpService<
+    Tools<B>,
+    rmcp::transport::streamable_http_server::session::never::NeverSessionManager,
+>;
+
+/// The whole endpoint: the protected resource metadata, the 401 challenge for a caller without
+/// a good token, and the MCP service for everyone else. Clones share everything.
+pub struct Endpoint<B> {
+    tools: Tools<B>,
+    mcp: McpService<B>,
+    settings: Arc<Settings>,
+}
+
+impl<B> Clone for Endpoint<B> {
+    fn clone(&self) -> Self {
+        Self {
+            tools: self.tools.clone(),
+            mcp: self.mcp.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+impl<B: Backend> Endpoint<B> {
+    pub fn new(tools: Tools<B>, settings: Settings) -> Self {
+        Self {
+            mcp: service(tools.clone()),
+            tools,
+            settings: Arc::new(settings),
+        }
+    }
+
+    pub async fn handle<RB>(&self, req: http::Request<RB>) -> auth::HttpResponse
+    where
+        RB: http_body::Body + Send + 'static,
+        RB::Error: std::fmt::Display,
+        RB::Data: Send + 'static,
+    {
+        let (parts, body) = req.into_parts();
+        let origin = auth::origin(&parts, self.settings.api_base.as_deref());
+        if auth::is_metadata(parts.uri.path()) {
+            let server = self.settings.authorization_server.as_deref();
+            return auth::json_response(200, &auth::metadata(&origin, server));
+        }
+        match auth::verdict(self.tools.backend.as_ref(), &parts).await {
+            auth::Verdict::Allowed => {
+                self.mcp
+                    .handle(http::Request::from_parts(parts, body))
+                    .await
+            }
+            refused => auth::challenge(&origin, refused),
+        }
+    }
 }

@@ -1,5 +1,5 @@
 use lambda_http::{Body, Error, Request, Response};
-use mcp::{Backend, Tools, service};
+use mcp::{Backend, Endpoint, Tools};
 
 /// The API itself, over HTTPS, with the caller's own authorization: the same authorizer, the
 /// same functions, the same checks. (Running the handlers in process made this Lambda carry
@@ -62,7 +62,8 @@ impl Backend for Api {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::runtime::telemetry::init();
-    let base = mcp::Settings::from_source(&shared::runtime::config::ProcessEnv)?.api_base;
+    let settings = mcp::Settings::from_source(&shared::runtime::config::ProcessEnv)?;
+    let base = settings.api_base.clone();
     let api = Api {
         http: shared::runtime::net::builder()?
             .redirect(reqwest::redirect::Policy::none())
@@ -70,5 +71,10 @@ async fn main() -> Result<(), Error> {
             .build()?,
         base,
     };
-    lambda_http::run(service(Tools::new(api)?)).await
+    let endpoint = Endpoint::new(Tools::new(api)?, settings);
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let endpoint = endpoint.clone();
+        async move { Ok::<_, std::convert::Infallible>(endpoint.handle(req).await) }
+    }))
+    .await
 }

@@ -73,7 +73,7 @@ pub fn tools() -> Result<Vec<Tool>, SchemaError> {
         0,
     )?;
     let key = json!({"type": "string", "minLength": 1, "maxLength": 255,
-        "description": "Idempotency-Key; without one, the call's id and arguments make one."});
+        "description": "The request's Idempotency-Key: a new value for each video you mean to make, the same value when you retry a call whose answer you did not get (the retry then answers the task the first call made, charged once)."});
     Ok(vec![
         Tool::new(
             "estimate_video",
@@ -85,7 +85,7 @@ pub fn tools() -> Result<Vec<Tool>, SchemaError> {
             "Create a video task (validated, moderated, priced and charged like POST /v1/videos). Answers the task, or the API's error envelope.",
             object(
                 json!({"request": create, "idempotency_key": key}),
-                &["request"],
+                &["request", "idempotency_key"],
             ),
         ),
         Tool::new(

@@ -20,7 +20,10 @@ struct InMemory {
 
 impl Backend for InMemory {
     async fn call(&self, req: Request) -> Response<Body> {
-        if req.method() == http::Method::GET && req.uri().path().starts_with("/v1/videos/") {
+        let path = req.uri().path();
+        if req.method() == http::Method::GET
+            && (path.starts_with("/v1/videos/") || path == "/v1/me")
+        {
             status_query::handle(&self.status, req).await
         } else {
             create_task::handle(&self.create, req).await
@@ -70,13 +73,13 @@ fn backend() -> InMemory {
     }
 }
 
-async fn rpc(
-    app: &axum::Router,
+/// A JSON-RPC request to `/mcp` as an agent host sends it.
+fn rpc_request(
     token: Option<&str>,
     id: u64,
     method: &str,
     params: Value,
-) -> Value {
+) -> http::Request<axum::body::Body> {
     let mut req = http::Request::builder()
         .method("POST")
         .uri("/mcp")
@@ -95,7 +98,17 @@ async fn rpc(
         req = req.header("mcp-name", name);
     }
     let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-    let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+    req.body(axum::body::Body::from(body.to_string())).unwrap()
+}
+
+async fn rpc(
+    app: &axum::Router,
+    token: Option<&str>,
+    id: u64,
+    method: &str,
+    params: Value,
+) -> Value {
+    let req = rpc_request(token, id, method, params);
     let resp = app.clone().oneshot(req).await.unwrap();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
         .await
@@ -104,8 +117,17 @@ async fn rpc(
         .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}))
 }
 
+/// The endpoint as the Lambda serves it: metadata, the 401 challenge, then MCP.
 fn router(tools: Tools<InMemory>) -> axum::Router {
-    axum::Router::new().nest_service("/mcp", mcp::service(tools))
+    let settings = mcp::Settings {
+        api_base: Some("https://api.example.com".into()),
+        authorization_server: Some("https://cognito-idp.us-east-1.amazonaws.com/pool-1".into()),
+    };
+    let endpoint = mcp::Endpoint::new(tools, settings);
+    axum::Router::new().fallback_service(tower::service_fn(move |req| {
+        let endpoint = endpoint.clone();
+        async move { Ok::<_, std::convert::Infallible>(endpoint.handle(req).await) }
+    }))
 }
 
 fn token(user: &str) -> String {
@@ -181,7 +203,8 @@ async fn a_video_is_created_and_read_through_the_tools_once_per_call() {
     .await;
     assert_eq!(estimate["structuredContent"]["status"], 200, "{estimate}");
     assert!(estimate["structuredContent"]["body"]["cost_units"].as_f64() > Some(0.0));
-    let args = json!({"request": t2v("a tide pool at dawn, macro lens")});
+    let args =
+        json!({"request": t2v("a tide pool at dawn, macro lens"), "idempotency_key": "tide-1"});
     let created = call(&app, Some(&agent), 2, "create_video", args.clone()).await;
     assert_eq!(created["isError"], false, "{created}");
     assert_eq!(created["structuredContent"]["status"], 202);
@@ -189,9 +212,29 @@ async fn a_video_is_created_and_read_through_the_tools_once_per_call() {
         .as_str()
         .unwrap()
         .to_string();
-    // The same call again (a client retrying it): the key it derives is the same, one task.
-    let again = call(&app, Some(&agent), 2, "create_video", args).await;
+    // The same call again (a client retrying it, or a new session reusing the JSON-RPC id with
+    // the same key): one task. A new key is a new video, whatever the JSON-RPC id.
+    let again = call(&app, Some(&agent), 2, "create_video", args.clone()).await;
     assert_eq!(again["structuredContent"]["body"]["id"], id.as_str());
+    let mut anew = args;
+    anew["idempotency_key"] = json!("tide-2");
+    let another = call(&app, Some(&agent), 2, "create_video", anew).await;
+    assert_eq!(another["structuredContent"]["status"], 202, "{another}");
+    assert_ne!(another["structuredContent"]["body"]["id"], id.as_str());
+    let keyless = rpc(
+        &app,
+        Some(&agent),
+        5,
+        "tools/call",
+        json!({"name": "create_video", "arguments": {"request": t2v("a tide pool")}}),
+    )
+    .await;
+    assert!(
+        keyless["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("idempotency_key")),
+        "{keyless}"
+    );
     let got = call(&app, Some(&agent), 3, "get_video", json!({"id": id})).await;
     assert_eq!(got["structuredContent"]["body"]["id"], id.as_str());
     let templates = call(&app, Some(&agent), 4, "list_templates", json!({})).await;
@@ -241,7 +284,7 @@ async fn invalid_and_blocked_requests_get_the_http_apis_codes() {
             Some(&token("agent")),
             10 + i as u64,
             "create_video",
-            json!({"request": body}),
+            json!({"request": body, "idempotency_key": format!("bad-{i}")}),
         )
         .await;
         assert_eq!(got["isError"], true, "{got}");
@@ -251,18 +294,6 @@ async fn invalid_and_blocked_requests_get_the_http_apis_codes() {
         );
         assert_eq!(http_code(&http, "agent", &body).await, code);
     }
-    let anonymous = call(
-        &app,
-        None,
-        20,
-        "create_video",
-        json!({"request": t2v("a fox")}),
-    )
-    .await;
-    assert_eq!(
-        anonymous["structuredContent"]["body"]["error"]["code"],
-        "unauthenticated"
-    );
     let missing = rpc(
         &app,
         Some(&token("agent")),
@@ -278,4 +309,62 @@ async fn invalid_and_blocked_requests_get_the_http_apis_codes() {
             .contains("request"),
         "{missing}"
     );
+}
+
+/// The MCP authorization flow: without a token (or with one the API refuses) every MCP request
+/// is 401 with `WWW-Authenticate: Bearer resource_metadata="…"`, nothing listed or made; the
+/// metadata (RFC 9728) names the resource and the authorization server, at both well-known
+/// paths, without a token.
+#[tokio::test]
+async fn without_a_good_token_the_endpoint_answers_the_challenge_and_its_metadata() {
+    let app = router(Tools::new(backend()).unwrap());
+    let forged =
+        shared::edge::auth::mint_local_token(b"another-secret-0123456789-abcdef", "x", None, 60)
+            .unwrap();
+    for (token, error) in [(None, false), (Some(forged.as_str()), true)] {
+        for method in ["tools/list", "tools/call"] {
+            let req = rpc_request(
+                token,
+                1,
+                method,
+                json!({"name": "list_templates", "arguments": {}}),
+            );
+            let resp = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), 401, "{method} {token:?}");
+            let challenge = resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            assert!(
+                challenge.starts_with("Bearer resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource/mcp\""),
+                "{challenge}"
+            );
+            assert_eq!(
+                challenge.contains("error=\"invalid_token\""),
+                error,
+                "{challenge}"
+            );
+        }
+    }
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let req = http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(doc["resource"], "https://api.example.com/mcp");
+        assert_eq!(
+            doc["authorization_servers"],
+            json!(["https://cognito-idp.us-east-1.amazonaws.com/pool-1"])
+        );
+    }
+    let listed = rpc(&app, Some(&token("agent")), 2, "tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
 }

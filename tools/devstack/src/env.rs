@@ -63,6 +63,9 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         ("CDN_PRIVATE_KEY_SECRET_ID", String::new()),
         // The local API (the gateway), where the MCP tools send their calls.
         ("MCP_API_BASE_URL", endpoints.api.clone()),
+        // No OAuth server locally: the stack mints its own tokens (`devstack token`), so the
+        // MCP metadata names the local API itself.
+        ("MCP_AUTHORIZATION_SERVER", endpoints.api.clone()),
     ])
 }
 

@@ -42,6 +42,7 @@ pub const STACK_OWNED: &[&str] = &[
     "FCM_PLATFORM_APPLICATION_ARN",
     "CDN_PRIVATE_KEY_SECRET_ID",
     "MCP_API_BASE_URL",
+    "MCP_AUTHORIZATION_SERVER",
 ];
 
 /// Every other variable the functions read; the caller's environment may set any of these

@@ -92,8 +92,36 @@ async fn an_mcp_client_makes_a_video_end_to_end_with_the_http_apis_codes() {
             "{name}: {got}"
         );
     }
+    // Without a token: the 401 and, through the SDK's own discovery, the metadata naming this
+    // resource and where to sign in (locally, the stack itself: it mints its own tokens).
+    let anonymous = &got["unauthenticated"];
+    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", stack.api_url);
+    assert_eq!(
+        (&anonymous["status"], anonymous["metadata_url"].as_str()),
+        (&json!(401), Some(metadata_url.as_str())),
+        "{got}"
+    );
+    assert_eq!(anonymous["resource"], format!("{}/mcp", stack.api_url));
+    assert_eq!(
+        anonymous["authorization_servers"][0]
+            .as_str()
+            .map(|s| s.trim_end_matches('/')),
+        Some(stack.api_url.as_str())
+    );
+    // Idempotency is the client's: its retry (same key) answers the same task; a call without
+    // a key is refused by name.
+    assert_eq!(
+        got["again"]["body"]["id"], got["created"]["body"]["id"],
+        "{got}"
+    );
+    assert!(
+        got["keyless"]
+            .as_str()
+            .is_some_and(|m| m.contains("idempotency_key")),
+        "{got}"
+    );
     println!(
-        "mcp: tools listed, {} made through them, codes as over HTTP",
+        "mcp: 401 with resource metadata without a token; tools listed, {} made through them, codes as over HTTP",
         got["final"]["body"]["id"]
     );
 }
