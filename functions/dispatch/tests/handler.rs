@@ -227,7 +227,7 @@ async fn final_refusals_fail_and_refund_and_free_the_slot() {
         ),
         (
             ProviderError::NotCreated {
-                reason: "1201".into(),
+                reason: "1101: account in arrears (request id 9f3a-77)".into(),
             },
             "provider_error",
         ),
@@ -235,12 +235,18 @@ async fn final_refusals_fail_and_refund_and_free_the_slot() {
     for (err, code) in cases {
         let app = app(1);
         waiting(&app, "t-1", "alice", 1, 30).await;
+        let raw = err.to_string();
         app.provider.fail_next_submit(err);
         assert_eq!(handle(&app).await.failed, 1);
         let t1 = app.store.get_task("t-1").await.unwrap().unwrap();
+        let error = t1.error.clone().unwrap();
+        assert_eq!((t1.status, error.code.as_str()), (TaskStatus::Failed, code));
+        // The app sees the code's fixed sentence; the provider's own words stay with operators.
+        assert_eq!(error.message, shared::domain::task::failure_message(code));
+        assert!(!error.message.contains("arrears") && !error.message.contains("9f3a"));
         assert_eq!(
-            (t1.status, t1.error.unwrap().code.as_str()),
-            (TaskStatus::Failed, code)
+            t1.provider_facts.failure_detail.as_deref(),
+            Some(raw.as_str())
         );
         assert_eq!(app.store.ledger_sum("alice"), (500, 500), "{code}");
         assert!(

@@ -390,6 +390,7 @@ mod apply_tests {
                 create_request_id: None,
                 last_request_id: Some("req-9".into()),
                 video_id: None,
+                failure_detail: None,
             },
             ..Default::default()
         };

@@ -196,6 +196,10 @@ pub struct ProviderFacts {
     /// The provider's request id of the create that made the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_request_id: Option<String>,
+    /// Why the task failed, in the words of whoever failed it (a provider's raw text, with its
+    /// request ids or account state): for operators; the app sees a fixed sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_detail: Option<String>,
     /// The provider's request id of the last lookup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_id: Option<String>,
@@ -219,6 +223,7 @@ impl ProviderFacts {
             billed_units: job.billed_units.clone().filter(|_| finished),
             create_request_id: None,
             last_request_id: job.request_id.clone(),
+            failure_detail: None,
             video_id: job
                 .video_id
                 .clone()
@@ -240,6 +245,32 @@ impl ProviderFacts {
         if newer.video_id.is_some() {
             self.video_id = newer.video_id.clone();
         }
+        if newer.failure_detail.is_some() {
+            self.failure_detail = newer.failure_detail.clone();
+        }
+    }
+}
+
+/// The sentence an app (and its user) sees for a failure code: fixed, so no provider's own text
+/// (request ids, "account in arrears", "resource pack exhausted") ever reaches an end user. Every
+/// failure is refunded, so each says so.
+pub fn failure_message(code: &str) -> &'static str {
+    match code {
+        "timeout" => "The video was not ready in time. You were not charged; please try again.",
+        "queue_timeout" => {
+            "The video could not start in time because the service was busy. You were not charged; please try again."
+        }
+        "provider_failed" => {
+            "The video could not be made. You were not charged; try again or change the request."
+        }
+        "provider_error" => "The video service could not take this request. You were not charged.",
+        "content_policy_violation" => {
+            "The video service's content policy does not allow this request. You were not charged."
+        }
+        "video_unusable" => {
+            "The finished video could not be stored. You were not charged; please try again."
+        }
+        _ => "Something went wrong while making the video. You were not charged; please try again.",
     }
 }
 

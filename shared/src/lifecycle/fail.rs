@@ -2,11 +2,12 @@
 //! frees the capacity slot in the same transaction (the store's rule), logged and counted once.
 
 use crate::domain::state::{TaskEvent, TaskPatch};
-use crate::domain::task::{Task, TaskError};
+use crate::domain::task::{Task, TaskError, failure_message};
 use crate::ports::{Applied, StoreError, Tasks};
 use crate::runtime::metrics::{self, Unit};
 
-/// Why a task failed, as the app will see it.
+/// Why a task failed: the code the app sees (with its fixed sentence), and the detail for
+/// operators (logs and `provider_facts.failure_detail`, never shown to apps).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure<'a> {
     pub code: &'a str,
@@ -31,9 +32,10 @@ pub async fn fail_and_refund<S: Tasks>(
     tracing::warn!(function, code, message, "task failed; refunding");
     patch.error = Some(TaskError {
         code: code.to_string(),
-        message,
+        message: failure_message(code).to_string(),
         retryable,
     });
+    patch.facts.failure_detail = Some(message);
     let applied = store.apply(&task.id, TaskEvent::Failed, patch).await?;
     if applied.moved {
         metrics::emit(
@@ -42,4 +44,29 @@ pub async fn fail_and_refund<S: Tasks>(
         );
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn every_failure_code_has_its_own_sentence_and_says_nothing_was_charged() {
+        let codes = [
+            "timeout",
+            "queue_timeout",
+            "provider_failed",
+            "provider_error",
+            "content_policy_violation",
+            "video_unusable",
+        ];
+        let generic = failure_message("internal_error");
+        let mut seen = std::collections::HashSet::new();
+        for code in codes {
+            let sentence = failure_message(code);
+            assert_ne!(sentence, generic, "{code} has its own sentence");
+            assert!(seen.insert(sentence), "{code} repeats another's");
+            assert!(sentence.contains("not charged"), "{code}");
+        }
+        assert!(generic.contains("not charged"));
+    }
 }

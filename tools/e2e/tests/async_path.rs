@@ -185,7 +185,16 @@ async fn dropped_callbacks_are_caught_by_reconcile_when_nobody_polls() {
     );
     let failed = wait_terminal(&stack, &bad, Duration::from_secs(60)).await;
     assert_eq!(failed.status, TaskStatus::Failed);
-    assert_eq!(failed.error.unwrap().message, "Image pixel is invalid");
+    // Kling's own words are the operator's; the app sees the code's sentence.
+    assert_eq!(
+        failed.provider_facts.failure_detail.as_deref(),
+        Some("Image pixel is invalid")
+    );
+    let error = failed.error.unwrap();
+    assert_eq!(
+        error.message,
+        shared::domain::task::failure_message(&error.code)
+    );
     let refunds = refund_count(&stack, "sweeper").await;
     assert_eq!(refunds, 1);
 }
