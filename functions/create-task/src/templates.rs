@@ -35,6 +35,22 @@ pub async fn all_versions<S: TemplateStore>(
     Ok(all)
 }
 
+/// An upgrade re-runs a task made from a template: that version's own limits (its plans,
+/// qualities and durations) hold for the new quality as they did for the draft.
+pub async fn check_reuse<S: TemplateStore>(
+    store: &S,
+    shipped: &[VideoTemplate],
+    used: &TemplateUse,
+    plan: &str,
+    spec: &shared::domain::validation::VideoSpec,
+) -> Result<(), ApiError> {
+    let versions = all_versions(store, shipped).await?;
+    let same_id: Vec<VideoTemplate> = versions.into_iter().filter(|t| t.id == used.id).collect();
+    let t = pick(&same_id, Some(used.version)).ok_or_else(|| unknown(&used.id))?;
+    check_plan(t, plan)?;
+    shared::domain::templates::check_settings(t, spec.quality, spec.duration)
+}
+
 fn unknown(id: &str) -> ApiError {
     ApiError::new(
         422,

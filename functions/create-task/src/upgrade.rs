@@ -134,6 +134,10 @@ pub async fn upgrade<A: Ports>(
     let (draft, request) = source(app, identity, id, quality).await?;
     let spec = spec_of(&request, identity.user_id.as_str(), quality);
     let p = priced(app, identity, &account, &spec);
+    if let Some(used) = &draft.template {
+        crate::templates::check_reuse(app.store(), app.templates(), used, p.plan_name, &spec)
+            .await?;
+    }
     let moderation_key = crate::request_hash(&json!([key, hash]));
     admit(app, identity, &p, &spec, &account, now, &moderation_key).await?;
     let new = NewTask {

@@ -1119,6 +1119,56 @@ async fn a_finished_draft_is_re_run_at_a_higher_quality_as_a_new_priced_task() {
     assert_error(&send(&app, no_key).await, 400, "idempotency_key_required");
 }
 
+/// An upgrade of a draft made from a template keeps to that version's limits: a version that
+/// offers no pro quality refuses the pro upgrade by name, and nothing is charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_upgrade_keeps_to_the_templates_own_limits() {
+    use shared::ports::TemplateStore;
+    let app = app();
+    let mut limited = shared::domain::templates::from_source(&HashMap::<&str, &str>::new())
+        .unwrap()
+        .remove(0);
+    limited.version = 2;
+    limited.qualities = vec![
+        shared::domain::task::Quality::Draft,
+        shared::domain::task::Quality::Standard,
+    ];
+    app.store.publish_template(&limited).await.unwrap();
+    let draft = send(
+        &app,
+        create(
+            json!({"type": "text_to_video", "duration": 5, "quality": "draft",
+            "template": {"id": "product-ad", "version": 2, "fields": mug_fields()}}),
+        )
+        .user(Some("tpl-1"))
+        .plan("pro"),
+    )
+    .await;
+    assert_eq!(
+        (draft.0, &draft.2["template"]["version"]),
+        (202, &json!(2)),
+        "{}",
+        draft.2
+    );
+    let id = draft.2["id"].as_str().unwrap().to_string();
+    succeed(&app, &id);
+    let spent = app.store.ledger_sum("tpl-1");
+    let pro = send(&app, upgrade(&id, "tpl-up-1", None).user(Some("tpl-1"))).await;
+    assert_error(&pro, 422, "template_setting_not_allowed");
+    assert_eq!(pro.2["error"]["field"], "quality");
+    assert_eq!(app.store.ledger_sum("tpl-1"), spent, "nothing charged");
+    let standard = send(
+        &app,
+        upgrade(&id, "tpl-up-2", Some(json!({"quality": "standard"}))).user(Some("tpl-1")),
+    )
+    .await;
+    assert_eq!(
+        standard.0, 202,
+        "the template offers standard: {}",
+        standard.2
+    );
+}
+
 #[tokio::test]
 async fn a_published_version_whose_slots_and_frame_disagree_is_ignored() {
     use shared::ports::TemplateStore;
