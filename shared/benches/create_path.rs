@@ -62,6 +62,7 @@ fn create_once(p: &Parts, now: u64) -> u64 {
         duration_seconds: spec.duration,
         audio: spec.audio,
         four_k: spec.four_k,
+        element_ids: &spec.element_ids,
         cost: b.cost,
     };
     let refused = refusals(plan_name, plan, &facts, &Usage::default(), now as i64).len();

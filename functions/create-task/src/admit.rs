@@ -67,6 +67,7 @@ pub(crate) fn facts<'a>(spec: &'a VideoSpec, p: &Priced<'_>) -> RequestFacts<'a>
         duration_seconds: spec.duration,
         audio: spec.audio,
         four_k: spec.four_k,
+        element_ids: &spec.element_ids,
         cost: p.breakdown.cost,
     }
 }

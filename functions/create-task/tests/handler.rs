@@ -637,7 +637,10 @@ async fn kling_refusals_name_the_feature_and_cost_nothing() {
         ),
     ];
     for surface in ["legacy", "standard"] {
-        let app = kling_app(surface);
+        let mut app = kling_app(surface);
+        if let Some(pro) = app.plans.plans.get_mut("pro") {
+            pro.element_ids = vec!["el-1".into(), "el-2".into()];
+        }
         for (body, code) in &refused {
             let got =
                 response_parts(handle(&app, create(body.clone()).plan("pro").request()).await);
@@ -1681,6 +1684,32 @@ async fn four_k_is_priced_at_its_tier_where_offered_and_refused_by_name_elsewher
     assert_error(&got, 422, "resolution_not_supported");
     assert_eq!(got.2["error"]["field"], "resolution");
     assert_eq!(legacy.store.ledger_sum("alice"), (0, 0));
+}
+
+/// Element ids are the provider account's, not a user's: only those the plan lists may be
+/// named (403 `element_not_in_plan` otherwise, nothing charged).
+#[tokio::test]
+async fn only_the_plans_elements_may_be_named() {
+    let mut app = kling_app("standard");
+    if let Some(pro) = app.plans.plans.get_mut("pro") {
+        pro.element_ids = vec!["el-ours".into()];
+    }
+    let with = |ids: Value| {
+        json!({"type": "text_to_video", "prompt": "our mascot waving", "model": "kling-v3",
+            "quality": "pro", "element_ids": ids})
+    };
+    let theirs = response_parts(
+        handle(
+            &app,
+            create(with(json!(["el-theirs"]))).plan("pro").request(),
+        )
+        .await,
+    );
+    assert_error(&theirs, 403, "element_not_in_plan");
+    assert_eq!(app.store.ledger_sum("alice"), (0, 0), "nothing charged");
+    let ours =
+        response_parts(handle(&app, create(with(json!(["el-ours"]))).plan("pro").request()).await);
+    assert_eq!(ours.0, 202, "{}", ours.2);
 }
 
 type FalApp = App<MemoryStore, shared::provider::fal::FalProvider, MemoryBlobs, MemoryQueue>;

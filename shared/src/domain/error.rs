@@ -18,6 +18,7 @@ pub const CODES: &[&str] = &[
     "duration_not_in_plan",
     "audio_not_in_plan",
     "resolution_not_in_plan",
+    "element_not_in_plan",
     "not_found",
     "route_not_found",
     "task_in_progress",

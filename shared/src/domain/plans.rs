@@ -30,6 +30,10 @@ pub struct Plan {
     /// Whether 4K videos are part of the plan.
     #[serde(default)]
     pub four_k: bool,
+    /// The provider element ids (characters made for this plan's users by the operator) a
+    /// request may name; any other is refused: an id is the provider account's, not a user's.
+    #[serde(default)]
+    pub element_ids: Vec<String>,
     pub max_concurrent_tasks: u32,
     /// The most `variations` one request may ask for.
     #[serde(default = "one")]
@@ -204,6 +208,7 @@ pub struct RequestFacts<'a> {
     pub duration_seconds: u32,
     pub audio: bool,
     pub four_k: bool,
+    pub element_ids: &'a [String],
     pub cost: CostUnits,
 }
 
@@ -276,6 +281,14 @@ fn permanent_refusals(plan_name: &str, plan: &Plan, req: &RequestFacts<'_>) -> V
     if req.audio && !plan.audio {
         let message = format!("the {plan_name} plan does not include videos with sound");
         out.push(refusal("audio_not_in_plan", 403, message));
+    }
+    if let Some(id) = req
+        .element_ids
+        .iter()
+        .find(|id| !plan.element_ids.contains(id))
+    {
+        let message = format!("the {plan_name} plan does not include element {id}");
+        out.push(refusal("element_not_in_plan", 403, message));
     }
     if req.four_k && !plan.four_k {
         let message = format!("the {plan_name} plan does not include 4K videos");
@@ -435,12 +448,14 @@ mod tests {
     fn refusal_table() {
         let p = plans();
         let free = &p.plans["free"];
+        let someone_elses = ["el-of-another-account".to_string()];
         let std5 = RequestFacts {
             quality: Quality::Standard,
             model_override: None,
             duration_seconds: 5,
             audio: false,
             four_k: false,
+            element_ids: &[],
             cost: CostUnits(500),
         };
         let codes = |req: &RequestFacts<'_>, usage: &Usage| -> Vec<&'static str> {
@@ -475,6 +490,14 @@ mod tests {
                 },
                 idle.clone(),
                 vec!["resolution_not_in_plan"],
+            ),
+            (
+                RequestFacts {
+                    element_ids: &someone_elses,
+                    ..std5.clone()
+                },
+                idle.clone(),
+                vec!["element_not_in_plan"],
             ),
             (
                 RequestFacts {

@@ -45,6 +45,7 @@ mod tests {
             max_duration_seconds: 10,
             audio: false,
             four_k: false,
+            element_ids: vec![],
             max_concurrent_tasks: concurrent,
             max_variations: 1,
             daily_cost_units: daily,

@@ -56,8 +56,20 @@ async fn raw_item(
     got.item.unwrap()
 }
 
+/// The shipped plans, the pro plan naming the element the tests use (an operator's character).
+fn plans_with_element() -> String {
+    let mut plans: Value = serde_json::from_str(shared::domain::plans::DEFAULT_PLANS_JSON).unwrap();
+    plans["plans"]["pro"]["element_ids"] = json!(["el-7"]);
+    plans.to_string()
+}
+
 async fn refusals_and_features_on(style: &str) {
-    let stack = start(|o| o.extra_env.push(("KLING_API_STYLE".into(), style.into()))).await;
+    let stack = start(|o| {
+        o.extra_env.push(("KLING_API_STYLE".into(), style.into()));
+        o.extra_env
+            .push(("PLANS_JSON".into(), plans_with_element()));
+    })
+    .await;
     let api = Api::new(&stack);
     let token = stack.token_with_plan("director", "pro").unwrap();
     let refused = [
