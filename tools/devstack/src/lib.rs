@@ -1,5 +1,6 @@
 //! devstack: the whole backend on one machine, with no AWS account and no Docker.
 
+pub mod alarms;
 pub mod bench;
 pub mod bridge;
 pub mod contract;

@@ -398,3 +398,27 @@ fn the_callback_route_has_its_own_throttle() {
     let app_routes = api["RouteSettings"].as_mapping().unwrap().len();
     assert_eq!(app_routes, 1, "only the callback route is set apart");
 }
+
+/// Every function's errors and every dead-letter queue raise an alarm; removing one is caught.
+#[test]
+fn every_function_and_dead_letter_queue_has_an_alarm() {
+    let text = template_text();
+    let template = Template::parse(&text).unwrap();
+    assert_eq!(devstack::alarms::gaps(&template), Vec::<String>::new());
+    let without_mcp = text.replacen(
+        "                  Value: !Ref McpFunction",
+        "                  Value: !Ref NotAFunction",
+        1,
+    );
+    assert_ne!(without_mcp, text, "the alarm names the MCP function");
+    let gaps = devstack::alarms::gaps(&Template::parse(&without_mcp).unwrap());
+    assert_eq!(gaps, ["function McpFunction has no error alarm"]);
+    let without_dlq = text.replacen(
+        "          Value: !GetAtt NotifyFailureQueue.QueueName",
+        "          Value: !GetAtt FinalizeQueue.QueueName",
+        1,
+    );
+    assert_ne!(without_dlq, text, "an alarm names the notify failure queue");
+    let gaps = devstack::alarms::gaps(&Template::parse(&without_dlq).unwrap());
+    assert_eq!(gaps, ["dead-letter queue NotifyFailureQueue has no alarm"]);
+}
