@@ -92,6 +92,11 @@ pub fn validate(reg: &Registration) -> Result<(Platform, &str), ApiError> {
     Ok((platform, token))
 }
 
+/// The most devices one user keeps: registering one more replaces the oldest. It also bounds a
+/// status change's push fan-out (notify pushes to each of them) and what fake registrations
+/// can cost.
+pub const MAX_DEVICES_PER_USER: usize = 10;
+
 /// Registering the same token again names the same device (SNS answers the same endpoint).
 pub fn device_id(endpoint: &str) -> String {
     let digest = sha2::Sha256::digest(endpoint.as_bytes());
@@ -162,6 +167,7 @@ async fn register<S: Devices, E: PushEndpoints>(
         .await
         .map_err(|e| internal("recording the device failed", e))?;
     tracing::info!(device = %device.id, "device registered");
+    keep_newest(app, user, &device.id).await?;
     let view = DeviceView {
         id: device.id,
         platform,
@@ -170,20 +176,63 @@ async fn register<S: Devices, E: PushEndpoints>(
     Ok(json_response(201, &view))
 }
 
+/// The oldest of the user's devices past the cap, removed (the one just registered stays).
+async fn keep_newest<S: Devices, E: PushEndpoints>(
+    app: &App<S, E>,
+    user: &str,
+    registered: &str,
+) -> Result<(), ApiError> {
+    let mut devices = app
+        .store
+        .devices_of(user)
+        .await
+        .map_err(|e| internal("listing the devices failed", e))?;
+    devices.sort_by_key(|d| (d.id == registered, d.created_at));
+    let excess = devices.len().saturating_sub(MAX_DEVICES_PER_USER);
+    for old in devices.iter().take(excess) {
+        tracing::info!(device = %old.id, "over the device cap; the oldest is replaced");
+        forget(app, user, &old.id).await?;
+    }
+    Ok(())
+}
+
+/// Removes one of the user's device records; its push endpoint goes too unless the token now
+/// belongs to another user (the same phone signed in to another account has the same
+/// endpoint, which is theirs now). The removed record, if it was there.
+async fn forget<S: Devices, E: PushEndpoints>(
+    app: &App<S, E>,
+    user: &str,
+    id: &str,
+) -> Result<Option<Device>, ApiError> {
+    let Some(removed) = app
+        .store
+        .remove_device(user, id)
+        .await
+        .map_err(|e| internal("removing the device failed", e))?
+    else {
+        return Ok(None);
+    };
+    let owner = app
+        .store
+        .owner_of(id)
+        .await
+        .map_err(|e| internal("reading the device's owner failed", e))?;
+    if owner.as_ref().is_some_and(|o| o.as_str() != user) {
+        tracing::info!(device = %id, "the endpoint belongs to another user now; kept");
+    } else if let Err(e) = app.push.delete_endpoint(&removed.endpoint).await {
+        tracing::warn!(error = %e, "push endpoint not deleted; it will be removed once disabled");
+    }
+    Ok(Some(removed))
+}
+
 async fn remove<S: Devices, E: PushEndpoints>(
     app: &App<S, E>,
     identity: &Identity,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let removed = app
-        .store
-        .remove_device(identity.user_id.as_str(), id)
-        .await
-        .map_err(|e| internal("removing the device failed", e))?
+    forget(app, identity.user_id.as_str(), id)
+        .await?
         .ok_or_else(|| ApiError::not_found("device"))?;
-    if let Err(e) = app.push.delete_endpoint(&removed.endpoint).await {
-        tracing::warn!(error = %e, "push endpoint not deleted; it will be removed once disabled");
-    }
     tracing::info!(device = %id, "device removed");
     Ok(Response::builder()
         .status(204)

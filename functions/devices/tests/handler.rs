@@ -123,3 +123,54 @@ async fn bad_registrations_get_the_envelope_and_record_nothing() {
     }
     assert!(app.store.devices_of("alice").await.unwrap().is_empty());
 }
+
+/// The same phone signed in to another account: the endpoint is the new owner's, so the first
+/// user removing their record leaves it alone; the owner removing theirs deletes it.
+#[tokio::test]
+async fn a_previous_owner_cannot_delete_the_endpoint_that_is_now_someone_elses() {
+    let app = app();
+    let (_, alices) = call(&app, register("apns", APNS_TOKEN)).await;
+    let (_, bobs) = call(&app, register("apns", APNS_TOKEN).user(Some("bob"))).await;
+    assert_eq!(alices["id"], bobs["id"], "one token, one endpoint");
+    let path = format!("/v1/devices/{}", alices["id"].as_str().unwrap());
+    let (status, _) = call(&app, HttpEvent::new("DELETE", &path)).await;
+    assert_eq!(status, 204);
+    assert!(
+        app.push.deleted.lock().unwrap().is_empty(),
+        "bob's endpoint kept"
+    );
+    assert_eq!(app.store.devices_of("bob").await.unwrap().len(), 1);
+    let (status, _) = call(&app, HttpEvent::new("DELETE", &path).user(Some("bob"))).await;
+    assert_eq!(status, 204);
+    assert_eq!(app.push.deleted.lock().unwrap().len(), 1);
+}
+
+/// A user keeps at most the cap's devices: each registration past it replaces the oldest (its
+/// record and its endpoint), so a flood of registrations never grows the fan-out.
+#[tokio::test]
+async fn past_the_cap_the_oldest_device_is_replaced() {
+    let app = app();
+    let cap = devices::MAX_DEVICES_PER_USER;
+    let mut ids = Vec::new();
+    for n in 0..cap + 3 {
+        let token = format!("{FCM_TOKEN}_{n:03}");
+        let (status, body) = call(&app, register("fcm", &token)).await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_string());
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let kept: Vec<String> = app
+        .store
+        .devices_of("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(kept.len(), cap);
+    for old in &ids[..3] {
+        assert!(!kept.contains(old), "the oldest went: {old}");
+    }
+    assert!(kept.contains(&ids[cap + 2]), "the newest stays");
+    assert_eq!(app.push.deleted.lock().unwrap().len(), 3);
+}
