@@ -24,6 +24,19 @@ pub fn is_metadata(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest == "/mcp")
 }
 
+/// The request id API Gateway gave the request (empty when there is none).
+pub fn request_id(parts: &http::request::Parts) -> String {
+    match parts
+        .extensions
+        .get::<lambda_http::request::RequestContext>()
+    {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.request_id.clone().unwrap_or_default()
+        }
+        _ => String::new(),
+    }
+}
+
 /// The API's public origin: the configured one, else the domain API Gateway saw, else the Host.
 pub fn origin(parts: &http::request::Parts, configured: Option<&str>) -> String {
     if let Some(base) = configured {
@@ -100,13 +113,16 @@ pub fn json_response(status: u16, body: &Value) -> HttpResponse {
 
 /// 401 with the challenge that points at the metadata (`error="invalid_token"` when a token was
 /// sent and refused, none when there was no token, per RFC 6750 §3.1).
-pub fn challenge(origin: &str, verdict: Verdict) -> HttpResponse {
+pub fn challenge(origin: &str, verdict: Verdict, request_id: &str) -> HttpResponse {
     let mut value = format!("Bearer resource_metadata=\"{origin}{METADATA_PATH}/mcp\"");
     if verdict == Verdict::Invalid {
         value.push_str(", error=\"invalid_token\"");
     }
-    let body = json!({"error": {"code": "unauthenticated", "retryable": false,
-        "message": "sign in: this MCP server takes a bearer token from the authorization server its metadata names"}});
+    let err = shared::edge::envelope::ApiError::unauthenticated(
+        "sign in: this MCP server takes a bearer token from the authorization server its metadata names",
+    );
+    let body: Value = serde_json::from_str(&shared::edge::envelope::error_json(&err, request_id))
+        .unwrap_or_else(|_| json!({"error": {"code": "unauthenticated"}}));
     let mut resp = json_response(401, &body);
     if let Ok(v) = http::HeaderValue::from_str(&value) {
         resp.headers_mut().insert(WWW_AUTHENTICATE, v);
@@ -129,12 +145,12 @@ mod tests {
         for (path, want) in cases {
             assert_eq!(is_metadata(path), want, "{path}");
         }
-        let missing = challenge("https://api.test", Verdict::Missing);
+        let missing = challenge("https://api.test", Verdict::Missing, "r-1");
         assert_eq!(
             missing.headers()[WWW_AUTHENTICATE],
             "Bearer resource_metadata=\"https://api.test/.well-known/oauth-protected-resource/mcp\""
         );
-        let invalid = challenge("https://api.test", Verdict::Invalid);
+        let invalid = challenge("https://api.test", Verdict::Invalid, "r-1");
         assert!(
             invalid.headers()[WWW_AUTHENTICATE]
                 .to_str()

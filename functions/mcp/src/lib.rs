@@ -294,7 +294,7 @@ impl<B: Backend> Endpoint<B> {
                     .handle(http::Request::from_parts(parts, body))
                     .await
             }
-            refused => auth::challenge(&origin, refused),
+            refused => auth::challenge(&origin, refused, &auth::request_id(&parts)),
         }
     }
 }

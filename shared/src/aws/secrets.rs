@@ -8,12 +8,14 @@ use std::collections::HashMap;
 use crate::runtime::config::{ConfigError, Source};
 
 /// Which variables a secret id stands for (what `with_secrets` fills in).
-pub const FROM_SECRETS: [(&str, &[&str]); 5] = [
+pub const FROM_SECRETS: [(&str, &[&str]); 6] = [
     (
         "KLING_SECRET_ID",
         &["KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_API_KEY"],
     ),
     ("WEBHOOK_SECRET_ID", &["WEBHOOK_SECRET"]),
+    // Kling's callback signing secrets (`whsec_…`, comma-separated; two while rotating).
+    ("WEBHOOK_SIGNING_SECRET_ID", &["WEBHOOK_SIGNING_SECRETS"]),
     ("FAL_SECRET_ID", &["FAL_KEY"]),
     // The app-backend webhook's signing secrets (`whsec_…`, newest first, comma-separated).
     ("APP_WEBHOOK_SECRET_ID", &["APP_WEBHOOK_SECRETS"]),
@@ -149,15 +151,16 @@ pub async fn with_secrets<S: Source>(
                 .find(|(n, _)| *n == name)
                 .map(|(_, id)| id.clone())
         };
-        let [a, b, c, d, e] = FROM_SECRETS.map(|(name, _)| (name, id(name)));
+        let [a, b, c, d, e, f] = FROM_SECRETS.map(|(name, _)| (name, id(name)));
         let reads = tokio::join!(
             read_secret(&client, a.0, a.1),
             read_secret(&client, b.0, b.1),
             read_secret(&client, c.0, c.1),
             read_secret(&client, d.0, d.1),
             read_secret(&client, e.0, e.1),
+            read_secret(&client, f.0, f.1),
         );
-        for read in [reads.0, reads.1, reads.2, reads.3, reads.4] {
+        for read in [reads.0, reads.1, reads.2, reads.3, reads.4, reads.5] {
             secrets.extend(read?);
         }
     }
@@ -173,7 +176,12 @@ mod tests {
         let names = |r: Result<Vec<(String, String)>, ConfigError>| {
             r.map(|v| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
         };
-        let cases: [(&'static str, &str, Option<Vec<&str>>); 7] = [
+        let cases: [(&'static str, &str, Option<Vec<&str>>); 8] = [
+            (
+                "WEBHOOK_SIGNING_SECRET_ID",
+                "whsec_a,whsec_b",
+                Some(vec!["WEBHOOK_SIGNING_SECRETS"]),
+            ),
             (
                 "KLING_SECRET_ID",
                 r#"{"access_key":"a","secret_key":"s"}"#,

@@ -51,7 +51,8 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         ("KLING_SECRET_ID", String::new()),
         ("WEBHOOK_SECRET_ID", String::new()),
         ("WEBHOOK_BASE_URL", endpoints.api.clone()),
-        ("WEBHOOK_SIGNING_SECRETS", String::new()),
+        // Read from the environment locally (WEBHOOK_SIGNING_SECRETS), not from Secrets Manager.
+        ("WEBHOOK_SIGNING_SECRET_ID", String::new()),
         ("DOWNLOAD_ALLOWED_HOSTS", "127.0.0.1".to_string()),
         ("PROVIDER_MAX_CONCURRENCY", "5".to_string()),
         ("RUST_LOG", "info".to_string()),

@@ -43,6 +43,7 @@ pub const STACK_OWNED: &[&str] = &[
     "CDN_PRIVATE_KEY_SECRET_ID",
     "MCP_API_BASE_URL",
     "MCP_AUTHORIZATION_SERVER",
+    "WEBHOOK_SIGNING_SECRET_ID",
 ];
 
 /// Every other variable the functions read; the caller's environment may set any of these

@@ -209,7 +209,8 @@ async fn every_sample_event_runs_on_its_handler() {
             Expect::Json(json!({"batchItemFailures": []})),
         ),
         ("devices", "register-device.json", Expect::Http(201)),
-        ("mcp", "tools-list.json", Expect::Http(200)),
+        // /mcp has no gateway authorizer: without a bearer token, the MCP challenge.
+        ("mcp", "tools-list.json", Expect::Http(401)),
         (
             "reconcile",
             "scheduled.json",

@@ -28,9 +28,20 @@ async fn secret_ids_become_values() {
         .await
         .unwrap();
 
+    let signing = sm
+        .create_secret()
+        .name("kling-lambda/webhook-signing")
+        .secret_string(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw,whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        )
+        .send()
+        .await
+        .unwrap();
+
     let env: HashMap<String, String> = HashMap::from([
         ("KLING_SECRET_ID".into(), "kling-lambda/kling".into()),
         ("WEBHOOK_SECRET_ID".into(), webhook.arn.unwrap()),
+        ("WEBHOOK_SIGNING_SECRET_ID".into(), signing.arn.unwrap()),
         ("TABLE_NAME".into(), "t".into()),
     ]);
     let merged = shared::aws::with_secrets(&stack.sdk, env).await.unwrap();
@@ -46,6 +57,9 @@ async fn secret_ids_become_values() {
         merged.get("WEBHOOK_SECRET").as_deref(),
         Some("webhook-key-from-secrets-manager")
     );
+    // Kling's callback signing secrets come from Secrets Manager too, and make two verifiers.
+    let signers = webhook_receiver::signers_from_source(&merged).unwrap();
+    assert_eq!(signers.len(), 2, "both secrets of a rotation");
     assert_eq!(
         merged.get("TABLE_NAME").as_deref(),
         Some("t"),
