@@ -413,21 +413,7 @@ impl SimState {
 
     /// A file a request names by URL (video-to-audio), at most `max` bytes.
     pub async fn fetch(&self, url: &str, max: usize) -> Result<Vec<u8>, String> {
-        let answer = self
-            .http
-            .get(url)
-            .timeout(std::time::Duration::from_secs(20))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !answer.status().is_success() {
-            return Err(format!("HTTP {}", answer.status()));
-        }
-        let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
-        if bytes.len() > max {
-            return Err(format!("larger than {max} bytes"));
-        }
-        Ok(bytes.to_vec())
+        fetch(&self.http, url, max).await
     }
 
     pub fn get(&self, task_id: &str) -> Option<SimTask> {
@@ -633,4 +619,23 @@ impl SimState {
             }
         }
     }
+}
+
+/// The bytes behind a URL an input names (a reference, a video to edit, an audio track), at
+/// most `max`: both emulators fetch inputs this way.
+pub async fn fetch(http: &reqwest::Client, url: &str, max: usize) -> Result<Vec<u8>, String> {
+    let answer = http
+        .get(url)
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !answer.status().is_success() {
+        return Err(format!("HTTP {}", answer.status()));
+    }
+    let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
+    if bytes.len() > max {
+        return Err(format!("larger than {max} bytes"));
+    }
+    Ok(bytes.to_vec())
 }

@@ -228,21 +228,7 @@ impl FalState {
 
     /// The bytes behind a URL an input names (a reference or a video to edit), at most `max`.
     pub async fn fetch(&self, url: &str, max: usize) -> Result<Vec<u8>, String> {
-        let answer = self
-            .http
-            .get(url)
-            .timeout(Duration::from_secs(20))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !answer.status().is_success() {
-            return Err(format!("HTTP {}", answer.status()));
-        }
-        let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
-        if bytes.len() > max {
-            return Err(format!("larger than {max} bytes"));
-        }
-        Ok(bytes.to_vec())
+        crate::tasks::fetch(&self.http, url, max).await
     }
 
     /// Queue a request and start its life.
