@@ -2,6 +2,8 @@
 //! result, cancel in the queue and after completion, fal's input validation, ERROR results,
 //! 5xx on submit, and webhooks with good, missing, stale, wrong-key and rotated signatures.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -569,21 +571,6 @@ async fn motion_control_and_o3_edits_are_as_long_as_their_video() {
     assert_eq!(fal.state.all().len(), 3, "the source and one of each kind");
 }
 
-/// Serves these bytes at a URL fal-sim can fetch.
-async fn file_server(bytes: Vec<u8>) -> String {
-    let app = axum::Router::new().route(
-        "/file",
-        axum::routing::get(move || {
-            let bytes = bytes.clone();
-            async move { bytes }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/file", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
 /// The avatar, lip-sync and video-to-audio on fal: each goes to its fal model id with the
 /// upload's and the video's URLs; the avatar is as long as its audio (rounded up), lip-sync and
 /// sound as long as the video; sound prompts not asked go empty, never fal's sample prompts; a
@@ -597,7 +584,7 @@ async fn avatar_lip_sync_and_sound_are_made_from_their_uploads() {
         .await
         .unwrap();
     let url = wait_done(&p, &src).await.video_url.expect("a source video");
-    let voice = file_server(shared::domain::audio_probe::wav(3.5)).await;
+    let voice = common::file_server(shared::domain::audio_probe::wav(3.5)).await;
     let with_voice = |kind: VideoType| GenerationRequest {
         voice: Some(shared::domain::generation::AudioInput {
             url: voice.clone(),

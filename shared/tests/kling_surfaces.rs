@@ -3,6 +3,8 @@
 //! standard API (API key). Each scenario is one function taking the surface; the macro at the
 //! end instantiates it for both.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -934,21 +936,6 @@ async fn an_omni_edit_is_made_on_the_standard_api_as_long_as_its_video() {
     assert_eq!(sim.state.task_count(), 2, "nothing sent for a refused edit");
 }
 
-/// Serves these bytes at `/file` (an audio upload's presigned URL, as Kling fetches it).
-async fn file_server(bytes: Vec<u8>) -> String {
-    let app = axum::Router::new().route(
-        "/file",
-        axum::routing::get(move || {
-            let bytes = bytes.clone();
-            async move { bytes }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/file", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
 fn lip_sync(
     task_id: &str,
     video: &ProviderJob,
@@ -984,7 +971,7 @@ async fn a_lip_sync_identifies_the_face_then_makes_one_task_as_long_as_the_video
     let p = provider(&sim, Surface::Legacy);
     let source = p.submit(&request("src-1"), Deadline::none()).await.unwrap();
     let source = wait_done(&p, &source, "src-1").await;
-    let voice = file_server(shared::domain::audio_probe::wav(3.5)).await;
+    let voice = common::file_server(shared::domain::audio_probe::wav(3.5)).await;
     let r = lip_sync("ls-1", &source, &voice, 3.5);
     p.check(&r).unwrap();
     let job = p.submit(&r, Deadline::none()).await.unwrap();

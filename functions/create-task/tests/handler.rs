@@ -572,7 +572,6 @@ type KlingApp = App<MemoryStore, shared::provider::kling::KlingProvider, MemoryB
 /// The same app with the real Kling adapter: its capability map runs in process (it needs no
 /// I/O) and Kling's URL is never reached.
 fn kling_app(surface: &str) -> KlingApp {
-    let base = app();
     let env = HashMap::from([
         ("KLING_API_STYLE", surface),
         ("KLING_ACCESS_KEY", "ak"),
@@ -582,9 +581,15 @@ fn kling_app(surface: &str) -> KlingApp {
         ("KLING_PRESET_PRO", "kling-v3:pro"),
     ]);
     let cfg = shared::provider::kling::KlingConfig::from_source(&env).unwrap();
+    with_provider(shared::provider::kling::KlingProvider::new(&cfg).unwrap())
+}
+
+/// The test app's ports with a real provider adapter.
+fn with_provider<P>(provider: P) -> App<MemoryStore, P, MemoryBlobs, MemoryQueue> {
+    let base = app();
     App {
         store: base.store,
-        provider: shared::provider::kling::KlingProvider::new(&cfg).unwrap(),
+        provider,
         uploads: base.uploads,
         dispatch: base.dispatch,
         auth: base.auth,
@@ -1335,7 +1340,10 @@ async fn sound_for_a_video_follows_its_source_and_refuses_anyone_elses() {
     assert_error(&got, 422, "kind_not_available");
 }
 
-async fn response_parts_of(app: &KlingApp, event: HttpEvent) -> (u16, http::HeaderMap, Value) {
+async fn response_parts_of<P: shared::provider::VideoProvider>(
+    app: &App<MemoryStore, P, MemoryBlobs, MemoryQueue>,
+    event: HttpEvent,
+) -> (u16, http::HeaderMap, Value) {
     response_parts(handle(app, event.request()).await)
 }
 
@@ -1716,29 +1724,13 @@ type FalApp = App<MemoryStore, shared::provider::fal::FalProvider, MemoryBlobs, 
 
 /// The app with the real fal adapter (its checks need no I/O; fal's URL is never reached).
 fn fal_app() -> FalApp {
-    let base = app();
     let env = HashMap::from([
         ("FAL_KEY", "local-fal-key"),
         ("FAL_QUEUE_URL", "http://127.0.0.1:9"),
         ("FAL_PRESET_PRO", "kling-v3:pro"),
     ]);
     let cfg = shared::provider::fal::FalConfig::from_source(&env).unwrap();
-    App {
-        store: base.store,
-        provider: shared::provider::fal::FalProvider::new(&cfg).unwrap(),
-        uploads: base.uploads,
-        dispatch: base.dispatch,
-        auth: base.auth,
-        webhook: base.webhook,
-        plans: base.plans,
-        moderation: base.moderation,
-        upload_policy: base.upload_policy,
-        templates: base.templates,
-    }
-}
-
-async fn response_parts_fal(app: &FalApp, event: HttpEvent) -> (u16, http::HeaderMap, Value) {
-    response_parts(handle(app, event.request()).await)
+    with_provider(shared::provider::fal::FalProvider::new(&cfg).unwrap())
 }
 
 /// On fal an Omni edit is Kling O3's, which takes videos of 3-10 s: a 6.4 s video is charged
@@ -1753,7 +1745,7 @@ async fn on_fal_an_omni_edit_takes_its_own_shorter_videos() {
     ] {
         app.store.insert_task(t);
     }
-    let (status, _, task) = response_parts_fal(
+    let (status, _, task) = response_parts_of(
         &app,
         create(edit_of(json!({"video_id": "mine"}))).plan("pro"),
     )
@@ -1767,7 +1759,7 @@ async fn on_fal_an_omni_edit_takes_its_own_shorter_videos() {
     );
     let spent = app.store.ledger_sum("alice");
     let long = edit_of(json!({"video_id": "long"}));
-    let got = response_parts_fal(&app, create(long.clone()).plan("pro")).await;
+    let got = response_parts_of(&app, create(long.clone()).plan("pro")).await;
     assert_error(&got, 422, "source_duration");
     assert_eq!(got.2["error"]["field"], "source", "{}", got.2);
     let event = HttpEvent::new("POST", "/v1/videos/estimate")
