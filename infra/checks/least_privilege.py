@@ -79,14 +79,29 @@ def statement_problems(name, st, public):
             problems.append(f"{name}: resource * for {actions}")
         # Secrets Manager appends "-" and six characters; "-*" also matches longer names.
         arn = sub_text(resource)
+        if ":sns:" in arn and (arn.endswith(":app/*") or arn.endswith(":endpoint/*")):
+            problems.append(f"{name}: SNS ARN {arn} is not scoped to the configured platform applications")
         if ":secretsmanager:" in arn and arn.endswith("-*"):
             problems.append(f"{name}: secret ARN {resource} ends in -* (use -??????)")
     table_actions = [a for a in actions if str(a).startswith("dynamodb:")]
     leading = st.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
     narrowed = leading and "*" not in as_list(leading)
-    if public and table_actions and not narrowed:
-        problems.append(f"{name}: public entry point has {table_actions} without a dynamodb:LeadingKeys restriction")
+    on_table = any("/index/" not in sub_text(r) for r in resources)
+    if table_actions and on_table and not narrowed:
+        who = "public entry point" if public else "role"
+        problems.append(f"{name}: {who} has {table_actions} without a dynamodb:LeadingKeys restriction")
     return problems
+
+
+def statements(doc):
+    """A policy's statements; one present under a condition (`Fn::If`) counts with both branches."""
+    out = []
+    for st in as_list(doc.get("Statement", [])):
+        if isinstance(st, dict) and "Fn::If" in st:
+            out.extend(b for b in st["Fn::If"][1:] if isinstance(b, dict) and "Effect" in b)
+        else:
+            out.append(st)
+    return out
 
 
 def findings(path):
@@ -113,7 +128,7 @@ def findings(path):
         if "PolicyDocument" in props:
             docs.append(props["PolicyDocument"])
         for doc in docs:
-            for st in as_list(doc.get("Statement", [])):
+            for st in statements(doc):
                 if st.get("Effect") != "Allow":
                     continue
                 problems.extend(statement_problems(name, st, name in public))

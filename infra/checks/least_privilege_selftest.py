@@ -1,5 +1,5 @@
 """The least-privilege check must catch what it claims to: a wildcard action, a wildcard
-resource, a secret ARN ending in -*, and the public webhook entry point's table access without
+resource, a secret ARN ending in -*, an SNS ARN not scoped to the platform applications, and the public webhook entry point's table access without
 a LeadingKeys restriction, each put into a copy of the template, are reported; the real
 template is clean."""
 
@@ -29,7 +29,14 @@ def main():
         ("              Action: sqs:SendMessage\n              Resource: !GetAtt FinalizeQueue.Arn\n",
          "              Action: sqs:SendMessage\n              Resource: \"*\"\n", "resource *"),
         ("${KlingSecretName}-??????", "${KlingSecretName}-*", "ends in -*"),
+        ("                  - !If [HasFcm, !Ref FcmPlatformApplicationArn, !Ref AWS::NoValue]\n",
+         "                  - !Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/*\n",
+         "not scoped to the configured platform applications"),
         ("                    - WEBHOOK#*\n", "                    - \"*\"\n", "LeadingKeys restriction"),
+        # Every role's table statements are narrowed to their partition-key prefixes, not only the
+        # public entry point's.
+        ("                    - USER#*\n                    - DEVICE#*\n", "                    - \"*\"\n",
+         ": role has"),
         ("              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys:\n                    - TASK#*\n",
          "", "LeadingKeys restriction"),
     ]

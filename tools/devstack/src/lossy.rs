@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::DevError;
+use crate::{DevError, forward};
 
 #[derive(Clone)]
 struct Proxy {
@@ -124,34 +124,17 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
     count_call(&p, &method, &headers);
     let upstream = p.upstream.lock().map(|u| u.clone()).unwrap_or_default();
-    let mut req = p.http.request(method, format!("{upstream}{path}"));
-    for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
-            req = req.header(name, value);
-        }
-    }
-    let reply = match req.body(body).send().await {
+    let reply = match forward::send(&p.http, &upstream, method, &uri, &headers, body).await {
         Ok(r) => r,
-        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        Err(failed) => return failed,
     };
     if take_loss(&p, &headers) {
         let lost = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"reply lost"}"#;
         return (StatusCode::INTERNAL_SERVER_ERROR, lost).into_response();
     }
-    let status = reply.status();
-    let reply_headers = reply.headers().clone();
-    let bytes = reply.bytes().await.unwrap_or_default();
-    let mut out = Response::new(Body::from(bytes));
-    *out.status_mut() = status;
-    for (name, value) in &reply_headers {
-        if name != "content-length" && name != "transfer-encoding" {
-            out.headers_mut().insert(name, value.clone());
-        }
-    }
-    out
+    forward::relay(reply).await
 }
 
 fn count_call(p: &Proxy, method: &Method, headers: &HeaderMap) {

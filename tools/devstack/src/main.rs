@@ -35,6 +35,9 @@ struct StackArgs {
     /// provider-sim speed factor over real timings (10 s queued, 60 s generating at 1).
     #[arg(long, env = "KLING_SIM_SPEED", default_value_t = 20.0)]
     sim_speed: f64,
+    /// Check each function's AWS calls against its role in the template (built-in runtime).
+    #[arg(long, env = "DEVSTACK_IAM_CHECK", default_value_t = true, action = clap::ArgAction::Set)]
+    iam_check: bool,
     #[arg(long, value_enum, env = "DEVSTACK_RUNTIME", default_value = "watch")]
     runtime: RuntimeKind,
     /// Seconds between scheduled reconcile runs.
@@ -118,6 +121,8 @@ fn options(args: &StackArgs) -> Result<StackOptions, devstack::DevError> {
         instances: 2,
         extra_env: local_settings(args)?,
         sim_webhook_secret: None,
+        iam_check: args.iam_check,
+        template_text: None,
     })
 }
 
@@ -177,6 +182,8 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
                 stack.log_dir.display()
             );
             let outcome = devstack::demo::run(&stack, Duration::from_secs(300), &kind).await?;
+            // A call AWS would deny is the likelier cause of a failed demo than the task itself.
+            stack.check_iam()?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&outcome.task).unwrap_or_default()
@@ -237,6 +244,7 @@ async fn exec(args: StackArgs, command: Vec<String>) -> Result<ExitCode, devstac
         .status()
         .await
         .map_err(|e| devstack::DevError::Process(format!("{program}: {e}")))?;
+    stack.check_iam()?;
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -171,6 +171,12 @@ pub async fn create_all(
     }
     create_buses(template, sdk, &mut local).await?;
     local.settings = create_platform_apps(sdk).await?;
+    // The template names them by parameter (its policies scope SNS to them).
+    for (var, param) in PLATFORM_PARAMETERS {
+        if let Some(arn) = local.settings.get(var) {
+            local.parameters.insert(param.to_string(), arn.clone());
+        }
+    }
     Ok(local)
 }
 
@@ -198,6 +204,18 @@ async fn create_buses(
     }
     Ok(())
 }
+
+const PLATFORM_PARAMETERS: [(&str, &str); 3] = [
+    (
+        "APNS_PLATFORM_APPLICATION_ARN",
+        "ApnsPlatformApplicationArn",
+    ),
+    (
+        "APNS_SANDBOX_PLATFORM_APPLICATION_ARN",
+        "ApnsSandboxPlatformApplicationArn",
+    ),
+    ("FCM_PLATFORM_APPLICATION_ARN", "FcmPlatformApplicationArn"),
+];
 
 /// SNS platform applications for the push settings (deploy-time parameters in AWS).
 async fn create_platform_apps(

@@ -49,6 +49,11 @@ pub struct StackOptions {
     pub extra_env: Vec<(String, String)>,
     /// provider-sim signs callbacks with this `whsec_` secret.
     pub sim_webhook_secret: Option<String>,
+    /// Check every AWS call a function makes against its role in the template (built-in
+    /// runtime only: under `cargo lambda watch` one process serves every function).
+    pub iam_check: bool,
+    /// The template's text in place of `infra/template.yaml` (a test that changes a policy).
+    pub template_text: Option<String>,
 }
 
 impl StackOptions {
@@ -70,6 +75,8 @@ impl StackOptions {
             instances: 1,
             extra_env: Vec::new(),
             sim_webhook_secret: None,
+            iam_check: true,
+            template_text: None,
         }
     }
 }
@@ -90,6 +97,8 @@ pub struct Stack {
     pub functions: Vec<String>,
     /// Each function's environment as the local host gives it (built-in runtime only).
     pub envs: std::collections::HashMap<String, Vec<(String, String)>>,
+    /// The IAM check in front of moto, when on.
+    pub iam: Option<crate::iam::IamProxy>,
     _moto: Moto,
     host: Option<Arc<LambdaHost>>,
     watch: Option<tokio::process::Child>,
@@ -101,6 +110,7 @@ impl Drop for Stack {
         for t in &self.tasks {
             t.abort();
         }
+        self.report_iam();
         // `cargo lambda watch` runs the functions as its own children: stop the whole group.
         if let Some(pid) = self.watch.as_ref().and_then(|c| c.id()) {
             let _ = std::process::Command::new("kill")
@@ -108,6 +118,21 @@ impl Drop for Stack {
                 .status();
         }
     }
+}
+
+/// The IAM check in front of moto, with each function's statements from the template.
+async fn start_iam(
+    opts: &StackOptions,
+    template: &Template,
+    resources: &LocalResources,
+    moto: &str,
+) -> Result<Option<crate::iam::IamProxy>, DevError> {
+    if !opts.iam_check || matches!(opts.runtime, Runtime::Watch) {
+        return Ok(None);
+    }
+    let resolver = crate::iam::intrinsics::Resolver::new(template, resources);
+    let policies = crate::iam::policy::Policies::load(template, &resolver)?;
+    Ok(Some(crate::iam::IamProxy::start(moto, policies).await?))
 }
 
 /// A loopback listener on `port` (0: one the system picks).
@@ -155,7 +180,10 @@ impl Stack {
     pub async fn start(opts: StackOptions) -> Result<Self, DevError> {
         std::fs::create_dir_all(&opts.log_dir)
             .map_err(|e| DevError::Process(format!("log dir: {e}")))?;
-        let template = Template::load(&opts.root.join("infra/template.yaml"))?;
+        let template = match &opts.template_text {
+            Some(text) => Template::parse(text)?,
+            None => Template::load(&opts.root.join("infra/template.yaml"))?,
+        };
         let cargo_routes = routes::load(&opts.root.join("Cargo.toml"))?;
 
         let moto = moto::start(port_or_free(opts.moto_port)?, &opts.log_dir).await?;
@@ -194,8 +222,11 @@ impl Stack {
         };
         let api_url = format!("http://127.0.0.1:{api_port}");
         let fal = start_fal(opts.sim_speed).await?;
+        let iam = start_iam(&opts, &template, &resources, &moto.endpoint).await?;
         let endpoints = LocalEndpoints {
-            moto: moto.endpoint.clone(),
+            moto: iam
+                .as_ref()
+                .map_or(moto.endpoint.clone(), |p| p.endpoint.clone()),
             kling: sim.base_url(),
             fal: fal.base_url(),
             api: api_url.clone(),
@@ -210,6 +241,11 @@ impl Stack {
                 let mut specs = Vec::new();
                 for def in &defs {
                     let mut env = function_env(def, &resources, &endpoints)?;
+                    for (k, v) in env.iter_mut() {
+                        if k == "AWS_ACCESS_KEY_ID" {
+                            *v = crate::iam::access_key(&def.name);
+                        }
+                    }
                     env.extend(opts.extra_env.iter().cloned());
                     envs.insert(def.name.clone(), env.clone());
                     specs.push(FunctionSpec {
@@ -309,11 +345,49 @@ impl Stack {
             log_dir: opts.log_dir.clone(),
             functions: defs.iter().map(|d| d.name.clone()).collect(),
             envs,
+            iam,
             _moto: moto,
             host,
             watch,
             tasks,
         })
+    }
+
+    /// Every call a function's role would not allow in AWS since the last check, as an error
+    /// naming function, action and resource; with `DEVSTACK_IAM_REPORT=<file>`, also appends
+    /// what each function was allowed to do.
+    pub fn check_iam(&self) -> Result<(), DevError> {
+        let Some(iam) = &self.iam else { return Ok(()) };
+        if let Ok(path) = std::env::var("DEVSTACK_IAM_REPORT") {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(f, "{}", iam.allowed().join("\n"));
+            }
+        }
+        let denials = iam.take_denials();
+        if denials.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = denials.iter().map(|d| format!("  {d}")).collect();
+        Err(DevError::Process(format!(
+            "IAM check: calls the template's roles do not allow:\n{}",
+            list.join("\n")
+        )))
+    }
+
+    /// A run that ends with unchecked denials fails (a test's panic is not hidden by another).
+    fn report_iam(&self) {
+        if let Err(e) = self.check_iam() {
+            if std::thread::panicking() {
+                eprintln!("{e}");
+            } else {
+                panic!("{e}");
+            }
+        }
     }
 
     /// A local bearer token that names a plan (like a Cognito group would).

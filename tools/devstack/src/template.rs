@@ -132,6 +132,17 @@ impl Template {
             .collect()
     }
 
+    /// The template's named conditions, unevaluated.
+    pub fn conditions(&self) -> std::collections::HashMap<String, Value> {
+        let Some(Value::Mapping(conds)) = self.root.get("Conditions") else {
+            return Default::default();
+        };
+        conds
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+            .collect()
+    }
+
     pub fn resources_of_type(&self, ty: &str) -> Vec<(String, &Value)> {
         self.resources()
             .into_iter()
