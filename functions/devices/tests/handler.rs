@@ -174,3 +174,28 @@ async fn past_the_cap_the_oldest_device_is_replaced() {
     assert!(kept.contains(&ids[cap + 2]), "the newest stays");
     assert_eq!(app.push.deleted.lock().unwrap().len(), 3);
 }
+
+/// 10,000 registrations for one user (a script, or a stolen token) leave the cap's devices and
+/// delete every replaced endpoint: notify's fan-out for that user stays at the cap.
+#[tokio::test]
+async fn ten_thousand_registrations_leave_the_cap() {
+    let app = app();
+    let cap = devices::MAX_DEVICES_PER_USER;
+    let mut last = String::new();
+    for n in 0..10_000 {
+        let (status, body) = call(&app, register("fcm", &format!("{FCM_TOKEN}_{n:05}"))).await;
+        assert_eq!(status, 201, "{body}");
+        last = body["id"].as_str().unwrap().to_string();
+    }
+    let kept: Vec<String> = app
+        .store
+        .devices_of("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(kept.len(), cap);
+    assert!(kept.contains(&last), "the newest stays");
+    assert_eq!(app.push.deleted.lock().unwrap().len(), 10_000 - cap);
+}
