@@ -145,6 +145,11 @@ async fn a_previous_owner_cannot_delete_the_endpoint_that_is_now_someone_elses()
     assert_eq!(app.push.deleted.lock().unwrap().len(), 1);
 }
 
+async fn device_ids<S: Devices, E>(app: &App<S, E>, user: &str) -> Vec<String> {
+    let devices = app.store.devices_of(user).await.unwrap();
+    devices.into_iter().map(|d| d.id).collect()
+}
+
 /// A user keeps at most the cap's devices: each registration past it replaces the oldest (its
 /// record and its endpoint), so a flood of registrations never grows the fan-out.
 #[tokio::test]
@@ -159,14 +164,7 @@ async fn past_the_cap_the_oldest_device_is_replaced() {
         ids.push(body["id"].as_str().unwrap().to_string());
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
-    let kept: Vec<String> = app
-        .store
-        .devices_of("alice")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
+    let kept = device_ids(&app, "alice").await;
     assert_eq!(kept.len(), cap);
     for old in &ids[..3] {
         assert!(!kept.contains(old), "the oldest went: {old}");
@@ -187,14 +185,7 @@ async fn ten_thousand_registrations_leave_the_cap() {
         assert_eq!(status, 201, "{body}");
         last = body["id"].as_str().unwrap().to_string();
     }
-    let kept: Vec<String> = app
-        .store
-        .devices_of("alice")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
+    let kept = device_ids(&app, "alice").await;
     assert_eq!(kept.len(), cap);
     assert!(kept.contains(&last), "the newest stays");
     assert_eq!(app.push.deleted.lock().unwrap().len(), 10_000 - cap);

@@ -4,6 +4,22 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use crate::DevError;
+
+/// Serves `app` (a proxy: every path to one handler) on a free loopback port; its endpoint.
+pub async fn serve(what: &str, app: axum::Router) -> Result<String, DevError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| DevError::Process(format!("{what}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| DevError::Process(format!("{what}: {e}")))?;
+    // No body limit: S3 parts are megabytes.
+    let app = app.layer(axum::extract::DefaultBodyLimit::disable());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{addr}"))
+}
+
 /// Sends the request on to `upstream`; a transport failure is already the caller's 502.
 pub async fn send(
     http: &reqwest::Client,

@@ -50,20 +50,9 @@ impl LossyProxy {
             http: shared::runtime::net::client().expect("HTTP client"),
             losses: losses.clone(),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| DevError::Process(format!("lossy proxy: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| DevError::Process(format!("lossy proxy: {e}")))?;
-        // No body limit: S3 parts are megabytes.
-        let app = axum::Router::new()
-            .fallback(forward)
-            .layer(axum::extract::DefaultBodyLimit::disable())
-            .with_state(proxy);
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let app = axum::Router::new().fallback(forward).with_state(proxy);
         Ok(Self {
-            endpoint: format!("http://{addr}"),
+            endpoint: forward::serve("lossy proxy", app).await?,
             upstream,
             losses,
         })

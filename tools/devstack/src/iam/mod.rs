@@ -86,20 +86,9 @@ impl IamProxy {
             policies: Arc::new(policies),
             record: record.clone(),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| DevError::Process(format!("IAM proxy: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| DevError::Process(format!("IAM proxy: {e}")))?;
-        // No body limit: S3 parts are megabytes.
-        let app = axum::Router::new()
-            .fallback(check)
-            .layer(axum::extract::DefaultBodyLimit::disable())
-            .with_state(proxy);
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let app = axum::Router::new().fallback(check).with_state(proxy);
         Ok(Self {
-            endpoint: format!("http://{addr}"),
+            endpoint: forward::serve("IAM proxy", app).await?,
             record,
         })
     }
