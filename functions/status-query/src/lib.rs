@@ -1,5 +1,6 @@
 //! status-query: `GET /v1/videos/{id}` and `GET /v1/videos` for the caller's own tasks, with a
-//! presigned URL minted per request for finished videos.
+//! presigned URL minted per request for finished videos; `GET /v1/me` and `POST /v1/me/export`
+//! (everything held about the caller, as one JSON document behind a short-lived link).
 
 use std::time::Duration;
 
@@ -16,14 +17,16 @@ use shared::edge::request::{self, header};
 use shared::edge::view::{PresignedLink, TaskView, link_window, queue_view, task_view};
 use shared::lifecycle::sync::{SyncPolicy, lookup_of, sync_task};
 use shared::ports::{
-    Accounts, FinalizeQueue, Groups, LedgerKind, ReconcileIndex, StoreError, Tasks, VideoStore,
-    WaitingLine,
+    Accounts, Devices, DocumentStore, FinalizeQueue, Groups, LedgerKind, ReconcileIndex,
+    StoreError, Tasks, VideoStore, WaitingLine,
 };
+
+pub mod export;
 use shared::provider::{CancelOutcome, Deadline, VideoProvider};
 
 /// What status-query needs of the table: task records, accounts, and the polling claim.
-pub trait Store: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups {}
-impl<T: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups> Store for T {}
+pub trait Store: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups + Devices {}
+impl<T: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups + Devices> Store for T {}
 
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
@@ -76,14 +79,14 @@ pub struct App<S, V, P, Q> {
     pub poll: SyncPolicy,
 }
 
-pub async fn handle<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+pub async fn handle<S: Store, V: VideoStore + DocumentStore, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, V, P, Q>,
     req: Request,
 ) -> Response<Body> {
     answer("status-query", &req, route(app, &req)).await
 }
 
-async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
+async fn route<S: Store, V: VideoStore + DocumentStore, P: VideoProvider, Q: FinalizeQueue>(
     app: &App<S, V, P, Q>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -95,6 +98,7 @@ async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
             | ("GET" | "DELETE", ["v1", "videos", _])
             | ("POST", ["v1", "videos", _, "cancel"])
             | ("GET", ["v1", "me"])
+            | ("POST", ["v1", "me", "export"])
     );
     if !known {
         return Err(ApiError::route_not_found(method, req.uri().path()));
@@ -108,13 +112,14 @@ async fn route<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(
         ("GET", ["v1", "videos"]) => list(app, req, &identity).await,
         ("GET", ["v1", "videos", id]) => get_one(app, req, &identity, id).await,
         ("GET", ["v1", "me"]) => me(app, &identity).await,
+        ("POST", ["v1", "me", "export"]) => export::export(app, &identity).await,
         ("DELETE", ["v1", "videos", id]) => delete(app, &identity, id).await,
         ("POST", ["v1", "videos", id, "cancel"]) => cancel(app, &identity, id).await,
         _ => Err(ApiError::route_not_found(method, req.uri().path())),
     }
 }
 
-async fn view_of<S, V: VideoStore, P, Q>(
+pub(crate) async fn view_of<S, V: VideoStore, P, Q>(
     app: &App<S, V, P, Q>,
     task: &Task,
 ) -> Result<TaskView, ApiError> {

@@ -527,3 +527,59 @@ async fn cancel_while_the_submit_is_in_flight_says_try_again() {
     assert_eq!(task.status, TaskStatus::Created);
     assert_eq!(app.store.ledger_sum("alice"), (500, 0));
 }
+
+/// The export holds every task (past one page), every ledger row and the devices of the caller,
+/// and nothing of anyone else's; the link is short-lived.
+#[tokio::test]
+async fn an_export_holds_every_task_ledger_row_and_device_of_the_caller_only() {
+    use shared::ports::{Accounts, Device, Devices};
+    let app = app();
+    for n in 0..130 {
+        let id = format!("t-{n:03}");
+        seed_task(&app.store, &task_fixture(&id, "alice", "fake"), None).await;
+    }
+    finished(&app, "t-done").await;
+    seed_task(&app.store, &task_fixture("b-1", "bob", "fake"), None).await;
+    for (user, id) in [("alice", "phone"), ("bob", "tablet")] {
+        let device = Device {
+            id: id.into(),
+            user_id: user.into(),
+            platform: shared::domain::notice::Platform::Fcm,
+            endpoint: format!("arn:aws:sns:us-east-1:1:endpoint/GCM/app/{id}"),
+            created_at: Timestamp::now(),
+        };
+        app.store.put_device(&device).await.unwrap();
+    }
+    let (status, _, reply) = send(&app, HttpEvent::new("POST", "/v1/me/export")).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["counts"]["tasks"], 131);
+    let url = reply["url"].as_str().unwrap();
+    assert!(url.contains("ttl=900"), "{url}");
+    let key = url
+        .trim_start_matches("https://memory.invalid/")
+        .split('?')
+        .next()
+        .unwrap();
+    assert!(key.starts_with("exports/alice/"), "{key}");
+    let (bytes, _) = app.videos.object(key).unwrap();
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["format"], status_query::export::EXPORT_FORMAT);
+    let ids: std::collections::BTreeSet<&str> = doc["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 131);
+    assert!(ids.contains("t-000") && ids.contains("t-129") && ids.contains("t-done"));
+    assert!(!ids.contains("b-1"));
+    let ledger = app.store.ledger("alice").await.unwrap();
+    assert!(!ledger.is_empty());
+    assert_eq!(doc["ledger"], serde_json::to_value(&ledger).unwrap());
+    assert_eq!(doc["devices"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["devices"][0]["id"], "phone");
+    assert!(
+        doc["devices"][0].get("endpoint").is_none(),
+        "internal ARNs stay out"
+    );
+}

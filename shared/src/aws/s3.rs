@@ -5,7 +5,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use bytes::Bytes;
 
-use crate::ports::{BlobError, MultipartUpload, UploadStore, VideoMetadata, VideoStore};
+use crate::ports::{
+    BlobError, DocumentStore, MultipartUpload, UploadStore, VideoMetadata, VideoStore,
+};
 
 pub struct S3VideoStore {
     client: aws_sdk_s3::Client,
@@ -159,6 +161,18 @@ impl VideoStore for S3VideoStore {
                 .as_secs();
             return cdn.url(key, secs).map_err(|e| BlobError(Box::new(e)));
         }
+        self.presign_s3(key, signed_at, ttl).await
+    }
+}
+
+impl S3VideoStore {
+    /// A presigned GET from the bucket itself.
+    async fn presign_s3(
+        &self,
+        key: &str,
+        signed_at: SystemTime,
+        ttl: Duration,
+    ) -> Result<String, BlobError> {
         let config = PresigningConfig::builder()
             .start_time(signed_at)
             .expires_in(ttl)
@@ -173,6 +187,26 @@ impl VideoStore for S3VideoStore {
             .await
             .map_err(|e| BlobError(super::sdk_error(e)))?;
         Ok(req.uri().to_string())
+    }
+}
+
+impl DocumentStore for S3VideoStore {
+    async fn put_document(&self, key: &str, body: Bytes) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .content_disposition("attachment; filename=\"kling-lambda-export.json\"")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| BlobError(super::sdk_error(e)))?;
+        Ok(())
+    }
+
+    async fn presign_document(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        self.presign_s3(key, SystemTime::now(), ttl).await
     }
 }
 

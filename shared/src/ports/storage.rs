@@ -153,3 +153,20 @@ pub trait UploadStore: Send + Sync {
         ttl: Duration,
     ) -> impl Future<Output = Result<String, BlobError>> + Send;
 }
+
+/// Documents made for a user (an account export), in the same private bucket under `exports/`.
+pub trait DocumentStore: Send + Sync {
+    /// Stores a JSON document at `key`.
+    fn put_document(
+        &self,
+        key: &str,
+        body: Bytes,
+    ) -> impl Future<Output = Result<(), BlobError>> + Send;
+
+    /// A GET link straight from the bucket: the CDN serves only videos.
+    fn presign_document(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<String, BlobError>> + Send;
+}

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use crate::ports::{
-    BlobError, FinalizeMessage, FinalizeQueue, MultipartUpload, QueueError, UploadStore,
-    VideoMetadata, VideoStore,
+    BlobError, DocumentStore, FinalizeMessage, FinalizeQueue, MultipartUpload, QueueError,
+    UploadStore, VideoMetadata, VideoStore,
 };
 
 /// The finalize queue, in memory; clones share it.
@@ -237,6 +237,21 @@ impl UploadStore for MemoryBlobs {
     }
 
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        Ok(link(key, SystemTime::now(), ttl))
+    }
+}
+
+impl DocumentStore for MemoryBlobs {
+    async fn put_document(&self, key: &str, body: Bytes) -> Result<(), BlobError> {
+        let metadata = VideoMetadata::default();
+        self.objects
+            .lock()
+            .map_err(blob_err)?
+            .insert(key.to_string(), (body, metadata));
+        Ok(())
+    }
+
+    async fn presign_document(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
         Ok(link(key, SystemTime::now(), ttl))
     }
 }
