@@ -17,16 +17,20 @@ use shared::edge::request::{self, header};
 use shared::edge::view::{PresignedLink, TaskView, link_window, queue_view, task_view};
 use shared::lifecycle::sync::{SyncPolicy, lookup_of, sync_task};
 use shared::ports::{
-    Accounts, Devices, DocumentStore, FinalizeQueue, Groups, LedgerKind, ReconcileIndex,
-    StoreError, Tasks, VideoStore, WaitingLine,
+    Accounts, Devices, DocumentStore, ErasureQueue, Erasures, FinalizeQueue, Groups, LedgerKind,
+    ReconcileIndex, StoreError, Tasks, VideoStore, WaitingLine,
 };
 
+pub mod erasure;
 pub mod export;
 use shared::provider::{CancelOutcome, Deadline, VideoProvider};
 
 /// What status-query needs of the table: task records, accounts, and the polling claim.
-pub trait Store: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups + Devices {}
-impl<T: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups + Devices> Store for T {}
+pub trait Store:
+    Tasks + Accounts + ReconcileIndex + WaitingLine + Groups + Devices + Erasures
+{
+}
+impl<T: Tasks + Accounts + ReconcileIndex + WaitingLine + Groups + Devices + Erasures> Store for T {}
 
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
@@ -37,6 +41,8 @@ pub struct Settings {
     pub bucket: shared::runtime::config::BucketConfig,
     pub providers: shared::provider::composite::ProviderSettings,
     pub queue: shared::runtime::config::QueueConfig,
+    /// Where `DELETE /v1/me` starts the account function's erasure job.
+    pub erasure_queue_url: String,
     pub auth: AuthMode,
     pub plans: Plans,
     pub poll: SyncPolicy,
@@ -55,6 +61,7 @@ impl Settings {
             bucket: shared::runtime::config::BucketConfig::from_source(src)?,
             providers: shared::provider::composite::ProviderSettings::from_source(src)?,
             queue: shared::runtime::config::QueueConfig::from_source(src)?,
+            erasure_queue_url: src.required("ERASURE_QUEUE_URL")?,
             auth: AuthMode::from_source(src)?,
             plans: Plans::from_source(src)?,
             poll: SyncPolicy::from_source(src, "POLL_STALE_SECONDS", 30)?,
@@ -79,14 +86,24 @@ pub struct App<S, V, P, Q> {
     pub poll: SyncPolicy,
 }
 
-pub async fn handle<S: Store, V: VideoStore + DocumentStore, P: VideoProvider, Q: FinalizeQueue>(
+pub async fn handle<
+    S: Store,
+    V: VideoStore + DocumentStore,
+    P: VideoProvider,
+    Q: FinalizeQueue + ErasureQueue,
+>(
     app: &App<S, V, P, Q>,
     req: Request,
 ) -> Response<Body> {
     answer("status-query", &req, route(app, &req)).await
 }
 
-async fn route<S: Store, V: VideoStore + DocumentStore, P: VideoProvider, Q: FinalizeQueue>(
+async fn route<
+    S: Store,
+    V: VideoStore + DocumentStore,
+    P: VideoProvider,
+    Q: FinalizeQueue + ErasureQueue,
+>(
     app: &App<S, V, P, Q>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -97,7 +114,7 @@ async fn route<S: Store, V: VideoStore + DocumentStore, P: VideoProvider, Q: Fin
         ("GET", ["v1", "videos"])
             | ("GET" | "DELETE", ["v1", "videos", _])
             | ("POST", ["v1", "videos", _, "cancel"])
-            | ("GET", ["v1", "me"])
+            | ("GET" | "DELETE", ["v1", "me"])
             | ("POST", ["v1", "me", "export"])
     );
     if !known {
@@ -112,6 +129,7 @@ async fn route<S: Store, V: VideoStore + DocumentStore, P: VideoProvider, Q: Fin
         ("GET", ["v1", "videos"]) => list(app, req, &identity).await,
         ("GET", ["v1", "videos", id]) => get_one(app, req, &identity, id).await,
         ("GET", ["v1", "me"]) => me(app, &identity).await,
+        ("DELETE", ["v1", "me"]) => erasure::erase_me(app, &identity).await,
         ("POST", ["v1", "me", "export"]) => export::export(app, &identity).await,
         ("DELETE", ["v1", "videos", id]) => delete(app, &identity, id).await,
         ("POST", ["v1", "videos", id, "cancel"]) => cancel(app, &identity, id).await,
@@ -363,6 +381,7 @@ async fn me<S: Store, V, P, Q>(
             LedgerKind::Refund => refunds += entry.units.0,
         }
     }
+    let erasure = app.store.erasure(&identity.user_id).await?;
     let budget = plan.daily_budget();
     let suspended_until = account
         .suspended_until
@@ -386,6 +405,7 @@ async fn me<S: Store, V, P, Q>(
                 "net": shared::domain::task::CostUnits(debits.saturating_sub(refunds)),
             },
             "suspended_until": suspended_until,
+            "erasure": erasure.as_ref().map(erasure::erasure_view),
         }),
     ))
 }

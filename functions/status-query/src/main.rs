@@ -13,7 +13,10 @@ async fn main() -> Result<(), Error> {
         videos: S3VideoStore::new(s3_client_for(&sdk, s.s3_path_style), s.bucket.bucket)
             .with_cdn(s.cdn),
         provider: s.providers.provider()?,
-        queue: SqsQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
+        queue: status_query::erasure::Queues {
+            finalize: SqsQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
+            erasure: SqsQueue::from_sdk(&sdk, s.erasure_queue_url),
+        },
         poll: s.poll,
         auth: s.auth,
         presign_ttl: s.bucket.presign_ttl,

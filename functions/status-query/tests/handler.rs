@@ -583,3 +583,35 @@ async fn an_export_holds_every_task_ledger_row_and_device_of_the_caller_only() {
         "internal ARNs stay out"
     );
 }
+
+/// `DELETE /v1/me` records the erasure once and (re)starts the job each time; `GET /v1/me`
+/// shows where it stands.
+#[tokio::test]
+async fn deleting_the_account_records_it_once_and_starts_the_job() {
+    use shared::ports::Erasures;
+    let app = app();
+    let (status, _, first) = send(&app, HttpEvent::new("DELETE", "/v1/me")).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(first["erasure"]["status"], "erasing");
+    assert!(first["erasure"].get("ledger_id").is_none(), "internal");
+    let (status, _, again) = send(&app, HttpEvent::new("DELETE", "/v1/me")).await;
+    assert_eq!((status, &again), (202, &first), "the same erasure");
+    assert_eq!(
+        app.queue.erasures.lock().unwrap().len(),
+        2,
+        "each request (re)starts the job"
+    );
+    let (_, _, me) = send(&app, HttpEvent::new("GET", "/v1/me")).await;
+    assert_eq!(me["erasure"], first["erasure"]);
+    app.store
+        .finish_erasure("alice", Timestamp::now())
+        .await
+        .unwrap();
+    let (status, _, done) = send(&app, HttpEvent::new("DELETE", "/v1/me")).await;
+    assert_eq!(
+        (status, done["erasure"]["status"].as_str()),
+        (200, Some("erased"))
+    );
+    let (_, _, bob) = send(&app, HttpEvent::new("GET", "/v1/me").user(Some("bob"))).await;
+    assert!(bob["erasure"].is_null());
+}

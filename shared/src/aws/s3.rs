@@ -261,4 +261,27 @@ impl UploadStore for S3VideoStore {
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
         VideoStore::presign_get(self, key, SystemTime::now(), ttl).await
     }
+
+    /// One `DeleteObject` per key: `DeleteObjects` would need its body's MD5 and gives nothing
+    /// at the size of one user's uploads.
+    async fn delete_prefix(&self, prefix: &str) -> Result<usize, BlobError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut deleted = 0;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| BlobError(super::sdk_error(e)))?;
+            for object in page.contents() {
+                if let Some(key) = object.key() {
+                    VideoStore::delete(self, key).await?;
+                    deleted += 1;
+                }
+            }
+        }
+        Ok(deleted)
+    }
 }

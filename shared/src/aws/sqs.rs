@@ -47,3 +47,25 @@ impl crate::ports::DispatchNudge for SqsQueue {
         Ok(())
     }
 }
+
+impl crate::ports::ErasureQueue for SqsQueue {
+    async fn enqueue_erasure(
+        &self,
+        user_id: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        let message = crate::ports::ErasureMessage {
+            user_id: user_id.to_string(),
+        };
+        let body = serde_json::to_string(&message).map_err(|e| QueueError(Box::new(e)))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(delay.as_secs().min(900) as i32)
+            .send()
+            .await
+            .map_err(|e| QueueError(super::sdk_error(e)))?;
+        Ok(())
+    }
+}

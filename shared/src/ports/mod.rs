@@ -3,6 +3,7 @@
 
 mod accounts;
 mod dispatch;
+mod erasure;
 mod notify;
 mod storage;
 mod tasks;
@@ -10,6 +11,7 @@ mod templates;
 
 pub use accounts::*;
 pub use dispatch::*;
+pub use erasure::*;
 pub use notify::*;
 pub use storage::*;
 pub use tasks::*;

@@ -152,6 +152,9 @@ pub trait UploadStore: Send + Sync {
         key: &str,
         ttl: Duration,
     ) -> impl Future<Output = Result<String, BlobError>> + Send;
+
+    /// Every object under `prefix` (a user's uploads or exports) deleted; how many.
+    fn delete_prefix(&self, prefix: &str) -> impl Future<Output = Result<usize, BlobError>> + Send;
 }
 
 /// Documents made for a user (an account export), in the same private bucket under `exports/`.

@@ -17,6 +17,8 @@ pub struct MemoryQueue {
     pub messages: Arc<Mutex<Vec<FinalizeMessage>>>,
     /// Dispatcher wake-ups, with their delays.
     pub nudges: Arc<Mutex<Vec<Duration>>>,
+    /// Erasure jobs (re)started: user and delay.
+    pub erasures: Arc<Mutex<Vec<(String, Duration)>>>,
     pub fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -238,6 +240,13 @@ impl UploadStore for MemoryBlobs {
 
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
         Ok(link(key, SystemTime::now(), ttl))
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<usize, BlobError> {
+        let mut objects = self.objects.lock().map_err(blob_err)?;
+        let before = objects.len();
+        objects.retain(|k, _| !k.starts_with(prefix));
+        Ok(before - objects.len())
     }
 }
 

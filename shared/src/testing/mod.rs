@@ -4,6 +4,7 @@
 //! logic with nothing running.
 
 mod blobs;
+mod erasure;
 mod http;
 mod notify;
 mod provider;

@@ -47,6 +47,9 @@ pub(super) struct Tables {
     /// Copies the waiting line serves instead of the table (an eventually consistent index
     /// that has not caught up).
     pub(super) stale_line: Option<Vec<Task>>,
+    pub(super) erasures: HashMap<UserId, crate::ports::Erasure>,
+    /// Ledger rows of erased accounts, by the erasure's ledger id.
+    pub(super) erased_ledger: Vec<(String, LedgerEntry)>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend

@@ -20,6 +20,7 @@ pub const STACK_OWNED: &[&str] = &[
     "VIDEO_BUCKET",
     "FINALIZE_QUEUE_URL",
     "DISPATCH_QUEUE_URL",
+    "ERASURE_QUEUE_URL",
     "KLING_BASE_URL",
     "WEBHOOK_BASE_URL",
     "KLING_SECRET_ID",
@@ -50,6 +51,7 @@ pub const STACK_OWNED: &[&str] = &[
 /// (a test keeps this list equal to what the functions' settings loaders read).
 pub const USER_SETTINGS: &[&str] = &[
     "AUTH_MODE",
+    "ERASURE_RECHECK_SECONDS",
     "BREAKER_OPEN_SECONDS",
     "BREAKER_THRESHOLD",
     "DOWNLOAD_ALLOWED_HOSTS",

@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 
 fn expectations() -> Expectations {
     type Loader = fn(&HashMap<String, String>) -> Result<(), ConfigError>;
-    let loaders: [(&str, Loader); 9] = [
+    let loaders: [(&str, Loader); 10] = [
         ("create-task", |e| {
             create_task::Settings::from_source(e).map(|_| ())
         }),
@@ -36,6 +36,7 @@ fn expectations() -> Expectations {
         ("notify", |e| notify::Settings::from_source(e).map(|_| ())),
         ("devices", |e| devices::Settings::from_source(e).map(|_| ())),
         ("mcp", |e| mcp::Settings::from_source(e).map(|_| ())),
+        ("account", |e| account::Settings::from_source(e).map(|_| ())),
     ];
     let required_env: BTreeMap<String, BTreeSet<String>> = loaders
         .iter()
@@ -109,8 +110,8 @@ fn every_kind_of_removal_is_caught() {
             "TTL on expires_at",
         ),
         (
-            "      VisibilityTimeout: 720\n",
-            "      VisibilityTimeout: 60\n",
+            "finalize timeout, as Lambda's SQS integration advises.\n      VisibilityTimeout: 720\n",
+            "finalize timeout, as Lambda's SQS integration advises.\n      VisibilityTimeout: 60\n",
             "visibility 60s",
         ),
         (
@@ -247,6 +248,7 @@ fn every_setting_the_functions_read_is_classified() {
         notify::Settings::from_source(&r).unwrap();
         devices::Settings::from_source(&r).unwrap();
         mcp::Settings::from_source(&r).unwrap();
+        account::Settings::from_source(&r).unwrap();
         asked.extend(r.asked.into_inner());
     }
     use devstack::settings::{STACK_OWNED, USER_SETTINGS};

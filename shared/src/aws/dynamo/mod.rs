@@ -19,6 +19,7 @@ use crate::ports::{
 mod accounts;
 mod cursor;
 mod dispatch;
+mod erasure;
 mod notify;
 mod tasks;
 mod templates;
