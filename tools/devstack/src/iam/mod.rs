@@ -197,11 +197,13 @@ fn summary(function: &str, call: &Call) -> (String, String, String, String) {
     let keys: BTreeSet<String> = call.leading_keys.iter().map(key).collect();
     // An object's key names a user and a task: keep the bucket and the top-level prefix.
     let resource = match call.resource.strip_prefix("arn:aws:s3:::") {
-        Some(path) => {
-            let mut parts = path.splitn(3, '/');
-            let (bucket, top) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            format!("arn:aws:s3:::{bucket}/{top}/*")
-        }
+        Some(path) => match path.split_once('/') {
+            Some((bucket, key)) => {
+                let top = key.split('/').next().unwrap_or("");
+                format!("arn:aws:s3:::{bucket}/{top}/*")
+            }
+            None => call.resource.clone(),
+        },
         None if call.action.starts_with("sns:") => call
             .resource
             .rsplit_once('/')
