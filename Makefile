@@ -54,7 +54,9 @@ template-checks: tools
 ## Excluded checks, on purpose: positive_data_acceptance (moderation, plans and Kling's
 ## capability map refuse more than a schema can say), unsupported_method and
 ## allow_header_conformance (API Gateway answers an unrouted method with 404, not 405),
-## use_after_free (DELETE removes the stored video; the task record stays readable). The
+## use_after_free (DELETE removes the stored video; the task record stays readable).
+## DELETE /v1/me is left out: it would erase the account the run uses (the erasure has its own
+## end-to-end test, tools/e2e/tests/erasure.rs). The
 ## coverage phase is left out: in schemathesis 4.32 it fails now and then inside its own
 ## generator (a Hypothesis lambda description hitting a CPython 3.11 AST error), whatever the API.
 ST_CHECKS := not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,ignored_auth,ensure_resource_availability
@@ -65,7 +67,7 @@ api-checks: tools
 	$(BIN)/devstack exec --runtime builtin --api-port 0 --moto-port 0 --sim-port 0 --docs-port 0 \
 		--log-dir .devstack/schemathesis --settings api/schemathesis.env -- \
 		bash -c 'st --no-color run "$$SPEC_URL" --url "$$API_URL" -H "Authorization: Bearer $$API_TOKEN_PRO" \
-			--checks $(ST_CHECKS) --phases examples,fuzzing,stateful \
+			--checks $(ST_CHECKS) --phases examples,fuzzing,stateful --exclude-operation-id deleteMe \
 			--max-examples $(ST_EXAMPLES) --seed 1 --workers 2'
 
 ## The playground in a real browser: Debian's Chromium (installed from the distribution's
