@@ -12,7 +12,9 @@ use std::time::Duration;
 use common::notifications::{
     disable_endpoint, distinct, drain_events, endpoint_of, event_sink, pushes, register_device,
 };
-use common::{fast_retries, plans_with, store, wait_terminal_in_table as wait_terminal};
+use common::{
+    fast_retries, objects_under, plans_with, store, wait_terminal_in_table as wait_terminal,
+};
 use devstack::stack::{Stack, StackOptions};
 use provider_sim::Faults;
 use serde_json::{Value, json};
@@ -41,21 +43,6 @@ async fn create(stack: &Stack, token: &str, key: &str, prompt: &str) -> String {
         .await;
     assert_eq!(status, 202, "{body}");
     body["id"].as_str().unwrap().to_string()
-}
-
-async fn objects_under(stack: &Stack, prefix: &str) -> Vec<String> {
-    let out = stack
-        .s3()
-        .list_objects_v2()
-        .bucket(stack.resource("VideoBucket").unwrap())
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap();
-    out.contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_string))
-        .collect()
 }
 
 async fn wait_sim_succeeded(stack: &Stack, id: &str) -> Value {

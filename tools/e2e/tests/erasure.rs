@@ -39,18 +39,6 @@ async fn items_with_pk_prefix(stack: &Stack, prefix: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn objects(stack: &Stack, prefix: &str) -> usize {
-    let out = stack
-        .s3()
-        .list_objects_v2()
-        .bucket(stack.resource("VideoBucket").unwrap())
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap();
-    out.contents().len()
-}
-
 async fn upload(api: &Api, token: &str) {
     let (status, _, grant) = api
         .post(
@@ -129,7 +117,11 @@ async fn deleting_the_account_erases_everything_refunds_once_and_keeps_an_anonym
         .await;
     assert_eq!(status, 200);
     for prefix in ["videos/leaver/", "uploads/leaver/", "exports/leaver/"] {
-        assert_eq!(objects(&stack, prefix).await, 1, "{prefix} before");
+        assert_eq!(
+            common::objects_under(&stack, prefix).await.len(),
+            1,
+            "{prefix} before"
+        );
     }
 
     let del = || {
@@ -165,7 +157,11 @@ async fn deleting_the_account_erases_everything_refunds_once_and_keeps_an_anonym
     assert_eq!(erasure["requested_at"], first["erasure"]["requested_at"]);
 
     for prefix in ["videos/leaver/", "uploads/leaver/", "exports/leaver/"] {
-        assert_eq!(objects(&stack, prefix).await, 0, "{prefix} after");
+        assert_eq!(
+            common::objects_under(&stack, prefix).await.len(),
+            0,
+            "{prefix} after"
+        );
     }
     let left: Vec<String> = items_with_pk_prefix(&stack, "USER#leaver")
         .await

@@ -174,3 +174,19 @@ pub fn assert_envelope(body: &Value, code: &str) {
     assert!(body["error"]["retryable"].is_boolean(), "{body}");
     assert!(body["request_id"].is_string(), "{body}");
 }
+
+/// The keys of the stored objects under `prefix`.
+pub async fn objects_under(stack: &Stack, prefix: &str) -> Vec<String> {
+    let out = stack
+        .s3()
+        .list_objects_v2()
+        .bucket(stack.resource("VideoBucket").unwrap())
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
+}
