@@ -9,7 +9,7 @@ use shared::aws::PlatformApps;
 use shared::domain::notice::Platform;
 use shared::domain::timestamp::Timestamp;
 use shared::edge::auth::{AuthMode, Identity, identify};
-use shared::edge::envelope::{ApiError, answer, json_response};
+use shared::edge::envelope::{ApiError, answer, json_response, logged_internal as internal};
 use shared::edge::request::{self, header};
 use shared::ports::{Device, Devices, PushEndpoints};
 
@@ -128,11 +128,6 @@ async fn route<S: Devices, E: PushEndpoints>(
         ["v1", "devices", id] => remove(app, &identity, id).await,
         _ => register(app, &identity, request::json_body(req)?).await,
     }
-}
-
-fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "{what}");
-    ApiError::internal()
 }
 
 async fn register<S: Devices, E: PushEndpoints>(

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use shared::domain::timestamp::Timestamp;
 use shared::edge::auth::Identity;
-use shared::edge::envelope::{ApiError, json_response};
+use shared::edge::envelope::{ApiError, json_response, logged_internal};
 use shared::ports::{
     Erasure, ErasureQueue, ErasureStatus, FinalizeMessage, FinalizeQueue, QueueError,
 };
@@ -60,10 +60,7 @@ pub async fn erase_me<S: Store, V, P, Q: ErasureQueue>(
     app.queue
         .enqueue_erasure(user, Duration::ZERO)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "queueing the erasure failed");
-            ApiError::internal()
-        })?;
+        .map_err(|e| logged_internal("queueing the erasure failed", e))?;
     tracing::info!(status = ?erasure.status, "account erasure asked for");
     let status = match erasure.status {
         ErasureStatus::Erasing => 202,

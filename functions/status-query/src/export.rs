@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use shared::domain::timestamp;
 use shared::edge::auth::Identity;
-use shared::edge::envelope::{ApiError, json_response};
+use shared::edge::envelope::{ApiError, json_response, logged_internal};
 use shared::edge::view::TaskView;
 use shared::ports::{DocumentStore, VideoStore};
 
@@ -36,28 +36,24 @@ pub async fn export<S: Store, V: VideoStore + DocumentStore, P, Q>(
         "ledger": document["ledger"].as_array().map_or(0, Vec::len),
         "devices": document["devices"].as_array().map_or(0, Vec::len),
     });
-    let body = serde_json::to_vec(&document).map_err(|e| internal("encoding the export", e))?;
+    let body = serde_json::to_vec(&document)
+        .map_err(|e| logged_internal("encoding the export failed", e))?;
     let key = export_key(&identity.user_id, &uuid::Uuid::new_v4().to_string());
     app.videos
         .put_document(&key, body.into())
         .await
-        .map_err(|e| internal("storing the export", e))?;
+        .map_err(|e| logged_internal("storing the export failed", e))?;
     let url = app
         .videos
         .presign_document(&key, EXPORT_LINK_TTL)
         .await
-        .map_err(|e| internal("signing the export's link", e))?;
+        .map_err(|e| logged_internal("signing the export's link failed", e))?;
     let expires = timestamp::now() + EXPORT_LINK_TTL;
     tracing::info!(%counts, "account exported");
     Ok(json_response(
         200,
         &json!({"url": url, "expires_at": timestamp::rfc3339(expires), "counts": counts}),
     ))
-}
-
-fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "{what} failed");
-    ApiError::internal()
 }
 
 async fn document<S: Store, V: VideoStore, P, Q>(

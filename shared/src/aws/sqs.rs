@@ -1,6 +1,6 @@
 use crate::ports::{FinalizeMessage, FinalizeQueue, QueueError};
 
-/// A queue we send to: the finalize queue, or the dispatch queue (nudges).
+/// A queue we send to: the finalize queue, the dispatch queue (nudges) or the erasure queue.
 pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,

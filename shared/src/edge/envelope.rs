@@ -62,6 +62,12 @@ struct ErrorBody<'a> {
 }
 
 /// The JSON body of an error, for callers that are not HTTP handlers (tests, the devstack).
+/// `internal_error` for the app; what failed, and why, in the logs only.
+pub fn logged_internal(what: &str, e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "{what}");
+    ApiError::internal()
+}
+
 pub fn error_json(err: &ApiError, request_id: &str) -> String {
     let env = Envelope {
         error: ErrorBody {

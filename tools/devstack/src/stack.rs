@@ -354,20 +354,9 @@ impl Stack {
     }
 
     /// Every call a function's role would not allow in AWS since the last check, as an error
-    /// naming function, action and resource; with `DEVSTACK_IAM_REPORT=<file>`, also appends
-    /// what each function was allowed to do.
+    /// naming function, action and resource.
     pub fn check_iam(&self) -> Result<(), DevError> {
         let Some(iam) = &self.iam else { return Ok(()) };
-        if let Ok(path) = std::env::var("DEVSTACK_IAM_REPORT") {
-            use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
-                let _ = writeln!(f, "{}", iam.allowed().join("\n"));
-            }
-        }
         let denials = iam.take_denials();
         if denials.is_empty() {
             return Ok(());
@@ -379,8 +368,19 @@ impl Stack {
         )))
     }
 
-    /// A run that ends with unchecked denials fails (a test's panic is not hidden by another).
+    /// A run that ends with unchecked denials fails (a test's panic is not hidden by another);
+    /// with `DEVSTACK_IAM_REPORT=<file>`, what each function was allowed to do is appended.
     fn report_iam(&self) {
+        if let (Some(iam), Ok(path)) = (&self.iam, std::env::var("DEVSTACK_IAM_REPORT")) {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(f, "{}", iam.allowed().join("\n"));
+            }
+        }
         if let Err(e) = self.check_iam() {
             if std::thread::panicking() {
                 eprintln!("{e}");
