@@ -1,37 +1,52 @@
-//! Top-level MP4 box framing over a byte stream: keeps the `ftyp` and `moov` boxes (small) and
-//! skips everything else (`mdat`, gigabytes), so the header can be parsed by the `mp4` crate
-//! after the file has streamed past in bounded memory.
+//! Top-level MP4 box framing over a byte stream, in bounded memory: the header (`ftyp`,
+//! `moov`) kept for the `mp4` crate, and every box's place for the C2PA label.
 
 /// Largest `moov` kept; real ones are a few megabytes even for long videos.
 pub const MAX_KEPT_BOX: u64 = 32 * 1024 * 1024;
 
+/// A top-level box as its header announced it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoxStart {
+    pub kind: [u8; 4],
+    /// File offset of the box's first byte.
+    pub at: u64,
+    /// 0: the box runs to the end of the file.
+    pub size: u64,
+    /// The 64-bit size form (a 16-byte header).
+    pub large: bool,
+}
+
+/// What passes, in file order: a box's header bytes, then its payload in pieces.
+#[derive(Debug)]
+pub enum Piece<'a> {
+    Header(BoxStart, &'a [u8]),
+    Payload(BoxStart, &'a [u8]),
+}
+
+/// Top-level box framing over a byte stream, reporting every byte as part of a header or a
+/// payload, whatever the chunking.
 #[derive(Debug, Default)]
-pub struct BoxCollector {
+pub struct BoxFramer {
     header: Vec<u8>,
-    /// Bytes left in the current box, and whether they are kept.
+    current: Option<BoxStart>,
+    /// Bytes left in the current box's payload (unused when it runs to the end).
     remaining: u64,
-    keeping: bool,
-    /// The box runs to the end of the file (size 0).
-    to_end: bool,
-    kept: Vec<u8>,
-    pub first_box: Option<[u8; 4]>,
-    pub saw_moov: bool,
+    offset: u64,
     pub error: Option<String>,
 }
 
-impl BoxCollector {
-    pub fn push(&mut self, mut data: &[u8]) {
+impl BoxFramer {
+    pub fn push(&mut self, mut data: &[u8], on: &mut impl FnMut(Piece<'_>)) {
         while !data.is_empty() && self.error.is_none() {
-            if self.remaining > 0 || self.to_end {
-                let take = if self.to_end {
+            if let Some(b) = self.current.filter(|b| b.size == 0 || self.remaining > 0) {
+                let take = if b.size == 0 {
                     data.len()
                 } else {
-                    (self.remaining.min(data.len() as u64)) as usize
+                    self.remaining.min(data.len() as u64) as usize
                 };
-                if self.keeping {
-                    self.kept.extend_from_slice(&data[..take]);
-                }
-                self.remaining -= (take as u64).min(self.remaining);
+                on(Piece::Payload(b, &data[..take]));
+                self.remaining = self.remaining.saturating_sub(take as u64);
+                self.offset += take as u64;
                 data = &data[take..];
                 continue;
             }
@@ -44,51 +59,93 @@ impl BoxCollector {
             let take = (need - self.header.len()).min(data.len());
             self.header.extend_from_slice(&data[..take]);
             data = &data[take..];
-            if self.header.len() == 8 && self.header[..4] == [0, 0, 0, 1] {
+            if self.header.len() < need || (need == 8 && self.header[..4] == [0, 0, 0, 1]) {
                 continue;
             }
-            if self.header.len() < need {
-                continue;
-            }
-            self.start_box();
+            self.start_box(on);
         }
     }
 
-    fn start_box(&mut self) {
+    fn start_box(&mut self, on: &mut impl FnMut(Piece<'_>)) {
         let h = std::mem::take(&mut self.header);
         let kind: [u8; 4] = [h[4], h[5], h[6], h[7]];
-        let (size, header_len) = match u32::from_be_bytes([h[0], h[1], h[2], h[3]]) {
+        let (size, large) = match u32::from_be_bytes([h[0], h[1], h[2], h[3]]) {
             1 => (
                 u64::from_be_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]),
-                16u64,
+                true,
             ),
-            0 => (0, 8),
-            n => (u64::from(n), 8),
+            n => (u64::from(n), false),
         };
-        if self.first_box.is_none() {
-            self.first_box = Some(kind);
-        }
-        if size != 0 && size < header_len {
+        if size != 0 && size < h.len() as u64 {
             self.error = Some(format!(
                 "box {} has an impossible size",
                 String::from_utf8_lossy(&kind)
             ));
             return;
         }
-        let keep = matches!(&kind, b"ftyp" | b"moov");
-        if keep && size > MAX_KEPT_BOX {
-            self.error = Some("moov box is too large".into());
-            return;
+        let b = BoxStart {
+            kind,
+            at: self.offset,
+            size,
+            large,
+        };
+        self.offset += h.len() as u64;
+        self.current = Some(b);
+        self.remaining = size.saturating_sub(h.len() as u64);
+        on(Piece::Header(b, &h));
+    }
+
+    /// Whether the stream ended inside a box (or a header).
+    pub fn truncated(&self) -> bool {
+        !self.header.is_empty()
+            || self
+                .current
+                .is_some_and(|b| b.size != 0 && self.remaining > 0)
+    }
+}
+
+/// Keeps the `ftyp` and `moov` boxes (small) and skips everything else (`mdat`, gigabytes),
+/// so the header can be parsed by the `mp4` crate after the file has streamed past.
+#[derive(Debug, Default)]
+pub struct BoxCollector {
+    framer: BoxFramer,
+    kept: Vec<u8>,
+    pub first_box: Option<[u8; 4]>,
+    pub saw_moov: bool,
+    pub error: Option<String>,
+}
+
+impl BoxCollector {
+    pub fn push(&mut self, data: &[u8]) {
+        let (kept, first, saw_moov, error) = (
+            &mut self.kept,
+            &mut self.first_box,
+            &mut self.saw_moov,
+            &mut self.error,
+        );
+        let keeps = |b: &BoxStart| matches!(&b.kind, b"ftyp" | b"moov");
+        self.framer.push(data, &mut |piece| match piece {
+            Piece::Header(b, bytes) => {
+                first.get_or_insert(b.kind);
+                *saw_moov |= &b.kind == b"moov";
+                if keeps(&b) && b.size > MAX_KEPT_BOX {
+                    error.get_or_insert_with(|| "moov box is too large".into());
+                } else if keeps(&b) {
+                    kept.extend_from_slice(bytes);
+                }
+            }
+            Piece::Payload(b, bytes) if keeps(&b) && error.is_none() => {
+                kept.extend_from_slice(bytes);
+                // A box running to the end of the file has no size to check up front.
+                if kept.len() as u64 > 2 * MAX_KEPT_BOX {
+                    error.get_or_insert_with(|| "moov box is too large".into());
+                }
+            }
+            Piece::Payload(..) => {}
+        });
+        if let Some(e) = self.framer.error.take() {
+            self.error.get_or_insert(e);
         }
-        if &kind == b"moov" {
-            self.saw_moov = true;
-        }
-        self.keeping = keep;
-        if keep {
-            self.kept.extend_from_slice(&h);
-        }
-        self.to_end = size == 0;
-        self.remaining = size.saturating_sub(header_len);
     }
 
     /// `ftyp` + `moov`, ready for the `mp4` crate; an error when the stream was no MP4.
@@ -102,7 +159,7 @@ impl BoxCollector {
         if !self.saw_moov {
             return Err("not a playable MP4 file (no moov box)".into());
         }
-        if self.remaining > 0 && !self.to_end {
+        if self.framer.truncated() {
             return Err("the MP4 file is truncated".into());
         }
         Ok(self.kept)

@@ -11,6 +11,9 @@
 pub mod boxes;
 pub mod copy;
 pub mod guard;
+pub mod label;
+#[cfg(any(test, feature = "local-ca"))]
+pub mod local_ca;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use sha2::{Digest, Sha256};
