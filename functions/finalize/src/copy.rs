@@ -12,6 +12,7 @@ use shared::domain::mp4_probe::{self, Mp4Facts};
 use shared::ports::{BlobError, MultipartUpload, VideoMetadata, VideoStore};
 
 use crate::boxes::BoxCollector;
+use crate::label::Label;
 
 pub const PART_SIZE: usize = 6 * 1024 * 1024;
 
@@ -32,9 +33,12 @@ use CopyError::{Gone, Permanent, Transient};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Copied {
+    /// What was stored: the video and its C2PA manifest.
     pub bytes: u64,
     pub sha256: String,
     pub facts: Mp4Facts,
+    /// Whether the stored file carries the C2PA manifest.
+    pub labelled: bool,
 }
 
 /// Every byte uploaded, the upload not yet completed.
@@ -50,6 +54,7 @@ pub async fn stream_into<V: VideoStore>(
     max_bytes: u64,
     videos: &V,
     (key, metadata): (&str, &VideoMetadata),
+    label: Option<Label>,
 ) -> Result<Streamed, CopyError> {
     let resp = http
         .get(url)
@@ -80,7 +85,11 @@ pub async fn stream_into<V: VideoStore>(
         .begin(key, "video/mp4", metadata)
         .await
         .map_err(|e| Transient(e.to_string()))?;
-    match pump(resp, &mut upload, max_bytes, videos).await {
+    let reader = Reader {
+        label,
+        ..Reader::default()
+    };
+    match pump(resp, reader, &mut upload, max_bytes, videos).await {
         Ok(copied) => Ok(Streamed { upload, copied }),
         Err(e) => {
             abort(videos, &upload).await;
@@ -104,12 +113,12 @@ pub const PARTS_IN_FLIGHT: usize = 5;
 
 async fn pump<V: VideoStore>(
     mut resp: reqwest::Response,
+    mut reader: Reader,
     upload: &mut MultipartUpload,
     max_bytes: u64,
     videos: &V,
 ) -> Result<Copied, CopyError> {
     let announced = resp.content_length();
-    let mut reader = Reader::default();
     let mut part = BytesMut::with_capacity(PART_SIZE);
     let mut in_flight = FuturesUnordered::new();
     let mut done: Vec<(i32, String)> = Vec::new();
@@ -148,6 +157,11 @@ async fn pump<V: VideoStore>(
             reader.total
         )));
     }
+    let facts = reader.probe()?;
+    // The manifest is the file's last bytes: it rides in the last part.
+    if let Some(manifest) = reader.seal() {
+        part.extend_from_slice(&manifest);
+    }
     if !part.is_empty() || number == 0 {
         number += 1;
         in_flight.push(videos.upload_part(target, number, part.split().freeze()));
@@ -158,15 +172,17 @@ async fn pump<V: VideoStore>(
     drop(in_flight);
     done.sort_unstable();
     upload.parts = done;
-    reader.finish()
+    Ok(reader.finish(facts))
 }
 
-/// What the bytes say as they pass: their count, their hash, the MP4 header.
+/// What the bytes say as they pass: their count, their hash, the MP4 header, the label.
 #[derive(Default)]
 struct Reader {
     total: u64,
     hasher: Sha256,
     boxes: BoxCollector,
+    label: Option<Label>,
+    labelled: bool,
 }
 
 impl Reader {
@@ -179,6 +195,9 @@ impl Reader {
         }
         self.hasher.update(chunk);
         self.boxes.push(chunk);
+        if let Some(label) = &mut self.label {
+            label.push(chunk);
+        }
         if let Some(e) = &self.boxes.error {
             return Err(Permanent(e.clone()));
         }
@@ -190,13 +209,53 @@ impl Reader {
         Ok(())
     }
 
-    fn finish(self) -> Result<Copied, CopyError> {
-        let header = self.boxes.finish().map_err(Permanent)?;
-        let facts = mp4_probe::probe(&header).map_err(|e| Permanent(e.to_string()))?;
-        Ok(Copied {
+    /// The signed manifest for the bytes so far, counted and hashed as stored. A video that
+    /// cannot carry one is still stored (it is paid for), unlabelled, with an error logged
+    /// and counted.
+    fn seal(&mut self) -> Option<Vec<u8>> {
+        let started = std::time::Instant::now();
+        match self.label.take()?.finish(self.total) {
+            Ok(manifest) => {
+                self.total += manifest.len() as u64;
+                self.hasher.update(&manifest);
+                self.labelled = true;
+                let sign_ms = started.elapsed().as_millis() as u64;
+                tracing::info!(
+                    manifest_bytes = manifest.len(),
+                    sign_ms,
+                    "C2PA manifest signed"
+                );
+                Some(manifest)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "video stored without its C2PA manifest");
+                shared::runtime::metrics::emit(
+                    &[("Function", "finalize")],
+                    &[(
+                        "UnlabelledVideos",
+                        1.0,
+                        shared::runtime::metrics::Unit::Count,
+                    )],
+                );
+                None
+            }
+        }
+    }
+
+    /// The video's facts, once every byte passed; an error when it is no playable MP4.
+    fn probe(&mut self) -> Result<Mp4Facts, CopyError> {
+        let header = std::mem::take(&mut self.boxes)
+            .finish()
+            .map_err(Permanent)?;
+        mp4_probe::probe(&header).map_err(|e| Permanent(e.to_string()))
+    }
+
+    fn finish(self, facts: Mp4Facts) -> Copied {
+        Copied {
             bytes: self.total,
             sha256: hex::encode(self.hasher.finalize()),
             facts,
-        })
+            labelled: self.labelled,
+        }
     }
 }

@@ -12,6 +12,7 @@
 use std::io::{Read, Seek, SeekFrom};
 
 use c2pa::{Builder, Context, SigningAlg};
+use shared::runtime::config::ConfigError;
 
 use crate::boxes::{BoxFramer, BoxStart, Piece};
 
@@ -54,8 +55,37 @@ impl Credentials {
         if signer.certs()?.is_empty() {
             return Err(LabelError::Unsuitable("no certificate in the chain".into()));
         }
-        signer.sign(b"cold-start check")?;
+        creds.self_check()?;
         Ok(creds)
+    }
+
+    /// Label a tiny MP4 and read it back: a key that is not the leaf certificate's would make
+    /// every manifest invalid.
+    fn self_check(&self) -> Result<(), LabelError> {
+        let file: Vec<u8> = [
+            &b"\0\0\0\x10ftypisom\0\0\0\0"[..],
+            &b"\0\0\0\x20mdat"[..],
+            &[7u8; 24],
+            &b"\0\0\0\x08moov"[..],
+        ]
+        .concat();
+        let generation = Generation {
+            task_id: "cold-start-check".into(),
+            provider: "none".into(),
+            model: "none".into(),
+        };
+        let mut label = Label::start(self, &generation)?;
+        label.push(&file);
+        let signed = [file.as_slice(), &label.finish(file.len() as u64)?].concat();
+        let reader = c2pa::Reader::from_context(Context::new())
+            .with_stream(MP4, std::io::Cursor::new(signed))?;
+        match reader.validation_state() {
+            c2pa::ValidationState::Invalid => Err(LabelError::Unsuitable(format!(
+                "the key does not sign for the certificate: {:?}",
+                reader.validation_status()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn signer(&self) -> Result<c2pa::BoxedSigner, LabelError> {
@@ -67,6 +97,31 @@ impl Credentials {
             None,
         )?)
     }
+}
+
+/// `C2PA_LABEL=on` (the default) needs `C2PA_CERTIFICATE_CHAIN` and `C2PA_SIGNING_KEY` (from
+/// the secret `C2PA_SECRET_ID` names); `off` stores videos without a manifest.
+pub fn credentials_from_source(
+    src: &impl shared::runtime::config::Source,
+) -> Result<Option<Credentials>, ConfigError> {
+    match src.optional("C2PA_LABEL").as_deref().map(str::trim) {
+        None | Some("on") => {}
+        Some("off") => return Ok(None),
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "C2PA_LABEL",
+                reason: format!("expected on or off, not {other:?}"),
+            });
+        }
+    }
+    let chain = src.required("C2PA_CERTIFICATE_CHAIN")?;
+    let key = src.required("C2PA_SIGNING_KEY")?;
+    Credentials::new(chain, key)
+        .map(Some)
+        .map_err(|e| ConfigError::Invalid {
+            name: "C2PA_CERTIFICATE_CHAIN",
+            reason: e.to_string(),
+        })
 }
 
 /// ES256 for EC keys (what the local CA makes), PS256 for RSA ones.
@@ -474,5 +529,48 @@ mod tests {
             );
         }
         assert!(Credentials::new("not a pem".into(), ca.key.clone()).is_err());
+    }
+
+    #[test]
+    fn settings_table() {
+        use std::collections::HashMap;
+        let ca = crate::local_ca::make().unwrap();
+        let env = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let creds = [
+            ("C2PA_CERTIFICATE_CHAIN", ca.chain.as_str()),
+            ("C2PA_SIGNING_KEY", ca.key.as_str()),
+        ];
+        let other = crate::local_ca::make().unwrap();
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Result<bool, &'a str>);
+        let cases: [Case; 6] = [
+            (creds.to_vec(), Ok(true)),
+            ([&creds[..], &[("C2PA_LABEL", "on")]].concat(), Ok(true)),
+            (vec![("C2PA_LABEL", "off")], Ok(false)),
+            (vec![], Err("C2PA_CERTIFICATE_CHAIN")),
+            (vec![("C2PA_LABEL", "maybe")], Err("C2PA_LABEL")),
+            // A key that is not the leaf's: refused at cold start.
+            (
+                vec![
+                    ("C2PA_CERTIFICATE_CHAIN", ca.chain.as_str()),
+                    ("C2PA_SIGNING_KEY", other.key.as_str()),
+                ],
+                Err("C2PA_CERTIFICATE_CHAIN"),
+            ),
+        ];
+        for (pairs, want) in cases {
+            let got = credentials_from_source(&env(&pairs)).map(|c| c.is_some());
+            match (got, want) {
+                (Ok(g), Ok(w)) => assert_eq!(g, w, "{pairs:?}"),
+                (Err(ConfigError::Missing(n) | ConfigError::Invalid { name: n, .. }), Err(w)) => {
+                    assert_eq!(n, w)
+                }
+                (got, want) => panic!("{pairs:?}: {got:?} vs {want:?}"),
+            }
+        }
     }
 }

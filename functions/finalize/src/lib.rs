@@ -45,6 +45,8 @@ pub struct Settings {
     pub providers: shared::provider::composite::ProviderSettings,
     pub policy: DownloadPolicy,
     pub s3_path_style: bool,
+    /// Who signs the C2PA manifests (none: `C2PA_LABEL=off`).
+    pub labels: Option<label::Credentials>,
 }
 
 impl Settings {
@@ -57,6 +59,7 @@ impl Settings {
             providers: shared::provider::composite::ProviderSettings::from_source(src)?,
             policy: DownloadPolicy::from_source(src)?,
             s3_path_style: shared::aws::path_style(src),
+            labels: label::credentials_from_source(src)?,
         })
     }
 }
@@ -67,6 +70,7 @@ pub struct App<S, P, V> {
     pub videos: V,
     pub http: reqwest::Client,
     pub policy: DownloadPolicy,
+    pub labels: Option<label::Credentials>,
 }
 
 /// Why a message was not finished: SQS redelivers it, then the DLQ takes it.
@@ -190,15 +194,16 @@ async fn store_video<S: Store, P, V: VideoStore>(
     let metadata = object_metadata(task);
     let started = std::time::Instant::now();
     let target = (key, &metadata);
-    let streamed =
-        match stream_into(&app.http, url, app.policy.max_bytes, &app.videos, target).await {
-            Ok(s) => s,
-            Err(CopyError::Transient(e)) => return Err(Retry(e)),
-            Err(CopyError::Gone(e)) if attempt < GONE_ATTEMPTS => return Err(Retry(e)),
-            Err(CopyError::Permanent(reason) | CopyError::Gone(reason)) => {
-                return fail(app, task, "video_unusable", &reason).await;
-            }
-        };
+    let label = start_label(app, task);
+    let (http, max) = (&app.http, app.policy.max_bytes);
+    let streamed = match stream_into(http, url, max, &app.videos, target, label).await {
+        Ok(s) => s,
+        Err(CopyError::Transient(e)) => return Err(Retry(e)),
+        Err(CopyError::Gone(e)) if attempt < GONE_ATTEMPTS => return Err(Retry(e)),
+        Err(CopyError::Permanent(reason) | CopyError::Gone(reason)) => {
+            return fail(app, task, "video_unusable", &reason).await;
+        }
+    };
     let copied = &streamed.copied;
     let video = StoredVideo {
         key: key.to_string(),
@@ -218,8 +223,25 @@ async fn store_video<S: Store, P, V: VideoStore>(
         return Err(retry(e));
     }
     let copy_ms = started.elapsed().as_millis() as u64;
-    tracing::info!(%key, bytes = video.bytes, sha256 = %video.sha256, copy_ms, "video stored");
+    let labelled = copied.labelled;
+    tracing::info!(%key, bytes = video.bytes, sha256 = %video.sha256, copy_ms, labelled, "video stored");
     record_stored(app, task, video).await
+}
+
+/// The label this task's video will carry; without one it is still stored (it is paid for).
+fn start_label<S, P, V>(app: &App<S, P, V>, task: &Task) -> Option<label::Label> {
+    let generation = label::Generation {
+        task_id: task.id.to_string(),
+        provider: task.provider.clone(),
+        model: task.model.clone(),
+    };
+    match label::Label::start(app.labels.as_ref()?, &generation) {
+        Ok(label) => Some(label),
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the C2PA manifest");
+            None
+        }
+    }
 }
 
 /// A task that ended while its video was being copied (failed, canceled, stored by another

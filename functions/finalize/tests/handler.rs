@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_lambda_events::sqs::SqsEvent;
 use finalize::{App, DownloadPolicy, handle};
 use serde_json::json;
+use sha2::Digest;
 use shared::domain::state::{TaskEvent, TaskPatch};
 use shared::domain::task::TaskStatus;
 use shared::ports::{Accounts, Tasks, VideoMetadata, VideoStore};
@@ -57,6 +58,29 @@ fn big_video() -> axum::response::Response {
     )))
 }
 
+/// The test CA every app here signs with (made once: key generation is the slow part).
+fn local_ca() -> &'static finalize::local_ca::LocalCa {
+    static CA: std::sync::OnceLock<finalize::local_ca::LocalCa> = std::sync::OnceLock::new();
+    CA.get_or_init(|| finalize::local_ca::make().unwrap())
+}
+
+fn trusted(stored: &[u8]) -> c2pa::Reader {
+    let settings = json!({"trust": {"trust_anchors": local_ca().anchor}}).to_string();
+    let context = c2pa::Context::new()
+        .with_settings(settings.as_str())
+        .unwrap();
+    let reader = c2pa::Reader::from_context(context)
+        .with_stream("video/mp4", std::io::Cursor::new(stored.to_vec()))
+        .unwrap();
+    assert_eq!(
+        reader.validation_state(),
+        c2pa::ValidationState::Trusted,
+        "{:?}",
+        reader.validation_status()
+    );
+    reader
+}
+
 fn app() -> TestApp {
     let policy = DownloadPolicy {
         allowed_hosts: vec!["127.0.0.1".into()],
@@ -70,6 +94,10 @@ fn app() -> TestApp {
         videos: MemoryBlobs::default(),
         http: policy.client().unwrap(),
         policy,
+        labels: Some(
+            finalize::label::Credentials::new(local_ca().chain.clone(), local_ca().key.clone())
+                .unwrap(),
+        ),
     }
 }
 
@@ -123,12 +151,17 @@ async fn a_finished_video_is_stored_with_its_facts_and_the_task_succeeds() {
     assert_eq!(t.status, TaskStatus::Succeeded);
     let video = t.video.unwrap();
     assert_eq!(video.key, "videos/alice/t-1.mp4");
+    let (stored, meta) = app.videos.object("videos/alice/t-1.mp4").unwrap();
+    // The provider's bytes, then the C2PA manifest, counted and hashed as stored.
+    assert_eq!(&stored[..MP4.len()], MP4);
+    assert!(stored.len() > MP4.len());
     assert_eq!(
         (video.bytes, video.width, video.height),
-        (MP4.len() as u64, Some(1280), Some(720))
+        (stored.len() as u64, Some(1280), Some(720))
     );
-    let (stored, meta) = app.videos.object("videos/alice/t-1.mp4").unwrap();
-    assert_eq!(stored.as_ref(), MP4);
+    assert_eq!(video.sha256, hex::encode(sha2::Sha256::digest(&stored)));
+    let json = trusted(&stored).json();
+    assert!(json.contains("trainedAlgorithmicMedia") && json.contains("\"t-1\""));
     assert_eq!(meta.get("ai-generated"), Some("true"));
     assert_eq!(
         app.videos.keys(),
@@ -150,9 +183,24 @@ async fn a_video_of_several_parts_is_cut_into_whole_parts_and_stored_whole() {
     assert_eq!(task(&app).await.status, TaskStatus::Succeeded);
     let key = "videos/alice/t-1.mp4";
     let part = finalize::copy::PART_SIZE;
-    assert_eq!(app.videos.part_sizes(key), [part, part, 12_345]);
     let (stored, _) = app.videos.object(key).unwrap();
-    assert_eq!(stored.len(), BIG);
+    let manifest = stored.len() - BIG;
+    assert_eq!(app.videos.part_sizes(key), [part, part, 12_345 + manifest]);
+    trusted(&stored);
+}
+
+#[tokio::test]
+async fn with_labels_off_the_provider_bytes_are_stored_as_they_came() {
+    let (base, _) = origin().await;
+    let app = TestApp {
+        labels: None,
+        ..app()
+    };
+    done_task(&app, Some(&format!("{base}/video.mp4"))).await;
+    assert!(run(&app, &[T1]).await.is_empty());
+    let (stored, _) = app.videos.object("videos/alice/t-1.mp4").unwrap();
+    assert_eq!(stored.as_ref(), MP4);
+    assert_eq!(task(&app).await.video.unwrap().bytes, MP4.len() as u64);
 }
 
 #[tokio::test]
@@ -199,7 +247,12 @@ async fn a_video_is_written_once_and_a_crash_after_completing_copies_it_again() 
     let t = task(&app).await;
     assert_eq!(t.status, TaskStatus::Succeeded);
     let video = t.video.unwrap();
-    assert_eq!((video.bytes, video.width), (MP4.len() as u64, Some(1280)));
+    let (stored, _) = app.videos.object("videos/alice/t-1.mp4").unwrap();
+    assert_eq!(
+        (video.bytes, video.width),
+        (stored.len() as u64, Some(1280))
+    );
+    trusted(&stored);
     assert_eq!(hits.load(Ordering::SeqCst), 1, "copied again");
     assert_eq!(
         app.videos.keys(),

@@ -59,7 +59,7 @@ async fn a_redirect_to_another_host_is_refused() {
     let url = policy
         .permits(&format!("http://127.0.0.1:{port}/elsewhere.mp4"))
         .unwrap();
-    let err = stream_into(&client, url, policy.max_bytes, &store, target)
+    let err = stream_into(&client, url, policy.max_bytes, &store, target, None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -71,7 +71,7 @@ async fn a_redirect_to_another_host_is_refused() {
     let url = policy
         .permits(&format!("http://127.0.0.1:{port}/moved.mp4"))
         .unwrap();
-    let err = stream_into(&client, url, policy.max_bytes, &store, target)
+    let err = stream_into(&client, url, policy.max_bytes, &store, target, None)
         .await
         .unwrap_err();
     assert!(

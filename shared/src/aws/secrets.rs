@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::runtime::config::{ConfigError, Source};
 
 /// Which variables a secret id stands for (what `with_secrets` fills in).
-pub const FROM_SECRETS: [(&str, &[&str]); 6] = [
+pub const FROM_SECRETS: [(&str, &[&str]); 7] = [
     (
         "KLING_SECRET_ID",
         &["KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_API_KEY"],
@@ -21,6 +21,11 @@ pub const FROM_SECRETS: [(&str, &[&str]); 6] = [
     ("APP_WEBHOOK_SECRET_ID", &["APP_WEBHOOK_SECRETS"]),
     // The CloudFront key group's private key (PEM).
     ("CDN_PRIVATE_KEY_SECRET_ID", &["CDN_PRIVATE_KEY"]),
+    // The C2PA signer: {"certificate_chain": PEM (leaf first), "private_key": PEM}.
+    (
+        "C2PA_SECRET_ID",
+        &["C2PA_CERTIFICATE_CHAIN", "C2PA_SIGNING_KEY"],
+    ),
 ];
 
 /// The process environment with secret values layered on top.
@@ -102,6 +107,24 @@ pub fn parse_secret(name: &'static str, raw: &str) -> Result<Vec<(String, String
             let key = key.ok_or_else(|| failed(name, "expected {\"key\": ...}"))?;
             Ok(vec![("FAL_KEY".to_string(), key)])
         }
+        "C2PA_SECRET_ID" => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Signer {
+                certificate_chain: String,
+                private_key: String,
+            }
+            let signer = serde_json::from_str::<Signer>(raw).map_err(|_| {
+                failed(
+                    name,
+                    "expected {\"certificate_chain\": PEM, \"private_key\": PEM}",
+                )
+            })?;
+            Ok(vec![
+                ("C2PA_CERTIFICATE_CHAIN".into(), signer.certificate_chain),
+                ("C2PA_SIGNING_KEY".into(), signer.private_key),
+            ])
+        }
         // The others hold one plain value.
         _ => {
             let var = FROM_SECRETS
@@ -151,7 +174,7 @@ pub async fn with_secrets<S: Source>(
                 .find(|(n, _)| *n == name)
                 .map(|(_, id)| id.clone())
         };
-        let [a, b, c, d, e, f] = FROM_SECRETS.map(|(name, _)| (name, id(name)));
+        let [a, b, c, d, e, f, g] = FROM_SECRETS.map(|(name, _)| (name, id(name)));
         let reads = tokio::join!(
             read_secret(&client, a.0, a.1),
             read_secret(&client, b.0, b.1),
@@ -159,8 +182,11 @@ pub async fn with_secrets<S: Source>(
             read_secret(&client, d.0, d.1),
             read_secret(&client, e.0, e.1),
             read_secret(&client, f.0, f.1),
+            read_secret(&client, g.0, g.1),
         );
-        for read in [reads.0, reads.1, reads.2, reads.3, reads.4, reads.5] {
+        for read in [
+            reads.0, reads.1, reads.2, reads.3, reads.4, reads.5, reads.6,
+        ] {
             secrets.extend(read?);
         }
     }
@@ -176,7 +202,13 @@ mod tests {
         let names = |r: Result<Vec<(String, String)>, ConfigError>| {
             r.map(|v| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
         };
-        let cases: [(&'static str, &str, Option<Vec<&str>>); 8] = [
+        let cases: [(&'static str, &str, Option<Vec<&str>>); 10] = [
+            (
+                "C2PA_SECRET_ID",
+                r#"{"certificate_chain":"-----BEGIN CERTIFICATE-----","private_key":"k"}"#,
+                Some(vec!["C2PA_CERTIFICATE_CHAIN", "C2PA_SIGNING_KEY"]),
+            ),
+            ("C2PA_SECRET_ID", r#"{"certificate_chain":"c"}"#, None),
             (
                 "WEBHOOK_SIGNING_SECRET_ID",
                 "whsec_a,whsec_b",

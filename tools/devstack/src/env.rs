@@ -67,7 +67,18 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         // No OAuth server locally: the stack mints its own tokens (`devstack token`), so the
         // MCP metadata names the local API itself.
         ("MCP_AUTHORIZATION_SERVER", endpoints.api.clone()),
+        // Every stored video is labelled locally, signed by the stack's own test CA.
+        ("C2PA_LABEL", "on".to_string()),
+        ("C2PA_SECRET_ID", String::new()),
     ])
+}
+
+/// This stack's throwaway C2PA signer: a test CA made once per process (its anchor is what a
+/// local reader must trust; see `Stack::c2pa_trust_anchor`).
+pub fn local_c2pa() -> Option<&'static finalize::local_ca::LocalCa> {
+    static CA: std::sync::OnceLock<Option<finalize::local_ca::LocalCa>> =
+        std::sync::OnceLock::new();
+    CA.get_or_init(|| finalize::local_ca::make().ok()).as_ref()
 }
 
 /// Local-only settings the template never carries (emulator endpoints and dev switches).
@@ -86,6 +97,14 @@ pub fn local_extras(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, String
         ("KLING_API_KEY", LOCAL_KLING_API_KEY.to_string()),
         ("FAL_KEY", LOCAL_FAL_KEY.to_string()),
         ("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET.to_string()),
+        (
+            "C2PA_CERTIFICATE_CHAIN",
+            local_c2pa().map(|ca| ca.chain.clone()).unwrap_or_default(),
+        ),
+        (
+            "C2PA_SIGNING_KEY",
+            local_c2pa().map(|ca| ca.key.clone()).unwrap_or_default(),
+        ),
     ])
 }
 

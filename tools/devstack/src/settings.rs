@@ -45,6 +45,10 @@ pub const STACK_OWNED: &[&str] = &[
     "MCP_API_BASE_URL",
     "MCP_AUTHORIZATION_SERVER",
     "WEBHOOK_SIGNING_SECRET_ID",
+    // The local test CA's signer (`env::local_c2pa`).
+    "C2PA_SECRET_ID",
+    "C2PA_CERTIFICATE_CHAIN",
+    "C2PA_SIGNING_KEY",
 ];
 
 /// Every other variable the functions read; the caller's environment may set any of these
@@ -102,6 +106,7 @@ pub const USER_SETTINGS: &[&str] = &[
     "CDN_KEY_PAIR_ID",
     "CDN_PRIVATE_KEY",
     "TEMPLATES_JSON",
+    "C2PA_LABEL",
 ];
 
 /// The settings file read when `--settings` is not given (if it exists).

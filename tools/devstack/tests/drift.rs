@@ -195,6 +195,7 @@ impl shared::runtime::config::Source for Recorder {
 #[test]
 fn every_setting_the_functions_read_is_classified() {
     let exp = expectations();
+    let ca = finalize::local_ca::make().unwrap();
     let mut asked = BTreeSet::new();
     for (switch, value) in [
         ("KLING_AUTH", "jwt"),
@@ -221,6 +222,8 @@ fn every_setting_the_functions_read_is_classified() {
             ),
             ("CDN_KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
             ("CDN_PRIVATE_KEY", "not a key"),
+            ("C2PA_CERTIFICATE_CHAIN", ca.chain.as_str()),
+            ("C2PA_SIGNING_KEY", ca.key.as_str()),
         ] {
             values.insert(name.into(), value.into());
         }

@@ -89,6 +89,7 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
         videos: blobs.clone(),
         http: policy.client().unwrap(),
         policy,
+        labels: None,
     };
     let status = status_query::App {
         store: store.clone(),
