@@ -227,6 +227,10 @@ impl Reader {
                 );
                 Some(manifest)
             }
+            Err(e @ crate::label::LabelError::AlreadyLabelled) => {
+                tracing::info!(reason = %e, "no manifest of ours added");
+                None
+            }
             Err(e) => {
                 tracing::error!(error = %e, "video stored without its C2PA manifest");
                 shared::runtime::metrics::emit(

@@ -31,7 +31,15 @@ pub enum LabelError {
     C2pa(#[from] c2pa::Error),
     #[error("the video cannot carry a label: {0}")]
     Unsuitable(String),
+    /// A second manifest store would make the file unreadable to C2PA readers.
+    #[error("the provider's file already carries a C2PA manifest; it is kept as it came")]
+    AlreadyLabelled,
 }
+
+/// The `uuid` box user type C2PA manifest stores are embedded under in BMFF files.
+const C2PA_UUID: [u8; 16] = [
+    0xd8, 0xfe, 0xc3, 0xd6, 0x1b, 0x0e, 0x48, 0x3c, 0x92, 0x97, 0x58, 0x28, 0x87, 0x7e, 0xc4, 0x81,
+];
 
 /// The signing certificate chain (leaf first) and its private key, both PEM.
 #[derive(Clone)]
@@ -179,6 +187,8 @@ pub struct Label {
     mdats: usize,
     fed: bool,
     pending: Vec<u8>,
+    /// Where each top-level `uuid` box's user type starts.
+    uuids: Vec<u64>,
     error: Option<String>,
 }
 
@@ -198,6 +208,7 @@ impl Label {
             mdats: 0,
             fed: false,
             pending: Vec::new(),
+            uuids: Vec::new(),
             error: None,
         })
     }
@@ -219,6 +230,9 @@ impl Label {
         let at = if header { b.at } else { self.offset };
         self.offset = at + bytes.len() as u64;
         if &b.kind != b"mdat" {
+            if header && &b.kind == b"uuid" {
+                self.uuids.push(at + bytes.len() as u64);
+            }
             return self.keep(at, bytes);
         }
         if header {
@@ -309,6 +323,17 @@ impl Label {
             return Err(LabelError::Unsuitable("no complete media data".into()));
         }
         let mut sparse = Sparse::new(self.kept, total);
+        for at in std::mem::take(&mut self.uuids) {
+            let mut kind = [0u8; 16];
+            sparse
+                .seek(SeekFrom::Start(at))
+                .map_err(c2pa::Error::from)?;
+            sparse.read_exact(&mut kind).map_err(c2pa::Error::from)?;
+            if kind == C2PA_UUID {
+                return Err(LabelError::AlreadyLabelled);
+            }
+        }
+        sparse.rewind().map_err(c2pa::Error::from)?;
         self.builder.update_hash_from_stream(MP4, &mut sparse)?;
         Ok(self.builder.sign_embeddable(MP4)?)
     }
@@ -529,6 +554,31 @@ mod tests {
             );
         }
         assert!(Credentials::new("not a pem".into(), ca.key.clone()).is_err());
+    }
+
+    #[test]
+    fn a_file_the_provider_labelled_keeps_its_own_manifest() {
+        let ca = crate::local_ca::make().unwrap();
+        let creds = Credentials::new(ca.chain.clone(), ca.key.clone()).unwrap();
+        let mut provider = Builder::from_context(Context::new())
+            .with_definition(serde_json::json!({"title": "the provider's"}))
+            .unwrap();
+        let mut out = std::io::Cursor::new(Vec::new());
+        let source = &mut std::io::Cursor::new(SAMPLE);
+        let signer = creds.signer().unwrap();
+        provider
+            .sign(signer.as_ref(), MP4, source, &mut out)
+            .unwrap();
+        let theirs = out.into_inner();
+        let mut label = Label::start(&creds, &generation()).unwrap();
+        label.push(&theirs);
+        let err = label.finish(theirs.len() as u64).err();
+        assert!(matches!(err, Some(LabelError::AlreadyLabelled)), "{err:?}");
+        // Stored as it came, it still reads (two stores would not: "more than one manifest store").
+        let title = read(&ca.anchor, &theirs)
+            .active_manifest()
+            .and_then(|m| m.title().map(str::to_string));
+        assert_eq!(title.as_deref(), Some("the provider's"));
     }
 
     #[test]
