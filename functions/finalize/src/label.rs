@@ -233,6 +233,10 @@ impl Label {
             if header && &b.kind == b"uuid" {
                 self.uuids.push(at + bytes.len() as u64);
             }
+            if header && &b.kind == b"moof" {
+                // Fragments are validated another way (per-fragment hashes): not this label.
+                self.error.get_or_insert_with(|| "a fragmented MP4".into());
+            }
             return self.keep(at, bytes);
         }
         if header {
@@ -522,12 +526,24 @@ mod tests {
         }
     }
 
+    fn boxed_moof() -> Vec<u8> {
+        [&16u32.to_be_bytes()[..], b"moof", &[0; 8]].concat()
+    }
+
     #[test]
     fn what_cannot_carry_a_label_says_why() {
         let ca = crate::local_ca::make().unwrap();
         let creds = Credentials::new(ca.chain.clone(), ca.key.clone()).unwrap();
         let two = [mdat(&[1; 100], false), mdat(&[2; 100], false)].concat();
-        let cases: [(&str, Vec<u8>); 4] = [
+        let moof = [
+            &SAMPLE[..32],
+            &SAMPLE[47943..],
+            &boxed_moof(),
+            &mdat(&[3; 100], false),
+        ]
+        .concat();
+        let cases: [(&str, Vec<u8>); 5] = [
+            ("fragmented", moof),
             (
                 "two mdats",
                 [&SAMPLE[..32], &two[..], &SAMPLE[47943..]].concat(),
