@@ -198,11 +198,22 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
                 bytes.len()
             );
             let served = outcome.served_bytes.as_deref().map(Vec::as_slice);
-            if Some(bytes.as_slice()) != served {
+            let Some((video, manifest)) = devstack::demo::split_manifest(bytes) else {
+                eprintln!("the stored video does not end with its C2PA manifest");
+                return Ok(ExitCode::FAILURE);
+            };
+            if Some(video) != served {
                 eprintln!("the stored bytes differ from what the emulator served");
                 return Ok(ExitCode::FAILURE);
             }
-            println!("the stored object is byte-identical to the video the emulator served");
+            let state = devstack::demo::manifest_state(bytes)?;
+            println!(
+                "the stored object is the video the emulator served, byte for byte, followed by its C2PA manifest ({} bytes, {state} to a reader trusting the local test CA)",
+                manifest.len()
+            );
+            if state != "Trusted" {
+                return Ok(ExitCode::FAILURE);
+            }
             if let Some((surface, model)) = &outcome.surface {
                 println!(
                     "provider API: {surface} (model {model}; PROVIDER and KLING_API_STYLE pick it)"

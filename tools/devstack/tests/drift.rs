@@ -427,3 +427,23 @@ fn every_function_and_dead_letter_queue_has_an_alarm() {
     let gaps = devstack::alarms::gaps(&Template::parse(&without_dlq).unwrap());
     assert_eq!(gaps, ["dead-letter queue NotifyFailureQueue has no alarm"]);
 }
+
+/// `make package` builds the zip of every function the template deploys.
+#[test]
+fn make_package_builds_every_zip_the_template_deploys() {
+    let makefile = std::fs::read_to_string(root().join("Makefile")).unwrap();
+    let packaged: BTreeSet<&str> = makefile
+        .lines()
+        .find_map(|l| l.strip_prefix("FUNCTIONS := "))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let text = template_text();
+    let deployed: BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("CodeUri: ../target/lambda/"))
+        .filter_map(|l| l.strip_suffix("/bootstrap.zip"))
+        .collect();
+    assert_eq!(deployed.len(), 10);
+    assert_eq!(packaged, deployed);
+}

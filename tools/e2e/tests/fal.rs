@@ -36,9 +36,8 @@ async fn a_video_through_fals_queue_with_signed_webhooks() {
     let served = stack.fal.state.video(&made[0]).unwrap();
     let url = done["video"]["url"].as_str().unwrap();
     let stored = reqwest::get(url).await.unwrap().bytes().await.unwrap();
-    assert_eq!(
-        stored.as_ref(),
-        served.as_slice(),
+    assert!(
+        common::provider_part(&stored) == served.as_slice(),
         "the stored video is fal's"
     );
     assert_eq!(

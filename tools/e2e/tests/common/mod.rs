@@ -190,3 +190,24 @@ pub async fn objects_under(stack: &Stack, prefix: &str) -> Vec<String> {
         .filter_map(|o| o.key().map(str::to_string))
         .collect()
 }
+
+/// The provider's bytes of a stored video: everything before the C2PA manifest finalize
+/// appends as the last top-level box (which must be there).
+pub fn provider_part(stored: &[u8]) -> &[u8] {
+    devstack::demo::split_manifest(stored)
+        .expect("the stored video ends with its C2PA manifest")
+        .0
+}
+
+/// A stored object's bytes.
+pub async fn object_bytes(stack: &Stack, key: &str) -> Vec<u8> {
+    let object = stack
+        .s3()
+        .get_object()
+        .bucket(stack.resource("VideoBucket").unwrap())
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    object.body.collect().await.unwrap().into_bytes().to_vec()
+}
