@@ -142,7 +142,9 @@ pub(crate) fn idempotency_key(req: &Request) -> Result<String, ApiError> {
 
 /// Hash of the body as parsed, so formatting and key order do not make two requests differ.
 pub(crate) fn request_hash(body: &Value) -> String {
-    hex::encode(Sha256::digest(body.to_string().as_bytes()))
+    hex::encode(Sha256::digest(
+        shared::edge::request::canonical_json(body).as_bytes(),
+    ))
 }
 
 /// A valid request: as sent, what it asks for, and the template version that made its prompt.

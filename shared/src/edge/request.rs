@@ -102,6 +102,29 @@ pub fn lambda_deadline(req: &Request) -> crate::runtime::deadline::Deadline {
     }
 }
 
+/// Compact JSON with every object's keys sorted, whatever order the map keeps: serde_json's
+/// `preserve_order` feature (which a dependency may switch on for the whole build) would
+/// otherwise make the text follow the order the client sent.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let fields: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_json(v)))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
 /// A strong entity tag for a response body.
 pub fn etag(body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -122,6 +145,22 @@ pub fn if_none_match_hits(if_none_match: Option<&str>, etag: &str) -> bool {
 #[cfg(test)]
 mod etag_tests {
     use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let cases = [
+            (
+                r#"{"b":1,"a":{"d":[{"y":1,"x":2}],"c":"é\""}}"#,
+                r#"{"a":{"c":"é\"","d":[{"x":2,"y":1}]},"b":1}"#,
+            ),
+            ("[3,1]", "[3,1]"),
+            ("null", "null"),
+        ];
+        for (input, want) in cases {
+            let value: serde_json::Value = serde_json::from_str(input).unwrap();
+            assert_eq!(canonical_json(&value), want, "{input}");
+        }
+    }
 
     #[test]
     fn if_none_match_table() {
