@@ -173,6 +173,23 @@ pub fn definition(g: &Generation) -> serde_json::Value {
     })
 }
 
+/// A stored file split into the provider's bytes and the manifest appended as its last
+/// top-level box; `None` when it does not end with a C2PA manifest store.
+pub fn split_manifest(stored: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut last = None;
+    let mut framer = BoxFramer::default();
+    framer.push(stored, &mut |piece| {
+        if let Piece::Header(b, _) = piece {
+            last = Some(b.at as usize);
+        }
+    });
+    let last = last.filter(|_| framer.error.is_none() && !framer.truncated())?;
+    let (video, manifest) = stored.split_at(last);
+    (manifest.get(4..8) == Some(b"uuid".as_slice())
+        && manifest.get(8..24) == Some(C2PA_UUID.as_slice()))
+    .then_some((video, manifest))
+}
+
 /// One video's label, built as its bytes pass.
 pub struct Label {
     builder: Builder,
@@ -428,12 +445,8 @@ mod tests {
         [file, &manifest].concat()
     }
 
-    fn read(anchor: &str, file: &[u8]) -> Reader {
-        let settings = serde_json::json!({"trust": {"trust_anchors": anchor}}).to_string();
-        let context = Context::new().with_settings(settings.as_str()).unwrap();
-        Reader::from_context(context)
-            .with_stream(MP4, std::io::Cursor::new(file))
-            .unwrap()
+    fn read(ca: &crate::local_ca::LocalCa, file: &[u8]) -> Reader {
+        ca.read(file).unwrap()
     }
 
     fn mdat(payload: &[u8], large: bool) -> Vec<u8> {
@@ -456,7 +469,7 @@ mod tests {
         let ca = crate::local_ca::make().unwrap();
         for chunk in [1, 7, 1000, 65536, SAMPLE.len()] {
             let file = signed(&ca, SAMPLE, chunk);
-            let reader = read(&ca.anchor, &file);
+            let reader = read(&ca, &file);
             assert_eq!(
                 reader.validation_state(),
                 ValidationState::Trusted,
@@ -482,12 +495,12 @@ mod tests {
         for at in [45, 20_000, SAMPLE.len() - 100] {
             let mut bad = file.clone();
             bad[at] ^= 1;
-            let state = read(&ca.anchor, &bad).validation_state();
+            let state = read(&ca, &bad).validation_state();
             assert_eq!(state, ValidationState::Invalid, "byte {at}");
         }
         let stranger = crate::local_ca::make().unwrap();
         assert_ne!(
-            read(&stranger.anchor, &file).validation_state(),
+            read(&stranger, &file).validation_state(),
             ValidationState::Trusted
         );
     }
@@ -510,7 +523,7 @@ mod tests {
         for (m, chunk) in files.iter().flat_map(|m| chunks.map(|c| (m, c))) {
             let file = [ftyp, m, moov].concat();
             let signed = signed(&ca, &file, chunk);
-            let reader = read(&ca.anchor, &signed);
+            let reader = read(&ca, &signed);
             assert_eq!(
                 reader.validation_state(),
                 ValidationState::Trusted,
@@ -519,10 +532,7 @@ mod tests {
             );
             let mut bad = signed.clone();
             bad[32 + 1024 * 1024 - 1] ^= 1;
-            assert_eq!(
-                read(&ca.anchor, &bad).validation_state(),
-                ValidationState::Invalid
-            );
+            assert_eq!(read(&ca, &bad).validation_state(), ValidationState::Invalid);
         }
     }
 
@@ -590,8 +600,11 @@ mod tests {
         label.push(&theirs);
         let err = label.finish(theirs.len() as u64).err();
         assert!(matches!(err, Some(LabelError::AlreadyLabelled)), "{err:?}");
+        // Its manifest sits after ftyp, not at the end: not one of ours.
+        assert_eq!(split_manifest(&theirs), None);
+        assert_eq!(split_manifest(SAMPLE), None);
         // Stored as it came, it still reads (two stores would not: "more than one manifest store").
-        let title = read(&ca.anchor, &theirs)
+        let title = read(&ca, &theirs)
             .active_manifest()
             .and_then(|m| m.title().map(str::to_string));
         assert_eq!(title.as_deref(), Some("the provider's"));

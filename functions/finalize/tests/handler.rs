@@ -65,13 +65,7 @@ fn local_ca() -> &'static finalize::local_ca::LocalCa {
 }
 
 fn trusted(stored: &[u8]) -> c2pa::Reader {
-    let settings = json!({"trust": {"trust_anchors": local_ca().anchor}}).to_string();
-    let context = c2pa::Context::new()
-        .with_settings(settings.as_str())
-        .unwrap();
-    let reader = c2pa::Reader::from_context(context)
-        .with_stream("video/mp4", std::io::Cursor::new(stored.to_vec()))
-        .unwrap();
+    let reader = local_ca().read(stored).unwrap();
     assert_eq!(
         reader.validation_state(),
         c2pa::ValidationState::Trusted,

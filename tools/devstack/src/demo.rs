@@ -284,44 +284,13 @@ fn served(stack: &Stack, id: &str) -> (Option<std::sync::Arc<Vec<u8>>>, Option<(
     }
 }
 
-/// The `uuid` user type of a C2PA manifest store in an MP4.
-const C2PA_UUID: [u8; 16] = [
-    0xd8, 0xfe, 0xc3, 0xd6, 0x1b, 0x0e, 0x48, 0x3c, 0x92, 0x97, 0x58, 0x28, 0x87, 0x7e, 0xc4, 0x81,
-];
-
-/// A stored video split into the provider's bytes and the C2PA manifest finalize appends as
-/// the last top-level box; `None` when the file does not end with one.
-pub fn split_manifest(stored: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (mut at, mut last) = (0usize, None);
-    while at + 8 <= stored.len() {
-        let word = |i: usize| stored.get(i..i + 4).and_then(|b| b.try_into().ok());
-        let size = match u32::from_be_bytes(word(at)?) {
-            1 => usize::try_from(u64::from_be_bytes(
-                stored.get(at + 8..at + 16)?.try_into().ok()?,
-            ))
-            .ok()?,
-            0 => stored.len() - at,
-            n => n as usize,
-        };
-        last = Some(at);
-        at = at.checked_add(size.max(8))?;
-    }
-    let last = last.filter(|_| at == stored.len())?;
-    let is_c2pa = stored.get(last + 4..last + 8) == Some(b"uuid".as_slice())
-        && stored.get(last + 8..last + 24) == Some(C2PA_UUID.as_slice());
-    is_c2pa.then(|| stored.split_at(last))
-}
+pub use finalize::label::split_manifest;
 
 /// How a C2PA reader trusting the local stack's CA judges a stored video's manifest.
 pub fn manifest_state(stored: &[u8]) -> Result<String, DevError> {
     let ca = crate::env::local_c2pa().ok_or_else(|| DevError::Demo("no local CA".into()))?;
-    let settings = serde_json::json!({"trust": {"trust_anchors": ca.anchor}}).to_string();
-    let fail = |e: c2pa::Error| DevError::Demo(format!("C2PA: {e}"));
-    let context = c2pa::Context::new()
-        .with_settings(settings.as_str())
-        .map_err(fail)?;
-    let reader = c2pa::Reader::from_context(context)
-        .with_stream("video/mp4", std::io::Cursor::new(stored))
-        .map_err(fail)?;
+    let reader = ca
+        .read(stored)
+        .map_err(|e| DevError::Demo(format!("C2PA: {e}")))?;
     Ok(format!("{:?}", reader.validation_state()))
 }
