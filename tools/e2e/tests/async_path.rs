@@ -19,7 +19,7 @@ use devstack::stack::{Stack, StackOptions};
 use provider_sim::Faults;
 use serde_json::{Value, json};
 use shared::domain::task::{Task, TaskStatus};
-use shared::ports::{Accounts, LedgerKind, Tasks};
+use shared::ports::{Accounts, LedgerEntry, LedgerKind, Tasks};
 
 fn plans_json() -> String {
     let chaos = json!({"qualities": ["draft", "standard", "pro"], "model_overrides": [],
@@ -404,8 +404,19 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
         .json()
         .await
         .unwrap();
+    // Usage counts by UTC day: a run that crosses midnight compares today's charges only.
+    let today = me["usage"]["day"].as_str().unwrap();
+    let charged_today: u64 = finished
+        .iter()
+        .filter(|(id, t)| t.status == TaskStatus::Succeeded && debit_day(&entries, id) == today)
+        .map(|(_, t)| t.cost_units.0)
+        .sum();
+    assert!(charged_today <= charged);
     let used = (me["usage"]["cost_units"].as_f64().unwrap() * 100.0).round() as u64;
-    assert_eq!(used, charged, "usage equals what the succeeded tasks cost");
+    assert_eq!(
+        used, charged_today,
+        "usage equals what today's succeeded tasks cost"
+    );
     assert_eq!(
         me["ledger_today"]["net"], me["usage"]["cost_units"],
         "the ledger balances"
@@ -429,6 +440,14 @@ async fn chaos_every_task_ends_once_with_its_money_right() {
     assert_notified(&stack, &sink, &finished, &devices, &gone).await;
     let removed = endpoint_of(&stack, "chaos", &uninstalled).await;
     assert!(removed.is_none(), "the disabled device was removed");
+}
+
+/// The UTC day a task was charged on, from its ledger debit.
+fn debit_day<'a>(entries: &'a [LedgerEntry], id: &str) -> &'a str {
+    entries
+        .iter()
+        .find(|e| e.task_id.as_str() == id && e.kind == LedgerKind::Debit)
+        .map_or("", |e| e.day.as_str())
 }
 
 /// Every terminal task: one distinct bus event of the right kind, and one distinct push on each
