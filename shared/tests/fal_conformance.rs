@@ -79,6 +79,7 @@ fn request(task_id: &str, prompt: &str) -> GenerationRequest {
         voice: None,
         four_k: false,
         callbacks: Default::default(),
+        account: String::new(),
     }
 }
 

@@ -104,6 +104,7 @@ fn request(task_id: &str) -> GenerationRequest {
         voice: None,
         four_k: false,
         callbacks: Default::default(),
+        account: String::new(),
     }
 }
 
@@ -150,9 +151,9 @@ async fn error_codes_with_their_attempts(surface: Surface) {
         (1002, 1, "auth"),
         (1003, 2, "auth"),
         (1004, 2, "auth"),
-        (1100, 1, "not_created"),
-        (1101, 1, "not_created"),
-        (1102, 1, "not_created"),
+        (1100, 1, "account_unusable"),
+        (1101, 1, "account_unusable"),
+        (1102, 1, "account_unusable"),
         (1103, 1, "not_created"),
         (1200, 1, "not_created"),
         (1201, 1, "not_created"),

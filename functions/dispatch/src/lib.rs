@@ -9,6 +9,8 @@
 //! tasks wait the dispatcher wakes itself again shortly, while the provider holds tasks within
 //! the recheck window; one wake-up is pending at a time.
 
+pub mod seats;
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -16,6 +18,7 @@ use tracing::Instrument;
 
 use shared::domain::breaker::{BreakerPolicy, is_open};
 use shared::domain::pace::{self, Pace};
+use shared::domain::pool::{Account, Pool};
 use shared::domain::state::{TaskEvent, TaskPatch, event_for};
 use shared::domain::task::Task;
 use shared::domain::timestamp::Timestamp;
@@ -26,6 +29,8 @@ use shared::ports::{
     Tasks, WaitingLine, WakeClaims,
 };
 use shared::provider::{Deadline, ProviderError, ProviderJob, VideoProvider};
+
+use seats::Seats;
 
 /// What dispatch needs of the table: tasks, the provider's slots, the waiting line, and for
 /// the slot holders' lookups the check claims and the models' generation times.
@@ -52,9 +57,9 @@ pub struct Settings {
     pub queue: shared::runtime::config::DispatchQueueConfig,
     /// Where a slot holder found finished is sent to be stored.
     pub finalize: shared::runtime::config::QueueConfig,
-    /// Tasks the provider account may hold at once (its resource pack's concurrency).
-    pub capacity: u32,
     pub breaker: BreakerPolicy,
+    /// How long an account that refused work for itself stays out of rotation before a probe.
+    pub account_probe: Duration,
     pub pace: Pace,
     pub hard_timeout: Duration,
 }
@@ -68,8 +73,8 @@ impl Settings {
             providers: shared::provider::composite::ProviderSettings::from_source(src)?,
             queue: shared::runtime::config::DispatchQueueConfig::from_source(src)?,
             finalize: shared::runtime::config::QueueConfig::from_source(src)?,
-            capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
             breaker: BreakerPolicy::from_source(src)?,
+            account_probe: Duration::from_secs(src.parsed("ACCOUNT_PROBE_SECONDS", 60)?),
             pace: Pace::from_source(src)?,
             hard_timeout: SyncPolicy::hard_timeout_from_source(src)?,
         })
@@ -82,9 +87,12 @@ pub struct App<S, P, D, Q> {
     pub nudge: D,
     /// The finalize queue, for slot holders found finished.
     pub queue: Q,
-    pub capacity: u32,
+    /// Each provider's accounts and their capacity (`domain::pool`).
+    pub pool: Pool,
     /// When a provider's failures open its breaker (failover to the next provider).
     pub breaker: BreakerPolicy,
+    /// How long an account that refused work for itself stays out of rotation.
+    pub account_probe: Duration,
     /// When slot holders are looked up.
     pub pace: Pace,
     /// A task unfinished this long after creation fails (and is refunded).
@@ -127,6 +135,9 @@ enum Step {
     FailedOver,
     /// The account is full or busy: the line stops here, in order.
     Stop,
+    /// The account refused or was busy; nothing was created and the task waits: another
+    /// account may take it now.
+    NextAccount,
 }
 
 pub async fn handle<S: Store, P: VideoProvider, D: DispatchNudge, Q: FinalizeQueue>(
@@ -154,16 +165,31 @@ async fn serve_line<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     provider: &'static str,
     report: &mut DispatchReport,
 ) {
-    match repair_slots(app, provider).await {
-        Ok((freed, holding)) => {
-            report.slots_repaired += freed;
-            report.holding += holding;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not repair slots");
-            report.errors += 1;
+    let mut held = Vec::new();
+    for account in app.pool.of(provider) {
+        let key = account.slot_key();
+        match repair_slots(app, &key).await {
+            Ok((freed, holding)) => {
+                report.slots_repaired += freed;
+                report.holding += holding;
+                held.push((key, holding));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, account = %account.name, "could not repair slots");
+                report.errors += 1;
+            }
         }
     }
+    let secs = shared::domain::timestamp::unix_seconds(Timestamp::now().datetime());
+    let count = |key: &str| held.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
+    let mut seats = match Seats::read(&app.store, &app.pool, provider, count, secs).await {
+        Ok(seats) => seats,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the accounts' health");
+            report.errors += 1;
+            return;
+        }
+    };
     let line = match app.store.waiting(provider, BATCH).await {
         Ok(line) => line,
         Err(e) => {
@@ -194,7 +220,9 @@ async fn serve_line<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
                 .instrument(span)
                 .await
         } else {
-            step(app, provider, task, now).instrument(span).await
+            step(app, provider, &mut seats, task, now)
+                .instrument(span)
+                .await
         };
         stopped |= tally(report, step);
     }
@@ -210,7 +238,7 @@ fn tally(report: &mut DispatchReport, step: Result<Step, StoreError>) -> bool {
         Ok(Step::FailedOver) => (&mut report.failed_over, true),
         // Still waiting: its submit is looked up by the next run.
         Ok(Step::Unknown) => (&mut report.unknown, false),
-        Ok(Step::Skipped) => return false,
+        Ok(Step::Skipped | Step::NextAccount) => return false,
         Ok(Step::Stop) => return true,
         Err(e) => {
             tracing::error!(error = %e, "store failure; the next run carries on");
@@ -256,11 +284,11 @@ async fn wake_again<S: Store, P, D: DispatchNudge, Q>(
 /// Returns the slots freed and the ones still held.
 async fn repair_slots<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
-    provider: &str,
+    slots: &str,
 ) -> Result<(u32, u32), StoreError> {
     let now = Timestamp::now();
     let (mut repaired, mut due, mut paces) = (0, Vec::new(), Vec::new());
-    let holders = app.store.slot_holders(provider).await?;
+    let holders = app.store.slot_holders(slots).await?;
     let held = holders.len() as u32;
     for id in holders {
         match app.store.get_task(&id).await? {
@@ -273,12 +301,12 @@ async fn repair_slots<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
                 }
             }
             _ => {
-                app.store.release_slot(provider, &id).await?;
+                app.store.release_slot(slots, &id).await?;
                 repaired += 1;
             }
         }
     }
-    let freed = repaired + look_up_due(app, provider, &due, now).await?;
+    let freed = repaired + look_up_due(app, slots, &due, now).await?;
     Ok((freed, held.saturating_sub(freed)))
 }
 
@@ -309,7 +337,7 @@ async fn ask_after<S: Store, P, D, Q>(
 /// the slots of those it has finished with are freed now.
 async fn look_up_due<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
-    provider: &str,
+    slots: &str,
     due: &[Task],
     now: Timestamp,
 ) -> Result<u32, StoreError> {
@@ -343,7 +371,7 @@ async fn look_up_due<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
             }
         };
         if done {
-            app.store.release_slot(provider, &task.id).await?;
+            app.store.release_slot(slots, &task.id).await?;
             freed += 1;
         }
     }
@@ -387,6 +415,7 @@ async fn timeout_only<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
 async fn step<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
     provider: &'static str,
+    seats: &mut Seats<'_>,
     task: &Task,
     now: Timestamp,
 ) -> Result<Step, StoreError> {
@@ -397,17 +426,45 @@ async fn step<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     if task.retry_at.is_some_and(|r| r > now) {
         return Ok(Step::Stop);
     }
-    if !app
-        .store
-        .take_slot(provider, &task.id, app.capacity)
-        .await?
-    {
-        return Ok(Step::Stop);
+    // A submit whose answer was lost stays on its account: the job may be there.
+    if let Some(seen) = task.submit_attempted_at {
+        let Some(account) = seats.recorded(task.account()) else {
+            return Ok(Step::Stop);
+        };
+        if !take(app, account, task).await? {
+            return Ok(Step::Stop);
+        }
+        return recover(app, provider, account, task, seen, now).await;
     }
-    match task.submit_attempted_at {
-        Some(seen) => recover(app, provider, task, seen, now).await,
-        None => submit(app, provider, task, None, now).await,
+    for account in seats.candidates(&task.model) {
+        if !take(app, account, task).await? {
+            continue;
+        }
+        seats.took(account);
+        match submit(app, provider, account, task, None, now).await? {
+            Step::NextAccount => {
+                seats.freed(account);
+                seats.taken_out(account);
+            }
+            Step::Submitted if seats.answered(account) => {
+                let secs = shared::domain::timestamp::unix_seconds(now.datetime());
+                seats::put_back(&app.store, account, app.account_probe, secs).await;
+                return Ok(Step::Submitted);
+            }
+            step => return Ok(step),
+        }
     }
+    Ok(Step::Stop)
+}
+
+async fn take<S: Store, P, D, Q>(
+    app: &App<S, P, D, Q>,
+    account: &Account,
+    task: &Task,
+) -> Result<bool, StoreError> {
+    app.store
+        .take_slot(&account.slot_key(), &task.id, account.capacity)
+        .await
 }
 
 /// An earlier submit's answer was lost: the provider may hold the task. Found, it is
@@ -415,6 +472,7 @@ async fn step<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
 async fn recover<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
     provider: &'static str,
+    account: &Account,
     task: &Task,
     seen: Timestamp,
     now: Timestamp,
@@ -429,7 +487,7 @@ async fn recover<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
             tracing::info!("the provider never got the earlier submit; sending it again");
             match fail_over_if_failing(app, provider, task, seen, now).await? {
                 true => Ok(Step::FailedOver),
-                false => submit(app, provider, task, Some(seen), now).await,
+                false => submit(app, provider, account, task, Some(seen), now).await,
             }
         }
         Err(e) => {
@@ -483,7 +541,7 @@ async fn fail_over<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
         let usable =
             app.provider.check(&on).is_ok() && !is_open(app.store.breaker(next).await?, secs);
         if usable && app.store.reassign(&task.id, seen, next, now).await? {
-            app.store.release_slot(provider, &task.id).await?;
+            app.store.release_slot(&task.slot_key(), &task.id).await?;
             tracing::warn!(
                 from = provider,
                 to = next,
@@ -502,6 +560,7 @@ async fn fail_over<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
 async fn submit<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
     provider: &'static str,
+    account: &Account,
     task: &Task,
     seen: Option<Timestamp>,
     now: Timestamp,
@@ -510,7 +569,7 @@ async fn submit<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     // submit would send the wrong request, or to the wrong provider.
     let Some(claimed) = app
         .store
-        .claim_submit(&task.id, provider, seen, now)
+        .claim_submit(&task.id, provider, &account.name, seen, now)
         .await?
     else {
         return Ok(Step::Skipped);
@@ -536,9 +595,22 @@ async fn submit<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
         Ok(job) => record(app, task, job).await.map(|()| Step::Submitted),
         Err(ProviderError::Busy { retry_after, .. }) => {
             // Nothing was created: the slot goes back and the task keeps its place.
-            app.store.release_slot(provider, &task.id).await?;
+            app.store
+                .release_slot(&account.slot_key(), &task.id)
+                .await?;
             app.store.defer(&task.id, now + retry_after).await?;
-            Ok(Step::Stop)
+            Ok(Step::NextAccount)
+        }
+        Err(e @ (ProviderError::Auth { .. } | ProviderError::AccountUnusable { .. })) => {
+            // Nothing was created and the account is out of rotation: the task waits, as
+            // first in line, for another account (or this one's return).
+            let secs = shared::domain::timestamp::unix_seconds(now.datetime());
+            seats::take_out(&app.store, account, &e, app.account_probe, secs).await;
+            app.store
+                .release_slot(&account.slot_key(), &task.id)
+                .await?;
+            app.store.defer(&task.id, now).await?;
+            Ok(Step::NextAccount)
         }
         Err(e @ ProviderError::OutcomeUnknown { .. }) => {
             tracing::warn!(error = %e, "submit outcome unknown; looked up next run");

@@ -13,8 +13,9 @@ async fn main() -> Result<(), Error> {
         provider: s.providers.provider()?,
         nudge: SqsQueue::from_sdk(&sdk, s.queue.dispatch_queue_url),
         queue: SqsQueue::from_sdk(&sdk, s.finalize.finalize_queue_url),
-        capacity: s.capacity,
+        pool: s.providers.pool.clone(),
         breaker: s.breaker,
+        account_probe: s.account_probe,
         pace: s.pace,
         hard_timeout: s.hard_timeout,
     }));

@@ -20,11 +20,12 @@ fn app(capacity: u32) -> TestApp {
         provider: FakeProvider::default(),
         nudge: MemoryQueue::default(),
         queue: MemoryQueue::default(),
-        capacity,
+        pool: shared::domain::pool::Pool::parse(None, &["fake".to_string()], capacity).unwrap(),
         breaker: shared::domain::breaker::BreakerPolicy {
             threshold: 3,
             open_for: std::time::Duration::from_secs(60),
         },
+        account_probe: Duration::from_secs(60),
         // Nothing is due for a lookup until a test teaches the pace.
         pace: Pace {
             floor: Duration::ZERO,
@@ -65,6 +66,7 @@ fn request(id: &str) -> GenerationRequest {
         voice: None,
         four_k: false,
         callbacks: Default::default(),
+        account: String::new(),
     }
 }
 
@@ -202,7 +204,7 @@ async fn a_lost_answer_the_provider_stored_is_recorded_not_resubmitted() {
     waiting(&app, "t-1", "alice", 1, 30).await;
     let seen = Timestamp::now() - time::Duration::seconds(5);
     app.store
-        .claim_submit("t-1", "fake", None, seen)
+        .claim_submit("t-1", "fake", "main", None, seen)
         .await
         .unwrap();
     app.store.take_slot("fake", "t-1", 2).await.unwrap();
@@ -227,7 +229,7 @@ async fn final_refusals_fail_and_refund_and_free_the_slot() {
         ),
         (
             ProviderError::NotCreated {
-                reason: "1101: account in arrears (request id 9f3a-77)".into(),
+                reason: "1304: IP whitelist policy (request id 9f3a-77)".into(),
             },
             "provider_error",
         ),
@@ -243,7 +245,7 @@ async fn final_refusals_fail_and_refund_and_free_the_slot() {
         assert_eq!((t1.status, error.code.as_str()), (TaskStatus::Failed, code));
         // The app sees the code's fixed sentence; the provider's own words stay with operators.
         assert_eq!(error.message, shared::domain::task::failure_message(code));
-        assert!(!error.message.contains("arrears") && !error.message.contains("9f3a"));
+        assert!(!error.message.contains("whitelist") && !error.message.contains("9f3a"));
         assert_eq!(
             t1.provider_facts.failure_detail.as_deref(),
             Some(raw.as_str())
@@ -472,4 +474,101 @@ async fn a_stale_copy_of_the_line_resubmits_fails_and_misroutes_nothing() {
         (moved.provider.as_str(), moved.status),
         ("other", TaskStatus::Created)
     );
+}
+
+/// Two accounts of the provider: `main` with 2 slots, `b` with 1.
+fn pooled(probe: Duration) -> TestApp {
+    let mut app = app(2);
+    let accounts = r#"[{"provider":"fake","name":"b","capacity":1}]"#;
+    app.pool = shared::domain::pool::Pool::parse(Some(accounts), &["fake".to_string()], 2).unwrap();
+    app.account_probe = probe;
+    app
+}
+
+/// (task, account) of every submit so far.
+fn placed(app: &TestApp) -> Vec<(String, String)> {
+    let submitted = app.provider.submitted.lock().unwrap();
+    submitted
+        .iter()
+        .map(|r| (r.task_id.clone(), r.account.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pool_fills_every_account_to_its_capacity_and_each_task_keeps_its_account() {
+    let app = pooled(Duration::from_secs(60));
+    for (i, id) in ["t-1", "t-2", "t-3", "t-4"].iter().enumerate() {
+        waiting(&app, id, "alice", 1, 30 - i as i64).await;
+    }
+    let report = handle(&app).await;
+    assert_eq!((report.submitted, report.waiting), (3, 1));
+    // Least loaded for its weight first, configuration order on ties.
+    let want = [("t-1", "main"), ("t-2", "b"), ("t-3", "main")];
+    let got = placed(&app);
+    let got: Vec<(&str, &str)> = got.iter().map(|(t, a)| (t.as_str(), a.as_str())).collect();
+    assert_eq!(got, want);
+    assert_eq!(app.store.slot_holders("fake").await.unwrap().len(), 2);
+    assert_eq!(app.store.slot_holders("fake#b").await.unwrap().len(), 1);
+    let t2 = app.store.get_task("t-2").await.unwrap().unwrap();
+    assert_eq!((t2.account(), t2.slot_key().as_str()), ("b", "fake#b"));
+    // Its terminal write frees b's slot, not main's; the next task goes to b.
+    finish(&app, "t-2").await;
+    assert!(app.store.slot_holders("fake#b").await.unwrap().is_empty());
+    assert_eq!(handle(&app).await.submitted, 1);
+    assert_eq!(placed(&app)[3], ("t-4".to_string(), "b".to_string()));
+}
+
+#[tokio::test]
+async fn an_account_that_refuses_work_for_itself_leaves_the_rotation_and_its_task_moves_on() {
+    let refusals = [
+        ProviderError::AccountUnusable {
+            reason: "1101: account in arrears".into(),
+        },
+        ProviderError::Auth {
+            reason: "1000: authentication failed".into(),
+        },
+    ];
+    for refusal in refusals {
+        let app = pooled(Duration::from_secs(60));
+        waiting(&app, "t-1", "alice", 1, 30).await;
+        waiting(&app, "t-2", "alice", 1, 20).await;
+        app.provider.fail_next_submit(refusal.clone());
+        let report = handle(&app).await;
+        // main refused t-1: nothing failed, nothing refunded; b took it in the same run.
+        assert_eq!((report.submitted, report.failed), (1, 0), "{refusal}");
+        let t1 = app.store.get_task("t-1").await.unwrap().unwrap();
+        assert_eq!((t1.status, t1.account()), (TaskStatus::Queued, "b"));
+        assert_eq!(app.store.ledger_sum("alice"), (1000, 0));
+        // main is out of rotation: t-2 waits although main has free slots.
+        assert_eq!(status(&app, "t-2").await, TaskStatus::Created);
+        assert!(app.store.slot_holders("fake").await.unwrap().is_empty());
+        assert_eq!(handle(&app).await.submitted, 0, "{refusal}");
+        assert_eq!(status(&app, "t-2").await, TaskStatus::Created);
+    }
+}
+
+#[tokio::test]
+async fn an_account_out_of_rotation_is_probed_after_its_quiet_period_and_comes_back() {
+    let app = pooled(Duration::ZERO);
+    for (i, id) in ["t-1", "t-2", "t-3"].iter().enumerate() {
+        waiting(&app, id, "alice", 1, 30 - i as i64).await;
+    }
+    app.provider
+        .fail_next_submit(ProviderError::AccountUnusable {
+            reason: "1102: resource pack exhausted".into(),
+        });
+    assert_eq!(handle(&app).await.submitted, 1);
+    let health = shared::ports::Breakers::breaker(&app.store, "fake@account")
+        .await
+        .unwrap();
+    assert_eq!(health.failures, 1);
+    // The quiet period is over at once here: the next run's first submit is main's probe.
+    assert_eq!(handle(&app).await.submitted, 2);
+    let health = shared::ports::Breakers::breaker(&app.store, "fake@account")
+        .await
+        .unwrap();
+    assert_eq!(health, Default::default(), "back in rotation");
+    // (The fake keeps the submits it answered: main's refusal is not among them.)
+    let accounts: Vec<String> = placed(&app).into_iter().map(|(_, a)| a).collect();
+    assert_eq!(accounts, ["b", "main", "main"]);
 }

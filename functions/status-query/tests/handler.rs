@@ -363,7 +363,7 @@ async fn cancel_after_submission_is_409() {
     );
     seed_task(&app.store, &task_fixture("t-2", "alice", "fake"), None).await;
     app.store
-        .claim_submit("t-2", "fake", None, Timestamp::now())
+        .claim_submit("t-2", "fake", "main", None, Timestamp::now())
         .await
         .unwrap();
     assert_eq!(
@@ -516,7 +516,7 @@ async fn cancel_while_the_submit_is_in_flight_says_try_again() {
     let app = app();
     seed_task(&app.store, &task_fixture("t-1", "alice", "fake"), None).await;
     app.store
-        .claim_submit("t-1", "fake", None, Timestamp::now())
+        .claim_submit("t-1", "fake", "main", None, Timestamp::now())
         .await
         .unwrap();
     let got = send(&app, cancel("t-1")).await;

@@ -190,7 +190,46 @@ pub async fn with_secrets<S: Source>(
             secrets.extend(read?);
         }
     }
+    secrets.extend(account_secrets(sdk, &base).await?);
     Ok(WithSecrets { base, secrets })
+}
+
+/// The credentials of the pool's accounts that name a secret (`PROVIDER_ACCOUNTS`), under the
+/// variables those accounts read. A pool that does not parse is left to the provider settings
+/// to report.
+async fn account_secrets<S: Source>(
+    sdk: &aws_config::SdkConfig,
+    base: &S,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let order: Vec<String> = base
+        .optional("PROVIDER")
+        .unwrap_or_else(|| "kling".into())
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .collect();
+    let raw = base.optional("PROVIDER_ACCOUNTS");
+    let Ok(pool) = crate::domain::pool::Pool::parse(raw.as_deref(), &order, 0) else {
+        return Ok(Vec::new());
+    };
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let mut out = Vec::new();
+    for account in pool.accounts() {
+        let Some(id) = &account.secret_id else {
+            continue;
+        };
+        let shape = match account.provider.as_str() {
+            "fal" => "FAL_SECRET_ID",
+            _ => "KLING_SECRET_ID",
+        };
+        let raw = secret_string(&client, id, "PROVIDER_ACCOUNTS").await?;
+        for (var, value) in parse_secret(shape, &raw)? {
+            out.push((
+                crate::provider::composite::credential_var(account, &var),
+                value,
+            ));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -227,6 +227,10 @@ pub struct GenerationRequest {
     /// The callback URL minted for each configured provider, for a failover before submit.
     #[serde(default)]
     pub callbacks: std::collections::BTreeMap<String, String>,
+    /// The provider account it is submitted on (empty: the provider's `main`), recorded with
+    /// the submit claim; its lookups and cancels go to the same account.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub account: String,
 }
 
 /// Whose orientation a motion-control video keeps: the photo's (reference up to 10 s) or the

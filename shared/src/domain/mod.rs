@@ -12,6 +12,7 @@ pub mod mp4_probe;
 pub mod notice;
 pub mod pace;
 pub mod plans;
+pub mod pool;
 pub mod pricing;
 pub mod source;
 pub mod state;

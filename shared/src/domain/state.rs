@@ -304,6 +304,7 @@ pub fn apply_event(
 pub fn claim_submit(
     task: &crate::domain::task::Task,
     provider: &str,
+    account: &str,
     seen_attempt: Option<crate::domain::timestamp::Timestamp>,
     now: crate::domain::timestamp::Timestamp,
 ) -> Option<crate::domain::task::Task> {
@@ -315,6 +316,9 @@ pub fn claim_submit(
     next.submit_attempted_at = Some(now);
     next.retry_at = None;
     next.updated_at = now;
+    if let Some(request) = next.request.as_mut() {
+        request.account = account.to_string();
+    }
     Some(next)
 }
 
@@ -437,7 +441,7 @@ mod apply_tests {
             (task(TaskStatus::Queued), "kling", None, false),
         ];
         for (t, provider, seen, wins) in cases {
-            let claimed = claim_submit(&t, provider, seen, now);
+            let claimed = claim_submit(&t, provider, "main", seen, now);
             assert_eq!(
                 claimed.is_some(),
                 wins,

@@ -401,6 +401,16 @@ impl Task {
         self.status == TaskStatus::Created && self.submit_attempted_at.is_none()
     }
 
+    /// The account its submit was claimed on (empty: none yet, or the provider's `main`).
+    pub fn account(&self) -> &str {
+        self.request.as_ref().map_or("", |r| r.account.as_str())
+    }
+
+    /// The capacity item its slot is in (`domain::pool`).
+    pub fn slot_key(&self) -> String {
+        crate::domain::pool::slot_key(&self.provider, self.account())
+    }
+
     /// It counts against its provider account's concurrency: from its submit until the
     /// provider has finished with it (`docs/providers.md` §Concurrency). Storing the video
     /// (`FINALIZING`) takes no provider capacity.

@@ -737,6 +737,7 @@ impl GenerationRequest {
             voice: None,
             four_k: spec.four_k,
             callbacks: Default::default(),
+            account: String::new(),
         }
     }
 }

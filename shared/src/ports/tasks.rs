@@ -70,12 +70,13 @@ pub trait Tasks: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<TaskPage, StoreError>> + Send;
 
-    /// Claim the right to submit a waiting task to `provider` (see `state::claim_submit`): the
-    /// claimed task, as stored, for exactly one caller.
+    /// Claim the right to submit a waiting task to `provider` on `account` (see
+    /// `state::claim_submit`): the claimed task, as stored, for exactly one caller.
     fn claim_submit(
         &self,
         task_id: &str,
         provider: &str,
+        account: &str,
         seen_attempt: Option<crate::domain::timestamp::Timestamp>,
         now: crate::domain::timestamp::Timestamp,
     ) -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;

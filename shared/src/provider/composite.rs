@@ -6,6 +6,7 @@
 //! legacy or standard by `KLING_API_STYLE`) or `fal` (Kling's models on fal.ai's queue);
 //! `PROVIDER=kling,fal` configures several in failover order.
 
+use crate::domain::pool::{Account, MAIN, Pool};
 use crate::domain::task::Quality;
 use crate::provider::fal::{FalConfig, FalProvider};
 use crate::provider::kling::{KlingConfig, KlingProvider};
@@ -22,69 +23,139 @@ pub enum Member {
     Fal(Box<FalProvider>),
 }
 
-/// The providers this deployment submits to, in failover order (most deployments: one). Each
-/// task names its provider (chosen once, before any submit); calls about it go there.
+/// One account's adapter: the same provider surface with that account's credentials.
+struct Seat {
+    account: String,
+    member: Member,
+}
+
+/// The providers this deployment submits to, in failover order (most deployments: one), each
+/// with its accounts. Each task names its provider (chosen once, before any submit) and the
+/// account its submit was claimed on; calls about it go there.
 pub struct ConfiguredProvider {
-    members: Vec<Member>,
+    seats: Vec<Seat>,
+}
+
+/// One account's settings: the provider's, with the account's own credentials.
+pub enum AccountConfig {
+    Kling(KlingConfig),
+    Fal(FalConfig),
 }
 
 /// Everything the provider adapters read from the environment at cold start.
 pub struct ProviderSettings {
     /// `PROVIDER`: one provider, or several in failover order (`kling,fal`); default `kling`.
     pub order: Vec<String>,
-    pub kling: Option<KlingConfig>,
-    pub fal: Option<FalConfig>,
+    /// Every provider's accounts (`domain::pool`), `main` first.
+    pub pool: Pool,
+    /// Each account's settings, in the pool's order.
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// The variables that are an account's credentials: an account other than `main` reads them
+/// as `ACCOUNT_<provider>_<name>_<variable>` (filled from its secret), never the provider's.
+const CREDENTIALS: [&str; 4] = [
+    "KLING_ACCESS_KEY",
+    "KLING_SECRET_KEY",
+    "KLING_API_KEY",
+    "FAL_KEY",
+];
+
+/// The variable an account's credential is read from.
+pub fn credential_var(account: &Account, var: &str) -> String {
+    match account.name.as_str() {
+        MAIN => var.to_string(),
+        name => format!("ACCOUNT_{}_{name}_{var}", account.provider),
+    }
+}
+
+/// The environment as one account sees it.
+struct AccountSource<'a, S> {
+    base: &'a S,
+    account: &'a Account,
+}
+
+impl<S: Source> Source for AccountSource<'_, S> {
+    fn get(&self, name: &str) -> Option<String> {
+        match CREDENTIALS.contains(&name) {
+            true => self.base.get(&credential_var(self.account, name)),
+            false => self.base.get(name),
+        }
+    }
 }
 
 impl ProviderSettings {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        let raw = src.optional("PROVIDER").unwrap_or_else(|| "kling".into());
-        let order: Vec<String> = raw
-            .split(',')
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect();
-        if let Some(other) = order
-            .iter()
-            .find(|p| !matches!(p.as_str(), "kling" | "fal"))
-        {
-            return Err(ConfigError::Invalid {
-                name: "PROVIDER",
-                reason: format!("'{other}' is not one of kling, fal"),
+        let order = order(src)?;
+        let pool = Pool::parse(
+            src.get("PROVIDER_ACCOUNTS").as_deref(),
+            &order,
+            src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            name: "PROVIDER_ACCOUNTS",
+            reason,
+        })?;
+        let mut accounts = Vec::new();
+        for account in pool.accounts() {
+            let src = AccountSource { base: src, account };
+            accounts.push(match account.provider.as_str() {
+                "fal" => AccountConfig::Fal(FalConfig::from_source(&src)?),
+                _ => AccountConfig::Kling(KlingConfig::from_source(&src)?),
             });
         }
-        let uses = |name: &str| order.iter().any(|p| p == name);
         Ok(Self {
-            kling: uses("kling")
-                .then(|| KlingConfig::from_source(src))
-                .transpose()?,
-            fal: uses("fal")
-                .then(|| FalConfig::from_source(src))
-                .transpose()?,
             order,
+            pool,
+            accounts,
         })
     }
 
     pub fn provider(&self) -> Result<ConfiguredProvider, ProviderError> {
         let auth = |reason: String| ProviderError::Auth { reason };
-        let mut members = Vec::new();
+        let mut seats = Vec::new();
         for name in &self.order {
-            let member = match (name.as_str(), &self.kling, &self.fal) {
-                ("kling", Some(k), _) => KlingProvider::new(k)
-                    .map(|p| Member::Kling(Box::new(p)))
-                    .map_err(|e| auth(e.to_string()))?,
-                ("fal", _, Some(f)) => FalProvider::new(f)
-                    .map(|p| Member::Fal(Box::new(p)))
-                    .map_err(|e| auth(e.to_string()))?,
-                _ => return Err(auth(format!("{name} is not configured"))),
-            };
-            members.push(member);
+            for (account, config) in self.pool.accounts().iter().zip(&self.accounts) {
+                if &account.provider != name {
+                    continue;
+                }
+                let member = match config {
+                    AccountConfig::Kling(k) => KlingProvider::new(k)
+                        .map(|p| Member::Kling(Box::new(p)))
+                        .map_err(|e| auth(e.to_string()))?,
+                    AccountConfig::Fal(f) => FalProvider::new(f)
+                        .map(|p| Member::Fal(Box::new(p)))
+                        .map_err(|e| auth(e.to_string()))?,
+                };
+                let account = account.name.clone();
+                seats.push(Seat { account, member });
+            }
         }
-        if members.is_empty() {
+        if seats.is_empty() {
             return Err(auth("no provider configured".into()));
         }
-        Ok(ConfiguredProvider { members })
+        Ok(ConfiguredProvider { seats })
     }
+}
+
+/// `PROVIDER`: the providers in failover order.
+fn order(src: &impl Source) -> Result<Vec<String>, ConfigError> {
+    let raw = src.optional("PROVIDER").unwrap_or_else(|| "kling".into());
+    let order: Vec<String> = raw
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if let Some(other) = order
+        .iter()
+        .find(|p| !matches!(p.as_str(), "kling" | "fal"))
+    {
+        return Err(ConfigError::Invalid {
+            name: "PROVIDER",
+            reason: format!("'{other}' is not one of kling, fal"),
+        });
+    }
+    Ok(order)
 }
 
 /// Reads the callbacks of every provider this code knows, by the provider in the URL.
@@ -122,32 +193,47 @@ impl Member {
 }
 
 impl ConfiguredProvider {
-    /// The member called `name` (empty or unknown: the first, as tasks made before failover).
-    fn member(&self, name: &str) -> &Member {
-        let found = self.members.iter().find(|m| m.name() == name);
-        found.unwrap_or_else(|| &self.members[0])
+    /// The adapter for `account` of provider `name` (empty or unknown: the provider's first
+    /// account; an unknown provider: the first, as tasks made before failover).
+    fn member(&self, name: &str, account: &str) -> &Member {
+        let mine = || self.seats.iter().filter(|s| s.member.name() == name);
+        let found = mine()
+            .find(|s| s.account == account)
+            .or_else(|| mine().next());
+        &found.unwrap_or(&self.seats[0]).member
+    }
+
+    fn of_request(&self, request: &GenerationRequest) -> &Member {
+        self.member(&request.provider, &request.account)
+    }
+
+    fn of_job(&self, job: &JobLookup<'_>) -> &Member {
+        let account = job.request.map_or("", |r| r.account.as_str());
+        self.member(job.provider, account)
     }
 }
 
 impl VideoProvider for ConfiguredProvider {
     fn name(&self) -> &'static str {
-        self.members[0].name()
+        self.seats[0].member.name()
     }
 
     fn names(&self) -> Vec<&'static str> {
-        self.members.iter().map(Member::name).collect()
+        let mut names: Vec<&'static str> = self.seats.iter().map(|s| s.member.name()).collect();
+        names.dedup();
+        names
     }
 
     fn choose_model(&self, quality: Quality, model_override: Option<&str>) -> ModelChoice {
-        each!(&self.members[0], p => p.choose_model(quality, model_override))
+        each!(&self.seats[0].member, p => p.choose_model(quality, model_override))
     }
 
     fn check(&self, request: &GenerationRequest) -> Result<(), ProviderError> {
-        each!(self.member(&request.provider), p => p.check(request))
+        each!(self.of_request(request), p => p.check(request))
     }
 
     fn expected_units(&self, request: &GenerationRequest) -> Option<f64> {
-        each!(self.member(&request.provider), p => p.expected_units(request))
+        each!(self.of_request(request), p => p.expected_units(request))
     }
 
     async fn submit(
@@ -155,7 +241,7 @@ impl VideoProvider for ConfiguredProvider {
         request: &GenerationRequest,
         deadline: Deadline,
     ) -> Result<ProviderJob, ProviderError> {
-        each!(self.member(&request.provider), p => p.submit(request, deadline).await)
+        each!(self.of_request(request), p => p.submit(request, deadline).await)
     }
 
     async fn lookup(
@@ -163,7 +249,7 @@ impl VideoProvider for ConfiguredProvider {
         job: JobLookup<'_>,
         deadline: Deadline,
     ) -> Result<ProviderJob, ProviderError> {
-        each!(self.member(job.provider), p => p.lookup(job, deadline).await)
+        each!(self.of_job(&job), p => p.lookup(job, deadline).await)
     }
 
     async fn cancel(
@@ -171,7 +257,7 @@ impl VideoProvider for ConfiguredProvider {
         job: JobLookup<'_>,
         deadline: Deadline,
     ) -> Result<CancelOutcome, ProviderError> {
-        each!(self.member(job.provider), p => p.cancel(job, deadline).await)
+        each!(self.of_job(&job), p => p.cancel(job, deadline).await)
     }
 
     /// Each member asked about its own jobs, in one batch per member.
@@ -182,9 +268,9 @@ impl VideoProvider for ConfiguredProvider {
     ) -> Vec<Result<ProviderJob, ProviderError>> {
         let mut out: Vec<Result<ProviderJob, ProviderError>> =
             jobs.iter().map(|_| Err(ProviderError::NotFound)).collect();
-        for member in &self.members {
+        for member in self.seats.iter().map(|s| &s.member) {
             let mine: Vec<usize> = (0..jobs.len())
-                .filter(|i| std::ptr::eq(self.member(jobs[*i].provider), member))
+                .filter(|i| std::ptr::eq(self.of_job(&jobs[*i]), member))
                 .collect();
             if mine.is_empty() {
                 continue;

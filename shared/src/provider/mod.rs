@@ -41,6 +41,10 @@ pub enum ProviderError {
     /// Our credentials or configuration are wrong.
     #[error("provider authentication or configuration: {reason}")]
     Auth { reason: String },
+    /// Nothing was created: the account cannot take work (in arrears, its resource pack
+    /// exhausted, suspended) until someone tops it up; another account may.
+    #[error("the provider account cannot take work: {reason}")]
+    AccountUnusable { reason: String },
     /// Refused before any request: the provider does not support this combination.
     #[error("not supported by the provider: {reason}")]
     Unsupported { feature: Feature, reason: String },
@@ -64,6 +68,7 @@ impl ProviderError {
             ProviderError::OutcomeUnknown { .. } => "outcome_unknown",
             ProviderError::NotFound => "not_found",
             ProviderError::Auth { .. } => "auth",
+            ProviderError::AccountUnusable { .. } => "account_unusable",
             ProviderError::Unsupported { .. } => "unsupported",
         }
     }

@@ -205,7 +205,7 @@ impl Accounts for MemoryStore {
 }
 
 fn finish(t: &mut Tables, before: &Task, after: &Task) {
-    if let Some(holders) = t.slots.get_mut(&before.provider) {
+    if let Some(holders) = t.slots.get_mut(&before.slot_key()) {
         holders.remove(before.id.as_str());
     }
     if let Some(a) = t.accounts.get_mut(&before.user_id) {
@@ -300,6 +300,7 @@ impl Tasks for MemoryStore {
         &self,
         task_id: &str,
         provider: &str,
+        account: &str,
         seen_attempt: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<Option<Task>, StoreError> {
@@ -307,7 +308,8 @@ impl Tasks for MemoryStore {
         let Some(task) = t.tasks.get_mut(task_id) else {
             return Ok(None);
         };
-        let claimed = crate::domain::state::claim_submit(task, provider, seen_attempt, now);
+        let claimed =
+            crate::domain::state::claim_submit(task, provider, account, seen_attempt, now);
         if let Some(next) = &claimed {
             *task = next.clone();
         }

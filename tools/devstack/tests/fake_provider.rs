@@ -60,11 +60,12 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
         provider: provider.clone(),
         nudge: queue.clone(),
         queue: queue.clone(),
-        capacity: 3,
+        pool: shared::domain::pool::Pool::parse(None, &["fake".to_string()], 3).unwrap(),
         breaker: shared::domain::breaker::BreakerPolicy {
             threshold: 3,
             open_for: std::time::Duration::from_secs(60),
         },
+        account_probe: Duration::from_secs(60),
         pace: shared::domain::pace::Pace::from_source(&none).unwrap(),
         hard_timeout: Duration::from_secs(3 * 3600),
     };

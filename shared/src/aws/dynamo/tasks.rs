@@ -34,7 +34,7 @@ impl DynamoTaskStore {
         // never held one).
         let free_slot = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(capacity_pk(&before.provider)))
+            .key("pk", s(capacity_pk(&before.slot_key())))
             .key("sk", s("SLOTS"))
             .update_expression("DELETE holders :me")
             .expression_attribute_values(":me", AttributeValue::Ss(vec![before.id.to_string()]))
@@ -267,11 +267,12 @@ impl Tasks for DynamoTaskStore {
         &self,
         task_id: &str,
         provider: &str,
+        account: &str,
         seen_attempt: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<Option<Task>, StoreError> {
         self.update_task(task_id, |t| {
-            crate::domain::state::claim_submit(t, provider, seen_attempt, now)
+            crate::domain::state::claim_submit(t, provider, account, seen_attempt, now)
         })
         .await
     }

@@ -185,6 +185,7 @@ mod tests {
             callback_url: None,
             provider: "fal".into(),
             callbacks: Default::default(),
+            account: String::new(),
         }
     }
 

@@ -236,6 +236,9 @@ pub fn provider_error(e: &KlingError) -> ProviderError {
             | ErrorKind::AuthorizationInvalid
             | ErrorKind::TokenNotYetValid
             | ErrorKind::TokenExpired => ProviderError::Auth { reason },
+            ErrorKind::AccountAbnormal
+            | ErrorKind::AccountInArrears
+            | ErrorKind::ResourcePackExhausted => ProviderError::AccountUnusable { reason },
             _ => ProviderError::NotCreated { reason },
         },
         KlingError::Timeout

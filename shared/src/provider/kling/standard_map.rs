@@ -309,6 +309,7 @@ mod tests {
             voice: None,
             four_k: false,
             callbacks: Default::default(),
+            account: String::new(),
         }
     }
 
