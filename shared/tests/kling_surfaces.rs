@@ -1093,3 +1093,75 @@ async fn four_k_is_made_by_kling_3_on_the_standard_api_only() {
     }
     assert_eq!(sim.state.task_count(), 2, "nothing sent for a refused 4K");
 }
+
+/// Two accounts in the pool: a task claimed on `b` is made with b's keys and looked up with
+/// them (main's keys do not see it: Kling's tasks are per account); each account's
+/// concurrency is its own; an account in arrears says so, as `account_unusable`.
+#[tokio::test]
+async fn a_pool_sends_each_task_to_its_own_account() {
+    let sim = sim_with(Faults::default(), |c| {
+        c.faults.concurrency_limit = Some(1);
+        c.accounts.push(provider_sim::SimAccount {
+            name: "b".into(),
+            access_key: "b-ak".into(),
+            secret_key: "b-sk".into(),
+            api_key: None,
+            concurrency_limit: Some(1),
+        });
+    })
+    .await;
+    let base = sim.base_url();
+    let env: std::collections::HashMap<&str, &str> = [
+        ("PROVIDER", "kling"),
+        ("KLING_BASE_URL", base.as_str()),
+        ("KLING_ACCESS_KEY", AK),
+        ("KLING_SECRET_KEY", SK),
+        (
+            "PROVIDER_ACCOUNTS",
+            r#"[{"provider":"kling","name":"b","capacity":1}]"#,
+        ),
+        ("ACCOUNT_kling_b_KLING_ACCESS_KEY", "b-ak"),
+        ("ACCOUNT_kling_b_KLING_SECRET_KEY", "b-sk"),
+    ]
+    .into();
+    let settings = shared::provider::composite::ProviderSettings::from_source(&env).unwrap();
+    let names: Vec<&str> = settings
+        .pool
+        .accounts()
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(names, ["main", "b"]);
+    let p = settings.provider().unwrap();
+    let on = |id: &str, account: &str| GenerationRequest {
+        account: account.into(),
+        provider: "kling".into(),
+        ..request(id)
+    };
+    let (main_req, b_req) = (on("pool-1", "main"), on("pool-2", "b"));
+    let main_job = p.submit(&main_req, Deadline::none()).await.unwrap();
+    // main is full (its limit is 1); b has its own.
+    let b_job = p.submit(&b_req, Deadline::none()).await.unwrap();
+    let made = |id: &str| sim.state.find("text2video", id).unwrap().account;
+    assert_eq!(made(main_job.reference.as_str()), "main");
+    assert_eq!(made(b_job.reference.as_str()), "b");
+    let mut of_b = lookup_of(&b_job, "pool");
+    of_b.provider = "kling";
+    of_b.request = Some(&b_req);
+    assert!(p.lookup(of_b, Deadline::none()).await.is_ok());
+    of_b.request = Some(&main_req);
+    let err = p.lookup(of_b, Deadline::none()).await.unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::NotFound,
+        "main's keys do not see b's task"
+    );
+    sim.state.set_account_refusal("b", Some(1101));
+    let err = p
+        .submit(&on("pool-3", "b"), Deadline::none())
+        .await
+        .unwrap_err();
+    assert_eq!(err.label(), "account_unusable", "{err}");
+    let high = sim.state.counters().max_unfinished_by_account;
+    assert_eq!((high.get("main"), high.get("b")), (Some(&1), Some(&1)));
+}

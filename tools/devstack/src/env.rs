@@ -70,7 +70,35 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         // Every stored video is labelled locally, signed by the stack's own test CA.
         ("C2PA_LABEL", "on".to_string()),
         ("C2PA_SECRET_ID", String::new()),
+        // One account per provider unless the caller's environment lists more.
+        ("PROVIDER_ACCOUNTS", String::new()),
     ])
+}
+
+/// Another local Kling account: provider-sim's side (its own keys and `concurrency` limit)
+/// and the variables the functions read its keys from (`provider::composite`). Its pool
+/// entry is the caller's (`PROVIDER_ACCOUNTS`).
+pub fn local_kling_account(
+    name: &str,
+    concurrency: usize,
+) -> (provider_sim::SimAccount, Vec<(String, String)>) {
+    let account = provider_sim::SimAccount {
+        name: name.to_string(),
+        access_key: format!("local-{name}-access-key"),
+        secret_key: format!("local-{name}-secret-key"),
+        api_key: Some(format!("local-{name}-api-key")),
+        concurrency_limit: Some(concurrency),
+    };
+    let var = |v: &str| format!("ACCOUNT_kling_{name}_{v}");
+    let env = vec![
+        (var("KLING_ACCESS_KEY"), account.access_key.clone()),
+        (var("KLING_SECRET_KEY"), account.secret_key.clone()),
+        (
+            var("KLING_API_KEY"),
+            account.api_key.clone().unwrap_or_default(),
+        ),
+    ];
+    (account, env)
 }
 
 /// This stack's throwaway C2PA signer: a test CA made once per process (its anchor is what a
@@ -134,4 +162,27 @@ pub fn function_env(
         env.insert(k.to_string(), v);
     }
     Ok(env.into_iter().collect())
+}
+
+/// `n` Kling accounts locally (`make dev KLING_ACCOUNTS=2`): `main` and `acct2`…, each with
+/// `capacity` slots here and at provider-sim; the variables that configure the pool.
+pub fn local_pool(
+    n: usize,
+    capacity: usize,
+) -> (Vec<provider_sim::SimAccount>, Vec<(String, String)>) {
+    let (mut accounts, mut env, mut entries) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 2..=n {
+        let name = format!("acct{i}");
+        let (account, vars) = local_kling_account(&name, capacity);
+        entries.push(serde_json::json!({"provider": "kling", "name": name, "capacity": capacity}));
+        accounts.push(account);
+        env.extend(vars);
+    }
+    if !entries.is_empty() {
+        env.push((
+            "PROVIDER_ACCOUNTS".into(),
+            serde_json::Value::from(entries).to_string(),
+        ));
+    }
+    (accounts, env)
 }

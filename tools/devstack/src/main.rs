@@ -36,6 +36,10 @@ struct StackArgs {
     #[arg(long, env = "KLING_SIM_SPEED", default_value_t = 20.0)]
     sim_speed: f64,
     /// Check each function's AWS calls against its role in the template (built-in runtime).
+    /// Kling accounts in the pool (`main`, then `acct2`…), each with PROVIDER_MAX_CONCURRENCY
+    /// slots at provider-sim and here.
+    #[arg(long, env = "KLING_ACCOUNTS", default_value_t = 1)]
+    kling_accounts: usize,
     #[arg(long, env = "DEVSTACK_IAM_CHECK", default_value_t = true, action = clap::ArgAction::Set)]
     iam_check: bool,
     #[arg(long, value_enum, env = "DEVSTACK_RUNTIME", default_value = "watch")]
@@ -98,6 +102,21 @@ fn local_settings(args: &StackArgs) -> Result<Vec<(String, String)>, devstack::D
 
 fn options(args: &StackArgs) -> Result<StackOptions, devstack::DevError> {
     let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let mut extra_env = local_settings(args)?;
+    let capacity = extra_env
+        .iter()
+        .find(|(k, _)| k == "PROVIDER_MAX_CONCURRENCY")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(5);
+    let (sim_accounts, pool_env) = devstack::env::local_pool(args.kling_accounts, capacity);
+    // Listed after the caller's settings: a PROVIDER_ACCOUNTS of theirs wins.
+    let theirs = extra_env.iter().any(|(k, _)| k == "PROVIDER_ACCOUNTS");
+    extra_env.splice(
+        0..0,
+        pool_env
+            .into_iter()
+            .filter(|(k, _)| !theirs || k != "PROVIDER_ACCOUNTS"),
+    );
     Ok(StackOptions {
         runtime: match args.runtime {
             RuntimeKind::Watch => Runtime::Watch,
@@ -119,10 +138,11 @@ fn options(args: &StackArgs) -> Result<StackOptions, devstack::DevError> {
         queue_visibility_secs: 10,
         log_dir: args.log_dir.clone(),
         instances: 2,
-        extra_env: local_settings(args)?,
+        extra_env,
         sim_webhook_secret: None,
         iam_check: args.iam_check,
         template_text: None,
+        sim_accounts,
     })
 }
 

@@ -54,6 +54,8 @@ pub struct StackOptions {
     pub iam_check: bool,
     /// The template's text in place of `infra/template.yaml` (a test that changes a policy).
     pub template_text: Option<String>,
+    /// provider-sim's Kling accounts besides its main one (`env::local_kling_account`).
+    pub sim_accounts: Vec<provider_sim::SimAccount>,
 }
 
 impl StackOptions {
@@ -77,6 +79,7 @@ impl StackOptions {
             sim_webhook_secret: None,
             iam_check: true,
             template_text: None,
+            sim_accounts: Vec::new(),
         }
     }
 }
@@ -201,6 +204,7 @@ impl Stack {
                 secret_key: crate::env::LOCAL_KLING_SECRET_KEY.into(),
                 api_key: Some(crate::env::LOCAL_KLING_API_KEY.into()),
                 webhook_secret: opts.sim_webhook_secret.clone(),
+                accounts: opts.sim_accounts.clone(),
                 ..Default::default()
             }
             .with_speed(opts.sim_speed),

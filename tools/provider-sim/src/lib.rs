@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use faults::{CallKind, Faults, NextError};
-pub use tasks::{SimState, Surface};
+pub use tasks::{MAIN_ACCOUNT, SimState, Surface};
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -45,6 +45,19 @@ pub struct SimConfig {
     pub faults: Faults,
     /// `whsec_...`: sign callbacks with Standard Webhooks headers.
     pub webhook_secret: Option<String>,
+    /// Accounts besides the one above (`main`): each its own keys, tasks and concurrency.
+    pub accounts: Vec<SimAccount>,
+}
+
+/// Another Kling account on the same API: its tasks are its own (another account's are not
+/// found), its concurrency counted apart.
+#[derive(Debug, Clone)]
+pub struct SimAccount {
+    pub name: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub api_key: Option<String>,
+    pub concurrency_limit: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -58,6 +71,7 @@ impl Default for SimConfig {
             run_time: Duration::from_millis(300),
             faults: Faults::default(),
             webhook_secret: None,
+            accounts: Vec::new(),
         }
     }
 }

@@ -102,22 +102,19 @@ fn kind_of(product: &str, segment: &str) -> Result<&'static str, Fail> {
 }
 
 /// Authentication, then injected latency and errors: what every legacy API call goes through.
-async fn admit(state: &SimState, headers: &HeaderMap, call: CallKind) -> Result<(), Fail> {
+/// The account the caller signed for.
+async fn admit(state: &SimState, headers: &HeaderMap, call: CallKind) -> Result<String, Fail> {
     admit_on(state, headers, call, Surface::Legacy).await
 }
 
-/// The same for either surface: the standard API takes only the API key (no JWT).
+/// The same for either surface: the standard API takes only the API key (no JWT). A create
+/// on an account that cannot take work is refused with its code (1101, 1102).
 pub(crate) async fn admit_on(
     state: &SimState,
     headers: &HeaderMap,
     call: CallKind,
     surface: Surface,
-) -> Result<(), Fail> {
-    let creds = Credentials {
-        access_key: &state.config.access_key,
-        secret_key: &state.config.secret_key,
-        api_key: state.config.api_key.as_deref(),
-    };
+) -> Result<String, Fail> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -125,15 +122,50 @@ pub(crate) async fn admit_on(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    match surface {
-        Surface::Legacy => auth::check(header, &creds, state.now_secs()),
-        Surface::Standard => auth::check_api_key(header, creds.api_key),
+    let account = signed_for(state, header, surface).map_err(|(code, msg)| fail(401, code, msg))?;
+    if let Some(code) = inject {
+        return Err(injected(code));
     }
-    .map_err(|(code, msg)| fail(401, code, msg))?;
-    match inject {
-        Some(code) => Err(injected(code)),
-        None => Ok(()),
+    if call == CallKind::Create
+        && let Some(code) = state.account_refusal(&account)
+    {
+        return Err(injected(code));
     }
+    Ok(account)
+}
+
+/// Whose keys signed the request: the main account's, or another's; otherwise the most
+/// specific refusal any account's check gave (an expired token beats a foreign issuer).
+fn signed_for(
+    state: &SimState,
+    header: Option<&str>,
+    surface: Surface,
+) -> Result<String, auth::AuthFailure> {
+    let main = Credentials {
+        access_key: &state.config.access_key,
+        secret_key: &state.config.secret_key,
+        api_key: state.config.api_key.as_deref(),
+    };
+    let others = state.config.accounts.iter().map(|a| {
+        let creds = Credentials {
+            access_key: &a.access_key,
+            secret_key: &a.secret_key,
+            api_key: a.api_key.as_deref(),
+        };
+        (a.name.as_str(), creds)
+    });
+    let mut refusal: Option<auth::AuthFailure> = None;
+    for (name, creds) in std::iter::once((crate::MAIN_ACCOUNT, main)).chain(others) {
+        let checked = match surface {
+            Surface::Legacy => auth::check(header, &creds, state.now_secs()),
+            Surface::Standard => auth::check_api_key(header, creds.api_key),
+        };
+        match checked {
+            Ok(()) => return Ok(name.to_string()),
+            Err(e) => refusal = refusal.filter(|r| r.0 >= e.0).or(Some(e)),
+        }
+    }
+    Err(refusal.unwrap_or((1001, "Authorization is empty")))
 }
 
 async fn create(
@@ -183,7 +215,7 @@ async fn create_inner(
     body: &[u8],
 ) -> Result<Response, Response> {
     let kind = kind_of(product, kind).map_err(IntoResponse::into_response)?;
-    admit(state, headers, CallKind::Create)
+    let account = admit(state, headers, CallKind::Create)
         .await
         .map_err(IntoResponse::into_response)?;
     let body: Value = serde_json::from_slice(body)
@@ -201,7 +233,7 @@ async fn create_inner(
         _ => validate_image2video(&body),
     }
     .map_err(IntoResponse::into_response)?;
-    let task = match state.create(new) {
+    let task = match state.create(new, &account) {
         Ok(task) => task,
         Err(CreateError::DuplicateExternalId) => {
             return Err(invalid("external_task_id must be unique per account").into_response());
@@ -233,10 +265,11 @@ async fn query(
         Ok(k) => k,
         Err(f) => return f.into_response(),
     };
-    if let Err(f) = admit(&state, &headers, CallKind::Query).await {
-        return f.into_response();
-    }
-    match state.find(kind, &id) {
+    let account = match admit(&state, &headers, CallKind::Query).await {
+        Ok(account) => account,
+        Err(f) => return f.into_response(),
+    };
+    match state.find_for(&account, kind, &id) {
         Some(task) => ok(task.to_json(&state.base_url)),
         // What the live API answers for an unknown id (`docs/providers.md` §Legacy API), not 404/1203.
         None => fail(400, 1201, format!("Task not found by id/external id: {id}")).into_response(),
@@ -270,12 +303,13 @@ async fn list(
 ) -> Response {
     let result = async {
         let kind = kind_of(&product, &kind)?;
-        admit(&state, &headers, CallKind::List).await?;
+        let account = admit(&state, &headers, CallKind::List).await?;
         let page_num = bounded(q.page_num.as_deref(), 1, 1000, "pageNum")?;
         let page_size = bounded(q.page_size.as_deref(), 30, 500, "pageSize")?;
         let data: Vec<Value> = state
             .page(kind, page_num, page_size)
             .iter()
+            .filter(|t| t.account == account)
             .map(|t| t.to_json(&state.base_url))
             .collect();
         Ok::<_, Fail>(ok(Value::Array(data)))

@@ -262,7 +262,7 @@ async fn create(
     product: Product,
 ) -> Response {
     let result = async {
-        admit_on(&state, &headers, CallKind::Create, Surface::Standard).await?;
+        let account = admit_on(&state, &headers, CallKind::Create, Surface::Standard).await?;
         let models = match product {
             Product::Motion => crate::motion::STANDARD_MODELS,
             Product::Omni => crate::omni::MODELS,
@@ -277,7 +277,7 @@ async fn create(
             Product::Omni => crate::omni::standard_task(&state, &body, &model).await?,
             _ => new_task(&body, &model, product == Product::Text)?,
         };
-        let task = match state.create(new) {
+        let task = match state.create(new, &account) {
             Ok(task) => task,
             Err(CreateError::DuplicateExternalId) => return Err(invalid("external_task_id must be unique per account")),
             Err(CreateError::ConcurrencyLimit) => return Err(injected(1303)),
@@ -308,7 +308,7 @@ pub async fn query(
     Query(q): Query<TaskIds>,
 ) -> Response {
     let result = async {
-        admit_on(&state, &headers, CallKind::Query, Surface::Standard).await?;
+        let account = admit_on(&state, &headers, CallKind::Query, Surface::Standard).await?;
         let (raw, external) = match (q.task_ids.as_deref(), q.external_task_ids.as_deref()) {
             (Some(ids), None) => (ids, false),
             (None, Some(ids)) => (ids, true),
@@ -322,7 +322,8 @@ pub async fn query(
         if ids.is_empty() || ids.len() > MAX_IDS {
             return Err(invalid("between 1 and 20 ids"));
         }
-        let found = state.find_many(&ids, external);
+        let mut found = state.find_many(&ids, external);
+        found.retain(|t| t.account == account);
         Ok(ok(Value::Array(
             found
                 .iter()

@@ -25,6 +25,8 @@ pub enum Surface {
 #[derive(Debug, Clone)]
 pub struct SimTask {
     pub task_id: String,
+    /// The account that made it (`main`, or one of `SimConfig::accounts`).
+    pub account: String,
     pub surface: Surface,
     /// The create body exactly as received, for tests to read.
     pub request: Value,
@@ -176,7 +178,14 @@ pub struct Counters {
     pub refused_1303: u64,
     /// The most unfinished tasks the account ever held at once (high-water mark).
     pub max_unfinished: u64,
+    /// The same, per account.
+    pub max_unfinished_by_account: std::collections::BTreeMap<String, u64>,
+    /// Creates refused because the account could not take work (arrears, pack exhausted).
+    pub refused_account: u64,
 }
+
+/// The account the simulator's own keys belong to.
+pub const MAIN_ACCOUNT: &str = "main";
 
 struct Inner {
     tasks: HashMap<String, SimTask>,
@@ -190,6 +199,8 @@ struct Inner {
     downloads: HashMap<String, u32>,
     /// Lip-sync sessions from `identify-face`: the video's `parent_video` and its length.
     sessions: HashMap<String, (Value, f64)>,
+    /// Accounts that answer every create with this code (1101 arrears, 1102 pack exhausted).
+    refusing: HashMap<String, i64>,
 }
 
 pub struct SimState {
@@ -232,6 +243,7 @@ impl SimState {
                 videos: HashMap::new(),
                 downloads: HashMap::new(),
                 sessions: HashMap::new(),
+                refusing: HashMap::new(),
             }),
             config,
         }
@@ -331,7 +343,33 @@ impl SimState {
         false
     }
 
-    pub fn create(self: &Arc<Self>, new: NewTask) -> Result<SimTask, CreateError> {
+    /// Make `account` refuse every create with `code` (arrears: 1101), or take work again.
+    pub fn set_account_refusal(&self, account: &str, code: Option<i64>) {
+        let mut inner = self.lock();
+        match code {
+            Some(code) => inner.refusing.insert(account.to_string(), code),
+            None => inner.refusing.remove(account),
+        };
+    }
+
+    /// The code an account's creates are refused with now, counted.
+    pub fn account_refusal(&self, account: &str) -> Option<i64> {
+        let mut inner = self.lock();
+        let code = inner.refusing.get(account).copied();
+        if code.is_some() {
+            inner.counters.refused_account += 1;
+        }
+        code
+    }
+
+    fn concurrency_limit(&self, inner: &Inner, account: &str) -> Option<usize> {
+        match self.config.accounts.iter().find(|a| a.name == account) {
+            Some(a) => a.concurrency_limit,
+            None => inner.faults.concurrency_limit,
+        }
+    }
+
+    pub fn create(self: &Arc<Self>, new: NewTask, account: &str) -> Result<SimTask, CreateError> {
         let task = {
             let mut inner = self.lock();
             if let Some(ext) = &new.external_task_id
@@ -342,17 +380,19 @@ impl SimState {
             let active = inner
                 .tasks
                 .values()
-                .filter(|t| matches!(t.status, "submitted" | "processing"))
+                .filter(|t| t.account == account && matches!(t.status, "submitted" | "processing"))
                 .count();
-            if inner
-                .faults
-                .concurrency_limit
+            if self
+                .concurrency_limit(&inner, account)
                 .is_some_and(|limit| active >= limit)
             {
                 inner.counters.refused_1303 += 1;
                 return Err(CreateError::ConcurrencyLimit);
             }
             let max = &mut inner.counters.max_unfinished;
+            *max = (*max).max(active as u64 + 1);
+            let by = &mut inner.counters.max_unfinished_by_account;
+            let max = by.entry(account.to_string()).or_default();
             *max = (*max).max(active as u64 + 1);
             let mut faults = task_faults(&new.prompt);
             let fail_rate = inner.faults.fail_rate;
@@ -372,6 +412,7 @@ impl SimState {
             let now = now_ms();
             let task = SimTask {
                 task_id: inner.next_id.to_string(),
+                account: account.to_string(),
                 surface: new.surface,
                 request: new.request,
                 mode: new.mode,
@@ -414,6 +455,11 @@ impl SimState {
     /// A file a request names by URL (video-to-audio), at most `max` bytes.
     pub async fn fetch(&self, url: &str, max: usize) -> Result<Vec<u8>, String> {
         fetch(&self.http, url, max).await
+    }
+
+    /// `find`, as `account` sees it: another account's task does not exist.
+    pub fn find_for(&self, account: &str, kind: &str, id: &str) -> Option<SimTask> {
+        self.find(kind, id).filter(|t| t.account == account)
     }
 
     pub fn get(&self, task_id: &str) -> Option<SimTask> {

@@ -104,6 +104,8 @@ pub struct FalCounters {
     pub result: u64,
     pub cancel: u64,
     pub webhooks_sent: u64,
+    /// The most requests queued or running at once (high-water mark).
+    pub max_unfinished: u64,
 }
 
 struct Inner {
@@ -265,6 +267,13 @@ impl FalState {
             let mut inner = self.lock();
             inner.order.push(request.id.clone());
             inner.requests.insert(request.id.clone(), request.clone());
+            let unfinished = inner
+                .requests
+                .values()
+                .filter(|r| matches!(r.status, Status::InQueue | Status::InProgress))
+                .count() as u64;
+            let max = &mut inner.counters.max_unfinished;
+            *max = (*max).max(unfinished);
         }
         let state = self.clone();
         let id = request.id.clone();
