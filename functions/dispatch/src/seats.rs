@@ -144,13 +144,16 @@ pub async fn put_back<S: Breakers>(store: &S, account: &Account, probe_after: Du
     }
 }
 
+/// Per account for diagnosis, and by function alone for the alarm (accounts are configuration).
 fn metric(account: &Account, name: &'static str) {
+    let one = [(name, 1.0, shared::runtime::metrics::Unit::Count)];
+    shared::runtime::metrics::emit(&[("Function", "dispatch")], &one);
     shared::runtime::metrics::emit(
         &[
             ("Function", "dispatch"),
             ("Provider", account.provider.as_str()),
             ("Account", account.name.as_str()),
         ],
-        &[(name, 1.0, shared::runtime::metrics::Unit::Count)],
+        &one,
     );
 }

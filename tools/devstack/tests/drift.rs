@@ -90,8 +90,8 @@ fn every_kind_of_removal_is_caught() {
             "webhook-receiver: the code needs FINALIZE_QUEUE_URL",
         ),
         (
-            "          KLING_SECRET_ID: !Ref KlingSecretName\n          PROVIDER: !Ref Provider\n          FAL_QUEUE_URL: !Ref FalQueueUrl\n          FAL_API_URL: !Ref FalApiUrl\n          FAL_SECRET_ID: !Ref FalSecretName\n          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
-            "          PROVIDER: !Ref Provider\n          FAL_QUEUE_URL: !Ref FalQueueUrl\n          FAL_API_URL: !Ref FalApiUrl\n          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
+            "          KLING_SECRET_ID: !Ref KlingSecretName\n          PROVIDER: !Ref Provider\n          PROVIDER_ACCOUNTS: !Ref ProviderAccounts\n          FAL_QUEUE_URL: !Ref FalQueueUrl\n          FAL_API_URL: !Ref FalApiUrl\n          FAL_SECRET_ID: !Ref FalSecretName\n          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
+            "          PROVIDER: !Ref Provider\n          PROVIDER_ACCOUNTS: !Ref ProviderAccounts\n          FAL_QUEUE_URL: !Ref FalQueueUrl\n          FAL_API_URL: !Ref FalApiUrl\n          VIDEO_BUCKET: !Ref VideoBucket\n          DOWNLOAD_ALLOWED_HOSTS",
             "finalize: the code needs KLING_ACCESS_KEY",
         ),
         (

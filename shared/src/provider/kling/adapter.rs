@@ -664,7 +664,7 @@ mod tests {
             (KlingError::Timeout, "outcome_unknown"),
             (KlingError::api(404, 1203, ""), "not_found"),
             (KlingError::api(401, 1002, ""), "auth"),
-            (KlingError::api(429, 1102, ""), "not_created"),
+            (KlingError::api(429, 1102, ""), "account_unusable"),
             (KlingError::api(400, 1201, ""), "not_created"),
             (
                 KlingError::Unsupported(crate::provider::Feature::Audio, "x".into()),
