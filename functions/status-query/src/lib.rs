@@ -46,6 +46,7 @@ pub struct Settings {
     pub auth: AuthMode,
     pub plans: Plans,
     pub poll: SyncPolicy,
+    /// The first provider's slots over all its accounts (for a waiting task's estimate).
     pub capacity: u32,
     pub s3_path_style: bool,
     /// CloudFront signed URLs instead of S3 presigned ones (`CDN_DOMAIN`).
@@ -56,16 +57,19 @@ impl Settings {
     pub fn from_source(
         src: &impl shared::runtime::config::Source,
     ) -> Result<Self, shared::runtime::config::ConfigError> {
+        let providers = shared::provider::composite::ProviderSettings::from_source(src)?;
+        let first = providers.order.first().map_or("kling", String::as_str);
+        let capacity = providers.pool.capacity_of(first);
         Ok(Self {
             table: shared::runtime::config::TableConfig::from_source(src)?,
             bucket: shared::runtime::config::BucketConfig::from_source(src)?,
-            providers: shared::provider::composite::ProviderSettings::from_source(src)?,
+            providers,
             queue: shared::runtime::config::QueueConfig::from_source(src)?,
             erasure_queue_url: src.required("ERASURE_QUEUE_URL")?,
             auth: AuthMode::from_source(src)?,
             plans: Plans::from_source(src)?,
             poll: SyncPolicy::from_source(src, "POLL_STALE_SECONDS", 30)?,
-            capacity: src.parsed("PROVIDER_MAX_CONCURRENCY", 5)?,
+            capacity,
             s3_path_style: shared::aws::path_style(src),
             cdn: shared::edge::cdn::CdnSigner::from_source(src)?,
         })

@@ -96,6 +96,11 @@ impl Pool {
         self.accounts.iter().filter(move |a| a.provider == provider)
     }
 
+    /// Every slot the provider's accounts have together.
+    pub fn capacity_of(&self, provider: &str) -> u32 {
+        self.of(provider).map(|a| a.capacity).sum()
+    }
+
     /// The account a task names (empty or unknown: the provider's `main`).
     pub fn get<'a>(&'a self, provider: &'a str, name: &str) -> Option<&'a Account> {
         self.of(provider)
@@ -229,6 +234,13 @@ mod tests {
                 (got, want) => panic!("{raw:?}: {got:?} vs {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_providers_capacity_is_its_accounts_together() {
+        let raw = r#"[{"provider":"kling","name":"b","capacity":3}]"#;
+        let pool = Pool::parse(Some(raw), &["kling".to_string(), "fal".to_string()], 5).unwrap();
+        assert_eq!((pool.capacity_of("kling"), pool.capacity_of("fal")), (8, 5));
     }
 
     #[test]
