@@ -1,7 +1,8 @@
-//! Provider accounts as a pool. A provider's concurrency is per account (Kling: per account ×
-//! model × resource pack, docs/providers.md §Capacity), so a deployment that outgrows one
-//! account configures several: each with its own credentials, capacity, weight and, optionally,
-//! the models it may run. A task is submitted on one account and stays there.
+//! Provider accounts as a pool (docs/providers.md §Accounts). A provider's concurrency is per
+//! account (Kling: per account × model × resource pack, docs/providers.md §Concurrency), so a
+//! deployment that outgrows one account configures several: each with its own credentials,
+//! capacity, weight and, optionally, the models it may run. A task is submitted on one account
+//! and stays there.
 //!
 //! `PROVIDER_ACCOUNTS` (JSON, optional):
 //! `[{"provider": "kling", "name": "second", "capacity": 3, "weight": 1, "models": ["kling-v2-6"],
