@@ -489,9 +489,22 @@ async fn start_watch(
         "--invoke-port",
         &api_port.to_string(),
     ]);
-    // An empty value means "unset" to the functions; cargo lambda refuses `NAME=`.
+    // An empty value means "unset" to the functions; cargo lambda refuses `NAME=`. It splits
+    // `--env-var` values at commas, so a value with one (JSON settings such as
+    // PROVIDER_ACCOUNTS) goes through an env file, single-quoted: taken literally there.
+    let mut file = String::new();
     for (k, v) in env.iter().filter(|(_, v)| !v.is_empty()) {
-        cmd.arg("--env-var").arg(format!("{k}={v}"));
+        match v.contains(',') && !v.contains('\'') && !v.contains('\n') {
+            true => file.push_str(&format!("{k}='{v}'\n")),
+            false => {
+                cmd.arg("--env-var").arg(format!("{k}={v}"));
+            }
+        }
+    }
+    if !file.is_empty() {
+        let path = opts.log_dir.join("watch.env");
+        std::fs::write(&path, file).map_err(|e| DevError::Process(format!("watch env: {e}")))?;
+        cmd.arg("--env-file").arg(path);
     }
     let child = cmd
         .stdin(Stdio::null())
