@@ -31,13 +31,7 @@ async fn forty_tasks_over_two_kling_accounts_and_fal_with_one_account_in_arrears
             ("PROVIDER_ACCOUNTS".into(), pool.to_string()),
             ("ACCOUNT_PROBE_SECONDS".into(), "3".into()),
         ]);
-        let plan = json!({"priority": 1, "max_queue_seconds": 240,
-            "qualities": ["draft", "standard", "pro"], "model_overrides": [],
-            "max_duration_seconds": 10, "max_concurrent_tasks": 50, "daily_cost_units": 100000,
-            "suspend_after_violations": 3, "violation_window_seconds": 3600,
-            "suspension_seconds": 60});
-        o.extra_env
-            .push(("PLANS_JSON".into(), plans_with(&[("pool", plan)])));
+        o.extra_env.push(pool_plan());
     })
     .await;
     stack.sim.state.set_faults(provider_sim::Faults {
@@ -123,10 +117,55 @@ async fn forty_tasks_over_two_kling_accounts_and_fal_with_one_account_in_arrears
     assert_eq!(refunds, 0, "nothing failed");
 }
 
+/// A plan with room for every task at once (`pool`), waiting up to 240 s.
+fn pool_plan() -> (String, String) {
+    let plan = json!({"priority": 1, "max_queue_seconds": 240,
+        "qualities": ["draft", "standard", "pro"], "model_overrides": [],
+        "max_duration_seconds": 10, "max_concurrent_tasks": 50, "daily_cost_units": 100000,
+        "suspend_after_violations": 3, "violation_window_seconds": 3600,
+        "suspension_seconds": 60});
+    ("PLANS_JSON".into(), plans_with(&[("pool", plan)]))
+}
+
 async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while !done() {
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// fal's account in the pool: its entry's capacity (2, under PROVIDER_MAX_CONCURRENCY's 5)
+/// is what dispatch holds it to; fal-sim counts what it had at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fal_account_gets_no_more_than_its_pool_capacity() {
+    let stack = common::start(|o| {
+        o.sim_speed = 20.0;
+        o.extra_env.extend([
+            ("PROVIDER".into(), "fal".into()),
+            (
+                "PROVIDER_ACCOUNTS".into(),
+                json!([{"provider": "fal", "name": "main", "capacity": 2}]).to_string(),
+            ),
+            pool_plan(),
+        ]);
+    })
+    .await;
+    let token = stack.token_with_plan("fal-pool", "pool").unwrap();
+    let api = Api::new(&stack);
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let (status, _, task) = api
+            .create(&token, &format!("fal-pool-{n}"), &t2v("a paper boat"))
+            .await;
+        assert_eq!(status, 202, "{task}");
+        ids.push(task["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        let task = wait_terminal_in_table(&stack, id, Duration::from_secs(240)).await;
+        assert_eq!(task.status, TaskStatus::Succeeded, "{task:?}");
+    }
+    let high = stack.fal.state.counters().max_unfinished;
+    println!("fal pool: 8 tasks, fal-sim held at most {high} at once (capacity 2)");
+    assert_eq!(high, 2, "filled to its capacity, never above");
 }
