@@ -339,6 +339,8 @@ pub fn reassign(
     let request = next.request.as_mut()?;
     request.callback_url = Some(request.callbacks.get(to)?.clone());
     request.provider = to.to_string();
+    // Its account was the old provider's; the new one's is chosen at its submit.
+    request.account = String::new();
     next.provider = to.to_string();
     next.submit_attempted_at = None;
     next.retry_at = None;
