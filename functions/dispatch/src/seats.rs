@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use shared::domain::breaker::{BreakerPolicy, is_open};
 use shared::domain::pool::{Account, Pool, candidates};
-use shared::ports::{Breakers, Capacity, StoreError};
+use shared::ports::{Breakers, StoreError};
 
 /// The breaker item that says whether an account is in rotation.
 pub fn health_key(slot_key: &str) -> String {
@@ -24,7 +24,6 @@ pub fn health_policy(probe_after: Duration) -> BreakerPolicy {
 
 pub struct Seat<'a> {
     pub account: &'a Account,
-    pub key: String,
     held: u32,
     out: bool,
     /// Refusals on record: an answer now puts the account back.
@@ -37,7 +36,7 @@ pub struct Seats<'a> {
 
 impl<'a> Seats<'a> {
     /// The provider's accounts as the table has them now (`held` from the slot repair).
-    pub async fn read<S: Breakers + Capacity>(
+    pub async fn read<S: Breakers>(
         store: &S,
         pool: &'a Pool,
         provider: &'a str,
@@ -51,7 +50,6 @@ impl<'a> Seats<'a> {
             let held = held(&key);
             seats.push(Seat {
                 account,
-                key,
                 held,
                 out: is_open(health, now),
                 refusals: health.failures,

@@ -201,12 +201,9 @@ async fn account_secrets<S: Source>(
     sdk: &aws_config::SdkConfig,
     base: &S,
 ) -> Result<Vec<(String, String)>, ConfigError> {
-    let order: Vec<String> = base
-        .optional("PROVIDER")
-        .unwrap_or_else(|| "kling".into())
-        .split(',')
-        .map(|p| p.trim().to_string())
-        .collect();
+    let Ok(order) = crate::provider::composite::order(base) else {
+        return Ok(Vec::new());
+    };
     let raw = base.optional("PROVIDER_ACCOUNTS");
     let Ok(pool) = crate::domain::pool::Pool::parse(raw.as_deref(), &order, 0) else {
         return Ok(Vec::new());

@@ -139,7 +139,7 @@ impl ProviderSettings {
 }
 
 /// `PROVIDER`: the providers in failover order.
-fn order(src: &impl Source) -> Result<Vec<String>, ConfigError> {
+pub fn order(src: &impl Source) -> Result<Vec<String>, ConfigError> {
     let raw = src.optional("PROVIDER").unwrap_or_else(|| "kling".into());
     let order: Vec<String> = raw
         .split(',')

@@ -89,7 +89,15 @@ pub fn local_kling_account(
         api_key: Some(format!("local-{name}-api-key")),
         concurrency_limit: Some(concurrency),
     };
-    let var = |v: &str| format!("ACCOUNT_kling_{name}_{v}");
+    let pooled = shared::domain::pool::Account {
+        provider: "kling".into(),
+        name: name.to_string(),
+        capacity: 0,
+        weight: 1,
+        models: Vec::new(),
+        secret_id: None,
+    };
+    let var = |v: &str| shared::provider::composite::credential_var(&pooled, v);
     let env = vec![
         (var("KLING_ACCESS_KEY"), account.access_key.clone()),
         (var("KLING_SECRET_KEY"), account.secret_key.clone()),

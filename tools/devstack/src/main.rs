@@ -35,11 +35,11 @@ struct StackArgs {
     /// provider-sim speed factor over real timings (10 s queued, 60 s generating at 1).
     #[arg(long, env = "KLING_SIM_SPEED", default_value_t = 20.0)]
     sim_speed: f64,
-    /// Check each function's AWS calls against its role in the template (built-in runtime).
     /// Kling accounts in the pool (`main`, then `acct2`…), each with PROVIDER_MAX_CONCURRENCY
     /// slots at provider-sim and here.
     #[arg(long, env = "KLING_ACCOUNTS", default_value_t = 1)]
     kling_accounts: usize,
+    /// Check each function's AWS calls against its role in the template (built-in runtime).
     #[arg(long, env = "DEVSTACK_IAM_CHECK", default_value_t = true, action = clap::ArgAction::Set)]
     iam_check: bool,
     #[arg(long, value_enum, env = "DEVSTACK_RUNTIME", default_value = "watch")]

@@ -38,16 +38,7 @@ async fn forty_tasks_over_two_kling_accounts_and_fal_with_one_account_in_arrears
         concurrency_limit: Some(3),
         ..Default::default()
     });
-    let token = stack.token_with_plan("pooled", "pool").unwrap();
-    let api = Api::new(&stack);
-    let mut ids = Vec::new();
-    for n in 0..40 {
-        let (status, _, task) = api
-            .create(&token, &format!("pool-{n}"), &t2v("a lantern festival"))
-            .await;
-        assert_eq!(status, 202, "{task}");
-        ids.push(task["id"].as_str().unwrap().to_string());
-    }
+    let ids = create_many(&stack, "pooled", 40, "a lantern festival").await;
     let on_b = || {
         let all = stack.sim.state.all();
         all.into_iter().filter(|t| t.account == "b").count()
@@ -117,6 +108,26 @@ async fn forty_tasks_over_two_kling_accounts_and_fal_with_one_account_in_arrears
     assert_eq!(refunds, 0, "nothing failed");
 }
 
+/// `n` text-to-video tasks of `user` (on the `pool` plan), all accepted; their ids.
+async fn create_many(
+    stack: &devstack::stack::Stack,
+    user: &str,
+    n: usize,
+    prompt: &str,
+) -> Vec<String> {
+    let token = stack.token_with_plan(user, "pool").unwrap();
+    let api = Api::new(stack);
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let (status, _, task) = api
+            .create(&token, &format!("{user}-{i}"), &t2v(prompt))
+            .await;
+        assert_eq!(status, 202, "{task}");
+        ids.push(task["id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
 /// A plan with room for every task at once (`pool`), waiting up to 240 s.
 fn pool_plan() -> (String, String) {
     let plan = json!({"priority": 1, "max_queue_seconds": 240,
@@ -151,16 +162,7 @@ async fn a_fal_account_gets_no_more_than_its_pool_capacity() {
         ]);
     })
     .await;
-    let token = stack.token_with_plan("fal-pool", "pool").unwrap();
-    let api = Api::new(&stack);
-    let mut ids = Vec::new();
-    for n in 0..8 {
-        let (status, _, task) = api
-            .create(&token, &format!("fal-pool-{n}"), &t2v("a paper boat"))
-            .await;
-        assert_eq!(status, 202, "{task}");
-        ids.push(task["id"].as_str().unwrap().to_string());
-    }
+    let ids = create_many(&stack, "fal-pool", 8, "a paper boat").await;
     for id in &ids {
         let task = wait_terminal_in_table(&stack, id, Duration::from_secs(240)).await;
         assert_eq!(task.status, TaskStatus::Succeeded, "{task:?}");
