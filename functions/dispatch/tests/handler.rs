@@ -37,37 +37,7 @@ fn app(capacity: u32) -> TestApp {
 }
 
 fn request(id: &str) -> GenerationRequest {
-    GenerationRequest {
-        task_id: id.into(),
-        kind: VideoType::TextToVideo,
-        prompt: Some("a red fox".into()),
-        negative_prompt: None,
-        duration_seconds: 5,
-        aspect_ratio: None,
-        quality: Quality::Standard,
-        model: ModelChoice {
-            model: "fake-model-1".into(),
-            mode: Mode::Std,
-        },
-        cfg_scale: None,
-        image: None,
-        image_tail: None,
-        camera: None,
-        audio: false,
-        shots: Vec::new(),
-        seed: None,
-        elements: Vec::new(),
-        callback_url: Some(format!("https://api.example.com/webhooks/fake/{id}/t")),
-        provider: String::new(),
-        scene: None,
-        source: None,
-        music_prompt: None,
-        orientation: None,
-        voice: None,
-        four_k: false,
-        callbacks: Default::default(),
-        account: String::new(),
-    }
+    shared::testing::request_fixture(id)
 }
 
 /// A charged task waiting in line: `age_secs` old, in lane `priority`.

@@ -2,7 +2,10 @@
 //!
 //! It reads unfinished tasks not seen for a while through a sparse index (never a table scan),
 //! asks Kling about each, applies what it learns, queues finalize where Kling succeeded but
-//! nothing is stored, and fails (and refunds) tasks past the hard timeout.
+//! nothing is stored, and fails (and refunds) tasks past the hard timeout. Once a day it also
+//! reads each provider account's bill against our tasks (`bills`).
+
+pub mod bills;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
@@ -46,6 +49,41 @@ pub struct App<S, P, Q> {
     pub provider: P,
     pub queue: Q,
     pub policy: SyncPolicy,
+    /// Every provider account, whose bills the daily job reads.
+    pub pool: shared::domain::pool::Pool,
+}
+
+/// What the function is invoked with: the sweep's schedule, or the daily bill job.
+pub async fn handle_payload<S, P, Q>(
+    app: &App<S, P, Q>,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, PayloadError>
+where
+    S: Store + shared::ports::BillIndex,
+    P: VideoProvider + shared::provider::Bills,
+    Q: FinalizeQueue,
+{
+    if payload.get("job").is_some() {
+        let job: bills::BillJob = serde_json::from_value(payload)?;
+        if job.job != "bills" {
+            return Err(PayloadError::UnknownJob(job.job));
+        }
+        let day = job.day(timestamp::now())?;
+        let report = bills::reconcile_bills(&app.store, &app.provider, &app.pool, day).await;
+        return Ok(serde_json::to_value(report)?);
+    }
+    let event: EventBridgeEvent = serde_json::from_value(payload)?;
+    Ok(serde_json::to_value(handle(app, event).await)?)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("not a scheduled event or a job: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("no job named {0:?} (the one job is \"bills\")")]
+    UnknownJob(String),
+    #[error(transparent)]
+    BadDay(#[from] bills::BadDay),
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]

@@ -1,5 +1,5 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use reconcile::{App, Settings, handle};
+use reconcile::{App, Settings, handle_payload};
 use shared::aws::{DynamoTaskStore, SqsQueue, sdk_config};
 use shared::runtime::config::ProcessEnv;
 
@@ -13,9 +13,12 @@ async fn main() -> Result<(), Error> {
         provider: s.providers.provider()?,
         queue: SqsQueue::from_sdk(&sdk, s.queue.finalize_queue_url),
         policy: s.policy,
+        pool: s.providers.pool.clone(),
     }));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(handle(app, event.payload).await)
+        handle_payload(app, event.payload)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }

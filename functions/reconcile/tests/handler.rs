@@ -22,6 +22,7 @@ fn app() -> TestApp {
             stale_after: Duration::from_secs(60),
             hard_timeout: Duration::from_secs(3600),
         },
+        pool: shared::domain::pool::Pool::parse(None, &["fake".into()], 5).unwrap(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! boxes). Imports only `runtime`.
 
 pub mod audio_probe;
+pub mod bill;
 pub mod breaker;
 pub mod catalogue;
 pub mod error;

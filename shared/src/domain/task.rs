@@ -406,6 +406,12 @@ impl Task {
         self.request.as_ref().map_or("", |r| r.account.as_str())
     }
 
+    /// The UTC day its provider took it (its submit; its creation for tasks made before submits
+    /// were stamped): the day the provider's bill lists it under.
+    pub fn bill_day(&self) -> crate::domain::bill::Day {
+        crate::domain::bill::Day::of(self.submitted_at.unwrap_or(self.created_at).datetime())
+    }
+
     /// The capacity item its slot is in (`domain::pool`).
     pub fn slot_key(&self) -> String {
         crate::domain::pool::slot_key(&self.provider, self.account())

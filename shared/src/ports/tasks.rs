@@ -124,6 +124,16 @@ pub trait ReconcileIndex: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
+/// The tasks each provider account took, by UTC day: our side of the provider's bill.
+pub trait BillIndex: Send + Sync {
+    /// Every task `slot_key` (`domain::pool::slot_key`) took on `day`, with its provider job id.
+    fn billed_tasks(
+        &self,
+        slot_key: &str,
+        day: crate::domain::bill::Day,
+    ) -> impl Future<Output = Result<Vec<crate::domain::bill::BilledTask>, StoreError>> + Send;
+}
+
 /// Callback deduplication.
 pub trait WebhookDedup: Send + Sync {
     /// True the first time this (provider, provider's job, status) callback is seen.

@@ -213,6 +213,27 @@ impl ConfiguredProvider {
     }
 }
 
+/// Kling's bill by job; fal's usage API is summed by endpoint and time bucket, with no request
+/// ids (`docs/providers.md` §The bill, for reconciling), so it has none here.
+impl super::Bills for ConfiguredProvider {
+    async fn bill(
+        &self,
+        provider: &str,
+        account: &str,
+        day: crate::domain::bill::Day,
+        deadline: Deadline,
+    ) -> Result<Option<Vec<crate::domain::bill::BillRow>>, ProviderError> {
+        let seat = self
+            .seats
+            .iter()
+            .find(|s| s.member.name() == provider && s.account == account);
+        match seat.map(|s| &s.member) {
+            Some(Member::Kling(p)) => p.bill(day, deadline).await.map(Some),
+            Some(Member::Fal(_)) | None => Ok(None),
+        }
+    }
+}
+
 impl VideoProvider for ConfiguredProvider {
     fn name(&self) -> &'static str {
         self.seats[0].member.name()

@@ -159,6 +159,19 @@ pub trait VideoProvider: Send + Sync {
     }
 }
 
+/// A provider account's bill (`docs/providers.md` §The bill, for reconciling).
+pub trait Bills: Send + Sync {
+    /// The deductions for jobs `account` of `provider` created on `day`; `None` when that
+    /// provider gives no bill by job.
+    fn bill(
+        &self,
+        provider: &str,
+        account: &str,
+        day: crate::domain::bill::Day,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<Option<Vec<crate::domain::bill::BillRow>>, ProviderError>> + Send;
+}
+
 /// What a callback claims. A hint only: it never decides money on its own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallbackHint {

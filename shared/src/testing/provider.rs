@@ -20,6 +20,39 @@ pub struct FakeProvider {
     pub submitted: Arc<Mutex<Vec<GenerationRequest>>>,
     /// When set, the fake drops a queued job on cancel (as fal does); else it cannot cancel.
     pub cancelable: Arc<std::sync::atomic::AtomicBool>,
+    /// Each account's bill (`set_bill`); an account with none has no bill by job.
+    bills: Arc<Mutex<HashMap<String, Result<Vec<crate::domain::bill::BillRow>, ProviderError>>>>,
+}
+
+impl FakeProvider {
+    /// What `account`'s bill says (for any day), or that it cannot be read.
+    pub fn set_bill(
+        &self,
+        account: &str,
+        bill: Result<Vec<crate::domain::bill::BillRow>, ProviderError>,
+    ) {
+        if let Ok(mut bills) = self.bills.lock() {
+            bills.insert(account.into(), bill);
+        }
+    }
+}
+
+impl crate::provider::Bills for FakeProvider {
+    async fn bill(
+        &self,
+        _provider: &str,
+        account: &str,
+        _day: crate::domain::bill::Day,
+        _deadline: crate::provider::Deadline,
+    ) -> Result<Option<Vec<crate::domain::bill::BillRow>>, ProviderError> {
+        let bills = self
+            .bills
+            .lock()
+            .map_err(|_| ProviderError::OutcomeUnknown {
+                reason: "poisoned".into(),
+            })?;
+        bills.get(account).cloned().transpose()
+    }
 }
 
 pub const FAKE: &str = "fake";

@@ -496,6 +496,28 @@ impl Idempotency for MemoryStore {
     }
 }
 
+impl crate::ports::BillIndex for MemoryStore {
+    async fn billed_tasks(
+        &self,
+        slot_key: &str,
+        day: crate::domain::bill::Day,
+    ) -> Result<Vec<crate::domain::bill::BilledTask>, StoreError> {
+        let t = self.read()?;
+        Ok(t.tasks
+            .values()
+            .filter(|x| x.slot_key() == slot_key && x.bill_day() == day)
+            .filter_map(|x| {
+                Some(crate::domain::bill::BilledTask {
+                    reference: x.provider_ref.as_ref()?.to_string(),
+                    task_id: x.id.clone(),
+                    status: x.status,
+                    cost_units: x.cost_units,
+                })
+            })
+            .collect())
+    }
+}
+
 impl ReconcileIndex for MemoryStore {
     async fn stale_tasks(&self, cutoff: Timestamp, limit: u32) -> Result<Vec<Task>, StoreError> {
         let t = self.read()?;

@@ -248,6 +248,21 @@ async fn create_platform_apps(
     Ok(settings)
 }
 
+/// An index's projection as the template declares it (ALL when it says nothing).
+fn projection(p: Option<&Value>) -> Projection {
+    let ty = p
+        .and_then(|p| p.get("ProjectionType"))
+        .and_then(Value::as_str);
+    let attrs: Vec<String> = strs(p.and_then(|p| p.get("NonKeyAttributes")))
+        .iter()
+        .filter_map(|a| a.as_str().map(String::from))
+        .collect();
+    Projection::builder()
+        .projection_type(ty.map_or(ProjectionType::All, ProjectionType::from))
+        .set_non_key_attributes((!attrs.is_empty()).then_some(attrs))
+        .build()
+}
+
 /// The table as the template declares it; its stream's ARN, when it has one.
 async fn create_table(
     ddb: &aws_sdk_dynamodb::Client,
@@ -278,11 +293,7 @@ async fn create_table(
             GlobalSecondaryIndex::builder()
                 .index_name(field(g, "IndexName")?)
                 .set_key_schema(Some(key_schema(g.get("KeySchema"))?))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(projection(g.get("Projection")))
                 .build()
                 .map_err(|e| err("index", e))?,
         );

@@ -107,13 +107,17 @@ pub struct TaskFaults {
     pub truncate_download: bool,
     pub expire_url: bool,
     pub slow_download: bool,
+    /// The bill lists this task even though it failed (`[sim:bill-failed]`).
+    pub bill_failed: bool,
+    /// The bill lists this task twice (`[sim:bill-twice]`).
+    pub bill_twice: bool,
     /// Serve a video padded to this many MiB (`[sim:size-mib=1024]`), for memory benchmarks.
     pub size_mib: Option<u64>,
 }
 
 /// Markers: `[sim:fail=<message>]`, `[sim:drop-callbacks]`, `[sim:duplicate-callbacks]`,
 /// `[sim:reorder-callbacks]`, `[sim:truncate-download]` (the first download only),
-/// `[sim:expire-url]`, `[sim:slow-download]`.
+/// `[sim:expire-url]`, `[sim:slow-download]`, `[sim:bill-failed]`, `[sim:bill-twice]`.
 pub fn task_faults(prompt: &str) -> TaskFaults {
     let mut faults = TaskFaults::default();
     let mut rest = prompt;
@@ -132,6 +136,8 @@ pub fn task_faults(prompt: &str) -> TaskFaults {
                 "truncate-download" => faults.truncate_download = true,
                 "expire-url" => faults.expire_url = true,
                 "slow-download" => faults.slow_download = true,
+                "bill-failed" => faults.bill_failed = true,
+                "bill-twice" => faults.bill_twice = true,
                 _ => {}
             },
         }

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod avatar;
+pub mod billing;
 pub mod bodies;
 pub mod capability;
 pub mod effects;

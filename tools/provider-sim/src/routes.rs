@@ -43,6 +43,7 @@ pub fn router(state: Arc<SimState>) -> Router {
             "/tasks",
             get(crate::standard::query).post(crate::standard::list),
         )
+        .route("/account/billing/balance", post(crate::billing::balance))
         .route("/_sim/tasks", get(records))
         .route("/v1/{product}/{kind}/{id}", get(query))
         .route("/videos/{task_id}/output.mp4", get(video))

@@ -17,6 +17,7 @@ use crate::ports::{
 };
 
 mod accounts;
+mod bills;
 mod cursor;
 mod dispatch;
 mod erasure;
@@ -30,16 +31,20 @@ use cursor::encode_cursor;
 
 /// The table's key design, as the code uses it (checked against the template by the drift test).
 pub const PRIMARY_KEY: (&str, &str) = ("pk", "sk");
-pub const INDEXES: [(&str, &str, &str); 3] = [
+pub const INDEXES: [(&str, &str, &str); 4] = [
     (GSI1, "gsi1pk", "gsi1sk"),
     (GSI2, "gsi2pk", "gsi2sk"),
     (GSI3, "gsi3pk", "gsi3sk"),
+    (GSI4, "gsi4pk", "gsi4sk"),
 ];
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub const GSI1: &str = "gsi1";
 pub const GSI2: &str = "gsi2";
 /// Sparse index of tasks waiting for their provider's capacity, in submission order.
 pub const GSI3: &str = "gsi3";
+/// Sparse index of the tasks each provider account took per UTC day, by the provider's job id
+/// (the bill's side of reconciliation).
+pub const GSI4: &str = "gsi4";
 const ACTIVE: &str = "ACTIVE";
 const IDEMPOTENCY_TTL_SECS: i64 = 48 * 3600;
 const WEBHOOK_DEDUP_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -61,6 +66,10 @@ pub fn user_pk(user_id: &str) -> String {
     format!("USER#{user_id}")
 }
 
+pub(super) fn bill_pk(slot_key: &str, day: crate::domain::bill::Day) -> String {
+    format!("BILL#{slot_key}#{day}")
+}
+
 #[derive(Serialize, Deserialize)]
 struct TaskItem {
     pk: String,
@@ -76,6 +85,10 @@ struct TaskItem {
     gsi3pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi3sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4sk: Option<String>,
     version: u64,
     #[serde(flatten)]
     task: Task,
@@ -84,6 +97,13 @@ struct TaskItem {
 impl TaskItem {
     fn new(task: Task, version: u64) -> Self {
         let waiting = task.status == crate::domain::task::TaskStatus::Created;
+        let (gsi4pk, gsi4sk) = match &task.provider_ref {
+            Some(r) => (
+                Some(bill_pk(&task.slot_key(), task.bill_day())),
+                Some(r.to_string()),
+            ),
+            None => (None, None),
+        };
         Self {
             pk: task_pk(&task.id),
             sk: "TASK".into(),
@@ -95,6 +115,8 @@ impl TaskItem {
                 .then(|| format!("{}#{}", task.last_seen(), task.id)),
             gsi3pk: waiting.then(|| format!("WAITING#{}", task.provider)),
             gsi3sk: waiting.then(|| crate::ports::waiting_key(&task)),
+            gsi4pk,
+            gsi4sk,
             version,
             task,
         }

@@ -207,6 +207,20 @@ pub fn job(task: &KlingTask) -> ProviderJob {
     }
 }
 
+impl KlingProvider {
+    /// This account's deductions for tasks created on `day`.
+    pub async fn bill(
+        &self,
+        day: crate::domain::bill::Day,
+        deadline: Deadline,
+    ) -> Result<Vec<crate::domain::bill::BillRow>, ProviderError> {
+        self.client
+            .bill(day, deadline)
+            .await
+            .map_err(|e| logged(&e))
+    }
+}
+
 /// What a Kling failure means for the caller (`docs/providers.md` §Errors and §Unknown outcomes).
 pub fn provider_error(e: &KlingError) -> ProviderError {
     let reason = e.to_string();

@@ -2,6 +2,7 @@
 //! API and the 2026 standard one, behind one provider adapter chosen by `KLING_API_STYLE`.
 
 pub mod adapter;
+mod bill;
 mod client;
 mod config;
 mod error;
