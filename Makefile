@@ -16,7 +16,7 @@ MOTO_PORT ?= 4566
 KLING_SIM_PORT ?= 9100
 export API_PORT MOTO_PORT KLING_SIM_PORT
 
-.PHONY: test demo dev lint build bench cost template-checks api-checks browser-checks browser-tools package deploy tools fuzz
+.PHONY: bills test demo dev lint build bench cost template-checks api-checks browser-checks browser-tools package deploy tools fuzz
 
 ## The project's own virtual environment, from pinned versions (moto, cfn-lint, SAM translator,
 ## cargo-lambda, schemathesis, the OpenAPI validator). Nothing relies on a tool already installed.
@@ -96,6 +96,12 @@ demo: tools build
 ## Keep the local stack running (API on 127.0.0.1:$(API_PORT)); prints a token.
 dev: tools build
 	$(BIN)/devstack up
+
+## The daily bill reconciliation, now, against the stack `make dev` keeps running: every provider
+## account's bill (provider-sim's, from the tasks it made) against our tasks of DAY (YYYY-MM-DD;
+## default today, as local tasks are today's). Prints the report; fails on a mismatch.
+bills: build
+	$(BIN)/devstack bills $(if $(DAY),--day $(DAY))
 
 lint: tools
 	$(CARGO) fmt --all -- --check

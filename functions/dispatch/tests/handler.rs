@@ -6,10 +6,10 @@ use std::time::Duration;
 use dispatch::{App, handle};
 use shared::domain::pace::Pace;
 use shared::domain::state::{TaskEvent, TaskPatch};
-use shared::domain::task::{Mode, Quality, Task, TaskStatus, VideoType};
+use shared::domain::task::{Task, TaskStatus};
 use shared::domain::timestamp::Timestamp;
 use shared::ports::{Capacity, GenerationTimes, Tasks};
-use shared::provider::{GenerationRequest, JobStatus, ModelChoice, ProviderError};
+use shared::provider::{GenerationRequest, JobStatus, ProviderError};
 use shared::testing::{FakeProvider, MemoryQueue, MemoryStore, seed_task, task_fixture};
 
 type TestApp = App<MemoryStore, FakeProvider, MemoryQueue, MemoryQueue>;

@@ -1,4 +1,4 @@
-//! A provider's bill against our tasks (`docs/providers.md` §The bill, for reconciling).
+//! A provider's bill against our tasks (`docs/providers.md` §Bills).
 //!
 //! The bill is asked for one UTC day of task creation per provider account; our side is every
 //! task that account took on that day and the days either side (a submit sent at 23:59:59.9

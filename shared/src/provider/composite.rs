@@ -214,7 +214,7 @@ impl ConfiguredProvider {
 }
 
 /// Kling's bill by job; fal's usage API is summed by endpoint and time bucket, with no request
-/// ids (`docs/providers.md` §The bill, for reconciling), so it has none here.
+/// ids (`docs/providers.md` §Bills), so it has none here.
 impl super::Bills for ConfiguredProvider {
     async fn bill(
         &self,

@@ -159,7 +159,7 @@ pub trait VideoProvider: Send + Sync {
     }
 }
 
-/// A provider account's bill (`docs/providers.md` §The bill, for reconciling).
+/// A provider account's bill (`docs/providers.md` §Bills).
 pub trait Bills: Send + Sync {
     /// The deductions for jobs `account` of `provider` created on `day`; `None` when that
     /// provider gives no bill by job.

@@ -21,16 +21,15 @@ pub struct FakeProvider {
     /// When set, the fake drops a queued job on cancel (as fal does); else it cannot cancel.
     pub cancelable: Arc<std::sync::atomic::AtomicBool>,
     /// Each account's bill (`set_bill`); an account with none has no bill by job.
-    bills: Arc<Mutex<HashMap<String, Result<Vec<crate::domain::bill::BillRow>, ProviderError>>>>,
+    bills: Arc<Mutex<HashMap<String, FakeBill>>>,
 }
+
+/// One account's bill as the fake answers it.
+type FakeBill = Result<Vec<crate::domain::bill::BillRow>, ProviderError>;
 
 impl FakeProvider {
     /// What `account`'s bill says (for any day), or that it cannot be read.
-    pub fn set_bill(
-        &self,
-        account: &str,
-        bill: Result<Vec<crate::domain::bill::BillRow>, ProviderError>,
-    ) {
+    pub fn set_bill(&self, account: &str, bill: FakeBill) {
         if let Ok(mut bills) = self.bills.lock() {
             bills.insert(account.into(), bill);
         }

@@ -70,6 +70,15 @@ enum Command {
     },
     /// Print a local bearer token for a user.
     Token { user: String },
+    /// Run the daily bill reconciliation now against a running stack (`make dev`) and print its
+    /// report; exits 1 when it found a mismatch.
+    Bills {
+        #[arg(long, env = "API_PORT", default_value_t = 9000)]
+        api_port: u16,
+        /// A UTC day (YYYY-MM-DD), or today: the local stack's tasks are today's.
+        #[arg(long, env = "DAY", default_value = "today")]
+        day: String,
+    },
     /// Start the stack, run a command with API_URL, SPEC_URL, API_TOKEN and API_TOKEN_PRO in its
     /// environment, stop the stack, and exit with the command's status.
     Exec {
@@ -166,6 +175,26 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
         Command::Token { user } => {
             println!("{}", mint_token(&user)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bills { api_port, day } => {
+            let report = devstack::invoker::Invoker::new(format!("http://127.0.0.1:{api_port}"))
+                .invoke(
+                    "reconcile",
+                    &serde_json::json!({"job": "bills", "day": day}),
+                )
+                .await
+                .map_err(|e| devstack::DevError::Process(format!("reconcile: {e}")))?;
+            let report: serde_json::Value = serde_json::from_slice(&report).unwrap_or_default();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            let clean = report["mismatches"].as_u64() == Some(0);
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Up(args) => {
             let stack = Stack::start(options(&args)?).await?;

@@ -309,7 +309,10 @@ impl Stack {
                             invoker.clone(),
                         )));
                     }
-                    EventDef::Schedule { .. } => {
+                    // A job with its own payload (the daily bill reconciliation) runs on
+                    // demand here (`make bills`), not every few seconds.
+                    EventDef::Schedule { input: Some(_), .. } => {}
+                    EventDef::Schedule { input: None, .. } => {
                         tasks.push(tokio::spawn(schedule::run(
                             def.name.clone(),
                             opts.schedule_every,

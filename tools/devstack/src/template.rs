@@ -39,6 +39,8 @@ pub enum EventDef {
     },
     Schedule {
         expression: String,
+        /// The schedule's fixed payload (`Input`), when it sends one instead of the event.
+        input: Option<String>,
     },
     /// A DynamoDB stream (`Stream: !GetAtt Table.StreamArn`).
     Stream {
@@ -219,6 +221,7 @@ impl Template {
                         }
                         Some("Schedule") => events.push(EventDef::Schedule {
                             expression: field("Schedule").unwrap_or_default(),
+                            input: field("Input"),
                         }),
                         _ => {}
                     }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Api, fast_retries, plans_with, store, t2v, wait_terminal_in_table};
+use common::{Api, fast_retries, pool_plan, store, t2v, wait_terminal_in_table};
 use serde_json::json;
 use shared::domain::task::TaskStatus;
 use shared::ports::{Accounts, LedgerKind};
@@ -126,16 +126,6 @@ async fn create_many(
         ids.push(task["id"].as_str().unwrap().to_string());
     }
     ids
-}
-
-/// A plan with room for every task at once (`pool`), waiting up to 240 s.
-fn pool_plan() -> (String, String) {
-    let plan = json!({"priority": 1, "max_queue_seconds": 240,
-        "qualities": ["draft", "standard", "pro"], "model_overrides": [],
-        "max_duration_seconds": 10, "max_concurrent_tasks": 50, "daily_cost_units": 100000,
-        "suspend_after_violations": 3, "violation_window_seconds": 3600,
-        "suspension_seconds": 60});
-    ("PLANS_JSON".into(), plans_with(&[("pool", plan)]))
 }
 
 async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {

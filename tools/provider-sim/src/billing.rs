@@ -1,7 +1,7 @@
-//! Kling's bill, `POST /account/billing/balance` (`docs/providers.md` §The bill, for
-//! reconciling), served from the tasks this simulator made: one row per finished video of the
-//! caller's account, none for a failed one, and the injected mistakes of `[sim:bill-failed]`
-//! and `[sim:bill-twice]` so a reconciliation can find a real mismatch.
+//! Kling's bill, `POST /account/billing/balance` (`docs/providers.md` §Bills), served from the
+//! tasks this simulator made: one row per finished video of the caller's account, none for a
+//! failed one, and the injected mistakes of `[sim:bill-failed]` and `[sim:bill-twice]` so a
+//! reconciliation can find a real mismatch.
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
-//! Kling's bill: `POST /account/billing/balance` (`docs/providers.md` §The bill, for
-//! reconciling), read one UTC day of task creation at a time, page by page.
+//! Kling's bill: `POST /account/billing/balance` (`docs/providers.md` §Bills), read one UTC
+//! day of task creation at a time, page by page.
 
 use serde::{Deserialize, Serialize};
 

@@ -44,6 +44,16 @@ pub fn plans_with(extra: &[(&str, Value)]) -> String {
     plans.to_string()
 }
 
+/// A plan with room for every task at once (`pool`), waiting up to 240 s.
+pub fn pool_plan() -> (String, String) {
+    let plan = json!({"priority": 1, "max_queue_seconds": 240,
+        "qualities": ["draft", "standard", "pro"], "model_overrides": [],
+        "max_duration_seconds": 10, "max_concurrent_tasks": 50, "daily_cost_units": 100000,
+        "suspend_after_violations": 3, "violation_window_seconds": 3600,
+        "suspension_seconds": 60});
+    ("PLANS_JSON".into(), plans_with(&[("pool", plan)]))
+}
+
 /// Fast Kling retries, so fault tests do not wait on production backoff.
 pub fn fast_retries() -> Vec<(String, String)> {
     vec![
