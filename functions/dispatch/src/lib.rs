@@ -20,13 +20,13 @@ use shared::domain::breaker::{BreakerPolicy, is_open};
 use shared::domain::pace::{self, Pace};
 use shared::domain::pool::{Account, Pool};
 use shared::domain::state::{TaskEvent, TaskPatch, event_for};
-use shared::domain::task::Task;
+use shared::domain::task::{Task, TaskId};
 use shared::domain::timestamp::Timestamp;
 use shared::lifecycle::fail::{Failure, fail_and_refund};
 use shared::lifecycle::sync::{SyncOutcome, SyncPolicy, lookup_of, sync_tasks};
 use shared::ports::{
-    Breakers, Capacity, DispatchNudge, FinalizeQueue, GenerationTimes, ReconcileIndex, StoreError,
-    Tasks, WaitingLine, WakeClaims,
+    Breakers, Capacity, DispatchNudge, FinalizeQueue, GenerationTimes, LineState, LineStates,
+    ReconcileIndex, StoreError, Tasks, WaitingLine, WakeClaims,
 };
 use shared::provider::{Deadline, ProviderError, ProviderJob, VideoProvider};
 
@@ -35,11 +35,25 @@ use seats::Seats;
 /// What dispatch needs of the table: tasks, the provider's slots, the waiting line, and for
 /// the slot holders' lookups the check claims and the models' generation times.
 pub trait Store:
-    Tasks + Capacity + WaitingLine + Breakers + ReconcileIndex + GenerationTimes + WakeClaims
+    Tasks
+    + Capacity
+    + WaitingLine
+    + Breakers
+    + LineStates
+    + ReconcileIndex
+    + GenerationTimes
+    + WakeClaims
 {
 }
 impl<T> Store for T where
-    T: Tasks + Capacity + WaitingLine + Breakers + ReconcileIndex + GenerationTimes + WakeClaims
+    T: Tasks
+        + Capacity
+        + WaitingLine
+        + Breakers
+        + LineStates
+        + ReconcileIndex
+        + GenerationTimes
+        + WakeClaims
 {
 }
 
@@ -165,31 +179,20 @@ async fn serve_line<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     provider: &'static str,
     report: &mut DispatchReport,
 ) {
-    let mut held = Vec::new();
-    for account in app.pool.of(provider) {
-        let key = account.slot_key();
-        match repair_slots(app, &key).await {
-            Ok((freed, holding)) => {
-                report.slots_repaired += freed;
-                report.holding += holding;
-                held.push((key, holding));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, account = %account.name, "could not repair slots");
-                report.errors += 1;
-            }
-        }
-    }
     let secs = shared::domain::timestamp::unix_seconds(Timestamp::now().datetime());
-    let count = |key: &str| held.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
-    let mut seats = match Seats::read(&app.store, &app.pool, provider, count, secs).await {
-        Ok(seats) => seats,
+    let keys: Vec<String> = app.pool.of(provider).map(Account::slot_key).collect();
+    let health: Vec<String> = keys.iter().map(|k| seats::health_key(k)).collect();
+    let state = match app.store.line_state(&health, &keys).await {
+        Ok(state) => state,
         Err(e) => {
-            tracing::error!(error = %e, "could not read the accounts' health");
+            tracing::error!(error = %e, "could not read the accounts' slots and health");
             report.errors += 1;
             return;
         }
     };
+    let held = repair_all(app, &keys, &state, report).await;
+    let count = |key: &str| held.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
+    let mut seats = Seats::from_state(&app.pool, provider, &state, count, secs);
     let line = match app.store.waiting(provider, BATCH).await {
         Ok(line) => line,
         Err(e) => {
@@ -277,6 +280,46 @@ async fn wake_again<S: Store, P, D: DispatchNudge, Q>(
     }
 }
 
+/// Every account's slot repair, from one read of all their holders' tasks; the slots each
+/// still holds (an account whose repair failed is left out: it counts as empty this run).
+async fn repair_all<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
+    keys: &[String],
+    state: &LineState,
+    report: &mut DispatchReport,
+) -> Vec<(String, u32)> {
+    let ids: Vec<TaskId> = keys
+        .iter()
+        .flat_map(|k| state.holders(k).to_vec())
+        .collect();
+    let tasks = match ids.is_empty() {
+        true => Vec::new(),
+        false => match app.store.tasks_named(&ids).await {
+            Ok(tasks) => tasks,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the slot holders");
+                report.errors += 1;
+                return Vec::new();
+            }
+        },
+    };
+    let mut held = Vec::new();
+    for key in keys {
+        match repair_slots(app, key, state.holders(key), &tasks).await {
+            Ok((freed, holding)) => {
+                report.slots_repaired += freed;
+                report.holding += holding;
+                held.push((key.clone(), holding));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, slots = %key, "could not repair slots");
+                report.errors += 1;
+            }
+        }
+    }
+    held
+}
+
 /// Slots go back to the pool once their holder no longer holds one: the provider is done with
 /// it (a terminal or `FINALIZING` write) or it never got as far as a submit (a crash between
 /// taking the slot and claiming the submit). Holders past their model's expected generation
@@ -285,23 +328,24 @@ async fn wake_again<S: Store, P, D: DispatchNudge, Q>(
 async fn repair_slots<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
     slots: &str,
+    holders: &[TaskId],
+    tasks: &[Task],
 ) -> Result<(u32, u32), StoreError> {
     let now = Timestamp::now();
     let (mut repaired, mut due, mut paces) = (0, Vec::new(), Vec::new());
-    let holders = app.store.slot_holders(slots).await?;
     let held = holders.len() as u32;
     for id in holders {
-        match app.store.get_task(&id).await? {
+        match tasks.iter().find(|t| t.id == *id) {
             // Younger than the floor: not due whatever was learned (no read for it).
-            Some(task) if task.holds_slot() && !pace::due(&task, app.pace.floor, now) => {}
+            Some(task) if task.holds_slot() && !pace::due(task, app.pace.floor, now) => {}
             Some(task) if task.holds_slot() => {
-                let after = ask_after(app, &mut paces, &task, now).await;
-                if pace::due(&task, after, now) {
-                    due.push(task);
+                let after = ask_after(app, &mut paces, task, now).await;
+                if pace::due(task, after, now) {
+                    due.push(task.clone());
                 }
             }
             _ => {
-                app.store.release_slot(slots, &id).await?;
+                app.store.release_slot(slots, id).await?;
                 repaired += 1;
             }
         }

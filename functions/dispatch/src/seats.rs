@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use shared::domain::breaker::{BreakerPolicy, is_open};
 use shared::domain::pool::{Account, Pool, candidates};
-use shared::ports::{Breakers, StoreError};
+use shared::ports::{Breakers, LineState};
 
 /// The breaker item that says whether an account is in rotation.
 pub fn health_key(slot_key: &str) -> String {
@@ -35,27 +35,28 @@ pub struct Seats<'a> {
 }
 
 impl<'a> Seats<'a> {
-    /// The provider's accounts as the table has them now (`held` from the slot repair).
-    pub async fn read<S: Breakers>(
-        store: &S,
+    /// The provider's accounts as the run read them (`held` from the slot repair).
+    pub fn from_state(
         pool: &'a Pool,
         provider: &'a str,
+        state: &LineState,
         held: impl Fn(&str) -> u32,
         now: i64,
-    ) -> Result<Seats<'a>, StoreError> {
-        let mut seats = Vec::new();
-        for account in pool.of(provider) {
-            let key = account.slot_key();
-            let health = store.breaker(&health_key(&key)).await?;
-            let held = held(&key);
-            seats.push(Seat {
-                account,
-                held,
-                out: is_open(health, now),
-                refusals: health.failures,
-            });
-        }
-        Ok(Seats { seats })
+    ) -> Seats<'a> {
+        let seats = pool
+            .of(provider)
+            .map(|account| {
+                let key = account.slot_key();
+                let health = state.breaker(&health_key(&key));
+                Seat {
+                    account,
+                    held: held(&key),
+                    out: is_open(health, now),
+                    refusals: health.failures,
+                }
+            })
+            .collect();
+        Seats { seats }
     }
 
     /// Accounts with a free slot for `model`, best first (`pool::candidates`).

@@ -31,6 +31,41 @@ pub trait Capacity: Send + Sync {
     ) -> impl Future<Output = Result<Vec<crate::domain::task::TaskId>, StoreError>> + Send;
 }
 
+/// What one dispatch run reads before serving a provider's line.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LineState {
+    /// The breakers asked for, by key (closed when never written).
+    pub breakers: std::collections::HashMap<String, crate::domain::breaker::BreakerState>,
+    /// The holders of each capacity item asked for, by slot key.
+    pub holders: std::collections::HashMap<String, Vec<crate::domain::task::TaskId>>,
+}
+
+impl LineState {
+    pub fn breaker(&self, key: &str) -> crate::domain::breaker::BreakerState {
+        self.breakers.get(key).copied().unwrap_or_default()
+    }
+
+    pub fn holders(&self, slot_key: &str) -> &[crate::domain::task::TaskId] {
+        self.holders.get(slot_key).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A run's reads in as few round trips as the table allows: the breakers and capacity items
+/// together, then the slot holders' tasks together (strongly consistent, as the single reads).
+pub trait LineStates: Send + Sync {
+    fn line_state(
+        &self,
+        breakers: &[String],
+        slots: &[String],
+    ) -> impl Future<Output = Result<LineState, StoreError>> + Send;
+
+    /// The tasks named that exist.
+    fn tasks_named(
+        &self,
+        ids: &[crate::domain::task::TaskId],
+    ) -> impl Future<Output = Result<Vec<Task>, StoreError>> + Send;
+}
+
 /// Tasks waiting for a provider's capacity, in submission order: priority lane, then age.
 pub trait WaitingLine: Send + Sync {
     fn waiting(

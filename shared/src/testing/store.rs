@@ -415,6 +415,35 @@ impl crate::ports::Capacity for MemoryStore {
     }
 }
 
+/// The single reads, one after another (the memory store has no round trips to save).
+impl crate::ports::LineStates for MemoryStore {
+    async fn line_state(
+        &self,
+        breakers: &[String],
+        slots: &[String],
+    ) -> Result<crate::ports::LineState, StoreError> {
+        use crate::ports::{Breakers, Capacity};
+        let mut state = crate::ports::LineState::default();
+        for key in breakers {
+            state.breakers.insert(key.clone(), self.breaker(key).await?);
+        }
+        for key in slots {
+            state
+                .holders
+                .insert(key.clone(), self.slot_holders(key).await?);
+        }
+        Ok(state)
+    }
+
+    async fn tasks_named(&self, ids: &[TaskId]) -> Result<Vec<Task>, StoreError> {
+        let t = self.read()?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| t.tasks.get(id).cloned())
+            .collect())
+    }
+}
+
 impl crate::ports::WakeClaims for MemoryStore {
     async fn claim_wake(&self, at: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
         let mut t = self.write()?;

@@ -50,6 +50,101 @@ impl crate::ports::Breakers for DynamoTaskStore {
     }
 }
 
+/// BatchGetItem's limit per request.
+const BATCH_KEYS: usize = 100;
+
+impl DynamoTaskStore {
+    /// The items at these keys that exist, strongly consistent, in one request per 100 keys
+    /// (and again for any the table left unprocessed).
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(BATCH_KEYS) {
+            let mut pending = Some(
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Backend(Box::new(e)))?,
+            );
+            while let Some(request) = pending.take() {
+                let got = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                out.extend(
+                    got.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                pending = got
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn key_of(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn text(item: &Item, name: &str) -> String {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+impl crate::ports::LineStates for DynamoTaskStore {
+    async fn line_state(
+        &self,
+        breakers: &[String],
+        slots: &[String],
+    ) -> Result<crate::ports::LineState, StoreError> {
+        let keys = breakers
+            .iter()
+            .map(|b| key_of(breaker_pk(b), "STATE"))
+            .chain(slots.iter().map(|k| key_of(capacity_pk(k), "SLOTS")))
+            .collect();
+        let mut state = crate::ports::LineState::default();
+        for key in slots {
+            state.holders.insert(key.clone(), Vec::new());
+        }
+        for item in self.batch_get(keys).await? {
+            let pk = text(&item, "pk");
+            if let Some(key) = pk.strip_prefix("BREAKER#") {
+                let key = key.to_string();
+                state.breakers.insert(key, from_item(item)?);
+            } else if let Some(key) = pk.strip_prefix("CAPACITY#") {
+                let holders = item
+                    .get("holders")
+                    .and_then(|h| h.as_ss().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                state.holders.insert(
+                    key.to_string(),
+                    holders.into_iter().map(TaskId::from).collect(),
+                );
+            }
+        }
+        Ok(state)
+    }
+
+    async fn tasks_named(&self, ids: &[TaskId]) -> Result<Vec<Task>, StoreError> {
+        let keys = ids.iter().map(|id| key_of(task_pk(id), "TASK")).collect();
+        self.batch_get(keys)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<TaskItem>(item).map(|i| i.task))
+            .collect()
+    }
+}
+
 pub(super) fn capacity_pk(provider: &str) -> String {
     format!("CAPACITY#{provider}")
 }
