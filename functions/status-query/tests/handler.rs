@@ -80,6 +80,27 @@ async fn finished(app: &TestApp, id: &str) {
     app.store.apply(id, TaskEvent::Stored, patch).await.unwrap();
 }
 
+/// A finished task is read with one `GetItem` and no index `Query`; only a task waiting for
+/// capacity asks how many are ahead of it.
+#[tokio::test]
+async fn only_a_waiting_task_costs_a_query() {
+    use std::sync::atomic::Ordering;
+    let app = app();
+    finished(&app, "t-done").await;
+    seed_task(&app.store, &task_fixture("t-wait", "alice", "fake"), None).await;
+    let before = app.store.queries.load(Ordering::Relaxed);
+    let done = send(&app, get("t-done")).await;
+    assert_eq!(done.2["status"], "SUCCEEDED");
+    assert_eq!(
+        app.store.queries.load(Ordering::Relaxed),
+        before,
+        "no Query"
+    );
+    let waiting = send(&app, get("t-wait")).await;
+    assert!(waiting.2["queue"].is_object(), "{}", waiting.2);
+    assert_eq!(app.store.queries.load(Ordering::Relaxed), before + 1);
+}
+
 #[tokio::test]
 async fn an_unfinished_task_has_an_etag_and_a_polling_hint() {
     let app = app();

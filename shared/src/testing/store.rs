@@ -58,6 +58,9 @@ pub(super) struct Tables {
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
     pub fail_writes: Arc<std::sync::atomic::AtomicBool>,
+    /// Reads the DynamoDB store answers with a `Query` (index reads: lists, the waiting line,
+    /// the reconcile index), counted so a test can show a path makes none.
+    pub queries: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl MemoryStore {
@@ -265,6 +268,8 @@ impl Tasks for MemoryStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<TaskPage, StoreError> {
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let after = match cursor {
             None => None,
             Some(c) => Some(
@@ -488,6 +493,8 @@ impl crate::ports::GenerationTimes for MemoryStore {
 
 impl crate::ports::WaitingLine for MemoryStore {
     async fn waiting(&self, provider: &str, limit: u32) -> Result<Vec<Task>, StoreError> {
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let t = self.read()?;
         let source: Vec<&Task> = match &t.stale_line {
             Some(copies) => copies.iter().collect(),
@@ -504,6 +511,8 @@ impl crate::ports::WaitingLine for MemoryStore {
     }
 
     async fn waiting_ahead(&self, task: &Task) -> Result<u32, StoreError> {
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = crate::ports::waiting_key(task);
         let t = self.read()?;
         Ok(t.tasks
@@ -549,6 +558,8 @@ impl crate::ports::BillIndex for MemoryStore {
 
 impl ReconcileIndex for MemoryStore {
     async fn stale_tasks(&self, cutoff: Timestamp, limit: u32) -> Result<Vec<Task>, StoreError> {
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let t = self.read()?;
         let mut stale: Vec<Task> = t
             .tasks
