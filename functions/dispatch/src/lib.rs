@@ -111,6 +111,36 @@ pub struct App<S, P, D, Q> {
     pub pace: Pace,
     /// A task unfinished this long after creation fails (and is refunded).
     pub hard_timeout: Duration,
+    /// What was learned of each model's pace, kept across runs for the recheck window.
+    pub paces: PaceCache,
+}
+
+/// Learned paces by provider and model, each with when it was read: runs come every second
+/// or so while tasks are held, and a pace moves over an hour, not a second.
+#[derive(Default)]
+pub struct PaceCache(std::sync::Mutex<Vec<(String, String, std::time::Instant, Duration)>>);
+
+impl PaceCache {
+    fn get(&self, provider: &str, model: &str, within: Duration) -> Option<Duration> {
+        let cached = self.0.lock().ok()?;
+        cached
+            .iter()
+            .find(|(p, m, at, _)| p == provider && m == model && at.elapsed() < within)
+            .map(|(.., after)| *after)
+    }
+
+    fn put(&self, provider: &str, model: &str, after: Duration) {
+        if let Ok(mut cached) = self.0.lock() {
+            cached.retain(|(p, m, ..)| !(p == provider && m == model));
+            let entry = (
+                provider.into(),
+                model.into(),
+                std::time::Instant::now(),
+                after,
+            );
+            cached.push(entry);
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -354,7 +384,8 @@ async fn repair_slots<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     Ok((freed, held.saturating_sub(freed)))
 }
 
-/// When a task of this model is worth asking about, learned once per run and model.
+/// When a task of this model is worth asking about: learned once per run and model, and
+/// read again only after the recheck window (`PaceCache`).
 async fn ask_after<S: Store, P, D, Q>(
     app: &App<S, P, D, Q>,
     paces: &mut Vec<(String, Duration)>,
@@ -363,6 +394,10 @@ async fn ask_after<S: Store, P, D, Q>(
 ) -> Duration {
     if let Some((_, after)) = paces.iter().find(|(m, _)| *m == task.model) {
         return *after;
+    }
+    if let Some(after) = app.paces.get(&task.provider, &task.model, app.pace.recheck) {
+        paces.push((task.model.clone(), after));
+        return after;
     }
     let times = app
         .store
@@ -373,6 +408,7 @@ async fn ask_after<S: Store, P, D, Q>(
             Default::default()
         });
     let after = app.pace.ask_after(&times);
+    app.paces.put(&task.provider, &task.model, after);
     paces.push((task.model.clone(), after));
     after
 }
@@ -736,4 +772,31 @@ async fn fail<S: Store, P, D, Q>(
     };
     fail_and_refund(&app.store, "dispatch", task, failure, TaskPatch::default()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod pace_cache_tests {
+    use super::*;
+
+    #[test]
+    fn a_learned_pace_is_kept_for_the_recheck_window_only() {
+        let cache = PaceCache::default();
+        cache.put("kling", "kling-v3", Duration::from_secs(90));
+        let table = [
+            ("kling", "kling-v3", Duration::from_secs(15), Some(90)),
+            ("kling", "kling-v3", Duration::ZERO, None),
+            ("kling", "kling-v2-6", Duration::from_secs(15), None),
+            ("fal", "kling-v3", Duration::from_secs(15), None),
+        ];
+        for (provider, model, within, want) in table {
+            let got = cache.get(provider, model, within).map(|d| d.as_secs());
+            assert_eq!(got, want, "{provider}/{model} within {within:?}");
+        }
+        cache.put("kling", "kling-v3", Duration::from_secs(40));
+        assert_eq!(
+            cache.get("kling", "kling-v3", Duration::from_secs(15)),
+            Some(Duration::from_secs(40)),
+            "replaced, not duplicated"
+        );
+    }
 }

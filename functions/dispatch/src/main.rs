@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
         breaker: s.breaker,
         account_probe: s.account_probe,
         pace: s.pace,
+        paces: Default::default(),
         hard_timeout: s.hard_timeout,
     }));
     lambda_runtime::run(service_fn(

@@ -32,6 +32,7 @@ fn app(capacity: u32) -> TestApp {
             fallback: Duration::from_secs(3600),
             recheck: Duration::ZERO,
         },
+        paces: Default::default(),
         hard_timeout: Duration::from_secs(3 * 3600),
     }
 }
