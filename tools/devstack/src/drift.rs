@@ -182,14 +182,23 @@ pub fn check(template: &Template, exp: &Expectations) -> Vec<String> {
     if !template.reports_batch_item_failures("finalize") {
         problems.push("finalize's SQS event does not report batch item failures".into());
     }
-    let scheduled = defs.iter().any(|d| {
-        d.name == "reconcile"
-            && d.events
-                .iter()
-                .any(|e| matches!(e, EventDef::Schedule { .. }))
-    });
-    if !scheduled {
+    // The sweep's schedule sends the scheduled event; the bill job's sends its own payload.
+    let schedule = |bills: bool| {
+        defs.iter().any(|d| {
+            d.name == "reconcile"
+                && d.events.iter().any(|e| match e {
+                    EventDef::Schedule { input, .. } => {
+                        input.as_deref().is_some_and(|i| i.contains("\"bills\"")) == bills
+                    }
+                    _ => false,
+                })
+        })
+    };
+    if !schedule(false) {
         problems.push("reconcile has no schedule".into());
+    }
+    if !schedule(true) {
+        problems.push("reconcile has no bill schedule ({\"job\": \"bills\"})".into());
     }
     problems
 }

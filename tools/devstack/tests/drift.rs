@@ -130,6 +130,11 @@ fn every_kind_of_removal_is_caught() {
             "reconcile has no schedule",
         ),
         (
+            "            Input: '{\"job\": \"bills\"}'\n",
+            "",
+            "reconcile has no bill schedule",
+        ),
+        (
             "      CodeUri: ../target/lambda/reconcile/bootstrap.zip\n",
             "      CodeUri: ../target/lambda/sweeper/bootstrap.zip\n",
             "function reconcile is not in the template",
