@@ -9,63 +9,9 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use time::{Date, Duration, OffsetDateTime};
 
 use crate::domain::task::{CostUnits, TaskId, TaskStatus};
-
-/// One UTC day, the unit a bill is read and reported in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Day(Date);
-
-impl Day {
-    pub fn of(t: OffsetDateTime) -> Self {
-        Self(t.date())
-    }
-
-    /// `YYYY-MM-DD`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let fmt = time::macros::format_description!("[year]-[month]-[day]");
-        Date::parse(s, &fmt).ok().map(Self)
-    }
-
-    /// The day before `now`'s: the last one whose bill is complete.
-    pub fn yesterday(now: OffsetDateTime) -> Self {
-        Self(now.date() - Duration::days(1))
-    }
-
-    pub fn neighbours(self) -> [Day; 3] {
-        [
-            Self(self.0 - Duration::days(1)),
-            self,
-            Self(self.0 + Duration::days(1)),
-        ]
-    }
-
-    /// The day as a half-open range of Unix milliseconds, as Kling's bill filters take it.
-    pub fn unix_ms(self) -> (i64, i64) {
-        let start = self.0.midnight().assume_utc().unix_timestamp() * 1000;
-        (start, start + 86_400_000)
-    }
-}
-
-impl std::fmt::Display for Day {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let d = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}",
-            d.year(),
-            u8::from(d.month()),
-            d.day()
-        )
-    }
-}
-
-impl Serialize for Day {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+pub use crate::domain::timestamp::Day;
 
 /// One deduction on the provider's bill.
 #[derive(Debug, Clone, PartialEq)]

@@ -408,8 +408,8 @@ impl Task {
 
     /// The UTC day its provider took it (its submit; its creation for tasks made before submits
     /// were stamped): the day the provider's bill lists it under.
-    pub fn bill_day(&self) -> crate::domain::bill::Day {
-        crate::domain::bill::Day::of(self.submitted_at.unwrap_or(self.created_at).datetime())
+    pub fn bill_day(&self) -> crate::domain::timestamp::Day {
+        crate::domain::timestamp::Day::of(self.submitted_at.unwrap_or(self.created_at).datetime())
     }
 
     /// The capacity item its slot is in (`domain::pool`).
