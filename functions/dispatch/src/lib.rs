@@ -113,6 +113,32 @@ pub struct App<S, P, D, Q> {
     pub hard_timeout: Duration,
     /// What was learned of each model's pace, kept across runs for the recheck window.
     pub paces: PaceCache,
+    /// Which slot holders this process read, and when.
+    pub holders_read: HolderReads,
+}
+
+/// When each slot holder's task was last read by this process. A run reads the holders only
+/// when one of them was not read within the recheck window: the normal path frees a slot with
+/// its holder's terminal write, repair is for the crash that skipped it (found within the
+/// window), and a holder is looked up at most once per window anyway.
+#[derive(Default)]
+pub struct HolderReads(std::sync::Mutex<Vec<(TaskId, std::time::Instant)>>);
+
+impl HolderReads {
+    fn all_fresh(&self, ids: &[TaskId], within: Duration) -> bool {
+        let Ok(read) = self.0.lock() else {
+            return false;
+        };
+        let fresh = |id: &TaskId| read.iter().any(|(r, at)| r == id && at.elapsed() < within);
+        ids.iter().all(fresh)
+    }
+
+    fn read_now(&self, ids: &[TaskId]) {
+        if let Ok(mut read) = self.0.lock() {
+            let now = std::time::Instant::now();
+            *read = ids.iter().map(|id| (id.clone(), now)).collect();
+        }
+    }
 }
 
 /// Learned paces by provider and model, each with when it was read: runs come every second
@@ -162,6 +188,9 @@ pub struct DispatchReport {
     /// own wake-up; not part of the report).
     #[serde(skip)]
     pub holding: u32,
+    /// When the pending wake-up is due, as the run's last read of its line saw it.
+    #[serde(skip)]
+    pub wake_pending: Option<Timestamp>,
     pub errors: u32,
 }
 
@@ -220,6 +249,7 @@ async fn serve_line<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
             return;
         }
     };
+    report.wake_pending = state.wake_at;
     let held = repair_all(app, &keys, &state, report).await;
     let count = |key: &str| held.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
     let mut seats = Seats::from_state(&app.pool, provider, &state, count, secs);
@@ -299,6 +329,10 @@ async fn wake_again<S: Store, P, D: DispatchNudge, Q>(
         _ => AGAIN_AFTER,
     };
     let now = Timestamp::now();
+    // Another run's wake-up is still to come: the claim would be refused.
+    if report.wake_pending.is_some_and(|at| at > now) {
+        return;
+    }
     match app.store.claim_wake(now + delay, now).await {
         Ok(false) => return,
         Ok(true) => {}
@@ -322,10 +356,18 @@ async fn repair_all<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
         .iter()
         .flat_map(|k| state.holders(k).to_vec())
         .collect();
+    if app.holders_read.all_fresh(&ids, app.pace.recheck) {
+        let count = |k: &String| (k.clone(), state.holders(k).len() as u32);
+        report.holding += ids.len() as u32;
+        return keys.iter().map(count).collect();
+    }
     let tasks = match ids.is_empty() {
         true => Vec::new(),
         false => match app.store.tasks_named(&ids).await {
-            Ok(tasks) => tasks,
+            Ok(tasks) => {
+                app.holders_read.read_now(&ids);
+                tasks
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not read the slot holders");
                 report.errors += 1;

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
         account_probe: s.account_probe,
         pace: s.pace,
         paces: Default::default(),
+        holders_read: Default::default(),
         hard_timeout: s.hard_timeout,
     }));
     lambda_runtime::run(service_fn(

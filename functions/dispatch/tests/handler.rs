@@ -33,6 +33,7 @@ fn app(capacity: u32) -> TestApp {
             recheck: Duration::ZERO,
         },
         paces: Default::default(),
+        holders_read: Default::default(),
         hard_timeout: Duration::from_secs(3 * 3600),
     }
 }
@@ -542,4 +543,61 @@ async fn an_account_out_of_rotation_is_probed_after_its_quiet_period_and_comes_b
     // (The fake keeps the submits it answered: main's refusal is not among them.)
     let accounts: Vec<String> = placed(&app).into_iter().map(|(_, a)| a).collect();
     assert_eq!(accounts, ["b", "main", "main"]);
+}
+
+fn count(counter: &std::sync::atomic::AtomicU32) -> u32 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The holders' tasks are read when one of them was not read within the recheck window: a
+/// release lost after its holder's terminal write is found within the window, not at once.
+#[tokio::test]
+async fn holders_read_within_the_recheck_window_are_not_read_again() {
+    let mut app = app(1);
+    app.pace.recheck = Duration::from_millis(400);
+    waiting(&app, "first", "alice", 1, 60).await;
+    assert_eq!(handle(&app).await.submitted, 1);
+    assert_eq!(count(&app.store.holder_reads), 0, "no holders yet");
+    waiting(&app, "second", "alice", 1, 50).await;
+    // A holder this process has not read: read.
+    assert_eq!(handle(&app).await.submitted, 0);
+    assert_eq!(count(&app.store.holder_reads), 1);
+    // Done, but its slot's release was lost; within the window nobody notices.
+    app.store
+        .apply("first", TaskEvent::ProviderSucceeded, TaskPatch::default())
+        .await
+        .unwrap();
+    let report = handle(&app).await;
+    assert_eq!((report.slots_repaired, report.submitted), (0, 0));
+    assert_eq!(count(&app.store.holder_reads), 1, "read within the window");
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let report = handle(&app).await;
+    assert_eq!((report.slots_repaired, report.submitted), (1, 1));
+    assert_eq!(count(&app.store.holder_reads), 2);
+}
+
+/// A wake-up another run claimed, seen in the run's one read of its line, is not claimed
+/// again (the claim would be refused: a round trip for nothing).
+#[tokio::test]
+async fn a_pending_wake_up_seen_in_the_line_read_is_not_claimed_again() {
+    let mut app = app(1);
+    app.pace.recheck = Duration::from_secs(15);
+    waiting(&app, "a", "alice", 1, 60).await;
+    waiting(&app, "b", "alice", 1, 50).await;
+    handle(&app).await;
+    assert_eq!(count(&app.store.wake_claims), 1);
+    for _ in 0..3 {
+        assert_eq!(handle(&app).await.waiting, 1);
+    }
+    assert_eq!(
+        count(&app.store.wake_claims),
+        1,
+        "the wake-up is still pending"
+    );
+    assert_eq!(*app.nudge.nudges.lock().unwrap(), [Duration::from_secs(1)]);
+    // Its time has come (the woken run): claimed and sent again.
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    handle(&app).await;
+    assert_eq!(count(&app.store.wake_claims), 2);
+    assert_eq!(app.nudge.nudges.lock().unwrap().len(), 2);
 }

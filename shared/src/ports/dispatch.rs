@@ -38,6 +38,8 @@ pub struct LineState {
     pub breakers: std::collections::HashMap<String, crate::domain::breaker::BreakerState>,
     /// The holders of each capacity item asked for, by slot key.
     pub holders: std::collections::HashMap<String, Vec<crate::domain::task::TaskId>>,
+    /// When the pending wake-up is due (`WakeClaims`), if one was ever claimed.
+    pub wake_at: Option<crate::domain::timestamp::Timestamp>,
 }
 
 impl LineState {
@@ -50,8 +52,9 @@ impl LineState {
     }
 }
 
-/// A run's reads in as few round trips as the table allows: the breakers and capacity items
-/// together, then the slot holders' tasks together (strongly consistent, as the single reads).
+/// A run's reads in as few round trips as the table allows: the breakers, capacity items and
+/// the pending wake-up together, then the slot holders' tasks together (strongly consistent,
+/// as the single reads).
 pub trait LineStates: Send + Sync {
     fn line_state(
         &self,

@@ -61,6 +61,10 @@ pub struct MemoryStore {
     /// Reads the DynamoDB store answers with a `Query` (index reads: lists, the waiting line,
     /// the reconcile index), counted so a test can show a path makes none.
     pub queries: Arc<std::sync::atomic::AtomicU32>,
+    /// Reads of the slot holders' tasks (one `BatchGetItem` each in DynamoDB).
+    pub holder_reads: Arc<std::sync::atomic::AtomicU32>,
+    /// Wake-up claims tried (one conditional `UpdateItem` each).
+    pub wake_claims: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl MemoryStore {
@@ -437,10 +441,13 @@ impl crate::ports::LineStates for MemoryStore {
                 .holders
                 .insert(key.clone(), self.slot_holders(key).await?);
         }
+        state.wake_at = self.read()?.wake_at;
         Ok(state)
     }
 
     async fn tasks_named(&self, ids: &[TaskId]) -> Result<Vec<Task>, StoreError> {
+        self.holder_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let t = self.read()?;
         Ok(ids
             .iter()
@@ -451,6 +458,8 @@ impl crate::ports::LineStates for MemoryStore {
 
 impl crate::ports::WakeClaims for MemoryStore {
     async fn claim_wake(&self, at: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
+        self.wake_claims
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut t = self.write()?;
         if t.wake_at.is_some_and(|w| w > now) {
             return Ok(false);

@@ -68,6 +68,7 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
         account_probe: Duration::from_secs(60),
         pace: shared::domain::pace::Pace::from_source(&none).unwrap(),
         paces: Default::default(),
+        holders_read: Default::default(),
         hard_timeout: Duration::from_secs(3 * 3600),
     };
     let receiver = webhook_receiver::App {

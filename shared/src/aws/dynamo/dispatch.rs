@@ -110,6 +110,7 @@ impl crate::ports::LineStates for DynamoTaskStore {
             .iter()
             .map(|b| key_of(breaker_pk(b), "STATE"))
             .chain(slots.iter().map(|k| key_of(capacity_pk(k), "SLOTS")))
+            .chain([key_of(WAKE_PK.into(), "WAKE")])
             .collect();
         let mut state = crate::ports::LineState::default();
         for key in slots {
@@ -117,7 +118,9 @@ impl crate::ports::LineStates for DynamoTaskStore {
         }
         for item in self.batch_get(keys).await? {
             let pk = text(&item, "pk");
-            if let Some(key) = pk.strip_prefix("BREAKER#") {
+            if pk == WAKE_PK {
+                state.wake_at = Timestamp::parse(&text(&item, "wake_at"));
+            } else if let Some(key) = pk.strip_prefix("BREAKER#") {
                 let key = key.to_string();
                 state.breakers.insert(key, from_item(item)?);
             } else if let Some(key) = pk.strip_prefix("CAPACITY#") {
@@ -314,13 +317,15 @@ fn pace_hour(at: Timestamp) -> String {
     format!("HOUR#{}", text.get(..13).unwrap_or(&text))
 }
 
+const WAKE_PK: &str = "DISPATCH#WAKE";
+
 impl crate::ports::WakeClaims for DynamoTaskStore {
     async fn claim_wake(&self, at: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s("DISPATCH#WAKE"))
+            .key("pk", s(WAKE_PK))
             .key("sk", s("WAKE"))
             .update_expression("SET wake_at = :at")
             .condition_expression("attribute_not_exists(wake_at) OR wake_at <= :now")
