@@ -642,3 +642,48 @@ async fn avatar_lip_sync_and_sound_are_made_from_their_uploads() {
         Err(ProviderError::Unsupported { .. })
     ));
 }
+
+/// fal's bill by job: the account's successful requests of the day on every endpoint we send
+/// to (one listing per 50 endpoints, `status=success`, the day's `start` and exclusive `end`),
+/// so a failure is not in it — unless fal-sim is told to bill it anyway.
+#[tokio::test]
+async fn the_bill_is_the_days_successful_requests_on_every_endpoint_we_use() {
+    let fal = fal_with(|_| {}).await;
+    let p = FalProvider::new(&config(&fal)).unwrap();
+    let mut pro = request("b", "a hare");
+    pro.model.mode = Mode::Pro;
+    let jobs = [
+        request("a", "a fox"),
+        pro,
+        request("c", "a storm [fal:error=generation_error]"),
+        request("d", "a flood [fal:error=generation_error][fal:bill-failed]"),
+    ];
+    let mut refs = Vec::new();
+    for r in &jobs {
+        let job = p.submit(r, Deadline::none()).await.unwrap();
+        wait_done(&p, &job).await;
+        refs.push(job.reference.as_str().to_string());
+    }
+    let today = shared::domain::bill::Day::of(time::OffsetDateTime::now_utc());
+    let rows = p.bill(today, Deadline::none()).await.unwrap();
+    let mut billed: Vec<&str> = rows.iter().map(|r| r.reference.as_str()).collect();
+    billed.sort();
+    let mut expected = vec![refs[0].as_str(), refs[1].as_str(), refs[3].as_str()];
+    expected.sort();
+    assert_eq!(
+        billed, expected,
+        "the failure fal billed anyway, not the other"
+    );
+    let endpoints = shared::provider::fal::endpoints();
+    println!("{} endpoints: {endpoints:?}", endpoints.len());
+    for id in [
+        "fal-ai/kling-video/v3/standard/text-to-video",
+        "fal-ai/kling-video/v3/pro/text-to-video",
+        "fal-ai/kling-video/lipsync/audio-to-video",
+    ] {
+        assert!(endpoints.iter().any(|e| e == id), "{id}");
+    }
+    let yesterday = shared::domain::bill::Day::yesterday(time::OffsetDateTime::now_utc());
+    let rows = p.bill(yesterday, Deadline::none()).await.unwrap();
+    assert!(rows.is_empty(), "nothing ended yesterday: {rows:?}");
+}

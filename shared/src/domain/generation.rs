@@ -29,6 +29,17 @@ pub enum VideoType {
 }
 
 impl VideoType {
+    pub const ALL: [VideoType; 8] = [
+        VideoType::TextToVideo,
+        VideoType::ImageToVideo,
+        VideoType::Effect,
+        VideoType::VideoToAudio,
+        VideoType::MotionControl,
+        VideoType::Avatar,
+        VideoType::OmniEdit,
+        VideoType::LipSync,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             VideoType::TextToVideo => "text_to_video",
@@ -231,6 +242,41 @@ pub struct GenerationRequest {
     /// the submit claim; its lookups and cancels go to the same account.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub account: String,
+}
+
+impl GenerationRequest {
+    /// A five-second request of this kind and model with nothing else in it: what a provider
+    /// routes by (its endpoint, its model name), for listing them and for tests.
+    pub fn of_shape(kind: VideoType, model: ModelChoice) -> Self {
+        Self {
+            task_id: String::new(),
+            kind,
+            prompt: None,
+            negative_prompt: None,
+            duration_seconds: 5,
+            aspect_ratio: None,
+            quality: Quality::Standard,
+            model,
+            cfg_scale: None,
+            image: None,
+            image_tail: None,
+            camera: None,
+            audio: false,
+            shots: Vec::new(),
+            seed: None,
+            elements: Vec::new(),
+            scene: None,
+            source: None,
+            music_prompt: None,
+            voice: None,
+            orientation: None,
+            four_k: false,
+            callback_url: None,
+            provider: String::new(),
+            callbacks: Default::default(),
+            account: String::new(),
+        }
+    }
 }
 
 /// Whose orientation a motion-control video keeps: the photo's (reference up to 10 s) or the

@@ -213,8 +213,7 @@ impl ConfiguredProvider {
     }
 }
 
-/// Kling's bill by job; fal's usage API is summed by endpoint and time bucket, with no request
-/// ids (`docs/providers.md` §Bills), so it has none here.
+/// Kling's bill by job, and fal's (its successful requests: `docs/providers.md` §Bills).
 impl super::Bills for ConfiguredProvider {
     async fn bill(
         &self,
@@ -229,7 +228,8 @@ impl super::Bills for ConfiguredProvider {
             .find(|s| s.member.name() == provider && s.account == account);
         match seat.map(|s| &s.member) {
             Some(Member::Kling(p)) => p.bill(day, deadline).await.map(Some),
-            Some(Member::Fal(_)) | None => Ok(None),
+            Some(Member::Fal(p)) => p.bill(day, deadline).await.map(Some),
+            None => Ok(None),
         }
     }
 }

@@ -136,36 +136,16 @@ pub fn response_parts(
 
 /// What the dispatcher would submit for task `id` (a 5-s standard text-to-video).
 pub fn request_fixture(id: &str) -> crate::provider::GenerationRequest {
+    let model = crate::provider::ModelChoice {
+        model: "fake-model-1".into(),
+        mode: Mode::Std,
+    };
+    let kind = crate::domain::task::VideoType::TextToVideo;
     crate::provider::GenerationRequest {
         task_id: id.into(),
-        kind: crate::domain::task::VideoType::TextToVideo,
         prompt: Some("a red fox".into()),
-        negative_prompt: None,
-        duration_seconds: 5,
-        aspect_ratio: None,
-        quality: Quality::Standard,
-        model: crate::provider::ModelChoice {
-            model: "fake-model-1".into(),
-            mode: Mode::Std,
-        },
-        cfg_scale: None,
-        image: None,
-        image_tail: None,
-        camera: None,
-        audio: false,
-        shots: Vec::new(),
-        seed: None,
-        elements: Vec::new(),
         callback_url: Some(format!("https://api.example.com/webhooks/fake/{id}/t")),
-        provider: String::new(),
-        scene: None,
-        source: None,
-        music_prompt: None,
-        orientation: None,
-        voice: None,
-        four_k: false,
-        callbacks: Default::default(),
-        account: String::new(),
+        ..crate::provider::GenerationRequest::of_shape(kind, model)
     }
 }
 

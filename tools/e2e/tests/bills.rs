@@ -1,7 +1,8 @@
 //! The daily bill reconciliation end to end: two Kling accounts in provider-sim bill what they
 //! made (`POST /account/billing/balance`), reconcile reads each against the table in moto,
 //! through the real binaries. A clean day reports nothing; a day with a failed task the sim
-//! billed anyway and a task it billed twice reports exactly those two.
+//! billed anyway and a task it billed twice reports exactly those two. fal's bill (its
+//! successful requests, fal-sim's request listing) is compared the same way.
 
 mod common;
 
@@ -138,4 +139,38 @@ async fn a_clean_day_reports_nothing_and_injected_mistakes_exactly() {
         })
         .collect();
     println!("bill rows per account: {per_account:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fals_bill_is_its_successful_requests_and_a_refunded_one_is_found() {
+    let stack = common::start(|o| {
+        o.extra_env.push(("PROVIDER".into(), "fal".into()));
+        o.extra_env.push(pool_plan());
+    })
+    .await;
+    let api = Api::new(&stack);
+    make(
+        &stack,
+        &api,
+        &[("fal-1", "a quiet harbour"), ("fal-2", "a pier")],
+    )
+    .await;
+    let clean = run_bills(&stack).await;
+    println!("fal, clean day: {clean}");
+    assert_eq!(clean["accounts"][0]["outcome"], "compared", "{clean}");
+    assert_eq!(clean["mismatches"], 0, "{clean}");
+    assert_eq!(total(&clean, "bill_rows"), 2);
+    assert_eq!(total(&clean, "matched_rows"), 2);
+
+    let prompt = "a storm [fal:error=generation_error][fal:bill-failed]";
+    let bad = make(&stack, &api, &[("fal-3", prompt)]).await;
+    let task = store(&stack).get_task(&bad[0]).await.unwrap().unwrap();
+    assert_eq!(task.status, TaskStatus::Failed);
+    let day = run_bills(&stack).await;
+    println!("fal, day with a mistake: {day}");
+    assert_eq!(
+        mismatches(&day),
+        [("billed_refunded".into(), bad[0].clone())]
+    );
+    assert_eq!(total(&day, "bill_rows"), 3);
 }

@@ -75,6 +75,29 @@ pub fn fal_model_id(r: &GenerationRequest) -> Result<String, ProviderError> {
     Ok(format!("fal-ai/kling-video/{family}/{tier}/{task}"))
 }
 
+/// Every fal model id we send to: `fal_model_id` over every kind, catalogue model and tier
+/// (what fal's request listing, and so its bill, is asked by).
+pub fn endpoints() -> Vec<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    for kind in VideoType::ALL {
+        for model in catalogue::MODELS {
+            let Some(name) = model.kling_legacy.or(model.kling_standard) else {
+                continue;
+            };
+            for mode in [Mode::Std, Mode::Pro] {
+                let choice = ModelChoice {
+                    model: name.into(),
+                    mode,
+                };
+                if let Ok(id) = fal_model_id(&GenerationRequest::of_shape(kind, choice)) {
+                    ids.insert(id);
+                }
+            }
+        }
+    }
+    ids.into_iter().collect()
+}
+
 /// The model input fal takes: durations as strings, frames as URLs, sound as a flag.
 pub fn input(r: &GenerationRequest, audio_offered: bool) -> Value {
     if kinds::maps(r.kind) {
@@ -134,6 +157,19 @@ fn check(r: &GenerationRequest) -> Result<(String, bool), ProviderError> {
 
 /// What a failed fal call means for the caller. A submit fal may have queued (a 5xx, a timeout,
 /// a lost answer) cannot be looked up by our id on fal: it stays unknown, never a failure.
+impl FalProvider {
+    /// The account's bill by job for `day` (its successful requests), over every endpoint we
+    /// send to.
+    pub async fn bill(
+        &self,
+        day: crate::domain::bill::Day,
+        deadline: Deadline,
+    ) -> Result<Vec<crate::domain::bill::BillRow>, ProviderError> {
+        let billed = self.client.bill(&endpoints(), day, deadline).await;
+        billed.map_err(|e| provider_error(&e, true))
+    }
+}
+
 fn provider_error(e: &FalError, lookup: bool) -> ProviderError {
     let reason = e.to_string();
     match e {

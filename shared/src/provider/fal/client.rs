@@ -106,6 +106,9 @@ pub struct Listed {
     /// The input as fal took it; absent when the account keeps no payloads.
     #[serde(default)]
     pub json_input: Option<Value>,
+    /// The HTTP status the request ended with (2xx: an output, which fal bills).
+    #[serde(default)]
+    pub status_code: Option<u16>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,15 +203,28 @@ impl FalClient {
         since: time::OffsetDateTime,
         deadline: Deadline,
     ) -> Result<Listing, FalError> {
+        let query = [
+            ("endpoint_id", model_id.to_string()),
+            ("start", crate::domain::timestamp::rfc3339(since)),
+            ("expand", "payloads".to_string()),
+        ];
+        self.listing(&query, LIST_PAGES, deadline).await
+    }
+
+    /// fal's request listing for `query`, 100 a page, up to `pages` pages.
+    pub(super) async fn listing(
+        &self,
+        query: &[(&str, String)],
+        pages: usize,
+        deadline: Deadline,
+    ) -> Result<Listing, FalError> {
         let base = format!("{}/v1/models/requests/by-endpoint", self.api_url);
         let mut listing = Listing::default();
         let mut cursor: Option<String> = None;
-        for _ in 0..LIST_PAGES {
+        for _ in 0..pages {
             let mut url = url::Url::parse(&base).map_err(|e| FalError::Decode(e.to_string()))?;
             url.query_pairs_mut()
-                .append_pair("endpoint_id", model_id)
-                .append_pair("start", &crate::domain::timestamp::rfc3339(since))
-                .append_pair("expand", "payloads")
+                .extend_pairs(query)
                 .append_pair("limit", "100");
             if let Some(c) = &cursor {
                 url.query_pairs_mut().append_pair("cursor", c);

@@ -79,6 +79,7 @@ mod tests {
             request_id: id.into(),
             sent_at: sent_at.map(str::to_string),
             json_input: input,
+            status_code: Some(200),
         }
     }
 

@@ -7,12 +7,13 @@
 //! to us, where a retry is a second submit.
 
 mod adapter;
+mod bill;
 mod client;
 mod config;
 pub mod kinds;
 pub mod lost;
 pub mod webhook;
 
-pub use adapter::{FalProvider, NAME, fal_model_id, input, parse_callback};
+pub use adapter::{FalProvider, NAME, endpoints, fal_model_id, input, parse_callback};
 pub use client::{FalClient, FalError, Handle, Listed, Listing};
 pub use config::FalConfig;

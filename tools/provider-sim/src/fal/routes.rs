@@ -273,6 +273,10 @@ async fn cancel(
 struct ListQuery {
     endpoint_id: String,
     start: Option<String>,
+    /// Exclusive.
+    end: Option<String>,
+    /// `success`, `error` or `user_error`.
+    status: Option<String>,
     expand: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -284,12 +288,28 @@ fn rfc3339_ms(ms: i64) -> Option<String> {
         .ok()
 }
 
-fn listed(state: &FalState, r: &FalRequest, payloads: bool) -> Value {
-    let code = match &r.error {
+/// The HTTP status a request ended with, as the listing shows it.
+fn status_code(r: &FalRequest) -> u16 {
+    match &r.error {
+        _ if r.billed_anyway => 200,
         None if r.status == Status::Completed => 200,
         Some((kind, _)) if kind == "request_timeout" => 504,
         _ => 422,
-    };
+    }
+}
+
+/// Whether a status code is in the listing's `status` filter.
+fn in_filter(code: u16, status: Option<&str>) -> bool {
+    match status {
+        Some("success") => (200..300).contains(&code),
+        Some("user_error") => (400..500).contains(&code),
+        Some("error") => code >= 500,
+        _ => true,
+    }
+}
+
+fn listed(state: &FalState, r: &FalRequest, payloads: bool) -> Value {
+    let code = status_code(r);
     let mut item = json!({"request_id": r.id, "endpoint_id": r.model_id,
         "sent_at": rfc3339_ms(r.sent_at_ms), "started_at": r.started_at_ms.and_then(rfc3339_ms),
         "ended_at": r.completed_at_ms.and_then(rfc3339_ms), "status_code": code});
@@ -320,10 +340,16 @@ async fn by_endpoint(
     let parse = |s: &str| {
         time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
     };
+    let ms = |t: time::OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
     let since_ms = match q.start.as_deref().map(parse) {
         None => crate::tasks::now_ms() - 24 * 3600 * 1000,
-        Some(Some(t)) => (t.unix_timestamp_nanos() / 1_000_000) as i64,
+        Some(Some(t)) => ms(t),
         Some(None) => return answer(422, json!({"detail": "start must be ISO 8601"})),
+    };
+    let until_ms = match q.end.as_deref().map(parse) {
+        None => i64::MAX,
+        Some(Some(t)) => ms(t),
+        Some(None) => return answer(422, json!({"detail": "end must be ISO 8601"})),
     };
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -336,7 +362,8 @@ async fn by_endpoint(
         .max(1);
     let limit = q.limit.unwrap_or(50).clamp(1, 100);
     let endpoints: Vec<&str> = q.endpoint_id.split(',').map(str::trim).collect();
-    let ended = state.ended(&endpoints, since_ms);
+    let mut ended = state.ended(&endpoints, since_ms, until_ms);
+    ended.retain(|r| in_filter(status_code(r), q.status.as_deref()));
     let payloads = q.expand.as_deref().is_some_and(|e| e.contains("payloads"))
         && !state.faults().list_without_payloads;
     let items: Vec<Value> = ended

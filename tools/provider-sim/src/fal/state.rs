@@ -72,6 +72,9 @@ pub struct FalRequest {
     pub status: Status,
     /// `Some((error_type, message))` for a failed generation (`[fal:error=<type>]`).
     pub error: Option<(String, String)>,
+    /// `[fal:bill-failed]`: its listing says it succeeded whatever it ended with (a billing
+    /// mistake injected for the bill reconciliation to find).
+    pub billed_anyway: bool,
     pub webhook: Option<String>,
     pub duration: u32,
     pub pro: bool,
@@ -253,6 +256,10 @@ impl FalState {
             model_id,
             app_id,
             error: error_marker(&input).or(failed),
+            billed_anyway: input
+                .get("prompt")
+                .and_then(Value::as_str)
+                .is_some_and(|p| p.contains("[fal:bill-failed]")),
             input,
             status: Status::InQueue,
             webhook,
@@ -370,14 +377,17 @@ impl FalState {
         }
     }
 
-    /// Requests of these endpoints that ended at or after `since_ms`, in the order they ended
-    /// (fal's `GET /v1/models/requests/by-endpoint`).
-    pub fn ended(&self, endpoints: &[&str], since_ms: i64) -> Vec<FalRequest> {
+    /// Requests of these endpoints that ended in `[since_ms, until_ms)`, in the order they
+    /// ended (fal's `GET /v1/models/requests/by-endpoint`).
+    pub fn ended(&self, endpoints: &[&str], since_ms: i64, until_ms: i64) -> Vec<FalRequest> {
         let mut ended: Vec<FalRequest> = self
             .all()
             .into_iter()
             .filter(|r| endpoints.contains(&r.model_id.as_str()))
-            .filter(|r| r.completed_at_ms.is_some_and(|t| t >= since_ms))
+            .filter(|r| {
+                r.completed_at_ms
+                    .is_some_and(|t| (since_ms..until_ms).contains(&t))
+            })
             .collect();
         ended.sort_by_key(|r| r.completed_at_ms);
         ended
