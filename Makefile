@@ -16,7 +16,7 @@ MOTO_PORT ?= 4566
 KLING_SIM_PORT ?= 9100
 export API_PORT MOTO_PORT KLING_SIM_PORT
 
-.PHONY: bills test demo dev lint build bench cost template-checks api-checks browser-checks browser-tools package deploy tools fuzz
+.PHONY: load bills test demo dev lint build bench cost template-checks api-checks browser-checks browser-tools package deploy tools fuzz
 
 ## The project's own virtual environment, from pinned versions (moto, cfn-lint, SAM translator,
 ## cargo-lambda, schemathesis, the OpenAPI validator). Nothing relies on a tool already installed.
@@ -132,6 +132,14 @@ bench: tools
 	$(CARGO) build --release --workspace --bins
 	BENCH_BIN_DIR=$(RELEASE) $(RELEASE)/bench-functions $(or $(BENCH_COLD),15) $(or $(BENCH_WARM),200)
 	BENCH_BIN_DIR=$(RELEASE) $(RELEASE)/bench-finalize $(or $(MIB),1024)
+
+## A load run (release build): LOAD_RATE creates/s (20) for LOAD_SECONDS (60) through the local
+## stack over two Kling accounts and fal, every task waited for; prints our CPU per video by
+## function, AWS requests per video by operation, create latency and queue wait. moto bounds
+## the absolute rate here.
+load: tools
+	$(CARGO) build --release --workspace --bins
+	$(RELEASE)/devstack load --log-dir .devstack/load
 
 ## AWS cost per 1,000 videos from infra/prices.json (dated, sourced list prices) and the
 ## durations and AWS calls `make bench` measured.

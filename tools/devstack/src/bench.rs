@@ -148,15 +148,7 @@ impl Measured {
 
     /// CPU time of every thread so far (user and system, from the scheduler's counters).
     pub fn cpu(&self) -> Duration {
-        let dir = format!("/proc/{}/task", self.pid);
-        let ns: u64 = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-            .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-            .sum();
-        Duration::from_nanos(ns)
+        cpu_of(self.pid)
     }
 
     /// Peak resident memory (VmHWM), in KiB.
@@ -219,4 +211,18 @@ async fn done_ok(State(state): State<Arc<RuntimeState>>, body: Bytes) -> &'stati
 async fn done_err(State(state): State<Arc<RuntimeState>>) -> &'static str {
     let _ = state.signals.send(Signal::Done(None));
     "{}"
+}
+
+/// CPU time of every thread of a process so far (user and system, from the scheduler's
+/// counters); zero once it is gone.
+pub fn cpu_of(pid: u32) -> Duration {
+    let dir = format!("/proc/{pid}/task");
+    let ns: u64 = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
 }

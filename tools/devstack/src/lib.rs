@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod iam;
 pub mod invoker;
 pub mod lambda_host;
+pub mod load;
 pub mod lossy;
 pub mod moto;
 pub mod resources;

@@ -79,6 +79,26 @@ enum Command {
         #[arg(long, env = "DAY", default_value = "today")]
         day: String,
     },
+    /// Start the stack (built-in runtime, IAM check on) with two Kling accounts and fal, send
+    /// a steady rate of creates through the API, wait for every task, and print what a video
+    /// cost us (CPU by function, AWS requests by operation, queue wait); exits 1 when a task
+    /// did not succeed.
+    Load {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Creates per second.
+        #[arg(long, env = "LOAD_RATE", default_value_t = 20)]
+        rate: u32,
+        /// For how long.
+        #[arg(long, env = "LOAD_SECONDS", default_value_t = 60)]
+        seconds: u32,
+        /// Slots of each Kling account.
+        #[arg(long, env = "LOAD_KLING_CAPACITY", default_value_t = 10)]
+        kling_capacity: usize,
+        /// Slots of the fal account.
+        #[arg(long, env = "LOAD_FAL_CAPACITY", default_value_t = 5)]
+        fal_capacity: usize,
+    },
     /// Start the stack, run a command with API_URL, SPEC_URL, API_TOKEN and API_TOKEN_PRO in its
     /// environment, stop the stack, and exit with the command's status.
     Exec {
@@ -152,6 +172,35 @@ fn options(args: &StackArgs) -> Result<StackOptions, devstack::DevError> {
         iam_check: args.iam_check,
         template_text: None,
         sim_accounts,
+    })
+}
+
+async fn load(
+    mut args: StackArgs,
+    plan: devstack::load::LoadPlan,
+    kling: usize,
+    fal: usize,
+) -> Result<ExitCode, devstack::DevError> {
+    // Processes of our own to read CPU from, and the IAM check to count requests at.
+    args.runtime = RuntimeKind::Builtin;
+    args.iam_check = true;
+    let mut opts = options(&args)?;
+    let (b, env) = devstack::load::settings(kling, fal);
+    opts.sim_accounts.push(b);
+    opts.extra_env.extend(env);
+    let stack = Stack::start(opts).await?;
+    println!("local stack up at {}; driving it", stack.api_url);
+    let report = devstack::load::run(&stack, &plan).await?;
+    for line in &report.lines {
+        println!("{line}");
+    }
+    stack.check_iam()?;
+    Ok(match report.unfinished {
+        0 => ExitCode::SUCCESS,
+        n => {
+            eprintln!("{n} accepted tasks did not succeed");
+            ExitCode::FAILURE
+        }
     })
 }
 
@@ -278,6 +327,21 @@ async fn run(cli: Cli) -> Result<ExitCode, devstack::DevError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Exec { stack, command } => exec(stack, command).await,
+        Command::Load {
+            stack,
+            rate,
+            seconds,
+            kling_capacity,
+            fal_capacity,
+        } => {
+            let plan = devstack::load::LoadPlan {
+                rate,
+                seconds,
+                users: 100,
+                drain: Duration::from_secs(900),
+            };
+            load(stack, plan, kling_capacity, fal_capacity).await
+        }
     }
 }
 

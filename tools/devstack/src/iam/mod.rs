@@ -60,6 +60,8 @@ struct Record {
     denials: Vec<Denial>,
     /// Allowed calls: function, action, resource, partition key prefix (up to `#`).
     allowed: BTreeSet<(String, String, String, String)>,
+    /// Requests by function and operation (`TransactWriteItems`, `s3:PutObject`).
+    counts: std::collections::BTreeMap<(String, String), u64>,
 }
 
 #[derive(Clone)]
@@ -107,6 +109,14 @@ impl IamProxy {
         self.record
             .lock()
             .map(|mut r| std::mem::take(&mut r.denials))
+            .unwrap_or_default()
+    }
+
+    /// Every function's AWS requests so far, by function and operation.
+    pub fn counts(&self) -> std::collections::BTreeMap<(String, String), u64> {
+        self.record
+            .lock()
+            .map(|r| r.counts.clone())
             .unwrap_or_default()
     }
 
@@ -171,6 +181,17 @@ fn verdict(
         }
     };
     let mut record = p.record.lock().ok()?;
+    // One request, one count: the JSON protocols name their operation, S3 its first action.
+    let operation = req
+        .target
+        .and_then(|t| t.rsplit('.').next())
+        .map(str::to_string)
+        .or_else(|| calls.first().map(|c| c.action.clone()))
+        .unwrap_or_else(|| format!("{service}:?"));
+    *record
+        .counts
+        .entry((function.clone(), operation))
+        .or_default() += 1;
     for call in calls {
         if unreadable.is_none() && p.policies.allows(&function, &call) {
             record.allowed.insert(summary(&function, &call));
