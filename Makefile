@@ -153,7 +153,7 @@ FUNCTIONS := create-task dispatch webhook-receiver finalize status-query reconci
 package: tools
 	cargo lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
 	@for f in $(FUNCTIONS); do n=$$(stat -c %s target/lambda/$$f/bootstrap.zip); \
-		printf '%-18s %9s bytes  budget 3,500,000: %s\n' $$f $$n "$$([ $$n -le 3500000 ] && echo met || echo 'NOT met')"; done
+		printf '%-18s %9s bytes  budget 2,500,000: %s\n' $$f $$n "$$([ $$n -le 2500000 ] && echo met || echo 'NOT met')"; done
 
 ## Deploy the packaged zips with AWS SAM (needs AWS credentials and the SAM CLI).
 deploy: package

@@ -63,6 +63,9 @@ pub const BATCH: u32 = 25;
 pub const AGAIN_AFTER: Duration = Duration::from_secs(1);
 /// Time allowed for one provider call, retries included.
 const CALL_BUDGET: Duration = Duration::from_secs(20);
+/// What a run keeps of its invocation for its last step: one provider call and the writes
+/// that record it.
+pub const RUN_RESERVE: Duration = Duration::from_secs(25);
 
 /// Everything dispatch reads from its environment at cold start.
 pub struct Settings {
@@ -182,6 +185,8 @@ pub struct DispatchReport {
     pub slots_repaired: u32,
     /// Tasks handed to the next provider (their first was failing and provably never got them).
     pub failed_over: u32,
+    /// The run stopped taking tasks from the line to end within its invocation.
+    pub out_of_time: bool,
     /// Tasks still waiting when the run ended.
     pub waiting: u32,
     /// Slots held, at the start of the run, by tasks the provider still has (for the run's
@@ -216,17 +221,28 @@ enum Step {
 pub async fn handle<S: Store, P: VideoProvider, D: DispatchNudge, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
 ) -> DispatchReport {
+    handle_until(app, None).await
+}
+
+/// A run that ends by `until` (the invocation's deadline): it takes no more tasks from the
+/// line once less than `RUN_RESERVE` is left, and wakes the next run for the rest, instead of
+/// being cut off in the middle of a submit.
+pub async fn handle_until<S: Store, P: VideoProvider, D: DispatchNudge, Q: FinalizeQueue>(
+    app: &App<S, P, D, Q>,
+    until: Option<std::time::Instant>,
+) -> DispatchReport {
     let span = tracing::info_span!("dispatch", provider = app.provider.name());
-    run(app).instrument(span).await
+    run(app, until).instrument(span).await
 }
 
 async fn run<S: Store, P: VideoProvider, D: DispatchNudge, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
+    until: Option<std::time::Instant>,
 ) -> DispatchReport {
     let mut report = DispatchReport::default();
     // Lines in failover order: a task handed on joins a later line, served in the same run.
     for provider in app.provider.names() {
-        serve_line(app, provider, &mut report).await;
+        serve_line(app, provider, until, &mut report).await;
     }
     wake_again(app, &mut report).await;
     report
@@ -236,6 +252,7 @@ async fn run<S: Store, P: VideoProvider, D: DispatchNudge, Q: FinalizeQueue>(
 async fn serve_line<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     app: &App<S, P, D, Q>,
     provider: &'static str,
+    until: Option<std::time::Instant>,
     report: &mut DispatchReport,
 ) {
     let secs = shared::domain::timestamp::unix_seconds(Timestamp::now().datetime());
@@ -276,6 +293,11 @@ async fn serve_line<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     // Once the line stops (full or busy), the rest are only checked for their deadline.
     let mut stopped = false;
     for task in &line {
+        let left = until.map(|u| u.saturating_duration_since(std::time::Instant::now()));
+        if left.is_some_and(|l| l < RUN_RESERVE) {
+            report.out_of_time = true;
+            break;
+        }
         let now = Timestamp::now();
         let span = tracing::info_span!("task", task_id = %task.id, provider);
         let step = if stopped {

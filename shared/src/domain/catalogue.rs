@@ -822,16 +822,7 @@ mod tests {
 
     #[test]
     fn every_kind_is_in_the_catalogue() {
-        for k in [
-            VideoType::TextToVideo,
-            VideoType::ImageToVideo,
-            VideoType::Effect,
-            VideoType::VideoToAudio,
-            VideoType::MotionControl,
-            VideoType::Avatar,
-            VideoType::OmniEdit,
-            VideoType::LipSync,
-        ] {
+        for k in VideoType::ALL {
             assert_eq!(kind(k).kind, k);
         }
         assert_eq!(KINDS.len(), 8);
