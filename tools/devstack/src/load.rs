@@ -52,11 +52,23 @@ pub fn settings(kling: usize, fal: usize) -> (provider_sim::SimAccount, Vec<(Str
     (b, env)
 }
 
-/// One create as the app saw it.
+/// One create as the app saw it: its last answer, from the first try to it.
 struct Sent {
     status: u16,
     latency: Duration,
     id: Option<TaskId>,
+    attempts: u32,
+}
+
+impl Sent {
+    fn lost(at: Instant, attempts: u32) -> Self {
+        Self {
+            status: 0,
+            latency: at.elapsed(),
+            id: None,
+            attempts,
+        }
+    }
 }
 
 /// Everything the run measured.
@@ -121,24 +133,7 @@ async fn drive(stack: &Stack, plan: &LoadPlan) -> Result<(Vec<Sent>, Duration), 
             .header("idempotency-key", format!("load-{run}-{i}"))
             .json(&json!({"type": "text_to_video", "duration": 5,
                 "prompt": format!("a paper boat on a pond, take {i}")}));
-        pending.push(tokio::spawn(async move {
-            let at = Instant::now();
-            let answer = request.send().await;
-            let latency = at.elapsed();
-            let status = answer.as_ref().map_or(0, |a| a.status().as_u16());
-            let body: serde_json::Value = match answer {
-                Ok(a) => a.json().await.unwrap_or_default(),
-                Err(_) => serde_json::Value::Null,
-            };
-            let id = (status == 202)
-                .then(|| body["id"].as_str().map(TaskId::from))
-                .flatten();
-            Sent {
-                status,
-                latency,
-                id,
-            }
-        }));
+        pending.push(tokio::spawn(create(request)));
     }
     let sending = started.elapsed();
     let mut sent = Vec::new();
@@ -151,6 +146,41 @@ async fn drive(stack: &Stack, plan: &LoadPlan) -> Result<(Vec<Sent>, Duration), 
     Ok((sent, sending))
 }
 
+/// How often an app sends one create whose answer was lost or a 5xx, with the same key.
+const ATTEMPTS: u32 = 4;
+
+/// One create as an app makes it: sent again with the same idempotency key after a lost
+/// answer or a 5xx (the replay answers with the task already made, never a second one).
+async fn create(request: reqwest::RequestBuilder) -> Sent {
+    let at = Instant::now();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let answer = match request.try_clone() {
+            Some(r) => r.send().await,
+            None => return Sent::lost(at, attempts),
+        };
+        let status = answer.as_ref().map_or(0, |a| a.status().as_u16());
+        if (status == 0 || status >= 500) && attempts < ATTEMPTS {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        let body: serde_json::Value = match answer {
+            Ok(a) => a.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        };
+        let id = (status == 202)
+            .then(|| body["id"].as_str().map(TaskId::from))
+            .flatten();
+        return Sent {
+            status,
+            latency: at.elapsed(),
+            id,
+            attempts,
+        };
+    }
+}
+
 /// Every task, read from the table until all are terminal or `drain` has passed.
 async fn wait_all(stack: &Stack, ids: &[TaskId], drain: Duration) -> Result<Vec<Task>, DevError> {
     let table = stack
@@ -158,6 +188,7 @@ async fn wait_all(stack: &Stack, ids: &[TaskId], drain: Duration) -> Result<Vec<
         .ok_or_else(|| DevError::Process("no TasksTable".into()))?;
     let store = shared::aws::DynamoTaskStore::from_sdk(&stack.sdk, table.to_string());
     let until = Instant::now() + drain;
+    let mut told = Instant::now();
     loop {
         let tasks = store
             .tasks_named(ids)
@@ -166,6 +197,10 @@ async fn wait_all(stack: &Stack, ids: &[TaskId], drain: Duration) -> Result<Vec<
         let done = tasks.iter().filter(|t| t.status.is_terminal()).count();
         if done == ids.len() || Instant::now() > until {
             return Ok(tasks);
+        }
+        if told.elapsed() > Duration::from_secs(30) {
+            println!("{done} of {} tasks finished", ids.len());
+            told = Instant::now();
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -193,9 +228,21 @@ fn creates(sent: &[Sent]) -> Vec<String> {
         *by_status.entry(s.status).or_default() += 1;
     }
     let latency = sent.iter().map(|s| s.latency.as_secs_f64() * 1e3).collect();
+    let again = sent.iter().filter(|s| s.attempts > 1).count();
+    let mut ids: Vec<&TaskId> = sent.iter().filter_map(|s| s.id.as_ref()).collect();
+    let accepted = ids.len();
+    ids.sort();
+    ids.dedup();
     vec![
-        format!("create answers by status: {by_status:?} (0: no answer)"),
-        spread("create latency (moto's writes included)", latency, "ms"),
+        format!(
+            "create answers by status: {by_status:?} (0: no answer); {again} sent again with their key, {accepted} accepted as {} distinct tasks",
+            ids.len()
+        ),
+        spread(
+            "create latency, retries included (moto's writes included)",
+            latency,
+            "ms",
+        ),
     ]
 }
 
