@@ -190,7 +190,8 @@ async fn every_sample_event_runs_on_its_handler() {
                 // The create sample's task may have just finished and left its slot for this
                 // run to free: any count there (null) is right.
                 json!({"submitted": 0, "recovered": 0, "unknown": 0, "failed": 0,
-                "timed_out": 0, "failed_over": 0, "slots_repaired": null, "waiting": 0, "errors": 0}),
+                "timed_out": 0, "failed_over": 0, "slots_repaired": null, "out_of_time": false,
+                "waiting": 0, "errors": 0}),
             ),
         ),
         (
@@ -199,7 +200,8 @@ async fn every_sample_event_runs_on_its_handler() {
             Expect::Json(
                 // Either dispatch run may be the one that frees that slot (seen in CI).
                 json!({"submitted": 0, "recovered": 0, "unknown": 0, "failed": 0,
-                "timed_out": 0, "failed_over": 0, "slots_repaired": null, "waiting": 0, "errors": 0}),
+                "timed_out": 0, "failed_over": 0, "slots_repaired": null, "out_of_time": false,
+                "waiting": 0, "errors": 0}),
             ),
         ),
         (
