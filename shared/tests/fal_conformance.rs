@@ -687,3 +687,104 @@ async fn the_bill_is_the_days_successful_requests_on_every_endpoint_we_use() {
     let rows = p.bill(yesterday, Deadline::none()).await.unwrap();
     assert!(rows.is_empty(), "nothing ended yesterday: {rows:?}");
 }
+
+/// Two fal accounts in the pool, one worker each at fal-sim: a task claimed on `b` is sent
+/// and looked up with b's key (main's key does not find it), each account runs one request at
+/// a time (the second waits for the first, whatever the other account does), and each
+/// account's bill lists only its own requests.
+#[tokio::test]
+async fn a_pool_sends_each_fal_task_to_its_own_account_and_its_workers() {
+    let fal = fal_with(|c| {
+        c.workers = Some(1);
+        c.accounts.push(provider_sim::fal::FalAccount {
+            name: "b".into(),
+            key: "fal-b-key".into(),
+            workers: Some(1),
+        });
+    })
+    .await;
+    let (base, jwks) = (
+        fal.base_url(),
+        format!("{}/.well-known/jwks.json", fal.base_url()),
+    );
+    let env: std::collections::HashMap<&str, &str> = [
+        ("PROVIDER", "fal"),
+        ("FAL_QUEUE_URL", base.as_str()),
+        ("FAL_API_URL", base.as_str()),
+        ("FAL_JWKS_URL", jwks.as_str()),
+        ("FAL_KEY", KEY),
+        (
+            "PROVIDER_ACCOUNTS",
+            r#"[{"provider":"fal","name":"b","capacity":1}]"#,
+        ),
+        ("ACCOUNT_fal_b_FAL_KEY", "fal-b-key"),
+    ]
+    .into();
+    let settings = shared::provider::composite::ProviderSettings::from_source(&env).unwrap();
+    let p = settings.provider().unwrap();
+    let on = |id: &str, account: &str| GenerationRequest {
+        account: account.into(),
+        provider: "fal".into(),
+        ..request(id, "a kite")
+    };
+    let requests = [
+        on("m1", "main"),
+        on("m2", "main"),
+        on("b1", "b"),
+        on("b2", "b"),
+    ];
+    let mut jobs = Vec::new();
+    for r in &requests {
+        jobs.push(p.submit(r, Deadline::none()).await.unwrap());
+    }
+    let made = |job: &ProviderJob| fal.state.get(job.reference.as_str()).unwrap();
+    let accounts: Vec<String> = jobs.iter().map(|j| made(j).account).collect();
+    assert_eq!(accounts, ["main", "main", "b", "b"]);
+    for (r, job) in requests.iter().zip(&jobs) {
+        let mut of = lookup(job);
+        (of.provider, of.request) = ("fal", Some(r));
+        for _ in 0..200 {
+            let now = p.lookup(of, Deadline::none()).await.unwrap();
+            if now.status == JobStatus::Succeeded {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let mut of_b = lookup(&jobs[2]);
+    (of_b.provider, of_b.request) = ("fal", Some(&requests[0]));
+    let err = p.lookup(of_b, Deadline::none()).await.unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::NotFound,
+        "main's key does not see b's request"
+    );
+    // One worker each: the second of an account started after the first completed.
+    for pair in [[0, 1], [2, 3]] {
+        let (first, second) = (made(&jobs[pair[0]]), made(&jobs[pair[1]]));
+        assert!(
+            second.started_at_ms >= first.completed_at_ms,
+            "{first:?} {second:?}"
+        );
+    }
+    let c = fal.state.counters();
+    println!(
+        "fal accounts: running at most {:?}, unfinished at most {:?}",
+        c.max_running_by_account, c.max_unfinished_by_account
+    );
+    assert_eq!(c.max_running_by_account.get("main"), Some(&1));
+    assert_eq!(c.max_running_by_account.get("b"), Some(&1));
+    assert_eq!(c.max_unfinished_by_account.get("b"), Some(&2));
+    let today = shared::domain::bill::Day::of(time::OffsetDateTime::now_utc());
+    use shared::provider::Bills as _;
+    let bill = p
+        .bill("fal", "b", today, Deadline::none())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut listed: Vec<&str> = bill.iter().map(|r| r.reference.as_str()).collect();
+    listed.sort();
+    let mut of_b: Vec<&str> = jobs[2..].iter().map(|j| j.reference.as_str()).collect();
+    of_b.sort();
+    assert_eq!(listed, of_b, "b's bill is b's requests");
+}

@@ -172,25 +172,66 @@ pub fn function_env(
     Ok(env.into_iter().collect())
 }
 
-/// `n` Kling accounts locally (`make dev KLING_ACCOUNTS=2`): `main` and `acct2`…, each with
-/// `capacity` slots here and at provider-sim; the variables that configure the pool.
-pub fn local_pool(
-    n: usize,
-    capacity: usize,
-) -> (Vec<provider_sim::SimAccount>, Vec<(String, String)>) {
-    let (mut accounts, mut env, mut entries) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 2..=n {
+/// Another local fal account: fal-sim's side (its own key, `workers` requests running at
+/// once, as fal limits an account's concurrency) and the variable the functions read its key
+/// from. Its pool entry is the caller's.
+pub fn local_fal_account(
+    name: &str,
+    workers: usize,
+) -> (provider_sim::fal::FalAccount, Vec<(String, String)>) {
+    let account = provider_sim::fal::FalAccount {
+        name: name.to_string(),
+        key: format!("local-fal-{name}-key"),
+        workers: Some(workers),
+    };
+    let pooled = shared::domain::pool::Account {
+        provider: "fal".into(),
+        name: name.to_string(),
+        capacity: 0,
+        weight: 1,
+        models: Vec::new(),
+        secret_id: None,
+    };
+    let var = shared::provider::composite::credential_var(&pooled, "FAL_KEY");
+    let key = account.key.clone();
+    (account, vec![(var, key)])
+}
+
+/// The local accounts besides each provider's `main`.
+#[derive(Debug, Default)]
+pub struct LocalPool {
+    pub kling: Vec<provider_sim::SimAccount>,
+    pub fal: Vec<provider_sim::fal::FalAccount>,
+    /// Their keys' variables and `PROVIDER_ACCOUNTS`.
+    pub env: Vec<(String, String)>,
+}
+
+/// `kling` Kling and `fal` fal accounts locally (`make dev KLING_ACCOUNTS=2 FAL_ACCOUNTS=2`):
+/// `main` and `acct2`… of each, every one with `capacity` slots here and at its emulator; the
+/// variables that configure the pool.
+pub fn local_pool(kling: usize, fal: usize, capacity: usize) -> LocalPool {
+    let mut pool = LocalPool::default();
+    let mut entries = Vec::new();
+    for i in 2..=kling {
         let name = format!("acct{i}");
         let (account, vars) = local_kling_account(&name, capacity);
         entries.push(serde_json::json!({"provider": "kling", "name": name, "capacity": capacity}));
-        accounts.push(account);
-        env.extend(vars);
+        pool.kling.push(account);
+        pool.env.extend(vars);
     }
+    for i in 2..=fal {
+        let name = format!("acct{i}");
+        let (account, vars) = local_fal_account(&name, capacity);
+        entries.push(serde_json::json!({"provider": "fal", "name": name, "capacity": capacity}));
+        pool.fal.push(account);
+        pool.env.extend(vars);
+    }
+    let env = &mut pool.env;
     if !entries.is_empty() {
         env.push((
             "PROVIDER_ACCOUNTS".into(),
             serde_json::Value::from(entries).to_string(),
         ));
     }
-    (accounts, env)
+    pool
 }

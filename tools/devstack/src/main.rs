@@ -39,6 +39,10 @@ struct StackArgs {
     /// slots at provider-sim and here.
     #[arg(long, env = "KLING_ACCOUNTS", default_value_t = 1)]
     kling_accounts: usize,
+    /// fal accounts in the pool (`main`, then `acct2`…); each other than main runs
+    /// PROVIDER_MAX_CONCURRENCY requests at once at fal-sim (its workers).
+    #[arg(long, env = "FAL_ACCOUNTS", default_value_t = 1)]
+    fal_accounts: usize,
     /// Check each function's AWS calls against its role in the template (built-in runtime).
     #[arg(long, env = "DEVSTACK_IAM_CHECK", default_value_t = true, action = clap::ArgAction::Set)]
     iam_check: bool,
@@ -137,12 +141,12 @@ fn options(args: &StackArgs) -> Result<StackOptions, devstack::DevError> {
         .find(|(k, _)| k == "PROVIDER_MAX_CONCURRENCY")
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(5);
-    let (sim_accounts, pool_env) = devstack::env::local_pool(args.kling_accounts, capacity);
+    let pool = devstack::env::local_pool(args.kling_accounts, args.fal_accounts, capacity);
     // Listed after the caller's settings: a PROVIDER_ACCOUNTS of theirs wins.
     let theirs = extra_env.iter().any(|(k, _)| k == "PROVIDER_ACCOUNTS");
     extra_env.splice(
         0..0,
-        pool_env
+        pool.env
             .into_iter()
             .filter(|(k, _)| !theirs || k != "PROVIDER_ACCOUNTS"),
     );
@@ -171,7 +175,8 @@ fn options(args: &StackArgs) -> Result<StackOptions, devstack::DevError> {
         sim_webhook_secret: None,
         iam_check: args.iam_check,
         template_text: None,
-        sim_accounts,
+        sim_accounts: pool.kling,
+        fal_accounts: pool.fal,
     })
 }
 

@@ -56,6 +56,9 @@ pub struct StackOptions {
     pub template_text: Option<String>,
     /// provider-sim's Kling accounts besides its main one (`env::local_kling_account`).
     pub sim_accounts: Vec<provider_sim::SimAccount>,
+    /// fal-sim's accounts besides its main one (`env::local_fal_account`), each with its
+    /// workers.
+    pub fal_accounts: Vec<provider_sim::fal::FalAccount>,
 }
 
 impl StackOptions {
@@ -80,6 +83,7 @@ impl StackOptions {
             iam_check: true,
             template_text: None,
             sim_accounts: Vec::new(),
+            fal_accounts: Vec::new(),
         }
     }
 }
@@ -163,7 +167,10 @@ pub async fn local_sdk_config(moto_endpoint: &str) -> aws_config::SdkConfig {
 }
 
 /// fal-sim on a free port, at provider-sim's speed (about 10 s queued, 60 s generating at 1).
-async fn start_fal(speed: f64) -> Result<provider_sim::fal::RunningFal, DevError> {
+async fn start_fal(
+    speed: f64,
+    accounts: Vec<provider_sim::fal::FalAccount>,
+) -> Result<provider_sim::fal::RunningFal, DevError> {
     let speed = if speed.is_finite() && speed > 0.0 {
         speed
     } else {
@@ -173,6 +180,7 @@ async fn start_fal(speed: f64) -> Result<provider_sim::fal::RunningFal, DevError
         key: crate::env::LOCAL_FAL_KEY.into(),
         queue_time: Duration::from_secs_f64(10.0 / speed),
         run_time: Duration::from_secs_f64(60.0 / speed),
+        accounts,
         ..Default::default()
     };
     provider_sim::fal::spawn(bind(0, "fal-sim").await?, config)
@@ -225,7 +233,7 @@ impl Stack {
             None => port_or_free(opts.api_port)?,
         };
         let api_url = format!("http://127.0.0.1:{api_port}");
-        let fal = start_fal(opts.sim_speed).await?;
+        let fal = start_fal(opts.sim_speed, opts.fal_accounts.clone()).await?;
         let iam = start_iam(&opts, &template, &resources, &moto.endpoint).await?;
         let endpoints = LocalEndpoints {
             moto: iam

@@ -1,6 +1,6 @@
 //! Provider accounts as a pool, against moto, provider-sim and fal-sim over HTTP with the real
 //! function binaries: two Kling accounts (3 slots each) and fal (2) in failover; one Kling
-//! account falls into arrears mid-run and recovers.
+//! account falls into arrears mid-run and recovers; two fal accounts held to their slots.
 
 mod common;
 
@@ -136,28 +136,55 @@ async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
     }
 }
 
-/// fal's account in the pool: its entry's capacity (2, under PROVIDER_MAX_CONCURRENCY's 5)
-/// is what dispatch holds it to; fal-sim counts what it had at once.
+/// Two fal accounts in the pool, 2 slots each (under PROVIDER_MAX_CONCURRENCY's 5), and 2
+/// workers each at fal-sim: dispatch holds each account to its entry's capacity, every task is
+/// made on (and looked up with) the account it records, and both accounts work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_fal_account_gets_no_more_than_its_pool_capacity() {
+async fn fal_accounts_each_get_no_more_than_their_pool_capacity() {
+    let (b, b_env) = devstack::env::local_fal_account("b", 2);
     let stack = common::start(|o| {
         o.sim_speed = 20.0;
+        o.fal_accounts.push(b);
+        o.extra_env.extend(b_env);
         o.extra_env.extend([
             ("PROVIDER".into(), "fal".into()),
             (
                 "PROVIDER_ACCOUNTS".into(),
-                json!([{"provider": "fal", "name": "main", "capacity": 2}]).to_string(),
+                json!([{"provider": "fal", "name": "main", "capacity": 2},
+                    {"provider": "fal", "name": "b", "capacity": 2}])
+                .to_string(),
             ),
             pool_plan(),
         ]);
     })
     .await;
-    let ids = create_many(&stack, "fal-pool", 8, "a paper boat").await;
+    let ids = create_many(&stack, "fal-pool", 12, "a paper boat").await;
     for id in &ids {
         let task = wait_terminal_in_table(&stack, id, Duration::from_secs(240)).await;
         assert_eq!(task.status, TaskStatus::Succeeded, "{task:?}");
+        let reference = task.provider_ref.as_ref().unwrap().as_str();
+        let made = stack.fal.state.get(reference).unwrap();
+        let account = Some(task.account()).filter(|a| !a.is_empty());
+        assert_eq!(
+            made.account,
+            account.unwrap_or("main"),
+            "{id}: made where recorded"
+        );
     }
-    let high = stack.fal.state.counters().max_unfinished;
-    println!("fal pool: 8 tasks, fal-sim held at most {high} at once (capacity 2)");
-    assert_eq!(high, 2, "filled to its capacity, never above");
+    let c = stack.fal.state.counters();
+    let (high, running) = (&c.max_unfinished_by_account, &c.max_running_by_account);
+    println!(
+        "fal pool: 12 tasks; at once per account {high:?} (capacity 2 each), running {running:?} \
+         (2 workers each)"
+    );
+    assert_eq!(
+        high.get("main"),
+        Some(&2),
+        "main filled to its capacity, never above"
+    );
+    assert_eq!(
+        high.get("b"),
+        Some(&2),
+        "b filled to its capacity, never above"
+    );
 }

@@ -30,7 +30,24 @@ pub struct FalConfig {
     pub run_time: Duration,
     pub public_base_url: Option<String>,
     pub faults: FalFaults,
+    /// Requests the main account runs at once (its workers); `None`: no limit, each request
+    /// starts after `queue_time` per request queued before it.
+    pub workers: Option<usize>,
+    /// Accounts besides the main one: each its own key, requests and workers.
+    pub accounts: Vec<FalAccount>,
 }
+
+/// Another fal account: its requests are its own (another key gets 404 for them, its
+/// listing shows only them), its concurrency counted apart.
+#[derive(Debug, Clone)]
+pub struct FalAccount {
+    pub name: String,
+    pub key: String,
+    pub workers: Option<usize>,
+}
+
+/// The account the `key` above belongs to.
+pub const MAIN_ACCOUNT: &str = "main";
 
 impl Default for FalConfig {
     fn default() -> Self {
@@ -42,6 +59,8 @@ impl Default for FalConfig {
             run_time: Duration::from_millis(300),
             public_base_url: None,
             faults: FalFaults::default(),
+            workers: None,
+            accounts: Vec::new(),
         }
     }
 }

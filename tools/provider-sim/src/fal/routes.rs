@@ -34,12 +34,10 @@ fn answer(status: u16, body: Value) -> Response {
     (code, axum::Json(body)).into_response()
 }
 
-fn authorized(state: &FalState, headers: &HeaderMap) -> bool {
-    let want = format!("Key {}", state.config.key);
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        == Some(want.as_str())
+/// The account whose key the call carries.
+fn authorized(state: &FalState, headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    state.account_of(value)
 }
 
 #[derive(serde::Deserialize)]
@@ -70,9 +68,9 @@ async fn submit(
     if method != Method::POST {
         return answer(404, json!({"detail": "Not found"}));
     }
-    if !authorized(&state, &headers) {
+    let Some(account) = authorized(&state, &headers) else {
         return answer(401, json!({"detail": "Invalid authentication"}));
-    }
+    };
     if state.count("submit") {
         return answer(500, json!({"detail": "Internal server error"}));
     }
@@ -106,6 +104,7 @@ async fn submit(
         Err(detail) => return answer(422, json!({ "detail": [detail] })),
     };
     let r = state.submit(NewRequest {
+        account,
         app_id: app_id(&model_id),
         model_id,
         input,
@@ -182,10 +181,15 @@ async fn made_seconds(
     Ok(whole.max(1.0) as u32)
 }
 
-fn find(state: &FalState, owner: &str, app: &str, id: &str) -> Option<FalRequest> {
+/// The request under its app, if the account made it (another account's is not found).
+fn find(
+    state: &FalState,
+    account: &str,
+    (owner, app, id): (&str, &str, &str),
+) -> Option<FalRequest> {
     state
         .get(id)
-        .filter(|r| r.app_id == format!("{owner}/{app}"))
+        .filter(|r| r.app_id == format!("{owner}/{app}") && r.account == account)
 }
 
 /// What every request-level call goes through: the key, the counter, the request under its app.
@@ -193,16 +197,16 @@ fn admitted(
     state: &FalState,
     headers: &HeaderMap,
     call: &str,
-    (owner, app, id): (&str, &str, &str),
+    path: (&str, &str, &str),
 ) -> Result<FalRequest, (u16, Value)> {
-    if !authorized(state, headers) {
+    let Some(account) = authorized(state, headers) else {
         return Err((401, json!({"detail": "Invalid authentication"})));
-    }
+    };
     state.count(call);
     if call != "cancel" && state.read_fails() {
         return Err((503, json!({"detail": "Service temporarily unavailable"})));
     }
-    find(state, owner, app, id).ok_or_else(|| (404, json!({"detail": "Request not found"})))
+    find(state, &account, path).ok_or_else(|| (404, json!({"detail": "Request not found"})))
 }
 
 async fn status(
@@ -331,9 +335,9 @@ async fn by_endpoint(
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorized(&state, &headers) {
+    let Some(account) = authorized(&state, &headers) else {
         return answer(401, json!({"detail": "Invalid authentication"}));
-    }
+    };
     if state.read_fails() {
         return answer(503, json!({"detail": "Service temporarily unavailable"}));
     }
@@ -362,7 +366,7 @@ async fn by_endpoint(
         .max(1);
     let limit = q.limit.unwrap_or(50).clamp(1, 100);
     let endpoints: Vec<&str> = q.endpoint_id.split(',').map(str::trim).collect();
-    let mut ended = state.ended(&endpoints, since_ms, until_ms);
+    let mut ended = state.ended(&account, &endpoints, (since_ms, until_ms));
     ended.retain(|r| in_filter(status_code(r), q.status.as_deref()));
     let payloads = q.expand.as_deref().is_some_and(|e| e.contains("payloads"))
         && !state.faults().list_without_payloads;

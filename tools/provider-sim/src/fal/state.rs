@@ -1,7 +1,7 @@
 //! Requests on fal's queue: IN_QUEUE → IN_PROGRESS → COMPLETED (with a video or an error) on a
 //! clock, canceled while still queued; their webhooks; the counters tests read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::FalConfig;
+use super::{FalConfig, MAIN_ACCOUNT};
 use crate::video::{self, Aspect, Resolution};
 
 /// Faults a test can set while the emulator runs.
@@ -66,6 +66,8 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct FalRequest {
     pub id: String,
+    /// The account whose key sent it (`MAIN_ACCOUNT` or one of `FalConfig::accounts`).
+    pub account: String,
     pub model_id: String,
     pub app_id: String,
     pub input: Value,
@@ -90,6 +92,7 @@ pub struct FalRequest {
 /// A submit fal accepted: what the queue keeps of it.
 #[derive(Debug, Clone)]
 pub struct NewRequest {
+    pub account: String,
     pub model_id: String,
     pub app_id: String,
     pub input: Value,
@@ -109,6 +112,10 @@ pub struct FalCounters {
     pub webhooks_sent: u64,
     /// The most requests queued or running at once (high-water mark).
     pub max_unfinished: u64,
+    /// The same, per account.
+    pub max_unfinished_by_account: BTreeMap<String, u64>,
+    /// The most requests running at once per account (bounded by its workers).
+    pub max_running_by_account: BTreeMap<String, u64>,
 }
 
 struct Inner {
@@ -124,6 +131,8 @@ pub struct FalState {
     pub base_url: String,
     http: reqwest::Client,
     inner: Mutex<Inner>,
+    /// Each limited account's workers: a request runs while it holds one.
+    workers: HashMap<String, Arc<tokio::sync::Semaphore>>,
 }
 
 fn error_marker(input: &Value) -> Option<(String, String)> {
@@ -139,7 +148,13 @@ fn error_marker(input: &Value) -> Option<(String, String)> {
 
 impl FalState {
     pub fn new(config: FalConfig, base_url: String) -> Self {
+        let limits = std::iter::once((MAIN_ACCOUNT.to_string(), config.workers))
+            .chain(config.accounts.iter().map(|a| (a.name.clone(), a.workers)));
+        let workers = limits
+            .filter_map(|(name, n)| Some((name, Arc::new(tokio::sync::Semaphore::new(n?)))))
+            .collect();
         Self {
+            workers,
             inner: Mutex::new(Inner {
                 requests: HashMap::new(),
                 order: Vec::new(),
@@ -151,6 +166,16 @@ impl FalState {
             base_url,
             http: crate::http_client(),
         }
+    }
+
+    /// The account an `Authorization: Key …` value belongs to.
+    pub fn account_of(&self, authorization: &str) -> Option<String> {
+        let key = authorization.strip_prefix("Key ")?;
+        if key == self.config.key {
+            return Some(MAIN_ACCOUNT.to_string());
+        }
+        let account = self.config.accounts.iter().find(|a| a.key == key)?;
+        Some(account.name.clone())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -239,6 +264,7 @@ impl FalState {
     /// Queue a request and start its life.
     pub fn submit(self: &Arc<Self>, new: NewRequest) -> FalRequest {
         let NewRequest {
+            account,
             model_id,
             app_id,
             input,
@@ -253,6 +279,7 @@ impl FalState {
         });
         let request = FalRequest {
             id: uuid::Uuid::new_v4().to_string(),
+            account,
             model_id,
             app_id,
             error: error_marker(&input).or(failed),
@@ -274,13 +301,22 @@ impl FalState {
             let mut inner = self.lock();
             inner.order.push(request.id.clone());
             inner.requests.insert(request.id.clone(), request.clone());
-            let unfinished = inner
+            let unfinished =
+                |r: &&FalRequest| matches!(r.status, Status::InQueue | Status::InProgress);
+            let all = inner.requests.values().filter(unfinished).count() as u64;
+            let own = inner
                 .requests
                 .values()
-                .filter(|r| matches!(r.status, Status::InQueue | Status::InProgress))
+                .filter(unfinished)
+                .filter(|r| r.account == request.account)
                 .count() as u64;
-            let max = &mut inner.counters.max_unfinished;
-            *max = (*max).max(unfinished);
+            let c = &mut inner.counters;
+            c.max_unfinished = c.max_unfinished.max(all);
+            let max = c
+                .max_unfinished_by_account
+                .entry(request.account.clone())
+                .or_default();
+            *max = (*max).max(own);
         }
         let state = self.clone();
         let id = request.id.clone();
@@ -288,19 +324,17 @@ impl FalState {
         request
     }
 
-    /// Requests queued before this one and still waiting (0: next to start).
+    /// Requests of the same account queued before this one and still waiting (0: next to
+    /// start).
     pub fn queue_position(&self, id: &str) -> usize {
         let inner = self.lock();
+        let account = inner.requests.get(id).map(|r| r.account.clone());
         inner
             .order
             .iter()
             .take_while(|other| *other != id)
-            .filter(|other| {
-                inner
-                    .requests
-                    .get(*other)
-                    .is_some_and(|r| r.status == Status::InQueue)
-            })
+            .filter_map(|other| inner.requests.get(other))
+            .filter(|r| r.status == Status::InQueue && Some(&r.account) == account.as_ref())
             .count()
     }
 
@@ -329,7 +363,21 @@ impl FalState {
             Status::InProgress => request.started_at_ms = Some(crate::tasks::now_ms()),
             _ => {}
         }
-        Some(request.clone())
+        let request = request.clone();
+        if to == Status::InProgress {
+            let running = inner
+                .requests
+                .values()
+                .filter(|r| r.status == Status::InProgress && r.account == request.account)
+                .count() as u64;
+            let max = inner
+                .counters
+                .max_running_by_account
+                .entry(request.account.clone())
+                .or_default();
+            *max = (*max).max(running);
+        }
+        Some(request)
     }
 
     /// Not started within its start timeout: fal ends it with an error (nothing billed).
@@ -346,22 +394,43 @@ impl FalState {
         Some(request.clone())
     }
 
-    /// Each request's queue slot frees in order, as fal's workers pick requests up; one not
-    /// started within its start timeout ends with an error.
+    /// A request waits its turn (`queue_time` per request queued before it, or with an
+    /// account's workers at least `queue_time` and then a free worker, first come first
+    /// served), runs `run_time` holding its worker, and completes; one not started within
+    /// its start timeout ends with an error.
     async fn run(self: Arc<Self>, id: String) {
-        let position = self.queue_position(&id) as u32;
-        let wait = self.config.queue_time * (position + 1);
-        let limit = self.get(&id).and_then(|r| r.start_timeout);
-        if let Some(limit) = limit.filter(|l| *l < wait) {
-            tokio::time::sleep(limit).await;
-            if let Some(done) = self.time_out(&id)
-                && let Some(url) = done.webhook.clone()
-            {
-                self.deliver(url, &done).await;
-            }
+        let Some(request) = self.get(&id) else {
             return;
-        }
-        tokio::time::sleep(wait).await;
+        };
+        let workers = self.workers.get(&request.account).cloned();
+        let ahead = if workers.is_some() {
+            0
+        } else {
+            self.queue_position(&id) as u32
+        };
+        let turn = async {
+            tokio::time::sleep(self.config.queue_time * (ahead + 1)).await;
+            match workers {
+                Some(w) => w.acquire_owned().await.ok().map(Some),
+                None => Some(None),
+            }
+        };
+        let started = match request.start_timeout {
+            Some(limit) => tokio::time::timeout(limit, turn).await,
+            None => Ok(turn.await),
+        };
+        let worker = match started {
+            Ok(Some(worker)) => worker,
+            Ok(None) => return,
+            Err(_) => {
+                if let Some(done) = self.time_out(&id)
+                    && let Some(url) = done.webhook.clone()
+                {
+                    self.deliver(url, &done).await;
+                }
+                return;
+            }
+        };
         if self
             .advance(&id, Status::InQueue, Status::InProgress)
             .is_none()
@@ -369,21 +438,27 @@ impl FalState {
             return;
         }
         tokio::time::sleep(self.config.run_time).await;
-        let Some(done) = self.advance(&id, Status::InProgress, Status::Completed) else {
-            return;
-        };
-        if let Some(url) = done.webhook.clone() {
+        let done = self.advance(&id, Status::InProgress, Status::Completed);
+        drop(worker);
+        if let Some(done) = done
+            && let Some(url) = done.webhook.clone()
+        {
             self.deliver(url, &done).await;
         }
     }
 
-    /// Requests of these endpoints that ended in `[since_ms, until_ms)`, in the order they
-    /// ended (fal's `GET /v1/models/requests/by-endpoint`).
-    pub fn ended(&self, endpoints: &[&str], since_ms: i64, until_ms: i64) -> Vec<FalRequest> {
+    /// The account's requests of these endpoints that ended in `[since_ms, until_ms)`, in the
+    /// order they ended (fal's `GET /v1/models/requests/by-endpoint`).
+    pub fn ended(
+        &self,
+        account: &str,
+        endpoints: &[&str],
+        (since_ms, until_ms): (i64, i64),
+    ) -> Vec<FalRequest> {
         let mut ended: Vec<FalRequest> = self
             .all()
             .into_iter()
-            .filter(|r| endpoints.contains(&r.model_id.as_str()))
+            .filter(|r| r.account == account && endpoints.contains(&r.model_id.as_str()))
             .filter(|r| {
                 r.completed_at_ms
                     .is_some_and(|t| (since_ms..until_ms).contains(&t))
