@@ -1,7 +1,7 @@
 """The baseline for finalize's throughput: the same bytes from the same source (provider-sim's
 result URL) into the same bucket (moto) with boto3's own managed multipart upload, streamed.
 
-usage: plain_multipart.py URL ENDPOINT BUCKET KEY  -> prints "<seconds> <bytes>"
+usage: plain_multipart.py URL ENDPOINT BUCKET KEY  -> prints "<seconds> <bytes> <cpu seconds>"
 """
 
 import sys
@@ -22,12 +22,12 @@ def main() -> None:
         aws_secret_access_key="test",
     )
     config = TransferConfig(multipart_chunksize=8 * 1024 * 1024)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     with urllib.request.urlopen(url) as body:
         s3.upload_fileobj(body, bucket, key, Config=config)
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
     size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
-    print(f"{elapsed:.3f} {size}")
+    print(f"{elapsed:.3f} {size} {cpu:.3f}")
 
 
 if __name__ == "__main__":

@@ -213,6 +213,21 @@ async fn done_err(State(state): State<Arc<RuntimeState>>) -> &'static str {
     "{}"
 }
 
+/// CPU time of a whole process so far, threads that ended included (user and system, in the
+/// kernel's clock ticks of 10 ms: for runs of seconds); zero once it is gone.
+pub fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is 3rd, utime 14th, stime 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 /// CPU time of every thread of a process so far (user and system, from the scheduler's
 /// counters); zero once it is gone.
 pub fn cpu_of(pid: u32) -> Duration {

@@ -57,6 +57,13 @@ pub async fn start(port: u16, log_dir: &Path) -> Result<Moto, DevError> {
     })
 }
 
+impl Moto {
+    /// The server's process id (a benchmark reads its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self._child.id()
+    }
+}
+
 /// `PYTHON` (the Makefile points it at .venv), else the workspace's .venv, else `python3`.
 fn python() -> String {
     if let Ok(p) = std::env::var("PYTHON") {

@@ -416,6 +416,11 @@ impl Stack {
         .map_err(|e| DevError::Process(e.to_string()))
     }
 
+    /// moto server's process id.
+    pub fn moto_pid(&self) -> Option<u32> {
+        self._moto.pid()
+    }
+
     /// The process ids of a function (built-in runtime only).
     pub fn pids(&self, function: &str) -> Vec<u32> {
         self.host

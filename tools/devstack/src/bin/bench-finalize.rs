@@ -27,6 +27,7 @@ async fn baseline(stack: &Stack, id: &str, mib: u64, finalize_secs: f64) {
         return println!("  baseline not run: provider-sim has no task");
     };
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let moto_before = moto_cpu(stack);
     let out = tokio::process::Command::new(python)
         .arg("tools/bench/plain_multipart.py")
         .arg(task.video_url(&stack.sim.base_url()))
@@ -47,6 +48,15 @@ async fn baseline(stack: &Stack, id: &str, mib: u64, finalize_secs: f64) {
     };
     let plain = mib as f64 / secs;
     println!("  plain multipart     {secs:.1} s ({plain:.1} MiB/s, boto3, same source and bucket)");
+    let boto3_cpu = text
+        .split_whitespace()
+        .nth(2)
+        .and_then(|s| s.parse::<f64>().ok());
+    println!(
+        "  CPU of that upload  boto3 {:.1} s, moto {:.1} s",
+        boto3_cpu.unwrap_or(f64::NAN),
+        (moto_cpu(stack) - moto_before).as_secs_f64()
+    );
     let end_to_end = mib as f64 / finalize_secs / plain;
     println!(
         "  end to end / baseline {end_to_end:.2}× (from the create: dispatch, generation, callback)"
@@ -62,6 +72,30 @@ async fn baseline(stack: &Stack, id: &str, mib: u64, finalize_secs: f64) {
     println!(
         "  finalize copy       {copy_secs:.1} s ({:.1} MiB/s): {ratio:.2}× the baseline — target at least 0.8×: {verdict}",
         mib as f64 / copy_secs
+    );
+}
+
+fn moto_cpu(stack: &Stack) -> Duration {
+    stack
+        .moto_pid()
+        .map_or(Duration::ZERO, devstack::bench::process_cpu)
+}
+
+fn finalize_cpu(pids: &[u32]) -> Duration {
+    pids.iter().map(|p| devstack::bench::cpu_of(*p)).sum()
+}
+
+/// What the video cost in CPU: finalize's (which Lambda rations: 512 MB is 0.29 of a vCPU)
+/// and moto's, which on this machine is the S3 both uploads share.
+fn print_cpu(mib: u64, finalize: Duration, moto: Duration) {
+    let per_gib = finalize.as_secs_f64() * 1024.0 / mib as f64;
+    let share = 512.0 / 1769.0;
+    println!(
+        "  CPU for the video   finalize {:.2} s ({per_gib:.2} s per GiB: at 512 MB on Lambda, \
+         {share:.2} vCPU, at most {:.0} MiB/s), moto {:.1} s",
+        finalize.as_secs_f64(),
+        1024.0 * share / per_gib,
+        moto.as_secs_f64()
     );
 }
 
@@ -188,6 +222,7 @@ async fn measure(
     proxy.reset_calls();
     let finalize = stack.pids("finalize");
     let before: Vec<_> = finalize.iter().filter_map(|p| peak_rss_kib(*p)).collect();
+    let (cpu_before, moto_before) = (finalize_cpu(&finalize), moto_cpu(&stack));
 
     println!("C2PA label {switch}:");
     let (id, task, elapsed) = create_and_wait(&stack, mib).await?;
@@ -198,6 +233,9 @@ async fn measure(
     pids.dedup();
     let after: Vec<_> = pids.iter().filter_map(|p| peak_rss_kib(*p)).collect();
     print_video(mib, &task, elapsed, &before, &after);
+    // Instances started during the run began at zero.
+    let cpu = finalize_cpu(&pids).saturating_sub(cpu_before);
+    print_cpu(mib, cpu, moto_cpu(&stack) - moto_before);
     if label {
         print_signing(&stack);
         lifecycle_calls(&proxy, &stack, mib);
