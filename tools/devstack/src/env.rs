@@ -89,15 +89,7 @@ pub fn local_kling_account(
         api_key: Some(format!("local-{name}-api-key")),
         concurrency_limit: Some(concurrency),
     };
-    let pooled = shared::domain::pool::Account {
-        provider: "kling".into(),
-        name: name.to_string(),
-        capacity: 0,
-        weight: 1,
-        models: Vec::new(),
-        secret_id: None,
-    };
-    let var = |v: &str| shared::provider::composite::credential_var(&pooled, v);
+    let var = |v: &str| credential_var("kling", name, v);
     let env = vec![
         (var("KLING_ACCESS_KEY"), account.access_key.clone()),
         (var("KLING_SECRET_KEY"), account.secret_key.clone()),
@@ -184,17 +176,21 @@ pub fn local_fal_account(
         key: format!("local-fal-{name}-key"),
         workers: Some(workers),
     };
+    let key = account.key.clone();
+    (account, vec![(credential_var("fal", name, "FAL_KEY"), key)])
+}
+
+/// The variable the functions read an account's credential from (`provider::composite`).
+fn credential_var(provider: &str, name: &str, var: &str) -> String {
     let pooled = shared::domain::pool::Account {
-        provider: "fal".into(),
+        provider: provider.into(),
         name: name.to_string(),
         capacity: 0,
         weight: 1,
         models: Vec::new(),
         secret_id: None,
     };
-    let var = shared::provider::composite::credential_var(&pooled, "FAL_KEY");
-    let key = account.key.clone();
-    (account, vec![(var, key)])
+    shared::provider::composite::credential_var(&pooled, var)
 }
 
 /// The local accounts besides each provider's `main`.
@@ -212,17 +208,17 @@ pub struct LocalPool {
 pub fn local_pool(kling: usize, fal: usize, capacity: usize) -> LocalPool {
     let mut pool = LocalPool::default();
     let mut entries = Vec::new();
-    for i in 2..=kling {
-        let name = format!("acct{i}");
+    let names = |n: usize| (2..=n).map(|i| format!("acct{i}"));
+    let entry = |provider: &str, name: &str| serde_json::json!({"provider": provider, "name": name, "capacity": capacity});
+    for name in names(kling) {
         let (account, vars) = local_kling_account(&name, capacity);
-        entries.push(serde_json::json!({"provider": "kling", "name": name, "capacity": capacity}));
+        entries.push(entry("kling", &name));
         pool.kling.push(account);
         pool.env.extend(vars);
     }
-    for i in 2..=fal {
-        let name = format!("acct{i}");
+    for name in names(fal) {
         let (account, vars) = local_fal_account(&name, capacity);
-        entries.push(serde_json::json!({"provider": "fal", "name": name, "capacity": capacity}));
+        entries.push(entry("fal", &name));
         pool.fal.push(account);
         pool.env.extend(vars);
     }
