@@ -222,9 +222,8 @@ pub fn local_pool(kling: usize, fal: usize, capacity: usize) -> LocalPool {
         pool.fal.push(account);
         pool.env.extend(vars);
     }
-    let env = &mut pool.env;
     if !entries.is_empty() {
-        env.push((
+        pool.env.push((
             "PROVIDER_ACCOUNTS".into(),
             serde_json::Value::from(entries).to_string(),
         ));
