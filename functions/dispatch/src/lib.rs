@@ -64,7 +64,9 @@ pub const AGAIN_AFTER: Duration = Duration::from_secs(1);
 /// Time allowed for one provider call, retries included.
 const CALL_BUDGET: Duration = Duration::from_secs(20);
 /// What a run keeps of its invocation for its last step: one provider call and the writes
-/// that record it.
+/// that record it. A run always takes its first task, whatever is left: an invocation shorter
+/// than this (a `Timeout` set lower, or `cargo lambda watch`, whose invocations are short) would
+/// otherwise never take one, and wake the next run for ever.
 pub const RUN_RESERVE: Duration = Duration::from_secs(25);
 
 /// Everything dispatch reads from its environment at cold start.
@@ -196,6 +198,9 @@ pub struct DispatchReport {
     /// When the pending wake-up is due, as the run's last read of its line saw it.
     #[serde(skip)]
     pub wake_pending: Option<Timestamp>,
+    /// Tasks this run has taken a step for (its deadline stops it only after the first).
+    #[serde(skip)]
+    pub stepped: u32,
     pub errors: u32,
 }
 
@@ -294,10 +299,11 @@ async fn serve_line<S: Store, P: VideoProvider, D, Q: FinalizeQueue>(
     let mut stopped = false;
     for task in &line {
         let left = until.map(|u| u.saturating_duration_since(std::time::Instant::now()));
-        if left.is_some_and(|l| l < RUN_RESERVE) {
+        if report.stepped > 0 && left.is_some_and(|l| l < RUN_RESERVE) {
             report.out_of_time = true;
             break;
         }
+        report.stepped += 1;
         let now = Timestamp::now();
         let span = tracing::info_span!("task", task_id = %task.id, provider);
         let step = if stopped {
