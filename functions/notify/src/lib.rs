@@ -12,14 +12,17 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use shared::domain::notice::{PushText, RetryPolicy};
-use shared::ports::{DeliveryLog, Devices, EventBus, NoticeMarks, PushEndpoints, WebhookOutbox};
+use shared::ports::{
+    DeliveryLog, Devices, EventBus, LiveActivities, NoticeMarks, PushEndpoints, TaskEvents,
+    WebhookOutbox,
+};
 use shared::runtime::config::{ConfigError, Source};
 
 pub use deliver::{SignError, Signer};
 
 /// What notify needs of the table.
-pub trait Store: Devices + NoticeMarks + DeliveryLog {}
-impl<T: Devices + NoticeMarks + DeliveryLog> Store for T {}
+pub trait Store: Devices + NoticeMarks + DeliveryLog + TaskEvents + LiveActivities {}
+impl<T: Devices + NoticeMarks + DeliveryLog + TaskEvents + LiveActivities> Store for T {}
 
 /// The operator's app-backend endpoint and its signing secrets (newest first; two while a
 /// secret is rotated).

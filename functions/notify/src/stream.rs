@@ -3,6 +3,7 @@
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use serde_json::Value;
 
+use shared::domain::live::LiveEvent;
 use shared::domain::notice::{StatusEvent, push_message, status_event};
 use shared::domain::task::Task;
 use shared::ports::{
@@ -38,13 +39,13 @@ where
         }
     };
     for record in &event.records {
-        let Some(notice) = notice_of(record) else {
+        let Some((notice, live)) = notice_of(record) else {
             continue;
         };
         let span =
             tracing::info_span!("notify", task_id = %notice.task_id, event_id = %notice.event_id);
         let _enter = span.enter();
-        if let Err(e) = send(app, &notice).await {
+        if let Err(e) = send(app, &notice, &live).await {
             tracing::warn!(error = %e, "a sink failed; the stream will retry from this record");
             return vec![record.change.sequence_number.clone().unwrap_or_default()];
         }
@@ -66,7 +67,7 @@ fn task_of(image: &serde_dynamo::Item) -> Option<Task> {
 }
 
 /// Only task items (`TASK#…`/`TASK`) carry statuses.
-fn notice_of(record: &EventRecord) -> Option<StatusEvent> {
+fn notice_of(record: &EventRecord) -> Option<(StatusEvent, LiveEvent)> {
     let key = |name: &str| match record.change.keys.get(name) {
         Some(serde_dynamo::AttributeValue::S(s)) => Some(s.as_str()),
         _ => None,
@@ -76,16 +77,23 @@ fn notice_of(record: &EventRecord) -> Option<StatusEvent> {
     }
     let old = task_of(&record.change.old_image);
     let new = task_of(&record.change.new_image);
-    status_event(old.as_ref(), new.as_ref())
+    let notice = status_event(old.as_ref(), new.as_ref())?;
+    Some((notice, LiveEvent::of_status(new.as_ref()?)))
 }
 
-async fn send<S, B, P, O>(app: &App<S, B, P, O>, e: &StatusEvent) -> Result<(), SinkFailure>
+async fn send<S, B, P, O>(
+    app: &App<S, B, P, O>,
+    e: &StatusEvent,
+    live: &LiveEvent,
+) -> Result<(), SinkFailure>
 where
     S: Store,
     B: EventBus,
     P: PushEndpoints,
     O: WebhookOutbox,
 {
+    // The stream's log first: a status stream replays it, whatever happens to the pushes.
+    app.store.record_event(e.task_id.as_str(), live).await?;
     if !e.is_terminal() {
         return Ok(());
     }

@@ -8,12 +8,14 @@ use std::collections::HashMap;
 use crate::runtime::config::{ConfigError, Source};
 
 /// Which variables a secret id stands for (what `with_secrets` fills in).
-pub const FROM_SECRETS: [(&str, &[&str]); 7] = [
+pub const FROM_SECRETS: [(&str, &[&str]); 8] = [
     (
         "KLING_SECRET_ID",
         &["KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_API_KEY"],
     ),
     ("WEBHOOK_SECRET_ID", &["WEBHOOK_SECRET"]),
+    // Signs the status-stream links (`STREAM_URL?token=`).
+    ("STREAM_SECRET_ID", &["STREAM_SECRET"]),
     // Kling's callback signing secrets (`whsec_…`, comma-separated; two while rotating).
     ("WEBHOOK_SIGNING_SECRET_ID", &["WEBHOOK_SIGNING_SECRETS"]),
     ("FAL_SECRET_ID", &["FAL_KEY"]),
@@ -174,19 +176,10 @@ pub async fn with_secrets<S: Source>(
                 .find(|(n, _)| *n == name)
                 .map(|(_, id)| id.clone())
         };
-        let [a, b, c, d, e, f, g] = FROM_SECRETS.map(|(name, _)| (name, id(name)));
-        let reads = tokio::join!(
-            read_secret(&client, a.0, a.1),
-            read_secret(&client, b.0, b.1),
-            read_secret(&client, c.0, c.1),
-            read_secret(&client, d.0, d.1),
-            read_secret(&client, e.0, e.1),
-            read_secret(&client, f.0, f.1),
-            read_secret(&client, g.0, g.1),
-        );
-        for read in [
-            reads.0, reads.1, reads.2, reads.3, reads.4, reads.5, reads.6,
-        ] {
+        let reads = FROM_SECRETS
+            .map(|(name, _)| (name, id(name)))
+            .map(|(name, id)| read_secret(&client, name, id));
+        for read in futures_util::future::join_all(reads).await {
             secrets.extend(read?);
         }
     }

@@ -100,6 +100,8 @@ pub const CODES: &[&str] = &[
     "invalid_platform",
     "invalid_device_token",
     "push_not_configured",
+    "invalid_stream_token",
+    "too_many_streams",
     "conflicting_prompt",
     "invalid_prompt_parts",
     "invalid_template",

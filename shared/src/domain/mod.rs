@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod error;
 pub mod generation;
 pub mod images;
+pub mod live;
 pub mod moderation;
 pub mod mp4_probe;
 pub mod notice;

@@ -6,5 +6,6 @@ pub mod cdn;
 pub mod envelope;
 pub mod ratelimit;
 pub mod request;
+pub mod stream_token;
 pub mod view;
 pub mod webhook_token;

@@ -4,6 +4,7 @@
 mod accounts;
 mod dispatch;
 mod erasure;
+mod live;
 mod notify;
 mod storage;
 mod tasks;
@@ -12,6 +13,7 @@ mod templates;
 pub use accounts::*;
 pub use dispatch::*;
 pub use erasure::*;
+pub use live::*;
 pub use notify::*;
 pub use storage::*;
 pub use tasks::*;

@@ -182,3 +182,48 @@ impl WebhookConfig {
         })
     }
 }
+
+/// The status stream: where its function answers (`STREAM_URL`, a Lambda function URL) and the
+/// key of the tokens in its links (`STREAM_SECRET`).
+#[derive(Clone)]
+pub struct StreamConfig {
+    pub url: String,
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for StreamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamConfig")
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl StreamConfig {
+    /// `None` where no stream is deployed (no `STREAM_URL`).
+    pub fn from_source(src: &impl Source) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = src.optional("STREAM_URL").filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        url::Url::parse(&url).map_err(|e| ConfigError::Invalid {
+            name: "STREAM_URL",
+            reason: e.to_string(),
+        })?;
+        Ok(Some(Self {
+            url,
+            secret: Self::secret_from_source(src)?,
+        }))
+    }
+
+    pub fn secret_from_source(src: &impl Source) -> Result<Vec<u8>, ConfigError> {
+        let secret = src.required("STREAM_SECRET")?;
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::Invalid {
+                name: "STREAM_SECRET",
+                reason: format!("must be at least {MIN_SECRET_LEN} characters"),
+            });
+        }
+        Ok(secret.into_bytes())
+    }
+}

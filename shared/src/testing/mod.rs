@@ -6,6 +6,7 @@
 mod blobs;
 mod erasure;
 mod http;
+mod live;
 mod notify;
 mod provider;
 mod store;

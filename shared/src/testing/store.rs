@@ -50,6 +50,11 @@ pub(super) struct Tables {
     pub(super) erasures: HashMap<UserId, crate::ports::Erasure>,
     /// Ledger rows of erased accounts, by the erasure's ledger id.
     pub(super) erased_ledger: Vec<(String, LedgerEntry)>,
+    pub(super) live_events: BTreeMap<(String, u32), crate::domain::live::LiveEvent>,
+    /// Open status streams by (user, slot): the holder and until when.
+    pub(super) stream_slots: HashMap<(String, u32), (String, Timestamp)>,
+    pub(super) live_activities: BTreeMap<(String, String), crate::ports::LiveActivity>,
+    pub(super) push_turns: HashMap<String, Timestamp>,
 }
 
 /// The table, in memory; clones share it. `fail_writes` makes every write answer a backend

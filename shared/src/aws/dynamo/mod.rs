@@ -21,6 +21,7 @@ mod bills;
 mod cursor;
 mod dispatch;
 mod erasure;
+mod live;
 mod notify;
 mod tasks;
 mod templates;

@@ -1,0 +1,117 @@
+//! Live progress in memory: the event log, stream places, Live Activities and push turns.
+
+use std::time::Duration;
+
+use super::MemoryStore;
+use crate::domain::live::{LiveEvent, may_push};
+use crate::domain::timestamp::Timestamp;
+use crate::ports::{LiveActivities, LiveActivity, StoreError, StreamSlots, TaskEvents};
+
+impl TaskEvents for MemoryStore {
+    async fn record_event(&self, task_id: &str, event: &LiveEvent) -> Result<(), StoreError> {
+        let key = (task_id.to_string(), event.id);
+        self.write()?
+            .live_events
+            .entry(key)
+            .or_insert(event.clone());
+        Ok(())
+    }
+
+    async fn events_after(&self, task_id: &str, after: u32) -> Result<Vec<LiveEvent>, StoreError> {
+        let t = self.read()?;
+        let from = (task_id.to_string(), after.saturating_add(1));
+        let to = (task_id.to_string(), u32::MAX);
+        Ok(t.live_events
+            .range(from..=to)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+}
+
+impl StreamSlots for MemoryStore {
+    async fn claim_stream(
+        &self,
+        user_id: &str,
+        cap: u32,
+        holder: &str,
+        until: Timestamp,
+    ) -> Result<Option<u32>, StoreError> {
+        let now = Timestamp::now();
+        let mut t = self.write()?;
+        for slot in 0..cap {
+            let key = (user_id.to_string(), slot);
+            let free = t.stream_slots.get(&key).is_none_or(|(_, u)| *u <= now);
+            if free {
+                t.stream_slots.insert(key, (holder.to_string(), until));
+                return Ok(Some(slot));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn release_stream(
+        &self,
+        user_id: &str,
+        slot: u32,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let mut t = self.write()?;
+        let key = (user_id.to_string(), slot);
+        if t.stream_slots.get(&key).is_some_and(|(h, _)| h == holder) {
+            t.stream_slots.remove(&key);
+        }
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Status streams open now.
+    pub fn open_streams(&self) -> usize {
+        let now = Timestamp::now();
+        self.read()
+            .map(|t| t.stream_slots.values().filter(|(_, u)| *u > now).count())
+            .unwrap_or_default()
+    }
+}
+
+impl LiveActivities for MemoryStore {
+    async fn put_live_activity(&self, activity: &LiveActivity) -> Result<(), StoreError> {
+        let key = (activity.task_id.to_string(), activity.id());
+        self.write()?.live_activities.insert(key, activity.clone());
+        Ok(())
+    }
+
+    async fn live_activities_of(&self, task_id: &str) -> Result<Vec<LiveActivity>, StoreError> {
+        let t = self.read()?;
+        Ok(t.live_activities
+            .iter()
+            .filter(|((task, _), _)| task == task_id)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn remove_live_activity(
+        &self,
+        task_id: &str,
+        activity_id: &str,
+    ) -> Result<(), StoreError> {
+        let key = (task_id.to_string(), activity_id.to_string());
+        self.write()?.live_activities.remove(&key);
+        Ok(())
+    }
+
+    async fn take_push_turn(
+        &self,
+        task_id: &str,
+        now: Timestamp,
+        min: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.write()?;
+        let last = t.push_turns.get(task_id).copied();
+        let taken = may_push(false, last, now, min);
+        if taken {
+            t.push_turns.insert(task_id.to_string(), now);
+        }
+        Ok(taken)
+    }
+}
