@@ -360,3 +360,38 @@ async fn a_phone_another_user_signed_in_on_gets_none_of_the_first_users_pushes()
     assert!(app.store.devices_of("alice").await.unwrap().is_empty());
     assert_eq!(app.store.devices_of("bob").await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn every_status_change_is_logged_once_for_the_status_stream() {
+    use shared::ports::TaskEvents;
+    let app = app(None, false);
+    let created = task_fixture("t5", "alice", "fake");
+    let queued = with_status(&created, TaskStatus::Queued);
+    let mut running = with_status(&queued, TaskStatus::Running);
+    running.submitted_at = Some(Timestamp::now());
+    let mut checked = running.clone();
+    checked.checked_at = Some(Timestamp::now());
+    let failed = with_status(&running, TaskStatus::Failed);
+    let batch = stream(vec![
+        record("1", None, &created),
+        record("2", Some(&created), &queued),
+        record("3", Some(&queued), &running),
+        record("4", Some(&running), &checked),
+        record("5", Some(&checked), &failed),
+    ]);
+    for _ in 0..2 {
+        assert!(failures(&handle(&app, batch.clone()).await).is_empty());
+    }
+    let log = app.store.events_after("t5", 0).await.unwrap();
+    let got: Vec<(u32, TaskStatus)> = log.iter().map(|e| (e.id, e.status)).collect();
+    assert_eq!(
+        got,
+        [
+            (100, TaskStatus::Created),
+            (200, TaskStatus::Queued),
+            (300, TaskStatus::Running),
+            (500, TaskStatus::Failed),
+        ]
+    );
+    assert_eq!(log[2].running_since, running.submitted_at);
+}

@@ -51,6 +51,8 @@ pub struct Settings {
     pub s3_path_style: bool,
     /// CloudFront signed URLs instead of S3 presigned ones (`CDN_DOMAIN`).
     pub cdn: Option<shared::edge::cdn::CdnSigner>,
+    /// The status stream's function URL and link key (`STREAM_URL`, `STREAM_SECRET`).
+    pub stream: Option<shared::runtime::config::StreamConfig>,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ impl Settings {
             capacity,
             s3_path_style: shared::aws::path_style(src),
             cdn: shared::edge::cdn::CdnSigner::from_source(src)?,
+            stream: shared::runtime::config::StreamConfig::from_source(src)?,
         })
     }
 }
@@ -88,7 +91,12 @@ pub struct App<S, V, P, Q> {
     pub plans: Plans,
     /// When an app looks at an unfinished task this stale, ask the provider (lost callbacks).
     pub poll: SyncPolicy,
+    /// Where status streams are served, when they are.
+    pub stream: Option<shared::runtime::config::StreamConfig>,
 }
+
+/// How long a status-stream link holds once handed out (at least).
+const STREAM_LINK_TTL: Duration = Duration::from_secs(3600);
 
 pub async fn handle<
     S: Store,
@@ -117,6 +125,7 @@ async fn route<
         (method, segments.as_slice()),
         ("GET", ["v1", "videos"])
             | ("GET" | "DELETE", ["v1", "videos", _])
+            | ("GET", ["v1", "videos", _, "events"])
             | ("POST", ["v1", "videos", _, "cancel"])
             | ("GET" | "DELETE", ["v1", "me"])
             | ("POST", ["v1", "me", "export"])
@@ -132,6 +141,7 @@ async fn route<
     match (method, segments.as_slice()) {
         ("GET", ["v1", "videos"]) => list(app, req, &identity).await,
         ("GET", ["v1", "videos", id]) => get_one(app, req, &identity, id).await,
+        ("GET", ["v1", "videos", id, "events"]) => events(app, &identity, id).await,
         ("GET", ["v1", "me"]) => me(app, &identity).await,
         ("DELETE", ["v1", "me"]) => erasure::erase_me(app, &identity).await,
         ("POST", ["v1", "me", "export"]) => export::export(app, &identity).await,
@@ -164,7 +174,36 @@ pub(crate) async fn view_of<S, V: VideoStore, P, Q>(
         }
         _ => None,
     };
-    Ok(task_view(task, link, now))
+    let mut view = task_view(task, link, now);
+    view.events_url = app
+        .stream
+        .as_ref()
+        .map(|stream| shared::edge::view::events_url(stream, task, now, STREAM_LINK_TTL));
+    Ok(view)
+}
+
+/// `GET /v1/videos/{id}/events`: the stream itself is served by the events function's URL
+/// (HTTP APIs do not stream); the owner is sent there with a signed link.
+async fn events<S: Store, V, P, Q>(
+    app: &App<S, V, P, Q>,
+    identity: &Identity,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let Some(stream) = &app.stream else {
+        return Err(ApiError::new(
+            404,
+            "route_not_found",
+            "no status stream is deployed here",
+        ));
+    };
+    let task = owned_task(app, identity, id).await?;
+    let url = shared::edge::view::events_url(stream, &task, timestamp::now(), STREAM_LINK_TTL);
+    Response::builder()
+        .status(307)
+        .header("location", url)
+        .header("cache-control", "no-store")
+        .body(Body::Empty)
+        .map_err(|e| shared::edge::envelope::logged_internal("redirect not built", e))
 }
 
 async fn get_one<S: Store, V: VideoStore, P: VideoProvider, Q: FinalizeQueue>(

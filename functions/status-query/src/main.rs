@@ -22,6 +22,7 @@ async fn main() -> Result<(), Error> {
         presign_ttl: s.bucket.presign_ttl,
         capacity: s.capacity,
         plans: s.plans,
+        stream: s.stream,
     }));
     lambda_http::run(service_fn(move |req| async move {
         Ok::<_, Error>(handle(app, req).await)

@@ -35,6 +35,7 @@ fn app() -> TestApp {
             stale_after: Duration::from_secs(30),
             hard_timeout: Duration::from_secs(3 * 3600),
         },
+        stream: None,
     }
 }
 
@@ -635,4 +636,55 @@ async fn deleting_the_account_records_it_once_and_starts_the_job() {
     );
     let (_, _, bob) = send(&app, HttpEvent::new("GET", "/v1/me").user(Some("bob"))).await;
     assert!(bob["erasure"].is_null());
+}
+
+const STREAM_SECRET: &[u8] = b"stream-secret-for-tests-0123";
+
+fn with_stream(mut app: TestApp) -> TestApp {
+    app.stream = Some(shared::runtime::config::StreamConfig {
+        url: "https://stream.example".into(),
+        secret: STREAM_SECRET.to_vec(),
+    });
+    app
+}
+
+#[tokio::test]
+async fn the_owner_gets_a_signed_stream_link_and_a_redirect_to_it() {
+    use shared::edge::stream_token::verify;
+    let app = with_stream(app());
+    seed_task(&app.store, &task_fixture("t1", "alice", "fake"), None).await;
+    let (status, _, view) = send(&app, get("t1")).await;
+    assert_eq!(status, 200);
+    let url = view["events_url"].as_str().unwrap().to_string();
+    let token = url
+        .strip_prefix("https://stream.example/v1/videos/t1/events?token=")
+        .unwrap();
+    let now = shared::domain::timestamp::unix_seconds(shared::domain::timestamp::now());
+    assert_eq!(
+        verify(STREAM_SECRET, "t1", "alice", token, now + 3600),
+        Ok(())
+    );
+    assert!(verify(STREAM_SECRET, "t1", "bob", token, now).is_err());
+    // The same link within its window: the view's ETag holds.
+    assert_eq!(
+        send(&app, get("t1")).await.2["events_url"],
+        view["events_url"]
+    );
+
+    let events = HttpEvent::new("GET", "/v1/videos/t1/events");
+    let (status, headers, _) = send(&app, events).await;
+    assert_eq!(status, 307);
+    assert_eq!(headers["location"].to_str().unwrap(), url);
+    let other = HttpEvent::new("GET", "/v1/videos/t1/events").user(Some("bob"));
+    assert_eq!(code(&send(&app, other).await), (404, "not_found"));
+}
+
+#[tokio::test]
+async fn without_a_stream_there_is_no_link_and_no_route() {
+    let app = app();
+    seed_task(&app.store, &task_fixture("t1", "alice", "fake"), None).await;
+    let (_, _, view) = send(&app, get("t1")).await;
+    assert!(view.get("events_url").is_none());
+    let events = HttpEvent::new("GET", "/v1/videos/t1/events");
+    assert_eq!(code(&send(&app, events).await), (404, "route_not_found"));
 }

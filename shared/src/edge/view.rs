@@ -71,6 +71,10 @@ pub struct TaskView {
     /// `4k` when asked for; absent for the quality's own resolution.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolution: Option<&'static str>,
+    /// The task's status stream (Server-Sent Events), a link signed for its owner; absent
+    /// where no stream is deployed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -167,6 +171,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
         scene: task.request.as_ref().and_then(|r| r.scene.clone()),
         source_task: task.source_task.as_ref().map(|id| id.to_string()),
         resolution: task.request.as_ref().filter(|r| r.four_k).map(|_| "4k"),
+        events_url: None,
     }
 }
 
@@ -188,6 +193,24 @@ pub fn link_window(now: time::OffsetDateTime, ttl: std::time::Duration) -> LinkW
         signed_at,
         expires_at: signed_at + ttl,
     }
+}
+
+/// The status-stream link of a task for its owner, stable within a link window (so the view's
+/// ETag holds) and valid for at least `ttl` after it is handed out.
+pub fn events_url(
+    stream: &crate::runtime::config::StreamConfig,
+    task: &Task,
+    now: time::OffsetDateTime,
+    ttl: std::time::Duration,
+) -> String {
+    let expires = link_window(now, ttl).expires_at + ttl / 2;
+    crate::edge::stream_token::stream_url(
+        &stream.url,
+        &stream.secret,
+        task.id.as_str(),
+        task.user_id.as_str(),
+        expires.unix_timestamp(),
+    )
 }
 
 /// How soon an app polling an unfinished task should ask again (`Retry-After`, seconds).

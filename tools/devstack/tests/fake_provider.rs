@@ -107,6 +107,7 @@ async fn a_test_only_provider_goes_end_to_end_in_process() {
             stale_after: Duration::from_secs(30),
             hard_timeout: Duration::from_secs(3600),
         },
+        stream: None,
     };
 
     // The app creates a video; the fake provider holds it.
