@@ -135,7 +135,7 @@ async fn open<S: Store>(app: &App<S>, req: &Request, request_id: &str) -> Result
     let user_id = task.user_id.to_string();
     let slot = app
         .store
-        .claim_stream(&user_id, app.limits.per_user, request_id, until)
+        .claim_stream(&user_id, &task_id, app.limits.per_user, request_id, until)
         .await
         .map_err(|e| shared::edge::envelope::logged_internal("stream place not taken", e))?;
     let Some(slot) = slot else {

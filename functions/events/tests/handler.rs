@@ -231,10 +231,15 @@ async fn a_user_holds_at_most_the_cap_of_open_streams() {
     let a = handle(app, link("t1", "alice").request()).await;
     let b = handle(app, link("t2", "alice").request()).await;
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    let t3 = task_fixture("t3", "alice", "kling");
+    seed_task(&app.store, &t3, None).await;
     assert_eq!(
-        refusal(app, link("t1", "alice")).await,
+        refusal(app, link("t3", "alice")).await,
         (429, "too_many_streams".to_string())
     );
+    // A client reconnecting to a task it streams takes its own place over.
+    let again = handle(app, link("t2", "alice").request()).await;
+    assert_eq!(again.status().as_u16(), 200);
     // The client hangs up: the next write fails and the place is given back.
     drop(a);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);

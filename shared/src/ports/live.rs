@@ -24,13 +24,16 @@ pub trait TaskEvents: Send + Sync {
     ) -> impl Future<Output = Result<Vec<LiveEvent>, StoreError>> + Send;
 }
 
-/// A user's open status streams: at most `cap` at once, each held until it closes or `until`
-/// passes (a stream whose function died frees its place by itself).
+/// A user's open status streams: at most `cap` places, each held until its stream closes or
+/// `until` passes (a stream whose function died frees its place by itself). A stream of a task
+/// that already holds a place may take that place over: a client that reconnects (its old
+/// connection may still look open from the function's side) is never refused.
 pub trait StreamSlots: Send + Sync {
-    /// The place taken (`Some(slot)`), or `None` when all `cap` are held.
+    /// The place taken (`Some(slot)`), or `None` when all `cap` are held by other tasks.
     fn claim_stream(
         &self,
         user_id: &str,
+        task_id: &str,
         cap: u32,
         holder: &str,
         until: Timestamp,

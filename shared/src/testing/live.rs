@@ -32,6 +32,7 @@ impl StreamSlots for MemoryStore {
     async fn claim_stream(
         &self,
         user_id: &str,
+        task_id: &str,
         cap: u32,
         holder: &str,
         until: Timestamp,
@@ -40,9 +41,13 @@ impl StreamSlots for MemoryStore {
         let mut t = self.write()?;
         for slot in 0..cap {
             let key = (user_id.to_string(), slot);
-            let free = t.stream_slots.get(&key).is_none_or(|(_, u)| *u <= now);
+            let free = t
+                .stream_slots
+                .get(&key)
+                .is_none_or(|(_, task, u)| *u <= now || task == task_id);
             if free {
-                t.stream_slots.insert(key, (holder.to_string(), until));
+                let place = (holder.to_string(), task_id.to_string(), until);
+                t.stream_slots.insert(key, place);
                 return Ok(Some(slot));
             }
         }
@@ -57,7 +62,10 @@ impl StreamSlots for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut t = self.write()?;
         let key = (user_id.to_string(), slot);
-        if t.stream_slots.get(&key).is_some_and(|(h, _)| h == holder) {
+        if t.stream_slots
+            .get(&key)
+            .is_some_and(|(h, _, _)| h == holder)
+        {
             t.stream_slots.remove(&key);
         }
         Ok(())
@@ -69,7 +77,7 @@ impl MemoryStore {
     pub fn open_streams(&self) -> usize {
         let now = Timestamp::now();
         self.read()
-            .map(|t| t.stream_slots.values().filter(|(_, u)| *u > now).count())
+            .map(|t| t.stream_slots.values().filter(|(_, _, u)| *u > now).count())
             .unwrap_or_default()
     }
 }

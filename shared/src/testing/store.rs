@@ -51,8 +51,8 @@ pub(super) struct Tables {
     /// Ledger rows of erased accounts, by the erasure's ledger id.
     pub(super) erased_ledger: Vec<(String, LedgerEntry)>,
     pub(super) live_events: BTreeMap<(String, u32), crate::domain::live::LiveEvent>,
-    /// Open status streams by (user, slot): the holder and until when.
-    pub(super) stream_slots: HashMap<(String, u32), (String, Timestamp)>,
+    /// Open status streams by (user, slot): the holder, its task and until when.
+    pub(super) stream_slots: HashMap<(String, u32), (String, String, Timestamp)>,
     pub(super) live_activities: BTreeMap<(String, String), crate::ports::LiveActivity>,
     pub(super) push_turns: HashMap<String, Timestamp>,
 }

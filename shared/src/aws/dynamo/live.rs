@@ -60,6 +60,7 @@ impl StreamSlots for DynamoTaskStore {
     async fn claim_stream(
         &self,
         user_id: &str,
+        task_id: &str,
         cap: u32,
         holder: &str,
         until: Timestamp,
@@ -73,10 +74,14 @@ impl StreamSlots for DynamoTaskStore {
                 .item("pk", s(user_pk(user_id)))
                 .item("sk", s(format!("STREAM#{slot}")))
                 .item("holder", s(holder))
+                .item("task_id", s(task_id))
                 .item("until_ms", n(millis(until)))
                 .item("expires_at", n(unix_seconds(until.datetime()) + 3600))
-                .condition_expression("attribute_not_exists(pk) OR until_ms <= :now")
+                .condition_expression(
+                    "attribute_not_exists(pk) OR until_ms <= :now OR task_id = :task",
+                )
                 .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":task", s(task_id))
                 .send()
                 .await;
             if written(result, |e| e.is_conditional_check_failed_exception())? {
