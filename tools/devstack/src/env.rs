@@ -20,12 +20,16 @@ pub const LOCAL_KLING_SECRET_KEY: &str = "local-secret-key";
 pub const LOCAL_FAL_KEY: &str = "local-fal-key";
 /// provider-sim's key for the standard API (`KLING_API_STYLE=standard`).
 pub const LOCAL_KLING_API_KEY: &str = "local-kling-api-key";
+/// Signs the local status-stream links.
+pub const LOCAL_STREAM_SECRET: &str = "local-dev-stream-secret-not-for-production";
 
 pub struct LocalEndpoints {
     pub moto: String,
     pub kling: String,
     pub fal: String,
     pub api: String,
+    /// The status streams' function URL.
+    pub stream: String,
 }
 
 /// Values that replace deploy-time parameters and secrets, by variable name.
@@ -50,6 +54,8 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         // Secrets come from the environment locally, not from Secrets Manager.
         ("KLING_SECRET_ID", String::new()),
         ("WEBHOOK_SECRET_ID", String::new()),
+        ("STREAM_SECRET_ID", String::new()),
+        ("STREAM_URL", endpoints.stream.clone()),
         ("WEBHOOK_BASE_URL", endpoints.api.clone()),
         // Read from the environment locally (WEBHOOK_SIGNING_SECRETS), not from Secrets Manager.
         ("WEBHOOK_SIGNING_SECRET_ID", String::new()),
@@ -125,6 +131,7 @@ pub fn local_extras(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, String
         ("KLING_API_KEY", LOCAL_KLING_API_KEY.to_string()),
         ("FAL_KEY", LOCAL_FAL_KEY.to_string()),
         ("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET.to_string()),
+        ("STREAM_SECRET", LOCAL_STREAM_SECRET.to_string()),
         (
             "C2PA_CERTIFICATE_CHAIN",
             local_c2pa().map(|ca| ca.chain.clone()).unwrap_or_default(),

@@ -35,11 +35,22 @@ pub enum InvokeError {
     Crashed,
 }
 
+/// A streamed response as it arrives: the function's chunks (for a function URL, its
+/// metadata prelude, eight NUL bytes, then the body).
+pub type ResponseStream = mpsc::Receiver<Bytes>;
+
 struct Invocation {
     request_id: String,
     payload: Bytes,
     deadline_ms: u64,
-    reply: oneshot::Sender<InvokeResult>,
+    reply: Reply,
+}
+
+/// Where an invocation's answer goes: the whole of it, and its chunks as they come when the
+/// caller takes a streamed response.
+struct Reply {
+    done: oneshot::Sender<InvokeResult>,
+    stream: Option<oneshot::Sender<ResponseStream>>,
 }
 
 /// One execution environment's view of the Runtime API: the function's shared invocation
@@ -47,7 +58,7 @@ struct Invocation {
 struct RuntimeState {
     function_name: String,
     queue: Arc<Mutex<mpsc::Receiver<Invocation>>>,
-    pending: Mutex<HashMap<String, oneshot::Sender<InvokeResult>>>,
+    pending: Mutex<HashMap<String, Reply>>,
     /// The running process, so a test can crash it.
     pid: std::sync::Mutex<Option<u32>>,
 }
@@ -56,6 +67,18 @@ struct FunctionSlot {
     sender: mpsc::Sender<Invocation>,
     timeout: Duration,
 }
+
+/// A streaming invocation's answer.
+pub enum Streamed {
+    Chunks(ResponseStream),
+    Whole(Bytes),
+}
+
+type EnqueuedReply<'a> = (
+    &'a FunctionSlot,
+    oneshot::Receiver<InvokeResult>,
+    Option<oneshot::Receiver<ResponseStream>>,
+);
 
 pub struct LambdaHost {
     functions: HashMap<String, FunctionSlot>,
@@ -145,26 +168,62 @@ impl LambdaHost {
     }
 
     pub async fn invoke(&self, function: &str, payload: Bytes) -> InvokeResult {
-        let slot = self
-            .functions
-            .get(function)
-            .ok_or_else(|| InvokeError::NoSuchFunction(function.to_string()))?;
-        let (reply, rx) = oneshot::channel();
-        let invocation = Invocation {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            payload,
-            deadline_ms: now_ms() + slot.timeout.as_millis() as u64,
-            reply,
-        };
-        slot.sender
-            .send(invocation)
-            .await
-            .map_err(|_| InvokeError::Crashed)?;
+        let (slot, rx, _) = self.enqueue(function, payload, false).await?;
         match tokio::time::timeout(slot.timeout + Duration::from_secs(1), rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(InvokeError::Crashed),
             Err(_) => Err(InvokeError::Timeout),
         }
+    }
+
+    /// Invoke a function whose response may stream (a function URL in `RESPONSE_STREAM`
+    /// mode): its chunks as they come, or its whole answer when it did not stream.
+    pub async fn invoke_streaming(
+        &self,
+        function: &str,
+        payload: Bytes,
+    ) -> Result<Streamed, InvokeError> {
+        let (slot, done, stream) = self.enqueue(function, payload, true).await?;
+        let Some(stream) = stream else {
+            return Err(InvokeError::Crashed);
+        };
+        let wait = tokio::time::timeout(slot.timeout + Duration::from_secs(1), async {
+            tokio::select! {
+                Ok(chunks) = stream => Ok(Streamed::Chunks(chunks)),
+                whole = done => whole.map_err(|_| InvokeError::Crashed)?.map(Streamed::Whole),
+            }
+        });
+        wait.await.map_err(|_| InvokeError::Timeout)?
+    }
+
+    async fn enqueue(
+        &self,
+        function: &str,
+        payload: Bytes,
+        streaming: bool,
+    ) -> Result<EnqueuedReply<'_>, InvokeError> {
+        let slot = self
+            .functions
+            .get(function)
+            .ok_or_else(|| InvokeError::NoSuchFunction(function.to_string()))?;
+        let (done, rx) = oneshot::channel();
+        let (stream, stream_rx) = if streaming {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let invocation = Invocation {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            payload,
+            deadline_ms: now_ms() + slot.timeout.as_millis() as u64,
+            reply: Reply { done, stream },
+        };
+        slot.sender
+            .send(invocation)
+            .await
+            .map_err(|_| InvokeError::Crashed)?;
+        Ok((slot, rx, stream_rx))
     }
 
     /// Kill every process of a function, as a crash would (they are restarted).
@@ -262,7 +321,7 @@ async fn supervise(
         let status = child.wait().await;
         tracing::warn!(function = %spec.name, ?status, "function process exited; restarting");
         for (_, reply) in state.pending.lock().await.drain() {
-            let _ = reply.send(Err(InvokeError::Crashed));
+            let _ = reply.done.send(Err(InvokeError::Crashed));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -318,14 +377,44 @@ async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
 async fn response(
     State(state): State<Arc<RuntimeState>>,
     UrlPath(id): UrlPath<String>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: axum::body::Body,
 ) -> StatusCode {
-    match state.pending.lock().await.remove(&id) {
-        Some(reply) => {
-            let _ = reply.send(Ok(body));
-            StatusCode::ACCEPTED
+    let Some(reply) = state.pending.lock().await.remove(&id) else {
+        return StatusCode::NOT_FOUND;
+    };
+    let streaming = headers
+        .get("lambda-runtime-function-response-mode")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    match (streaming, reply.stream) {
+        (true, Some(to_caller)) => {
+            let (tx, rx) = mpsc::channel(16);
+            let _ = to_caller.send(rx);
+            forward(body, tx).await;
+            let _ = reply.done.send(Ok(Bytes::new()));
         }
-        None => StatusCode::NOT_FOUND,
+        _ => {
+            let whole = axum::body::to_bytes(body, usize::MAX).await;
+            let _ = reply
+                .done
+                .send(whole.map_err(|e| InvokeError::Function(e.to_string())));
+        }
+    }
+    StatusCode::ACCEPTED
+}
+
+/// Pass a streamed response on as it comes. A caller that hung up gets nothing more, but the
+/// rest is still read to its end: as on Lambda, the invocation runs until the function ends it.
+async fn forward(body: axum::body::Body, tx: mpsc::Sender<Bytes>) {
+    use futures_util::StreamExt;
+    let mut chunks = body.into_data_stream();
+    let mut caller = Some(tx);
+    while let Some(Ok(chunk)) = chunks.next().await {
+        if let Some(tx) = &caller
+            && tx.send(chunk).await.is_err()
+        {
+            caller = None;
+        }
     }
 }
 
@@ -336,7 +425,7 @@ async fn error(
 ) -> StatusCode {
     match state.pending.lock().await.remove(&id) {
         Some(reply) => {
-            let _ = reply.send(Err(InvokeError::Function(
+            let _ = reply.done.send(Err(InvokeError::Function(
                 String::from_utf8_lossy(&body).into_owned(),
             )));
             StatusCode::ACCEPTED

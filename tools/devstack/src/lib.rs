@@ -9,6 +9,7 @@ pub mod docs;
 pub mod drift;
 pub mod env;
 pub mod forward;
+pub mod function_url;
 pub mod gateway;
 pub mod iam;
 pub mod invoker;

@@ -90,6 +90,8 @@ impl StackOptions {
 
 pub struct Stack {
     pub api_url: String,
+    /// The status streams' function URL.
+    pub stream_url: String,
     /// The OpenAPI document, with `servers` pointing at this stack.
     pub spec_url: String,
     /// The playground page (same origin as a `/v1` forward to the API).
@@ -141,6 +143,9 @@ async fn start_iam(
     let policies = crate::iam::policy::Policies::load(template, &resolver)?;
     Ok(Some(crate::iam::IamProxy::start(moto, policies).await?))
 }
+
+/// Environments of a streaming function (each open stream holds one).
+const STREAMING_INSTANCES: usize = 6;
 
 /// A loopback listener on `port` (0: one the system picks).
 async fn bind(port: u16, what: &str) -> Result<tokio::net::TcpListener, DevError> {
@@ -235,6 +240,27 @@ impl Stack {
         let api_url = format!("http://127.0.0.1:{api_port}");
         let fal = start_fal(opts.sim_speed, opts.fal_accounts.clone()).await?;
         let iam = start_iam(&opts, &template, &resources, &moto.endpoint).await?;
+        let defs = template.functions()?;
+        let mut url_listeners = Vec::new();
+        let mut stream_url = String::new();
+        for def in defs.iter().filter(|d| d.url.is_some()) {
+            let url = match opts.runtime {
+                Runtime::Builtin { .. } => {
+                    let listener = bind(0, "function URL").await?;
+                    let port = listener
+                        .local_addr()
+                        .map_err(|e| DevError::Process(e.to_string()))?
+                        .port();
+                    url_listeners.push((def.name.clone(), listener));
+                    format!("http://127.0.0.1:{port}")
+                }
+                // cargo lambda watch serves function URLs under its own origin.
+                Runtime::Watch => format!("{api_url}/lambda-url/{}", def.name),
+            };
+            if def.url == Some(true) {
+                stream_url = url;
+            }
+        }
         let endpoints = LocalEndpoints {
             moto: iam
                 .as_ref()
@@ -242,8 +268,8 @@ impl Stack {
             kling: sim.base_url(),
             fal: fal.base_url(),
             api: api_url.clone(),
+            stream: stream_url.clone(),
         };
-        let defs = template.functions()?;
         let mut tasks = Vec::new();
         let mut host = None;
         let mut watch = None;
@@ -265,12 +291,22 @@ impl Stack {
                         binary: bin_dir.join(&def.name),
                         env,
                         timeout: Duration::from_secs(60),
-                        instances: def
-                            .reserved
-                            .map_or(opts.instances, |r| r.min(opts.instances)),
+                        // A stream holds its environment while open: room for a few at once.
+                        instances: match def.url {
+                            Some(true) => opts.instances.max(STREAMING_INSTANCES),
+                            _ => def
+                                .reserved
+                                .map_or(opts.instances, |r| r.min(opts.instances)),
+                        },
                     });
                 }
                 let lambda_host = Arc::new(LambdaHost::start(specs, &opts.log_dir).await?);
+                for (function, listener) in url_listeners.drain(..) {
+                    let app = crate::function_url::router(lambda_host.clone(), function);
+                    tasks.push(tokio::spawn(async move {
+                        let _ = axum::serve(listener, app).await;
+                    }));
+                }
                 let gw = Arc::new(Gateway {
                     host: lambda_host.clone(),
                     routes: RouteTable::new(&cargo_routes)?,
@@ -350,6 +386,7 @@ impl Stack {
 
         Ok(Self {
             api_url,
+            stream_url,
             spec_url,
             playground_url,
             moto_endpoint: moto.endpoint.clone(),

@@ -25,6 +25,9 @@ pub struct FunctionDef {
     pub events: Vec<EventDef>,
     /// `ReservedConcurrentExecutions`: at most this many run at once.
     pub reserved: Option<usize>,
+    /// `FunctionUrlConfig`: the function has a URL of its own; `true` when it streams
+    /// (`InvokeMode: RESPONSE_STREAM`).
+    pub url: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -231,12 +234,16 @@ impl Template {
                 .get("ReservedConcurrentExecutions")
                 .and_then(Value::as_u64)
                 .map(|r| r as usize);
+            let url = props
+                .get("FunctionUrlConfig")
+                .map(|c| c.get("InvokeMode").and_then(Value::as_str) == Some("RESPONSE_STREAM"));
             out.push(FunctionDef {
                 logical_id,
                 name,
                 env,
                 events,
                 reserved,
+                url,
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
