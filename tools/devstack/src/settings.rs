@@ -49,6 +49,9 @@ pub const STACK_OWNED: &[&str] = &[
     "C2PA_SECRET_ID",
     "C2PA_CERTIFICATE_CHAIN",
     "C2PA_SIGNING_KEY",
+    // The status streams' function URL and its secret's id.
+    "STREAM_URL",
+    "STREAM_SECRET_ID",
 ];
 
 /// Every other variable the functions read; the caller's environment may set any of these
@@ -109,6 +112,12 @@ pub const USER_SETTINGS: &[&str] = &[
     "CDN_PRIVATE_KEY",
     "TEMPLATES_JSON",
     "C2PA_LABEL",
+    "STREAM_SECRET",
+    "STREAMS_PER_USER",
+    "STREAM_POLL_MILLIS",
+    "STREAM_KEEPALIVE_SECONDS",
+    "STREAM_MAX_SECONDS",
+    "PROGRESS_UPDATE_SECONDS",
 ];
 
 /// The settings file read when `--settings` is not given (if it exists).

@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 
 fn expectations() -> Expectations {
     type Loader = fn(&HashMap<String, String>) -> Result<(), ConfigError>;
-    let loaders: [(&str, Loader); 10] = [
+    let loaders: [(&str, Loader); 11] = [
         ("create-task", |e| {
             create_task::Settings::from_source(e).map(|_| ())
         }),
@@ -35,6 +35,7 @@ fn expectations() -> Expectations {
         }),
         ("notify", |e| notify::Settings::from_source(e).map(|_| ())),
         ("devices", |e| devices::Settings::from_source(e).map(|_| ())),
+        ("events", |e| events::Settings::from_source(e).map(|_| ())),
         ("mcp", |e| mcp::Settings::from_source(e).map(|_| ())),
         ("account", |e| account::Settings::from_source(e).map(|_| ())),
     ];
@@ -257,6 +258,7 @@ fn every_setting_the_functions_read_is_classified() {
         devices::Settings::from_source(&r).unwrap();
         mcp::Settings::from_source(&r).unwrap();
         account::Settings::from_source(&r).unwrap();
+        events::Settings::from_source(&r).unwrap();
         asked.extend(r.asked.into_inner());
     }
     use devstack::settings::{STACK_OWNED, USER_SETTINGS};
@@ -449,6 +451,6 @@ fn make_package_builds_every_zip_the_template_deploys() {
         .filter_map(|l| l.trim().strip_prefix("CodeUri: ../target/lambda/"))
         .filter_map(|l| l.strip_suffix("/bootstrap.zip"))
         .collect();
-    assert_eq!(deployed.len(), 10);
+    assert_eq!(deployed.len(), 11);
     assert_eq!(packaged, deployed);
 }

@@ -153,6 +153,20 @@ async fn text_to_video_end_to_end_with_identity_and_forgery_checks() {
 enum Expect {
     Http(u16),
     Json(Value),
+    /// A streamed HTTP answer (function URL, `RESPONSE_STREAM`): its prelude's status.
+    Stream(u16),
+}
+
+/// A streamed answer read whole: the prelude (status, headers) before eight NUL bytes, then
+/// the body.
+fn streamed(out: &[u8]) -> (Value, Value) {
+    let at = out
+        .windows(8)
+        .position(|w| w == [0u8; 8])
+        .expect("a prelude and its delimiter");
+    let prelude = serde_json::from_slice(&out[..at]).unwrap();
+    let body = serde_json::from_slice(&out[at + 8..]).unwrap_or(Value::Null);
+    (prelude, body)
 }
 
 /// Every sample in events/ runs through its function, so the samples cannot rot.
@@ -215,6 +229,8 @@ async fn every_sample_event_runs_on_its_handler() {
             Expect::Json(json!({"batchItemFailures": []})),
         ),
         ("devices", "register-device.json", Expect::Http(201)),
+        // The sample's link is not one this stack signed: refused, as a stream.
+        ("events", "open-stream.json", Expect::Stream(401)),
         // /mcp has no gateway authorizer: without a bearer token, the MCP challenge.
         ("mcp", "tools-list.json", Expect::Http(401)),
         (
@@ -257,6 +273,12 @@ async fn every_sample_event_runs_on_its_handler() {
             .invoke(function, &event)
             .await
             .unwrap_or_else(|e| panic!("{function}/{name}: {e}"));
+        if let Expect::Stream(code) = expect {
+            let (prelude, body) = streamed(&out);
+            assert_eq!(prelude["statusCode"], code, "{function}/{name}: {prelude}");
+            assert_envelope(&body, "invalid_stream_token");
+            continue;
+        }
         let out: Value = serde_json::from_slice(&out).unwrap();
         repaired += out["slots_repaired"].as_u64().unwrap_or(0);
         match expect {
@@ -281,6 +303,7 @@ async fn every_sample_event_runs_on_its_handler() {
                 }
                 assert_eq!(out, want, "{function}/{name}")
             }
+            Expect::Stream(_) => {}
         }
     }
     // Only the create sample's task ever held a slot.
