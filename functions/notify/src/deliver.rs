@@ -70,7 +70,10 @@ enum DeliveryFailure {
     Queue(#[from] QueueError),
 }
 
-pub(crate) async fn on_messages<S, B, P, O>(app: &App<S, B, P, O>, event: Value) -> Vec<String>
+pub(crate) async fn on_messages<S, B, P, O, L>(
+    app: &App<S, B, P, O, L>,
+    event: Value,
+) -> Vec<String>
 where
     S: Store,
     O: WebhookOutbox,
@@ -99,7 +102,10 @@ where
     failed
 }
 
-async fn deliver<S, B, P, O>(app: &App<S, B, P, O>, job: WebhookJob) -> Result<(), DeliveryFailure>
+async fn deliver<S, B, P, O, L>(
+    app: &App<S, B, P, O, L>,
+    job: WebhookJob,
+) -> Result<(), DeliveryFailure>
 where
     S: Store,
     O: WebhookOutbox,
@@ -160,8 +166,8 @@ fn remaining(now: Timestamp, not_before: Timestamp) -> Option<Duration> {
 }
 
 /// One POST: the outcome, the receiver's status code, and why it failed.
-async fn attempt_once<S, B, P, O>(
-    app: &App<S, B, P, O>,
+async fn attempt_once<S, B, P, O, L>(
+    app: &App<S, B, P, O, L>,
     target: &AppWebhook,
     job: &WebhookJob,
 ) -> (DeliveryOutcome, Option<u16>, Option<String>) {

@@ -4,7 +4,9 @@
 //! Every sink is marked once reached, after it was reached: a crash in between repeats a send
 //! (consumers drop repeats by `event_id`), never loses one.
 
+pub mod apns;
 mod deliver;
+mod live;
 mod stream;
 
 use std::time::Duration;
@@ -13,8 +15,8 @@ use serde_json::{Value, json};
 
 use shared::domain::notice::{PushText, RetryPolicy};
 use shared::ports::{
-    DeliveryLog, Devices, EventBus, LiveActivities, NoticeMarks, PushEndpoints, TaskEvents,
-    WebhookOutbox,
+    DeliveryLog, Devices, EventBus, LiveActivities, LiveActivityPush, NoticeMarks, PushEndpoints,
+    TaskEvents, WebhookOutbox,
 };
 use shared::runtime::config::{ConfigError, Source};
 
@@ -43,6 +45,9 @@ pub struct Settings {
     pub webhook_queue_url: String,
     pub webhook_dead_letter_url: String,
     pub retry: RetryPolicy,
+    /// Live Activity pushes: the APNs key and topic, when the app has Live Activities.
+    pub apns: Option<apns::ApnsConfig>,
+    pub live_policy: shared::domain::live::LivePolicy,
 }
 
 fn text(src: &impl Source, name: &str, default: String) -> String {
@@ -92,15 +97,24 @@ impl Settings {
                 max_delay: secs("APP_WEBHOOK_MAX_RETRY_SECONDS", 3 * 3600)?,
                 window: secs("APP_WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600)?,
             },
+            apns: apns::ApnsConfig::from_source(src)?,
+            live_policy: shared::domain::live::LivePolicy {
+                min_interval: secs("PROGRESS_UPDATE_SECONDS", 10)?,
+                stale_after: secs("LIVE_ACTIVITY_STALE_SECONDS", 600)?,
+                dismiss_after: secs("LIVE_ACTIVITY_DISMISS_SECONDS", 3600)?,
+            },
         })
     }
 }
 
-pub struct App<S, B, P, O> {
+pub struct App<S, B, P, O, L> {
     pub store: S,
     pub bus: B,
     pub push: P,
     pub outbox: O,
+    /// Live Activity pushes (APNs).
+    pub live: L,
+    pub live_policy: shared::domain::live::LivePolicy,
     pub push_text: PushText,
     pub webhook: Option<AppWebhook>,
     pub retry: RetryPolicy,
@@ -109,12 +123,13 @@ pub struct App<S, B, P, O> {
 
 /// One invocation: a batch of stream records or of queued deliveries. The answer lists the
 /// items to try again (`batchItemFailures`).
-pub async fn handle<S, B, P, O>(app: &App<S, B, P, O>, event: Value) -> Value
+pub async fn handle<S, B, P, O, L>(app: &App<S, B, P, O, L>, event: Value) -> Value
 where
     S: Store,
     B: EventBus,
     P: PushEndpoints,
     O: WebhookOutbox,
+    L: LiveActivityPush,
 {
     let source = event
         .pointer("/Records/0/eventSource")

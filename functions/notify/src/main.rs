@@ -8,7 +8,8 @@ async fn main() -> Result<(), Error> {
     shared::runtime::telemetry::init();
     let sdk = sdk_config().await?;
     let s = Settings::from_source(&shared::aws::with_secrets(&sdk, ProcessEnv).await?)?;
-    let app: &'static App<_, _, _, _> = Box::leak(Box::new(App {
+    let live = s.apns.map(notify::apns::Apns::new).transpose()?;
+    let app: &'static App<_, _, _, _, _> = Box::leak(Box::new(App {
         store: DynamoTaskStore::from_sdk(&sdk, s.table.table_name),
         bus: EventBridgeBus::from_sdk(&sdk, s.event_bus),
         push: SnsPush::from_sdk(&sdk, s.push_apps),
@@ -16,6 +17,8 @@ async fn main() -> Result<(), Error> {
         push_text: s.push_text,
         webhook: s.webhook,
         retry: s.retry,
+        live,
+        live_policy: s.live_policy,
         http: shared::runtime::net::builder()?
             .redirect(reqwest::redirect::Policy::none())
             .build()?,

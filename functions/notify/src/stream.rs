@@ -7,13 +7,14 @@ use shared::domain::live::LiveEvent;
 use shared::domain::notice::{StatusEvent, push_message, status_event};
 use shared::domain::task::Task;
 use shared::ports::{
-    Device, EventBus, PushEndpoints, PushOutcome, StoreError, WebhookJob, WebhookOutbox,
+    Device, EventBus, LiveActivityPush, PushEndpoints, PushOutcome, StoreError, WebhookJob,
+    WebhookOutbox,
 };
 
 use crate::{App, Store};
 
 #[derive(Debug, thiserror::Error)]
-enum SinkFailure {
+pub(crate) enum SinkFailure {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -24,12 +25,13 @@ enum SinkFailure {
 
 /// Records are handled in order; the first that fails is reported, and the stream retries
 /// from it (those before it are done and marked).
-pub(crate) async fn on_records<S, B, P, O>(app: &App<S, B, P, O>, event: Value) -> Vec<String>
+pub(crate) async fn on_records<S, B, P, O, L>(app: &App<S, B, P, O, L>, event: Value) -> Vec<String>
 where
     S: Store,
     B: EventBus,
     P: PushEndpoints,
     O: WebhookOutbox,
+    L: LiveActivityPush,
 {
     let event: Event = match serde_json::from_value(event) {
         Ok(e) => e,
@@ -81,8 +83,8 @@ fn notice_of(record: &EventRecord) -> Option<(StatusEvent, LiveEvent)> {
     Some((notice, LiveEvent::of_status(new.as_ref()?)))
 }
 
-async fn send<S, B, P, O>(
-    app: &App<S, B, P, O>,
+async fn send<S, B, P, O, L>(
+    app: &App<S, B, P, O, L>,
     e: &StatusEvent,
     live: &LiveEvent,
 ) -> Result<(), SinkFailure>
@@ -91,9 +93,11 @@ where
     B: EventBus,
     P: PushEndpoints,
     O: WebhookOutbox,
+    L: LiveActivityPush,
 {
     // The stream's log first: a status stream replays it, whatever happens to the pushes.
     app.store.record_event(e.task_id.as_str(), live).await?;
+    crate::live::progress(app, e, live).await?;
     if !e.is_terminal() {
         return Ok(());
     }
@@ -102,7 +106,8 @@ where
         app.store.mark_sent(&e.event_id, "bus").await?;
     }
     for device in app.store.devices_of(e.user_id.as_str()).await? {
-        push_to(app, e, &device).await?;
+        let message = push_message(device.platform, e, &app.push_text);
+        push_to(app, e, &device, "push", message).await?;
     }
     if app.webhook.is_some() && !app.store.was_sent(&e.event_id, "webhook").await? {
         let job = WebhookJob {
@@ -119,16 +124,20 @@ where
     Ok(())
 }
 
-async fn push_to<S, B, P, O>(
-    app: &App<S, B, P, O>,
+/// One message to one device, once per event and kind (`push`, `progress`); a device now
+/// another user's, or whose endpoint is disabled, is removed instead.
+pub(crate) async fn push_to<S, B, P, O, L>(
+    app: &App<S, B, P, O, L>,
     e: &StatusEvent,
     device: &Device,
+    kind: &str,
+    message: Option<String>,
 ) -> Result<(), SinkFailure>
 where
     S: Store,
     P: PushEndpoints,
 {
-    let sink = format!("push:{}", device.id);
+    let sink = format!("{kind}:{}", device.id);
     if app.store.was_sent(&e.event_id, &sink).await? {
         return Ok(());
     }
@@ -139,7 +148,7 @@ where
             .await?;
         return Ok(());
     }
-    let Some(message) = push_message(device.platform, e, &app.push_text) else {
+    let Some(message) = message else {
         return Ok(());
     };
     match app.push.push(&device.endpoint, &message).await? {

@@ -7,16 +7,19 @@ use std::time::Duration;
 
 use notify::{App, AppWebhook, Signer, handle};
 use serde_json::{Value, json};
+use shared::domain::live::LivePolicy;
 use shared::domain::notice::{Platform, PushText, RetryPolicy};
 use shared::domain::task::{Task, TaskStatus};
 use shared::domain::timestamp::Timestamp;
 use shared::ports::{DeliveryLog, DeliveryOutcome, Device, Devices, NoticeMarks};
-use shared::testing::{MemoryBus, MemoryOutbox, MemoryPush, MemoryStore, task_fixture};
+use shared::testing::{
+    MemoryBus, MemoryLivePush, MemoryOutbox, MemoryPush, MemoryStore, task_fixture,
+};
 
 const SECRET_NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SECRET_OLD: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
-type TestApp = App<MemoryStore, MemoryBus, MemoryPush, MemoryOutbox>;
+type TestApp = App<MemoryStore, MemoryBus, MemoryPush, MemoryOutbox, MemoryLivePush>;
 
 fn app(webhook_url: Option<&str>, allow_loopback: bool) -> TestApp {
     App {
@@ -36,6 +39,11 @@ fn app(webhook_url: Option<&str>, allow_loopback: bool) -> TestApp {
             window: Duration::from_secs(3600),
         },
         http: shared::runtime::net::client().unwrap(),
+        live: MemoryLivePush::default(),
+        live_policy: LivePolicy {
+            min_interval: Duration::ZERO,
+            ..LivePolicy::default()
+        },
     }
 }
 
@@ -394,4 +402,109 @@ async fn every_status_change_is_logged_once_for_the_status_stream() {
         ]
     );
     assert_eq!(log[2].running_since, running.submitted_at);
+}
+
+const LIVE_TOKEN: &str = "80a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+async fn live_activity(app: &TestApp, task: &str) {
+    use shared::ports::{LiveActivities, LiveActivity};
+    let activity = LiveActivity {
+        task_id: task.into(),
+        user_id: "alice".into(),
+        token: LIVE_TOKEN.into(),
+        sandbox: false,
+        created_at: Timestamp::now(),
+    };
+    app.store.put_live_activity(&activity).await.unwrap();
+}
+
+/// A task's whole life as stream records, one status after another.
+fn life(id: &str) -> Value {
+    let created = task_fixture(id, "alice", "fake");
+    let statuses = [
+        TaskStatus::Queued,
+        TaskStatus::Running,
+        TaskStatus::Finalizing,
+        TaskStatus::Succeeded,
+    ];
+    let mut records = vec![record("0", None, &created)];
+    let mut old = created;
+    for (i, status) in statuses.into_iter().enumerate() {
+        let new = with_status(&old, status);
+        records.push(record(&(i + 1).to_string(), Some(&old), &new));
+        old = new;
+    }
+    stream(records)
+}
+
+fn live_events(app: &TestApp) -> Vec<(String, u8)> {
+    let sent = app.live.sent.lock().unwrap().clone();
+    sent.iter()
+        .map(|(_, p, body)| {
+            let aps = &body["aps"];
+            let what = format!(
+                "{}:{}",
+                aps["event"].as_str().unwrap(),
+                aps["content-state"]["status"].as_str().unwrap()
+            );
+            (what, *p)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_live_activity_gets_every_update_and_one_end_then_is_forgotten() {
+    use shared::ports::LiveActivities;
+    let app = app(None, false);
+    live_activity(&app, "t7").await;
+    for _ in 0..2 {
+        assert!(failures(&handle(&app, life("t7")).await).is_empty());
+    }
+    assert_eq!(
+        live_events(&app),
+        [
+            ("update:CREATED".to_string(), 5),
+            ("update:QUEUED".to_string(), 5),
+            ("update:RUNNING".to_string(), 10),
+            ("update:FINALIZING".to_string(), 5),
+            ("end:SUCCEEDED".to_string(), 10),
+        ]
+    );
+    assert!(app.store.live_activities_of("t7").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn progress_pushes_are_coalesced_per_task_but_the_end_always_goes() {
+    let mut app = app(None, false);
+    app.live_policy.min_interval = Duration::from_secs(3600);
+    live_activity(&app, "t8").await;
+    device(&app, "alice", "pixel", Platform::Fcm).await;
+    assert!(failures(&handle(&app, life("t8")).await).is_empty());
+    let events: Vec<String> = live_events(&app).into_iter().map(|(e, _)| e).collect();
+    assert_eq!(events, ["update:CREATED", "end:SUCCEEDED"]);
+    // Android: one progress data message (the first), then the terminal notification.
+    let sent = app.push.sent.lock().unwrap().clone();
+    let kinds: Vec<String> = sent
+        .iter()
+        .map(|(_, m)| {
+            let outer: Value = serde_json::from_str(m).unwrap();
+            let inner: Value = serde_json::from_str(outer["GCM"].as_str().unwrap()).unwrap();
+            match inner.pointer("/fcmV1Message/message/data/progress") {
+                Some(p) => format!("progress {}", p.as_str().unwrap()),
+                None => "notification".to_string(),
+            }
+        })
+        .collect();
+    assert_eq!(kinds, ["progress 0", "notification"]);
+}
+
+#[tokio::test]
+async fn a_revoked_live_activity_token_is_removed_and_nothing_fails() {
+    use shared::ports::LiveActivities;
+    let app = app(None, false);
+    live_activity(&app, "t9").await;
+    app.live.revoked.lock().unwrap().insert(LIVE_TOKEN.into());
+    assert!(failures(&handle(&app, life("t9")).await).is_empty());
+    assert!(app.live.sent.lock().unwrap().is_empty());
+    assert!(app.store.live_activities_of("t9").await.unwrap().is_empty());
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::runtime::config::{ConfigError, Source};
 
 /// Which variables a secret id stands for (what `with_secrets` fills in).
-pub const FROM_SECRETS: [(&str, &[&str]); 8] = [
+pub const FROM_SECRETS: [(&str, &[&str]); 9] = [
     (
         "KLING_SECRET_ID",
         &["KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_API_KEY"],
@@ -16,6 +16,11 @@ pub const FROM_SECRETS: [(&str, &[&str]); 8] = [
     ("WEBHOOK_SECRET_ID", &["WEBHOOK_SECRET"]),
     // Signs the status-stream links (`STREAM_URL?token=`).
     ("STREAM_SECRET_ID", &["STREAM_SECRET"]),
+    // The APNs auth key for Live Activity pushes: {"key_id", "team_id", "private_key": PEM}.
+    (
+        "APNS_SECRET_ID",
+        &["APNS_KEY_ID", "APNS_TEAM_ID", "APNS_PRIVATE_KEY"],
+    ),
     // Kling's callback signing secrets (`whsec_…`, comma-separated; two while rotating).
     ("WEBHOOK_SIGNING_SECRET_ID", &["WEBHOOK_SIGNING_SECRETS"]),
     ("FAL_SECRET_ID", &["FAL_KEY"]),
@@ -125,6 +130,26 @@ pub fn parse_secret(name: &'static str, raw: &str) -> Result<Vec<(String, String
             Ok(vec![
                 ("C2PA_CERTIFICATE_CHAIN".into(), signer.certificate_chain),
                 ("C2PA_SIGNING_KEY".into(), signer.private_key),
+            ])
+        }
+        "APNS_SECRET_ID" => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Key {
+                key_id: String,
+                team_id: String,
+                private_key: String,
+            }
+            let key = serde_json::from_str::<Key>(raw).map_err(|_| {
+                failed(
+                    name,
+                    "expected {\"key_id\": ..., \"team_id\": ..., \"private_key\": PEM}",
+                )
+            })?;
+            Ok(vec![
+                ("APNS_KEY_ID".into(), key.key_id),
+                ("APNS_TEAM_ID".into(), key.team_id),
+                ("APNS_PRIVATE_KEY".into(), key.private_key),
             ])
         }
         // The others hold one plain value.

@@ -125,3 +125,82 @@ pub fn may_push(terminal: bool, last: Option<Timestamp>, now: Timestamp, min: Du
 
 #[cfg(test)]
 mod tests;
+
+/// How lock-screen progress is shown (configuration).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LivePolicy {
+    /// At most one progress push per task per this interval (`PROGRESS_UPDATE_SECONDS`).
+    pub min_interval: Duration,
+    /// An update not followed by another within this is shown as stale (`stale-date`).
+    pub stale_after: Duration,
+    /// How long the ended activity stays on the lock screen (`dismissal-date`).
+    pub dismiss_after: Duration,
+}
+
+impl Default for LivePolicy {
+    fn default() -> Self {
+        Self {
+            min_interval: Duration::from_secs(10),
+            stale_after: Duration::from_secs(600),
+            dismiss_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The content state an app's Live Activity renders: the same fields for every update.
+fn content_state(task_id: &str, e: &LiveEvent) -> serde_json::Value {
+    json!({
+        "task_id": task_id,
+        "status": e.status,
+        "label": e.status.label(),
+        "progress": e.progress,
+    })
+}
+
+/// An APNs `liveactivity` push for one event: `update` while the task is unfinished, `end` on
+/// the terminal event (with its dismissal date). The APNs priority goes with it: 10 for a
+/// change the user waits for (running, and the end), 5 otherwise.
+pub fn live_activity_push(
+    task_id: &str,
+    e: &LiveEvent,
+    now: Timestamp,
+    policy: &LivePolicy,
+) -> (u8, serde_json::Value) {
+    let at = now.datetime().unix_timestamp();
+    let secs = |d: Duration| at + i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4);
+    let mut aps = json!({
+        "timestamp": at,
+        "event": if e.is_terminal() { "end" } else { "update" },
+        "content-state": content_state(task_id, e),
+        "relevance-score": if e.status == TaskStatus::Running { 100 } else { 50 },
+    });
+    if e.is_terminal() {
+        aps["dismissal-date"] = json!(secs(policy.dismiss_after));
+    } else {
+        aps["stale-date"] = json!(secs(policy.stale_after));
+    }
+    let urgent = e.is_terminal() || e.status == TaskStatus::Running;
+    (if urgent { 10 } else { 5 }, json!({ "aps": aps }))
+}
+
+/// An FCM data message (through SNS, FCM HTTP v1) for an Android progress notification: data
+/// only, so the app draws it, and collapsed per task so a phone offline for a while gets the
+/// latest only.
+pub fn fcm_progress_message(task_id: &str, event_id: &str, e: &LiveEvent) -> String {
+    let message = json!({
+        "fcmV1Message": {
+            "message": {
+                "android": {"collapse_key": format!("task-{task_id}"), "priority": "normal"},
+                "data": {
+                    "kind": "progress",
+                    "task_id": task_id,
+                    "event_id": event_id,
+                    "status": e.status.as_str(),
+                    "label": e.status.label(),
+                    "progress": e.progress.to_string(),
+                },
+            }
+        }
+    });
+    json!({ "default": e.status.label(), "GCM": message.to_string() }).to_string()
+}

@@ -94,3 +94,29 @@ pub trait LiveActivities: Send + Sync {
         min: std::time::Duration,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
+
+/// Where Live Activity pushes go (APNs, token-based auth, `apns-push-type: liveactivity`).
+/// `EndpointDisabled` when APNs says the token is no longer valid (410, or a bad token).
+pub trait LiveActivityPush: Send + Sync {
+    fn push(
+        &self,
+        activity: &LiveActivity,
+        priority: u8,
+        payload: &serde_json::Value,
+    ) -> impl Future<Output = Result<super::PushOutcome, super::SinkError>> + Send;
+}
+
+/// No APNs configured: nothing can be delivered, so a registration is let go.
+impl<T: LiveActivityPush> LiveActivityPush for Option<T> {
+    async fn push(
+        &self,
+        activity: &LiveActivity,
+        priority: u8,
+        payload: &serde_json::Value,
+    ) -> Result<super::PushOutcome, super::SinkError> {
+        match self {
+            Some(inner) => inner.push(activity, priority, payload).await,
+            None => Ok(super::PushOutcome::EndpointDisabled),
+        }
+    }
+}

@@ -123,3 +123,29 @@ impl LiveActivities for MemoryStore {
         Ok(taken)
     }
 }
+
+/// Live Activity pushes in memory: what was sent (token, priority, payload), and tokens APNs
+/// would answer 410 for.
+#[derive(Default, Clone)]
+pub struct MemoryLivePush {
+    pub sent: std::sync::Arc<std::sync::Mutex<Vec<(String, u8, serde_json::Value)>>>,
+    pub revoked: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl crate::ports::LiveActivityPush for MemoryLivePush {
+    async fn push(
+        &self,
+        activity: &LiveActivity,
+        priority: u8,
+        payload: &serde_json::Value,
+    ) -> Result<crate::ports::PushOutcome, crate::ports::SinkError> {
+        let poisoned = || crate::ports::SinkError("memory push lock poisoned".into());
+        let revoked = self.revoked.lock().map_err(|_| poisoned())?;
+        if revoked.contains(&activity.token) {
+            return Ok(crate::ports::PushOutcome::EndpointDisabled);
+        }
+        let sent = (activity.token.clone(), priority, payload.clone());
+        self.sent.lock().map_err(|_| poisoned())?.push(sent);
+        Ok(crate::ports::PushOutcome::Sent)
+    }
+}

@@ -13,6 +13,7 @@ mod store;
 
 pub use blobs::*;
 pub use http::*;
+pub use live::MemoryLivePush;
 pub use notify::{MemoryBus, MemoryOutbox, MemoryPush};
 pub use provider::*;
 pub use store::*;

@@ -108,3 +108,45 @@ fn progress_pushes_are_coalesced_but_the_end_is_not() {
     }
     assert!(may_push(false, Some(at("00")), at("00"), Duration::ZERO));
 }
+
+#[test]
+fn live_activity_pushes_update_until_the_end_and_then_end() {
+    let now = ts("2026-01-01T00:00:00.000Z");
+    let at = now.datetime().unix_timestamp();
+    let policy = LivePolicy::default();
+    // (status, event, priority, stale-date, dismissal-date)
+    let cases = [
+        (TaskStatus::Queued, "update", 5, Some(at + 600), None),
+        (TaskStatus::Running, "update", 10, Some(at + 600), None),
+        (TaskStatus::Finalizing, "update", 5, Some(at + 600), None),
+        (TaskStatus::Succeeded, "end", 10, None, Some(at + 3600)),
+        (TaskStatus::Failed, "end", 10, None, Some(at + 3600)),
+    ];
+    for (status, event, priority, stale, dismissal) in cases {
+        let e = LiveEvent::of_status(&task(status));
+        let (p, body) = live_activity_push("t1", &e, now, &policy);
+        let aps = &body["aps"];
+        assert_eq!(p, priority, "{status:?}");
+        assert_eq!(aps["event"], event, "{status:?}");
+        assert_eq!(aps["timestamp"], at);
+        assert_eq!(aps["stale-date"].as_i64(), stale, "{status:?}");
+        assert_eq!(aps["dismissal-date"].as_i64(), dismissal, "{status:?}");
+        assert_eq!(aps["content-state"]["status"], status.as_str());
+        assert_eq!(aps["content-state"]["progress"], e.progress);
+        assert!(aps["relevance-score"].is_number());
+    }
+}
+
+#[test]
+fn android_progress_is_a_data_message_collapsed_per_task() {
+    let e = LiveEvent::of_status(&task(TaskStatus::Running));
+    let outer: serde_json::Value =
+        serde_json::from_str(&fcm_progress_message("t1", "t1.running", &e)).unwrap();
+    let inner: serde_json::Value = serde_json::from_str(outer["GCM"].as_str().unwrap()).unwrap();
+    let message = &inner["fcmV1Message"]["message"];
+    assert_eq!(message["android"]["collapse_key"], "task-t1");
+    assert!(message.get("notification").is_none(), "data only");
+    assert_eq!(message["data"]["progress"], "10");
+    assert_eq!(message["data"]["status"], "RUNNING");
+    assert_eq!(message["data"]["event_id"], "t1.running");
+}
