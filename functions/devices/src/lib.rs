@@ -11,12 +11,16 @@ use shared::domain::timestamp::Timestamp;
 use shared::edge::auth::{AuthMode, Identity, identify};
 use shared::edge::envelope::{ApiError, answer, json_response, logged_internal as internal};
 use shared::edge::request::{self, header};
-use shared::ports::{Device, Devices, PushEndpoints};
+use shared::ports::{Device, Devices, LiveActivities, PushEndpoints, Tasks};
+
+mod live;
 
 pub struct Settings {
     pub table: shared::runtime::config::TableConfig,
     pub auth: AuthMode,
     pub push_apps: PlatformApps,
+    /// Live Activity pushes are configured (notify's `APNS_TOPIC`).
+    pub live_activities: bool,
 }
 
 impl Settings {
@@ -27,6 +31,7 @@ impl Settings {
             table: shared::runtime::config::TableConfig::from_source(src)?,
             auth: AuthMode::from_source(src)?,
             push_apps: PlatformApps::from_source(src),
+            live_activities: src.optional("APNS_TOPIC").is_some_and(|t| !t.is_empty()),
         })
     }
 }
@@ -37,7 +42,12 @@ pub struct App<S, E> {
     /// Which platforms have an SNS platform application.
     pub apps: PlatformApps,
     pub auth: AuthMode,
+    pub live_activities: bool,
 }
+
+/// What devices needs of the table: devices, and tasks with their Live Activities.
+pub trait Store: Devices + Tasks + LiveActivities {}
+impl<T: Devices + Tasks + LiveActivities> Store for T {}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,11 +113,11 @@ pub fn device_id(endpoint: &str) -> String {
     format!("dev_{}", &hex::encode(digest)[..24])
 }
 
-pub async fn handle<S: Devices, E: PushEndpoints>(app: &App<S, E>, req: Request) -> Response<Body> {
+pub async fn handle<S: Store, E: PushEndpoints>(app: &App<S, E>, req: Request) -> Response<Body> {
     answer("devices", &req, route(app, &req)).await
 }
 
-async fn route<S: Devices, E: PushEndpoints>(
+async fn route<S: Store, E: PushEndpoints>(
     app: &App<S, E>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -115,7 +125,9 @@ async fn route<S: Devices, E: PushEndpoints>(
     let segments = request::segments(req);
     if !matches!(
         (method, segments.as_slice()),
-        ("POST", ["v1", "devices"]) | ("DELETE", ["v1", "devices", _])
+        ("POST", ["v1", "devices"])
+            | ("DELETE", ["v1", "devices", _])
+            | ("POST", ["v1", "videos", _, "live-activity"])
     ) {
         return Err(ApiError::route_not_found(method, req.uri().path()));
     }
@@ -126,11 +138,14 @@ async fn route<S: Devices, E: PushEndpoints>(
     )?;
     match segments.as_slice() {
         ["v1", "devices", id] => remove(app, &identity, id).await,
+        ["v1", "videos", id, _] => {
+            live::register(app, &identity, id, request::json_body(req)?).await
+        }
         _ => register(app, &identity, request::json_body(req)?).await,
     }
 }
 
-async fn register<S: Devices, E: PushEndpoints>(
+async fn register<S: Store, E: PushEndpoints>(
     app: &App<S, E>,
     identity: &Identity,
     reg: Registration,
@@ -172,7 +187,7 @@ async fn register<S: Devices, E: PushEndpoints>(
 }
 
 /// The oldest of the user's devices past the cap, removed (the one just registered stays).
-async fn keep_newest<S: Devices, E: PushEndpoints>(
+async fn keep_newest<S: Store, E: PushEndpoints>(
     app: &App<S, E>,
     user: &str,
     registered: &str,
@@ -194,7 +209,7 @@ async fn keep_newest<S: Devices, E: PushEndpoints>(
 /// Removes one of the user's device records; its push endpoint goes too unless the token now
 /// belongs to another user (the same phone signed in to another account has the same
 /// endpoint, which is theirs now). The removed record, if it was there.
-async fn forget<S: Devices, E: PushEndpoints>(
+async fn forget<S: Store, E: PushEndpoints>(
     app: &App<S, E>,
     user: &str,
     id: &str,
@@ -220,7 +235,7 @@ async fn forget<S: Devices, E: PushEndpoints>(
     Ok(Some(removed))
 }
 
-async fn remove<S: Devices, E: PushEndpoints>(
+async fn remove<S: Store, E: PushEndpoints>(
     app: &App<S, E>,
     identity: &Identity,
     id: &str,

@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
         push: SnsPush::from_sdk(&sdk, s.push_apps.clone()),
         apps: s.push_apps,
         auth: s.auth,
+        live_activities: s.live_activities,
     }));
     lambda_http::run(service_fn(move |req| async move {
         Ok::<_, Error>(handle(app, req).await)

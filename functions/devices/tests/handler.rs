@@ -20,6 +20,7 @@ fn app() -> App<MemoryStore, MemoryPush> {
             fcm: Some("arn:aws:sns:us-east-1:123456789012:app/GCM/android".into()),
         },
         auth: AuthMode::Authorizer,
+        live_activities: true,
     }
 }
 
@@ -189,4 +190,74 @@ async fn ten_thousand_registrations_leave_the_cap() {
     assert_eq!(kept.len(), cap);
     assert!(kept.contains(&last), "the newest stays");
     assert_eq!(app.push.deleted.lock().unwrap().len(), 10_000 - cap);
+}
+
+const LIVE_TOKEN: &str =
+    "80a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f607182";
+
+fn live(task: &str, token: &str) -> HttpEvent {
+    HttpEvent::new("POST", format!("/v1/videos/{task}/live-activity")).json(json!({"token": token}))
+}
+
+#[tokio::test]
+async fn the_owner_registers_a_live_activity_for_an_unfinished_task_once() {
+    use shared::domain::task::TaskStatus;
+    use shared::ports::LiveActivities;
+    let app = app();
+    let mut done = shared::testing::task_fixture("done", "alice", "fake");
+    done.status = TaskStatus::Succeeded;
+    shared::testing::seed_task(
+        &app.store,
+        &shared::testing::task_fixture("t1", "alice", "fake"),
+        None,
+    )
+    .await;
+    shared::testing::seed_task(&app.store, &done, None).await;
+    let (status, body) = call(&app, live("t1", LIVE_TOKEN)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["task_id"], "t1");
+    // The same token again is the same registration.
+    let (status, again) = call(&app, live("t1", &LIVE_TOKEN.to_uppercase())).await;
+    assert_eq!((status, &again["id"]), (201, &body["id"]));
+    assert_eq!(app.store.live_activities_of("t1").await.unwrap().len(), 1);
+
+    let bob = live("t1", LIVE_TOKEN).user(Some("bob"));
+    let cases = [
+        (bob, 404, "not_found"),
+        (live("missing", LIVE_TOKEN), 404, "not_found"),
+        (live("done", LIVE_TOKEN), 409, "task_finished"),
+        (live("t1", "not-hex"), 422, "invalid_device_token"),
+        (live("t1", "abcd"), 422, "invalid_device_token"),
+        (
+            HttpEvent::new("POST", "/v1/videos/t1/live-activity").json(json!({"tok": LIVE_TOKEN})),
+            400,
+            "malformed_request",
+        ),
+    ];
+    for (event, want_status, code) in cases {
+        let (status, body) = call(&app, event).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (want_status, Some(code)),
+            "{body}"
+        );
+    }
+    assert_eq!(app.store.live_activities_of("done").await.unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn without_apns_a_live_activity_is_refused() {
+    let mut app = app();
+    app.live_activities = false;
+    shared::testing::seed_task(
+        &app.store,
+        &shared::testing::task_fixture("t1", "alice", "fake"),
+        None,
+    )
+    .await;
+    let (status, body) = call(&app, live("t1", LIVE_TOKEN)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("push_not_configured"))
+    );
 }

@@ -102,6 +102,7 @@ pub const CODES: &[&str] = &[
     "push_not_configured",
     "invalid_stream_token",
     "too_many_streams",
+    "task_finished",
     "conflicting_prompt",
     "invalid_prompt_parts",
     "invalid_template",

@@ -20,6 +20,10 @@ pub const LOCAL_KLING_SECRET_KEY: &str = "local-secret-key";
 pub const LOCAL_FAL_KEY: &str = "local-fal-key";
 /// provider-sim's key for the standard API (`KLING_API_STYLE=standard`).
 pub const LOCAL_KLING_API_KEY: &str = "local-kling-api-key";
+/// The local app's bundle id, and the team and key ids of its (throwaway) APNs key.
+pub const LOCAL_APNS_TOPIC: &str = "local.kling-lambda.app";
+pub const LOCAL_APNS_TEAM_ID: &str = "LOCALTEAM1";
+pub const LOCAL_APNS_KEY_ID: &str = "LOCALKEY01";
 /// Signs the local status-stream links.
 pub const LOCAL_STREAM_SECRET: &str = "local-dev-stream-secret-not-for-production";
 
@@ -30,6 +34,19 @@ pub struct LocalEndpoints {
     pub api: String,
     /// The status streams' function URL.
     pub stream: String,
+    /// The APNs emulator (production, sandbox).
+    pub apns: (String, String),
+}
+
+/// This stack's throwaway APNs auth key (P-256), made once per process: the PKCS#8 PEM notify
+/// signs its provider tokens with, and the public point the APNs emulator checks them with.
+pub fn local_apns_key() -> Option<&'static (String, Vec<u8>)> {
+    static KEY: std::sync::OnceLock<Option<(String, Vec<u8>)>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).ok()?;
+        Some((pair.serialize_pem(), pair.public_key_raw().to_vec()))
+    })
+    .as_ref()
 }
 
 /// Values that replace deploy-time parameters and secrets, by variable name.
@@ -55,6 +72,9 @@ pub fn local_overrides(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, Str
         ("KLING_SECRET_ID", String::new()),
         ("WEBHOOK_SECRET_ID", String::new()),
         ("STREAM_SECRET_ID", String::new()),
+        // Live Activities on, against the APNs emulator; the key comes from the environment.
+        ("APNS_TOPIC", LOCAL_APNS_TOPIC.to_string()),
+        ("APNS_SECRET_ID", String::new()),
         ("STREAM_URL", endpoints.stream.clone()),
         ("WEBHOOK_BASE_URL", endpoints.api.clone()),
         // Read from the environment locally (WEBHOOK_SIGNING_SECRETS), not from Secrets Manager.
@@ -132,6 +152,14 @@ pub fn local_extras(endpoints: &LocalEndpoints) -> BTreeMap<&'static str, String
         ("FAL_KEY", LOCAL_FAL_KEY.to_string()),
         ("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET.to_string()),
         ("STREAM_SECRET", LOCAL_STREAM_SECRET.to_string()),
+        ("APNS_URL", endpoints.apns.0.clone()),
+        ("APNS_SANDBOX_URL", endpoints.apns.1.clone()),
+        ("APNS_TEAM_ID", LOCAL_APNS_TEAM_ID.to_string()),
+        ("APNS_KEY_ID", LOCAL_APNS_KEY_ID.to_string()),
+        (
+            "APNS_PRIVATE_KEY",
+            local_apns_key().map(|k| k.0.clone()).unwrap_or_default(),
+        ),
         (
             "C2PA_CERTIFICATE_CHAIN",
             local_c2pa().map(|ca| ca.chain.clone()).unwrap_or_default(),

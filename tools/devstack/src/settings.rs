@@ -52,6 +52,14 @@ pub const STACK_OWNED: &[&str] = &[
     // The status streams' function URL and its secret's id.
     "STREAM_URL",
     "STREAM_SECRET_ID",
+    // The APNs emulator and the stack's throwaway key.
+    "APNS_URL",
+    "APNS_SANDBOX_URL",
+    "APNS_SECRET_ID",
+    "APNS_TOPIC",
+    "APNS_TEAM_ID",
+    "APNS_KEY_ID",
+    "APNS_PRIVATE_KEY",
 ];
 
 /// Every other variable the functions read; the caller's environment may set any of these
@@ -118,6 +126,8 @@ pub const USER_SETTINGS: &[&str] = &[
     "STREAM_KEEPALIVE_SECONDS",
     "STREAM_MAX_SECONDS",
     "PROGRESS_UPDATE_SECONDS",
+    "LIVE_ACTIVITY_STALE_SECONDS",
+    "LIVE_ACTIVITY_DISMISS_SECONDS",
 ];
 
 /// The settings file read when `--settings` is not given (if it exists).

@@ -100,6 +100,8 @@ pub struct Stack {
     pub sim: provider_sim::RunningSim,
     /// fal's queue for Kling's models (`PROVIDER=fal`).
     pub fal: provider_sim::fal::RunningFal,
+    /// Where Live Activity pushes go locally.
+    pub apns: provider_sim::apns::RunningApns,
     pub resources: LocalResources,
     pub sdk: aws_config::SdkConfig,
     pub log_dir: PathBuf,
@@ -192,6 +194,20 @@ async fn start_fal(
         .map_err(|e| DevError::Process(format!("fal-sim: {e}")))
 }
 
+/// The APNs emulator, trusting this stack's throwaway key.
+async fn start_apns() -> Result<provider_sim::apns::RunningApns, DevError> {
+    let key = crate::env::local_apns_key()
+        .ok_or_else(|| DevError::Process("no local APNs key could be made".into()))?;
+    let config = provider_sim::apns::ApnsConfig {
+        key_id: crate::env::LOCAL_APNS_KEY_ID.into(),
+        team_id: crate::env::LOCAL_APNS_TEAM_ID.into(),
+        public_key: key.1.clone(),
+        bundle_id: crate::env::LOCAL_APNS_TOPIC.into(),
+    };
+    provider_sim::apns::spawn(bind(0, "APNs emulator").await?, config)
+        .map_err(|e| DevError::Process(format!("APNs emulator: {e}")))
+}
+
 impl Stack {
     pub async fn start(opts: StackOptions) -> Result<Self, DevError> {
         std::fs::create_dir_all(&opts.log_dir)
@@ -239,6 +255,7 @@ impl Stack {
         };
         let api_url = format!("http://127.0.0.1:{api_port}");
         let fal = start_fal(opts.sim_speed, opts.fal_accounts.clone()).await?;
+        let apns = start_apns().await?;
         let iam = start_iam(&opts, &template, &resources, &moto.endpoint).await?;
         let defs = template.functions()?;
         let mut url_listeners = Vec::new();
@@ -269,6 +286,7 @@ impl Stack {
             fal: fal.base_url(),
             api: api_url.clone(),
             stream: stream_url.clone(),
+            apns: (apns.base_url(), apns.sandbox_url()),
         };
         let mut tasks = Vec::new();
         let mut host = None;
@@ -392,6 +410,7 @@ impl Stack {
             moto_endpoint: moto.endpoint.clone(),
             sim,
             fal,
+            apns,
             resources,
             sdk,
             log_dir: opts.log_dir.clone(),

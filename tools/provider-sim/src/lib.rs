@@ -6,6 +6,7 @@
 //! It is written against the published contract only and shares no types with the backend's
 //! Kling client, so each side checks the other.
 
+pub mod apns;
 pub mod auth;
 pub mod avatar;
 pub mod billing;
