@@ -165,3 +165,105 @@ async fn a_user_over_the_cap_of_open_streams_is_refused() {
     assert_eq!(body["error"]["code"], "invalid_stream_token");
     drop((first, again));
 }
+
+const LIVE_TOKEN: &str =
+    "7f3a9c0e5b2d48a1c6e07f3a9c0e5b2d48a1c6e07f3a9c0e5b2d48a1c6e07f3a9c0e5b2d48a1c6e0aa";
+
+/// Create a task and register a Live Activity token for it; the task's id.
+async fn task_with_live_activity(stack: &devstack::stack::Stack, token: &str, key: &str) -> String {
+    let api = Api::new(stack);
+    let (status, _, created) = api.create(token, key, &t2v("a lantern on the lake")).await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let body = serde_json::json!({ "token": LIVE_TOKEN });
+    let path = format!("/v1/videos/{id}/live-activity");
+    let (status, _, reg) = api.post(&path, Some(token), None, &body).await;
+    assert_eq!(status, 201, "{reg}");
+    id
+}
+
+#[tokio::test]
+async fn the_apns_emulator_gets_updates_and_one_end_per_task_with_a_valid_token() {
+    let stack = start(|o| {
+        o.sim_speed = 40.0;
+        o.extra_env
+            .push(("PROGRESS_UPDATE_SECONDS".into(), "0".into()));
+    })
+    .await;
+    let token = stack.token("carol").unwrap();
+    let id = task_with_live_activity(&stack, &token, "la-1").await;
+    common::wait_terminal_in_table(&stack, &id, Duration::from_secs(60)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let ends = |r: &[provider_sim::apns::Received]| {
+        r.iter()
+            .filter(|p| p.payload["aps"]["event"] == "end")
+            .count()
+    };
+    while ends(&stack.apns.state.received()) == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let received = stack.apns.state.received();
+    assert!(
+        stack.apns.state.refused().is_empty(),
+        "{:?}",
+        stack.apns.state.refused()
+    );
+    let events: Vec<String> = received
+        .iter()
+        .map(|p| {
+            let aps = &p.payload["aps"];
+            format!(
+                "{} {}",
+                aps["event"].as_str().unwrap(),
+                aps["content-state"]["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    println!("live activity pushes: {events:?}");
+    assert_eq!(ends(&received), 1, "{events:?}");
+    assert_eq!(events.last().map(String::as_str), Some("end SUCCEEDED"));
+    assert!(events.len() >= 3, "updates before the end: {events:?}");
+    assert!(received.iter().all(|p| p.token == LIVE_TOKEN && !p.sandbox));
+    // Forgotten after the end.
+    use shared::ports::LiveActivities;
+    assert!(
+        store(&stack)
+            .live_activities_of(&id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_token_apns_revoked_is_removed_and_the_task_still_finishes() {
+    let stack = start(|o| o.sim_speed = 40.0).await;
+    stack.apns.state.revoke(LIVE_TOKEN);
+    let token = stack.token("dave").unwrap();
+    let id = task_with_live_activity(&stack, &token, "la-2").await;
+    let task = common::wait_terminal_in_table(&stack, &id, Duration::from_secs(60)).await;
+    assert_eq!(task.status.as_str(), "SUCCEEDED");
+    use shared::ports::LiveActivities;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !store(&stack)
+        .live_activities_of(&id)
+        .await
+        .unwrap()
+        .is_empty()
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        store(&stack)
+            .live_activities_of(&id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(stack.apns.state.received().is_empty());
+    assert_eq!(
+        stack.apns.state.refused(),
+        [(410, "Unregistered".to_string())]
+    );
+}
