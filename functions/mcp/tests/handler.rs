@@ -69,6 +69,7 @@ fn backend() -> InMemory {
                 stale_after: Duration::from_secs(30),
                 hard_timeout: Duration::from_secs(3 * 3600),
             },
+            stream: None,
         },
     }
 }

@@ -79,7 +79,7 @@ impl LiveEvent {
 
     /// `status` for a change of status, `progress` for a sample inside one.
     pub fn kind(&self) -> &'static str {
-        if self.id % 100 == 0 {
+        if self.id.is_multiple_of(100) {
             "status"
         } else {
             "progress"
