@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 let token = null;
 let current = null;
 let timer = null;
+let stream = null;
 
 async function api(method, path, body, extraHeaders = {}) {
   const headers = { authorization: `Bearer ${token}`, ...extraHeaders };
@@ -139,16 +140,20 @@ function render(task) {
 
 function follow(task) {
   clearTimeout(timer);
+  if (stream) stream.close();
+  stream = null;
   const player = $("player");
   player.hidden = true;
   player.removeAttribute("src");
   delete player.dataset.task;
   $("video-duration").hidden = true;
+  delete $("task-panel").dataset.live;
   const poll = async () => {
     try {
       const latest = await api("GET", `/v1/videos/${task.id}`);
-      if (!render(latest)) timer = setTimeout(poll, 1000);
-      else loadHistory();
+      if (render(latest)) loadHistory();
+      else if (latest.events_url && !stream) listen(latest);
+      else timer = setTimeout(poll, 1000);
     } catch (e) {
       showError(e);
       timer = setTimeout(poll, 2000);
@@ -156,6 +161,33 @@ function follow(task) {
   };
   render(task);
   timer = setTimeout(poll, 500);
+}
+
+// The task's status stream (Server-Sent Events): every status as it happens and progress
+// while it runs; the browser resumes a dropped connection with Last-Event-ID by itself. At
+// the end, one GET for the video's link. Polling again if the stream cannot be had.
+function listen(task) {
+  stream = new EventSource(task.events_url);
+  const update = (event) => {
+    const data = JSON.parse(event.data);
+    $("task-panel").dataset.live = "stream";
+    $("status-label").textContent = data.label;
+    $("status-label").dataset.status = data.status;
+    $("progress").value = data.progress;
+    if (["SUCCEEDED", "FAILED", "CANCELED"].includes(data.status)) {
+      stream.close();
+      stream = null;
+      api("GET", `/v1/videos/${task.id}`).then((t) => { render(t); loadHistory(); }).catch(showError);
+    }
+  };
+  stream.addEventListener("status", update);
+  stream.addEventListener("progress", update);
+  stream.onerror = () => {
+    if (stream && stream.readyState === EventSource.CLOSED) {
+      stream = null;
+      follow(task);
+    }
+  };
 }
 
 async function cancel() {

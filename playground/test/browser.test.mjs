@@ -64,6 +64,8 @@ try {
     }
     await page.waitForTimeout(200);
   }
+  // The statuses came from the task's status stream, not from polling.
+  assert.equal(await page.getAttribute("#task-panel", "data-live"), "stream");
   // The <video> loads the stored file and reports its duration.
   await page.waitForSelector("#video-duration:not([hidden])", { timeout: 60_000 });
   const video = await page.$eval("#player", (v) => ({
