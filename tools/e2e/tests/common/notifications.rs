@@ -88,7 +88,8 @@ pub async fn drain_events(stack: &Stack, queue_url: &str) -> Vec<Value> {
     }
 }
 
-/// The pushes moto's SNS accepted, per endpoint ARN: each message's event id.
+/// The final pushes moto's SNS accepted, per endpoint ARN: each message's event id (Android
+/// progress messages, data only, are left out).
 pub async fn pushes(stack: &Stack) -> BTreeMap<String, Vec<String>> {
     let data: Value = shared::runtime::net::client()
         .unwrap()
@@ -113,7 +114,7 @@ pub async fn pushes(stack: &Stack) -> BTreeMap<String, Vec<String>> {
             .as_object()
             .map(|m| {
                 m.values()
-                    .filter_map(|v| v.as_str().map(push_event_id))
+                    .filter_map(|v| v.as_str().and_then(push_event_id))
                     .collect()
             })
             .unwrap_or_default();
@@ -122,9 +123,15 @@ pub async fn pushes(stack: &Stack) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-/// The event id a push carries, in whichever platform's shape it was sent.
-fn push_event_id(message: &str) -> String {
+/// The event id a final push carries, in whichever platform's shape it was sent; `None` for
+/// an Android progress message.
+fn push_event_id(message: &str) -> Option<String> {
     let outer: Value = serde_json::from_str(message).unwrap();
+    if let Some(inner) = outer["GCM"].as_str()
+        && inner.contains("\"fcmV1Message\"")
+    {
+        return None;
+    }
     for (key, at) in [
         ("APNS", "/video"),
         ("APNS_SANDBOX", "/video"),
@@ -132,10 +139,8 @@ fn push_event_id(message: &str) -> String {
     ] {
         if let Some(inner) = outer[key].as_str() {
             let inner: Value = serde_json::from_str(inner).unwrap();
-            return inner.pointer(at).unwrap()["event_id"]
-                .as_str()
-                .unwrap()
-                .to_string();
+            let id = inner.pointer(at).unwrap()["event_id"].as_str().unwrap();
+            return Some(id.to_string());
         }
     }
     panic!("a push with no platform payload: {message}")
