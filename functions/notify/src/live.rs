@@ -6,9 +6,9 @@
 use shared::domain::live::{LiveEvent, fcm_progress_message, live_activity_push};
 use shared::domain::notice::{Platform, StatusEvent};
 use shared::domain::timestamp::Timestamp;
-use shared::ports::{LiveActivity, LiveActivityPush, PushEndpoints, PushOutcome};
+use shared::ports::{Device, LiveActivity, LiveActivityPush, PushEndpoints, PushOutcome};
 
-use crate::stream::{SinkFailure, push_to};
+use crate::stream::SinkFailure;
 use crate::{App, Store};
 
 pub(crate) async fn progress<S, B, P, O, L>(
@@ -34,9 +34,28 @@ where
     }
     for device in app.store.devices_of(e.user_id.as_str()).await? {
         if device.platform == Platform::Fcm {
-            let message = fcm_progress_message(e.task_id.as_str(), &e.event_id, live);
-            push_to(app, e, &device, "progress", Some(message)).await?;
+            progress_to(app, e, live, &device).await?;
         }
+    }
+    Ok(())
+}
+
+/// One progress message to one Android device, once per event. A disabled endpoint is left to
+/// the final push, which removes the device with its ownership record (an erasure may be
+/// removing both at this moment).
+async fn progress_to<S: Store, B, P: PushEndpoints, O, L>(
+    app: &App<S, B, P, O, L>,
+    e: &StatusEvent,
+    live: &LiveEvent,
+    device: &Device,
+) -> Result<(), SinkFailure> {
+    let sink = format!("progress:{}", device.id);
+    if app.store.was_sent(&e.event_id, &sink).await? {
+        return Ok(());
+    }
+    let message = fcm_progress_message(e.task_id.as_str(), &e.event_id, live);
+    if app.push.push(&device.endpoint, &message).await? == PushOutcome::Sent {
+        app.store.mark_sent(&e.event_id, &sink).await?;
     }
     Ok(())
 }

@@ -1,6 +1,10 @@
-//! Live progress in the table: `TASK#<id>` / `EVENT#<nnnn>` (the status events),
-//! `TASK#<id>` / `LIVE#<activity>` (Live Activity tokens), `TASK#<id>` / `PUSHTURN` (the last
-//! progress push) and `USER#<id>` / `STREAM#<n>` (open status streams).
+//! Live progress in the table: `EVENTS#<task>` / `EVENT#<nnnn>` (the status events),
+//! `EVENTS#<task>` / `PUSHTURN` (the last progress push), `TASK#<id>` / `LIVE#<activity>` (Live
+//! Activity tokens) and `USER#<id>` / `STREAM#<n>` (open status streams).
+//!
+//! The log and the turn are keyed by the task id alone, outside the task's partition: notify
+//! writes them from the change stream, possibly after an account erasure deleted the task, and
+//! they name no user (they expire in 7 days).
 
 use std::time::Duration;
 
@@ -11,6 +15,10 @@ use crate::ports::{LiveActivities, LiveActivity, StoreError, StreamSlots, TaskEv
 
 /// The log outlives any stream a client could still resume.
 const EVENT_TTL_SECS: i64 = 7 * 24 * 3600;
+
+fn events_pk(task_id: &str) -> String {
+    format!("EVENTS#{task_id}")
+}
 
 fn event_sk(id: u32) -> String {
     format!("EVENT#{id:04}")
@@ -27,7 +35,7 @@ fn millis(t: Timestamp) -> i64 {
 impl TaskEvents for DynamoTaskStore {
     async fn record_event(&self, task_id: &str, event: &LiveEvent) -> Result<(), StoreError> {
         let mut item = to_item(event)?;
-        item.insert("pk".into(), s(task_pk(task_id)));
+        item.insert("pk".into(), s(events_pk(task_id)));
         item.insert("sk".into(), s(event_sk(event.id)));
         item.insert("expires_at".into(), expires_in(EVENT_TTL_SECS));
         let put = self.client.put_item().table_name(&self.table);
@@ -41,7 +49,7 @@ impl TaskEvents for DynamoTaskStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(task_pk(task_id)))
+            .expression_attribute_values(":pk", s(events_pk(task_id)))
             .expression_attribute_values(":from", s(event_sk(after.saturating_add(1))))
             .expression_attribute_values(":to", s(event_sk(9999)))
             .consistent_read(true)
@@ -166,7 +174,7 @@ impl LiveActivities for DynamoTaskStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(task_pk(task_id)))
+            .item("pk", s(events_pk(task_id)))
             .item("sk", s("PUSHTURN"))
             .item("at_ms", n(millis(now)))
             .item("expires_at", expires_in(EVENT_TTL_SECS))
