@@ -106,8 +106,7 @@ where
         app.store.mark_sent(&e.event_id, "bus").await?;
     }
     for device in app.store.devices_of(e.user_id.as_str()).await? {
-        let message = push_message(device.platform, e, &app.push_text);
-        push_to(app, e, &device, "push", message).await?;
+        push_to(app, e, &device).await?;
     }
     if app.webhook.is_some() && !app.store.was_sent(&e.event_id, "webhook").await? {
         let job = WebhookJob {
@@ -124,20 +123,16 @@ where
     Ok(())
 }
 
-/// One message to one device, once per event and kind (`push`, `progress`); a device now
-/// another user's, or whose endpoint is disabled, is removed instead.
-pub(crate) async fn push_to<S, B, P, O, L>(
+async fn push_to<S, B, P, O, L>(
     app: &App<S, B, P, O, L>,
     e: &StatusEvent,
     device: &Device,
-    kind: &str,
-    message: Option<String>,
 ) -> Result<(), SinkFailure>
 where
     S: Store,
     P: PushEndpoints,
 {
-    let sink = format!("{kind}:{}", device.id);
+    let sink = format!("push:{}", device.id);
     if app.store.was_sent(&e.event_id, &sink).await? {
         return Ok(());
     }
@@ -148,7 +143,7 @@ where
             .await?;
         return Ok(());
     }
-    let Some(message) = message else {
+    let Some(message) = push_message(device.platform, e, &app.push_text) else {
         return Ok(());
     };
     match app.push.push(&device.endpoint, &message).await? {
