@@ -75,6 +75,7 @@ async fn seeded() -> TestApp {
             duration_seconds: Some(5.0),
             width: None,
             height: None,
+            poster: None,
         }),
         ..Default::default()
     };

@@ -141,6 +141,7 @@ async fn the_daily_budget_answers_429_until_midnight() {
                     duration_seconds: None,
                     width: None,
                     height: None,
+                    poster: None,
                 }),
                 ..Default::default()
             };
@@ -978,6 +979,7 @@ fn succeed(app: &TestApp, id: &str) -> shared::domain::task::Task {
         duration_seconds: Some(5.0),
         width: Some(1280),
         height: Some(720),
+        poster: None,
     });
     app.store.insert_task(task.clone());
     task
@@ -1256,6 +1258,7 @@ fn stored_source(id: &str, user: &str, seconds: f64, days_ago: u64) -> shared::d
         duration_seconds: Some(seconds),
         width: Some(1280),
         height: Some(720),
+        poster: None,
     });
     t
 }

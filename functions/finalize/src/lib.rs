@@ -213,6 +213,7 @@ async fn store_video<S: Store, P, V: VideoStore>(
         duration_seconds: Some(copied.facts.duration_seconds),
         width: copied.facts.width,
         height: copied.facts.height,
+        poster: None,
     };
     if ended_meanwhile(app, task).await? {
         copy::abort(&app.videos, &streamed.upload).await;
@@ -422,5 +423,6 @@ pub fn stored_from_metadata(key: &str, meta: &VideoMetadata) -> Option<StoredVid
         duration_seconds: meta.get("duration-seconds").and_then(|d| d.parse().ok()),
         width: meta.get("width").and_then(|w| w.parse().ok()),
         height: meta.get("height").and_then(|h| h.parse().ok()),
+        poster: None,
     })
 }

@@ -73,6 +73,7 @@ async fn finished(app: &TestApp, id: &str) {
         duration_seconds: Some(5.0),
         width: Some(1280),
         height: Some(720),
+        poster: None,
     };
     let patch = TaskPatch {
         video: Some(video),

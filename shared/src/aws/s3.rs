@@ -285,3 +285,19 @@ impl UploadStore for S3VideoStore {
         Ok(deleted)
     }
 }
+
+impl crate::ports::PosterImages for S3VideoStore {
+    async fn put_poster(&self, key: &str, jpeg: Bytes) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("image/jpeg")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .body(ByteStream::from(jpeg))
+            .send()
+            .await
+            .map_err(|e| BlobError(super::sdk_error(e)))?;
+        Ok(())
+    }
+}

@@ -378,6 +378,25 @@ pub fn mark_deleted(
     Some(next)
 }
 
+/// The poster joins the stored video it was made from: only while the task is SUCCEEDED
+/// with that video (not deleted or replaced since), and once. `updated_at` is kept: the
+/// task did not change, its picture did.
+pub fn add_poster(
+    task: &crate::domain::task::Task,
+    video_key: &str,
+    poster: &crate::domain::task::Poster,
+) -> Option<crate::domain::task::Task> {
+    let video = task.video.as_ref()?;
+    if task.status != TaskStatus::Succeeded || video.key != video_key || video.poster.is_some() {
+        return None;
+    }
+    let mut next = task.clone();
+    if let Some(v) = next.video.as_mut() {
+        v.poster = Some(poster.clone());
+    }
+    Some(next)
+}
+
 #[cfg(test)]
 mod apply_tests {
     use super::*;
@@ -525,6 +544,58 @@ mod apply_tests {
     }
 
     #[test]
+    fn a_poster_joins_only_the_succeeded_video_it_was_made_from() {
+        let poster = crate::domain::task::Poster {
+            key: "videos/u/t.jpg".into(),
+            width: 1280,
+            height: 720,
+            bytes: 9,
+        };
+        let stored = |key: &str, poster: Option<crate::domain::task::Poster>| {
+            Some(crate::domain::task::StoredVideo {
+                key: key.into(),
+                bytes: 1,
+                sha256: "x".into(),
+                content_type: "video/mp4".into(),
+                duration_seconds: None,
+                width: Some(1280),
+                height: Some(720),
+                poster,
+            })
+        };
+        let cases = [
+            (TaskStatus::Succeeded, stored("videos/u/t.mp4", None), true),
+            (
+                TaskStatus::Succeeded,
+                stored("videos/u/other.mp4", None),
+                false,
+            ),
+            (
+                TaskStatus::Succeeded,
+                stored("videos/u/t.mp4", Some(poster.clone())),
+                false,
+            ),
+            (TaskStatus::Succeeded, None, false),
+            (
+                TaskStatus::Finalizing,
+                stored("videos/u/t.mp4", None),
+                false,
+            ),
+            (TaskStatus::Failed, stored("videos/u/t.mp4", None), false),
+        ];
+        for (status, video, added) in cases {
+            let mut t = task(status);
+            t.video = video;
+            let next = add_poster(&t, "videos/u/t.mp4", &poster);
+            assert_eq!(next.is_some(), added, "{status:?} {:?}", t.video);
+            if let Some(next) = next {
+                assert_eq!(next.video.and_then(|v| v.poster), Some(poster.clone()));
+                assert_eq!(next.updated_at, t.updated_at);
+            }
+        }
+    }
+
+    #[test]
     fn deleting_clears_the_video_once() {
         let mut t = task(TaskStatus::Succeeded);
         t.video = Some(crate::domain::task::StoredVideo {
@@ -535,6 +606,7 @@ mod apply_tests {
             duration_seconds: None,
             width: None,
             height: None,
+            poster: None,
         });
         let next = mark_deleted(&t, NOW()).unwrap();
         assert_eq!((next.deleted_at, next.updated_at), (Some(NOW()), NOW()));

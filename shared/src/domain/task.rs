@@ -295,6 +295,25 @@ pub struct StoredVideo {
     pub width: Option<u32>,
     #[serde(default)]
     pub height: Option<u32>,
+    /// A still of the video for feeds, added by the poster job after the task succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poster: Option<Poster>,
+}
+
+/// A JPEG still of a stored video, beside it in the bucket, of the video's own size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Poster {
+    pub key: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+/// The poster's key: beside the video (`videos/{user}/{task}.jpg`), so whatever reaches or
+/// removes a user's videos (the CDN's path, an erasure) reaches it too.
+pub fn poster_key(video_key: &str) -> String {
+    let stem = video_key.strip_suffix(".mp4").unwrap_or(video_key);
+    format!("{stem}.jpg")
 }
 
 /// A task as stored.

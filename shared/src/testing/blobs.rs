@@ -264,3 +264,13 @@ impl DocumentStore for MemoryBlobs {
         Ok(link(key, SystemTime::now(), ttl))
     }
 }
+
+impl crate::ports::PosterImages for MemoryBlobs {
+    async fn put_poster(&self, key: &str, jpeg: Bytes) -> Result<(), BlobError> {
+        self.objects
+            .lock()
+            .map_err(blob_err)?
+            .insert(key.to_string(), (jpeg, VideoMetadata::default()));
+        Ok(())
+    }
+}

@@ -570,6 +570,27 @@ impl crate::ports::BillIndex for MemoryStore {
     }
 }
 
+impl crate::ports::PosterRecords for MemoryStore {
+    async fn record_poster(
+        &self,
+        task_id: &str,
+        video_key: &str,
+        poster: &crate::domain::task::Poster,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.write()?;
+        let Some(task) = t.tasks.get_mut(task_id) else {
+            return Ok(false);
+        };
+        match crate::domain::state::add_poster(task, video_key, poster) {
+            Some(next) => {
+                *task = next;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
 impl ReconcileIndex for MemoryStore {
     async fn stale_tasks(&self, cutoff: Timestamp, limit: u32) -> Result<Vec<Task>, StoreError> {
         self.queries

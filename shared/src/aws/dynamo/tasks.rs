@@ -299,6 +299,22 @@ impl Tasks for DynamoTaskStore {
     }
 }
 
+impl crate::ports::PosterRecords for DynamoTaskStore {
+    async fn record_poster(
+        &self,
+        task_id: &str,
+        video_key: &str,
+        poster: &crate::domain::task::Poster,
+    ) -> Result<bool, StoreError> {
+        let added = self
+            .update_task(task_id, |t| {
+                crate::domain::state::add_poster(t, video_key, poster)
+            })
+            .await?;
+        Ok(added.is_some())
+    }
+}
+
 impl ReconcileIndex for DynamoTaskStore {
     async fn stale_tasks(&self, cutoff: Timestamp, limit: u32) -> Result<Vec<Task>, StoreError> {
         let out = self
