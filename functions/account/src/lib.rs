@@ -157,7 +157,13 @@ pub async fn erase<S: Store, V: VideoStore + UploadStore, E: PushEndpoints, Q>(
         return Ok(Progress::Waiting { running });
     }
     erase_endpoints(app, user).await?;
-    for prefix in [format!("uploads/{user}/"), format!("exports/{user}/")] {
+    // `videos/` last: the tasks' videos went with their tasks; what is left there (posters,
+    // a copy a lost race left behind) goes now.
+    for prefix in [
+        format!("uploads/{user}/"),
+        format!("exports/{user}/"),
+        format!("videos/{user}/"),
+    ] {
         let n = app.videos.delete_prefix(&prefix).await?;
         tracing::info!(
             prefix = prefix.split('/').next(),

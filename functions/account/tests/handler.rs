@@ -89,6 +89,8 @@ async fn seeded() -> TestApp {
         .unwrap();
     for key in [
         "videos/alice/a-done.mp4",
+        "videos/alice/a-done.jpg",
+        "videos/alice2/x.jpg",
         "uploads/alice/u1",
         "exports/alice/e1.json",
         "uploads/bob/u1",
@@ -150,10 +152,14 @@ async fn the_job_waits_for_running_videos_then_erases_everything_but_anonymous_l
     assert_eq!(erase(&app, "alice").await.unwrap(), Progress::Erased);
     let page = app.store.list_tasks("alice", 100, None).await.unwrap();
     assert!(page.tasks.is_empty());
-    for gone in ["uploads/alice/u1", "exports/alice/e1.json"] {
+    for gone in [
+        "uploads/alice/u1",
+        "exports/alice/e1.json",
+        "videos/alice/a-done.jpg",
+    ] {
         assert!(app.videos.object(gone).is_none(), "{gone}");
     }
-    for kept in ["uploads/bob/u1", "uploads/alice2/u1"] {
+    for kept in ["uploads/bob/u1", "uploads/alice2/u1", "videos/alice2/x.jpg"] {
         assert!(app.videos.object(kept).is_some(), "{kept}");
     }
     assert_eq!(*app.push.deleted.lock().unwrap(), ["arn:endpoint/phone-a"]);

@@ -159,17 +159,25 @@ pub(crate) async fn view_of<S, V: VideoStore, P, Q>(
     let link = match (&task.video, task.status) {
         (Some(video), TaskStatus::Succeeded) => {
             let window = link_window(now, app.presign_ttl);
+            let signed_at: std::time::SystemTime = window.signed_at.into();
             let url = app
                 .videos
-                .presign_get(&video.key, window.signed_at.into(), app.presign_ttl)
+                .presign_get(&video.key, signed_at, app.presign_ttl)
                 .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "presign failed");
-                    ApiError::internal()
-                })?;
+                .map_err(presign_failed)?;
+            let poster_url = match &video.poster {
+                Some(poster) => Some(
+                    app.videos
+                        .presign_get(&poster.key, signed_at, app.presign_ttl)
+                        .await
+                        .map_err(presign_failed)?,
+                ),
+                None => None,
+            };
             Some(PresignedLink {
                 url,
                 expires_at: timestamp::rfc3339(window.expires_at),
+                poster_url,
             })
         }
         _ => None,
@@ -180,6 +188,11 @@ pub(crate) async fn view_of<S, V: VideoStore, P, Q>(
         .as_ref()
         .map(|stream| shared::edge::view::events_url(stream, task, now, STREAM_LINK_TTL));
     Ok(view)
+}
+
+fn presign_failed(e: shared::ports::BlobError) -> ApiError {
+    tracing::error!(error = %e, "presign failed");
+    ApiError::internal()
 }
 
 /// `GET /v1/videos/{id}/events`: the stream itself is served by the events function's URL
@@ -390,10 +403,13 @@ async fn delete<S: Store, V: VideoStore, P, Q>(
             .video
             .as_ref()
             .map_or_else(|| video_key(&task.user_id, &task.id), |v| v.key.clone());
-        app.videos.delete(&key).await.map_err(|e| {
-            tracing::error!(error = %e, "deleting the video failed");
-            ApiError::internal()
-        })?;
+        // Its poster too, made or not (the poster job removes one it makes after this).
+        for key in [shared::domain::task::poster_key(&key), key] {
+            app.videos.delete(&key).await.map_err(|e| {
+                tracing::error!(error = %e, "deleting the video failed");
+                ApiError::internal()
+            })?;
+        }
     }
     app.store
         .mark_deleted(&task.id, shared::domain::timestamp::Timestamp::now())

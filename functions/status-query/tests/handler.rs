@@ -139,6 +139,40 @@ async fn a_finished_task_carries_a_link_that_holds_for_the_window() {
         "same link within a window"
     );
     assert_eq!(task["video"]["width"], 1280);
+    assert!(task["video"]["poster_url"].is_null(), "no poster made yet");
+}
+
+/// Once the poster job recorded a poster, the view links it, signed like the video; a
+/// delete removes both objects.
+#[tokio::test]
+async fn a_recorded_poster_is_linked_beside_the_video_and_deleted_with_it() {
+    use shared::ports::PosterRecords;
+    let app = app();
+    finished(&app, "t-1").await;
+    app.videos.put("videos/alice/t-1.jpg", vec![0xffu8, 0xd8]);
+    let poster = shared::domain::task::Poster {
+        key: "videos/alice/t-1.jpg".into(),
+        width: 1280,
+        height: 720,
+        bytes: 2,
+    };
+    let recorded = app
+        .store
+        .record_poster("t-1", "videos/alice/t-1.mp4", &poster)
+        .await
+        .unwrap();
+    assert!(recorded);
+    let (_, _, task) = send(&app, get("t-1")).await;
+    let url = task["video"]["poster_url"].as_str().unwrap();
+    let video = task["video"]["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://memory.invalid/videos/alice/t-1.jpg?signed="),
+        "{url}"
+    );
+    assert_eq!(url.split("signed=").nth(1), video.split("signed=").nth(1));
+    let del = HttpEvent::new("DELETE", "/v1/videos/t-1");
+    assert_eq!(send(&app, del).await.0, 204);
+    assert!(app.videos.keys().is_empty(), "{:?}", app.videos.keys());
 }
 
 #[tokio::test]

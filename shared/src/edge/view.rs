@@ -18,6 +18,9 @@ pub struct VideoView {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub content_type: String,
+    /// A JPEG still of the video at its size, signed like the video; absent until the
+    /// poster job has made it (a second or two after the task succeeded).
+    pub poster_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -102,10 +105,11 @@ pub fn queue_view(ahead: u32, capacity: u32, now: time::OffsetDateTime) -> Queue
     }
 }
 
-/// A short-lived link to the stored video.
+/// A short-lived link to the stored video, and one to its poster signed alike.
 pub struct PresignedLink {
     pub url: String,
     pub expires_at: String,
+    pub poster_url: Option<String>,
 }
 
 pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDateTime) -> TaskView {
@@ -122,6 +126,7 @@ pub fn task_view(task: &Task, link: Option<PresignedLink>, now: time::OffsetDate
             width: v.width,
             height: v.height,
             content_type: v.content_type.clone(),
+            poster_url: link.poster_url,
         }),
         _ => None,
     };
