@@ -147,7 +147,7 @@ cost: tools
 	@test -f target/bench/functions.json -a -f target/bench/lifecycle.json || $(MAKE) --no-print-directory bench
 	$(PYTHON) tools/bench/cost.py infra/prices.json target/bench
 
-FUNCTIONS := create-task dispatch webhook-receiver finalize status-query reconcile notify devices mcp account events
+FUNCTIONS := create-task dispatch webhook-receiver finalize status-query reconcile notify devices mcp account events poster
 
 ## Release arm64 zips for Lambda (provided.al2023), with their sizes.
 package: tools

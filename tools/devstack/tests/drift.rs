@@ -451,6 +451,6 @@ fn make_package_builds_every_zip_the_template_deploys() {
         .filter_map(|l| l.trim().strip_prefix("CodeUri: ../target/lambda/"))
         .filter_map(|l| l.strip_suffix("/bootstrap.zip"))
         .collect();
-    assert_eq!(deployed.len(), 11);
+    assert_eq!(deployed.len(), 12);
     assert_eq!(packaged, deployed);
 }
