@@ -147,6 +147,23 @@ impl Api {
         panic!("task {id} did not finish");
     }
 
+    /// Poll a SUCCEEDED task until its view links a poster (the poster job follows the
+    /// table's stream); the view and the poster's bytes.
+    pub async fn wait_poster(&self, token: &str, id: &str) -> (Value, Vec<u8>) {
+        for _ in 0..150 {
+            let (status, task) = self.video(token, id).await;
+            assert_eq!(status, 200, "{task}");
+            if let Some(url) = task["video"]["poster_url"].as_str() {
+                let resp = self.http.get(url).send().await.expect("poster");
+                assert_eq!(resp.status(), 200, "{url}");
+                let bytes = resp.bytes().await.expect("poster body").to_vec();
+                return (task, bytes);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("task {id} got no poster");
+    }
+
     /// An unauthenticated POST, as a provider's callback arrives.
     pub async fn callback(&self, path: &str, body: &Value) -> (u16, Value) {
         let (status, _, body) = self.post(path, None, None, body).await;
