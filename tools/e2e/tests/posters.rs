@@ -22,11 +22,7 @@ async fn every_succeeded_task_has_a_poster_of_its_videos_size() {
     let stack = start(|o| o.sim_speed = 40.0).await;
     let api = Api::new(&stack);
     let token = stack.token_with_plan("paula", "pro").unwrap();
-    let asks = [
-        ("16:9", "standard"),
-        ("9:16", "pro"),
-        ("1:1", "standard"),
-    ];
+    let asks = [("16:9", "standard"), ("9:16", "pro"), ("1:1", "standard")];
     let mut ids = Vec::new();
     for (i, (aspect, quality)) in asks.iter().enumerate() {
         let body = json!({"type": "text_to_video", "prompt": format!("a paper boat, take {i}"),
