@@ -97,7 +97,8 @@ mod tests {
 
     #[test]
     fn length_prefixed_units_become_start_coded_ones() {
-        let cases: [(&[u8], usize, Option<&[u8]>); 5] = [
+        type Case<'a> = (&'a [u8], usize, Option<&'a [u8]>);
+        let cases: [Case; 5] = [
             (
                 &[0, 0, 0, 2, 9, 8, 0, 0, 0, 1, 7],
                 4,

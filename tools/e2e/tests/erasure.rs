@@ -77,6 +77,7 @@ async fn tasks(api: &Api, token: &str) -> [String; 3] {
         ids.push(task["id"].as_str().unwrap().to_string());
         if n == 0 {
             api.wait_terminal(token, &ids[0]).await;
+            api.wait_poster(token, &ids[0]).await;
         }
     }
     let started = Instant::now();
@@ -116,10 +117,15 @@ async fn deleting_the_account_erases_everything_refunds_once_and_keeps_an_anonym
         .post("/v1/me/export", Some(&token), None, &json!({}))
         .await;
     assert_eq!(status, 200);
-    for prefix in ["videos/leaver/", "uploads/leaver/", "exports/leaver/"] {
+    // The finished video and its poster; the upload; the export.
+    for (prefix, n) in [
+        ("videos/leaver/", 2),
+        ("uploads/leaver/", 1),
+        ("exports/leaver/", 1),
+    ] {
         assert_eq!(
             common::objects_under(&stack, prefix).await.len(),
-            1,
+            n,
             "{prefix} before"
         );
     }

@@ -43,7 +43,10 @@ async fn every_succeeded_task_has_a_poster_of_its_videos_size() {
         );
         assert_eq!(jpeg_size(&jpeg), want, "{id}");
         let poster_url = video["poster_url"].as_str().unwrap();
-        assert!(poster_url.contains(&format!("/videos/")) && poster_url.contains(".jpg"));
+        assert!(
+            poster_url.contains(&format!("/videos/paula/{id}.jpg")),
+            "{poster_url}"
+        );
         seen.push(format!("{}x{} ({} bytes)", want.0, want.1, jpeg.len()));
     }
     println!("posters: {seen:?}");

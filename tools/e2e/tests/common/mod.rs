@@ -202,6 +202,26 @@ pub fn assert_envelope(body: &Value, code: &str) {
     assert!(body["request_id"].is_string(), "{body}");
 }
 
+/// The stored videos under `prefix`: its objects less the posters beside them (which the
+/// poster job adds a moment after a task succeeds).
+pub async fn videos_under(stack: &Stack, prefix: &str) -> Vec<String> {
+    let mut keys = objects_under(stack, prefix).await;
+    keys.retain(|k| k.ends_with(".mp4"));
+    keys
+}
+
+/// Wait until the poster job recorded the task's poster (it follows the table's stream).
+pub async fn wait_poster_in_table(stack: &Stack, id: &str) {
+    for _ in 0..150 {
+        let task = store(stack).get_task(id).await.unwrap();
+        if task.and_then(|t| t.video).and_then(|v| v.poster).is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("task {id} got no poster");
+}
+
 /// The keys of the stored objects under `prefix`.
 pub async fn objects_under(stack: &Stack, prefix: &str) -> Vec<String> {
     let out = stack
