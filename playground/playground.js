@@ -134,8 +134,29 @@ function render(task) {
     player.src = task.video.url;
     player.hidden = false;
   }
+  if (task.video && player.dataset.task === task.id) {
+    if (task.video.poster_url) player.poster = task.video.poster_url;
+    else awaitPoster(task.id);
+  }
   if (task.error) showError(new Error(`${task.error.code}: ${task.error.message}`));
   return done;
+}
+
+// The poster (a still of the video) is made a moment after the task succeeds: ask again a
+// few times for its link.
+let posterTimer;
+function awaitPoster(id, tries = 20) {
+  clearTimeout(posterTimer);
+  posterTimer = setTimeout(async () => {
+    if ($("player").dataset.task !== id) return;
+    try {
+      const latest = await api("GET", `/v1/videos/${id}`);
+      if (latest.video && latest.video.poster_url) $("player").poster = latest.video.poster_url;
+      else if (tries > 1) awaitPoster(id, tries - 1);
+    } catch (e) {
+      showError(e);
+    }
+  }, 500);
 }
 
 function follow(task) {
@@ -143,8 +164,10 @@ function follow(task) {
   if (stream) stream.close();
   stream = null;
   const player = $("player");
+  clearTimeout(posterTimer);
   player.hidden = true;
   player.removeAttribute("src");
+  player.removeAttribute("poster");
   delete player.dataset.task;
   $("video-duration").hidden = true;
   delete $("task-panel").dataset.live;

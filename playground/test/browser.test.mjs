@@ -76,6 +76,16 @@ try {
   assert.match(video.src, new RegExp(`/videos/playground/${id}\\.mp4\\?`));
   assert.ok(Math.abs(video.duration - 5) < 0.25, `duration ${video.duration}`);
   assert.deepEqual([video.width, video.height], [1280, 720]);
+  // The player shows the video's poster: a JPEG of the video's size.
+  await page.waitForSelector("#player[poster]", { timeout: 30_000 });
+  const poster = await page.$eval("#player", (v) => new Promise((done) => {
+    const img = new Image();
+    img.onload = () => done({ src: v.poster, width: img.naturalWidth, height: img.naturalHeight });
+    img.onerror = () => done({ src: v.poster, width: 0, height: 0 });
+    img.src = v.poster;
+  }));
+  assert.match(poster.src, new RegExp(`/videos/playground/${id}\\.jpg\\?`));
+  assert.deepEqual([poster.width, poster.height], [1280, 720]);
   await page.waitForSelector(`#history li[data-id="${id}"]`);
 
   // Image to video: the page uploads the image (a presigned PUT), then creates the task.
