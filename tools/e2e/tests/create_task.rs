@@ -855,4 +855,11 @@ async fn a_cached_template_request_makes_one_provider_call_for_two_tasks() {
     );
     let debits = ledger(&stack, "cacher").await;
     assert_eq!(debits.len(), 1, "one charge: {debits:?}");
+    // The answer from the cache has a poster too: its source's picture.
+    let (view, _) = api.wait_poster(&token, second_id).await;
+    let poster = view["video"]["poster_url"].as_str().unwrap();
+    assert!(
+        poster.contains(&format!("/videos/cacher/{first_id}.jpg")),
+        "{poster}"
+    );
 }

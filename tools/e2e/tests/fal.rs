@@ -40,6 +40,16 @@ async fn a_video_through_fals_queue_with_signed_webhooks() {
         common::provider_part(&stored) == served.as_slice(),
         "the stored video is fal's"
     );
+    let (view, jpeg) = api.wait_poster(&token, &id).await;
+    let video = &view["video"];
+    assert_eq!(
+        common::jpeg_size(&jpeg),
+        (
+            video["width"].as_u64().unwrap(),
+            video["height"].as_u64().unwrap()
+        ),
+        "the poster has the video's size"
+    );
     assert_eq!(
         stack.fal.state.counters().webhooks_sent,
         3,

@@ -7,16 +7,6 @@ mod common;
 use common::{Api, start};
 use serde_json::json;
 
-/// The size a JPEG says it is.
-fn jpeg_size(bytes: &[u8]) -> (u64, u64) {
-    assert_eq!(
-        imagesize::image_type(bytes).ok(),
-        Some(imagesize::ImageType::Jpeg)
-    );
-    let size = imagesize::blob_size(bytes).expect("a readable JPEG header");
-    (size.width as u64, size.height as u64)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_succeeded_task_has_a_poster_of_its_videos_size() {
     let stack = start(|o| o.sim_speed = 40.0).await;
@@ -41,7 +31,7 @@ async fn every_succeeded_task_has_a_poster_of_its_videos_size() {
             video["width"].as_u64().unwrap(),
             video["height"].as_u64().unwrap(),
         );
-        assert_eq!(jpeg_size(&jpeg), want, "{id}");
+        assert_eq!(common::jpeg_size(&jpeg), want, "{id}");
         let poster_url = video["poster_url"].as_str().unwrap();
         assert!(
             poster_url.contains(&format!("/videos/paula/{id}.jpg")),

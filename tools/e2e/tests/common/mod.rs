@@ -222,6 +222,16 @@ pub async fn wait_poster_in_table(stack: &Stack, id: &str) {
     panic!("task {id} got no poster");
 }
 
+/// The width and height a JPEG's header gives.
+pub fn jpeg_size(bytes: &[u8]) -> (u64, u64) {
+    assert_eq!(
+        imagesize::image_type(bytes).ok(),
+        Some(imagesize::ImageType::Jpeg)
+    );
+    let size = imagesize::blob_size(bytes).expect("a readable JPEG header");
+    (size.width as u64, size.height as u64)
+}
+
 /// The keys of the stored objects under `prefix`.
 pub async fn objects_under(stack: &Stack, prefix: &str) -> Vec<String> {
     let out = stack
