@@ -102,12 +102,70 @@ pub async fn run_all(stack: &Stack, run: &Run) -> Result<Vec<Figures>, Box<dyn E
             .await?,
     );
 
+    let made = ids.clone();
     let messages: Events = Box::new(move |i| sqs_event(&json!({"task_id": ids[i % ids.len()]})));
     all.push(run.measure("finalize", &env("finalize"), &messages).await?);
+
+    // Each invocation makes a poster in full (read the MP4, decode, write the JPEG) for a
+    // record saying the task succeeded with a stored 720p video; the table's task has not, so
+    // the job also reads it back and removes the picture (one GetItem and one DeleteObject more
+    // than the real path, in place of its versioned put).
+    let records = poster_records(stack, &made).await?;
+    all.push(run.measure("poster", &env("poster"), &records).await?);
 
     let sweep: Events = Box::new(|_| devstack::schedule::scheduled_event("reconcile"));
     all.push(run.measure("reconcile", &env("reconcile"), &sweep).await?);
     Ok(all)
+}
+
+/// Stream records saying the tasks created succeeded, each with the provider-sim's 720p
+/// video stored at its key.
+async fn poster_records(stack: &Stack, ids: &[String]) -> Result<Events, Box<dyn Error>> {
+    use shared::ports::Tasks;
+    const VIDEO: &[u8] = include_bytes!("../../../../provider-sim/assets/gop-720p-16x9.mp4");
+    let table = stack.resource("TasksTable").ok_or("no table")?;
+    let store = shared::aws::DynamoTaskStore::from_sdk(&stack.sdk, table);
+    let bucket = stack.resource("VideoBucket").ok_or("no bucket")?;
+    let mut records = Vec::new();
+    for id in ids.iter().take(20) {
+        let Some(mut task) = store.get_task(id).await? else {
+            continue;
+        };
+        let key = shared::domain::task::video_key(&task.user_id, id);
+        let body = aws_sdk_s3::primitives::ByteStream::from_static(VIDEO);
+        stack
+            .s3()
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(body)
+            .send()
+            .await?;
+        task.status = shared::domain::task::TaskStatus::Succeeded;
+        task.video = Some(shared::domain::task::StoredVideo {
+            key,
+            bytes: VIDEO.len() as u64,
+            sha256: String::new(),
+            content_type: "video/mp4".into(),
+            duration_seconds: Some(1.0),
+            width: Some(1280),
+            height: Some(720),
+            poster: None,
+        });
+        let mut image: serde_dynamo::Item = serde_dynamo::to_item(&task)?;
+        let pk = serde_dynamo::AttributeValue::S(format!("TASK#{id}"));
+        image.insert("pk".into(), pk);
+        image.insert("sk".into(), serde_dynamo::AttributeValue::S("TASK".into()));
+        records.push(json!({"Records": [{"eventID": id, "eventName": "MODIFY",
+            "eventSource": "aws:dynamodb", "awsRegion": "us-east-1", "dynamodb": {
+                "Keys": {"pk": {"S": format!("TASK#{id}")}, "sk": {"S": "TASK"}},
+                "NewImage": serde_json::to_value(image)?, "SequenceNumber": "1",
+                "StreamViewType": "NEW_AND_OLD_IMAGES", "SizeBytes": 100}}]}));
+    }
+    if records.is_empty() {
+        return Err("no task to make a poster for".into());
+    }
+    Ok(Box::new(move |i| records[i % records.len()].clone()))
 }
 
 /// The owner reading one of the tasks created.
