@@ -496,10 +496,25 @@ async fn assert_notified(
             format!("Video {}{}", &status[..1], status[1..].to_lowercase())
         );
     }
-    let pushes = pushes(stack).await;
+    // notify publishes to the bus before it pushes: the last pushes may follow the last bus
+    // event by a moment.
+    let mut endpoints = Vec::new();
     for (device, name) in devices {
-        let endpoint = endpoint_of(stack, "chaos", device).await.unwrap();
-        let got = &pushes[&endpoint];
+        endpoints.push((endpoint_of(stack, "chaos", device).await.unwrap(), *name));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let pushes = loop {
+        let pushes = pushes(stack).await;
+        let complete = endpoints.iter().all(|(endpoint, _)| {
+            pushes.get(endpoint).map(|g| distinct(g)) == Some(expected.clone())
+        });
+        if complete || tokio::time::Instant::now() > deadline {
+            break pushes;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    for (endpoint, name) in &endpoints {
+        let got = &pushes[endpoint];
         assert_eq!(
             distinct(got),
             expected,
