@@ -42,6 +42,12 @@ pub async fn start(port: u16, log_dir: &Path) -> Result<Moto, DevError> {
                 "could not start moto server with {python} (`make tools` installs it into .venv): {e}"
             ))
         })?;
+    // Port 0: moto binds a port of the system's choosing and names it in its log — no window
+    // in which another server of this process could take a port picked for it.
+    let port = match port {
+        0 => announced_port(&log_dir.join("moto.log"), Duration::from_secs(30)).await?,
+        p => p,
+    };
     let endpoint = format!("http://127.0.0.1:{port}");
     wait_for_http(&format!("{endpoint}/moto-api/"), Duration::from_secs(30))
         .await
@@ -55,6 +61,26 @@ pub async fn start(port: u16, log_dir: &Path) -> Result<Moto, DevError> {
         endpoint,
         _child: child,
     })
+}
+
+/// The port in werkzeug's " * Running on http://127.0.0.1:PORT" line.
+async fn announced_port(log: &Path, timeout: Duration) -> Result<u16, DevError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let port = text
+            .lines()
+            .find_map(|l| l.split("Running on http://127.0.0.1:").nth(1))
+            .and_then(|rest| rest.trim().parse().ok());
+        if let Some(port) = port {
+            return Ok(port);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(DevError::Process(format!(
+        "moto server named no port; see {}",
+        log.display()
+    )))
 }
 
 impl Moto {
@@ -89,7 +115,7 @@ pub async fn wait_for_http(url: &str, timeout: Duration) -> Result<(), ()> {
     Err(())
 }
 
-/// A free loopback port (for tests and `--*-port 0`).
+/// A free loopback port (for `--*-port 0` under `cargo lambda watch`, which binds its own).
 pub fn free_port() -> Result<u16, DevError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -218,7 +218,7 @@ impl Stack {
         };
         let cargo_routes = routes::load(&opts.root.join("Cargo.toml"))?;
 
-        let moto = moto::start(port_or_free(opts.moto_port)?, &opts.log_dir).await?;
+        let moto = moto::start(opts.moto_port, &opts.log_dir).await?;
         let sdk = local_sdk_config(&moto.endpoint).await;
         let resources =
             resources::create_all(&template, &sdk, Some(opts.queue_visibility_secs)).await?;
