@@ -81,6 +81,11 @@ async fn a_device_registers_once_per_token_and_is_removed_by_its_owner() {
     assert_eq!(status, 204);
     assert_eq!(app.store.devices_of("alice").await.unwrap().len(), 1);
     assert_eq!(app.push.deleted.lock().unwrap().len(), 1);
+    assert_eq!(
+        app.store.owner_of(id).await.unwrap(),
+        None,
+        "ownership released"
+    );
     let (status, _) = call(&app, HttpEvent::new("DELETE", &path)).await;
     assert_eq!(status, 404);
 }

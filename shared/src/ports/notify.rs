@@ -72,7 +72,8 @@ pub trait Devices: Send + Sync {
         user_id: &str,
     ) -> impl Future<Output = Result<Vec<Device>, StoreError>> + Send;
 
-    /// Remove a device; the removed record, if it was there.
+    /// Remove a device, and its ownership when this user holds it (that record names the
+    /// user); the removed record, if it was there.
     fn remove_device(
         &self,
         user_id: &str,

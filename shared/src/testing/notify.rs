@@ -42,7 +42,14 @@ impl Devices for MemoryStore {
         device_id: &str,
     ) -> Result<Option<Device>, StoreError> {
         let key = (user_id.into(), device_id.to_string());
-        Ok(self.write()?.devices.remove(&key))
+        let mut t = self.write()?;
+        if t.device_owners
+            .get(device_id)
+            .is_some_and(|o| *o == user_id)
+        {
+            t.device_owners.remove(device_id);
+        }
+        Ok(t.devices.remove(&key))
     }
 }
 

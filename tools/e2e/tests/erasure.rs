@@ -18,14 +18,15 @@ const USER: &str = "leaver";
 
 async fn items_with_pk_prefix(stack: &Stack, prefix: &str) -> Vec<Value> {
     let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
-    let out = ddb
-        .scan()
-        .table_name(stack.resource("TasksTable").unwrap())
-        .filter_expression("begins_with(pk, :p)")
-        .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
-        .send()
-        .await
-        .unwrap();
+    let scan = ddb.scan().table_name(stack.resource("TasksTable").unwrap());
+    // An empty prefix: the whole table (an empty string is no valid attribute value).
+    let scan = match prefix {
+        "" => scan,
+        _ => scan
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(prefix.into())),
+    };
+    let out = scan.send().await.unwrap();
     // Strings and numbers, as text: all the checks below read.
     out.items()
         .iter()
@@ -113,6 +114,16 @@ async fn deleting_the_account_erases_everything_refunds_once_and_keeps_an_anonym
     upload(&api, &token).await;
     let device = register_device(&stack, &token, "fcm", "leaver:APA91b-phone-token-0001").await;
     let endpoint = endpoint_of(&stack, USER, &device).await.unwrap();
+    // A phone the user signed out of before: its records go at once, its ownership with them.
+    let old = register_device(&stack, &token, "fcm", "leaver:APA91b-old-phone-0002").await;
+    let (status, _, _) = api
+        .send(
+            api.http
+                .delete(format!("{}/v1/devices/{old}", api.base))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(status, 204);
     let (status, _, _) = api
         .post("/v1/me/export", Some(&token), None, &json!({}))
         .await;
@@ -183,11 +194,21 @@ async fn deleting_the_account_erases_everything_refunds_once_and_keeps_an_anonym
             "{id}"
         );
     }
-    assert!(
-        items_with_pk_prefix(&stack, &format!("DEVICE#{device}"))
-            .await
-            .is_empty()
-    );
+    for id in [&device, &old] {
+        assert!(
+            items_with_pk_prefix(&stack, &format!("DEVICE#{id}"))
+                .await
+                .is_empty(),
+            "{id}"
+        );
+    }
+    // Nothing anywhere in the table names the user but the erasure's own record.
+    let naming: Vec<Value> = items_with_pk_prefix(&stack, "")
+        .await
+        .into_iter()
+        .filter(|i| i.to_string().contains(USER) && i["sk"] != "ERASURE")
+        .collect();
+    assert!(naming.is_empty(), "{naming:#?}");
     let sns = aws_sdk_sns::Client::new(&stack.sdk);
     let gone = sns
         .get_endpoint_attributes()

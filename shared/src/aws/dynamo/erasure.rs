@@ -43,21 +43,6 @@ impl DynamoTaskStore {
             .map_err(backend)?;
         Ok(())
     }
-
-    /// The device's ownership record, when this user holds it.
-    async fn release_device(&self, device_id: &str, user_id: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("DEVICE#{device_id}")))
-            .key("sk", s("OWNER"))
-            .condition_expression("user_id = :u")
-            .expression_attribute_values(":u", s(user_id))
-            .send()
-            .await;
-        written(result, |e| e.is_conditional_check_failed_exception()).map(|_| ())
-    }
 }
 
 impl Erasures for DynamoTaskStore {

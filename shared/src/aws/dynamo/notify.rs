@@ -1,6 +1,6 @@
 //! Devices, notice marks and the delivery log, in the same table.
 
-use super::{DynamoTaskStore, backend, from_item, s, task_pk, to_item, user_pk};
+use super::{DynamoTaskStore, backend, from_item, s, task_pk, to_item, user_pk, written};
 use crate::domain::task::UserId;
 use crate::domain::timestamp;
 use crate::ports::{Delivery, DeliveryLog, Device, Devices, NoticeMarks, StoreError};
@@ -76,6 +76,9 @@ impl Devices for DynamoTaskStore {
         user_id: &str,
         device_id: &str,
     ) -> Result<Option<Device>, StoreError> {
+        // The ownership record first: it names the user, and once the device item is gone
+        // nothing leads an erasure to it.
+        self.release_device(device_id, user_id).await?;
         let out = self
             .client
             .delete_item()
@@ -151,5 +154,26 @@ impl DeliveryLog for DynamoTaskStore {
         }
         log.sort_by(|a: &Delivery, b| a.at.cmp(&b.at).then(a.attempt.cmp(&b.attempt)));
         Ok(log)
+    }
+}
+
+impl DynamoTaskStore {
+    /// The device's ownership record, when this user holds it.
+    pub(super) async fn release_device(
+        &self,
+        device_id: &str,
+        user_id: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("DEVICE#{device_id}")))
+            .key("sk", s("OWNER"))
+            .condition_expression("user_id = :u")
+            .expression_attribute_values(":u", s(user_id))
+            .send()
+            .await;
+        written(result, |e| e.is_conditional_check_failed_exception()).map(|_| ())
     }
 }
