@@ -20,6 +20,10 @@ type Events = Box<dyn Fn(usize) -> Value>;
 struct Figures {
     name: String,
     init: Vec<Duration>,
+    /// The hello-world floor's cold init, launched right before each of this function's:
+    /// the machine's pace drifts over a run, and a ratio means something only between
+    /// neighbours.
+    floor: Vec<Duration>,
     first: Vec<Duration>,
     warm: Vec<Duration>,
     cpu_per_request: Duration,
@@ -60,6 +64,7 @@ impl Run {
         let mut figures = Figures {
             name: name.to_string(),
             init: Vec::new(),
+            floor: Vec::new(),
             first: Vec::new(),
             warm: Vec::new(),
             cpu_per_request: Duration::ZERO,
@@ -69,6 +74,7 @@ impl Run {
             bodies: Vec::new(),
         };
         for i in 0..self.cold {
+            figures.floor.push(self.floor().await?);
             let mut p = Measured::launch(&binary, env, &log).await?;
             figures.init.push(p.init().await?);
             let (took, answer) = p.invoke(&events(i)).await?;
@@ -94,6 +100,23 @@ impl Run {
         p.stop().await;
         Ok(figures)
     }
+}
+
+impl Run {
+    /// One cold init of the hello-world Lambda.
+    async fn floor(&self) -> Result<Duration, Box<dyn std::error::Error>> {
+        let log = self.log_dir.join("hello-lambda.log");
+        let mut p = Measured::launch(&self.bin_dir.join("hello-lambda"), &[], &log).await?;
+        let init = p.init().await?;
+        p.stop().await;
+        Ok(init)
+    }
+}
+
+/// Cold init as a multiple of the floor measured beside it.
+fn init_ratio(f: &Figures) -> f64 {
+    let floor = percentile(&f.floor, 0.5).as_secs_f64();
+    percentile(&f.init, 0.5).as_secs_f64() / floor.max(1e-9)
 }
 
 fn percentile(values: &[Duration], p: f64) -> Duration {
