@@ -19,10 +19,8 @@ type Events = Box<dyn Fn(usize) -> Value>;
 
 struct Figures {
     name: String,
+    /// Cold inits (`Run::quiet_inits`), and the hello-world floor's launched beside them.
     init: Vec<Duration>,
-    /// The hello-world floor's cold init, launched right before each of this function's:
-    /// the machine's pace drifts over a run, and a ratio means something only between
-    /// neighbours.
     floor: Vec<Duration>,
     first: Vec<Duration>,
     warm: Vec<Duration>,
@@ -74,9 +72,8 @@ impl Run {
             bodies: Vec::new(),
         };
         for i in 0..self.cold {
-            figures.floor.push(self.floor().await?);
             let mut p = Measured::launch(&binary, env, &log).await?;
-            figures.init.push(p.init().await?);
+            p.init().await?;
             let (took, answer) = p.invoke(&events(i)).await?;
             figures.first.push(took);
             *figures.answers.entry(answer_label(&answer)).or_default() += 1;
@@ -103,15 +100,43 @@ impl Run {
 }
 
 impl Run {
-    /// One cold init of the hello-world Lambda.
-    async fn floor(&self) -> Result<Duration, Box<dyn std::error::Error>> {
-        let log = self.log_dir.join("hello-lambda.log");
-        let mut p = Measured::launch(&self.bin_dir.join("hello-lambda"), &[], &log).await?;
+    /// One cold init of a binary: launched, ready for its first event, stopped.
+    async fn init_once(
+        &self,
+        name: &str,
+        env: &[(String, String)],
+    ) -> Result<Duration, Box<dyn std::error::Error>> {
+        let log = self.log_dir.join(format!("{name}.log"));
+        let mut p = Measured::launch(&self.bin_dir.join(name), env, &log).await?;
         let init = p.init().await?;
         p.stop().await;
         Ok(init)
     }
+
+    /// Cold inits of every function while the stack is idle (before any event makes work for
+    /// its stream readers), round-robin, each right after a hello-world cold init: the
+    /// machine's pace drifts over a run, and a ratio means something only between neighbours.
+    /// Per function: its inits and the floor's beside them.
+    async fn quiet_inits(
+        &self,
+        functions: &[(&str, Vec<(String, String)>)],
+    ) -> Result<Inits, Box<dyn std::error::Error>> {
+        let mut inits = Inits::new();
+        for _ in 0..self.cold {
+            for (name, env) in functions {
+                let floor = self.init_once("hello-lambda", &[]).await?;
+                let init = self.init_once(name, env).await?;
+                let entry = inits.entry(name.to_string()).or_default();
+                entry.0.push(init);
+                entry.1.push(floor);
+            }
+        }
+        Ok(inits)
+    }
 }
+
+/// Per function: cold inits, and the floor's beside them.
+type Inits = BTreeMap<String, (Vec<Duration>, Vec<Duration>)>;
 
 /// Cold init as a multiple of the floor measured beside it.
 fn init_ratio(f: &Figures) -> f64 {
