@@ -475,13 +475,20 @@ async fn assert_notified(
         .map(|(id, t)| format!("{id}.{}", format!("{:?}", t.status).to_lowercase()))
         .collect();
     let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    // notify reads the stream in order, behind every record the run wrote (with moto's pace
+    // and the lost replies it retries): wait while events keep coming, not for a fixed time.
+    let mut deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut seen_before = 0;
     loop {
         events.extend(drain_events(stack, sink).await);
         let seen: BTreeSet<String> = events
             .iter()
             .map(|e| e["detail"]["event_id"].as_str().unwrap().to_string())
             .collect();
+        if seen.len() > seen_before {
+            seen_before = seen.len();
+            deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        }
         if seen.len() >= expected.len() || tokio::time::Instant::now() > deadline {
             assert_eq!(seen, expected, "one bus event per terminal task");
             break;
