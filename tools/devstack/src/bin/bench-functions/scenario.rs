@@ -89,7 +89,10 @@ pub async fn run_all(stack: &Stack, run: &Run) -> Result<Vec<Figures>, Box<dyn E
     let mut inits = run.quiet_inits(&functions).await?;
     let mut all = run_each(stack, run, &env).await?;
     for f in &mut all {
-        (f.init, f.floor) = inits.remove(&f.name).unwrap_or_default();
+        // A row missing from `measured` would show no cold start, and pass the budget.
+        (f.init, f.floor) = inits
+            .remove(&f.name)
+            .ok_or_else(|| format!("{} has no cold inits: add it to `measured`", f.name))?;
     }
     Ok(all)
 }
