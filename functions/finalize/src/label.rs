@@ -46,6 +46,9 @@ const C2PA_UUID: [u8; 16] = [
 pub struct Credentials {
     chain: String,
     key: String,
+    /// The key as ring holds it, when it is a P-256 one (ES256: what the local CA makes and
+    /// docs/provenance.md asks for).
+    es256: Option<crate::es256::Es256>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -58,12 +61,18 @@ impl Credentials {
     /// Checked once at cold start (a chain that parses, a key that signs for its leaf):
     /// credentials c2pa refuses fail the start, not a video.
     pub fn new(chain: String, key: String) -> Result<Self, LabelError> {
-        let creds = Self { chain, key };
-        key_check(creds.signer()?.as_ref())?;
+        let es256 = crate::es256::Es256::new(&chain, &key)?;
+        let creds = Self { chain, key, es256 };
+        if creds.es256.is_none() {
+            key_check(creds.signer()?.as_ref())?;
+        }
         Ok(creds)
     }
 
     fn signer(&self) -> Result<c2pa::BoxedSigner, LabelError> {
+        if let Some(es256) = &self.es256 {
+            return Ok(Box::new(es256.clone()));
+        }
         let alg = signing_alg(&self.key);
         Ok(c2pa::create_signer::from_keys(
             self.chain.as_bytes(),

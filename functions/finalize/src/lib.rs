@@ -10,6 +10,7 @@
 
 pub mod boxes;
 pub mod copy;
+pub mod es256;
 pub mod guard;
 pub mod label;
 #[cfg(any(test, feature = "local-ca"))]
