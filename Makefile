@@ -124,7 +124,7 @@ fuzz:
 ## path per request (criterion; budget 100 µs); every function and a hello-world floor through
 ## our Runtime API against moto (cold init median/p90, first and warm invocations, CPU, peak
 ## memory, sizes, AWS round trips per request; budget 3× the floor); and a 1 GiB video
-## streamed through finalize beside a plain multipart upload (budgets 0.8×, 64 MiB).
+## streamed through finalize beside a plain multipart upload (budgets 1.0×, 64 MiB).
 ## BENCH_COLD / BENCH_WARM / MIB size the runs.
 RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
 bench: tools
