@@ -2,9 +2,9 @@
 //!
 //! c2pa's own P-256 signer is generic RustCrypto code, compiled inside c2pa at this build's
 //! size-first optimisation: building it (one scalar multiplication), and the cold start's
-//! check that the key is the certificate's (a signature made and verified), were half of
-//! finalize's cold start (docs/performance.md). ring's P-256 is hand-tuned assembly, already
-//! linked for TLS, and checks the key while reading it.
+//! check that the key is the certificate's (a signature made and verified), took 1.9 of
+//! finalize's 5.4 ms cold start (docs/performance.md). ring's P-256 is hand-tuned assembly,
+//! already linked for TLS, and checks the key while reading it.
 
 use std::sync::Arc;
 
