@@ -47,12 +47,8 @@ impl Es256 {
             .map(|c| c.map(|c| c.to_vec()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| LabelError::Unsuitable(format!("the certificate chain: {e}")))?;
-        let leaf = chain
-            .first()
-            .ok_or_else(|| LabelError::Unsuitable("no certificate in the chain".into()))?;
-        let (_, cert) = x509_parser::parse_x509_certificate(leaf)
-            .map_err(|e| LabelError::Unsuitable(format!("the leaf certificate: {e}")))?;
-        if cert.public_key().subject_public_key.data.as_ref() != key.public_key().as_ref() {
+        let leaf = crate::label::leaf(&chain)?;
+        if leaf.public_key().subject_public_key.data.as_ref() != key.public_key().as_ref() {
             return Err(LabelError::Unsuitable(
                 "the key does not sign for the certificate: its public key is not the leaf's"
                     .into(),

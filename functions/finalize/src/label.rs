@@ -13,6 +13,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use c2pa::{Builder, Context, SigningAlg};
 use shared::runtime::config::ConfigError;
+use x509_parser::certificate::X509Certificate;
 
 use crate::boxes::{BoxFramer, BoxStart, Piece};
 
@@ -43,12 +44,15 @@ const C2PA_UUID: [u8; 16] = [
 
 /// The signing certificate chain (leaf first) and its private key, both PEM.
 #[derive(Clone)]
-pub struct Credentials {
-    chain: String,
-    key: String,
-    /// The key as ring holds it, when it is a P-256 one (ES256: what the local CA makes and
-    /// docs/provenance.md asks for).
-    es256: Option<crate::es256::Es256>,
+pub struct Credentials(Signing);
+
+#[derive(Clone)]
+enum Signing {
+    /// A P-256 key, held by ring (ES256: what the local CA makes and docs/provenance.md asks
+    /// for).
+    Es256(crate::es256::Es256),
+    /// Any other key, for c2pa's own signer.
+    C2pa { chain: String, key: String },
 }
 
 impl std::fmt::Debug for Credentials {
@@ -61,26 +65,35 @@ impl Credentials {
     /// Checked once at cold start (a chain that parses, a key that signs for its leaf):
     /// credentials c2pa refuses fail the start, not a video.
     pub fn new(chain: String, key: String) -> Result<Self, LabelError> {
-        let es256 = crate::es256::Es256::new(&chain, &key)?;
-        let creds = Self { chain, key, es256 };
-        if creds.es256.is_none() {
-            key_check(creds.signer()?.as_ref())?;
+        if let Some(es256) = crate::es256::Es256::new(&chain, &key)? {
+            return Ok(Self(Signing::Es256(es256)));
         }
+        let creds = Self(Signing::C2pa { chain, key });
+        key_check(creds.signer()?.as_ref())?;
         Ok(creds)
     }
 
     fn signer(&self) -> Result<c2pa::BoxedSigner, LabelError> {
-        if let Some(es256) = &self.es256 {
-            return Ok(Box::new(es256.clone()));
+        match &self.0 {
+            Signing::Es256(es256) => Ok(Box::new(es256.clone())),
+            Signing::C2pa { chain, key } => Ok(c2pa::create_signer::from_keys(
+                chain.as_bytes(),
+                key.as_bytes(),
+                signing_alg(key),
+                None,
+            )?),
         }
-        let alg = signing_alg(&self.key);
-        Ok(c2pa::create_signer::from_keys(
-            self.chain.as_bytes(),
-            self.key.as_bytes(),
-            alg,
-            None,
-        )?)
     }
+}
+
+/// The chain's first certificate, parsed: the one the key must sign for.
+pub(crate) fn leaf(chain: &[Vec<u8>]) -> Result<X509Certificate<'_>, LabelError> {
+    let der = chain
+        .first()
+        .ok_or_else(|| LabelError::Unsuitable("no certificate in the chain".into()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| LabelError::Unsuitable(format!("the leaf certificate: {e}")))?;
+    Ok(cert)
 }
 
 /// Sign a few bytes and verify them with the leaf certificate's public key: a key that is not
@@ -89,11 +102,7 @@ impl Credentials {
 fn key_check(signer: &dyn c2pa::Signer) -> Result<(), LabelError> {
     const PROBE: &[u8] = b"kling-lambda: does this key sign for this certificate?";
     let certs = signer.certs()?;
-    let leaf = certs
-        .first()
-        .ok_or_else(|| LabelError::Unsuitable("no certificate in the chain".into()))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf)
-        .map_err(|e| LabelError::Unsuitable(format!("the leaf certificate: {e}")))?;
+    let cert = leaf(&certs)?;
     let validator = c2pa::crypto::raw_signature::validator_for_signing_alg(signer.alg())
         .ok_or_else(|| LabelError::Unsuitable(format!("no validator for {}", signer.alg())))?;
     let signature = signer.sign(PROBE)?;

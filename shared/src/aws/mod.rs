@@ -33,14 +33,13 @@ pub async fn sdk_config() -> Result<aws_config::SdkConfig, crate::runtime::net::
 /// to never use them (0.8 ms of create-task's 6.8 ms cold start). Without them, the default
 /// chains as before.
 fn from_lambda_env(
-    loader: aws_config::ConfigLoader,
+    mut loader: aws_config::ConfigLoader,
     env: &impl Source,
 ) -> aws_config::ConfigLoader {
     use aws_config::environment::{
         EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
     };
     let (region, credentials) = answered_by_env(env);
-    let mut loader = loader;
     if region {
         loader = loader.region(EnvironmentVariableRegionProvider::new());
     }
