@@ -3,7 +3,8 @@ use lambda_http::{Error, service_fn};
 use shared::aws::{DynamoTaskStore, SnsPush, sdk_config};
 use shared::runtime::config::ProcessEnv;
 
-#[tokio::main]
+// One event at a time: a single-threaded runtime starts no worker threads at cold start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::runtime::telemetry::init();
     let sdk = sdk_config().await?;

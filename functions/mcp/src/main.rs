@@ -59,7 +59,8 @@ impl Backend for Api {
     }
 }
 
-#[tokio::main]
+// One event at a time: a single-threaded runtime starts no worker threads at cold start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::runtime::telemetry::init();
     let settings = mcp::Settings::from_source(&shared::runtime::config::ProcessEnv)?;

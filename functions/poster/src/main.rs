@@ -3,7 +3,8 @@ use poster::{App, Settings, handle};
 use shared::aws::{DynamoTaskStore, S3VideoStore, s3_client_for, sdk_config};
 use shared::runtime::config::ProcessEnv;
 
-#[tokio::main]
+// One event at a time: a single-threaded runtime starts no worker threads at cold start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::runtime::telemetry::init();
     let sdk = sdk_config().await?;

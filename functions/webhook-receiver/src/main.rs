@@ -3,7 +3,8 @@ use shared::aws::{DynamoTaskStore, SqsQueue, sdk_config};
 use shared::runtime::config::ProcessEnv;
 use webhook_receiver::{App, Settings, handle};
 
-#[tokio::main]
+// One event at a time: a single-threaded runtime starts no worker threads at cold start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::runtime::telemetry::init();
     let sdk = sdk_config().await?;
