@@ -9,7 +9,7 @@ use futures_util::stream::FuturesUnordered;
 use sha2::{Digest, Sha256};
 
 use shared::domain::mp4_probe::{self, Mp4Facts};
-use shared::ports::{BlobError, MultipartUpload, VideoMetadata, VideoStore};
+use shared::ports::{BlobError, MultipartUpload, UploadedPart, VideoMetadata, VideoStore};
 
 use crate::boxes::BoxCollector;
 use crate::label::Label;
@@ -121,14 +121,14 @@ async fn pump<V: VideoStore>(
     let announced = resp.content_length();
     let mut part = BytesMut::with_capacity(PART_SIZE);
     let mut in_flight = FuturesUnordered::new();
-    let mut done: Vec<(i32, String)> = Vec::new();
+    let mut done: Vec<UploadedPart> = Vec::new();
     let mut number = 0;
     let target: &MultipartUpload = upload;
     loop {
         // Read while there is room; otherwise (and meanwhile) let parts finish.
         let chunk = tokio::select! {
             Some(finished) = in_flight.next(), if !in_flight.is_empty() => {
-                let finished: Result<(i32, String), BlobError> = finished;
+                let finished: Result<UploadedPart, BlobError> = finished;
                 done.push(finished.map_err(|e| Transient(e.to_string()))?);
                 continue;
             }

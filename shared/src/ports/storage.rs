@@ -79,7 +79,17 @@ impl VideoMetadata {
 pub struct MultipartUpload {
     pub key: String,
     pub upload_id: String,
-    pub parts: Vec<(i32, String)>,
+    pub parts: Vec<UploadedPart>,
+}
+
+/// A stored part, as the upload's completion names it (ordered by number).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UploadedPart {
+    pub number: i32,
+    pub etag: String,
+    /// The part's CRC32 as the store checked it (base64): an upload begun with a checksum
+    /// algorithm names each part's checksum in its completion.
+    pub crc32: Option<String>,
 }
 
 /// The private video bucket. Videos are streamed straight to their final key with a multipart
@@ -95,14 +105,14 @@ pub trait VideoStore: Send + Sync {
         metadata: &VideoMetadata,
     ) -> impl Future<Output = Result<MultipartUpload, BlobError>> + Send;
 
-    /// Upload part `number` (from 1); its `(number, etag)` for completion. Several parts of
-    /// one upload may be in flight at once.
+    /// Upload part `number` (from 1); what its completion names. Several parts of one upload
+    /// may be in flight at once.
     fn upload_part(
         &self,
         upload: &MultipartUpload,
         number: i32,
         body: Bytes,
-    ) -> impl Future<Output = Result<(i32, String), BlobError>> + Send;
+    ) -> impl Future<Output = Result<UploadedPart, BlobError>> + Send;
 
     fn complete(
         &self,

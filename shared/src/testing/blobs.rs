@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::ports::{
     BlobError, DocumentStore, FinalizeMessage, FinalizeQueue, MultipartUpload, QueueError,
-    UploadStore, VideoMetadata, VideoStore,
+    UploadStore, UploadedPart, VideoMetadata, VideoStore,
 };
 
 /// The finalize queue, in memory; clones share it.
@@ -128,6 +128,16 @@ fn link(key: &str, signed_at: SystemTime, ttl: Duration) -> String {
     )
 }
 
+/// What the memory store answers for a part: a number-derived ETag and a length-derived
+/// stand-in for its checksum.
+fn stored_part(number: i32, body: &Bytes) -> UploadedPart {
+    UploadedPart {
+        number,
+        etag: format!("etag-{number}"),
+        crc32: Some(format!("crc-{number}-{}", body.len())),
+    }
+}
+
 impl VideoStore for MemoryBlobs {
     async fn begin(
         &self,
@@ -152,13 +162,14 @@ impl VideoStore for MemoryBlobs {
         upload: &MultipartUpload,
         number: i32,
         body: Bytes,
-    ) -> Result<(i32, String), BlobError> {
+    ) -> Result<UploadedPart, BlobError> {
         let mut parts = self.parts.lock().map_err(blob_err)?;
         let (list, _) = parts
             .get_mut(&upload.upload_id)
             .ok_or_else(|| BlobError("no such upload".into()))?;
+        let stored = stored_part(number, &body);
         list.insert(number, body);
-        Ok((number, format!("etag-{number}")))
+        Ok(stored)
     }
 
     async fn complete(&self, upload: &MultipartUpload) -> Result<(), BlobError> {
@@ -168,8 +179,9 @@ impl VideoStore for MemoryBlobs {
             .map_err(blob_err)?
             .remove(&upload.upload_id)
             .ok_or_else(|| BlobError("no such upload".into()))?;
-        let listed: Vec<i32> = upload.parts.iter().map(|(n, _)| *n).collect();
-        if listed != parts.keys().copied().collect::<Vec<_>>() {
+        // As S3 for an upload begun with CRC32: each part named by its number, ETag and checksum.
+        let stored: Vec<UploadedPart> = parts.iter().map(|(n, b)| stored_part(*n, b)).collect();
+        if upload.parts != stored {
             return Err(BlobError(
                 "the completion lists other parts than were uploaded".into(),
             ));

@@ -36,4 +36,16 @@ async fn a_multi_part_video_is_stored_byte_for_byte() {
         hex::encode(sha2::Sha256::digest(&served))
     );
     assert_eq!(done["video"]["bytes"], stored.len());
+    // Begun with CRC32, the object keeps a checksum of its parts' (S3 shows `<crc32>-<parts>`,
+    // moto a CRC32); an upload begun without an algorithm has none.
+    let head = stack
+        .s3()
+        .head_object()
+        .bucket(stack.resource("VideoBucket").unwrap())
+        .key(format!("videos/big/{id}.mp4"))
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert!(head.checksum_crc32().is_some(), "{head:?}");
 }
