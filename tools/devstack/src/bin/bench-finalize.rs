@@ -52,6 +52,21 @@ impl S3Moto {
         Ok(())
     }
 
+    /// Wait until this moto is idle (under 20 ms of CPU in half a second): the poster function
+    /// reads each new video back (a GiB, for these), which must not overlap a timed upload.
+    async fn settle(&self) -> bool {
+        let mut last = self.cpu();
+        for _ in 0..120 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = self.cpu();
+            if now - last < Duration::from_millis(20) {
+                return true;
+            }
+            last = now;
+        }
+        false
+    }
+
     fn cpu(&self) -> Duration {
         self.moto
             .pid()
@@ -110,6 +125,9 @@ async fn compare(stack: &Stack, s3: &S3Moto, first: &str, mib: u64) -> Result<()
     let (mut plain, mut copy) = (Vec::new(), Vec::new());
     let mut id = first.to_string();
     for round in 1..=ROUNDS {
+        if !s3.settle().await {
+            println!("  round {round}: S3's moto still busy after 60 s");
+        }
         let p = plain_upload(stack, s3, &id, &format!("baseline/plain-{round}.mp4")).await?;
         println!(
             "  round {round}: plain multipart {:.1} s ({:.1} MiB/s; CPU boto3 {:.1} s, moto {:.1} s)",
