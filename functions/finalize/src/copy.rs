@@ -107,8 +107,8 @@ pub async fn abort<V: VideoStore>(videos: &V, upload: &MultipartUpload) {
 
 /// Parts uploading while the next one is read: bounded, so memory stays flat (each part is
 /// one exact allocation of `PART_SIZE`; at most this many plus the one being filled). Five
-/// of 6 MiB kept pace with a 10-thread multipart upload (0.83-0.85x, 46-52 MiB at 1 GiB);
-/// three of 8 MiB did not always (0.77-0.93x).
+/// of 6 MiB: 0.96x a 10-thread multipart upload of 8 MiB parts at 1 GiB, peak RSS under
+/// 59 MiB (`bench-finalize`, medians of three rounds); four of 8 MiB: 0.93x.
 pub const PARTS_IN_FLIGHT: usize = 5;
 
 async fn pump<V: VideoStore>(
